@@ -1,0 +1,27 @@
+/**
+ * The bindings and settings the objects and the Worker share (wrangler.toml).
+ */
+import type { DirectoryDO } from "./directory/directory-do.ts";
+import type { ShardDO } from "./shard/shard-do.ts";
+
+export interface EdgekeeperEnv {
+  SHARD: DurableObjectNamespace<ShardDO>;
+  DIRECTORY: DurableObjectNamespace<DirectoryDO>;
+  /** Bearer token every request must carry; a deployed Worker without one refuses all. */
+  EDGEKEEPER_TOKEN?: string;
+  /** "1" when running locally (npm start, tests): no token needed, loopback only. */
+  EDGEKEEPER_LOCAL?: string;
+  /** "super:BASE64(SHA1(super:password))": the digest identity that passes every ACL. */
+  EDGEKEEPER_SUPER_DIGEST?: string;
+  /** How long an emptied container waits before it is reaped (ZooKeeper checks every 60 s). */
+  EDGEKEEPER_CONTAINER_REAP_MS?: string;
+  /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
+  [setting: string]: unknown;
+}
+
+export const DEFAULT_CONTAINER_REAP_MS = 10_000;
+
+/** The name of the object that holds `shard` of `namespace`. */
+export function shardObjectName(namespace: string, shard: string): string {
+  return `${namespace}/${shard}`;
+}

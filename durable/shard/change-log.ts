@@ -1,0 +1,109 @@
+/**
+ * The shard's sequencer and ordered change log. Every committed write takes the
+ * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
+ * its events; the log keeps a bounded window of zxids.
+ */
+import { makeZxid, type Outcome } from "../../protocol/index.ts";
+import { type ZnodeRow } from "./znode-store.ts";
+
+/** ZooKeeper's watch event types, plus ACLChanged (logged, never a watch event). */
+export type ChangeEvent = "NodeCreated" | "NodeDeleted" | "NodeDataChanged" | "NodeChildrenChanged" | "ACLChanged";
+
+export interface ChangeRecord {
+  zxid: number;
+  event: ChangeEvent;
+  path: string;
+}
+
+const TRIM_EVERY = 256;
+
+export class ChangeLog {
+  private seq = 0;
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  private meta(key: string): number | undefined {
+    const row = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
+    return row?.value;
+  }
+
+  private setMeta(key: string, value: number | string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  /** Starts the sequence at epoch 1 on a new shard; a no-op afterwards. */
+  initialize(): void {
+    if (this.meta("epoch") === undefined) {
+      this.setMeta("epoch", 1);
+      this.setMeta("counter", 0);
+    }
+  }
+
+  /** The last committed zxid. */
+  lastZxid(): number {
+    return makeZxid(this.meta("epoch") ?? 1, this.meta("counter") ?? 0);
+  }
+
+  /** Takes the next zxid. Call inside the write's transaction, so a rollback returns it. */
+  nextZxid(): number {
+    const counter = (this.meta("counter") ?? 0) + 1;
+    this.setMeta("counter", counter);
+    this.seq = 0;
+    return makeZxid(this.meta("epoch") ?? 1, counter);
+  }
+
+  /** Appends one event of the current write, with the node's resulting row when it still exists. */
+  append(zxid: number, event: ChangeEvent, path: string, row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
+    const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
+    const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
+    this.sql.exec(
+      "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null,
+    );
+  }
+
+  /** Drops entries older than the window, now and then. */
+  trim(zxid: number, window: number): void {
+    if (zxid % TRIM_EVERY === 0) this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", zxid - window);
+  }
+
+  /** Events committed after `zxid`, in commit order (for watches and resume). */
+  since(zxid: number, limit = 10_000): ChangeRecord[] {
+    return this.sql
+      .exec<{ zxid: number; event: ChangeEvent; path: string }>(
+        "SELECT zxid, event, path FROM change_log WHERE zxid > ? ORDER BY zxid, seq LIMIT ?",
+        zxid,
+        limit,
+      )
+      .toArray();
+  }
+
+  /** The oldest zxid still in the log, or undefined when it is empty. */
+  oldestZxid(): number | undefined {
+    const row = this.sql.exec<{ z: number | null }>("SELECT min(zxid) AS z FROM change_log").one();
+    return row.z ?? undefined;
+  }
+
+  /** The stored reply to a session's write with this cxid, if it was already applied. */
+  replyFor(sessionId: number, cxid: number): Outcome | undefined {
+    const row = this.sql
+      .exec<{ cxid: number; reply: string }>("SELECT cxid, reply FROM session_replies WHERE session_id = ?", sessionId)
+      .toArray()[0];
+    return row && row.cxid === cxid ? (JSON.parse(row.reply) as Outcome) : undefined;
+  }
+
+  rememberReply(sessionId: number, cxid: number, reply: Outcome): void {
+    this.sql.exec(
+      `INSERT INTO session_replies (session_id, cxid, reply) VALUES (?, ?, ?)
+       ON CONFLICT (session_id) DO UPDATE SET cxid = excluded.cxid, reply = excluded.reply`,
+      sessionId, cxid, JSON.stringify(reply),
+    );
+  }
+
+  forgetSession(sessionId: number): void {
+    this.sql.exec("DELETE FROM session_replies WHERE session_id = ?", sessionId);
+  }
+}

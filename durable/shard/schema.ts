@@ -1,0 +1,44 @@
+/**
+ * The shard's SQLite schema. Applied once per object start (idempotent).
+ */
+export const SHARD_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
+  // One row per znode. kind: persistent | ephemeral | container | ttl | mount (a stub
+  // for a subtree mounted on another shard, listed here so the parent shows it).
+  `CREATE TABLE IF NOT EXISTS znodes (
+     path TEXT PRIMARY KEY,
+     parent TEXT,
+     name TEXT NOT NULL,
+     data BLOB NOT NULL,
+     acl TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     owner INTEGER NOT NULL DEFAULT 0,
+     ttl_ms INTEGER,
+     czxid INTEGER NOT NULL, mzxid INTEGER NOT NULL, pzxid INTEGER NOT NULL,
+     ctime INTEGER NOT NULL, mtime INTEGER NOT NULL,
+     version INTEGER NOT NULL, cversion INTEGER NOT NULL, aversion INTEGER NOT NULL,
+     num_children INTEGER NOT NULL
+   ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS znodes_by_parent ON znodes (parent, name)`,
+  `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner) WHERE owner != 0`,
+  `CREATE INDEX IF NOT EXISTS znodes_special ON znodes (kind) WHERE kind IN ('ttl', 'container', 'mount')`,
+  // The ordered change log: one row per event of a committed write, with the node's
+  // resulting row (JSON) and data, so watches, resume and replicas can all read it.
+  `CREATE TABLE IF NOT EXISTS change_log (
+     zxid INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     path TEXT NOT NULL,
+     node TEXT,
+     data BLOB,
+     session_id INTEGER NOT NULL,
+     cxid INTEGER,
+     PRIMARY KEY (zxid, seq)
+   ) WITHOUT ROWID`,
+  // The reply to each session's last write, stored with the write: a retry applies once.
+  `CREATE TABLE IF NOT EXISTS session_replies (
+     session_id INTEGER PRIMARY KEY,
+     cxid INTEGER NOT NULL,
+     reply TEXT NOT NULL
+   )`,
+];

@@ -1,0 +1,152 @@
+/**
+ * Row-level access to the znode table. Knows SQL, not ZooKeeper's rules
+ * (those are in operations.ts).
+ */
+import { type Acl, type NodeKind, type Stat } from "../../protocol/index.ts";
+
+/** A znode as stored. */
+export interface ZnodeRow {
+  path: string;
+  parent: string | null;
+  name: string;
+  data: Uint8Array;
+  acl: Acl[];
+  kind: NodeKind | "mount";
+  owner: number;
+  ttlMs: number | null;
+  czxid: number;
+  mzxid: number;
+  pzxid: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+  cversion: number;
+  aversion: number;
+  numChildren: number;
+}
+
+type SqlRow = Record<string, SqlStorageValue>;
+
+function fromSql(r: SqlRow): ZnodeRow {
+  return {
+    path: r.path as string,
+    parent: r.parent as string | null,
+    name: r.name as string,
+    data: new Uint8Array(r.data as ArrayBuffer),
+    acl: JSON.parse(r.acl as string) as Acl[],
+    kind: r.kind as ZnodeRow["kind"],
+    owner: r.owner as number,
+    ttlMs: r.ttl_ms as number | null,
+    czxid: r.czxid as number,
+    mzxid: r.mzxid as number,
+    pzxid: r.pzxid as number,
+    ctime: r.ctime as number,
+    mtime: r.mtime as number,
+    version: r.version as number,
+    cversion: r.cversion as number,
+    aversion: r.aversion as number,
+    numChildren: r.num_children as number,
+  };
+}
+
+/** The Stat ZooKeeper shows for a row: ephemeralOwner only for EPHEMERAL nodes. */
+export function statOf(row: ZnodeRow): Stat {
+  return {
+    czxid: row.czxid,
+    mzxid: row.mzxid,
+    pzxid: row.pzxid,
+    ctime: row.ctime,
+    mtime: row.mtime,
+    version: row.version,
+    cversion: row.cversion,
+    aversion: row.aversion,
+    ephemeralOwner: row.kind === "ephemeral" ? row.owner : 0,
+    dataLength: row.data.byteLength,
+    numChildren: row.numChildren,
+  };
+}
+
+export class ZnodeStore {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  get(path: string): ZnodeRow | undefined {
+    const rows = this.sql.exec<SqlRow>("SELECT * FROM znodes WHERE path = ?", path).toArray();
+    return rows[0] ? fromSql(rows[0]) : undefined;
+  }
+
+  insert(row: ZnodeRow): void {
+    this.sql.exec(
+      `INSERT INTO znodes (path, parent, name, data, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
+         ctime, mtime, version, cversion, aversion, num_children)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.path, row.parent, row.name, row.data, JSON.stringify(row.acl), row.kind, row.owner, row.ttlMs,
+      row.czxid, row.mzxid, row.pzxid, row.ctime, row.mtime, row.version, row.cversion, row.aversion, row.numChildren,
+    );
+  }
+
+  /** Writes back every mutable field of a row read earlier. */
+  update(row: ZnodeRow): void {
+    this.sql.exec(
+      `UPDATE znodes SET data = ?, acl = ?, mzxid = ?, pzxid = ?, mtime = ?, version = ?, cversion = ?,
+         aversion = ?, num_children = ? WHERE path = ?`,
+      row.data, JSON.stringify(row.acl), row.mzxid, row.pzxid, row.mtime, row.version, row.cversion,
+      row.aversion, row.numChildren, row.path,
+    );
+  }
+
+  remove(path: string): void {
+    this.sql.exec("DELETE FROM znodes WHERE path = ?", path);
+  }
+
+  childNames(path: string): string[] {
+    return this.sql.exec<{ name: string }>("SELECT name FROM znodes WHERE parent = ? ORDER BY name", path).toArray().map((r) => r.name);
+  }
+
+  /** Number of nodes strictly below `path` in this shard (a range scan of the primary key). */
+  countDescendants(path: string): number {
+    const lo = path === "/" ? "/" : `${path}/`;
+    const hi = path === "/" ? "0" : `${path}0`; // "0" is the character after "/"
+    const row = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM znodes WHERE path > ? AND path < ?", lo, hi).one();
+    return row.n;
+  }
+
+  ephemeralsOf(sessionId: number): string[] {
+    return this.sql
+      .exec<{ path: string }>("SELECT path FROM znodes WHERE owner = ? AND kind = 'ephemeral' ORDER BY path", sessionId)
+      .toArray()
+      .map((r) => r.path);
+  }
+
+  /** Stubs of subtrees mounted on other shards. */
+  mountStubs(): string[] {
+    return this.sql.exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'mount'").toArray().map((r) => r.path);
+  }
+
+  /** TTL nodes without children whose TTL has run out since their last change. */
+  expiredTtlNodes(now: number): string[] {
+    return this.sql
+      .exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'ttl' AND num_children = 0 AND mtime + ttl_ms < ?", now)
+      .toArray()
+      .map((r) => r.path);
+  }
+
+  /** Containers that had children and have none left. */
+  emptiedContainers(): string[] {
+    return this.sql
+      .exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'container' AND num_children = 0 AND cversion > 0")
+      .toArray()
+      .map((r) => r.path);
+  }
+
+  /** The earliest moment a childless TTL node expires, if any. */
+  nextTtlExpiry(): number | undefined {
+    const row = this.sql
+      .exec<{ t: number | null }>("SELECT min(mtime + ttl_ms) + 1 AS t FROM znodes WHERE kind = 'ttl' AND num_children = 0")
+      .one();
+    return row.t ?? undefined;
+  }
+}

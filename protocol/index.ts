@@ -1,0 +1,13 @@
+/**
+ * What every part of edgekeeper shares: the data model's rules and types, the
+ * KeeperError table, limits. Web-standard APIs only: runs in Node, browsers and workerd.
+ */
+export * from "./acl.ts";
+export * from "./encoding.ts";
+export * from "./errors.ts";
+export * from "./limits.ts";
+export * from "./modes.ts";
+export * from "./ops.ts";
+export * from "./paths.ts";
+export * from "./stat.ts";
+export * from "./zxid.ts";

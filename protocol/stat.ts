@@ -1,0 +1,38 @@
+/**
+ * ZooKeeper's Stat, field for field. zxids are epoch << 32 | counter (see zxid.ts);
+ * times are milliseconds since the epoch.
+ */
+export interface Stat {
+  /** zxid of the create. */
+  czxid: number;
+  /** zxid of the last setData (the create's at first). */
+  mzxid: number;
+  /** zxid of the last create or delete of a child (the create's at first). */
+  pzxid: number;
+  ctime: number;
+  mtime: number;
+  /** Number of setData calls. */
+  version: number;
+  /** Number of child creates (ZooKeeper 3.6+ leaves it alone on child deletes). */
+  cversion: number;
+  /** Number of setACL calls. */
+  aversion: number;
+  /** Session id of an EPHEMERAL node's owner; 0 otherwise (containers and TTL nodes too). */
+  ephemeralOwner: number;
+  dataLength: number;
+  numChildren: number;
+}
+
+export const STAT_FIELDS = [
+  "czxid",
+  "mzxid",
+  "ctime",
+  "mtime",
+  "version",
+  "cversion",
+  "aversion",
+  "ephemeralOwner",
+  "dataLength",
+  "numChildren",
+  "pzxid",
+] as const satisfies readonly (keyof Stat)[];

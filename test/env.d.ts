@@ -1,0 +1,7 @@
+import type { EdgekeeperEnv } from "../durable/env.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends EdgekeeperEnv {}
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The Hono app: bearer auth, namespace selection, the API routes, errors in
+ * ZooKeeper's terms.
+ */
+import { Hono } from "hono";
+import type { EdgekeeperEnv } from "../durable/env.ts";
+import { KeeperError } from "../protocol/index.ts";
+import { renderError } from "./http-errors.ts";
+import { bearerAuth } from "./middleware/bearer-auth.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { multiRoutes } from "./routes/multi.ts";
+import { znodeRoutes } from "./routes/znodes.ts";
+import { ShardRouter } from "./shard-router.ts";
+
+export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter } };
+
+export const NAMESPACE_HEADER = "X-Edgekeeper-Namespace";
+const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const app = new Hono<AppEnv>();
+
+app.onError(renderError);
+app.notFound(() => {
+  throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
+});
+
+app.get("/healthz", (c) => c.json({ ok: true }));
+
+app.use("/v1/*", bearerAuth());
+app.use("/v1/*", async (c, next) => {
+  const namespace = c.req.header(NAMESPACE_HEADER) ?? "default";
+  if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
+  c.set("router", new ShardRouter(c.env, namespace));
+  await next();
+});
+
+app.route("/v1/znodes", znodeRoutes);
+app.route("/v1", multiRoutes);
+app.route("/v1/admin", adminRoutes);

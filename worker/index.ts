@@ -1,0 +1,9 @@
+/**
+ * The Worker's entry point: the Hono app, and the Durable Object classes it binds.
+ */
+import { app } from "./app.ts";
+
+export { DirectoryDO } from "../durable/directory/directory-do.ts";
+export { ShardDO } from "../durable/shard/shard-do.ts";
+
+export default app;

@@ -1,0 +1,54 @@
+/**
+ * Reading request bodies and fields with ZooKeeper's errors: a body that does not
+ * parse, or a field of the wrong type, is MarshallingError (as a frame that does
+ * not parse is on the wire); a body over the limit is refused before it is read.
+ */
+import type { Context } from "hono";
+import { KeeperError } from "../protocol/index.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+/** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
+export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
+  const declared = Number(c.req.header("Content-Length") ?? "0");
+  if (declared > maxBytes) throw new KeeperError("BadArguments", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
+  if (bytes.byteLength === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new KeeperError("MarshallingError", "request body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new KeeperError("MarshallingError", "request body must be a JSON object");
+  return value as JsonObject;
+}
+
+export function optionalString(body: JsonObject, field: string): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") throw new KeeperError("MarshallingError", `${field} must be a string`);
+  return value;
+}
+
+export function requiredString(body: JsonObject, field: string): string {
+  const value = optionalString(body, field);
+  if (value === undefined) throw new KeeperError("MarshallingError", `${field} is required`);
+  return value;
+}
+
+export function optionalInteger(body: JsonObject, field: string): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new KeeperError("MarshallingError", `${field} must be an integer`);
+  return value;
+}
+
+/** An integer from a query parameter or an If-Match ETag ("3" or 3). */
+export function parseIntegerText(text: string | undefined, what: string): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const unquoted = text.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  if (!/^-?\d+$/.test(unquoted)) throw new KeeperError("BadArguments", `${what} must be an integer, got ${JSON.stringify(text)}`);
+  return Number(unquoted);
+}

@@ -1,0 +1,115 @@
+/**
+ * /v1/znodes/<path>: the znode API for callers that keep no session.
+ * GET reads (view=data|stat|children|count|acl), POST creates, PUT sets data
+ * (or, with view=acl, the ACL), DELETE deletes. ETag = the node's version.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { type Stat, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
+import { errorResponse } from "../http-errors.ts";
+import { callerOf } from "../identity.ts";
+import { createOpOf, preferredEncoding } from "../op-parsing.ts";
+import { optionalInteger, parseIntegerText, readJsonObject } from "../request-body.ts";
+import type { AppEnv } from "../app.ts";
+
+const PREFIX = "/v1/znodes";
+
+/** The znode path a URL names: everything after /v1/znodes, percent-decoded. */
+export function znodePathOf(url: string): string {
+  const raw = new URL(url).pathname.slice(PREFIX.length);
+  try {
+    return raw === "" ? "/" : decodeURIComponent(raw);
+  } catch {
+    throw new KeeperError("BadArguments", `path ${JSON.stringify(raw)} is not valid percent-encoding`);
+  }
+}
+
+function etag(stat: Stat): string {
+  return `"${stat.version}"`;
+}
+
+/** The version a conditional request names: the body's, the query's, or If-Match. */
+function versionOf(c: Context, fromBody?: number): number | undefined {
+  return fromBody ?? parseIntegerText(c.req.query("version"), "version") ?? parseIntegerText(c.req.header("If-Match"), "If-Match");
+}
+
+export const znodeRoutes = new Hono<AppEnv>();
+
+znodeRoutes.get("/*", async (c) => {
+  const path = znodePathOf(c.req.url);
+  const caller = await callerOf(c.req, c.env);
+  const router = c.get("router");
+  const view = c.req.query("view") ?? "data";
+  switch (view) {
+    case "data": {
+      const encoding = preferredEncoding(c.req.query("encoding"));
+      const out = await router.execute(caller, { op: "getData", path });
+      if (!out.ok) return errorResponse(c, out.error);
+      c.header("ETag", etag(out.value.stat));
+      return c.json({ path, ...encodeData(out.value.data, encoding), stat: out.value.stat });
+    }
+    case "stat": {
+      const out = await router.execute(caller, { op: "exists", path });
+      if (!out.ok) return errorResponse(c, out.error);
+      if (!out.value.stat) return errorResponse(c, new KeeperError("NoNode", undefined, path).toBody());
+      c.header("ETag", etag(out.value.stat));
+      return c.json({ path, stat: out.value.stat });
+    }
+    case "children": {
+      const out = await router.execute(caller, { op: "getChildren", path });
+      if (!out.ok) return errorResponse(c, out.error);
+      return c.json({ path, children: out.value.children, stat: out.value.stat });
+    }
+    case "count": {
+      const out = await router.countDescendants(caller, path);
+      if (!out.ok) return errorResponse(c, out.error);
+      return c.json({ path, count: out.value.count });
+    }
+    case "acl": {
+      const out = await router.execute(caller, { op: "getACL", path });
+      if (!out.ok) return errorResponse(c, out.error);
+      return c.json({ path, acl: out.value.acl, stat: out.value.stat });
+    }
+    default:
+      throw new KeeperError("BadArguments", `unknown view ${JSON.stringify(view)}; use data, stat, children, count or acl`);
+  }
+});
+
+znodeRoutes.post("/*", async (c) => {
+  const path = znodePathOf(c.req.url);
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const caller = await callerOf(c.req, c.env);
+  const out = await c.get("router").execute(caller, createOpOf(path, body));
+  if (!out.ok) return errorResponse(c, out.error);
+  c.header("Location", `${PREFIX}${out.value.path.split("/").map(encodeURIComponent).join("/")}`);
+  c.header("ETag", etag(out.value.stat));
+  return c.json({ path: out.value.path, stat: out.value.stat }, 201);
+});
+
+znodeRoutes.put("/*", async (c) => {
+  const path = znodePathOf(c.req.url);
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const caller = await callerOf(c.req, c.env);
+  const router = c.get("router");
+  const version = versionOf(c, optionalInteger(body, "version"));
+  if (c.req.query("view") === "acl") {
+    const acl = parseAclList(body.acl);
+    const out = await router.execute(caller, version === undefined ? { op: "setACL", path, acl } : { op: "setACL", path, acl, version });
+    if (!out.ok) return errorResponse(c, out.error);
+    return c.json({ path, stat: out.value.stat });
+  }
+  const data = decodeData(body.data, body.encoding);
+  const out = await router.execute(caller, version === undefined ? { op: "setData", path, data } : { op: "setData", path, data, version });
+  if (!out.ok) return errorResponse(c, out.error);
+  c.header("ETag", etag(out.value.stat));
+  return c.json({ path, stat: out.value.stat });
+});
+
+znodeRoutes.delete("/*", async (c) => {
+  const path = znodePathOf(c.req.url);
+  const caller = await callerOf(c.req, c.env);
+  const version = versionOf(c);
+  const out = await c.get("router").execute(caller, version === undefined ? { op: "delete", path } : { op: "delete", path, version });
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ path });
+});
