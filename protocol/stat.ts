@@ -13,7 +13,7 @@ export interface Stat {
   mtime: number;
   /** Number of setData calls. */
   version: number;
-  /** Number of child creates (ZooKeeper 3.6+ leaves it alone on child deletes). */
+  /** Child creates plus child deletes (2 x creates - numChildren, as ZooKeeper computes it). */
   cversion: number;
   /** Number of setACL calls. */
   aversion: number;

@@ -176,7 +176,7 @@ export class ShardTree {
     if (row.numChildren > 0) throw new KeeperError("NotEmpty", undefined, op.path);
 
     this.store.remove(op.path);
-    // ZooKeeper 3.6+ moves only pzxid on a child delete; cversion counts creates.
+    // The stored cversion counts creates; the Stat's cversion still moves (see statOf).
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
     this.store.update(parent);
@@ -187,9 +187,9 @@ export class ShardTree {
   setData(op: SetDataOp, w: WriteContext): Stat {
     validatePath(op.path, this.limits);
     this.checkValue(op.data, op.path);
-    this.refuseReserved(op.path);
     const row = this.node(op.path);
     this.requirePerm(row, Perms.WRITE, w.caller, op.path);
+    this.refuseReserved(op.path);
     this.checkVersion(op.version, row.version, op.path);
     row.data = op.data;
     row.version += 1;

@@ -15,6 +15,7 @@ import {
   KeeperError,
   type Limits,
   OPEN_ACL_UNSAFE,
+  READ_ACL_UNSAFE,
   SYSTEM_PATHS,
   basename,
   limitsFromEnv,
@@ -69,7 +70,11 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return new ShardTree(this.store, this.limits, stored ?? root);
   }
 
-  /** Creates the root node (and, for "/", ZooKeeper's system nodes) once. */
+  /**
+   * Creates the root node (and, for "/", ZooKeeper's system nodes) once. The system
+   * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
+   * readable by all and writable by none (its aversion is -1 there too).
+   */
   private initializeRoot(root: string): void {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
@@ -82,18 +87,18 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
           parent: path === "/" ? null : parentOf(path),
           name: basename(path),
           data: new Uint8Array(0),
-          acl: [...OPEN_ACL_UNSAFE],
+          acl: [...(path === "/zookeeper/config" ? READ_ACL_UNSAFE : OPEN_ACL_UNSAFE)],
           kind: "persistent",
           owner: 0,
           ttlMs: null,
           czxid: 0,
           mzxid: 0,
           pzxid: 0,
-          ctime: path === root ? now : 0,
-          mtime: path === root ? now : 0,
+          ctime: root === "/" ? 0 : now,
+          mtime: root === "/" ? 0 : now,
           version: 0,
           cversion: 0,
-          aversion: 0,
+          aversion: path === "/zookeeper/config" ? -1 : 0,
           numChildren: children,
         };
         this.store.insert(row);

@@ -20,6 +20,7 @@ export interface ZnodeRow {
   ctime: number;
   mtime: number;
   version: number;
+  /** Child creates so far: the next sequence suffix. The Stat shows a derived value (statOf). */
   cversion: number;
   aversion: number;
   numChildren: number;
@@ -49,7 +50,12 @@ function fromSql(r: SqlRow): ZnodeRow {
   };
 }
 
-/** The Stat ZooKeeper shows for a row: ephemeralOwner only for EPHEMERAL nodes. */
+/**
+ * The Stat ZooKeeper shows for a row: ephemeralOwner only for EPHEMERAL nodes, and
+ * cversion as DataNode.copyStat reports it, 2 x creates - numChildren: child creates
+ * plus child deletes, and negative on nodes born with children ("/" shows -1 and
+ * "/zookeeper" -2 on a new ZooKeeper 3.8). Sequence suffixes use the create count.
+ */
 export function statOf(row: ZnodeRow): Stat {
   return {
     czxid: row.czxid,
@@ -58,7 +64,7 @@ export function statOf(row: ZnodeRow): Stat {
     ctime: row.ctime,
     mtime: row.mtime,
     version: row.version,
-    cversion: row.cversion,
+    cversion: row.cversion * 2 - row.numChildren,
     aversion: row.aversion,
     ephemeralOwner: row.kind === "ephemeral" ? row.owner : 0,
     dataLength: row.data.byteLength,
