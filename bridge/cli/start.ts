@@ -1,0 +1,190 @@
+/**
+ * `npm start`: the Worker and its Durable Objects in local workerd, state on disk.
+ *
+ * The fastest local path (see STACK.md): bundle the Worker with esbuild and run it
+ * in programmatic Miniflare, with no wrangler proxy and no tracing worker. The
+ * Worker's configuration (bindings, migrations, compatibility, [vars]) is read from
+ * wrangler.toml through wrangler's own helpers, so it is never restated here.
+ *
+ * Run with Node 24's type stripping: `node bridge/cli/start.ts` (erasable syntax only).
+ */
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { build, stop as stopEsbuild } from "esbuild";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+
+const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
+
+Runs edgekeeper locally in workerd: the HTTP API on 127.0.0.1, state kept on disk.
+
+Options:
+  --port N        HTTP port (env EDGEKEEPER_HTTP_PORT; default 8787)
+  --state DIR     state directory (env EDGEKEEPER_STATE; default .edgekeeper)
+  --zk-port N     ZooKeeper wire-protocol port (env EDGEKEEPER_ZK_PORT; default 2181).
+                  Reserved: the wire bridge is not implemented yet, so nothing listens on it.
+  --config FILE   wrangler configuration (default wrangler.toml)
+  -h, --help      print this help
+
+Ctrl-C stops the server; the state directory keeps the data for the next start.
+Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1).`;
+
+const HOST = "127.0.0.1";
+
+interface Options {
+  port: number;
+  zkPort: number;
+  stateDir: string;
+  configPath: string;
+}
+
+function fail(message: string): never {
+  console.error(`edgekeeper: ${message}`);
+  process.exit(1);
+}
+
+function parsePort(value: string, what: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) fail(`${what} must be a port number 1-65535, not "${value}"`);
+  return port;
+}
+
+function readOptions(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        port: { type: "string" },
+        state: { type: "string" },
+        "zk-port": { type: "string" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const env = process.env;
+  return {
+    port: parsePort(values.port ?? env.EDGEKEEPER_HTTP_PORT ?? "8787", "--port"),
+    zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port"),
+    stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
+    configPath: resolve(values.config ?? "wrangler.toml"),
+  };
+}
+
+/** Fails fast with a plain message when the port is taken, before workerd starts. */
+async function checkPortFree(port: number): Promise<void> {
+  await new Promise<void>((done, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen({ host: HOST, port, exclusive: true }, () => probe.close(() => done()));
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "EADDRINUSE") fail(`port ${port} on ${HOST} is already in use (another edgekeeper?); pick another with --port`);
+    throw error;
+  });
+}
+
+/** Bundles the Worker the way wrangler would for workerd; output stays under the state dir. */
+async function bundleWorker(main: string, define: Record<string, string>, outDir: string): Promise<string> {
+  const outfile = join(outDir, "worker.js");
+  await build({
+    entryPoints: [main],
+    outfile,
+    bundle: true,
+    format: "esm",
+    target: "es2024",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    // Provided by workerd itself (nodejs_compat supplies node:*).
+    external: ["node:*", "cloudflare:*"],
+    define,
+    sourcemap: "inline",
+    logLevel: "warning",
+  });
+  await stopEsbuild(); // its service process would otherwise live as long as we do
+  return outfile;
+}
+
+async function main(): Promise<void> {
+  const options = readOptions(process.argv.slice(2));
+  await checkPortFree(options.port);
+
+  const config = unstable_readConfig({ config: options.configPath });
+  const { workerOptions, define, main: entry } = unstable_getMiniflareWorkerOptions(config);
+  if (entry === undefined) fail(`${options.configPath} names no "main" entry point`);
+
+  const buildDir = join(options.stateDir, "build");
+  const dataDir = join(options.stateDir, "data");
+  await mkdir(dataDir, { recursive: true });
+  const scriptPath = await bundleWorker(entry, define, buildDir);
+
+  // One bundled module, so wrangler's module rules (which v5 cannot convert) do not apply.
+  const { modulesRules: _rules, ...sourceless } = workerOptions;
+  const miniflareOptions = convertV4MiniflareOptions({
+    ...sourceless,
+    name: config.name,
+    rootPath: buildDir, // module names are relative to it, and workerd refuses ".." in them
+    modules: true,
+    scriptPath,
+    // Local only: lets the Worker serve requests without a bearer token.
+    bindings: { ...(workerOptions.bindings as Record<string, unknown> | undefined), EDGEKEEPER_LOCAL: "1" },
+    host: HOST,
+    port: options.port,
+    cf: false, // no fetch of the cf object at every start
+    unsafeObservability: false, // no tracing worker: 20x faster DO-to-DO RPC
+    logRequests: false,
+  });
+  // Miniflare 5 ignores v4's durableObjectsPersist; this keeps SQLite rows and alarms.
+  miniflareOptions.resourcePersistencePath = dataDir;
+
+  const mf = new Miniflare(miniflareOptions);
+  // Miniflare's own exit hook answers SIGINT/SIGTERM by killing workerd and exiting
+  // 130/143 at once; replace it so that a stop disposes Miniflare and exits 0.
+  process.removeAllListeners("SIGINT");
+  process.removeAllListeners("SIGTERM");
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    mf.dispose().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`edgekeeper: error while stopping on ${signal}:`, error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
+  let url: URL;
+  try {
+    url = await mf.ready;
+  } catch (error) {
+    if (stopping) return; // stopped while starting: stop() exits
+    await mf.dispose().catch(() => {});
+    if ((error as { code?: string }).code === "ERR_ADDRESS_IN_USE") {
+      fail(`port ${options.port} on ${HOST} is already in use (another edgekeeper?); pick another with --port`);
+    }
+    throw error;
+  }
+  if (stopping) return;
+
+  const shownState = relative(process.cwd(), options.stateDir) || ".";
+  console.log(`edgekeeper: HTTP on http://${HOST}:${url.port} (state in ${shownState.startsWith("..") ? options.stateDir : shownState})`);
+}
+
+main().catch((error: unknown) => {
+  console.error("edgekeeper: failed to start:", error);
+  process.exit(1);
+});

@@ -1,0 +1,136 @@
+/**
+ * `npm start` as a user runs it: a server on a port, state in a directory that
+ * survives Ctrl-C and a restart, and a clear refusal when the port is taken.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, expect, it } from "vitest";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion
+
+interface Server {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: Server[] = [];
+let tempRoot: string;
+
+beforeAll(async () => {
+  tempRoot = await mkdtemp(join(tmpdir(), "edgekeeper-e2e-"));
+});
+
+afterAll(async () => {
+  // A failed test must not leave a server (or its workerd) running.
+  for (const server of started) {
+    if (server.child.exitCode === null && server.child.signalCode === null) killGroup(server.child, "SIGKILL");
+  }
+  await rm(tempRoot, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Runs `npm start` in its own process group, as a terminal runs a foreground job. */
+function npmStart(port: number, state: string): Server {
+  const child = spawn("npm", ["start", "--", "--port", String(port), "--state", state], {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.on("exit", (code, signal) => done({ code, signal })),
+  );
+  const server = { child, output: () => text, exited };
+  started.push(server);
+  return server;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function groupAlive(child: ChildProcess): boolean {
+  try {
+    process.kill(-child.pid!, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitHealthy(server: Server, base: string): Promise<void> {
+  const deadline = Date.now() + STARTUP_LIMIT_MS;
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`server exited before it was healthy:\n${server.output()}`);
+    try {
+      const response = await fetch(`${base}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`server not healthy after ${STARTUP_LIMIT_MS} ms:\n${server.output()}`);
+}
+
+/** Ctrl-C: SIGINT to the whole foreground group (npm, node and workerd alike). */
+async function interrupt(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  killGroup(server.child, "SIGINT");
+  return server.exited;
+}
+
+it("keeps a znode across Ctrl-C and a restart, and refuses a second server on its port", async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = join(tempRoot, "state");
+
+  const first = npmStart(port, stateDir);
+  await waitHealthy(first, base);
+  expect(first.output()).toContain(`edgekeeper: HTTP on http://127.0.0.1:${port}`);
+
+  const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", body: JSON.stringify({ data: "kept" }) });
+  expect(created.status).toBe(201);
+
+  // A second server on the same port says why it cannot start, and exits non-zero.
+  const second = npmStart(port, join(tempRoot, "other"));
+  const refused = await second.exited;
+  expect(refused.code).not.toBe(0);
+  expect(second.output()).toMatch(/port \d+ on 127\.0\.0\.1 is already in use/);
+
+  expect(await interrupt(first)).toEqual({ code: 0, signal: null });
+  // Nothing of the group is left behind: no node, no workerd.
+  for (let i = 0; i < 40 && groupAlive(first.child); i++) await sleep(250);
+  expect(groupAlive(first.child)).toBe(false);
+
+  const again = npmStart(port, stateDir);
+  await waitHealthy(again, base);
+  const read = await fetch(`${base}/v1/znodes/e2e`);
+  expect(read.status).toBe(200);
+  expect(await read.json()).toMatchObject({ path: "/e2e", data: "kept" });
+
+  expect(await interrupt(again)).toEqual({ code: 0, signal: null });
+});
