@@ -16,6 +16,11 @@ export interface ChangeRecord {
 }
 
 const TRIM_EVERY = 256;
+/**
+ * How many cxids back a session's write replies are kept: a retried pipelined batch
+ * finds every reply (a client keeps far fewer requests in flight).
+ */
+const REPLY_WINDOW = 1024;
 
 export class ChangeLog {
   private seq = 0;
@@ -90,20 +95,22 @@ export class ChangeLog {
   /** The stored reply to a session's write with this cxid, if it was already applied. */
   replyFor(sessionId: number, cxid: number): Outcome | undefined {
     const row = this.sql
-      .exec<{ cxid: number; reply: string }>("SELECT cxid, reply FROM session_replies WHERE session_id = ?", sessionId)
+      .exec<{ reply: string }>("SELECT reply FROM write_replies WHERE session_id = ? AND cxid = ?", sessionId, cxid)
       .toArray()[0];
-    return row && row.cxid === cxid ? (JSON.parse(row.reply) as Outcome) : undefined;
+    return row ? (JSON.parse(row.reply) as Outcome) : undefined;
   }
 
+  /** Stores a write's reply, keeping the session's last REPLY_WINDOW cxids. */
   rememberReply(sessionId: number, cxid: number, reply: Outcome): void {
     this.sql.exec(
-      `INSERT INTO session_replies (session_id, cxid, reply) VALUES (?, ?, ?)
-       ON CONFLICT (session_id) DO UPDATE SET cxid = excluded.cxid, reply = excluded.reply`,
+      `INSERT INTO write_replies (session_id, cxid, reply) VALUES (?, ?, ?)
+       ON CONFLICT (session_id, cxid) DO UPDATE SET reply = excluded.reply`,
       sessionId, cxid, JSON.stringify(reply),
     );
+    this.sql.exec("DELETE FROM write_replies WHERE session_id = ? AND cxid <= ?", sessionId, cxid - REPLY_WINDOW);
   }
 
   forgetSession(sessionId: number): void {
-    this.sql.exec("DELETE FROM session_replies WHERE session_id = ?", sessionId);
+    this.sql.exec("DELETE FROM write_replies WHERE session_id = ?", sessionId);
   }
 }

@@ -130,8 +130,9 @@ export class ShardTree {
     this.requirePerm(parent, Perms.CREATE, w.caller, parentPath);
     const path = isSequential(mode) ? op.path + sequenceSuffix(parent.cversion) : op.path;
     validatePath(path, this.limits);
-    this.refuseReserved(path);
+    // ZooKeeper answers NodeExists for an existing node, "/zookeeper" included.
     if (this.store.get(path)) throw new KeeperError("NodeExists", undefined, path);
+    this.refuseReserved(path);
     if (parent.kind === "ephemeral") throw new KeeperError("NoChildrenForEphemerals", undefined, path);
 
     const row: ZnodeRow = {

@@ -35,10 +35,14 @@ export const SHARD_SCHEMA = [
      cxid INTEGER,
      PRIMARY KEY (zxid, seq)
    ) WITHOUT ROWID`,
-  // The reply to each session's last write, stored with the write: a retry applies once.
-  `CREATE TABLE IF NOT EXISTS session_replies (
-     session_id INTEGER PRIMARY KEY,
+  // The replies to each session's recent writes (a window of cxids), stored with the
+  // write: a retry applies once, also when a whole pipelined batch is sent again.
+  // It replaces session_replies, which held only the last reply of a session.
+  `DROP TABLE IF EXISTS session_replies`,
+  `CREATE TABLE IF NOT EXISTS write_replies (
+     session_id INTEGER NOT NULL,
      cxid INTEGER NOT NULL,
-     reply TEXT NOT NULL
-   )`,
+     reply TEXT NOT NULL,
+     PRIMARY KEY (session_id, cxid)
+   ) WITHOUT ROWID`,
 ];
