@@ -1,6 +1,7 @@
 /**
  * `npm start` as a user runs it: a server on a port, state in a directory that
- * survives Ctrl-C and a restart, and a clear refusal when the port is taken.
+ * survives Ctrl-C and a restart (rows and pending alarms), and a clear refusal when
+ * the port is taken.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -103,7 +104,7 @@ async function interrupt(server: Server): Promise<{ code: number | null; signal:
   return server.exited;
 }
 
-it("keeps a znode across Ctrl-C and a restart, and refuses a second server on its port", async () => {
+it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second server on its port", async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const stateDir = join(tempRoot, "state");
@@ -114,6 +115,14 @@ it("keeps a znode across Ctrl-C and a restart, and refuses a second server on it
 
   const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", body: JSON.stringify({ data: "kept" }) });
   expect(created.status).toBe(201);
+  // A TTL node leaves a pending alarm (its reaper) that must outlive the server.
+  const ttlMs = 15_000;
+  const ttlCreated = await fetch(`${base}/v1/znodes/e2e-ttl`, {
+    method: "POST",
+    body: JSON.stringify({ data: "brief", mode: "PERSISTENT_WITH_TTL", ttlMs }),
+  });
+  expect(ttlCreated.status).toBe(201);
+  const ttlExpiresAt = Date.now() + ttlMs;
 
   // A second server on the same port says why it cannot start, and exits non-zero.
   const second = npmStart(port, join(tempRoot, "other"));
@@ -121,6 +130,8 @@ it("keeps a znode across Ctrl-C and a restart, and refuses a second server on it
   expect(refused.code).not.toBe(0);
   expect(second.output()).toMatch(/port \d+ on 127\.0\.0\.1 is already in use/);
 
+  // Still there, so its alarm is pending when the server stops.
+  expect((await fetch(`${base}/v1/znodes/e2e-ttl`)).status).toBe(200);
   expect(await interrupt(first)).toEqual({ code: 0, signal: null });
   // Nothing of the group is left behind: no node, no workerd.
   for (let i = 0; i < 40 && groupAlive(first.child); i++) await sleep(250);
@@ -131,6 +142,15 @@ it("keeps a znode across Ctrl-C and a restart, and refuses a second server on it
   const read = await fetch(`${base}/v1/znodes/e2e`);
   expect(read.status).toBe(200);
   expect(await read.json()).toMatchObject({ path: "/e2e", data: "kept" });
+
+  // Reads do not hide expired TTL nodes: only the alarm set before the restart reaps it.
+  await sleep(Math.max(0, ttlExpiresAt - Date.now()));
+  let ttlStatus = 0;
+  for (let i = 0; i < 240 && ttlStatus !== 404; i++) {
+    ttlStatus = (await fetch(`${base}/v1/znodes/e2e-ttl`)).status;
+    if (ttlStatus !== 404) await sleep(250);
+  }
+  expect(ttlStatus).toBe(404);
 
   expect(await interrupt(again)).toEqual({ code: 0, signal: null });
 });
