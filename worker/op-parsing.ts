@@ -6,11 +6,14 @@ import {
   type CreateOp,
   type DataEncoding,
   KeeperError,
+  type Limits,
   type MultiReadItemOp,
   type MultiWriteOp,
   decodeData,
+  isSequential,
   parseAclList,
   parseCreateMode,
+  validatePath,
 } from "../protocol/index.ts";
 import { type JsonObject, optionalInteger, requiredString } from "./request-body.ts";
 
@@ -22,9 +25,20 @@ function aclOf(body: JsonObject): Acl[] | undefined {
   return body.acl === undefined || body.acl === null ? undefined : parseAclList(body.acl);
 }
 
-export function createOpOf(path: string, body: JsonObject): CreateOp {
+/**
+ * Refuses a malformed path before it is routed, as ZooKeeper's client library does
+ * (PathUtils.validatePath): a sequential create's path is checked with its suffix,
+ * so "/queue/" may name the parent of sequential children.
+ */
+export function checkedPath(path: string, limits: Limits, sequential = false): string {
+  validatePath(sequential ? `${path}1` : path, limits);
+  return path;
+}
+
+export function createOpOf(path: string, body: JsonObject, limits: Limits): CreateOp {
   const ttlMs = optionalInteger(body, "ttlMs");
-  const op: CreateOp = { op: "create", path, data: dataOf(body), mode: parseCreateMode(body.mode) };
+  const mode = parseCreateMode(body.mode);
+  const op: CreateOp = { op: "create", path: checkedPath(path, limits, isSequential(mode)), data: dataOf(body), mode };
   const acl = aclOf(body);
   if (acl) op.acl = acl;
   if (ttlMs !== undefined) op.ttlMs = ttlMs;
@@ -43,20 +57,26 @@ function opsOf(body: JsonObject, maxOps: number): unknown[] {
 }
 
 /** The ops of a multi: create, delete, setData and check. */
-export function multiOpsOf(body: JsonObject, maxOps: number): MultiWriteOp[] {
-  return opsOf(body, maxOps).map((raw, index): MultiWriteOp => {
+export function multiOpsOf(body: JsonObject, limits: Limits): MultiWriteOp[] {
+  return opsOf(body, limits.maxMultiOps).map((raw, index): MultiWriteOp => {
     const item = asObject(raw, index);
-    const path = requiredString(item, "path");
+    const rawPath = requiredString(item, "path");
     const version = optionalInteger(item, "version");
     switch (item.op) {
       case "create":
-        return createOpOf(path, item);
-      case "delete":
+        return createOpOf(rawPath, item, limits);
+      case "delete": {
+        const path = checkedPath(rawPath, limits);
         return version === undefined ? { op: "delete", path } : { op: "delete", path, version };
-      case "setData":
+      }
+      case "setData": {
+        const path = checkedPath(rawPath, limits);
         return version === undefined ? { op: "setData", path, data: dataOf(item) } : { op: "setData", path, data: dataOf(item), version };
-      case "check":
+      }
+      case "check": {
+        const path = checkedPath(rawPath, limits);
         return version === undefined ? { op: "check", path } : { op: "check", path, version };
+      }
       default:
         throw new KeeperError("Unimplemented", `ops[${index}]: unknown multi operation ${JSON.stringify(item.op)}; use create, delete, setData or check`);
     }
@@ -64,11 +84,11 @@ export function multiOpsOf(body: JsonObject, maxOps: number): MultiWriteOp[] {
 }
 
 /** The ops of a multiRead: getData and getChildren. */
-export function multiReadOpsOf(body: JsonObject, maxOps: number): MultiReadItemOp[] {
-  return opsOf(body, maxOps).map((raw, index): MultiReadItemOp => {
+export function multiReadOpsOf(body: JsonObject, limits: Limits): MultiReadItemOp[] {
+  return opsOf(body, limits.maxMultiOps).map((raw, index): MultiReadItemOp => {
     const item = asObject(raw, index);
     const path = requiredString(item, "path");
-    if (item.op === "getData" || item.op === "getChildren") return { op: item.op, path };
+    if (item.op === "getData" || item.op === "getChildren") return { op: item.op, path: checkedPath(path, limits) };
     throw new KeeperError("Unimplemented", `ops[${index}]: unknown multiRead operation ${JSON.stringify(item.op)}; use getData or getChildren`);
   });
 }

@@ -8,12 +8,41 @@ import { KeeperError } from "../protocol/index.ts";
 
 export type JsonObject = Record<string, unknown>;
 
-/** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
-export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
+/**
+ * Reads a body of at most `maxBytes`, refusing it as soon as it is larger: by its
+ * Content-Length before reading, or, for a body of unknown length, once that many
+ * bytes have arrived (the rest is never read).
+ */
+async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(c.req.header("Content-Length") ?? "0");
   if (declared > maxBytes) throw new KeeperError("BadArguments", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (bytes.byteLength > maxBytes) throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
+export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
+  const bytes = await readBody(c, maxBytes);
   if (bytes.byteLength === 0) return {};
   let value: unknown;
   try {

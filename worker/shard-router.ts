@@ -7,7 +7,7 @@
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { shardObjectName } from "../durable/env.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "../durable/directory/mount-table.ts";
-import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest } from "../protocol/index.ts";
+import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest, isSequential, parseCreateMode } from "../protocol/index.ts";
 
 /** The shard's RPC surface as the router uses it (Outcome's `unknown` value defeats Rpc's inference). */
 interface ShardStub {
@@ -65,10 +65,27 @@ export class ShardRouter {
     return mounts.values().next().value ?? mountFor(table, "/");
   }
 
+  /**
+   * A plain create of a mount point: the node exists, but it is the root of one
+   * shard and a stub in another, and neither could answer NodeExists itself.
+   */
+  private mountPointCreate(table: MountTable, request: ShardRequest): KeeperError | undefined {
+    if (request.op !== "create" || request.path === "/" || !table.mounts.some((m) => m.prefix === request.path)) return undefined;
+    let sequential: boolean;
+    try {
+      sequential = isSequential(parseCreateMode(request.mode));
+    } catch {
+      return undefined; // the shard reports the bad mode
+    }
+    return sequential ? undefined : new KeeperError("NodeExists", undefined, request.path);
+  }
+
   /** Executes one request on its shard, retrying once if the mount table was stale. */
   async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
     for (const fresh of [false, true]) {
       const table = await this.table(fresh);
+      const existing = this.mountPointCreate(table, request);
+      if (existing) return { ok: false, zxid: 0, error: existing.toBody() };
       const mount = this.route(table, request);
       const [outcome] = await this.shard(mount).execute(mount.prefix, caller, [request]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
@@ -79,13 +96,14 @@ export class ShardRouter {
 
   /**
    * getAllChildrenNumber across mounts: the shard's own count plus, for each subtree
-   * mounted below the path, that subtree's count.
+   * mounted below the path, that subtree's count. The mounts below come from a fresh
+   * table: the own shard answers from a stale one without `moved`, and would miss them.
    */
   async countDescendants(caller: Caller, path: string): Promise<Outcome<{ count: number }>> {
     const own = await this.execute(caller, { op: "getAllChildrenNumber", path });
     if (!own.ok) return own;
     let count = own.value.count;
-    for (const mount of mountsBelow(await this.table(), path)) {
+    for (const mount of mountsBelow(await this.table(true), path)) {
       const below = await this.execute(caller, { op: "getAllChildrenNumber", path: mount.prefix });
       if (below.ok) count += below.value.count;
     }

@@ -21,8 +21,9 @@ export function bearerAuth(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }> {
   return async (c, next) => {
     const token = c.env.EDGEKEEPER_TOKEN;
     if (token) {
-      const header = c.req.header("Authorization") ?? "";
-      const given = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
+      // The scheme name is case-insensitive (RFC 9110 §11.1).
+      const match = /^Bearer (.*)$/i.exec(c.req.header("Authorization") ?? "");
+      const given = match?.[1] ?? "";
       if (!sameSecret(given, token)) throw new KeeperError("AuthFailed", "missing or wrong bearer token (Authorization: Bearer <EDGEKEEPER_TOKEN>)");
     } else if (c.env.EDGEKEEPER_LOCAL !== "1") {
       throw new KeeperError("AuthFailed", "this deployment has no EDGEKEEPER_TOKEN secret: set one with `npx wrangler secret put EDGEKEEPER_TOKEN`");

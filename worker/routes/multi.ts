@@ -19,7 +19,7 @@ export const multiRoutes = new Hono<AppEnv>();
 multiRoutes.post("/multi", async (c) => {
   const limits = limitsFromEnv(c.env);
   const body = await readJsonObject(c, limits.maxRequestBytes);
-  const ops = multiOpsOf(body, limits.maxMultiOps);
+  const ops = multiOpsOf(body, limits);
   const caller = await callerOf(c.req, c.env);
   const out = await c.get("router").execute(caller, { op: "multi", ops });
   if (!out.ok) return errorResponse(c, out.error, out.results ? { results: out.results } : {});
@@ -30,7 +30,7 @@ multiRoutes.post("/multi-read", async (c) => {
   const limits = limitsFromEnv(c.env);
   const encoding = preferredEncoding(c.req.query("encoding"));
   const body = await readJsonObject(c, limits.maxRequestBytes);
-  const ops = multiReadOpsOf(body, limits.maxMultiOps);
+  const ops = multiReadOpsOf(body, limits);
   const caller = await callerOf(c.req, c.env);
   const out = await c.get("router").execute(caller, { op: "multiRead", ops });
   if (!out.ok) return errorResponse(c, out.error);

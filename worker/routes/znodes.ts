@@ -5,10 +5,10 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { type Stat, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
+import { type Stat, ANY_VERSION, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { createOpOf, preferredEncoding } from "../op-parsing.ts";
+import { checkedPath, createOpOf, preferredEncoding } from "../op-parsing.ts";
 import { optionalInteger, parseIntegerText, readJsonObject } from "../request-body.ts";
 import type { AppEnv } from "../app.ts";
 
@@ -28,15 +28,19 @@ function etag(stat: Stat): string {
   return `"${stat.version}"`;
 }
 
-/** The version a conditional request names: the body's, the query's, or If-Match. */
+/**
+ * The version a conditional request names: the body's, the query's, or If-Match
+ * (an ETag, or `*`: any version, as ZooKeeper's -1).
+ */
 function versionOf(c: Context, fromBody?: number): number | undefined {
-  return fromBody ?? parseIntegerText(c.req.query("version"), "version") ?? parseIntegerText(c.req.header("If-Match"), "If-Match");
+  const ifMatch = c.req.header("If-Match")?.trim();
+  return fromBody ?? parseIntegerText(c.req.query("version"), "version") ?? (ifMatch === "*" ? ANY_VERSION : parseIntegerText(ifMatch, "If-Match"));
 }
 
 export const znodeRoutes = new Hono<AppEnv>();
 
 znodeRoutes.get("/*", async (c) => {
-  const path = znodePathOf(c.req.url);
+  const path = checkedPath(znodePathOf(c.req.url), limitsFromEnv(c.env));
   const caller = await callerOf(c.req, c.env);
   const router = c.get("router");
   const view = c.req.query("view") ?? "data";
@@ -76,10 +80,11 @@ znodeRoutes.get("/*", async (c) => {
 });
 
 znodeRoutes.post("/*", async (c) => {
+  const limits = limitsFromEnv(c.env);
   const path = znodePathOf(c.req.url);
-  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const body = await readJsonObject(c, limits.maxRequestBytes);
   const caller = await callerOf(c.req, c.env);
-  const out = await c.get("router").execute(caller, createOpOf(path, body));
+  const out = await c.get("router").execute(caller, createOpOf(path, body, limits));
   if (!out.ok) return errorResponse(c, out.error);
   c.header("Location", `${PREFIX}${out.value.path.split("/").map(encodeURIComponent).join("/")}`);
   c.header("ETag", etag(out.value.stat));
@@ -87,12 +92,19 @@ znodeRoutes.post("/*", async (c) => {
 });
 
 znodeRoutes.put("/*", async (c) => {
-  const path = znodePathOf(c.req.url);
-  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const limits = limitsFromEnv(c.env);
+  const path = checkedPath(znodePathOf(c.req.url), limits);
+  const body = await readJsonObject(c, limits.maxRequestBytes);
   const caller = await callerOf(c.req, c.env);
   const router = c.get("router");
+  const view = c.req.query("view") ?? "data";
+  if (view !== "data" && view !== "acl") throw new KeeperError("BadArguments", `unknown view ${JSON.stringify(view)} for PUT; use data or acl`);
+  if (view === "acl" && c.req.header("If-Match") !== undefined) {
+    // The ETag is the data version; setACL compares the ACL version (aversion).
+    throw new KeeperError("BadArguments", "If-Match names the data version; give the ACL version as version (body or ?version=)");
+  }
   const version = versionOf(c, optionalInteger(body, "version"));
-  if (c.req.query("view") === "acl") {
+  if (view === "acl") {
     const acl = parseAclList(body.acl);
     const out = await router.execute(caller, version === undefined ? { op: "setACL", path, acl } : { op: "setACL", path, acl, version });
     if (!out.ok) return errorResponse(c, out.error);
@@ -106,7 +118,7 @@ znodeRoutes.put("/*", async (c) => {
 });
 
 znodeRoutes.delete("/*", async (c) => {
-  const path = znodePathOf(c.req.url);
+  const path = checkedPath(znodePathOf(c.req.url), limitsFromEnv(c.env));
   const caller = await callerOf(c.req, c.env);
   const version = versionOf(c);
   const out = await c.get("router").execute(caller, version === undefined ? { op: "delete", path } : { op: "delete", path, version });

@@ -1,0 +1,210 @@
+/**
+ * Routing across shards: a subtree mounted through the admin API lives in a Durable
+ * Object of its own, and the Worker routes, lists and counts across the mount.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { MountTable } from "../../durable/directory/mount-table.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import type { Caller, Outcome, ShardRequest } from "../../protocol/index.ts";
+import { ShardRouter } from "../../worker/shard-router.ts";
+import { HttpClient, expectKeeperError } from "../harness/http.ts";
+
+interface ShardStub {
+  execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
+}
+
+const ANONYMOUS: Caller = { sessionId: 0, ids: [] };
+
+/** The Durable Object that holds `shard` of `namespace`, as the router names it. */
+function shardObject(namespace: string, shard: string): ShardStub {
+  return env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard))) as unknown as ShardStub;
+}
+
+/** A namespace with /big mounted on a shard of its own, and /small on the root shard. */
+async function mounted() {
+  const zk = new HttpClient();
+  await zk.mustCreate("/small", { data: "root shard" });
+  const res = await zk.mount("/big");
+  expect(res.status).toBe(201);
+  const body = await res.json<{ mount: { prefix: string; shard: string }; table: MountTable }>();
+  return { zk, shard: body.mount.shard, body };
+}
+
+describe("mounting a subtree", () => {
+  it("mounts /big on a new shard and lists it in the mount table", async () => {
+    const { zk, shard, body } = await mounted();
+    expect(body.mount.prefix).toBe("/big");
+    expect(shard).not.toBe("root");
+    expect(body.table.mounts).toEqual([
+      { prefix: "/", shard: "root" },
+      { prefix: "/big", shard },
+    ]);
+    const table = await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>();
+    expect(table).toEqual(body.table);
+    // Another namespace's table is untouched.
+    const other = await (await new HttpClient().fetch("GET", "/v1/admin/mounts")).json<MountTable>();
+    expect(other.mounts).toEqual([{ prefix: "/", shard: "root" }]);
+  });
+
+  it("serves creates and reads under the mount and elsewhere, and lists the mount point under /", async () => {
+    const { zk } = await mounted();
+    expect(await zk.mustGet("/big")).toMatchObject({ path: "/big", data: "" });
+    await zk.mustCreate("/big/a", { data: "in big" });
+    await zk.mustCreate("/big/a/b", { data: "deeper" });
+    const seq = await zk.mustCreate("/big/job-", { mode: "PERSISTENT_SEQUENTIAL" });
+    expect(seq.path).toBe("/big/job-0000000001");
+    await zk.mustCreate("/small/x", { data: "elsewhere" });
+    expect(await zk.mustGet("/big/a")).toMatchObject({ data: "in big" });
+    expect(await zk.mustGet("/big/a/b")).toMatchObject({ data: "deeper" });
+    expect(await zk.mustGet("/small/x")).toMatchObject({ data: "elsewhere" });
+    expect((await zk.set("/big/a", { data: "changed", version: 0 })).status).toBe(200);
+    expect((await zk.delete("/big/a/b")).status).toBe(200);
+
+    const root = await (await zk.get("/", { view: "children" })).json<{ children: string[] }>();
+    expect(root.children).toEqual(["big", "small", "zookeeper"]);
+    const big = await (await zk.get("/big", { view: "children" })).json<{ children: string[] }>();
+    expect(big.children).toEqual(["a", "job-0000000001"]);
+  });
+
+  it("counts the nodes of both shards in view=count", async () => {
+    const { zk } = await mounted();
+    const count = async (path: string) => (await (await zk.get(path, { view: "count" })).json<{ count: number }>()).count;
+    const before = await count("/");
+    await zk.mustCreate("/big/a");
+    await zk.mustCreate("/big/a/b");
+    await zk.mustCreate("/big/c");
+    await zk.mustCreate("/small/x");
+    expect(await count("/")).toBe(before + 4);
+    expect(await count("/big")).toBe(3);
+    expect(await count("/small")).toBe(1);
+    // The root counts /zookeeper, its two children, /small and the /big mount point.
+    expect(before).toBe(5);
+  });
+
+  it("keeps data of the mounted subtree in another Durable Object", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/where", { data: "here" });
+
+    const [own] = await shardObject(zk.namespace, shard).execute("/big", ANONYMOUS, [{ op: "getData", path: "/big/where" }]);
+    expect(own?.ok).toBe(true);
+    expect(new TextDecoder().decode((own as { value: { data: Uint8Array } }).value.data)).toBe("here");
+
+    const [fromRoot] = await shardObject(zk.namespace, "root").execute("/", ANONYMOUS, [{ op: "getData", path: "/big/where" }]);
+    expect(fromRoot).toMatchObject({ ok: false, moved: true });
+    const [small] = await shardObject(zk.namespace, shard).execute("/big", ANONYMOUS, [{ op: "getData", path: "/small" }]);
+    expect(small).toMatchObject({ ok: false, moved: true });
+  });
+
+  it("refuses a multi touching both shards with Unimplemented and writes nothing", async () => {
+    const { zk } = await mounted();
+    await zk.mustCreate("/big/a", { data: "a" });
+    const before = await zk.snapshot();
+    const body = await expectKeeperError(
+      await zk.multi([
+        { op: "create", path: "/small/new" },
+        { op: "setData", path: "/big/a", data: "b" },
+      ]),
+      "Unimplemented",
+    );
+    expect(body.error.message).toMatch(/across shards/);
+    expect(body.error.message).toContain("/big");
+    await expectKeeperError(await zk.multiRead([{ op: "getData", path: "/small" }, { op: "getData", path: "/big/a" }]), "Unimplemented");
+    expect(await zk.snapshot()).toEqual(before);
+    // A multi inside one shard works.
+    expect((await zk.multi([{ op: "create", path: "/big/b" }, { op: "setData", path: "/big/a", data: "c" }])).status).toBe(200);
+  });
+
+  it("refuses to mount an existing node, the root, /zookeeper, a mount again, or under a missing parent", async () => {
+    const { zk } = await mounted();
+    const before = await zk.snapshot();
+    const tableBefore = await (await zk.fetch("GET", "/v1/admin/mounts")).json();
+    await expectKeeperError(await zk.mount("/small"), "NodeExists");
+    await expectKeeperError(await zk.mount("/"), "BadArguments");
+    await expectKeeperError(await zk.mount("/zookeeper"), "BadArguments");
+    await expectKeeperError(await zk.mount("/zookeeper/quota"), "BadArguments");
+    await expectKeeperError(await zk.mount("/big"), "NodeExists");
+    await expectKeeperError(await zk.mount("/nowhere/x"), "NoNode");
+    expect(await (await zk.fetch("GET", "/v1/admin/mounts")).json()).toEqual(tableBefore);
+    expect(await zk.snapshot()).toEqual(before);
+  });
+
+  it("refuses to delete the mount point, alone or in a multi", async () => {
+    const { zk } = await mounted();
+    const before = await zk.snapshot();
+    await expectKeeperError(await zk.delete("/big"), "BadArguments");
+    await expectKeeperError(await zk.multi([{ op: "delete", path: "/big" }]), "BadArguments");
+    expect(await zk.snapshot()).toEqual(before);
+    expect((await zk.get("/big")).status).toBe(200);
+  });
+
+  it("answers NodeExists to a create of the mount point", async () => {
+    const { zk } = await mounted();
+    await expectKeeperError(await zk.create("/big", { data: "again" }), "NodeExists");
+  });
+
+  // Known gaps, owned by durable/: the mounted shard's root has no parent row, so it answers NoNode "/".
+  it.todo("a sequential create at a mount point's path (/big -> /big0000000001) creates a sibling on the parent's shard");
+  it.todo("a create of the mount point inside a multi answers NodeExists (it answers NoNode /)");
+
+  it("mounts a subtree inside a mounted subtree", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/x");
+    const res = await zk.mount("/big/inner");
+    expect(res.status).toBe(201);
+    const inner = (await res.json<{ mount: { shard: string } }>()).mount.shard;
+    expect(inner).not.toBe(shard);
+    await zk.mustCreate("/big/inner/leaf", { data: "leaf" });
+    expect(await zk.mustGet("/big/inner/leaf")).toMatchObject({ data: "leaf" });
+    expect(await (await zk.get("/big", { view: "children" })).json()).toMatchObject({ children: ["inner", "x"] });
+    expect(await (await zk.get("/big", { view: "count" })).json()).toMatchObject({ count: 3 });
+    const [own] = await shardObject(zk.namespace, inner).execute("/big/inner", ANONYMOUS, [{ op: "exists", path: "/big/inner/leaf" }]);
+    expect(own).toMatchObject({ ok: true, value: { stat: { dataLength: 4 } } });
+  });
+});
+
+describe("a stale mount table", () => {
+  it("is corrected by the shard's moved answer: the router retries with a fresh table", async () => {
+    const zk = new HttpClient();
+    const router = new ShardRouter(env, zk.namespace);
+    expect((await router.table()).mounts).toHaveLength(1); // cached: the root alone
+
+    // Mount behind the router's back, as another isolate would.
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    const mount = await directory.mount(zk.namespace, "/big");
+    if (!mount.ok) throw new Error(mount.error.message);
+    expect((await router.table()).mounts).toHaveLength(1); // still stale
+
+    const created = await router.execute(ANONYMOUS, { op: "create", path: "/big/fresh" });
+    expect(created).toMatchObject({ ok: true, value: { path: "/big/fresh" } });
+    expect((await router.table()).mounts).toHaveLength(2); // refreshed by the retry
+    const [own] = await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "exists", path: "/big/fresh" }]);
+    expect(own).toMatchObject({ ok: true, value: { stat: { version: 0 } } });
+  });
+
+  it("still counts the mounted subtree while the cached table is stale", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/a");
+    const router = new ShardRouter(env, zk.namespace);
+    await router.table();
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    const mount = await directory.mount(zk.namespace, "/big");
+    if (!mount.ok) throw new Error(mount.error.message);
+    await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "create", path: "/big/one" }, { op: "create", path: "/big/two" }]);
+    // /zookeeper x3, /a, /big, /big/one, /big/two
+    expect(await router.countDescendants(ANONYMOUS, "/")).toMatchObject({ ok: true, value: { count: 7 } });
+  });
+
+  it("over HTTP: a Worker that cached the table before a mount still routes to the new shard", async () => {
+    const zk = new HttpClient();
+    await zk.mustGet("/"); // the Worker caches the namespace's table
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    const mount = await directory.mount(zk.namespace, "/big");
+    if (!mount.ok) throw new Error(mount.error.message);
+    await zk.mustCreate("/big/x", { data: "routed" });
+    expect(await zk.mustGet("/big/x")).toMatchObject({ data: "routed" });
+    const [own] = await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "getData", path: "/big/x" }]);
+    expect(own?.ok).toBe(true);
+    expect(await (await zk.get("/", { view: "count" })).json()).toMatchObject({ count: 5 });
+  });
+});
