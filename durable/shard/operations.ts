@@ -121,6 +121,9 @@ export class ShardTree {
     if (kind === "ephemeral" && w.caller.sessionId === 0) {
       throw new KeeperError("BadArguments", "ephemeral nodes need a session", op.path);
     }
+    if (kind === "ephemeral" && this.store.isSessionClosed(w.caller.sessionId)) {
+      throw new KeeperError("SessionExpired", `session 0x${w.caller.sessionId.toString(16)} has been closed`, op.path);
+    }
     const data = op.data ?? new Uint8Array(0);
     this.checkValue(data, op.path);
     if (typeof op.path !== "string") validatePath(op.path, this.limits);

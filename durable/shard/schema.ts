@@ -45,4 +45,7 @@ export const SHARD_SCHEMA = [
      reply TEXT NOT NULL,
      PRIMARY KEY (session_id, cxid)
    ) WITHOUT ROWID`,
+  // Sessions closed or expired here: an ephemeral create from one that was still in
+  // flight must not leave an orphan node behind.
+  `CREATE TABLE IF NOT EXISTS closed_sessions (session_id INTEGER PRIMARY KEY, closed_at INTEGER NOT NULL)`,
 ];

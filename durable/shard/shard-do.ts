@@ -126,11 +126,13 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   }
 
   /**
-   * Deletes every ephemeral node of a session, in one write (one zxid), and forgets
-   * its last reply. Safe to repeat: a second call finds nothing to delete.
+   * Deletes every ephemeral node of a session, in one write (one zxid), forgets its
+   * replies, and refuses its ephemeral creates from now on (one still in flight would
+   * otherwise outlive the session). Safe to repeat: a second call finds nothing to delete.
    */
   async closeSession(root: string, sessionId: number): Promise<Outcome<{ deleted: string[] }>> {
     const tree = this.treeFor(root);
+    this.store.markSessionClosed(sessionId, Date.now());
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
     const outcome = this.write({ sessionId, ids: SYSTEM_CALLER.ids }, undefined, (w) => {

@@ -127,6 +127,16 @@ export class ZnodeStore {
       .map((r) => r.path);
   }
 
+  /** Records a session as closed; forgets closures older than a day (ids are never reused). */
+  markSessionClosed(sessionId: number, now: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO closed_sessions (session_id, closed_at) VALUES (?, ?)", sessionId, now);
+    this.sql.exec("DELETE FROM closed_sessions WHERE closed_at < ?", now - 24 * 3600 * 1000);
+  }
+
+  isSessionClosed(sessionId: number): boolean {
+    return this.sql.exec("SELECT 1 FROM closed_sessions WHERE session_id = ?", sessionId).toArray().length > 0;
+  }
+
   /** Stubs of subtrees mounted on other shards. */
   mountStubs(): string[] {
     return this.sql.exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'mount'").toArray().map((r) => r.path);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type ShardRequest } from "../../protocol/index.ts";
-import { ANON, bytes, createAll, exec, exists, lastZxid, newShard, ok, run, session, statOf, text } from "../harness/shard.ts";
+import { ANON, bytes, createAll, exec, exists, fails, lastZxid, newShard, ok, run, session, statOf, text } from "../harness/shard.ts";
 
 const S1 = session(0x1_0000_0001);
 const S2 = session(0x1_0000_0002);
@@ -153,6 +153,17 @@ describe("closeSession", () => {
     expect(closed.ok && closed.value.deleted).toEqual([]);
     expect(await lastZxid(stub)).toBe(zxid);
     expect(await exists(stub, "/p")).toBe(true);
+  });
+
+  it("refuses the closed session's ephemeral creates still in flight, so none outlives it", async () => {
+    const { stub } = newShard();
+    await stub.closeSession("/", S1.sessionId);
+    expect(await fails(stub, S1, { op: "create", path: "/late", mode: "EPHEMERAL" })).toBe("SessionExpired");
+    const multi = await run(stub, S1, { op: "multi", ops: [{ op: "create", path: "/late", mode: "EPHEMERAL_SEQUENTIAL" }] });
+    expect(multi.ok ? "ok" : multi.error.name).toBe("SessionExpired");
+    expect(await exists(stub, "/late")).toBe(false);
+    // Other sessions are unaffected.
+    await ok(stub, S2, { op: "create", path: "/late", mode: "EPHEMERAL" });
   });
 
   it("leaves ephemerals that were already deleted alone", async () => {
