@@ -87,6 +87,17 @@ export const WRITE_OPS: ReadonlySet<string> = new Set(["create", "delete", "setD
 export const MULTI_WRITE_OPS: ReadonlySet<string> = new Set(["create", "delete", "setData", "check"]);
 export const MULTI_READ_OPS: ReadonlySet<string> = new Set(["getData", "getChildren"]);
 
+/**
+ * The path that decides which shard serves an op. A create lives with its parent:
+ * so a sequential create at a mount point's path names a sibling on the parent's
+ * shard, and a create of a mount point meets its stub there (NodeExists).
+ */
+export function routingPath(op: { op: string; path: string }): string {
+  if (op.op !== "create" || typeof op.path !== "string" || op.path === "/") return op.path;
+  const slash = op.path.lastIndexOf("/");
+  return slash <= 0 ? "/" : op.path.slice(0, slash);
+}
+
 /** One request in a batch: the op and, for a session, its cxid (writes apply once per cxid). */
 export type ShardRequest = Op & { cxid?: number };
 

@@ -10,7 +10,7 @@ import { bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { multiRoutes } from "./routes/multi.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
-import { ShardRouter } from "./shard-router.ts";
+import { ShardRouter } from "../durable/directory/shard-router.ts";
 
 export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter } };
 

@@ -20,6 +20,7 @@ import {
   basename,
   limitsFromEnv,
   parentOf,
+  routingPath,
 } from "../../protocol/index.ts";
 import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { ChangeLog } from "./change-log.ts";
@@ -145,15 +146,19 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return outcome;
   }
 
-  /** Creates the stub that lists a subtree mounted on another shard (DirectoryDO.mount). */
+  /**
+   * Creates the stub that lists a subtree mounted on another shard (DirectoryDO.mount).
+   * Idempotent: a stub already there is success, so an interrupted mount can be redone.
+   */
   async createMountStub(root: string, path: string): Promise<Outcome> {
     const tree = this.treeFor(root);
     try {
-      tree.checkRoute(path);
+      tree.checkRoute(routingPath({ op: "create", path }));
     } catch (err) {
       if (err instanceof MovedError) return this.moved();
       throw err;
     }
+    if (this.store.get(path)?.kind === "mount") return { ok: true, zxid: this.log.lastZxid(), value: {} };
     return this.write(SYSTEM_CALLER, undefined, (w) => tree.create({ op: "create", path }, w, true));
   }
 
@@ -367,9 +372,9 @@ function errorBody(name: "Ok" | "RuntimeInconsistency"): KeeperErrorBody {
   return { name, code, message };
 }
 
-/** Every path a request touches, for routing checks. */
+/** The paths that decide whether this shard serves a request (routingPath of each op). */
 function pathsOf(request: ShardRequest): string[] {
-  if (request.op === "multi" || request.op === "multiRead") return request.ops.map((op) => op.path);
+  if (request.op === "multi" || request.op === "multiRead") return request.ops.map(routingPath);
   if (request.op === "getEphemerals") return [];
-  return [request.path];
+  return [routingPath(request)];
 }

@@ -2,12 +2,12 @@
  * Routing across shards: a subtree mounted through the admin API lives in a Durable
  * Object of its own, and the Worker routes, lists and counts across the mount.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { MountTable } from "../../durable/directory/mount-table.ts";
 import { shardObjectName } from "../../durable/env.ts";
 import type { Caller, Outcome, ShardRequest } from "../../protocol/index.ts";
-import { ShardRouter } from "../../worker/shard-router.ts";
+import { ShardRouter } from "../../durable/directory/shard-router.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
 
 interface ShardStub {
@@ -143,9 +143,43 @@ describe("mounting a subtree", () => {
     await expectKeeperError(await zk.create("/big", { data: "again" }), "NodeExists");
   });
 
-  // Known gaps, owned by durable/: the mounted shard's root has no parent row, so it answers NoNode "/".
-  it.todo("a sequential create at a mount point's path (/big -> /big0000000001) creates a sibling on the parent's shard");
-  it.todo("a create of the mount point inside a multi answers NodeExists (it answers NoNode /)");
+  it("creates a sequential sibling of the mount point on the parent's shard", async () => {
+    const { zk, shard } = await mounted();
+    // "/" has had creates of /small and the /big stub, so the next suffix is 2.
+    const seq = await zk.mustCreate("/big", { mode: "PERSISTENT_SEQUENTIAL", data: "sibling" });
+    expect(seq.path).toBe("/big0000000002");
+    expect(await zk.mustGet("/big0000000002")).toMatchObject({ data: "sibling" });
+    const [inMount] = await shardObject(zk.namespace, shard).execute("/big", ANONYMOUS, [{ op: "exists", path: "/big0000000002" }]);
+    expect(inMount).toMatchObject({ ok: false, moved: true });
+    const [inRoot] = await shardObject(zk.namespace, "root").execute("/", ANONYMOUS, [{ op: "exists", path: "/big0000000002" }]);
+    expect(inRoot).toMatchObject({ ok: true, value: { stat: { dataLength: 7 } } });
+    expect(await (await zk.get("/", { view: "children" })).json()).toMatchObject({ children: ["big", "big0000000002", "small", "zookeeper"] });
+  });
+
+  it("finishes a mount that an earlier instance left half done, before routing by the table", async () => {
+    const zk = new HttpClient();
+    // A mount recorded as pending, as if the directory had stopped right after writing it.
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    await directory.table();
+    await runInDurableObject(directory, (_instance, state) => {
+      state.storage.sql.exec("INSERT INTO meta (key, value) VALUES ('namespace', ?)", zk.namespace);
+      state.storage.sql.exec("INSERT INTO mounts (prefix, shard, state) VALUES ('/half', 'm-half', 'pending')");
+    });
+    const table = await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>();
+    expect(table.mounts).toContainEqual({ prefix: "/half", shard: "m-half" });
+    await zk.mustCreate("/half/x", { data: "in the new shard" });
+    const [stored] = await shardObject(zk.namespace, "m-half").execute("/half", ANONYMOUS, [{ op: "exists", path: "/half/x" }]);
+    expect(stored).toMatchObject({ ok: true, value: { stat: { dataLength: 16 } } });
+    expect(await (await zk.get("/", { view: "children" })).json()).toMatchObject({ children: ["half", "zookeeper"] });
+  });
+
+  it("answers NodeExists to a create of the mount point inside a multi, and writes nothing", async () => {
+    const { zk } = await mounted();
+    const before = await zk.snapshot();
+    const res = await zk.multi([{ op: "create", path: "/small/y" }, { op: "create", path: "/big" }]);
+    await expectKeeperError(res, "NodeExists");
+    expect(await zk.snapshot()).toEqual(before);
+  });
 
   it("mounts a subtree inside a mounted subtree", async () => {
     const { zk, shard } = await mounted();

@@ -1,18 +1,22 @@
 /**
  * Routes requests of one namespace to the shards that serve their paths, by the
- * longest mounted prefix. The mount table is cached briefly per isolate; a shard
- * that no longer serves a path answers `moved`, and the request is retried once
- * with a fresh table, so a stale cache costs a round trip, never a wrong answer.
+ * longest mounted prefix (used by the Worker and by session hosts). The mount
+ * table is cached briefly per isolate; a shard that no longer serves a path answers
+ * `moved`, and the request is retried with a fresh table, so a stale cache costs a
+ * round trip, never a wrong answer.
  */
-import type { EdgekeeperEnv } from "../durable/env.ts";
-import { shardObjectName } from "../durable/env.ts";
-import { type Mount, type MountTable, mountFor, mountsBelow } from "../durable/directory/mount-table.ts";
-import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest, isSequential, parseCreateMode } from "../protocol/index.ts";
+import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest, routingPath } from "../../protocol/index.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 
 /** The shard's RPC surface as the router uses it (Outcome's `unknown` value defeats Rpc's inference). */
 interface ShardStub {
   execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
+  closeSession(root: string, sessionId: number): Promise<Outcome>;
 }
+
+/** Pauses before retries while a mount is being recorded (stub made, table not yet). */
+const MOVED_RETRY_DELAYS_MS = [0, 20, 100, 400];
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
@@ -53,10 +57,10 @@ export class ShardRouter {
   private route(table: MountTable, request: ShardRequest): Mount {
     const paths =
       request.op === "multi" || request.op === "multiRead"
-        ? request.ops.map((op) => op.path)
+        ? request.ops.map(routingPath)
         : request.op === "getEphemerals"
           ? ["/"]
-          : [request.path];
+          : [routingPath(request)];
     const mounts = new Set(paths.map((p) => mountFor(table, p)));
     if (mounts.size > 1) {
       const prefixes = [...mounts].map((m) => m.prefix).join(", ");
@@ -65,33 +69,28 @@ export class ShardRouter {
     return mounts.values().next().value ?? mountFor(table, "/");
   }
 
-  /**
-   * A plain create of a mount point: the node exists, but it is the root of one
-   * shard and a stub in another, and neither could answer NodeExists itself.
-   */
-  private mountPointCreate(table: MountTable, request: ShardRequest): KeeperError | undefined {
-    if (request.op !== "create" || request.path === "/" || !table.mounts.some((m) => m.prefix === request.path)) return undefined;
-    let sequential: boolean;
-    try {
-      sequential = isSequential(parseCreateMode(request.mode));
-    } catch {
-      return undefined; // the shard reports the bad mode
-    }
-    return sequential ? undefined : new KeeperError("NodeExists", undefined, request.path);
+  /** The mount that serves a request now (for recording where a session's ephemerals live). */
+  async mountOf(request: ShardRequest): Promise<Mount> {
+    return this.route(await this.table(), request);
   }
 
-  /** Executes one request on its shard, retrying once if the mount table was stale. */
+  /** Executes one request on its shard, retrying with a fresh table if the cached one was stale. */
   async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
-    for (const fresh of [false, true]) {
-      const table = await this.table(fresh);
-      const existing = this.mountPointCreate(table, request);
-      if (existing) return { ok: false, zxid: 0, error: existing.toBody() };
+    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const table = await this.table(attempt > 0);
       const mount = this.route(table, request);
       const [outcome] = await this.shard(mount).execute(mount.prefix, caller, [request]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
       if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
     }
     throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /** Deletes a session's ephemerals on one shard (idempotent). */
+  async closeSession(mount: Mount, sessionId: number): Promise<void> {
+    const outcome = await this.shard(mount).closeSession(mount.prefix, sessionId);
+    if (!outcome.ok) throw KeeperError.fromBody(outcome.error);
   }
 
   /**
