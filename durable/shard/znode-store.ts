@@ -4,8 +4,12 @@
  */
 import { type Acl, type NodeKind, type Stat } from "../../protocol/index.ts";
 
-/** A znode as stored. */
-export interface ZnodeRow {
+/**
+ * A znode as stored: the Stat's own fields (ephemeralOwner and dataLength are
+ * derived), except that `cversion` counts child creates so far, the next sequence
+ * suffix; the Stat shows a value derived from it (statOf).
+ */
+export interface ZnodeRow extends Omit<Stat, "ephemeralOwner" | "dataLength"> {
   path: string;
   parent: string | null;
   name: string;
@@ -14,16 +18,6 @@ export interface ZnodeRow {
   kind: NodeKind | "mount";
   owner: number;
   ttlMs: number | null;
-  czxid: number;
-  mzxid: number;
-  pzxid: number;
-  ctime: number;
-  mtime: number;
-  version: number;
-  /** Child creates so far: the next sequence suffix. The Stat shows a derived value (statOf). */
-  cversion: number;
-  aversion: number;
-  numChildren: number;
 }
 
 type SqlRow = Record<string, SqlStorageValue>;
