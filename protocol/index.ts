@@ -3,6 +3,7 @@
  * KeeperError table, limits. Web-standard APIs only: runs in Node, browsers and workerd.
  */
 export * from "./acl.ts";
+export * from "./changes.ts";
 export * from "./encoding.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";

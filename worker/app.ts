@@ -8,6 +8,7 @@ import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
 import { bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { multiRoutes } from "./routes/multi.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
 import { ShardRouter } from "../durable/directory/shard-router.ts";
@@ -35,5 +36,6 @@ app.use("/v1/*", async (c, next) => {
 });
 
 app.route("/v1/znodes", znodeRoutes);
+app.route("/v1/events", eventRoutes);
 app.route("/v1", multiRoutes);
 app.route("/v1/admin", adminRoutes);

@@ -5,7 +5,7 @@
  * `moved`, and the request is retried with a fresh table, so a stale cache costs a
  * round trip, never a wrong answer.
  */
-import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest, routingPath } from "../../protocol/index.ts";
+import { type Caller, type ChangeEvent, type ChangeScope, KeeperError, type Outcome, type ResultOf, type ShardRequest, routingPath } from "../../protocol/index.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 
@@ -13,6 +13,8 @@ import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-tabl
 interface ShardStub {
   execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
   closeSession(root: string, sessionId: number): Promise<Outcome>;
+  waitForChange(root: string, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }>;
+  changesSince(zxid: number, watch?: { path: string; scope: ChangeScope }): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }>;
 }
 
 /** Pauses before retries while a mount is being recorded (stub made, table not yet). */
@@ -85,6 +87,22 @@ export class ShardRouter {
       if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
     }
     throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /**
+   * Long poll on the shard that serves `path`: resolves when a change after
+   * `afterZxid` concerns the path in `scope`, or after `timeoutMs` (shard.waitForChange).
+   * zxids are per shard: pass back the zxid this shard reported.
+   */
+  async waitForChange(path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }> {
+    const mount = mountFor(await this.table(), path);
+    return this.shard(mount).waitForChange(mount.prefix, path, scope, afterZxid, timeoutMs);
+  }
+
+  /** The events after `afterZxid` that concern `path` in `scope`, from its shard's change log. */
+  async changesSince(path: string, scope: ChangeScope, afterZxid: number): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
+    const mount = mountFor(await this.table(), path);
+    return this.shard(mount).changesSince(afterZxid, { path, scope });
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

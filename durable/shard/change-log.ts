@@ -3,17 +3,8 @@
  * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
  * its events; the log keeps a bounded window of zxids.
  */
-import { makeZxid, type Outcome } from "../../protocol/index.ts";
+import { type ChangeEventType, type ChangeEvent, makeZxid, type Outcome } from "../../protocol/index.ts";
 import { type ZnodeRow } from "./znode-store.ts";
-
-/** ZooKeeper's watch event types, plus ACLChanged (logged, never a watch event). */
-export type ChangeEvent = "NodeCreated" | "NodeDeleted" | "NodeDataChanged" | "NodeChildrenChanged" | "ACLChanged";
-
-export interface ChangeRecord {
-  zxid: number;
-  event: ChangeEvent;
-  path: string;
-}
 
 const TRIM_EVERY = 256;
 /**
@@ -61,7 +52,7 @@ export class ChangeLog {
   }
 
   /** Appends one event of the current write, with the node's resulting row when it still exists. */
-  append(zxid: number, event: ChangeEvent, path: string, row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
+  append(zxid: number, event: ChangeEventType, path: string, row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
     const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
     this.sql.exec(
@@ -76,9 +67,9 @@ export class ChangeLog {
   }
 
   /** Events committed after `zxid`, in commit order (for watches and resume). */
-  since(zxid: number, limit = 10_000): ChangeRecord[] {
+  since(zxid: number, limit = 10_000): ChangeEvent[] {
     return this.sql
-      .exec<{ zxid: number; event: ChangeEvent; path: string }>(
+      .exec<{ zxid: number; event: ChangeEventType; path: string }>(
         "SELECT zxid, event, path FROM change_log WHERE zxid > ? ORDER BY zxid, seq LIMIT ?",
         zxid,
         limit,

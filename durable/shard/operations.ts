@@ -7,6 +7,7 @@
 import {
   type Acl,
   type Caller,
+  type ChangeEventType,
   type CheckOp,
   type CreateOp,
   type CreateResult,
@@ -33,7 +34,6 @@ import {
   validatePath,
   validateTtl,
 } from "../../protocol/index.ts";
-import { type ChangeEvent } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore, statOf } from "./znode-store.ts";
 
 /** One write in progress: its zxid, clock and the events it will log on commit. */
@@ -41,7 +41,7 @@ export interface WriteContext {
   zxid: number;
   now: number;
   caller: Caller;
-  events: { event: ChangeEvent; path: string }[];
+  events: { event: ChangeEventType; path: string }[];
   /** Set when the write may have made a TTL node or container reapable. */
   touchesReapable: boolean;
 }

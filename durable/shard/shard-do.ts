@@ -6,6 +6,9 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type Caller,
+  type ChangeEvent,
+  type ChangeScope,
+  eventMatches,
   type KeeperErrorBody,
   type MultiItemResult,
   type MultiWriteOp,
@@ -24,6 +27,7 @@ import {
 } from "../../protocol/index.ts";
 import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { ChangeLog } from "./change-log.ts";
+import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
 import { SHARD_SCHEMA } from "./schema.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
@@ -49,6 +53,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   private readonly log: ChangeLog;
   private readonly limits: Limits;
   private readonly containerReapMs: number;
+  private readonly waiters = new ChangeWaiters();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -167,9 +172,35 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.treeFor(root);
   }
 
-  /** Events committed after `zxid` (for watches, session resume and tests). */
-  async changesSince(zxid: number): Promise<{ events: { zxid: number; event: string; path: string }[]; oldest?: number }> {
-    return { events: this.log.since(zxid), oldest: this.log.oldestZxid() };
+  /**
+   * Events committed after `zxid`, in commit order, optionally only those a watch of
+   * `watch.path` in `watch.scope` sees (for watches, resume, event streams and tests).
+   * `oldest` is the oldest zxid the log still holds: a caller behind it missed events.
+   */
+  async changesSince(zxid: number, watch?: { path: string; scope: ChangeScope }): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
+    const events = this.log.since(zxid);
+    return {
+      events: watch ? events.filter((e) => eventMatches(watch.scope, watch.path, e)) : events,
+      oldest: this.log.oldestZxid(),
+      last: this.log.lastZxid(),
+    };
+  }
+
+  /**
+   * Long poll: resolves `changed: true` as soon as the log holds an event after
+   * `afterZxid` that a watch of `path` in `scope` sees (at once, if it already does,
+   * or if `afterZxid` lies outside what the log can answer for), else `changed: false`
+   * after `timeoutMs`. `zxid` is the shard's last zxid when it answers.
+   */
+  async waitForChange(root: string, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }> {
+    this.treeFor(root);
+    const last = this.log.lastZxid();
+    const oldest = this.log.oldestZxid();
+    const unanswerable = afterZxid > last || (oldest !== undefined && afterZxid < oldest - 1) || (oldest === undefined && afterZxid < last);
+    const seen = this.log.since(afterZxid).some((e) => eventMatches(scope, path, e));
+    if (unanswerable || seen) return { changed: true, zxid: last };
+    const changed = await this.waiters.wait(path, scope, Math.max(0, timeoutMs));
+    return { changed, zxid: this.log.lastZxid() };
   }
 
   override async alarm(): Promise<void> {
@@ -252,17 +283,21 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       return { ok: true, zxid: w.zxid, value: apply(w) };
     }
     try {
-      return this.ctx.storage.transactionSync(() => {
+      let committed: ChangeEvent[] = [];
+      const outcome = this.ctx.storage.transactionSync(() => {
         const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
         const value = apply(w);
         for (const { event, path } of w.events) {
           this.log.append(w.zxid, event, path, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
         }
         this.log.trim(w.zxid, this.limits.changeLogWindow);
+        committed = w.events.map(({ event, path }) => ({ zxid: w.zxid, event, path }));
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
         return outcome;
       });
+      this.waiters.notify(committed);
+      return outcome;
     } catch (err) {
       let outcome: Outcome<T>;
       if (err instanceof MultiFailure) {

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { type Stat, ANY_VERSION, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
+import { type ChangeScope, type Stat, ANY_VERSION, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
 import { checkedPath, createOpOf, preferredEncoding } from "../op-parsing.ts";
@@ -37,6 +37,21 @@ function versionOf(c: Context, fromBody?: number): number | undefined {
   return fromBody ?? parseIntegerText(c.req.query("version"), "version") ?? (ifMatch === "*" ? ANY_VERSION : parseIntegerText(ifMatch, "If-Match"));
 }
 
+/** Long polls wait at most this long (and 30 s when `wait` is not given). */
+export const MAX_WAIT_SECONDS = 60;
+const DEFAULT_WAIT_SECONDS = 30;
+export const INDEX_HEADER = "X-Edgekeeper-Index";
+
+function waitMsOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_WAIT_SECONDS * 1000;
+  const seconds = Number(text.replace(/s$/, ""));
+  if (!Number.isFinite(seconds) || seconds < 0) throw new KeeperError("BadArguments", `wait must be a number of seconds, got ${JSON.stringify(text)}`);
+  return Math.min(seconds, MAX_WAIT_SECONDS) * 1000;
+}
+
+/** What a long poll on a view waits for. */
+const WAIT_SCOPES: Record<string, ChangeScope | undefined> = { data: "node", stat: "node", children: "children" };
+
 export const znodeRoutes = new Hono<AppEnv>();
 
 znodeRoutes.get("/*", async (c) => {
@@ -44,23 +59,35 @@ znodeRoutes.get("/*", async (c) => {
   const caller = await callerOf(c.req, c.env);
   const router = c.get("router");
   const view = c.req.query("view") ?? "data";
+  // A blocking read, as Consul's: with ?index=<zxid from X-Edgekeeper-Index>, answer
+  // once the node (or its children) changed after that zxid, or when `wait` runs out.
+  const index = parseIntegerText(c.req.query("index"), "index");
+  if (index !== undefined) {
+    const scope = WAIT_SCOPES[view];
+    if (!scope) throw new KeeperError("BadArguments", "index (a blocking read) works with view=data, stat or children");
+    await router.waitForChange(path, scope, index, waitMsOf(c.req.query("wait")));
+  }
+  const indexed = <T extends { zxid: number }>(out: T): T => {
+    c.header(INDEX_HEADER, String(out.zxid));
+    return out;
+  };
   switch (view) {
     case "data": {
       const encoding = preferredEncoding(c.req.query("encoding"));
-      const out = await router.execute(caller, { op: "getData", path });
+      const out = indexed(await router.execute(caller, { op: "getData", path }));
       if (!out.ok) return errorResponse(c, out.error);
       c.header("ETag", etag(out.value.stat));
       return c.json({ path, ...encodeData(out.value.data, encoding), stat: out.value.stat });
     }
     case "stat": {
-      const out = await router.execute(caller, { op: "exists", path });
+      const out = indexed(await router.execute(caller, { op: "exists", path }));
       if (!out.ok) return errorResponse(c, out.error);
       if (!out.value.stat) return errorResponse(c, new KeeperError("NoNode", undefined, path).toBody());
       c.header("ETag", etag(out.value.stat));
       return c.json({ path, stat: out.value.stat });
     }
     case "children": {
-      const out = await router.execute(caller, { op: "getChildren", path });
+      const out = indexed(await router.execute(caller, { op: "getChildren", path }));
       if (!out.ok) return errorResponse(c, out.error);
       return c.json({ path, children: out.value.children, stat: out.value.stat });
     }

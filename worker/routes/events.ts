@@ -1,0 +1,57 @@
+/**
+ * GET /v1/events/<path>: a Server-Sent Events stream of the changes to a node or
+ * subtree, read from its shard's change log. Each event's id is its zxid, so a
+ * client that reconnects with Last-Event-ID (EventSource does) misses nothing the
+ * log still holds; if the log has moved past it, an `overflow` event says so.
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { CHANGE_SCOPES, type ChangeScope, KeeperError, limitsFromEnv } from "../../protocol/index.ts";
+import type { AppEnv } from "../app.ts";
+import { checkedPath } from "../op-parsing.ts";
+import { parseIntegerText } from "../request-body.ts";
+import { INDEX_HEADER } from "./znodes.ts";
+
+const PREFIX = "/v1/events";
+/** How long one wait on the shard lasts before a keep-alive comment is sent. */
+const KEEPALIVE_MS = 25_000;
+
+function scopeOf(text: string | undefined): ChangeScope {
+  if (text === undefined) return "subtree";
+  if ((CHANGE_SCOPES as readonly string[]).includes(text)) return text as ChangeScope;
+  throw new KeeperError("BadArguments", `unknown scope ${JSON.stringify(text)}; use ${CHANGE_SCOPES.join(", ")}`);
+}
+
+export const eventRoutes = new Hono<AppEnv>();
+
+eventRoutes.get("/*", async (c) => {
+  const raw = new URL(c.req.url).pathname.slice(PREFIX.length);
+  let decoded: string;
+  try {
+    decoded = raw === "" ? "/" : decodeURIComponent(raw);
+  } catch {
+    throw new KeeperError("BadArguments", `path ${JSON.stringify(raw)} is not valid percent-encoding`);
+  }
+  const path = checkedPath(decoded, limitsFromEnv(c.env));
+  const scope = scopeOf(c.req.query("scope"));
+  const router = c.get("router");
+  const resumeFrom = parseIntegerText(c.req.header("Last-Event-ID") ?? c.req.query("after"), "Last-Event-ID");
+  let after = resumeFrom ?? (await router.changesSince(path, scope, Number.MAX_SAFE_INTEGER)).last;
+  c.header(INDEX_HEADER, String(after));
+
+  return streamSSE(c, async (stream) => {
+    await stream.writeSSE({ event: "ready", id: String(after), data: JSON.stringify({ path, scope, zxid: after }) });
+    while (!stream.aborted) {
+      const { events, oldest, last } = await router.changesSince(path, scope, after);
+      if (oldest !== undefined && after < oldest - 1) {
+        await stream.writeSSE({ event: "overflow", id: String(last), data: JSON.stringify({ after, oldest }) });
+      }
+      for (const change of events) {
+        await stream.writeSSE({ event: change.event, id: String(change.zxid), data: JSON.stringify(change) });
+      }
+      after = Math.max(after, last);
+      const { changed } = await router.waitForChange(path, scope, after, KEEPALIVE_MS);
+      if (!changed) await stream.write(": keep-alive\n\n");
+    }
+  });
+});
