@@ -38,3 +38,35 @@ export function eventMatches(scope: ChangeScope, path: string, change: ChangeEve
       return isWithin(change.path, path) && change.event !== "NodeChildrenChanged" && change.event !== "ACLChanged";
   }
 }
+
+/**
+ * A watch as a shard keeps it, per session host (never per session): `data` (set by
+ * getData, or exists on a node, present or not), `child` (getChildren) fire once;
+ * `persistent` and `recursive` (addWatch) stay.
+ */
+export type WatchKind = "data" | "child" | "persistent" | "recursive";
+
+export const WATCH_KINDS: readonly WatchKind[] = ["data", "child", "persistent", "recursive"];
+
+/**
+ * The kinds of watch set on the event's own path that the event fires, as
+ * ZooKeeper's WatchManager decides (recursive watches on ancestors fire too).
+ */
+export function kindsFiredAt(event: ChangeEventType): WatchKind[] {
+  switch (event) {
+    case "NodeCreated":
+    case "NodeDataChanged":
+      return ["data", "persistent", "recursive"];
+    case "NodeDeleted":
+      return ["data", "child", "persistent", "recursive"];
+    case "NodeChildrenChanged":
+      return ["child", "persistent"];
+    case "ACLChanged":
+      return [];
+  }
+}
+
+/** One event a shard owes a session host: numbered per host, so gaps show. */
+export interface WatchNotification extends ChangeEvent {
+  seq: number;
+}

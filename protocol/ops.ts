@@ -47,17 +47,21 @@ export interface MultiOp {
   ops: MultiWriteOp[];
 }
 
+/** Reads that can leave a watch (for a session host, see ShardDO.hostExecute). */
 export interface GetDataOp {
   op: "getData";
   path: string;
+  watch?: boolean;
 }
 export interface ExistsOp {
   op: "exists";
   path: string;
+  watch?: boolean;
 }
 export interface GetChildrenOp {
   op: "getChildren";
   path: string;
+  watch?: boolean;
 }
 export interface GetAllChildrenNumberOp {
   op: "getAllChildrenNumber";

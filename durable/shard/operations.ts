@@ -226,6 +226,13 @@ export class ShardTree {
     return statOf(row);
   }
 
+  /** addWatch's checks: a valid path, and READ on the node if it exists. */
+  checkWatchable(path: string, caller: Caller): void {
+    validatePath(path, this.limits);
+    const row = this.store.get(path);
+    if (row) this.requirePerm(row, Perms.READ, caller, path);
+  }
+
   getData(path: string, caller: Caller): { data: Uint8Array; stat: Stat } {
     validatePath(path, this.limits);
     const row = this.node(path);

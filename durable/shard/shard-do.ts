@@ -8,6 +8,8 @@ import {
   type Caller,
   type ChangeEvent,
   type ChangeScope,
+  type WatchKind,
+  type WatchNotification,
   eventMatches,
   type KeeperErrorBody,
   type MultiItemResult,
@@ -30,7 +32,21 @@ import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
 import { SHARD_SCHEMA } from "./schema.ts";
+import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
+
+/** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
+interface WatchDeliveryTarget {
+  deliver(shard: string, notifications: WatchNotification[]): Promise<number>;
+}
+
+const PUSH_RETRY_MS = 1_000;
+
+/** A session host as a shard knows it: its object name, and whether it takes pushes. */
+export interface WatchHost {
+  name: string;
+  push: boolean;
+}
 
 /** The caller the shard acts as when it reaps or expires: no session, every permission. */
 const SYSTEM_CALLER: Caller = { sessionId: 0, ids: [{ scheme: "super", id: "" }] };
@@ -54,17 +70,21 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
+  private readonly watches: WatchRegistry;
+  /** Hosts being pushed to now, and whether more arrived meanwhile. */
+  private readonly pushing = new Map<string, boolean>();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
+    this.watches = new WatchRegistry(this.sql);
     this.limits = limitsFromEnv(env);
     const reap = Number(env.EDGEKEEPER_CONTAINER_REAP_MS);
     this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
     void ctx.blockConcurrencyWhile(async () => {
-      for (const statement of SHARD_SCHEMA) this.sql.exec(statement);
+      for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
       this.log.initialize();
     });
   }
@@ -119,16 +139,71 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    * const [out] = await shard.execute("/", { sessionId: 0, ids: [] }, [{ op: "getData", path: "/a" }]);
    */
   async execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    return this.executeBatch(root, undefined, caller, requests);
+  }
+
+  /**
+   * `execute` for a session host: reads with `watch: true` leave a watch for the
+   * host, and the answer carries every notification the host is still owed, so it
+   * can deliver a watch event before any reply showing the change that fired it.
+   * `ackSeq` acknowledges the notifications the host has processed. With `push`, the
+   * shard also calls the host's `deliver` as soon as a watch fires.
+   */
+  async hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }> {
+    this.watches.setPush(host.name, host.push);
+    this.watches.acknowledge(host.name, ackSeq);
+    const outcomes = await this.executeBatch(root, host.name, caller, requests);
+    return { outcomes, notifications: this.watches.pending(host.name) };
+  }
+
+  private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
     const tree = this.treeFor(root);
     const outcomes: Outcome[] = [];
     let reapable = false;
     for (const request of requests) {
       const { outcome, touchesReapable } = this.executeOne(tree, caller, request);
       reapable ||= touchesReapable;
+      if (host !== undefined && outcome.ok) this.registerWatch(host, request, outcome);
       outcomes.push(outcome);
     }
     if (reapable) await this.scheduleReaper();
     return outcomes;
+  }
+
+  /** ZooKeeper leaves a watch only where the read succeeded (exists: present or not). */
+  private registerWatch(host: string, request: ShardRequest, outcome: Outcome): void {
+    if (!outcome.ok || !("watch" in request) || !request.watch) return;
+    if (request.op === "getData" || request.op === "exists") this.watches.add(host, request.path, "data");
+    else if (request.op === "getChildren") this.watches.add(host, request.path, "child");
+  }
+
+  /** addWatch: a persistent (or persistent recursive) watch of the host on a path. */
+  async addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome<Record<string, never>>> {
+    const tree = this.treeFor(root);
+    try {
+      tree.checkRoute(path);
+      tree.checkWatchable(path, caller);
+    } catch (err) {
+      if (err instanceof MovedError) return this.moved();
+      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      throw err;
+    }
+    this.watches.setPush(host.name, host.push);
+    this.watches.add(host.name, path, mode);
+    return { ok: true, zxid: this.log.lastZxid(), value: {} };
+  }
+
+  /** Removes the host's watches on a path (one kind, or all); NoWatcher if there were none. */
+  async removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome<Record<string, never>>> {
+    this.treeFor(root);
+    const removed = this.watches.remove(host, path, kind);
+    if (removed === 0) return { ok: false, zxid: this.log.lastZxid(), error: new KeeperError("NoWatcher", undefined, path).toBody() };
+    return { ok: true, zxid: this.log.lastZxid(), value: {} };
+  }
+
+  /** The host's watches here (for a host that resynchronises, and for tests). */
+  async watchesOf(host: string): Promise<{ path: string; kind: WatchKind }[]> {
+    return this.watches.watchesOf(host);
   }
 
   /**
@@ -217,10 +292,50 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       }
     }
     await this.scheduleReaper();
+    for (const host of this.watches.pushHostsOwed()) await this.push(host);
   }
 
-  private moved(): Outcome {
+  private moved<T>(): Outcome<T> {
     return { ok: false, zxid: this.log.lastZxid(), moved: true, error: new KeeperError("SystemError", "path is served by another shard").toBody() };
+  }
+
+  /**
+   * Pushes a host what it is owed, one push at a time per host. A failed push is
+   * retried by the alarm; until then the notifications also ride on the host's
+   * next hostExecute answer.
+   */
+  private async push(host: string): Promise<void> {
+    if (this.pushing.has(host)) {
+      this.pushing.set(host, true);
+      return;
+    }
+    this.pushing.set(host, false);
+    try {
+      do {
+        this.pushing.set(host, false);
+        const pending = this.watches.pending(host);
+        if (pending.length === 0) break;
+        const acked = await this.hostStub(host).deliver(this.ctx.id.toString(), pending);
+        this.watches.acknowledge(host, acked);
+      } while (this.pushing.get(host));
+    } catch (err) {
+      console.warn(`watch push to ${host} failed; retrying from the alarm`, err);
+      await this.setAlarmBy(Date.now() + PUSH_RETRY_MS);
+    } finally {
+      this.pushing.delete(host);
+    }
+  }
+
+  private hostStub(host: string): WatchDeliveryTarget {
+    const hosts = this.env.SESSION_HOST as DurableObjectNamespace | undefined;
+    if (!hosts) throw new KeeperError("SystemError", "no SESSION_HOST binding to deliver watch events to");
+    return hosts.get(hosts.idFromName(host)) as unknown as WatchDeliveryTarget;
+  }
+
+  /** Sets the alarm to `at` unless one is set sooner. */
+  private async setAlarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 
   /** Sets the alarm for the next TTL expiry or container reap, if sooner than the one set. */
@@ -231,9 +346,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     if (ttl !== undefined) candidates.push(ttl);
     if (this.store.emptiedContainers().length > 0) candidates.push(now + this.containerReapMs);
     if (candidates.length === 0) return;
-    const next = Math.max(Math.min(...candidates), now);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || next < current) await this.ctx.storage.setAlarm(next);
+    await this.setAlarmBy(Math.max(Math.min(...candidates), now));
   }
 
   private executeOne(tree: ShardTree, caller: Caller, request: ShardRequest): { outcome: Outcome; touchesReapable: boolean } {
@@ -284,6 +397,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     }
     try {
       let committed: ChangeEvent[] = [];
+      const owed = new Set<string>();
       const outcome = this.ctx.storage.transactionSync(() => {
         const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
         const value = apply(w);
@@ -292,11 +406,13 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         }
         this.log.trim(w.zxid, this.limits.changeLogWindow);
         committed = w.events.map(({ event, path }) => ({ zxid: w.zxid, event, path }));
+        for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
         return outcome;
       });
       this.waiters.notify(committed);
+      for (const host of owed) if (this.watches.takesPush(host)) void this.push(host);
       return outcome;
     } catch (err) {
       let outcome: Outcome<T>;

@@ -1,0 +1,144 @@
+/**
+ * The watches a shard holds, per session host (a change watched by 1,000 sessions
+ * of one host is one row and one notification; the host fans it out), and the
+ * outbox of notifications each host is owed. Both are written in the transaction
+ * of the write that fires them, so a notification is never lost to a restart: it
+ * stays in the outbox until the host acknowledges its sequence number.
+ */
+import { type ChangeEvent, type WatchKind, type WatchNotification, kindsFiredAt } from "../../protocol/index.ts";
+
+export const WATCH_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS watches (
+     host TEXT NOT NULL,
+     path TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     PRIMARY KEY (path, kind, host)
+   ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS watches_by_host ON watches (host)`,
+  `CREATE TABLE IF NOT EXISTS watch_outbox (
+     host TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     zxid INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     path TEXT NOT NULL,
+     PRIMARY KEY (host, seq)
+   ) WITHOUT ROWID`,
+  // push: whether the host takes pushed deliveries (a session host does; a host that
+  // cannot be called back gets its notifications only on its hostExecute answers).
+  `CREATE TABLE IF NOT EXISTS watch_hosts (host TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, push INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
+];
+
+/** The path and its ancestors, nearest first ("/a/b" -> "/a/b", "/a", "/"). */
+function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  for (let p = path; p !== "/"; ) {
+    p = p.lastIndexOf("/") === 0 ? "/" : p.slice(0, p.lastIndexOf("/"));
+    out.push(p);
+  }
+  return out;
+}
+
+const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
+
+export class WatchRegistry {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  /** Records how a host takes deliveries (see watch_hosts.push). */
+  setPush(host: string, push: boolean): void {
+    this.sql.exec(
+      "INSERT INTO watch_hosts (host, last_seq, push) VALUES (?, 0, ?) ON CONFLICT (host) DO UPDATE SET push = excluded.push",
+      host,
+      push ? 1 : 0,
+    );
+  }
+
+  /** Whether notifications for the host are pushed to it. */
+  takesPush(host: string): boolean {
+    return this.sql.exec<{ push: number }>("SELECT push FROM watch_hosts WHERE host = ?", host).toArray()[0]?.push === 1;
+  }
+
+  add(host: string, path: string, kind: WatchKind): void {
+    this.sql.exec("INSERT OR IGNORE INTO watches (host, path, kind) VALUES (?, ?, ?)", host, path, kind);
+  }
+
+  /** Removes a host's watches on a path (of one kind, or all); returns how many there were. */
+  remove(host: string, path: string, kind?: WatchKind): number {
+    const cursor = kind
+      ? this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", host, path, kind)
+      : this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ?", host, path);
+    return cursor.rowsWritten;
+  }
+
+  /** A host's watches, for tests and for a host that resynchronises. */
+  watchesOf(host: string): { path: string; kind: WatchKind }[] {
+    return this.sql.exec<{ path: string; kind: WatchKind }>("SELECT path, kind FROM watches WHERE host = ? ORDER BY path, kind", host).toArray();
+  }
+
+  /**
+   * Fires the watches a committed event concerns: queues a notification for each
+   * host holding one and drops the one-shot watches it used up. Returns the hosts.
+   * Call inside the write's transaction.
+   */
+  fire(change: ChangeEvent): Set<string> {
+    const kinds = kindsFiredAt(change.event).filter((k) => k !== "recursive");
+    const hosts = new Set<string>();
+    if (kinds.length > 0) {
+      const rows = this.sql
+        .exec<{ host: string; kind: WatchKind }>(
+          `SELECT host, kind FROM watches WHERE path = ? AND kind IN (${kinds.map(() => "?").join(", ")})`,
+          change.path,
+          ...kinds,
+        )
+        .toArray();
+      for (const row of rows) {
+        hosts.add(row.host);
+        if (ONE_SHOT.has(row.kind)) this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", row.host, change.path, row.kind);
+      }
+    }
+    if (kindsFiredAt(change.event).includes("recursive")) {
+      const paths = selfAndAncestors(change.path);
+      const rows = this.sql
+        .exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${paths.map(() => "?").join(", ")})`, ...paths)
+        .toArray();
+      for (const row of rows) hosts.add(row.host);
+    }
+    for (const host of hosts) this.enqueue(host, change);
+    return hosts;
+  }
+
+  private enqueue(host: string, change: ChangeEvent): void {
+    const seq = this.sql
+      .exec<{ last_seq: number }>(
+        `INSERT INTO watch_hosts (host, last_seq) VALUES (?, 1)
+         ON CONFLICT (host) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
+        host,
+      )
+      .one().last_seq;
+    this.sql.exec("INSERT INTO watch_outbox (host, seq, zxid, event, path) VALUES (?, ?, ?, ?, ?)", host, seq, change.zxid, change.event, change.path);
+  }
+
+  /** What a host is still owed, in order. */
+  pending(host: string): WatchNotification[] {
+    return this.sql
+      .exec<WatchNotification & Record<string, SqlStorageValue>>("SELECT seq, zxid, event, path FROM watch_outbox WHERE host = ? ORDER BY seq", host)
+      .toArray()
+      .map(({ seq, zxid, event, path }) => ({ seq, zxid, event, path }));
+  }
+
+  /** Hosts that take pushes and have notifications not yet acknowledged. */
+  pushHostsOwed(): string[] {
+    return this.sql
+      .exec<{ host: string }>("SELECT DISTINCT o.host FROM watch_outbox o JOIN watch_hosts h ON h.host = o.host WHERE h.push = 1")
+      .toArray()
+      .map((r) => r.host);
+  }
+
+  /** The host has processed every notification up to `seq`. */
+  acknowledge(host: string, seq: number): void {
+    this.sql.exec("DELETE FROM watch_outbox WHERE host = ? AND seq <= ?", host, seq);
+  }
+}
