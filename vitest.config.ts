@@ -2,8 +2,8 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Tests of the Worker and its objects run inside workerd, with real SQLite and alarms.
-// Local-only settings: no bearer token, a short container reap delay, a small value
-// limit so the limit tests stay fast.
+// Local-only settings: no bearer token, a short container reap delay, a short session
+// tick, a small value limit so the limit tests stay fast.
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -12,6 +12,8 @@ export default defineConfig({
         bindings: {
           EDGEKEEPER_LOCAL: "1",
           EDGEKEEPER_CONTAINER_REAP_MS: "50",
+          // Session timeouts of 400 ms to 4 s, so expiry tests run in real time.
+          EDGEKEEPER_TICK_MS: "200",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
         },
       },

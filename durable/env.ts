@@ -2,11 +2,13 @@
  * The bindings and settings the objects and the Worker share (wrangler.toml).
  */
 import type { DirectoryDO } from "./directory/directory-do.ts";
+import type { SessionHost } from "./session/session-host.ts";
 import type { ShardDO } from "./shard/shard-do.ts";
 
 export interface EdgekeeperEnv {
   SHARD: DurableObjectNamespace<ShardDO>;
   DIRECTORY: DurableObjectNamespace<DirectoryDO>;
+  SESSION_HOST: DurableObjectNamespace<SessionHost>;
   /** Bearer token every request must carry; a deployed Worker without one refuses all. */
   EDGEKEEPER_TOKEN?: string;
   /** "1" when running locally (npm start, tests): no token needed, loopback only. */
@@ -15,6 +17,10 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_SUPER_DIGEST?: string;
   /** How long an emptied container waits before it is reaped (ZooKeeper checks every 60 s). */
   EDGEKEEPER_CONTAINER_REAP_MS?: string;
+  /** ZooKeeper's tickTime: session timeouts are granted within [2, 20] ticks (default 2000). */
+  EDGEKEEPER_TICK_MS?: string;
+  /** How many session hosts new sessions spread over, per location (default 4). */
+  EDGEKEEPER_HOSTS_PER_LOCATION?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

@@ -10,10 +10,13 @@ import { bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { multiRoutes } from "./routes/multi.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
-import { ShardRouter } from "../durable/directory/shard-router.ts";
+import type { ShardRouter } from "../durable/directory/shard-router.ts";
+import { routerFor } from "./session-router.ts";
 
-export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter } };
+/** `router` runs a request's operations: through its session's host if it names one, else straight to the shards. */
+export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter; namespace: string } };
 
 export const NAMESPACE_HEADER = "X-Edgekeeper-Namespace";
 const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -31,11 +34,13 @@ app.use("/v1/*", bearerAuth());
 app.use("/v1/*", async (c, next) => {
   const namespace = c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
-  c.set("router", new ShardRouter(c.env, namespace));
+  c.set("namespace", namespace);
+  c.set("router", routerFor(c.env, namespace, c.req));
   await next();
 });
 
 app.route("/v1/znodes", znodeRoutes);
 app.route("/v1/events", eventRoutes);
 app.route("/v1", multiRoutes);
+app.route("/v1", sessionRoutes);
 app.route("/v1/admin", adminRoutes);

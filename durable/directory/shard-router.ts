@@ -71,17 +71,21 @@ export class ShardRouter {
     return mounts.values().next().value ?? mountFor(table, "/");
   }
 
-  /** The mount that serves a request now (for recording where a session's ephemerals live). */
-  async mountOf(request: ShardRequest): Promise<Mount> {
-    return this.route(await this.table(), request);
-  }
-
-  /** Executes one request on its shard, retrying with a fresh table if the cached one was stale. */
-  async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
+  /**
+   * Executes one request on its shard, retrying with a fresh table if the cached one
+   * was stale. `beforeSend` runs synchronously right before each send to a shard (a
+   * session host records there where its ephemerals may live, or refuses by throwing).
+   */
+  async execute<K extends ShardRequest["op"]>(
+    caller: Caller,
+    request: ShardRequest & { op: K },
+    beforeSend?: (mount: Mount) => void,
+  ): Promise<Outcome<ResultOf[K]>> {
     for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const table = await this.table(attempt > 0);
       const mount = this.route(table, request);
+      beforeSend?.(mount);
       const [outcome] = await this.shard(mount).execute(mount.prefix, caller, [request]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
       if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
@@ -103,6 +107,11 @@ export class ShardRouter {
   async changesSince(path: string, scope: ChangeScope, afterZxid: number): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
     const mount = mountFor(await this.table(), path);
     return this.shard(mount).changesSince(afterZxid, { path, scope });
+  }
+
+  /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */
+  async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    return this.shard(mount).execute(mount.prefix, caller, requests);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

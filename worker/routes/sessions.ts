@@ -1,0 +1,66 @@
+/**
+ * Sessions as leases over HTTP: open one, keep it alive, close it. While it lives,
+ * requests carrying `X-Edgekeeper-Session: <id>:<password>` run as the session
+ * (worker/session-router.ts), so a serverless function can hold an ephemeral node
+ * or a lock; they go when the session is closed or not kept alive.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { DEFAULT_HOSTS_PER_LOCATION, locationOfContinent, parseSessionId, pickHost, sessionIdHex } from "../../durable/session/session-ids.ts";
+import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
+import type { AppEnv } from "../app.ts";
+import { errorResponse } from "../http-errors.ts";
+import { callerOf } from "../identity.ts";
+import { optionalInteger, readJsonObject } from "../request-body.ts";
+import { SESSION_HEADER, type SessionCredentials, hostOfSession, sessionHost, sessionOf } from "../session-router.ts";
+
+/** What a session is given when its caller names no timeout (then negotiated as any other). */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Where a new session's host lives: "local" locally, else near the caller's continent. */
+function locationOf(c: Context<AppEnv>) {
+  if (c.env.EDGEKEEPER_LOCAL === "1") return "local";
+  return locationOfContinent((c.req.raw as { cf?: { continent?: unknown } }).cf?.continent);
+}
+
+/** The session named by both the URL and the header; they must agree. */
+function sessionAt(c: Context<AppEnv>): SessionCredentials {
+  const session = sessionOf(c.req);
+  if (!session) throw new KeeperError("AuthFailed", `${SESSION_HEADER}: <sessionId>:<password> is required`);
+  const id = parseSessionId(c.req.param("id") ?? "");
+  if (id !== session.sessionId) throw new KeeperError("BadArguments", `the session in the URL and in ${SESSION_HEADER} differ`);
+  return session;
+}
+
+export const sessionRoutes = new Hono<AppEnv>();
+
+sessionRoutes.post("/sessions", async (c) => {
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const requested = optionalInteger(body, "timeoutMs") ?? DEFAULT_TIMEOUT_MS;
+  const hostNumber = pickHost(locationOf(c), Number(c.env.EDGEKEEPER_HOSTS_PER_LOCATION ?? DEFAULT_HOSTS_PER_LOCATION));
+  const grant = await sessionHost(c.env, c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
+  return c.json({ sessionId: grant.sessionId, sessionIdHex: sessionIdHex(grant.sessionId), password: grant.password, timeoutMs: grant.timeoutMs }, 201);
+});
+
+sessionRoutes.post("/sessions/:id/keepalive", async (c) => {
+  const { sessionId, password } = sessionAt(c);
+  const out = await hostOfSession(c.env, c.get("namespace"), sessionId).keepAlive(sessionId, password);
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ sessionId, sessionIdHex: sessionIdHex(sessionId), timeoutMs: out.value.timeoutMs });
+});
+
+sessionRoutes.delete("/sessions/:id", async (c) => {
+  const { sessionId, password } = sessionAt(c);
+  const out = await hostOfSession(c.env, c.get("namespace"), sessionId).close(sessionId, password);
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ sessionId, sessionIdHex: sessionIdHex(sessionId), closed: true });
+});
+
+/** getEphemerals: the session's ephemeral nodes whose paths start with `prefix` (default /), on every shard. */
+sessionRoutes.get("/ephemerals", async (c) => {
+  if (!sessionOf(c.req)) throw new KeeperError("BadArguments", `getEphemerals lists a session's nodes: send ${SESSION_HEADER}`);
+  const prefix = c.req.query("prefix") ?? "/";
+  const out = await c.get("router").execute(await callerOf(c.req, c.env), { op: "getEphemerals", prefix });
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ prefix, paths: out.value.paths });
+});

@@ -1,0 +1,98 @@
+/**
+ * The one place that decides where a request's operations go: straight to the
+ * shards (no session), or through the session's host, which runs them in the
+ * session's order with its id (ephemeral modes allowed). The session id names its
+ * host, so no lookup is needed.
+ *
+ * Header: `X-Edgekeeper-Session: <id>:<password>` (id decimal or 0x hex), on every
+ * request of the session. `X-Edgekeeper-Cxid: <n>` gives a write the number a retry
+ * repeats, so the retry applies once.
+ */
+import { ShardRouter } from "../durable/directory/shard-router.ts";
+import type { EdgekeeperEnv } from "../durable/env.ts";
+import type { SessionHostApi } from "../durable/session/session-host.ts";
+import { hostNumberOfSession, hostObjectName, locationOfHost, parseSessionId } from "../durable/session/session-ids.ts";
+import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest } from "../protocol/index.ts";
+import type { RequestHeaders } from "./identity.ts";
+
+export const SESSION_HEADER = "X-Edgekeeper-Session";
+export const CXID_HEADER = "X-Edgekeeper-Cxid";
+
+/** A session as a request names it. */
+export interface SessionCredentials {
+  sessionId: number;
+  password: string;
+}
+
+/** The session host object numbered `hostNumber` of a namespace (placed near its location). */
+export function sessionHost(env: EdgekeeperEnv, namespace: string, hostNumber: number): SessionHostApi {
+  const id = env.SESSION_HOST.idFromName(hostObjectName(namespace, hostNumber));
+  const location = locationOfHost(hostNumber);
+  const stub = location === "local" ? env.SESSION_HOST.get(id) : env.SESSION_HOST.get(id, { locationHint: location as DurableObjectLocationHint });
+  return stub as unknown as SessionHostApi;
+}
+
+/** The host a session's id names; an id no host issued is an expired session. */
+export function hostOfSession(env: EdgekeeperEnv, namespace: string, sessionId: number): SessionHostApi {
+  const hostNumber = hostNumberOfSession(sessionId);
+  if (hostNumber === undefined) throw new KeeperError("SessionExpired", `no session ${sessionId} exists`);
+  return sessionHost(env, namespace, hostNumber);
+}
+
+/** The session a request names, if any; a malformed header is BadArguments. */
+export function sessionOf(req: RequestHeaders): SessionCredentials | undefined {
+  const header = req.header(SESSION_HEADER);
+  if (header === undefined) return undefined;
+  const colon = header.indexOf(":");
+  const sessionId = colon > 0 ? parseSessionId(header.slice(0, colon)) : undefined;
+  if (sessionId === undefined) throw new KeeperError("BadArguments", `${SESSION_HEADER} must be "<sessionId>:<password>"`);
+  return { sessionId, password: header.slice(colon + 1).trim() };
+}
+
+/** The cxid a request gives its write, if any. */
+function cxidOf(req: RequestHeaders): number | undefined {
+  const text = req.header(CXID_HEADER);
+  if (text === undefined) return undefined;
+  const cxid = /^[0-9]{1,15}$/.test(text.trim()) ? Number(text.trim()) : 0;
+  if (cxid <= 0) throw new KeeperError("BadArguments", `${CXID_HEADER} must be a positive integer`);
+  return cxid;
+}
+
+/**
+ * Sends every operation through the session's host. Everything else (mount
+ * tables, long polls, change streams) is the ShardRouter's, unchanged: a long poll
+ * must not hold up the session's pipeline.
+ */
+export class SessionRouter extends ShardRouter {
+  private readonly host: SessionHostApi;
+  private readonly session: SessionCredentials;
+  private readonly cxid: number | undefined;
+
+  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined) {
+    super(env, namespace);
+    this.host = hostOfSession(env, namespace, session.sessionId);
+    this.session = session;
+    this.cxid = cxid;
+  }
+
+  /** Runs the request as the session, in its order; a closed session or a wrong password throws. */
+  override async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
+    const stamped: ShardRequest = this.cxid === undefined ? request : { ...request, cxid: this.cxid };
+    const out = await this.host.execute(this.session.sessionId, this.session.password, caller.ids, [stamped]);
+    if (!out.ok) throw KeeperError.fromBody(out.error);
+    const [outcome] = out.value;
+    if (!outcome) throw new KeeperError("SystemError", "session host returned no outcome");
+    return outcome as Outcome<ResultOf[K]>;
+  }
+}
+
+/** The router for a request: through its session's host if it names one, else straight to the shards. */
+export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders): ShardRouter {
+  const session = sessionOf(req);
+  const cxid = cxidOf(req);
+  if (!session) {
+    if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
+    return new ShardRouter(env, namespace);
+  }
+  return new SessionRouter(env, namespace, session, cxid);
+}
