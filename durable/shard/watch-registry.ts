@@ -39,6 +39,8 @@ function selfAndAncestors(path: string): string[] {
 }
 
 const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
+/** Durable Object SQLite allows 100 bound parameters per statement. */
+const MAX_BOUND_PATHS = 90;
 
 export class WatchRegistry {
   private readonly sql: SqlStorage;
@@ -100,11 +102,15 @@ export class WatchRegistry {
       }
     }
     if (kindsFiredAt(change.event).includes("recursive")) {
+      // A path may be hundreds of levels deep: ask in chunks, under SQLite's bound-parameter limit.
       const paths = selfAndAncestors(change.path);
-      const rows = this.sql
-        .exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${paths.map(() => "?").join(", ")})`, ...paths)
-        .toArray();
-      for (const row of rows) hosts.add(row.host);
+      for (let i = 0; i < paths.length; i += MAX_BOUND_PATHS) {
+        const chunk = paths.slice(i, i + MAX_BOUND_PATHS);
+        const rows = this.sql
+          .exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${chunk.map(() => "?").join(", ")})`, ...chunk)
+          .toArray();
+        for (const row of rows) hosts.add(row.host);
+      }
     }
     for (const host of hosts) this.enqueue(host, change);
     return hosts;

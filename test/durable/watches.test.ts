@@ -174,3 +174,15 @@ describe("the outbox", () => {
     ]);
   });
 });
+
+describe("deep paths", () => {
+  it("a recursive watch sees a change 256 levels below it", async () => {
+    const { stub } = newShard();
+    const paths: string[] = [];
+    for (let p = ""; paths.length < 256; ) paths.push((p = `${p}/d`));
+    await createAll(stub, ANON, ...paths.slice(0, 255));
+    await stub.addWatch("/", HOST_REF, ANON, "/d", "recursive");
+    await createAll(stub, ANON, paths[255]!);
+    expect(await owed(stub)).toEqual([["NodeCreated", paths[255]]]);
+  });
+});
