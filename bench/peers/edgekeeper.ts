@@ -1,0 +1,70 @@
+/**
+ * edgekeeper as a user runs it: `npm start -- --port N --state DIR` on a free
+ * loopback port with a temporary state dir, driven over its HTTP API with Node's
+ * fetch (keep-alive; undici pools connections per origin, so 64 requests in flight
+ * use up to 64 connections). Stopped as Ctrl-C stops it: SIGINT to its process group.
+ */
+import { join, resolve } from "node:path";
+import type { Target } from "../workloads.ts";
+import { HOST, freePort, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import type { Peer } from "./peer.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+const decoder = new TextDecoder();
+
+async function expectStatus(response: Response, status: number, what: string): Promise<string> {
+  const body = await response.text(); // always read it, so the connection goes back to the pool
+  if (response.status !== status) throw new Error(`edgekeeper: ${what}: HTTP ${response.status} ${body}`);
+  return body;
+}
+
+function httpTarget(base: string): Target {
+  const url = (path: string) => `${base}/v1/znodes${path}`;
+  const headers = { "content-type": "application/json" };
+  return {
+    name: "edgekeeper",
+    async create(path, data) {
+      const body = JSON.stringify({ data: decoder.decode(data) });
+      await expectStatus(await fetch(url(path), { method: "POST", headers, body }), 201, `create ${path}`);
+    },
+    async remove(path) {
+      await expectStatus(await fetch(url(path), { method: "DELETE" }), 200, `delete ${path}`);
+    },
+    async setData(path, data) {
+      const body = JSON.stringify({ data: decoder.decode(data) });
+      await expectStatus(await fetch(url(path), { method: "PUT", headers, body }), 200, `setData ${path}`);
+    },
+    async getData(path) {
+      const text = await expectStatus(await fetch(url(path)), 200, `getData ${path}`);
+      const { data, encoding } = JSON.parse(text) as { data: string; encoding: "utf8" | "base64" };
+      return Buffer.byteLength(data, encoding);
+    },
+    async close() {
+      // Idle keep-alive connections close with the server; nothing is held open here.
+    },
+  };
+}
+
+export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
+  const dir = await tempDir("edgekeeper-bench-");
+  const port = await freePort();
+  const base = `http://${HOST}:${port}`;
+  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--state", join(dir, "state")], {
+    cwd: repoRoot,
+    stopSignal: "SIGINT",
+  });
+  await waitUntil(proc, "HTTP API", startupLimitMs, async () => {
+    if (!proc.output().includes(`edgekeeper: HTTP on ${base}`)) return false;
+    const response = await fetch(`${base}/healthz`);
+    await response.text();
+    return response.ok;
+  });
+  return {
+    name: "edgekeeper",
+    description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}`,
+    target: httpTarget(base),
+    async stop() {
+      await stopGroup(proc);
+    },
+  };
+}

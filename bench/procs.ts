@@ -1,0 +1,157 @@
+/**
+ * Processes and temp dirs the benchmark owns, and their cleanup.
+ *
+ * Every server runs in its own process group (spawned detached), so one signal to
+ * the group stops it with all its children (npm -> node -> workerd; java). Every
+ * group and temp dir is registered here the moment it exists, and `cleanup()` stops
+ * and removes all of them: on success, on error, on Ctrl-C and on the hard timeout.
+ * A last synchronous pass on process exit SIGKILLs whatever is still alive.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const HOST = "127.0.0.1";
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  /** stdout and stderr so far (the last 64 KiB). */
+  output(): string;
+  exited: Promise<void>;
+  /** The signal that asks it to stop cleanly (SIGINT for npm start: its Ctrl-C path). */
+  stopSignal: NodeJS.Signals;
+}
+
+const procs = new Set<Proc>();
+const dirs = new Set<string>();
+let stopping = false;
+
+/** True once cleanup has begun: nothing new is started, and start-up errors are expected. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  if (stopping) throw new Error("stopping");
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+/** A free TCP port on loopback (the kernel picks it; it is released before use). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a command in a new process group; its output is kept for error messages. */
+export function startGroup(
+  name: string,
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals } = {},
+): Proc {
+  if (stopping) throw new Error("stopping");
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    detached: true, // own process group: the terminal's Ctrl-C does not reach it, we stop it
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  const keep = (chunk: Buffer) => {
+    text += chunk.toString();
+    if (text.length > 65536) text = text.slice(-65536);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      text += `\n${error.message}`;
+      resolve();
+    });
+  });
+  const proc: Proc = { name, child, output: () => text, exited, stopSignal: options.stopSignal ?? "SIGTERM" };
+  procs.add(proc);
+  return proc;
+}
+
+function signalGroup(proc: Proc, signal: NodeJS.Signals): boolean {
+  if (proc.child.pid === undefined) return false;
+  try {
+    process.kill(-proc.child.pid, signal);
+    return true;
+  } catch {
+    return false; // the group is gone
+  }
+}
+
+function groupAlive(proc: Proc): boolean {
+  return signalGroup(proc, 0 as unknown as NodeJS.Signals);
+}
+
+/** Asks the group to stop, waits up to `graceMs` for every member to exit, then SIGKILLs it. */
+export async function stopGroup(proc: Proc, graceMs = 10_000): Promise<void> {
+  if (!procs.has(proc)) return;
+  signalGroup(proc, proc.stopSignal);
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(proc) && Date.now() < deadline) await sleep(100);
+  if (groupAlive(proc)) {
+    signalGroup(proc, "SIGKILL");
+    while (groupAlive(proc) && Date.now() < deadline + 2_000) await sleep(50);
+  }
+  procs.delete(proc);
+}
+
+/** Polls `probe` until it returns true; fails early if the process exits, or after `limitMs`. */
+export async function waitUntil(proc: Proc, what: string, limitMs: number, probe: () => Promise<boolean>): Promise<void> {
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${proc.name} exited before ${what}:\n${proc.output().trim()}`);
+    try {
+      if (await probe()) return;
+    } catch {
+      // not ready yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name}: no ${what} after ${limitMs} ms:\n${proc.output().trim()}`);
+}
+
+/** Stops every registered process group and removes every temp dir. Safe to call twice. */
+export async function cleanup(): Promise<void> {
+  stopping = true;
+  await Promise.all([...procs].map((proc) => stopGroup(proc)));
+  await Promise.all(
+    [...dirs].map(async (dir) => {
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      dirs.delete(dir);
+    }),
+  );
+}
+
+// Last resort (process.exit from anywhere, an uncaught error): synchronous only.
+process.on("exit", () => {
+  for (const proc of procs) signalGroup(proc, "SIGKILL");
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // nothing more can be done here
+    }
+  }
+});
