@@ -10,7 +10,7 @@ import { CHANGE_SCOPES, type ChangeScope, KeeperError, limitsFromEnv } from "../
 import type { AppEnv } from "../app.ts";
 import { checkedPath } from "../op-parsing.ts";
 import { parseIntegerText } from "../request-body.ts";
-import { INDEX_HEADER } from "./znodes.ts";
+import { INDEX_HEADER, znodePathOf } from "./znodes.ts";
 
 const PREFIX = "/v1/events";
 /** How long one wait on the shard lasts before a keep-alive comment is sent. */
@@ -25,14 +25,7 @@ function scopeOf(text: string | undefined): ChangeScope {
 export const eventRoutes = new Hono<AppEnv>();
 
 eventRoutes.get("/*", async (c) => {
-  const raw = new URL(c.req.url).pathname.slice(PREFIX.length);
-  let decoded: string;
-  try {
-    decoded = raw === "" ? "/" : decodeURIComponent(raw);
-  } catch {
-    throw new KeeperError("BadArguments", `path ${JSON.stringify(raw)} is not valid percent-encoding`);
-  }
-  const path = checkedPath(decoded, limitsFromEnv(c.env));
+  const path = checkedPath(znodePathOf(c.req.url, PREFIX), limitsFromEnv(c.env));
   const scope = scopeOf(c.req.query("scope"));
   const router = c.get("router");
   const resumeFrom = parseIntegerText(c.req.header("Last-Event-ID") ?? c.req.query("after"), "Last-Event-ID");

@@ -14,9 +14,9 @@ import type { AppEnv } from "../app.ts";
 
 const PREFIX = "/v1/znodes";
 
-/** The znode path a URL names: everything after /v1/znodes, percent-decoded. */
-export function znodePathOf(url: string): string {
-  const raw = new URL(url).pathname.slice(PREFIX.length);
+/** The znode path a URL names: everything after `prefix` (/v1/znodes), percent-decoded. */
+export function znodePathOf(url: string, prefix = PREFIX): string {
+  const raw = new URL(url).pathname.slice(prefix.length);
   try {
     return raw === "" ? "/" : decodeURIComponent(raw);
   } catch {
