@@ -1,10 +1,12 @@
 import { defineConfig } from "vitest/config";
 
-// End-to-end tests run in plain Node: they start the local server as a user would
-// (`npm start`) and talk to it over the network. The main config runs tests in workerd.
+// Tests that run in plain Node: end-to-end tests start the local server as a user
+// would (`npm start`) and talk to it over the network; the client's tests drive it
+// against a protocol double on loopback and, end to end, against `npm start`.
+// The main config runs tests in workerd.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts"],
     // Starting workerd on 2 shared cores can take a while under load.
     testTimeout: 600_000,
     hookTimeout: 120_000,

@@ -1,0 +1,369 @@
+/**
+ * The client's API: ZooKeeper's calls as promises, over one Session. Values go out
+ * as base64 and come back as Uint8Array; every failure is a KeeperError.
+ */
+import type { Acl } from "../../protocol/acl.ts";
+import type { WatchKind } from "../../protocol/changes.ts";
+import { type KeeperError, type KeeperErrorBody, isKeeperError } from "../../protocol/errors.ts";
+import type { CreateMode } from "../../protocol/modes.ts";
+import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { Stat } from "../../protocol/stat.ts";
+import { Emitter } from "./emitter.ts";
+import type { Session } from "./session.ts";
+import type { ConnectionState } from "./states.ts";
+import { Transaction, type TransactionOp, type TransactionResult, compact, toWireOp } from "./transaction.ts";
+import { type WatchEvent, type WatchListener, WatchRegistry, type WatchStream } from "./watches.ts";
+import { type Data, decodeValue, encodeValue, errorFromBody } from "./wire.ts";
+
+/** `true` sends the event to the client's `watch` listeners; a function gets it alone. */
+export type WatchOption = boolean | WatchListener;
+
+export interface CreateOptions {
+  mode?: CreateMode;
+  /** Default: world:anyone with every permission. */
+  acl?: Acl[];
+  /** For the _WITH_TTL modes. */
+  ttlMs?: number;
+}
+
+/** What `on()` can listen to: each connection state, all of them (`state`), and default-watcher events (`watch`). */
+export type ClientEvents = { state: [ConnectionState]; watch: [WatchEvent] } & { [K in ConnectionState]: [] };
+
+/** Where the client is now. */
+export type ClientState = "connecting" | "connected" | "suspended" | "closed";
+
+/** A watch as an async iterator; `ready` settles once the server has set it. */
+export type WatchIterator = WatchStream & { ready: Promise<void> };
+
+const PHASE_STATE = { connecting: "connecting", open: "connected", suspended: "suspended", closed: "closed" } as const;
+
+/**
+ * A connected client. Get one from `connect()`.
+ *
+ * @example
+ * const zk = await connect({ servers: ["http://127.0.0.1:8787"], sessionTimeoutMs: 10_000 });
+ * await zk.create("/app", "hello");
+ * const { data, stat } = await zk.getData("/app");
+ * await zk.close();
+ */
+export class KeeperClient {
+  private readonly emitter = new Emitter<ClientEvents>();
+  private readonly watches = new WatchRegistry();
+  /** The default watcher: one function, so `watch: true` twice on a node fires once. */
+  private readonly defaultWatcher: WatchListener = (event) => this.emitter.emit("watch", event);
+
+  private readonly session: Session;
+
+  constructor(session: Session) {
+    this.session = session;
+    session.events.on("state", (state) => {
+      if (state === "lost") this.watches.clear("expired");
+      if (state === "closed") this.watches.clear("closed");
+      this.emitter.emit("state", state);
+      this.emitter.emit(state);
+    });
+    session.events.on("event", (m) =>
+      this.watches.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath }),
+    );
+  }
+
+  /** The session's id (as `ephemeralOwner` shows it); undefined between a `lost` and the next `connected`. */
+  get sessionId(): number | undefined {
+    return this.session.sessionId;
+  }
+
+  /** The negotiated session timeout. */
+  get sessionTimeoutMs(): number {
+    return this.session.timeoutMs;
+  }
+
+  get state(): ClientState {
+    return PHASE_STATE[this.session.phase];
+  }
+
+  /**
+   * Listens to connection states (see docs/client.md) or default-watcher events.
+   * Returns a function that removes the listener.
+   *
+   * @example
+   * zk.on("suspended", () => pauseWork());
+   * zk.on("lost", () => dropLeadership());
+   * zk.on("watch", (ev) => console.log(ev.type, ev.path));
+   */
+  on<K extends keyof ClientEvents>(name: K, listener: (...args: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(name, listener);
+  }
+
+  /**
+   * Creates a node; resolves with its path (with the sequence suffix, if sequential).
+   *
+   * @example
+   * const path = await zk.create("/locks/lock-", "", { mode: "EPHEMERAL_SEQUENTIAL" });
+   */
+  async create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
+    const value = (await this.call(compact({ op: "create", path, data: encodeValue(data), mode: options.mode, acl: options.acl, ttlMs: options.ttlMs }))) as { path: string };
+    return value.path;
+  }
+
+  /**
+   * Reads a node's value and Stat; `watch` leaves a one-shot data watch.
+   *
+   * @example
+   * const { data, stat } = await zk.getData("/config", { watch: (ev) => reload(ev) });
+   * new TextDecoder().decode(data);
+   */
+  async getData(path: string, options: { watch?: WatchOption } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
+    const value = (await this.watched("data", path, options.watch, { op: "getData", path, watch: !!options.watch })) as { data?: string; stat: Stat };
+    return { data: decodeValue(value.data), stat: value.stat };
+  }
+
+  /**
+   * Replaces a node's value if `version` matches (-1 or none: any); resolves with the new Stat.
+   *
+   * @example
+   * const stat = await zk.setData("/counter", "42", 7); // BadVersion if someone got there first
+   */
+  async setData(path: string, data: Data, version?: number): Promise<Stat> {
+    const value = (await this.call(compact({ op: "setData", path, data: encodeValue(data), version }))) as { stat: Stat };
+    return value.stat;
+  }
+
+  /**
+   * Deletes a node if `version` matches (-1 or none: any).
+   *
+   * @example
+   * await zk.delete("/locks/lock-0000000003");
+   */
+  async delete(path: string, version?: number): Promise<void> {
+    await this.call(compact({ op: "delete", path, version }));
+  }
+
+  /**
+   * A node's Stat, or null if there is none; `watch` leaves a one-shot watch for its
+   * creation, change or deletion (set on a missing node too, as in ZooKeeper).
+   *
+   * @example
+   * if ((await zk.exists("/ready", { watch: true })) === null) await nextEvent;
+   */
+  async exists(path: string, options: { watch?: WatchOption } = {}): Promise<Stat | null> {
+    try {
+      const value = (await this.watched("data", path, options.watch, { op: "exists", path, watch: !!options.watch })) as { stat: Stat | null } | null;
+      return value?.stat ?? null;
+    } catch (error) {
+      if (isKeeperError(error, "NoNode")) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * A node's children (names, sorted) and Stat; `watch` leaves a one-shot child watch.
+   *
+   * @example
+   * const { children } = await zk.getChildren("/workers", { watch: true });
+   */
+  async getChildren(path: string, options: { watch?: WatchOption } = {}): Promise<{ children: string[]; stat: Stat }> {
+    const value = (await this.watched("child", path, options.watch, { op: "getChildren", path, watch: !!options.watch })) as { children: string[]; stat: Stat };
+    return { children: value.children, stat: value.stat };
+  }
+
+  /**
+   * Applies the ops all or none. A failure rejects with the first failing op's
+   * KeeperError, whose `results` holds ZooKeeper's per-op outcome.
+   *
+   * @example
+   * await zk.multi([
+   *   { op: "check", path: "/leader", version: 3 },
+   *   { op: "setData", path: "/config", data: "v2" },
+   * ]);
+   */
+  async multi(ops: TransactionOp[]): Promise<TransactionResult[]> {
+    const value = (await this.call({ op: "multi", ops: ops.map(toWireOp) })) as { results: TransactionResult[] };
+    return value.results;
+  }
+
+  /**
+   * A builder for `multi`.
+   *
+   * @example
+   * await zk.transaction().create("/a", "1").setData("/b", "2", 0).commit();
+   */
+  transaction(): Transaction {
+    return new Transaction((ops) => this.multi(ops));
+  }
+
+  /**
+   * Reads several nodes at once; each succeeds or fails alone.
+   *
+   * @example
+   * const [a, b] = await zk.multiRead([{ op: "getData", path: "/a" }, { op: "getChildren", path: "/b" }]);
+   */
+  async multiRead(ops: { op: "getData" | "getChildren"; path: string }[]): Promise<MultiReadResult[]> {
+    const value = (await this.call({ op: "multiRead", ops: ops.map(({ op, path }) => ({ op, path })) })) as { results: Record<string, unknown>[] };
+    return value.results.map((r) => {
+      if (r.op === "getData") return { op: "getData", data: decodeValue(r.data), stat: r.stat as Stat };
+      if (r.op === "getChildren") return { op: "getChildren", children: r.children as string[], stat: r.stat as Stat };
+      return { op: "error", error: errorFromBody(r.error as KeeperErrorBody | undefined) };
+    });
+  }
+
+  /**
+   * Makes this session's next read of `path` see every write committed before the sync.
+   *
+   * @example
+   * await zk.sync("/config");
+   * const fresh = await zk.getData("/config");
+   */
+  async sync(path: string): Promise<void> {
+    await this.call({ op: "sync", path });
+  }
+
+  /**
+   * A node's ACL and Stat.
+   *
+   * @example
+   * const { acl } = await zk.getACL("/secure");
+   */
+  async getACL(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
+    return (await this.call({ op: "getACL", path })) as { acl: Acl[]; stat: Stat };
+  }
+
+  /**
+   * Replaces a node's ACL if `version` matches its aversion; resolves with the new Stat.
+   *
+   * @example
+   * await zk.setACL("/secure", [{ perms: Perms.ALL, scheme: "digest", id: await digestId("u:p") }]);
+   */
+  async setACL(path: string, acl: Acl[], version?: number): Promise<Stat> {
+    const value = (await this.call(compact({ op: "setACL", path, acl, version }))) as { stat: Stat };
+    return value.stat;
+  }
+
+  /**
+   * How many nodes lie below `path` (all descendants).
+   *
+   * @example
+   * await zk.getAllChildrenNumber("/jobs"); // 12
+   */
+  async getAllChildrenNumber(path: string): Promise<number> {
+    const value = (await this.call({ op: "getAllChildrenNumber", path })) as { count: number };
+    return value.count;
+  }
+
+  /**
+   * This session's ephemeral nodes whose paths start with `prefix`.
+   *
+   * @example
+   * await zk.getEphemerals("/locks"); // ["/locks/lock-0000000004"]
+   */
+  async getEphemerals(prefix = "/"): Promise<string[]> {
+    const value = (await this.call({ op: "getEphemerals", prefix })) as { paths: string[] };
+    return value.paths;
+  }
+
+  /**
+   * Sets a watch that stays after firing: `persistent` (the node and its children
+   * list) or `recursive` (the node and every descendant; no child events). Without a
+   * listener, events go to `on("watch")`.
+   *
+   * @example
+   * await zk.addWatch("/services", "recursive", (ev) => refresh(ev.path));
+   */
+  async addWatch(path: string, mode: "persistent" | "recursive", listener: WatchListener = this.defaultWatcher): Promise<void> {
+    this.watches.add(mode, path, listener);
+    try {
+      await this.call({ op: "addWatch", path, mode });
+    } catch (error) {
+      this.watches.remove(mode, path, listener);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes this session's watches on a path: one kind, or all (`any`). The server
+   * answers NoWatcher if there were none; the local listeners go either way.
+   *
+   * @example
+   * await zk.removeWatches("/services", "recursive");
+   */
+  async removeWatches(path: string, kind: WatchKind | "any" = "any"): Promise<void> {
+    this.watches.removeAll(kind === "any" ? ["data", "child", "persistent", "recursive"] : [kind], path);
+    await this.call({ op: "removeWatches", path, kind });
+  }
+
+  /**
+   * A persistent (default) or recursive watch as an async iterator. Leaving the
+   * loop removes the watch; a `lost` session ends it with SessionExpired, `close()` ends it.
+   *
+   * @example
+   * for await (const ev of zk.watch("/config", { mode: "recursive" })) {
+   *   console.log(ev.type, ev.path);
+   * }
+   */
+  watch(path: string, options: { mode?: "persistent" | "recursive" } = {}): WatchIterator {
+    const mode = options.mode ?? "persistent";
+    const stream = this.watches.stream(() => {
+      if (this.watches.remove(mode, path, stream.push) && this.session.phase !== "closed") {
+        this.call({ op: "removeWatches", path, kind: mode }).catch(() => undefined);
+      }
+    }) as WatchIterator;
+    this.watches.add(mode, path, stream.push);
+    stream.ready = this.call({ op: "addWatch", path, mode }).then(
+      () => undefined,
+      (error: unknown) => {
+        this.watches.remove(mode, path, stream.push);
+        stream.fail(error);
+        throw error;
+      },
+    );
+    stream.ready.catch(() => undefined); // the iterator reports it too
+    return stream;
+  }
+
+  /**
+   * Adds an identity to the session (`digest`, `user:password`); re-added on every
+   * resume and new session.
+   *
+   * @example
+   * await zk.addAuth("digest", "alice:secret");
+   */
+  async addAuth(scheme: string, credentials: string): Promise<void> {
+    await this.call({ op: "addAuth", scheme, credentials });
+    this.session.replay.push({ op: "addAuth", scheme, credentials });
+  }
+
+  /**
+   * Closes the session: its ephemeral nodes go, watches end, and the state becomes `closed`.
+   *
+   * @example
+   * await zk.close();
+   */
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+
+  private call(op: SessionOp): Promise<unknown> {
+    return this.session.request(op);
+  }
+
+  /** A read that may leave a one-shot watch: listen first, undo if the server set none. */
+  private async watched(kind: "data" | "child", path: string, watch: WatchOption | undefined, op: SessionOp): Promise<unknown> {
+    const listener = typeof watch === "function" ? watch : watch ? this.defaultWatcher : undefined;
+    if (!listener) return this.call(op);
+    const alreadyListening = this.watches.has(kind, path, listener);
+    this.watches.add(kind, path, listener);
+    try {
+      return await this.call(op);
+    } catch (error) {
+      // exists on a missing node sets a watch; every other failure sets none.
+      const watchSet = op.op === "exists" && isKeeperError(error, "NoNode");
+      if (!watchSet && !alreadyListening) this.watches.remove(kind, path, listener);
+      throw error;
+    }
+  }
+}
+
+/** One read's outcome in `multiRead`. */
+export type MultiReadResult =
+  | { op: "getData"; data: Uint8Array; stat: Stat }
+  | { op: "getChildren"; children: string[]; stat: Stat }
+  | { op: "error"; error: KeeperError };
