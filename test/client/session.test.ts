@@ -118,6 +118,7 @@ describe("requests", () => {
     ]);
     expect((await a).children).toEqual(["from-a"]);
     expect((await b).children).toEqual(["from-b"]);
+    host.hold = false;
   });
 
   it("turns error bodies into KeeperErrors, with a failed multi's results", async () => {
