@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
-import { bearerAuth } from "./middleware/bearer-auth.ts";
+import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { multiRoutes } from "./routes/multi.ts";
@@ -32,7 +32,9 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 
 app.use("/v1/*", bearerAuth());
 app.use("/v1/*", async (c, next) => {
-  const namespace = c.req.header(NAMESPACE_HEADER) ?? "default";
+  // A browser's WebSocket cannot set headers: the socket route takes ?namespace= too.
+  const fromQuery = c.req.path === SOCKET_PATH ? c.req.query("namespace") : undefined;
+  const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
   c.set("namespace", namespace);
   c.set("router", routerFor(c.env, namespace, c.req));

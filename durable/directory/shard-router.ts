@@ -5,8 +5,20 @@
  * `moved`, and the request is retried with a fresh table, so a stale cache costs a
  * round trip, never a wrong answer.
  */
-import { type Caller, type ChangeEvent, type ChangeScope, KeeperError, type Outcome, type ResultOf, type ShardRequest, routingPath } from "../../protocol/index.ts";
+import {
+  type Caller,
+  type ChangeEvent,
+  type ChangeScope,
+  KeeperError,
+  type Outcome,
+  type ResultOf,
+  type ShardRequest,
+  type WatchKind,
+  type WatchNotification,
+  routingPath,
+} from "../../protocol/index.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 
 /** The shard's RPC surface as the router uses it (Outcome's `unknown` value defeats Rpc's inference). */
@@ -15,6 +27,22 @@ interface ShardStub {
   closeSession(root: string, sessionId: number): Promise<Outcome>;
   waitForChange(root: string, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }>;
   changesSince(zxid: number, watch?: { path: string; scope: ChangeScope }): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }>;
+  hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }>;
+  addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome>;
+  removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome>;
+}
+
+/**
+ * How a session host takes part in a request: `ackSeqFor` says what it has processed
+ * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
+ * answered it is still owed (called on every answer, also one that said `moved`),
+ * `beforeSend` as for `execute`.
+ */
+export interface HostCall {
+  host: WatchHost;
+  ackSeqFor(shardKey: string): number;
+  receive(shardKey: string, notifications: WatchNotification[]): void;
+  beforeSend?: (mount: Mount) => void;
 }
 
 /** Pauses before retries while a mount is being recorded (stub made, table not yet). */
@@ -91,6 +119,53 @@ export class ShardRouter {
       if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
     }
     throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /**
+   * The key a shard's pushed deliveries carry (its object id), so a host can tell
+   * which shard a notification's seq belongs to whichever way it arrived.
+   */
+  shardKey(mount: Mount): string {
+    return this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard)).toString();
+  }
+
+  /**
+   * `execute` for a session host (ShardDO.hostExecute): a read with `watch: true`
+   * leaves a watch for the host, and every answer carries the notifications the host
+   * is still owed, handed to `call.receive` before this resolves, so the host can send
+   * an event before the reply that shows its change. Retries on `moved` as `execute`.
+   */
+  async hostExecute<K extends ShardRequest["op"]>(call: HostCall, caller: Caller, request: ShardRequest & { op: K }): Promise<{ outcome: Outcome<ResultOf[K]>; mount: Mount }> {
+    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const table = await this.table(attempt > 0);
+      const mount = this.route(table, request);
+      call.beforeSend?.(mount);
+      const key = this.shardKey(mount);
+      const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]);
+      call.receive(key, answer.notifications);
+      const [outcome] = answer.outcomes;
+      if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+      if (!(!outcome.ok && outcome.moved)) return { outcome: outcome as Outcome<ResultOf[K]>, mount };
+    }
+    throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /** addWatch at the shard serving `path`, for a host; retries on `moved`. */
+  async addWatch(host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<{ outcome: Outcome; mount: Mount }> {
+    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const mount = mountFor(await this.table(attempt > 0), path);
+      const outcome = await this.shard(mount).addWatch(mount.prefix, host, caller, path, mode);
+      if (!(!outcome.ok && outcome.moved)) return { outcome, mount };
+    }
+    throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /** Removes a host's watches of `kind` (or all) on a path at the shard of `mount`; none there is fine. */
+  async removeWatchesOn(mount: Mount, host: string, path: string, kind?: WatchKind): Promise<void> {
+    const outcome = await this.shard(mount).removeWatches(mount.prefix, host, path, kind);
+    if (!outcome.ok && outcome.error.name !== "NoWatcher") throw KeeperError.fromBody(outcome.error);
   }
 
   /**

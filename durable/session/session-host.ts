@@ -2,17 +2,24 @@
  * SessionHost: hosts many sessions of one namespace as SQLite rows, as a
  * ZooKeeper server does (an object per session measured 345 KB and 5 file
  * descriptors each locally). It negotiates timeouts, runs each session's requests
- * in order (FIFO, also across shards), numbers its requests (cxid) so a retried
- * write applies once, records which shards may hold the session's ephemeral nodes
- * before it sends a create there, and expires sessions with one alarm set to the
- * earliest deadline.
+ * in order (session-runner.ts), holds the sessions' WebSockets with the Hibernation
+ * API (session-socket-handler.ts), fans watch notifications out to the sessions
+ * (session-watches.ts), and expires sessions with one alarm set to the earliest
+ * deadline. A session on a socket lives while the socket shows life (a message, or
+ * a ping the runtime answered without waking the object).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Caller, type Id, KeeperError, type KeeperErrorBody, type Outcome, type ShardRequest, parseCreateMode } from "../../protocol/index.ts";
+import { type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
+import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { Mount } from "../directory/mount-table.ts";
-import { ShardRouter } from "../directory/shard-router.ts";
+import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
-import { isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
+import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
+import { SessionRunner } from "./session-runner.ts";
+import { SocketHandler } from "./session-socket-handler.ts";
+import { type SocketLimits, SocketOutbox, attachmentOf, echoCloseCode, lastSignOfLife, socketLimitsFromEnv } from "./session-sockets.ts";
+import { type SessionRow, SessionStore, expired, randomPassword, samePassword } from "./session-store.ts";
+import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -29,104 +36,124 @@ export interface SessionHostApi {
   keepAlive(sessionId: number, password: string): Promise<SessionOutcome<SessionGrant>>;
   close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>>;
   execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>>;
+  deliver(shardKey: string, notifications: WatchNotification[]): Promise<number>;
+  /** The WebSocket upgrade, as forwarded by the Worker (GET /v1/sessions/socket). */
+  fetch(request: Request): Promise<Response>;
 }
 
 /** ZooKeeper's tickTime: granted timeouts lie in [2, 20] ticks. */
 export const DEFAULT_TICK_MS = 2_000;
 /** A session left closing (its shards not all reached) is retried by the alarm this soon. */
 const CLOSE_RETRY_MS = 1_000;
-/** Attempts of one shard call that failed with an error the platform marks retryable. */
-const SHARD_ATTEMPTS = 3;
-
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
-  // state: open, or closing (its ephemerals are being deleted; it takes no more
-  // requests). deadline: when an open session expires, or when the alarm retries a
-  // closing one. cxid: the session's last request number.
-  `CREATE TABLE IF NOT EXISTS sessions (
-     id INTEGER PRIMARY KEY,
-     password TEXT NOT NULL,
-     timeout_ms INTEGER NOT NULL,
-     deadline INTEGER NOT NULL,
-     cxid INTEGER NOT NULL DEFAULT 0,
-     state TEXT NOT NULL DEFAULT 'open'
-   )`,
-  `CREATE INDEX IF NOT EXISTS sessions_by_deadline ON sessions (deadline)`,
-  // Shards that may hold a session's ephemerals: written before a create is sent there.
-  `CREATE TABLE IF NOT EXISTS session_shards (
-     session_id INTEGER NOT NULL,
-     shard TEXT NOT NULL,
-     root TEXT NOT NULL,
-     PRIMARY KEY (session_id, shard)
-   ) WITHOUT ROWID`,
-];
-
-interface SessionRow {
-  password: string;
-  timeout_ms: number;
-  deadline: number;
-  cxid: number;
-  state: string;
-}
-
-function randomPassword(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** Compares in time independent of where the strings differ. */
-function samePassword(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
-  return diff === 0;
-}
-
-/** Whether a request may create an ephemeral node (so its shard must be recorded first). */
-function mayCreateEphemeral(request: ShardRequest): boolean {
-  const creates = request.op === "create" ? [request] : request.op === "multi" && Array.isArray(request.ops) ? request.ops.filter((op) => op.op === "create") : [];
-  return creates.some((op) => {
-    try {
-      return parseCreateMode(op.mode).startsWith("EPHEMERAL");
-    } catch {
-      return false; // the shard refuses the mode itself
-    }
-  });
-}
-
-/** An RPC failure the platform says may be retried (never one of an overloaded object). */
-function isRetryable(err: unknown): boolean {
-  const flags = err as { retryable?: unknown; overloaded?: unknown } | null;
-  return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
-}
-
-function expired(sessionId: number): KeeperError {
-  return new KeeperError("SessionExpired", `session ${sessionIdHex(sessionId)} has expired or was closed`);
-}
 
 export class SessionHost extends DurableObject<EdgekeeperEnv> {
-  private readonly sql: SqlStorage;
+  readonly store: SessionStore;
+  readonly watches: SessionWatches;
+  readonly socketLimits: SocketLimits;
+  readonly limits: Limits;
+  readonly superDigest: string | undefined;
+  readonly runner: SessionRunner;
+  readonly outbox = new SocketOutbox();
+  private readonly sockets: SocketHandler;
   private readonly tickMs: number;
-  /** The tail of each session's request pipeline: its requests run one after another. */
-  private readonly pipelines = new Map<number, Promise<unknown>>();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.store = new SessionStore(ctx.storage.sql);
+    this.watches = new SessionWatches(ctx.storage.sql);
+    this.limits = limitsFromEnv(env);
+    this.socketLimits = socketLimitsFromEnv(env);
+    this.superDigest = env.EDGEKEEPER_SUPER_DIGEST;
     const tick = Number(env.EDGEKEEPER_TICK_MS);
     this.tickMs = Number.isFinite(tick) && tick > 0 ? tick : DEFAULT_TICK_MS;
+    this.runner = new SessionRunner(this);
+    this.sockets = new SocketHandler(this, ctx);
     void ctx.blockConcurrencyWhile(async () => {
-      for (const statement of SCHEMA) this.sql.exec(statement);
+      this.store.initialize();
+      for (const statement of WATCH_TABLES) ctx.storage.sql.exec(statement);
+      // Pings are answered by the runtime, without waking the object.
+      ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+      // Sessions whose socket did not survive a restart (hibernated ones do) wait for a
+      // resume, for their timeout from now: a restart must not expire them.
+      const now = Date.now();
+      for (const socketId of this.store.attachedSockets()) {
+        if (ctx.getWebSockets(socketId).length === 0) this.store.detachSocket(socketId, now);
+      }
     });
   }
 
-  private meta(key: string): string | number | undefined {
-    return this.sql.exec<{ value: string | number }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-  }
-
-  private router(): ShardRouter {
-    const namespace = this.meta("namespace");
+  router(): ShardRouter {
+    const namespace = this.store.meta("namespace");
     if (typeof namespace !== "string") throw new KeeperError("SystemError", "session host has no namespace");
     return new ShardRouter(this.env, namespace);
+  }
+
+  /** This object's name, as shards know it (a session id names its host). */
+  hostName(sessionId: number): string {
+    const namespace = String(this.store.meta("namespace"));
+    return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
+  }
+
+  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
+    return {
+      host: { name: this.hostName(sessionId), push: true },
+      ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
+      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      beforeSend,
+    };
+  }
+
+  /** The socket carrying a session now, if it is still open. */
+  socketOf(row: Pick<SessionRow, "socket_id">): WebSocket | undefined {
+    return row.socket_id ? this.ctx.getWebSockets(row.socket_id)[0] : undefined;
+  }
+
+  /**
+   * The session's deadline, moved later if its socket has shown life since it was
+   * set (pings do not wake the object, so they are read from the socket here).
+   */
+  private deadlineOf(row: SessionRow): number {
+    const ws = this.socketOf(row);
+    if (!ws) return row.deadline;
+    const live = lastSignOfLife(ws, this.ctx) + row.timeout_ms;
+    if (live <= row.deadline) return row.deadline;
+    this.store.extend(row.id, live);
+    return live;
+  }
+
+  /** The session if it is open and alive (an alarm that is late does not revive it): SessionExpired otherwise. */
+  liveRow(sessionId: number): SessionRow {
+    const row = this.store.row(sessionId);
+    if (!row || row.state !== "open" || this.deadlineOf(row) < Date.now()) throw expired(sessionId);
+    return row;
+  }
+
+  requireOpen(sessionId: number): void {
+    this.liveRow(sessionId);
+  }
+
+  /** The open session with this id and password: SessionExpired, or AuthFailed on a wrong password (the session is not touched). */
+  authenticate(sessionId: number, password: string): SessionRow {
+    const row = this.liveRow(sessionId);
+    if (typeof password !== "string" || !samePassword(row.password, password)) throw new KeeperError("AuthFailed", "wrong session password");
+    return row;
+  }
+
+  /** A new session's row (on `socketId`, if given); the caller schedules the alarm. */
+  createSession(namespace: string, hostNumber: number, requestedTimeoutMs: number, socketId: string | null): SessionGrant {
+    if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${hostNumber}`);
+    const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * this.tickMs, 20 * this.tickMs);
+    const password = randomPassword();
+    const sql = this.ctx.storage.sql;
+    const sessionId = this.ctx.storage.transactionSync(() => {
+      this.store.claimNamespace(namespace);
+      sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('counter', 0)");
+      const counter = sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'counter' RETURNING value").one().value;
+      const id = makeSessionId(hostNumber, counter);
+      sql.exec("INSERT INTO sessions (id, password, timeout_ms, deadline, socket_id) VALUES (?, ?, ?, ?, ?)", id, password, timeoutMs, Date.now() + timeoutMs, socketId);
+      return id;
+    });
+    return { sessionId, password, timeoutMs };
   }
 
   /**
@@ -136,75 +163,44 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * const grant = await host.open("default", 0, 10_000); // { sessionId, password, timeoutMs }
    */
   async open(namespace: string, hostNumber: number, requestedTimeoutMs: number): Promise<SessionGrant> {
-    if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${hostNumber}`);
-    const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * this.tickMs, 20 * this.tickMs);
-    const password = randomPassword();
-    const sessionId = this.ctx.storage.transactionSync(() => {
-      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
-      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('counter', 0)");
-      const stored = this.meta("namespace");
-      if (stored !== namespace) throw new KeeperError("SystemError", `session host of namespace ${String(stored)} asked to open a session of ${namespace}`);
-      const counter = this.sql.exec<{ value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'counter' RETURNING value").one().value;
-      const id = makeSessionId(hostNumber, counter);
-      this.sql.exec("INSERT INTO sessions (id, password, timeout_ms, deadline) VALUES (?, ?, ?, ?)", id, password, timeoutMs, Date.now() + timeoutMs);
-      return id;
-    });
+    const grant = this.createSession(namespace, hostNumber, requestedTimeoutMs, null);
     await this.scheduleExpiry();
-    return { sessionId, password, timeoutMs };
-  }
-
-  private row(sessionId: number): SessionRow | undefined {
-    return this.sql
-      .exec<{ password: string; timeout_ms: number; deadline: number; cxid: number; state: string }>(
-        "SELECT password, timeout_ms, deadline, cxid, state FROM sessions WHERE id = ?",
-        sessionId,
-      )
-      .toArray()[0];
-  }
-
-  /**
-   * The session, if it is open and its deadline has not passed (an alarm that is
-   * late does not revive it): SessionExpired otherwise.
-   */
-  private requireOpen(sessionId: number): SessionRow {
-    const row = this.row(sessionId);
-    if (!row || row.state !== "open" || row.deadline < Date.now()) throw expired(sessionId);
-    return row;
-  }
-
-  /** The open session with this id and password: SessionExpired, or AuthFailed on a wrong password (the session is not touched). */
-  private authenticate(sessionId: number, password: string): SessionRow {
-    const row = this.requireOpen(sessionId);
-    if (typeof password !== "string" || !samePassword(row.password, password)) throw new KeeperError("AuthFailed", "wrong session password");
-    return row;
-  }
-
-  private touch(sessionId: number, timeoutMs: number): void {
-    this.sql.exec("UPDATE sessions SET deadline = ? WHERE id = ? AND state = 'open'", Date.now() + timeoutMs, sessionId);
+    return grant;
   }
 
   /** Extends the session's life by its timeout from now. Not queued behind the session's requests. */
   async keepAlive(sessionId: number, password: string): Promise<SessionOutcome<SessionGrant>> {
     return answer(async () => {
       const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
-      this.touch(sessionId, timeoutMs);
+      this.store.touch(sessionId, timeoutMs);
       return { sessionId, password, timeoutMs };
     });
   }
 
   /**
    * Closes the session after its requests still running: its ephemeral nodes go, on
-   * every shard, exactly once. The session is marked closing first, with the alarm
-   * set to retry, so a close interrupted midway is finished by the alarm.
+   * every shard, exactly once. A socket carrying it is told (`closed`).
    */
   async close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>> {
-    return this.enqueue(sessionId, async () => {
-      this.authenticate(sessionId, password);
-      this.sql.exec("UPDATE sessions SET state = 'closing', deadline = ? WHERE id = ?", Date.now() + CLOSE_RETRY_MS, sessionId);
-      await this.scheduleExpiry();
-      await this.finish(sessionId);
-      return { closed: true as const };
-    });
+    return this.runner.enqueue(sessionId, () =>
+      answer(async () => {
+        this.authenticate(sessionId, password);
+        const socket = await this.closeSession(sessionId);
+        if (socket) this.outbox.send(socket, { t: "closed", sid: sessionId, reason: "closed" });
+        return { closed: true as const };
+      }),
+    );
+  }
+
+  /**
+   * Closes an open session (in its pipeline): marked closing first, with the alarm set
+   * to retry, so a close interrupted midway is finished by the alarm. Returns the
+   * socket that carried it.
+   */
+  async closeSession(sessionId: number): Promise<WebSocket | undefined> {
+    this.store.markClosing(sessionId, Date.now() + CLOSE_RETRY_MS);
+    await this.scheduleExpiry();
+    return this.finish(sessionId);
   }
 
   /**
@@ -215,96 +211,88 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * session's next cxid.
    */
   async execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>> {
-    return this.enqueue(sessionId, async () => {
-      const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
-      this.touch(sessionId, timeoutMs);
-      const router = this.router();
-      const outcomes: Outcome[] = [];
-      for (const request of requests) outcomes.push(await this.executeOne(router, { sessionId, ids }, request));
-      return outcomes;
-    });
-  }
-
-  /** Runs `fn` after the session's earlier requests, and answers KeeperErrors as outcomes. */
-  private enqueue<T>(sessionId: number, fn: () => Promise<T>): Promise<SessionOutcome<T>> {
-    const previous = this.pipelines.get(sessionId) ?? Promise.resolve();
-    const run = previous.then(() => answer(fn));
-    const tail = run.catch(() => undefined);
-    this.pipelines.set(sessionId, tail);
-    void tail.then(() => {
-      if (this.pipelines.get(sessionId) === tail) this.pipelines.delete(sessionId);
-    });
-    return run;
-  }
-
-  private async executeOne(router: ShardRouter, caller: Caller, request: ShardRequest): Promise<Outcome> {
-    const { sessionId } = caller;
-    try {
-      const stamped = { ...request, cxid: this.nextCxid(sessionId, request.cxid) };
-      if (request.op === "getEphemerals") return await this.ephemerals(router, caller, request.prefix);
-      const ephemeral = mayCreateEphemeral(request);
-      // Synchronously before each send (there is no await in between): the session must
-      // still be open, and a shard that may get an ephemeral is recorded, so the close
-      // that marks the session closing and then reads the shards cannot miss it. A create
-      // still in flight when that close reaches the shard is refused there.
-      const beforeSend = (mount: Mount): void => {
-        this.requireOpen(sessionId);
-        if (ephemeral) this.sql.exec("INSERT OR IGNORE INTO session_shards (session_id, shard, root) VALUES (?, ?, ?)", sessionId, mount.shard, mount.prefix);
-      };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await router.execute(caller, stamped, beforeSend);
-        } catch (err) {
-          // The same cxid again: if the write was applied, the shard answers with its stored reply.
-          if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
-        }
-      }
-    } catch (err) {
-      // zxid 0: this request reached no shard.
-      if (err instanceof KeeperError) return { ok: false, zxid: 0, error: err.toBody() };
-      throw err;
-    }
-  }
-
-  /** The cxid of a session's next request: the client's own (a retry, or ahead), or the next one. */
-  private nextCxid(sessionId: number, given: number | undefined): number {
-    const row = this.requireOpen(sessionId);
-    if (given === undefined) {
-      return this.sql.exec<{ cxid: number }>("UPDATE sessions SET cxid = cxid + 1 WHERE id = ? RETURNING cxid", sessionId).one().cxid;
-    }
-    if (!Number.isSafeInteger(given) || given <= 0) throw new KeeperError("BadArguments", "a cxid is a positive integer");
-    if (given > row.cxid) this.sql.exec("UPDATE sessions SET cxid = ? WHERE id = ?", given, sessionId);
-    return given;
-  }
-
-  /** The session's ephemerals under `prefix`, from every shard that may hold one. */
-  private async ephemerals(router: ShardRouter, caller: Caller, prefix: string): Promise<Outcome<{ paths: string[] }>> {
-    const shards = this.sql.exec<{ shard: string; root: string }>("SELECT shard, root FROM session_shards WHERE session_id = ?", caller.sessionId).toArray();
-    const paths: string[] = [];
-    let zxid = 0;
-    for (const { shard, root } of shards) {
-      const [outcome] = await router.executeOn({ shard, prefix: root }, caller, [{ op: "getEphemerals", prefix }]);
-      if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
-      if (!outcome.ok) return outcome;
-      paths.push(...(outcome.value as { paths: string[] }).paths);
-      // zxids of different shards are not comparable: one is reported only when one shard answered.
-      zxid = shards.length === 1 ? outcome.zxid : 0;
-    }
-    return { ok: true, zxid, value: { paths: paths.sort() } };
+    return this.runner.enqueue(sessionId, () =>
+      answer(async () => {
+        const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
+        this.store.touch(sessionId, timeoutMs);
+        const caller = { sessionId, ids: this.runner.idsOf(sessionId, ids) };
+        const outcomes: Outcome[] = [];
+        for (const request of requests) outcomes.push(await this.runner.executeOne(caller, request));
+        return outcomes;
+      }),
+    );
   }
 
   /**
-   * Expires every session whose deadline has passed, and finishes closes left
-   * midway; then sets the alarm for the next deadline.
+   * A shard's push of watch notifications (ShardDO.push): fanned out to the sessions
+   * watching, at most once each. Answers the last seq processed of that shard.
+   */
+  async deliver(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+    return this.receive(shardKey, notifications);
+  }
+
+  private receive(shardKey: string, notifications: WatchNotification[]): number {
+    return this.watches.process(shardKey, notifications, (sessionId, event) => {
+      const row = this.store.row(sessionId);
+      if (!row) return;
+      const ws = this.socketOf(row);
+      if (ws) this.outbox.send(ws, event);
+      else this.watches.queue(sessionId, event);
+    });
+  }
+
+  /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */
+  sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
+    const row = this.store.row(sessionId);
+    const ws = (row && this.socketOf(row)) ?? fallback;
+    if (ws) this.outbox.send(ws, message);
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    return this.sockets.upgrade(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.sockets.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.detach(ws);
+    try {
+      ws.close(echoCloseCode(code), "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.detach(ws);
+  }
+
+  /** A socket went (or is being closed): its sessions live on for their timeout, waiting for a resume. */
+  detach(ws: WebSocket): void {
+    const attachment = attachmentOf(ws);
+    if (attachment) this.store.detachSocket(attachment.socketId, Date.now());
+  }
+
+  /**
+   * Expires every session whose deadline has passed and whose socket has not shown
+   * life since, and finishes closes left midway; then sets the alarm for the next deadline.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const due = this.sql.exec<{ id: number }>("SELECT id FROM sessions WHERE deadline <= ? ORDER BY deadline", now).toArray();
+    const sql = this.ctx.storage.sql;
+    const due = sql.exec<{ id: number }>("SELECT id FROM sessions WHERE deadline <= ? ORDER BY deadline", now).toArray();
     for (const { id } of due) {
+      const row = this.store.row(id);
+      if (!row) continue;
+      if (row.state === "open" && this.deadlineOf(row) > now) continue; // alive on its socket
       // Marked before any shard is asked, with a retry time: an interrupted expiry is finished by a later alarm.
-      this.sql.exec("UPDATE sessions SET state = 'closing', deadline = ? WHERE id = ?", now + CLOSE_RETRY_MS, id);
+      const reason = row.state === "open" ? "expired" : undefined;
+      this.store.markClosing(id, now + CLOSE_RETRY_MS);
       try {
-        await this.finish(id);
+        const socket = await this.finish(id);
+        if (socket && reason) this.outbox.send(socket, { t: "closed", sid: id, reason });
       } catch (err) {
         console.error(`session ${sessionIdHex(id)}: expiry will be retried`, err);
       }
@@ -314,27 +302,32 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
 
   /**
    * Deletes a closing session's ephemerals on every shard that may hold one, then
-   * the session. Each step is idempotent (a shard's closeSession finds nothing the
-   * second time), so an object restart midway repeats the rest safely.
+   * its watches and the session. Each step is idempotent (a shard's closeSession
+   * finds nothing the second time), so an object restart midway repeats the rest
+   * safely. Returns the socket that carried the session, if still open.
    */
-  private async finish(sessionId: number): Promise<void> {
-    const shards = this.sql.exec<{ shard: string; root: string }>("SELECT shard, root FROM session_shards WHERE session_id = ?", sessionId).toArray();
+  private async finish(sessionId: number): Promise<WebSocket | undefined> {
+    const socket = this.socketOf(this.store.row(sessionId) ?? { socket_id: null });
+    const shards = this.store.shardsOf(sessionId);
     if (shards.length > 0) {
       const router = this.router();
-      for (const { shard, root } of shards) {
-        await router.closeSession({ shard, prefix: root }, sessionId);
-        this.sql.exec("DELETE FROM session_shards WHERE session_id = ? AND shard = ?", sessionId, shard);
+      for (const mount of shards) {
+        await router.closeSession(mount, sessionId);
+        this.store.dropShard(sessionId, mount.shard);
       }
     }
-    this.sql.exec("DELETE FROM sessions WHERE id = ?", sessionId);
+    const orphans = this.watches.dropSession(sessionId);
+    this.store.delete(sessionId);
+    await this.runner.removeOrphans(sessionId, orphans);
+    return socket;
   }
 
   /**
    * Sets the one alarm to the earliest deadline, if sooner than the alarm set.
    * `replace`: set it whatever is set (from the alarm handler, whose own alarm is spent).
    */
-  private async scheduleExpiry(replace = false): Promise<void> {
-    const next = this.sql.exec<{ t: number | null }>("SELECT min(deadline) AS t FROM sessions").one().t;
+  async scheduleExpiry(replace = false): Promise<void> {
+    const next = this.ctx.storage.sql.exec<{ t: number | null }>("SELECT min(deadline) AS t FROM sessions").one().t;
     if (next === null) {
       if (replace) await this.ctx.storage.deleteAlarm();
       return;

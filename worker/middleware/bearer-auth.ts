@@ -17,13 +17,16 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** The one route that may carry the token as `?token=` (browsers cannot set headers on a WebSocket). */
+export const SOCKET_PATH = "/v1/sessions/socket";
+
 export function bearerAuth(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }> {
   return async (c, next) => {
     const token = c.env.EDGEKEEPER_TOKEN;
     if (token) {
       // The scheme name is case-insensitive (RFC 9110 §11.1).
       const match = /^Bearer (.*)$/i.exec(c.req.header("Authorization") ?? "");
-      const given = match?.[1] ?? "";
+      const given = match?.[1] ?? (c.req.path === SOCKET_PATH ? c.req.query("token") : undefined) ?? "";
       if (!sameSecret(given, token)) throw new KeeperError("AuthFailed", "missing or wrong bearer token (Authorization: Bearer <EDGEKEEPER_TOKEN>)");
     } else if (c.env.EDGEKEEPER_LOCAL !== "1") {
       throw new KeeperError("AuthFailed", "this deployment has no EDGEKEEPER_TOKEN secret: set one with `npx wrangler secret put EDGEKEEPER_TOKEN`");

@@ -6,7 +6,15 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { DEFAULT_HOSTS_PER_LOCATION, locationOfContinent, parseSessionId, pickHost, sessionIdHex } from "../../durable/session/session-ids.ts";
+import {
+  DEFAULT_HOSTS_PER_LOCATION,
+  hostNumberOfSession,
+  isHostNumber,
+  locationOfContinent,
+  parseSessionId,
+  pickHost,
+  sessionIdHex,
+} from "../../durable/session/session-ids.ts";
 import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
@@ -40,6 +48,31 @@ sessionRoutes.post("/sessions", async (c) => {
   const hostNumber = pickHost(locationOf(c), Number(c.env.EDGEKEEPER_HOSTS_PER_LOCATION ?? DEFAULT_HOSTS_PER_LOCATION));
   const grant = await sessionHost(c.env, c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
   return c.json({ sessionId: grant.sessionId, sessionIdHex: sessionIdHex(grant.sessionId), password: grant.password, timeoutMs: grant.timeoutMs }, 201);
+});
+
+/**
+ * The session socket (protocol/session-protocol.ts): a WebSocket upgrade forwarded
+ * to a session host, the one `?session=` names (to resume), or `?host=`, or one
+ * picked as for a new session. An id that names no host gets a picked host, whose
+ * answer to the resume is `expired`.
+ */
+sessionRoutes.get("/sessions/socket", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new KeeperError("BadArguments", "/v1/sessions/socket is a WebSocket endpoint (Upgrade: websocket)");
+  const session = c.req.query("session");
+  const host = c.req.query("host");
+  let hostNumber: number | undefined;
+  if (session !== undefined) hostNumber = hostNumberOfSession(parseSessionId(session) ?? 0);
+  else if (host !== undefined) {
+    hostNumber = /^[0-9]{1,6}$/.test(host) ? Number(host) : -1;
+    if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${JSON.stringify(host)}`);
+  }
+  hostNumber ??= pickHost(locationOf(c), Number(c.env.EDGEKEEPER_HOSTS_PER_LOCATION ?? DEFAULT_HOSTS_PER_LOCATION));
+  const namespace = c.get("namespace");
+  const target = new URL("https://session-host/socket");
+  target.searchParams.set("namespace", namespace);
+  target.searchParams.set("host", String(hostNumber));
+  const headers = new Headers({ Upgrade: "websocket", "CF-Connecting-IP": c.req.header("CF-Connecting-IP") ?? "127.0.0.1" });
+  return sessionHost(c.env, namespace, hostNumber).fetch(new Request(target, { headers }));
 });
 
 sessionRoutes.post("/sessions/:id/keepalive", async (c) => {

@@ -1,0 +1,222 @@
+/**
+ * How a host runs a session's requests: one after another in the order it received
+ * them (FIFO, also across shards), each numbered (cxid) so a retried write applies
+ * once, the shard recorded before an ephemeral create is sent there, watches left by
+ * reads recorded for the session, and the host's own operations (sync, addWatch,
+ * removeWatches, addAuth). Notifications riding on a shard's answer are fanned out
+ * (ShardRouter.hostExecute's `receive`) before the answer is returned, so a session
+ * gets a watch event before any reply that shows the change.
+ */
+import {
+  type Caller,
+  type Id,
+  KeeperError,
+  type Outcome,
+  type ShardRequest,
+  authenticate,
+  parseCreateMode,
+} from "../../protocol/index.ts";
+import type { Mount } from "../directory/mount-table.ts";
+import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
+import type { HostOp } from "./session-ops.ts";
+import type { SocketLimits } from "./session-sockets.ts";
+import type { SessionStore } from "./session-store.ts";
+import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
+
+/** Attempts of one shard call that failed with an error the platform marks retryable. */
+const SHARD_ATTEMPTS = 3;
+
+/** What the runner needs of its host. */
+export interface RunnerHost {
+  readonly store: SessionStore;
+  readonly watches: SessionWatches;
+  readonly socketLimits: SocketLimits;
+  readonly superDigest: string | undefined;
+  router(): ShardRouter;
+  /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
+  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall;
+  /** The open, live session, or SessionExpired. */
+  requireOpen(sessionId: number): void;
+  /** The host's object name, as shards know it. */
+  hostName(sessionId: number): string;
+}
+
+/** Whether a request may create an ephemeral node (so its shard must be recorded first). */
+function mayCreateEphemeral(request: ShardRequest): boolean {
+  const creates = request.op === "create" ? [request] : request.op === "multi" && Array.isArray(request.ops) ? request.ops.filter((op) => op.op === "create") : [];
+  return creates.some((op) => {
+    try {
+      return parseCreateMode(op.mode).startsWith("EPHEMERAL");
+    } catch {
+      return false; // the shard refuses the mode itself
+    }
+  });
+}
+
+/** An RPC failure the platform says may be retried (never one of an overloaded object). */
+function isRetryable(err: unknown): boolean {
+  const flags = err as { retryable?: unknown; overloaded?: unknown } | null;
+  return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
+}
+
+/** A KeeperError as the outcome of a request that reached no shard (zxid 0). */
+export function failed(err: unknown): Outcome {
+  if (err instanceof KeeperError) return { ok: false, zxid: 0, error: err.toBody() };
+  throw err;
+}
+
+export class SessionRunner {
+  private readonly host: RunnerHost;
+  /** The tail of each session's request pipeline: its requests run one after another. */
+  private readonly pipelines = new Map<number, Promise<unknown>>();
+
+  constructor(host: RunnerHost) {
+    this.host = host;
+  }
+
+  /** Runs `fn` after the session's earlier requests (and its close). */
+  enqueue<T>(sessionId: number, fn: () => Promise<T>): Promise<T> {
+    const previous = this.pipelines.get(sessionId) ?? Promise.resolve();
+    const run = previous.then(fn);
+    const tail = run.catch(() => undefined);
+    this.pipelines.set(sessionId, tail);
+    void tail.then(() => {
+      if (this.pipelines.get(sessionId) === tail) this.pipelines.delete(sessionId);
+    });
+    return run;
+  }
+
+  /** The identities a session's request acts with: the connection's, and those it added. */
+  idsOf(sessionId: number, connection: Id[]): Id[] {
+    return [...connection, ...this.host.store.authIds(sessionId)];
+  }
+
+  /** Runs one host operation of a session (in its pipeline); KeeperErrors become outcomes. */
+  async run(sessionId: number, connectionIds: Id[], op: HostOp): Promise<Outcome> {
+    try {
+      const caller: Caller = { sessionId, ids: this.idsOf(sessionId, connectionIds) };
+      switch (op.op) {
+        case "shard":
+          return await this.executeOne(caller, op.request);
+        case "sync": {
+          // Answered once the path's shard has applied everything before it: a read there, in order.
+          const outcome = await this.executeOne(caller, { op: "exists", path: op.path });
+          return outcome.ok ? { ok: true, zxid: outcome.zxid, value: { path: op.path } } : outcome;
+        }
+        case "addWatch":
+          return await this.addWatch(caller, op.path, op.mode);
+        case "removeWatches":
+          return await this.removeWatches(sessionId, op.path, op.kind);
+        case "addAuth": {
+          this.host.requireOpen(sessionId);
+          const ids = await authenticate(op.scheme, op.credentials, this.host.superDigest);
+          this.host.store.addAuthIds(sessionId, ids);
+          return { ok: true, zxid: 0, value: {} };
+        }
+        case "close":
+          throw new KeeperError("SystemError", "close is the host's to run");
+      }
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  /** Runs one shard request as the session. */
+  async executeOne(caller: Caller, request: ShardRequest): Promise<Outcome> {
+    const { sessionId } = caller;
+    try {
+      const stamped = { ...request, cxid: this.nextCxid(sessionId, request.cxid) };
+      if (request.op === "getEphemerals") return await this.ephemerals(caller, request.prefix);
+      const watching = "watch" in request && request.watch === true;
+      if (watching) this.checkWatchRoom(sessionId);
+      const ephemeral = mayCreateEphemeral(request);
+      // Synchronously before each send (there is no await in between): the session must
+      // still be open, and a shard that may get an ephemeral is recorded, so the close
+      // that marks the session closing and then reads the shards cannot miss it. A create
+      // still in flight when that close reaches the shard is refused there.
+      const beforeSend = (mount: Mount): void => {
+        this.host.requireOpen(sessionId);
+        if (ephemeral) this.host.store.recordShard(sessionId, mount);
+      };
+      const router = this.host.router();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const { outcome, mount } = await router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped);
+          if (watching && outcome.ok) {
+            const kind = request.op === "getChildren" ? "child" : "data";
+            const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+            this.host.watches.add(sessionId, request.path, kind, outcome.zxid, mount, missing);
+          }
+          return outcome;
+        } catch (err) {
+          // The same cxid again: if the write was applied, the shard answers with its stored reply.
+          if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
+        }
+      }
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  private checkWatchRoom(sessionId: number): void {
+    const max = this.host.socketLimits.maxWatchesPerSession;
+    if (this.host.watches.count(sessionId) >= max) throw new KeeperError("BadArguments", `a session may hold at most ${max} watches`);
+  }
+
+  private async addWatch(caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome> {
+    const { sessionId } = caller;
+    this.host.requireOpen(sessionId);
+    this.checkWatchRoom(sessionId);
+    const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode);
+    if (outcome.ok) {
+      this.host.requireOpen(sessionId);
+      this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+    }
+    return outcome;
+  }
+
+  private async removeWatches(sessionId: number, path: string, kind: Parameters<SessionWatches["remove"]>[2]): Promise<Outcome> {
+    this.host.requireOpen(sessionId);
+    const { removed, orphans } = this.host.watches.remove(sessionId, path, kind);
+    if (removed === 0) throw new KeeperError("NoWatcher", undefined, path);
+    await this.removeOrphans(sessionId, orphans);
+    return { ok: true, zxid: 0, value: {} };
+  }
+
+  /** Removes at their shards the host's watches no session holds anymore. Failures leave a watch that fires for nobody. */
+  async removeOrphans(sessionId: number, orphans: OrphanWatch[]): Promise<void> {
+    if (orphans.length === 0) return;
+    const router = this.host.router();
+    const host = this.host.hostName(sessionId);
+    for (const { path, kind, mount } of orphans) {
+      try {
+        await router.removeWatchesOn(mount, host, path, kind);
+      } catch (err) {
+        console.warn(`removing a watch on ${path} at its shard failed`, err);
+      }
+    }
+  }
+
+  /** The cxid of a session's next request: the client's own (a retry, or ahead), or the next one. */
+  private nextCxid(sessionId: number, given: number | undefined): number {
+    this.host.requireOpen(sessionId);
+    return this.host.store.nextCxid(sessionId, given);
+  }
+
+  /** The session's ephemerals under `prefix`, from every shard that may hold one. */
+  private async ephemerals(caller: Caller, prefix: string): Promise<Outcome<{ paths: string[] }>> {
+    const shards = this.host.store.shardsOf(caller.sessionId);
+    const router = this.host.router();
+    const paths: string[] = [];
+    let zxid = 0;
+    for (const mount of shards) {
+      const [outcome] = await router.executeOn(mount, caller, [{ op: "getEphemerals", prefix }]);
+      if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+      if (!outcome.ok) return outcome;
+      paths.push(...(outcome.value as { paths: string[] }).paths);
+      // zxids of different shards are not comparable: one is reported only when one shard answered.
+      zxid = shards.length === 1 ? outcome.zxid : 0;
+    }
+    return { ok: true, zxid, value: { paths: paths.sort() } };
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * A session host's WebSockets (protocol/session-protocol.ts): the upgrade, and each
+ * frame's messages. `connect` opens a session on the socket or resumes one (moving
+ * it from the socket that held it, which is told `closed` {reason: "moved"}, and
+ * sending the events queued while it had no socket); `req` runs in the session's
+ * pipeline and is answered with `res`, in order. A bad message is answered on its
+ * own when it names a session (or a connect's ref); a frame that cannot be read
+ * closes its socket (1003 or 1008), and nothing else: other sockets and the
+ * sessions' state are untouched.
+ */
+import { type Id, KeeperError, type Outcome } from "../../protocol/index.ts";
+import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
+import type { SessionHost } from "./session-host.ts";
+import { isHostNumber } from "./session-ids.ts";
+import { type HostOp, parseSessionOp, toWire } from "./session-ops.ts";
+import { failed } from "./session-runner.ts";
+import { type Incoming, type SocketAttachment, attachmentOf, parseFrame } from "./session-sockets.ts";
+import { samePassword } from "./session-store.ts";
+
+type ConnectMessage = Extract<Incoming, { t: "connect" }>;
+type RequestMessage = Extract<Incoming, { t: "req" }>;
+
+/** A close reason is at most 123 bytes. */
+const reasonOf = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
+
+function resOf(sid: number, xid: number, outcome: Outcome): ServerMessage {
+  if (outcome.ok) return { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: toWire(outcome.value) };
+  const res: ServerMessage = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
+  if (outcome.results) res.results = toWire(outcome.results) as unknown[];
+  return res;
+}
+
+export class SocketHandler {
+  private readonly host: SessionHost;
+  private readonly state: DurableObjectState;
+  /** Requests of each session waiting for their answer (kept in memory: they keep the object awake). */
+  private readonly outstanding = new Map<number, number>();
+
+  constructor(host: SessionHost, state: DurableObjectState) {
+    this.host = host;
+    this.state = state;
+  }
+
+  /** Accepts a WebSocket forwarded by the Worker (`?namespace=&host=`, the client's address in CF-Connecting-IP). */
+  upgrade(request: Request): Response {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const url = new URL(request.url);
+    const namespace = url.searchParams.get("namespace") ?? "";
+    const hostNumber = Number(url.searchParams.get("host"));
+    if (!namespace || !isHostNumber(hostNumber)) return new Response("namespace and host are required", { status: 400 });
+    try {
+      this.host.store.claimNamespace(namespace);
+    } catch (err) {
+      return new Response(err instanceof Error ? err.message : "wrong namespace", { status: 400 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const socketId = crypto.randomUUID();
+    // The tag finds the socket again from its sessions' rows, also after hibernation.
+    this.state.acceptWebSocket(server, [socketId]);
+    const attachment: SocketAttachment = { socketId, namespace, hostNumber, ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", lastSeen: Date.now() };
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async message(ws: WebSocket, frame: string | ArrayBuffer): Promise<void> {
+    const attachment = attachmentOf(ws);
+    if (!attachment) {
+      ws.close(1011, "unknown socket");
+      return;
+    }
+    const now = Date.now();
+    ws.serializeAttachment({ ...attachment, lastSeen: now });
+    const messages = parseFrame(frame, this.host.socketLimits);
+    if (!Array.isArray(messages)) {
+      this.closeSocket(ws, messages.close, messages.reason);
+      return;
+    }
+    for (const message of messages) {
+      switch (message.t) {
+        case "ping":
+          ws.send(PONG_FRAME);
+          break;
+        case "bad":
+          if (!message.reply) {
+            this.closeSocket(ws, 1008, message.problem);
+            return;
+          }
+          this.host.outbox.send(ws, message.reply);
+          break;
+        case "connect":
+          this.connect(ws, attachment, message);
+          break;
+        case "req":
+          this.request(ws, attachment, message);
+          break;
+      }
+    }
+  }
+
+  /** Closes a socket after what it is owed; its sessions wait for a resume. */
+  private closeSocket(ws: WebSocket, code: number, reason: string): void {
+    console.warn(`session socket closed (${code}): ${reason}`);
+    this.host.outbox.flush(ws);
+    this.host.detach(ws);
+    try {
+      ws.close(code, reasonOf(reason));
+    } catch {
+      // already closed
+    }
+  }
+
+  private connect(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {
+    const { store, outbox, socketLimits } = this.host;
+    const send = (message: ServerMessage): void => outbox.send(ws, message);
+    const refuse = (err: KeeperError): void => send({ t: "refused", ref: m.ref, error: err.toBody() });
+    const full = (): boolean => store.sessionsOnSocket(attachment.socketId).length >= socketLimits.maxSessionsPerSocket;
+    try {
+      if (m.sessionId === undefined) {
+        if (full()) return refuse(new KeeperError("Throttled", `a socket may carry at most ${socketLimits.maxSessionsPerSocket} sessions`));
+        const grant = this.host.createSession(attachment.namespace, attachment.hostNumber, m.timeoutMs, attachment.socketId);
+        send({ t: "connected", ref: m.ref, ...grant, resumed: false });
+        void this.host.scheduleExpiry().catch((err) => console.error("setting the expiry alarm failed", err));
+        return;
+      }
+      let row;
+      try {
+        row = this.host.liveRow(m.sessionId);
+      } catch {
+        return send({ t: "expired", ref: m.ref });
+      }
+      // A wrong password refuses the newcomer; the session and its socket are not touched.
+      if (!samePassword(row.password, m.password ?? "")) return refuse(new KeeperError("AuthFailed", "wrong session password"));
+      if (row.socket_id !== attachment.socketId) {
+        if (full()) return refuse(new KeeperError("Throttled", `a socket may carry at most ${socketLimits.maxSessionsPerSocket} sessions`));
+        const previous = this.host.socketOf(row);
+        if (previous && previous !== ws) outbox.send(previous, { t: "closed", sid: row.id, reason: "moved" });
+        store.setSocket(row.id, attachment.socketId);
+      }
+      store.touch(row.id, row.timeout_ms);
+      send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true });
+      // Events that fired while it had no socket, in order.
+      for (const event of this.host.watches.takeQueued(row.id)) send(event);
+    } catch (err) {
+      if (!(err instanceof KeeperError)) console.error("connect failed", err);
+      refuse(err instanceof KeeperError ? err : new KeeperError("SystemError", "connect failed"));
+    }
+  }
+
+  private request(ws: WebSocket, attachment: SocketAttachment, m: RequestMessage): void {
+    const { sid, xid } = m;
+    const answerNow = (err: KeeperError): void => this.host.outbox.send(ws, resOf(sid, xid, failed(err)));
+    const row = this.host.store.row(sid);
+    if (!row || row.state !== "open") return answerNow(new KeeperError("SessionExpired", "no such session is open"));
+    if (row.socket_id !== attachment.socketId) {
+      return answerNow(new KeeperError("SessionMoved", "the session is not on this socket: resume it here with connect first"));
+    }
+    const waiting = this.outstanding.get(sid) ?? 0;
+    const max = this.host.socketLimits.maxOutstandingPerSession;
+    if (waiting >= max) return answerNow(new KeeperError("Throttled", `a session may have at most ${max} requests outstanding`));
+    this.outstanding.set(sid, waiting + 1);
+    // A bad op is answered in its turn, after the session's earlier requests.
+    let op: HostOp | KeeperError;
+    try {
+      op = parseSessionOp(m.op, this.host.limits);
+    } catch (err) {
+      op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
+    }
+    const connectionIds: Id[] = [{ scheme: "ip", id: attachment.ip }];
+    void this.host.runner.enqueue(sid, async () => {
+      let reply: ServerMessage;
+      let closed = false;
+      try {
+        if (op instanceof KeeperError) throw op;
+        const live = this.host.liveRow(sid);
+        this.host.store.touch(sid, live.timeout_ms);
+        if (op.op === "close") {
+          await this.host.closeSession(sid);
+          closed = true;
+          reply = resOf(sid, xid, { ok: true, zxid: 0, value: { closed: true } });
+        } else {
+          reply = resOf(sid, xid, await this.host.runner.run(sid, connectionIds, op));
+        }
+      } catch (err) {
+        if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
+        reply = resOf(sid, xid, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
+      } finally {
+        const left = (this.outstanding.get(sid) ?? 1) - 1;
+        if (left > 0) this.outstanding.set(sid, left);
+        else this.outstanding.delete(sid);
+      }
+      this.host.sendToSession(sid, reply, ws);
+      if (closed) this.host.outbox.send(ws, { t: "closed", sid, reason: "closed" });
+    });
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The socket side of a session host: the limits of the WebSocket protocol, what each
+ * socket carries across hibernation (its attachment), frames checked into messages,
+ * and an outbox that sends each socket's messages in order, several per frame.
+ *
+ * Which sessions a socket carries is not in its attachment (capped at 2,048 bytes,
+ * about a hundred ids, while the bridge puts all its sessions of a host on one
+ * socket) but in the sessions table (`socket_id`), matched to the socket by a tag
+ * given at acceptWebSocket; both survive hibernation.
+ */
+import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
+import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
+import { KeeperError } from "../../protocol/index.ts";
+
+/** Limits of the socket protocol; each a setting (docs/api.md). */
+export interface SocketLimits {
+  /** Largest frame a client may send, in bytes (room for a 1 MiB value as base64 plus JSON). */
+  maxFrameBytes: number;
+  /** Most messages in one frame. */
+  maxMessagesPerFrame: number;
+  /** Most sessions one socket may carry. */
+  maxSessionsPerSocket: number;
+  /** Most watches one session may hold. */
+  maxWatchesPerSession: number;
+  /** Most requests of one session waiting for their answer (ZooKeeper's globalOutstandingLimit is 1000). */
+  maxOutstandingPerSession: number;
+}
+
+export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxMessagesPerFrame: 1000,
+  maxSessionsPerSocket: 1000,
+  maxWatchesPerSession: 10_000,
+  maxOutstandingPerSession: 1000,
+};
+
+const SETTINGS: Record<keyof SocketLimits, string> = {
+  maxFrameBytes: "EDGEKEEPER_MAX_FRAME_BYTES",
+  maxMessagesPerFrame: "EDGEKEEPER_MAX_MESSAGES_PER_FRAME",
+  maxSessionsPerSocket: "EDGEKEEPER_MAX_SESSIONS_PER_SOCKET",
+  maxWatchesPerSession: "EDGEKEEPER_MAX_WATCHES_PER_SESSION",
+  maxOutstandingPerSession: "EDGEKEEPER_MAX_OUTSTANDING_PER_SESSION",
+};
+
+/** The socket limits from string settings; unset or invalid ones keep their defaults. */
+export function socketLimitsFromEnv(env: Record<string, unknown>): SocketLimits {
+  const limits: SocketLimits = { ...DEFAULT_SOCKET_LIMITS };
+  for (const key of Object.keys(SETTINGS) as (keyof SocketLimits)[]) {
+    const value = Number(env[SETTINGS[key]]);
+    if (Number.isSafeInteger(value) && value > 0) limits[key] = value;
+  }
+  return limits;
+}
+
+/** What a socket keeps across hibernation. `lastSeen`: its last message (pings are timed by the runtime). */
+export interface SocketAttachment {
+  socketId: string;
+  /** The namespace and host number the Worker routed the socket to (for new sessions). */
+  namespace: string;
+  hostNumber: number;
+  /** The client's address, its `ip` identity for ACLs. */
+  ip: string;
+  lastSeen: number;
+}
+
+export function attachmentOf(ws: WebSocket): SocketAttachment | undefined {
+  const value = ws.deserializeAttachment() as SocketAttachment | null;
+  return value && typeof value.socketId === "string" ? value : undefined;
+}
+
+/** When a socket last showed life: its last message, or its last auto-answered ping. */
+export function lastSignOfLife(ws: WebSocket, state: DurableObjectState): number {
+  const ping = state.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+  return Math.max(ping, attachmentOf(ws)?.lastSeen ?? 0);
+}
+
+/** WebSocket close codes (RFC 6455). */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_UNSUPPORTED = 1003;
+export const CLOSE_POLICY = 1008;
+
+/**
+ * A close code we may send back. Echoing 1005/1006 (no code, abnormal) throws
+ * `Invalid WebSocket close code` (../shared/STACK.md), so those become 1000.
+ */
+export function echoCloseCode(code: number): number {
+  return code === 1005 || code === 1006 || code < 1000 || code >= 5000 ? CLOSE_NORMAL : code;
+}
+
+/** One checked message of a frame; `bad` ones carry the answer, if they can be paired with one. */
+export type Incoming =
+  | Extract<ClientMessage, { t: "connect" }>
+  | { t: "req"; sid: number; xid: number; op: unknown }
+  | { t: "ping" }
+  | { t: "bad"; reply?: ServerMessage; problem: string };
+
+/** A frame the socket cannot go on after: it is closed with this code. */
+export interface FrameFailure {
+  close: number;
+  reason: string;
+}
+
+const isInt = (value: unknown): value is number => Number.isSafeInteger(value);
+
+function checkMessage(raw: unknown): Incoming {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { t: "bad", problem: "a message must be an object" };
+  const m = raw as Record<string, unknown>;
+  const problem = (text: string): Incoming => {
+    const error = new KeeperError("MarshallingError", text).toBody();
+    if (isInt(m.sid) && isInt(m.xid)) return { t: "bad", problem: text, reply: { t: "res", sid: m.sid, xid: m.xid, zxid: 0, ok: false, error } };
+    if (isInt(m.ref)) return { t: "bad", problem: text, reply: { t: "refused", ref: m.ref, error } };
+    return { t: "bad", problem: text };
+  };
+  switch (m.t) {
+    case "connect": {
+      if (!isInt(m.ref)) return problem("connect needs a numeric ref");
+      if (typeof m.timeoutMs !== "number") return problem("connect needs timeoutMs");
+      if (m.sessionId !== undefined && !isInt(m.sessionId)) return problem("connect: sessionId must be an integer");
+      if (m.sessionId !== undefined && typeof m.password !== "string") return problem("connect: resuming a session needs its password");
+      return { t: "connect", ref: m.ref, timeoutMs: m.timeoutMs, ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }) };
+    }
+    case "req":
+      if (!isInt(m.sid) || !isInt(m.xid)) return problem("req needs numeric sid and xid");
+      return { t: "req", sid: m.sid, xid: m.xid, op: m.op };
+    default:
+      return problem(`unknown message type ${JSON.stringify(m.t)}; expected connect or req`);
+  }
+}
+
+/**
+ * Checks a frame into messages: a text frame holding a JSON array of at most
+ * `maxMessagesPerFrame` messages, within `maxFrameBytes`. A frame that is none of
+ * these fails as a whole (the socket is closed); a bad message inside a good frame
+ * is answered on its own.
+ */
+export function parseFrame(frame: string | ArrayBuffer, limits: SocketLimits): Incoming[] | FrameFailure {
+  if (typeof frame !== "string") return { close: CLOSE_UNSUPPORTED, reason: "frames are JSON text, not binary" };
+  if (frame === PING_FRAME) return [{ t: "ping" }];
+  // A UTF-16 length is at most the UTF-8 one; check the cheap bound before encoding.
+  if (frame.length > limits.maxFrameBytes || new TextEncoder().encode(frame).length > limits.maxFrameBytes) {
+    return { close: CLOSE_POLICY, reason: `frame over ${limits.maxFrameBytes} bytes` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame);
+  } catch {
+    return { close: CLOSE_UNSUPPORTED, reason: "a frame must be JSON" };
+  }
+  if (!Array.isArray(parsed)) return { close: CLOSE_POLICY, reason: "a frame must be a JSON array of messages" };
+  if (parsed.length > limits.maxMessagesPerFrame) return { close: CLOSE_POLICY, reason: `more than ${limits.maxMessagesPerFrame} messages in a frame` };
+  return parsed.map(checkMessage);
+}
+
+/**
+ * Sends each socket's messages in the order they were given, gathered into one
+ * frame per turn of the event loop (a frame of many requests gets few frames back).
+ */
+export class SocketOutbox {
+  private readonly pending = new Map<WebSocket, ServerMessage[]>();
+
+  send(ws: WebSocket, message: ServerMessage): void {
+    const queue = this.pending.get(ws);
+    if (queue) {
+      queue.push(message);
+      return;
+    }
+    this.pending.set(ws, [message]);
+    queueMicrotask(() => this.flush(ws));
+  }
+
+  /** Sends what is queued for `ws` now (before closing it, say). */
+  flush(ws: WebSocket): void {
+    const queue = this.pending.get(ws);
+    this.pending.delete(ws);
+    if (!queue || queue.length === 0) return;
+    try {
+      ws.send(JSON.stringify(queue));
+    } catch {
+      // The socket closed meanwhile: its sessions hear of it when they resume.
+    }
+  }
+}
+
+export { PONG_FRAME };

@@ -1,0 +1,179 @@
+/**
+ * A session host's rows: its sessions (password, timeout, deadline, last cxid,
+ * state, and the socket carrying it, if any), the shards that may hold each
+ * session's ephemerals, and the identities each has added (addAuth).
+ */
+import { type Id, KeeperError } from "../../protocol/index.ts";
+import type { Mount } from "../directory/mount-table.ts";
+import { sessionIdHex } from "./session-ids.ts";
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
+  // state: open, or closing (its ephemerals are being deleted; it takes no more
+  // requests). deadline: when an open session expires unless its socket shows life,
+  // or when the alarm retries a closing one. cxid: the session's last request number.
+  // socket_id: the tag of the socket carrying it (NULL: none; it lives until its deadline).
+  `CREATE TABLE IF NOT EXISTS sessions (
+     id INTEGER PRIMARY KEY,
+     password TEXT NOT NULL,
+     timeout_ms INTEGER NOT NULL,
+     deadline INTEGER NOT NULL,
+     cxid INTEGER NOT NULL DEFAULT 0,
+     state TEXT NOT NULL DEFAULT 'open'
+   )`,
+  `CREATE INDEX IF NOT EXISTS sessions_by_deadline ON sessions (deadline)`,
+  // Shards that may hold a session's ephemerals: written before a create is sent there.
+  `CREATE TABLE IF NOT EXISTS session_shards (
+     session_id INTEGER NOT NULL,
+     shard TEXT NOT NULL,
+     root TEXT NOT NULL,
+     PRIMARY KEY (session_id, shard)
+   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS session_auth (
+     session_id INTEGER NOT NULL,
+     scheme TEXT NOT NULL,
+     id TEXT NOT NULL,
+     PRIMARY KEY (session_id, scheme, id)
+   ) WITHOUT ROWID`,
+];
+
+export interface SessionRow {
+  id: number;
+  password: string;
+  timeout_ms: number;
+  deadline: number;
+  cxid: number;
+  state: string;
+  socket_id: string | null;
+}
+
+export function randomPassword(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Compares in time independent of where the strings differ. */
+export function samePassword(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return diff === 0;
+}
+
+export function expired(sessionId: number): KeeperError {
+  return new KeeperError("SessionExpired", `session ${sessionIdHex(sessionId)} has expired or was closed`);
+}
+
+export class SessionStore {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  /** Creates the tables; adds socket_id to a sessions table made before sockets. */
+  initialize(): void {
+    for (const statement of SCHEMA) this.sql.exec(statement);
+    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(sessions)").toArray();
+    if (!columns.some((c) => c.name === "socket_id")) this.sql.exec("ALTER TABLE sessions ADD COLUMN socket_id TEXT");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS sessions_by_socket ON sessions (socket_id)");
+  }
+
+  meta(key: string): string | number | undefined {
+    return this.sql.exec<{ value: string | number }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  /** Records the host's namespace at its first use; a host serves one namespace only. */
+  claimNamespace(namespace: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+    const stored = this.meta("namespace");
+    if (stored !== namespace) throw new KeeperError("SystemError", `session host of namespace ${String(stored)} asked to serve ${namespace}`);
+  }
+
+  row(sessionId: number): SessionRow | undefined {
+    return this.sql
+      .exec<{ id: number; password: string; timeout_ms: number; deadline: number; cxid: number; state: string; socket_id: string | null }>(
+        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id FROM sessions WHERE id = ?",
+        sessionId,
+      )
+      .toArray()[0];
+  }
+
+  /** Moves an open session's deadline to `deadline`, if that is later. */
+  extend(sessionId: number, deadline: number): void {
+    this.sql.exec("UPDATE sessions SET deadline = max(deadline, ?) WHERE id = ? AND state = 'open'", deadline, sessionId);
+  }
+
+  /** A renewal by a request or keep-alive: the timeout from now. */
+  touch(sessionId: number, timeoutMs: number): void {
+    this.sql.exec("UPDATE sessions SET deadline = ? WHERE id = ? AND state = 'open'", Date.now() + timeoutMs, sessionId);
+  }
+
+  /** Marks a session closing, with the alarm's retry time as its deadline. */
+  markClosing(sessionId: number, retryAt: number): void {
+    this.sql.exec("UPDATE sessions SET state = 'closing', deadline = ? WHERE id = ?", retryAt, sessionId);
+  }
+
+  setSocket(sessionId: number, socketId: string | null): void {
+    this.sql.exec("UPDATE sessions SET socket_id = ? WHERE id = ?", socketId, sessionId);
+  }
+
+  sessionsOnSocket(socketId: string): SessionRow[] {
+    return this.sql
+      .exec<{ id: number; password: string; timeout_ms: number; deadline: number; cxid: number; state: string; socket_id: string | null }>(
+        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id FROM sessions WHERE socket_id = ?",
+        socketId,
+      )
+      .toArray();
+  }
+
+  /** Sessions said to be on a socket, by socket. */
+  attachedSockets(): string[] {
+    return this.sql.exec<{ socket_id: string }>("SELECT DISTINCT socket_id FROM sessions WHERE socket_id IS NOT NULL").toArray().map((r) => r.socket_id);
+  }
+
+  /** The socket is gone: its sessions live on for their timeout from now, waiting for a resume. */
+  detachSocket(socketId: string, now: number): void {
+    this.sql.exec("UPDATE sessions SET socket_id = NULL, deadline = max(deadline, ? + timeout_ms) WHERE socket_id = ? AND state = 'open'", now, socketId);
+    this.sql.exec("UPDATE sessions SET socket_id = NULL WHERE socket_id = ?", socketId);
+  }
+
+  /** Records a shard that may hold the session's ephemerals (before a create is sent there). */
+  recordShard(sessionId: number, mount: Mount): void {
+    this.sql.exec("INSERT OR IGNORE INTO session_shards (session_id, shard, root) VALUES (?, ?, ?)", sessionId, mount.shard, mount.prefix);
+  }
+
+  shardsOf(sessionId: number): Mount[] {
+    return this.sql
+      .exec<{ shard: string; root: string }>("SELECT shard, root FROM session_shards WHERE session_id = ?", sessionId)
+      .toArray()
+      .map((r) => ({ shard: r.shard, prefix: r.root }));
+  }
+
+  dropShard(sessionId: number, shard: string): void {
+    this.sql.exec("DELETE FROM session_shards WHERE session_id = ? AND shard = ?", sessionId, shard);
+  }
+
+  /** The cxid of a session's next request: the client's own (a retry, or ahead), or the next one. */
+  nextCxid(sessionId: number, given: number | undefined): number {
+    if (given === undefined) {
+      return this.sql.exec<{ cxid: number }>("UPDATE sessions SET cxid = cxid + 1 WHERE id = ? RETURNING cxid", sessionId).one().cxid;
+    }
+    if (!Number.isSafeInteger(given) || given <= 0) throw new KeeperError("BadArguments", "a cxid is a positive integer");
+    this.sql.exec("UPDATE sessions SET cxid = max(cxid, ?) WHERE id = ?", given, sessionId);
+    return given;
+  }
+
+  authIds(sessionId: number): Id[] {
+    return this.sql.exec<{ scheme: string; id: string }>("SELECT scheme, id FROM session_auth WHERE session_id = ? ORDER BY scheme, id", sessionId).toArray();
+  }
+
+  addAuthIds(sessionId: number, ids: Id[]): void {
+    for (const { scheme, id } of ids) this.sql.exec("INSERT OR IGNORE INTO session_auth (session_id, scheme, id) VALUES (?, ?, ?)", sessionId, scheme, id);
+  }
+
+  /** Removes a session's row and identities (its shards and watches are dropped by their owners). */
+  delete(sessionId: number): void {
+    this.sql.exec("DELETE FROM session_auth WHERE session_id = ?", sessionId);
+    this.sql.exec("DELETE FROM sessions WHERE id = ?", sessionId);
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The watches of a host's sessions, and their fan-out. A shard keeps one watch per
+ * host (path, kind) and sends the host one numbered notification per change; here
+ * each session's own watches are rows in the host's SQLite (so they survive
+ * hibernation and restarts), and a notification becomes one `event` per matching
+ * session watch, with one-shot watches dropped as they fire.
+ *
+ * Each row keeps the zxid its watch was set at (the shard's zxid in the answer that
+ * set it): a notification of a change at or before that zxid was already visible to
+ * the session when it set the watch, so it does not fire it (a shard's watch is per
+ * host, so a notification can be on its way while another session sets a watch).
+ * Notifications are numbered per shard; the last one processed of each shard is
+ * stored, so one that comes twice (pushed and riding on an answer) fires once.
+ */
+import { type Mount } from "../directory/mount-table.ts";
+import { type ServerMessage } from "../../protocol/session-protocol.ts";
+import { type WatchKind, type WatchNotification, kindsFiredAt } from "../../protocol/index.ts";
+
+export const WATCH_TABLES = [
+  // exists_missing: a data watch set by exists on a node that did not exist (it waits for NodeCreated).
+  `CREATE TABLE IF NOT EXISTS session_watches (
+     session_id INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     set_zxid INTEGER NOT NULL,
+     exists_missing INTEGER NOT NULL DEFAULT 0,
+     shard TEXT NOT NULL,
+     root TEXT NOT NULL,
+     PRIMARY KEY (session_id, path, kind)
+   ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS session_watches_by_path ON session_watches (path, kind)`,
+  `CREATE TABLE IF NOT EXISTS shard_seqs (shard_key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID`,
+  // Events of a session with no socket, in order, sent when it resumes.
+  `CREATE TABLE IF NOT EXISTS session_events (
+     n INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id INTEGER NOT NULL,
+     message TEXT NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS session_events_by_session ON session_events (session_id, n)`,
+];
+
+/** A shard watch of the host that no session needs anymore: remove it at the shard. */
+export interface OrphanWatch {
+  path: string;
+  kind: WatchKind;
+  mount: Mount;
+}
+
+type EventMessage = Extract<ServerMessage, { t: "event" }>;
+
+const ONE_SHOT: ReadonlySet<string> = new Set(["data", "child"]);
+/** Durable Object SQLite allows 100 bound parameters per statement. */
+const MAX_BOUND_PATHS = 90;
+
+/** The path and its ancestors ("/a/b" -> "/a/b", "/a", "/"). */
+function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  for (let p = path; p !== "/"; ) {
+    p = p.lastIndexOf("/") === 0 ? "/" : p.slice(0, p.lastIndexOf("/"));
+    out.push(p);
+  }
+  return out;
+}
+
+export class SessionWatches {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  count(sessionId: number): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM session_watches WHERE session_id = ?", sessionId).one().n;
+  }
+
+  /** Records a session's watch, set by an answer at `zxid` from the shard of `mount`. */
+  add(sessionId: number, path: string, kind: WatchKind, zxid: number, mount: Mount, existsMissing = false): void {
+    this.sql.exec(
+      `INSERT INTO session_watches (session_id, path, kind, set_zxid, exists_missing, shard, root) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (session_id, path, kind) DO UPDATE SET set_zxid = excluded.set_zxid, exists_missing = excluded.exists_missing, shard = excluded.shard, root = excluded.root`,
+      sessionId,
+      path,
+      kind,
+      zxid,
+      existsMissing ? 1 : 0,
+      mount.shard,
+      mount.prefix,
+    );
+  }
+
+  /** The session's watches, for tests and inspection. */
+  of(sessionId: number): { path: string; kind: WatchKind; existsMissing: boolean }[] {
+    return this.sql
+      .exec<{ path: string; kind: WatchKind; exists_missing: number }>("SELECT path, kind, exists_missing FROM session_watches WHERE session_id = ? ORDER BY path, kind", sessionId)
+      .toArray()
+      .map((r) => ({ path: r.path, kind: r.kind, existsMissing: r.exists_missing === 1 }));
+  }
+
+  /**
+   * Removes a session's watches on a path (one kind, or all). Returns how many went
+   * and the shard watches no session of the host holds anymore.
+   */
+  remove(sessionId: number, path: string, kind: WatchKind | "any"): { removed: number; orphans: OrphanWatch[] } {
+    const rows = this.sql
+      .exec<{ kind: WatchKind; shard: string; root: string }>(
+        kind === "any"
+          ? "DELETE FROM session_watches WHERE session_id = ? AND path = ? RETURNING kind, shard, root"
+          : "DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ? RETURNING kind, shard, root",
+        ...(kind === "any" ? [sessionId, path] : [sessionId, path, kind]),
+      )
+      .toArray();
+    return { removed: rows.length, orphans: rows.filter((r) => !this.held(path, r.kind)).map((r) => ({ path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } })) };
+  }
+
+  /** Drops every watch and queued event of a session (closed or expired): the shard watches left without a holder. */
+  dropSession(sessionId: number): OrphanWatch[] {
+    this.sql.exec("DELETE FROM session_events WHERE session_id = ?", sessionId);
+    const rows = this.sql
+      .exec<{ path: string; kind: WatchKind; shard: string; root: string }>("DELETE FROM session_watches WHERE session_id = ? RETURNING path, kind, shard, root", sessionId)
+      .toArray();
+    // Fired one-shot watches are gone at the shard already; removing them again is harmless (NoWatcher is ignored).
+    return rows.filter((r) => !this.held(r.path, r.kind)).map((r) => ({ path: r.path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } }));
+  }
+
+  private held(path: string, kind: WatchKind): boolean {
+    return this.sql.exec("SELECT 1 FROM session_watches WHERE path = ? AND kind = ? LIMIT 1", path, kind).toArray().length > 0;
+  }
+
+  /** The last notification seq processed of a shard (what the host acknowledges). */
+  ackSeq(shardKey: string): number {
+    return this.sql.exec<{ seq: number }>("SELECT seq FROM shard_seqs WHERE shard_key = ?", shardKey).toArray()[0]?.seq ?? 0;
+  }
+
+  /**
+   * Fans a shard's notifications out, in seq order, skipping those already
+   * processed; `emit` gets each event for a session, in order. Synchronous (no
+   * await between reading and storing the last seq), so a notification that
+   * arrives twice at once still fires once. Returns the last seq processed.
+   */
+  process(shardKey: string, notifications: WatchNotification[], emit: (sessionId: number, event: EventMessage) => void): number {
+    let last = this.ackSeq(shardKey);
+    const start = last;
+    for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
+      if (n.seq <= last) continue;
+      for (const [sessionId, event] of this.fanOut(n)) emit(sessionId, event);
+      last = n.seq;
+    }
+    if (last !== start) this.sql.exec("INSERT INTO shard_seqs (shard_key, seq) VALUES (?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq", shardKey, last);
+    return last;
+  }
+
+  /** The events one notification causes: one per session watch it fires, one-shot ones dropped. */
+  private fanOut(n: WatchNotification): [number, EventMessage][] {
+    if (n.event === "ACLChanged") return [];
+    const event = n.event;
+    const kinds = kindsFiredAt(event);
+    const fired: { session_id: number; path: string; kind: WatchKind }[] = [];
+    const own = kinds.filter((k) => k !== "recursive");
+    if (own.length > 0) {
+      fired.push(
+        ...this.sql
+          .exec<{ session_id: number; path: string; kind: WatchKind }>(
+            `SELECT session_id, path, kind FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
+            n.path,
+            n.zxid,
+            ...own,
+          )
+          .toArray(),
+      );
+    }
+    if (kinds.includes("recursive")) {
+      const paths = selfAndAncestors(n.path);
+      for (let i = 0; i < paths.length; i += MAX_BOUND_PATHS) {
+        const chunk = paths.slice(i, i + MAX_BOUND_PATHS);
+        fired.push(
+          ...this.sql
+            .exec<{ session_id: number; path: string; kind: WatchKind }>(
+              `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${chunk.map(() => "?").join(", ")})`,
+              n.zxid,
+              ...chunk,
+            )
+            .toArray(),
+        );
+      }
+    }
+    fired.sort((a, b) => a.session_id - b.session_id);
+    for (const w of fired) {
+      if (ONE_SHOT.has(w.kind)) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", w.session_id, w.path, w.kind);
+    }
+    return fired.map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
+  }
+
+  /** Keeps an event for a session with no socket. */
+  queue(sessionId: number, message: ServerMessage): void {
+    this.sql.exec("INSERT INTO session_events (session_id, message) VALUES (?, ?)", sessionId, JSON.stringify(message));
+  }
+
+  /** A resumed session's queued events, in order; they are removed. */
+  takeQueued(sessionId: number): ServerMessage[] {
+    const rows = this.sql.exec<{ message: string }>("SELECT message FROM session_events WHERE session_id = ? ORDER BY n", sessionId).toArray();
+    if (rows.length > 0) this.sql.exec("DELETE FROM session_events WHERE session_id = ?", sessionId);
+    return rows.map((r) => JSON.parse(r.message) as ServerMessage);
+  }
+}

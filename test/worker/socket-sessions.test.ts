@@ -1,0 +1,207 @@
+/**
+ * Sessions over the WebSocket protocol (protocol/session-protocol.ts), through the
+ * Worker's /v1/sessions/socket into real session hosts and shards: connect, resume,
+ * requests in order, ephemerals on close and expiry, limits and bad frames.
+ * The tick is 200 ms here: timeouts lie in [400, 4000] ms.
+ */
+import { describe, expect, it } from "vitest";
+import { HttpClient, ORIGIN } from "../harness/http.ts";
+import { MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
+import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
+import { SELF } from "cloudflare:test";
+
+async function exists(zk: HttpClient, path: string): Promise<boolean> {
+  const res = await zk.get(path, { view: "stat" });
+  await res.body?.cancel();
+  return res.status === 200;
+}
+
+describe("connecting", () => {
+  it("opens a session, answers pings, and refuses a plain GET", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open(1_000);
+    expect(s).toMatchObject({ t: "connected", timeoutMs: 1_000, resumed: false });
+    expect(s.password).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    socket.send("ping");
+    await socket.next((m) => m === "pong");
+    const plain = await SELF.fetch(`${ORIGIN}/v1/sessions/socket?namespace=${zk.namespace}`);
+    expect(plain.status).toBe(400);
+    await plain.body?.cancel();
+  });
+
+  it("a resume with a wrong password is refused and harms nothing; an unknown one is expired", async () => {
+    const zk = new HttpClient();
+    const a = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await a.open();
+    await a.ok(s.sessionId, { op: "create", path: "/e", mode: "EPHEMERAL" });
+    const b = await SessionSocket.open(zk.namespace, { session: String(s.sessionId) });
+    const refused = await b.connect(4_000, { sessionId: s.sessionId, password: "wrong" });
+    expect(refused).toMatchObject({ t: "refused", error: { name: "AuthFailed" } });
+    expect((await a.ok(s.sessionId, { op: "exists", path: "/e" })).stat).not.toBeNull();
+    expect(await b.connect(4_000, { sessionId: s.sessionId + 1000, password: s.password })).toMatchObject({ t: "expired" });
+    expect(await b.connect(4_000, { sessionId: 12345, password: "x" })).toMatchObject({ t: "expired" });
+  });
+});
+
+describe("ephemerals", () => {
+  it("go on close: the answer, then closed", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    const created = await socket.ok(s.sessionId, { op: "create", path: "/e", mode: "EPHEMERAL", data: b64("hi") });
+    expect(created.stat.ephemeralOwner).toBe(s.sessionId);
+    const [xid] = socket.sendReqs(s.sessionId, { op: "close" });
+    const res = await socket.response(s.sessionId, xid!);
+    expect(res.ok).toBe(true);
+    const closed = await socket.next((m) => m !== "pong" && m.t === "closed");
+    expect(closed).toEqual({ t: "closed", sid: s.sessionId, reason: "closed" });
+    expect(socket.log.indexOf(res)).toBeLessThan(socket.log.indexOf(closed));
+    expect(await exists(zk, "/e")).toBe(false);
+    expect(await socket.req(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ ok: false, error: { name: "SessionExpired" } });
+  });
+
+  it("go on expiry when the socket drops and nobody resumes; stay on a resume within the timeout", async () => {
+    const zk = new HttpClient();
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const kept = await first.open(1_200);
+    const lost = await first.open(MIN_TIMEOUT_MS);
+    await first.ok(kept.sessionId, { op: "create", path: "/kept", mode: "EPHEMERAL" });
+    await first.ok(lost.sessionId, { op: "create", path: "/lost", mode: "EPHEMERAL" });
+    // Alive while the socket pings (answered by the runtime), however long.
+    for (let i = 0; i < 8; i++) {
+      first.send("ping");
+      await sleep(MIN_TIMEOUT_MS / 4);
+    }
+    expect(await exists(zk, "/lost")).toBe(true);
+    first.drop();
+    await sleep(300);
+    const second = (await SessionSocket.open(zk.namespace, { session: String(kept.sessionId) })).keepAlive();
+    expect(await second.connect(1_200, { sessionId: kept.sessionId, password: kept.password })).toMatchObject({ t: "connected", resumed: true, sessionId: kept.sessionId });
+    await eventually("the unresumed session's ephemeral goes", async () => !(await exists(zk, "/lost")));
+    await sleep(1_500);
+    expect(await exists(zk, "/kept")).toBe(true);
+    expect((await second.ok(kept.sessionId, { op: "getEphemerals", prefix: "/" })).paths).toEqual(["/kept"]);
+  });
+
+  it("many sessions of one host expire independently, each at its own timeout", async () => {
+    const zk = new HttpClient();
+    const timeouts = [400, 1_200, 2_400];
+    const sessions: Connected[] = [];
+    for (const t of timeouts) {
+      const socket = await SessionSocket.open(zk.namespace, { host: "7" });
+      const s = await socket.open(t);
+      await socket.ok(s.sessionId, { op: "create", path: `/e${t}`, mode: "EPHEMERAL" });
+      sessions.push(s);
+      socket.drop();
+    }
+    expect(new Set(sessions.map((s) => Math.floor(s.sessionId / 2 ** 32)))).toEqual(new Set([7]));
+    const start = Date.now();
+    const goneAt: number[] = [];
+    for (const t of timeouts) {
+      await eventually(`/e${t} goes`, async () => !(await exists(zk, `/e${t}`)), 6_000);
+      goneAt.push(Date.now() - start);
+    }
+    expect(goneAt[0]!).toBeLessThan(1_200);
+    expect(goneAt[2]!).toBeGreaterThan(1_500);
+  });
+
+  it("a resume moves the session: the old socket is told, the new one carries it", async () => {
+    const zk = new HttpClient();
+    const a = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await a.open();
+    const b = await SessionSocket.open(zk.namespace, { session: String(s.sessionId) });
+    expect(await b.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
+    expect(await a.next((m) => m !== "pong" && m.t === "closed")).toEqual({ t: "closed", sid: s.sessionId, reason: "moved" });
+    expect(await a.req(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ ok: false, error: { name: "SessionMoved" } });
+    expect(await b.ok(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ stat: { numChildren: 1 } });
+  });
+});
+
+describe("requests", () => {
+  it("are answered in order across two mounted shards, values as base64", async () => {
+    const zk = new HttpClient();
+    expect((await zk.mount("/big")).status).toBe(201);
+    await zk.mustCreate("/small");
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    const xids = socket.sendReqs(
+      s.sessionId,
+      { op: "create", path: "/big/n", data: b64("1") },
+      { op: "create", path: "/small/n", data: b64("1") },
+      { op: "setData", path: "/big/n", data: b64("2") },
+      { op: "getData", path: "/big/n" },
+      { op: "delete", path: "/small/n" },
+      { op: "exists", path: "/small/n" },
+      { op: "sync", path: "/big" },
+      { op: "multi", ops: [{ op: "create", path: "/big/m" }, { op: "check", path: "/big/n", version: 1 }] },
+      { op: "multiRead", ops: [{ op: "getData", path: "/big/n" }] },
+    );
+    const answers = await Promise.all(xids.map((x) => socket.response(s.sessionId, x)));
+    const order = socket.log.filter((m) => m !== "pong" && m.t === "res").map((m) => (m as { xid: number }).xid);
+    expect(order).toEqual(xids);
+    expect(answers.every((a) => a.ok)).toBe(true);
+    const value = (i: number): any => (answers[i]!.ok ? answers[i]!.value : undefined);
+    expect(unb64(value(3).data)).toBe("2");
+    expect(value(5).stat).toBeNull();
+    expect(value(6)).toEqual({ path: "/big" });
+    expect(unb64(value(8).results[0].data)).toBe("2");
+  });
+
+  it("addAuth adds a digest identity that ACL checks use; an unknown scheme is AuthFailed", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    expect(await socket.req(s.sessionId, { op: "addAuth", scheme: "kerberos", credentials: "x" })).toMatchObject({ ok: false, error: { name: "AuthFailed" } });
+    await socket.ok(s.sessionId, { op: "addAuth", scheme: "digest", credentials: "alice:secret" });
+    await socket.ok(s.sessionId, { op: "create", path: "/mine", acl: [{ perms: 31, scheme: "auth", id: "" }], data: b64("x") });
+    expect(unb64((await socket.ok(s.sessionId, { op: "getData", path: "/mine" })).data)).toBe("x");
+    const other = await socket.open();
+    expect(await socket.req(other.sessionId, { op: "getData", path: "/mine" })).toMatchObject({ ok: false, error: { name: "NoAuth" } });
+  });
+});
+
+describe("bad input", () => {
+  it("a bad message on a shared socket is answered alone; the other sessions go on", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s1 = await socket.open();
+    const s2 = await socket.open();
+    socket.send([
+      { t: "req", sid: s1.sessionId, xid: 900, op: { op: "create" } },
+      { t: "req", sid: s1.sessionId, xid: 901, op: { op: "frobnicate", path: "/" } },
+      { t: "nonsense", sid: s1.sessionId, xid: 902 },
+      { t: "req", sid: s1.sessionId, xid: 903, op: { op: "setData", path: "/x", data: "%%%not base64" } },
+      { t: "connect", ref: 77 },
+      { t: "req", sid: 42, xid: 904, op: { op: "exists", path: "/" } },
+    ]);
+    expect(await socket.response(s1.sessionId, 900)).toMatchObject({ ok: false, error: { name: "MarshallingError" } });
+    expect(await socket.response(s1.sessionId, 901)).toMatchObject({ ok: false, error: { name: "Unimplemented" } });
+    expect(await socket.response(s1.sessionId, 902)).toMatchObject({ ok: false, error: { name: "MarshallingError" } });
+    expect(await socket.response(s1.sessionId, 903)).toMatchObject({ ok: false, error: { name: "MarshallingError" } });
+    expect(await socket.next((m) => m !== "pong" && m.t === "refused" && m.ref === 77)).toMatchObject({ error: { name: "MarshallingError" } });
+    expect(await socket.response(42, 904)).toMatchObject({ ok: false, error: { name: "SessionExpired" } });
+    await socket.ok(s1.sessionId, { op: "create", path: "/a" });
+    await socket.ok(s2.sessionId, { op: "create", path: "/b" });
+  });
+
+  it("an unreadable frame closes its socket (1003/1008) and no other", async () => {
+    const zk = new HttpClient();
+    const good = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await good.open();
+    for (const [frame, code] of [
+      ["{not json", 1003],
+      ['{"t":"connect"}', 1008],
+      ['[1, 2]', 1008],
+    ] as const) {
+      const bad = await SessionSocket.open(zk.namespace, { host: "0" });
+      const victim = await bad.open();
+      bad.send(frame);
+      expect((await bad.waitClosed()).code).toBe(code);
+      // The session on the closed socket waits for a resume; the other socket's goes on.
+      expect(await good.connect(4_000, { sessionId: victim.sessionId, password: victim.password })).toMatchObject({ t: "connected", resumed: true });
+    }
+    await good.ok(s.sessionId, { op: "create", path: "/still" });
+    expect(good.closed).toBeUndefined();
+  });
+});
