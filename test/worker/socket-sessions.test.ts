@@ -205,3 +205,21 @@ describe("bad input", () => {
     expect(good.closed).toBeUndefined();
   });
 });
+
+describe("the bearer token", () => {
+  it("may come as ?token= on the socket route, and on no other", async () => {
+    const { app } = await import("../../worker/app.ts");
+    const { env } = await import("cloudflare:test");
+    const deployed = { ...env, EDGEKEEPER_LOCAL: undefined, EDGEKEEPER_TOKEN: "t" };
+    const ns = new HttpClient().namespace;
+    const upgrade = { headers: { Upgrade: "websocket" } };
+    const wrong = await app.request(`${ORIGIN}/v1/sessions/socket?namespace=${ns}&token=x`, upgrade, deployed);
+    expect(wrong.status).toBe(401);
+    const ok = await app.request(`${ORIGIN}/v1/sessions/socket?namespace=${ns}&token=t`, upgrade, deployed);
+    expect(ok.status).toBe(101);
+    ok.webSocket?.accept();
+    ok.webSocket?.close(1000, "done");
+    const elsewhere = await app.request(`${ORIGIN}/v1/znodes/?token=t`, {}, deployed);
+    expect(elsewhere.status).toBe(401);
+  });
+});
