@@ -17,6 +17,7 @@ import type { EdgekeeperEnv } from "../env.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
+import { WatchGate } from "./watch-gate.ts";
 import { type SocketLimits, SocketOutbox, attachmentOf, echoCloseCode, lastSignOfLife, socketLimitsFromEnv } from "./session-sockets.ts";
 import { type SessionRow, SessionStore, expired, randomPassword, samePassword } from "./session-store.ts";
 import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
@@ -50,6 +51,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   readonly store: SessionStore;
   readonly watches: SessionWatches;
   readonly socketLimits: SocketLimits;
+  readonly gate = new WatchGate();
   readonly limits: Limits;
   readonly superDigest: string | undefined;
   readonly runner: SessionRunner;

@@ -22,6 +22,7 @@ import type { HostOp } from "./session-ops.ts";
 import type { SocketLimits } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
+import { type WatchGate, watchKey } from "./watch-gate.ts";
 
 /** Attempts of one shard call that failed with an error the platform marks retryable. */
 const SHARD_ATTEMPTS = 3;
@@ -31,6 +32,7 @@ export interface RunnerHost {
   readonly store: SessionStore;
   readonly watches: SessionWatches;
   readonly socketLimits: SocketLimits;
+  readonly gate: WatchGate;
   readonly superDigest: string | undefined;
   router(): ShardRouter;
   /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
@@ -39,6 +41,11 @@ export interface RunnerHost {
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
   hostName(sessionId: number): string;
+}
+
+/** The kind of watch a read with `watch: true` sets. */
+function watchKindOf(request: ShardRequest): "data" | "child" {
+  return request.op === "getChildren" ? "child" : "data";
 }
 
 /** Whether a request may create an ephemeral node (so its shard must be recorded first). */
@@ -139,20 +146,22 @@ export class SessionRunner {
         if (ephemeral) this.host.store.recordShard(sessionId, mount);
       };
       const router = this.host.router();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const { outcome, mount } = await router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped);
-          if (watching && outcome.ok) {
-            const kind = request.op === "getChildren" ? "child" : "data";
-            const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-            this.host.watches.add(sessionId, request.path, kind, outcome.zxid, mount, missing);
+      const send = async (): Promise<Outcome> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const { outcome, mount } = await router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped);
+            if (watching && outcome.ok) {
+              const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+              this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+            }
+            return outcome;
+          } catch (err) {
+            // The same cxid again: if the write was applied, the shard answers with its stored reply.
+            if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
           }
-          return outcome;
-        } catch (err) {
-          // The same cxid again: if the write was applied, the shard answers with its stored reply.
-          if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
         }
-      }
+      };
+      return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
       return failed(err);
     }
@@ -167,12 +176,14 @@ export class SessionRunner {
     const { sessionId } = caller;
     this.host.requireOpen(sessionId);
     this.checkWatchRoom(sessionId);
-    const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode);
-    if (outcome.ok) {
-      this.host.requireOpen(sessionId);
-      this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
-    }
-    return outcome;
+    return this.host.gate.whileSetting(watchKey(path, mode), async () => {
+      const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode);
+      if (outcome.ok) {
+        this.host.requireOpen(sessionId);
+        this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+      }
+      return outcome;
+    });
   }
 
   private async removeWatches(sessionId: number, path: string, kind: Parameters<SessionWatches["remove"]>[2]): Promise<Outcome> {
@@ -190,7 +201,10 @@ export class SessionRunner {
     const host = this.host.hostName(sessionId);
     for (const { path, kind, mount } of orphans) {
       try {
-        await router.removeWatchesOn(mount, host, path, kind);
+        // Another session may be setting the same watch right now: see WatchGate.
+        await this.host.gate.remove(watchKey(path, kind), () => !this.host.watches.held(path, kind), async () => {
+          await router.removeWatchesOn(mount, host, path, kind);
+        });
       } catch (err) {
         console.warn(`removing a watch on ${path} at its shard failed`, err);
       }

@@ -122,7 +122,8 @@ export class SessionWatches {
     return rows.filter((r) => !this.held(r.path, r.kind)).map((r) => ({ path: r.path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } }));
   }
 
-  private held(path: string, kind: WatchKind): boolean {
+  /** Whether any session of the host holds this watch. */
+  held(path: string, kind: WatchKind): boolean {
     return this.sql.exec("SELECT 1 FROM session_watches WHERE path = ? AND kind = ? LIMIT 1", path, kind).toArray().length > 0;
   }
 
