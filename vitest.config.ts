@@ -14,6 +14,8 @@ export default defineConfig({
           EDGEKEEPER_CONTAINER_REAP_MS: "50",
           // Session timeouts of 400 ms to 4 s, so expiry tests run in real time.
           EDGEKEEPER_TICK_MS: "200",
+          // Small enough that a test can fill a host.
+          EDGEKEEPER_MAX_SESSIONS_PER_HOST: "30",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
         },
       },

@@ -33,7 +33,7 @@ export type SessionOutcome<T> = { ok: true; value: T } | { ok: false; error: Kee
 
 /** The host's RPC surface as callers use it (Outcome's `unknown` value defeats Rpc's inference). */
 export interface SessionHostApi {
-  open(namespace: string, hostNumber: number, requestedTimeoutMs: number): Promise<SessionGrant>;
+  open(namespace: string, hostNumber: number, requestedTimeoutMs: number): Promise<SessionOutcome<SessionGrant>>;
   keepAlive(sessionId: number, password: string): Promise<SessionOutcome<SessionGrant>>;
   close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>>;
   execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>>;
@@ -147,6 +147,10 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * this.tickMs, 20 * this.tickMs);
     const password = randomPassword();
     const sql = this.ctx.storage.sql;
+    const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM sessions").one().n;
+    if (held >= this.socketLimits.maxSessionsPerHost) {
+      throw new KeeperError("Throttled", `this session host holds its maximum of ${this.socketLimits.maxSessionsPerHost} sessions`);
+    }
     const sessionId = this.ctx.storage.transactionSync(() => {
       this.store.claimNamespace(namespace);
       sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('counter', 0)");
@@ -164,10 +168,12 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * @example
    * const grant = await host.open("default", 0, 10_000); // { sessionId, password, timeoutMs }
    */
-  async open(namespace: string, hostNumber: number, requestedTimeoutMs: number): Promise<SessionGrant> {
-    const grant = this.createSession(namespace, hostNumber, requestedTimeoutMs, null);
-    await this.scheduleExpiry();
-    return grant;
+  async open(namespace: string, hostNumber: number, requestedTimeoutMs: number): Promise<SessionOutcome<SessionGrant>> {
+    return answer(async () => {
+      const grant = this.createSession(namespace, hostNumber, requestedTimeoutMs, null);
+      await this.scheduleExpiry();
+      return grant;
+    });
   }
 
   /** Extends the session's life by its timeout from now. Not queued behind the session's requests. */

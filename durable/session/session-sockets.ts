@@ -20,6 +20,8 @@ export interface SocketLimits {
   maxMessagesPerFrame: number;
   /** Most sessions one socket may carry. */
   maxSessionsPerSocket: number;
+  /** Most sessions one host may hold (so a namespace holds at most this x its hosts). */
+  maxSessionsPerHost: number;
   /** Most watches one session may hold. */
   maxWatchesPerSession: number;
   /** Most requests of one session waiting for their answer (ZooKeeper's globalOutstandingLimit is 1000). */
@@ -30,6 +32,7 @@ export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
   maxFrameBytes: 4 * 1024 * 1024,
   maxMessagesPerFrame: 1000,
   maxSessionsPerSocket: 1000,
+  maxSessionsPerHost: 20_000,
   maxWatchesPerSession: 10_000,
   maxOutstandingPerSession: 1000,
 };
@@ -38,6 +41,7 @@ const SETTINGS: Record<keyof SocketLimits, string> = {
   maxFrameBytes: "EDGEKEEPER_MAX_FRAME_BYTES",
   maxMessagesPerFrame: "EDGEKEEPER_MAX_MESSAGES_PER_FRAME",
   maxSessionsPerSocket: "EDGEKEEPER_MAX_SESSIONS_PER_SOCKET",
+  maxSessionsPerHost: "EDGEKEEPER_MAX_SESSIONS_PER_HOST",
   maxWatchesPerSession: "EDGEKEEPER_MAX_WATCHES_PER_SESSION",
   maxOutstandingPerSession: "EDGEKEEPER_MAX_OUTSTANDING_PER_SESSION",
 };

@@ -43,6 +43,20 @@ describe("opening a session", () => {
   });
 });
 
+describe("the sessions a host holds", () => {
+  it("stop at EDGEKEEPER_MAX_SESSIONS_PER_HOST (30 here): one more is Throttled, and a close makes room", async () => {
+    const host = new TestHost();
+    const held = [];
+    for (let i = 0; i < 30; i++) held.push(await host.open());
+    const refused = await host.api().open(host.namespace, host.hostNumber, MAX_TIMEOUT_MS);
+    expect(refused.ok ? "opened" : refused.error.name).toBe("Throttled");
+    // The sessions it holds are unharmed.
+    expect((await host.keepAlive(held[0]!)).ok).toBe(true);
+    await host.close(held[0]!);
+    expect((await host.api().open(host.namespace, host.hostNumber, MAX_TIMEOUT_MS)).ok).toBe(true);
+  });
+});
+
 describe("ephemeral nodes of a session", () => {
   it("belong to the session and go when it closes; the session then answers SessionExpired", async () => {
     const host = new TestHost();

@@ -57,8 +57,10 @@ export class TestHost {
     return this.stub() as unknown as SessionHostApi;
   }
 
-  open(timeoutMs: number = MAX_TIMEOUT_MS): Promise<SessionGrant> {
-    return this.api().open(this.namespace, this.hostNumber, timeoutMs);
+  async open(timeoutMs: number = MAX_TIMEOUT_MS): Promise<SessionGrant> {
+    const out = await this.api().open(this.namespace, this.hostNumber, timeoutMs);
+    if (!out.ok) throw new Error(`open failed: ${out.error.name} ${out.error.message}`);
+    return out.value;
   }
 
   keepAlive(s: SessionGrant, password = s.password): Promise<SessionOutcome<SessionGrant>> {

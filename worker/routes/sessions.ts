@@ -46,7 +46,9 @@ sessionRoutes.post("/sessions", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
   const requested = optionalInteger(body, "timeoutMs") ?? DEFAULT_TIMEOUT_MS;
   const hostNumber = pickHost(locationOf(c), Number(c.env.EDGEKEEPER_HOSTS_PER_LOCATION ?? DEFAULT_HOSTS_PER_LOCATION));
-  const grant = await sessionHost(c.env, c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
+  const out = await sessionHost(c.env, c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
+  if (!out.ok) return errorResponse(c, out.error);
+  const grant = out.value;
   return c.json({ sessionId: grant.sessionId, sessionIdHex: sessionIdHex(grant.sessionId), password: grant.password, timeoutMs: grant.timeoutMs }, 201);
 });
 
