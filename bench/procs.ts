@@ -8,8 +8,8 @@
  * A last synchronous pass on process exit SIGKILLs whatever is still alive.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { readFileSync, rmSync } from "node:fs";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,14 +55,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a command in a new process group; its output is kept for error messages. */
+/**
+ * Starts a command in a new process group; its output is kept for error messages.
+ * `nofile` raises its open-file limit first (to that, or else to the hard limit):
+ * the command runs as `sh -c 'ulimit -n ...; exec "$@"'`, so its pid is the same.
+ */
 export function startGroup(
   name: string,
   command: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; stopSignal?: NodeJS.Signals; nofile?: number } = {},
 ): Proc {
   if (stopping) throw new Error("stopping");
+  if (options.nofile !== undefined) {
+    const raise = `ulimit -n ${options.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
+    [command, args] = ["sh", ["-c", raise, "sh", command, ...args]];
+  }
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
@@ -130,6 +138,56 @@ export async function waitUntil(proc: Proc, what: string, limitMs: number, probe
     await sleep(100);
   }
   throw new Error(`${proc.name}: no ${what} after ${limitMs} ms:\n${proc.output().trim()}`);
+}
+
+/** Resident memory of a process group: the total and each process's share, in bytes. */
+export interface GroupRss {
+  total: number;
+  /** Per process, by its program's name ("npm", "node", "workerd", "java"); NaN total where /proc is missing. */
+  parts: { pid: number; name: string; bytes: number }[];
+}
+
+/**
+ * The resident memory of every process in `proc`'s group (npm, node and workerd for
+ * npm start; java for ZooKeeper), from /proc (Linux only; NaN elsewhere).
+ */
+export async function groupRss(proc: Proc): Promise<GroupRss> {
+  const pgid = proc.child.pid;
+  if (pgid === undefined) return { total: Number.NaN, parts: [] };
+  let entries: string[];
+  try {
+    entries = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return { total: Number.NaN, parts: [] };
+  }
+  const parts: GroupRss["parts"] = [];
+  for (const pid of entries) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid) continue;
+      const status = await readFile(`/proc/${pid}/status`, "utf8");
+      const kib = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+      // The program's name from argv[0] ("npm start --port ..." as npm retitles itself, a workerd path): "npm", "workerd".
+      const argv0 = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
+      const name = argv0.split(" ")[0]!.split("/").pop() || (/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?");
+      if (kib !== undefined) parts.push({ pid: Number(pid), name, bytes: Number(kib) * 1024 });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return { total: parts.reduce((sum, part) => sum + part.bytes, 0), parts };
+}
+
+/** This process's open-file limit (soft), from /proc; undefined where unknown. */
+export function openFileLimit(): number | undefined {
+  try {
+    const line = /^Max open files\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+    return line === undefined ? undefined : line === "unlimited" ? Number.POSITIVE_INFINITY : Number(line);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stops every registered process group and removes every temp dir. Safe to call twice. */

@@ -1,46 +1,66 @@
 /**
- * `npm run bench`: edgekeeper's HTTP API against ZooKeeper 3.8 (and etcd 3.4 when
- * asked), on this machine, in the same run. Workloads W1-W3 of DESIGN.md; the
- * others need sessions and watches, which do not exist yet.
+ * `npm run bench`: edgekeeper against ZooKeeper 3.8 (and etcd 3.4 when asked), on
+ * this machine, in the same run. Workloads of DESIGN.md: W1-W3 over the HTTP API and
+ * through the TypeScript client (WebSocket sessions), W4 watch latency and W6 1,000
+ * idle watching sessions through sessions. W5 (lock handoff) is not here yet.
  *
  * Run with Node 24's type stripping: `node bench/run.ts [options]` (erasable syntax only).
  */
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { cleanup, isStopping } from "./procs.ts";
+import { cleanup, isStopping, openFileLimit } from "./procs.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import { startEtcd } from "./peers/etcd.ts";
 import { type Peer, PeerUnavailable } from "./peers/peer.ts";
 import { startZookeeper } from "./peers/zookeeper.ts";
-import { formatNumber, formatRatio, median, renderTable } from "./stats.ts";
-import { WORKLOADS, type Metric, type Workload, type WorkloadOptions, type WorkloadResult } from "./workloads.ts";
+import { type Results, type Row, type Variant, edgekeeperKey, record, renderReport, targetLines } from "./report.ts";
+import { type SessionDriver, type SessionTarget, closeAll, rssGrowth, runW4, runW6 } from "./session-workloads.ts";
+import { formatNumber } from "./stats.ts";
+import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
 
 const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.ts [options])
 
-Measures edgekeeper's HTTP API (npm start) against ZooKeeper 3.8 standalone, both
-started here on loopback with temporary state, and prints each figure with the
+Measures edgekeeper (npm start) against ZooKeeper 3.8 standalone (node-zookeeper-client),
+both started here on loopback with temporary state, and prints each figure with the
 ratio edgekeeper/ZooKeeper. Workloads (DESIGN.md):
   W1  sequential create+delete, 1 client (a pair is one op): p50/p99 ms, ops/s
   W2  pipelined setData, 100-byte values, N in flight: ops/s
   W3  pipelined getData, N in flight: ops/s
+      (W1-W3 over edgekeeper's HTTP API and through its TypeScript client)
+  W4  watch notification latency, writer session to watcher session: p50/p99 ms
+  W6  1,000 idle sessions watching one node: server memory per session (RSS of
+      all its processes), time to fan one change out to all; edgekeeper twice:
+      sessions sharing a few WebSockets, and a WebSocket per session
 
 Options:
   --quick            a fast run: one round of a tenth of the ops (figures are noisier)
-  --rounds N         run every workload N times per system, report medians
-                     (default 3; 1 with --quick)
-  --w1 N, --w2 N, --w3 N
-                     measured ops per round (default 2000, 10000, 20000; each after
-                     a warm-up of a tenth as many)
+  --rounds N         run W1-W4 N times per system, report medians (default 3; 1 with --quick)
+  --only LIST        workloads to run, e.g. W1,W4,W6 (default W1,W2,W3,W4,W6)
+  --http             only the HTTP rows (W1-W3 over HTTP: the sessionless benchmark)
+  --sessions         only the session rows (W1-W3 through the client, W4, W6)
+  --w1 N, --w2 N, --w3 N, --w4 N
+                     measured ops per round (default 2000, 10000, 20000, 1000; each
+                     after a warm-up of a tenth as many)
   --in-flight N      requests in flight for W2/W3 (default 64)
+  --w6-sessions N    idle watching sessions in W6 (default 1000)
+  --w6-per-socket N  sessions per WebSocket in W6's shared-socket run (default 250)
+  --w6-rounds N      W6 runs per system, each on a freshly started server (default 2; 1 with --quick)
+  --w6-changes N     changes fanned out per W6 run; the median is reported (default 5; 3 with --quick)
   --no-zookeeper     measure edgekeeper alone
-  --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway
-  --timeout S        hard limit for the whole run in seconds (default 300)
+  --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
+  --timeout S        hard limit for the whole run in seconds (default 900)
   -h, --help         print this help`;
+
+const ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W6"] as const;
 
 interface Options {
   rounds: number;
   ops: Record<string, number>;
   inFlight: number;
+  workloads: Set<string>;
+  http: boolean;
+  sessions: boolean;
+  w6: { sessions: number; perSocket: number; rounds: number; changes: number };
   zookeeper: boolean;
   etcd: boolean;
   timeoutMs: number;
@@ -60,10 +80,18 @@ function readOptions(argv: string[]): Options {
     options: {
       quick: { type: "boolean" },
       rounds: { type: "string" },
+      only: { type: "string" },
+      http: { type: "boolean" },
+      sessions: { type: "boolean" },
       w1: { type: "string" },
       w2: { type: "string" },
       w3: { type: "string" },
+      w4: { type: "string" },
       "in-flight": { type: "string" },
+      "w6-sessions": { type: "string" },
+      "w6-per-socket": { type: "string" },
+      "w6-rounds": { type: "string" },
+      "w6-changes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
       timeout: { type: "string" },
@@ -75,6 +103,11 @@ function readOptions(argv: string[]): Options {
     process.exit(0);
   }
   const scale = values.quick ? 10 : 1;
+  const workloads = new Set((values.only ?? ALL_WORKLOADS.join(",")).split(",").map((w) => w.trim().toUpperCase()).filter(Boolean));
+  for (const w of workloads) if (!(ALL_WORKLOADS as readonly string[]).includes(w)) throw new Error(`--only: no workload "${w}" (${ALL_WORKLOADS.join(", ")})`);
+  if (values.http && values.sessions) throw new Error("--http and --sessions exclude each other (give neither for both)");
+  const perSocket = positiveInt(values["w6-per-socket"], 250, "--w6-per-socket");
+  if (perSocket > 1000) throw new Error("--w6-per-socket: a socket carries at most 1000 sessions (the host's maxSessionsPerSocket)");
   return {
     quick: values.quick ?? false,
     rounds: positiveInt(values.rounds, values.quick ? 1 : 3, "--rounds"),
@@ -82,16 +115,29 @@ function readOptions(argv: string[]): Options {
       W1: positiveInt(values.w1, 2000 / scale, "--w1"),
       W2: positiveInt(values.w2, 10000 / scale, "--w2"),
       W3: positiveInt(values.w3, 20000 / scale, "--w3"),
+      W4: positiveInt(values.w4, 1000 / scale, "--w4"),
     },
     inFlight: positiveInt(values["in-flight"], 64, "--in-flight"),
+    workloads,
+    http: !values.sessions,
+    sessions: !values.http,
+    w6: {
+      sessions: positiveInt(values["w6-sessions"], 1000, "--w6-sessions"),
+      perSocket,
+      rounds: positiveInt(values["w6-rounds"], values.quick ? 1 : 2, "--w6-rounds"),
+      changes: positiveInt(values["w6-changes"], values.quick ? 3 : 5, "--w6-changes"),
+    },
     zookeeper: !values["no-zookeeper"],
     etcd: values.etcd ?? false,
-    timeoutMs: positiveInt(values.timeout, 300, "--timeout") * 1000,
+    timeoutMs: positiveInt(values.timeout, 900, "--timeout") * 1000,
   };
 }
 
 const STARTUP_LIMIT_MS = 60_000;
 const WORKLOAD_LIMIT_MS = 30_000; // per workload run: stops it, the figures say so
+const OPEN_LIMIT_MS = 120_000; // opening W6's sessions
+const EVENT_LIMIT_MS = 30_000; // one W4 notification, one W6 fan-out: beyond it the run is broken
+const SETTLE_MS = 2_000; // before each W6 memory reading
 const PREFIX = "/bench";
 
 function machineLine(): string {
@@ -113,102 +159,206 @@ async function tryStart(name: string, start: () => Promise<Peer>, notes: string[
   }
 }
 
-type Results = Map<string, Map<string, WorkloadResult[]>>; // workload id -> peer name -> rounds
-
-function record(results: Results, workload: Workload, peer: Peer, result: WorkloadResult): void {
-  let byPeer = results.get(workload.id);
-  if (!byPeer) results.set(workload.id, (byPeer = new Map()));
-  let rounds = byPeer.get(peer.name);
-  if (!rounds) byPeer.set(peer.name, (rounds = []));
-  rounds.push(result);
-}
-
 function describe(result: WorkloadResult): string {
   const metrics = result.metrics.map((m) => `${m.name} ${formatNumber(m.value)}`).join(", ");
-  return `${result.ops} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ${metrics}${result.cutShort ? " (cut short by the time limit)" : ""}`;
+  const head = result.elapsedMs > 0 ? `${result.ops} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ` : "";
+  return `${head}${metrics}${result.cutShort ? " (cut short by the time limit)" : ""}`;
 }
 
-function report(results: Results, peers: Peer[], options: Options): string {
-  const [subject, ...others] = peers;
-  const header = ["workload", "metric", subject!.name];
-  for (const other of others) header.push(other.name, `ratio ek/${other.name === "ZooKeeper" ? "zk" : other.name}`);
-  const rows: string[][] = [];
-  for (const workload of WORKLOADS) {
-    const byPeer = results.get(workload.id);
-    if (!byPeer) continue;
-    const metricOf = (peer: Peer, name: string): number =>
-      median((byPeer.get(peer.name) ?? []).map((r) => r.metrics.find((m) => m.name === name)?.value ?? Number.NaN));
-    const metrics: Metric[] = byPeer.get(subject!.name)?.[0]?.metrics ?? [];
-    for (const metric of metrics) {
-      const ours = metricOf(subject!, metric.name);
-      const label = workload.id === "W1" ? `W1 create+delete` : workload.id === "W2" ? `W2 setData x${options.inFlight}` : `W3 getData x${options.inFlight}`;
-      const row = [label, metric.name, formatNumber(ours)];
-      for (const other of others) {
-        const theirs = metricOf(other, metric.name);
-        row.push(formatNumber(theirs), formatRatio(ours / theirs));
+function driverOf(peer: Peer, id: SessionDriver["id"]): SessionDriver | undefined {
+  return peer.sessions?.find((d) => d.id === id);
+}
+
+/** One way of reaching a system for W1-W4: a column of the report, and what drives it. */
+interface Lane {
+  key: string; // results key: "edgekeeper HTTP", "edgekeeper client", "ZooKeeper", "etcd"
+  target: Target;
+  /** W4's two sessions, where the lane has sessions. */
+  w4?: { writer: SessionTarget; watcher: SessionTarget };
+}
+
+function rowsFor(options: Options): Row[] {
+  const rows: Row[] = [];
+  const variants: Variant[] = [...(options.http ? ["HTTP" as const] : []), ...(options.sessions ? ["client" as const] : [])];
+  const titles: Record<string, string> = { W1: "W1 create+delete", W2: `W2 setData x${options.inFlight}`, W3: `W3 getData x${options.inFlight}` };
+  for (const w of ["W1", "W2", "W3"]) {
+    for (const variant of variants) rows.push({ workload: w, variant, label: `${titles[w]}, ${variant === "HTTP" ? "HTTP" : "client (WS)"}` });
+  }
+  if (options.sessions) {
+    rows.push({ workload: "W4", variant: "client", label: "W4 watch latency, client (WS)" });
+    const n = options.w6.sessions.toLocaleString("en-US");
+    rows.push({ workload: "W6", variant: "shared", label: `W6 ${n} watchers, ${options.w6.perSocket}/socket` });
+    rows.push({ workload: "W6", variant: "client", label: `W6 ${n} watchers, socket each` });
+  }
+  return rows;
+}
+
+/** W1-W4 on the long-running servers, rounds alternating who goes first. */
+async function runOnLanes(lanes: Lane[], options: Options, results: Results): Promise<void> {
+  const w13 = WORKLOADS.filter((w) => options.workloads.has(w.id));
+  for (let round = 0; round < options.rounds; round++) {
+    const order = round % 2 === 0 ? lanes : [...lanes].reverse();
+    const tag = options.rounds > 1 ? ` round ${round + 1}` : "";
+    for (const workload of w13) {
+      const ops = options.ops[workload.id]!;
+      const runOptions: WorkloadOptions = { ops, warmup: Math.max(1, Math.round(ops / 10)), inFlight: options.inFlight, timeLimitMs: WORKLOAD_LIMIT_MS };
+      for (const lane of order) {
+        const result = await workload.run(lane.target, PREFIX, runOptions);
+        record(results, workload.id, lane.key, result);
+        console.log(`  ${workload.id} ${workload.title}${tag}, ${lane.key}: ${describe(result)}`);
       }
-      rows.push(row);
+    }
+    if (!options.workloads.has("W4")) continue;
+    const ops = options.ops.W4!;
+    for (const lane of order) {
+      if (!lane.w4) continue;
+      const result = await runW4(lane.w4.writer, lane.w4.watcher, `${PREFIX}/w4`, {
+        ops,
+        warmup: Math.max(1, Math.round(ops / 10)),
+        timeLimitMs: WORKLOAD_LIMIT_MS,
+        eventLimitMs: EVENT_LIMIT_MS,
+      });
+      record(results, "W4", lane.key, result);
+      console.log(`  W4 watch latency${tag}, ${lane.key}: ${describe(result)}`);
     }
   }
-  return renderTable(header, rows);
+}
+
+/** Opens one session of a driver (for the client lanes). */
+async function openOne(driver: SessionDriver): Promise<SessionTarget> {
+  const [session] = await driver.open(1, { perSocket: 1, timeLimitMs: OPEN_LIMIT_MS });
+  return session!;
+}
+
+/**
+ * W6: each run on a server started afresh (memory freed by earlier work would hide
+ * the growth), stopped after. Rounds alternate the order of the systems.
+ */
+async function runW6Rounds(options: Options, results: Results, notes: string[]): Promise<void> {
+  const limit = openFileLimit();
+  const needed = options.w6.sessions + 512;
+  if (limit !== undefined && limit < needed) {
+    const why = `W6 not run: this process may open ${limit} files, ${needed} needed (run \`ulimit -n ${needed * 2}\` first)`;
+    notes.push(why);
+    console.error(`bench: ${why}`);
+    return;
+  }
+  type Run = { key: string; start: () => Promise<Peer>; driver: SessionDriver["id"] };
+  const runs: Run[] = [
+    { key: edgekeeperKey("shared"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "shared" },
+    { key: edgekeeperKey("client"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "client" },
+  ];
+  if (options.zookeeper) runs.push({ key: "ZooKeeper", start: () => startZookeeper(STARTUP_LIMIT_MS), driver: "zk" });
+  const w6 = { ...options.w6, timeLimitMs: OPEN_LIMIT_MS, settleMs: SETTLE_MS, eventLimitMs: EVENT_LIMIT_MS };
+  for (let round = 0; round < options.w6.rounds; round++) {
+    const order = round % 2 === 0 ? runs : [...runs].reverse();
+    const tag = options.w6.rounds > 1 ? ` round ${round + 1}` : "";
+    for (const run of order) {
+      const peer = await run.start();
+      try {
+        const driver = driverOf(peer, run.driver);
+        if (!driver || !peer.rss) throw new Error(`${peer.name} has no ${run.driver} sessions or no memory reading`);
+        console.log(`  W6${tag}, ${run.key} (${driver.label(w6)}), fresh server:`);
+        await peer.target.create(PREFIX, new Uint8Array(0));
+        await peer.target.create(`${PREFIX}/w6`, value(100, 0));
+        const result = await runW6(driver, peer.rss, `${PREFIX}/w6`, w6, (line) => console.log(line));
+        record(results, "W6", run.key, result);
+        const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+        console.log(`    RSS ${mib(result.rssBefore.total)} -> ${mib(result.rssAfter.total)} (${rssGrowth(result.rssBefore, result.rssAfter)})`);
+        console.log(`    ${describe(result)}`);
+      } finally {
+        await peer.target.close();
+        await peer.stop();
+      }
+    }
+  }
 }
 
 async function main(options: Options): Promise<void> {
   const notes: string[] = [];
   console.log(machineLine());
+  const w13 = ["W1", "W2", "W3"].filter((w) => options.workloads.has(w));
   console.log(
-    `rounds ${options.rounds}; ops per round W1 ${options.ops.W1}, W2 ${options.ops.W2}, W3 ${options.ops.W3}` +
+    `rounds ${options.rounds}; ops per round ${[...w13, ...(options.sessions && options.workloads.has("W4") ? ["W4"] : [])].map((w) => `${w} ${options.ops[w]}`).join(", ")}` +
       ` (+ a tenth as warm-up); ${options.inFlight} in flight${options.quick ? "; --quick" : ""}`,
   );
-  console.log("starting servers on 127.0.0.1 ...");
-
-  // Started together: their start-up overlaps, their measurement does not.
-  const started = await Promise.all([
-    tryStart("edgekeeper", () => startEdgekeeper(STARTUP_LIMIT_MS), notes),
-    options.zookeeper ? tryStart("ZooKeeper", () => startZookeeper(STARTUP_LIMIT_MS), notes) : undefined,
-    options.etcd ? tryStart("etcd", () => startEtcd(STARTUP_LIMIT_MS), notes) : undefined,
-  ]);
-  const [edgekeeper] = started;
-  if (!edgekeeper) throw new Error("edgekeeper did not start; nothing to measure");
-  const peers = started.filter((p): p is Peer => p !== undefined);
-  if (!options.zookeeper) notes.push("ZooKeeper not measured: --no-zookeeper");
-  for (const peer of peers) console.log(`  ${peer.description}`);
-
-  for (const peer of peers) {
-    await peer.target.create(PREFIX, new Uint8Array(0));
-    for (const workload of WORKLOADS) await workload.prepare(peer.target, PREFIX);
+  const w6 = options.sessions && options.workloads.has("W6");
+  if (w6) {
+    console.log(`W6: ${options.w6.sessions} sessions, ${options.w6.rounds} run(s) per system on fresh servers, ${options.w6.changes} changes each; shared sockets carry ${options.w6.perSocket} sessions`);
   }
 
+  const lanesWanted = w13.length > 0 || (options.sessions && options.workloads.has("W4"));
   const results: Results = new Map();
-  for (let round = 0; round < options.rounds; round++) {
-    for (const workload of WORKLOADS) {
-      const ops = options.ops[workload.id]!;
-      const runOptions: WorkloadOptions = {
-        ops,
-        warmup: Math.max(1, Math.round(ops / 10)),
-        inFlight: options.inFlight,
-        timeLimitMs: WORKLOAD_LIMIT_MS,
-      };
-      // Alternate who goes first, so neither always runs on a warmer (or more tired) machine.
-      const order = round % 2 === 0 ? peers : [...peers].reverse();
-      for (const peer of order) {
-        const result = await workload.run(peer.target, PREFIX, runOptions);
-        record(results, workload, peer, result);
-        const tag = options.rounds > 1 ? ` round ${round + 1}` : "";
-        console.log(`  ${workload.id} ${workload.title}${tag}, ${peer.name}: ${describe(result)}`);
+  if (lanesWanted) {
+    console.log("starting servers on 127.0.0.1 ...");
+    // Started together: their start-up overlaps, their measurement does not.
+    const started = await Promise.all([
+      tryStart("edgekeeper", () => startEdgekeeper(STARTUP_LIMIT_MS), notes),
+      options.zookeeper ? tryStart("ZooKeeper", () => startZookeeper(STARTUP_LIMIT_MS), notes) : undefined,
+      options.etcd ? tryStart("etcd", () => startEtcd(STARTUP_LIMIT_MS), notes) : undefined,
+    ]);
+    const [edgekeeper, zk, etcd] = started;
+    if (!edgekeeper) throw new Error("edgekeeper did not start; nothing to measure");
+    for (const peer of started) if (peer) console.log(`  ${peer.description}`);
+
+    const opened: SessionTarget[] = [];
+    try {
+      for (const peer of started) {
+        if (!peer) continue;
+        await peer.target.create(PREFIX, new Uint8Array(0));
+        for (const workload of WORKLOADS) await workload.prepare(peer.target, PREFIX);
+        await peer.target.create(`${PREFIX}/w4`, value(100, 4));
       }
+      const lanes: Lane[] = [];
+      if (options.http && w13.length > 0) lanes.push({ key: edgekeeperKey("HTTP"), target: edgekeeper.target });
+      if (options.sessions) {
+        const driver = driverOf(edgekeeper, "client")!;
+        const [session, writer, watcher] = [await openOne(driver), await openOne(driver), await openOne(driver)];
+        opened.push(session, writer, watcher);
+        lanes.push({ key: edgekeeperKey("client"), target: session, w4: { writer, watcher } });
+        console.log(`  edgekeeper client: ${driver.label({ perSocket: 1, timeLimitMs: 0 })}`);
+      }
+      if (zk) {
+        let w4: Lane["w4"];
+        if (options.sessions && options.workloads.has("W4")) {
+          const driver = driverOf(zk, "zk")!;
+          w4 = { writer: await openOne(driver), watcher: await openOne(driver) };
+          opened.push(w4.writer, w4.watcher);
+        }
+        lanes.push({ key: zk.name, target: zk.target, w4 });
+      }
+      if (etcd && options.http) lanes.push({ key: etcd.name, target: etcd.target });
+      await runOnLanes(lanes, options, results);
+    } finally {
+      await closeAll(opened);
+      for (const peer of started) if (peer) await peer.target.close();
+      for (const peer of started) if (peer) await peer.stop();
     }
   }
-
-  for (const peer of peers) await peer.target.close();
+  if (!options.zookeeper) notes.push("ZooKeeper not measured: --no-zookeeper");
+  if (w6) await runW6Rounds(options, results, notes);
   await cleanup();
 
+  const peers = [
+    ...(options.zookeeper && [...results.values()].some((m) => m.has("ZooKeeper")) ? [{ name: "ZooKeeper", sessions: true }] : []),
+    ...(options.etcd && [...results.values()].some((m) => m.has("etcd")) ? [{ name: "etcd", sessions: false }] : []),
+  ];
   console.log("");
-  console.log(report(results, peers, options));
+  console.log(renderReport(results, rowsFor(options), peers));
   console.log("");
-  if (options.rounds > 1) console.log(`Figures are medians of ${options.rounds} rounds.`);
+  if (options.rounds > 1) console.log(`W1-W4 figures are medians of ${options.rounds} rounds.`);
+  if (w6) {
+    console.log(
+      `W6: medians of ${options.w6.rounds} run(s) on fresh servers; KiB/session = (RSS of all the server's processes with the sessions` +
+        ` open and watching - before) / ${options.w6.sessions}; fan-out ms = setData sent to the last watcher's event (median of ${options.w6.changes} changes).`,
+    );
+    console.log("");
+    console.log("targets (issue 7):");
+    for (const line of targetLines(results, options.w6.sessions)) console.log(`  ${line}`);
+  }
+  console.log("");
   console.log(
-    "ratio = edgekeeper / peer: above 1 is edgekeeper ahead on ops/s, behind on latency (ms).\n" +
+    "ratio = edgekeeper / peer: above 1 is edgekeeper ahead on ops/s, behind on ms and KiB.\n" +
       `Clients and servers share this machine's ${availableParallelism()} cores, so figures are noisy and` +
       " lower than each server alone would reach; compare ratios from the same run.",
   );

@@ -2,11 +2,14 @@
  * edgekeeper as a user runs it: `npm start -- --port N --state DIR` on a free
  * loopback port with a temporary state dir, driven over its HTTP API with Node's
  * fetch (keep-alive; undici pools connections per origin, so 64 requests in flight
- * use up to 64 connections). Stopped as Ctrl-C stops it: SIGINT to its process group.
+ * use up to 64 connections); and over WebSocket sessions (edgekeeper-client.ts,
+ * edgekeeper-mux.ts). Stopped as Ctrl-C stops it: SIGINT to its process group.
  */
 import { join, resolve } from "node:path";
 import type { Target } from "../workloads.ts";
-import { HOST, freePort, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import { clientDriver } from "./edgekeeper-client.ts";
+import { sharedSocketDriver } from "./edgekeeper-mux.ts";
 import type { Peer } from "./peer.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
@@ -52,6 +55,7 @@ export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
   const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--state", join(dir, "state")], {
     cwd: repoRoot,
     stopSignal: "SIGINT",
+    nofile: 65536, // W6 holds a socket per session open on workerd
   });
   await waitUntil(proc, "HTTP API", startupLimitMs, async () => {
     if (!proc.output().includes(`edgekeeper: HTTP on ${base}`)) return false;
@@ -63,6 +67,8 @@ export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
     name: "edgekeeper",
     description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}`,
     target: httpTarget(base),
+    sessions: [clientDriver(base), sharedSocketDriver(base)],
+    rss: () => groupRss(proc),
     async stop() {
       await stopGroup(proc);
     },

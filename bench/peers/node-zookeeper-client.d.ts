@@ -11,6 +11,7 @@ declare module "node-zookeeper-client" {
     remove(path: string, version: number, callback: (error: ZkError | null) => void): void;
     setData(path: string, data: Buffer, version: number, callback: (error: ZkError | null) => void): void;
     getData(path: string, callback: (error: ZkError | null, data: Buffer | undefined) => void): void;
+    getData(path: string, watcher: (event: unknown) => void, callback: (error: ZkError | null, data: Buffer | undefined) => void): void;
   }
   interface ClientOptions {
     sessionTimeout?: number;

@@ -1,4 +1,6 @@
 /** What every peer module returns once its server answers. */
+import type { GroupRss } from "../procs.ts";
+import type { SessionDriver } from "../session-workloads.ts";
 import type { Target } from "../workloads.ts";
 
 export interface Peer {
@@ -7,6 +9,10 @@ export interface Peer {
   /** Version and how it was reached, for the report's notes. */
   description: string;
   target: Target;
+  /** Ways to open sessions (W1-W3 through a session client, W4, W6); none for a sessionless peer. */
+  sessions?: SessionDriver[];
+  /** The resident memory of all the server's processes, in bytes (W6). */
+  rss?(): Promise<GroupRss>;
   /** Closes the client, stops the server's process group, removes its temp dir. */
   stop(): Promise<void>;
 }

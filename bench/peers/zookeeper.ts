@@ -8,8 +8,9 @@
 import zookeeper from "node-zookeeper-client";
 import { fourLetterWord, javaVersion, prepareZookeeper, zookeeperUnavailable } from "../../test/harness/zookeeper/launch.ts";
 import type { Target } from "../workloads.ts";
-import { HOST, freePort, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
 import { type Peer, PeerUnavailable } from "./peer.ts";
+import { zookeeperDriver } from "./zookeeper-sessions.ts";
 
 function call<T>(what: string, run: (done: (error: Error | null, result?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) =>
@@ -43,7 +44,7 @@ export async function startZookeeper(startupLimitMs: number): Promise<Peer> {
   const dir = await tempDir("zookeeper-bench-");
   const port = await freePort();
   const launch = await prepareZookeeper(dir, port);
-  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
+  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM", nofile: 65536 });
   try {
     await waitUntil(proc, "imok to ruok", startupLimitMs, async () => (await fourLetterWord(port, "ruok")) === "imok");
   } catch (error) {
@@ -71,6 +72,8 @@ export async function startZookeeper(startupLimitMs: number): Promise<Peer> {
     name: "ZooKeeper",
     description: `ZooKeeper ${version} standalone (${javaVersionLine}), node-zookeeper-client 1.1.3 at ${HOST}:${port}`,
     target: zkTarget(client),
+    sessions: [zookeeperDriver(`${HOST}:${port}`)],
+    rss: () => groupRss(proc),
     async stop() {
       client.close();
       await stopGroup(proc);
