@@ -34,21 +34,27 @@ export interface LocalServer {
   base: string;
   port: number;
   output(): string;
+  /** Ctrl-C, then `npm start` again on the same port and state dir; resolves once healthy. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** `npm start` in its own process group; resolves once /healthz answers. */
-export async function startLocalServer(): Promise<LocalServer> {
-  const port = await freePort();
-  const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
-  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(port), "--state", state], {
+interface Running {
+  exited(): boolean;
+  /** SIGINT to the group (Ctrl-C), SIGKILL if it is still there after 10 s. */
+  interrupt(): Promise<void>;
+}
+
+/** `npm start` in its own process group, its output appended to `log`. */
+function spawnServer(port: number, zkPort: number, state: string, log: (text: string) => void): Running {
+  // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
+  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(port), "--zk-port", String(zkPort), "--state", state], {
     cwd: repoRoot,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let text = "";
-  child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stdout!.on("data", (chunk: Buffer) => log(chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => log(chunk.toString()));
   let exited = false;
   const exit = new Promise<void>((done) =>
     child.on("exit", () => {
@@ -56,9 +62,10 @@ export async function startLocalServer(): Promise<LocalServer> {
       done();
     }),
   );
-  const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (!exited) {
+  return {
+    exited: () => exited,
+    async interrupt() {
+      if (exited) return;
       try {
         process.kill(-child.pid!, "SIGINT");
       } catch {
@@ -70,19 +77,43 @@ export async function startLocalServer(): Promise<LocalServer> {
       } catch {
         // stopped cleanly
       }
-    }
-    await rm(state, { recursive: true, force: true });
+    },
   };
+}
+
+/** Resolves once /healthz answers; false if the server exited or the limit passed. */
+async function healthy(base: string, running: Running): Promise<boolean> {
   const deadline = Date.now() + STARTUP_LIMIT_MS;
   while (Date.now() < deadline) {
-    if (exited) break;
+    if (running.exited()) return false;
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { base, port, output: () => text, stop };
+      if ((await fetch(`${base}/healthz`)).ok) return true;
     } catch {
       // not listening yet
     }
     await sleep(250);
   }
+  return false;
+}
+
+/** `npm start` in its own process group; resolves once /healthz answers. */
+export async function startLocalServer(): Promise<LocalServer> {
+  const [port, zkPort] = [await freePort(), await freePort()];
+  const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
+  let text = "";
+  const log = (chunk: string) => (text += chunk);
+  let running = spawnServer(port, zkPort, state, log);
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await running.interrupt();
+    await rm(state, { recursive: true, force: true });
+  };
+  const restart = async () => {
+    await running.interrupt();
+    running = spawnServer(port, zkPort, state, log);
+    if (!(await healthy(base, running))) throw new Error(`npm start did not become healthy again:\n${text}`);
+  };
+  if (await healthy(base, running)) return { base, port, output: () => text, restart, stop };
   await stop();
   throw new Error(`npm start did not become healthy:\n${text}`);
 }
@@ -94,8 +125,11 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-/** A TCP proxy on a free loopback port to 127.0.0.1:`targetPort`. */
-export async function startProxy(targetPort: number): Promise<Proxy> {
+/**
+ * A TCP proxy on a free loopback port (or on `options.port`, say the port of a proxy
+ * closed before, to bring a client's only server back) to 127.0.0.1:`targetPort`.
+ */
+export async function startProxy(targetPort: number, options: { port?: number } = {}): Promise<Proxy> {
   const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
     const upstream = tcpConnect(targetPort, "127.0.0.1");
@@ -111,7 +145,7 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     client.on("close", end).on("error", end);
     upstream.on("close", end).on("error", end);
   });
-  server.listen(0, "127.0.0.1");
+  server.listen(options.port ?? 0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as { port: number };
   return {
