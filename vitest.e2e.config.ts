@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
 // The main config runs tests in workerd.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts"],
     // Starting workerd on 2 shared cores can take a while under load.
     testTimeout: 600_000,
     hookTimeout: 120_000,

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `npx edgekeeper <command>`: the package's one binary. Each subcommand lives in a
+ * file of its own under bridge/cli/ and exports `main(argv)`; this only dispatches.
+ * Runs with Node 24's type stripping (npx puts node_modules/.bin's Node first).
+ */
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  shell: {
+    summary: "a zkCli.sh-compatible shell on the HTTP/WebSocket API (through the TypeScript client)",
+    run: async (argv) => (await import("./shell.ts")).main(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  return `Usage: npx edgekeeper <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n\`npx edgekeeper <command> --help\` describes each. \`npm start\` runs everything locally.`;
+}
+
+const [name, ...argv] = process.argv.slice(2);
+if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+  console.log(usage());
+  process.exit(name === undefined ? 1 : 0);
+}
+const command = COMMANDS[name];
+if (!command) {
+  console.error(`edgekeeper: unknown command "${name}"\n\n${usage()}`);
+  process.exit(1);
+}
+command.run(argv).catch((error: unknown) => {
+  console.error(`edgekeeper ${name}:`, error);
+  process.exit(1);
+});
