@@ -83,6 +83,16 @@ export class ShardRouter {
     return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as ShardStub;
   }
 
+  /** `route`, with a request no one shard can serve as its error. */
+  private routeOrError(table: MountTable, request: ShardRequest): Mount | KeeperError {
+    try {
+      return this.route(table, request);
+    } catch (err) {
+      if (err instanceof KeeperError) return err;
+      throw err;
+    }
+  }
+
   /** The one mount serving every path of a request; a multi across shards is refused. */
   private route(table: MountTable, request: ShardRequest): Mount {
     const paths =
@@ -149,6 +159,40 @@ export class ShardRouter {
       if (!(!outcome.ok && outcome.moved)) return { outcome: outcome as Outcome<ResultOf[K]>, mount };
     }
     throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+  }
+
+  /**
+   * `hostExecute` for many requests of one caller, in order: each run of consecutive
+   * requests served by one shard goes in one RPC (STACK.md: batching per RPC gave
+   * 13-25x). `call.beforeSend` runs before each RPC. A shard stops a batch at its
+   * first request it does not serve; that one and the rest go one by one, in order.
+   */
+  async hostExecuteBatch(call: HostCall, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    while (outcomes.length < requests.length) {
+      const table = await this.table();
+      const start = outcomes.length;
+      const mount = this.routeOrError(table, requests[start]!);
+      if (mount instanceof KeeperError) {
+        outcomes.push({ ok: false, zxid: 0, error: mount.toBody() });
+        continue;
+      }
+      let end = start + 1;
+      while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
+      call.beforeSend?.(mount);
+      const key = this.shardKey(mount);
+      const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, requests.slice(start, end));
+      call.receive(key, answer.notifications);
+      for (const outcome of answer.outcomes) {
+        if (!outcome.ok && outcome.moved) break;
+        outcomes.push(outcome);
+      }
+      if (outcomes.length < end) {
+        // The table was stale: this one alone, with a fresh table and retries, then on.
+        outcomes.push((await this.hostExecute(call, caller, requests[outcomes.length]!)).outcome);
+      }
+    }
+    return outcomes;
   }
 
   /** addWatch at the shard serving `path`, for a host; retries on `moved`. */

@@ -66,6 +66,15 @@ function isRetryable(err: unknown): boolean {
   return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
 }
 
+/**
+ * Whether a session op can share an RPC with its neighbours: a plain shard request
+ * that sets no watch (those go through the WatchGate) and lists no ephemerals
+ * (which asks every shard of the session).
+ */
+export function batchable(op: HostOp): op is { op: "shard"; request: ShardRequest } {
+  return op.op === "shard" && op.request.op !== "getEphemerals" && !("watch" in op.request && op.request.watch === true);
+}
+
 /** A KeeperError as the outcome of a request that reached no shard (zxid 0). */
 export function failed(err: unknown): Outcome {
   if (err instanceof KeeperError) return { ok: false, zxid: 0, error: err.toBody() };
@@ -164,6 +173,34 @@ export class SessionRunner {
       return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
       return failed(err);
+    }
+  }
+
+  /**
+   * Runs consecutive shard requests of a session as few RPCs as their shards allow
+   * (see `batchable`), in order, each with its own cxid; answers one outcome each.
+   */
+  async executeMany(caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    const { sessionId } = caller;
+    try {
+      const stamped = requests.map((request) => ({ ...request, cxid: this.nextCxid(sessionId, request.cxid) }));
+      const ephemeral = requests.some(mayCreateEphemeral);
+      const beforeSend = (mount: Mount): void => {
+        this.host.requireOpen(sessionId);
+        if (ephemeral) this.host.store.recordShard(sessionId, mount);
+      };
+      const router = this.host.router();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          // The same cxids again: writes already applied answer with their stored replies.
+          return await router.hostExecuteBatch(this.host.call(sessionId, beforeSend), caller, stamped);
+        } catch (err) {
+          if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
+        }
+      }
+    } catch (err) {
+      const outcome = failed(err);
+      return requests.map(() => outcome);
     }
   }
 

@@ -3,22 +3,31 @@
  * frame's messages. `connect` opens a session on the socket or resumes one (moving
  * it from the socket that held it, which is told `closed` {reason: "moved"}, and
  * sending the events queued while it had no socket); `req` runs in the session's
- * pipeline and is answered with `res`, in order. A bad message is answered on its
+ * pipeline and is answered with `res`, in order; a frame's consecutive plain shard
+ * requests of a session share one RPC per shard. A bad message is answered on its
  * own when it names a session (or a connect's ref); a frame that cannot be read
  * closes its socket (1003 or 1008), and nothing else: other sockets and the
  * sessions' state are untouched.
  */
-import { type Id, KeeperError, type Outcome } from "../../protocol/index.ts";
+import { type Caller, type Id, KeeperError, type Outcome } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { SessionHost } from "./session-host.ts";
 import { isHostNumber } from "./session-ids.ts";
 import { type HostOp, parseSessionOp, toWire } from "./session-ops.ts";
-import { failed } from "./session-runner.ts";
+import { batchable, failed } from "./session-runner.ts";
 import { type Incoming, type SocketAttachment, attachmentOf, parseFrame } from "./session-sockets.ts";
 import { samePassword } from "./session-store.ts";
 
 type ConnectMessage = Extract<Incoming, { t: "connect" }>;
 type RequestMessage = Extract<Incoming, { t: "req" }>;
+
+/** A request accepted from a frame, waiting for its turn in the session's pipeline. */
+interface Accepted {
+  sid: number;
+  xid: number;
+  op: HostOp | KeeperError;
+  connectionIds: Id[];
+}
 
 /** A close reason is at most 123 bytes. */
 const reasonOf = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
@@ -76,7 +85,17 @@ export class SocketHandler {
       this.closeSocket(ws, messages.close, messages.reason);
       return;
     }
+    // A frame's requests are run per session, several in one RPC where they allow it;
+    // anything else in the frame first lets the requests before it go.
+    let accepted: Accepted[] = [];
+    const runAccepted = (): void => {
+      const bySession = new Map<number, Accepted[]>();
+      for (const item of accepted) bySession.set(item.sid, [...(bySession.get(item.sid) ?? []), item]);
+      for (const [sid, items] of bySession) void this.host.runner.enqueue(sid, () => this.runRequests(ws, sid, items));
+      accepted = [];
+    };
     for (const message of messages) {
+      if (message.t !== "req") runAccepted();
       switch (message.t) {
         case "ping":
           ws.send(PONG_FRAME);
@@ -91,11 +110,14 @@ export class SocketHandler {
         case "connect":
           this.connect(ws, attachment, message);
           break;
-        case "req":
-          this.request(ws, attachment, message);
+        case "req": {
+          const item = this.accept(ws, attachment, message);
+          if (item) accepted.push(item);
           break;
+        }
       }
     }
+    runAccepted();
   }
 
   /** Closes a socket after what it is owed; its sessions wait for a resume. */
@@ -147,9 +169,16 @@ export class SocketHandler {
     }
   }
 
-  private request(ws: WebSocket, attachment: SocketAttachment, m: RequestMessage): void {
+  /**
+   * Checks a request as it arrives: one that cannot run (no such session, on another
+   * socket, too many outstanding) is answered at once; the rest wait their turn.
+   */
+  private accept(ws: WebSocket, attachment: SocketAttachment, m: RequestMessage): Accepted | undefined {
     const { sid, xid } = m;
-    const answerNow = (err: KeeperError): void => this.host.outbox.send(ws, resOf(sid, xid, failed(err)));
+    const answerNow = (err: KeeperError): undefined => {
+      this.host.outbox.send(ws, resOf(sid, xid, failed(err)));
+      return undefined;
+    };
     const row = this.host.store.row(sid);
     if (!row || row.state !== "open") return answerNow(new KeeperError("SessionExpired", "no such session is open"));
     if (row.socket_id !== attachment.socketId) {
@@ -166,31 +195,80 @@ export class SocketHandler {
     } catch (err) {
       op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
     }
-    const connectionIds: Id[] = [{ scheme: "ip", id: attachment.ip }];
-    void this.host.runner.enqueue(sid, async () => {
-      let reply: ServerMessage;
-      let closed = false;
-      try {
-        if (op instanceof KeeperError) throw op;
-        const live = this.host.liveRow(sid);
-        this.host.store.touch(sid, live.timeout_ms);
-        if (op.op === "close") {
-          await this.host.closeSession(sid);
-          closed = true;
-          reply = resOf(sid, xid, { ok: true, zxid: 0, value: { closed: true } });
-        } else {
-          reply = resOf(sid, xid, await this.host.runner.run(sid, connectionIds, op));
-        }
-      } catch (err) {
-        if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
-        reply = resOf(sid, xid, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
-      } finally {
-        const left = (this.outstanding.get(sid) ?? 1) - 1;
-        if (left > 0) this.outstanding.set(sid, left);
-        else this.outstanding.delete(sid);
+    return { sid, xid, op, connectionIds: [{ scheme: "ip", id: attachment.ip }] };
+  }
+
+  /**
+   * Runs a session's requests from one frame, in order (inside its pipeline): runs of
+   * consecutive batchable shard requests go to their shard together, the others one
+   * by one. Each is answered in order.
+   */
+  private async runRequests(ws: WebSocket, sid: number, items: Accepted[]): Promise<void> {
+    for (let i = 0; i < items.length; ) {
+      const first = items[i]!;
+      let end = i + 1;
+      if (!(first.op instanceof KeeperError) && batchable(first.op)) {
+        while (end < items.length && !((items[end]!.op) instanceof KeeperError) && batchable(items[end]!.op as HostOp)) end++;
       }
-      this.host.sendToSession(sid, reply, ws);
-      if (closed) this.host.outbox.send(ws, { t: "closed", sid, reason: "closed" });
-    });
+      if (end - i > 1) {
+        const group = items.slice(i, end);
+        const replies = await this.answerAll(sid, group, async () => {
+          const caller: Caller = { sessionId: sid, ids: this.host.runner.idsOf(sid, first.connectionIds) };
+          return this.host.runner.executeMany(caller, group.map((item) => (item.op as Extract<HostOp, { op: "shard" }>).request));
+        });
+        for (const reply of replies) this.host.sendToSession(sid, reply, ws);
+      } else {
+        await this.runOne(ws, first);
+      }
+      i = end;
+    }
+  }
+
+  /** Answers a group of requests from one run of `execute`, releasing their outstanding slots. */
+  private async answerAll(sid: number, group: Accepted[], execute: () => Promise<Outcome[]>): Promise<ServerMessage[]> {
+    try {
+      const live = this.host.liveRow(sid);
+      this.host.store.touch(sid, live.timeout_ms);
+      const outcomes = await execute();
+      return group.map((item, k) => resOf(sid, item.xid, outcomes[k] ?? failed(new KeeperError("SystemError", "no outcome"))));
+    } catch (err) {
+      if (!(err instanceof KeeperError)) console.error(`requests of session ${sid} failed`, err);
+      const outcome = failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed"));
+      return group.map((item) => resOf(sid, item.xid, outcome));
+    } finally {
+      this.release(sid, group.length);
+    }
+  }
+
+  private release(sid: number, count: number): void {
+    const left = (this.outstanding.get(sid) ?? count) - count;
+    if (left > 0) this.outstanding.set(sid, left);
+    else this.outstanding.delete(sid);
+  }
+
+  /** Runs one request of a session and answers it. */
+  private async runOne(ws: WebSocket, item: Accepted): Promise<void> {
+    const { sid, xid, op, connectionIds } = item;
+    let reply: ServerMessage;
+    let closed = false;
+    try {
+      if (op instanceof KeeperError) throw op;
+      const live = this.host.liveRow(sid);
+      this.host.store.touch(sid, live.timeout_ms);
+      if (op.op === "close") {
+        await this.host.closeSession(sid);
+        closed = true;
+        reply = resOf(sid, xid, { ok: true, zxid: 0, value: { closed: true } });
+      } else {
+        reply = resOf(sid, xid, await this.host.runner.run(sid, connectionIds, op));
+      }
+    } catch (err) {
+      if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
+      reply = resOf(sid, xid, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
+    } finally {
+      this.release(sid, 1);
+    }
+    this.host.sendToSession(sid, reply, ws);
+    if (closed) this.host.outbox.send(ws, { t: "closed", sid, reason: "closed" });
   }
 }

@@ -161,6 +161,12 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     const outcomes: Outcome[] = [];
     let reapable = false;
     for (const request of requests) {
+      // After a request this shard does not serve, run none of the rest: the caller
+      // re-sends them, in order, to wherever they now belong.
+      if (outcomes.some((o) => !o.ok && o.moved)) {
+        outcomes.push(this.moved());
+        continue;
+      }
       const { outcome, touchesReapable } = this.executeOne(tree, caller, request);
       reapable ||= touchesReapable;
       if (host !== undefined && outcome.ok) this.registerWatch(host, request, outcome);

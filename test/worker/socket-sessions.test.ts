@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { HttpClient, ORIGIN } from "../harness/http.ts";
 import { MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
 import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
-import { SELF } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 
 async function exists(zk: HttpClient, path: string): Promise<boolean> {
   const res = await zk.get(path, { view: "stat" });
@@ -119,6 +119,37 @@ describe("ephemerals", () => {
 });
 
 describe("requests", () => {
+  it("of one frame share RPCs but keep their order when the host's mount table is stale", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/small");
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    await socket.ok(s.sessionId, { op: "exists", path: "/" }); // the host has read the table: one shard
+    // Mounted behind the host's back: its cached table still sends /late/* to the root shard.
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    expect((await directory.mount(zk.namespace, "/late")).ok).toBe(true);
+    const xids = socket.sendReqs(
+      s.sessionId,
+      { op: "create", path: "/late/q-", mode: "PERSISTENT_SEQUENTIAL", data: b64("1") },
+      { op: "create", path: "/small/q-", mode: "PERSISTENT_SEQUENTIAL" },
+      { op: "create", path: "/late/q-", mode: "PERSISTENT_SEQUENTIAL", data: b64("2") },
+      { op: "setData", path: "/late/q-0000000001", data: b64("3") },
+      { op: "getData", path: "/late/q-0000000000" },
+    );
+    const answers = await Promise.all(xids.map((x) => socket.response(s.sessionId, x)));
+    expect(answers.map((a) => (a.ok ? "ok" : a.error.name))).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+    expect(answers.map((a) => (a.ok ? (a.value as { path?: string }).path : undefined)).slice(0, 3)).toEqual([
+      "/late/q-0000000000",
+      "/small/q-0000000000",
+      "/late/q-0000000001",
+    ]);
+    const read = answers[4]!;
+    expect(read.ok && unb64((read.value as { data: string }).data)).toBe("1");
+    expect(await zk.mustGet("/late/q-0000000001")).toMatchObject({ data: "3", stat: { version: 1 } });
+    const order = socket.log.filter((m) => m !== "pong" && m.t === "res").map((m) => (m as { xid: number }).xid);
+    expect(order.slice(-xids.length)).toEqual(xids);
+  });
+
   it("are answered in order across two mounted shards, values as base64", async () => {
     const zk = new HttpClient();
     expect((await zk.mount("/big")).status).toBe(201);
