@@ -200,18 +200,19 @@ it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's leas
   await Promise.all(
     zks.map(async (zk, i) => {
       const sem = new Semaphore(zk, "/sem", 3, { identifier: `c${i}` });
-      for (let n = 0; n < 4; n++) {
+      for (let n = 0; n < 3; n++) {
         const lease = await sem.acquire({ timeoutMs: 60_000 });
         expect(lease).not.toBeNull();
         held.enter();
         await zk.multi([lease!.fence()]);
-        await sleep(20);
+        await sleep(100); // long enough for others to take the other leases, even on a loaded machine
         held.leave();
         await lease!.release();
       }
     }),
   );
-  expect(held.max).toBe(3);
+  expect(held.max).toBeLessThanOrEqual(3); // the guarantee
+  expect(held.max).toBeGreaterThan(1); // and leases were shared (3 is timing-dependent)
 
   // A holder killed: its proxy goes, its session expires, its lease returns.
   const p = await proxy();
