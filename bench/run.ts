@@ -2,7 +2,7 @@
  * `npm run bench`: edgekeeper against ZooKeeper 3.8 (and etcd 3.4 when asked), on
  * this machine, in the same run. Workloads of DESIGN.md: W1-W3 over the HTTP API and
  * through the TypeScript client (WebSocket sessions), W4 watch latency and W6 1,000
- * idle watching sessions through sessions. W5 (lock handoff) is not here yet.
+ * idle watching sessions through sessions; W5 lock handoff in lock-workload.ts.
  *
  * Run with Node 24's type stripping: `node bench/run.ts [options]` (erasable syntax only).
  */
@@ -15,6 +15,7 @@ import { type Peer, PeerUnavailable } from "./peers/peer.ts";
 import { startZookeeper } from "./peers/zookeeper.ts";
 import { type Results, type Row, type Variant, edgekeeperKey, record, renderReport, targetLines } from "./report.ts";
 import { type SessionDriver, type SessionTarget, closeAll, rssGrowth, runW4, runW6 } from "./session-workloads.ts";
+import { runW5 } from "./lock-workload.ts";
 import { formatNumber } from "./stats.ts";
 import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
 
@@ -28,6 +29,8 @@ ratio edgekeeper/ZooKeeper. Workloads (DESIGN.md):
   W3  pipelined getData, N in flight: ops/s
       (W1-W3 over edgekeeper's HTTP API and through its TypeScript client)
   W4  watch notification latency, writer session to watcher session: p50/p99 ms
+  W5  lock handoff, 8 sessions x 50 acquisitions of one lock (our Lock; ZooKeeper's
+      lock recipe on node-zookeeper-client): acq/s, p50/p99 wait ms (bench/lock-workload.ts)
   W6  1,000 idle sessions watching one node: server memory per session (RSS of
       all its processes), time to fan one change out to all; edgekeeper twice:
       sessions sharing a few WebSockets, and a WebSocket per session
@@ -35,7 +38,7 @@ ratio edgekeeper/ZooKeeper. Workloads (DESIGN.md):
 Options:
   --quick            a fast run: one round of a tenth of the ops (figures are noisier)
   --rounds N         run W1-W4 N times per system, report medians (default 3; 1 with --quick)
-  --only LIST        workloads to run, e.g. W1,W4,W6 (default W1,W2,W3,W4,W6)
+  --only LIST        workloads to run, e.g. W1,W4,W6 (default W1,W2,W3,W4,W5,W6)
   --http             only the HTTP rows (W1-W3 over HTTP: the sessionless benchmark)
   --sessions         only the session rows (W1-W3 through the client, W4, W6)
   --w1 N, --w2 N, --w3 N, --w4 N
@@ -51,7 +54,7 @@ Options:
   --timeout S        hard limit for the whole run in seconds (default 900)
   -h, --help         print this help`;
 
-const ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W6"] as const;
+const ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"] as const;
 
 interface Options {
   rounds: number;
@@ -186,6 +189,7 @@ function rowsFor(options: Options): Row[] {
   }
   if (options.sessions) {
     rows.push({ workload: "W4", variant: "client", label: "W4 watch latency, client (WS)" });
+    rows.push({ workload: "W5", variant: "client", label: "W5 lock handoff 8x50, client (WS)" });
     const n = options.w6.sessions.toLocaleString("en-US");
     rows.push({ workload: "W6", variant: "shared", label: `W6 ${n} watchers, ${options.w6.perSocket}/socket` });
     rows.push({ workload: "W6", variant: "client", label: `W6 ${n} watchers, socket each` });
@@ -336,6 +340,11 @@ async function main(options: Options): Promise<void> {
     }
   }
   if (!options.zookeeper) notes.push("ZooKeeper not measured: --no-zookeeper");
+  if (options.sessions && options.workloads.has("W5")) {
+    const w5 = await runW5({ contenders: 8, acquisitions: 50, startupLimitMs: STARTUP_LIMIT_MS, zookeeper: options.zookeeper });
+    for (const [system, result] of w5.results) record(results, "W5", system, result);
+    notes.push(...w5.notes);
+  }
   if (w6) await runW6Rounds(options, results, notes);
   await cleanup();
 
