@@ -13,5 +13,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each test starts its own servers on free ports; one file at a time keeps load low.
     fileParallelism: false,
+    // Every `npm start` a test runs puts its ZooKeeper port on a free port unless the
+    // test picks one, so that none needs 2181 (a real ZooKeeper may hold it).
+    env: { EDGEKEEPER_ZK_PORT: "0" },
   },
 });

@@ -11,6 +11,10 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  proxy: {
+    summary: "the ZooKeeper wire-protocol bridge alone, in front of a deployed Worker",
+    run: async (argv) => (await import("./proxy.ts")).main(argv),
+  },
   shell: {
     summary: "a zkCli.sh-compatible shell on the HTTP/WebSocket API (through the TypeScript client)",
     run: async (argv) => (await import("./shell.ts")).main(argv),

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
 
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
@@ -27,8 +28,8 @@ and a browser page that watches a znode live at /ui/.
 Options:
   --port N        HTTP port (env EDGEKEEPER_HTTP_PORT; default 8787)
   --state DIR     state directory (env EDGEKEEPER_STATE; default .edgekeeper)
-  --zk-port N     ZooKeeper wire-protocol port (env EDGEKEEPER_ZK_PORT; default 2181).
-                  Reserved: the wire bridge is not implemented yet, so nothing listens on it.
+  --zk-port N     ZooKeeper wire-protocol port: zkCli.sh, kazoo, Curator connect here
+                  (env EDGEKEEPER_ZK_PORT; default 2181; 0 picks a free port)
   --config FILE   wrangler configuration (default wrangler.toml)
   -h, --help      print this help
 
@@ -49,9 +50,9 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function parsePort(value: string, what: string): number {
+function parsePort(value: string, what: string, lowest = 1): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 1 || port > 65535) fail(`${what} must be a port number 1-65535, not "${value}"`);
+  if (!/^\d+$/.test(value) || port < lowest || port > 65535) fail(`${what} must be a port number ${lowest}-65535, not "${value}"`);
   return port;
 }
 
@@ -79,20 +80,21 @@ function readOptions(argv: string[]): Options {
   const env = process.env;
   return {
     port: parsePort(values.port ?? env.EDGEKEEPER_HTTP_PORT ?? "8787", "--port"),
-    zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port"),
+    // 0 picks a free port (the line printed at start says which): tests run many servers.
+    zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port", 0),
     stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
     configPath: resolve(values.config ?? "wrangler.toml"),
   };
 }
 
 /** Fails fast with a plain message when the port is taken, before workerd starts. */
-async function checkPortFree(port: number): Promise<void> {
+async function checkPortFree(port: number, flag: string): Promise<void> {
   await new Promise<void>((done, reject) => {
     const probe = createServer();
     probe.once("error", reject);
     probe.listen({ host: HOST, port, exclusive: true }, () => probe.close(() => done()));
   }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "EADDRINUSE") fail(`port ${port} on ${HOST} is already in use (another edgekeeper?); pick another with --port`);
+    if (error.code === "EADDRINUSE") fail(`port ${port} on ${HOST} is already in use (another edgekeeper?); pick another with ${flag}`);
     throw error;
   });
 }
@@ -142,7 +144,8 @@ function uiWorker(name: string, assets: NonNullable<V4WorkerOptions["assets"]>, 
 
 async function main(): Promise<void> {
   const options = readOptions(process.argv.slice(2));
-  await checkPortFree(options.port);
+  await checkPortFree(options.port, "--port");
+  if (options.zkPort !== 0) await checkPortFree(options.zkPort, "--zk-port");
 
   const buildDir = join(options.stateDir, "build");
   const dataDir = join(options.stateDir, "data");
@@ -190,10 +193,13 @@ async function main(): Promise<void> {
   process.removeAllListeners("SIGINT");
   process.removeAllListeners("SIGTERM");
   let stopping = false;
+  let bridge: Bridge | undefined;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    mf.dispose().then(
+    Promise.resolve(bridge?.close())
+      .then(() => mf.dispose())
+      .then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`edgekeeper: error while stopping on ${signal}:`, error);
@@ -220,6 +226,20 @@ async function main(): Promise<void> {
   const shownState = relative(process.cwd(), options.stateDir) || ".";
   console.log(`edgekeeper: HTTP on http://${HOST}:${url.port} (state in ${shownState.startsWith("..") ? options.stateDir : shownState})`);
   if (config.assets) console.log(`edgekeeper: watch a znode in your browser at http://${HOST}:${url.port}/ui/`);
+
+  // The wire bridge, in this process, in front of the Worker just started.
+  try {
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort });
+  } catch (error) {
+    await mf.dispose().catch(() => {});
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);
+    throw error;
+  }
+  if (stopping) {
+    await bridge.close();
+    return;
+  }
+  console.log(`edgekeeper: ZooKeeper protocol on ${HOST}:${bridge.port} (zkCli.sh -server ${HOST}:${bridge.port})`);
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,73 @@
+/**
+ * `npx edgekeeper proxy --url <Worker URL>`: the wire bridge alone, in front of a
+ * deployed Worker (or any edgekeeper URL), so that ZooKeeper clients connect to
+ * 127.0.0.1:2181 unchanged.
+ */
+import { parseArgs } from "node:util";
+import { startBridge } from "../server/server.ts";
+
+export const PROXY_USAGE = `Usage: npx edgekeeper proxy --url <Worker URL> [options]
+
+Runs the ZooKeeper wire-protocol bridge in front of an edgekeeper Worker.
+
+Options:
+  --url URL         the Worker's base URL (https://..., or http://127.0.0.1:8787)
+  --token T         its bearer token (env EDGEKEEPER_TOKEN)
+  --port N          ZooKeeper port to listen on (env EDGEKEEPER_ZK_PORT; default 2181)
+  --host ADDR       address to listen on (default 127.0.0.1)
+  --namespace NAME  the namespace sessions live in (default "default")
+  --max-buffer N    jute.maxbuffer in bytes (default 1048575)
+  -h, --help        print this help
+
+Ctrl-C stops it.`;
+
+function fail(message: string): never {
+  console.error(`edgekeeper proxy: ${message}`);
+  process.exit(1);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: "string" },
+        token: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        namespace: { type: "string" },
+        "max-buffer": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${PROXY_USAGE}`);
+  }
+  if (values.help) {
+    console.log(PROXY_USAGE);
+    return;
+  }
+  if (!values.url) fail(`--url is required\n\n${PROXY_USAGE}`);
+  const portText = values.port ?? process.env.EDGEKEEPER_ZK_PORT ?? "2181";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) fail(`--port must be a port number, not "${portText}"`);
+  const maxBuffer = values["max-buffer"] === undefined ? undefined : Number(values["max-buffer"]);
+  if (maxBuffer !== undefined && !(Number.isSafeInteger(maxBuffer) && maxBuffer > 0)) fail("--max-buffer must be a positive integer");
+  const token = values.token ?? process.env.EDGEKEEPER_TOKEN;
+  const bridge = await startBridge({
+    url: values.url,
+    port,
+    ...(values.host ? { host: values.host } : {}),
+    ...(token ? { token } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(maxBuffer ? { maxBufferBytes: maxBuffer } : {}),
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "EADDRINUSE") fail(`port ${port} is already in use (a ZooKeeper?); pick another with --port`);
+    throw error;
+  });
+  console.log(`edgekeeper: ZooKeeper protocol on ${bridge.host}:${bridge.port} -> ${values.url}`);
+  const stop = () => void bridge.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}

@@ -1,0 +1,172 @@
+/**
+ * The four-letter words on the ZooKeeper port, case-sensitive, in ZooKeeper 3.8's
+ * output formats (compared with a real 3.8 in test/bridge): the answer, then close.
+ *
+ * What the bridge cannot know without asking the hosts is reported as ZooKeeper
+ * reports an empty server: node count, ephemerals and data size are 0, and `dump`
+ * lists no ephemerals. Watches and sessions are the bridge's own (its connections'
+ * sessions and the watches they set through it).
+ */
+import { arch, freemem, hostname, release, totalmem, type as osType, userInfo } from "node:os";
+import type { BridgeContext, ConnectionView } from "./context.ts";
+
+export const BRIDGE_VERSION = "3.8.0-edgekeeper";
+const BUILT = "built on 1970-01-01 00:00 UTC";
+
+const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "crst", "srst"] as const;
+
+export function isFourLetterWord(word: string): boolean {
+  return (WORDS as readonly string[]).includes(word);
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+function connectionLine(c: ConnectionView, self: ConnectionView, detailed: boolean): string {
+  const base = ` /${c.remote}[${c === self ? 0 : 1}](queued=${c.queued},recved=${c.counters.received},sent=${c.counters.sent}`;
+  if (!detailed || !c.session) return `${base})`;
+  const k = c.counters;
+  return (
+    `${base},sid=${hex(c.session.id)},lop=${k.lastOp},est=${k.establishedAt},to=${c.session.timeoutMs},lcxid=${hex(k.lastCxid)},` +
+    `lzxid=${hex(k.lastZxid)},lresp=${k.lastResponseAt},llat=${k.lastLatency},minlat=${k.latency.min},avglat=${Math.round(k.latency.count ? k.latency.total / k.latency.count : 0)},maxlat=${k.latency.max})`
+  );
+}
+
+function serverLines(context: BridgeContext): string {
+  const c = context.counters;
+  return [
+    `Latency min/avg/max: ${c.latency.min}/${c.latency.avgText}/${c.latency.max}`,
+    `Received: ${c.received}`,
+    `Sent: ${c.sent}`,
+    `Connections: ${context.connections.size + 1}`,
+    "Outstanding: 0",
+    `Zxid: ${hex(context.highestZxid())}`,
+    "Mode: standalone",
+    "Node count: 0",
+    "",
+  ].join("\n");
+}
+
+function watchesBySession(context: BridgeContext): { id: number; paths: string[]; count: number }[] {
+  return [...context.sessions.values()].filter((s) => s.watches.count > 0).map((s) => ({ id: s.id, paths: s.watches.paths, count: s.watches.count }));
+}
+
+/** The answer to one word (`self` is the asking connection, listed as ZooKeeper lists it). */
+export async function runFourLetterWord(context: BridgeContext, word: string, self: ConnectionView): Promise<string> {
+  const version = `Zookeeper version: ${BRIDGE_VERSION}, ${BUILT}`;
+  const others = [...context.connections];
+  switch (word) {
+    case "ruok":
+      return "imok";
+    case "isro":
+      return "rw";
+    case "srvr":
+      return `${version}\n${serverLines(context)}`;
+    case "stat":
+      return `${version}\nClients:\n${[...others, self].map((c) => `${connectionLine(c, self, false)}\n`).join("")}\n${serverLines(context)}`;
+    case "cons":
+      return `${[self, ...others].map((c) => `${connectionLine(c, self, true)}\n`).join("")}\n`;
+    case "conf":
+      return [
+        `clientPort=${context.port}`,
+        "secureClientPort=-1",
+        `upstream=${context.upstreamUrl}`,
+        "tickTime=2000",
+        "maxClientCnxns=0",
+        "minSessionTimeout=4000",
+        "maxSessionTimeout=40000",
+        "clientPortListenBacklog=-1",
+        `jute.maxbuffer=${context.maxBufferBytes}`,
+        "serverId=0",
+        "",
+      ].join("\n");
+    case "envi": {
+      const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)}MB`;
+      const memory = process.memoryUsage();
+      return [
+        "Environment:",
+        `zookeeper.version=${BRIDGE_VERSION}, ${BUILT}`,
+        `host.name=${hostname()}`,
+        `java.version=${process.version}`,
+        "java.vendor=Node.js",
+        `java.home=${process.execPath}`,
+        "java.class.path=",
+        "java.library.path=",
+        "java.io.tmpdir=/tmp",
+        "java.compiler=<NA>",
+        `os.name=${osType()}`,
+        `os.arch=${arch() === "x64" ? "amd64" : arch()}`,
+        `os.version=${release()}`,
+        `user.name=${userInfo().username}`,
+        `user.home=${userInfo().homedir}`,
+        `user.dir=${process.cwd()}`,
+        `os.memory.free=${mb(freemem())}`,
+        `os.memory.max=${mb(totalmem())}`,
+        `os.memory.total=${mb(memory.rss)}`,
+        "",
+      ].join("\n");
+    }
+    case "mntr": {
+      const c = context.counters;
+      const watchCount = watchesBySession(context).reduce((n, s) => n + s.count, 0);
+      const rows: [string, string | number][] = [
+        ["zk_version", `${BRIDGE_VERSION}, ${BUILT}`],
+        ["zk_server_state", "standalone"],
+        ["zk_ephemerals_count", 0],
+        ["zk_num_alive_connections", context.connections.size + 1],
+        ["zk_avg_latency", c.latency.avgText],
+        ["zk_outstanding_requests", 0],
+        ["zk_znode_count", 0],
+        ["zk_global_sessions", context.sessions.size],
+        ["zk_packets_sent", c.sent],
+        ["zk_packets_received", c.received],
+        ["zk_watch_count", watchCount],
+        ["zk_auth_failed_count", c.authFailed],
+        ["zk_min_latency", c.latency.min],
+        ["zk_max_latency", c.latency.max],
+        ["zk_approximate_data_size", 0],
+        ["zk_local_sessions", 0],
+        ["zk_uptime", Date.now() - c.startedAt],
+        ["zk_session_host_links", context.links.count],
+      ];
+      return rows.map(([k, v]) => `${k}\t${v}\n`).join("");
+    }
+    case "wchs": {
+      const sessions = watchesBySession(context);
+      const paths = new Set(sessions.flatMap((s) => s.paths));
+      const total = sessions.reduce((n, s) => n + s.paths.length, 0);
+      return `${sessions.length} connections watching ${paths.size} paths\nTotal watches:${total}\n`;
+    }
+    case "wchc":
+      return `${watchesBySession(context)
+        .map((s) => `${hex(s.id)}\n${s.paths.map((p) => `\t${p}\n`).join("")}`)
+        .join("")}\n`;
+    case "wchp": {
+      const byPath = new Map<string, number[]>();
+      for (const s of watchesBySession(context)) for (const p of s.paths) byPath.set(p, [...(byPath.get(p) ?? []), s.id]);
+      return [...byPath.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([p, ids]) => `${p}\n${ids.map((id) => `\t${hex(id)}\n`).join("")}`)
+        .join("");
+    }
+    case "dump": {
+      const sessions = [...context.sessions.values()];
+      const lines = ["SessionTracker dump:", `Session Sets (${sessions.length > 0 ? 1 : 0})/(${sessions.length}):`];
+      if (sessions.length > 0) {
+        lines.push(`${sessions.length} expire at ${new Date(Date.now() + Math.max(...sessions.map((s) => s.timeoutMs))).toUTCString()}:`);
+        for (const s of sessions) lines.push(`\t${hex(s.id)}`);
+      }
+      lines.push("ephemeral nodes dump:", "Sessions with Ephemerals (0):", "Connections dump:", `Connections Sets (1)/(${others.length}):`);
+      lines.push(`${others.length} expire at ${new Date().toUTCString()}:`);
+      for (const c of others) lines.push(`\tip: /${c.remote} sessionId: ${hex(c.session?.id ?? 0)}`);
+      return `${lines.join("\n")}\n`;
+    }
+    case "crst":
+      for (const c of others) c.counters.latency.reset();
+      return "Connection stats reset.\n";
+    case "srst":
+      context.counters.reset();
+      return "Server stats reset.\n";
+    default:
+      return "";
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The connect handshake: a ConnectRequest opens an edgekeeper session (its host
+ * negotiates the timeout) or resumes one by id and password, on any bridge
+ * connection and any bridge.
+ *
+ * - New session: on a host the bridge picks (round robin over its hosts for new
+ *   sessions); the id ZooKeeper clients see is our id (a safe integer) as a long.
+ * - Resume: a session this bridge holds is checked against its password here and
+ *   re-attached (its previous connection is dropped); any other goes to the host its
+ *   id names, which moves it to this bridge's link.
+ * - Expired, unknown or wrong password: a ConnectResponse with timeout 0 and session
+ *   id 0, then close (ZooKeeper does the same; the client reports Expired).
+ * - lastZxidSeen: the client's view must not be ahead of ours. Ours is the highest
+ *   zxid this bridge has told any session, else what the session's host reports now
+ *   (one exists("/") through the session); zxids are per shard, so in a namespace with
+ *   mounts this compares against the highest zxid of any shard the bridge has seen.
+ *   A client ahead is closed without a reply ("try another server").
+ */
+import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
+import { type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
+import type { BridgeContext } from "./context.ts";
+import { BridgeSession } from "./session.ts";
+
+export type HandshakeResult = { ok: true; session: BridgeSession; response: Uint8Array } | { ok: false; response?: Uint8Array };
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** The ConnectResponse for an expired, unknown or refused session. */
+export function expiredResponse(): Uint8Array {
+  return encodeConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: new Uint8Array(16), readOnly: false });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  let diff = 0;
+  for (let i = 0; i < a.byteLength; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+function makeSession(context: BridgeContext, link: HostLink, id: number, password: string, timeoutMs: number): BridgeSession {
+  const session = new BridgeSession(link, id, password, timeoutMs, (ended) => {
+    if (context.sessions.get(ended.id) === ended) context.sessions.delete(ended.id);
+  });
+  context.sessions.set(id, session);
+  return session;
+}
+
+async function openOrResume(context: BridgeContext, request: ConnectRequest): Promise<{ session?: BridgeSession; resumed: boolean }> {
+  if (request.sessionId === 0n) {
+    const link = context.links.get(context.pickHost());
+    const answer = await link.connect({ timeoutMs: request.timeOut });
+    if (answer.t !== "connected") return { resumed: false };
+    return { session: makeSession(context, link, answer.sessionId, answer.password, answer.timeoutMs), resumed: false };
+  }
+  const id = request.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(request.sessionId) : -1;
+  const host = hostOfSessionId(id);
+  if (host === undefined) return { resumed: true };
+  const held = context.sessions.get(id);
+  if (held && !held.ended) {
+    return sameBytes(utf8.encode(held.password), request.passwd) ? { session: held, resumed: true } : { resumed: true };
+  }
+  const link = context.links.get(host);
+  const answer = await link.connect({ timeoutMs: request.timeOut, sessionId: id, password: fromUtf8.decode(request.passwd) });
+  if (answer.t !== "connected") return { resumed: true };
+  return { session: makeSession(context, link, answer.sessionId, answer.password, answer.timeoutMs), resumed: true };
+}
+
+/** Current zxid of the session's host, read through the session. */
+function probeZxid(session: BridgeSession): Promise<number> {
+  return new Promise((resolve) => session.call({ op: "exists", path: "/" }, () => resolve(session.zxid)));
+}
+
+/** Runs the handshake; a rejected promise means the link failed (close without reply). */
+export async function handshake(context: BridgeContext, request: ConnectRequest): Promise<HandshakeResult> {
+  const { session, resumed } = await openOrResume(context, request);
+  if (!session) return { ok: false, response: expiredResponse() };
+  if (request.lastZxidSeen > 0n && request.lastZxidSeen > BigInt(Math.max(context.highestZxid(), session.zxid))) {
+    const zxid = await probeZxid(session);
+    context.noteZxid(zxid);
+    if (request.lastZxidSeen > BigInt(zxid)) {
+      if (!resumed) session.call({ op: "close" }, () => session.end());
+      else session.detach(undefined); // unless a connection holds it, it waits for a resume
+      return { ok: false };
+    }
+  }
+  const response = encodeConnectResponse({
+    protocolVersion: 0,
+    timeOut: session.timeoutMs,
+    sessionId: BigInt(session.id),
+    passwd: utf8.encode(session.password),
+    readOnly: false,
+  });
+  return { ok: true, session, response };
+}

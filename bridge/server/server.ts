@@ -1,0 +1,91 @@
+/**
+ * The wire bridge: a TCP server speaking ZooKeeper's protocol (and its four-letter
+ * words) in front of an edgekeeper Worker, each ZooKeeper session an edgekeeper
+ * session, the sessions of one host sharing one WebSocket to it.
+ */
+import { once } from "node:events";
+import { type Server, createServer } from "node:net";
+import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
+import type { WebSocketConstructor } from "../../client/core/socket.ts";
+import { HostLinks } from "../upstream/host-link.ts";
+import { ZkConnection } from "./connection.ts";
+import type { BridgeContext, ConnectionView } from "./context.ts";
+import type { BridgeSession } from "./session.ts";
+import { ServerCounters } from "./stats.ts";
+
+export interface BridgeOptions {
+  /** The Worker's base URL: `http://127.0.0.1:8787`, `https://keeper.example.workers.dev`. */
+  url: string;
+  /** The Worker's bearer token (deployed Workers need one). */
+  token?: string;
+  /** The namespace every session lives in (default "default"). */
+  namespace?: string;
+  /** Where to listen (default 127.0.0.1:2181; port 0 picks a free one). */
+  host?: string;
+  port?: number;
+  /** jute.maxbuffer: the largest frame accepted (default 1 MiB less one byte). */
+  maxBufferBytes?: number;
+  /**
+   * Hosts new sessions are spread over (round robin). Default 0-3: the Worker's
+   * "local" location with its default EDGEKEEPER_HOSTS_PER_LOCATION of 4.
+   */
+  newSessionHosts?: readonly number[];
+  /** One line per event worth knowing (bad frames, failed connects). Default: stderr. */
+  log?: (line: string) => void;
+  WebSocket?: WebSocketConstructor;
+}
+
+export interface Bridge {
+  readonly host: string;
+  readonly port: number;
+  /** Stops listening and drops every connection and link (sessions live on at their hosts until they time out). */
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const bridge = await startBridge({ url: "http://127.0.0.1:8787", port: 2181 });
+ * // zkCli.sh -server 127.0.0.1:2181
+ * await bridge.close();
+ */
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const host = options.host ?? "127.0.0.1";
+  const hosts = options.newSessionHosts ?? [0, 1, 2, 3];
+  let next = 0;
+  let highest = 0;
+  const links = new HostLinks({ url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}), ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}) });
+  const sessions = new Map<number, BridgeSession>();
+  const connections = new Set<ConnectionView>();
+  let server: Server;
+  const context: BridgeContext = {
+    links,
+    sessions,
+    connections,
+    counters: new ServerCounters(),
+    get port() {
+      return (server.address() as { port: number } | null)?.port ?? options.port ?? 2181;
+    },
+    maxBufferBytes: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER,
+    upstreamUrl: options.url,
+    pickHost: () => hosts[next++ % hosts.length]!,
+    highestZxid: () => highest,
+    noteZxid: (zxid) => {
+      if (zxid > highest) highest = zxid;
+    },
+    log: options.log ?? ((line) => console.error(line)),
+  };
+  server = createServer((socket) => new ZkConnection(socket, context));
+  server.listen({ host, port: options.port ?? 2181, exclusive: true });
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  return {
+    host,
+    port,
+    close: async () => {
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      for (const connection of [...connections]) (connection as ZkConnection).close();
+      links.closeAll();
+      await closed;
+    },
+  };
+}

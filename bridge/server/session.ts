@@ -1,0 +1,125 @@
+/**
+ * A ZooKeeper session as the bridge keeps it: an edgekeeper session on a host link,
+ * the ZooKeeper connection currently attached to it (at most one), its request
+ * numbering upstream, its zxid view and its watches. It outlives its TCP connection
+ * (a client reconnects and resumes by id and password), and ends when the host says
+ * `closed`, or when no connection has resumed it within its timeout (the bridge then
+ * closes it upstream, which is what an expiry does: ephemerals go, watches fire).
+ *
+ * zxid view: the reply headers of a session carry the highest zxid its host has
+ * reported to it, so they never go backwards. zxids are per shard; in a namespace of
+ * one shard (the default) this is exactly the shard's zxid order.
+ */
+import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { HostLink, SessionMessage, SessionSink } from "../upstream/host-link.ts";
+import { WatchTable, type EventMessage } from "./watches.ts";
+
+export type ResMessage = Extract<SessionMessage, { t: "res" }>;
+
+/** What the attached ZooKeeper connection hears from its session. */
+export interface SessionListener {
+  onEvent(event: EventMessage): void;
+  /** The session ended (closed, expired or moved away) or its link failed: drop the connection. */
+  onEnded(why: string): void;
+}
+
+export class BridgeSession implements SessionSink {
+  readonly id: number;
+  readonly password: string;
+  readonly timeoutMs: number;
+  readonly link: HostLink;
+  readonly watches = new WatchTable();
+  /** Identities added by auth packets (digest user names), for whoAmI. */
+  readonly digestUsers: string[] = [];
+  zxid = 0;
+  lastCxid = 0;
+  ended = false;
+  private nextXid = 1;
+  private readonly waiting = new Map<number, (res: ResMessage) => void>();
+  private listener: SessionListener | undefined;
+  private orphanTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onEnd: (session: BridgeSession) => void;
+
+  constructor(link: HostLink, id: number, password: string, timeoutMs: number, onEnd: (session: BridgeSession) => void) {
+    this.link = link;
+    this.id = id;
+    this.password = password;
+    this.timeoutMs = timeoutMs;
+    this.onEnd = onEnd;
+    link.attach(id, this);
+  }
+
+  /** Attaches a ZooKeeper connection; the one attached before (if any) is told to go. */
+  attach(listener: SessionListener): void {
+    const previous = this.listener;
+    this.listener = listener;
+    if (this.orphanTimer !== undefined) clearTimeout(this.orphanTimer);
+    this.orphanTimer = undefined;
+    if (previous && previous !== listener) previous.onEnded("session moved to another connection");
+  }
+
+  /**
+   * The connection went away without closing the session: it may resume within its
+   * timeout; after that the bridge closes it upstream, as an expiry would.
+   */
+  detach(listener: SessionListener | undefined): void {
+    if (this.listener !== listener || this.orphanTimer !== undefined) return;
+    this.listener = undefined;
+    if (this.ended) return;
+    this.orphanTimer = setTimeout(() => {
+      if (this.listener || this.ended) return;
+      this.call({ op: "close" }, () => this.end());
+    }, this.timeoutMs);
+  }
+
+  get attached(): boolean {
+    return this.listener !== undefined;
+  }
+
+  /** Sends one op upstream; `done` gets its answer (synchronously, in the session's order). */
+  call(op: SessionOp, done: (res: ResMessage) => void): void {
+    const xid = this.nextXid++;
+    this.waiting.set(xid, done);
+    this.lastCxid = xid;
+    if (!this.link.request(this.id, xid, op)) {
+      this.waiting.delete(xid);
+      done({ t: "res", sid: this.id, xid, zxid: this.zxid, ok: false, error: { name: "ConnectionLoss", code: -4, message: "session host link lost" } });
+    }
+  }
+
+  onMessage(message: SessionMessage): void {
+    if (message.t === "res") {
+      if (message.zxid > this.zxid) this.zxid = message.zxid;
+      const done = this.waiting.get(message.xid);
+      this.waiting.delete(message.xid);
+      done?.(message);
+    } else if (message.t === "event") {
+      this.watches.fired(message);
+      this.listener?.onEvent(message);
+    } else {
+      this.end(`session ${message.reason}`);
+    }
+  }
+
+  onLinkGone(why: string): void {
+    // The session lives on at the host for its timeout; a reconnecting client resumes it.
+    this.end(`session host link lost: ${why}`, false);
+  }
+
+  /** Forgets the session here; `closedUpstream` false when only the link failed. */
+  end(why = "session closed", closedUpstream = true): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.orphanTimer !== undefined) clearTimeout(this.orphanTimer);
+    if (closedUpstream) this.link.detach(this.id);
+    const pending = [...this.waiting.entries()];
+    this.waiting.clear();
+    for (const [xid, done] of pending) {
+      done({ t: "res", sid: this.id, xid, zxid: this.zxid, ok: false, error: { name: "ConnectionLoss", code: -4, message: why } });
+    }
+    this.onEnd(this);
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.onEnded(why);
+  }
+}

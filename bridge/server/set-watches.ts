@@ -1,0 +1,80 @@
+/**
+ * setWatches and setWatches2: a reconnecting client re-registers its watches with
+ * the zxid it last saw (relativeZxid), and ZooKeeper fires at once those whose node
+ * changed since (DataTree.setWatches):
+ * - data watch: node gone -> NodeDeleted; mzxid > relativeZxid -> NodeDataChanged; else armed;
+ * - exist watch: node there -> NodeCreated; else armed;
+ * - child watch: node gone -> NodeDeleted; pzxid > relativeZxid -> NodeChildrenChanged; else armed;
+ * - persistent and recursive watches: armed.
+ *
+ * The bridge does the same with one read per path, sent with `watch: true` so that
+ * the read itself arms the host's watch with no gap. Approximations, documented in
+ * docs/architecture.md: mzxid and pzxid are zxids of the node's own shard, compared
+ * with the client's view (equal to them in a one-shard namespace); a watch fired
+ * here is still armed at the host, so the node's next change may bring one more
+ * notification, which clients ignore for a path they no longer watch.
+ */
+import type { SetWatches2 } from "../../protocol/jute/index.ts";
+import { EVENT_TYPES, KEEPER_STATES, encodeNotification, encodeReplyHeader } from "../../protocol/jute/index.ts";
+import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { Stat } from "../../protocol/stat.ts";
+import type { Plan } from "./ops.ts";
+import type { ResMessage } from "./session.ts";
+
+type Check = { path: string; kind: "data" | "exist" | "child" | "persistent" | "recursive" };
+
+export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
+  const checks: Check[] = [
+    ...body.dataWatches.map((path): Check => ({ path, kind: "data" })),
+    ...body.existWatches.map((path): Check => ({ path, kind: "exist" })),
+    ...body.childWatches.map((path): Check => ({ path, kind: "child" })),
+    ...body.persistentWatches.map((path): Check => ({ path, kind: "persistent" })),
+    ...body.persistentRecursiveWatches.map((path): Check => ({ path, kind: "recursive" })),
+  ];
+  const ops = checks.map((check): SessionOp => {
+    switch (check.kind) {
+      case "data":
+        return { op: "getData", path: check.path, watch: true };
+      case "exist":
+        return { op: "exists", path: check.path, watch: true };
+      case "child":
+        return { op: "getChildren", path: check.path, watch: true };
+      default:
+        return { op: "addWatch", path: check.path, mode: check.kind };
+    }
+  });
+  const relative = body.relativeZxid;
+  return {
+    kind: "upstream",
+    ops,
+    answer: (answers: ResMessage[], session) => {
+      const frames: Uint8Array[] = [];
+      const fire = (type: number, path: string) => frames.push(encodeNotification({ type, state: KEEPER_STATES.SyncConnected, path }));
+      checks.forEach((check, i) => {
+        const res = answers[i]!;
+        const stat = res.ok ? ((res.value as { stat?: Stat | null }).stat ?? null) : null;
+        const missing = !res.ok && res.error.name === "NoNode";
+        switch (check.kind) {
+          case "data":
+            if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
+            else if (stat && BigInt(stat.mzxid) > relative) fire(EVENT_TYPES.NodeDataChanged, check.path);
+            else if (res.ok) session.watches.add(check.path, "data");
+            break;
+          case "exist":
+            if (stat) fire(EVENT_TYPES.NodeCreated, check.path);
+            else if (res.ok) session.watches.add(check.path, "data");
+            break;
+          case "child":
+            if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
+            else if (stat && BigInt(stat.pzxid) > relative) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
+            else if (res.ok) session.watches.add(check.path, "child");
+            break;
+          default:
+            if (res.ok) session.watches.add(check.path, check.kind);
+        }
+      });
+      frames.push(encodeReplyHeader({ xid, zxid: BigInt(session.zxid), err: 0 }));
+      return { frames };
+    },
+  };
+}

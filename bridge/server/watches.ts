@@ -1,0 +1,110 @@
+/**
+ * Watches as the bridge sees them: which watches a ZooKeeper session holds (for
+ * checkWatches and the four-letter words; the host holds the real ones), the
+ * host's `event` messages as ZooKeeper notifications, and the one-per-change rule.
+ *
+ * The host sends one `event` per matching watch of a session (a data and a child
+ * watch on a deleted node: two). ZooKeeper sends a connection one notification per
+ * change (WatchManager.triggerWatch passes the watchers already told), and its
+ * clients fire every local watcher of the path from that one. EventDedupe keeps
+ * that: the host sends a change's events together, so it remembers the keys seen
+ * for the latest zxid.
+ */
+import type { WatchKind } from "../../protocol/changes.ts";
+import { EVENT_TYPES, KEEPER_STATES, WATCHER_TYPES, type WatcherEvent } from "../../protocol/jute/index.ts";
+import type { SessionMessage } from "../upstream/host-link.ts";
+
+export type EventMessage = Extract<SessionMessage, { t: "event" }>;
+
+/** The watches one session holds, by path. */
+export class WatchTable {
+  private readonly byPath = new Map<string, Set<WatchKind>>();
+
+  add(path: string, kind: WatchKind): void {
+    let kinds = this.byPath.get(path);
+    if (!kinds) this.byPath.set(path, (kinds = new Set()));
+    kinds.add(kind);
+  }
+
+  remove(path: string, kind: WatchKind | "any"): void {
+    const kinds = this.byPath.get(path);
+    if (!kinds) return;
+    if (kind === "any") kinds.clear();
+    else kinds.delete(kind);
+    if (kinds.size === 0) this.byPath.delete(path);
+  }
+
+  /** A fired event drops the one-shot watch it fired (persistent and recursive ones stay). */
+  fired(event: EventMessage): void {
+    if (event.kind === "data" || event.kind === "child") this.remove(event.watchPath, event.kind);
+  }
+
+  /** checkWatches: does the session hold a watch of this WatcherType on the path? */
+  has(path: string, watcherType: number): boolean {
+    const kinds = this.byPath.get(path);
+    if (!kinds) return false;
+    switch (watcherType) {
+      case WATCHER_TYPES.Children:
+        return kinds.has("child");
+      case WATCHER_TYPES.Data:
+        return kinds.has("data");
+      case WATCHER_TYPES.Persistent:
+        return kinds.has("persistent");
+      case WATCHER_TYPES.PersistentRecursive:
+        return kinds.has("recursive");
+      default:
+        return kinds.size > 0;
+    }
+  }
+
+  get paths(): string[] {
+    return [...this.byPath.keys()].sort();
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const kinds of this.byPath.values()) n += kinds.size;
+    return n;
+  }
+}
+
+/** removeWatches' WatcherType as the session protocol's kind; undefined for an unknown type. */
+export function watchKindOfType(watcherType: number): WatchKind | "any" | undefined {
+  switch (watcherType) {
+    case WATCHER_TYPES.Children:
+      return "child";
+    case WATCHER_TYPES.Data:
+      return "data";
+    case WATCHER_TYPES.Any:
+      return "any";
+    case WATCHER_TYPES.Persistent:
+      return "persistent";
+    case WATCHER_TYPES.PersistentRecursive:
+      return "recursive";
+    default:
+      return undefined;
+  }
+}
+
+/** An event as ZooKeeper's WatcherEvent (state SyncConnected). */
+export function watcherEventOf(event: EventMessage): WatcherEvent {
+  return { type: EVENT_TYPES[event.event], state: KEEPER_STATES.SyncConnected, path: event.path };
+}
+
+/** One notification per change per connection. */
+export class EventDedupe {
+  private zxid = -1;
+  private readonly seen = new Set<string>();
+
+  /** True the first time a change (zxid, type, path) is offered. */
+  first(event: EventMessage): boolean {
+    if (event.zxid !== this.zxid) {
+      this.zxid = event.zxid;
+      this.seen.clear();
+    }
+    const key = `${event.event} ${event.path}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The wire bridge end to end: `npm start` (Worker and bridge from one command)
+ * driven by real ZooKeeper clients no one here wrote (zkCli.sh, kazoo,
+ * node-zookeeper-client), compared where it matters with a real ZooKeeper 3.8
+ * started by the test. Each test skips, saying why, where its tool is absent.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
+import { fourLetterWord, prepareZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+
+const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
+const PYTHON = "/usr/bin/python3";
+const here = import.meta.dirname;
+const run = promisify(execFile);
+
+let server: LocalServer;
+let zkPort: number;
+let reference: { child: ChildProcess; port: number; dir: string } | undefined;
+let referenceMissing: string | undefined;
+
+beforeAll(async () => {
+  server = await startLocalServer();
+  // The one line `npm start` prints for the bridge says where it listens.
+  for (let i = 0; i < 100 && !LISTENING.test(server.output()); i++) await sleep(100);
+  zkPort = Number(LISTENING.exec(server.output())?.[1]);
+  referenceMissing = await zookeeperUnavailable();
+  if (referenceMissing) {
+    console.warn(`bridge tests without a reference ZooKeeper: ${referenceMissing}`);
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "edgekeeper-zk-"));
+  const port = await freePort();
+  const launch = await prepareZookeeper(dir, port);
+  const child = spawn(launch.command, launch.args, { cwd: launch.cwd, stdio: "ignore", detached: true });
+  reference = { child, port, dir };
+  for (let i = 0; i < 120; i++) {
+    if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok") return;
+    await sleep(250);
+  }
+  referenceMissing = "the reference ZooKeeper did not answer ruok";
+});
+
+afterAll(async () => {
+  await server?.stop();
+  if (reference) {
+    try {
+      process.kill(-reference.child.pid!, "SIGKILL");
+    } catch {
+      // gone
+    }
+    await rm(reference.dir, { recursive: true, force: true });
+  }
+});
+
+const hostPort = (port: number) => `127.0.0.1:${port}`;
+const LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+)/;
+
+it("prints where the bridge listens, and answers ruok, isro and srvr as ZooKeeper does", async () => {
+  expect(zkPort).toBeGreaterThan(0);
+  expect(await fourLetterWord(zkPort, "ruok")).toBe("imok");
+  expect(await fourLetterWord(zkPort, "isro")).toBe("rw");
+  // Case-sensitive: RUOK just closes.
+  expect(await fourLetterWord(zkPort, "RUOK")).toBe("");
+  const keys = (text: string) => text.split("\n").map((line) => line.split(/[:=\t]/)[0]);
+  const ours = await fourLetterWord(zkPort, "srvr");
+  expect(ours).toMatch(/^Zookeeper version: 3\.8\.0-edgekeeper/);
+  for (const word of ["stat", "conf", "cons", "envi", "mntr", "wchs", "wchc", "dump"]) {
+    expect((await fourLetterWord(zkPort, word)).length, word).toBeGreaterThan(0);
+  }
+  if (reference) expect(keys(ours)).toEqual(keys(await fourLetterWord(reference.port, "srvr")));
+});
+
+/** Runs zkCli.sh with commands on stdin; returns its output without logs, banners and what varies. */
+async function zkCli(port: number, commands: string[]): Promise<string> {
+  const child = spawn(ZKCLI, ["-server", hostPort(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stdin.end(`${commands.join("\n")}\nquit\n`);
+  await new Promise((done) => child.on("exit", done));
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !/^\d{4}-\d\d-\d\d |log4j|WATCHER::|WatchedEvent|JLine|Welcome to ZooKeeper|^Connecting to/.test(line))
+    .map((line) =>
+      line
+        .replace(/0x[0-9a-f]+/g, "0xZ")
+        .replace(/= [A-Z][a-z]{2} [A-Z][a-z]{2} .*$/, "= TIME")
+        .replace(/\[zk: [^\]]*\]/, "[zk]"),
+    )
+    .join("\n");
+}
+
+it("zkCli.sh runs a configuration session with the same output as ZooKeeper 3.8", async (ctx) => {
+  if (!existsSync(ZKCLI)) ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
+  if (!reference) ctx.skip(`no reference ZooKeeper: ${referenceMissing}`);
+  const commands = [
+    "create /cfg app",
+    'create /cfg/db "url=jdbc:one"',
+    "create -e /cfg/lease held",
+    "create -s /cfg/job- x",
+    "get /cfg/db",
+    'set /cfg/db "url=jdbc:two"',
+    "get -s /cfg/db",
+    "ls /cfg",
+    "ls -s /cfg",
+    "stat /cfg",
+    "set -v 0 /cfg/db stale",
+    "delete /cfg/db",
+    "delete /cfg",
+    "get /cfg/db",
+    "getAllChildrenNumber /cfg",
+    "getEphemerals /cfg",
+  ];
+  const ours = await zkCli(zkPort, commands);
+  const theirs = await zkCli(reference!.port, commands);
+  expect(ours).toContain("url=jdbc:two");
+  expect(ours).toBe(theirs);
+});
+
+it("kazoo: creates, watches, ephemeral and sequential nodes, transactions, Lock, Counter, Election, Queue", async (ctx) => {
+  const probe = await run(PYTHON, ["-c", "import kazoo"]).catch(() => undefined);
+  if (!probe) ctx.skip(`kazoo not importable by ${PYTHON} (apt-get install python3-kazoo)`);
+  const script = resolve(here, "bridge/kazoo_check.py");
+  const ours = JSON.parse((await run(PYTHON, [script, hostPort(zkPort), "/kazoo"], { timeout: 180_000 })).stdout);
+  expect(ours).toMatchObject({
+    session_ok: true,
+    exists_error: "NodeExists",
+    seq: ["/kazoo/data/s-0000000001", "/kazoo/data/s-0000000002", "/kazoo/data/s-0000000003"],
+    ephemeral_owner_is_session: true,
+    events: [
+      ["CHANGED", "/kazoo/data/a"],
+      ["CHILD", "/kazoo/data"],
+      ["CREATED", "/kazoo/data/later"],
+    ],
+    txn: ["/kazoo/data/t1", "stat", true],
+    failed_txn: ["RolledBackError", "BadVersionError", "RuntimeInconsistency"],
+    t2_absent: true,
+    lock_total: 20,
+    counter: 20,
+    election_contenders: 3,
+    queue: ["one", "two", "three"],
+    queue_empty: true,
+    ephemeral_gone: true,
+  });
+  expect(ours.leaders[0]).toBe(0);
+  expect(ours.leaders).toHaveLength(3);
+  if (reference) {
+    const theirs = JSON.parse((await run(PYTHON, [script, hostPort(reference.port), "/kazoo"], { timeout: 180_000 })).stdout);
+    expect({ ...ours, leaders: undefined }).toEqual({ ...theirs, leaders: undefined });
+  }
+});
+
+// ---- node-zookeeper-client ----
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+const zookeeper: Any = createRequire(import.meta.url)("node-zookeeper-client");
+
+async function nzc(port: number): Promise<Any> {
+  const client = zookeeper.createClient(hostPort(port), { sessionTimeout: 10_000, retries: 0 });
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error("node-zookeeper-client did not connect")), 20_000);
+    client.once("connected", () => {
+      clearTimeout(timer);
+      done();
+    });
+    client.connect();
+  });
+  return client;
+}
+
+function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void): Promise<T> {
+  return new Promise((done, fail) => fn((error, ...rest) => (error ? fail(error) : done((rest.length > 1 ? rest : rest[0]) as T))));
+}
+
+it("node-zookeeper-client: creates, watches, ephemeral sequential nodes, transactions", async () => {
+  const a = await nzc(zkPort);
+  const b = await nzc(zkPort);
+  try {
+    expect(await call((cb) => a.create("/nzc", Buffer.from("v1"), cb))).toBe("/nzc");
+    const seq = await call<string>((cb) => a.create("/nzc/m-", Buffer.from(""), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, cb));
+    expect(seq).toBe("/nzc/m-0000000000");
+    const [, stat] = await call<[Buffer, Any]>((cb) => b.getData(seq, cb));
+    expect(stat.ephemeralOwner.toString("hex")).toBe(Buffer.from(a.getSessionId()).toString("hex"));
+
+    const seen: string[] = [];
+    const fired = new Promise<void>((done) => {
+      b.getData("/nzc", (event: Any) => {
+        seen.push(event.getName());
+        done();
+      }, () => {});
+    });
+    await sleep(100);
+    await call((cb) => a.setData("/nzc", Buffer.from("v2"), -1, cb));
+    await fired;
+    expect(seen).toEqual(["NODE_DATA_CHANGED"]);
+
+    const results = await call<Any[]>((cb) => a.transaction().create("/nzc/t", Buffer.from("x")).check("/nzc", 1).setData("/nzc", Buffer.from("v3"), 1).commit(cb));
+    expect(results.map((r: Any) => r.type)).toEqual([1, 13, 5]);
+    // (node-zookeeper-client sends a check version of 0 as -1, so use another.)
+    await expect(call((cb) => a.transaction().check("/nzc", 99).remove("/nzc/t").commit(cb))).rejects.toMatchObject({ code: -103 });
+    expect(await call((cb) => a.exists("/nzc/t", cb))).toBeTruthy();
+
+    a.close();
+    await sleep(500);
+    expect(await call((cb) => b.exists(seq, cb))).toBeNull();
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+// ---- bad input ----
+
+function frame(payload: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(payload.length);
+  return Buffer.concat([length, payload]);
+}
+
+/** A raw connection: sends `bytes` after a valid ConnectRequest, returns what came back before the close. */
+async function raw(port: number, after: Buffer[]): Promise<{ frames: Buffer[]; closed: boolean }> {
+  const socket = tcpConnect(port, "127.0.0.1");
+  const connectRequest = Buffer.alloc(4 + 8 + 4 + 8 + 4 + 16 + 1);
+  connectRequest.writeInt32BE(10_000, 12);
+  connectRequest.writeInt32BE(16, 24);
+  let data = Buffer.alloc(0);
+  let closed = false;
+  socket.on("data", (chunk) => (data = Buffer.concat([data, chunk])));
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {});
+  socket.write(frame(connectRequest));
+  for (let i = 0; i < 100 && data.length === 0; i++) await sleep(50);
+  for (const bytes of after) socket.write(bytes);
+  for (let i = 0; i < 40 && !closed; i++) await sleep(50);
+  const frames: Buffer[] = [];
+  for (let at = 0; at + 4 <= data.length; ) {
+    const n = data.readInt32BE(at);
+    frames.push(data.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  socket.destroy();
+  return { frames, closed };
+}
+
+it("a malformed frame closes only its own connection; other sessions and data are untouched", async () => {
+  const good = await nzc(zkPort);
+  try {
+    await call((cb) => good.create("/survivor", Buffer.from("ok"), cb));
+
+    // A length above jute.maxbuffer: closed without a reply.
+    const tooLong = await raw(zkPort, [Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0])]);
+    expect(tooLong.closed).toBe(true);
+    expect(tooLong.frames).toHaveLength(1); // the ConnectResponse only
+
+    // A body that does not parse (getData with a null path): MarshallingError, and the connection stays.
+    const header = Buffer.alloc(8);
+    header.writeInt32BE(7, 0);
+    header.writeInt32BE(4, 4);
+    const nullPath = Buffer.from([0xff, 0xff, 0xff, 0xff, 0]);
+    const marshalling = await raw(zkPort, [frame(Buffer.concat([header, nullPath]))]);
+    expect(marshalling.closed).toBe(false);
+    expect(marshalling.frames[1]!.readInt32BE(0)).toBe(7);
+    expect(marshalling.frames[1]!.readInt32BE(12)).toBe(-5);
+
+    // An unknown op code: Unimplemented, then close.
+    const unknown = Buffer.alloc(8);
+    unknown.writeInt32BE(9, 0);
+    unknown.writeInt32BE(999, 4);
+    const unimplemented = await raw(zkPort, [frame(unknown)]);
+    expect(unimplemented.closed).toBe(true);
+    expect(unimplemented.frames[1]!.readInt32BE(12)).toBe(-6);
+
+    // The other session still works, and the data is as it was.
+    const [data] = await call<[Buffer, Any]>((cb) => good.getData("/survivor", cb));
+    expect(data.toString()).toBe("ok");
+    await call((cb) => good.setData("/survivor", Buffer.from("still"), 0, cb));
+  } finally {
+    good.close();
+  }
+});
