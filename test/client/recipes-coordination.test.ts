@@ -143,6 +143,8 @@ it("Queue: FIFO for one consumer; exactly once while consumers' connections are 
   for (let i = 0; i < ITEMS; i++) await q.put(`x${i}`);
   const proxy = await env.proxy();
   const consumers = await Promise.all(Array.from({ length: CONTENDERS }, () => env.open(ns, { servers: [proxy.base], sessionTimeoutMs: 10_000 })));
+  let suspensions = 0;
+  for (const zk of consumers) zk.on("suspended", () => suspensions++);
   let cutting = true;
   const cutter = (async () => {
     while (cutting) {
@@ -172,6 +174,7 @@ it("Queue: FIFO for one consumer; exactly once while consumers' connections are 
   await cutter;
   expect(items.length).toBe(ITEMS);
   expect(new Set(items).size).toBe(ITEMS);
+  expect(suspensions).toBeGreaterThan(0); // the cuts did land
 });
 
 it("PriorityQueue: lower priority first, FIFO within one; 8 consumers take each item once", async (ctx) => {
@@ -250,4 +253,60 @@ it("Party: 8 members appear, leave, and vanish with their sessions; a member re-
   await until(() => live.members.includes("flaky"), 10_000, "flaky to re-join in its new session");
   expect(await new Party(observer, "/parties/workers").members()).toContain("flaky");
   await live.close();
+});
+
+it("Counter: no acknowledged increment lost while writers' connections are cut (fault)", async (ctx) => {
+  if (env.missing()) ctx.skip(env.missing()!);
+  const ns = env.namespace();
+  const proxy = await env.proxy();
+  const zks = await Promise.all(Array.from({ length: CONTENDERS }, () => env.open(ns, { servers: [proxy.base], sessionTimeoutMs: 10_000 })));
+  let suspensions = 0;
+  for (const zk of zks) zk.on("suspended", () => suspensions++);
+  let cutting = true;
+  const cutter = (async () => {
+    while (cutting) {
+      await sleep(200);
+      proxy.cutAll();
+    }
+  })();
+  let acknowledged = 0;
+  let inDoubt = 0;
+  await Promise.all(
+    zks.map(async (zk) => {
+      const c = new Counter(zk, "/counters/faulty");
+      for (let i = 0; i < 25; i++) {
+        try {
+          await c.add(1);
+          acknowledged++;
+        } catch (error) {
+          // The write's answer was lost: it may or may not have applied (as ZooKeeper's).
+          if ((error as { keeperName?: string }).keeperName !== "ConnectionLoss") throw error;
+          inDoubt++;
+        }
+      }
+    }),
+  );
+  cutting = false;
+  await cutter;
+  const total = await new Counter(zks[0]!, "/counters/faulty").get();
+  expect(total).toBeGreaterThanOrEqual(acknowledged);
+  expect(total).toBeLessThanOrEqual(acknowledged + inDoubt);
+  expect(suspensions).toBeGreaterThan(0); // the cuts did land
+});
+
+it("DoubleBarrier: a participant whose session dies inside is counted out; the others still leave (fault)", async (ctx) => {
+  if (env.missing()) ctx.skip(env.missing()!);
+  const ns = env.namespace();
+  const proxy = await env.proxy();
+  const doomed = await env.open(ns, { servers: [proxy.base] });
+  const others = await env.openMany(ns, CONTENDERS - 1);
+  const all = [doomed, ...others];
+  const barriers = all.map((zk) => new DoubleBarrier(zk, "/rounds/faulty", CONTENDERS));
+  expect(await Promise.all(barriers.map((b) => b.enter({ timeoutMs: 30_000 })))).toEqual(Array(CONTENDERS).fill(true));
+  // The doomed participant's connection goes for good: its session expires, its node goes.
+  const lost = nextState(doomed, "lost");
+  await proxy.close();
+  const leaving = Promise.all(barriers.slice(1).map((b) => b.leave({ timeoutMs: 30_000 })));
+  await lost;
+  expect(await leaving).toEqual(Array(CONTENDERS - 1).fill(true));
 });
