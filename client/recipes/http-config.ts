@@ -38,6 +38,10 @@ interface Entry {
   mzxid: number;
   checkedAt: number;
   polling: boolean;
+  /** When the current poll round began (a round that never ends is given up after waitSeconds + 5 s). */
+  roundAt: number;
+  /** Which poll loop is current: an older one stops at its next answer. */
+  poll: number;
   /** Asked for during the current poll round. */
   wanted: boolean;
 }
@@ -68,16 +72,21 @@ export async function getConfig<T = string>(target: HttpTarget, path: string, op
   const key = `${targetKey(target)}|${options.namespace ?? ""}|${path}`;
   let entry = entries.get(key);
   const maxStaleMs = options.maxStaleMs ?? 1_000;
-  if (!entry || (!entry.polling && Date.now() - entry.checkedAt > maxStaleMs)) {
+  const waitSeconds = options.waitSeconds ?? 25;
+  // A Worker's runtime may cancel a poll left over from an earlier request without
+  // settling it: a round past its time counts as no poll.
+  const polling = (e: Entry) => e.polling && Date.now() - e.roundAt < (waitSeconds + 5) * 1000;
+  if (!entry || (!polling(entry) && Date.now() - entry.checkedAt > maxStaleMs)) {
     const read = await readNode(http, path, undefined, 0);
-    entry = entries.get(key) ?? { ...read, checkedAt: Date.now(), polling: false, wanted: false };
+    entry = entries.get(key) ?? { ...read, checkedAt: Date.now(), polling: false, wanted: false, roundAt: 0, poll: 0 };
     Object.assign(entry, read, { checkedAt: Date.now() });
     entries.set(key, entry);
   }
   entry.wanted = true;
-  if (!entry.polling) {
+  if (!polling(entry)) {
     entry.polling = true;
-    const poll = longPoll(http, path, entry, options.waitSeconds ?? 25);
+    entry.roundAt = Date.now();
+    const poll = longPoll(http, path, entry, waitSeconds, ++entry.poll);
     options.waitUntil?.(poll);
   }
   const parse = options.parse ?? ((text: string) => text as T);
@@ -90,18 +99,20 @@ export function clearConfigCache(): void {
 }
 
 /** Blocking reads while the value keeps being asked for; ends after one quiet round without calls, or on an error. */
-async function longPoll(http: HttpEndpoint, path: string, entry: Entry, waitSeconds: number): Promise<void> {
+async function longPoll(http: HttpEndpoint, path: string, entry: Entry, waitSeconds: number, id: number): Promise<void> {
   try {
     for (;;) {
       entry.wanted = false;
+      entry.roundAt = Date.now();
       const read = await readNode(http, path, entry.index, waitSeconds);
+      if (entry.poll !== id) return; // a newer poll took over
       Object.assign(entry, read, { checkedAt: Date.now() });
       if (!entry.wanted) return;
     }
   } catch {
     // The next call reads again once the value is older than maxStaleMs.
   } finally {
-    entry.polling = false;
+    if (entry.poll === id) entry.polling = false;
   }
 }
 

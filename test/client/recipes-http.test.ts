@@ -175,3 +175,30 @@ it("getConfig: recovers after a server restart on the same state dir (fault)", a
   await until(async () => (await getConfig(base, "/flag", options).catch(() => undefined)) === "off", 15_000, "the value after the restart");
   await zk.close();
 });
+
+it("getConfig: a long-poll that never settles (a Worker's cancelled waitUntil) is given up, not trusted forever (fault)", async (ctx) => {
+  if (env.missing()) ctx.skip(env.missing()!);
+  clearConfigCache();
+  const namespace = env.namespace();
+  const base = env.server().base;
+  // Blocking reads go nowhere; plain reads work.
+  const stuck = {
+    fetch(input: string, init?: RequestInit): Promise<Response> {
+      const url = new URL(input);
+      if (url.searchParams.has("index")) return new Promise<Response>(() => undefined);
+      return fetch(`${base}${url.pathname}${url.search}`, init);
+    },
+  };
+  const zk = await connect({ servers: [base], namespace, sessionTimeoutMs: TTL_MS });
+  try {
+    await zk.create("/mode", "a");
+    const options = { namespace, waitSeconds: 1, maxStaleMs: 0 };
+    expect(await getConfig(stuck, "/mode", options)).toBe("a");
+    await zk.setData("/mode", "b");
+    expect(await getConfig(stuck, "/mode", options)).toBe("a"); // trusted while the round may still answer
+    await sleep(6_500); // waitSeconds + 5 s: the round is given up
+    expect(await getConfig(stuck, "/mode", options)).toBe("b");
+  } finally {
+    await zk.close();
+  }
+});
