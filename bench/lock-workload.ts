@@ -4,11 +4,12 @@
  * at once fails the run), release, again. Reports acquisitions/s over the whole run
  * and the wait per acquisition (acquire called -> held; p50/p99 ms). edgekeeper runs
  * our Lock (client/recipes/lock.ts) through the TypeScript client; ZooKeeper 3.8 runs
- * ZooKeeper's documented lock recipe (zookeeper-lock.ts) through node-zookeeper-client.
- * Both are the herd-free recipe: each waiter watches its predecessor only.
+ * ZooKeeper's documented lock recipe (zookeeper-lock.ts) through node-zookeeper-client,
+ * and the same code (only the host:port differs) runs against edgekeeper's wire bridge.
+ * All are the herd-free recipe: each waiter watches its predecessor only.
  *
  * Each system on a freshly started server of its own, stopped after. `npm run bench --
- * --only W5` runs it inside the report; `node bench/lock-workload.ts` runs it alone.
+ * --only W5` runs it inside the report; `node bench/lock-workload.ts [--bridge]` runs it alone.
  */
 import { join, resolve } from "node:path";
 import zookeeper from "node-zookeeper-client";
@@ -16,6 +17,8 @@ import { connect, type KeeperClient } from "../client/index.ts";
 import { Lock } from "../client/recipes/index.ts";
 import { fourLetterWord, prepareZookeeper, zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
 import { HOST, cleanup, freePort, startGroup, stopGroup, tempDir, waitUntil } from "./procs.ts";
+import { startEdgekeeper } from "./peers/edgekeeper.ts";
+import { within } from "./session-workloads.ts";
 import { formatNumber, percentile } from "./stats.ts";
 import type { WorkloadResult } from "./workloads.ts";
 import { ZookeeperLock } from "./zookeeper-lock.ts";
@@ -30,10 +33,14 @@ export interface W5Options {
   startupLimitMs: number;
   /** Also run ZooKeeper (when installed). */
   zookeeper: boolean;
+  /** Run our Lock through the TypeScript client (default true). */
+  client?: boolean;
+  /** Run ZooKeeper's recipe on node-zookeeper-client against edgekeeper's bridge (default false). */
+  bridge?: boolean;
 }
 
 export interface W5Report {
-  /** By system: "edgekeeper client", "ZooKeeper". */
+  /** By system: "edgekeeper client", "edgekeeper bridge", "ZooKeeper". */
   results: Map<string, WorkloadResult>;
   notes: string[];
 }
@@ -107,19 +114,23 @@ async function openZookeeper(connectionString: string): Promise<ReturnType<typeo
   const client = zookeeper.createClient(connectionString, { sessionTimeout: SESSION_TIMEOUT_MS, retries: 0 });
   const connected = new Promise<void>((resolve) => client.once("connected", resolve));
   client.connect();
-  await connected;
+  try {
+    await within(connected, 20_000, `node-zookeeper-client connect to ${connectionString}`);
+  } catch (error) {
+    client.close();
+    throw error;
+  }
   return client;
 }
 
-async function zookeeperW5(options: W5Options): Promise<WorkloadResult> {
-  const dir = await tempDir("zookeeper-w5-");
-  const port = await freePort();
-  const launch = await prepareZookeeper(dir, port);
-  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
+/**
+ * ZooKeeper's lock recipe on node-zookeeper-client against `connectionString`:
+ * ZooKeeper itself, or edgekeeper's bridge; the same code for both.
+ */
+async function recipeHandoff(connectionString: string, options: W5Options): Promise<WorkloadResult> {
   const clients: ReturnType<typeof zookeeper.createClient>[] = [];
   try {
-    await waitUntil(proc, "imok to ruok", options.startupLimitMs, async () => (await fourLetterWord(port, "ruok")) === "imok");
-    for (let i = 0; i < options.contenders; i++) clients.push(await openZookeeper(`${HOST}:${port}`));
+    for (let i = 0; i < options.contenders; i++) clients.push(await openZookeeper(connectionString));
     await ZookeeperLock.ensureDir(clients[0], LOCK_PATH);
     const contenders = clients.map((client): Contender => {
       const lock = new ZookeeperLock(client, LOCK_PATH);
@@ -129,7 +140,30 @@ async function zookeeperW5(options: W5Options): Promise<WorkloadResult> {
     return await handoff(contenders, options.acquisitions);
   } finally {
     for (const client of clients) client.close();
+  }
+}
+
+async function zookeeperW5(options: W5Options): Promise<WorkloadResult> {
+  const dir = await tempDir("zookeeper-w5-");
+  const port = await freePort();
+  const launch = await prepareZookeeper(dir, port);
+  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
+  try {
+    await waitUntil(proc, "imok to ruok", options.startupLimitMs, async () => (await fourLetterWord(port, "ruok")) === "imok");
+    return await recipeHandoff(`${HOST}:${port}`, options);
+  } finally {
     await stopGroup(proc);
+  }
+}
+
+/** The same recipe and client against edgekeeper's wire bridge (npm start --zk-port 0). */
+async function bridgeW5(options: W5Options): Promise<WorkloadResult> {
+  const peer = await startEdgekeeper(options.startupLimitMs);
+  try {
+    return await recipeHandoff(peer.zookeeperAddress!, options);
+  } finally {
+    await peer.target.close();
+    await peer.stop();
   }
 }
 
@@ -138,10 +172,18 @@ export async function runW5(options: W5Options, log: (line: string) => void = co
   const results = new Map<string, WorkloadResult>();
   const notes: string[] = [];
   const describe = (r: WorkloadResult) => `${r.ops} acquisitions in ${(r.elapsedMs / 1000).toFixed(1)} s: ${r.metrics.map((m) => `${m.name} ${formatNumber(m.value)}`).join(", ")}`;
-  log(`  W5 lock handoff, ${options.contenders} contenders x ${options.acquisitions}, edgekeeper Lock (TypeScript client), fresh server:`);
-  const ours = await edgekeeperW5(options);
-  results.set("edgekeeper client", ours);
-  log(`    ${describe(ours)}`);
+  if (options.client ?? true) {
+    log(`  W5 lock handoff, ${options.contenders} contenders x ${options.acquisitions}, edgekeeper Lock (TypeScript client), fresh server:`);
+    const ours = await edgekeeperW5(options);
+    results.set("edgekeeper client", ours);
+    log(`    ${describe(ours)}`);
+  }
+  if (options.bridge) {
+    log(`  W5 lock handoff, edgekeeper bridge, ZooKeeper's lock recipe (node-zookeeper-client), fresh server:`);
+    const bridged = await bridgeW5(options);
+    results.set("edgekeeper bridge", bridged);
+    log(`    ${describe(bridged)}`);
+  }
   const unavailable = options.zookeeper ? await zookeeperUnavailable() : "--no-zookeeper";
   if (unavailable) {
     notes.push(`W5 ZooKeeper not measured: ${unavailable}`);
@@ -155,7 +197,13 @@ export async function runW5(options: W5Options, log: (line: string) => void = co
 }
 
 if (import.meta.main) {
-  const report = await runW5({ contenders: 8, acquisitions: 50, startupLimitMs: 120_000, zookeeper: !process.argv.includes("--no-zookeeper") }).finally(() => cleanup());
+  const report = await runW5({
+    contenders: 8,
+    acquisitions: 50,
+    startupLimitMs: 120_000,
+    zookeeper: !process.argv.includes("--no-zookeeper"),
+    bridge: process.argv.includes("--bridge"),
+  }).finally(() => cleanup());
   for (const note of report.notes) console.log(`note: ${note}`);
   process.exit(0);
 }

@@ -6,8 +6,11 @@
 import type { WorkloadResult } from "./workloads.ts";
 import { formatNumber, formatRatio, median, renderTable } from "./stats.ts";
 
-/** How edgekeeper was reached in a row. */
-export type Variant = "HTTP" | "client" | "shared";
+/**
+ * How edgekeeper was reached in a row: its HTTP API, its TypeScript client, sessions
+ * sharing WebSockets, or node-zookeeper-client through its ZooKeeper wire bridge.
+ */
+export type Variant = "HTTP" | "client" | "shared" | "bridge";
 
 /** Rounds of results: workload id -> system ("edgekeeper HTTP", "ZooKeeper", ...) -> one result per round. */
 export type Results = Map<string, Map<string, WorkloadResult[]>>;
@@ -65,6 +68,7 @@ export function renderReport(results: Results, rows: readonly Row[], peers: read
 
 /** The targets for W6, each with this run's figures and a verdict. */
 export function targetLines(results: Results, sessions: number): string[] {
+  if (!results.get("W6")?.has(edgekeeperKey("shared")) && !results.get("W6")?.has(edgekeeperKey("client"))) return [];
   const zk = (metric: string) => metricOf(results, "W6", "ZooKeeper", metric);
   const ek = (variant: Variant, metric: string) => metricOf(results, "W6", edgekeeperKey(variant), metric);
   const verdict = (ok: boolean | undefined) => (ok === undefined ? "not measured" : ok ? "MET" : "NOT MET");

@@ -2,7 +2,9 @@
  * `npm run bench`: edgekeeper against ZooKeeper 3.8 (and etcd 3.4 when asked), on
  * this machine, in the same run. Workloads of DESIGN.md: W1-W3 over the HTTP API and
  * through the TypeScript client (WebSocket sessions), W4 watch latency and W6 1,000
- * idle watching sessions through sessions; W5 lock handoff in lock-workload.ts.
+ * idle watching sessions through sessions; W5 lock handoff in lock-workload.ts. The
+ * "bridge" rows drive edgekeeper's ZooKeeper wire bridge with node-zookeeper-client,
+ * the same code that drives ZooKeeper, for W1-W6.
  *
  * Run with Node 24's type stripping: `node bench/run.ts [options]` (erasable syntax only).
  */
@@ -23,24 +25,30 @@ const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.ts [op
 
 Measures edgekeeper (npm start) against ZooKeeper 3.8 standalone (node-zookeeper-client),
 both started here on loopback with temporary state, and prints each figure with the
-ratio edgekeeper/ZooKeeper. Workloads (DESIGN.md):
+ratio edgekeeper/ZooKeeper. edgekeeper is reached three ways (rows): its HTTP API, its
+TypeScript client, and its ZooKeeper wire bridge driven by node-zookeeper-client, the
+same code that drives ZooKeeper ("bridge" rows). Workloads (DESIGN.md):
   W1  sequential create+delete, 1 client (a pair is one op): p50/p99 ms, ops/s
   W2  pipelined setData, 100-byte values, N in flight: ops/s
   W3  pipelined getData, N in flight: ops/s
-      (W1-W3 over edgekeeper's HTTP API and through its TypeScript client)
+      (W1-W3 over edgekeeper's HTTP API, through its TypeScript client, and the bridge)
   W4  watch notification latency, writer session to watcher session: p50/p99 ms
   W5  lock handoff, 8 sessions x 50 acquisitions of one lock (our Lock; ZooKeeper's
-      lock recipe on node-zookeeper-client): acq/s, p50/p99 wait ms (bench/lock-workload.ts)
+      lock recipe on node-zookeeper-client, for ZooKeeper and the bridge):
+      acq/s, p50/p99 wait ms (bench/lock-workload.ts)
   W6  1,000 idle sessions watching one node: server memory per session (RSS of
-      all its processes), time to fan one change out to all; edgekeeper twice:
-      sessions sharing a few WebSockets, and a WebSocket per session
+      all its processes), time to fan one change out to all; edgekeeper three
+      ways: sessions sharing a few WebSockets, a WebSocket per session, and
+      node-zookeeper-client through the bridge (a TCP connection per session)
 
 Options:
   --quick            a fast run: one round of a tenth of the ops (figures are noisier)
   --rounds N         run W1-W4 N times per system, report medians (default 3; 1 with --quick)
   --only LIST        workloads to run, e.g. W1,W4,W6 (default W1,W2,W3,W4,W5,W6)
-  --http             only the HTTP rows (W1-W3 over HTTP: the sessionless benchmark)
-  --sessions         only the session rows (W1-W3 through the client, W4, W6)
+  --http             the HTTP rows (W1-W3 over HTTP: the sessionless benchmark)
+  --sessions         the TypeScript client rows (W1-W3 through the client, W4, W5, W6)
+  --bridge           the bridge rows (W1-W6 with node-zookeeper-client through the bridge)
+                     (these three combine, e.g. --http --bridge; none given: all rows)
   --w1 N, --w2 N, --w3 N, --w4 N
                      measured ops per round (default 2000, 10000, 20000, 1000; each
                      after a warm-up of a tenth as many)
@@ -51,7 +59,7 @@ Options:
   --w6-changes N     changes fanned out per W6 run; the median is reported (default 5; 3 with --quick)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
-  --timeout S        hard limit for the whole run in seconds (default 900)
+  --timeout S        hard limit for the whole run in seconds (default 1200)
   -h, --help         print this help`;
 
 const ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"] as const;
@@ -63,6 +71,7 @@ interface Options {
   workloads: Set<string>;
   http: boolean;
   sessions: boolean;
+  bridge: boolean;
   w6: { sessions: number; perSocket: number; rounds: number; changes: number };
   zookeeper: boolean;
   etcd: boolean;
@@ -86,6 +95,7 @@ function readOptions(argv: string[]): Options {
       only: { type: "string" },
       http: { type: "boolean" },
       sessions: { type: "boolean" },
+      bridge: { type: "boolean" },
       w1: { type: "string" },
       w2: { type: "string" },
       w3: { type: "string" },
@@ -108,7 +118,7 @@ function readOptions(argv: string[]): Options {
   const scale = values.quick ? 10 : 1;
   const workloads = new Set((values.only ?? ALL_WORKLOADS.join(",")).split(",").map((w) => w.trim().toUpperCase()).filter(Boolean));
   for (const w of workloads) if (!(ALL_WORKLOADS as readonly string[]).includes(w)) throw new Error(`--only: no workload "${w}" (${ALL_WORKLOADS.join(", ")})`);
-  if (values.http && values.sessions) throw new Error("--http and --sessions exclude each other (give neither for both)");
+  const anyRows = values.http || values.sessions || values.bridge;
   const perSocket = positiveInt(values["w6-per-socket"], 250, "--w6-per-socket");
   if (perSocket > 1000) throw new Error("--w6-per-socket: a socket carries at most 1000 sessions (the host's maxSessionsPerSocket)");
   return {
@@ -122,8 +132,9 @@ function readOptions(argv: string[]): Options {
     },
     inFlight: positiveInt(values["in-flight"], 64, "--in-flight"),
     workloads,
-    http: !values.sessions,
-    sessions: !values.http,
+    http: anyRows ? (values.http ?? false) : true,
+    sessions: anyRows ? (values.sessions ?? false) : true,
+    bridge: anyRows ? (values.bridge ?? false) : true,
     w6: {
       sessions: positiveInt(values["w6-sessions"], 1000, "--w6-sessions"),
       perSocket,
@@ -132,7 +143,7 @@ function readOptions(argv: string[]): Options {
     },
     zookeeper: !values["no-zookeeper"],
     etcd: values.etcd ?? false,
-    timeoutMs: positiveInt(values.timeout, 900, "--timeout") * 1000,
+    timeoutMs: positiveInt(values.timeout, 1200, "--timeout") * 1000,
   };
 }
 
@@ -180,20 +191,29 @@ interface Lane {
   w4?: { writer: SessionTarget; watcher: SessionTarget };
 }
 
+const BRIDGE_LABEL = "bridge (zk client)";
+
 function rowsFor(options: Options): Row[] {
   const rows: Row[] = [];
-  const variants: Variant[] = [...(options.http ? ["HTTP" as const] : []), ...(options.sessions ? ["client" as const] : [])];
+  const variants: Variant[] = [
+    ...(options.http ? ["HTTP" as const] : []),
+    ...(options.sessions ? ["client" as const] : []),
+    ...(options.bridge ? ["bridge" as const] : []),
+  ];
+  const how: Record<string, string> = { HTTP: "HTTP", client: "client (WS)", bridge: BRIDGE_LABEL };
   const titles: Record<string, string> = { W1: "W1 create+delete", W2: `W2 setData x${options.inFlight}`, W3: `W3 getData x${options.inFlight}` };
   for (const w of ["W1", "W2", "W3"]) {
-    for (const variant of variants) rows.push({ workload: w, variant, label: `${titles[w]}, ${variant === "HTTP" ? "HTTP" : "client (WS)"}` });
+    for (const variant of variants) rows.push({ workload: w, variant, label: `${titles[w]}, ${how[variant]}` });
   }
+  const sessionVariants = variants.filter((v) => v !== "HTTP");
+  for (const variant of sessionVariants) rows.push({ workload: "W4", variant, label: `W4 watch latency, ${how[variant]}` });
+  for (const variant of sessionVariants) rows.push({ workload: "W5", variant, label: `W5 lock handoff 8x50, ${how[variant]}` });
+  const n = options.w6.sessions.toLocaleString("en-US");
   if (options.sessions) {
-    rows.push({ workload: "W4", variant: "client", label: "W4 watch latency, client (WS)" });
-    rows.push({ workload: "W5", variant: "client", label: "W5 lock handoff 8x50, client (WS)" });
-    const n = options.w6.sessions.toLocaleString("en-US");
     rows.push({ workload: "W6", variant: "shared", label: `W6 ${n} watchers, ${options.w6.perSocket}/socket` });
     rows.push({ workload: "W6", variant: "client", label: `W6 ${n} watchers, socket each` });
   }
+  if (options.bridge) rows.push({ workload: "W6", variant: "bridge", label: `W6 ${n} watchers, ${BRIDGE_LABEL}` });
   return rows;
 }
 
@@ -248,10 +268,12 @@ async function runW6Rounds(options: Options, results: Results, notes: string[]):
     return;
   }
   type Run = { key: string; start: () => Promise<Peer>; driver: SessionDriver["id"] };
-  const runs: Run[] = [
-    { key: edgekeeperKey("shared"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "shared" },
-    { key: edgekeeperKey("client"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "client" },
-  ];
+  const runs: Run[] = [];
+  if (options.sessions) {
+    runs.push({ key: edgekeeperKey("shared"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "shared" });
+    runs.push({ key: edgekeeperKey("client"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "client" });
+  }
+  if (options.bridge) runs.push({ key: edgekeeperKey("bridge"), start: () => startEdgekeeper(STARTUP_LIMIT_MS), driver: "bridge" });
   if (options.zookeeper) runs.push({ key: "ZooKeeper", start: () => startZookeeper(STARTUP_LIMIT_MS), driver: "zk" });
   const w6 = { ...options.w6, timeLimitMs: OPEN_LIMIT_MS, settleMs: SETTLE_MS, eventLimitMs: EVENT_LIMIT_MS };
   for (let round = 0; round < options.w6.rounds; round++) {
@@ -281,17 +303,19 @@ async function runW6Rounds(options: Options, results: Results, notes: string[]):
 async function main(options: Options): Promise<void> {
   const notes: string[] = [];
   console.log(machineLine());
+  /** Rows with sessions: the TypeScript client's, or the bridge's. */
+  const withSessions = options.sessions || options.bridge;
   const w13 = ["W1", "W2", "W3"].filter((w) => options.workloads.has(w));
   console.log(
-    `rounds ${options.rounds}; ops per round ${[...w13, ...(options.sessions && options.workloads.has("W4") ? ["W4"] : [])].map((w) => `${w} ${options.ops[w]}`).join(", ")}` +
+    `rounds ${options.rounds}; ops per round ${[...w13, ...(withSessions && options.workloads.has("W4") ? ["W4"] : [])].map((w) => `${w} ${options.ops[w]}`).join(", ")}` +
       ` (+ a tenth as warm-up); ${options.inFlight} in flight${options.quick ? "; --quick" : ""}`,
   );
-  const w6 = options.sessions && options.workloads.has("W6");
+  const w6 = withSessions && options.workloads.has("W6");
   if (w6) {
     console.log(`W6: ${options.w6.sessions} sessions, ${options.w6.rounds} run(s) per system on fresh servers, ${options.w6.changes} changes each; shared sockets carry ${options.w6.perSocket} sessions`);
   }
 
-  const lanesWanted = w13.length > 0 || (options.sessions && options.workloads.has("W4"));
+  const lanesWanted = w13.length > 0 || (withSessions && options.workloads.has("W4"));
   const results: Results = new Map();
   if (lanesWanted) {
     console.log("starting servers on 127.0.0.1 ...");
@@ -322,9 +346,17 @@ async function main(options: Options): Promise<void> {
         lanes.push({ key: edgekeeperKey("client"), target: session, w4: { writer, watcher } });
         console.log(`  edgekeeper client: ${driver.label({ perSocket: 1, timeLimitMs: 0 })}`);
       }
+      if (options.bridge) {
+        // node-zookeeper-client through the bridge: the code that drives ZooKeeper below.
+        const driver = driverOf(edgekeeper, "bridge")!;
+        const [session, writer, watcher] = [await openOne(driver), await openOne(driver), await openOne(driver)];
+        opened.push(session, writer, watcher);
+        lanes.push({ key: edgekeeperKey("bridge"), target: session, w4: { writer, watcher } });
+        console.log(`  edgekeeper bridge: ${driver.label({ perSocket: 1, timeLimitMs: 0 })}`);
+      }
       if (zk) {
         let w4: Lane["w4"];
-        if (options.sessions && options.workloads.has("W4")) {
+        if (withSessions && options.workloads.has("W4")) {
           const driver = driverOf(zk, "zk")!;
           w4 = { writer: await openOne(driver), watcher: await openOne(driver) };
           opened.push(w4.writer, w4.watcher);
@@ -340,8 +372,15 @@ async function main(options: Options): Promise<void> {
     }
   }
   if (!options.zookeeper) notes.push("ZooKeeper not measured: --no-zookeeper");
-  if (options.sessions && options.workloads.has("W5")) {
-    const w5 = await runW5({ contenders: 8, acquisitions: 50, startupLimitMs: STARTUP_LIMIT_MS, zookeeper: options.zookeeper });
+  if (withSessions && options.workloads.has("W5")) {
+    const w5 = await runW5({
+      contenders: 8,
+      acquisitions: 50,
+      startupLimitMs: STARTUP_LIMIT_MS,
+      zookeeper: options.zookeeper,
+      client: options.sessions,
+      bridge: options.bridge,
+    });
     for (const [system, result] of w5.results) record(results, "W5", system, result);
     notes.push(...w5.notes);
   }
@@ -361,13 +400,17 @@ async function main(options: Options): Promise<void> {
       `W6: medians of ${options.w6.rounds} run(s) on fresh servers; KiB/session = (RSS of all the server's processes with the sessions` +
         ` open and watching - before) / ${options.w6.sessions}; fan-out ms = setData sent to the last watcher's event (median of ${options.w6.changes} changes).`,
     );
-    console.log("");
-    console.log("targets (issue 7):");
-    for (const line of targetLines(results, options.w6.sessions)) console.log(`  ${line}`);
+    const targets = targetLines(results, options.w6.sessions);
+    if (targets.length > 0) {
+      console.log("");
+      console.log("targets (issue 7):");
+      for (const line of targets) console.log(`  ${line}`);
+    }
   }
   console.log("");
   console.log(
     "ratio = edgekeeper / peer: above 1 is edgekeeper ahead on ops/s, behind on ms and KiB.\n" +
+      (options.bridge ? `"${BRIDGE_LABEL}" rows: node-zookeeper-client through edgekeeper's wire bridge, the same code as ZooKeeper's column.\n` : "") +
       `Clients and servers share this machine's ${availableParallelism()} cores, so figures are noisy and` +
       " lower than each server alone would reach; compare ratios from the same run.",
   );

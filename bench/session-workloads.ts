@@ -28,8 +28,12 @@ export interface OpenOptions {
 
 /** Opens sessions of one system, one way (a client library, or a driver sharing sockets). */
 export interface SessionDriver {
-  /** "client" (our TypeScript client, a socket per session), "shared" (several sessions per socket), "zk". */
-  id: "client" | "shared" | "zk";
+  /**
+   * "client" (our TypeScript client, a socket per session), "shared" (several sessions
+   * per socket), "bridge" (node-zookeeper-client to edgekeeper's wire bridge), "zk"
+   * (node-zookeeper-client to ZooKeeper).
+   */
+  id: "client" | "shared" | "bridge" | "zk";
   /** How the sessions are reached, for the report. */
   label(options: OpenOptions): string;
   /** Opens `count` sessions; rejects (having closed them) if it cannot open them all in time. */

@@ -2,8 +2,12 @@
  * edgekeeper as a user runs it: `npm start -- --port N --state DIR` on a free
  * loopback port with a temporary state dir, driven over its HTTP API with Node's
  * fetch (keep-alive; undici pools connections per origin, so 64 requests in flight
- * use up to 64 connections); and over WebSocket sessions (edgekeeper-client.ts,
- * edgekeeper-mux.ts). Stopped as Ctrl-C stops it: SIGINT to its process group.
+ * use up to 64 connections); over WebSocket sessions (edgekeeper-client.ts,
+ * edgekeeper-mux.ts); and through its ZooKeeper wire bridge, which npm start serves
+ * on `--zk-port` (0 here: a free port, read from the line it prints), with
+ * node-zookeeper-client (zookeeper-sessions.ts, the code that drives ZooKeeper).
+ * Stopped as Ctrl-C stops it: SIGINT to its process group (node, hosting the
+ * bridge, and workerd).
  */
 import { join, resolve } from "node:path";
 import type { Target } from "../workloads.ts";
@@ -11,9 +15,12 @@ import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } f
 import { clientDriver } from "./edgekeeper-client.ts";
 import { sharedSocketDriver } from "./edgekeeper-mux.ts";
 import type { Peer } from "./peer.ts";
+import { zookeeperDriver } from "./zookeeper-sessions.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const decoder = new TextDecoder();
+/** The line npm start prints once the bridge listens (as test/e2e/bridge.test.ts reads it). */
+const BRIDGE_LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+)/;
 
 async function expectStatus(response: Response, status: number, what: string): Promise<string> {
   const body = await response.text(); // always read it, so the connection goes back to the pool
@@ -52,7 +59,7 @@ export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
   const dir = await tempDir("edgekeeper-bench-");
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
-  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--state", join(dir, "state")], {
+  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state")], {
     cwd: repoRoot,
     stopSignal: "SIGINT",
     nofile: 65536, // W6 holds a socket per session open on workerd
@@ -63,11 +70,14 @@ export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
     await response.text();
     return response.ok;
   });
+  await waitUntil(proc, "the bridge's listening line", startupLimitMs, async () => BRIDGE_LISTENING.test(proc.output()));
+  const bridge = `${HOST}:${BRIDGE_LISTENING.exec(proc.output())![1]}`;
   return {
     name: "edgekeeper",
-    description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}`,
+    description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}, ZooKeeper wire bridge at ${bridge}`,
     target: httpTarget(base),
-    sessions: [clientDriver(base), sharedSocketDriver(base)],
+    zookeeperAddress: bridge,
+    sessions: [clientDriver(base), sharedSocketDriver(base), zookeeperDriver(bridge, "bridge", "edgekeeper bridge")],
     rss: () => groupRss(proc),
     async stop() {
       await stopGroup(proc);
