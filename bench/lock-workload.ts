@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import zookeeper from "node-zookeeper-client";
 import { connect, type KeeperClient } from "../client/index.ts";
 import { Lock } from "../client/recipes/index.ts";
-import { fourLetterWord, prepareZookeeper, zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
+import { prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
 import { HOST, cleanup, freePort, startGroup, stopGroup, tempDir, waitUntil } from "./procs.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import { within } from "./session-workloads.ts";
@@ -149,7 +149,7 @@ async function zookeeperW5(options: W5Options): Promise<WorkloadResult> {
   const launch = await prepareZookeeper(dir, port);
   const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
   try {
-    await waitUntil(proc, "imok to ruok", options.startupLimitMs, async () => (await fourLetterWord(port, "ruok")) === "imok");
+    await waitUntil(proc, "serving requests", options.startupLimitMs, () => zookeeperServing(port));
     return await recipeHandoff(`${HOST}:${port}`, options);
   } finally {
     await stopGroup(proc);

@@ -6,7 +6,7 @@
  * pipelined on it as ZooKeeper's clients do).
  * Logging goes to the console at WARN; the server is stopped with SIGTERM to its group.
  */
-import { fourLetterWord, javaVersion, prepareZookeeper, zookeeperUnavailable } from "../../test/harness/zookeeper/launch.ts";
+import { fourLetterWord, javaVersion, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../../test/harness/zookeeper/launch.ts";
 import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
 import { type Peer, PeerUnavailable } from "./peer.ts";
 import { openZookeeperSession, zookeeperDriver } from "./zookeeper-sessions.ts";
@@ -21,7 +21,7 @@ export async function startZookeeper(startupLimitMs: number): Promise<Peer> {
   const launch = await prepareZookeeper(dir, port);
   const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM", nofile: 65536 });
   try {
-    await waitUntil(proc, "imok to ruok", startupLimitMs, async () => (await fourLetterWord(port, "ruok")) === "imok");
+    await waitUntil(proc, "serving requests", startupLimitMs, () => zookeeperServing(port));
   } catch (error) {
     await stopGroup(proc);
     throw new PeerUnavailable(`ZooKeeper did not start: ${(error as Error).message}`);

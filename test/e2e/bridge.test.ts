@@ -7,7 +7,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,7 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
-import { fourLetterWord, prepareZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { fourLetterWord, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
 
 const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 const PYTHON = "/usr/bin/python3";
@@ -30,8 +30,7 @@ let referenceMissing: string | undefined;
 beforeAll(async () => {
   server = await startLocalServer();
   // The one line `npm start` prints for the bridge says where it listens.
-  for (let i = 0; i < 100 && !LISTENING.test(server.output()); i++) await sleep(100);
-  zkPort = Number(LISTENING.exec(server.output())?.[1]);
+  zkPort = await bridgePort(server);
   referenceMissing = await zookeeperUnavailable();
   if (referenceMissing) {
     console.warn(`bridge tests without a reference ZooKeeper: ${referenceMissing}`);
@@ -43,10 +42,10 @@ beforeAll(async () => {
   const child = spawn(launch.command, launch.args, { cwd: launch.cwd, stdio: "ignore", detached: true });
   reference = { child, port, dir };
   for (let i = 0; i < 120; i++) {
-    if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok") return;
+    if (await zookeeperServing(port)) return;
     await sleep(250);
   }
-  referenceMissing = "the reference ZooKeeper did not answer ruok";
+  referenceMissing = "the reference ZooKeeper did not start serving";
 });
 
 afterAll(async () => {
@@ -60,9 +59,6 @@ afterAll(async () => {
     await rm(reference.dir, { recursive: true, force: true });
   }
 });
-
-const hostPort = (port: number) => `127.0.0.1:${port}`;
-const LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+)/;
 
 it("prints where the bridge listens, and answers ruok, isro and srvr as ZooKeeper does", async () => {
   expect(zkPort).toBeGreaterThan(0);
@@ -160,27 +156,6 @@ it("kazoo: creates, watches, ephemeral and sequential nodes, transactions, Lock,
 });
 
 // ---- node-zookeeper-client ----
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Any = any;
-const zookeeper: Any = createRequire(import.meta.url)("node-zookeeper-client");
-
-async function nzc(port: number): Promise<Any> {
-  const client = zookeeper.createClient(hostPort(port), { sessionTimeout: 10_000, retries: 0 });
-  await new Promise<void>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error("node-zookeeper-client did not connect")), 20_000);
-    client.once("connected", () => {
-      clearTimeout(timer);
-      done();
-    });
-    client.connect();
-  });
-  return client;
-}
-
-function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void): Promise<T> {
-  return new Promise((done, fail) => fn((error, ...rest) => (error ? fail(error) : done((rest.length > 1 ? rest : rest[0]) as T))));
-}
 
 it("node-zookeeper-client: creates, watches, ephemeral sequential nodes, transactions", async () => {
   const a = await nzc(zkPort);

@@ -92,6 +92,15 @@ export async function prepareZookeeper(dir: string, port: number): Promise<Zooke
   };
 }
 
+/**
+ * Whether the server at `port` serves requests: ZooKeeper answers `ruok` with imok
+ * before it does (its `srvr` then says "not currently serving requests").
+ */
+export async function zookeeperServing(port: number): Promise<boolean> {
+  if ((await fourLetterWord(port, "ruok").catch(() => "")) !== "imok") return false;
+  return (await fourLetterWord(port, "srvr").catch(() => "")).startsWith("Zookeeper version");
+}
+
 /** Sends a four-letter word and returns the whole answer (the server closes after it). */
 export function fourLetterWord(port: number, word: string, limitMs = 2_000): Promise<string> {
   return new Promise((resolve, reject) => {
