@@ -3,11 +3,12 @@ import { defineConfig } from "vitest/config";
 // Tests that run in plain Node: end-to-end tests start the local server as a user
 // would (`npm start`) and talk to it over the network; the client's tests drive it
 // against a protocol double on loopback and, end to end, against `npm start`; the
-// jute codec's tests talk to a real ZooKeeper over TCP.
+// jute codec's tests talk to a real ZooKeeper over TCP; the conformance suite runs
+// the same ZooKeeper-semantics cases against a real ZooKeeper 3.8 and the bridge.
 // The main config runs tests in workerd.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts", "test/conformance/**/*.test.ts"],
     // Starting workerd on 2 shared cores can take a while under load.
     testTimeout: 600_000,
     hookTimeout: 120_000,
