@@ -16,7 +16,6 @@ import {
   type WatchKind,
   base64ToBytes,
   bytesToBase64,
-  isSequential,
   parseAclList,
   parseCreateMode,
   validatePath,
@@ -51,10 +50,19 @@ function version(body: Json): number | undefined {
   return value as number;
 }
 
-function path(body: Json, limits: Limits, sequential = false): string {
+function path(body: Json, limits: Limits): string {
   const p = string(body, "path");
-  validatePath(sequential ? `${p}1` : p, limits);
+  validatePath(p, limits);
   return p;
+}
+
+/**
+ * The path of a create or delete, checked by the shard instead: ZooKeeper's server
+ * looks up the parent before it validates the whole path, so a bad path under a
+ * missing parent answers NoNode (ZOOKEEPER-BEHAVIOUR.md), and wire clients see that.
+ */
+function pathCheckedByShard(body: Json): string {
+  return string(body, "path");
 }
 
 /** A value: base64, missing means empty (ZooKeeper's null). */
@@ -74,9 +82,9 @@ function watchFlag(body: Json): boolean | undefined {
   return body.watch;
 }
 
-function createOp(body: Json, limits: Limits): CreateOp {
+function createOp(body: Json): CreateOp {
   const mode = parseCreateMode(body.mode);
-  const op: CreateOp = { op: "create", path: path(body, limits, isSequential(mode)), data: data(body), mode };
+  const op: CreateOp = { op: "create", path: pathCheckedByShard(body), data: data(body), mode };
   if (body.acl !== undefined && body.acl !== null) op.acl = parseAclList(body.acl) as Acl[];
   if (body.ttlMs !== undefined) {
     if (!Number.isSafeInteger(body.ttlMs)) throw new KeeperError("MarshallingError", "ttlMs must be an integer");
@@ -94,9 +102,9 @@ function list(body: Json, limits: Limits): Json[] {
 function multiItem(item: Json, limits: Limits): MultiWriteOp {
   switch (item.op) {
     case "create":
-      return createOp(item, limits);
+      return createOp(item);
     case "delete":
-      return withVersion({ op: "delete" as const, path: path(item, limits) }, item);
+      return withVersion({ op: "delete" as const, path: pathCheckedByShard(item) }, item);
     case "setData":
       return withVersion({ op: "setData" as const, path: path(item, limits), data: data(item) }, item);
     case "check":
@@ -117,9 +125,9 @@ export function parseSessionOp(raw: unknown, limits: Limits): HostOp {
   const shard = (request: ShardRequest): HostOp => ({ op: "shard", request });
   switch (body.op) {
     case "create":
-      return shard(createOp(body, limits));
+      return shard(createOp(body));
     case "delete":
-      return shard(withVersion({ op: "delete" as const, path: path(body, limits) }, body));
+      return shard(withVersion({ op: "delete" as const, path: pathCheckedByShard(body) }, body));
     case "setData":
       return shard(withVersion({ op: "setData" as const, path: path(body, limits), data: data(body) }, body));
     case "check":

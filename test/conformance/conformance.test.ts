@@ -25,10 +25,7 @@ const BRIDGE_SKIPS: Record<string, string> = {
  * Differences that are bugs, not choices: the case runs and must still differ from the
  * reference (so a fix shows up as a failure here, asking for the entry to go).
  */
-const BRIDGE_KNOWN_BUGS: Record<string, string> = {
-  "a malformed path under a missing parent: create checks the parent first (NoNode)":
-    "bridge/store validate the whole path before looking for the parent, so they answer BadArguments where ZooKeeper 3.8 answers NoNode (ZOOKEEPER-BEHAVIOUR.md, Requests: create checks the parent first)",
-};
+const BRIDGE_KNOWN_BUGS: Record<string, string> = {};
 
 const targets: { name: string; start(): Promise<Started>; skips: Record<string, string>; bugs: Record<string, string> }[] = [
   { name: "ZooKeeper 3.8 (reference)", start: startReference, skips: {}, bugs: {} },
