@@ -34,6 +34,8 @@ export interface LocalServer {
   base: string;
   port: number;
   output(): string;
+  /** Whether the `npm start` process has exited (say, crashed). */
+  exited(): boolean;
   /** Ctrl-C, then `npm start` again on the same port and state dir; resolves once healthy. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -113,7 +115,8 @@ export async function startLocalServer(): Promise<LocalServer> {
     running = spawnServer(port, zkPort, state, log);
     if (!(await healthy(base, running))) throw new Error(`npm start did not become healthy again:\n${text}`);
   };
-  if (await healthy(base, running)) return { base, port, output: () => text, restart, stop };
+  const exited = () => running.exited();
+  if (await healthy(base, running)) return { base, port, output: () => text, exited, restart, stop };
   await stop();
   throw new Error(`npm start did not become healthy:\n${text}`);
 }

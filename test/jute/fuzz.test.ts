@@ -24,26 +24,14 @@ import {
   encodeRequest,
   isJuteError,
 } from "../../protocol/jute/index.ts";
+import { INTERESTING_INTS, mutate, rng } from "./mutate.ts";
 import { REQUESTS, RESPONSES } from "./samples.ts";
 
 const SEED = process.env.JUTE_FUZZ_SEED ? Number(process.env.JUTE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32);
 const ROUNDS = Number(process.env.JUTE_FUZZ_ROUNDS ?? 4_000);
 console.log(`jute fuzz seed ${SEED} (rerun with JUTE_FUZZ_SEED=${SEED})`);
 
-/** mulberry32: small, seedable, good enough to pick bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 const OPS = Object.keys(OP_CODES) as OpName[];
-const INTERESTING_INTS = [-1, -2, 0, 1, 2, 4, 8, 0x7fffffff, -0x80000000, 0xfffff, 0x100000, 14, -11, 107];
 
 /** Payloads (without length prefix) of valid requests, replies and connects. */
 const CORPUS: Uint8Array[] = [
@@ -53,46 +41,6 @@ const CORPUS: Uint8Array[] = [
   encodeConnectRequest({ protocolVersion: 0, lastZxidSeen: 7n, timeOut: 30_000, sessionId: 9n, passwd: new Uint8Array(16), readOnly: false }).subarray(4),
   encodeConnectResponse({ protocolVersion: 0, timeOut: 30_000, sessionId: 9n, passwd: new Uint8Array(16), readOnly: false }).subarray(4),
 ];
-
-function mutate(random: () => number, input: Uint8Array): Uint8Array {
-  let out = Uint8Array.from(input);
-  const edits = 1 + Math.floor(random() * 4);
-  for (let e = 0; e < edits; e++) {
-    const at = Math.floor(random() * Math.max(out.byteLength, 1));
-    switch (Math.floor(random() * 6)) {
-      case 0: // flip a byte
-        if (out.byteLength > 0) out[at] = Math.floor(random() * 256);
-        break;
-      case 1: {
-        // an interesting int (a length, a count, an op code) anywhere
-        if (out.byteLength >= 4) {
-          const pos = Math.min(at, out.byteLength - 4);
-          new DataView(out.buffer).setInt32(pos, INTERESTING_INTS[Math.floor(random() * INTERESTING_INTS.length)]!);
-        }
-        break;
-      }
-      case 2: // truncate
-        out = out.slice(0, at);
-        break;
-      case 3: {
-        // insert random bytes
-        const extra = Uint8Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * 256));
-        out = Uint8Array.from([...out.subarray(0, at), ...extra, ...out.subarray(at)]);
-        break;
-      }
-      case 4: // delete a span
-        out = Uint8Array.from([...out.subarray(0, at), ...out.subarray(at + 1 + Math.floor(random() * 8))]);
-        break;
-      case 5: {
-        // duplicate a span (repeated multi headers, vectors)
-        const end = Math.min(out.byteLength, at + 1 + Math.floor(random() * 24));
-        out = Uint8Array.from([...out.subarray(0, end), ...out.subarray(at, end), ...out.subarray(end)]);
-        break;
-      }
-    }
-  }
-  return out;
-}
 
 /** Runs a decoder; anything but a codec error fails the test with the input in hex. */
 function survive(what: string, payload: Uint8Array, decode: () => unknown): unknown {

@@ -1,0 +1,47 @@
+/**
+ * For Node-side tests of the wire bridge: where `npm start` put it, and
+ * node-zookeeper-client (a client no one here wrote) connected to it, with its
+ * callbacks as promises.
+ *
+ * @example
+ * const port = await bridgePort(server);
+ * const client = await nzc(port);
+ * const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/a", cb));
+ */
+import { createRequire } from "node:module";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LocalServer } from "./local-server.ts";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Any = any;
+export const zookeeper: Any = createRequire(import.meta.url)("node-zookeeper-client");
+
+export const hostPort = (port: number) => `127.0.0.1:${port}`;
+
+/** The one line `npm start` prints for the bridge. */
+export const LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+)/;
+
+/** The bridge's port, from the line `npm start` prints (NaN if it never came). */
+export async function bridgePort(server: LocalServer): Promise<number> {
+  for (let i = 0; i < 100 && !LISTENING.test(server.output()); i++) await sleep(100);
+  return Number(LISTENING.exec(server.output())?.[1]);
+}
+
+/** A node-zookeeper-client session on the bridge, connected. */
+export async function nzc(port: number, options: { sessionTimeout?: number } = {}): Promise<Any> {
+  const client = zookeeper.createClient(hostPort(port), { sessionTimeout: options.sessionTimeout ?? 10_000, retries: 0 });
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error("node-zookeeper-client did not connect")), 20_000);
+    client.once("connected", () => {
+      clearTimeout(timer);
+      done();
+    });
+    client.connect();
+  });
+  return client;
+}
+
+/** A node-zookeeper-client call as a promise: the error rejects; one result, or the results as an array. */
+export function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void): Promise<T> {
+  return new Promise((done, fail) => fn((error, ...rest) => (error ? fail(error) : done((rest.length > 1 ? rest : rest[0]) as T))));
+}
