@@ -38,6 +38,11 @@ interface Entry {
 }
 
 const AUTH_FAILED = -115;
+/**
+ * A connection must finish its handshake this soon or is closed (ZooKeeper's
+ * sessionlessCnxnTimeout): otherwise a trickle of bytes holds a socket forever.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class ZkConnection implements SessionListener, ConnectionView {
   readonly remote: string;
@@ -55,6 +60,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
   private readonly dedupe = new EventDedupe();
   private lastHeardAt = Date.now();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private readonly socket: Socket;
   private readonly context: BridgeContext;
 
@@ -68,6 +74,13 @@ export class ZkConnection implements SessionListener, ConnectionView {
     socket.on("error", () => this.close());
     socket.on("close", () => this.close());
     context.connections.add(this);
+    this.handshakeTimer = setTimeout(() => {
+      if (this.state === "new" || this.state === "handshaking") {
+        this.context.log(`bridge: closed ${this.remote}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+        this.socket.destroy();
+        this.close();
+      }
+    }, HANDSHAKE_TIMEOUT_MS);
   }
 
   get queued(): number {
@@ -145,6 +158,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         result.session.attach(this);
         this.write([result.response]);
         this.state = "open";
+        clearTimeout(this.handshakeTimer);
         const timeoutMs = result.session.timeoutMs;
         this.idleTimer = setInterval(() => {
           if (Date.now() - this.lastHeardAt > timeoutMs) this.close();
@@ -305,6 +319,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
     this.state = "closed";
     this.context.connections.delete(this);
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    clearTimeout(this.handshakeTimer);
     this.session?.detach(this);
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
