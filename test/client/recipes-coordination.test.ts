@@ -310,3 +310,52 @@ it("DoubleBarrier: a participant whose session dies inside is counted out; the o
   await lost;
   expect(await leaving).toEqual(Array(CONTENDERS - 1).fill(true));
 });
+
+it("Queue and Counter: a server restart on the same state dir mid-run loses no item and no acknowledged increment (fault)", async (ctx) => {
+  if (env.missing()) ctx.skip(env.missing()!);
+  const ns = env.namespace();
+  // 20 s sessions outlive the restart.
+  const zks = await env.openMany(ns, CONTENDERS, { sessionTimeoutMs: 20_000 });
+  const ITEMS = 80;
+  const producer = new Queue(zks[0]!, "/restart/q");
+  for (let i = 0; i < ITEMS; i++) await producer.put(`r${i}`);
+  const items: string[] = [];
+  let acknowledged = 0;
+  let inDoubt = 0;
+  const soft = (error: unknown) => ["ConnectionLoss", "SessionExpired"].includes((error as { keeperName?: string }).keeperName ?? "");
+  const work = Promise.all(
+    zks.map(async (zk) => {
+      const q = new Queue(zk, "/restart/q");
+      const c = new Counter(zk, "/restart/count");
+      for (;;) {
+        let item: Uint8Array | undefined;
+        try {
+          item = await q.poll();
+        } catch (error) {
+          if (soft(error)) continue;
+          throw error;
+        }
+        if (item === undefined) return;
+        items.push(text(item)!);
+        try {
+          await c.add(1);
+          acknowledged++;
+        } catch (error) {
+          if (!soft(error)) throw error;
+          inDoubt++;
+        }
+        await sleep(10);
+      }
+    }),
+  );
+  await sleep(150);
+  const beforeRestart = items.length;
+  await env.server().restart();
+  await work;
+  expect(beforeRestart).toBeLessThan(ITEMS); // the restart came mid-run
+  expect(new Set(items).size).toBe(items.length); // never twice
+  expect(items.length).toBe(ITEMS); // and none lost: the sessions outlived the restart
+  const total = await new Counter(zks[0]!, "/restart/count").get();
+  expect(total).toBeGreaterThanOrEqual(acknowledged);
+  expect(total).toBeLessThanOrEqual(acknowledged + inDoubt);
+});
