@@ -80,6 +80,16 @@ export function childPath(parent: string, name: string): string {
   return parent === "/" ? `/${name}` : `${parent}/${name}`;
 }
 
+/** The path and its ancestors, nearest first ("/a/b" -> "/a/b", "/a", "/"). */
+export function selfAndAncestors(path: string): string[] {
+  const out = [path];
+  for (let p = path; p !== "/"; ) {
+    p = p.lastIndexOf("/") === 0 ? "/" : p.slice(0, p.lastIndexOf("/"));
+    out.push(p);
+  }
+  return out;
+}
+
 /** True when `path` is `ancestor` or lies below it. */
 export function isWithin(path: string, ancestor: string): boolean {
   return ancestor === "/" || path === ancestor || path.startsWith(`${ancestor}/`);

@@ -12,9 +12,10 @@
  * Notifications are numbered per shard; the last one processed of each shard is
  * stored, so one that comes twice (pushed and riding on an answer) fires once.
  */
+import { inChunks } from "../base/sql-chunks.ts";
 import { type Mount } from "../directory/mount-table.ts";
 import { type ServerMessage } from "../../protocol/session-protocol.ts";
-import { type WatchKind, type WatchNotification, kindsFiredAt } from "../../protocol/index.ts";
+import { type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
 
 export const WATCH_TABLES = [
   // exists_missing: a data watch set by exists on a node that did not exist (it waits for NodeCreated).
@@ -49,18 +50,7 @@ export interface OrphanWatch {
 type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 const ONE_SHOT: ReadonlySet<string> = new Set(["data", "child"]);
-/** Durable Object SQLite allows 100 bound parameters per statement. */
-const MAX_BOUND_PATHS = 90;
 
-/** The path and its ancestors ("/a/b" -> "/a/b", "/a", "/"). */
-function selfAndAncestors(path: string): string[] {
-  const out = [path];
-  for (let p = path; p !== "/"; ) {
-    p = p.lastIndexOf("/") === 0 ? "/" : p.slice(0, p.lastIndexOf("/"));
-    out.push(p);
-  }
-  return out;
-}
 
 export class SessionWatches {
   private readonly sql: SqlStorage;
@@ -170,19 +160,17 @@ export class SessionWatches {
       );
     }
     if (kinds.includes("recursive")) {
-      const paths = selfAndAncestors(n.path);
-      for (let i = 0; i < paths.length; i += MAX_BOUND_PATHS) {
-        const chunk = paths.slice(i, i + MAX_BOUND_PATHS);
-        fired.push(
-          ...this.sql
+      fired.push(
+        ...inChunks(selfAndAncestors(n.path), (chunk, marks) =>
+          this.sql
             .exec<{ session_id: number; path: string; kind: WatchKind }>(
-              `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${chunk.map(() => "?").join(", ")})`,
+              `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
               n.zxid,
               ...chunk,
             )
             .toArray(),
-        );
-      }
+        ),
+      );
     }
     fired.sort((a, b) => a.session_id - b.session_id);
     for (const w of fired) {

@@ -5,7 +5,8 @@
  * of the write that fires them, so a notification is never lost to a restart: it
  * stays in the outbox until the host acknowledges its sequence number.
  */
-import { type ChangeEvent, type WatchKind, type WatchNotification, kindsFiredAt } from "../../protocol/index.ts";
+import { inChunks } from "../base/sql-chunks.ts";
+import { type ChangeEvent, type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
 
 export const WATCH_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watches (
@@ -28,19 +29,8 @@ export const WATCH_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watch_hosts (host TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, push INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
 ];
 
-/** The path and its ancestors, nearest first ("/a/b" -> "/a/b", "/a", "/"). */
-function selfAndAncestors(path: string): string[] {
-  const out = [path];
-  for (let p = path; p !== "/"; ) {
-    p = p.lastIndexOf("/") === 0 ? "/" : p.slice(0, p.lastIndexOf("/"));
-    out.push(p);
-  }
-  return out;
-}
 
 const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
-/** Durable Object SQLite allows 100 bound parameters per statement. */
-const MAX_BOUND_PATHS = 90;
 
 export class WatchRegistry {
   private readonly sql: SqlStorage;
@@ -102,15 +92,10 @@ export class WatchRegistry {
       }
     }
     if (kindsFiredAt(change.event).includes("recursive")) {
-      // A path may be hundreds of levels deep: ask in chunks, under SQLite's bound-parameter limit.
-      const paths = selfAndAncestors(change.path);
-      for (let i = 0; i < paths.length; i += MAX_BOUND_PATHS) {
-        const chunk = paths.slice(i, i + MAX_BOUND_PATHS);
-        const rows = this.sql
-          .exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${chunk.map(() => "?").join(", ")})`, ...chunk)
-          .toArray();
-        for (const row of rows) hosts.add(row.host);
-      }
+      const rows = inChunks(selfAndAncestors(change.path), (chunk, marks) =>
+        this.sql.exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${marks})`, ...chunk).toArray(),
+      );
+      for (const row of rows) hosts.add(row.host);
     }
     for (const host of hosts) this.enqueue(host, change);
     return hosts;
