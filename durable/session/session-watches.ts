@@ -51,7 +51,6 @@ type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 const ONE_SHOT: ReadonlySet<string> = new Set(["data", "child"]);
 
-
 export class SessionWatches {
   private readonly sql: SqlStorage;
 
