@@ -12,6 +12,7 @@
  */
 import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { WireStat } from "../../protocol/jute/index.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -57,20 +58,8 @@ export function codeOf(outcome: unknown): string {
   return failed(outcome) ? outcome.error : "ok";
 }
 
-/** A Stat with its longs as bigints (zxids, times, the owner session). */
-export interface Stat {
-  czxid: bigint;
-  mzxid: bigint;
-  pzxid: bigint;
-  ctime: bigint;
-  mtime: bigint;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: bigint;
-  dataLength: number;
-  numChildren: number;
-}
+/** A Stat with its longs as bigints (zxids, times, the owner session), as on the wire. */
+export type Stat = WireStat;
 
 function toStat(raw: Any): Stat {
   const long = (buffer: Buffer) => buffer.readBigInt64BE(0);
