@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { type KeeperClient, connect, isKeeperError } from "../../client/index.ts";
 import { LeaderElection, LeaderLatch, Lock, ReadWriteLock, Semaphore } from "../../client/recipes/index.ts";
 import { type LocalServer, type Proxy, sessionSocketMissing, startLocalServer, startProxy } from "../harness/local-server.ts";
+import { nextState, occupancy, portOf, until } from "../harness/recipe-clients.ts";
 
 const EXPIRY_TIMEOUT_MS = 4_000;
 const CONTENDERS = 8;
@@ -59,41 +60,6 @@ async function proxy(port?: number): Promise<Proxy> {
   const p = await startProxy(server.port, port === undefined ? {} : { port });
   proxies.push(p);
   return p;
-}
-
-const portOf = (p: Proxy) => Number(new URL(p.base).port);
-
-/** Counts who is inside a critical section; `max` is the most ever at once. */
-function occupancy() {
-  const o = {
-    now: 0,
-    max: 0,
-    enter() {
-      o.now++;
-      o.max = Math.max(o.max, o.now);
-    },
-    leave() {
-      o.now--;
-    },
-  };
-  return o;
-}
-
-function stateOf(zk: KeeperClient, state: "suspended" | "reconnected" | "lost" | "connected"): Promise<void> {
-  return new Promise((resolve) => {
-    const off = zk.on(state, () => {
-      off();
-      resolve();
-    });
-  });
-}
-
-async function until(check: () => boolean | Promise<boolean>, limitMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 it("Lock: never two holders among 8 sessions, each acquiring 5 times", async (ctx) => {
@@ -267,7 +233,7 @@ it("LeaderElection: exactly one leader among 8; a new one after the leader's ses
   expect(elected).toBeUndefined();
 
   // Kill the leader: nobody else leads before its session expires.
-  const lost = stateOf(first, "lost");
+  const lost = nextState(first, "lost");
   const killedAt = Date.now();
   await p.close();
   leaders.leave(); // as far as the test is concerned it is dead: a new leader may come only after expiry
@@ -344,8 +310,8 @@ it("fault: a dropped connection resumed within the timeout keeps the lock", asyn
   const other = new Lock(waiter, "/locks/drop", { identifier: "waiter" });
   let otherHeld = false;
   const waiting = other.acquire().then((ok) => (otherHeld = ok));
-  const suspended = stateOf(holder, "suspended");
-  const reconnected = stateOf(holder, "reconnected");
+  const suspended = nextState(holder, "suspended");
+  const reconnected = nextState(holder, "reconnected");
   p.cutAll();
   await suspended;
   await reconnected;
@@ -372,7 +338,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
   const inside = occupancy();
   inside.enter(); // the doomed holder
   const killedAt = Date.now();
-  const lost = stateOf(holder, "lost");
+  const lost = nextState(holder, "lost");
   const passedAt: number[] = [];
   const contenders = zks.map(async (zk, i) => {
     const l = new Lock(zk, "/locks/kill", { identifier: `c${i}` });
@@ -395,7 +361,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
 
   // Fencing: the old holder, back in a new session, still thinks it may write. Its fence says no.
   await proxy(port);
-  await stateOf(holder, "connected");
+  await nextState(holder, "connected");
   const error = await holder.multi([fence, { op: "create", path: "/stale-write" }]).catch((e: unknown) => e);
   expect(isKeeperError(error, "NoNode") || isKeeperError(error, "BadVersion")).toBe(true);
   expect(await holder.exists("/stale-write")).toBeNull();
