@@ -6,11 +6,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { freePort } from "../harness/local-server.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion
@@ -35,16 +35,6 @@ afterAll(async () => {
   }
   await rm(tempRoot, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 /** Runs `npm start` in its own process group, as a terminal runs a foreground job. */
 function npmStart(port: number, state: string): Server {
