@@ -10,61 +10,19 @@
  * Overlap is detected with counters shared by every contender of this process.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type KeeperClient, connect, isKeeperError } from "../../client/index.ts";
+import { expect, it } from "vitest";
+import { isKeeperError } from "../../client/index.ts";
 import { LeaderElection, LeaderLatch, Lock, ReadWriteLock, Semaphore } from "../../client/recipes/index.ts";
-import { type LocalServer, type Proxy, sessionSocketMissing, startLocalServer, startProxy } from "../harness/local-server.ts";
-import { nextState, occupancy, portOf, until } from "../harness/recipe-clients.ts";
+import { SHORT_TIMEOUT_MS, nextState, occupancy, portOf, recipeEnvironment, until } from "../harness/recipe-clients.ts";
 
-const EXPIRY_TIMEOUT_MS = 4_000;
 const CONTENDERS = 8;
 
-let server: LocalServer;
-let missing: string | undefined;
-const clients: KeeperClient[] = [];
-const proxies: Proxy[] = [];
-let counter = 0;
-
-beforeAll(async () => {
-  server = await startLocalServer();
-  missing = await sessionSocketMissing(server.base);
-  if (missing) console.warn(`recipe tests skipped: ${missing}`);
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((zk) => zk.close().catch(() => undefined)));
-  await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
-  await server?.stop();
-});
-
-function freshNamespace(): string {
-  return `recipes-${process.pid}-${++counter}`;
-}
-
-async function open(namespace: string, options: { servers?: string[]; sessionTimeoutMs?: number } = {}): Promise<KeeperClient> {
-  const zk = await connect({
-    servers: options.servers ?? [server.base],
-    namespace,
-    sessionTimeoutMs: options.sessionTimeoutMs ?? EXPIRY_TIMEOUT_MS,
-    backoff: { baseMs: 20, capMs: 200 },
-  });
-  clients.push(zk);
-  return zk;
-}
-
-async function openMany(namespace: string, count: number, options: { sessionTimeoutMs?: number } = {}): Promise<KeeperClient[]> {
-  return Promise.all(Array.from({ length: count }, () => open(namespace, options)));
-}
-
-async function proxy(port?: number): Promise<Proxy> {
-  const p = await startProxy(server.port, port === undefined ? {} : { port });
-  proxies.push(p);
-  return p;
-}
+const env = recipeEnvironment("recipes");
+const { open, openMany, proxy } = env;
 
 it("Lock: never two holders among 8 sessions, each acquiring 5 times", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const zks = await openMany(freshNamespace(), CONTENDERS);
+  if (env.missing()) ctx.skip(env.missing());
+  const zks = await openMany(env.namespace(), CONTENDERS);
   const inside = occupancy();
   let acquisitions = 0;
   await Promise.all(
@@ -89,8 +47,8 @@ it("Lock: never two holders among 8 sessions, each acquiring 5 times", async (ct
 });
 
 it("Lock: re-entrant per object; timeouts give up and leave the queue; the queue is served in order", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const [a, b, c] = await openMany(freshNamespace(), 3);
+  if (env.missing()) ctx.skip(env.missing());
+  const [a, b, c] = await openMany(env.namespace(), 3);
   const la = new Lock(a!, "/l", { identifier: "a" });
   const lb = new Lock(b!, "/l", { identifier: "b" });
   expect(await la.acquire()).toBe(true);
@@ -124,8 +82,8 @@ it("Lock: re-entrant per object; timeouts give up and leave the queue; the queue
 });
 
 it("ReadWriteLock: readers share, a writer is alone (4 readers, 4 writers)", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const zks = await openMany(freshNamespace(), CONTENDERS);
+  if (env.missing()) ctx.skip(env.missing());
+  const zks = await openMany(env.namespace(), CONTENDERS);
   let readers = 0;
   let writers = 0;
   let maxReaders = 0;
@@ -159,8 +117,8 @@ it("ReadWriteLock: readers share, a writer is alone (4 readers, 4 writers)", asy
 });
 
 it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's lease comes back after expiry", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const zks = await openMany(namespace, CONTENDERS);
   const held = occupancy();
   await Promise.all(
@@ -191,13 +149,13 @@ it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's leas
   const t0 = Date.now();
   const fourth = await survivors[0]!.acquire({ timeoutMs: 30_000 });
   expect(fourth).not.toBeNull();
-  expect(Date.now() - t0).toBeGreaterThanOrEqual(EXPIRY_TIMEOUT_MS - 1_000);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 1_000);
   expect((await survivors[0]!.holders()).length).toBe(3);
 });
 
 it("LeaderElection: exactly one leader among 8; a new one after the leader's session expires; observers follow", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const p = await proxy();
   // The first candidate (through a proxy we can kill) campaigns first, so it leads.
   const first = await open(namespace, { servers: [p.base] });
@@ -245,12 +203,12 @@ it("LeaderElection: exactly one leader among 8; a new one after the leader's ses
   expect(elected).toMatch(/^c[1-7]$/);
   await lost;
   expect(firstElection.isLeader).toBe(false);
-  expect(Date.now() - killedAt).toBeGreaterThanOrEqual(EXPIRY_TIMEOUT_MS - 1_000);
+  expect(Date.now() - killedAt).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 1_000);
 });
 
 it("LeaderLatch: one member of 8 has leadership; closing it hands leadership on", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const zks = await openMany(freshNamespace(), CONTENDERS);
+  if (env.missing()) ctx.skip(env.missing());
+  const zks = await openMany(env.namespace(), CONTENDERS);
   const latches = zks.map((zk, i) => new LeaderLatch(zk, "/latch", { identifier: `m${i}` }));
   const leading = occupancy();
   for (const latch of latches) {
@@ -273,8 +231,8 @@ it("LeaderLatch: one member of 8 has leadership; closing it hands leadership on"
 });
 
 it("LeaderLatch: the leader's session expires, another member leads, the old one re-joins as a follower", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const p = await proxy();
   const port = portOf(p);
   const first = await open(namespace, { servers: [p.base] });
@@ -300,8 +258,8 @@ it("LeaderLatch: the leader's session expires, another member leads, the old one
 });
 
 it("fault: a dropped connection resumed within the timeout keeps the lock", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const p = await proxy();
   const holder = await open(namespace, { servers: [p.base] });
   const waiter = await open(namespace);
@@ -326,8 +284,8 @@ it("fault: a dropped connection resumed within the timeout keeps the lock", asyn
 });
 
 it("fault: a killed client's lock passes on after its session expires, and its fence then fails", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const p = await proxy();
   const port = portOf(p);
   const holder = await open(namespace, { servers: [p.base] });
@@ -356,7 +314,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
   inside.leave();
   await Promise.all(contenders);
   expect(inside.max).toBe(1);
-  expect(Math.min(...passedAt) - killedAt).toBeGreaterThanOrEqual(EXPIRY_TIMEOUT_MS - 1_000);
+  expect(Math.min(...passedAt) - killedAt).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 1_000);
   expect(lock.isAcquired).toBe(false);
 
   // Fencing: the old holder, back in a new session, still thinks it may write. Its fence says no.
@@ -369,8 +327,8 @@ it("fault: a killed client's lock passes on after its session expires, and its f
 });
 
 it("fault: a server restart on the same state dir breaks no lock guarantee", async (ctx) => {
-  if (missing) ctx.skip(missing);
-  const namespace = freshNamespace();
+  if (env.missing()) ctx.skip(env.missing());
+  const namespace = env.namespace();
   const zks = await openMany(namespace, CONTENDERS, { sessionTimeoutMs: 20_000 });
   const states: string[] = [];
   for (const zk of zks) zk.on("state", (s) => states.push(s));
@@ -397,7 +355,7 @@ it("fault: a server restart on the same state dir breaks no lock guarantee", asy
   });
   await sleep(300);
   restarting = true;
-  await server.restart();
+  await env.server().restart();
   restarting = false;
   await Promise.all(work);
   expect(restarting).toBe(false);
