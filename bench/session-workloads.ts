@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { GroupRss } from "./procs.ts";
 import { percentile } from "./stats.ts";
-import { type Metric, type Target, type WorkloadResult, value } from "./workloads.ts";
+import { type Metric, type Target, type WorkloadResult, measureLatencies, value } from "./workloads.ts";
 
 /** One session of a system, as W1-W6 use it. */
 export interface SessionTarget extends Target {
@@ -86,21 +86,7 @@ export async function runW4(writer: SessionTarget, watcher: SessionTarget, path:
     await write;
     return at - t0;
   };
-  for (let i = 0; i < options.warmup; i++) await once(i);
-  const latencies: number[] = [];
-  const start = now();
-  const deadline = start + options.timeLimitMs;
-  for (let i = 0; i < options.ops && now() < deadline; i++) latencies.push(await once(i));
-  const elapsedMs = now() - start;
-  return {
-    ops: latencies.length,
-    elapsedMs,
-    cutShort: latencies.length < options.ops,
-    metrics: [
-      { name: "p50 ms", value: percentile(latencies, 50), higherIsBetter: false },
-      { name: "p99 ms", value: percentile(latencies, 99), higherIsBetter: false },
-    ],
-  };
+  return measureLatencies(options, once, false);
 }
 
 export interface W6Options extends OpenOptions {

@@ -68,6 +68,30 @@ export function value(size: number, seed: number): Uint8Array {
 
 const now = () => performance.now();
 
+/**
+ * Runs `once` sequentially, `warmup` times untimed and then up to `ops` times within
+ * the time limit; each call returns its own latency in ms. Reports p50/p99, and the
+ * rate of ops when `withRate`.
+ */
+export async function measureLatencies(
+  options: Pick<WorkloadOptions, "warmup" | "ops" | "timeLimitMs">,
+  once: (i: number) => Promise<number>,
+  withRate: boolean,
+): Promise<WorkloadResult> {
+  for (let i = 0; i < options.warmup; i++) await once(i);
+  const latencies: number[] = [];
+  const start = now();
+  const deadline = start + options.timeLimitMs;
+  for (let i = 0; i < options.ops && now() < deadline; i++) latencies.push(await once(i));
+  const elapsedMs = now() - start;
+  const metrics: Metric[] = [
+    { name: "p50 ms", value: percentile(latencies, 50), higherIsBetter: false },
+    { name: "p99 ms", value: percentile(latencies, 99), higherIsBetter: false },
+  ];
+  if (withRate) metrics.push({ name: "ops/s", value: (latencies.length * 1000) / elapsedMs, higherIsBetter: true });
+  return { ops: latencies.length, elapsedMs, cutShort: latencies.length < options.ops, metrics };
+}
+
 /** W1: one client, create then delete a znode, one request at a time; a pair is one op. */
 const w1: Workload = {
   id: "W1",
@@ -78,30 +102,16 @@ const w1: Workload = {
   async run(target, prefix, options) {
     const data = value(16, 1);
     const path = `${prefix}/w1/n`;
-    for (let i = 0; i < options.warmup; i++) {
-      await target.create(path, data);
-      await target.remove(path);
-    }
-    const latencies: number[] = [];
-    const start = now();
-    const deadline = start + options.timeLimitMs;
-    for (let i = 0; i < options.ops && now() < deadline; i++) {
-      const t0 = now();
-      await target.create(path, data);
-      await target.remove(path);
-      latencies.push(now() - t0);
-    }
-    const elapsedMs = now() - start;
-    return {
-      ops: latencies.length,
-      elapsedMs,
-      cutShort: latencies.length < options.ops,
-      metrics: [
-        { name: "p50 ms", value: percentile(latencies, 50), higherIsBetter: false },
-        { name: "p99 ms", value: percentile(latencies, 99), higherIsBetter: false },
-        { name: "ops/s", value: (latencies.length * 1000) / elapsedMs, higherIsBetter: true },
-      ],
-    };
+    return measureLatencies(
+      options,
+      async () => {
+        const t0 = now();
+        await target.create(path, data);
+        await target.remove(path);
+        return now() - t0;
+      },
+      true,
+    );
   },
 };
 
