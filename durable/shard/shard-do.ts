@@ -160,14 +160,16 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     const tree = this.treeFor(root);
     const outcomes: Outcome[] = [];
     let reapable = false;
+    let moved = false;
     for (const request of requests) {
       // After a request this shard does not serve, run none of the rest: the caller
       // re-sends them, in order, to wherever they now belong.
-      if (outcomes.some((o) => !o.ok && o.moved)) {
+      if (moved) {
         outcomes.push(this.moved());
         continue;
       }
       const { outcome, touchesReapable } = this.executeOne(tree, caller, request);
+      moved = !outcome.ok && outcome.moved === true;
       reapable ||= touchesReapable;
       if (host !== undefined && outcome.ok) this.registerWatch(host, request, outcome);
       outcomes.push(outcome);
