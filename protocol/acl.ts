@@ -38,7 +38,7 @@ const PERM_LETTERS: [string, number][] = [
   ["a", Perms.ADMIN],
 ];
 
-/** zkCli's letters for a permission set ("cdrwa" for ALL). */
+/** zkCli's letters for a permission set, in ZKUtil.getPermString's "cdrwa" order. */
 export function permsToString(perms: number): string {
   return PERM_LETTERS.filter(([, bit]) => perms & bit)
     .map(([letter]) => letter)

@@ -4,7 +4,7 @@
  * parser (AclParser), CliWrapperException's messages, PathUtils.validatePath.
  */
 import type { Acl } from "../../protocol/acl.ts";
-import { Perms } from "../../protocol/acl.ts";
+import { Perms, permsToString } from "../../protocol/acl.ts";
 import { type KeeperErrorName, isKeeperError } from "../../protocol/errors.ts";
 import type { Stat } from "../../protocol/stat.ts";
 
@@ -73,14 +73,9 @@ const PERM_LETTERS: [string, number][] = [
   ["a", Perms.ADMIN],
 ];
 
-/** ZKUtil.getPermString: letters in "cdrwa" order. */
-export function permString(perms: number): string {
-  return ["c", "d", "r", "w", "a"].filter((l) => perms & PERM_LETTERS.find(([x]) => x === l)![1]).join("");
-}
-
 /** getAcl's printout: "'world,'anyone" then ": cdrwa" per entry. */
 export function aclLines(acl: readonly Acl[]): string[] {
-  return acl.flatMap((a) => [`'${a.scheme},'${a.id}`, `: ${permString(a.perms)}`]);
+  return acl.flatMap((a) => [`'${a.scheme},'${a.id}`, `: ${permsToString(a.perms)}`]);
 }
 
 /**
