@@ -25,7 +25,6 @@ import type { Acl } from "./acl.ts";
 import type { ChangeEventType, WatchKind } from "./changes.ts";
 import type { KeeperErrorBody } from "./errors.ts";
 import type { CreateMode } from "./modes.ts";
-import type { Stat } from "./stat.ts";
 
 export const PING_FRAME = "ping";
 export const PONG_FRAME = "pong";
@@ -84,4 +83,3 @@ export type ServerMessage =
   /** The session ended (closed, expired, or moved to another socket); no more messages for it here. */
   | { t: "closed"; sid: number; reason: "closed" | "expired" | "moved" };
 
-export type { Stat };

@@ -22,17 +22,3 @@ export interface Stat {
   dataLength: number;
   numChildren: number;
 }
-
-export const STAT_FIELDS = [
-  "czxid",
-  "mzxid",
-  "ctime",
-  "mtime",
-  "version",
-  "cversion",
-  "aversion",
-  "ephemeralOwner",
-  "dataLength",
-  "numChildren",
-  "pzxid",
-] as const satisfies readonly (keyof Stat)[];

@@ -15,8 +15,3 @@ export function zxidEpoch(zxid: number): number {
 export function zxidCounter(zxid: number): number {
   return zxid % COUNTER_SPAN;
 }
-
-/** ZooKeeper's display form, as zkCli prints it: 0x followed by hex digits. */
-export function formatZxid(zxid: number): string {
-  return `0x${zxid.toString(16)}`;
-}

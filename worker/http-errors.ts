@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { KeeperError, type KeeperErrorBody, type MultiItemResult, keeperErrorByCode } from "../protocol/index.ts";
+import { KeeperError, type KeeperErrorBody, keeperErrorByCode } from "../protocol/index.ts";
 
 export function errorResponse(c: Context, error: KeeperErrorBody, extra: { results?: unknown[] } = {}): Response {
   const status = keeperErrorByCode(error.code).httpStatus as ContentfulStatusCode;
@@ -18,4 +18,3 @@ export function renderError(err: unknown, c: Context): Response {
   return errorResponse(c, new KeeperError("SystemError", "internal error").toBody());
 }
 
-export type { MultiItemResult };
