@@ -38,11 +38,24 @@ it("runs one command from the command line and exits with its code", async (ctx)
   expect((await shell(ours, ["--help"])).stdout).toContain("Usage: npx edgekeeper shell");
 });
 
-/** Output lines without their watch event blocks (blank lines collapsed), and the events sorted. */
+/**
+ * Output lines without the watcher's lines, and its event lines sorted. zkCli's watcher
+ * prints "WATCHER::" and the event each as "\n" + text in a println of its own, so
+ * each comes as a blank line and the text, and the main thread's lines may fall between.
+ */
 function splitEvents(lines: string[]): { stdout: string[]; events: string[] } {
-  const events = lines.filter((l) => l.startsWith("WatchedEvent ")).sort();
-  const rest = lines.filter((l) => l !== "WATCHER::" && !l.startsWith("WatchedEvent ")).filter((l, i, all) => !(l === "" && all[i - 1] === ""));
-  return { stdout: rest, events };
+  const events: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const next = lines[i + 1];
+    if (lines[i] === "" && next !== undefined && (next === "WATCHER::" || next.startsWith("WatchedEvent "))) {
+      if (next !== "WATCHER::") events.push(next);
+      i += 1;
+    } else {
+      rest.push(lines[i]!);
+    }
+  }
+  return { stdout: rest, events: events.sort() };
 }
 
 /** A configuration session: each entry is one command line. */
