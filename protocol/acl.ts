@@ -158,6 +158,19 @@ export function aclAllows(acl: readonly Acl[], perm: number, callerIds: readonly
   return false;
 }
 
+/**
+ * Whether a caller may learn of a change to a node whose ACL was `acl` at the change:
+ * READ, as a getData of the node needs. An ACL not known (`undefined`) lets only
+ * super through, so a change is never shown by default.
+ *
+ * @example
+ * mayReadNode([{ perms: Perms.READ, scheme: "digest", id: "alice:..." }], [{ scheme: "ip", id: "127.0.0.1" }]); // false
+ */
+export function mayReadNode(acl: readonly Acl[] | undefined, callerIds: readonly Id[]): boolean {
+  if (acl === undefined) return callerIds.some((cid) => cid.scheme === SUPER_ID.scheme);
+  return aclAllows(acl, Perms.READ, callerIds);
+}
+
 /** getACL for a caller without ADMIN: digest hashes are hidden, as ZooKeeper hides them. */
 export function redactDigests(acl: readonly Acl[]): Acl[] {
   return acl.map((e) => (e.scheme === "digest" ? { ...e, id: e.id.replace(/:.*/, ":x") } : e));

@@ -25,8 +25,8 @@ import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-tabl
 interface ShardStub {
   execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
   closeSession(root: string, sessionId: number): Promise<Outcome>;
-  waitForChange(root: string, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }>;
-  changesSince(zxid: number, watch?: { path: string; scope: ChangeScope }): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }>;
+  waitForChange(root: string, reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>>;
+  changesFor(root: string, reader: Caller, path: string, scope: ChangeScope, zxid: number): Promise<Outcome<ChangesAnswer>>;
   hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }>;
   addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome>;
   removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome>;
@@ -43,6 +43,13 @@ export interface HostCall {
   ackSeqFor(shardKey: string): number;
   receive(shardKey: string, notifications: WatchNotification[]): void;
   beforeSend?: (mount: Mount) => void;
+}
+
+/** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
+export interface ChangesAnswer {
+  events: ChangeEvent[];
+  oldest?: number;
+  last: number;
 }
 
 /** Pauses before retries while a mount is being recorded (stub made, table not yet). */
@@ -214,18 +221,22 @@ export class ShardRouter {
 
   /**
    * Long poll on the shard that serves `path`: resolves when a change after
-   * `afterZxid` concerns the path in `scope`, or after `timeoutMs` (shard.waitForChange).
+   * `afterZxid` concerns the path in `scope` and `reader` may read it, or after
+   * `timeoutMs` (shard.waitForChange); NoAuth at once without READ on `path`.
    * zxids are per shard: pass back the zxid this shard reported.
    */
-  async waitForChange(path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }> {
+  async waitForChange(reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).waitForChange(mount.prefix, path, scope, afterZxid, timeoutMs);
+    return this.shard(mount).waitForChange(mount.prefix, reader, path, scope, afterZxid, timeoutMs);
   }
 
-  /** The events after `afterZxid` that concern `path` in `scope`, from its shard's change log. */
-  async changesSince(path: string, scope: ChangeScope, afterZxid: number): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
+  /**
+   * The events after `afterZxid` that concern `path` in `scope` and that `reader`
+   * may read, from its shard's change log (shard.changesFor); NoAuth without READ on `path`.
+   */
+  async changesFor(reader: Caller, path: string, scope: ChangeScope, afterZxid: number): Promise<Outcome<ChangesAnswer>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).changesSince(afterZxid, { path, scope });
+    return this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid);
   }
 
   /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */

@@ -18,7 +18,7 @@ import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negot
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
-import { type SocketLimits, SocketOutbox, attachmentOf, echoCloseCode, lastSignOfLife, socketLimitsFromEnv } from "./session-sockets.ts";
+import { type SocketLimits, SocketOutbox, attachmentOf, connectionIds, echoCloseCode, lastSignOfLife, socketLimitsFromEnv } from "./session-sockets.ts";
 import { type SessionRow, SessionStore, expired, randomPassword, samePassword } from "./session-store.ts";
 import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
 
@@ -240,13 +240,24 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   }
 
   private receive(shardKey: string, notifications: WatchNotification[]): number {
-    return this.watches.process(shardKey, notifications, (sessionId, event) => {
+    return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
       const ws = this.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);
     });
+  }
+
+  /**
+   * The identities a session holds now: its socket's address (none while it has no
+   * socket) and those it added. Its requests act with the same (SocketHandler.accept).
+   */
+  identitiesOf(sessionId: number): Id[] {
+    const row = this.store.row(sessionId);
+    const ws = row && this.socketOf(row);
+    const attachment = ws ? attachmentOf(ws) : undefined;
+    return this.runner.idsOf(sessionId, attachment ? connectionIds(attachment) : []);
   }
 
   /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */

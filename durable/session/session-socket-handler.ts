@@ -15,7 +15,7 @@ import type { SessionHost } from "./session-host.ts";
 import { isHostNumber } from "./session-ids.ts";
 import { type HostOp, parseSessionOp, toWire } from "./session-ops.ts";
 import { batchable, failed } from "./session-runner.ts";
-import { type Incoming, type SocketAttachment, attachmentOf, parseFrame } from "./session-sockets.ts";
+import { type Incoming, type SocketAttachment, attachmentOf, connectionIds, parseFrame } from "./session-sockets.ts";
 import { samePassword } from "./session-store.ts";
 
 type ConnectMessage = Extract<Incoming, { t: "connect" }>;
@@ -195,7 +195,7 @@ export class SocketHandler {
     } catch (err) {
       op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
     }
-    return { sid, xid, op, connectionIds: [{ scheme: "ip", id: attachment.ip }] };
+    return { sid, xid, op, connectionIds: connectionIds(attachment) };
   }
 
   /**

@@ -10,7 +10,7 @@
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
-import { KeeperError } from "../../protocol/index.ts";
+import { type Id, KeeperError } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
 export interface SocketLimits {
@@ -70,6 +70,11 @@ export interface SocketAttachment {
 export function attachmentOf(ws: WebSocket): SocketAttachment | undefined {
   const value = ws.deserializeAttachment() as SocketAttachment | null;
   return value && typeof value.socketId === "string" ? value : undefined;
+}
+
+/** The identities a socket's transport gives each of its sessions' requests. */
+export function connectionIds(attachment: SocketAttachment): Id[] {
+  return [{ scheme: "ip", id: attachment.ip }];
 }
 
 /** When a socket last showed life: its last message, or its last auto-answered ping. */

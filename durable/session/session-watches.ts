@@ -11,11 +11,16 @@
  * host, so a notification can be on its way while another session sets a watch).
  * Notifications are numbered per shard; the last one processed of each shard is
  * stored, so one that comes twice (pushed and riding on an answer) fires once.
+ *
+ * Persistent and recursive watches fire only for sessions that may read the node
+ * (by its ACL as of the change, which the notification carries), as ZooKeeper's
+ * watch manager checks since CVE-2024-23944: they outlive the read that set them.
+ * One-shot watches were checked by that read (getData, getChildren), as in ZooKeeper.
  */
 import { inChunks } from "../base/sql-chunks.ts";
 import { type Mount } from "../directory/mount-table.ts";
 import { type ServerMessage } from "../../protocol/session-protocol.ts";
-import { type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
+import { type Id, type WatchKind, type WatchNotification, kindsFiredAt, mayReadNode, selfAndAncestors } from "../../protocol/index.ts";
 
 export const WATCH_TABLES = [
   // exists_missing: a data watch set by exists on a node that did not exist (it waits for NodeCreated).
@@ -50,6 +55,9 @@ export interface OrphanWatch {
 type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 const ONE_SHOT: ReadonlySet<string> = new Set(["data", "child"]);
+
+/** The identities a session holds now (for the ACL check of its lasting watches). */
+export type IdentitiesOf = (sessionId: number) => readonly Id[];
 
 export class SessionWatches {
   private readonly sql: SqlStorage;
@@ -127,20 +135,25 @@ export class SessionWatches {
    * await between reading and storing the last seq), so a notification that
    * arrives twice at once still fires once. Returns the last seq processed.
    */
-  process(shardKey: string, notifications: WatchNotification[], emit: (sessionId: number, event: EventMessage) => void): number {
+  process(shardKey: string, notifications: WatchNotification[], identitiesOf: IdentitiesOf, emit: (sessionId: number, event: EventMessage) => void): number {
     let last = this.ackSeq(shardKey);
     const start = last;
+    const known = new Map<number, readonly Id[]>();
+    const idsOf = (sessionId: number): readonly Id[] => known.get(sessionId) ?? known.set(sessionId, identitiesOf(sessionId)).get(sessionId)!;
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
-      for (const [sessionId, event] of this.fanOut(n)) emit(sessionId, event);
+      for (const [sessionId, event] of this.fanOut(n, idsOf)) emit(sessionId, event);
       last = n.seq;
     }
     if (last !== start) this.sql.exec("INSERT INTO shard_seqs (shard_key, seq) VALUES (?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq", shardKey, last);
     return last;
   }
 
-  /** The events one notification causes: one per session watch it fires, one-shot ones dropped. */
-  private fanOut(n: WatchNotification): [number, EventMessage][] {
+  /**
+   * The events one notification causes: one per session watch it fires, one-shot
+   * ones dropped, lasting ones only for sessions that may read the node.
+   */
+  private fanOut(n: WatchNotification, idsOf: IdentitiesOf): [number, EventMessage][] {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
     const kinds = kindsFiredAt(event);
@@ -175,7 +188,9 @@ export class SessionWatches {
     for (const w of fired) {
       if (ONE_SHOT.has(w.kind)) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", w.session_id, w.path, w.kind);
     }
-    return fired.map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
+    return fired
+      .filter((w) => ONE_SHOT.has(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
+      .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
   }
 
   /** Keeps an event for a session with no socket. */

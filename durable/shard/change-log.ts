@@ -3,7 +3,7 @@
  * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
  * its events; the log keeps a bounded window of zxids.
  */
-import { type ChangeEventType, type ChangeEvent, makeZxid, type Outcome } from "../../protocol/index.ts";
+import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome } from "../../protocol/index.ts";
 import { type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
@@ -51,13 +51,16 @@ export class ChangeLog {
     return makeZxid(this.meta("epoch") ?? 1, counter);
   }
 
-  /** Appends one event of the current write, with the node's resulting row when it still exists. */
-  append(zxid: number, event: ChangeEventType, path: string, row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
+  /**
+   * Appends one event of the current write, with the node's resulting row when it
+   * still exists and the ACL that guards the event (see GuardedChange).
+   */
+  append(zxid: number, event: ChangeEventType, path: string, acl: Acl[], row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
     const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
     this.sql.exec(
-      "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null,
+      "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, JSON.stringify(acl),
     );
   }
 
@@ -66,15 +69,20 @@ export class ChangeLog {
     if (zxid % TRIM_EVERY === 0) this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", zxid - window);
   }
 
-  /** Events committed after `zxid`, in commit order (for watches and resume). */
-  since(zxid: number, limit = 10_000): ChangeEvent[] {
+  /**
+   * Events committed after `zxid`, in commit order (for watches and resume), each
+   * with its ACL. Rows logged before ACLs were recorded fall back to their node's
+   * row; a delete of that time has neither, and shows to super only.
+   */
+  since(zxid: number, limit = 10_000): GuardedChange[] {
     return this.sql
-      .exec<{ zxid: number; event: ChangeEventType; path: string }>(
-        "SELECT zxid, event, path FROM change_log WHERE zxid > ? ORDER BY zxid, seq LIMIT ?",
+      .exec<{ zxid: number; event: ChangeEventType; path: string; acl: string | null }>(
+        "SELECT zxid, event, path, coalesce(acl, json_extract(node, '$.acl')) AS acl FROM change_log WHERE zxid > ? ORDER BY zxid, seq LIMIT ?",
         zxid,
         limit,
       )
-      .toArray();
+      .toArray()
+      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
 
   /** The oldest zxid still in the log, or undefined when it is empty. */

@@ -41,7 +41,8 @@ export interface WriteContext {
   zxid: number;
   now: number;
   caller: Caller;
-  events: { event: ChangeEventType; path: string }[];
+  /** Each event with the ACL that guards it (see GuardedChange), taken as the event happens. */
+  events: { event: ChangeEventType; path: string; acl: Acl[] }[];
   /** Set when the write may have made a TTL node or container reapable. */
   touchesReapable: boolean;
 }
@@ -162,7 +163,7 @@ export class ShardTree {
     parent.pzxid = w.zxid;
     parent.numChildren += 1;
     this.store.update(parent);
-    w.events.push({ event: "NodeCreated", path }, { event: "NodeChildrenChanged", path: parentPath });
+    w.events.push({ event: "NodeCreated", path, acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (kind === "ttl" || kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
     return { path, stat: statOf(row) };
   }
@@ -184,7 +185,7 @@ export class ShardTree {
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
     this.store.update(parent);
-    w.events.push({ event: "NodeDeleted", path: op.path }, { event: "NodeChildrenChanged", path: parentPath });
+    w.events.push({ event: "NodeDeleted", path: op.path, acl: row.acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (parent.kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
   }
 
@@ -200,7 +201,7 @@ export class ShardTree {
     row.mzxid = w.zxid;
     row.mtime = w.now;
     this.store.update(row);
-    w.events.push({ event: "NodeDataChanged", path: op.path });
+    w.events.push({ event: "NodeDataChanged", path: op.path, acl: row.acl });
     if (row.kind === "ttl") w.touchesReapable = true;
     return statOf(row);
   }
@@ -222,7 +223,7 @@ export class ShardTree {
     row.acl = acl;
     row.aversion += 1;
     this.store.update(row);
-    w.events.push({ event: "ACLChanged", path: op.path });
+    w.events.push({ event: "ACLChanged", path: op.path, acl });
     return statOf(row);
   }
 

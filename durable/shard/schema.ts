@@ -23,7 +23,9 @@ export const SHARD_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner) WHERE owner != 0`,
   `CREATE INDEX IF NOT EXISTS znodes_special ON znodes (kind) WHERE kind IN ('ttl', 'container', 'mount')`,
   // The ordered change log: one row per event of a committed write, with the node's
-  // resulting row (JSON) and data, so watches, resume and replicas can all read it.
+  // resulting row (JSON) and data, so watches, resume and replicas can all read it,
+  // and the ACL (JSON) that decides who may see the event (GuardedChange; added to
+  // older logs by ShardDO's start, NULL in their earlier rows).
   `CREATE TABLE IF NOT EXISTS change_log (
      zxid INTEGER NOT NULL,
      seq INTEGER NOT NULL,
@@ -33,6 +35,7 @@ export const SHARD_SCHEMA = [
      data BLOB,
      session_id INTEGER NOT NULL,
      cxid INTEGER,
+     acl TEXT,
      PRIMARY KEY (zxid, seq)
    ) WITHOUT ROWID`,
   // The replies to each session's recent writes (a window of cxids), stored with the

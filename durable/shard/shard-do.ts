@@ -8,9 +8,9 @@ import {
   type Caller,
   type ChangeEvent,
   type ChangeScope,
+  type GuardedChange,
   type WatchKind,
   type WatchNotification,
-  eventMatches,
   type KeeperErrorBody,
   type MultiItemResult,
   type MultiWriteOp,
@@ -26,7 +26,9 @@ import {
   limitsFromEnv,
   parentOf,
   routingPath,
+  seenBy,
 } from "../../protocol/index.ts";
+import { addColumnIfMissing } from "../base/sql-columns.ts";
 import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
@@ -85,6 +87,9 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
+      // Logs and outboxes written before events carried their ACL.
+      addColumnIfMissing(this.sql, "change_log", "acl", "TEXT");
+      addColumnIfMissing(this.sql, "watch_outbox", "acl", "TEXT");
       this.log.initialize();
     });
   }
@@ -256,34 +261,55 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   }
 
   /**
-   * Events committed after `zxid`, in commit order, optionally only those a watch of
-   * `watch.path` in `watch.scope` sees (for watches, resume, event streams and tests).
-   * `oldest` is the oldest zxid the log still holds: a caller behind it missed events.
+   * Every event committed after `zxid`, in commit order, whoever may read it (for
+   * resume, replicas and tests; never for a caller: see `changesFor`). `oldest` is
+   * the oldest zxid the log still holds: a caller behind it missed events.
    */
-  async changesSince(zxid: number, watch?: { path: string; scope: ChangeScope }): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
-    const events = this.log.since(zxid);
-    return {
-      events: watch ? events.filter((e) => eventMatches(watch.scope, watch.path, e)) : events,
+  async changesSince(zxid: number): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
+    return { events: this.log.since(zxid).map(withoutAcl), oldest: this.log.oldestZxid(), last: this.log.lastZxid() };
+  }
+
+  /**
+   * The events after `zxid` that a watch of `path` in `scope` sees and `reader` may
+   * read (each by its node's ACL as of the event), for event streams. NoAuth when
+   * `reader` may not read `path` itself (a path not there yet may be watched).
+   */
+  async changesFor(root: string, reader: Caller, path: string, scope: ChangeScope, zxid: number): Promise<Outcome<{ events: ChangeEvent[]; oldest?: number; last: number }>> {
+    return this.asReader(root, reader, path, async () => ({
+      events: this.log.since(zxid).filter((e) => seenBy(scope, path, reader.ids, e)).map(withoutAcl),
       oldest: this.log.oldestZxid(),
       last: this.log.lastZxid(),
-    };
+    }));
   }
 
   /**
    * Long poll: resolves `changed: true` as soon as the log holds an event after
-   * `afterZxid` that a watch of `path` in `scope` sees (at once, if it already does,
-   * or if `afterZxid` lies outside what the log can answer for), else `changed: false`
-   * after `timeoutMs`. `zxid` is the shard's last zxid when it answers.
+   * `afterZxid` that a watch of `path` in `scope` sees and `reader` may read (at
+   * once, if it already does, or if `afterZxid` lies outside what the log can answer
+   * for), else `changed: false` after `timeoutMs`. `zxid` is the shard's last zxid
+   * when it answers. NoAuth, at once, when `reader` may not read `path`.
    */
-  async waitForChange(root: string, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<{ changed: boolean; zxid: number }> {
-    this.treeFor(root);
-    const last = this.log.lastZxid();
-    const oldest = this.log.oldestZxid();
-    const unanswerable = afterZxid > last || (oldest !== undefined && afterZxid < oldest - 1) || (oldest === undefined && afterZxid < last);
-    const seen = this.log.since(afterZxid).some((e) => eventMatches(scope, path, e));
-    if (unanswerable || seen) return { changed: true, zxid: last };
-    const changed = await this.waiters.wait(path, scope, Math.max(0, timeoutMs));
-    return { changed, zxid: this.log.lastZxid() };
+  async waitForChange(root: string, reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>> {
+    return this.asReader(root, reader, path, async () => {
+      const last = this.log.lastZxid();
+      const oldest = this.log.oldestZxid();
+      const unanswerable = afterZxid > last || (oldest !== undefined && afterZxid < oldest - 1) || (oldest === undefined && afterZxid < last);
+      const seen = this.log.since(afterZxid).some((e) => seenBy(scope, path, reader.ids, e));
+      if (unanswerable || seen) return { changed: true, zxid: last };
+      const changed = await this.waiters.wait(path, scope, reader.ids, Math.max(0, timeoutMs));
+      return { changed, zxid: this.log.lastZxid() };
+    });
+  }
+
+  /** Runs `read` once `reader` may follow `path` (addWatch's check: READ if the node is there). */
+  private async asReader<T>(root: string, reader: Caller, path: string, read: () => Promise<T>): Promise<Outcome<T>> {
+    try {
+      this.treeFor(root).checkWatchable(path, reader);
+    } catch (err) {
+      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      throw err;
+    }
+    return { ok: true, zxid: this.log.lastZxid(), value: await read() };
   }
 
   override async alarm(): Promise<void> {
@@ -404,16 +430,16 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       return { ok: true, zxid: w.zxid, value: apply(w) };
     }
     try {
-      let committed: ChangeEvent[] = [];
+      let committed: GuardedChange[] = [];
       const owed = new Set<string>();
       const outcome = this.ctx.storage.transactionSync(() => {
         const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
         const value = apply(w);
-        for (const { event, path } of w.events) {
-          this.log.append(w.zxid, event, path, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
+        for (const { event, path, acl } of w.events) {
+          this.log.append(w.zxid, event, path, acl, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
         }
         this.log.trim(w.zxid, this.limits.changeLogWindow);
-        committed = w.events.map(({ event, path }) => ({ zxid: w.zxid, event, path }));
+        committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
         for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
@@ -524,6 +550,11 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         throw new KeeperError("Unimplemented", `unknown operation ${JSON.stringify((request as { op: unknown }).op)}`);
     }
   }
+}
+
+/** An event as callers see it: its ACL stays inside the service. */
+function withoutAcl({ zxid, event, path }: GuardedChange): ChangeEvent {
+  return { zxid, event, path };
 }
 
 function errorBody(name: "Ok" | "RuntimeInconsistency"): KeeperErrorBody {

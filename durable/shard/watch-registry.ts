@@ -6,7 +6,7 @@
  * stays in the outbox until the host acknowledges its sequence number.
  */
 import { inChunks } from "../base/sql-chunks.ts";
-import { type ChangeEvent, type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
+import { type Acl, type GuardedChange, type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
 
 export const WATCH_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watches (
@@ -16,12 +16,15 @@ export const WATCH_SCHEMA = [
      PRIMARY KEY (path, kind, host)
    ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS watches_by_host ON watches (host)`,
+  // acl: the event's ACL (JSON), which the host checks per session (GuardedChange);
+  // added to older outboxes by ShardDO's start.
   `CREATE TABLE IF NOT EXISTS watch_outbox (
      host TEXT NOT NULL,
      seq INTEGER NOT NULL,
      zxid INTEGER NOT NULL,
      event TEXT NOT NULL,
      path TEXT NOT NULL,
+     acl TEXT,
      PRIMARY KEY (host, seq)
    ) WITHOUT ROWID`,
   // push: whether the host takes pushed deliveries (a session host does; a host that
@@ -75,7 +78,7 @@ export class WatchRegistry {
    * host holding one and drops the one-shot watches it used up. Returns the hosts.
    * Call inside the write's transaction.
    */
-  fire(change: ChangeEvent): Set<string> {
+  fire(change: GuardedChange): Set<string> {
     const kinds = kindsFiredAt(change.event).filter((k) => k !== "recursive");
     const hosts = new Set<string>();
     if (kinds.length > 0) {
@@ -101,7 +104,7 @@ export class WatchRegistry {
     return hosts;
   }
 
-  private enqueue(host: string, change: ChangeEvent): void {
+  private enqueue(host: string, change: GuardedChange): void {
     const seq = this.sql
       .exec<{ last_seq: number }>(
         `INSERT INTO watch_hosts (host, last_seq) VALUES (?, 1)
@@ -109,15 +112,18 @@ export class WatchRegistry {
         host,
       )
       .one().last_seq;
-    this.sql.exec("INSERT INTO watch_outbox (host, seq, zxid, event, path) VALUES (?, ?, ?, ?, ?)", host, seq, change.zxid, change.event, change.path);
+    this.sql.exec(
+      "INSERT INTO watch_outbox (host, seq, zxid, event, path, acl) VALUES (?, ?, ?, ?, ?, ?)",
+      host, seq, change.zxid, change.event, change.path, change.acl === undefined ? null : JSON.stringify(change.acl),
+    );
   }
 
   /** What a host is still owed, in order. */
   pending(host: string): WatchNotification[] {
     return this.sql
-      .exec<WatchNotification & Record<string, SqlStorageValue>>("SELECT seq, zxid, event, path FROM watch_outbox WHERE host = ? ORDER BY seq", host)
+      .exec<Omit<WatchNotification, "acl"> & { acl: string | null }>("SELECT seq, zxid, event, path, acl FROM watch_outbox WHERE host = ? ORDER BY seq", host)
       .toArray()
-      .map(({ seq, zxid, event, path }) => ({ seq, zxid, event, path }));
+      .map(({ seq, zxid, event, path, acl }) => ({ seq, zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
 
   /** Hosts that take pushes and have notifications not yet acknowledged. */

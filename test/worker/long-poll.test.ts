@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
+import { readEvents } from "../harness/sse.ts";
 
 const INDEX = "X-Edgekeeper-Index";
 
@@ -84,27 +85,6 @@ describe("blocking reads", () => {
     await expectKeeperError(await zk.get("/n", { index: "x" }), "BadArguments");
   });
 });
-
-/** Reads SSE events from a response body until `count` change events arrived. */
-async function readEvents(res: Response, count: number): Promise<{ event: string; id: string; data: { path: string; zxid: number } }[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { event: string; id: string; data: { path: string; zxid: number } }[] = [];
-  let buffer = "";
-  while (events.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const fields = Object.fromEntries(block.split("\n").filter((l) => !l.startsWith(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
-      if (fields.event && fields.event !== "ready") events.push({ event: fields.event, id: fields.id ?? "", data: JSON.parse(fields.data ?? "null") });
-    }
-  }
-  await reader.cancel();
-  return events;
-}
 
 describe("the event stream", () => {
   it("streams a subtree's changes in commit order, ids being zxids", async () => {

@@ -65,7 +65,10 @@ znodeRoutes.get("/*", async (c) => {
   if (index !== undefined) {
     const scope = WAIT_SCOPES[view];
     if (!scope) throw new KeeperError("BadArguments", "index (a blocking read) works with view=data, stat or children");
-    await router.waitForChange(path, scope, index, waitMsOf(c.req.query("wait")));
+    // Without READ on the node it is NoAuth at once, as a getData: a wait must not
+    // tell when a node the caller may not read changed.
+    const waited = await router.waitForChange(caller, path, scope, index, waitMsOf(c.req.query("wait")));
+    if (!waited.ok) return errorResponse(c, waited.error);
   }
   const indexed = <T extends { zxid: number }>(out: T): T => {
     c.header(INDEX_HEADER, String(out.zxid));
