@@ -8,6 +8,7 @@
  * const client = await nzc(port);
  * const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/a", cb));
  */
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LocalServer } from "./local-server.ts";
@@ -44,4 +45,49 @@ export async function nzc(port: number, options: { sessionTimeout?: number } = {
 /** A node-zookeeper-client call as a promise: the error rejects; one result, or the results as an array. */
 export function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void): Promise<T> {
   return new Promise((done, fail) => fn((error, ...rest) => (error ? fail(error) : done((rest.length > 1 ? rest : rest[0]) as T))));
+}
+
+/** Where Debian's ZooKeeper package puts its command-line client. */
+export const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/** A zkCli.sh kept running: commands sent one by one, its output read as it comes. */
+export interface InteractiveZkCli {
+  send(command: string): void;
+  output(): string;
+  /** Resolves once the output holds `text`; fails after `withinMs` with the output so far. */
+  waitFor(text: string, withinMs?: number): Promise<void>;
+  quit(): Promise<void>;
+}
+
+/**
+ * Starts zkCli.sh on the bridge at `port` (ZooKeeper's own Java client), for tests
+ * that need it alive while others write: its watcher prints each event it gets.
+ *
+ * @example
+ * const cli = startZkCli(port);
+ * cli.send("addWatch -m PERSISTENT_RECURSIVE /");
+ * await cli.waitFor("type:NodeCreated path:/a");
+ */
+export function startZkCli(port: number): InteractiveZkCli {
+  const child = spawn(ZKCLI, ["-server", hostPort(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise((done) => child.once("exit", done));
+  return {
+    send: (command) => child.stdin.write(`${command}\n`),
+    output: () => text,
+    async waitFor(wanted, withinMs = 60_000) {
+      const until = Date.now() + withinMs;
+      while (!text.includes(wanted)) {
+        if (Date.now() > until || child.exitCode !== null) throw new Error(`zkCli.sh never printed ${JSON.stringify(wanted)}:\n${text}`);
+        await sleep(50);
+      }
+    },
+    async quit() {
+      if (child.exitCode === null) child.stdin.end("quit\n");
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
 }
