@@ -86,6 +86,21 @@ describe("the event stream", () => {
     const events = await readEvents(await stream, (e) => e.data.path === "/end");
     expect(changes(events)).toEqual(["NodeCreated /doc", "NodeDataChanged /doc", "NodeCreated /end"]);
   });
+
+  it("ends with an error event once the caller may no longer read the streamed path", async () => {
+    const alice = new HttpClient({ auth: ALICE });
+    const anon = alice.as(undefined);
+    await alice.mustCreate("/doc");
+    const stream = await anon.fetch("GET", "/v1/events/doc");
+    expect(stream.status).toBe(200);
+    const reading = readEvents(stream, (e) => e.event === "error");
+    await ok(alice.set("/doc", { acl: await aliceOnly() }, { query: { view: "acl" } }));
+    // A child anyone may read: its event wakes the stream, which finds /doc closed.
+    await alice.mustCreate("/doc/open");
+    const events = await reading;
+    expect(events.map((e) => e.event)).toEqual(["error"]);
+    expect(events[0]!.data).toMatchObject({ error: { name: "NoAuth", code: KEEPER_ERRORS.NoAuth.code } });
+  });
 });
 
 describe("blocking reads", () => {
