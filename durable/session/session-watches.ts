@@ -138,8 +138,13 @@ export class SessionWatches {
   process(shardKey: string, notifications: WatchNotification[], identitiesOf: IdentitiesOf, emit: (sessionId: number, event: EventMessage) => void): number {
     let last = this.ackSeq(shardKey);
     const start = last;
+    // Each session's identities are read once per delivery, however many events it gets.
     const known = new Map<number, readonly Id[]>();
-    const idsOf = (sessionId: number): readonly Id[] => known.get(sessionId) ?? known.set(sessionId, identitiesOf(sessionId)).get(sessionId)!;
+    const idsOf = (sessionId: number): readonly Id[] => {
+      let ids = known.get(sessionId);
+      if (!ids) known.set(sessionId, (ids = identitiesOf(sessionId)));
+      return ids;
+    };
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
       for (const [sessionId, event] of this.fanOut(n, idsOf)) emit(sessionId, event);
