@@ -1,15 +1,18 @@
 /**
- * The shard's SQLite schema. Applied once per object start (idempotent).
+ * The shard's SQLite schema. Applied once per object start (idempotent), then
+ * migrateShardSchema adds what tables made by older versions lack.
  */
 export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
   // One row per znode. kind: persistent | ephemeral | container | ttl | mount (a stub
   // for a subtree mounted on another shard, listed here so the parent shows it).
+  // data_null: the value is ZooKeeper's null (data is then empty), not empty bytes.
   `CREATE TABLE IF NOT EXISTS znodes (
      path TEXT PRIMARY KEY,
      parent TEXT,
      name TEXT NOT NULL,
      data BLOB NOT NULL,
+     data_null INTEGER NOT NULL DEFAULT 0,
      acl TEXT NOT NULL,
      kind TEXT NOT NULL,
      owner INTEGER NOT NULL DEFAULT 0,
@@ -49,3 +52,9 @@ export const SHARD_SCHEMA = [
   // flight must not leave an orphan node behind.
   `CREATE TABLE IF NOT EXISTS closed_sessions (session_id INTEGER PRIMARY KEY, closed_at INTEGER NOT NULL)`,
 ];
+
+/** Adds data_null to a znodes table made before null values were kept (an O(1) change in SQLite). */
+export function migrateShardSchema(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(znodes)").toArray();
+  if (!columns.some((c) => c.name === "data_null")) sql.exec("ALTER TABLE znodes ADD COLUMN data_null INTEGER NOT NULL DEFAULT 0");
+}

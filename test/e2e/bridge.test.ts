@@ -129,6 +129,7 @@ it("kazoo: creates, watches, ephemeral and sequential nodes, transactions, Lock,
   const ours = JSON.parse((await run(PYTHON, [script, hostPort(zkPort), "/kazoo"], { timeout: 180_000 })).stdout);
   expect(ours).toMatchObject({
     session_ok: true,
+    none_and_empty: [null, ""],
     exists_error: "NodeExists",
     seq: ["/kazoo/data/s-0000000001", "/kazoo/data/s-0000000002", "/kazoo/data/s-0000000003"],
     ephemeral_owner_is_session: true,
