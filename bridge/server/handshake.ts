@@ -59,7 +59,8 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest): Pr
   }
   const id = request.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(request.sessionId) : -1;
   const host = hostOfSessionId(id);
-  if (host === undefined) return { resumed: true };
+  // Every password is 16 bytes: any other length is a wrong one, refused here.
+  if (host === undefined || request.passwd.byteLength !== SESSION_PASSWORD_BYTES) return { resumed: true };
   const held = context.sessions.get(id);
   if (held && !held.ended) {
     return sameBytes(sessionPasswordBytes(held.password), request.passwd) ? { session: held, resumed: true } : { resumed: true };

@@ -20,6 +20,8 @@ const WITHOUT_READ_ONLY: ConnectRequest = { ...NEW_SESSION, readOnly: undefined 
 let server: LocalServer;
 let bridge: number;
 let reference: RunningZookeeper | undefined;
+/** Connections of sessions kept alive for a resume, closed at the end. */
+const kept: RawConnection[] = [];
 const referenceMissing = await zookeeperUnavailable();
 if (referenceMissing) console.warn(`wire-compat: no comparison with ZooKeeper: ${referenceMissing}`);
 
@@ -31,6 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const zk of kept) zk.destroy();
   await server?.stop();
   await reference?.stop();
 });
@@ -59,9 +62,10 @@ async function bothReplies(request: (port: number) => Promise<ConnectRequest>): 
   return { ours: ours.reply, theirs: theirs.reply };
 }
 
-/** A live session's id and raw password on `port`, its connection left open. */
+/** A live session's id and raw password on `port`, its connection kept open. */
 async function liveSession(port: number, request: ConnectRequest): Promise<{ sessionId: bigint; passwd: Uint8Array }> {
-  const { reply } = await connectReply(port, request);
+  const { reply, zk } = await connectReply(port, request);
+  kept.push(zk);
   const { sessionId, passwd } = decodeConnectResponse(reply);
   return { sessionId, passwd };
 }
@@ -101,7 +105,7 @@ describe("the connect reply is ZooKeeper 3.8's, byte for byte", () => {
   it.each([
     ["with the readOnly byte", NEW_SESSION],
     ["without it", WITHOUT_READ_ONLY],
-  ])("an unknown session, or a wrong password, %s: timeout 0, id 0, 16 zero bytes", async (_, request) => {
+  ])("an unknown session, or a wrong or short password, %s: timeout 0, id 0, 16 zero bytes", async (_, request) => {
     const expired = { protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: new Uint8Array(16), readOnly: request.readOnly === undefined ? undefined : false };
     // An id next to a live one's (so it names a real host) that was never issued.
     const unknown = await bothReplies(async (port) => {
@@ -109,7 +113,8 @@ describe("the connect reply is ZooKeeper 3.8's, byte for byte", () => {
       return { ...request, sessionId: sessionId + 1_000_000n, passwd };
     });
     const wrongPassword = await bothReplies(async (port) => ({ ...request, sessionId: (await liveSession(port, request)).sessionId, passwd: new Uint8Array(16).fill(9) }));
-    for (const { ours, theirs } of [unknown, wrongPassword]) {
+    const shortPassword = await bothReplies(async (port) => ({ ...request, sessionId: (await liveSession(port, request)).sessionId, passwd: new Uint8Array(3) }));
+    for (const { ours, theirs } of [unknown, wrongPassword, shortPassword]) {
       expect(decodeConnectResponse(ours)).toEqual(expired);
       expect(ours.byteLength).toBe(request.readOnly === undefined ? 36 : 37);
       if (theirs) expect(ours).toEqual(theirs);
