@@ -2,6 +2,7 @@
  * Znode values in JSON: UTF-8 text or base64, named by an `encoding` field.
  */
 import { KeeperError } from "./errors.ts";
+import type { Value } from "./ops.ts";
 
 export type DataEncoding = "utf8" | "base64";
 
@@ -29,13 +30,14 @@ export function base64ToBytes(text: string): Uint8Array {
 }
 
 /**
- * Decodes a JSON value field. Missing data is empty, as a null value is in ZooKeeper.
+ * Decodes a JSON value field. Missing data is empty; null is ZooKeeper's null value.
  *
  * @example
  * decodeData("aGk=", "base64"); // Uint8Array [104, 105]
  */
-export function decodeData(data: unknown, encoding: unknown): Uint8Array {
-  if (data === undefined || data === null) return new Uint8Array(0);
+export function decodeData(data: unknown, encoding: unknown): Value {
+  if (data === undefined) return new Uint8Array(0);
+  if (data === null) return null;
   if (typeof data !== "string") throw new KeeperError("MarshallingError", "data must be a string (UTF-8 text, or base64 with encoding: \"base64\")");
   if (encoding === undefined || encoding === "utf8") return encoder.encode(data);
   if (encoding === "base64") return base64ToBytes(data);
@@ -44,9 +46,10 @@ export function decodeData(data: unknown, encoding: unknown): Uint8Array {
 
 /**
  * Encodes a value for JSON: as UTF-8 text when asked and possible, else base64.
- * The returned encoding says which.
+ * The returned encoding says which. ZooKeeper's null value stays null.
  */
-export function encodeData(bytes: Uint8Array, preferred: DataEncoding = "utf8"): { data: string; encoding: DataEncoding } {
+export function encodeData(bytes: Value, preferred: DataEncoding = "utf8"): { data: string | null; encoding: DataEncoding } {
+  if (bytes === null) return { data: null, encoding: preferred };
   if (preferred === "utf8") {
     try {
       return { data: decoder.decode(bytes), encoding: "utf8" };

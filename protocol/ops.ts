@@ -10,10 +10,16 @@ import type { Stat } from "./stat.ts";
 /** Version -1 matches any version, as in ZooKeeper. */
 export const ANY_VERSION = -1;
 
+/**
+ * A value: bytes, or null, ZooKeeper's null value (a node created with null data
+ * reads back null; its dataLength is 0, as an empty value's). Omitted means empty.
+ */
+export type Value = Uint8Array | null;
+
 export interface CreateOp {
   op: "create";
   path: string;
-  data?: Uint8Array;
+  data?: Value;
   acl?: Acl[];
   mode?: CreateMode;
   ttlMs?: number;
@@ -26,7 +32,7 @@ export interface DeleteOp {
 export interface SetDataOp {
   op: "setData";
   path: string;
-  data: Uint8Array;
+  data: Value;
   version?: number;
 }
 export interface CheckOp {
@@ -119,7 +125,7 @@ export interface StatResult {
   stat: Stat;
 }
 export interface DataResult {
-  data: Uint8Array;
+  data: Value;
   stat: Stat;
 }
 export interface ChildrenResult {

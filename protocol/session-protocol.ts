@@ -18,7 +18,8 @@
  * (setWebSocketAutoResponse), and counts a socket's last ping as a sign of life of
  * every session on it.
  *
- * Values in messages (`data`) are base64 strings. Paths, Stats, ACLs and errors are
+ * Values in messages (`data`) are base64 strings, or null for ZooKeeper's null value
+ * (a node created with null data reads back null; omitted is empty). Paths, Stats, ACLs and errors are
  * as on the HTTP API (docs/api.md); error bodies carry ZooKeeper's names and codes.
  */
 import type { Acl } from "./acl.ts";
@@ -31,9 +32,9 @@ export const PONG_FRAME = "pong";
 
 /** A znode operation in a session, as JSON (values as base64). */
 export type SessionOp =
-  | { op: "create"; path: string; data?: string; acl?: Acl[]; mode?: CreateMode; ttlMs?: number }
+  | { op: "create"; path: string; data?: string | null; acl?: Acl[]; mode?: CreateMode; ttlMs?: number }
   | { op: "delete"; path: string; version?: number }
-  | { op: "setData"; path: string; data: string; version?: number }
+  | { op: "setData"; path: string; data: string | null; version?: number }
   | { op: "check"; path: string; version?: number }
   | { op: "setACL"; path: string; acl: Acl[]; version?: number }
   | { op: "multi"; ops: Extract<SessionOp, { op: "create" | "delete" | "setData" | "check" }>[] }

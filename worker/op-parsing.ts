@@ -9,6 +9,7 @@ import {
   type Limits,
   type MultiReadItemOp,
   type MultiWriteOp,
+  type Value,
   decodeData,
   isSequential,
   parseAclList,
@@ -17,7 +18,7 @@ import {
 } from "../protocol/index.ts";
 import { type JsonObject, optionalInteger, requiredString } from "./request-body.ts";
 
-function dataOf(body: JsonObject): Uint8Array {
+function dataOf(body: JsonObject): Value {
   return decodeData(body.data, body.encoding);
 }
 

@@ -4,7 +4,9 @@
  * 127.0.0.1:2181 unchanged.
  */
 import { parseArgs } from "node:util";
+import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { startBridge } from "../server/server.ts";
+import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 
 export const PROXY_USAGE = `Usage: npx edgekeeper proxy --url <Worker URL> [options]
 
@@ -17,6 +19,8 @@ Options:
   --host ADDR       address to listen on (default 127.0.0.1)
   --namespace NAME  the namespace sessions live in (default "default")
   --max-buffer N    jute.maxbuffer in bytes (default 1048575)
+  --4lw LIST        four-letter words answered, comma-separated, or "*" for all
+                    (env EDGEKEEPER_4LW_COMMANDS; default ${DEFAULT_FOUR_LETTER_WORDS})
   -h, --help        print this help
 
 Ctrl-C stops it.`;
@@ -38,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
         host: { type: "string" },
         namespace: { type: "string" },
         "max-buffer": { type: "string" },
+        "4lw": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -62,11 +67,13 @@ export async function main(argv: string[]): Promise<void> {
     ...(token ? { token } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(maxBuffer ? { maxBufferBytes: maxBuffer } : {}),
+    fourLetterWords: values["4lw"] ?? process.env.EDGEKEEPER_4LW_COMMANDS ?? DEFAULT_FOUR_LETTER_WORDS,
   }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "EADDRINUSE") fail(`port ${port} is already in use (a ZooKeeper?); pick another with --port`);
     throw error;
   });
   console.log(`edgekeeper: ZooKeeper protocol on ${bridge.host}:${bridge.port} -> ${values.url}`);
+  keepServingOnUncaughtErrors((line) => console.error(line));
   const stop = () => void bridge.close().then(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -17,8 +17,10 @@ import { parseArgs } from "node:util";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
+import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
 
@@ -30,6 +32,8 @@ Options:
   --state DIR     state directory (env EDGEKEEPER_STATE; default .edgekeeper)
   --zk-port N     ZooKeeper wire-protocol port: zkCli.sh, kazoo, Curator connect here
                   (env EDGEKEEPER_ZK_PORT; default 2181; 0 picks a free port)
+  --4lw LIST      four-letter words answered on that port, comma-separated, or "*"
+                  for all (env EDGEKEEPER_4LW_COMMANDS; default ${DEFAULT_FOUR_LETTER_WORDS})
   --config FILE   wrangler configuration (default wrangler.toml)
   -h, --help      print this help
 
@@ -41,6 +45,7 @@ const HOST = "127.0.0.1";
 interface Options {
   port: number;
   zkPort: number;
+  fourLetterWords: string;
   stateDir: string;
   configPath: string;
 }
@@ -65,6 +70,7 @@ function readOptions(argv: string[]): Options {
         port: { type: "string" },
         state: { type: "string" },
         "zk-port": { type: "string" },
+        "4lw": { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -82,6 +88,7 @@ function readOptions(argv: string[]): Options {
     port: parsePort(values.port ?? env.EDGEKEEPER_HTTP_PORT ?? "8787", "--port"),
     // 0 picks a free port (the line printed at start says which): tests run many servers.
     zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port", 0),
+    fourLetterWords: values["4lw"] ?? env.EDGEKEEPER_4LW_COMMANDS ?? DEFAULT_FOUR_LETTER_WORDS,
     stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
     configPath: resolve(values.config ?? "wrangler.toml"),
   };
@@ -229,7 +236,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);
@@ -240,6 +247,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`edgekeeper: ZooKeeper protocol on ${HOST}:${bridge.port} (zkCli.sh -server ${HOST}:${bridge.port})`);
+  keepServingOnUncaughtErrors((line) => console.error(line));
 }
 
 main().catch((error: unknown) => {

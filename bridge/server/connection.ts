@@ -9,6 +9,11 @@
  * an unreadable header or ConnectRequest closes it without a reply; a body that does
  * not parse is answered MarshallingError and the connection stays; an unknown op code
  * is answered Unimplemented, then closed. One log line per bad frame, never the frame.
+ * A reply that cannot be encoded closes this connection (one log line), never the
+ * process: the client reconnects and resumes its session.
+ *
+ * A connection silent for its session timeout is closed, and its session expires at
+ * once: one timeout after the last packet heard, as ZooKeeper's does.
  */
 import type { Socket } from "node:net";
 import { KeeperError } from "../../protocol/errors.ts";
@@ -59,7 +64,9 @@ export class ZkConnection implements SessionListener, ConnectionView {
   private readonly entries: Entry[] = [];
   private readonly dedupe = new EventDedupe();
   private lastHeardAt = Date.now();
-  private idleTimer: ReturnType<typeof setInterval> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A reply failed to encode: the connection is closing, and said why once. */
+  private unencodable = false;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private readonly socket: Socket;
   private readonly context: BridgeContext;
@@ -159,10 +166,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.write([result.response]);
         this.state = "open";
         clearTimeout(this.handshakeTimer);
-        const timeoutMs = result.session.timeoutMs;
-        this.idleTimer = setInterval(() => {
-          if (Date.now() - this.lastHeardAt > timeoutMs) this.close();
-        }, Math.max(500, timeoutMs / 4));
+        this.closeWhenSilent(result.session.timeoutMs);
         const early = this.early;
         this.early = [];
         for (const frame of early) this.request(frame);
@@ -172,6 +176,14 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.close();
       },
     );
+  }
+
+  /** Closes the connection once nothing was heard for `timeoutMs`; the session then expires (detach). */
+  private closeWhenSilent(timeoutMs: number): void {
+    this.idleTimer = setTimeout(() => {
+      if (Date.now() - this.lastHeardAt < timeoutMs) this.closeWhenSilent(timeoutMs);
+      else this.close();
+    }, Math.max(0, this.lastHeardAt + timeoutMs - Date.now()));
   }
 
   private request(frame: Uint8Array): void {
@@ -245,7 +257,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
     this.entries.push(entry);
     const session = this.session!;
     if (plan.kind === "local" || plan.ops.length === 0) {
-      entry.answer = plan.kind === "local" ? plan.answer(session) : plan.answer([], session);
+      entry.answer = this.encoded(() => (plan.kind === "local" ? plan.answer(session) : plan.answer([], session)));
       this.flush();
       return;
     }
@@ -255,10 +267,28 @@ export class ZkConnection implements SessionListener, ConnectionView {
       session.call(op, (res) => {
         answers[i] = res;
         if (--left > 0) return;
-        entry.answer = plan.answer(answers, session);
+        entry.answer = this.encoded(() => plan.answer(answers, session));
         this.flush();
       });
     });
+  }
+
+  /**
+   * An answer, or, when its reply cannot be encoded (a value the wire cannot carry),
+   * a close in its place: the replies before it still go out, in order.
+   */
+  private encoded(answer: () => Answer): Answer {
+    try {
+      return answer();
+    } catch (error) {
+      this.cannotEncode(error);
+      return { frames: [], close: true };
+    }
+  }
+
+  private cannotEncode(error: unknown): void {
+    if (!this.unencodable) this.context.log(`bridge: closed ${this.remote}: a reply could not be encoded: ${(error as Error)?.message ?? error}`);
+    this.unencodable = true;
   }
 
   // ---- output ----
@@ -294,7 +324,15 @@ export class ZkConnection implements SessionListener, ConnectionView {
 
   onEvent(event: EventMessage): void {
     if (this.state !== "open" || !this.dedupe.first(event)) return;
-    this.write([encodeNotification(watcherEventOf(event))]);
+    let frame: Uint8Array;
+    try {
+      frame = encodeNotification(watcherEventOf(event));
+    } catch (error) {
+      this.cannotEncode(error);
+      this.close();
+      return;
+    }
+    this.write([frame]);
   }
 
   onEnded(why: string): void {
@@ -318,9 +356,9 @@ export class ZkConnection implements SessionListener, ConnectionView {
     if (this.state === "closed" && !this.context.connections.has(this)) return;
     this.state = "closed";
     this.context.connections.delete(this);
-    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    clearTimeout(this.idleTimer);
     clearTimeout(this.handshakeTimer);
-    this.session?.detach(this);
+    this.session?.detach(this, this.lastHeardAt);
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 }

@@ -1,5 +1,6 @@
 /** What a bridge's connections share: links to hosts, sessions, counters, settings. */
 import type { HostLinks } from "../upstream/host-link.ts";
+import type { FourLetterWordAllowlist } from "./four-letter.ts";
 import type { BridgeSession } from "./session.ts";
 import type { ConnectionCounters, ServerCounters } from "./stats.ts";
 
@@ -21,6 +22,8 @@ export interface BridgeContext {
   readonly port: number;
   readonly maxBufferBytes: number;
   readonly upstreamUrl: string;
+  /** The four-letter words answered; the others get ZooKeeper's refusal line. */
+  readonly fourLetterWords: FourLetterWordAllowlist;
   /** A host for a new session. */
   pickHost(): number;
   /** The highest zxid any session has been told. */

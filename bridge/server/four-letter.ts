@@ -6,6 +6,11 @@
  * reports an empty server: node count, ephemerals and data size are 0, and `dump`
  * lists no ephemerals. Watches and sessions are the bridge's own (its connections'
  * sessions and the watches they set through it).
+ *
+ * Which words are answered is an allowlist, as ZooKeeper's `4lw.commands.whitelist`:
+ * a word not on it gets 3.8's refusal line. By default the words that reveal the
+ * host's environment or other clients' sessions, or reset the server's counters
+ * (envi, srst, cons, dump, wchc, wchp), are off.
  */
 import { arch, freemem, hostname, release, totalmem, type as osType, userInfo } from "node:os";
 import type { BridgeContext, ConnectionView } from "./context.ts";
@@ -18,6 +23,26 @@ const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "
 export function isFourLetterWord(word: string): boolean {
   return (WORDS as readonly string[]).includes(word);
 }
+
+/** The words answered when no allowlist is given (EDGEKEEPER_4LW_COMMANDS, --4lw). */
+export const DEFAULT_FOUR_LETTER_WORDS = "ruok,isro,stat,srvr,conf,mntr,wchs,crst";
+
+/** Which words are answered: "*" for all. */
+export type FourLetterWordAllowlist = ReadonlySet<string> | "*";
+
+/**
+ * A comma list of words (spaces around them ignored, as ZooKeeper does), or "*".
+ * Words the bridge does not answer may be listed; they still just close.
+ *
+ * @example
+ * parseFourLetterWords("ruok, srvr"); // Set { "ruok", "srvr" }
+ */
+export function parseFourLetterWords(list: string): FourLetterWordAllowlist {
+  const words = list.split(",").map((word) => word.trim()).filter((word) => word !== "");
+  return words.includes("*") ? "*" : new Set(words);
+}
+
+const allowed = (allowlist: FourLetterWordAllowlist, word: string) => allowlist === "*" || allowlist.has(word);
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -52,6 +77,7 @@ function watchesBySession(context: BridgeContext): { id: number; paths: string[]
 
 /** The answer to one word (`self` is the asking connection, listed as ZooKeeper lists it). */
 export async function runFourLetterWord(context: BridgeContext, word: string, self: ConnectionView): Promise<string> {
+  if (!allowed(context.fourLetterWords, word)) return `${word} is not executed because it is not in the whitelist.\n`;
   const version = `Zookeeper version: ${BRIDGE_VERSION}, ${BUILT}`;
   const others = [...context.connections];
   switch (word) {

@@ -10,6 +10,9 @@
  *   id names, which moves it to this bridge's link.
  * - Expired, unknown or wrong password: a ConnectResponse with timeout 0 and session
  *   id 0, then close (ZooKeeper does the same; the client reports Expired).
+ * - The reply is exactly ZooKeeper 3.8's: the password as its 16 raw bytes (a resume
+ *   sends them back), and the trailing readOnly byte only when the request carried
+ *   one (older C clients send none and check the reply's exact length, 36 bytes).
  * - lastZxidSeen: the client's view must not be ahead of ours. Ours is the highest
  *   zxid this bridge has told any session, else what the session's host reports now
  *   (one exists("/") through the session); zxids are per shard, so in a namespace with
@@ -17,18 +20,19 @@
  *   A client ahead is closed without a reply ("try another server").
  */
 import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
+import { SESSION_PASSWORD_BYTES, sessionPasswordBytes, sessionPasswordText } from "../../protocol/session-password.ts";
 import { type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
 import type { BridgeContext } from "./context.ts";
 import { BridgeSession } from "./session.ts";
 
 export type HandshakeResult = { ok: true; session: BridgeSession; response: Uint8Array } | { ok: false; response?: Uint8Array };
 
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+/** The readOnly byte of a reply: there only when the request had one (we never serve read-only). */
+const readOnlyFor = (request: ConnectRequest): false | undefined => (request.readOnly === undefined ? undefined : false);
 
 /** The ConnectResponse for an expired, unknown or refused session. */
-export function expiredResponse(): Uint8Array {
-  return encodeConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: new Uint8Array(16), readOnly: false });
+export function expiredResponse(request: ConnectRequest): Uint8Array {
+  return encodeConnectResponse({ protocolVersion: 0, timeOut: 0, sessionId: 0n, passwd: new Uint8Array(SESSION_PASSWORD_BYTES), readOnly: readOnlyFor(request) });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -55,13 +59,14 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest): Pr
   }
   const id = request.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(request.sessionId) : -1;
   const host = hostOfSessionId(id);
-  if (host === undefined) return { resumed: true };
+  // Every password is 16 bytes: any other length is a wrong one, refused here.
+  if (host === undefined || request.passwd.byteLength !== SESSION_PASSWORD_BYTES) return { resumed: true };
   const held = context.sessions.get(id);
   if (held && !held.ended) {
-    return sameBytes(utf8.encode(held.password), request.passwd) ? { session: held, resumed: true } : { resumed: true };
+    return sameBytes(sessionPasswordBytes(held.password), request.passwd) ? { session: held, resumed: true } : { resumed: true };
   }
   const link = context.links.get(host);
-  const answer = await link.connect({ timeoutMs: request.timeOut, sessionId: id, password: fromUtf8.decode(request.passwd) });
+  const answer = await link.connect({ timeoutMs: request.timeOut, sessionId: id, password: sessionPasswordText(request.passwd) });
   if (answer.t !== "connected") return { resumed: true };
   return { session: makeSession(context, link, answer.sessionId, answer.password, answer.timeoutMs), resumed: true };
 }
@@ -74,7 +79,7 @@ function probeZxid(session: BridgeSession): Promise<number> {
 /** Runs the handshake; a rejected promise means the link failed (close without reply). */
 export async function handshake(context: BridgeContext, request: ConnectRequest): Promise<HandshakeResult> {
   const { session, resumed } = await openOrResume(context, request);
-  if (!session) return { ok: false, response: expiredResponse() };
+  if (!session) return { ok: false, response: expiredResponse(request) };
   if (request.lastZxidSeen > 0n && request.lastZxidSeen > BigInt(Math.max(context.highestZxid(), session.zxid))) {
     const zxid = await probeZxid(session);
     context.noteZxid(zxid);
@@ -88,8 +93,8 @@ export async function handshake(context: BridgeContext, request: ConnectRequest)
     protocolVersion: 0,
     timeOut: session.timeoutMs,
     sessionId: BigInt(session.id),
-    passwd: utf8.encode(session.password),
-    readOnly: false,
+    passwd: sessionPasswordBytes(session.password),
+    readOnly: readOnlyFor(request),
   });
   return { ok: true, session, response };
 }

@@ -54,7 +54,10 @@ function codeOf(error: KeeperErrorBody | undefined): number {
 }
 
 const stat = (value: Value): ReturnType<typeof toWireStat> => toWireStat(value.stat as Stat);
-const data = (value: Value): Uint8Array => (typeof value.data === "string" ? base64ToBytes(value.data) : new Uint8Array(0));
+/** A value from the host: base64, or null for ZooKeeper's null value (sent as a -1 length). */
+const data = (value: Value): Uint8Array | null => (typeof value.data === "string" ? base64ToBytes(value.data) : null);
+/** A value for the host: ZooKeeper's null (a -1 length, kazoo's None, Java's null) stays null. */
+const upstreamData = (bytes: Uint8Array | null): string | null => (bytes === null ? null : bytesToBase64(bytes));
 
 /** One upstream op whose success becomes `body(value)`; a failure becomes its error code. */
 function single<K extends OpName>(xid: number, op: K, upstream: SessionOp, body: (value: Value, session: BridgeSession) => ResponseBodies[K] | KeeperError): Plan {
@@ -80,7 +83,7 @@ function createMode(flags: number): CreateMode {
 }
 
 function createOp(body: { path: string; data: Uint8Array | null; acl: Acl[]; flags: number }, ttl?: bigint): Extract<SessionOp, { op: "create" }> {
-  const op: Extract<SessionOp, { op: "create" }> = { op: "create", path: body.path, data: bytesToBase64(body.data ?? new Uint8Array(0)), acl: body.acl, mode: createMode(body.flags) };
+  const op: Extract<SessionOp, { op: "create" }> = { op: "create", path: body.path, data: upstreamData(body.data), acl: body.acl, mode: createMode(body.flags) };
   if (ttl !== undefined) {
     if (ttl > BigInt(Number.MAX_SAFE_INTEGER) || ttl < BigInt(Number.MIN_SAFE_INTEGER)) throw new KeeperError("BadArguments", "ttl out of range");
     op.ttlMs = Number(ttl);
@@ -101,7 +104,7 @@ function multiWriteOp(item: MultiOp): MultiWrite {
     case "delete":
       return { op: "delete", path: item.body.path, version: item.body.version };
     case "setData":
-      return { op: "setData", path: item.body.path, data: bytesToBase64(item.body.data ?? new Uint8Array(0)), version: item.body.version };
+      return { op: "setData", path: item.body.path, data: upstreamData(item.body.data), version: item.body.version };
     case "check":
       return { op: "check", path: item.body.path, version: item.body.version };
     default:
@@ -211,7 +214,7 @@ export function planRequest(request: JuteRequest, remote: string): Plan {
       });
     }
     case "setData":
-      return single(xid, "setData", { op: "setData", path: request.body.path, data: bytesToBase64(request.body.data ?? new Uint8Array(0)), version: request.body.version }, (v) => ({ stat: stat(v) }));
+      return single(xid, "setData", { op: "setData", path: request.body.path, data: upstreamData(request.body.data), version: request.body.version }, (v) => ({ stat: stat(v) }));
     case "getACL":
       return single(xid, "getACL", { op: "getACL", path: request.body.path }, (v) => ({ acl: v.acl as Acl[], stat: stat(v) }));
     case "setACL":

@@ -10,6 +10,7 @@ import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
 import { ZkConnection } from "./connection.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
+import { DEFAULT_FOUR_LETTER_WORDS, parseFourLetterWords } from "./four-letter.ts";
 import type { BridgeSession } from "./session.ts";
 import { ServerCounters } from "./stats.ts";
 
@@ -25,6 +26,11 @@ export interface BridgeOptions {
   port?: number;
   /** jute.maxbuffer: the largest frame accepted (default 1 MiB less one byte). */
   maxBufferBytes?: number;
+  /**
+   * The four-letter words answered, as ZooKeeper's 4lw.commands.whitelist: a comma
+   * list, or "*" for all (default: DEFAULT_FOUR_LETTER_WORDS).
+   */
+  fourLetterWords?: string;
   /**
    * Hosts new sessions are spread over (round robin). Default 0-3: the Worker's
    * "local" location with its default EDGEKEEPER_HOSTS_PER_LOCATION of 4.
@@ -67,6 +73,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     },
     maxBufferBytes: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER,
     upstreamUrl: options.url,
+    fourLetterWords: parseFourLetterWords(options.fourLetterWords ?? DEFAULT_FOUR_LETTER_WORDS),
     pickHost: () => hosts[next++ % hosts.length]!,
     highestZxid: () => highest,
     noteZxid: (zxid) => {

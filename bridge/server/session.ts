@@ -3,8 +3,9 @@
  * the ZooKeeper connection currently attached to it (at most one), its request
  * numbering upstream, its zxid view and its watches. It outlives its TCP connection
  * (a client reconnects and resumes by id and password), and ends when the host says
- * `closed`, or when no connection has resumed it within its timeout (the bridge then
- * closes it upstream, which is what an expiry does: ephemerals go, watches fire).
+ * `closed`, or when no connection has resumed it within its timeout of the last
+ * packet heard (the bridge then closes it upstream, which is what an expiry does:
+ * ephemerals go, watches fire).
  *
  * zxid view: the reply headers of a session carry the highest zxid its host has
  * reported to it, so they never go backwards. zxids are per shard; in a namespace of
@@ -59,17 +60,19 @@ export class BridgeSession implements SessionSink {
   }
 
   /**
-   * The connection went away without closing the session: it may resume within its
-   * timeout; after that the bridge closes it upstream, as an expiry would.
+   * The connection went away without closing the session: it may resume until one
+   * timeout after `lastHeardAt`, the last packet heard from its client (ZooKeeper's
+   * one clock: a silent client expires one timeout after it went quiet, not two);
+   * after that the bridge closes it upstream, as an expiry would.
    */
-  detach(listener: SessionListener | undefined): void {
+  detach(listener: SessionListener | undefined, lastHeardAt = Date.now()): void {
     if (this.listener !== listener || this.orphanTimer !== undefined) return;
     this.listener = undefined;
     if (this.ended) return;
     this.orphanTimer = setTimeout(() => {
       if (this.listener || this.ended) return;
       this.call({ op: "close" }, () => this.end());
-    }, this.timeoutMs);
+    }, Math.max(0, lastHeardAt + this.timeoutMs - Date.now()));
   }
 
   get attached(): boolean {

@@ -12,6 +12,7 @@ import {
   type MultiReadItemOp,
   type MultiWriteOp,
   type ShardRequest,
+  type Value,
   WATCH_KINDS,
   type WatchKind,
   base64ToBytes,
@@ -65,9 +66,10 @@ function pathCheckedByShard(body: Json): string {
   return string(body, "path");
 }
 
-/** A value: base64, missing means empty (ZooKeeper's null). */
-function data(body: Json): Uint8Array {
-  if (body.data === undefined || body.data === null) return new Uint8Array(0);
+/** A value: base64; missing means empty, null is ZooKeeper's null value. */
+function data(body: Json): Value {
+  if (body.data === undefined) return new Uint8Array(0);
+  if (body.data === null) return null;
   return base64ToBytes(string(body, "data"));
 }
 

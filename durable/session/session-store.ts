@@ -3,7 +3,7 @@
  * state, and the socket carrying it, if any), the shards that may hold each
  * session's ephemerals, and the identities each has added (addAuth).
  */
-import { type Id, KeeperError } from "../../protocol/index.ts";
+import { type Id, KeeperError, SESSION_PASSWORD_BYTES, sessionPasswordText } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { sessionIdHex } from "./session-ids.ts";
 
@@ -48,8 +48,7 @@ export interface SessionRow {
 }
 
 export function randomPassword(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return sessionPasswordText(crypto.getRandomValues(new Uint8Array(SESSION_PASSWORD_BYTES)));
 }
 
 /** Compares in time independent of where the strings differ. */

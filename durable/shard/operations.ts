@@ -17,6 +17,7 @@ import {
   type SetAclOp,
   type SetDataOp,
   type Stat,
+  type Value,
   ANY_VERSION,
   KeeperError,
   OPEN_ACL_UNSAFE,
@@ -96,8 +97,8 @@ export class ShardTree {
     }
   }
 
-  private checkValue(data: Uint8Array, path: string): void {
-    if (data.byteLength > this.limits.maxValueBytes) {
+  private checkValue(data: Value, path: string): void {
+    if (data !== null && data.byteLength > this.limits.maxValueBytes) {
       throw new KeeperError("BadArguments", `value of ${data.byteLength} bytes exceeds the limit of ${this.limits.maxValueBytes} bytes`, path);
     }
   }
@@ -125,7 +126,7 @@ export class ShardTree {
     if (kind === "ephemeral" && this.store.isSessionClosed(w.caller.sessionId)) {
       throw new KeeperError("SessionExpired", `session 0x${w.caller.sessionId.toString(16)} has been closed`, op.path);
     }
-    const data = op.data ?? new Uint8Array(0);
+    const data = op.data === undefined ? new Uint8Array(0) : op.data;
     this.checkValue(data, op.path);
     if (typeof op.path !== "string") validatePath(op.path, this.limits);
     const parentPath = parentOf(op.path);
@@ -234,7 +235,7 @@ export class ShardTree {
     if (row) this.requirePerm(row, Perms.READ, caller, path);
   }
 
-  getData(path: string, caller: Caller): { data: Uint8Array; stat: Stat } {
+  getData(path: string, caller: Caller): { data: Value; stat: Stat } {
     validatePath(path, this.limits);
     const row = this.node(path);
     this.requirePerm(row, Perms.READ, caller, path);

@@ -1,15 +1,20 @@
 /**
- * The shard's SQLite schema. Applied once per object start (idempotent).
+ * The shard's SQLite schema. Applied once per object start (idempotent), then
+ * migrateShardSchema adds what tables made by older versions lack.
  */
+import { addColumnIfMissing } from "../base/sql-columns.ts";
+
 export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
   // One row per znode. kind: persistent | ephemeral | container | ttl | mount (a stub
   // for a subtree mounted on another shard, listed here so the parent shows it).
+  // data_null: the value is ZooKeeper's null (data is then empty), not empty bytes.
   `CREATE TABLE IF NOT EXISTS znodes (
      path TEXT PRIMARY KEY,
      parent TEXT,
      name TEXT NOT NULL,
      data BLOB NOT NULL,
+     data_null INTEGER NOT NULL DEFAULT 0,
      acl TEXT NOT NULL,
      kind TEXT NOT NULL,
      owner INTEGER NOT NULL DEFAULT 0,
@@ -52,3 +57,11 @@ export const SHARD_SCHEMA = [
   // flight must not leave an orphan node behind.
   `CREATE TABLE IF NOT EXISTS closed_sessions (session_id INTEGER PRIMARY KEY, closed_at INTEGER NOT NULL)`,
 ];
+
+/** Adds the columns that tables made by older versions lack (each an O(1) change in SQLite). */
+export function migrateShardSchema(sql: SqlStorage): void {
+  addColumnIfMissing(sql, "znodes", "data_null", "INTEGER NOT NULL DEFAULT 0");
+  // Logs and outboxes written before events carried their ACL.
+  addColumnIfMissing(sql, "change_log", "acl", "TEXT");
+  addColumnIfMissing(sql, "watch_outbox", "acl", "TEXT");
+}

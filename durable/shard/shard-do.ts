@@ -28,12 +28,11 @@ import {
   routingPath,
   seenBy,
 } from "../../protocol/index.ts";
-import { addColumnIfMissing } from "../base/sql-columns.ts";
 import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
-import { SHARD_SCHEMA } from "./schema.ts";
+import { SHARD_SCHEMA, migrateShardSchema } from "./schema.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
@@ -87,9 +86,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
-      // Logs and outboxes written before events carried their ACL.
-      addColumnIfMissing(this.sql, "change_log", "acl", "TEXT");
-      addColumnIfMissing(this.sql, "watch_outbox", "acl", "TEXT");
+      migrateShardSchema(this.sql);
       this.log.initialize();
     });
   }

@@ -2,7 +2,7 @@
  * Row-level access to the znode table. Knows SQL, not ZooKeeper's rules
  * (those are in operations.ts).
  */
-import { type Acl, type NodeKind, type Stat } from "../../protocol/index.ts";
+import { type Acl, type NodeKind, type Stat, type Value } from "../../protocol/index.ts";
 
 /**
  * A znode as stored: the Stat's own fields (ephemeralOwner and dataLength are
@@ -13,7 +13,8 @@ export interface ZnodeRow extends Omit<Stat, "ephemeralOwner" | "dataLength"> {
   path: string;
   parent: string | null;
   name: string;
-  data: Uint8Array;
+  /** null: ZooKeeper's null value (stored as empty bytes and data_null). */
+  data: Value;
   acl: Acl[];
   kind: NodeKind | "mount";
   owner: number;
@@ -22,12 +23,15 @@ export interface ZnodeRow extends Omit<Stat, "ephemeralOwner" | "dataLength"> {
 
 type SqlRow = Record<string, SqlStorageValue>;
 
+/** The data and data_null columns of a value (the data column cannot hold NULL). */
+const storedData = (data: Value): [Uint8Array, number] => (data === null ? [new Uint8Array(0), 1] : [data, 0]);
+
 function fromSql(r: SqlRow): ZnodeRow {
   return {
     path: r.path as string,
     parent: r.parent as string | null,
     name: r.name as string,
-    data: new Uint8Array(r.data as ArrayBuffer),
+    data: r.data_null ? null : new Uint8Array(r.data as ArrayBuffer),
     acl: JSON.parse(r.acl as string) as Acl[],
     kind: r.kind as ZnodeRow["kind"],
     owner: r.owner as number,
@@ -61,7 +65,7 @@ export function statOf(row: ZnodeRow): Stat {
     cversion: row.cversion * 2 - row.numChildren,
     aversion: row.aversion,
     ephemeralOwner: row.kind === "ephemeral" ? row.owner : 0,
-    dataLength: row.data.byteLength,
+    dataLength: row.data?.byteLength ?? 0,
     numChildren: row.numChildren,
   };
 }
@@ -80,10 +84,10 @@ export class ZnodeStore {
 
   insert(row: ZnodeRow): void {
     this.sql.exec(
-      `INSERT INTO znodes (path, parent, name, data, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
+      `INSERT INTO znodes (path, parent, name, data, data_null, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
          ctime, mtime, version, cversion, aversion, num_children)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row.path, row.parent, row.name, row.data, JSON.stringify(row.acl), row.kind, row.owner, row.ttlMs,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.path, row.parent, row.name, ...storedData(row.data), JSON.stringify(row.acl), row.kind, row.owner, row.ttlMs,
       row.czxid, row.mzxid, row.pzxid, row.ctime, row.mtime, row.version, row.cversion, row.aversion, row.numChildren,
     );
   }
@@ -91,9 +95,9 @@ export class ZnodeStore {
   /** Writes back every mutable field of a row read earlier. */
   update(row: ZnodeRow): void {
     this.sql.exec(
-      `UPDATE znodes SET data = ?, acl = ?, mzxid = ?, pzxid = ?, mtime = ?, version = ?, cversion = ?,
+      `UPDATE znodes SET data = ?, data_null = ?, acl = ?, mzxid = ?, pzxid = ?, mtime = ?, version = ?, cversion = ?,
          aversion = ?, num_children = ? WHERE path = ?`,
-      row.data, JSON.stringify(row.acl), row.mzxid, row.pzxid, row.mtime, row.version, row.cversion,
+      ...storedData(row.data), JSON.stringify(row.acl), row.mzxid, row.pzxid, row.mtime, row.version, row.cversion,
       row.aversion, row.numChildren, row.path,
     );
   }

@@ -55,19 +55,28 @@ export const StatCodec: Codec<WireStat> = {
   },
 };
 
-/** edgekeeper's Stat (safe numbers) on the wire. */
+/** A count as a Java int holds it: past 2^31 - 1 it wraps to negative (two's complement), as ZooKeeper's do. */
+const javaInt = (value: number): number => value | 0;
+
+/**
+ * edgekeeper's Stat (safe numbers) on the wire. Its int fields wrap as ZooKeeper's
+ * Java ints do: a parent's cversion after 2^31 child creates reads negative there too.
+ *
+ * @example
+ * toWireStat({ ...stat, cversion: 2 ** 31 }).cversion; // -2147483648
+ */
 export function toWireStat(stat: Stat): WireStat {
   return {
     czxid: BigInt(stat.czxid),
     mzxid: BigInt(stat.mzxid),
     ctime: BigInt(stat.ctime),
     mtime: BigInt(stat.mtime),
-    version: stat.version,
-    cversion: stat.cversion,
-    aversion: stat.aversion,
+    version: javaInt(stat.version),
+    cversion: javaInt(stat.cversion),
+    aversion: javaInt(stat.aversion),
     ephemeralOwner: BigInt(stat.ephemeralOwner),
-    dataLength: stat.dataLength,
-    numChildren: stat.numChildren,
+    dataLength: javaInt(stat.dataLength),
+    numChildren: javaInt(stat.numChildren),
     pzxid: BigInt(stat.pzxid),
   };
 }

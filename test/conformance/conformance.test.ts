@@ -17,8 +17,6 @@ const BRIDGE_SKIPS: Record<string, string> = {
   "creates below /zookeeper":
     "docs/api.md, Where we differ: /zookeeper is reserved, creates below it are BadArguments (ZooKeeper 3.8 lets you create /zookeeper/x)",
   "a failed write takes a zxid": "docs/api.md, Where we differ: a failed write does not consume a zxid (ZooKeeper logs an error txn with one)",
-  "create with null data reads back null":
-    "docs/architecture.md, Bridge deviations: a value created null reads back empty (zkCli prints an empty line, not null)",
 };
 
 /**

@@ -168,8 +168,8 @@ describe("value size", () => {
     const created = await ok(stub, ANON, { op: "create", path: "/big", data: big });
     expect(created.stat.dataLength).toBe(max);
     const { data } = await ok(stub, ANON, { op: "getData", path: "/big" });
-    expect(data.byteLength).toBe(max);
-    expect(data[max - 1]).toBe(7);
+    expect(data!.byteLength).toBe(max);
+    expect(data![max - 1]).toBe(7);
     await ok(stub, ANON, { op: "create", path: "/small" });
     expect((await ok(stub, ANON, { op: "setData", path: "/small", data: big })).stat.dataLength).toBe(max);
   });

@@ -2,8 +2,9 @@
  * delete, setData, getData, exists, getChildren, getAllChildrenNumber and
  * getEphemerals, with versions as compare-and-set.
  */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ANON, bytes, createAll, exists, fails, newShard, ok, session, statOf, text } from "../harness/shard.ts";
+import { ANON, bytes, createAll, exists, fails, newShard, ok, reconnect, session, statOf, text } from "../harness/shard.ts";
 
 const S1 = session(101);
 const S2 = session(202);
@@ -55,10 +56,10 @@ describe("setData and getData", () => {
     const { stub } = newShard();
     const binary = new Uint8Array([0, 255, 1, 128, 0]);
     await ok(stub, ANON, { op: "create", path: "/b", data: binary });
-    expect([...(await ok(stub, ANON, { op: "getData", path: "/b" })).data]).toEqual([...binary]);
+    expect([...(await ok(stub, ANON, { op: "getData", path: "/b" })).data!]).toEqual([...binary]);
     await ok(stub, ANON, { op: "setData", path: "/b", data: new Uint8Array() });
     const { data, stat } = await ok(stub, ANON, { op: "getData", path: "/b" });
-    expect(data.byteLength).toBe(0);
+    expect(data!.byteLength).toBe(0);
     expect(stat.dataLength).toBe(0);
   });
 
@@ -82,6 +83,37 @@ describe("setData and getData", () => {
     expect(await fails(stub, ANON, { op: "setData", path: "/nope", data: bytes("x") })).toBe("NoNode");
     expect(await fails(stub, ANON, { op: "setData", path: "/nope", data: bytes("x"), version: 3 })).toBe("NoNode");
     expect(await exists(stub, "/nope")).toBe(false);
+  });
+});
+
+describe("null values", () => {
+  it("a value created or set null reads back null, distinct from empty, with dataLength 0", async () => {
+    const { stub } = newShard();
+    const created = await ok(stub, ANON, { op: "create", path: "/n", data: null });
+    expect(created.stat.dataLength).toBe(0);
+    expect((await ok(stub, ANON, { op: "getData", path: "/n" })).data).toBeNull();
+    await ok(stub, ANON, { op: "create", path: "/e" });
+    expect((await ok(stub, ANON, { op: "getData", path: "/e" })).data).toEqual(new Uint8Array(0));
+
+    await ok(stub, ANON, { op: "setData", path: "/e", data: null });
+    expect((await ok(stub, ANON, { op: "getData", path: "/e" })).data).toBeNull();
+    await ok(stub, ANON, { op: "setData", path: "/n", data: bytes("v") });
+    expect(text((await ok(stub, ANON, { op: "getData", path: "/n" })).data)).toBe("v");
+
+    await ok(stub, ANON, { op: "multi", ops: [{ op: "create", path: "/m", data: null }] });
+    const [read] = (await ok(stub, ANON, { op: "multiRead", ops: [{ op: "getData", path: "/m" }] })).results;
+    expect(read).toMatchObject({ op: "getData", data: null, stat: { dataLength: 0 } });
+  });
+
+  it("a shard whose table predates null values gains them at its next start, its nodes kept", async () => {
+    const { id, stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/old", data: bytes("kept") });
+    await runInDurableObject(stub, (_instance, state) => void state.storage.sql.exec("ALTER TABLE znodes DROP COLUMN data_null"));
+    await evictDurableObject(stub);
+    const restarted = reconnect(id);
+    expect(text((await ok(restarted, ANON, { op: "getData", path: "/old" })).data)).toBe("kept");
+    await ok(restarted, ANON, { op: "create", path: "/new", data: null });
+    expect((await ok(restarted, ANON, { op: "getData", path: "/new" })).data).toBeNull();
   });
 });
 

@@ -69,7 +69,7 @@ it("prints where the bridge listens, and answers ruok, isro and srvr as ZooKeepe
   const keys = (text: string) => text.split("\n").map((line) => line.split(/[:=\t]/)[0]);
   const ours = await fourLetterWord(zkPort, "srvr");
   expect(ours).toMatch(/^Zookeeper version: 3\.8\.0-edgekeeper/);
-  for (const word of ["stat", "conf", "cons", "envi", "mntr", "wchs", "wchc", "dump"]) {
+  for (const word of ["stat", "conf", "mntr", "wchs"]) {
     expect((await fourLetterWord(zkPort, word)).length, word).toBeGreaterThan(0);
   }
   if (reference) expect(keys(ours)).toEqual(keys(await fourLetterWord(reference.port, "srvr")));
@@ -129,6 +129,7 @@ it("kazoo: creates, watches, ephemeral and sequential nodes, transactions, Lock,
   const ours = JSON.parse((await run(PYTHON, [script, hostPort(zkPort), "/kazoo"], { timeout: 180_000 })).stdout);
   expect(ours).toMatchObject({
     session_ok: true,
+    none_and_empty: [null, ""],
     exists_error: "NodeExists",
     seq: ["/kazoo/data/s-0000000001", "/kazoo/data/s-0000000002", "/kazoo/data/s-0000000003"],
     ephemeral_owner_is_session: true,

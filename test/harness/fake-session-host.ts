@@ -12,6 +12,7 @@
  * host.dropAll(); // the client goes suspended, then reconnected
  */
 import type { KeeperErrorBody } from "../../protocol/errors.ts";
+import { sessionPasswordText } from "../../protocol/session-password.ts";
 import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
 import { type WsConnection, type WsServer, startWsServer } from "./ws-server.ts";
 
@@ -161,7 +162,7 @@ export class FakeSessionHost {
       session.deadline = Date.now() + session.timeoutMs;
       return { t: "connected", ref: message.ref, sessionId: session.id, password: session.password, timeoutMs: session.timeoutMs, resumed: true };
     }
-    const session: FakeSession = { id: this.nextId++, password: `pw${Math.random()}`, timeoutMs, deadline: Date.now() + timeoutMs, conn };
+    const session: FakeSession = { id: this.nextId++, password: sessionPasswordText(crypto.getRandomValues(new Uint8Array(16))), timeoutMs, deadline: Date.now() + timeoutMs, conn };
     this.sessions.set(session.id, session);
     return { t: "connected", ref: message.ref, sessionId: session.id, password: session.password, timeoutMs, resumed: false };
   }

@@ -50,7 +50,11 @@ export function superCaller(sessionId = 0): Promise<Caller> {
 }
 
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-export const text = (data: Uint8Array): string => new TextDecoder().decode(data);
+/** A value as text; null (ZooKeeper's null value) is not text, and throws. */
+export const text = (data: Uint8Array | null): string => {
+  if (data === null) throw new Error("the value is null, not text");
+  return new TextDecoder().decode(data);
+};
 
 /** Runs a batch of requests and returns one outcome each. */
 export async function exec(stub: ShardStub, caller: Caller, ...requests: ShardRequest[]): Promise<Outcome[]> {

@@ -91,6 +91,14 @@ describe("round trips", () => {
     expect(longToNumber(-(2n ** 53n) + 1n)).toBe(-(2 ** 53) + 1);
   });
 
+  it("Stat int fields past 32 bits wrap as ZooKeeper's Java ints do, and encode", () => {
+    const stat = fromWireStat({ ...STAT, ephemeralOwner: 0n });
+    const wrapped = toWireStat({ ...stat, cversion: 2 ** 31, version: 2 ** 32 + 5, aversion: -(2 ** 31) - 1, numChildren: 2 ** 31 - 1 });
+    expect(wrapped).toMatchObject({ cversion: -(2 ** 31), version: 5, aversion: 2 ** 31 - 1, numChildren: 2 ** 31 - 1 });
+    const reply = encodeReply({ xid: 1, zxid: 1n, err: 0 }, "exists", { stat: wrapped });
+    expect(decodeReply(unframe(reply), "exists").body).toEqual({ stat: wrapped });
+  });
+
   it("longs keep all 64 bits", () => {
     for (const value of [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 0x0100_0a1b_2c3d_0001n]) {
       const w = new JuteWriter();

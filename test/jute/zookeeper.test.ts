@@ -4,37 +4,18 @@
  * same bytes ZooKeeper sent. Skipped, with the reason printed, without Java or
  * /usr/share/java/zookeeper.jar.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { type Socket, connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ADD_WATCH_MODES,
-  type ConnectResponse,
   EVENT_TYPES,
-  FrameSplitter,
-  type JuteRequest,
   KEEPER_STATES,
-  type OpName,
-  type Reply,
-  type WatcherEvent,
   type WireStat,
   XIDS,
-  decodeConnectResponse,
-  decodeNotification,
-  decodeReply,
   decodeReplyHeader,
-  encodeConnectRequest,
-  encodeConnectResponse,
-  encodeNotification,
-  encodeReply,
-  encodeRequest,
 } from "../../protocol/jute/index.ts";
-import { ZOOKEEPER_HOST, fourLetterWord, prepareZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { RawConnection } from "../harness/zookeeper/raw-connection.ts";
+import { type RunningZookeeper, startZookeeper } from "../harness/zookeeper/reference.ts";
 
 const unavailable = await zookeeperUnavailable();
 if (unavailable) console.log(`skipping the jute tests against ZooKeeper: ${unavailable}`);
@@ -42,155 +23,17 @@ if (unavailable) console.log(`skipping the jute tests against ZooKeeper: ${unava
 const OPEN_ACL = [{ perms: 31, scheme: "world", id: "anyone" }];
 const text = (s: string) => new TextEncoder().encode(s);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, ZOOKEEPER_HOST);
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-/** A ZooKeeper connection spoken in raw frames. */
-class RawConnection {
-  private readonly splitter = new FrameSplitter();
-  private readonly frames: Uint8Array[] = [];
-  private wake: (() => void) | undefined;
-  private ended = false;
-  private xid = 0;
-  /** Notifications received while waiting for replies, in order. */
-  readonly events: WatcherEvent[] = [];
-  readonly closed: Promise<void>;
-  private readonly socket: Socket;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on("data", (chunk) => {
-      this.frames.push(...this.splitter.push(new Uint8Array(chunk)));
-      this.wake?.();
-    });
-    this.closed = new Promise((resolve) =>
-      socket.on("close", () => {
-        this.ended = true;
-        this.wake?.();
-        resolve();
-      }),
-    );
-    socket.on("error", () => {});
-  }
-
-  static async open(port: number): Promise<RawConnection> {
-    const socket = connect({ host: ZOOKEEPER_HOST, port });
-    await once(socket, "connect");
-    return new RawConnection(socket);
-  }
-
-  send(bytes: Uint8Array): void {
-    this.socket.write(bytes);
-  }
-
-  /** The next frame's payload. */
-  async next(limitMs = 5_000): Promise<Uint8Array> {
-    const deadline = Date.now() + limitMs;
-    while (this.frames.length === 0) {
-      if (this.ended) throw new Error("connection closed");
-      if (Date.now() > deadline) throw new Error(`no frame in ${limitMs} ms`);
-      await Promise.race([new Promise<void>((resolve) => (this.wake = resolve)), sleep(50)]);
-    }
-    return this.frames.shift()!;
-  }
-
-  /** Connects a new session; checks the response re-encodes to ZooKeeper's bytes. */
-  async handshake(): Promise<ConnectResponse> {
-    this.send(encodeConnectRequest({ protocolVersion: 0, lastZxidSeen: 0n, timeOut: 30_000, sessionId: 0n, passwd: new Uint8Array(16), readOnly: false }));
-    const payload = await this.next();
-    const response = decodeConnectResponse(payload);
-    expect(encodeConnectResponse(response).subarray(4)).toEqual(payload);
-    return response;
-  }
-
-  /**
-   * Sends a request and returns its decoded reply, collecting notifications that
-   * arrive first. Every reply must re-encode to exactly the bytes received.
-   */
-  async call<K extends OpName>(op: K, body: Extract<JuteRequest, { op: K }>["body"], xid?: number): Promise<Reply<K> & { payload: Uint8Array }> {
-    const id = xid ?? ++this.xid;
-    this.send(encodeRequest({ xid: id, op, body } as JuteRequest));
-    for (;;) {
-      const payload = await this.next();
-      const header = decodeReplyHeader(payload);
-      if (header.xid === XIDS.notification) {
-        const { event } = decodeNotification(payload);
-        expect(header.zxid).toBe(-1n); // 3.8 does not say which write fired the watch
-        expect(encodeNotification(event, header.zxid).subarray(4)).toEqual(payload);
-        this.events.push(event);
-        continue;
-      }
-      expect(header.xid).toBe(id);
-      const reply = decodeReply(payload, op);
-      expect(encodeReply(reply.header, op, reply.body).subarray(4)).toEqual(payload);
-      return { ...reply, payload };
-    }
-  }
-
-  /** Waits for the next notification (or takes one already received). */
-  async event(): Promise<WatcherEvent> {
-    if (this.events.length > 0) return this.events.shift()!;
-    const payload = await this.next();
-    return decodeNotification(payload).event;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  let zk: RawConnection | undefined;
-  try {
-    zk = await RawConnection.open(port);
-    await zk.handshake();
-    await zk.call("closeSession", {});
-    return true;
-  } catch {
-    return false;
-  } finally {
-    zk?.destroy();
-  }
-}
-
 describe.skipIf(unavailable !== undefined)("jute against ZooKeeper 3.8", () => {
-  let dir: string;
-  let server: ChildProcess | undefined;
-  let output = "";
+  let zookeeper: RunningZookeeper | undefined;
   let port: number;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "edgekeeper-jute-zk-"));
-    port = await freePort();
-    const launch = await prepareZookeeper(dir, port);
-    server = spawn(launch.command, launch.args, { cwd: launch.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    server.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-    server.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`ZooKeeper exited:\n${output}`);
-      // imok comes before the server takes sessions: ready once a handshake succeeds
-      if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok" && (await canConnect(port))) break;
-      if (Date.now() > deadline) throw new Error(`ZooKeeper did not answer ruok in 60 s:\n${output}`);
-      await sleep(200);
-    }
+    zookeeper = await startZookeeper();
+    port = zookeeper.port;
   });
 
   afterAll(async () => {
-    if (server?.pid !== undefined && server.exitCode === null) {
-      const exited = once(server, "exit");
-      process.kill(-server.pid, "SIGTERM");
-      await Promise.race([exited, sleep(10_000)]);
-      if (server.exitCode === null && server.signalCode === null) process.kill(-server.pid, "SIGKILL");
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await zookeeper?.stop();
   });
 
   it("connects, and every op's reply decodes to what ZooKeeper meant", async () => {

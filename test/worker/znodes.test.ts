@@ -41,6 +41,19 @@ describe("create and getData", () => {
     expect(await zk.mustGet("/empty")).toMatchObject({ data: "", encoding: "utf8", stat: { dataLength: 0 } });
   });
 
+  it("keeps ZooKeeper's null value: data null reads back null, in a multi-read too; missing data stays empty", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/null", { data: null });
+    const read = await (await zk.get("/null")).json<Record<string, unknown>>();
+    expect(read).toMatchObject({ data: null, stat: { dataLength: 0 } });
+    await zk.mustCreate("/was-empty");
+    expect((await zk.set("/was-empty", { data: null })).status).toBe(200);
+    const multi = await zk.fetch("POST", "/v1/multi-read", { body: { ops: [{ op: "getData", path: "/was-empty" }] } });
+    expect(await multi.json()).toMatchObject({ results: [{ op: "getData", data: null }] });
+    await zk.mustCreate("/empty-by-omission", {});
+    expect(await zk.mustGet("/empty-by-omission")).toMatchObject({ data: "", stat: { dataLength: 0 } });
+  });
+
   it("takes base64 values and returns bytes that are not UTF-8 as base64, saying so", async () => {
     const zk = new HttpClient();
     const bytes = new Uint8Array([0xff, 0x00, 0xfe, 0x80, 0x41]);

@@ -18,6 +18,10 @@ zk = client()
 out["session_ok"] = zk.client_id[0] > 0
 zk.ensure_path(root + "/data")
 out["create"] = zk.create(root + "/data/a", b"v1")
+# a value created None reads back None (a -1 length on the wire), an empty one b""
+zk.create(root + "/values/none", None, makepath=True)
+zk.create(root + "/values/empty", b"")
+out["none_and_empty"] = [zk.get(root + "/values/none")[0], zk.get(root + "/values/empty")[0].decode()]
 try:
     zk.create(root + "/data/a", b"again")
 except NodeExistsError:

@@ -5,15 +5,27 @@
  * registers it for cleanup, tests spawn and stop it themselves).
  */
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
 export const ZOOKEEPER_HOST = "127.0.0.1";
 export const ZOOKEEPER_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
 const MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, ZOOKEEPER_HOST);
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
 
 export function javaCommand(): string {
   return process.env.JAVA ?? "java";
@@ -50,12 +62,18 @@ export interface ZookeeperLaunch {
   port: number;
 }
 
+export interface ZookeeperOptions {
+  /** 4lw.commands.whitelist: a comma list of four-letter words, or "*" (the default) for all. */
+  fourLetterWords?: string;
+}
+
 /**
  * Writes zoo.cfg and log4j.properties under `dir` for a standalone server on
- * loopback at `port`: four-letter words allowed, no admin server, TTL nodes
- * enabled, logging at WARN (below that it logs every failed request with a hex dump).
+ * loopback at `port`: four-letter words allowed (all, unless `options` lists them),
+ * no admin server, TTL nodes enabled, logging at WARN (below that it logs every
+ * failed request with a hex dump).
  */
-export async function prepareZookeeper(dir: string, port: number): Promise<ZookeeperLaunch> {
+export async function prepareZookeeper(dir: string, port: number, options: ZookeeperOptions = {}): Promise<ZookeeperLaunch> {
   const confDir = join(dir, "conf");
   const dataDir = join(dir, "data");
   await mkdir(confDir, { recursive: true });
@@ -69,7 +87,7 @@ export async function prepareZookeeper(dir: string, port: number): Promise<Zooke
       `clientPortAddress=${ZOOKEEPER_HOST}`,
       "maxClientCnxns=0",
       "admin.enableServer=false",
-      "4lw.commands.whitelist=*",
+      `4lw.commands.whitelist=${options.fourLetterWords ?? "*"}`,
       "extendedTypesEnabled=true",
       "",
     ].join("\n"),
