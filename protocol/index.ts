@@ -10,5 +10,6 @@ export * from "./limits.ts";
 export * from "./modes.ts";
 export * from "./ops.ts";
 export * from "./paths.ts";
+export * from "./scopes.ts";
 export * from "./stat.ts";
 export * from "./zxid.ts";

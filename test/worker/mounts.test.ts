@@ -205,7 +205,7 @@ describe("a stale mount table", () => {
 
     // Mount behind the router's back, as another isolate would.
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     expect((await router.table()).mounts).toHaveLength(1); // still stale
 
@@ -222,7 +222,7 @@ describe("a stale mount table", () => {
     const router = new ShardRouter(env, zk.namespace);
     await router.table();
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "create", path: "/big/one" }, { op: "create", path: "/big/two" }]);
     // /zookeeper x3, /a, /big, /big/one, /big/two
@@ -233,7 +233,7 @@ describe("a stale mount table", () => {
     const zk = new HttpClient();
     await zk.mustGet("/"); // the Worker caches the namespace's table
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     await zk.mustCreate("/big/x", { data: "routed" });
     expect(await zk.mustGet("/big/x")).toMatchObject({ data: "routed" });
