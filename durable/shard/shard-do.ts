@@ -84,10 +84,12 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.limits = limitsFromEnv(env);
     const reap = Number(env.EDGEKEEPER_CONTAINER_REAP_MS);
     this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
-    void ctx.blockConcurrencyWhile(async () => {
-      for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
-      this.log.initialize();
-    });
+    void ctx.blockConcurrencyWhile(async () => this.createSchema());
+  }
+
+  private createSchema(): void {
+    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
+    this.log.initialize();
   }
 
   /**
@@ -268,7 +270,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
 
   /** Whether `caller` may unmount `path`: DELETE on its parent, as a delete of the node needs. */
   async mayRemoveMountStub(root: string, path: string, caller: Caller): Promise<Outcome> {
-    return this.readOutcome(root, path, (tree) => tree.checkMayDelete(path, caller));
+    return this.readOutcome(root, parentOf(path), (tree) => tree.checkMayDelete(path, caller));
   }
 
   /** Removes the stub of an unmounted subtree (DirectoryDO.unmount); idempotent. */
@@ -295,10 +297,15 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     }, { evenSealed: true });
   }
 
-  /** Frees an unmounted shard: its storage and its alarm. */
+  /**
+   * Frees an unmounted shard: its storage and its alarm. The empty schema is made
+   * again (as a restart would) so that a request a stale table still sends here
+   * finds a shard that serves nothing, and is answered `moved`.
+   */
   async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.createSchema();
   }
 
   /** Runs a check that writes nothing on `path`; KeeperErrors become outcomes, a path not served here `moved`. */

@@ -242,3 +242,132 @@ describe("a stale mount table", () => {
     expect(await (await zk.get("/", { view: "count" })).json()).toMatchObject({ count: 5 });
   });
 });
+
+/** The rows left in a shard object's znode table (none once its storage is freed). */
+async function znodeRows(namespace: string, shard: string): Promise<number> {
+  const object = env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard)));
+  return runInDurableObject(object, (_instance, state) => {
+    const tables = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'znodes'").toArray();
+    return tables.length === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM znodes").one().n;
+  });
+}
+
+const ALL = 31;
+const READ = 1;
+
+describe("the mount point's ACLs", () => {
+  it("a mount needs CREATE on the parent, and a refused one writes nothing", async () => {
+    const alice = new HttpClient({ auth: "digest alice:pw" });
+    await alice.mustCreate("/locked", { acl: [{ perms: ALL, scheme: "auth", id: "" }] });
+    const anonymous = alice.as(undefined);
+    const before = await alice.snapshot();
+    const tableBefore = await (await anonymous.fetch("GET", "/v1/admin/mounts")).json();
+    await expectKeeperError(await anonymous.mount("/locked/m"), "NoAuth");
+    expect(await alice.snapshot()).toEqual(before);
+    expect(await (await anonymous.fetch("GET", "/v1/admin/mounts")).json()).toEqual(tableBefore);
+    expect((await alice.mount("/locked/m")).status).toBe(201);
+  });
+
+  it("gives the mount point the ACL the request names, else a create's default (open)", async () => {
+    const zk = new HttpClient();
+    expect((await zk.mount("/open")).status).toBe(201);
+    expect(await (await zk.get("/open", { view: "acl" })).json()).toMatchObject({ acl: [{ perms: ALL, scheme: "world", id: "anyone" }] });
+
+    const alice = zk.as("digest alice:pw");
+    const acl = [{ perms: ALL, scheme: "auth", id: "" }, { perms: READ, scheme: "world", id: "anyone" }];
+    expect((await alice.mount("/private", { acl })).status).toBe(201);
+    const shown = await (await alice.get("/private", { view: "acl" })).json<{ acl: { perms: number; scheme: string; id: string }[] }>();
+    expect(shown.acl).toHaveLength(2);
+    expect(shown.acl[0]).toMatchObject({ perms: ALL, scheme: "digest", id: expect.stringMatching(/^alice:/) });
+    expect(shown.acl[1]).toEqual({ perms: READ, scheme: "world", id: "anyone" });
+    // Anyone reads it; only alice writes under it.
+    expect((await zk.get("/private")).status).toBe(200);
+    await expectKeeperError(await zk.create("/private/x"), "NoAuth");
+    await expectKeeperError(await zk.set("/private", { data: "taken" }), "NoAuth");
+    expect((await alice.create("/private/x")).status).toBe(201);
+    await expectKeeperError(await zk.mount("/bad", { acl: [{ perms: ALL, scheme: "auth", id: "" }] }), "InvalidACL");
+  });
+});
+
+describe("unmounting", () => {
+  it("removes an empty mount: its stub, its row and its shard's storage; the prefix can be mounted again", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/gone");
+    expect((await zk.delete("/big/gone")).status).toBe(200);
+    const res = await zk.unmount("/big");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ unmounted: { prefix: "/big", shard }, table: { mounts: [{ prefix: "/", shard: "root" }] } });
+    await expectKeeperError(await zk.get("/big"), "NoNode");
+    expect(await (await zk.get("/", { view: "children" })).json()).toMatchObject({ children: ["small", "zookeeper"] });
+    expect(await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>()).toMatchObject({ mounts: [{ prefix: "/", shard: "root" }] });
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+    expect((await zk.mount("/big")).status).toBe(201);
+    await zk.mustCreate("/big/again");
+  });
+
+  it("refuses a mount with children or mounts below it (NotEmpty) and a path that is no mount (NoNode), writing nothing", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/child");
+    expect((await zk.mount("/big/inner")).status).toBe(201);
+    const before = await zk.snapshot();
+    const tableBefore = await (await zk.fetch("GET", "/v1/admin/mounts")).json();
+    await expectKeeperError(await zk.unmount("/big"), "NotEmpty");
+    expect((await zk.unmount("/big/inner")).status).toBe(200);
+    await expectKeeperError(await zk.unmount("/big"), "NotEmpty");
+    await expectKeeperError(await zk.unmount("/small"), "NoNode");
+    await expectKeeperError(await zk.unmount("/nowhere"), "NoNode");
+    const after = await zk.snapshot();
+    delete (before as Record<string, unknown>)["/big/inner"];
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    expect(after["/big/child"]).toEqual(before["/big/child"]);
+    expect((await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>()).mounts).toEqual([{ prefix: "/", shard: "root" }, { prefix: "/big", shard }]);
+    expect(tableBefore).toMatchObject({ mounts: [{ prefix: "/" }, { prefix: "/big" }, { prefix: "/big/inner" }] });
+    expect(await zk.mustGet("/big/child")).toMatchObject({ path: "/big/child" });
+  });
+
+  it("needs DELETE on the parent, as deleting the node would", async () => {
+    const alice = new HttpClient({ auth: "digest alice:pw" });
+    await alice.mustCreate("/mine", { acl: [{ perms: ALL, scheme: "auth", id: "" }, { perms: ALL & ~8, scheme: "world", id: "anyone" }] });
+    const anonymous = alice.as(undefined);
+    expect((await anonymous.mount("/mine/m")).status).toBe(201);
+    await expectKeeperError(await anonymous.unmount("/mine/m"), "NoAuth");
+    expect((await anonymous.get("/mine/m")).status).toBe(200);
+    expect((await alice.unmount("/mine/m")).status).toBe(200);
+  });
+
+  it("finishes an unmount that an earlier instance left half done, before routing by the table", async () => {
+    const { zk, shard } = await mounted();
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    await runInDurableObject(directory, (_instance, state) => {
+      state.storage.sql.exec("UPDATE mounts SET state = 'unmounting' WHERE prefix = '/big'");
+    });
+    const table = await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>();
+    expect(table.mounts).toEqual([{ prefix: "/", shard: "root" }]);
+    await expectKeeperError(await zk.get("/big"), "NoNode");
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+  });
+
+  it("answers a router whose table still shows the freed shard by routing it anew", async () => {
+    const { zk, shard } = await mounted();
+    const router = new ShardRouter(env, zk.namespace);
+    expect((await router.table()).mounts).toHaveLength(2); // cached with /big
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    expect((await directory.unmount("/big", ANONYMOUS)).ok).toBe(true);
+    expect((await router.table()).mounts).toHaveLength(2); // still stale
+    const created = await router.execute(ANONYMOUS, { op: "create", path: "/big/x" });
+    expect(created).toMatchObject({ ok: false, error: { name: "NoNode" } });
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+  });
+});
+
+describe("the mount limit (EDGEKEEPER_MAX_MOUNTS, 3 in the tests)", () => {
+  it("refuses one mount more with QuotaExceeded, and takes one again after an unmount", async () => {
+    const zk = new HttpClient();
+    for (const prefix of ["/a", "/b", "/c"]) expect((await zk.mount(prefix)).status).toBe(201);
+    const body = await expectKeeperError(await zk.mount("/d"), "QuotaExceeded");
+    expect(body.error.message).toMatch(/EDGEKEEPER_MAX_MOUNTS/);
+    expect((await zk.get("/d")).status).toBe(404);
+    expect((await zk.unmount("/a")).status).toBe(200);
+    expect((await zk.mount("/d")).status).toBe(201);
+  });
+});
