@@ -19,7 +19,7 @@ export interface Grant {
 }
 
 /** Local mode without tokens: loopback only, so the developer holds every right. */
-export const LOCAL_GRANT: Grant = { scope: "admin", namespaces: "*" };
+const LOCAL_GRANT: Grant = { scope: "admin", namespaces: "*" };
 
 interface TokenEntry {
   digest: Uint8Array;
@@ -41,7 +41,7 @@ function malformed(detail: string): KeeperError {
  * @example
  * parseTokenList('[{"token":"s3cret-s3cret","namespaces":["app1"],"scope":"read"}]');
  */
-export function parseTokenList(text: string): { token: string; grant: Grant }[] {
+function parseTokenList(text: string): { token: string; grant: Grant }[] {
   let list: unknown;
   try {
     list = JSON.parse(text);

@@ -19,7 +19,7 @@ import { grantCovers } from "../tokens.ts";
 const READING_POSTS = [/^\/v1\/multi-read$/, /^\/v1\/sessions$/, /^\/v1\/sessions\/[^/]+\/keepalive$/];
 
 /** The scope a request needs, by method and route. */
-export function scopeNeededByRoute(method: string, path: string): Scope {
+function scopeNeededByRoute(method: string, path: string): Scope {
   if (path === "/v1/admin" || path.startsWith("/v1/admin/")) return "admin";
   if (method === "GET" || method === "HEAD") return "read";
   if (method === "POST" && READING_POSTS.some((route) => route.test(path))) return "read";
