@@ -316,6 +316,7 @@ describe("unmounting", () => {
     await expectKeeperError(await zk.unmount("/big"), "NotEmpty");
     await expectKeeperError(await zk.unmount("/small"), "NoNode");
     await expectKeeperError(await zk.unmount("/nowhere"), "NoNode");
+    await expectKeeperError(await zk.fetch("DELETE", "/v1/admin/mounts/big/"), "BadArguments");
     const after = await zk.snapshot();
     delete (before as Record<string, unknown>)["/big/inner"];
     expect(Object.keys(after)).toEqual(Object.keys(before));

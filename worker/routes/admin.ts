@@ -9,6 +9,7 @@ import { limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
+import { checkedPath } from "../op-parsing.ts";
 import { readJsonObject, requiredString } from "../request-body.ts";
 import { znodePathOf } from "./znodes.ts";
 
@@ -29,7 +30,7 @@ adminRoutes.post("/mounts", async (c) => {
 
 /** DELETE /v1/admin/mounts/<prefix>: the prefix as a znode path, percent-encoded per component. */
 adminRoutes.delete("/mounts/:prefix{.+}", async (c) => {
-  const prefix = znodePathOf(c.req.url, MOUNTS);
+  const prefix = checkedPath(znodePathOf(c.req.url, MOUNTS), limitsFromEnv(c.env));
   const out = await c.get("router").unmount(await callerOf(c.req, c.env), prefix);
   if (!out.ok) return errorResponse(c, out.error);
   return c.json({ unmounted: out.mount, table: out.table });
