@@ -270,7 +270,16 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
 
   /** Whether `caller` may unmount `path`: DELETE on its parent, as a delete of the node needs. */
   async mayRemoveMountStub(root: string, path: string, caller: Caller): Promise<Outcome> {
-    return this.readOutcome(root, parentOf(path), (tree) => tree.checkMayDelete(path, caller));
+    const tree = this.treeFor(root);
+    try {
+      tree.checkRoute(parentOf(path));
+      tree.checkMayDelete(path, caller);
+      return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    } catch (err) {
+      if (err instanceof MovedError) return this.moved();
+      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      throw err;
+    }
   }
 
   /** Removes the stub of an unmounted subtree (DirectoryDO.unmount); idempotent. */
@@ -287,14 +296,19 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
 
   /**
    * Stops serving, for an unmount, if the subtree is empty (NotEmpty otherwise): the
-   * check and the seal are one synchronous step, so no create can slip between.
-   * From then on every request is answered `moved`. Idempotent.
+   * check and the seal are one write, so no create can slip between. Its watchers
+   * see the mount point deleted, as a delete of the node would show them (and long
+   * polls on it wake). From then on every request is answered `moved`. Idempotent.
    */
   async sealForUnmount(root: string): Promise<Outcome> {
-    return this.readOutcome(root, root, (tree) => {
+    const tree = this.treeFor(root);
+    if (!tree.serving) return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    return this.write(SYSTEM_CALLER, undefined, (w) => {
       if ((this.store.get(root)?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
-      if (tree.serving) this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', 1)");
-    }, { evenSealed: true });
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', 1)");
+      w.events.push({ event: "NodeDeleted", path: root });
+      return {};
+    });
   }
 
   /**
@@ -306,20 +320,6 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.createSchema();
-  }
-
-  /** Runs a check that writes nothing on `path`; KeeperErrors become outcomes, a path not served here `moved`. */
-  private readOutcome(root: string, path: string, check: (tree: ShardTree) => void, opts: { evenSealed?: boolean } = {}): Outcome {
-    const tree = this.treeFor(root);
-    try {
-      if (!opts.evenSealed) tree.checkRoute(path);
-      check(tree);
-      return { ok: true, zxid: this.log.lastZxid(), value: {} };
-    } catch (err) {
-      if (err instanceof MovedError) return this.moved();
-      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
-      throw err;
-    }
   }
 
   /**

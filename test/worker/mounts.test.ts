@@ -9,6 +9,7 @@ import { shardObjectName } from "../../durable/env.ts";
 import type { Caller, Outcome, ShardRequest } from "../../protocol/index.ts";
 import { ShardRouter } from "../../durable/directory/shard-router.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
+import { SessionSocket } from "../harness/socket.ts";
 
 interface ShardStub {
   execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
@@ -303,6 +304,18 @@ describe("unmounting", () => {
     expect(await znodeRows(zk.namespace, shard)).toBe(0);
     expect((await zk.mount("/big")).status).toBe(201);
     await zk.mustCreate("/big/again");
+  });
+
+  it("shows the mount point's watchers its deletion, and its parent's watchers the child going", async () => {
+    const { zk } = await mounted();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    await socket.ok(s.sessionId, { op: "exists", path: "/big", watch: true });
+    await socket.ok(s.sessionId, { op: "getChildren", path: "/", watch: true });
+    expect((await zk.unmount("/big")).status).toBe(200);
+    await socket.next((m) => m !== "pong" && m.t === "event" && m.event === "NodeDeleted" && m.path === "/big");
+    await socket.next((m) => m !== "pong" && m.t === "event" && m.event === "NodeChildrenChanged" && m.path === "/");
+    socket.drop();
   });
 
   it("refuses a mount with children or mounts below it (NotEmpty) and a path that is no mount (NoNode), writing nothing", async () => {
