@@ -16,6 +16,8 @@ export default defineConfig({
           EDGEKEEPER_TICK_MS: "200",
           // Small enough that a test can fill a host.
           EDGEKEEPER_MAX_SESSIONS_PER_HOST: "30",
+          // Small enough that a test can reach it.
+          EDGEKEEPER_MAX_MOUNTS: "3",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
         },
       },

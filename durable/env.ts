@@ -9,8 +9,14 @@ export interface EdgekeeperEnv {
   SHARD: DurableObjectNamespace<ShardDO>;
   DIRECTORY: DurableObjectNamespace<DirectoryDO>;
   SESSION_HOST: DurableObjectNamespace<SessionHost>;
-  /** Bearer token every request must carry; a deployed Worker without one refuses all. */
+  /** The admin bearer token for every namespace; a deployed Worker without any token refuses all. */
   EDGEKEEPER_TOKEN?: string;
+  /** Scoped bearer tokens, a JSON list of {token, namespaces, scope} (worker/tokens.ts). */
+  EDGEKEEPER_TOKENS?: string;
+  /** Most namespaces a deployment holds (default 1,000). */
+  EDGEKEEPER_MAX_NAMESPACES?: string;
+  /** Most subtrees mounted in one namespace (default 100). */
+  EDGEKEEPER_MAX_MOUNTS?: string;
   /** "1" when running locally (npm start, tests): no token needed, loopback only. */
   EDGEKEEPER_LOCAL?: string;
   /** "super:BASE64(SHA1(super:password))": the digest identity that passes every ACL. */
@@ -26,6 +32,19 @@ export interface EdgekeeperEnv {
 }
 
 export const DEFAULT_CONTAINER_REAP_MS = 10_000;
+export const DEFAULT_MAX_NAMESPACES = 1_000;
+export const DEFAULT_MAX_MOUNTS = 100;
+
+/**
+ * A positive integer setting, or its default when unset or invalid.
+ *
+ * @example
+ * positiveSetting(env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+ */
+export function positiveSetting(env: EdgekeeperEnv, name: string, fallback: number): number {
+  const value = Number(env[name]);
+  return Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
 
 /** The name of the object that holds `shard` of `namespace`. */
 export function shardObjectName(namespace: string, shard: string): string {

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
+import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -14,9 +15,13 @@ import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
 import type { ShardRouter } from "../durable/directory/shard-router.ts";
 import { routerFor } from "./session-router.ts";
+import type { Grant } from "./tokens.ts";
 
-/** `router` runs a request's operations: through its session's host if it names one, else straight to the shards. */
-export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter; namespace: string } };
+/**
+ * `router` runs a request's operations: through its session's host if it names one,
+ * else straight to the shards. `grant`: what the request's bearer token allows.
+ */
+export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter; namespace: string; grant: Grant } };
 
 export const NAMESPACE_HEADER = "X-Edgekeeper-Namespace";
 const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -40,6 +45,7 @@ app.use("/v1/*", async (c, next) => {
   c.set("router", routerFor(c.env, namespace, c.req));
   await next();
 });
+app.use("/v1/*", authorize());
 
 app.route("/v1/znodes", znodeRoutes);
 app.route("/v1/events", eventRoutes);

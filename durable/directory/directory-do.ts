@@ -1,35 +1,74 @@
 /**
  * DirectoryDO: one per namespace. Holds the mount table (which shard serves which
- * subtree) and mounts new subtrees. By default the whole tree is one shard, so
- * every ZooKeeper guarantee holds across it.
+ * subtree), mounts new subtrees and unmounts empty ones. By default the whole tree
+ * is one shard, so every ZooKeeper guarantee holds across it. One fixed instance
+ * also keeps the deployment's namespaces (namespace-registry.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import { KeeperError, type KeeperErrorBody, isReserved, limitsFromEnv, parentOf, validatePath } from "../../protocol/index.ts";
-import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { type Mount, type MountTable, ROOT_MOUNT, mountFor } from "./mount-table.ts";
+import {
+  type Acl,
+  type Caller,
+  KeeperError,
+  type KeeperErrorBody,
+  OPEN_ACL_UNSAFE,
+  type Outcome,
+  fixupAcl,
+  isReserved,
+  limitsFromEnv,
+  parentOf,
+  validatePath,
+} from "../../protocol/index.ts";
+import { DEFAULT_MAX_MOUNTS, type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
+import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
+import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
+/** What a mount or unmount asks of the shards involved. */
+interface MountShard {
+  createMountStub(root: string, path: string, caller: Caller, acl: Acl[]): Promise<Outcome>;
+  initMount(root: string, acl: Acl[]): Promise<void>;
+  mayRemoveMountStub(root: string, path: string, caller: Caller): Promise<Outcome>;
+  removeMountStub(root: string, path: string): Promise<Outcome>;
+  sealForUnmount(root: string): Promise<Outcome>;
+  destroy(): Promise<void>;
+}
+
+/** A mount as stored: `pending` (being set up), `active`, or `unmounting`; none but active is routed to. */
+interface MountRow extends Mount {
+  state: "pending" | "active" | "unmounting";
+}
+
+/** The caller a mount recorded before callers were kept is finished as (it was checked then). */
+const SYSTEM_CALLER: Caller = { sessionId: 0, ids: [{ scheme: "super", id: "" }] };
+
 export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
   private readonly sql: SqlStorage;
-  /** Mounts talk to two shards between storage calls: one at a time. */
+  /** Mounts and unmounts talk to several shards between storage calls: one at a time. */
   private mounting: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => {
-      // state: pending (being set up; not routed to) or active
       this.sql.exec("CREATE TABLE IF NOT EXISTS mounts (prefix TEXT PRIMARY KEY, shard TEXT NOT NULL, state TEXT NOT NULL) WITHOUT ROWID");
+      // What a pending mount is set up with: the mount point's ACL, and the caller whose rights it needs.
+      this.sql.exec("CREATE TABLE IF NOT EXISTS mount_requests (prefix TEXT PRIMARY KEY, acl TEXT NOT NULL, caller TEXT NOT NULL) WITHOUT ROWID");
       this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
+      this.sql.exec(REGISTRY_SCHEMA);
       this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 1)");
       this.sql.exec("INSERT OR IGNORE INTO mounts (prefix, shard, state) VALUES (?, ?, 'active')", ROOT_MOUNT.prefix, ROOT_MOUNT.shard);
     });
   }
 
-  /** The current mount table (finishing first any mount an earlier instance left half done). */
+  /** Registry instance only: admits a namespace unless `max` are admitted already. */
+  async admitNamespace(namespace: string, max: number): Promise<boolean> {
+    return admitIn(this.sql, namespace, max);
+  }
+
+  /** The current mount table (finishing first any mount or unmount an earlier instance left half done). */
   async table(): Promise<MountTable> {
-    if (this.sql.exec("SELECT 1 FROM mounts WHERE state = 'pending' LIMIT 1").toArray().length > 0) {
+    if (this.sql.exec("SELECT 1 FROM mounts WHERE state != 'active' LIMIT 1").toArray().length > 0) {
       await this.serialized(() => this.finishPending());
     }
     return this.activeTable();
@@ -42,23 +81,63 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
   }
 
   /**
-   * Mounts a new, empty subtree at `prefix` on a shard of its own. The prefix must
-   * not exist yet; its parent must. The parent's shard keeps a stub so that listing
-   * the parent shows the mounted child.
+   * Mounts a new, empty subtree at `prefix` on a shard of its own, as `caller`
+   * creating the node would: the prefix must not exist yet, its parent must, and the
+   * caller needs CREATE on the parent. The mount point gets `acl` (fixed up as a
+   * create's; open to all by default, as a create's). The parent's shard keeps a
+   * stub so that listing the parent shows the mounted child. At most
+   * EDGEKEEPER_MAX_MOUNTS mounts per namespace.
    */
-  async mount(namespace: string, prefix: string): Promise<MountOutcome> {
-    return this.serialized(async () => {
-      try {
-        validatePath(prefix, limitsFromEnv(this.env));
-        if (prefix === "/" || isReserved(prefix)) throw new KeeperError("BadArguments", `cannot mount ${prefix}`, prefix);
-        await this.finishPending();
-        const before = this.activeTable();
-        if (before.mounts.some((m) => m.prefix === prefix)) throw new KeeperError("NodeExists", `${prefix} is already mounted`, prefix);
-        const shard = `m${before.version}-${crypto.randomUUID().slice(0, 8)}`;
+  async mount(namespace: string, prefix: string, caller: Caller, acl: Acl[] = [...OPEN_ACL_UNSAFE]): Promise<MountOutcome> {
+    return this.outcomeOf(async () => {
+      const limits = limitsFromEnv(this.env);
+      validatePath(prefix, limits);
+      if (prefix === "/" || isReserved(prefix)) throw new KeeperError("BadArguments", `cannot mount ${prefix}`, prefix);
+      const fixedAcl = fixupAcl(acl, caller.ids, limits.maxAclEntries);
+      await this.finishPending();
+      const before = this.activeTable();
+      if (before.mounts.some((m) => m.prefix === prefix)) throw new KeeperError("NodeExists", `${prefix} is already mounted`, prefix);
+      const max = positiveSetting(this.env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+      if (before.mounts.length - 1 >= max) throw new KeeperError("QuotaExceeded", `this namespace already holds its limit of ${max} mounts (EDGEKEEPER_MAX_MOUNTS)`, prefix);
+      const shard = `m${before.version}-${crypto.randomUUID().slice(0, 8)}`;
+      this.ctx.storage.transactionSync(() => {
         this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
         this.sql.exec("INSERT INTO mounts (prefix, shard, state) VALUES (?, ?, 'pending')", prefix, shard);
-        await this.setUp({ prefix, shard });
-        return { ok: true, mount: { prefix, shard }, table: this.activeTable() };
+        this.sql.exec("INSERT INTO mount_requests (prefix, acl, caller) VALUES (?, ?, ?)", prefix, JSON.stringify(fixedAcl), JSON.stringify(caller));
+      });
+      await this.setUp({ prefix, shard });
+      return { ok: true, mount: { prefix, shard }, table: this.activeTable() };
+    });
+  }
+
+  /**
+   * Unmounts the subtree at `prefix`: only an empty one (no children, no mount
+   * below: NotEmpty otherwise), and only for a caller with DELETE on the parent, as
+   * deleting the node needs. Removes the stub, frees the shard's storage, then the
+   * row; each step is idempotent, so an unmount interrupted by a restart is
+   * finished by the next call, as a mount is.
+   */
+  async unmount(prefix: string, caller: Caller): Promise<MountOutcome> {
+    return this.outcomeOf(async () => {
+      await this.finishPending();
+      const table = this.activeTable();
+      const mount = table.mounts.find((m) => m.prefix === prefix && m.prefix !== "/");
+      if (!mount) throw new KeeperError("NoNode", `${prefix} is not a mount point`, prefix);
+      if (mountsBelow(table, prefix).length > 0) throw new KeeperError("NotEmpty", `${prefix} has subtrees mounted below it: unmount them first`, prefix);
+      const parentMount = mountFor(table, parentOf(prefix));
+      const allowed = await this.shard(parentMount.shard).mayRemoveMountStub(parentMount.prefix, prefix, caller);
+      if (!allowed.ok) throw KeeperError.fromBody(allowed.error);
+      this.sql.exec("UPDATE mounts SET state = 'unmounting' WHERE prefix = ?", prefix);
+      await this.tearDown(mount);
+      return { ok: true, mount, table: this.activeTable() };
+    });
+  }
+
+  /** Runs a mount or unmount after the others, KeeperErrors as outcomes. */
+  private outcomeOf(fn: () => Promise<MountOutcome>): Promise<MountOutcome> {
+    return this.serialized(async () => {
+      try {
+        return await fn();
       } catch (err) {
         if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
         throw err;
@@ -72,33 +151,69 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
     return run;
   }
 
+  private shard(name: string): MountShard {
+    const namespace = String(this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'namespace'").one().value);
+    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(namespace, name))) as unknown as MountShard;
+  }
+
   /**
-   * Sets up a pending mount: the new shard's root, then the stub in the parent's
-   * shard (the step that can fail: the prefix exists, or its parent does not), then
-   * the table. Every step is idempotent, so a mount interrupted by a restart is
-   * finished by the next call; one that fails is forgotten.
+   * Sets up a pending mount: the stub in the parent's shard, as the caller creates
+   * it (the step that can fail: no right, the prefix exists, or its parent does
+   * not; then nothing else was made), then the new shard's root, then the table.
+   * Every step is idempotent, so a mount interrupted by a restart is finished by
+   * the next call; one that fails is forgotten.
    */
   private async setUp(mount: Mount): Promise<void> {
-    const namespace = String(this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'namespace'").one().value);
-    const shardOf = (name: string) => this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(namespace, name)));
-    await shardOf(mount.shard).initMount(mount.prefix);
+    const request = this.sql.exec<{ acl: string; caller: string }>("SELECT acl, caller FROM mount_requests WHERE prefix = ?", mount.prefix).toArray()[0];
+    const acl = request ? (JSON.parse(request.acl) as Acl[]) : [...OPEN_ACL_UNSAFE];
+    const caller = request ? (JSON.parse(request.caller) as Caller) : SYSTEM_CALLER;
     const parentMount = mountFor(this.activeTable(), parentOf(mount.prefix));
-    const stub = await shardOf(parentMount.shard).createMountStub(parentMount.prefix, mount.prefix);
+    const stub = await this.shard(parentMount.shard).createMountStub(parentMount.prefix, mount.prefix, caller, acl);
     if (!stub.ok) {
-      this.sql.exec("DELETE FROM mounts WHERE prefix = ?", mount.prefix);
+      this.forget(mount.prefix);
       throw KeeperError.fromBody(stub.error);
     }
+    await this.shard(mount.shard).initMount(mount.prefix, acl);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("UPDATE mounts SET state = 'active' WHERE prefix = ?", mount.prefix);
+      this.sql.exec("DELETE FROM mount_requests WHERE prefix = ?", mount.prefix);
       this.sql.exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
     });
   }
 
+  /**
+   * Tears down an unmounting mount: seals its shard if still empty (if not, a create
+   * slipped in through a stale table: the mount is active again, NotEmpty), removes
+   * the stub, frees the shard, forgets the row.
+   */
+  private async tearDown(mount: Mount): Promise<void> {
+    const shard = this.shard(mount.shard);
+    const sealed = await shard.sealForUnmount(mount.prefix);
+    if (!sealed.ok) {
+      this.sql.exec("UPDATE mounts SET state = 'active' WHERE prefix = ?", mount.prefix);
+      throw KeeperError.fromBody(sealed.error);
+    }
+    const parentMount = mountFor(this.activeTable(), parentOf(mount.prefix));
+    const removed = await this.shard(parentMount.shard).removeMountStub(parentMount.prefix, mount.prefix);
+    if (!removed.ok) throw KeeperError.fromBody(removed.error);
+    await shard.destroy();
+    this.ctx.storage.transactionSync(() => {
+      this.forget(mount.prefix);
+      this.sql.exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
+    });
+  }
+
+  private forget(prefix: string): void {
+    this.sql.exec("DELETE FROM mounts WHERE prefix = ?", prefix);
+    this.sql.exec("DELETE FROM mount_requests WHERE prefix = ?", prefix);
+  }
+
   private async finishPending(): Promise<void> {
-    const pending = this.sql.exec<{ prefix: string; shard: string }>("SELECT prefix, shard FROM mounts WHERE state = 'pending'").toArray();
-    for (const mount of pending) {
+    const unfinished = this.sql.exec<{ prefix: string; shard: string; state: MountRow["state"] }>("SELECT prefix, shard, state FROM mounts WHERE state != 'active'").toArray();
+    for (const row of unfinished) {
       try {
-        await this.setUp(mount);
+        if (row.state === "pending") await this.setUp(row);
+        else await this.tearDown(row);
       } catch (err) {
         if (!(err instanceof KeeperError)) throw err;
       }

@@ -6,6 +6,7 @@
  * round trip, never a wrong answer.
  */
 import {
+  type Acl,
   type Caller,
   type ChangeEvent,
   type ChangeScope,
@@ -79,9 +80,16 @@ export class ShardRouter {
     return table;
   }
 
-  /** Mounts a new subtree on a shard of its own (admin). */
-  async mount(prefix: string) {
-    const outcome = await this.directory().mount(this.namespace, prefix);
+  /** Mounts a new subtree on a shard of its own, as `caller` (admin; see DirectoryDO.mount). */
+  async mount(caller: Caller, prefix: string, acl?: Acl[]) {
+    const outcome = await this.directory().mount(this.namespace, prefix, caller, acl);
+    if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
+    return outcome;
+  }
+
+  /** Unmounts an empty mounted subtree, as `caller` (admin; see DirectoryDO.unmount). */
+  async unmount(caller: Caller, prefix: string) {
+    const outcome = await this.directory().unmount(prefix, caller);
     if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
     return outcome;
   }

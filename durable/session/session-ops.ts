@@ -11,6 +11,7 @@ import {
   type Limits,
   type MultiReadItemOp,
   type MultiWriteOp,
+  type Scope,
   type ShardRequest,
   type Value,
   WATCH_KINDS,
@@ -19,6 +20,7 @@ import {
   bytesToBase64,
   parseAclList,
   parseCreateMode,
+  scopeNeededBy,
   validatePath,
 } from "../../protocol/index.ts";
 
@@ -175,6 +177,11 @@ export function parseSessionOp(raw: unknown, limits: Limits): HostOp {
     default:
       throw new KeeperError("Unimplemented", `unknown operation ${JSON.stringify(body.op)}`);
   }
+}
+
+/** The scope a host operation needs: a shard request's own; the host's operations only read. */
+export function scopeNeededByHostOp(op: HostOp): Scope {
+  return op.op === "shard" ? scopeNeededBy(op.request) : "read";
 }
 
 /** A result as JSON for the socket: every byte value (Uint8Array) becomes a base64 string. */

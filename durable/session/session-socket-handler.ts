@@ -9,11 +9,11 @@
  * closes its socket (1003 or 1008), and nothing else: other sockets and the
  * sessions' state are untouched.
  */
-import { type Caller, type Id, KeeperError, type Outcome } from "../../protocol/index.ts";
+import { type Caller, type Id, KeeperError, type Outcome, isScope, scopeAllows } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { SessionHost } from "./session-host.ts";
 import { isHostNumber } from "./session-ids.ts";
-import { type HostOp, parseSessionOp, toWire } from "./session-ops.ts";
+import { type HostOp, parseSessionOp, scopeNeededByHostOp, toWire } from "./session-ops.ts";
 import { batchable, failed } from "./session-runner.ts";
 import { type Incoming, type SocketAttachment, attachmentOf, connectionIds, parseFrame } from "./session-sockets.ts";
 import { samePassword } from "./session-store.ts";
@@ -56,7 +56,8 @@ export class SocketHandler {
     const url = new URL(request.url);
     const namespace = url.searchParams.get("namespace") ?? "";
     const hostNumber = Number(url.searchParams.get("host"));
-    if (!namespace || !isHostNumber(hostNumber)) return new Response("namespace and host are required", { status: 400 });
+    const scope = url.searchParams.get("scope");
+    if (!namespace || !isHostNumber(hostNumber) || !isScope(scope)) return new Response("namespace, host and scope are required", { status: 400 });
     try {
       this.host.store.claimNamespace(namespace);
     } catch (err) {
@@ -67,7 +68,7 @@ export class SocketHandler {
     const socketId = crypto.randomUUID();
     // The tag finds the socket again from its sessions' rows, also after hibernation.
     this.state.acceptWebSocket(server, [socketId]);
-    const attachment: SocketAttachment = { socketId, namespace, hostNumber, ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", lastSeen: Date.now() };
+    const attachment: SocketAttachment = { socketId, namespace, hostNumber, ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", scope, lastSeen: Date.now() };
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -192,6 +193,8 @@ export class SocketHandler {
     let op: HostOp | KeeperError;
     try {
       op = parseSessionOp(m.op, this.host.limits);
+      const needed = scopeNeededByHostOp(op);
+      if (!scopeAllows(attachment.scope, needed)) throw new KeeperError("NoAuth", `this needs the ${needed} right; the socket's token has scope ${attachment.scope}`);
     } catch (err) {
       op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
     }

@@ -10,7 +10,7 @@
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
-import { type Id, KeeperError } from "../../protocol/index.ts";
+import { type Id, KeeperError, type Scope } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
 export interface SocketLimits {
@@ -64,6 +64,8 @@ export interface SocketAttachment {
   hostNumber: number;
   /** The client's address, its `ip` identity for ACLs. */
   ip: string;
+  /** What the socket's bearer token allows (protocol/scopes.ts): a `read` socket makes no writes. */
+  scope: Scope;
   lastSeen: number;
 }
 

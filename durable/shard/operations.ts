@@ -62,15 +62,19 @@ export class ShardTree {
   private readonly store: ZnodeStore;
   private readonly limits: Limits;
   private readonly root: string;
+  /** False for a mounted shard not set up yet, or unmounted: it serves no path. */
+  readonly serving: boolean;
 
-  constructor(store: ZnodeStore, limits: Limits, root: string) {
+  constructor(store: ZnodeStore, limits: Limits, root: string, serving = true) {
     this.store = store;
     this.limits = limits;
     this.root = root;
+    this.serving = serving;
   }
 
   /** Refuses paths outside this shard: above its root, or inside a mounted subtree. */
   checkRoute(path: string): void {
+    if (!this.serving) throw new MovedError(String(path));
     if (typeof path !== "string") return; // shape errors are reported by validation
     const inside = this.root === "/" || path === this.root || path.startsWith(`${this.root}/`);
     if (!inside) throw new MovedError(path);
@@ -167,6 +171,24 @@ export class ShardTree {
     w.events.push({ event: "NodeCreated", path, acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (kind === "ttl" || kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
     return { path, stat: statOf(row) };
+  }
+
+  /** Refuses, as a delete of `path` would, a caller without DELETE on its parent (unmounting `path`). */
+  checkMayDelete(path: string, caller: Caller): void {
+    const parentPath = parentOf(path);
+    this.requirePerm(this.node(parentPath), Perms.DELETE, caller, parentPath);
+  }
+
+  /** Removes the stub of an unmounted subtree, as a delete would; none there is fine. */
+  removeMountStub(path: string, w: WriteContext): void {
+    const stub = this.store.get(path);
+    if (stub?.kind !== "mount") return;
+    const parent = this.node(parentOf(path));
+    this.store.remove(path);
+    parent.pzxid = w.zxid;
+    parent.numChildren -= 1;
+    this.store.update(parent);
+    w.events.push({ event: "NodeDeleted", path, acl: stub.acl }, { event: "NodeChildrenChanged", path: parent.path, acl: parent.acl });
   }
 
   delete(op: DeleteOp, w: WriteContext, opts: { skipAcl?: boolean } = {}): void {

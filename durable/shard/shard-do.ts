@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  type Acl,
   type Caller,
   type ChangeEvent,
   type ChangeScope,
@@ -84,18 +85,31 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.limits = limitsFromEnv(env);
     const reap = Number(env.EDGEKEEPER_CONTAINER_REAP_MS);
     this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
-    void ctx.blockConcurrencyWhile(async () => {
-      for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
-      migrateShardSchema(this.sql);
-      this.log.initialize();
-    });
+    void ctx.blockConcurrencyWhile(async () => this.createSchema());
   }
 
-  /** The subtree this shard serves, fixed at its first request. */
+  private createSchema(): void {
+    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
+    migrateShardSchema(this.sql);
+    this.log.initialize();
+  }
+
+  /**
+   * The subtree this shard serves: "/" is set up at its first request, a mounted
+   * subtree only by initMount (so a request routed by a stale table to a shard
+   * being unmounted, or already freed, sets nothing up again: it answers `moved`).
+   * A sealed shard (being unmounted) serves nothing.
+   */
   private treeFor(root: string): ShardTree {
-    const stored = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'root'").toArray()[0]?.value;
-    if (stored === undefined) this.initializeRoot(root);
-    return new ShardTree(this.store, this.limits, stored ?? root);
+    const stored = this.metaValue("root");
+    if (stored === undefined && root === "/") this.initializeRoot(root, OPEN_ACL_UNSAFE);
+    const serving = (stored !== undefined || root === "/") && this.metaValue("sealed") === undefined;
+    return new ShardTree(this.store, this.limits, stored ?? root, serving);
+  }
+
+  private metaValue(key: string): string | undefined {
+    const value = this.sql.exec<{ value: SqlStorageValue }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+    return value === undefined || value === null ? undefined : String(value);
   }
 
   /**
@@ -103,7 +117,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
    * readable by all and writable by none (its aversion is -1 there too).
    */
-  private initializeRoot(root: string): void {
+  private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
@@ -115,7 +129,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
           parent: path === "/" ? null : parentOf(path),
           name: basename(path),
           data: new Uint8Array(0),
-          acl: [...(path === "/zookeeper/config" ? READ_ACL_UNSAFE : OPEN_ACL_UNSAFE)],
+          acl: [...(path === "/zookeeper/config" ? READ_ACL_UNSAFE : path === root ? rootAcl : OPEN_ACL_UNSAFE)],
           kind: "persistent",
           owner: 0,
           ttlMs: null,
@@ -223,6 +237,8 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    */
   async closeSession(root: string, sessionId: number): Promise<Outcome<{ deleted: string[] }>> {
     const tree = this.treeFor(root);
+    // An unmounted shard holds no ephemerals (it was empty), and must not be written again.
+    if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
     this.store.markSessionClosed(sessionId, Date.now());
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
@@ -237,10 +253,12 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   }
 
   /**
-   * Creates the stub that lists a subtree mounted on another shard (DirectoryDO.mount).
-   * Idempotent: a stub already there is success, so an interrupted mount can be redone.
+   * Creates the stub that lists a subtree mounted on another shard (DirectoryDO.mount),
+   * as `caller` would create the node: CREATE on the parent, the parent must exist,
+   * the path must not. Idempotent: a stub already there is success, so an
+   * interrupted mount can be redone.
    */
-  async createMountStub(root: string, path: string): Promise<Outcome> {
+  async createMountStub(root: string, path: string, caller: Caller, acl: Acl[]): Promise<Outcome> {
     const tree = this.treeFor(root);
     try {
       tree.checkRoute(routingPath({ op: "create", path }));
@@ -249,12 +267,62 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       throw err;
     }
     if (this.store.get(path)?.kind === "mount") return { ok: true, zxid: this.log.lastZxid(), value: {} };
-    return this.write(SYSTEM_CALLER, undefined, (w) => tree.create({ op: "create", path }, w, true));
+    return this.write(caller, undefined, (w) => tree.create({ op: "create", path, acl }, w, true));
   }
 
-  /** Prepares a shard to serve the subtree at `root` (DirectoryDO.mount). */
-  async initMount(root: string): Promise<void> {
-    this.treeFor(root);
+  /** Whether `caller` may unmount `path`: DELETE on its parent, as a delete of the node needs. */
+  async mayRemoveMountStub(root: string, path: string, caller: Caller): Promise<Outcome> {
+    const tree = this.treeFor(root);
+    try {
+      tree.checkRoute(parentOf(path));
+      tree.checkMayDelete(path, caller);
+      return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    } catch (err) {
+      if (err instanceof MovedError) return this.moved();
+      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      throw err;
+    }
+  }
+
+  /** Removes the stub of an unmounted subtree (DirectoryDO.unmount); idempotent. */
+  async removeMountStub(root: string, path: string): Promise<Outcome> {
+    const tree = this.treeFor(root);
+    if (this.store.get(path)?.kind !== "mount") return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    return this.write(SYSTEM_CALLER, undefined, (w) => tree.removeMountStub(path, w));
+  }
+
+  /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
+  async initMount(root: string, acl: Acl[]): Promise<void> {
+    if (this.metaValue("root") === undefined) this.initializeRoot(root, acl);
+  }
+
+  /**
+   * Stops serving, for an unmount, if the subtree is empty (NotEmpty otherwise): the
+   * check and the seal are one write, so no create can slip between. Its watchers
+   * see the mount point deleted, as a delete of the node would show them (and long
+   * polls on it wake). From then on every request is answered `moved`. Idempotent.
+   */
+  async sealForUnmount(root: string): Promise<Outcome> {
+    const tree = this.treeFor(root);
+    if (!tree.serving) return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    return this.write(SYSTEM_CALLER, undefined, (w) => {
+      const rootRow = this.store.get(root);
+      if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', 1)");
+      w.events.push({ event: "NodeDeleted", path: root, acl: rootRow?.acl ?? [] });
+      return {};
+    });
+  }
+
+  /**
+   * Frees an unmounted shard: its storage and its alarm. The empty schema is made
+   * again (as a restart would) so that a request a stale table still sends here
+   * finds a shard that serves nothing, and is answered `moved`.
+   */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.createSchema();
   }
 
   /**

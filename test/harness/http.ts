@@ -105,8 +105,13 @@ export class HttpClient {
     return this.fetch("POST", `/v1/multi-read${search ? `?${search}` : ""}`, { body: { ops } });
   }
 
-  mount(prefix: unknown): Promise<Response> {
-    return this.fetch("POST", "/v1/admin/mounts", { body: { prefix } });
+  /** Mounts `prefix` on a shard of its own (`acl`: the mount point's, else as a create's). */
+  mount(prefix: unknown, options: { acl?: unknown } = {}): Promise<Response> {
+    return this.fetch("POST", "/v1/admin/mounts", { body: { prefix, ...options } });
+  }
+
+  unmount(prefix: string): Promise<Response> {
+    return this.fetch("DELETE", `/v1/admin/mounts${prefix.split("/").map(encodeURIComponent).join("/")}`);
   }
 
   /** Creates a node and asserts it worked; returns the created path and Stat. */

@@ -44,9 +44,13 @@ export class SessionSocket {
     });
   }
 
-  static async open(namespace: string, query: Record<string, string> = {}): Promise<SessionSocket> {
+  /**
+   * Opens a socket through the Worker; `fetch` replaces SELF.fetch (e.g. the app with
+   * other settings: `(req) => app.fetch(req, bindings)`).
+   */
+  static async open(namespace: string, query: Record<string, string> = {}, fetch: (req: Request) => Promise<Response> = (req) => SELF.fetch(req)): Promise<SessionSocket> {
     const url = `${ORIGIN}/v1/sessions/socket?${new URLSearchParams({ namespace, ...query })}`;
-    const res = await SELF.fetch(url, { headers: { Upgrade: "websocket" } });
+    const res = await fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
     if (!res.webSocket) throw new Error(`no WebSocket: ${res.status} ${await res.text()}`);
     res.webSocket.accept();
     return new SessionSocket(res.webSocket);

@@ -9,6 +9,7 @@ import { shardObjectName } from "../../durable/env.ts";
 import type { Caller, Outcome, ShardRequest } from "../../protocol/index.ts";
 import { ShardRouter } from "../../durable/directory/shard-router.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
+import { SessionSocket } from "../harness/socket.ts";
 
 interface ShardStub {
   execute(root: string, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]>;
@@ -205,7 +206,7 @@ describe("a stale mount table", () => {
 
     // Mount behind the router's back, as another isolate would.
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     expect((await router.table()).mounts).toHaveLength(1); // still stale
 
@@ -222,7 +223,7 @@ describe("a stale mount table", () => {
     const router = new ShardRouter(env, zk.namespace);
     await router.table();
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "create", path: "/big/one" }, { op: "create", path: "/big/two" }]);
     // /zookeeper x3, /a, /big, /big/one, /big/two
@@ -233,12 +234,154 @@ describe("a stale mount table", () => {
     const zk = new HttpClient();
     await zk.mustGet("/"); // the Worker caches the namespace's table
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    const mount = await directory.mount(zk.namespace, "/big");
+    const mount = await directory.mount(zk.namespace, "/big", ANONYMOUS);
     if (!mount.ok) throw new Error(mount.error.message);
     await zk.mustCreate("/big/x", { data: "routed" });
     expect(await zk.mustGet("/big/x")).toMatchObject({ data: "routed" });
     const [own] = await shardObject(zk.namespace, mount.mount.shard).execute("/big", ANONYMOUS, [{ op: "getData", path: "/big/x" }]);
     expect(own?.ok).toBe(true);
     expect(await (await zk.get("/", { view: "count" })).json()).toMatchObject({ count: 5 });
+  });
+});
+
+/** The rows left in a shard object's znode table (none once its storage is freed). */
+async function znodeRows(namespace: string, shard: string): Promise<number> {
+  const object = env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard)));
+  return runInDurableObject(object, (_instance, state) => {
+    const tables = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'znodes'").toArray();
+    return tables.length === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM znodes").one().n;
+  });
+}
+
+const ALL = 31;
+const READ = 1;
+
+describe("the mount point's ACLs", () => {
+  it("a mount needs CREATE on the parent, and a refused one writes nothing", async () => {
+    const alice = new HttpClient({ auth: "digest alice:pw" });
+    await alice.mustCreate("/locked", { acl: [{ perms: ALL, scheme: "auth", id: "" }] });
+    const anonymous = alice.as(undefined);
+    const before = await alice.snapshot();
+    const tableBefore = await (await anonymous.fetch("GET", "/v1/admin/mounts")).json();
+    await expectKeeperError(await anonymous.mount("/locked/m"), "NoAuth");
+    expect(await alice.snapshot()).toEqual(before);
+    expect(await (await anonymous.fetch("GET", "/v1/admin/mounts")).json()).toEqual(tableBefore);
+    expect((await alice.mount("/locked/m")).status).toBe(201);
+  });
+
+  it("gives the mount point the ACL the request names, else a create's default (open)", async () => {
+    const zk = new HttpClient();
+    expect((await zk.mount("/open")).status).toBe(201);
+    expect(await (await zk.get("/open", { view: "acl" })).json()).toMatchObject({ acl: [{ perms: ALL, scheme: "world", id: "anyone" }] });
+
+    const alice = zk.as("digest alice:pw");
+    const acl = [{ perms: ALL, scheme: "auth", id: "" }, { perms: READ, scheme: "world", id: "anyone" }];
+    expect((await alice.mount("/private", { acl })).status).toBe(201);
+    const shown = await (await alice.get("/private", { view: "acl" })).json<{ acl: { perms: number; scheme: string; id: string }[] }>();
+    expect(shown.acl).toHaveLength(2);
+    expect(shown.acl[0]).toMatchObject({ perms: ALL, scheme: "digest", id: expect.stringMatching(/^alice:/) });
+    expect(shown.acl[1]).toEqual({ perms: READ, scheme: "world", id: "anyone" });
+    // Anyone reads it; only alice writes under it.
+    expect((await zk.get("/private")).status).toBe(200);
+    await expectKeeperError(await zk.create("/private/x"), "NoAuth");
+    await expectKeeperError(await zk.set("/private", { data: "taken" }), "NoAuth");
+    expect((await alice.create("/private/x")).status).toBe(201);
+    await expectKeeperError(await zk.mount("/bad", { acl: [{ perms: ALL, scheme: "auth", id: "" }] }), "InvalidACL");
+  });
+});
+
+describe("unmounting", () => {
+  it("removes an empty mount: its stub, its row and its shard's storage; the prefix can be mounted again", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/gone");
+    expect((await zk.delete("/big/gone")).status).toBe(200);
+    const res = await zk.unmount("/big");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ unmounted: { prefix: "/big", shard }, table: { mounts: [{ prefix: "/", shard: "root" }] } });
+    await expectKeeperError(await zk.get("/big"), "NoNode");
+    expect(await (await zk.get("/", { view: "children" })).json()).toMatchObject({ children: ["small", "zookeeper"] });
+    expect(await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>()).toMatchObject({ mounts: [{ prefix: "/", shard: "root" }] });
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+    expect((await zk.mount("/big")).status).toBe(201);
+    await zk.mustCreate("/big/again");
+  });
+
+  it("shows the mount point's watchers its deletion, and its parent's watchers the child going", async () => {
+    const { zk } = await mounted();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    await socket.ok(s.sessionId, { op: "exists", path: "/big", watch: true });
+    await socket.ok(s.sessionId, { op: "getChildren", path: "/", watch: true });
+    expect((await zk.unmount("/big")).status).toBe(200);
+    await socket.next((m) => m !== "pong" && m.t === "event" && m.event === "NodeDeleted" && m.path === "/big");
+    await socket.next((m) => m !== "pong" && m.t === "event" && m.event === "NodeChildrenChanged" && m.path === "/");
+    socket.drop();
+  });
+
+  it("refuses a mount with children or mounts below it (NotEmpty) and a path that is no mount (NoNode), writing nothing", async () => {
+    const { zk, shard } = await mounted();
+    await zk.mustCreate("/big/child");
+    expect((await zk.mount("/big/inner")).status).toBe(201);
+    const before = await zk.snapshot();
+    const tableBefore = await (await zk.fetch("GET", "/v1/admin/mounts")).json();
+    await expectKeeperError(await zk.unmount("/big"), "NotEmpty");
+    expect((await zk.unmount("/big/inner")).status).toBe(200);
+    await expectKeeperError(await zk.unmount("/big"), "NotEmpty");
+    await expectKeeperError(await zk.unmount("/small"), "NoNode");
+    await expectKeeperError(await zk.unmount("/nowhere"), "NoNode");
+    await expectKeeperError(await zk.fetch("DELETE", "/v1/admin/mounts/big/"), "BadArguments");
+    const after = await zk.snapshot();
+    delete (before as Record<string, unknown>)["/big/inner"];
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    expect(after["/big/child"]).toEqual(before["/big/child"]);
+    expect((await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>()).mounts).toEqual([{ prefix: "/", shard: "root" }, { prefix: "/big", shard }]);
+    expect(tableBefore).toMatchObject({ mounts: [{ prefix: "/" }, { prefix: "/big" }, { prefix: "/big/inner" }] });
+    expect(await zk.mustGet("/big/child")).toMatchObject({ path: "/big/child" });
+  });
+
+  it("needs DELETE on the parent, as deleting the node would", async () => {
+    const alice = new HttpClient({ auth: "digest alice:pw" });
+    await alice.mustCreate("/mine", { acl: [{ perms: ALL, scheme: "auth", id: "" }, { perms: ALL & ~8, scheme: "world", id: "anyone" }] });
+    const anonymous = alice.as(undefined);
+    expect((await anonymous.mount("/mine/m")).status).toBe(201);
+    await expectKeeperError(await anonymous.unmount("/mine/m"), "NoAuth");
+    expect((await anonymous.get("/mine/m")).status).toBe(200);
+    expect((await alice.unmount("/mine/m")).status).toBe(200);
+  });
+
+  it("finishes an unmount that an earlier instance left half done, before routing by the table", async () => {
+    const { zk, shard } = await mounted();
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    await runInDurableObject(directory, (_instance, state) => {
+      state.storage.sql.exec("UPDATE mounts SET state = 'unmounting' WHERE prefix = '/big'");
+    });
+    const table = await (await zk.fetch("GET", "/v1/admin/mounts")).json<MountTable>();
+    expect(table.mounts).toEqual([{ prefix: "/", shard: "root" }]);
+    await expectKeeperError(await zk.get("/big"), "NoNode");
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+  });
+
+  it("answers a router whose table still shows the freed shard by routing it anew", async () => {
+    const { zk, shard } = await mounted();
+    const router = new ShardRouter(env, zk.namespace);
+    expect((await router.table()).mounts).toHaveLength(2); // cached with /big
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+    expect((await directory.unmount("/big", ANONYMOUS)).ok).toBe(true);
+    expect((await router.table()).mounts).toHaveLength(2); // still stale
+    const created = await router.execute(ANONYMOUS, { op: "create", path: "/big/x" });
+    expect(created).toMatchObject({ ok: false, error: { name: "NoNode" } });
+    expect(await znodeRows(zk.namespace, shard)).toBe(0);
+  });
+});
+
+describe("the mount limit (EDGEKEEPER_MAX_MOUNTS, 3 in the tests)", () => {
+  it("refuses one mount more with QuotaExceeded, and takes one again after an unmount", async () => {
+    const zk = new HttpClient();
+    for (const prefix of ["/a", "/b", "/c"]) expect((await zk.mount(prefix)).status).toBe(201);
+    const body = await expectKeeperError(await zk.mount("/d"), "QuotaExceeded");
+    expect(body.error.message).toMatch(/EDGEKEEPER_MAX_MOUNTS/);
+    expect((await zk.get("/d")).status).toBe(404);
+    expect((await zk.unmount("/a")).status).toBe(200);
+    expect((await zk.mount("/d")).status).toBe(201);
   });
 });

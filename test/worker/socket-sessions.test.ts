@@ -127,7 +127,7 @@ describe("requests", () => {
     await socket.ok(s.sessionId, { op: "exists", path: "/" }); // the host has read the table: one shard
     // Mounted behind the host's back: its cached table still sends /late/* to the root shard.
     const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
-    expect((await directory.mount(zk.namespace, "/late")).ok).toBe(true);
+    expect((await directory.mount(zk.namespace, "/late", { sessionId: 0, ids: [] })).ok).toBe(true);
     const xids = socket.sendReqs(
       s.sessionId,
       { op: "create", path: "/late/q-", mode: "PERSISTENT_SEQUENTIAL", data: b64("1") },

@@ -1,11 +1,19 @@
 /**
- * /v1/admin/mounts: the namespace's mount table, and mounting a subtree on a shard of its own.
+ * /v1/admin/mounts: the namespace's mount table, mounting a subtree on a shard of
+ * its own, and unmounting an empty one. The admin right is checked before these
+ * routes run (middleware/authorize.ts); the ACL of the mount point's parent holds
+ * besides (CREATE to mount, DELETE to unmount), as for a create or delete.
  */
 import { Hono } from "hono";
-import { limitsFromEnv } from "../../protocol/index.ts";
+import { limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
+import { callerOf } from "../identity.ts";
+import { checkedPath } from "../op-parsing.ts";
 import { readJsonObject, requiredString } from "../request-body.ts";
+import { znodePathOf } from "./znodes.ts";
+
+const MOUNTS = "/v1/admin/mounts";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -13,7 +21,17 @@ adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)
 
 adminRoutes.post("/mounts", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
-  const out = await c.get("router").mount(requiredString(body, "prefix"));
+  const prefix = requiredString(body, "prefix");
+  const acl = body.acl === undefined || body.acl === null ? undefined : parseAclList(body.acl);
+  const out = await c.get("router").mount(await callerOf(c.req, c.env), prefix, acl);
   if (!out.ok) return errorResponse(c, out.error);
   return c.json({ mount: out.mount, table: out.table }, 201);
+});
+
+/** DELETE /v1/admin/mounts/<prefix>: the prefix as a znode path, percent-encoded per component. */
+adminRoutes.delete("/mounts/:prefix{.+}", async (c) => {
+  const prefix = checkedPath(znodePathOf(c.req.url, MOUNTS), limitsFromEnv(c.env));
+  const out = await c.get("router").unmount(await callerOf(c.req, c.env), prefix);
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ unmounted: out.mount, table: out.table });
 });

@@ -73,6 +73,8 @@ sessionRoutes.get("/sessions/socket", async (c) => {
   const target = new URL("https://session-host/socket");
   target.searchParams.set("namespace", namespace);
   target.searchParams.set("host", String(hostNumber));
+  // The host holds every request of the socket to the token's scope.
+  target.searchParams.set("scope", c.get("grant").scope);
   const headers = new Headers({ Upgrade: "websocket", "CF-Connecting-IP": c.req.header("CF-Connecting-IP") ?? "127.0.0.1" });
   return sessionHost(c.env, namespace, hostNumber).fetch(new Request(target, { headers }));
 });
