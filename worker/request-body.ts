@@ -1,7 +1,8 @@
 /**
  * Reading request bodies and fields with ZooKeeper's errors: a body that does not
- * parse, or a field of the wrong type, is MarshallingError (as a frame that does
- * not parse is on the wire); a body over the limit is refused before it is read.
+ * parse (or is not valid UTF-8), or a field of the wrong type,
+ * is MarshallingError (as a frame that does not parse is on the wire); a body over
+ * the limit is refused before it is read.
  */
 import type { Context } from "hono";
 import { KeeperError } from "../protocol/index.ts";
@@ -40,15 +41,18 @@ async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   return bytes;
 }
 
+/** Refuses invalid UTF-8 rather than reading it as U+FFFD. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
 export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
   const bytes = await readBody(c, maxBytes);
   if (bytes.byteLength === 0) return {};
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
+    value = JSON.parse(strictUtf8.decode(bytes));
   } catch {
-    throw new KeeperError("MarshallingError", "request body is not valid JSON");
+    throw new KeeperError("MarshallingError", "request body is not valid JSON in UTF-8");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new KeeperError("MarshallingError", "request body must be a JSON object");
   return value as JsonObject;
