@@ -7,6 +7,7 @@ import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
+import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { multiRoutes } from "./routes/multi.ts";
@@ -23,6 +24,7 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const app = new Hono<AppEnv>();
 
+app.use("*", drainUnreadBody());
 app.onError(renderError);
 app.notFound(() => {
   throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
