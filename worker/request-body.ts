@@ -1,6 +1,6 @@
 /**
  * Reading request bodies and fields with ZooKeeper's errors: a body that does not
- * parse (or is not valid UTF-8), or a field of the wrong type,
+ * parse (or is not valid UTF-8, or not sent as JSON), or a field of the wrong type,
  * is MarshallingError (as a frame that does not parse is on the wire); a body over
  * the limit is refused before it is read.
  */
@@ -44,10 +44,20 @@ async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
 /** Refuses invalid UTF-8 rather than reading it as U+FFFD. */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Reads a JSON object body of at most `maxBytes`; an empty body reads as {}.
+ * A body must say it is JSON: a page of another site can send text/plain or a
+ * form without a CORS preflight, never application/json.
+ */
 export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
   const bytes = await readBody(c, maxBytes);
   if (bytes.byteLength === 0) return {};
+  if (!JSON_CONTENT_TYPE.test(c.req.header("Content-Type") ?? "")) {
+    throw new KeeperError("MarshallingError", "a request body must be sent as Content-Type: application/json");
+  }
   let value: unknown;
   try {
     value = JSON.parse(strictUtf8.decode(bytes));

@@ -57,7 +57,8 @@ const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: UPDATE_
 const statField = (page: Page, field: string) => text(page, `#stat td:text-is("${field}") + td`);
 
 async function api(path: string, method: string, body?: unknown): Promise<Response> {
-  const response = await fetch(`${server!.base}/v1/znodes${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = body === undefined ? {} : { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const response = await fetch(`${server!.base}/v1/znodes${path}`, { method, ...json });
   expect(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`).toBe(true);
   return response;
 }

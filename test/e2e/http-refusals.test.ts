@@ -70,6 +70,7 @@ describe("a refusal made before the body is read", () => {
     ["an unknown route at the top", { method: "POST", path: "/nothing" }, "Unimplemented"],
     ["a method znodes do not take", { method: "PATCH", path: "/v1/znodes/a" }, "Unimplemented"],
     ["a method multi does not take", { method: "PUT", path: "/v1/multi" }, "Unimplemented"],
+    ["an origin that may not use the API", { method: "POST", path: "/v1/znodes/a", headers: { Origin: "https://evil.example" } }, "NoAuth"],
     ["a malformed namespace", { method: "POST", path: "/v1/znodes/a", headers: { "X-Edgekeeper-Namespace": "no/slash" } }, "BadArguments"],
   ];
   const sizes: [string, number][] = [
