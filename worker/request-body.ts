@@ -10,6 +10,25 @@ import { KeeperError } from "../protocol/index.ts";
 export type JsonObject = Record<string, unknown>;
 
 /**
+ * Hands each chunk of `stream` to `take`, to its end (true), or until more than
+ * `maxBytes` have arrived: then the rest is cancelled, never read (false).
+ */
+export async function readChunks(stream: ReadableStream<Uint8Array>, maxBytes: number, take: (chunk: Uint8Array) => void): Promise<boolean> {
+  const reader = stream.getReader();
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return true;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return false;
+    }
+    take(value);
+  }
+}
+
+/**
  * Reads a body of at most `maxBytes`, refusing it as soon as it is larger: by its
  * Content-Length before reading, or, for a body of unknown length, once that many
  * bytes have arrived (the rest is never read).
@@ -19,19 +38,11 @@ async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   if (declared > maxBytes) throw new KeeperError("BadArguments", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
   const stream = c.req.raw.body;
   if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
-    }
-    chunks.push(value);
+  if (!(await readChunks(stream, maxBytes, (chunk) => chunks.push(chunk)))) {
+    throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
   }
+  const length = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {

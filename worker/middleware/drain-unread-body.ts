@@ -12,20 +12,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
 import { limitsFromEnv } from "../../protocol/index.ts";
-
-async function drain(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<void> {
-  const reader = body.getReader();
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel();
-      return;
-    }
-  }
-}
+import { readChunks } from "../request-body.ts";
 
 /**
  * @example
@@ -42,7 +29,7 @@ export function drainUnreadBody(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }
       const maxBytes = limitsFromEnv(c.env).maxRequestBytes;
       if (body && !c.req.raw.bodyUsed && Number(c.req.header("Content-Length") ?? "0") <= maxBytes) {
         // A client that goes away mid-body has nothing left to answer.
-        await drain(body, maxBytes).catch(() => undefined);
+        await readChunks(body, maxBytes, () => undefined).catch(() => undefined);
       }
     }
   };
