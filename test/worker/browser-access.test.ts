@@ -142,6 +142,11 @@ describe("CORS", () => {
     const refused = await call(`${ORIGIN}/v1/znodes/a`, { method: "POST", body: "{}", headers }, configured);
     expect(refused.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
     await expectKeeperError(refused, "NodeExists");
+    // And the event stream, for an EventSource on that page.
+    const events = await call(`${ORIGIN}/v1/events/a`, { headers: { Origin: "https://app.example.com", "X-Edgekeeper-Namespace": ns } }, configured);
+    expect(events.headers.get("Content-Type")).toMatch(/^text\/event-stream/);
+    expect(events.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+    await events.body?.cancel();
   });
 
   it("answers no CORS for other origins, loopback ones included", async () => {
