@@ -66,7 +66,7 @@ function unconfiguredOriginAllowed(origin: URL, requestUrl: URL, env: Edgekeeper
  * app.use("/v1/*", originGuard());
  */
 export function originGuard(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }> {
-  const corsForAllowedOrigin = cors({ origin: (origin) => origin, exposeHeaders: EXPOSED_HEADERS, maxAge: PREFLIGHT_MAX_AGE_SECONDS });
+  const corsForConfiguredOrigin = cors({ origin: (origin) => origin, exposeHeaders: EXPOSED_HEADERS, maxAge: PREFLIGHT_MAX_AGE_SECONDS });
   return async (c, next) => {
     const requestUrl = new URL(c.req.url);
     if (c.env.EDGEKEEPER_LOCAL === "1" && !hostAllowed(requestUrl, c.env)) {
@@ -75,7 +75,7 @@ export function originGuard(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }> {
     const origin = c.req.header("Origin");
     if (origin === undefined) return next();
     const url = parsedOrigin(origin);
-    if (url && configuredOrigins(c.env).has(url.origin)) return corsForAllowedOrigin(c, next);
+    if (url && configuredOrigins(c.env).has(url.origin)) return corsForConfiguredOrigin(c, next);
     if (url && unconfiguredOriginAllowed(url, requestUrl, c.env)) return next();
     throw new KeeperError("NoAuth", `origin ${JSON.stringify(origin)} may not use this API: list it in EDGEKEEPER_ALLOWED_ORIGINS`);
   };
