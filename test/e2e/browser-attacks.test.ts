@@ -8,22 +8,16 @@
  * with Chromium's Local Network Access checks off, as in browsers that have none.
  * Skips, saying why, only where /usr/bin/chromium is absent.
  */
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Chromium, chromiumMissing as missing, launchChromium } from "../harness/chromium.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (Debian's chromium package: apt-get install -y chromium)`;
 const EVIL = "evil.test";
 const REBOUND = "rebound.test";
 
 let server: LocalServer | undefined;
-let browser: BrowserContext | undefined;
-let profileDir: string | undefined;
+let chrome: Chromium | undefined;
 
 beforeAll(async () => {
   if (missing) {
@@ -31,33 +25,20 @@ beforeAll(async () => {
     return;
   }
   server = await startLocalServer();
-  profileDir = await mkdtemp(join(tmpdir(), "edgekeeper-chromium-"));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--host-resolver-rules=MAP ${EVIL} 127.0.0.1, MAP ${REBOUND} 127.0.0.1`,
-      "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights",
-    ],
-  });
+  chrome = await launchChromium([
+    `--host-resolver-rules=MAP ${EVIL} 127.0.0.1, MAP ${REBOUND} 127.0.0.1`,
+    "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights",
+  ]);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chrome?.close();
   await server?.stop();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
 });
 
 /** A blank page at `url`, served by Playwright: its origin is the attacker's. */
 async function pageAt(url: string): Promise<Page> {
-  const page = await browser!.newPage();
+  const page = await chrome!.context.newPage();
   await page.route(url, (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>hostile</title>" }));
   await page.goto(url);
   return page;
