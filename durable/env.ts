@@ -19,6 +19,10 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_MAX_MOUNTS?: string;
   /** "1" when running locally (npm start, tests): no token needed, loopback only. */
   EDGEKEEPER_LOCAL?: string;
+  /** Comma-separated origins (`https://app.example.com`) whose pages may use the API, with CORS. */
+  EDGEKEEPER_ALLOWED_ORIGINS?: string;
+  /** Comma-separated host names, besides loopback ones, by which the local API may be reached. */
+  EDGEKEEPER_ALLOWED_HOSTS?: string;
   /** "super:BASE64(SHA1(super:password))": the digest identity that passes every ACL. */
   EDGEKEEPER_SUPER_DIGEST?: string;
   /** How long an emptied container waits before it is reaped (ZooKeeper checks every 60 s). */

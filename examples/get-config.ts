@@ -8,8 +8,8 @@ import { getConfig } from "../client/recipes/http-config.ts";
 import { SERVER } from "./shared.ts";
 
 const path = `/example-feature-${Date.now()}`;
-await fetch(`${SERVER}/v1/znodes${path}`, { method: "POST", body: JSON.stringify({ data: "off" }) });
+await fetch(`${SERVER}/v1/znodes${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ data: "off" }) });
 console.log("feature:", await getConfig(SERVER, path, { waitSeconds: 3 }));
-await fetch(`${SERVER}/v1/znodes${path}`, { method: "PUT", body: JSON.stringify({ data: "on" }) });
+await fetch(`${SERVER}/v1/znodes${path}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ data: "on" }) });
 await sleep(300); // the long-poll answers as soon as the node changes
 console.log("feature:", await getConfig(SERVER, path, { waitSeconds: 3 }));

@@ -1,6 +1,6 @@
 /**
- * The Hono app: bearer auth, namespace selection, the API routes, errors in
- * ZooKeeper's terms.
+ * The Hono app: origin and host checks, bearer auth, namespace selection, the API
+ * routes, errors in ZooKeeper's terms.
  */
 import { Hono } from "hono";
 import type { EdgekeeperEnv } from "../durable/env.ts";
@@ -8,6 +8,8 @@ import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
 import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
+import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
+import { originGuard } from "./middleware/origin-guard.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { multiRoutes } from "./routes/multi.ts";
@@ -28,6 +30,7 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const app = new Hono<AppEnv>();
 
+app.use("*", drainUnreadBody());
 app.onError(renderError);
 app.notFound(() => {
   throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
@@ -35,6 +38,7 @@ app.notFound(() => {
 
 app.get("/healthz", (c) => c.json({ ok: true }));
 
+app.use("/v1/*", originGuard());
 app.use("/v1/*", bearerAuth());
 app.use("/v1/*", async (c, next) => {
   // A browser's WebSocket cannot set headers: the socket route takes ?namespace= too.

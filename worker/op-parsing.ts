@@ -18,7 +18,12 @@ import {
 } from "../protocol/index.ts";
 import { type JsonObject, optionalInteger, requiredString } from "./request-body.ts";
 
-function dataOf(body: JsonObject): Value {
+/** A lone UTF-16 surrogate (`"\ud800"` in JSON): no UTF-8 encodes it. */
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
+
+/** The value a body carries (`data`, `encoding`); text that is not Unicode is refused rather than stored as U+FFFD. */
+export function dataOf(body: JsonObject): Value {
+  if (typeof body.data === "string" && UNPAIRED_SURROGATE.test(body.data)) throw new KeeperError("MarshallingError", "data holds an unpaired UTF-16 surrogate, which is not Unicode text");
   return decodeData(body.data, body.encoding);
 }
 

@@ -1,12 +1,32 @@
 /**
  * Reading request bodies and fields with ZooKeeper's errors: a body that does not
- * parse, or a field of the wrong type, is MarshallingError (as a frame that does
- * not parse is on the wire); a body over the limit is refused before it is read.
+ * parse (or is not valid UTF-8, or not sent as JSON), or a field of the wrong type,
+ * is MarshallingError (as a frame that does not parse is on the wire); a body over
+ * the limit is refused before it is read.
  */
 import type { Context } from "hono";
 import { KeeperError } from "../protocol/index.ts";
 
 export type JsonObject = Record<string, unknown>;
+
+/**
+ * Hands each chunk of `stream` to `take`, to its end (true), or until more than
+ * `maxBytes` have arrived: then the rest is cancelled, never read (false).
+ */
+export async function readChunks(stream: ReadableStream<Uint8Array>, maxBytes: number, take: (chunk: Uint8Array) => void): Promise<boolean> {
+  const reader = stream.getReader();
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return true;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return false;
+    }
+    take(value);
+  }
+}
 
 /**
  * Reads a body of at most `maxBytes`, refusing it as soon as it is larger: by its
@@ -18,19 +38,11 @@ async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   if (declared > maxBytes) throw new KeeperError("BadArguments", `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
   const stream = c.req.raw.body;
   if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
-    }
-    chunks.push(value);
+  if (!(await readChunks(stream, maxBytes, (chunk) => chunks.push(chunk)))) {
+    throw new KeeperError("BadArguments", `request body exceeds the limit of ${maxBytes} bytes`);
   }
+  const length = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
@@ -40,15 +52,28 @@ async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   return bytes;
 }
 
-/** Reads a JSON object body of at most `maxBytes`; an empty body reads as {}. */
+/** Refuses invalid UTF-8 rather than reading it as U+FFFD. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Reads a JSON object body of at most `maxBytes`; an empty body reads as {}.
+ * A body must say it is JSON: a page of another site can send text/plain or a
+ * form without a CORS preflight, never application/json.
+ */
 export async function readJsonObject(c: Context, maxBytes: number): Promise<JsonObject> {
   const bytes = await readBody(c, maxBytes);
   if (bytes.byteLength === 0) return {};
+  if (!JSON_CONTENT_TYPE.test(c.req.header("Content-Type") ?? "")) {
+    throw new KeeperError("MarshallingError", "a request body must be sent as Content-Type: application/json");
+  }
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
+    value = JSON.parse(strictUtf8.decode(bytes));
   } catch {
-    throw new KeeperError("MarshallingError", "request body is not valid JSON");
+    throw new KeeperError("MarshallingError", "request body is not valid JSON in UTF-8");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new KeeperError("MarshallingError", "request body must be a JSON object");
   return value as JsonObject;

@@ -34,7 +34,7 @@ export class HttpEndpoint {
       this.base = String(target).replace(/\/$/, "");
       this.fetcher = { fetch: (input, init) => fetch(input, init) };
     } else if ("fetch" in target && typeof target.fetch === "function") {
-      this.base = "http://edgekeeper"; // a service binding ignores the host
+      this.base = "http://localhost"; // a binding ignores the host; a loopback one passes the local API's host check
       this.fetcher = target;
     } else {
       const env = target as { EDGEKEEPER?: FetchLike | string; EDGEKEEPER_URL?: string; EDGEKEEPER_TOKEN?: string };

@@ -111,7 +111,7 @@ it("withLock and the socket Lock exclude each other on the same path", async (ct
   await withLock(env.server().base, "/locks/shared", async (held) => {
     const response = await fetch(`${env.server().base}/v1/multi`, {
       method: "POST",
-      headers: { "x-edgekeeper-namespace": namespace, "x-edgekeeper-session": held.sessionHeader },
+      headers: { "content-type": "application/json", "x-edgekeeper-namespace": namespace, "x-edgekeeper-session": held.sessionHeader },
       body: JSON.stringify({ ops: [held.fence, { op: "create", path: "/fenced", data: "ok" }] }),
     });
     expect(response.status).toBe(200);

@@ -4,21 +4,17 @@
  * and shows what other clients do to the node over the HTTP API, as it happens.
  * Skips, saying why, only where /usr/bin/chromium is absent (`apt-get install chromium`).
  */
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Chromium, chromiumMissing as missing, launchChromium } from "../harness/chromium.ts";
 import { type LocalServer, startLocalServer, startProxy } from "../harness/local-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (Debian's chromium package: apt-get install -y chromium)`;
 const UPDATE_LIMIT_MS = 15_000; // a limit for a stuck page, not a speed assertion
 
 let server: LocalServer | undefined;
-let browser: BrowserContext | undefined;
-let profileDir: string | undefined;
+let chrome: Chromium | undefined;
 
 beforeAll(async () => {
   if (missing) {
@@ -26,29 +22,12 @@ beforeAll(async () => {
     return;
   }
   server = await startLocalServer();
-  profileDir = await mkdtemp(join(tmpdir(), "edgekeeper-chromium-"));
-  // Debian's Chromium, never a downloaded one; a fresh profile, nothing phoning home.
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1100, height: 760 },
-  });
+  chrome = await launchChromium();
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chrome?.close();
   await server?.stop();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
 });
 
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").trim();
@@ -57,14 +36,15 @@ const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: UPDATE_
 const statField = (page: Page, field: string) => text(page, `#stat td:text-is("${field}") + td`);
 
 async function api(path: string, method: string, body?: unknown): Promise<Response> {
-  const response = await fetch(`${server!.base}/v1/znodes${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = body === undefined ? {} : { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const response = await fetch(`${server!.base}/v1/znodes${path}`, { method, ...json });
   expect(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`).toBe(true);
   return response;
 }
 
 it("shows a watched znode's value, Stat and events live as others change it", async (ctx) => {
   if (missing) ctx.skip(missing);
-  const page = await browser!.newPage();
+  const page = await chrome!.context.newPage();
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("response", (response) => {
@@ -132,7 +112,7 @@ it("shows the connection suspended, then the same session reconnected, when its 
   if (missing) ctx.skip(missing);
   // The page's server is its own origin: loaded through the proxy, its socket is too.
   const proxy = await startProxy(server!.port);
-  const page = await browser!.newPage();
+  const page = await chrome!.context.newPage();
   try {
     await page.goto(`${proxy.base}/ui/`);
     await poll(() => text(page, "#state")).toBe("connected");

@@ -102,12 +102,13 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
   await waitHealthy(first, base);
   expect(first.output()).toContain(`edgekeeper: HTTP on http://127.0.0.1:${port}`);
 
-  const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", body: JSON.stringify({ data: "kept" }) });
+  const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ data: "kept" }) });
   expect(created.status).toBe(201);
   // A TTL node leaves a pending alarm (its reaper) that must outlive the server.
   const ttlMs = 15_000;
   const ttlCreated = await fetch(`${base}/v1/znodes/e2e-ttl`, {
     method: "POST",
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ data: "brief", mode: "PERSISTENT_WITH_TTL", ttlMs }),
   });
   expect(ttlCreated.status).toBe(201);

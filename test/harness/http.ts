@@ -13,7 +13,8 @@ import { SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import { KEEPER_ERRORS, type KeeperErrorName, type Stat } from "../../protocol/index.ts";
 
-export const ORIGIN = "http://edgekeeper.test";
+/** Locally the API answers loopback hosts only (worker/middleware/origin-guard.ts). */
+export const ORIGIN = "http://localhost";
 export const SUPER_AUTH = "digest super:test";
 
 let counter = 0;

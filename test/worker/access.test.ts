@@ -33,7 +33,7 @@ describe("namespaces", () => {
 
   it('uses the "default" namespace without the header', async () => {
     const path = `/default-${crypto.randomUUID()}`;
-    const res = await app.request(`${ORIGIN}/v1/znodes${path}`, { method: "POST", body: '{"data":"d"}' }, env);
+    const res = await app.request(`${ORIGIN}/v1/znodes${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"data":"d"}' }, env);
     expect(res.status).toBe(201);
     const viaHeader = new HttpClient({ namespace: "default" });
     expect(await viaHeader.mustGet(path)).toMatchObject({ data: "d" });
@@ -64,7 +64,7 @@ describe("bearer auth", () => {
 
   it("serves a request with the right token", async () => {
     const namespace = uniqueNamespace("bearer");
-    const headers = { "X-Edgekeeper-Namespace": namespace, Authorization: "Bearer t" };
+    const headers = { "X-Edgekeeper-Namespace": namespace, Authorization: "Bearer t", "Content-Type": "application/json" };
     const created = await call("/v1/znodes/ok", { method: "POST", body: '{"data":"yes"}', headers });
     expect(created.status).toBe(201);
     const read = await call("/v1/znodes/ok", { headers });

@@ -52,6 +52,34 @@ describe("malformed bodies", () => {
   });
 });
 
+describe("text that is not Unicode is refused, never stored as U+FFFD", () => {
+  /** A JSON body around `inner` raw bytes (invalid UTF-8 cannot be written as a JS string). */
+  const bytesBody = (before: string, inner: number[], after: string) =>
+    Uint8Array.from([...new TextEncoder().encode(before), ...inner, ...new TextEncoder().encode(after)]);
+  const send = (zk: HttpClient, method: string, path: string, body: Uint8Array | string) =>
+    SELF.fetch(`${ORIGIN}${path}`, { method, body, headers: { "X-Edgekeeper-Namespace": zk.namespace, "Content-Type": "application/json" } });
+  const cases: Case[] = [
+    ["create: a value with a stray continuation byte", (zk) => send(zk, "POST", "/v1/znodes/new", bytesBody('{"data":"a', [0x80], '"}')), "MarshallingError"],
+    ["create: a value with a truncated sequence", (zk) => send(zk, "POST", "/v1/znodes/new", bytesBody('{"data":"', [0xe2, 0x82], '"}')), "MarshallingError"],
+    ["create: a value in Latin-1", (zk) => send(zk, "POST", "/v1/znodes/new", bytesBody('{"data":"caf', [0xe9], '"}')), "MarshallingError"],
+    ["create: an overlong encoding of /", (zk) => send(zk, "POST", "/v1/znodes/new", bytesBody('{"data":"', [0xc0, 0xaf], '"}')), "MarshallingError"],
+    ["setData: invalid UTF-8", (zk) => send(zk, "PUT", "/v1/znodes/a", bytesBody('{"data":"', [0xff, 0xfe], '"}')), "MarshallingError"],
+    ["multi: invalid UTF-8 in a setData", (zk) => send(zk, "POST", "/v1/multi", bytesBody('{"ops":[{"op":"setData","path":"/a","data":"', [0xed, 0xa0, 0x80], '"}]}')), "MarshallingError"],
+    ["create: an unpaired surrogate escape", (zk) => send(zk, "POST", "/v1/znodes/new", '{"data":"x\\ud800y"}'), "MarshallingError"],
+    ["setData: an unpaired low surrogate escape", (zk) => send(zk, "PUT", "/v1/znodes/a", '{"data":"\\udc00"}'), "MarshallingError"],
+    ["multi: an unpaired surrogate in a create", (zk) => send(zk, "POST", "/v1/multi", '{"ops":[{"op":"create","path":"/new","data":"\\ud83d"}]}'), "MarshallingError"],
+  ];
+  it.each(cases)("%s", async (_, request, name) => {
+    await refusedWithoutWrite(request, name);
+  });
+
+  it("stores a surrogate pair escape as the character it encodes", async () => {
+    const zk = new HttpClient();
+    expect((await send(zk, "POST", "/v1/znodes/emoji", '{"data":"\\ud83d\\ude00"}')).status).toBe(201);
+    expect(await zk.mustGet("/emoji")).toMatchObject({ data: "\u{1f600}", stat: { dataLength: 4 } });
+  });
+});
+
 describe("fields of the wrong type or value", () => {
   const cases: Case[] = [
     ["create: data as a number", (zk) => zk.create("/new", { data: 42 }), "MarshallingError"],

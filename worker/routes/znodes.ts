@@ -5,10 +5,10 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { type ChangeScope, type Stat, ANY_VERSION, KeeperError, decodeData, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
+import { type ChangeScope, type Stat, ANY_VERSION, KeeperError, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { checkedPath, createOpOf, preferredEncoding } from "../op-parsing.ts";
+import { checkedPath, createOpOf, dataOf, preferredEncoding } from "../op-parsing.ts";
 import { optionalInteger, parseIntegerText, readJsonObject } from "../request-body.ts";
 import type { AppEnv } from "../app.ts";
 
@@ -140,7 +140,7 @@ znodeRoutes.put("/*", async (c) => {
     if (!out.ok) return errorResponse(c, out.error);
     return c.json({ path, stat: out.value.stat });
   }
-  const data = decodeData(body.data, body.encoding);
+  const data = dataOf(body);
   const out = await router.execute(caller, version === undefined ? { op: "setData", path, data } : { op: "setData", path, data, version });
   if (!out.ok) return errorResponse(c, out.error);
   c.header("ETag", etag(out.value.stat));

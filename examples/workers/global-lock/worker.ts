@@ -30,10 +30,10 @@ export default {
         async ({ node, fence, sessionHeader, signal }) => {
           // The critical section. Writes to edgekeeper that must not happen once the
           // lock is lost go in a multi behind the fence:
-          const base = env.EDGEKEEPER ? "http://edgekeeper" : env.EDGEKEEPER_URL;
+          const base = env.EDGEKEEPER ? "http://localhost" : env.EDGEKEEPER_URL; // a binding ignores the host
           const write = await (env.EDGEKEEPER ?? globalThis).fetch(`${base}/v1/multi`, {
             method: "POST",
-            headers: { "x-edgekeeper-session": sessionHeader, ...(env.EDGEKEEPER_TOKEN ? { authorization: `Bearer ${env.EDGEKEEPER_TOKEN}` } : {}) },
+            headers: { "content-type": "application/json", "x-edgekeeper-session": sessionHeader, ...(env.EDGEKEEPER_TOKEN ? { authorization: `Bearer ${env.EDGEKEEPER_TOKEN}` } : {}) },
             body: JSON.stringify({ ops: [fence, { op: "create", path: "/reports/run-", mode: "PERSISTENT_SEQUENTIAL", data: new Date().toISOString() }] }),
           });
           if (signal.aborted) throw new Error("the lease expired while running");
