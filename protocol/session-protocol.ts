@@ -58,9 +58,12 @@ export type SessionOp =
 export type ClientMessage =
   /**
    * Opens a session (no sessionId) or resumes one (sessionId and password). `ref`
-   * pairs the answer with the request.
+   * pairs the answer with the request. `clientAddress`: a relaying client (the wire
+   * bridge) names the address of the client it opens or resumes the session for,
+   * which becomes the session's `ip` identity; only a socket the Worker trusts to
+   * relay may send it (others are refused NoAuth).
    */
-  | { t: "connect"; ref: number; timeoutMs: number; sessionId?: number; password?: string }
+  | { t: "connect"; ref: number; timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }
   /** One request of a session; `xid` increases per session and pairs the answer. */
   | { t: "req"; sid: number; xid: number; op: SessionOp };
 

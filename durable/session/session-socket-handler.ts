@@ -50,7 +50,10 @@ export class SocketHandler {
     this.state = state;
   }
 
-  /** Accepts a WebSocket forwarded by the Worker (`?namespace=&host=`, the client's address in CF-Connecting-IP). */
+  /**
+   * Accepts a WebSocket forwarded by the Worker: `?namespace=&host=`, the client's
+   * address as `address` (if known), and `relay=1` if it may name its clients' addresses.
+   */
   upgrade(request: Request): Response {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const url = new URL(request.url);
@@ -67,7 +70,15 @@ export class SocketHandler {
     const socketId = crypto.randomUUID();
     // The tag finds the socket again from its sessions' rows, also after hibernation.
     this.state.acceptWebSocket(server, [socketId]);
-    const attachment: SocketAttachment = { socketId, namespace, hostNumber, ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", lastSeen: Date.now() };
+    const address = url.searchParams.get("address");
+    const attachment: SocketAttachment = {
+      socketId,
+      namespace,
+      hostNumber,
+      ...(address ? { ip: address } : {}),
+      relay: url.searchParams.get("relay") === "1",
+      lastSeen: Date.now(),
+    };
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -138,9 +149,13 @@ export class SocketHandler {
     const refuse = (err: KeeperError): void => send({ t: "refused", ref: m.ref, error: err.toBody() });
     const full = (): boolean => store.sessionsOnSocket(attachment.socketId).length >= socketLimits.maxSessionsPerSocket;
     try {
+      if (m.clientAddress !== undefined && !attachment.relay) {
+        return refuse(new KeeperError("NoAuth", "only a socket opened with the bearer token may name its clients' addresses"));
+      }
       if (m.sessionId === undefined) {
         if (full()) return refuse(new KeeperError("Throttled", `a socket may carry at most ${socketLimits.maxSessionsPerSocket} sessions`));
         const grant = this.host.createSession(attachment.namespace, attachment.hostNumber, m.timeoutMs, attachment.socketId);
+        if (m.clientAddress !== undefined) store.setClientAddress(grant.sessionId, m.clientAddress);
         send({ t: "connected", ref: m.ref, ...grant, resumed: false });
         void this.host.scheduleExpiry().catch((err) => console.error("setting the expiry alarm failed", err));
         return;
@@ -160,6 +175,8 @@ export class SocketHandler {
         store.setSocket(row.id, attachment.socketId);
       }
       store.touch(row.id, row.timeout_ms);
+      // The identity is the resuming connection's, as ZooKeeper's ip is per connection.
+      store.setClientAddress(row.id, m.clientAddress ?? null);
       send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true });
       // Events that fired while it had no socket, in order.
       for (const event of this.host.watches.takeQueued(row.id)) send(event);
@@ -195,7 +212,8 @@ export class SocketHandler {
     } catch (err) {
       op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
     }
-    return { sid, xid, op, connectionIds: [{ scheme: "ip", id: attachment.ip }] };
+    const ip = row.client_ip ?? attachment.ip;
+    return { sid, xid, op, connectionIds: ip === undefined ? [] : [{ scheme: "ip", id: ip }] };
   }
 
   /**

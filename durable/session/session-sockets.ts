@@ -10,7 +10,7 @@
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
-import { KeeperError } from "../../protocol/index.ts";
+import { KeeperError, parseIpAddress } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
 export interface SocketLimits {
@@ -62,8 +62,10 @@ export interface SocketAttachment {
   /** The namespace and host number the Worker routed the socket to (for new sessions). */
   namespace: string;
   hostNumber: number;
-  /** The client's address, its `ip` identity for ACLs. */
-  ip: string;
+  /** The client's address, its `ip` identity for ACLs (absent: unknown, no ip identity). */
+  ip?: string;
+  /** The Worker lets it name, per session, the address of a client it relays (the bridge). */
+  relay?: boolean;
   lastSeen: number;
 }
 
@@ -121,7 +123,16 @@ function checkMessage(raw: unknown): Incoming {
       if (typeof m.timeoutMs !== "number") return problem("connect needs timeoutMs");
       if (m.sessionId !== undefined && !isInt(m.sessionId)) return problem("connect: sessionId must be an integer");
       if (m.sessionId !== undefined && typeof m.password !== "string") return problem("connect: resuming a session needs its password");
-      return { t: "connect", ref: m.ref, timeoutMs: m.timeoutMs, ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }) };
+      if (m.clientAddress !== undefined && !(typeof m.clientAddress === "string" && parseIpAddress(m.clientAddress))) {
+        return problem("connect: clientAddress must be an IPv4 or IPv6 address");
+      }
+      return {
+        t: "connect",
+        ref: m.ref,
+        timeoutMs: m.timeoutMs,
+        ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }),
+        ...(m.clientAddress === undefined ? {} : { clientAddress: m.clientAddress as string }),
+      };
     }
     case "req":
       if (!isInt(m.sid) || !isInt(m.xid)) return problem("req needs numeric sid and xid");
