@@ -84,8 +84,11 @@ export class HostLink {
     return this.sinks.size;
   }
 
-  /** Opens (no sessionId) or resumes a session on this link. */
-  connect(request: { timeoutMs: number; sessionId?: number; password?: string }): Promise<ConnectAnswer> {
+  /**
+   * Opens (no sessionId) or resumes a session on this link; `clientAddress`, the
+   * ZooKeeper client's, becomes the session's ip identity at the host.
+   */
+  connect(request: { timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }): Promise<ConnectAnswer> {
     if (this.dead) return Promise.reject(new Error(this.dead));
     const ref = this.nextRef++;
     return new Promise((resolve, reject) => {
