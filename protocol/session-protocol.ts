@@ -7,7 +7,8 @@
  * The socket: GET /v1/sessions/socket (WebSocket upgrade), query parameters
  * (browsers cannot set headers on a WebSocket):
  *   namespace=<name>   as X-Edgekeeper-Namespace (default "default")
- *   token=<token>      as the bearer token, when deployed
+ *   token=<token>      as the bearer token, when deployed, from browsers only: where
+ *                     headers can be set (Node), send Authorization: Bearer <token>
  *   session=<id>       to resume: the socket goes to the host that id names
  *   host=<hostNumber>  to open sessions on a given host (the bridge's one socket per host)
  * With neither session nor host, the Worker picks a host by location and hash.

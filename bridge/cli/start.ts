@@ -34,7 +34,9 @@ Options:
   -h, --help      print this help
 
 Ctrl-C stops the server; the state directory keeps the data for the next start.
-Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1).`;
+Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1),
+unless EDGEKEEPER_TOKEN is set (in the environment or .dev.vars): then every /v1
+request needs it, as when deployed, and the ZooKeeper bridge uses it.`;
 
 const HOST = "127.0.0.1";
 
@@ -165,14 +167,18 @@ async function main(): Promise<void> {
   // One bundled module, so wrangler's module rules (which v5 cannot convert) do not apply.
   // The assets go to a worker of their own (below), not in front of the API.
   const { modulesRules: _rules, assets, ...sourceless } = workerOptions;
+  // Token mode: the Worker requires the token (from the environment, else .dev.vars),
+  // and the bridge below must send it.
+  const configured = workerOptions.bindings as Record<string, unknown> | undefined;
+  const token = process.env.EDGEKEEPER_TOKEN || (typeof configured?.EDGEKEEPER_TOKEN === "string" ? configured.EDGEKEEPER_TOKEN : undefined);
   const miniflareOptions = convertV4MiniflareOptions({
     ...sourceless,
     name: config.name,
     rootPath: buildDir, // module names are relative to it, and workerd refuses ".." in them
     modules: true,
     scriptPath,
-    // Local only: lets the Worker serve requests without a bearer token.
-    bindings: { ...(workerOptions.bindings as Record<string, unknown> | undefined), EDGEKEEPER_LOCAL: "1" },
+    // Local only: lets the Worker serve requests without a bearer token (unless one is set).
+    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", ...(token ? { EDGEKEEPER_TOKEN: token } : {}) },
     host: HOST,
     port: options.port,
     cf: false, // no fetch of the cf object at every start
@@ -229,7 +235,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, ...(token ? { token } : {}) });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);

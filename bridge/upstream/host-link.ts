@@ -62,7 +62,7 @@ export class HostLink {
   constructor(options: UpstreamOptions, hostNumber: number, onDead: () => void) {
     this.hostNumber = hostNumber;
     this.onDead = onDead;
-    const url = new URL(socketUrl(options.url, { namespace: options.namespace, ...(options.token ? { token: options.token } : {}) }));
+    const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
     url.searchParams.set("host", String(hostNumber));
     this.socket = new SessionSocket(options.WebSocket ?? defaultWebSocket(), url.toString(), {
       onOpen: () => {
@@ -73,7 +73,7 @@ export class HostLink {
       onMessages: (messages) => this.receive(messages),
       onGone: (why) => this.fail(why),
       onSent: () => {},
-    });
+    }, options.token);
   }
 
   get alive(): boolean {
