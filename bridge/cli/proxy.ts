@@ -4,6 +4,7 @@
  * 127.0.0.1:2181 unchanged.
  */
 import { parseArgs } from "node:util";
+import { connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { startBridge } from "../server/server.ts";
 
 export const PROXY_USAGE = `Usage: npx edgekeeper proxy --url <Worker URL> [options]
@@ -19,6 +20,8 @@ Options:
   --max-buffer N    jute.maxbuffer in bytes (default 1048575)
   -h, --help        print this help
 
+It holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default 10000) and
+EDGEKEEPER_ZK_MAX_CONNECTIONS_PER_ADDRESS from one client address (default 2000).
 Ctrl-C stops it.`;
 
 function fail(message: string): never {
@@ -55,9 +58,16 @@ export async function main(argv: string[]): Promise<void> {
   const maxBuffer = values["max-buffer"] === undefined ? undefined : Number(values["max-buffer"]);
   if (maxBuffer !== undefined && !(Number.isSafeInteger(maxBuffer) && maxBuffer > 0)) fail("--max-buffer must be a positive integer");
   const token = values.token ?? process.env.EDGEKEEPER_TOKEN;
+  let bounds;
+  try {
+    bounds = connectionBoundsFromEnv(process.env);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   const bridge = await startBridge({
     url: values.url,
     port,
+    bounds,
     ...(values.host ? { host: values.host } : {}),
     ...(token ? { token } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),

@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
 
@@ -33,6 +34,9 @@ Options:
   --config FILE   wrangler configuration (default wrangler.toml)
   -h, --help      print this help
 
+The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default
+10000), EDGEKEEPER_ZK_MAX_CONNECTIONS_PER_ADDRESS from one address (default 2000).
+
 Ctrl-C stops the server; the state directory keeps the data for the next start.
 Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1),
 unless EDGEKEEPER_TOKEN is set (in the environment or .dev.vars): then every /v1
@@ -45,6 +49,7 @@ interface Options {
   zkPort: number;
   stateDir: string;
   configPath: string;
+  bounds: Partial<ConnectionBounds>;
 }
 
 function fail(message: string): never {
@@ -80,7 +85,14 @@ function readOptions(argv: string[]): Options {
     process.exit(0);
   }
   const env = process.env;
+  let bounds: Partial<ConnectionBounds> = {};
+  try {
+    bounds = connectionBoundsFromEnv(env);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   return {
+    bounds,
     port: parsePort(values.port ?? env.EDGEKEEPER_HTTP_PORT ?? "8787", "--port"),
     // 0 picks a free port (the line printed at start says which): tests run many servers.
     zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port", 0),
@@ -235,7 +247,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, ...(token ? { token } : {}) });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, bounds: options.bounds, ...(token ? { token } : {}) });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);

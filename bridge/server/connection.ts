@@ -88,7 +88,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
     context.connections.add(this);
     this.handshakeTimer = setTimeout(() => {
       if (this.state === "new" || this.state === "handshaking") {
-        this.context.log(`bridge: closed ${this.remote}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+        this.context.handshakeTimeouts.note(`bridge: closed ${this.remote}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
         this.socket.destroy();
         this.close();
       }

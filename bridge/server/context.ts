@@ -1,5 +1,6 @@
 /** What a bridge's connections share: links to hosts, sessions, counters, settings. */
 import type { HostLinks } from "../upstream/host-link.ts";
+import type { BurstLog } from "./burst-log.ts";
 import type { BridgeSession } from "./session.ts";
 import type { ConnectionCounters, ServerCounters } from "./stats.ts";
 
@@ -27,4 +28,6 @@ export interface BridgeContext {
   highestZxid(): number;
   noteZxid(zxid: number): void;
   log(line: string): void;
+  /** Connections closed for not finishing their handshake in time: one line per burst. */
+  readonly handshakeTimeouts: BurstLog;
 }

@@ -17,7 +17,7 @@
  *   A client ahead is closed without a reply ("try another server").
  */
 import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
-import { type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
+import { type ConnectAnswer, type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
 import type { BridgeContext } from "./context.ts";
 import { BridgeSession } from "./session.ts";
 
@@ -47,10 +47,20 @@ function makeSession(context: BridgeContext, link: HostLink, answer: { sessionId
   return session;
 }
 
+/**
+ * The host's answer to a connect; one that throttles connects throws: the client is
+ * then closed without a reply and tries again, as after any lost connection.
+ */
+async function connectUpstream(link: HostLink, request: Parameters<HostLink["connect"]>[0]): Promise<ConnectAnswer> {
+  const answer = await link.connect(request);
+  if (answer.t === "refused" && answer.error.name === "Throttled") throw new Error(`session host: ${answer.error.message ?? "throttled"}`);
+  return answer;
+}
+
 /** Tells the host that a session held here now serves a client at another address. */
 async function moveAddress(session: BridgeSession, clientAddress: string | undefined): Promise<BridgeSession | undefined> {
   if (session.clientAddress === clientAddress) return session;
-  const answer = await session.link.connect({ timeoutMs: session.timeoutMs, sessionId: session.id, password: session.password, ...(clientAddress ? { clientAddress } : {}) });
+  const answer = await connectUpstream(session.link, { timeoutMs: session.timeoutMs, sessionId: session.id, password: session.password, ...(clientAddress ? { clientAddress } : {}) });
   if (answer.t !== "connected") return undefined;
   session.clientAddress = clientAddress;
   return session;
@@ -60,7 +70,7 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest, cli
   const address = clientAddress ? { clientAddress } : {};
   if (request.sessionId === 0n) {
     const link = context.links.get(context.pickHost());
-    const answer = await link.connect({ timeoutMs: request.timeOut, ...address });
+    const answer = await connectUpstream(link, { timeoutMs: request.timeOut, ...address });
     if (answer.t !== "connected") return { resumed: false };
     return { session: makeSession(context, link, answer, clientAddress), resumed: false };
   }
@@ -74,7 +84,7 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest, cli
     return moved ? { session: moved, resumed: true } : { resumed: true };
   }
   const link = context.links.get(host);
-  const answer = await link.connect({ timeoutMs: request.timeOut, sessionId: id, password: fromUtf8.decode(request.passwd), ...address });
+  const answer = await connectUpstream(link, { timeoutMs: request.timeOut, sessionId: id, password: fromUtf8.decode(request.passwd), ...address });
   if (answer.t !== "connected") return { resumed: true };
   return { session: makeSession(context, link, answer, clientAddress), resumed: true };
 }
@@ -86,7 +96,7 @@ function probeZxid(session: BridgeSession): Promise<number> {
 
 /**
  * Runs the handshake for a client at `clientAddress` (its ip identity); a rejected
- * promise means the link failed (close without reply).
+ * promise means the link failed or the host throttles connects (close without reply).
  */
 export async function handshake(context: BridgeContext, request: ConnectRequest, clientAddress: string | undefined): Promise<HandshakeResult> {
   const { session, resumed } = await openOrResume(context, request, clientAddress);

@@ -280,7 +280,9 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   /** A socket went (or is being closed): its sessions live on for their timeout, waiting for a resume. */
   detach(ws: WebSocket): void {
     const attachment = attachmentOf(ws);
-    if (attachment) this.store.detachSocket(attachment.socketId, Date.now());
+    if (!attachment) return;
+    this.sockets.forget(attachment.socketId);
+    this.store.detachSocket(attachment.socketId, Date.now());
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 import { type Caller, type Id, KeeperError, type Outcome } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
+import { ConnectAdmission } from "./connect-admission.ts";
 import type { SessionHost } from "./session-host.ts";
 import { isHostNumber } from "./session-ids.ts";
 import { type HostOp, parseSessionOp, toWire } from "./session-ops.ts";
@@ -44,10 +45,23 @@ export class SocketHandler {
   private readonly state: DurableObjectState;
   /** Requests of each session waiting for their answer (kept in memory: they keep the object awake). */
   private readonly outstanding = new Map<number, number>();
+  /** Connects are taken at a bounded rate (per socket and in all), so that a storm of them waits its turn. */
+  private readonly admission: ConnectAdmission;
 
   constructor(host: SessionHost, state: DurableObjectState) {
     this.host = host;
     this.state = state;
+    const limits = host.socketLimits;
+    this.admission = new ConnectAdmission({
+      perSocketPerSecond: limits.maxConnectsPerSecondPerSocket,
+      perHostPerSecond: limits.maxConnectsPerSecondPerHost,
+      queuedPerSocket: limits.maxWaitingConnectsPerSocket,
+    });
+  }
+
+  /** A socket went: connects of it still waiting are dropped. */
+  forget(socketId: string): void {
+    this.admission.forget(socketId);
   }
 
   /**
@@ -119,7 +133,7 @@ export class SocketHandler {
           this.host.outbox.send(ws, message.reply);
           break;
         case "connect":
-          this.connect(ws, attachment, message);
+          this.admit(ws, attachment, message);
           break;
         case "req": {
           const item = this.accept(ws, attachment, message);
@@ -141,6 +155,14 @@ export class SocketHandler {
     } catch {
       // already closed
     }
+  }
+
+  /** Runs a connect now or in its turn; refuses it (Throttled) when too many of the socket's already wait. */
+  private admit(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {
+    if (this.admission.offer(attachment.socketId, () => this.connect(ws, attachment, m))) return;
+    const { maxConnectsPerSecondPerSocket: rate, maxWaitingConnectsPerSocket: waiting } = this.host.socketLimits;
+    const error = new KeeperError("Throttled", `too many connects: a socket's are taken at ${rate} a second, and at most ${waiting} wait; retry later`);
+    this.host.outbox.send(ws, { t: "refused", ref: m.ref, error: error.toBody() });
   }
 
   private connect(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {

@@ -26,6 +26,12 @@ export interface SocketLimits {
   maxWatchesPerSession: number;
   /** Most requests of one session waiting for their answer (ZooKeeper's globalOutstandingLimit is 1000). */
   maxOutstandingPerSession: number;
+  /** Most connects (new sessions or resumes) a host takes from one socket per second; more wait. */
+  maxConnectsPerSecondPerSocket: number;
+  /** Most connects a host takes per second from all its sockets; more wait. */
+  maxConnectsPerSecondPerHost: number;
+  /** Most connects of one socket waiting their turn; more are refused (Throttled). */
+  maxWaitingConnectsPerSocket: number;
 }
 
 export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
@@ -35,6 +41,9 @@ export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
   maxSessionsPerHost: 20_000,
   maxWatchesPerSession: 10_000,
   maxOutstandingPerSession: 1000,
+  maxConnectsPerSecondPerSocket: 100,
+  maxConnectsPerSecondPerHost: 500,
+  maxWaitingConnectsPerSocket: 250,
 };
 
 const SETTINGS: Record<keyof SocketLimits, string> = {
@@ -44,6 +53,9 @@ const SETTINGS: Record<keyof SocketLimits, string> = {
   maxSessionsPerHost: "EDGEKEEPER_MAX_SESSIONS_PER_HOST",
   maxWatchesPerSession: "EDGEKEEPER_MAX_WATCHES_PER_SESSION",
   maxOutstandingPerSession: "EDGEKEEPER_MAX_OUTSTANDING_PER_SESSION",
+  maxConnectsPerSecondPerSocket: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_SOCKET",
+  maxConnectsPerSecondPerHost: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_HOST",
+  maxWaitingConnectsPerSocket: "EDGEKEEPER_MAX_WAITING_CONNECTS_PER_SOCKET",
 };
 
 /** The socket limits from string settings; unset or invalid ones keep their defaults. */
