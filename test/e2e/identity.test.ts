@@ -3,7 +3,9 @@
  * not change who a caller is, and each ZooKeeper client of the bridge is known by
  * its own TCP address (ip ACLs and whoAmI agree), not by the bridge's.
  */
+import { once } from "node:events";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
 import { type Any, bridgePort, call, nzc, zookeeper } from "../harness/zk-clients.ts";
 
@@ -23,6 +25,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Creates `path` holding `address`, readable from that address only. */
+function createReadableFrom(client: Any, path: string, address: string): Promise<unknown> {
+  const acl = [new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id("ip", address))];
+  return call((cb) => client.create(path, Buffer.from(address), acl, zookeeper.CreateMode.PERSISTENT, cb));
+}
+
 it("over HTTP, a caller sending CF-Connecting-IP of an allowed address is still refused", async () => {
   const create = await fetch(`${server.base}/v1/znodes/spoof`, {
     method: "POST",
@@ -35,6 +43,25 @@ it("over HTTP, a caller sending CF-Connecting-IP of an allowed address is still 
   expect(((await read.json()) as { error: { name: string } }).error.name).toBe("NoAuth");
 });
 
+it("on the session socket, an upgrade sending CF-Connecting-IP of an allowed address is still refused", async () => {
+  // Node's WebSocket sends the headers it is given, as any non-browser client may.
+  const ws = new (WebSocket as unknown as new (url: string, init: { headers: Record<string, string> }) => WebSocket)(
+    `${server.base.replace("http", "ws")}/v1/sessions/socket?host=0`,
+    { headers: { "CF-Connecting-IP": "10.9.9.9" } },
+  );
+  cleanups.push(() => ws.close());
+  const answers: ServerMessage[] = [];
+  ws.addEventListener("message", (event) => {
+    if (event.data !== "pong") answers.push(...(JSON.parse(String(event.data)) as ServerMessage[]));
+  });
+  await once(ws as unknown as EventTarget, "open");
+  ws.send(JSON.stringify([{ t: "connect", ref: 1, timeoutMs: 10_000 }]));
+  await expect.poll(() => answers[0]?.t).toBe("connected");
+  const sid = (answers[0] as Extract<ServerMessage, { t: "connected" }>).sessionId;
+  ws.send(JSON.stringify([{ t: "req", sid, xid: 1, op: { op: "getData", path: "/spoof" } }]));
+  await expect.poll(() => answers[1]).toMatchObject({ t: "res", xid: 1, ok: false, error: { name: "NoAuth" } });
+});
+
 it("through the bridge, each ZooKeeper client's ip identity is its own TCP address", async () => {
   const fromLoopback: Any = await nzc(zkPort);
   cleanups.push(() => fromLoopback.close());
@@ -44,15 +71,32 @@ it("through the bridge, each ZooKeeper client's ip identity is its own TCP addre
   const fromTwo: Any = await nzc(Number(new URL(proxy.base).port));
   cleanups.push(() => fromTwo.close());
 
-  const readableFrom = (address: string) => [new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id("ip", address))];
-  const create = (path: string, address: string) =>
-    call((cb) => fromLoopback.create(path, Buffer.from(address), readableFrom(address), zookeeper.CreateMode.PERSISTENT, cb));
-  await create("/for-one", "127.0.0.1");
-  await create("/for-two", "127.0.0.2");
+  await createReadableFrom(fromLoopback, "/for-one", "127.0.0.1");
+  await createReadableFrom(fromLoopback, "/for-two", "127.0.0.2");
   const read = (client: Any, path: string) => call<[Buffer, unknown]>((cb) => client.getData(path, cb)).then(([data]) => data.toString());
 
   expect(await read(fromLoopback, "/for-one")).toBe("127.0.0.1");
   await expect(read(fromLoopback, "/for-two")).rejects.toMatchObject({ code: NO_AUTH });
   expect(await read(fromTwo, "/for-two")).toBe("127.0.0.2");
   await expect(read(fromTwo, "/for-one")).rejects.toMatchObject({ code: NO_AUTH });
+});
+
+it("a session the bridge holds, resumed from another address, takes that address", async () => {
+  // A client reaches the bridge from 127.0.0.2, then (its proxy replaced on the same
+  // port) from 127.0.0.1: the same session, now known by the new address.
+  const first: Proxy = await startProxy(zkPort, { localAddress: "127.0.0.2" });
+  const port = Number(new URL(first.base).port);
+  const client: Any = await nzc(port);
+  cleanups.push(() => client.close());
+  await createReadableFrom(client, "/resume-one", "127.0.0.1");
+  await createReadableFrom(client, "/resume-two", "127.0.0.2");
+  const read = (path: string) => call<[Buffer, unknown]>((cb) => client.getData(path, cb)).then(([data]) => data.toString());
+  const sessionId = client.getSessionId().toString("hex");
+  expect(await read("/resume-two")).toBe("127.0.0.2");
+  await first.close();
+  const second: Proxy = await startProxy(zkPort, { port, localAddress: "127.0.0.1" });
+  cleanups.push(() => second.close());
+  await expect.poll(() => read("/resume-one").catch((error: Any) => `error ${error.code}`), { timeout: 30_000 }).toBe("127.0.0.1");
+  expect(client.getSessionId().toString("hex")).toBe(sessionId);
+  await expect(read("/resume-two")).rejects.toMatchObject({ code: NO_AUTH });
 });
