@@ -3,6 +3,7 @@
  * and the rules ZooKeeper applies (fixupACL on write, checkACL on access).
  */
 import { KeeperError } from "./errors.ts";
+import { ipPatternMatches, isValidIpPattern } from "./ip-address.ts";
 
 /** ZooDefs.Perms. */
 export const Perms = { READ: 1, WRITE: 2, CREATE: 4, DELETE: 8, ADMIN: 16, ALL: 31 } as const;
@@ -65,34 +66,6 @@ export function parseAclList(value: unknown): Acl[] {
   });
 }
 
-function parseIpv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
-    value = value * 256 + Number(part);
-  }
-  return value;
-}
-
-function parseIpPattern(pattern: string): { addr: number; bits: number } | undefined {
-  const [addrText, bitsText, extra] = pattern.split("/");
-  if (extra !== undefined || addrText === undefined) return undefined;
-  const addr = parseIpv4(addrText);
-  const bits = bitsText === undefined ? 32 : /^\d{1,2}$/.test(bitsText) ? Number(bitsText) : NaN;
-  if (addr === undefined || !(bits >= 0 && bits <= 32)) return undefined;
-  return { addr, bits };
-}
-
-function ipMatches(callerIp: string, pattern: string): boolean {
-  const p = parseIpPattern(pattern);
-  const caller = parseIpv4(callerIp);
-  if (!p || caller === undefined) return callerIp === pattern;
-  const span = 2 ** (32 - p.bits);
-  return Math.floor(caller / span) === Math.floor(p.addr / span);
-}
-
 /** Whether an ACL entry's id is well formed for its scheme (the provider's isValid). */
 function isValidId(scheme: string, id: string): boolean {
   switch (scheme) {
@@ -101,7 +74,7 @@ function isValidId(scheme: string, id: string): boolean {
     case "digest":
       return id.split(":").length === 2;
     case "ip":
-      return parseIpPattern(id) !== undefined || /^[0-9a-fA-F:]+$/.test(id);
+      return isValidIpPattern(id);
     default:
       return false;
   }
@@ -152,7 +125,7 @@ export function aclAllows(acl: readonly Acl[], perm: number, callerIds: readonly
     if (entry.scheme === "world" && entry.id === "anyone") return true;
     for (const cid of callerIds) {
       if (cid.scheme !== entry.scheme) continue;
-      if (entry.scheme === "ip" ? ipMatches(cid.id, entry.id) : cid.id === entry.id) return true;
+      if (entry.scheme === "ip" ? ipPatternMatches(cid.id, entry.id) : cid.id === entry.id) return true;
     }
   }
   return false;

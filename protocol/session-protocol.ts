@@ -7,7 +7,8 @@
  * The socket: GET /v1/sessions/socket (WebSocket upgrade), query parameters
  * (browsers cannot set headers on a WebSocket):
  *   namespace=<name>   as X-Edgekeeper-Namespace (default "default")
- *   token=<token>      as the bearer token, when deployed
+ *   token=<token>      as the bearer token, when deployed, from browsers only: where
+ *                     headers can be set (Node), send Authorization: Bearer <token>
  *   session=<id>       to resume: the socket goes to the host that id names
  *   host=<hostNumber>  to open sessions on a given host (the bridge's one socket per host)
  * With neither session nor host, the Worker picks a host by location and hash.
@@ -59,9 +60,12 @@ export type SessionOp =
 export type ClientMessage =
   /**
    * Opens a session (no sessionId) or resumes one (sessionId and password). `ref`
-   * pairs the answer with the request.
+   * pairs the answer with the request. `clientAddress`: a relaying client (the wire
+   * bridge) names the address of the client it opens or resumes the session for,
+   * which becomes the session's `ip` identity; only a socket the Worker trusts to
+   * relay may send it (others are refused NoAuth).
    */
-  | { t: "connect"; ref: number; timeoutMs: number; sessionId?: number; password?: string }
+  | { t: "connect"; ref: number; timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }
   /** One request of a session; `xid` increases per session and pairs the answer. */
   | { t: "req"; sid: number; xid: number; op: SessionOp };
 

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
+import { connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { startBridge } from "../server/server.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 
@@ -23,6 +24,8 @@ Options:
                     (env EDGEKEEPER_4LW_COMMANDS; default ${DEFAULT_FOUR_LETTER_WORDS})
   -h, --help        print this help
 
+It holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default 10000) and
+EDGEKEEPER_ZK_MAX_CONNECTIONS_PER_ADDRESS from one client address (default 2000).
 Ctrl-C stops it.`;
 
 function fail(message: string): never {
@@ -60,9 +63,16 @@ export async function main(argv: string[]): Promise<void> {
   const maxBuffer = values["max-buffer"] === undefined ? undefined : Number(values["max-buffer"]);
   if (maxBuffer !== undefined && !(Number.isSafeInteger(maxBuffer) && maxBuffer > 0)) fail("--max-buffer must be a positive integer");
   const token = values.token ?? process.env.EDGEKEEPER_TOKEN;
+  let bounds;
+  try {
+    bounds = connectionBoundsFromEnv(process.env);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   const bridge = await startBridge({
     url: values.url,
     port,
+    bounds,
     ...(values.host ? { host: values.host } : {}),
     ...(token ? { token } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),

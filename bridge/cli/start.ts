@@ -18,6 +18,7 @@ import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
+import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
@@ -37,8 +38,13 @@ Options:
   --config FILE   wrangler configuration (default wrangler.toml)
   -h, --help      print this help
 
+The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default
+10000), EDGEKEEPER_ZK_MAX_CONNECTIONS_PER_ADDRESS from one address (default 2000).
+
 Ctrl-C stops the server; the state directory keeps the data for the next start.
-Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1).`;
+Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1),
+unless EDGEKEEPER_TOKEN is set (in the environment or .dev.vars): then every /v1
+request needs it, as when deployed, and the ZooKeeper bridge uses it.`;
 
 const HOST = "127.0.0.1";
 
@@ -48,6 +54,7 @@ interface Options {
   fourLetterWords: string;
   stateDir: string;
   configPath: string;
+  bounds: Partial<ConnectionBounds>;
 }
 
 function fail(message: string): never {
@@ -84,7 +91,14 @@ function readOptions(argv: string[]): Options {
     process.exit(0);
   }
   const env = process.env;
+  let bounds: Partial<ConnectionBounds> = {};
+  try {
+    bounds = connectionBoundsFromEnv(env);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   return {
+    bounds,
     port: parsePort(values.port ?? env.EDGEKEEPER_HTTP_PORT ?? "8787", "--port"),
     // 0 picks a free port (the line printed at start says which): tests run many servers.
     zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port", 0),
@@ -172,14 +186,18 @@ async function main(): Promise<void> {
   // One bundled module, so wrangler's module rules (which v5 cannot convert) do not apply.
   // The assets go to a worker of their own (below), not in front of the API.
   const { modulesRules: _rules, assets, ...sourceless } = workerOptions;
+  // Token mode: the Worker requires the token (from the environment, else .dev.vars),
+  // and the bridge below must send it.
+  const configured = workerOptions.bindings as Record<string, unknown> | undefined;
+  const token = process.env.EDGEKEEPER_TOKEN || (typeof configured?.EDGEKEEPER_TOKEN === "string" ? configured.EDGEKEEPER_TOKEN : undefined);
   const miniflareOptions = convertV4MiniflareOptions({
     ...sourceless,
     name: config.name,
     rootPath: buildDir, // module names are relative to it, and workerd refuses ".." in them
     modules: true,
     scriptPath,
-    // Local only: lets the Worker serve requests without a bearer token.
-    bindings: { ...(workerOptions.bindings as Record<string, unknown> | undefined), EDGEKEEPER_LOCAL: "1" },
+    // Local only: lets the Worker serve requests without a bearer token (unless one is set).
+    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", ...(token ? { EDGEKEEPER_TOKEN: token } : {}) },
     host: HOST,
     port: options.port,
     cf: false, // no fetch of the cf object at every start
@@ -236,7 +254,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, ...(token ? { token } : {}) });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);

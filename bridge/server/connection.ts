@@ -49,8 +49,19 @@ const AUTH_FAILED = -115;
  */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * A TCP peer's address as ZooKeeper's ip scheme names it: an IPv4 client of a
+ * dual-stack listener is `::ffff:a.b.c.d` to Node and plain `a.b.c.d` to Java.
+ */
+export function peerAddress(socket: Socket): string | undefined {
+  const address = socket.remoteAddress;
+  return address?.toLowerCase().startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
 export class ZkConnection implements SessionListener, ConnectionView {
   readonly remote: string;
+  /** The client's address: its ip identity for ACLs, at the host and in whoAmI. */
+  private readonly address: string | undefined;
   readonly counters = new ConnectionCounters();
   session: BridgeSession | undefined;
   private state: "new" | "handshaking" | "open" | "closed" = "new";
@@ -74,6 +85,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
   constructor(socket: Socket, context: BridgeContext) {
     this.socket = socket;
     this.context = context;
+    this.address = peerAddress(socket);
     this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     this.splitter = new FrameSplitter(context.maxBufferBytes);
     socket.setNoDelay(true);
@@ -83,7 +95,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
     context.connections.add(this);
     this.handshakeTimer = setTimeout(() => {
       if (this.state === "new" || this.state === "handshaking") {
-        this.context.log(`bridge: closed ${this.remote}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+        this.context.handshakeTimeouts.note(`bridge: closed ${this.remote}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
         this.socket.destroy();
         this.close();
       }
@@ -149,7 +161,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
       return;
     }
     this.state = "handshaking";
-    handshake(this.context, request).then(
+    handshake(this.context, request, this.address).then(
       (result) => {
         if (this.state === "closed") {
           if (result.ok) result.session.detach(undefined);
@@ -225,7 +237,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
     }
     let plan: Plan;
     try {
-      plan = planRequest(request, this.socket.remoteAddress ?? "");
+      plan = planRequest(request, this.address ?? "");
     } catch (error) {
       const code = error instanceof KeeperError ? error.code : -1;
       plan = { kind: "local", answer: (s) => errorAnswer(request.xid, s.zxid, code) };

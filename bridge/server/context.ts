@@ -1,6 +1,7 @@
 /** What a bridge's connections share: links to hosts, sessions, counters, settings. */
 import type { HostLinks } from "../upstream/host-link.ts";
 import type { FourLetterWordAllowlist } from "./four-letter.ts";
+import type { BurstLog } from "./burst-log.ts";
 import type { BridgeSession } from "./session.ts";
 import type { ConnectionCounters, ServerCounters } from "./stats.ts";
 
@@ -30,4 +31,6 @@ export interface BridgeContext {
   highestZxid(): number;
   noteZxid(zxid: number): void;
   log(line: string): void;
+  /** Connections closed for not finishing their handshake in time: one line per burst. */
+  readonly handshakeTimeouts: BurstLog;
 }

@@ -21,7 +21,7 @@
  */
 import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
 import { SESSION_PASSWORD_BYTES, sessionPasswordBytes, sessionPasswordText } from "../../protocol/session-password.ts";
-import { type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
+import { type ConnectAnswer, type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
 import type { BridgeContext } from "./context.ts";
 import { BridgeSession } from "./session.ts";
 
@@ -42,20 +42,41 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function makeSession(context: BridgeContext, link: HostLink, id: number, password: string, timeoutMs: number): BridgeSession {
-  const session = new BridgeSession(link, id, password, timeoutMs, (ended) => {
+function makeSession(context: BridgeContext, link: HostLink, answer: { sessionId: number; password: string; timeoutMs: number }, clientAddress: string | undefined): BridgeSession {
+  const { sessionId: id, password, timeoutMs } = answer;
+  const session = new BridgeSession(link, id, password, timeoutMs, clientAddress, (ended) => {
     if (context.sessions.get(ended.id) === ended) context.sessions.delete(ended.id);
   });
   context.sessions.set(id, session);
   return session;
 }
 
-async function openOrResume(context: BridgeContext, request: ConnectRequest): Promise<{ session?: BridgeSession; resumed: boolean }> {
+/**
+ * The host's answer to a connect; one that throttles connects throws: the client is
+ * then closed without a reply and tries again, as after any lost connection.
+ */
+async function connectUpstream(link: HostLink, request: Parameters<HostLink["connect"]>[0]): Promise<ConnectAnswer> {
+  const answer = await link.connect(request);
+  if (answer.t === "refused" && answer.error.name === "Throttled") throw new Error(`session host: ${answer.error.message ?? "throttled"}`);
+  return answer;
+}
+
+/** Tells the host that a session held here now serves a client at another address. */
+async function moveAddress(session: BridgeSession, clientAddress: string | undefined): Promise<BridgeSession | undefined> {
+  if (session.clientAddress === clientAddress) return session;
+  const answer = await connectUpstream(session.link, { timeoutMs: session.timeoutMs, sessionId: session.id, password: session.password, ...(clientAddress ? { clientAddress } : {}) });
+  if (answer.t !== "connected") return undefined;
+  session.clientAddress = clientAddress;
+  return session;
+}
+
+async function openOrResume(context: BridgeContext, request: ConnectRequest, clientAddress: string | undefined): Promise<{ session?: BridgeSession; resumed: boolean }> {
+  const address = clientAddress ? { clientAddress } : {};
   if (request.sessionId === 0n) {
     const link = context.links.get(context.pickHost());
-    const answer = await link.connect({ timeoutMs: request.timeOut });
+    const answer = await connectUpstream(link, { timeoutMs: request.timeOut, ...address });
     if (answer.t !== "connected") return { resumed: false };
-    return { session: makeSession(context, link, answer.sessionId, answer.password, answer.timeoutMs), resumed: false };
+    return { session: makeSession(context, link, answer, clientAddress), resumed: false };
   }
   const id = request.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(request.sessionId) : -1;
   const host = hostOfSessionId(id);
@@ -63,12 +84,14 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest): Pr
   if (host === undefined || request.passwd.byteLength !== SESSION_PASSWORD_BYTES) return { resumed: true };
   const held = context.sessions.get(id);
   if (held && !held.ended) {
-    return sameBytes(sessionPasswordBytes(held.password), request.passwd) ? { session: held, resumed: true } : { resumed: true };
+    if (!sameBytes(sessionPasswordBytes(held.password), request.passwd)) return { resumed: true };
+    const moved = await moveAddress(held, clientAddress);
+    return moved ? { session: moved, resumed: true } : { resumed: true };
   }
   const link = context.links.get(host);
-  const answer = await link.connect({ timeoutMs: request.timeOut, sessionId: id, password: sessionPasswordText(request.passwd) });
+  const answer = await connectUpstream(link, { timeoutMs: request.timeOut, sessionId: id, password: sessionPasswordText(request.passwd), ...address });
   if (answer.t !== "connected") return { resumed: true };
-  return { session: makeSession(context, link, answer.sessionId, answer.password, answer.timeoutMs), resumed: true };
+  return { session: makeSession(context, link, answer, clientAddress), resumed: true };
 }
 
 /** Current zxid of the session's host, read through the session. */
@@ -76,9 +99,12 @@ function probeZxid(session: BridgeSession): Promise<number> {
   return new Promise((resolve) => session.call({ op: "exists", path: "/" }, () => resolve(session.zxid)));
 }
 
-/** Runs the handshake; a rejected promise means the link failed (close without reply). */
-export async function handshake(context: BridgeContext, request: ConnectRequest): Promise<HandshakeResult> {
-  const { session, resumed } = await openOrResume(context, request);
+/**
+ * Runs the handshake for a client at `clientAddress` (its ip identity); a rejected
+ * promise means the link failed or the host throttles connects (close without reply).
+ */
+export async function handshake(context: BridgeContext, request: ConnectRequest, clientAddress: string | undefined): Promise<HandshakeResult> {
+  const { session, resumed } = await openOrResume(context, request, clientAddress);
   if (!session) return { ok: false, response: expiredResponse(request) };
   if (request.lastZxidSeen > 0n && request.lastZxidSeen > BigInt(Math.max(context.highestZxid(), session.zxid))) {
     const zxid = await probeZxid(session);

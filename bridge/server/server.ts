@@ -8,7 +8,9 @@ import { type Server, createServer } from "node:net";
 import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
-import { ZkConnection } from "./connection.ts";
+import { BurstLog } from "./burst-log.ts";
+import { type ConnectionBounds, ConnectionCount, DEFAULT_CONNECTION_BOUNDS } from "./connection-limits.ts";
+import { ZkConnection, peerAddress } from "./connection.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
 import { DEFAULT_FOUR_LETTER_WORDS, parseFourLetterWords } from "./four-letter.ts";
 import type { BridgeSession } from "./session.ts";
@@ -39,6 +41,8 @@ export interface BridgeOptions {
   /** One line per event worth knowing (bad frames, failed connects). Default: stderr. */
   log?: (line: string) => void;
   WebSocket?: WebSocketConstructor;
+  /** Most TCP connections held, in all and per client address (connection-limits.ts); more are closed. */
+  bounds?: Partial<ConnectionBounds>;
 }
 
 export interface Bridge {
@@ -62,6 +66,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const links = new HostLinks({ url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}), ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}) });
   const sessions = new Map<number, BridgeSession>();
   const connections = new Set<ConnectionView>();
+  const log = options.log ?? ((line: string) => console.error(line));
+  const bounds: ConnectionBounds = { ...DEFAULT_CONNECTION_BOUNDS, ...options.bounds };
+  const count = new ConnectionCount(bounds);
+  const refusals = new BurstLog(log);
   let server: Server;
   const context: BridgeContext = {
     links,
@@ -79,9 +87,19 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     noteZxid: (zxid) => {
       if (zxid > highest) highest = zxid;
     },
-    log: options.log ?? ((line) => console.error(line)),
+    log,
+    handshakeTimeouts: new BurstLog(log),
   };
-  server = createServer((socket) => new ZkConnection(socket, context));
+  server = createServer((socket) => {
+    const address = peerAddress(socket) ?? "?";
+    if (!count.admit(address)) {
+      refusals.note(`bridge: refused ${address}: at most ${bounds.maxConnections} connections, ${bounds.maxConnectionsPerAddress} per address`);
+      socket.destroy();
+      return;
+    }
+    socket.once("close", () => count.release(address));
+    new ZkConnection(socket, context);
+  });
   server.listen({ host, port: options.port ?? 2181, exclusive: true });
   await once(server, "listening");
   const port = (server.address() as { port: number }).port;
@@ -92,6 +110,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       const closed = new Promise<void>((done) => server.close(() => done()));
       for (const connection of [...connections]) (connection as ZkConnection).close();
       links.closeAll();
+      refusals.flush();
+      context.handshakeTimeouts.flush();
       await closed;
     },
   };

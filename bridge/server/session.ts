@@ -30,6 +30,8 @@ export class BridgeSession implements SessionSink {
   readonly timeoutMs: number;
   readonly link: HostLink;
   readonly watches = new WatchTable();
+  /** The address of the ZooKeeper client it serves: its ip identity at the host. */
+  clientAddress: string | undefined;
   /** Identities added by auth packets (digest user names), for whoAmI. */
   readonly digestUsers: string[] = [];
   zxid = 0;
@@ -41,8 +43,9 @@ export class BridgeSession implements SessionSink {
   private orphanTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly onEnd: (session: BridgeSession) => void;
 
-  constructor(link: HostLink, id: number, password: string, timeoutMs: number, onEnd: (session: BridgeSession) => void) {
+  constructor(link: HostLink, id: number, password: string, timeoutMs: number, clientAddress: string | undefined, onEnd: (session: BridgeSession) => void) {
     this.link = link;
+    this.clientAddress = clientAddress;
     this.id = id;
     this.password = password;
     this.timeoutMs = timeoutMs;

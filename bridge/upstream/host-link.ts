@@ -62,7 +62,7 @@ export class HostLink {
   constructor(options: UpstreamOptions, hostNumber: number, onDead: () => void) {
     this.hostNumber = hostNumber;
     this.onDead = onDead;
-    const url = new URL(socketUrl(options.url, { namespace: options.namespace, ...(options.token ? { token: options.token } : {}) }));
+    const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
     url.searchParams.set("host", String(hostNumber));
     this.socket = new SessionSocket(options.WebSocket ?? defaultWebSocket(), url.toString(), {
       onOpen: () => {
@@ -73,7 +73,7 @@ export class HostLink {
       onMessages: (messages) => this.receive(messages),
       onGone: (why) => this.fail(why),
       onSent: () => {},
-    });
+    }, options.token);
   }
 
   get alive(): boolean {
@@ -84,8 +84,11 @@ export class HostLink {
     return this.sinks.size;
   }
 
-  /** Opens (no sessionId) or resumes a session on this link. */
-  connect(request: { timeoutMs: number; sessionId?: number; password?: string }): Promise<ConnectAnswer> {
+  /**
+   * Opens (no sessionId) or resumes a session on this link; `clientAddress`, the
+   * ZooKeeper client's, becomes the session's ip identity at the host.
+   */
+  connect(request: { timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }): Promise<ConnectAnswer> {
     if (this.dead) return Promise.reject(new Error(this.dead));
     const ref = this.nextRef++;
     return new Promise((resolve, reject) => {

@@ -202,7 +202,6 @@ export class Session {
     const resuming = this.sessionId !== undefined;
     const url = socketUrl(server, {
       namespace: this.options.namespace,
-      token: this.options.token,
       session: resuming ? this.sessionId : undefined,
     });
     const ref = ++this.connectRef;
@@ -223,7 +222,7 @@ export class Session {
         onSent: () => {
           if (this.sessionId !== undefined) this.lastSentAt = Date.now();
         },
-      });
+      }, this.options.token);
     } catch (error) {
       // A malformed URL or a constructor that throws: a failed attempt like any other.
       this.socket = undefined;

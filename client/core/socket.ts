@@ -32,6 +32,34 @@ export interface SocketHandlers {
   onSent(): void;
 }
 
+/**
+ * Whether the bearer token can go in an Authorization header: only Node's own
+ * WebSocket (undici's, Node 22+) takes headers. A browser's cannot, and neither can
+ * a constructor we do not know: there the token goes in the URL as `?token=`, which
+ * the Worker accepts on the socket route only.
+ */
+function takesHeaders(WebSocketCtor: WebSocketConstructor): boolean {
+  const global = globalThis as { WebSocket?: unknown; navigator?: { userAgent?: string } };
+  return WebSocketCtor === global.WebSocket && global.navigator?.userAgent?.startsWith("Node.js/") === true;
+}
+
+/** Node's WebSocket constructor, which takes headers as `new WebSocket(url, { headers })`. */
+type WebSocketWithHeaders = new (url: string, init: { headers: Record<string, string> }) => WebSocketLike;
+
+/**
+ * Opens a WebSocket carrying the bearer token: in the Authorization header where the
+ * platform allows one (never in a URL that logs keep), else as `?token=`.
+ */
+function openWebSocket(WebSocketCtor: WebSocketConstructor, url: string, token: string | undefined): WebSocketLike {
+  if (token === undefined) return new WebSocketCtor(url);
+  if (takesHeaders(WebSocketCtor)) {
+    return new (WebSocketCtor as unknown as WebSocketWithHeaders)(url, { headers: { Authorization: `Bearer ${token}` } });
+  }
+  const withToken = new URL(url);
+  withToken.searchParams.set("token", token);
+  return new WebSocketCtor(withToken.toString());
+}
+
 /** The global WebSocket, or a clear error where there is none (Node < 22). */
 export function defaultWebSocket(): WebSocketConstructor {
   const ctor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -41,7 +69,7 @@ export function defaultWebSocket(): WebSocketConstructor {
 
 /**
  * @example
- * const socket = new SessionSocket(WebSocket, "ws://127.0.0.1:8787/v1/sessions/socket", handlers);
+ * const socket = new SessionSocket(WebSocket, "ws://127.0.0.1:8787/v1/sessions/socket", handlers, token);
  * socket.send([{ t: "connect", ref: 1, timeoutMs: 10_000 }]);
  */
 export class SessionSocket {
@@ -56,9 +84,10 @@ export class SessionSocket {
 
   private readonly handlers: SocketHandlers;
 
-  constructor(WebSocketCtor: WebSocketConstructor, url: string, handlers: SocketHandlers) {
+  /** `token`: the Worker's bearer token, if it needs one. */
+  constructor(WebSocketCtor: WebSocketConstructor, url: string, handlers: SocketHandlers, token?: string) {
     this.handlers = handlers;
-    this.ws = new WebSocketCtor(url);
+    this.ws = openWebSocket(WebSocketCtor, url, token);
     this.ws.addEventListener("open", () => {
       if (!this.gone) handlers.onOpen();
     });

@@ -100,7 +100,7 @@ export function errorFromBody(body: Partial<KeeperErrorBody> | undefined): Keepe
  * socketUrl("http://127.0.0.1:8787", { namespace: "app" });
  * // "ws://127.0.0.1:8787/v1/sessions/socket?namespace=app"
  */
-export function socketUrl(base: string, query: { namespace?: string; token?: string; session?: number }): string {
+export function socketUrl(base: string, query: { namespace?: string; session?: number }): string {
   const url = new URL(base);
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
@@ -109,7 +109,6 @@ export function socketUrl(base: string, query: { namespace?: string; token?: str
   url.search = "";
   url.hash = "";
   if (query.namespace !== undefined) url.searchParams.set("namespace", query.namespace);
-  if (query.token !== undefined) url.searchParams.set("token", query.token);
   if (query.session !== undefined) url.searchParams.set("session", String(query.session));
   return url.toString();
 }

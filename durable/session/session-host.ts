@@ -257,7 +257,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     const row = this.store.row(sessionId);
     const ws = row && this.socketOf(row);
     const attachment = ws ? attachmentOf(ws) : undefined;
-    return this.runner.idsOf(sessionId, attachment ? connectionIds(attachment) : []);
+    return this.runner.idsOf(sessionId, attachment ? connectionIds(attachment, row?.client_ip) : []);
   }
 
   /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */
@@ -291,7 +291,9 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   /** A socket went (or is being closed): its sessions live on for their timeout, waiting for a resume. */
   detach(ws: WebSocket): void {
     const attachment = attachmentOf(ws);
-    if (attachment) this.store.detachSocket(attachment.socketId, Date.now());
+    if (!attachment) return;
+    this.sockets.forget(attachment.socketId);
+    this.store.detachSocket(attachment.socketId, Date.now());
   }
 
   /**

@@ -11,6 +11,7 @@
  */
 import { type Caller, type Id, KeeperError, type Outcome, isScope, scopeAllows } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
+import { ConnectAdmission } from "./connect-admission.ts";
 import type { SessionHost } from "./session-host.ts";
 import { isHostNumber } from "./session-ids.ts";
 import { type HostOp, parseSessionOp, scopeNeededByHostOp, toWire } from "./session-ops.ts";
@@ -44,13 +45,29 @@ export class SocketHandler {
   private readonly state: DurableObjectState;
   /** Requests of each session waiting for their answer (kept in memory: they keep the object awake). */
   private readonly outstanding = new Map<number, number>();
+  /** Connects are taken at a bounded rate (per socket and in all), so that a storm of them waits its turn. */
+  private readonly admission: ConnectAdmission;
 
   constructor(host: SessionHost, state: DurableObjectState) {
     this.host = host;
     this.state = state;
+    const limits = host.socketLimits;
+    this.admission = new ConnectAdmission({
+      perSocketPerSecond: limits.maxConnectsPerSecondPerSocket,
+      perHostPerSecond: limits.maxConnectsPerSecondPerHost,
+      queuedPerSocket: limits.maxWaitingConnectsPerSocket,
+    });
   }
 
-  /** Accepts a WebSocket forwarded by the Worker (`?namespace=&host=`, the client's address in CF-Connecting-IP). */
+  /** A socket went: connects of it still waiting are dropped. */
+  forget(socketId: string): void {
+    this.admission.forget(socketId);
+  }
+
+  /**
+   * Accepts a WebSocket forwarded by the Worker: `?namespace=&host=`, the client's
+   * address as `address` (if known), and `relay=1` if it may name its clients' addresses.
+   */
   upgrade(request: Request): Response {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const url = new URL(request.url);
@@ -68,7 +85,16 @@ export class SocketHandler {
     const socketId = crypto.randomUUID();
     // The tag finds the socket again from its sessions' rows, also after hibernation.
     this.state.acceptWebSocket(server, [socketId]);
-    const attachment: SocketAttachment = { socketId, namespace, hostNumber, ip: request.headers.get("CF-Connecting-IP") ?? "127.0.0.1", scope, lastSeen: Date.now() };
+    const address = url.searchParams.get("address");
+    const attachment: SocketAttachment = {
+      socketId,
+      namespace,
+      hostNumber,
+      ...(address ? { ip: address } : {}),
+      relay: url.searchParams.get("relay") === "1",
+      scope,
+      lastSeen: Date.now(),
+    };
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -109,7 +135,7 @@ export class SocketHandler {
           this.host.outbox.send(ws, message.reply);
           break;
         case "connect":
-          this.connect(ws, attachment, message);
+          this.admit(ws, attachment, message);
           break;
         case "req": {
           const item = this.accept(ws, attachment, message);
@@ -133,15 +159,27 @@ export class SocketHandler {
     }
   }
 
+  /** Runs a connect now or in its turn; refuses it (Throttled) when too many of the socket's already wait. */
+  private admit(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {
+    if (this.admission.offer(attachment.socketId, () => this.connect(ws, attachment, m))) return;
+    const { maxConnectsPerSecondPerSocket: rate, maxWaitingConnectsPerSocket: waiting } = this.host.socketLimits;
+    const error = new KeeperError("Throttled", `too many connects: a socket's are taken at ${rate} a second, and at most ${waiting} wait; retry later`);
+    this.host.outbox.send(ws, { t: "refused", ref: m.ref, error: error.toBody() });
+  }
+
   private connect(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {
     const { store, outbox, socketLimits } = this.host;
     const send = (message: ServerMessage): void => outbox.send(ws, message);
     const refuse = (err: KeeperError): void => send({ t: "refused", ref: m.ref, error: err.toBody() });
     const full = (): boolean => store.sessionsOnSocket(attachment.socketId).length >= socketLimits.maxSessionsPerSocket;
     try {
+      if (m.clientAddress !== undefined && !attachment.relay) {
+        return refuse(new KeeperError("NoAuth", "only a socket opened with the bearer token may name its clients' addresses"));
+      }
       if (m.sessionId === undefined) {
         if (full()) return refuse(new KeeperError("Throttled", `a socket may carry at most ${socketLimits.maxSessionsPerSocket} sessions`));
         const grant = this.host.createSession(attachment.namespace, attachment.hostNumber, m.timeoutMs, attachment.socketId);
+        if (m.clientAddress !== undefined) store.setClientAddress(grant.sessionId, m.clientAddress);
         send({ t: "connected", ref: m.ref, ...grant, resumed: false });
         void this.host.scheduleExpiry().catch((err) => console.error("setting the expiry alarm failed", err));
         return;
@@ -161,6 +199,8 @@ export class SocketHandler {
         store.setSocket(row.id, attachment.socketId);
       }
       store.touch(row.id, row.timeout_ms);
+      // The identity is the resuming connection's, as ZooKeeper's ip is per connection.
+      store.setClientAddress(row.id, m.clientAddress ?? null);
       send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true });
       // Events that fired while it had no socket, in order.
       for (const event of this.host.watches.takeQueued(row.id)) send(event);
@@ -198,7 +238,7 @@ export class SocketHandler {
     } catch (err) {
       op = err instanceof KeeperError ? err : new KeeperError("MarshallingError", "unreadable operation");
     }
-    return { sid, xid, op, connectionIds: connectionIds(attachment) };
+    return { sid, xid, op, connectionIds: connectionIds(attachment, row.client_ip) };
   }
 
   /**

@@ -10,7 +10,7 @@
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
 import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
-import { type Id, KeeperError, type Scope } from "../../protocol/index.ts";
+import { type Id, KeeperError, type Scope, parseIpAddress } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
 export interface SocketLimits {
@@ -26,6 +26,12 @@ export interface SocketLimits {
   maxWatchesPerSession: number;
   /** Most requests of one session waiting for their answer (ZooKeeper's globalOutstandingLimit is 1000). */
   maxOutstandingPerSession: number;
+  /** Most connects (new sessions or resumes) a host takes from one socket per second; more wait. */
+  maxConnectsPerSecondPerSocket: number;
+  /** Most connects a host takes per second from all its sockets; more wait. */
+  maxConnectsPerSecondPerHost: number;
+  /** Most connects of one socket waiting their turn; more are refused (Throttled). */
+  maxWaitingConnectsPerSocket: number;
 }
 
 export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
@@ -35,6 +41,9 @@ export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
   maxSessionsPerHost: 20_000,
   maxWatchesPerSession: 10_000,
   maxOutstandingPerSession: 1000,
+  maxConnectsPerSecondPerSocket: 100,
+  maxConnectsPerSecondPerHost: 500,
+  maxWaitingConnectsPerSocket: 250,
 };
 
 const SETTINGS: Record<keyof SocketLimits, string> = {
@@ -44,6 +53,9 @@ const SETTINGS: Record<keyof SocketLimits, string> = {
   maxSessionsPerHost: "EDGEKEEPER_MAX_SESSIONS_PER_HOST",
   maxWatchesPerSession: "EDGEKEEPER_MAX_WATCHES_PER_SESSION",
   maxOutstandingPerSession: "EDGEKEEPER_MAX_OUTSTANDING_PER_SESSION",
+  maxConnectsPerSecondPerSocket: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_SOCKET",
+  maxConnectsPerSecondPerHost: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_HOST",
+  maxWaitingConnectsPerSocket: "EDGEKEEPER_MAX_WAITING_CONNECTS_PER_SOCKET",
 };
 
 /** The socket limits from string settings; unset or invalid ones keep their defaults. */
@@ -62,8 +74,10 @@ export interface SocketAttachment {
   /** The namespace and host number the Worker routed the socket to (for new sessions). */
   namespace: string;
   hostNumber: number;
-  /** The client's address, its `ip` identity for ACLs. */
-  ip: string;
+  /** The client's address, its `ip` identity for ACLs (absent: unknown, no ip identity). */
+  ip?: string;
+  /** The Worker lets it name, per session, the address of a client it relays (the bridge). */
+  relay?: boolean;
   /** What the socket's bearer token allows (protocol/scopes.ts): a `read` socket makes no writes. */
   scope: Scope;
   lastSeen: number;
@@ -74,9 +88,13 @@ export function attachmentOf(ws: WebSocket): SocketAttachment | undefined {
   return value && typeof value.socketId === "string" ? value : undefined;
 }
 
-/** The identities a socket's transport gives each of its sessions' requests. */
-export function connectionIds(attachment: SocketAttachment): Id[] {
-  return [{ scheme: "ip", id: attachment.ip }];
+/**
+ * The identities a socket's transport gives a session's requests: the address of the
+ * client a relaying socket (the bridge) named for that session, else the socket's own.
+ */
+export function connectionIds(attachment: SocketAttachment, relayedIp?: string | null): Id[] {
+  const ip = relayedIp ?? attachment.ip;
+  return ip === undefined ? [] : [{ scheme: "ip", id: ip }];
 }
 
 /** When a socket last showed life: its last message, or its last auto-answered ping. */
@@ -128,7 +146,16 @@ function checkMessage(raw: unknown): Incoming {
       if (typeof m.timeoutMs !== "number") return problem("connect needs timeoutMs");
       if (m.sessionId !== undefined && !isInt(m.sessionId)) return problem("connect: sessionId must be an integer");
       if (m.sessionId !== undefined && typeof m.password !== "string") return problem("connect: resuming a session needs its password");
-      return { t: "connect", ref: m.ref, timeoutMs: m.timeoutMs, ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }) };
+      if (m.clientAddress !== undefined && !(typeof m.clientAddress === "string" && parseIpAddress(m.clientAddress))) {
+        return problem("connect: clientAddress must be an IPv4 or IPv6 address");
+      }
+      return {
+        t: "connect",
+        ref: m.ref,
+        timeoutMs: m.timeoutMs,
+        ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }),
+        ...(m.clientAddress === undefined ? {} : { clientAddress: m.clientAddress as string }),
+      };
     }
     case "req":
       if (!isInt(m.sid) || !isInt(m.xid)) return problem("req needs numeric sid and xid");

@@ -4,6 +4,7 @@
  * session's ephemerals, and the identities each has added (addAuth).
  */
 import { type Id, KeeperError, SESSION_PASSWORD_BYTES, sessionPasswordText } from "../../protocol/index.ts";
+import { addColumnIfMissing } from "../base/sql-columns.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { sessionIdHex } from "./session-ids.ts";
 
@@ -13,6 +14,8 @@ const SCHEMA = [
   // requests). deadline: when an open session expires unless its socket shows life,
   // or when the alarm retries a closing one. cxid: the session's last request number.
   // socket_id: the tag of the socket carrying it (NULL: none; it lives until its deadline).
+  // client_ip: the address of the client a relaying socket (the bridge) carries it for;
+  // NULL: the socket's own address is the session's ip identity.
   `CREATE TABLE IF NOT EXISTS sessions (
      id INTEGER PRIMARY KEY,
      password TEXT NOT NULL,
@@ -37,7 +40,7 @@ const SCHEMA = [
    ) WITHOUT ROWID`,
 ];
 
-export interface SessionRow {
+export type SessionRow = {
   id: number;
   password: string;
   timeout_ms: number;
@@ -45,7 +48,8 @@ export interface SessionRow {
   cxid: number;
   state: string;
   socket_id: string | null;
-}
+  client_ip: string | null;
+};
 
 export function randomPassword(): string {
   return sessionPasswordText(crypto.getRandomValues(new Uint8Array(SESSION_PASSWORD_BYTES)));
@@ -69,11 +73,11 @@ export class SessionStore {
     this.sql = sql;
   }
 
-  /** Creates the tables; adds socket_id to a sessions table made before sockets. */
+  /** Creates the tables; adds the columns a sessions table made by an older version lacks. */
   initialize(): void {
     for (const statement of SCHEMA) this.sql.exec(statement);
-    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(sessions)").toArray();
-    if (!columns.some((c) => c.name === "socket_id")) this.sql.exec("ALTER TABLE sessions ADD COLUMN socket_id TEXT");
+    addColumnIfMissing(this.sql, "sessions", "socket_id", "TEXT");
+    addColumnIfMissing(this.sql, "sessions", "client_ip", "TEXT");
     this.sql.exec("CREATE INDEX IF NOT EXISTS sessions_by_socket ON sessions (socket_id)");
   }
 
@@ -90,8 +94,8 @@ export class SessionStore {
 
   row(sessionId: number): SessionRow | undefined {
     return this.sql
-      .exec<{ id: number; password: string; timeout_ms: number; deadline: number; cxid: number; state: string; socket_id: string | null }>(
-        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id FROM sessions WHERE id = ?",
+      .exec<SessionRow>(
+        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id, client_ip FROM sessions WHERE id = ?",
         sessionId,
       )
       .toArray()[0];
@@ -116,10 +120,15 @@ export class SessionStore {
     this.sql.exec("UPDATE sessions SET socket_id = ? WHERE id = ?", socketId, sessionId);
   }
 
+  /** The address of the client a relaying socket carries the session for (null: the socket's own). */
+  setClientAddress(sessionId: number, address: string | null): void {
+    this.sql.exec("UPDATE sessions SET client_ip = ? WHERE id = ?", address, sessionId);
+  }
+
   sessionsOnSocket(socketId: string): SessionRow[] {
     return this.sql
-      .exec<{ id: number; password: string; timeout_ms: number; deadline: number; cxid: number; state: string; socket_id: string | null }>(
-        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id FROM sessions WHERE socket_id = ?",
+      .exec<SessionRow>(
+        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id, client_ip FROM sessions WHERE socket_id = ?",
         socketId,
       )
       .toArray();

@@ -64,8 +64,8 @@ describe("errors from bodies", () => {
 describe("socket URLs", () => {
   it("maps http(s) to ws(s), keeps a path prefix, and carries the query", () => {
     expect(socketUrl("http://127.0.0.1:8787", {})).toBe("ws://127.0.0.1:8787/v1/sessions/socket");
-    expect(socketUrl("https://k.example.com/edge/", { namespace: "app", token: "t s", session: 42 })).toBe(
-      "wss://k.example.com/edge/v1/sessions/socket?namespace=app&token=t+s&session=42",
+    expect(socketUrl("https://k.example.com/edge/", { namespace: "app", session: 42 })).toBe(
+      "wss://k.example.com/edge/v1/sessions/socket?namespace=app&session=42",
     );
     expect(socketUrl("ws://h:1", { namespace: "x" })).toBe("ws://h:1/v1/sessions/socket?namespace=x");
     expect(() => socketUrl("ftp://h", {})).toThrow(/http/);

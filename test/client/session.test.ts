@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, connect } from "../../client/index.ts";
+import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { FakeSessionHost } from "../harness/fake-session-host.ts";
 
 let host: FakeSessionHost;
@@ -50,7 +51,25 @@ describe("connecting", () => {
     expect(zk.sessionId).toBe([...host.sessions.keys()][0]);
     expect(zk.sessionTimeoutMs).toBe(1_200);
     expect(host.urls[0]!.pathname).toBe("/v1/sessions/socket");
-    expect(Object.fromEntries(host.urls[0]!.searchParams)).toEqual({ namespace: "tenant-a", token: "s3cret" });
+    expect(Object.fromEntries(host.urls[0]!.searchParams)).toEqual({ namespace: "tenant-a" });
+  });
+
+  it("sends the token in the upgrade's Authorization header in Node, never in the URL", async () => {
+    await open({ token: "s3cret" });
+    expect(host.authorizations).toEqual(["Bearer s3cret"]);
+    expect(host.urls[0]!.searchParams.has("token")).toBe(false);
+  });
+
+  it("sends the token as ?token= through a WebSocket constructor that may not take headers", async () => {
+    // A constructor of the caller's own (a browser's, or a library's) gets the URL form.
+    const Plain = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+      }
+    };
+    await open({ token: "s3cret", WebSocket: Plain as unknown as WebSocketConstructor });
+    expect(host.authorizations).toEqual([undefined]);
+    expect(host.urls[0]!.searchParams.get("token")).toBe("s3cret");
   });
 
   it("fails with the server's error when refused, and with ConnectionLoss when nobody answers", async () => {

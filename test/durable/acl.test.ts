@@ -3,7 +3,7 @@
  * NoAuth when missing; getACL's redaction; setACL as compare-and-set; super.
  */
 import { describe, expect, it } from "vitest";
-import { type Acl, type Caller, type MultiWriteOp, type ShardRequest, OPEN_ACL_UNSAFE, Perms, digestId } from "../../protocol/index.ts";
+import { type Acl, type Caller, type MultiWriteOp, type ShardRequest, OPEN_ACL_UNSAFE, Perms, digestId, parseIpAddress } from "../../protocol/index.ts";
 import { ANON, bytes, createAll, digestCaller, exists, fails, newShard, ok, run, statOf, superCaller, text, type ShardStub } from "../harness/shard.ts";
 
 const ALL = Perms.ALL;
@@ -81,6 +81,14 @@ describe("the ip scheme", () => {
     ["a /24 it is outside", "192.168.5.0/24", "192.168.6.0", false],
     ["a /0", "0.0.0.0/0", "8.8.8.8", true],
     ["a /32", "1.2.3.4/32", "1.2.3.4", true],
+    ["an exact IPv6 address", "::1", "::1", true],
+    ["an IPv6 address written in full", "::1", "0:0:0:0:0:0:0:1", true],
+    ["another IPv6 address", "::1", "::2", false],
+    ["a /32 IPv6 prefix it is inside", "2001:db8::/32", "2001:db8:85a3::8a2e:370:7334", true],
+    ["a /32 IPv6 prefix it is outside", "2001:db8::/32", "2001:db9::1", false],
+    ["a /127 IPv6 prefix", "2001:db8::/127", "2001:db8::1", true],
+    ["an IPv6 pattern, for an IPv4 caller", "::/0", "10.0.0.1", false],
+    ["an IPv4 pattern, for an IPv6 caller", "0.0.0.0/0", "::1", false],
   ] as const)("matches %s", async (_, pattern, caller, allowed) => {
     const { stub } = newShard();
     await createWithAcl(stub, "/ip", [{ perms: Perms.READ, scheme: "ip", id: pattern }]);
@@ -88,9 +96,19 @@ describe("the ip scheme", () => {
     expect(outcome.ok ? "allowed" : outcome.error.name).toBe(allowed ? "allowed" : "NoAuth");
   });
 
+  it("reads IPv6 addresses as ZooKeeper's provider does", () => {
+    // IPAuthenticationProviderTest.testParsingOfIPv6Address: full, compressed, shortened, loopback.
+    const hex = (text: string) => [...(parseIpAddress(text) ?? [])].map((b) => b.toString(16).padStart(2, "0")).join("");
+    expect(hex("2001:0db8:85a3:0000:0000:8a2e:0370:7334")).toBe("20010db885a3000000008a2e03707334");
+    expect(hex("2001:db8::8a2e:370:7334")).toBe("20010db8000000000000" + "8a2e03707334");
+    expect(hex("2001:db8::1")).toBe("20010db8" + "0".repeat(22) + "01");
+    expect(hex("::1")).toBe("0".repeat(30) + "01");
+    expect(hex("::ffff:10.1.2.3")).toBe("0".repeat(20) + "ffff0a010203");
+  });
+
   it("refuses malformed patterns with InvalidACL", async () => {
     const { stub } = newShard();
-    for (const id of ["nonsense", "10.0.0.0/33", "10.0.0.256", "10.0.0/8"]) {
+    for (const id of ["nonsense", "10.0.0.0/33", "10.0.0.256", "10.0.0/8", "::1/129", "1::2::3", "2001:db8:::1", "12345::", "fe80::1%eth0"]) {
       expect(await fails(stub, ANON, { op: "create", path: "/x", acl: [{ perms: ALL, scheme: "ip", id }] })).toBe("InvalidACL");
     }
   });

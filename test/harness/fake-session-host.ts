@@ -38,6 +38,8 @@ export class FakeSessionHost {
   readonly connections = new Set<WsConnection>();
   /** Every connect request's socket URL, in order. */
   readonly urls: URL[] = [];
+  /** Every upgrade's Authorization header (undefined: none), in order. */
+  readonly authorizations: (string | undefined)[] = [];
   /** Answers a request; the default answers every op with an empty object. */
   answer: (op: SessionOp, session: FakeSession) => Answer = () => ({ ok: true, value: {} });
   /** When true, requests are recorded but never answered. */
@@ -61,7 +63,10 @@ export class FakeSessionHost {
 
   static async start(): Promise<FakeSessionHost> {
     const host = new FakeSessionHost();
-    host.server = await startWsServer((conn) => host.accept(conn));
+    host.server = await startWsServer((conn, request) => {
+      host.authorizations.push(request.headers.authorization);
+      host.accept(conn);
+    });
     return host;
   }
 

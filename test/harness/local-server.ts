@@ -47,11 +47,12 @@ interface Running {
   interrupt(): Promise<void>;
 }
 
-/** `npm start` in its own process group, its output appended to `log`. */
-function spawnServer(port: number, zkPort: number, state: string, log: (text: string) => void): Running {
+/** `npm start` in its own process group, its output appended to `log`; `env` adds settings. */
+function spawnServer(port: number, zkPort: number, state: string, log: (text: string) => void, env: Record<string, string>): Running {
   // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
   const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(port), "--zk-port", String(zkPort), "--state", state], {
     cwd: repoRoot,
+    env: { ...process.env, ...env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -98,13 +99,17 @@ async function healthy(base: string, running: Running): Promise<boolean> {
   return false;
 }
 
-/** `npm start` in its own process group; resolves once /healthz answers. */
-export async function startLocalServer(): Promise<LocalServer> {
+/**
+ * `npm start` in its own process group; resolves once /healthz answers. `env`: settings
+ * for it, as a user would export them (EDGEKEEPER_TOKEN, say).
+ */
+export async function startLocalServer(options: { env?: Record<string, string> } = {}): Promise<LocalServer> {
+  const env = options.env ?? {};
   const [port, zkPort] = [await freePort(), await freePort()];
   const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
   let text = "";
   const log = (chunk: string) => (text += chunk);
-  let running = spawnServer(port, zkPort, state, log);
+  let running = spawnServer(port, zkPort, state, log, env);
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await running.interrupt();
@@ -112,7 +117,7 @@ export async function startLocalServer(): Promise<LocalServer> {
   };
   const restart = async () => {
     await running.interrupt();
-    running = spawnServer(port, zkPort, state, log);
+    running = spawnServer(port, zkPort, state, log, env);
     if (!(await healthy(base, running))) throw new Error(`npm start did not become healthy again:\n${text}`);
   };
   const exited = () => running.exited();
@@ -130,12 +135,14 @@ export interface Proxy {
 
 /**
  * A TCP proxy on a free loopback port (or on `options.port`, say the port of a proxy
- * closed before, to bring a client's only server back) to 127.0.0.1:`targetPort`.
+ * closed before, to bring a client's only server back) to 127.0.0.1:`targetPort`;
+ * its connections come from `options.localAddress` (another loopback address, say,
+ * so that the target sees a client other than 127.0.0.1).
  */
-export async function startProxy(targetPort: number, options: { port?: number } = {}): Promise<Proxy> {
+export async function startProxy(targetPort: number, options: { port?: number; localAddress?: string } = {}): Promise<Proxy> {
   const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
-    const upstream = tcpConnect(targetPort, "127.0.0.1");
+    const upstream = tcpConnect({ port: targetPort, host: "127.0.0.1", ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     client.pipe(upstream);

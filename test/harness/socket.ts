@@ -45,12 +45,17 @@ export class SessionSocket {
   }
 
   /**
-   * Opens a socket through the Worker; `fetch` replaces SELF.fetch (e.g. the app with
-   * other settings: `(req) => app.fetch(req, bindings)`).
+   * Opens a socket through the Worker, sending `headers` with the upgrade; `fetch`
+   * replaces SELF.fetch (e.g. the app with other settings: `(req) => app.fetch(req, bindings)`).
    */
-  static async open(namespace: string, query: Record<string, string> = {}, fetch: (req: Request) => Promise<Response> = (req) => SELF.fetch(req)): Promise<SessionSocket> {
+  static async open(
+    namespace: string,
+    query: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    fetch: (req: Request) => Promise<Response> = (req) => SELF.fetch(req),
+  ): Promise<SessionSocket> {
     const url = `${ORIGIN}/v1/sessions/socket?${new URLSearchParams({ namespace, ...query })}`;
-    const res = await fetch(new Request(url, { headers: { Upgrade: "websocket" } }));
+    const res = await fetch(new Request(url, { headers: { ...headers, Upgrade: "websocket" } }));
     if (!res.webSocket) throw new Error(`no WebSocket: ${res.status} ${await res.text()}`);
     res.webSocket.accept();
     return new SessionSocket(res.webSocket);
@@ -74,15 +79,15 @@ export class SessionSocket {
     }
   }
 
-  async connect(timeoutMs = 4_000, resume?: { sessionId: number; password: string }): Promise<ServerMessage> {
+  async connect(timeoutMs = 4_000, resume?: { sessionId?: number; password?: string; clientAddress?: string }): Promise<ServerMessage> {
     const ref = ++refs;
     this.send([{ t: "connect", ref, timeoutMs, ...resume }]);
     return this.next((m) => m !== "pong" && "ref" in m && m.ref === ref);
   }
 
   /** Opens a session and returns its grant. */
-  async open(timeoutMs = 4_000): Promise<Connected> {
-    const m = await this.connect(timeoutMs);
+  async open(timeoutMs = 4_000, clientAddress?: string): Promise<Connected> {
+    const m = await this.connect(timeoutMs, clientAddress === undefined ? undefined : { clientAddress });
     if (m.t !== "connected") expect.fail(`connect: ${JSON.stringify(m)}`);
     return m;
   }

@@ -81,7 +81,7 @@ describe("a read token", () => {
 
   it("cannot write over the session socket; reads and watches there work", async () => {
     const withBindings = async (req: Request) => app.fetch(req, deployed);
-    const reader = await SessionSocket.open(A, { token: TOKENS.readA }, withBindings);
+    const reader = await SessionSocket.open(A, { token: TOKENS.readA }, {}, withBindings);
     const s = await reader.open();
     const writes: SessionOp[] = [
       { op: "create", path: "/by-socket", data: b64("x") },
@@ -100,7 +100,7 @@ describe("a read token", () => {
     await expectKeeperError(await call(TOKENS.readA, "GET", "/v1/znodes/by-socket"), "NoNode");
     await expectKeeperError(await call(TOKENS.readA, "GET", "/v1/znodes/in-multi"), "NoNode");
 
-    const writer = await SessionSocket.open(A, { token: TOKENS.writeA }, withBindings);
+    const writer = await SessionSocket.open(A, { token: TOKENS.writeA }, {}, withBindings);
     const w = await writer.open();
     expect(await writer.ok(w.sessionId, { op: "create", path: "/by-socket", data: b64("x") })).toMatchObject({ path: "/by-socket" });
     reader.drop();

@@ -18,7 +18,7 @@ import {
 import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
-import { callerOf } from "../identity.ts";
+import { callerOf, clientAddressOf, mayRelayClientAddress } from "../identity.ts";
 import { optionalInteger, readJsonObject } from "../request-body.ts";
 import { SESSION_HEADER, type SessionCredentials, hostOfSession, sessionHost, sessionOf } from "../session-router.ts";
 
@@ -75,8 +75,11 @@ sessionRoutes.get("/sessions/socket", async (c) => {
   target.searchParams.set("host", String(hostNumber));
   // The host holds every request of the socket to the token's scope.
   target.searchParams.set("scope", c.get("grant").scope);
-  const headers = new Headers({ Upgrade: "websocket", "CF-Connecting-IP": c.req.header("CF-Connecting-IP") ?? "127.0.0.1" });
-  return sessionHost(c.env, namespace, hostNumber).fetch(new Request(target, { headers }));
+  // The socket's identity, decided here: the host believes what the Worker says.
+  const address = clientAddressOf(c.req, c.env);
+  if (address !== undefined) target.searchParams.set("address", address);
+  if (mayRelayClientAddress(c)) target.searchParams.set("relay", "1");
+  return sessionHost(c.env, namespace, hostNumber).fetch(new Request(target, { headers: { Upgrade: "websocket" } }));
 });
 
 sessionRoutes.post("/sessions/:id/keepalive", async (c) => {
