@@ -75,9 +75,9 @@ describe("the caller's address on the session socket", () => {
 
   it("refuses a relayed address from a socket the Worker did not mark as trusted, with NoAuth", async () => {
     const namespace = new HttpClient().namespace;
-    // As the Worker forwards a socket it does not trust to relay: its address, no relay=1.
+    // As the Worker forwards a socket it does not trust to relay: its address and scope, no relay=1.
     const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, 0)));
-    const res = await host.fetch(`https://session-host/socket?namespace=${namespace}&host=0&address=198.51.100.1`, { headers: { Upgrade: "websocket" } });
+    const res = await host.fetch(`https://session-host/socket?namespace=${namespace}&host=0&scope=write&address=198.51.100.1`, { headers: { Upgrade: "websocket" } });
     const ws = res.webSocket!;
     ws.accept();
     const answers: ServerMessage[] = [];
