@@ -2,7 +2,6 @@
  * The client end to end against `npm start`: the real Worker, session hosts and
  * shards in local workerd.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, type WatchEvent, connect } from "../../client/index.ts";
 import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
@@ -73,10 +72,12 @@ it("fires one-shot and persistent watches set by another session's writes", asyn
   const watcher = await open(namespace);
   const writer = await open(namespace);
   await writer.create("/cfg", "a");
-  const changed = new Promise<WatchEvent>((resolve) => void watcher.getData("/cfg", { watch: resolve }));
+  let fire!: (event: WatchEvent) => void;
+  const changed = new Promise<WatchEvent>((resolve) => (fire = resolve));
+  // Both watches are set once their requests are answered: write only after.
+  await watcher.getData("/cfg", { watch: fire });
   const stream = watcher.watch("/cfg", { mode: "recursive" });
   await stream.ready;
-  await sleep(10);
   await writer.setData("/cfg", "b");
   await writer.create("/cfg/x", "");
   expect(await changed).toMatchObject({ type: "NodeDataChanged", path: "/cfg", kind: "data", watchPath: "/cfg" });

@@ -337,7 +337,7 @@ it("Queue and Counter: a server restart on the same state dir mid-run loses no i
       }
     }),
   );
-  await sleep(150);
+  await until(() => items.length > 0, 10_000, "the first item consumed, so that the restart comes mid-run");
   const beforeRestart = items.length;
   await env.server().restart();
   await work;

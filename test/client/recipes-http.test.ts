@@ -101,7 +101,7 @@ it("withLock and the socket Lock exclude each other on the same path", async () 
   expect(await lock.acquire()).toBe(true);
   await expect(withLock(env.server().base, "/locks/shared", () => 1, { namespace, ttlMs: TTL_MS, timeoutMs: 500 })).rejects.toMatchObject({ keeperName: "OperationTimeout" });
   const waiting = withLock(env.server().base, "/locks/shared", () => lock.isAcquired, { namespace, ttlMs: TTL_MS, timeoutMs: 10_000 });
-  await sleep(200);
+  await until(async () => (await lock.contenders()).length === 2, 10_000, "withLock to queue behind the socket Lock");
   await lock.release();
   expect(await waiting).toBe(false);
   // The fence works over HTTP: a multi with it applies while held.

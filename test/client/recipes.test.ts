@@ -299,7 +299,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
     inside.leave();
     await l.release();
   });
-  await sleep(100);
+  await until(async () => (await lock.contenders()).length === CONTENDERS, 10_000, "every contender queued behind the holder");
   await p.close(); // the holder can no longer reach the server: as good as killed
   await lost;
   inside.leave();
@@ -343,7 +343,7 @@ it("fault: a server restart on the same state dir breaks no lock guarantee", asy
       await lock.release().catch(() => undefined);
     }
   });
-  await sleep(300);
+  await until(() => acquisitions > 0, 10_000, "the first acquisition, held across the restart");
   restarting = true;
   await env.server().restart();
   restarting = false;
