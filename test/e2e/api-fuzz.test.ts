@@ -386,7 +386,6 @@ function socketPlan(random: Random, index: number, controlSid: number): SocketPl
   const headers: Record<string, string> = {};
   if (chance(random, 0.15)) headers.Origin = pick(random, [`http://${host}`, "https://evil.example", "null"]);
   if (chance(random, 0.1)) headers.Host = pick(random, ["evil.example", `localhost:${port}`]);
-  const hostile = random();
   const closing: (() => Frame)[] = [
     () => word(random),
     () => Uint8Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256)),
@@ -394,7 +393,7 @@ function socketPlan(random: Random, index: number, controlSid: number): SocketPl
     () => "[" + "{},".repeat(1_000) + "{}]",
     () => `[{"t":"req","sid":1,"xid":1,"op":{"op":"create","path":"/fuzz/big","data":"${"A".repeat(OVER_LIMIT_BYTES)}"}}]`,
   ];
-  const mustClose = hostile < 0.25;
+  const mustClose = chance(random, 0.25);
   const count = 1 + Math.floor(random() * 4);
   // Draw everything now, so that the plan depends on the seed only.
   const drawn = Array.from({ length: count }, () => {
