@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { testReporters } from "./test/harness/ci-report.ts";
 
 // Tests of the Worker and its objects run inside workerd, with real SQLite and alarms.
 // Local-only settings: no bearer token, a short container reap delay, a short session
@@ -25,5 +26,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/durable/**/*.test.ts", "test/worker/**/*.test.ts"],
+    // Plus a JSON report for .ci/run when EDGEKEEPER_TEST_REPORT_DIR is set.
+    reporters: testReporters("workerd"),
   },
 });

@@ -1,22 +1,17 @@
 /**
  * The client end to end against `npm start`: the real Worker, session hosts and
- * shards in local workerd. Each test skips, saying why, while the server does not
- * serve /v1/sessions/socket yet.
+ * shards in local workerd.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, type WatchEvent, connect } from "../../client/index.ts";
-import { type LocalServer, type Proxy, sessionSocketMissing, startLocalServer, startProxy } from "../harness/local-server.ts";
+import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
 
 let server: LocalServer;
-let missing: string | undefined;
 const clients: KeeperClient[] = [];
 let counter = 0;
 
 beforeAll(async () => {
   server = await startLocalServer();
-  missing = await sessionSocketMissing(server.base);
-  if (missing) console.warn(`client e2e tests skipped: ${missing}`);
 });
 
 afterAll(async () => {
@@ -37,8 +32,7 @@ function freshNamespace(): string {
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-it("creates, reads, sets and deletes", async (ctx) => {
-  if (missing) ctx.skip(missing);
+it("creates, reads, sets and deletes", async () => {
   const zk = await open(freshNamespace());
   expect(await zk.create("/app", "v1")).toBe("/app");
   const read = await zk.getData("/app");
@@ -58,8 +52,7 @@ it("creates, reads, sets and deletes", async (ctx) => {
   await expect(zk.getData("/app")).rejects.toMatchObject({ keeperName: "NoNode", path: "/app" });
 });
 
-it("deletes a session's ephemeral nodes when it closes", async (ctx) => {
-  if (missing) ctx.skip(missing);
+it("deletes a session's ephemeral nodes when it closes", async () => {
   const namespace = freshNamespace();
   const owner = await open(namespace);
   const observer = await open(namespace);
@@ -74,16 +67,17 @@ it("deletes a session's ephemeral nodes when it closes", async (ctx) => {
   expect(await observer.exists("/leader")).toBeNull();
 });
 
-it("fires one-shot and persistent watches set by another session's writes", async (ctx) => {
-  if (missing) ctx.skip(missing);
+it("fires one-shot and persistent watches set by another session's writes", async () => {
   const namespace = freshNamespace();
   const watcher = await open(namespace);
   const writer = await open(namespace);
   await writer.create("/cfg", "a");
-  const changed = new Promise<WatchEvent>((resolve) => void watcher.getData("/cfg", { watch: resolve }));
+  let fire!: (event: WatchEvent) => void;
+  const changed = new Promise<WatchEvent>((resolve) => (fire = resolve));
+  // Both watches are set once their requests are answered: write only after.
+  await watcher.getData("/cfg", { watch: fire });
   const stream = watcher.watch("/cfg", { mode: "recursive" });
   await stream.ready;
-  await sleep(10);
   await writer.setData("/cfg", "b");
   await writer.create("/cfg/x", "");
   expect(await changed).toMatchObject({ type: "NodeDataChanged", path: "/cfg", kind: "data", watchPath: "/cfg" });
@@ -95,8 +89,7 @@ it("fires one-shot and persistent watches set by another session's writes", asyn
   expect(seen).toEqual(["NodeDataChanged /cfg", "NodeCreated /cfg/x"]);
 });
 
-it("resumes the same session after its socket drops, ephemerals intact", async (ctx) => {
-  if (missing) ctx.skip(missing);
+it("resumes the same session after its socket drops, ephemerals intact", async () => {
   const proxy: Proxy = await startProxy(server.port);
   try {
     const zk = await open(freshNamespace(), [proxy.base]);

@@ -20,8 +20,7 @@ const env = recipeEnvironment("recipes-coord");
 const CONTENDERS = 8;
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 
-it("Barrier: 8 waiting sessions are all released by the removal, none before", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Barrier: 8 waiting sessions are all released by the removal, none before", async () => {
   const ns = env.namespace();
   const [coordinator, ...waiters] = await env.openMany(ns, CONTENDERS + 1);
   const gate = new Barrier(coordinator!, "/barriers/deploy");
@@ -40,8 +39,7 @@ it("Barrier: 8 waiting sessions are all released by the removal, none before", a
   expect(await new Barrier(waiters[1]!, "/barriers/deploy").wait({ timeoutMs: 0 })).toBe(true);
 });
 
-it("Barrier: a waiter whose connection drops is still released (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Barrier: a waiter whose connection drops is still released (fault)", async () => {
   const ns = env.namespace();
   const proxy = await env.proxy();
   const coordinator = await env.open(ns);
@@ -57,8 +55,7 @@ it("Barrier: a waiter whose connection drops is still released (fault)", async (
   expect(await wait).toBe(true);
 });
 
-it("DoubleBarrier: 8 sessions enter together and leave together, two rounds", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("DoubleBarrier: 8 sessions enter together and leave together, two rounds", async () => {
   const zks = await env.openMany(env.namespace(), CONTENDERS);
   for (const round of [1, 2]) {
     const path = `/rounds/r${round}`;
@@ -90,8 +87,7 @@ it("DoubleBarrier: 8 sessions enter together and leave together, two rounds", as
   expect((await zks[0]!.getChildren("/rounds/lonely")).children).toEqual([]);
 });
 
-it("Queue: 8 producers, 8 consumers, 200 items: each consumed exactly once", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Queue: 8 producers, 8 consumers, 200 items: each consumed exactly once", async () => {
   const ns = env.namespace();
   const producers = await env.openMany(ns, CONTENDERS);
   const consumers = await env.openMany(ns, CONTENDERS);
@@ -129,8 +125,7 @@ it("Queue: 8 producers, 8 consumers, 200 items: each consumed exactly once", asy
   expect((await consumers[0]!.getChildren("/queues/jobs")).children).toEqual([]);
 });
 
-it("Queue: FIFO for one consumer; exactly once while consumers' connections are cut (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Queue: FIFO for one consumer; exactly once while consumers' connections are cut (fault)", async () => {
   const ns = env.namespace();
   const producer = await env.open(ns);
   const q = new Queue(producer, "/q");
@@ -177,8 +172,7 @@ it("Queue: FIFO for one consumer; exactly once while consumers' connections are 
   expect(suspensions).toBeGreaterThan(0); // the cuts did land
 });
 
-it("PriorityQueue: lower priority first, FIFO within one; 8 consumers take each item once", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("PriorityQueue: lower priority first, FIFO within one; 8 consumers take each item once", async () => {
   const ns = env.namespace();
   const zks = await env.openMany(ns, CONTENDERS);
   const q = new PriorityQueue(zks[0]!, "/pq");
@@ -203,8 +197,7 @@ it("PriorityQueue: lower priority first, FIFO within one; 8 consumers take each 
   expect(new Set(taken).size).toBe(80);
 });
 
-it("Counter: 8 writers x 25 increments lose none", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Counter: 8 writers x 25 increments lose none", async () => {
   const zks = await env.openMany(env.namespace(), CONTENDERS);
   const results: number[] = [];
   await Promise.all(
@@ -222,8 +215,7 @@ it("Counter: 8 writers x 25 increments lose none", async (ctx) => {
   expect(await new Counter(zks[0]!, "/counters/other", { initial: 10 }).get()).toBe(10);
 });
 
-it("Party: 8 members appear, leave, and vanish with their sessions; a member re-joins after its session expired (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Party: 8 members appear, leave, and vanish with their sessions; a member re-joins after its session expired (fault)", async () => {
   const ns = env.namespace();
   const zks = await env.openMany(ns, CONTENDERS);
   const observer = await env.open(ns);
@@ -255,8 +247,7 @@ it("Party: 8 members appear, leave, and vanish with their sessions; a member re-
   await live.close();
 });
 
-it("Counter: no acknowledged increment lost while writers' connections are cut (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Counter: no acknowledged increment lost while writers' connections are cut (fault)", async () => {
   const ns = env.namespace();
   const proxy = await env.proxy();
   const zks = await Promise.all(Array.from({ length: CONTENDERS }, () => env.open(ns, { servers: [proxy.base], sessionTimeoutMs: 10_000 })));
@@ -294,8 +285,7 @@ it("Counter: no acknowledged increment lost while writers' connections are cut (
   expect(suspensions).toBeGreaterThan(0); // the cuts did land
 });
 
-it("DoubleBarrier: a participant whose session dies inside is counted out; the others still leave (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("DoubleBarrier: a participant whose session dies inside is counted out; the others still leave (fault)", async () => {
   const ns = env.namespace();
   const proxy = await env.proxy();
   const doomed = await env.open(ns, { servers: [proxy.base] });
@@ -311,8 +301,7 @@ it("DoubleBarrier: a participant whose session dies inside is counted out; the o
   expect(await leaving).toEqual(Array(CONTENDERS - 1).fill(true));
 });
 
-it("Queue and Counter: a server restart on the same state dir mid-run loses no item and no acknowledged increment (fault)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing()!);
+it("Queue and Counter: a server restart on the same state dir mid-run loses no item and no acknowledged increment (fault)", async () => {
   const ns = env.namespace();
   // 20 s sessions outlive the restart.
   const zks = await env.openMany(ns, CONTENDERS, { sessionTimeoutMs: 20_000 });
@@ -348,7 +337,7 @@ it("Queue and Counter: a server restart on the same state dir mid-run loses no i
       }
     }),
   );
-  await sleep(150);
+  await until(() => items.length > 0, 10_000, "the first item consumed, so that the restart comes mid-run");
   const beforeRestart = items.length;
   await env.server().restart();
   await work;

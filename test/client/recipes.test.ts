@@ -20,8 +20,7 @@ const CONTENDERS = 8;
 const env = recipeEnvironment("recipes");
 const { open, openMany, proxy } = env;
 
-it("Lock: never two holders among 8 sessions, each acquiring 5 times", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("Lock: never two holders among 8 sessions, each acquiring 5 times", async () => {
   const zks = await openMany(env.namespace(), CONTENDERS);
   const inside = occupancy();
   let acquisitions = 0;
@@ -46,8 +45,7 @@ it("Lock: never two holders among 8 sessions, each acquiring 5 times", async (ct
   expect((await zks[0]!.getChildren("/locks/shared").catch(() => ({ children: [] }))).children).toEqual([]);
 });
 
-it("Lock: re-entrant per object; timeouts give up and leave the queue; the queue is served in order", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("Lock: re-entrant per object; timeouts give up and leave the queue; the queue is served in order", async () => {
   const [a, b, c] = await openMany(env.namespace(), 3);
   const la = new Lock(a!, "/l", { identifier: "a" });
   const lb = new Lock(b!, "/l", { identifier: "b" });
@@ -81,8 +79,7 @@ it("Lock: re-entrant per object; timeouts give up and leave the queue; the queue
   await expect(lc.release()).rejects.toMatchObject({ keeperName: "BadArguments" });
 });
 
-it("ReadWriteLock: readers share, a writer is alone (4 readers, 4 writers)", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("ReadWriteLock: readers share, a writer is alone (4 readers, 4 writers)", async () => {
   const zks = await openMany(env.namespace(), CONTENDERS);
   let readers = 0;
   let writers = 0;
@@ -116,8 +113,7 @@ it("ReadWriteLock: readers share, a writer is alone (4 readers, 4 writers)", asy
   expect(maxReaders).toBeGreaterThan(1);
 });
 
-it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's lease comes back after expiry", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's lease comes back after expiry", async () => {
   const namespace = env.namespace();
   const zks = await openMany(namespace, CONTENDERS);
   const held = occupancy();
@@ -153,8 +149,7 @@ it("Semaphore: never more than 3 leases among 8 sessions; a killed holder's leas
   expect((await survivors[0]!.holders()).length).toBe(3);
 });
 
-it("LeaderElection: exactly one leader among 8; a new one after the leader's session expires; observers follow", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("LeaderElection: exactly one leader among 8; a new one after the leader's session expires; observers follow", async () => {
   const namespace = env.namespace();
   const p = await proxy();
   // The first candidate (through a proxy we can kill) campaigns first, so it leads.
@@ -206,8 +201,7 @@ it("LeaderElection: exactly one leader among 8; a new one after the leader's ses
   expect(Date.now() - killedAt).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS - 1_000);
 });
 
-it("LeaderLatch: one member of 8 has leadership; closing it hands leadership on", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("LeaderLatch: one member of 8 has leadership; closing it hands leadership on", async () => {
   const zks = await openMany(env.namespace(), CONTENDERS);
   const latches = zks.map((zk, i) => new LeaderLatch(zk, "/latch", { identifier: `m${i}` }));
   const leading = occupancy();
@@ -230,8 +224,7 @@ it("LeaderLatch: one member of 8 has leadership; closing it hands leadership on"
   expect(leading.now).toBe(0);
 });
 
-it("LeaderLatch: the leader's session expires, another member leads, the old one re-joins as a follower", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("LeaderLatch: the leader's session expires, another member leads, the old one re-joins as a follower", async () => {
   const namespace = env.namespace();
   const p = await proxy();
   const port = portOf(p);
@@ -257,8 +250,7 @@ it("LeaderLatch: the leader's session expires, another member leads, the old one
   for (const latch of [firstLatch, ...latches]) await latch.close();
 });
 
-it("fault: a dropped connection resumed within the timeout keeps the lock", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("fault: a dropped connection resumed within the timeout keeps the lock", async () => {
   const namespace = env.namespace();
   const p = await proxy();
   const holder = await open(namespace, { servers: [p.base] });
@@ -283,8 +275,7 @@ it("fault: a dropped connection resumed within the timeout keeps the lock", asyn
   await other.release();
 });
 
-it("fault: a killed client's lock passes on after its session expires, and its fence then fails", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("fault: a killed client's lock passes on after its session expires, and its fence then fails", async () => {
   const namespace = env.namespace();
   const p = await proxy();
   const port = portOf(p);
@@ -308,7 +299,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
     inside.leave();
     await l.release();
   });
-  await sleep(100);
+  await until(async () => (await lock.contenders()).length === CONTENDERS, 10_000, "every contender queued behind the holder");
   await p.close(); // the holder can no longer reach the server: as good as killed
   await lost;
   inside.leave();
@@ -326,8 +317,7 @@ it("fault: a killed client's lock passes on after its session expires, and its f
   await lock.release(); // forgets the lock; nothing to delete
 });
 
-it("fault: a server restart on the same state dir breaks no lock guarantee", async (ctx) => {
-  if (env.missing()) ctx.skip(env.missing());
+it("fault: a server restart on the same state dir breaks no lock guarantee", async () => {
   const namespace = env.namespace();
   const zks = await openMany(namespace, CONTENDERS, { sessionTimeoutMs: 20_000 });
   const states: string[] = [];
@@ -353,7 +343,7 @@ it("fault: a server restart on the same state dir breaks no lock guarantee", asy
       await lock.release().catch(() => undefined);
     }
   });
-  await sleep(300);
+  await until(() => acquisitions > 0, 10_000, "the first acquisition, held across the restart");
   restarting = true;
   await env.server().restart();
   restarting = false;

@@ -313,7 +313,6 @@ export class Session {
     const deadline = Date.now() + limitMs;
     while (this.events.length < count && Date.now() < deadline) await sleep(20);
     await this.exists("/");
-    await sleep(100);
     return [...this.events];
   }
 

@@ -29,6 +29,7 @@ import {
   encodeRequest,
 } from "../../protocol/jute/index.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
+import { treeOutside } from "../harness/tree-snapshot.ts";
 import { type Any, bridgePort, call, nzc, zookeeper } from "../harness/zk-clients.ts";
 import { fourLetterWord } from "../harness/zookeeper/launch.ts";
 import { INTERESTING_INTS, mutate, rng } from "../jute/mutate.ts";
@@ -58,6 +59,8 @@ const worldAllButAdmin = () => [
   new zookeeper.ACL(PERMS.READ | PERMS.WRITE | PERMS.CREATE | PERMS.DELETE, new zookeeper.Id("world", "anyone")),
   new zookeeper.ACL(PERMS.ALL, new zookeeper.Id("digest", KEEPER_ID)),
 ];
+/** The tree outside /fuzz, read as the keeper. */
+const treeOutsideFuzz = () => treeOutside(server.base, { sandbox: "/fuzz", auth: `digest ${KEEPER}` });
 const KNOWN: Record<string, Buffer> = {
   "/known": Buffer.from("root of the known nodes"),
   "/known/a": Buffer.from("alpha"),
@@ -284,36 +287,6 @@ async function run(p: Plan): Promise<Outcome> {
   const result: Outcome = { plan: p, closed, answered: answered(), ms: Date.now() - started, ...(hung ? { hung } : {}) };
   socket.destroy();
   return result;
-}
-
-// ---- the tree outside /fuzz, read through the HTTP API ----
-
-interface NodeView {
-  data: string;
-  stat: unknown;
-  acl: unknown;
-  children: string[];
-}
-
-async function treeOutsideFuzz(): Promise<Record<string, NodeView>> {
-  const headers = { "X-Edgekeeper-Auth": `digest ${KEEPER}` };
-  const get = async (path: string, view: string) => {
-    const encoded = path === "/" ? "" : path.split("/").map(encodeURIComponent).join("/");
-    const res = await fetch(`${server.base}/v1/znodes${encoded}?view=${view}&encoding=base64`, { headers });
-    if (res.status !== 200) throw new Error(`GET ${path} ?view=${view}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Any;
-  };
-  const out: Record<string, NodeView> = {};
-  const visit = async (path: string): Promise<void> => {
-    const [data, acl, children] = await Promise.all([get(path, "data"), get(path, "acl"), get(path, "children")]);
-    out[path] = { data: data.data, stat: data.stat, acl: acl.acl, children: children.children };
-    for (const child of children.children as string[]) {
-      const full = path === "/" ? `/${child}` : `${path}/${child}`;
-      if (full !== "/fuzz") await visit(full);
-    }
-  };
-  await visit("/");
-  return out;
 }
 
 // ---- the test ----

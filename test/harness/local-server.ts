@@ -176,16 +176,3 @@ export async function startProxy(targetPort: number, options: { port?: number; l
     },
   };
 }
-
-/**
- * Why the session socket cannot be tested yet, or undefined when it can: the route
- * answers 404, or the Worker's "no such endpoint" (Unimplemented), until it lands.
- */
-export async function sessionSocketMissing(base: string): Promise<string | undefined> {
-  const response = await fetch(`${base}/v1/sessions/socket`);
-  const body = (await response.json().catch(() => ({}))) as { error?: { name?: string } };
-  if (response.status === 404 || body.error?.name === "Unimplemented") {
-    return `GET /v1/sessions/socket answers ${response.status}${body.error?.name ? ` ${body.error.name}` : ""}: the session socket is not served yet`;
-  }
-  return undefined;
-}

@@ -5,23 +5,20 @@
  *
  * @example
  * const env = recipeEnvironment("queue");
- * it("...", async (ctx) => {
- *   if (env.missing()) ctx.skip(env.missing()!);
+ * it("...", async () => {
  *   const [a, b] = await env.openMany(env.namespace(), 2);
  * });
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll } from "vitest";
 import { type ConnectionState, type KeeperClient, connect } from "../../client/index.ts";
-import { type LocalServer, type Proxy, sessionSocketMissing, startLocalServer, startProxy } from "./local-server.ts";
+import { type LocalServer, type Proxy, startLocalServer, startProxy } from "./local-server.ts";
 
 /** The least session timeout the default 2 s tick grants: expiry tests wait this long. */
 export const SHORT_TIMEOUT_MS = 4_000;
 
 export interface RecipeEnvironment {
   server(): LocalServer;
-  /** Why the tests must skip (no session socket), or undefined. */
-  missing(): string | undefined;
   namespace(): string;
   open(namespace: string, options?: { servers?: string[]; sessionTimeoutMs?: number }): Promise<KeeperClient>;
   openMany(namespace: string, count: number, options?: { sessionTimeoutMs?: number }): Promise<KeeperClient[]>;
@@ -32,14 +29,11 @@ export interface RecipeEnvironment {
 /** Registers beforeAll/afterAll for a test file and hands out its clients. */
 export function recipeEnvironment(prefix: string): RecipeEnvironment {
   let server: LocalServer | undefined;
-  let missing: string | undefined;
   const clients: KeeperClient[] = [];
   const proxies: Proxy[] = [];
   let counter = 0;
   beforeAll(async () => {
     server = await startLocalServer();
-    missing = await sessionSocketMissing(server.base);
-    if (missing) console.warn(`${prefix} tests skipped: ${missing}`);
   });
   afterAll(async () => {
     await Promise.all(clients.map((zk) => zk.close().catch(() => undefined)));
@@ -48,7 +42,6 @@ export function recipeEnvironment(prefix: string): RecipeEnvironment {
   });
   const env: RecipeEnvironment = {
     server: () => server!,
-    missing: () => missing,
     namespace: () => `${prefix}-${process.pid}-${++counter}`,
     async open(namespace, options = {}) {
       const zk = await connect({

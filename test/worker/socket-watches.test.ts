@@ -16,6 +16,11 @@ async function setData(zk: HttpClient, path: string, data: string): Promise<void
   if (res.status !== 200) throw new Error(`set ${path}: ${res.status} ${await res.text()}`);
 }
 
+/** Reads each [op, path] on `sid`: its replies come after every event sent to it before them. */
+async function readBack(socket: SessionSocket, sid: number, ...reads: ["getData" | "exists" | "getChildren", string][]): Promise<void> {
+  for (const [op, path] of reads) await socket.ok(sid, { op, path });
+}
+
 async function twoSessions() {
   const zk = new HttpClient();
   const socket = await SessionSocket.open(zk.namespace, { host: "0" });
@@ -39,7 +44,9 @@ describe("watch kinds", () => {
     await socket.ok(x, { op: "create", path: "/jobs/a" });
     await socket.ok(x, { op: "create", path: "/jobs/b" });
     await eventually("three events", async () => socket.events(w).length >= 3);
-    await sleep(100);
+    // A reply follows every event its session was sent before it: once the watcher has
+    // read each write's result, an event the one-shot watches should not send is here.
+    await readBack(socket, w, ["getData", "/cfg"], ["exists", "/later"], ["getChildren", "/jobs"]);
     expect(socket.events(w)).toEqual([
       ["NodeDataChanged", "/cfg", "data"],
       ["NodeCreated", "/later", "data"],
@@ -81,8 +88,8 @@ describe("watch kinds", () => {
     await socket.ok(x, { op: "setData", path: "/app", data: b64("2") });
     await socket.ok(x, { op: "create", path: "/tree/b" });
     await eventually("the recursive watch still fires", async () => socket.events(w).length === 8);
-    await sleep(100);
-    expect(socket.events(w)[7]).toEqual(["NodeCreated", "/tree/b", "recursive"]);
+    await readBack(socket, w, ["getData", "/app"], ["exists", "/tree/b"]);
+    expect(socket.events(w).slice(7)).toEqual([["NodeCreated", "/tree/b", "recursive"]]);
   });
 
   it("a watch held by two sessions fires for both; closing one leaves the other's", async () => {
