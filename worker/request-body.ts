@@ -2,7 +2,7 @@
  * Reading request bodies and fields with ZooKeeper's errors: a body that does not
  * parse (or is not valid UTF-8, or not sent as JSON), or a field of the wrong type,
  * is MarshallingError (as a frame that does not parse is on the wire); a body over
- * the limit is refused before it is read.
+ * the limit is refused without being kept.
  */
 import type { Context } from "hono";
 import { KeeperError } from "../protocol/index.ts";
@@ -10,28 +10,40 @@ import { KeeperError } from "../protocol/index.ts";
 export type JsonObject = Record<string, unknown>;
 
 /**
+ * How far past its limit a refused body is still read (and discarded) so that the
+ * refusal reaches the client and its kept-alive connection stays usable: a client
+ * still sending when the server stops reading gets EPIPE instead of its answer, and
+ * what it sends next is parsed as a request. Past this, the connection is given up.
+ */
+export function drainLimitOf(maxBytes: number): number {
+  return 4 * maxBytes;
+}
+
+/**
  * Hands each chunk of `stream` to `take`, to its end (true), or until more than
- * `maxBytes` have arrived: then the rest is cancelled, never read (false).
+ * `maxBytes` have arrived (false): then the rest is read and discarded up to
+ * drainLimitOf(maxBytes), and past that cancelled, never read.
  */
 export async function readChunks(stream: ReadableStream<Uint8Array>, maxBytes: number, take: (chunk: Uint8Array) => void): Promise<boolean> {
   const reader = stream.getReader();
+  const drainBytes = drainLimitOf(maxBytes);
   let length = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return true;
+    if (done) return length <= maxBytes;
     length += value.byteLength;
-    if (length > maxBytes) {
+    if (length > drainBytes) {
       await reader.cancel().catch(() => undefined);
       return false;
     }
-    take(value);
+    if (length <= maxBytes) take(value);
   }
 }
 
 /**
- * Reads a body of at most `maxBytes`, refusing it as soon as it is larger: by its
- * Content-Length before reading, or, for a body of unknown length, once that many
- * bytes have arrived (the rest is never read).
+ * Reads a body of at most `maxBytes`, refusing a larger one: by its Content-Length
+ * before reading (the drain middleware then discards it), or, for a body of unknown
+ * length, once that many bytes have arrived (the rest is discarded, see readChunks).
  */
 async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(c.req.header("Content-Length") ?? "0");

@@ -6,13 +6,13 @@
  * kept-alive connection: with a few MiB still unread it closes it, and a client
  * still sending gets EPIPE or a reset instead of its 4xx, and the next request
  * on that connection fails. Draining (bytes are discarded, never held) keeps the
- * connection usable. Bodies are drained up to the request limit; past it the
- * connection is given up, as a body over the limit is refused anyway.
+ * connection usable. Bodies are drained up to four times the request limit
+ * (drainLimitOf): past that the connection is given up.
  */
 import type { MiddlewareHandler } from "hono";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
 import { limitsFromEnv } from "../../protocol/index.ts";
-import { readChunks } from "../request-body.ts";
+import { drainLimitOf, readChunks } from "../request-body.ts";
 
 /**
  * @example
@@ -27,7 +27,7 @@ export function drainUnreadBody(): MiddlewareHandler<{ Bindings: EdgekeeperEnv }
       // Hono's onError only after passing through here.
       const body = c.req.raw.body;
       const maxBytes = limitsFromEnv(c.env).maxRequestBytes;
-      if (body && !c.req.raw.bodyUsed && Number(c.req.header("Content-Length") ?? "0") <= maxBytes) {
+      if (body && !c.req.raw.bodyUsed && Number(c.req.header("Content-Length") ?? "0") <= drainLimitOf(maxBytes)) {
         // A client that goes away mid-body has nothing left to answer.
         await readChunks(body, maxBytes, () => undefined).catch(() => undefined);
       }
