@@ -157,10 +157,17 @@ export function parseFrame(frame: string | ArrayBuffer, limits: SocketLimits): I
 
 /**
  * Sends each socket's messages in the order they were given, gathered into one
- * frame per turn of the event loop (a frame of many requests gets few frames back).
+ * frame per turn of the event loop (a frame of many requests gets few frames back),
+ * each frame at most `maxFrameBytes` of JSON (Limits.maxAnswerBytes); a single
+ * message larger than that (a value at the limit, as base64) goes in a frame alone.
  */
 export class SocketOutbox {
   private readonly pending = new Map<WebSocket, ServerMessage[]>();
+  private readonly maxFrameBytes: number;
+
+  constructor(maxFrameBytes: number) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   send(ws: WebSocket, message: ServerMessage): void {
     const queue = this.pending.get(ws);
@@ -178,11 +185,37 @@ export class SocketOutbox {
     this.pending.delete(ws);
     if (!queue || queue.length === 0) return;
     try {
-      ws.send(JSON.stringify(queue));
+      for (const frame of framesOf(queue, this.maxFrameBytes)) ws.send(frame);
     } catch {
       // The socket closed meanwhile: its sessions hear of it when they resume.
     }
   }
+}
+
+/**
+ * Messages as JSON array frames of at most `maxBytes`, in order; an oversized message
+ * alone in its frame. Sizes are JSON lengths in UTF-16 units: the bytes of base64
+ * values and ASCII names, which is what makes a frame large.
+ *
+ * @example
+ * framesOf([{ t: "closed", sid: 1, reason: "closed" }], 1024); // ['[{"t":"closed","sid":1,"reason":"closed"}]']
+ */
+export function framesOf(messages: ServerMessage[], maxBytes: number): string[] {
+  const frames: string[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  for (const message of messages) {
+    const json = JSON.stringify(message);
+    if (parts.length > 0 && size + 1 + json.length > maxBytes) {
+      frames.push(`[${parts.join(",")}]`);
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += json.length + (parts.length > 1 ? 1 : 0);
+  }
+  if (parts.length > 0) frames.push(`[${parts.join(",")}]`);
+  return frames;
 }
 
 export { PONG_FRAME };

@@ -102,8 +102,9 @@ export class ZnodeStore {
     this.sql.exec("DELETE FROM znodes WHERE path = ?", path);
   }
 
-  childNames(path: string): string[] {
-    return this.sql.exec<{ name: string }>("SELECT name FROM znodes WHERE parent = ? ORDER BY name", path).toArray().map((r) => r.name);
+  /** The children's names in order, read lazily: a caller may stop early. */
+  *childNames(path: string): Generator<string> {
+    for (const row of this.sql.exec<{ name: string }>("SELECT name FROM znodes WHERE parent = ? ORDER BY name", path)) yield row.name;
   }
 
   /** Number of nodes strictly below `path` in this shard (a range scan of the primary key). */
@@ -114,11 +115,9 @@ export class ZnodeStore {
     return row.n;
   }
 
-  ephemeralsOf(sessionId: number): string[] {
-    return this.sql
-      .exec<{ path: string }>("SELECT path FROM znodes WHERE owner = ? AND kind = 'ephemeral' ORDER BY path", sessionId)
-      .toArray()
-      .map((r) => r.path);
+  /** A session's ephemeral nodes' paths in order, read lazily: a caller may stop early. */
+  *ephemeralsOf(sessionId: number): Generator<string> {
+    for (const row of this.sql.exec<{ path: string }>("SELECT path FROM znodes WHERE owner = ? AND kind = 'ephemeral' ORDER BY path", sessionId)) yield row.path;
   }
 
   /** Records a session as closed; forgets closures older than a day (ids are never reused). */
