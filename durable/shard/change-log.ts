@@ -7,7 +7,7 @@
  * "cannot tell" to its readers, and a newer one means "all there is".
  */
 import { type ChangeEventType, type ChangeEvent, makeZxid, type Outcome } from "../../protocol/index.ts";
-import { type ZnodeRow } from "./znode-store.ts";
+import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
 /** An entry's bytes: its path, row (JSON) and value, as SQLite stores them. */
@@ -95,21 +95,34 @@ export class ChangeLog {
     let total = this.bytes() + this.appendedBytes;
     this.appendedBytes = 0;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
-    if (total > bounds.maxBytes) {
-      let through: number | undefined;
-      let freed = 0;
-      const oldest = this.sql.exec<{ zxid: number; bytes: number }>(
-        `SELECT zxid, sum(${ENTRY_BYTES}) AS bytes FROM change_log WHERE zxid < ? GROUP BY zxid ORDER BY zxid`,
-        zxid,
-      );
-      for (const row of oldest) {
-        through = row.zxid;
-        freed += row.bytes;
-        if (total - freed <= bounds.maxBytes) break;
-      }
-      if (through !== undefined) total -= this.dropThrough(through);
+    while (total > bounds.maxBytes) {
+      const through = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
+      if (through === undefined) break;
+      total -= this.dropThrough(through);
     }
     this.setMeta("log_bytes", total);
+  }
+
+  /**
+   * The zxid through which dropping the oldest entries frees `bytes`, looking at one
+   * page of the oldest zxids before `current` (the last of them if they free less);
+   * undefined when nothing before `current` is left. Read in pages to the end (see
+   * PAGE_ROWS): a statement left unfinished would stop SQLite checkpointing.
+   */
+  private oldestZxidsToFree(current: number, bytes: number): number | undefined {
+    const page = this.sql
+      .exec<{ zxid: number; bytes: number }>(
+        `SELECT zxid, sum(${ENTRY_BYTES}) AS bytes FROM change_log WHERE zxid < ? GROUP BY zxid ORDER BY zxid LIMIT ?`,
+        current,
+        PAGE_ROWS,
+      )
+      .toArray();
+    let freed = 0;
+    for (const row of page) {
+      freed += row.bytes;
+      if (freed >= bytes) return row.zxid;
+    }
+    return page[page.length - 1]?.zxid;
   }
 
   /** Deletes the entries of zxids up to `zxid`; answers their bytes. */

@@ -45,6 +45,14 @@ describe("answers bounded in bytes", () => {
     expect(wide.ok ? "ok" : wide.error.name).toBe("BadArguments");
     expect((await ok(stub, ANON, { op: "getAllChildrenNumber", path: "/wide" })).count).toBe(count);
     expect((await ok(stub, ANON, { op: "getChildren", path: "/" })).children).toContain("wide");
+  }, 60_000);
+
+  it("reads names a page at a time: a list longer than a page comes whole, in order", async () => {
+    const { stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/many" });
+    const names = Array.from({ length: 600 }, (_, i) => `c${String(i).padStart(4, "0")}`);
+    for (const outcome of await exec(stub, ANON, ...names.map((name) => ({ op: "create" as const, path: `/many/${name}` })))) expect(outcome.ok).toBe(true);
+    expect((await ok(stub, ANON, { op: "getChildren", path: "/many" })).children).toEqual(names);
   });
 
   it("answers a batch up to the cap and leaves the rest unrun (deferred), writes included", async () => {
