@@ -1,7 +1,9 @@
+import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Op;
 import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
@@ -9,7 +11,8 @@ import org.apache.zookeeper.ZooKeeper;
 /**
  * ZooKeeper's own Java client (default jute.maxbuffer) against a server: creates a
  * node of `bytes` bytes and reads it back, then tries one byte more at create and at
- * setData. Prints one line per step: "<step> ok [length]" or "<step> <KeeperException code>".
+ * setData, then reads the node twice in one multi-read (a reply over the buffer).
+ * Prints one line per step: "<step> ok [length]" or "<step> <KeeperException code>".
  * Usage: java -cp <zookeeper jars> ValueLimit.java host:port bytes /base-path
  */
 public class ValueLimit {
@@ -43,6 +46,8 @@ public class ValueLimit {
     report("get", () -> zk.getData(atLimit, false, null));
     report("create+1", () -> zk.create(over, new byte[bytes + 1], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT));
     report("set+1", () -> zk.setData(atLimit, new byte[bytes + 1], -1));
+    report("get", () -> zk.getData(atLimit, false, null));
+    report("multiRead", () -> zk.multi(Arrays.asList(Op.getData(atLimit), Op.getData(atLimit))));
     report("get", () -> zk.getData(atLimit, false, null));
     zk.close();
   }
