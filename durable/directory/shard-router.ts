@@ -166,10 +166,10 @@ export class ShardRouter {
    * requests served by the first one's shard goes in one RPC (STACK.md: batching per
    * RPC gave 13-25x). `call.beforeSend` runs before the RPC. Answers a prefix of the
    * requests, at least one, so that the caller passes each RPC's answer on before
-   * asking for more (an answer is bounded by Limits.maxAnswerBytes, many are not): the
-   * run ends at the next shard, or where that shard's answer reached the byte cap
-   * (`deferred`). A shard stops a batch at its first request it does not serve; that
-   * one then goes alone, with a fresh table and retries.
+   * asking for more: the run ends at the next shard, or where that shard's answer
+   * reached the byte cap (Limits.maxAnswerBytes), and then the prefix ends with the
+   * first request not run, `deferred`. A shard stops a batch at its first request it
+   * does not serve; that one then goes alone, with a fresh table and retries.
    */
   async hostExecuteBatch(call: HostCall, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
     const table = await this.table();
@@ -183,7 +183,7 @@ export class ShardRouter {
     call.receive(key, answer.notifications);
     const outcomes: Outcome[] = [];
     for (const outcome of answer.outcomes) {
-      if (!outcome.ok && outcome.deferred) return outcomes;
+      if (!outcome.ok && outcome.deferred) return [...outcomes, outcome];
       if (!outcome.ok && outcome.moved) break;
       outcomes.push(outcome);
     }

@@ -180,7 +180,10 @@ export class SessionRunner {
    * Runs consecutive shard requests of a session as few RPCs as their shards allow
    * (see `batchable`), in order, each with its own cxid; yields the outcomes of each
    * RPC, in order, as it answers (one each in all), so that its caller sends them on
-   * before the next: a host holds one RPC's answer (Limits.maxAnswerBytes) at a time.
+   * before the next. Once a shard's answer reaches the byte cap (Limits.maxAnswerBytes)
+   * the rest are not run but answered Throttled, for the client to send again: so
+   * one frame of a session costs the host at most about that much, and a client
+   * reading much gets it at the pace it asks for it.
    */
   async *executeMany(caller: Caller, requests: ShardRequest[]): AsyncGenerator<Outcome[]> {
     const { sessionId } = caller;
@@ -203,6 +206,11 @@ export class SessionRunner {
           } catch (err) {
             if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
           }
+        }
+        const last = outcomes[outcomes.length - 1];
+        if (last && !last.ok && last.deferred) {
+          yield [...outcomes, ...stamped.slice(answered + outcomes.length).map(() => last)];
+          return;
         }
         answered += outcomes.length;
         yield outcomes;

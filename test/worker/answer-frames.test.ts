@@ -1,19 +1,19 @@
 /**
- * A session socket's answers are bounded per frame and per RPC between host and
- * shard (EDGEKEEPER_MAX_ANSWER_BYTES, 2 MiB in these tests): a frame of many large
- * reads is answered in full and in order, over several frames, none over the cap
- * (a single answer larger than it, a value at the limit as base64, goes alone).
+ * A session socket's answers are bounded per frame (EDGEKEEPER_MAX_ANSWER_BYTES,
+ * 2 MiB in these tests): a frame of reads whose answers pass the cap is answered, in
+ * order, up to the cap; the rest are not run but answered Throttled, to be sent again,
+ * so one frame never makes the host build or buffer more than about the cap.
  */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
+import { framesOf } from "../../durable/session/session-sockets.ts";
 import { limitsFromEnv } from "../../protocol/index.ts";
-import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import { HttpClient } from "../harness/http.ts";
 import { SessionSocket } from "../harness/socket.ts";
 
 const { maxAnswerBytes, maxValueBytes } = limitsFromEnv(env);
 
-it("answers a frame of reads past the cap in full, in order, in frames within it", async () => {
+it("answers a frame of reads up to the cap and refuses the rest, writes included, as Throttled", async () => {
   const zk = new HttpClient();
   const big = "x".repeat(maxValueBytes);
   const count = Math.ceil((2 * maxAnswerBytes) / maxValueBytes) + 1;
@@ -21,19 +21,26 @@ it("answers a frame of reads past the cap in full, in order, in frames within it
 
   const socket = await SessionSocket.open(zk.namespace);
   const s = await socket.open();
-  const frames: { length: number; messages: number }[] = [];
-  socket.ws.addEventListener("message", (e) => {
-    if (typeof e.data === "string" && e.data !== "pong") frames.push({ length: e.data.length, messages: (JSON.parse(e.data) as ServerMessage[]).length });
-  });
-  const xids = socket.sendReqs(
-    s.sessionId,
-    ...Array.from({ length: count }, (_, i) => ({ op: "getData" as const, path: `/v${i}` })),
-    { op: "create", path: "/after" },
-  );
+  const reads = Array.from({ length: count }, (_, i) => ({ op: "getData" as const, path: `/v${i}` }));
+  const xids = socket.sendReqs(s.sessionId, ...reads, { op: "create", path: "/after" });
   const answers = [];
   for (const xid of xids) answers.push(await socket.response(s.sessionId, xid));
-  expect(answers.map((res) => res.ok)).toEqual(xids.map(() => true));
-  expect(answers.slice(0, count).map((res) => (res.ok ? atob((res.value as { data: string }).data).length : 0))).toEqual(Array(count).fill(maxValueBytes));
-  for (const frame of frames) if (frame.messages > 1) expect(frame.length).toBeLessThanOrEqual(maxAnswerBytes);
-  expect(frames.length).toBeGreaterThan(1);
+  const outcomes = answers.map((res) => (res.ok ? "ok" : res.error.name));
+  const answered = outcomes.indexOf("Throttled");
+  expect(answered).toBeGreaterThan(0);
+  expect(answered * maxValueBytes).toBeLessThanOrEqual(maxAnswerBytes);
+  expect(outcomes).toEqual([...Array(answered).fill("ok"), ...Array(xids.length - answered).fill("Throttled")]);
+  expect(answers[answered]!.ok ? "" : answers[answered]!.error.message).toContain("EDGEKEEPER_MAX_ANSWER_BYTES");
+  expect((await socket.ok(s.sessionId, { op: "exists", path: "/after" })).stat).toBeNull();
+  // Sent again, a frame at a time, each is answered.
+  for (const op of reads.slice(answered)) expect(atob((await socket.ok<{ data: string }>(s.sessionId, op)).data).length).toBe(maxValueBytes);
+  await socket.ok(s.sessionId, { op: "create", path: "/after" });
+});
+
+it("the outbox splits what it sends into frames within the cap, in order; a larger message goes alone", () => {
+  const message = (xid: number, size: number) => ({ t: "res" as const, sid: 1, xid, zxid: 0, ok: true as const, value: { data: "x".repeat(size) } });
+  const messages = [message(1, 400), message(2, 400), message(3, 2_000), message(4, 100), message(5, 100)];
+  const frames = framesOf(messages, 1_000);
+  expect(frames.map((frame) => (JSON.parse(frame) as { xid: number }[]).map((m) => m.xid))).toEqual([[1, 2], [3], [4, 5]]);
+  for (const frame of frames) if (JSON.parse(frame).length > 1) expect(frame.length).toBeLessThanOrEqual(1_000);
 });
