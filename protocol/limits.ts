@@ -53,7 +53,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxChangeLogBytes: 64 * 1024 * 1024,
   // Well below the 32 MiB of one RPC and the 128 MB of an object: an answer is held
   // raw at the shard, copied to the session host and sent there as base64 JSON (4/3),
-  // so one batch costs the host about 3x this. Eight values at the limit still fit.
+  // so one batch costs the host about 3x this. Seven values at the limit fit in one.
   maxAnswerBytes: 8 * 1024 * 1024,
 };
 

@@ -9,7 +9,7 @@
  * given at acceptWebSocket; both survive hibernation.
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
-import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
+import { PING_FRAME, PONG_FRAME, framesOf } from "../../protocol/session-protocol.ts";
 import { KeeperError } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
@@ -190,32 +190,6 @@ export class SocketOutbox {
       // The socket closed meanwhile: its sessions hear of it when they resume.
     }
   }
-}
-
-/**
- * Messages as JSON array frames of at most `maxBytes`, in order; an oversized message
- * alone in its frame. Sizes are JSON lengths in UTF-16 units: the bytes of base64
- * values and ASCII names, which is what makes a frame large.
- *
- * @example
- * framesOf([{ t: "closed", sid: 1, reason: "closed" }], 1024); // ['[{"t":"closed","sid":1,"reason":"closed"}]']
- */
-export function framesOf(messages: ServerMessage[], maxBytes: number): string[] {
-  const frames: string[] = [];
-  let parts: string[] = [];
-  let size = 2;
-  for (const message of messages) {
-    const json = JSON.stringify(message);
-    if (parts.length > 0 && size + 1 + json.length > maxBytes) {
-      frames.push(`[${parts.join(",")}]`);
-      parts = [];
-      size = 2;
-    }
-    parts.push(json);
-    size += json.length + (parts.length > 1 ? 1 : 0);
-  }
-  if (parts.length > 0) frames.push(`[${parts.join(",")}]`);
-  return frames;
 }
 
 export { PONG_FRAME };

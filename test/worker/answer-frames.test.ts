@@ -6,7 +6,6 @@
  */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
-import { framesOf } from "../../durable/session/session-sockets.ts";
 import { limitsFromEnv } from "../../protocol/index.ts";
 import { HttpClient } from "../harness/http.ts";
 import { SessionSocket } from "../harness/socket.ts";
@@ -35,12 +34,4 @@ it("answers a frame of reads up to the cap and refuses the rest, writes included
   // Sent again, a frame at a time, each is answered.
   for (const op of reads.slice(answered)) expect(atob((await socket.ok<{ data: string }>(s.sessionId, op)).data).length).toBe(maxValueBytes);
   await socket.ok(s.sessionId, { op: "create", path: "/after" });
-});
-
-it("the outbox splits what it sends into frames within the cap, in order; a larger message goes alone", () => {
-  const message = (xid: number, size: number) => ({ t: "res" as const, sid: 1, xid, zxid: 0, ok: true as const, value: { data: "x".repeat(size) } });
-  const messages = [message(1, 400), message(2, 400), message(3, 2_000), message(4, 100), message(5, 100)];
-  const frames = framesOf(messages, 1_000);
-  expect(frames.map((frame) => (JSON.parse(frame) as { xid: number }[]).map((m) => m.xid))).toEqual([[1, 2], [3], [4, 5]]);
-  for (const frame of frames) if (JSON.parse(frame).length > 1) expect(frame.length).toBeLessThanOrEqual(1_000);
 });
