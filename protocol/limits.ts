@@ -24,7 +24,9 @@ export interface Limits {
   maxChangeLogBytes: number;
   /**
    * Most bytes of values and names one answer carries: a read (multiRead, getChildren,
-   * getEphemerals), a batch of requests in one RPC, a frame to a socket.
+   * getEphemerals; past it, BadArguments), a batch of requests in one RPC and a
+   * session's requests in one socket frame (past it, the rest are Throttled), a frame
+   * sent to a socket.
    */
   maxAnswerBytes: number;
 }
