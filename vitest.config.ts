@@ -4,7 +4,7 @@ import { testReporters } from "./test/harness/ci-report.ts";
 
 // Tests of the Worker and its objects run inside workerd, with real SQLite and alarms.
 // Local-only settings: no bearer token, a short container reap delay, a short session
-// tick, a small value limit so the limit tests stay fast.
+// tick, small answer and change-log bounds so the limit tests stay fast.
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -20,6 +20,9 @@ export default defineConfig({
           // Small enough that a test can reach it.
           EDGEKEEPER_MAX_MOUNTS: "3",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
+          // Small enough that a test reaches them with a few values at the limit.
+          EDGEKEEPER_MAX_ANSWER_BYTES: "2097152",
+          EDGEKEEPER_MAX_CHANGE_LOG_BYTES: "4194304",
         },
       },
     }),

@@ -166,7 +166,9 @@ export interface ResultOf {
  * A shard's answer to one request. `zxid` is the shard's last committed zxid when
  * it answered. A failed multi carries the per-op results ZooKeeper reports.
  * `moved` means the path belongs to another shard: the caller's mount table is stale.
+ * `deferred` means the request was not run: its batch's answer reached the byte cap
+ * (Limits.maxAnswerBytes), so the caller sends it again, after passing on the answers.
  */
 export type Outcome<T = unknown> =
   | { ok: true; zxid: number; value: T }
-  | { ok: false; zxid: number; error: KeeperErrorBody; results?: MultiItemResult[]; moved?: true };
+  | { ok: false; zxid: number; error: KeeperErrorBody; results?: MultiItemResult[]; moved?: true; deferred?: true };

@@ -31,6 +31,40 @@ import type { CreateMode } from "./modes.ts";
 export const PING_FRAME = "ping";
 export const PONG_FRAME = "pong";
 
+/**
+ * How much JSON a client puts in one frame (one message larger than this goes
+ * alone): well within what a host takes (EDGEKEEPER_MAX_FRAME_BYTES, 4 MiB by
+ * default, room for one value at the limit as base64), however many requests of
+ * large values one tick sends.
+ */
+export const CLIENT_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * Messages as JSON array frames of at most `maxBytes`, in order; an oversized message
+ * alone in its frame. Sizes are JSON lengths in UTF-16 units: the bytes of base64
+ * values and ASCII names, which is what makes a frame large.
+ *
+ * @example
+ * framesOf([{ t: "closed", sid: 1, reason: "closed" }], 1024); // ['[{"t":"closed","sid":1,"reason":"closed"}]']
+ */
+export function framesOf(messages: readonly unknown[], maxBytes: number): string[] {
+  const frames: string[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  for (const message of messages) {
+    const json = JSON.stringify(message);
+    if (parts.length > 0 && size + 1 + json.length > maxBytes) {
+      frames.push(`[${parts.join(",")}]`);
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += json.length + (parts.length > 1 ? 1 : 0);
+  }
+  if (parts.length > 0) frames.push(`[${parts.join(",")}]`);
+  return frames;
+}
+
 /** A znode operation in a session, as JSON (values as base64). */
 export type SessionOp =
   | { op: "create"; path: string; data?: string | null; acl?: Acl[]; mode?: CreateMode; ttlMs?: number }

@@ -32,7 +32,7 @@ import {
 import type { BridgeContext, ConnectionView } from "./context.ts";
 import { isFourLetterWord, runFourLetterWord } from "./four-letter.ts";
 import { handshake } from "./handshake.ts";
-import { type Answer, type Plan, digestUser, errorAnswer, planRequest } from "./ops.ts";
+import { type Answer, type Plan, digestUser, errorAnswer, fitToBuffer, planRequest } from "./ops.ts";
 import type { BridgeSession, ResMessage, SessionListener } from "./session.ts";
 import { ConnectionCounters } from "./stats.ts";
 import { EventDedupe, type EventMessage, watcherEventOf } from "./watches.ts";
@@ -318,7 +318,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.counters.lastZxid = this.session.zxid;
         this.context.noteZxid(this.session.zxid);
       }
-      this.write(answer.frames);
+      this.write(answer.frames.map((frame) => fitToBuffer(frame, this.context.maxBufferBytes)));
       if (answer.close) {
         this.socket.end();
         this.close();

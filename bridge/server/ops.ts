@@ -45,6 +45,22 @@ export function errorAnswer(xid: number, zxid: number, err: number, close = fals
   return { frames: [encodeReplyHeader({ xid, zxid: BigInt(zxid), err })], close };
 }
 
+/**
+ * A reply frame as the client can read it: one longer than jute.maxbuffer (the
+ * bridge's, which ZooKeeper's clients share by default) becomes BadArguments for its
+ * xid. Sent as it is, ZooKeeper's Java client would drop the connection ("Packet len
+ * is out of range"), and retrying the read would drop it again.
+ *
+ * @example
+ * socket.write(fitToBuffer(frame, 0xfffff));
+ */
+export function fitToBuffer(frame: Uint8Array, maxBuffer: number): Uint8Array {
+  if (frame.byteLength - 4 <= maxBuffer) return frame;
+  // A reply frame is its length, then the ReplyHeader: xid (int), zxid (long), err (int).
+  const header = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  return encodeReplyHeader({ xid: header.getInt32(4), zxid: header.getBigInt64(8), err: KEEPER_ERRORS.BadArguments.code });
+}
+
 function reply<K extends OpName>(xid: number, session: BridgeSession, op: K, body: ResponseBodies[K]): Answer {
   return { frames: [encodeReply({ xid, zxid: BigInt(session.zxid), err: 0 }, op, body)] };
 }

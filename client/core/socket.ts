@@ -6,7 +6,7 @@
  */
 import { KeeperError } from "../../protocol/errors.ts";
 import { PING_FRAME, type ClientMessage, type ServerMessage } from "../../protocol/session-protocol.ts";
-import { decodeFrame, encodeFrame } from "./wire.ts";
+import { decodeFrame, encodeFrames } from "./wire.ts";
 
 /** The part of the WebSocket API the client uses. */
 export interface WebSocketLike {
@@ -100,9 +100,14 @@ export class SessionSocket {
     return !this.gone && this.ws.readyState === OPEN;
   }
 
-  /** Sends one frame of messages; false if the socket cannot take it. */
+  /**
+   * Sends messages in as few frames as the host takes (encodeFrames); false if the
+   * socket cannot take them, and then none was sent (an open socket takes every frame).
+   */
   send(messages: readonly ClientMessage[]): boolean {
-    return this.sendText(encodeFrame(messages));
+    if (!this.isOpen) return false;
+    for (const frame of encodeFrames(messages)) if (!this.sendText(frame)) return false;
+    return true;
   }
 
   /** Starts pings and the quiet-socket check for a negotiated session timeout. */

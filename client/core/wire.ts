@@ -4,7 +4,7 @@
  */
 import { bytesToBase64, base64ToBytes } from "../../protocol/encoding.ts";
 import { KeeperError, type KeeperErrorBody, type KeeperErrorName, KEEPER_ERRORS, keeperErrorByCode } from "../../protocol/errors.ts";
-import { PONG_FRAME, type ClientMessage, type ServerMessage } from "../../protocol/session-protocol.ts";
+import { CLIENT_FRAME_BYTES, PONG_FRAME, type ClientMessage, type ServerMessage, framesOf } from "../../protocol/session-protocol.ts";
 
 /** A znode value as callers give it: bytes, or a string (sent UTF-8 encoded). */
 export type Data = Uint8Array | string;
@@ -44,9 +44,15 @@ export function decodeValue(data: unknown): Uint8Array {
   return base64ToBytes(data);
 }
 
-/** One frame of client messages, as sent: a JSON array. */
-export function encodeFrame(messages: readonly ClientMessage[]): string {
-  return JSON.stringify(messages);
+/**
+ * Client messages as the frames they are sent in: JSON arrays, in order, split so
+ * that none passes what a host takes (CLIENT_FRAME_BYTES).
+ *
+ * @example
+ * encodeFrames([{ t: "connect", ref: 1, timeoutMs: 10000 }]); // ['[{"t":"connect","ref":1,"timeoutMs":10000}]']
+ */
+export function encodeFrames(messages: readonly ClientMessage[]): string[] {
+  return framesOf(messages, CLIENT_FRAME_BYTES);
 }
 
 /** What a received text frame holds: a pong, or server messages. */

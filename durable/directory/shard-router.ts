@@ -177,35 +177,34 @@ export class ShardRouter {
   }
 
   /**
-   * `hostExecute` for many requests of one caller, in order: each run of consecutive
-   * requests served by one shard goes in one RPC (STACK.md: batching per RPC gave
-   * 13-25x). `call.beforeSend` runs before each RPC. A shard stops a batch at its
-   * first request it does not serve; that one and the rest go one by one, in order.
+   * `hostExecute` for many requests of one caller, in order: the run of consecutive
+   * requests served by the first one's shard goes in one RPC (STACK.md: batching per
+   * RPC gave 13-25x). `call.beforeSend` runs before the RPC. Answers a prefix of the
+   * requests, at least one, so that the caller passes each RPC's answer on before
+   * asking for more: the run ends at the next shard, or where that shard's answer
+   * reached the byte cap (Limits.maxAnswerBytes), and then the prefix ends with the
+   * first request not run, `deferred`. A shard stops a batch at its first request it
+   * does not serve; that one then goes alone, with a fresh table and retries.
    */
   async hostExecuteBatch(call: HostCall, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    const table = await this.table();
+    const mount = this.routeOrError(table, requests[0]!);
+    if (mount instanceof KeeperError) return [{ ok: false, zxid: 0, error: mount.toBody() }];
+    let end = 1;
+    while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
+    call.beforeSend?.(mount);
+    const key = this.shardKey(mount);
+    const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, requests.slice(0, end));
+    call.receive(key, answer.notifications);
     const outcomes: Outcome[] = [];
-    while (outcomes.length < requests.length) {
-      const table = await this.table();
-      const start = outcomes.length;
-      const mount = this.routeOrError(table, requests[start]!);
-      if (mount instanceof KeeperError) {
-        outcomes.push({ ok: false, zxid: 0, error: mount.toBody() });
-        continue;
-      }
-      let end = start + 1;
-      while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
-      call.beforeSend?.(mount);
-      const key = this.shardKey(mount);
-      const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, requests.slice(start, end));
-      call.receive(key, answer.notifications);
-      for (const outcome of answer.outcomes) {
-        if (!outcome.ok && outcome.moved) break;
-        outcomes.push(outcome);
-      }
-      if (outcomes.length < end) {
-        // The table was stale: this one alone, with a fresh table and retries, then on.
-        outcomes.push((await this.hostExecute(call, caller, requests[outcomes.length]!)).outcome);
-      }
+    for (const outcome of answer.outcomes) {
+      if (!outcome.ok && outcome.deferred) return [...outcomes, outcome];
+      if (!outcome.ok && outcome.moved) break;
+      outcomes.push(outcome);
+    }
+    if (outcomes.length < end) {
+      // The table was stale: this one alone, with a fresh table and retries.
+      outcomes.push((await this.hostExecute(call, caller, requests[outcomes.length]!)).outcome);
     }
     return outcomes;
   }

@@ -55,7 +55,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   readonly limits: Limits;
   readonly superDigest: string | undefined;
   readonly runner: SessionRunner;
-  readonly outbox = new SocketOutbox();
+  readonly outbox: SocketOutbox;
   private readonly sockets: SocketHandler;
   private readonly tickMs: number;
 
@@ -65,6 +65,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     this.watches = new SessionWatches(ctx.storage.sql);
     this.limits = limitsFromEnv(env);
     this.socketLimits = socketLimitsFromEnv(env);
+    this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.superDigest = env.EDGEKEEPER_SUPER_DIGEST;
     const tick = Number(env.EDGEKEEPER_TICK_MS);
     this.tickMs = Number.isFinite(tick) && tick > 0 ? tick : DEFAULT_TICK_MS;

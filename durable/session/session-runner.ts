@@ -178,10 +178,16 @@ export class SessionRunner {
 
   /**
    * Runs consecutive shard requests of a session as few RPCs as their shards allow
-   * (see `batchable`), in order, each with its own cxid; answers one outcome each.
+   * (see `batchable`), in order, each with its own cxid; yields the outcomes of each
+   * RPC, in order, as it answers (one each in all), so that its caller sends them on
+   * before the next. Once a shard's answer reaches the byte cap (Limits.maxAnswerBytes)
+   * the rest are not run but answered Throttled, for the client to send again: so
+   * one frame of a session costs the host at most about that much, and a client
+   * reading much gets it at the pace it asks for it.
    */
-  async executeMany(caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+  async *executeMany(caller: Caller, requests: ShardRequest[]): AsyncGenerator<Outcome[]> {
     const { sessionId } = caller;
+    let answered = 0;
     try {
       const stamped = requests.map((request) => ({ ...request, cxid: this.nextCxid(sessionId, request.cxid) }));
       const ephemeral = requests.some(mayCreateEphemeral);
@@ -190,17 +196,28 @@ export class SessionRunner {
         if (ephemeral) this.host.store.recordShard(sessionId, mount);
       };
       const router = this.host.router();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          // The same cxids again: writes already applied answer with their stored replies.
-          return await router.hostExecuteBatch(this.host.call(sessionId, beforeSend), caller, stamped);
-        } catch (err) {
-          if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
+      while (answered < stamped.length) {
+        let outcomes: Outcome[];
+        for (let attempt = 1; ; attempt++) {
+          try {
+            // The same cxids again: writes already applied answer with their stored replies.
+            outcomes = await router.hostExecuteBatch(this.host.call(sessionId, beforeSend), caller, stamped.slice(answered));
+            break;
+          } catch (err) {
+            if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
+          }
         }
+        const last = outcomes[outcomes.length - 1];
+        if (last && !last.ok && last.deferred) {
+          yield [...outcomes, ...stamped.slice(answered + outcomes.length).map(() => last)];
+          return;
+        }
+        answered += outcomes.length;
+        yield outcomes;
       }
     } catch (err) {
       const outcome = failed(err);
-      return requests.map(() => outcome);
+      yield requests.slice(answered).map(() => outcome);
     }
   }
 

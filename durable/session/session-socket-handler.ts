@@ -253,34 +253,37 @@ export class SocketHandler {
       if (!(first.op instanceof KeeperError) && batchable(first.op)) {
         while (end < items.length && !((items[end]!.op) instanceof KeeperError) && batchable(items[end]!.op as HostOp)) end++;
       }
-      if (end - i > 1) {
-        const group = items.slice(i, end);
-        const replies = await this.answerAll(sid, group, async () => {
-          const caller: Caller = { sessionId: sid, ids: this.host.runner.idsOf(sid, first.connectionIds) };
-          return this.host.runner.executeMany(caller, group.map((item) => (item.op as Extract<HostOp, { op: "shard" }>).request));
-        });
-        for (const reply of replies) this.host.sendToSession(sid, reply, ws);
-      } else {
-        await this.runOne(ws, first);
-      }
+      if (end - i > 1) await this.runGroup(ws, sid, items.slice(i, end));
+      else await this.runOne(ws, first);
       i = end;
     }
   }
 
-  /** Answers a group of requests from one run of `execute`, releasing their outstanding slots. */
-  private async answerAll(sid: number, group: Accepted[], execute: () => Promise<Outcome[]>): Promise<ServerMessage[]> {
+  /**
+   * Runs a group of batchable requests and answers each as its RPC answers (not
+   * after the last), releasing its outstanding slot: a large batch is answered in
+   * several frames, each bounded (Limits.maxAnswerBytes), never held whole.
+   */
+  private async runGroup(ws: WebSocket, sid: number, group: Accepted[]): Promise<void> {
+    let answered = 0;
+    const answer = (outcome: Outcome): void => {
+      const item = group[answered++];
+      if (!item) return;
+      this.release(sid, 1);
+      this.host.sendToSession(sid, resOf(sid, item.xid, outcome), ws);
+    };
     try {
       const live = this.host.liveRow(sid);
       this.host.store.touch(sid, live.timeout_ms);
-      const outcomes = await execute();
-      return group.map((item, k) => resOf(sid, item.xid, outcomes[k] ?? failed(new KeeperError("SystemError", "no outcome"))));
+      const caller: Caller = { sessionId: sid, ids: this.host.runner.idsOf(sid, group[0]!.connectionIds) };
+      const requests = group.map((item) => (item.op as Extract<HostOp, { op: "shard" }>).request);
+      for await (const outcomes of this.host.runner.executeMany(caller, requests)) outcomes.forEach(answer);
     } catch (err) {
       if (!(err instanceof KeeperError)) console.error(`requests of session ${sid} failed`, err);
       const outcome = failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed"));
-      return group.map((item) => resOf(sid, item.xid, outcome));
-    } finally {
-      this.release(sid, group.length);
+      while (answered < group.length) answer(outcome);
     }
+    while (answered < group.length) answer(failed(new KeeperError("SystemError", "no outcome")));
   }
 
   private release(sid: number, count: number): void {

@@ -9,7 +9,7 @@
  * given at acceptWebSocket; both survive hibernation.
  */
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
-import { PING_FRAME, PONG_FRAME } from "../../protocol/session-protocol.ts";
+import { PING_FRAME, PONG_FRAME, framesOf } from "../../protocol/session-protocol.ts";
 import { type Id, KeeperError, type Scope, parseIpAddress } from "../../protocol/index.ts";
 
 /** Limits of the socket protocol; each a setting (docs/api.md). */
@@ -191,10 +191,17 @@ export function parseFrame(frame: string | ArrayBuffer, limits: SocketLimits): I
 
 /**
  * Sends each socket's messages in the order they were given, gathered into one
- * frame per turn of the event loop (a frame of many requests gets few frames back).
+ * frame per turn of the event loop (a frame of many requests gets few frames back),
+ * each frame at most `maxFrameBytes` of JSON (Limits.maxAnswerBytes); a single
+ * message larger than that (a value at the limit, as base64) goes in a frame alone.
  */
 export class SocketOutbox {
   private readonly pending = new Map<WebSocket, ServerMessage[]>();
+  private readonly maxFrameBytes: number;
+
+  constructor(maxFrameBytes: number) {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   send(ws: WebSocket, message: ServerMessage): void {
     const queue = this.pending.get(ws);
@@ -212,7 +219,7 @@ export class SocketOutbox {
     this.pending.delete(ws);
     if (!queue || queue.length === 0) return;
     try {
-      ws.send(JSON.stringify(queue));
+      for (const frame of framesOf(queue, this.maxFrameBytes)) ws.send(frame);
     } catch {
       // The socket closed meanwhile: its sessions hear of it when they resume.
     }

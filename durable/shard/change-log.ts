@@ -1,20 +1,34 @@
 /**
  * The shard's sequencer and ordered change log. Every committed write takes the
  * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
- * its events; the log keeps a bounded window of zxids.
+ * its events; the log keeps a bounded window of zxids and a bounded number of bytes
+ * (its total is kept in meta, so bounding it never sums the log). It is trimmed by
+ * whole zxids from the oldest, so a zxid older than the oldest it holds still means
+ * "cannot tell" to its readers, and a newer one means "all there is".
  */
 import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome } from "../../protocol/index.ts";
-import { type ZnodeRow } from "./znode-store.ts";
+import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
+/** An entry's bytes: its path, row (JSON), value and ACL (JSON), as SQLite stores them. */
+const ENTRY_BYTES = "length(CAST(path AS BLOB)) + coalesce(length(CAST(node AS BLOB)), 0) + coalesce(length(data), 0) + coalesce(length(CAST(acl AS BLOB)), 0)";
+const encoder = new TextEncoder();
 /**
  * How many cxids back a session's write replies are kept: a retried pipelined batch
  * finds every reply (a client keeps far fewer requests in flight).
  */
 const REPLY_WINDOW = 1024;
 
+/** How much change log a shard keeps (Limits.changeLogWindow and Limits.maxChangeLogBytes). */
+export interface LogBounds {
+  window: number;
+  maxBytes: number;
+}
+
 export class ChangeLog {
   private seq = 0;
+  /** Bytes appended by the write in progress, added to the total when it trims. */
+  private appendedBytes = 0;
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -30,12 +44,21 @@ export class ChangeLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  /** Starts the sequence at epoch 1 on a new shard; a no-op afterwards. */
+  /** Starts the sequence at epoch 1 on a new shard, and the byte total on a shard that has none. */
   initialize(): void {
     if (this.meta("epoch") === undefined) {
       this.setMeta("epoch", 1);
       this.setMeta("counter", 0);
     }
+    // Shards from before the byte bound: sum their log once.
+    if (this.meta("log_bytes") === undefined) {
+      this.setMeta("log_bytes", this.sql.exec<{ n: number }>(`SELECT coalesce(sum(${ENTRY_BYTES}), 0) AS n FROM change_log`).one().n);
+    }
+  }
+
+  /** The bytes the log holds now. */
+  bytes(): number {
+    return this.meta("log_bytes") ?? 0;
   }
 
   /** The last committed zxid. */
@@ -48,6 +71,7 @@ export class ChangeLog {
     const counter = (this.meta("counter") ?? 0) + 1;
     this.setMeta("counter", counter);
     this.seq = 0;
+    this.appendedBytes = 0;
     return makeZxid(this.meta("epoch") ?? 1, counter);
   }
 
@@ -58,15 +82,58 @@ export class ChangeLog {
   append(zxid: number, event: ChangeEventType, path: string, acl: Acl[], row: ZnodeRow | undefined, sessionId: number, cxid: number | undefined): void {
     const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
+    const aclJson = JSON.stringify(acl);
+    this.appendedBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
     this.sql.exec(
       "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, JSON.stringify(acl),
+      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson,
     );
   }
 
-  /** Drops entries older than the window, now and then. */
-  trim(zxid: number, window: number): void {
-    if (zxid % TRIM_EVERY === 0) this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", zxid - window);
+  /**
+   * Counts the write's entries into the byte total and drops whole zxids from the
+   * oldest: those older than the window (now and then), and as many as keep the
+   * total within `maxBytes`. The current write's zxid stays whatever its size.
+   */
+  trim(zxid: number, bounds: LogBounds): void {
+    let total = this.bytes() + this.appendedBytes;
+    this.appendedBytes = 0;
+    if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
+    while (total > bounds.maxBytes) {
+      const through = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
+      if (through === undefined) break;
+      total -= this.dropThrough(through);
+    }
+    this.setMeta("log_bytes", total);
+  }
+
+  /**
+   * The zxid through which dropping the oldest entries frees `bytes`, looking at one
+   * page of the oldest zxids before `current` (the last of them if they free less);
+   * undefined when nothing before `current` is left. Read in pages to the end (see
+   * PAGE_ROWS): a statement left unfinished would stop SQLite checkpointing.
+   */
+  private oldestZxidsToFree(current: number, bytes: number): number | undefined {
+    const page = this.sql
+      .exec<{ zxid: number; bytes: number }>(
+        `SELECT zxid, sum(${ENTRY_BYTES}) AS bytes FROM change_log WHERE zxid < ? GROUP BY zxid ORDER BY zxid LIMIT ?`,
+        current,
+        PAGE_ROWS,
+      )
+      .toArray();
+    let freed = 0;
+    for (const row of page) {
+      freed += row.bytes;
+      if (freed >= bytes) return row.zxid;
+    }
+    return page[page.length - 1]?.zxid;
+  }
+
+  /** Deletes the entries of zxids up to `zxid`; answers their bytes. */
+  private dropThrough(zxid: number): number {
+    const freed = this.sql.exec<{ n: number }>(`SELECT coalesce(sum(${ENTRY_BYTES}), 0) AS n FROM change_log WHERE zxid <= ?`, zxid).one().n;
+    if (freed > 0) this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", zxid);
+    return freed;
   }
 
   /**

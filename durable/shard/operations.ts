@@ -35,6 +35,7 @@ import {
   validatePath,
   validateTtl,
 } from "../../protocol/index.ts";
+import { type AnswerBudget, RESULT_OVERHEAD_BYTES, nameBytes } from "./answer-budget.ts";
 import { type ZnodeRow, ZnodeStore, statOf } from "./znode-store.ts";
 
 /** One write in progress: its zxid, clock and the events it will log on commit. */
@@ -257,10 +258,11 @@ export class ShardTree {
     if (row) this.requirePerm(row, Perms.READ, caller, path);
   }
 
-  getData(path: string, caller: Caller): { data: Value; stat: Stat } {
+  getData(path: string, caller: Caller, budget: AnswerBudget): { data: Value; stat: Stat } {
     validatePath(path, this.limits);
     const row = this.node(path);
     this.requirePerm(row, Perms.READ, caller, path);
+    budget.charge((row.data?.byteLength ?? 0) + RESULT_OVERHEAD_BYTES);
     return { data: row.data, stat: statOf(row) };
   }
 
@@ -270,11 +272,18 @@ export class ShardTree {
     return row ? statOf(row) : null;
   }
 
-  getChildren(path: string, caller: Caller): { children: string[]; stat: Stat } {
+  /** The children's names, read one by one and charged to `budget` as they are read. */
+  getChildren(path: string, caller: Caller, budget: AnswerBudget): { children: string[]; stat: Stat } {
     validatePath(path, this.limits);
     const row = this.node(path);
     this.requirePerm(row, Perms.READ, caller, path);
-    return { children: this.store.childNames(path), stat: statOf(row) };
+    budget.charge(RESULT_OVERHEAD_BYTES);
+    const children: string[] = [];
+    for (const name of this.store.childNames(path)) {
+      budget.charge(nameBytes(name));
+      children.push(name);
+    }
+    return { children, stat: statOf(row) };
   }
 
   getAllChildrenNumber(path: string, caller: Caller): number {
@@ -284,10 +293,17 @@ export class ShardTree {
     return this.store.countDescendants(path);
   }
 
-  getEphemerals(prefix: string, caller: Caller): string[] {
+  getEphemerals(prefix: string, caller: Caller, budget: AnswerBudget): string[] {
     if (typeof prefix !== "string" || !prefix.startsWith("/")) throw new KeeperError("BadArguments", "prefix must be a path starting with /");
+    budget.charge(RESULT_OVERHEAD_BYTES);
     if (caller.sessionId === 0) return [];
-    return this.store.ephemeralsOf(caller.sessionId).filter((p) => p.startsWith(prefix));
+    const paths: string[] = [];
+    for (const path of this.store.ephemeralsOf(caller.sessionId)) {
+      if (!path.startsWith(prefix)) continue;
+      budget.charge(nameBytes(path));
+      paths.push(path);
+    }
+    return paths;
   }
 
   getAcl(op: GetAclOp, caller: Caller): { acl: Acl[]; stat: Stat } {
@@ -300,7 +316,7 @@ export class ShardTree {
 
   /** Paths of the session's ephemeral nodes (for close and expiry). */
   ephemeralsOf(sessionId: number): string[] {
-    return this.store.ephemeralsOf(sessionId);
+    return [...this.store.ephemeralsOf(sessionId)];
   }
 
   /** Reapable nodes now: expired TTL nodes and emptied containers. */

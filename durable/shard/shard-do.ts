@@ -30,6 +30,7 @@ import {
   seenBy,
 } from "../../protocol/index.ts";
 import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
+import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
@@ -172,20 +173,41 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return { outcomes, notifications: this.watches.pending(host.name) };
   }
 
+  /**
+   * Runs a batch in order within one answer budget (Limits.maxAnswerBytes). Once a
+   * read would take the answer over it, that read and the rest are `deferred` (not
+   * run) for the caller to send again; a first request whose answer alone is over
+   * the cap is refused instead (BadArguments), as sending it again could not help.
+   */
   private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
     const tree = this.treeFor(root);
+    const budget = new AnswerBudget(this.limits.maxAnswerBytes);
     const outcomes: Outcome[] = [];
     let reapable = false;
-    let moved = false;
-    for (const request of requests) {
-      // After a request this shard does not serve, run none of the rest: the caller
-      // re-sends them, in order, to wherever they now belong.
-      if (moved) {
-        outcomes.push(this.moved());
+    // After a request this shard does not serve, or past the budget, run none of the
+    // rest: the caller re-sends them, in order, to wherever they now belong.
+    let stop: Outcome | undefined;
+    for (const [index, request] of requests.entries()) {
+      if (stop) {
+        outcomes.push(stop);
         continue;
       }
-      const { outcome, touchesReapable } = this.executeOne(tree, caller, request);
-      moved = !outcome.ok && outcome.moved === true;
+      const spent = budget.spent;
+      let result: { outcome: Outcome; touchesReapable: boolean };
+      try {
+        result = this.executeOne(tree, caller, request, budget);
+      } catch (err) {
+        if (!(err instanceof AnswerOverBudget)) throw err;
+        budget.resetTo(spent);
+        if (index > 0) {
+          stop = this.deferred();
+          outcomes.push(stop);
+          continue;
+        }
+        result = { outcome: { ok: false, zxid: this.log.lastZxid(), error: new KeeperError("BadArguments", err.message, pathOf(request)).toBody() }, touchesReapable: false };
+      }
+      const { outcome, touchesReapable } = result;
+      if (!outcome.ok && outcome.moved === true) stop = outcome;
       reapable ||= touchesReapable;
       if (host !== undefined && outcome.ok) this.registerWatch(host, request, outcome);
       outcomes.push(outcome);
@@ -398,6 +420,11 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return { ok: false, zxid: this.log.lastZxid(), moved: true, error: new KeeperError("SystemError", "path is served by another shard").toBody() };
   }
 
+  private deferred<T>(): Outcome<T> {
+    const error = new KeeperError("Throttled", "not run: the batch's answer reached EDGEKEEPER_MAX_ANSWER_BYTES; send it again");
+    return { ok: false, zxid: this.log.lastZxid(), deferred: true, error: error.toBody() };
+  }
+
   /**
    * Pushes a host what it is owed, one push at a time per host. A failed push is
    * retried by the alarm; until then the notifications also ride on the host's
@@ -448,7 +475,8 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     await this.setAlarmBy(Math.max(Math.min(...candidates), now));
   }
 
-  private executeOne(tree: ShardTree, caller: Caller, request: ShardRequest): { outcome: Outcome; touchesReapable: boolean } {
+  /** Runs one request; a read charges `budget` as it reads (and throws AnswerOverBudget past it). */
+  private executeOne(tree: ShardTree, caller: Caller, request: ShardRequest, budget: AnswerBudget): { outcome: Outcome; touchesReapable: boolean } {
     try {
       for (const path of pathsOf(request)) tree.checkRoute(path);
     } catch (err) {
@@ -472,10 +500,12 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
             touchesReapable = w.touchesReapable;
             return value;
           }, request.op === "multi" && request.ops.length === 0);
+          // A write's answer is Stats and paths, one per op: small, and already committed.
+          budget.add(RESULT_OVERHEAD_BYTES * (request.op === "multi" && Array.isArray(request.ops) ? Math.max(1, request.ops.length) : 1));
           return { outcome, touchesReapable };
         }
         default:
-          return { outcome: { ok: true, zxid: this.log.lastZxid(), value: this.read(tree, caller, request) }, touchesReapable: false };
+          return { outcome: { ok: true, zxid: this.log.lastZxid(), value: this.read(tree, caller, request, budget) }, touchesReapable: false };
       }
     } catch (err) {
       if (err instanceof KeeperError) return { outcome: { ok: false, zxid: this.log.lastZxid(), error: err.toBody() }, touchesReapable: false };
@@ -503,7 +533,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         for (const { event, path, acl } of w.events) {
           this.log.append(w.zxid, event, path, acl, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
         }
-        this.log.trim(w.zxid, this.limits.changeLogWindow);
+        this.log.trim(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
         committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
         for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
@@ -580,18 +610,18 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     }
   }
 
-  private read(tree: ShardTree, caller: Caller, request: ShardRequest): unknown {
+  private read(tree: ShardTree, caller: Caller, request: ShardRequest, budget: AnswerBudget): unknown {
     switch (request.op) {
       case "getData":
-        return tree.getData(request.path, caller);
+        return tree.getData(request.path, caller, budget);
       case "exists":
         return { stat: tree.exists(request.path) };
       case "getChildren":
-        return tree.getChildren(request.path, caller);
+        return tree.getChildren(request.path, caller, budget);
       case "getAllChildrenNumber":
         return { count: tree.getAllChildrenNumber(request.path, caller) };
       case "getEphemerals":
-        return { paths: tree.getEphemerals(request.prefix, caller) };
+        return { paths: tree.getEphemerals(request.prefix, caller, budget) };
       case "getACL":
         return tree.getAcl(request, caller);
       case "check":
@@ -602,8 +632,9 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         return {
           results: request.ops.map((op): MultiItemResult => {
             try {
-              if (op.op === "getData") return { op: "getData", ...tree.getData(op.path, caller) };
-              if (op.op === "getChildren") return { op: "getChildren", ...tree.getChildren(op.path, caller) };
+              // Past the budget the whole multiRead is over (AnswerOverBudget is not caught here).
+              if (op.op === "getData") return { op: "getData", ...tree.getData(op.path, caller, budget) };
+              if (op.op === "getChildren") return { op: "getChildren", ...tree.getChildren(op.path, caller, budget) };
               throw new KeeperError("Unimplemented", `${JSON.stringify((op as { op: unknown }).op)} cannot be part of a multiRead`);
             } catch (err) {
               if (err instanceof KeeperError) return { op: "error", error: err.toBody() };
@@ -625,6 +656,11 @@ function withoutAcl({ zxid, event, path }: GuardedChange): ChangeEvent {
 function errorBody(name: "Ok" | "RuntimeInconsistency"): KeeperErrorBody {
   const { code, message } = KEEPER_ERRORS[name];
   return { name, code, message };
+}
+
+/** The path a request names, for its error (none for multi, multiRead and getEphemerals). */
+function pathOf(request: ShardRequest): string | undefined {
+  return "path" in request && typeof request.path === "string" ? request.path : undefined;
 }
 
 /** The paths that decide whether this shard serves a request (routingPath of each op). */

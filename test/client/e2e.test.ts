@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, type WatchEvent, connect } from "../../client/index.ts";
+import { MAX_READABLE_VALUE_BYTES } from "../../protocol/limits.ts";
 import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
 
 let server: LocalServer;
@@ -50,6 +51,14 @@ it("creates, reads, sets and deletes", async () => {
   await zk.delete("/app", 1);
   expect(await zk.exists("/app")).toBeNull();
   await expect(zk.getData("/app")).rejects.toMatchObject({ keeperName: "NoNode", path: "/app" });
+});
+
+it("writes four values at the limit sent in one tick, over as many frames as the host takes", async () => {
+  const zk = await open(freshNamespace());
+  const value = new Uint8Array(MAX_READABLE_VALUE_BYTES).fill(9);
+  const paths = await Promise.all([0, 1, 2, 3].map((i) => zk.create(`/big${i}`, value)));
+  expect(paths).toEqual(["/big0", "/big1", "/big2", "/big3"]);
+  expect((await zk.exists("/big3"))?.dataLength).toBe(MAX_READABLE_VALUE_BYTES);
 });
 
 it("deletes a session's ephemeral nodes when it closes", async () => {

@@ -7,8 +7,10 @@ import { backoffDelay } from "../../client/core/backoff.ts";
 import { type Phase, type StateInput, transition } from "../../client/core/states.ts";
 import { toWireOp } from "../../client/core/transaction.ts";
 import { type WatchEvent, WatchRegistry } from "../../client/core/watches.ts";
-import { decodeFrame, decodeValue, encodeFrame, encodeValue, errorFromBody, socketUrl, toBytes } from "../../client/core/wire.ts";
+import { decodeFrame, decodeValue, encodeFrames, encodeValue, errorFromBody, socketUrl, toBytes } from "../../client/core/wire.ts";
 import { KeeperError } from "../../protocol/errors.ts";
+import { MAX_READABLE_VALUE_BYTES } from "../../protocol/limits.ts";
+import { CLIENT_FRAME_BYTES, type ClientMessage } from "../../protocol/session-protocol.ts";
 
 describe("values on the wire", () => {
   it("sends strings as UTF-8 and bytes as they are, in base64", () => {
@@ -34,10 +36,25 @@ describe("values on the wire", () => {
 
 describe("frames", () => {
   it("sends an array of messages and reads pongs, arrays and lone messages", () => {
-    expect(encodeFrame([{ t: "connect", ref: 1, timeoutMs: 5000 }])).toBe('[{"t":"connect","ref":1,"timeoutMs":5000}]');
+    expect(encodeFrames([{ t: "connect", ref: 1, timeoutMs: 5000 }])).toEqual(['[{"t":"connect","ref":1,"timeoutMs":5000}]']);
     expect(decodeFrame("pong")).toEqual({ pong: true });
     expect(decodeFrame('[{"t":"expired","ref":2}]')).toEqual({ pong: false, messages: [{ t: "expired", ref: 2 }] });
     expect(decodeFrame('{"t":"expired","ref":3}')).toEqual({ pong: false, messages: [{ t: "expired", ref: 3 }] });
+  });
+
+  it("splits one tick's requests into frames a host takes, in order; a value at the limit goes alone", () => {
+    // Four setData of a value at the limit: 5.6 MB of JSON, over the host's 4 MiB frame limit in one frame.
+    const value = "A".repeat(Math.ceil(MAX_READABLE_VALUE_BYTES / 3) * 4);
+    const setData = (xid: number): ClientMessage => ({ t: "req", sid: 1, xid, op: { op: "setData", path: "/big", data: value } });
+    const small = (xid: number): ClientMessage => ({ t: "req", sid: 1, xid, op: { op: "exists", path: "/a" } });
+    const messages = [small(1), setData(2), setData(3), small(4), small(5), setData(6), setData(7)];
+    const frames = encodeFrames(messages);
+    expect(frames.flatMap((frame) => (JSON.parse(frame) as { xid: number }[]).map((m) => m.xid))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(frames.length).toBeGreaterThan(1);
+    for (const frame of frames) {
+      if (JSON.parse(frame).length > 1) expect(frame.length).toBeLessThanOrEqual(CLIENT_FRAME_BYTES);
+      expect(frame.length).toBeLessThan(4 * 1024 * 1024);
+    }
   });
 
   it("refuses frames it cannot read as MarshallingError", () => {

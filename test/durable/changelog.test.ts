@@ -2,9 +2,9 @@
  * The change log: changesSince(zxid) lists each committed write's events in
  * commit order, the one source for watches, resume and replicas.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { OPEN_ACL_UNSAFE } from "../../protocol/index.ts";
+import { OPEN_ACL_UNSAFE, limitsFromEnv } from "../../protocol/index.ts";
 import { ANON, bytes, exec, lastZxid, newShard, ok, session, sleep, type ShardStub } from "../harness/shard.ts";
 
 async function eventsSince(stub: ShardStub, zxid: number): Promise<[number, string, string][]> {
@@ -116,5 +116,49 @@ describe("changesSince", () => {
       [1, "NodeDeleted", "/t"],
       [1, "NodeChildrenChanged", "/"],
     ]);
+  });
+});
+
+describe("the log's byte bound (EDGEKEEPER_MAX_CHANGE_LOG_BYTES, 4 MiB in these tests)", () => {
+  const { maxChangeLogBytes, maxValueBytes } = limitsFromEnv(env);
+
+  /** What the log holds, summed from its rows, and the total the shard keeps for it. */
+  async function logBytes(id: DurableObjectId): Promise<{ rows: number; kept: number; databaseBytes: number }> {
+    return runInDurableObject(env.SHARD.get(id), (_instance, state) => {
+      const sql = state.storage.sql;
+      const rows = sql.exec<{ n: number }>("SELECT coalesce(sum(length(CAST(path AS BLOB)) + coalesce(length(CAST(node AS BLOB)), 0) + coalesce(length(data), 0)), 0) AS n FROM change_log").one().n;
+      const kept = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'log_bytes'").one().value;
+      return { rows, kept, databaseBytes: sql.databaseSize };
+    });
+  }
+
+  it("keeps at most its bytes of values, dropping whole writes from the oldest", async () => {
+    const { id, stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/big" });
+    const start = await lastZxid(stub);
+    const writes = Math.ceil((3 * maxChangeLogBytes) / maxValueBytes);
+    for (let i = 0; i < writes; i++) await ok(stub, ANON, { op: "setData", path: "/big", data: new Uint8Array(maxValueBytes).fill(i) });
+    const { rows, kept, databaseBytes } = await logBytes(id);
+    expect(kept).toBe(rows);
+    expect(rows).toBeLessThanOrEqual(maxChangeLogBytes);
+    expect(rows).toBeGreaterThan(maxChangeLogBytes - 2 * maxValueBytes);
+    // Freed pages are reused: the database holds the log, the node and slack, not every write.
+    expect(databaseBytes).toBeLessThan(maxChangeLogBytes + 4 * maxValueBytes);
+    const { events, oldest, last } = await stub.changesSince(start);
+    expect(last).toBe(start + writes);
+    expect(oldest).toBeGreaterThan(start + 1);
+    // Whole writes: every zxid from the oldest kept to the last, one event each.
+    expect(events.map((e) => e.zxid)).toEqual(Array.from({ length: last - oldest! + 1 }, (_, i) => oldest! + i));
+  });
+
+  it("a reader from before the oldest kept zxid is told at once that it cannot tell", async () => {
+    const { stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/big" });
+    const start = await lastZxid(stub);
+    const writes = Math.ceil((2 * maxChangeLogBytes) / maxValueBytes);
+    for (let i = 0; i < writes; i++) await ok(stub, ANON, { op: "setData", path: "/big", data: new Uint8Array(maxValueBytes) });
+    expect(await stub.waitForChange("/", ANON, "/other", "node", start, 60_000)).toMatchObject({ ok: true, value: { changed: true, zxid: start + writes } });
+    // A reader within the log still waits: nothing after the last zxid concerns /other.
+    expect(await stub.waitForChange("/", ANON, "/other", "node", start + writes, 50)).toMatchObject({ ok: true, value: { changed: false, zxid: start + writes } });
   });
 });

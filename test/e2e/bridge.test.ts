@@ -13,10 +13,11 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { MAX_READABLE_VALUE_BYTES } from "../../protocol/index.ts";
 import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
 import { until } from "../harness/recipe-clients.ts";
 import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
-import { fourLetterWord, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { fourLetterWord, javaCommand, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
 
 const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 const PYTHON = "/usr/bin/python3";
@@ -125,6 +126,26 @@ it("zkCli.sh runs a configuration session with the same output as ZooKeeper 3.8"
   const theirs = await zkCli(reference!.port, commands);
   expect(ours).toContain("url=jdbc:two");
   expect(ours).toBe(theirs);
+});
+
+/** ZooKeeper's Java client (bridge/ValueLimit.java) at `bytes`, then one byte more; its report lines. */
+async function javaValueLimit(port: number, bytes: number, base: string): Promise<string[]> {
+  const classpath = ["zookeeper", "zookeeper-jute", "slf4j-api", "slf4j-nop"].map((jar) => `/usr/share/java/${jar}.jar`).join(":");
+  const { stdout } = await run(javaCommand(), ["-cp", classpath, resolve(here, "bridge/ValueLimit.java"), hostPort(port), String(bytes), base], { timeout: 120_000 });
+  return stdout.trim().split("\n");
+}
+
+it("ZooKeeper's Java client reads back a value at the limit, is refused one byte more and a reply it cannot read; ZooKeeper stores that byte and cannot read it", async (ctx) => {
+  if (!reference) ctx.skip(`no reference ZooKeeper (and so no Java client): ${referenceMissing}`);
+  const limit = MAX_READABLE_VALUE_BYTES;
+  // A multi-read of two such values is a reply the client cannot read: refused, and the connection stays.
+  expect(await javaValueLimit(zkPort, limit, "/java")).toEqual([
+    "create ok", `get ok ${limit}`, "create+1 BADARGUMENTS", "set+1 BADARGUMENTS", `get ok ${limit}`, "multiRead BADARGUMENTS", `get ok ${limit}`,
+  ]);
+  // The same client against ZooKeeper 3.8: the limit is its client's, one byte more is unreadable.
+  expect(await javaValueLimit(reference!.port, limit, "/java")).toEqual([
+    "create ok", `get ok ${limit}`, "create+1 ok", "set+1 ok", "get CONNECTIONLOSS", "multiRead CONNECTIONLOSS", "get CONNECTIONLOSS",
+  ]);
 });
 
 it("kazoo: creates, watches, ephemeral and sequential nodes, transactions, Lock, Counter, Election, Queue", async (ctx) => {

@@ -3,13 +3,12 @@
  * partial write. Every case runs against a namespace holding a few nodes and
  * compares a snapshot of the whole tree (data, Stat, ACL) before and after.
  */
-import { SELF } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { KeeperErrorName } from "../../protocol/index.ts";
+import { type KeeperErrorName, limitsFromEnv } from "../../protocol/index.ts";
 import { HttpClient, ORIGIN, base64, expectKeeperError } from "../harness/http.ts";
 
-const MAX_VALUE_BYTES = 1024 * 1024; // wrangler.toml's EDGEKEEPER_MAX_VALUE_BYTES
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024; // protocol/limits.ts default
+const { maxValueBytes: MAX_VALUE_BYTES, maxRequestBytes: MAX_REQUEST_BYTES } = limitsFromEnv(env);
 
 /** A namespace holding /a = "keep" and /a/child. */
 async function seeded(): Promise<HttpClient> {
@@ -178,7 +177,7 @@ describe("values and bodies over the limits", () => {
   });
 
   it("refuses a value over maxValueBytes on setData and leaves the old value", async () => {
-    await refusedWithoutWrite((zk) => zk.set("/a", { data: "é".repeat(MAX_VALUE_BYTES / 2 + 1) }), "BadArguments");
+    await refusedWithoutWrite((zk) => zk.set("/a", { data: "é".repeat(Math.floor(MAX_VALUE_BYTES / 2) + 1) }), "BadArguments");
   });
 
   it("refuses a multi holding one value over the limit, writing none of it", async () => {
@@ -192,10 +191,13 @@ describe("values and bodies over the limits", () => {
     );
   });
 
-  it("accepts a value of exactly maxValueBytes", async () => {
+  it("accepts a value of exactly maxValueBytes, also as base64 within the body limit", async () => {
     const zk = new HttpClient();
     expect((await zk.create("/max", { data: "x".repeat(MAX_VALUE_BYTES) })).status).toBe(201);
     expect((await zk.mustGet("/max", { view: "stat" })).stat.dataLength).toBe(MAX_VALUE_BYTES);
+    const data = base64(new Uint8Array(MAX_VALUE_BYTES).fill(0xff));
+    expect(JSON.stringify({ data, encoding: "base64" }).length).toBeLessThan(MAX_REQUEST_BYTES);
+    expect((await zk.create("/max64", { data, encoding: "base64" })).status).toBe(201);
   });
 
   it("refuses a body over maxRequestBytes", async () => {
