@@ -1,12 +1,15 @@
 /**
  * For Node-side tests: `npm start` on a free port with state in a temporary
  * directory, stopped as Ctrl-C stops it; and a TCP proxy in front of it whose
- * connections a test can cut, as a network failure does.
+ * connections a test can cut or blackhole (a partition: silence, then healing), as
+ * network failures do.
  *
  * @example
  * const server = await startLocalServer();
  * const proxy = await startProxy(server.port);
  * proxy.cutAll(); // every client socket through the proxy drops
+ * proxy.blackhole(); // nothing passes, nothing closes ...
+ * proxy.restore(); // ... until now
  * await server.stop();
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -125,7 +128,60 @@ export interface Proxy {
   base: string;
   /** Cuts every connection through the proxy (no close frame); new ones are let through. */
   cutAll(): void;
+  /**
+   * A network partition: from now on nothing passes either way and new connections
+   * are accepted but reach nothing, until {@link restore}. Peers see silence, not a close.
+   */
+  blackhole(): void;
+  /** Ends a blackhole: what was held back goes through, in order, and so does what follows. */
+  restore(): void;
   close(): Promise<void>;
+}
+
+/** One client connection through the proxy; its upstream is dialled once nothing holds it. */
+class ProxiedConnection {
+  private upstream: Socket | undefined;
+  private readonly heldForUpstream: Buffer[] = [];
+  private readonly heldForClient: Buffer[] = [];
+  private held: boolean;
+  private readonly client: Socket;
+  private readonly targetPort: number;
+  private readonly onEnd: () => void;
+
+  constructor(client: Socket, targetPort: number, held: boolean, onEnd: () => void) {
+    this.client = client;
+    this.targetPort = targetPort;
+    this.held = held;
+    this.onEnd = onEnd;
+    client.on("data", (chunk: Buffer) => (this.held || !this.upstream ? this.heldForUpstream.push(chunk) : this.upstream.write(chunk)));
+    client.on("close", () => this.cut()).on("error", () => this.cut());
+    if (!held) this.dial();
+  }
+
+  private dial(): void {
+    const upstream = tcpConnect(this.targetPort, "127.0.0.1");
+    this.upstream = upstream;
+    upstream.on("data", (chunk: Buffer) => (this.held ? this.heldForClient.push(chunk) : this.client.write(chunk)));
+    upstream.on("close", () => this.cut()).on("error", () => this.cut());
+    for (const chunk of this.heldForUpstream.splice(0)) upstream.write(chunk);
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    if (!this.upstream) this.dial();
+    else for (const chunk of this.heldForUpstream.splice(0)) this.upstream.write(chunk);
+    for (const chunk of this.heldForClient.splice(0)) this.client.write(chunk);
+  }
+
+  cut(): void {
+    this.client.destroy();
+    this.upstream?.destroy();
+    this.onEnd();
+  }
 }
 
 /**
@@ -133,37 +189,31 @@ export interface Proxy {
  * closed before, to bring a client's only server back) to 127.0.0.1:`targetPort`.
  */
 export async function startProxy(targetPort: number, options: { port?: number } = {}): Promise<Proxy> {
-  const pairs = new Set<[Socket, Socket]>();
+  const connections = new Set<ProxiedConnection>();
+  let held = false;
   const server: Server = createServer((client) => {
-    const upstream = tcpConnect(targetPort, "127.0.0.1");
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
+    const connection: ProxiedConnection = new ProxiedConnection(client, targetPort, held, () => connections.delete(connection));
+    connections.add(connection);
   });
   server.listen(options.port ?? 0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as { port: number };
+  const cutAll = () => {
+    for (const connection of [...connections]) connection.cut();
+  };
   return {
     base: `http://127.0.0.1:${port}`,
-    cutAll: () => {
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
+    cutAll,
+    blackhole: () => {
+      held = true;
+      for (const connection of connections) connection.hold();
+    },
+    restore: () => {
+      held = false;
+      for (const connection of connections) connection.release();
     },
     close: async () => {
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
+      cutAll();
       server.close();
       await once(server, "close");
     },
