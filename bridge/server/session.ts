@@ -28,7 +28,7 @@ export class BridgeSession implements SessionSink {
   readonly password: string;
   readonly timeoutMs: number;
   readonly link: HostLink;
-  readonly watches = new WatchTable();
+  readonly watches: WatchTable;
   /** Identities added by auth packets (digest user names), for whoAmI. */
   readonly digestUsers: string[] = [];
   zxid = 0;
@@ -45,6 +45,7 @@ export class BridgeSession implements SessionSink {
     this.id = id;
     this.password = password;
     this.timeoutMs = timeoutMs;
+    this.watches = new WatchTable(timeoutMs);
     this.onEnd = onEnd;
     link.attach(id, this);
   }
