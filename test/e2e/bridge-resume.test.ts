@@ -116,14 +116,18 @@ function nextState(zk: Any, name: "connected" | "disconnected"): Promise<void> {
   });
 }
 
+/** How a cut connection dies: seen by both ends, or by the client only (the server writes on into the void). */
+type CutKind = "both ends see it" | "only the client sees it";
+
 /**
  * A partition of `zk` from its server: the proxy goes silent and its connection is cut,
  * so the client notices and retries into the silence. `heal` lets the retry through.
  */
-async function partition(proxy: Proxy, zk: Any): Promise<{ heal(): Promise<void> }> {
+async function partition(proxy: Proxy, zk: Any, kind: CutKind = "both ends see it"): Promise<{ heal(): Promise<void> }> {
   const disconnected = nextState(zk, "disconnected");
   proxy.blackhole();
-  proxy.cutAll();
+  if (kind === "both ends see it") proxy.cutAll();
+  else proxy.cutClientSides();
   await disconnected;
   return {
     async heal() {
@@ -227,12 +231,17 @@ for (const [label, targetOf] of targets()) {
     expect(observed).toEqual([]);
   });
 
-  for (const mounted of [false, true]) {
+  for (const [mounted, cutKind] of [
+    [false, "both ends see it"],
+    [true, "both ends see it"],
+    [false, "only the client sees it"],
+    [true, "only the client sees it"],
+  ] as const) {
     const where = mounted ? ", on a mounted subtree" : "";
-    it(`setWatches (${label}${where}): data, exist and child watches set before a cut fire for changes made during it`, async (ctx) => {
+    it(`setWatches (${label}${where}, a cut ${cutKind}): data, exist and child watches set before it fire for changes made during it`, async (ctx) => {
       const target = targetOf();
       if (typeof target === "string") return ctx.skip(target);
-      const root = mounted ? "/mounted-watches" : "/watches";
+      const root = `/watches-${mounted ? "mounted" : "plain"}-${cutKind === "both ends see it" ? "cut" : "half-cut"}`;
       await target.makeRoot(root, { mounted });
       const proxy = await proxyTo(target);
       const zk = await client(portOf(proxy));
@@ -241,7 +250,7 @@ for (const [label, targetOf] of targets()) {
       const set = (path: string, value: string) => call((cb) => writer.setData(path, Buffer.from(value), cb));
       for (const name of ["changed", "gone", "kids", "quiet"]) await create(`${root}/${name}`);
       // The client also works elsewhere in the tree, so its last zxid is not this subtree's.
-      for (let i = 0; i < 5; i++) await call((cb) => zk.create(`/elsewhere-${mounted}-`, Buffer.alloc(0), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, cb));
+      for (let i = 0; i < 5; i++) await call((cb) => zk.create(`${root}-elsewhere-`, Buffer.alloc(0), zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL, cb));
 
       const events: string[] = [];
       const watch = recorder(events);
@@ -251,7 +260,7 @@ for (const [label, targetOf] of targets()) {
       await call((cb) => zk.getChildren(`${root}/kids`, watch, cb));
       await expect(call((cb) => zk.exists(`${root}/later`, watch, cb))).resolves.toBeFalsy();
 
-      const cut = await partition(proxy, zk);
+      const cut = await partition(proxy, zk, cutKind);
       await set(`${root}/changed`, "v1");
       await call((cb) => writer.remove(`${root}/gone`, cb));
       await create(`${root}/later`);

@@ -129,6 +129,11 @@ export interface Proxy {
   /** Cuts every connection through the proxy (no close frame); new ones are let through. */
   cutAll(): void;
   /**
+   * Cuts every connection on its client's side only: the server's side stays open and
+   * hears nothing more (what it writes is lost), as when a path dies unseen by the server.
+   */
+  cutClientSides(): void;
+  /**
    * A network partition: from now on nothing passes either way and new connections
    * are accepted but reach nothing, until {@link restore}. Peers see silence, not a close.
    */
@@ -144,6 +149,8 @@ class ProxiedConnection {
   private readonly heldForUpstream: Buffer[] = [];
   private readonly heldForClient: Buffer[] = [];
   private held: boolean;
+  /** The client's side was cut alone: the upstream stays open, its writes go nowhere. */
+  private orphaned = false;
   private readonly client: Socket;
   private readonly targetPort: number;
   private readonly onEnd: () => void;
@@ -154,14 +161,18 @@ class ProxiedConnection {
     this.held = held;
     this.onEnd = onEnd;
     client.on("data", (chunk: Buffer) => (this.held || !this.upstream ? this.heldForUpstream.push(chunk) : this.upstream.write(chunk)));
-    client.on("close", () => this.cut()).on("error", () => this.cut());
+    client.on("close", () => this.orphaned || this.cut()).on("error", () => this.orphaned || this.cut());
     if (!held) this.dial();
   }
 
   private dial(): void {
     const upstream = tcpConnect(this.targetPort, "127.0.0.1");
     this.upstream = upstream;
-    upstream.on("data", (chunk: Buffer) => (this.held ? this.heldForClient.push(chunk) : this.client.write(chunk)));
+    upstream.on("data", (chunk: Buffer) => {
+      if (this.orphaned) return;
+      if (this.held) this.heldForClient.push(chunk);
+      else this.client.write(chunk);
+    });
     upstream.on("close", () => this.cut()).on("error", () => this.cut());
     for (const chunk of this.heldForUpstream.splice(0)) upstream.write(chunk);
   }
@@ -174,7 +185,14 @@ class ProxiedConnection {
     this.held = false;
     if (!this.upstream) this.dial();
     else for (const chunk of this.heldForUpstream.splice(0)) this.upstream.write(chunk);
-    for (const chunk of this.heldForClient.splice(0)) this.client.write(chunk);
+    const forClient = this.heldForClient.splice(0);
+    if (!this.orphaned) for (const chunk of forClient) this.client.write(chunk);
+  }
+
+  cutClientSide(): void {
+    if (!this.upstream) return this.cut(); // never reached the server: nothing there to leave open
+    this.orphaned = true;
+    this.client.destroy();
   }
 
   cut(): void {
@@ -204,6 +222,9 @@ export async function startProxy(targetPort: number, options: { port?: number } 
   return {
     base: `http://127.0.0.1:${port}`,
     cutAll,
+    cutClientSides: () => {
+      for (const connection of [...connections]) connection.cutClientSide();
+    },
     blackhole: () => {
       held = true;
       for (const connection of connections) connection.hold();
