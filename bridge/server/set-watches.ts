@@ -52,6 +52,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
     answer: (answers: ResMessage[], session) => {
       const frames: Uint8Array[] = [];
       const fire = (type: number, path: string) => frames.push(encodeNotification({ type, state: KEEPER_STATES.SyncConnected, path }));
+      const changedSince = (zxid: number, path: string, kind: "data" | "child") => BigInt(zxid) > relative || session.watches.firedUnarmed(path, kind);
       checks.forEach((check, i) => {
         const res = answers[i]!;
         const stat = res.ok ? ((res.value as { stat?: Stat | null }).stat ?? null) : null;
@@ -59,7 +60,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
         switch (check.kind) {
           case "data":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && (BigInt(stat.mzxid) > relative || session.watches.firedUnarmed(check.path, "data"))) fire(EVENT_TYPES.NodeDataChanged, check.path);
+            else if (stat && changedSince(stat.mzxid, check.path, "data")) fire(EVENT_TYPES.NodeDataChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "data");
             break;
           case "exist":
@@ -68,9 +69,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
             break;
           case "child":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && (BigInt(stat.pzxid) > relative || session.watches.firedUnarmed(check.path, "child"))) {
-              fire(EVENT_TYPES.NodeChildrenChanged, check.path);
-            }
+            else if (stat && changedSince(stat.pzxid, check.path, "child")) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "child");
             break;
           default:

@@ -63,8 +63,8 @@ export class WatchTable {
   }
 
   /** Whether a one-shot watch of this kind on the path fired lately and was not armed since. */
-  firedUnarmed(path: string, kind: "data" | "child"): boolean {
-    return this.firedAt.has(`${kind} ${path}`);
+  firedUnarmed(path: string, kind: "data" | "child", now = Date.now()): boolean {
+    return (this.firedAt.get(`${kind} ${path}`) ?? -Infinity) > now - this.rememberFiredMs;
   }
 
   /** checkWatches: does the session hold a watch of this WatcherType on the path? */

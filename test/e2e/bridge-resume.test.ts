@@ -25,9 +25,10 @@ const EXPIRING_TIMEOUT_MS = 4_000;
 /** Bounds for waits on a condition: limits for a stuck test, not speed assertions. */
 const RECONNECT_LIMIT_MS = 30_000;
 const EVENT_LIMIT_MS = 30_000;
+/** The session hosts `npm start`'s bridge opens sessions on, round robin (docs/architecture.md). */
+const BRIDGE_HOSTS = 4;
 
 interface Target {
-  name: string;
   port: number;
   /** Makes `root` a fresh, empty node; the bridge can put it on a shard of its own. */
   makeRoot(root: string, options?: { mounted?: boolean }): Promise<void>;
@@ -52,7 +53,6 @@ beforeAll(async () => {
   server = await startLocalServer();
   const port = await bridgePort(server);
   bridge = {
-    name: "edgekeeper bridge",
     port,
     async makeRoot(root, options = {}) {
       if (!options.mounted) return createRoot(port, root);
@@ -73,7 +73,7 @@ beforeAll(async () => {
   zookeeperProcess = await startZookeeper(zookeeperDir, await freePort());
   const zkPort = zookeeperProcess.port;
   // ZooKeeper has no mounts: the same subtree is a plain node there.
-  reference = { name: "ZooKeeper 3.8", port: zkPort, makeRoot: (root) => createRoot(zkPort, root) };
+  reference = { port: zkPort, makeRoot: (root) => createRoot(zkPort, root) };
 });
 
 afterAll(async () => {
@@ -105,7 +105,7 @@ async function client(port: number, sessionTimeout = RESUMING_TIMEOUT_MS): Promi
   return zk;
 }
 
-/** Resolves at the client's next event of that name (connected, disconnected, expired). */
+/** Resolves at the client's next event of that name. */
 function nextState(zk: Any, name: "connected" | "disconnected"): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${name} within ${RECONNECT_LIMIT_MS} ms`)), RECONNECT_LIMIT_MS);
@@ -313,7 +313,12 @@ for (const [label, targetOf] of targets()) {
     if (typeof target === "string") return ctx.skip(target);
     const root = "/persistent";
     await target.makeRoot(root);
-    const writer = await client(target.port);
+    // Sessions on each of the bridge's hosts (it opens them round robin over 4): a read
+    // by each carries every notification its host is owed by the shard (ZooKeeper
+    // has one server, where a write's answer follows its notifications anyway).
+    const writers = [];
+    for (let i = 0; i < BRIDGE_HOSTS; i++) writers.push(await client(target.port));
+    const writer = writers[0];
     const create = (path: string, value = "v0") => call((cb) => writer.create(path, Buffer.from(value), cb));
     const set = (path: string, value: string) => call((cb) => writer.setData(path, Buffer.from(value), cb));
     await create(`${root}/p`);
@@ -337,6 +342,9 @@ for (const [label, targetOf] of targets()) {
     await until(() => cli.events.includes("state Disconnected"), RECONNECT_LIMIT_MS, "zkCli's Disconnected");
     await set(`${root}/p`, "v2");
     await create(`${root}/r/b`);
+    // Every host has the cut-off changes' notifications before the client is back, so
+    // what it hears next is what its resume sends, not a late push.
+    await Promise.all(writers.map((w) => call((cb) => w.exists(root, cb))));
     proxy.restore();
     await until(() => cli.events.filter((e) => e === "state SyncConnected").length === 2, RECONNECT_LIMIT_MS, "zkCli's reconnection");
     // The resumed session's watches are set again (setWatches2) before the marker read.
