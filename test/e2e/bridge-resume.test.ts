@@ -307,61 +307,63 @@ for (const [label, targetOf] of targets()) {
 }
 
 for (const [label, targetOf] of targets()) {
-  it(`addWatch (${label}): persistent and recursive watches survive a cut and keep delivering`, async (ctx) => {
-    if (!existsSync(ZKCLI)) return ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
-    const target = targetOf();
-    if (typeof target === "string") return ctx.skip(target);
-    const root = "/persistent";
-    await target.makeRoot(root);
-    // Sessions on each of the bridge's hosts (it opens them round robin over 4): a read
-    // by each carries every notification its host is owed by the shard (ZooKeeper
-    // has one server, where a write's answer follows its notifications anyway).
-    const writers = [];
-    for (let i = 0; i < BRIDGE_HOSTS; i++) writers.push(await client(target.port));
-    const writer = writers[0];
-    const create = (path: string, value = "v0") => call((cb) => writer.create(path, Buffer.from(value), cb));
-    const set = (path: string, value: string) => call((cb) => writer.setData(path, Buffer.from(value), cb));
-    await create(`${root}/p`);
-    await create(`${root}/r`);
-    await create(`${root}/mark`, "ready");
-    const proxy = await proxyTo(target);
-    const cli = await zkCliSession(hostPort(portOf(proxy)));
-    // zkCli runs its commands in order: once the marker read prints, both watches are set.
-    const marked = async (n: number) => until(() => cli.countLines("ready") >= n, EVENT_LIMIT_MS, `zkCli's marker read #${n}`);
-    cli.send(`addWatch -m PERSISTENT ${root}/p`);
-    cli.send(`addWatch -m PERSISTENT_RECURSIVE ${root}/r`);
-    cli.send(`get ${root}/mark`);
-    await marked(1);
+  for (const mounted of [false, true]) {
+    it(`addWatch (${label}${mounted ? ", on a mounted subtree" : ""}): persistent and recursive watches survive a cut and keep delivering`, async (ctx) => {
+      if (!existsSync(ZKCLI)) return ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
+      const target = targetOf();
+      if (typeof target === "string") return ctx.skip(target);
+      const root = mounted ? "/persistent-mounted" : "/persistent";
+      await target.makeRoot(root, { mounted });
+      // Sessions on each of the bridge's hosts (it opens them round robin over 4): a read
+      // by each carries every notification its host is owed by the shard (ZooKeeper
+      // has one server, where a write's answer follows its notifications anyway).
+      const writers = [];
+      for (let i = 0; i < BRIDGE_HOSTS; i++) writers.push(await client(target.port));
+      const writer = writers[0];
+      const create = (path: string, value = "v0") => call((cb) => writer.create(path, Buffer.from(value), cb));
+      const set = (path: string, value: string) => call((cb) => writer.setData(path, Buffer.from(value), cb));
+      await create(`${root}/p`);
+      await create(`${root}/r`);
+      await create(`${root}/mark`, "ready");
+      const proxy = await proxyTo(target);
+      const cli = await zkCliSession(hostPort(portOf(proxy)));
+      // zkCli runs its commands in order: once the marker read prints, both watches are set.
+      const marked = async (n: number) => until(() => cli.countLines("ready") >= n, EVENT_LIMIT_MS, `zkCli's marker read #${n}`);
+      cli.send(`addWatch -m PERSISTENT ${root}/p`);
+      cli.send(`addWatch -m PERSISTENT_RECURSIVE ${root}/r`);
+      cli.send(`get ${root}/mark`);
+      await marked(1);
 
-    await set(`${root}/p`, "v1");
-    await create(`${root}/r/a`);
-    await settle(cli.events, 3);
+      await set(`${root}/p`, "v1");
+      await create(`${root}/r/a`);
+      await settle(cli.events, 3);
 
-    proxy.blackhole();
-    proxy.cutAll();
-    await until(() => cli.events.includes("state Disconnected"), RECONNECT_LIMIT_MS, "zkCli's Disconnected");
-    await set(`${root}/p`, "v2");
-    await create(`${root}/r/b`);
-    // Every host has the cut-off changes' notifications before the client is back, so
-    // what it hears next is what its resume sends, not a late push.
-    await Promise.all(writers.map((w) => call((cb) => w.exists(root, cb))));
-    proxy.restore();
-    await until(() => cli.events.filter((e) => e === "state SyncConnected").length === 2, RECONNECT_LIMIT_MS, "zkCli's reconnection");
-    // The resumed session's watches are set again (setWatches2) before the marker read.
-    cli.send(`get ${root}/mark`);
-    await marked(2);
+      proxy.blackhole();
+      proxy.cutAll();
+      await until(() => cli.events.includes("state Disconnected"), RECONNECT_LIMIT_MS, "zkCli's Disconnected");
+      await set(`${root}/p`, "v2");
+      await create(`${root}/r/b`);
+      // Every host has the cut-off changes' notifications before the client is back, so
+      // what it hears next is what its resume sends, not a late push.
+      await Promise.all(writers.map((w) => call((cb) => w.exists(root, cb))));
+      proxy.restore();
+      await until(() => cli.events.filter((e) => e === "state SyncConnected").length === 2, RECONNECT_LIMIT_MS, "zkCli's reconnection");
+      // The resumed session's watches are set again (setWatches2) before the marker read.
+      cli.send(`get ${root}/mark`);
+      await marked(2);
 
-    await set(`${root}/p`, "v3");
-    await create(`${root}/r/b/c`);
-    await settle(cli.events, 7);
-    expect(cli.events).toEqual([
-      "state SyncConnected",
-      `NodeDataChanged ${root}/p`,
-      `NodeCreated ${root}/r/a`,
-      "state Disconnected",
-      "state SyncConnected",
-      `NodeDataChanged ${root}/p`,
-      `NodeCreated ${root}/r/b/c`,
-    ]);
-  });
+      await set(`${root}/p`, "v3");
+      await create(`${root}/r/b/c`);
+      await settle(cli.events, 7);
+      expect(cli.events).toEqual([
+        "state SyncConnected",
+        `NodeDataChanged ${root}/p`,
+        `NodeCreated ${root}/r/a`,
+        "state Disconnected",
+        "state SyncConnected",
+        `NodeDataChanged ${root}/p`,
+        `NodeCreated ${root}/r/b/c`,
+      ]);
+    });
+  }
 }
