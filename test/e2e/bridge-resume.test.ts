@@ -6,11 +6,12 @@
  * way against a real ZooKeeper 3.8 through the same kind of proxy, and both must show
  * the same observations; the ZooKeeper runs skip, saying why, where it is absent.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type LocalServer, type Proxy, freePort, startLocalServer, startProxy } from "../harness/local-server.ts";
 import { portOf, until } from "../harness/recipe-clients.ts";
@@ -18,6 +19,10 @@ import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness
 import { type RunningZookeeper, startZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
 
 const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
+const PYTHON = "/usr/bin/python3";
+const KAZOO_SCRIPT = resolve(import.meta.dirname, "bridge/kazoo_resume.py");
+/** kazoo drops a silent connection after two thirds of this; the session must outlive that comfortably. */
+const KAZOO_TIMEOUT_S = 12;
 /** Long enough that a cut of a few seconds never expires the session on a loaded machine. */
 const RESUMING_TIMEOUT_MS = 10_000;
 /** The least timeout both servers grant (2 x ZooKeeper's 2 s tick): the expiry test waits this long. */
@@ -366,4 +371,56 @@ for (const [label, targetOf] of targets()) {
       ]);
     });
   }
+}
+
+/** kazoo_resume.py on `server`, killed after the file: the lines it printed, and a way to tell it `done`. */
+function kazooSession(server: string, root: string): { lines: string[]; done(): void } {
+  const child = spawn(PYTHON, [KAZOO_SCRIPT, server, root, String(KAZOO_TIMEOUT_S)], { stdio: ["pipe", "pipe", "inherit"] });
+  cleanups.push(() => child.kill("SIGKILL"));
+  const lines: string[] = [];
+  let partial = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const complete = text.split("\n");
+    partial = complete.pop()!;
+    lines.push(...complete);
+  });
+  return { lines, done: () => child.stdin.write("done\n") };
+}
+
+for (const [label, targetOf] of targets()) {
+  it(`silent partition (${label}): kazoo gives up the connection on its own and resumes its session, ephemeral kept`, async (ctx) => {
+    if (!(await promisify(execFile)(PYTHON, ["-c", "import kazoo"]).catch(() => undefined))) {
+      return ctx.skip(`kazoo not importable by ${PYTHON} (apt-get install python3-kazoo)`);
+    }
+    const target = targetOf();
+    if (typeof target === "string") return ctx.skip(target);
+    const root = "/silent";
+    await target.makeRoot(root);
+    const writer = await client(target.port);
+    await call((cb) => writer.create(`${root}/data`, Buffer.from("v0"), cb));
+    const proxy = await proxyTo(target);
+    const kazoo = kazooSession(hostPort(portOf(proxy)), root);
+    await until(() => kazoo.lines.some((line) => line.startsWith("ready ")), RECONNECT_LIMIT_MS, "kazoo ready");
+    const session = Number(kazoo.lines.find((line) => line.startsWith("ready "))!.split(" ")[1]);
+
+    // Nothing passes and nothing closes: kazoo notices by its own read timeout, while
+    // the server's side of the connection stays open and unaware.
+    proxy.blackhole();
+    await until(() => kazoo.lines.includes("state SUSPENDED"), KAZOO_TIMEOUT_S * 1000 + RECONNECT_LIMIT_MS, "kazoo's SUSPENDED");
+    await call((cb) => writer.setData(`${root}/data`, Buffer.from("v1"), cb));
+    proxy.restore();
+    const connectedAgain = () => kazoo.lines.filter((line) => line === "state CONNECTED").length === 2;
+    await until(connectedAgain, RECONNECT_LIMIT_MS, "kazoo's CONNECTED after the partition");
+    kazoo.done();
+    await until(() => kazoo.lines.some((line) => line.startsWith("{")), EVENT_LIMIT_MS, "kazoo's summary");
+
+    expect(kazoo.lines.filter((line) => !line.startsWith("ready ") && !line.startsWith("{"))).toEqual([
+      "state CONNECTED",
+      "state SUSPENDED",
+      "event NONE None",
+      "state CONNECTED",
+    ]);
+    expect(JSON.parse(kazoo.lines.find((line) => line.startsWith("{"))!)).toEqual({ session, eph: true, data: "v1" });
+  });
 }

@@ -134,8 +134,9 @@ export interface Proxy {
    */
   cutClientSides(): void;
   /**
-   * A network partition: from now on nothing passes either way and new connections
-   * are accepted but reach nothing, until {@link restore}. Peers see silence, not a close.
+   * A network partition: from now on nothing passes either way, not even a close, and
+   * new connections are accepted but reach nothing, until {@link restore}. A client
+   * that gives up its connection meanwhile leaves the server's side open and unaware.
    */
   blackhole(): void;
   /** Ends a blackhole: what was held back goes through, in order, and so does what follows. */
@@ -151,6 +152,8 @@ class ProxiedConnection {
   private held: boolean;
   /** The client's side was cut alone: the upstream stays open, its writes go nowhere. */
   private orphaned = false;
+  /** The server closed during a partition: the client hears of it when it heals. */
+  private upstreamGone = false;
   private readonly client: Socket;
   private readonly targetPort: number;
   private readonly onEnd: () => void;
@@ -161,7 +164,7 @@ class ProxiedConnection {
     this.held = held;
     this.onEnd = onEnd;
     client.on("data", (chunk: Buffer) => (this.held || !this.upstream ? this.heldForUpstream.push(chunk) : this.upstream.write(chunk)));
-    client.on("close", () => this.orphaned || this.cut()).on("error", () => this.orphaned || this.cut());
+    client.on("close", () => this.clientClosed()).on("error", () => this.clientClosed());
     if (!held) this.dial();
   }
 
@@ -173,8 +176,19 @@ class ProxiedConnection {
       if (this.held) this.heldForClient.push(chunk);
       else this.client.write(chunk);
     });
-    upstream.on("close", () => this.cut()).on("error", () => this.cut());
+    upstream.on("close", () => this.upstreamClosed()).on("error", () => this.upstreamClosed());
     for (const chunk of this.heldForUpstream.splice(0)) upstream.write(chunk);
+  }
+
+  private clientClosed(): void {
+    if (this.orphaned) return;
+    if (this.held && this.upstream) this.orphaned = true;
+    else this.cut();
+  }
+
+  private upstreamClosed(): void {
+    if (this.held && !this.orphaned) this.upstreamGone = true;
+    else this.cut();
   }
 
   hold(): void {
@@ -183,6 +197,7 @@ class ProxiedConnection {
 
   release(): void {
     this.held = false;
+    if (this.upstreamGone) return this.cut();
     if (!this.upstream) this.dial();
     else for (const chunk of this.heldForUpstream.splice(0)) this.upstream.write(chunk);
     const forClient = this.heldForClient.splice(0);
