@@ -1,12 +1,12 @@
 /**
- * The bridge's resume path end to end: real ZooKeeper clients (node-zookeeper-client,
- * and ZooKeeper's own Java client through zkCli.sh for persistent and recursive
- * watches) reach `npm start`'s bridge through a TCP proxy the test controls, which
+ * The bridge's resume path end to end: real ZooKeeper clients (node-zookeeper-client;
+ * ZooKeeper's own Java client through zkCli.sh for persistent and recursive watches;
+ * kazoo for a partition it must notice itself) reach `npm start`'s bridge through a TCP proxy the test controls, which
  * cuts or blackholes their connection as a network does. Every scenario runs the same
  * way against a real ZooKeeper 3.8 through the same kind of proxy, and both must show
  * the same observations; the ZooKeeper runs skip, saying why, where it is absent.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,10 +15,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type LocalServer, type Proxy, freePort, startLocalServer, startProxy } from "../harness/local-server.ts";
 import { portOf, until } from "../harness/recipe-clients.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { type Any, ZKCLI, bridgePort, call, hostPort, nzc, zkCliSession, zookeeper } from "../harness/zk-clients.ts";
 import { type RunningZookeeper, startZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
 
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 const PYTHON = "/usr/bin/python3";
 const KAZOO_SCRIPT = resolve(import.meta.dirname, "bridge/kazoo_resume.py");
 /** kazoo drops a silent connection after two thirds of this; the session must outlive that comfortably. */
@@ -146,43 +145,6 @@ async function partition(proxy: Proxy, zk: Any, kind: CutKind = "both ends see i
 /** Waits until `count` events came, or the limit passed: the assertion after it says what is missing. */
 async function settle(events: unknown[], count: number): Promise<void> {
   await until(() => events.length >= count, EVENT_LIMIT_MS, `${count} events`).catch(() => undefined);
-}
-
-/** zkCli.sh, ZooKeeper's own Java client, run interactively: a command per line in, its output out. */
-interface ZkCliSession {
-  /** What its watcher printed so far: `Type path` for node events, `state State` for connection changes. */
-  events: string[];
-  send(command: string): void;
-  /** How many lines of its output so far are exactly `line`. */
-  countLines(line: string): number;
-}
-
-/** zkCli.sh on `server`, killed after the file; resolves once it is connected. */
-async function zkCliSession(server: string, sessionTimeout = RESUMING_TIMEOUT_MS): Promise<ZkCliSession> {
-  const child: ChildProcess = spawn(ZKCLI, ["-timeout", String(sessionTimeout), "-server", server], {
-    detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-  });
-  let output = "";
-  const events: string[] = [];
-  child.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-    events.splice(0, events.length);
-    for (const [, state, type, path] of output.matchAll(/WatchedEvent state:(\w+) type:(\w+) path:(\S+)/g)) {
-      events.push(type === "None" ? `state ${state}` : `${type} ${path}`);
-    }
-  });
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const session: ZkCliSession = {
-    events,
-    send: (command) => child.stdin!.write(`${command}\n`),
-    countLines: (line) => output.split("\n").filter((printed) => printed === line).length,
-  };
-  await until(() => events.includes("state SyncConnected"), RECONNECT_LIMIT_MS, `zkCli.sh connected to ${server}`);
-  return session;
 }
 
 const sessionHex = (zk: Any) => zk.getSessionId().toString("hex");
@@ -331,7 +293,8 @@ for (const [label, targetOf] of targets()) {
       await create(`${root}/r`);
       await create(`${root}/mark`, "ready");
       const proxy = await proxyTo(target);
-      const cli = await zkCliSession(hostPort(portOf(proxy)));
+      const cli = await zkCliSession(hostPort(portOf(proxy)), RESUMING_TIMEOUT_MS);
+    cleanups.push(() => cli.kill());
       // zkCli runs its commands in order: once the marker read prints, both watches are set.
       const marked = async (n: number) => until(() => cli.countLines("ready") >= n, EVENT_LIMIT_MS, `zkCli's marker read #${n}`);
       cli.send(`addWatch -m PERSISTENT ${root}/p`);
