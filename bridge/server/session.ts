@@ -29,7 +29,7 @@ export class BridgeSession implements SessionSink {
   readonly password: string;
   readonly timeoutMs: number;
   readonly link: HostLink;
-  readonly watches = new WatchTable();
+  readonly watches: WatchTable;
   /** The address of the ZooKeeper client it serves: its ip identity at the host. */
   clientAddress: string | undefined;
   /** Identities added by auth packets (digest user names), for whoAmI. */
@@ -49,6 +49,7 @@ export class BridgeSession implements SessionSink {
     this.id = id;
     this.password = password;
     this.timeoutMs = timeoutMs;
+    this.watches = new WatchTable(timeoutMs);
     this.onEnd = onEnd;
     link.attach(id, this);
   }

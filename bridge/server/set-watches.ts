@@ -5,14 +5,16 @@
  * - data watch: node gone -> NodeDeleted; mzxid > relativeZxid -> NodeDataChanged; else armed;
  * - exist watch: node there -> NodeCreated; else armed;
  * - child watch: node gone -> NodeDeleted; pzxid > relativeZxid -> NodeChildrenChanged; else armed;
- * - persistent and recursive watches: armed.
+ * - persistent and recursive watches: armed (changes while cut off are not replayed).
  *
  * The bridge does the same with one read per path, sent with `watch: true` so that
- * the read itself arms the host's watch with no gap. Approximations, documented in
- * docs/architecture.md: mzxid and pzxid are zxids of the node's own shard, compared
- * with the client's view (equal to them in a one-shard namespace); a watch fired
- * here is still armed at the host, so the node's next change may bring one more
- * notification, which clients ignore for a path they no longer watch.
+ * the read itself arms the host's watch with no gap. mzxid and pzxid are zxids of
+ * the node's own shard while the client's view is the highest of any shard, so with
+ * mounts "changed since" is also true when the session's watch fired at the host
+ * lately and was not armed again (WatchTable.firedUnarmed): the client re-sends only
+ * watches it was never told of. A watch fired here is still armed at the host, so the
+ * node's next change may bring one more notification, which clients ignore for a
+ * path they no longer watch.
  */
 import type { SetWatches2 } from "../../protocol/jute/index.ts";
 import { EVENT_TYPES, KEEPER_STATES, encodeNotification, encodeReplyHeader } from "../../protocol/jute/index.ts";
@@ -50,6 +52,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
     answer: (answers: ResMessage[], session) => {
       const frames: Uint8Array[] = [];
       const fire = (type: number, path: string) => frames.push(encodeNotification({ type, state: KEEPER_STATES.SyncConnected, path }));
+      const changedSince = (zxid: number, path: string, kind: "data" | "child") => BigInt(zxid) > relative || session.watches.firedUnarmed(path, kind);
       checks.forEach((check, i) => {
         const res = answers[i]!;
         const stat = res.ok ? ((res.value as { stat?: Stat | null }).stat ?? null) : null;
@@ -57,7 +60,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
         switch (check.kind) {
           case "data":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && BigInt(stat.mzxid) > relative) fire(EVENT_TYPES.NodeDataChanged, check.path);
+            else if (stat && changedSince(stat.mzxid, check.path, "data")) fire(EVENT_TYPES.NodeDataChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "data");
             break;
           case "exist":
@@ -66,7 +69,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
             break;
           case "child":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && BigInt(stat.pzxid) > relative) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
+            else if (stat && changedSince(stat.pzxid, check.path, "child")) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "child");
             break;
           default:

@@ -16,14 +16,29 @@ import type { SessionMessage } from "../upstream/host-link.ts";
 
 export type EventMessage = Extract<SessionMessage, { t: "event" }>;
 
-/** The watches one session holds, by path. */
+/**
+ * The watches one session holds, by path; and the one-shot watches that fired lately
+ * and were not armed again. A notification written just before a connection died, or
+ * sent while none was attached, never reached the client, which re-sends the watch on
+ * resume: setWatches fires it again from this memory, since zxids of different shards
+ * cannot tell it (see set-watches.ts). A client resumes within its session timeout of
+ * the last packet it heard, so a firing is remembered for twice that, then forgotten.
+ */
 export class WatchTable {
   private readonly byPath = new Map<string, Set<WatchKind>>();
+  /** `kind path` of fired one-shot watches, oldest first, with when they fired. */
+  private readonly firedAt = new Map<string, number>();
+  private readonly rememberFiredMs: number;
+
+  constructor(sessionTimeoutMs: number) {
+    this.rememberFiredMs = 2 * sessionTimeoutMs;
+  }
 
   add(path: string, kind: WatchKind): void {
     let kinds = this.byPath.get(path);
     if (!kinds) this.byPath.set(path, (kinds = new Set()));
     kinds.add(kind);
+    this.firedAt.delete(`${kind} ${path}`);
   }
 
   remove(path: string, kind: WatchKind | "any"): void {
@@ -35,8 +50,21 @@ export class WatchTable {
   }
 
   /** A fired event drops the one-shot watch it fired (persistent and recursive ones stay). */
-  fired(event: EventMessage): void {
-    if (event.kind === "data" || event.kind === "child") this.remove(event.watchPath, event.kind);
+  fired(event: EventMessage, now = Date.now()): void {
+    if (event.kind !== "data" && event.kind !== "child") return;
+    this.remove(event.watchPath, event.kind);
+    const key = `${event.kind} ${event.watchPath}`;
+    this.firedAt.delete(key);
+    this.firedAt.set(key, now);
+    for (const [old, at] of this.firedAt) {
+      if (at > now - this.rememberFiredMs) break;
+      this.firedAt.delete(old);
+    }
+  }
+
+  /** Whether a one-shot watch of this kind on the path fired lately and was not armed since. */
+  firedUnarmed(path: string, kind: "data" | "child", now = Date.now()): boolean {
+    return (this.firedAt.get(`${kind} ${path}`) ?? -Infinity) > now - this.rememberFiredMs;
   }
 
   /** checkWatches: does the session hold a watch of this WatcherType on the path? */

@@ -1,12 +1,15 @@
 /**
  * For Node-side tests: `npm start` on a free port with state in a temporary
  * directory, stopped as Ctrl-C stops it; and a TCP proxy in front of it whose
- * connections a test can cut, as a network failure does.
+ * connections a test can cut or blackhole (a partition: silence, then healing), as
+ * network failures do.
  *
  * @example
  * const server = await startLocalServer();
  * const proxy = await startProxy(server.port);
  * proxy.cutAll(); // every client socket through the proxy drops
+ * proxy.blackhole(); // nothing passes, nothing closes ...
+ * proxy.restore(); // ... until now
  * await server.stop();
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -130,7 +133,95 @@ export interface Proxy {
   base: string;
   /** Cuts every connection through the proxy (no close frame); new ones are let through. */
   cutAll(): void;
+  /**
+   * Cuts every connection on its client's side only: the server's side stays open and
+   * hears nothing more (what it writes is lost), as when a path dies unseen by the server.
+   */
+  cutClientSides(): void;
+  /**
+   * A network partition: from now on nothing passes either way, not even a close, and
+   * new connections are accepted but reach nothing, until {@link restore}. A client
+   * that gives up its connection meanwhile leaves the server's side open and unaware.
+   */
+  blackhole(): void;
+  /** Ends a blackhole: what was held back goes through, in order, and so does what follows. */
+  restore(): void;
   close(): Promise<void>;
+}
+
+/** One client connection through the proxy; its upstream is dialled once nothing holds it. */
+class ProxiedConnection {
+  private upstream: Socket | undefined;
+  private readonly heldForUpstream: Buffer[] = [];
+  private readonly heldForClient: Buffer[] = [];
+  private held: boolean;
+  /** The client's side was cut alone: the upstream stays open, its writes go nowhere. */
+  private orphaned = false;
+  /** The server closed during a partition: the client hears of it when it heals. */
+  private upstreamGone = false;
+  private readonly client: Socket;
+  private readonly targetPort: number;
+  private readonly localAddress: string | undefined;
+  private readonly onEnd: () => void;
+
+  constructor(client: Socket, targetPort: number, localAddress: string | undefined, held: boolean, onEnd: () => void) {
+    this.client = client;
+    this.targetPort = targetPort;
+    this.localAddress = localAddress;
+    this.held = held;
+    this.onEnd = onEnd;
+    client.on("data", (chunk: Buffer) => (this.held || !this.upstream ? this.heldForUpstream.push(chunk) : this.upstream.write(chunk)));
+    client.on("close", () => this.clientClosed()).on("error", () => this.clientClosed());
+    if (!held) this.dial();
+  }
+
+  private dial(): void {
+    const upstream = tcpConnect({ port: this.targetPort, host: "127.0.0.1", ...(this.localAddress ? { localAddress: this.localAddress } : {}) });
+    this.upstream = upstream;
+    upstream.on("data", (chunk: Buffer) => {
+      if (this.orphaned) return;
+      if (this.held) this.heldForClient.push(chunk);
+      else this.client.write(chunk);
+    });
+    upstream.on("close", () => this.upstreamClosed()).on("error", () => this.upstreamClosed());
+    for (const chunk of this.heldForUpstream.splice(0)) upstream.write(chunk);
+  }
+
+  private clientClosed(): void {
+    if (this.orphaned) return;
+    if (this.held && this.upstream) this.orphaned = true;
+    else this.cut();
+  }
+
+  private upstreamClosed(): void {
+    if (this.held && !this.orphaned) this.upstreamGone = true;
+    else this.cut();
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    if (this.upstreamGone) return this.cut();
+    if (!this.upstream) this.dial();
+    else for (const chunk of this.heldForUpstream.splice(0)) this.upstream.write(chunk);
+    const forClient = this.heldForClient.splice(0);
+    if (!this.orphaned) for (const chunk of forClient) this.client.write(chunk);
+  }
+
+  cutClientSide(): void {
+    if (!this.upstream) return this.cut(); // never reached the server: nothing there to leave open
+    this.orphaned = true;
+    this.client.destroy();
+  }
+
+  cut(): void {
+    this.client.destroy();
+    this.upstream?.destroy();
+    this.onEnd();
+  }
 }
 
 /**
@@ -140,37 +231,34 @@ export interface Proxy {
  * so that the target sees a client other than 127.0.0.1).
  */
 export async function startProxy(targetPort: number, options: { port?: number; localAddress?: string } = {}): Promise<Proxy> {
-  const pairs = new Set<[Socket, Socket]>();
+  const connections = new Set<ProxiedConnection>();
+  let held = false;
   const server: Server = createServer((client) => {
-    const upstream = tcpConnect({ port: targetPort, host: "127.0.0.1", ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
+    const connection: ProxiedConnection = new ProxiedConnection(client, targetPort, options.localAddress, held, () => connections.delete(connection));
+    connections.add(connection);
   });
   server.listen(options.port ?? 0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as { port: number };
+  const cutAll = () => {
+    for (const connection of [...connections]) connection.cut();
+  };
   return {
     base: `http://127.0.0.1:${port}`,
-    cutAll: () => {
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
+    cutAll,
+    cutClientSides: () => {
+      for (const connection of [...connections]) connection.cutClientSide();
+    },
+    blackhole: () => {
+      held = true;
+      for (const connection of connections) connection.hold();
+    },
+    restore: () => {
+      held = false;
+      for (const connection of connections) connection.release();
     },
     close: async () => {
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
+      cutAll();
       server.close();
       await once(server, "close");
     },

@@ -1,7 +1,7 @@
 /**
  * For Node-side tests of the wire bridge: where `npm start` put it, and
  * node-zookeeper-client (a client no one here wrote) connected to it, with its
- * callbacks as promises.
+ * callbacks as promises; and zkCli.sh (ZooKeeper's own Java client) driven line by line.
  *
  * @example
  * const port = await bridgePort(server);
@@ -89,5 +89,53 @@ export function startZkCli(port: number): InteractiveZkCli {
       await Promise.race([exited, sleep(10_000)]);
       if (child.exitCode === null) child.kill("SIGKILL");
     },
+  };
+}
+
+/** zkCli.sh, ZooKeeper's own Java client, run interactively: a command per line in, its output out. */
+export interface ZkCliSession {
+  /** What its watcher printed so far: `Type path` for node events, `state State` for connection changes. */
+  events: string[];
+  send(command: string): void;
+  /** How many lines of its output so far are exactly `line`. */
+  countLines(line: string): number;
+  kill(): void;
+}
+
+/**
+ * zkCli.sh on `server` with a session timeout, in its own process group; resolves once
+ * it is connected (within `limitMs`, a limit for a stuck start, not a speed assertion).
+ */
+export async function zkCliSession(server: string, sessionTimeoutMs: number, limitMs = 30_000): Promise<ZkCliSession> {
+  const child = spawn(ZKCLI, ["-timeout", String(sessionTimeoutMs), "-server", server], { detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+  };
+  let output = "";
+  const events: string[] = [];
+  const connected = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`zkCli.sh did not connect to ${server} in ${limitMs} ms:\n${output}`)), limitMs);
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      events.splice(0, events.length);
+      for (const [, state, type, path] of output.matchAll(/WatchedEvent state:(\w+) type:(\w+) path:(\S+)/g)) {
+        events.push(type === "None" ? `state ${state}` : `${type} ${path}`);
+      }
+      if (events.includes("state SyncConnected")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await connected.catch((error: Error) => {
+    kill();
+    throw error;
+  });
+  return {
+    events,
+    send: (command) => child.stdin.write(`${command}\n`),
+    countLines: (line) => output.split("\n").filter((printed) => printed === line).length,
+    kill,
   };
 }
