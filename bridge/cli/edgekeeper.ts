@@ -2,8 +2,10 @@
 /**
  * `npx edgekeeper <command>`: the package's one binary. Each subcommand lives in a
  * file of its own under bridge/cli/ and exports `main(argv)`; this only dispatches.
- * Runs with Node 24's type stripping (npx puts node_modules/.bin's Node first).
+ * In a clone of the repository it runs from these sources with Node 24's type stripping;
+ * installed from npm, compiled (see bin/edgekeeper.js).
  */
+import { readFileSync } from "node:fs";
 
 interface Command {
   summary: string;
@@ -21,16 +23,31 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** The package's version, from the nearest package.json above this file (bridge/cli/ here, dist/bridge/cli/ when installed). */
+function packageVersion(): string {
+  for (let dir = new URL("./", import.meta.url); ; dir = new URL("../", dir)) {
+    try {
+      return (JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { version: string }).version;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || dir.pathname === "/") throw error;
+    }
+  }
+}
+
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
-  return `Usage: npx edgekeeper <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n\`npx edgekeeper <command> --help\` describes each. \`npm start\` runs everything locally.`;
+  return `Usage: npx edgekeeper <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n\`npx edgekeeper <command> --help\` describes each; \`npx edgekeeper --version\` prints the version.\nThe server itself runs from a clone of the repository: \`npm start\`.`;
 }
 
 const [name, ...argv] = process.argv.slice(2);
 if (name === undefined || name === "-h" || name === "--help" || name === "help") {
   console.log(usage());
   process.exit(name === undefined ? 1 : 0);
+}
+if (name === "--version") {
+  console.log(packageVersion());
+  process.exit(0);
 }
 const command = COMMANDS[name];
 if (!command) {
