@@ -227,7 +227,9 @@ describe("values and bodies over the limits", () => {
       duplex: "half",
     });
     await expectKeeperError(res, "BadArguments");
-    expect(sent).toBeLessThan(MAX_REQUEST_BYTES * 2);
+    // Read and discarded up to four times the limit (so that the refusal reaches the
+    // client, see docs/api.md), then cancelled: what the stream buffered is the slack.
+    expect(sent).toBeLessThan(MAX_REQUEST_BYTES * 5);
     expect(await zk.snapshot()).toEqual(before);
   });
 });
