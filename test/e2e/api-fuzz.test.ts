@@ -2,13 +2,15 @@
  * The HTTP API and the session socket under hostile input, end to end: one
  * `npm start`, a control session of the TypeScript client beside seeded random
  * HTTP requests (paths with encoded and dot segments and unicode; bodies that are
- * invalid JSON, invalid UTF-8, huge or deeply nested; auth, namespace, session,
- * content-type, Host and Origin headers) and WebSocket session sockets (garbage,
- * binary, oversized frames, unknown ops, other sessions' ids). The process must stay
- * up; every HTTP request must get an answer (never a dropped connection, never a 5xx,
- * a 4xx of /v1 carrying a ZooKeeper error); every socket must get its answers or be
- * closed; the control session must keep reading, and its watch fire after; and no
- * node outside /fuzz may change, in any namespace the fuzz names.
+ * invalid JSON, invalid UTF-8, huge or deeply nested, sent by length or chunked;
+ * auth, namespace, session, content-type, Host and Origin headers) on kept-alive
+ * connections, and WebSocket session sockets (garbage, binary, oversized frames,
+ * unknown ops, other sessions' ids). The process must stay up; every HTTP request
+ * must get an answer (never a dropped connection, never a 5xx but the runtime's 501
+ * to a method HTTP does not define, a 4xx of /v1 carrying a ZooKeeper error; a
+ * problem is shown with the request before it on its connection); every socket must
+ * get its answers or be closed; the control session must keep reading, and its watch
+ * fire after; and no node outside /fuzz may change, in any namespace the fuzz names.
  *
  * Writes land under /fuzz by construction: the root and /known of each namespace
  * grant the world READ only (a digest the fuzz does not know holds ALL), /fuzz grants
