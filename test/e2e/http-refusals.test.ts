@@ -40,8 +40,9 @@ interface Sent {
 /** One request on `agent`'s connection; rejects if the connection fails instead of answering. */
 function send(agent: Agent, { method, path, headers = {}, body, chunked = false }: Sent): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const length = body && !chunked ? { "Content-Length": String(body.byteLength) } : {};
-    const req = request({ host: "127.0.0.1", port: server.port, method, path, agent, headers: { "Content-Type": "application/json", ...length, ...headers } }, (res) => {
+    // Framed explicitly: node:http frames no body of a GET, DELETE or OPTIONS by itself.
+    const framing = body ? (chunked ? { "Transfer-Encoding": "chunked" } : { "Content-Length": String(body.byteLength) }) : {};
+    const req = request({ host: "127.0.0.1", port: server.port, method, path, agent, headers: { "Content-Type": "application/json", ...framing, ...headers } }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (text += chunk));
@@ -72,6 +73,11 @@ describe("a refusal made before the body is read", () => {
     ["a method multi does not take", { method: "PUT", path: "/v1/multi" }, "Unimplemented"],
     ["an origin that may not use the API", { method: "POST", path: "/v1/znodes/a", headers: { Origin: "https://evil.example" } }, "NoAuth"],
     ["a malformed namespace", { method: "POST", path: "/v1/znodes/a", headers: { "X-Edgekeeper-Namespace": "no/slash" } }, "BadArguments"],
+    // Methods whose body no route reads.
+    ["a GET to an unknown route", { method: "GET", path: "/v1/nothing" }, "Unimplemented"],
+    ["a GET from an origin that may not use the API", { method: "GET", path: "/v1/znodes/a", headers: { Origin: "https://evil.example" } }, "NoAuth"],
+    ["a DELETE of a session without its credentials", { method: "DELETE", path: "/v1/sessions/1" }, "AuthFailed"],
+    ["an OPTIONS where no CORS origin is configured", { method: "OPTIONS", path: "/v1/znodes/a" }, "Unimplemented"],
   ];
   const sizes: [string, number][] = [
     ["a small body", 100],
@@ -92,6 +98,22 @@ describe("a refusal made before the body is read", () => {
           expect(next.reusedSocket, `${label}: the next request went out on a new connection`).toBe(true);
         }
       }
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe("a method HTTP does not define", () => {
+  it("is answered 501 Not Implemented and its connection closed, and the next request is served on a new one", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answer = await send(agent, { method: "FOO", path: "/v1/znodes/a" });
+      expect(answer.status, answer.text).toBe(501);
+      expect(answer.headers.connection).toBe("close");
+      const next = await send(agent, { method: "GET", path: "/healthz" });
+      expect(next.status).toBe(200);
+      expect(next.reusedSocket).toBe(false);
     } finally {
       agent.destroy();
     }
