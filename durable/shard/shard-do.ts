@@ -17,6 +17,7 @@ import {
   type MultiWriteOp,
   type Outcome,
   type ShardRequest,
+  type ShardStats,
   KEEPER_ERRORS,
   KeeperError,
   type Limits,
@@ -33,7 +34,8 @@ import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
-import { SHARD_SCHEMA, migrateShardSchema } from "./schema.ts";
+import { readCounters } from "../base/row-counters.ts";
+import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
@@ -375,6 +377,16 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       throw err;
     }
     return { ok: true, zxid: this.log.lastZxid(), value: await read() };
+  }
+
+  /**
+   * The tree's counters and last zxid, for monitoring: a few meta rows, whatever the
+   * tree's size (the writes keep them: schema.ts). Sets up "/" as its first request would.
+   */
+  async stats(root: string): Promise<Omit<ShardStats, "shard" | "prefix">> {
+    this.treeFor(root);
+    const counters = readCounters(this.sql, ZNODE_COUNTERS.map((c) => c.key));
+    return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.log.lastZxid() };
   }
 
   override async alarm(): Promise<void> {
