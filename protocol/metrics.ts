@@ -5,6 +5,9 @@
  * flight and request latency.
  */
 
+/** The ZooKeeper version edgekeeper answers as (four-letter words, admin commands). */
+export const SERVER_VERSION = "3.8.0-edgekeeper";
+
 /** One shard's tree, from counters its writes keep (durable/shard/schema.ts). */
 export interface ShardStats {
   /** The object's name within the namespace: `root`, or a mount's shard. */

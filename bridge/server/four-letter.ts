@@ -13,9 +13,10 @@
  * (envi, srst, cons, dump, wchc, wchp), are off.
  */
 import { arch, freemem, hostname, release, totalmem, type as osType, userInfo } from "node:os";
+import { SERVER_VERSION } from "../../protocol/index.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
 
-export const BRIDGE_VERSION = "3.8.0-edgekeeper";
+export const BRIDGE_VERSION = SERVER_VERSION;
 const BUILT = "built on 1970-01-01 00:00 UTC";
 
 const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "crst", "srst"] as const;

@@ -1,0 +1,35 @@
+/**
+ * A namespace's numbers, as its objects answer them: the directory names the shards
+ * (its mount table) and the session hosts in use; each answers from counters its
+ * writes keep, so a scrape costs one small call per object, whatever the tree's size.
+ * Bounded: at most EDGEKEEPER_MAX_MOUNTS + 1 shards, and the hosts sessions were
+ * opened on (EDGEKEEPER_HOSTS_PER_LOCATION per location used).
+ */
+import type { HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import type { SessionHostApi } from "../session/session-host.ts";
+import { hostObjectName } from "../session/session-ids.ts";
+
+/**
+ * Asks the directory, then every shard and session host of `namespace`, at once.
+ *
+ * @example
+ * const stats = await namespaceStats(env, "default"); // { namespace, shards: [...], hosts: [...] }
+ */
+export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Promise<NamespaceStats> {
+  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+  const [table, hostNumbers] = await Promise.all([directory.table(), directory.sessionHosts()]);
+  const shards = Promise.all(
+    table.mounts.map(async ({ prefix, shard }): Promise<ShardStats> => {
+      const stub = env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard)));
+      return { shard, prefix, ...(await stub.stats(prefix)) };
+    }),
+  );
+  const hosts = Promise.all(
+    hostNumbers.map(async (host): Promise<HostStats> => {
+      const stub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, host))) as unknown as SessionHostApi;
+      return { host, ...(await stub.stats()) };
+    }),
+  );
+  return { namespace, shards: await shards, hosts: await hosts };
+}

@@ -1,0 +1,88 @@
+/**
+ * ZooKeeper's AdminServer commands (GET /commands/<name> there, /v1/admin/commands/<name>
+ * here) in the JSON shapes ZooKeeper 3.8 answers, for scripts written against it:
+ * the fields edgekeeper can report truly, for one namespace. Fields of a JVM or a
+ * disk (file descriptors, fsync, snapshot times) are left out rather than made up.
+ */
+import { type NamespaceStats, SERVER_VERSION, totalsOf } from "../../protocol/index.ts";
+
+type Json = Record<string, unknown>;
+
+/** Command names and the aliases ZooKeeper accepts, to the command's canonical name. */
+const NAMES: Record<string, string> = {
+  monitor: "monitor",
+  mntr: "monitor",
+  stats: "stats",
+  stat: "stats",
+  server_stats: "server_stats",
+  srvr: "server_stats",
+  watch_summary: "watch_summary",
+  wchs: "watch_summary",
+  ruok: "ruok",
+};
+
+/** The canonical name of a command, or undefined for one not answered. */
+export function adminCommandName(name: string): string | undefined {
+  return Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
+}
+
+/** Whether a command needs the namespace's numbers (ruok does not). */
+export const needsStats = (command: string) => command !== "ruok";
+
+function latency(stats: NamespaceStats) {
+  const l = totalsOf(stats).latency;
+  return { avg_latency: l.count === 0 ? 0 : l.total / l.count, max_latency: l.max, min_latency: l.min };
+}
+
+function serverStats(stats: NamespaceStats): Json {
+  const t = totalsOf(stats);
+  return {
+    server_state: "standalone",
+    last_processed_zxid: stats.shards.find((s) => s.prefix === "/")?.lastZxid ?? 0,
+    outstanding_requests: t.outstandingRequests,
+    ...latency(stats),
+    num_alive_client_connections: t.connectedSessions,
+  };
+}
+
+/**
+ * The answer to a canonical command, as ZooKeeper's CommandResponse: its fields,
+ * then `command` and `error` (null).
+ *
+ * @example
+ * adminCommand("monitor", stats); // { version, server_state, znode_count, ..., command: "monitor", error: null }
+ */
+export function adminCommand(command: string, stats: NamespaceStats | undefined): Json {
+  const fields = stats ? commandFields(command, stats) : {};
+  return { ...fields, command, error: null };
+}
+
+function commandFields(command: string, stats: NamespaceStats): Json {
+  const t = totalsOf(stats);
+  switch (command) {
+    case "monitor":
+      return {
+        version: SERVER_VERSION,
+        server_state: "standalone",
+        ephemerals_count: t.ephemeralsCount,
+        num_alive_connections: t.connectedSessions,
+        ...latency(stats),
+        outstanding_requests: t.outstandingRequests,
+        znode_count: t.znodeCount,
+        global_sessions: t.sessions,
+        local_sessions: 0,
+        watch_count: t.watchCount,
+        approximate_data_size: t.approximateDataSize,
+        // edgekeeper's own: zxids are per shard.
+        shards: stats.shards.map((s) => ({ shard: s.shard, prefix: s.prefix, znode_count: s.nodes, ephemerals_count: s.ephemerals, approximate_data_size: s.dataBytes, last_zxid: s.lastZxid })),
+        session_hosts: stats.hosts.map((h) => ({ host: h.host, global_sessions: h.sessions, num_alive_connections: h.connectedSessions, watch_count: h.watches, outstanding_requests: h.outstanding })),
+      };
+    case "stats":
+    case "server_stats":
+      return { version: SERVER_VERSION, read_only: false, server_stats: serverStats(stats), node_count: t.znodeCount };
+    case "watch_summary":
+      return { num_total_watches: t.watchCount };
+    default:
+      return {};
+  }
+}
