@@ -19,6 +19,8 @@ export default defineConfig({
           // Small enough that a test can reach it.
           EDGEKEEPER_MAX_MOUNTS: "3",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
+          // No request log in test output; failures still print.
+          EDGEKEEPER_LOG_LEVEL: "warn",
         },
       },
     }),

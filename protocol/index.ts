@@ -7,6 +7,7 @@ export * from "./changes.ts";
 export * from "./encoding.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
+export * from "./log-levels.ts";
 export * from "./metrics.ts";
 export * from "./modes.ts";
 export * from "./ops.ts";

@@ -7,6 +7,7 @@ import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
 import { authorize } from "./middleware/authorize.ts";
+import { requestLog } from "./middleware/request-log.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -34,6 +35,7 @@ app.notFound(() => {
   throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
 });
 
+app.use("*", requestLog());
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.get("/readyz", async (c) => {
   const ready = await readiness(c.env);

@@ -86,3 +86,13 @@ it("/readyz answers once the directory and the root shard do", async () => {
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ ok: true });
 });
+
+it("logs each request as a JSON line: method, path, status, latency, namespace and the error's name", async () => {
+  await fetch(`${server.base}/v1/znodes/not-there-${process.pid}`, { headers: { "X-Edgekeeper-Namespace": "logged" } });
+  const wanted = (line: string) => line.includes(`"path":"/v1/znodes/not-there-${process.pid}"`);
+  await until(() => server.output().split("\n").some(wanted), 20_000, "the request's log line");
+  const line = JSON.parse(server.output().split("\n").find(wanted)!);
+  expect(line).toMatchObject({ level: "info", msg: "request", method: "GET", status: 404, namespace: "logged", error: "NoNode" });
+  expect(typeof line.ms).toBe("number");
+  expect(Number.isNaN(Date.parse(line.time))).toBe(false);
+});
