@@ -42,6 +42,15 @@ export interface HostStats {
   latency: LatencyStats;
 }
 
+/** A session carried by a socket now, as ZooKeeper's `cons` lists a connection. */
+export interface ConnectionStats {
+  /** The client's address (the Worker sees no port). */
+  remote: string;
+  sessionId: number;
+  timeoutMs: number;
+  lastCxid: number;
+}
+
 /** A namespace's numbers: every shard of its mount table, every session host it has used. */
 export interface NamespaceStats {
   namespace: string;

@@ -5,8 +5,8 @@
  * Bounded: at most EDGEKEEPER_MAX_MOUNTS + 1 shards, and the hosts sessions were
  * opened on (EDGEKEEPER_HOSTS_PER_LOCATION per location used).
  */
-import type { HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
-import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
+import { type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
 import { hostObjectName } from "../session/session-ids.ts";
 
@@ -27,9 +27,27 @@ export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Pro
   );
   const hosts = Promise.all(
     hostNumbers.map(async (host): Promise<HostStats> => {
-      const stub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, host))) as unknown as SessionHostApi;
-      return { host, ...(await stub.stats()) };
+      return { host, ...(await hostStub(env, namespace, host).stats()) };
     }),
   );
   return { namespace, shards: await shards, hosts: await hosts };
+}
+
+export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
+
+/**
+ * The sessions carried by a socket now, over every host of `namespace`, by id: at
+ * most EDGEKEEPER_MAX_LISTED_CONNECTIONS (`truncated` says when there were more).
+ */
+export async function namespaceConnections(env: EdgekeeperEnv, namespace: string): Promise<{ connections: ConnectionStats[]; truncated: boolean }> {
+  const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_CONNECTIONS", DEFAULT_MAX_LISTED_CONNECTIONS);
+  const hostNumbers = await env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace)).sessionHosts();
+  // Each host's first `max + 1` tell whether the whole holds more than `max`.
+  const lists = await Promise.all(hostNumbers.map((host) => hostStub(env, namespace, host).connections(max + 1)));
+  const all = lists.flat().sort((a, b) => a.sessionId - b.sessionId);
+  return { connections: all.slice(0, max), truncated: all.length > max };
+}
+
+function hostStub(env: EdgekeeperEnv, namespace: string, host: number): SessionHostApi {
+  return env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, host))) as unknown as SessionHostApi;
 }

@@ -9,7 +9,7 @@
  * a ping the runtime answered without waking the object).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
@@ -40,6 +40,7 @@ export interface SessionHostApi {
   execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>>;
   deliver(shardKey: string, notifications: WatchNotification[]): Promise<number>;
   stats(): Promise<Omit<HostStats, "host">>;
+  connections(limit: number): Promise<ConnectionStats[]>;
   /** The WebSocket upgrade, as forwarded by the Worker (GET /v1/sessions/socket). */
   fetch(request: Request): Promise<Response>;
 }
@@ -206,6 +207,20 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    */
   async stats(): Promise<Omit<HostStats, "host">> {
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
+  }
+
+  /** Up to `limit` sessions carried by a socket now, by id (ZooKeeper's `cons`). */
+  async connections(limit: number): Promise<ConnectionStats[]> {
+    const rows = this.ctx.storage.sql
+      .exec<{ id: number; timeout_ms: number; cxid: number; socket_id: string }>(
+        "SELECT id, timeout_ms, cxid, socket_id FROM sessions WHERE state = 'open' AND socket_id IS NOT NULL ORDER BY id LIMIT ?",
+        limit,
+      )
+      .toArray();
+    return rows.map((row) => {
+      const ws = this.socketOf(row);
+      return { remote: (ws && attachmentOf(ws)?.ip) ?? "", sessionId: row.id, timeoutMs: row.timeout_ms, lastCxid: row.cxid };
+    });
   }
 
   /** Extends the session's life by its timeout from now. Not queued behind the session's requests. */

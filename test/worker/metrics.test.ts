@@ -83,6 +83,13 @@ describe("GET /metrics and /v1/admin/commands/monitor", () => {
     expect(sample(text, `watch_count{${ns}}`)).toBe(1);
     const shards = monitor.shards as { prefix: string; last_zxid: number }[];
     expect(shards.map((x) => x.prefix).sort()).toEqual(["/", "/big"]);
+    // cons lists the session on a socket (the lease has none), as ZooKeeper lists a connection.
+    expect(await (await zk.fetch("GET", "/v1/admin/commands/cons")).json()).toEqual({
+      connections: [{ remote_socket_address: "127.0.0.1", session_id: sessionId, session_timeout: 4_000, last_cxid: 2 }],
+      secure_connections: [],
+      command: "connections",
+      error: null,
+    });
 
     // Closing the sessions takes their ephemeral, watch and themselves out of the numbers.
     await socket.ok(sessionId, { op: "close" });
@@ -106,6 +113,22 @@ describe("GET /metrics and /v1/admin/commands/monitor", () => {
     const unknown = await zk.fetch("GET", "/v1/admin/commands/nope");
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ command: "nope", error: "Unknown command: nope" });
+  });
+});
+
+describe("cons", () => {
+  it("lists at most EDGEKEEPER_MAX_LISTED_CONNECTIONS sessions, by id, and says it was cut", async () => {
+    const namespace = uniqueNamespace("cons");
+    const socket = await SessionSocket.open(namespace, { host: "2" });
+    const ids = [(await socket.open()).sessionId, (await socket.open()).sessionId].sort((a, b) => a - b);
+    const limited = { ...env, EDGEKEEPER_MAX_LISTED_CONNECTIONS: "1" };
+    const cons = async () => {
+      const res = await app.fetch(new Request(`${ORIGIN}/v1/admin/commands/cons`, { headers: { "X-Edgekeeper-Namespace": namespace } }), limited);
+      return res.json<{ connections: { session_id: number }[]; truncated?: boolean }>();
+    };
+    await eventually("the host is listed", async () => (await cons()).connections.length > 0);
+    expect(await cons()).toMatchObject({ connections: [{ session_id: ids[0] }], truncated: true, command: "connections" });
+    socket.drop();
   });
 });
 

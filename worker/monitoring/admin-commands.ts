@@ -4,7 +4,7 @@
  * the fields edgekeeper can report truly, for one namespace. Fields of a JVM or a
  * disk (file descriptors, fsync, snapshot times) are left out rather than made up.
  */
-import { type NamespaceStats, SERVER_VERSION, totalsOf } from "../../protocol/index.ts";
+import { type ConnectionStats, type NamespaceStats, SERVER_VERSION, totalsOf } from "../../protocol/index.ts";
 
 type Json = Record<string, unknown>;
 
@@ -19,6 +19,8 @@ const NAMES: Record<string, string> = {
   watch_summary: "watch_summary",
   wchs: "watch_summary",
   ruok: "ruok",
+  connections: "connections",
+  cons: "connections",
 };
 
 /** The canonical name of a command, or undefined for one not answered. */
@@ -26,8 +28,23 @@ export function adminCommandName(name: string): string | undefined {
   return Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
 }
 
-/** Whether a command needs the namespace's numbers (ruok does not). */
-export const needsStats = (command: string) => command !== "ruok";
+/** Whether a command needs the namespace's numbers (ruok and connections do not). */
+export const needsStats = (command: string) => command !== "ruok" && command !== "connections";
+
+/**
+ * `connections` (cons): the sessions on a socket now, with the fields ZooKeeper's
+ * connection entries have that edgekeeper knows (no port, packets or per-session
+ * latency); `truncated` (edgekeeper's) when the list was cut at its limit.
+ */
+export function connectionsCommand(list: { connections: ConnectionStats[]; truncated: boolean }): Json {
+  return {
+    connections: list.connections.map((c) => ({ remote_socket_address: c.remote, session_id: c.sessionId, session_timeout: c.timeoutMs, last_cxid: c.lastCxid })),
+    secure_connections: [],
+    ...(list.truncated ? { truncated: true } : {}),
+    command: "connections",
+    error: null,
+  };
+}
 
 function latency(stats: NamespaceStats) {
   const l = totalsOf(stats).latency;

@@ -4,12 +4,12 @@
  * either runs), and `GET /readyz`, which answers only once the objects do.
  */
 import { Hono } from "hono";
-import { namespaceStats } from "../../durable/directory/namespace-stats.ts";
+import { namespaceConnections, namespaceStats } from "../../durable/directory/namespace-stats.ts";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
 import { shardObjectName } from "../../durable/env.ts";
 import { ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
 import type { AppEnv } from "../app.ts";
-import { adminCommand, adminCommandName, needsStats } from "../monitoring/admin-commands.ts";
+import { adminCommand, adminCommandName, connectionsCommand, needsStats } from "../monitoring/admin-commands.ts";
 import { renderPrometheus } from "../monitoring/prometheus.ts";
 
 export const metricsRoutes = new Hono<AppEnv>();
@@ -26,6 +26,7 @@ adminCommandRoutes.get("/:command", async (c) => {
   const command = adminCommandName(asked);
   // ZooKeeper's AdminServer answers an unknown command with this body (and 200; 404 here).
   if (!command) return c.json({ command: asked, error: `Unknown command: ${asked}` }, 404);
+  if (command === "connections") return c.json(connectionsCommand(await namespaceConnections(c.env, c.get("namespace"))));
   const stats = needsStats(command) ? await namespaceStats(c.env, c.get("namespace")) : undefined;
   return c.json(adminCommand(command, stats));
 });
