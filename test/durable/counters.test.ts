@@ -3,7 +3,11 @@
  * reads instead of scanning the tree: every way a node comes or goes moves them in
  * the write's transaction, and a failed write moves nothing.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { initializeCounters } from "../../durable/base/row-counters.ts";
+import { ZNODE_COUNTERS } from "../../durable/shard/schema.ts";
+import type { ShardDO } from "../../durable/shard/shard-do.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { ANON, bytes, exec, newShard, ok, session } from "../harness/shard.ts";
 
@@ -44,5 +48,19 @@ describe("shard counters", () => {
     });
     expect(outcome?.ok).toBe(false);
     expect(await stub.stats("/")).toEqual({ ...FRESH, lastZxid: makeZxid(1, 0) });
+  });
+
+  it("a tree made before the counters is summed once when they are set up, then kept by its writes", async () => {
+    const { stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/old", data: bytes("abc") });
+    const counted = await stub.stats("/");
+    await runInDurableObject(stub, async (_shard: ShardDO, state) => {
+      // As a shard written by a version without counters: no counter rows.
+      state.storage.sql.exec("DELETE FROM meta WHERE key IN ('node_count', 'ephemeral_count', 'data_bytes')");
+      initializeCounters(state.storage.sql, "znodes", ZNODE_COUNTERS);
+    });
+    expect(await stub.stats("/")).toEqual(counted);
+    await ok(stub, ANON, { op: "delete", path: "/old" });
+    expect(await stub.stats("/")).toMatchObject({ nodes: FRESH.nodes, dataBytes: FRESH.dataBytes });
   });
 });

@@ -5,9 +5,8 @@
  */
 import { Hono } from "hono";
 import { namespaceConnections, namespaceStats } from "../../durable/directory/namespace-stats.ts";
-import type { EdgekeeperEnv } from "../../durable/env.ts";
-import { shardObjectName } from "../../durable/env.ts";
 import { ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../../durable/env.ts";
 import type { AppEnv } from "../app.ts";
 import { adminCommand, adminCommandName, connectionsCommand, needsStats } from "../monitoring/admin-commands.ts";
 import { renderPrometheus } from "../monitoring/prometheus.ts";
