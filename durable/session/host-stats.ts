@@ -37,6 +37,7 @@ export class RequestStats {
     this.outstanding += requests;
     return () => {
       this.outstanding -= requests;
+      if (requests === 0) return;
       const ms = Date.now() - started;
       const l = this.latency;
       this.latency = {

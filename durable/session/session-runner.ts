@@ -18,10 +18,10 @@ import {
 } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
+import { RequestStats } from "./host-stats.ts";
 import type { HostOp } from "./session-ops.ts";
 import type { SocketLimits } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
-import { RequestStats } from "./host-stats.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
 import { type WatchGate, watchKey } from "./watch-gate.ts";
 
