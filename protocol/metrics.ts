@@ -21,12 +21,27 @@ export interface ShardStats {
   lastZxid: number;
 }
 
-/** Request latency in ms, as ZooKeeper's min/avg/max: `total / count` is the average. */
+/** The upper bounds (ms) of the latency histogram's buckets; one more bucket holds the rest. */
+export const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+
+/**
+ * Request latency in ms, as ZooKeeper's min/avg/max (`total / count` is the average),
+ * and a histogram: `buckets[i]` counts requests that took at most LATENCY_BUCKETS_MS[i]
+ * (and more than the bound before); the last, one longer, counts the slower ones.
+ * Histograms of several hosts add up exactly, which quantiles would not.
+ */
 export interface LatencyStats {
   min: number;
   max: number;
   total: number;
   count: number;
+  buckets: number[];
+}
+
+/** The histogram bucket a latency falls in. */
+export function latencyBucket(ms: number): number {
+  const index = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
+  return index === -1 ? LATENCY_BUCKETS_MS.length : index;
 }
 
 /** One session host: its sessions and their watches, and the requests it ran since it started. */
@@ -60,7 +75,7 @@ export interface NamespaceStats {
 
 /** An empty latency record (min is 0 until a request is timed, as ZooKeeper shows it). */
 export function emptyLatency(): LatencyStats {
-  return { min: 0, max: 0, total: 0, count: 0 };
+  return { min: 0, max: 0, total: 0, count: 0, buckets: Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0) };
 }
 
 /** Latencies of several sources taken together. */
@@ -72,6 +87,7 @@ export function combineLatency(all: readonly LatencyStats[]): LatencyStats {
     max: Math.max(...timed.map((l) => l.max)),
     total: timed.reduce((n, l) => n + l.total, 0),
     count: timed.reduce((n, l) => n + l.count, 0),
+    buckets: emptyLatency().buckets.map((_, i) => timed.reduce((n, l) => n + (l.buckets[i] ?? 0), 0)),
   };
 }
 

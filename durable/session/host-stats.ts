@@ -4,7 +4,7 @@
  * requests it runs, timed in memory from receipt to answer (as ZooKeeper's server
  * statistics, they start again when the object does).
  */
-import { type LatencyStats, emptyLatency } from "../../protocol/index.ts";
+import { type LatencyStats, emptyLatency, latencyBucket } from "../../protocol/index.ts";
 import { type RowCounter, counterTriggers, initializeCounters, readCounters } from "../base/row-counters.ts";
 
 const SESSION_COUNTERS: readonly RowCounter[] = [
@@ -29,7 +29,7 @@ export function readHostCounters(sql: SqlStorage): { sessions: number; connected
 /** Requests in flight and their latency, from receipt to answer. */
 export class RequestStats {
   outstanding = 0;
-  latency: LatencyStats = emptyLatency();
+  readonly latency: LatencyStats = emptyLatency();
 
   /** Counts `requests` received now; call the answer when they are answered. */
   begin(requests: number): () => void {
@@ -40,12 +40,11 @@ export class RequestStats {
       if (requests === 0) return;
       const ms = Date.now() - started;
       const l = this.latency;
-      this.latency = {
-        min: l.count === 0 ? ms : Math.min(l.min, ms),
-        max: Math.max(l.max, ms),
-        total: l.total + ms * requests,
-        count: l.count + requests,
-      };
+      l.min = l.count === 0 ? ms : Math.min(l.min, ms);
+      l.max = Math.max(l.max, ms);
+      l.total += ms * requests;
+      l.count += requests;
+      l.buckets[latencyBucket(ms)]! += requests;
     };
   }
 }

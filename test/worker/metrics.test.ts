@@ -63,6 +63,11 @@ describe("GET /metrics and /v1/admin/commands/monitor", () => {
     // Path lengths plus data bytes: the system nodes' 44, /app 4+5, /app/e 6+1, /big 4, /big/x 6+8.
     expect(sample(text, `approximate_data_size{${ns}}`)).toBe(44 + 9 + 7 + 4 + 14);
     expect(sample(text, `outstanding_requests{${ns}}`)).toBe(0);
+    // The hosts timed the sessions' requests: a histogram whose buckets add up to its count.
+    const timed = sample(text, `edgekeeper_request_latency_ms_count{${ns}}`);
+    expect(timed).toBeGreaterThanOrEqual(2);
+    expect(sample(text, `edgekeeper_request_latency_ms_bucket{${ns},le="+Inf"}`)).toBe(timed);
+    expect(sample(text, `max_latency{${ns}}`)).toBeGreaterThanOrEqual(sample(text, `min_latency{${ns}}`)!);
     const big = (await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>()).mounts.find((m) => m.prefix === "/big");
     expect(sample(text, `edgekeeper_shard_znode_count{${ns},shard="${big?.shard}",prefix="/big"}`)).toBe(2);
     expect(sample(text, `edgekeeper_shard_znode_count{${ns},shard="root",prefix="/"}`)).toBe(4 + 2); // the stub of /big is not counted here

@@ -5,7 +5,7 @@
  * session host, prefixed `edgekeeper_`. Labels name the namespace, shards and
  * mounted prefixes: only callers with the admin right get here.
  */
-import { type NamespaceStats, totalsOf } from "../../protocol/index.ts";
+import { LATENCY_BUCKETS_MS, type LatencyStats, type NamespaceStats, totalsOf } from "../../protocol/index.ts";
 
 type Labels = Record<string, string | number>;
 
@@ -20,15 +20,23 @@ const labelText = (labels: Labels) =>
 class Exposition {
   private readonly lines: string[] = [];
 
-  family(name: string, type: "gauge" | "counter" | "summary", help: string, samples: [Labels, number][], suffixes?: string): void {
+  family(name: string, type: "gauge" | "counter", help: string, samples: [Labels, number][]): void {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) this.lines.push(`${name}${suffixes ?? ""}${labelText(labels)} ${value}`);
+    for (const [labels, value] of samples) this.lines.push(`${name}${labelText(labels)} ${value}`);
   }
 
-  /** A summary without quantiles: its _sum and _count. */
-  summary(name: string, help: string, samples: [Labels, { total: number; count: number }][]): void {
-    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} summary`);
-    for (const [labels, l] of samples) this.lines.push(`${name}_sum${labelText(labels)} ${l.total}`, `${name}_count${labelText(labels)} ${l.count}`);
+  /** A histogram: cumulative `_bucket{le}` counts, `_sum` and `_count`. */
+  histogram(name: string, help: string, samples: [Labels, LatencyStats][]): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    for (const [labels, l] of samples) {
+      let cumulative = 0;
+      l.buckets.forEach((n, i) => {
+        cumulative += n;
+        const le = i < LATENCY_BUCKETS_MS.length ? String(LATENCY_BUCKETS_MS[i]) : "+Inf";
+        this.lines.push(`${name}_bucket${labelText({ ...labels, le })} ${cumulative}`);
+      });
+      this.lines.push(`${name}_sum${labelText(labels)} ${l.total}`, `${name}_count${labelText(labels)} ${l.count}`);
+    }
   }
 
   text(): string {
@@ -56,6 +64,7 @@ export function renderPrometheus(stats: NamespaceStats): string {
   out.family("min_latency", "gauge", "Fastest request, ms, since the session hosts started", [[ns, t.latency.min]]);
   out.family("avg_latency", "gauge", "Mean request latency, ms, since the session hosts started", [[ns, avg]]);
   out.family("max_latency", "gauge", "Slowest request, ms, since the session hosts started", [[ns, t.latency.max]]);
+  out.histogram("edgekeeper_request_latency_ms", "Request latency at the session hosts, receipt to answer, ms", [[ns, t.latency]]);
 
   const shard = (s: NamespaceStats["shards"][number]) => ({ ...ns, shard: s.shard, prefix: s.prefix });
   out.family("edgekeeper_shard_znode_count", "gauge", "Nodes a shard holds (a mount point counts in its own shard)", stats.shards.map((s) => [shard(s), s.nodes]));
@@ -68,6 +77,6 @@ export function renderPrometheus(stats: NamespaceStats): string {
   out.family("edgekeeper_host_connected_sessions", "gauge", "Sessions of a host carried by a socket now", stats.hosts.map((h) => [host(h), h.connectedSessions]));
   out.family("edgekeeper_host_watch_count", "gauge", "Watches a host's sessions hold", stats.hosts.map((h) => [host(h), h.watches]));
   out.family("edgekeeper_host_outstanding_requests", "gauge", "Requests a host received and has not answered", stats.hosts.map((h) => [host(h), h.outstanding]));
-  out.summary("edgekeeper_host_request_latency_ms", "Request latency at a host, receipt to answer, since it started", stats.hosts.map((h) => [host(h), h.latency]));
+  out.histogram("edgekeeper_host_request_latency_ms", "Request latency at a host, receipt to answer, ms, since it started", stats.hosts.map((h) => [host(h), h.latency]));
   return out.text();
 }
