@@ -1,6 +1,6 @@
 /** What a bridge's connections share: links to hosts, sessions, counters, settings. */
 import type { HostLinks } from "../upstream/host-link.ts";
-import type { UpstreamMonitor } from "../upstream/monitor.ts";
+import type { UpstreamCommands } from "../upstream/monitor.ts";
 import type { FourLetterWordAllowlist } from "./four-letter.ts";
 import type { BridgeSession } from "./session.ts";
 import type { ConnectionCounters, ServerCounters } from "./stats.ts";
@@ -30,7 +30,7 @@ export interface BridgeContext {
   /** The highest zxid any session has been told. */
   highestZxid(): number;
   noteZxid(zxid: number): void;
-  /** The namespace's numbers from the Worker, or undefined when it does not give them (logged). */
-  monitor(): Promise<UpstreamMonitor | undefined>;
+  /** A Worker admin command's answer (the namespace's numbers), or undefined when it does not give it (logged). */
+  adminCommand<K extends keyof UpstreamCommands>(command: K): Promise<UpstreamCommands[K] | undefined>;
   log(line: string): void;
 }

@@ -2,12 +2,12 @@
  * The four-letter words on the ZooKeeper port, case-sensitive, in ZooKeeper 3.8's
  * output formats (compared with a real 3.8 in test/bridge): the answer, then close.
  *
- * stat, srvr and mntr report the namespace as the Worker's `monitor` command gives
- * it (upstream/monitor.ts): nodes, ephemerals, data size, sessions, watches and
+ * stat, srvr, mntr and wchs report the namespace as the Worker's admin commands
+ * give it (upstream/monitor.ts): nodes, ephemerals, data size, sessions, watches and
  * outstanding requests over every shard and session host, and each shard's last
  * zxid (by shard name, never by path: anyone who reaches the port may ask). When
  * the Worker does not give them, those words fall back to what the bridge knows (its
- * own sessions and watches; 0 for the tree). Connections, packets and latency are
+ * own sessions and watches; 0 for the tree). wchc, wchp and cons list the bridge's own. Connections, packets and latency are
  * the bridge's own, as a ZooKeeper server's are its own. `dump` lists no ephemerals.
  *
  * Which words are answered is an allowlist, as ZooKeeper's `4lw.commands.whitelist`:
@@ -93,7 +93,7 @@ export async function runFourLetterWord(context: BridgeContext, word: string, se
   if (!allowed(context.fourLetterWords, word)) return `${word} is not executed because it is not in the whitelist.\n`;
   const version = `Zookeeper version: ${BRIDGE_VERSION}, ${BUILT}`;
   const others = [...context.connections];
-  const monitor = NEEDS_MONITOR.has(word) ? await context.monitor() : undefined;
+  const monitor = NEEDS_MONITOR.has(word) ? await context.adminCommand("monitor") : undefined;
   switch (word) {
     case "ruok":
       return "imok";
@@ -173,6 +173,8 @@ export async function runFourLetterWord(context: BridgeContext, word: string, se
       return rows.map(([k, v]) => `${k}\t${v}\n`).join("");
     }
     case "wchs": {
+      const summary = await context.adminCommand("watch_summary");
+      if (summary) return `${summary.num_connections} connections watching ${summary.num_paths} paths\nTotal watches:${summary.num_total_watches}\n`;
       const sessions = watchesBySession(context);
       const paths = new Set(sessions.flatMap((s) => s.paths));
       const total = sessions.reduce((n, s) => n + s.paths.length, 0);

@@ -8,7 +8,7 @@ import { type Server, createServer } from "node:net";
 import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
-import { fetchMonitor } from "../upstream/monitor.ts";
+import { fetchAdminCommand } from "../upstream/monitor.ts";
 import { ZkConnection } from "./connection.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
 import { DEFAULT_FOUR_LETTER_WORDS, parseFourLetterWords } from "./four-letter.ts";
@@ -65,7 +65,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const connections = new Set<ConnectionView>();
   let server: Server;
   const log = options.log ?? ((line: string) => console.error(line));
-  const monitorOptions = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}) };
+  const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}) };
   const context: BridgeContext = {
     links,
     sessions,
@@ -82,8 +82,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     noteZxid: (zxid) => {
       if (zxid > highest) highest = zxid;
     },
-    monitor: () =>
-      fetchMonitor(monitorOptions).catch((err: unknown) => {
+    adminCommand: (command) =>
+      fetchAdminCommand(upstream, command).catch((err: unknown) => {
         log(`four-letter word: no numbers from the Worker (${err instanceof Error ? err.message : String(err)}); answering with the bridge's own`);
         return undefined;
       }),

@@ -33,6 +33,21 @@ export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Pro
   return { namespace, shards: await shards, hosts: await hosts };
 }
 
+/**
+ * ZooKeeper's watch summary for `namespace`: sessions holding a watch (each lives on
+ * one host), paths watched (each lies on one shard), and watches.
+ */
+export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: string): Promise<{ sessions: number; paths: number; watches: number }> {
+  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+  const [table, hostNumbers] = await Promise.all([directory.table(), directory.sessionHosts()]);
+  const [paths, hosts] = await Promise.all([
+    Promise.all(table.mounts.map(({ shard }) => env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard))).watchedPaths())),
+    Promise.all(hostNumbers.map(async (host) => ({ sessions: await hostStub(env, namespace, host).watchingSessions(), watches: (await hostStub(env, namespace, host).stats()).watches }))),
+  ]);
+  const sum = (values: number[]) => values.reduce((n, v) => n + v, 0);
+  return { sessions: sum(hosts.map((h) => h.sessions)), paths: sum(paths), watches: sum(hosts.map((h) => h.watches)) };
+}
+
 export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
 
 /**

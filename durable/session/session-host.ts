@@ -41,6 +41,7 @@ export interface SessionHostApi {
   deliver(shardKey: string, notifications: WatchNotification[]): Promise<number>;
   stats(): Promise<Omit<HostStats, "host">>;
   connections(limit: number): Promise<ConnectionStats[]>;
+  watchingSessions(): Promise<number>;
   /** The WebSocket upgrade, as forwarded by the Worker (GET /v1/sessions/socket). */
   fetch(request: Request): Promise<Response>;
 }
@@ -207,6 +208,11 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    */
   async stats(): Promise<Omit<HostStats, "host">> {
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
+  }
+
+  /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
+  async watchingSessions(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
   }
 
   /** Up to `limit` sessions carried by a socket now, by id (ZooKeeper's `cons`). */

@@ -389,6 +389,11 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.log.lastZxid() };
   }
 
+  /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). */
+  async watchedPaths(): Promise<number> {
+    return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
+  }
+
   override async alarm(): Promise<void> {
     const root = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'root'").toArray()[0]?.value;
     if (root === undefined) return;

@@ -1,7 +1,7 @@
 /**
  * Monitoring end to end against `npm start`: after a known sequence of creates,
  * deletes and sessions, GET /metrics, the monitor admin command and the bridge's
- * four-letter words (mntr, stat) report the tree as it is, and agree.
+ * four-letter words (mntr, stat, wchs) report the tree as it is, and agree.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type KeeperClient, connect } from "../../client/index.ts";
@@ -70,6 +70,7 @@ it("mntr, stat and /metrics agree with the tree after creates, deletes and sessi
     zk_outstanding_requests: "0",
     zk_shard_last_zxid_root: String(m["edgekeeper_shard_last_zxid:root"]),
   });
+  expect(await fourLetterWord(server.zkPort, "wchs")).toBe("1 connections watching 1 paths\nTotal watches:1\n");
   const stat = await fourLetterWord(server.zkPort, "stat");
   expect(stat).toContain(`Node count: ${tree.nodes}\n`);
   expect(stat).toContain(`Zxid: 0x${m["edgekeeper_shard_last_zxid:root"]!.toString(16)}\n`);

@@ -88,6 +88,7 @@ describe("GET /metrics and /v1/admin/commands/monitor", () => {
     expect(sample(text, `watch_count{${ns}}`)).toBe(1);
     const shards = monitor.shards as { prefix: string; last_zxid: number }[];
     expect(shards.map((x) => x.prefix).sort()).toEqual(["/", "/big"]);
+    expect(await (await zk.fetch("GET", "/v1/admin/commands/wchs")).json()).toEqual({ num_connections: 1, num_paths: 1, num_total_watches: 1, command: "watch_summary", error: null });
     // cons lists the session on a socket (the lease has none), as ZooKeeper lists a connection.
     expect(await (await zk.fetch("GET", "/v1/admin/commands/cons")).json()).toEqual({
       connections: [{ remote_socket_address: "127.0.0.1", session_id: sessionId, session_timeout: 4_000, last_cxid: 2 }],
@@ -113,7 +114,7 @@ describe("GET /metrics and /v1/admin/commands/monitor", () => {
     expect(stat.server_stats).toMatchObject({ server_state: "standalone", outstanding_requests: 0 });
     expect((stat.server_stats as { last_processed_zxid: number }).last_processed_zxid).toBeGreaterThan(0);
     expect(await (await zk.fetch("GET", "/v1/admin/commands/srvr")).json()).toMatchObject({ command: "server_stats", node_count: 5 });
-    expect(await (await zk.fetch("GET", "/v1/admin/commands/wchs")).json()).toEqual({ num_total_watches: 0, command: "watch_summary", error: null });
+    expect(await (await zk.fetch("GET", "/v1/admin/commands/wchs")).json()).toEqual({ num_connections: 0, num_paths: 0, num_total_watches: 0, command: "watch_summary", error: null });
     expect(await (await zk.fetch("GET", "/v1/admin/commands/ruok")).json()).toEqual({ command: "ruok", error: null });
     const unknown = await zk.fetch("GET", "/v1/admin/commands/nope");
     expect(unknown.status).toBe(404);

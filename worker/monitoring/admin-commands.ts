@@ -28,8 +28,10 @@ export function adminCommandName(name: string): string | undefined {
   return Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
 }
 
-/** Whether a command needs the namespace's numbers (ruok and connections do not). */
-export const needsStats = (command: string) => command !== "ruok" && command !== "connections";
+/** `watch_summary` (wchs): sessions holding a watch, paths watched, watches. */
+export function watchSummaryCommand(summary: { sessions: number; paths: number; watches: number }): Json {
+  return { num_connections: summary.sessions, num_paths: summary.paths, num_total_watches: summary.watches, command: "watch_summary", error: null };
+}
 
 /**
  * `connections` (cons): the sessions on a socket now, with the fields ZooKeeper's
@@ -63,15 +65,15 @@ function serverStats(stats: NamespaceStats): Json {
 }
 
 /**
- * The answer to a canonical command, as ZooKeeper's CommandResponse: its fields,
+ * The answer to a command made of the namespace's numbers (monitor, stats,
+ * server_stats), as ZooKeeper's CommandResponse: its fields,
  * then `command` and `error` (null).
  *
  * @example
  * adminCommand("monitor", stats); // { version, server_state, znode_count, ..., command: "monitor", error: null }
  */
-export function adminCommand(command: string, stats: NamespaceStats | undefined): Json {
-  const fields = stats ? commandFields(command, stats) : {};
-  return { ...fields, command, error: null };
+export function adminCommand(command: string, stats: NamespaceStats): Json {
+  return { ...commandFields(command, stats), command, error: null };
 }
 
 function commandFields(command: string, stats: NamespaceStats): Json {
@@ -97,8 +99,6 @@ function commandFields(command: string, stats: NamespaceStats): Json {
     case "stats":
     case "server_stats":
       return { version: SERVER_VERSION, read_only: false, server_stats: serverStats(stats), node_count: t.znodeCount };
-    case "watch_summary":
-      return { num_total_watches: t.watchCount };
     default:
       return {};
   }

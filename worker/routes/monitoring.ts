@@ -4,11 +4,11 @@
  * either runs), and `GET /readyz`, which answers only once the objects do.
  */
 import { Hono } from "hono";
-import { namespaceConnections, namespaceStats } from "../../durable/directory/namespace-stats.ts";
+import { namespaceConnections, namespaceStats, namespaceWatchSummary } from "../../durable/directory/namespace-stats.ts";
 import { ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../../durable/env.ts";
 import type { AppEnv } from "../app.ts";
-import { adminCommand, adminCommandName, connectionsCommand, needsStats } from "../monitoring/admin-commands.ts";
+import { adminCommand, adminCommandName, connectionsCommand, watchSummaryCommand } from "../monitoring/admin-commands.ts";
 import { renderPrometheus } from "../monitoring/prometheus.ts";
 
 export const metricsRoutes = new Hono<AppEnv>();
@@ -25,9 +25,17 @@ adminCommandRoutes.get("/:command", async (c) => {
   const command = adminCommandName(asked);
   // ZooKeeper's AdminServer answers an unknown command with this body (and 200; 404 here).
   if (!command) return c.json({ command: asked, error: `Unknown command: ${asked}` }, 404);
-  if (command === "connections") return c.json(connectionsCommand(await namespaceConnections(c.env, c.get("namespace"))));
-  const stats = needsStats(command) ? await namespaceStats(c.env, c.get("namespace")) : undefined;
-  return c.json(adminCommand(command, stats));
+  const namespace = c.get("namespace");
+  switch (command) {
+    case "ruok":
+      return c.json({ command, error: null });
+    case "connections":
+      return c.json(connectionsCommand(await namespaceConnections(c.env, namespace)));
+    case "watch_summary":
+      return c.json(watchSummaryCommand(await namespaceWatchSummary(c.env, namespace)));
+    default:
+      return c.json(adminCommand(command, await namespaceStats(c.env, namespace)));
+  }
 });
 
 /** How long /readyz waits for the objects before answering 503. */
