@@ -65,6 +65,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const connections = new Set<ConnectionView>();
   let server: Server;
   const log = options.log ?? ((line: string) => console.error(line));
+  let upstreamFailing = false;
   const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}) };
   const context: BridgeContext = {
     links,
@@ -82,11 +83,19 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     noteZxid: (zxid) => {
       if (zxid > highest) highest = zxid;
     },
+    // Logged once until the Worker answers again: monitors poll these words often.
     adminCommand: (command) =>
-      fetchAdminCommand(upstream, command).catch((err: unknown) => {
-        log(`four-letter word: no numbers from the Worker (${err instanceof Error ? err.message : String(err)}); answering with the bridge's own`);
-        return undefined;
-      }),
+      fetchAdminCommand(upstream, command).then(
+        (answer) => {
+          upstreamFailing = false;
+          return answer;
+        },
+        (err: unknown) => {
+          if (!upstreamFailing) log(`four-letter word: no numbers from the Worker (${err instanceof Error ? err.message : String(err)}); answering with the bridge's own`);
+          upstreamFailing = true;
+          return undefined;
+        },
+      ),
     log,
   };
   server = createServer((socket) => new ZkConnection(socket, context));
