@@ -161,9 +161,14 @@ describe("who may read the numbers", () => {
     expect(await res.text()).toContain(`znode_count{namespace="${namespace}"} 4`);
   });
 
-  it("/readyz answers without a token once the directory and root shard answer", async () => {
+  it("/readyz answers without a token once the directory and root shard answer, and 503 when they cannot", async () => {
     const res = await get("/readyz");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
+    // A deployment whose objects cannot be reached (here: the directory's binding fails).
+    const unreachable = { ...deployed, DIRECTORY: { idFromName: () => { throw new Error("no such namespace binding"); } } };
+    const down = await app.fetch(new Request(`${ORIGIN}/readyz`), unreachable);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({ ok: false, error: "no such namespace binding" });
   });
 });
