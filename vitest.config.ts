@@ -23,6 +23,8 @@ export default defineConfig({
           // Small enough that a test reaches them with a few values at the limit.
           EDGEKEEPER_MAX_ANSWER_BYTES: "2097152",
           EDGEKEEPER_MAX_CHANGE_LOG_BYTES: "4194304",
+          // No request log in test output; failures still print.
+          EDGEKEEPER_LOG_LEVEL: "warn",
         },
       },
     }),

@@ -31,6 +31,10 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_TICK_MS?: string;
   /** How many session hosts new sessions spread over, per location (default 4). */
   EDGEKEEPER_HOSTS_PER_LOCATION?: string;
+  /** Most sessions the `connections` (cons) admin command lists (default 1,000). */
+  EDGEKEEPER_MAX_LISTED_CONNECTIONS?: string;
+  /** Which log lines are written: debug, info, warn, error or off (durable/log.ts; default info). */
+  EDGEKEEPER_LOG_LEVEL?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

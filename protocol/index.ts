@@ -8,6 +8,8 @@ export * from "./encoding.ts";
 export * from "./errors.ts";
 export * from "./ip-address.ts";
 export * from "./limits.ts";
+export * from "./log-levels.ts";
+export * from "./metrics.ts";
 export * from "./modes.ts";
 export * from "./ops.ts";
 export * from "./paths.ts";

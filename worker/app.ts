@@ -2,7 +2,7 @@
  * The Hono app: origin and host checks, bearer auth, namespace selection, the API
  * routes, errors in ZooKeeper's terms.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
@@ -10,8 +10,10 @@ import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
 import { originGuard } from "./middleware/origin-guard.ts";
+import { requestLog } from "./middleware/request-log.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { adminCommandRoutes, metricsRoutes, readiness } from "./routes/monitoring.ts";
 import { multiRoutes } from "./routes/multi.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
@@ -36,20 +38,29 @@ app.notFound(() => {
   throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
 });
 
+app.use("*", requestLog());
 app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/readyz", async (c) => {
+  const ready = await readiness(c.env);
+  return c.json(ready, ready.ok ? 200 : 503);
+});
 
-app.use("/v1/*", originGuard());
-app.use("/v1/*", bearerAuth());
-app.use("/v1/*", async (c, next) => {
-  // A browser's WebSocket cannot set headers: the socket route takes ?namespace= too.
-  const fromQuery = c.req.path === SOCKET_PATH ? c.req.query("namespace") : undefined;
+/** Routes that take ?namespace= as well as the header: a browser's WebSocket and a Prometheus scrape cannot set headers. */
+const NAMESPACE_IN_QUERY = new Set([SOCKET_PATH, "/metrics"]);
+
+const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const fromQuery = NAMESPACE_IN_QUERY.has(c.req.path) ? c.req.query("namespace") : undefined;
   const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
   c.set("namespace", namespace);
   c.set("router", routerFor(c.env, namespace, c.req));
   await next();
-});
-app.use("/v1/*", authorize());
+};
+
+for (const guarded of ["/v1/*", "/metrics"]) app.use(guarded, originGuard(), bearerAuth(), selectNamespace, authorize());
+
+app.route("/metrics", metricsRoutes);
+app.route("/v1/admin/commands", adminCommandRoutes);
 
 app.route("/v1/znodes", znodeRoutes);
 app.route("/v1/events", eventRoutes);

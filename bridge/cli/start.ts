@@ -17,11 +17,13 @@ import { parseArgs } from "node:util";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel } from "../../protocol/index.ts";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
+import { sourceMappedPositions } from "./source-mapped-logs.ts";
 
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
 
@@ -35,6 +37,8 @@ Options:
                   (env EDGEKEEPER_ZK_PORT; default 2181; 0 picks a free port)
   --4lw LIST      four-letter words answered on that port, comma-separated, or "*"
                   for all (env EDGEKEEPER_4LW_COMMANDS; default ${DEFAULT_FOUR_LETTER_WORDS})
+  --log-level L   debug, info, warn, error or off: JSON log lines of the Worker and its
+                  objects, a line per request at info (env EDGEKEEPER_LOG_LEVEL; default info)
   --config FILE   wrangler configuration (default wrangler.toml)
   -h, --help      print this help
 
@@ -52,6 +56,7 @@ interface Options {
   port: number;
   zkPort: number;
   fourLetterWords: string;
+  logLevel: string;
   stateDir: string;
   configPath: string;
   bounds: Partial<ConnectionBounds>;
@@ -78,6 +83,7 @@ function readOptions(argv: string[]): Options {
         state: { type: "string" },
         "zk-port": { type: "string" },
         "4lw": { type: "string" },
+        "log-level": { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -103,9 +109,16 @@ function readOptions(argv: string[]): Options {
     // 0 picks a free port (the line printed at start says which): tests run many servers.
     zkPort: parsePort(values["zk-port"] ?? env.EDGEKEEPER_ZK_PORT ?? "2181", "--zk-port", 0),
     fourLetterWords: values["4lw"] ?? env.EDGEKEEPER_4LW_COMMANDS ?? DEFAULT_FOUR_LETTER_WORDS,
+    logLevel: parseLogLevel(values["log-level"] ?? env.EDGEKEEPER_LOG_LEVEL ?? DEFAULT_LOG_LEVEL),
     stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
     configPath: resolve(values.config ?? "wrangler.toml"),
   };
+}
+
+function parseLogLevel(value: string): string {
+  const level = value.toLowerCase();
+  if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(", ")}, not "${value}"`);
+  return level;
 }
 
 /** Fails fast with a plain message when the port is taken, before workerd starts. */
@@ -135,7 +148,8 @@ async function bundleWorker(main: string, define: Record<string, string>, outDir
     // Provided by workerd itself (nodejs_compat supplies node:*).
     external: ["node:*", "cloudflare:*"],
     define,
-    sourcemap: "inline",
+    // Inline for Miniflare's error pages, and worker.js.map for the log lines (source-mapped-logs.ts).
+    sourcemap: "both",
     logLevel: "warning",
   });
   await stopEsbuild(); // its service process would otherwise live as long as we do
@@ -197,7 +211,7 @@ async function main(): Promise<void> {
     modules: true,
     scriptPath,
     // Local only: lets the Worker serve requests without a bearer token (unless one is set).
-    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", ...(token ? { EDGEKEEPER_TOKEN: token } : {}) },
+    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...(token ? { EDGEKEEPER_TOKEN: token } : {}) },
     host: HOST,
     port: options.port,
     cf: false, // no fetch of the cf object at every start
@@ -206,6 +220,12 @@ async function main(): Promise<void> {
   });
   // Miniflare 5 ignores v4's durableObjectsPersist; this keeps SQLite rows and alarms.
   miniflareOptions.resourcePersistencePath = dataDir;
+  // The Worker's log lines, with stack positions in our TypeScript rather than the bundle.
+  const mapped = sourceMappedPositions(scriptPath);
+  miniflareOptions.handleStructuredLogs = ({ level, message }) => {
+    if (level === "error" || level === "warn") console.error(mapped(message));
+    else console.log(mapped(message));
+  };
   if (assets) {
     // Omit<> in wrangler's SourcelessWorkerOptions loses the field's type.
     const uiAssets = assets as NonNullable<V4WorkerOptions["assets"]>;

@@ -1,5 +1,6 @@
 /** What a bridge's connections share: links to hosts, sessions, counters, settings. */
 import type { HostLinks } from "../upstream/host-link.ts";
+import type { UpstreamCommands } from "../upstream/monitor.ts";
 import type { FourLetterWordAllowlist } from "./four-letter.ts";
 import type { BurstLog } from "./burst-log.ts";
 import type { BridgeSession } from "./session.ts";
@@ -30,6 +31,8 @@ export interface BridgeContext {
   /** The highest zxid any session has been told. */
   highestZxid(): number;
   noteZxid(zxid: number): void;
+  /** A Worker admin command's answer (the namespace's numbers), or undefined when it does not give it (logged). */
+  adminCommand<K extends keyof UpstreamCommands>(command: K): Promise<UpstreamCommands[K] | undefined>;
   log(line: string): void;
   /** Connections closed for not finishing their handshake in time: one line per burst. */
   readonly handshakeTimeouts: BurstLog;

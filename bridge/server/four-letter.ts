@@ -2,10 +2,13 @@
  * The four-letter words on the ZooKeeper port, case-sensitive, in ZooKeeper 3.8's
  * output formats (compared with a real 3.8 in test/bridge): the answer, then close.
  *
- * What the bridge cannot know without asking the hosts is reported as ZooKeeper
- * reports an empty server: node count, ephemerals and data size are 0, and `dump`
- * lists no ephemerals. Watches and sessions are the bridge's own (its connections'
- * sessions and the watches they set through it).
+ * stat, srvr, mntr and wchs report the namespace as the Worker's admin commands
+ * give it (upstream/monitor.ts): nodes, ephemerals, data size, sessions, watches and
+ * outstanding requests over every shard and session host, and each shard's last
+ * zxid (by shard name, never by path: anyone who reaches the port may ask). When
+ * the Worker does not give them, those words fall back to what the bridge knows (its
+ * own sessions and watches; 0 for the tree). wchc, wchp and cons list the bridge's own. Connections, packets and latency are
+ * the bridge's own, as a ZooKeeper server's are its own. `dump` lists no ephemerals.
  *
  * Which words are answered is an allowlist, as ZooKeeper's `4lw.commands.whitelist`:
  * a word not on it gets 3.8's refusal line. By default the words that reveal the
@@ -13,9 +16,11 @@
  * (envi, srst, cons, dump, wchc, wchp), are off.
  */
 import { arch, freemem, hostname, release, totalmem, type as osType, userInfo } from "node:os";
+import { SERVER_VERSION } from "../../protocol/index.ts";
+import type { UpstreamMonitor } from "../upstream/monitor.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
 
-export const BRIDGE_VERSION = "3.8.0-edgekeeper";
+export const BRIDGE_VERSION = SERVER_VERSION;
 const BUILT = "built on 1970-01-01 00:00 UTC";
 
 const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "crst", "srst"] as const;
@@ -56,20 +61,28 @@ function connectionLine(c: ConnectionView, self: ConnectionView, detailed: boole
   );
 }
 
-function serverLines(context: BridgeContext): string {
+/** The root shard's last zxid (ZooKeeper's one zxid, in a namespace of one shard), else the highest the bridge saw. */
+function zxidOf(context: BridgeContext, monitor: UpstreamMonitor | undefined): number {
+  return monitor?.shards.find((s) => s.prefix === "/")?.last_zxid ?? context.highestZxid();
+}
+
+function serverLines(context: BridgeContext, monitor: UpstreamMonitor | undefined): string {
   const c = context.counters;
   return [
     `Latency min/avg/max: ${c.latency.min}/${c.latency.avgText}/${c.latency.max}`,
     `Received: ${c.received}`,
     `Sent: ${c.sent}`,
     `Connections: ${context.connections.size + 1}`,
-    "Outstanding: 0",
-    `Zxid: ${hex(context.highestZxid())}`,
+    `Outstanding: ${monitor?.outstanding_requests ?? 0}`,
+    `Zxid: ${hex(zxidOf(context, monitor))}`,
     "Mode: standalone",
-    "Node count: 0",
+    `Node count: ${monitor?.znode_count ?? 0}`,
     "",
   ].join("\n");
 }
+
+/** Whether a word reports the namespace's numbers (and so asks the Worker). */
+const NEEDS_MONITOR = new Set(["stat", "srvr", "mntr"]);
 
 function watchesBySession(context: BridgeContext): { id: number; paths: string[]; count: number }[] {
   return [...context.sessions.values()].filter((s) => s.watches.count > 0).map((s) => ({ id: s.id, paths: s.watches.paths, count: s.watches.count }));
@@ -80,15 +93,16 @@ export async function runFourLetterWord(context: BridgeContext, word: string, se
   if (!allowed(context.fourLetterWords, word)) return `${word} is not executed because it is not in the whitelist.\n`;
   const version = `Zookeeper version: ${BRIDGE_VERSION}, ${BUILT}`;
   const others = [...context.connections];
+  const monitor = NEEDS_MONITOR.has(word) ? await context.adminCommand("monitor") : undefined;
   switch (word) {
     case "ruok":
       return "imok";
     case "isro":
       return "rw";
     case "srvr":
-      return `${version}\n${serverLines(context)}`;
+      return `${version}\n${serverLines(context, monitor)}`;
     case "stat":
-      return `${version}\nClients:\n${[...others, self].map((c) => `${connectionLine(c, self, false)}\n`).join("")}\n${serverLines(context)}`;
+      return `${version}\nClients:\n${[...others, self].map((c) => `${connectionLine(c, self, false)}\n`).join("")}\n${serverLines(context, monitor)}`;
     case "cons":
       return `${[self, ...others].map((c) => `${connectionLine(c, self, true)}\n`).join("")}\n`;
     case "conf":
@@ -133,30 +147,34 @@ export async function runFourLetterWord(context: BridgeContext, word: string, se
     }
     case "mntr": {
       const c = context.counters;
-      const watchCount = watchesBySession(context).reduce((n, s) => n + s.count, 0);
+      const watchCount = monitor?.watch_count ?? watchesBySession(context).reduce((n, s) => n + s.count, 0);
       const rows: [string, string | number][] = [
         ["zk_version", `${BRIDGE_VERSION}, ${BUILT}`],
         ["zk_server_state", "standalone"],
-        ["zk_ephemerals_count", 0],
+        ["zk_ephemerals_count", monitor?.ephemerals_count ?? 0],
         ["zk_num_alive_connections", context.connections.size + 1],
         ["zk_avg_latency", c.latency.avgText],
-        ["zk_outstanding_requests", 0],
-        ["zk_znode_count", 0],
-        ["zk_global_sessions", context.sessions.size],
+        ["zk_outstanding_requests", monitor?.outstanding_requests ?? 0],
+        ["zk_znode_count", monitor?.znode_count ?? 0],
+        ["zk_global_sessions", monitor?.global_sessions ?? context.sessions.size],
         ["zk_packets_sent", c.sent],
         ["zk_packets_received", c.received],
         ["zk_watch_count", watchCount],
         ["zk_auth_failed_count", c.authFailed],
         ["zk_min_latency", c.latency.min],
         ["zk_max_latency", c.latency.max],
-        ["zk_approximate_data_size", 0],
+        ["zk_approximate_data_size", monitor?.approximate_data_size ?? 0],
         ["zk_local_sessions", 0],
         ["zk_uptime", Date.now() - c.startedAt],
         ["zk_session_host_links", context.links.count],
+        // zxids are per shard; shards by name (a mount's path may not be readable by whoever asks).
+        ...(monitor?.shards ?? []).map((s): [string, number] => [`zk_shard_last_zxid_${s.shard}`, s.last_zxid]),
       ];
       return rows.map(([k, v]) => `${k}\t${v}\n`).join("");
     }
     case "wchs": {
+      const summary = await context.adminCommand("watch_summary");
+      if (summary) return `${summary.num_connections} connections watching ${summary.num_paths} paths\nTotal watches:${summary.num_total_watches}\n`;
       const sessions = watchesBySession(context);
       const paths = new Set(sessions.flatMap((s) => s.paths));
       const total = sessions.reduce((n, s) => n + s.paths.length, 0);

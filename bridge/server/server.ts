@@ -8,6 +8,7 @@ import { type Server, createServer } from "node:net";
 import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
+import { fetchAdminCommand } from "../upstream/monitor.ts";
 import { BurstLog } from "./burst-log.ts";
 import { type ConnectionBounds, ConnectionCount, DEFAULT_CONNECTION_BOUNDS } from "./connection-limits.ts";
 import { ZkConnection, peerAddress } from "./connection.ts";
@@ -63,7 +64,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const hosts = options.newSessionHosts ?? [0, 1, 2, 3];
   let next = 0;
   let highest = 0;
-  const links = new HostLinks({ url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}), ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}) });
+  const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}) };
+  const links = new HostLinks({ ...upstream, ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}) });
   const sessions = new Map<number, BridgeSession>();
   const connections = new Set<ConnectionView>();
   const log = options.log ?? ((line: string) => console.error(line));
@@ -71,6 +73,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const count = new ConnectionCount(bounds);
   const refusals = new BurstLog(log);
   let server: Server;
+  let upstreamFailing = false;
   const context: BridgeContext = {
     links,
     sessions,
@@ -87,8 +90,21 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     noteZxid: (zxid) => {
       if (zxid > highest) highest = zxid;
     },
-    log,
     handshakeTimeouts: new BurstLog(log),
+    // Logged once until the Worker answers again: monitors poll these words often.
+    adminCommand: (command) =>
+      fetchAdminCommand(upstream, command).then(
+        (answer) => {
+          upstreamFailing = false;
+          return answer;
+        },
+        (err: unknown) => {
+          if (!upstreamFailing) log(`four-letter word: no numbers from the Worker (${err instanceof Error ? err.message : String(err)}); answering with the bridge's own`);
+          upstreamFailing = true;
+          return undefined;
+        },
+      ),
+    log,
   };
   server = createServer((socket) => {
     const address = peerAddress(socket) ?? "?";

@@ -20,6 +20,7 @@ import {
 } from "../../protocol/index.ts";
 import { DEFAULT_MAX_MOUNTS, type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
+import { isHostNumber } from "../session/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
@@ -56,6 +57,8 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
       this.sql.exec("CREATE TABLE IF NOT EXISTS mount_requests (prefix TEXT PRIMARY KEY, acl TEXT NOT NULL, caller TEXT NOT NULL) WITHOUT ROWID");
       this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID");
       this.sql.exec(REGISTRY_SCHEMA);
+      // The session hosts this namespace has used (each lists itself once): what monitoring asks.
+      this.sql.exec("CREATE TABLE IF NOT EXISTS session_hosts (number INTEGER PRIMARY KEY)");
       this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 1)");
       this.sql.exec("INSERT OR IGNORE INTO mounts (prefix, shard, state) VALUES (?, ?, 'active')", ROOT_MOUNT.prefix, ROOT_MOUNT.shard);
     });
@@ -64,6 +67,17 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
   /** Registry instance only: admits a namespace unless `max` are admitted already. */
   async admitNamespace(namespace: string, max: number): Promise<boolean> {
     return admitIn(this.sql, namespace, max);
+  }
+
+  /** Records a session host of this namespace (idempotent). */
+  async listSessionHost(hostNumber: number): Promise<void> {
+    if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${hostNumber}`);
+    this.sql.exec("INSERT OR IGNORE INTO session_hosts (number) VALUES (?)", hostNumber);
+  }
+
+  /** The session hosts this namespace has used, by number. */
+  async sessionHosts(): Promise<number[]> {
+    return this.sql.exec<{ number: number }>("SELECT number FROM session_hosts ORDER BY number").toArray().map((r) => r.number);
   }
 
   /** The current mount table (finishing first any mount or unmount an earlier instance left half done). */

@@ -19,6 +19,7 @@ import {
   routingPath,
 } from "../../protocol/index.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 
@@ -62,10 +63,32 @@ const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>()
 export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
+  private readonly log: Logger;
 
   constructor(env: EdgekeeperEnv, namespace: string) {
     this.env = env;
     this.namespace = namespace;
+    this.log = new Logger(logLevelOf(env));
+  }
+
+  /**
+   * One RPC to a shard, logged: at debug its ops, shard, latency and the errors its
+   * ops were answered with; at error a failure of the call itself (then rethrown).
+   */
+  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: () => Promise<T>, outcomes: (answer: T) => readonly Outcome[]): Promise<T> {
+    const started = Date.now();
+    const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
+    try {
+      const answer = await rpc();
+      if (this.log.enabled("debug")) {
+        const errors = outcomes(answer).flatMap((o) => (o.ok || o.moved ? [] : [o.error.name]));
+        this.log.debug("shard call", { ...fields(), ...(errors.length > 0 ? { errors } : {}) });
+      }
+      return answer;
+    } catch (err) {
+      this.log.error("shard call failed", { ...fields(), error: errorField(err) });
+      throw err;
+    }
   }
 
   private directory() {
@@ -139,7 +162,7 @@ export class ShardRouter {
       const table = await this.table(attempt > 0);
       const mount = this.route(table, request);
       beforeSend?.(mount);
-      const [outcome] = await this.shard(mount).execute(mount.prefix, caller, [request]);
+      const [outcome] = await this.executeOn(mount, caller, [request]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
       if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
     }
@@ -167,7 +190,7 @@ export class ShardRouter {
       const mount = this.route(table, request);
       call.beforeSend?.(mount);
       const key = this.shardKey(mount);
-      const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]);
+      const answer = await this.logged(mount, [request], () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes);
       call.receive(key, answer.notifications);
       const [outcome] = answer.outcomes;
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
@@ -194,7 +217,8 @@ export class ShardRouter {
     while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
     call.beforeSend?.(mount);
     const key = this.shardKey(mount);
-    const answer = await this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, requests.slice(0, end));
+    const batch = requests.slice(0, end);
+    const answer = await this.logged(mount, batch, () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes);
     call.receive(key, answer.notifications);
     const outcomes: Outcome[] = [];
     for (const outcome of answer.outcomes) {
@@ -248,7 +272,7 @@ export class ShardRouter {
 
   /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
-    return this.shard(mount).execute(mount.prefix, caller, requests);
+    return this.logged(mount, requests, () => this.shard(mount).execute(mount.prefix, caller, requests), (outcomes) => outcomes);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

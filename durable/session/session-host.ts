@@ -9,12 +9,13 @@
  * a ping the runtime answered without waking the object).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
+import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
@@ -38,6 +39,9 @@ export interface SessionHostApi {
   close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>>;
   execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>>;
   deliver(shardKey: string, notifications: WatchNotification[]): Promise<number>;
+  stats(): Promise<Omit<HostStats, "host">>;
+  connections(limit: number): Promise<ConnectionStats[]>;
+  watchingSessions(): Promise<number>;
   /** The WebSocket upgrade, as forwarded by the Worker (GET /v1/sessions/socket). */
   fetch(request: Request): Promise<Response>;
 }
@@ -58,6 +62,8 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   readonly outbox: SocketOutbox;
   private readonly sockets: SocketHandler;
   private readonly tickMs: number;
+  /** A listInDirectory call is under way. */
+  private listing = false;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -74,6 +80,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
       for (const statement of WATCH_TABLES) ctx.storage.sql.exec(statement);
+      initializeHostCounters(ctx.storage.sql);
       // Pings are answered by the runtime, without waking the object.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
       // Sessions whose socket did not survive a restart (hibernated ones do) wait for a
@@ -160,7 +167,26 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
       sql.exec("INSERT INTO sessions (id, password, timeout_ms, deadline, socket_id) VALUES (?, ?, ?, ?, ?)", id, password, timeoutMs, Date.now() + timeoutMs, socketId);
       return id;
     });
+    if (this.store.meta("listed") === undefined) void this.listInDirectory(namespace, hostNumber);
     return { sessionId, password, timeoutMs };
+  }
+
+  /**
+   * Tells the namespace's directory that this host exists, once in the host's life,
+   * so that monitoring asks exactly the hosts in use (never every possible one).
+   * A failure is logged and tried again at the next session opened here.
+   */
+  private async listInDirectory(namespace: string, hostNumber: number): Promise<void> {
+    if (this.listing) return;
+    this.listing = true;
+    try {
+      await this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(namespace)).listSessionHost(hostNumber);
+      this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('listed', 1)");
+    } catch (err) {
+      console.error(`session host ${hostNumber} could not list itself in the directory of ${namespace}; will retry`, err);
+    } finally {
+      this.listing = false;
+    }
   }
 
   /**
@@ -174,6 +200,33 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
       const grant = this.createSession(namespace, hostNumber, requestedTimeoutMs, null);
       await this.scheduleExpiry();
       return grant;
+    });
+  }
+
+  /**
+   * The host's numbers for monitoring: sessions and watches from counters its writes
+   * keep, requests in flight and their latency since the object started.
+   */
+  async stats(): Promise<Omit<HostStats, "host">> {
+    return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
+  }
+
+  /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
+  async watchingSessions(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
+  }
+
+  /** Up to `limit` sessions carried by a socket now, by id (ZooKeeper's `cons`). */
+  async connections(limit: number): Promise<ConnectionStats[]> {
+    const rows = this.ctx.storage.sql
+      .exec<{ id: number; timeout_ms: number; cxid: number; socket_id: string }>(
+        "SELECT id, timeout_ms, cxid, socket_id FROM sessions WHERE state = 'open' AND socket_id IS NOT NULL ORDER BY id LIMIT ?",
+        limit,
+      )
+      .toArray();
+    return rows.map((row) => {
+      const ws = this.socketOf(row);
+      return { remote: (ws && attachmentOf(ws)?.ip) ?? "", sessionId: row.id, timeoutMs: row.timeout_ms, lastCxid: row.cxid };
     });
   }
 
@@ -220,15 +273,18 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * session's next cxid.
    */
   async execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>> {
-    return this.runner.enqueue(sessionId, () =>
-      answer(async () => {
-        const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
-        this.store.touch(sessionId, timeoutMs);
-        const caller = { sessionId, ids: this.runner.idsOf(sessionId, ids) };
-        const outcomes: Outcome[] = [];
-        for (const request of requests) outcomes.push(await this.runner.executeOne(caller, request));
-        return outcomes;
-      }),
+    return this.runner.enqueue(
+      sessionId,
+      () =>
+        answer(async () => {
+          const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
+          this.store.touch(sessionId, timeoutMs);
+          const caller = { sessionId, ids: this.runner.idsOf(sessionId, ids) };
+          const outcomes: Outcome[] = [];
+          for (const request of requests) outcomes.push(await this.runner.executeOne(caller, request));
+          return outcomes;
+        }),
+      requests.length,
     );
   }
 

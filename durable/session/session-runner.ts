@@ -18,6 +18,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
+import { RequestStats } from "./host-stats.ts";
 import type { HostOp } from "./session-ops.ts";
 import type { SocketLimits } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
@@ -85,16 +86,20 @@ export class SessionRunner {
   private readonly host: RunnerHost;
   /** The tail of each session's request pipeline: its requests run one after another. */
   private readonly pipelines = new Map<number, Promise<unknown>>();
+  /** The requests in the pipelines, and how long they took from receipt to answer. */
+  readonly requests = new RequestStats();
 
   constructor(host: RunnerHost) {
     this.host = host;
   }
 
-  /** Runs `fn` after the session's earlier requests (and its close). */
-  enqueue<T>(sessionId: number, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn`, which answers `requests` requests, after the session's earlier requests (and its close). */
+  enqueue<T>(sessionId: number, fn: () => Promise<T>, requests = 1): Promise<T> {
     const previous = this.pipelines.get(sessionId) ?? Promise.resolve();
+    const answered = this.requests.begin(requests);
     const run = previous.then(fn);
     const tail = run.catch(() => undefined);
+    void tail.then(answered);
     this.pipelines.set(sessionId, tail);
     void tail.then(() => {
       if (this.pipelines.get(sessionId) === tail) this.pipelines.delete(sessionId);

@@ -118,7 +118,7 @@ export class SocketHandler {
     const runAccepted = (): void => {
       const bySession = new Map<number, Accepted[]>();
       for (const item of accepted) bySession.set(item.sid, [...(bySession.get(item.sid) ?? []), item]);
-      for (const [sid, items] of bySession) void this.host.runner.enqueue(sid, () => this.runRequests(ws, sid, items));
+      for (const [sid, items] of bySession) void this.host.runner.enqueue(sid, () => this.runRequests(ws, sid, items), items.length);
       accepted = [];
     };
     for (const message of messages) {

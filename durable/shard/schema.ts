@@ -2,7 +2,20 @@
  * The shard's SQLite schema. Applied once per object start (idempotent), then
  * migrateShardSchema adds what tables made by older versions lack.
  */
+import { type RowCounter, counterTriggers, initializeCounters } from "../base/row-counters.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
+
+/**
+ * What the shard counts of its tree, as ZooKeeper's mntr reports it: nodes,
+ * ephemerals, and the approximate data size (each node's path length plus its
+ * data's bytes, as ZooKeeper's DataTree sums it). A mount stub is not counted: the
+ * mounted shard counts its root.
+ */
+export const ZNODE_COUNTERS: readonly RowCounter[] = [
+  { key: "node_count", perRow: "ROW.kind != 'mount'" },
+  { key: "ephemeral_count", perRow: "ROW.kind = 'ephemeral'" },
+  { key: "data_bytes", perRow: "CASE WHEN ROW.kind = 'mount' THEN 0 ELSE length(ROW.path) + length(ROW.data) END" },
+];
 
 export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
@@ -58,10 +71,15 @@ export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS closed_sessions (session_id INTEGER PRIMARY KEY, closed_at INTEGER NOT NULL)`,
 ];
 
-/** Adds the columns that tables made by older versions lack (each an O(1) change in SQLite). */
+/**
+ * Adds the columns that tables made by older versions lack (each an O(1) change in
+ * SQLite), and the tree's counters (summed once for a tree made before them).
+ */
 export function migrateShardSchema(sql: SqlStorage): void {
   addColumnIfMissing(sql, "znodes", "data_null", "INTEGER NOT NULL DEFAULT 0");
   // Logs and outboxes written before events carried their ACL.
   addColumnIfMissing(sql, "change_log", "acl", "TEXT");
   addColumnIfMissing(sql, "watch_outbox", "acl", "TEXT");
+  for (const trigger of counterTriggers("znodes", ZNODE_COUNTERS, ["data", "kind"])) sql.exec(trigger);
+  initializeCounters(sql, "znodes", ZNODE_COUNTERS);
 }

@@ -17,6 +17,7 @@ import {
   type MultiWriteOp,
   type Outcome,
   type ShardRequest,
+  type ShardStats,
   KEEPER_ERRORS,
   KeeperError,
   type Limits,
@@ -34,7 +35,8 @@ import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
-import { SHARD_SCHEMA, migrateShardSchema } from "./schema.ts";
+import { readCounters } from "../base/row-counters.ts";
+import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
@@ -397,6 +399,21 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       throw err;
     }
     return { ok: true, zxid: this.log.lastZxid(), value: await read() };
+  }
+
+  /**
+   * The tree's counters and last zxid, for monitoring: a few meta rows, whatever the
+   * tree's size (the writes keep them: schema.ts). Sets up "/" as its first request would.
+   */
+  async stats(root: string): Promise<Omit<ShardStats, "shard" | "prefix">> {
+    this.treeFor(root);
+    const counters = readCounters(this.sql, ZNODE_COUNTERS.map((c) => c.key));
+    return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.log.lastZxid() };
+  }
+
+  /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). */
+  async watchedPaths(): Promise<number> {
+    return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
   }
 
   override async alarm(): Promise<void> {

@@ -36,6 +36,8 @@ export async function freePort(): Promise<number> {
 export interface LocalServer {
   base: string;
   port: number;
+  /** The ZooKeeper wire-protocol port (the bridge in the same process). */
+  zkPort: number;
   output(): string;
   /** Whether the `npm start` process has exited (say, crashed). */
   exited(): boolean;
@@ -124,7 +126,7 @@ export async function startLocalServer(options: { env?: Record<string, string> }
     if (!(await healthy(base, running))) throw new Error(`npm start did not become healthy again:\n${text}`);
   };
   const exited = () => running.exited();
-  if (await healthy(base, running)) return { base, port, output: () => text, exited, restart, stop };
+  if (await healthy(base, running)) return { base, port, zkPort, output: () => text, exited, restart, stop };
   await stop();
   throw new Error(`npm start did not become healthy:\n${text}`);
 }

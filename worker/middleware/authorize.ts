@@ -5,7 +5,7 @@
  * under EDGEKEEPER_MAX_NAMESPACES (durable/directory/namespace-registry.ts).
  *
  * The scope a route needs is decided here, in one table, so a new route is a write
- * unless listed: reads, streams and sessions need `read`; `/v1/admin` needs `admin`,
+ * unless listed: reads, streams and sessions need `read`; `/v1/admin` and `/metrics` need `admin`,
  * or `write` with the super identity (X-Edgekeeper-Auth), as ZooKeeper's super.
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -20,7 +20,7 @@ const READING_POSTS = [/^\/v1\/multi-read$/, /^\/v1\/sessions$/, /^\/v1\/session
 
 /** The scope a request needs, by method and route. */
 function scopeNeededByRoute(method: string, path: string): Scope {
-  if (path === "/v1/admin" || path.startsWith("/v1/admin/")) return "admin";
+  if (path === "/v1/admin" || path.startsWith("/v1/admin/") || path === "/metrics") return "admin";
   if (method === "GET" || method === "HEAD") return "read";
   if (method === "POST" && READING_POSTS.some((route) => route.test(path))) return "read";
   // Closing one's own session changes nothing but the session's ephemerals, as its expiry would.

@@ -1,0 +1,77 @@
+/**
+ * A namespace's numbers, as its objects answer them: the directory names the shards
+ * (its mount table) and the session hosts in use; each answers from counters its
+ * writes keep, so a scrape costs one small call per object, whatever the tree's size.
+ * Bounded: at most EDGEKEEPER_MAX_MOUNTS + 1 shards, and the hosts sessions were
+ * opened on (EDGEKEEPER_HOSTS_PER_LOCATION per location used).
+ */
+import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
+import { type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
+import type { SessionHostApi } from "../session/session-host.ts";
+import { hostObjectName } from "../session/session-ids.ts";
+import type { Mount } from "./mount-table.ts";
+
+/**
+ * Asks the directory, then every shard and session host of `namespace`, at once.
+ *
+ * @example
+ * const stats = await namespaceStats(env, "default"); // { namespace, shards: [...], hosts: [...] }
+ */
+export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Promise<NamespaceStats> {
+  const { mounts, hostNumbers } = await objectsOf(env, namespace);
+  const [shards, hosts] = await Promise.all([
+    Promise.all(mounts.map(async ({ prefix, shard }): Promise<ShardStats> => ({ shard, prefix, ...(await shardStub(env, namespace, shard).stats(prefix)) }))),
+    Promise.all(hostNumbers.map(async (host): Promise<HostStats> => ({ host, ...(await hostStub(env, namespace, host).stats()) }))),
+  ]);
+  return { namespace, shards, hosts };
+}
+
+/**
+ * ZooKeeper's watch summary for `namespace`: sessions holding a watch (each lives on
+ * one host), paths watched (each lies on one shard), and watches.
+ */
+export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: string): Promise<{ sessions: number; paths: number; watches: number }> {
+  const { mounts, hostNumbers } = await objectsOf(env, namespace);
+  const [paths, hosts] = await Promise.all([
+    Promise.all(mounts.map(({ shard }) => shardStub(env, namespace, shard).watchedPaths())),
+    Promise.all(
+      hostNumbers.map(async (host) => {
+        const stub = hostStub(env, namespace, host);
+        const [sessions, { watches }] = await Promise.all([stub.watchingSessions(), stub.stats()]);
+        return { sessions, watches };
+      }),
+    ),
+  ]);
+  const sum = (values: number[]) => values.reduce((n, v) => n + v, 0);
+  return { sessions: sum(hosts.map((h) => h.sessions)), paths: sum(paths), watches: sum(hosts.map((h) => h.watches)) };
+}
+
+export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
+
+/**
+ * The sessions carried by a socket now, over every host of `namespace`, by id: at
+ * most EDGEKEEPER_MAX_LISTED_CONNECTIONS (`truncated` says when there were more).
+ */
+export async function namespaceConnections(env: EdgekeeperEnv, namespace: string): Promise<{ connections: ConnectionStats[]; truncated: boolean }> {
+  const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_CONNECTIONS", DEFAULT_MAX_LISTED_CONNECTIONS);
+  const { hostNumbers } = await objectsOf(env, namespace);
+  // Each host's first `max + 1` tell whether the whole holds more than `max`.
+  const lists = await Promise.all(hostNumbers.map((host) => hostStub(env, namespace, host).connections(max + 1)));
+  const all = lists.flat().sort((a, b) => a.sessionId - b.sessionId);
+  return { connections: all.slice(0, max), truncated: all.length > max };
+}
+
+/** The shards (the mount table) and the session hosts `namespace` has, from its directory. */
+async function objectsOf(env: EdgekeeperEnv, namespace: string): Promise<{ mounts: Mount[]; hostNumbers: number[] }> {
+  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+  const [table, hostNumbers] = await Promise.all([directory.table(), directory.sessionHosts()]);
+  return { mounts: table.mounts, hostNumbers };
+}
+
+function shardStub(env: EdgekeeperEnv, namespace: string, shard: string) {
+  return env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard)));
+}
+
+function hostStub(env: EdgekeeperEnv, namespace: string, host: number): SessionHostApi {
+  return env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, host))) as unknown as SessionHostApi;
+}
