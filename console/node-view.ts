@@ -145,7 +145,7 @@ export class NodeView {
 
   #say(text: string | undefined, error = false, withReload = false): void {
     ui.message.hidden = !text;
-    ui.message.className = error ? "error" : "notice";
+    ui.message.className = error ? "error" : withReload ? "warn" : "notice";
     ui.message.replaceChildren(text ?? "");
     if (withReload) {
       const reload = make("button", "Reload", { type: "button", id: "reload" });
