@@ -260,3 +260,46 @@ describe.skipIf(missing)("the console", () => {
     }
   });
 });
+
+describe.skipIf(missing)("the console against a server that needs a token", () => {
+  const TOKEN = `token-${crypto.randomUUID()}`;
+  let guarded: LocalServer | undefined;
+
+  beforeAll(async () => {
+    guarded = await startLocalServer({ env: { EDGEKEEPER_TOKEN: TOKEN } });
+  });
+
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+
+  it("connects with the token given in its settings, kept in the tab's sessionStorage only", async () => {
+    const page = await chrome!.context.newPage();
+    try {
+      await page.goto(`${guarded!.base}/ui/#/with-token`);
+      expect(await text(page, "#state")).not.toBe("connected");
+      await page.locator("#settings summary").click();
+      await page.locator("#settings-namespace").fill("tokened");
+      await page.locator("#settings-token").fill(TOKEN);
+      await page.locator("#settings-form button").click();
+
+      await poll(() => text(page, "#state")).toBe("connected");
+      expect(await text(page, "#namespace")).toBe("tokened");
+      await poll(() => page.locator("#node-missing").isVisible()).toBe(true);
+      await page.locator("#create-missing").click();
+      await poll(() => page.locator("#node-present").isVisible()).toBe(true);
+      // The HTTP routes get the token too (the mount table needs the admin right).
+      await poll(() => text(page, "#mounts table")).toContain("/root");
+
+      const read = await fetch(`${guarded!.base}/v1/znodes/with-token`, { headers: { Authorization: `Bearer ${TOKEN}`, "X-Edgekeeper-Namespace": "tokened" } });
+      expect(read.status).toBe(200);
+      const stored = await page.evaluate<{ session: string | null; local: number }>(
+        "({ session: sessionStorage.getItem('edgekeeper.console.token'), local: localStorage.length })",
+      );
+      expect(stored).toEqual({ session: TOKEN, local: 0 });
+      expect(page.url()).not.toContain(TOKEN);
+    } finally {
+      await page.close();
+    }
+  });
+});
