@@ -45,7 +45,8 @@ export async function getJson<T>(settings: Settings, route: string): Promise<T> 
   const headers: Record<string, string> = { [NAMESPACE_HEADER]: settings.namespace };
   if (settings.token) headers.Authorization = `Bearer ${settings.token}`;
   const response = await fetch(new URL(route, settings.server), { headers });
-  const body = (await response.json().catch(() => ({}))) as { error?: KeeperErrorBody };
+  const body = (await response.json().catch(() => ({}))) as { error?: KeeperErrorBody | string };
   if (response.ok) return body as T;
-  throw body.error ? KeeperError.fromBody(body.error) : new KeeperError("SystemError", `${response.status} ${response.statusText}`);
+  if (typeof body.error === "object" && body.error !== null) throw KeeperError.fromBody(body.error);
+  throw new KeeperError("SystemError", `${response.status} ${response.statusText}${typeof body.error === "string" ? `: ${body.error}` : ""}`);
 }
