@@ -108,7 +108,8 @@ export class NodeView {
     ui.dataKind.textContent = { empty: "(empty)", json: `JSON, ${data.byteLength} bytes`, text: `text, ${data.byteLength} bytes`, binary: `binary, ${data.byteLength} bytes, in hex` }[value.kind];
     ui.data.textContent = value.text;
     ui.editVersion.textContent = String(stat.version);
-    ui.editValue.value = value.kind === "binary" ? "" : value.text;
+    // The stored text as it is (not pretty-printed), so a save changes only what the user changed.
+    ui.editValue.value = value.kind === "binary" ? "" : new TextDecoder().decode(data);
     ui.editForm.hidden = value.kind === "binary"; // a textarea cannot hold arbitrary bytes
     this.#statTable(stat);
     this.#aclTable(acl);

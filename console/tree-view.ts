@@ -4,7 +4,7 @@
  * came or went. A node's row links to its deep link (`#/path`).
  */
 import { type KeeperClient, isKeeperError } from "edgekeeper/client";
-import { make } from "./dom.ts";
+import { describe, make } from "./dom.ts";
 import { ancestorsOf, childPath, hashOf, nameOf, parentOf } from "./paths.ts";
 
 /** Children shown at once under one node; "show more" adds as many again. */
@@ -63,7 +63,7 @@ export class TreeView {
     if (ephemeral) link.classList.add("ephemeral");
     toggle.addEventListener("click", () => {
       const run = this.#entries.get(path)?.list ? Promise.resolve(this.#collapse(path)) : this.#expand(path);
-      run.catch((error: unknown) => this.onError(`listing ${path}: ${String(error)}`));
+      run.catch((error: unknown) => this.onError(`listing ${path}: ${describe(error)}`));
     });
     row.append(toggle, link);
     item.append(row);

@@ -68,6 +68,8 @@ async function openConsole(fragment = ""): Promise<{ page: Page; problems: strin
 
 describe.skipIf(missing)("the console", () => {
   it("is the front page: / redirects to /ui/, and an unknown path is a 404", async () => {
+    const bare = await fetch(`${server!.base}/ui`, { redirect: "manual" });
+    expect([301, 307, 308]).toContain(bare.status);
     const root = await fetch(`${server!.base}/`, { redirect: "manual" });
     expect(root.status).toBe(302);
     expect(root.headers.get("Location")).toBe("/ui/");
@@ -112,6 +114,8 @@ describe.skipIf(missing)("the console", () => {
     const { page, problems } = await openConsole("#/deep/config");
     await poll(() => text(page, "#data")).toBe(JSON.stringify({ db: { host: "db1", port: 5432 } }, null, 2));
     expect(await text(page, "#data-kind")).toMatch(/^JSON/);
+    // Edited as stored: saving unchanged text writes the same bytes back.
+    expect(await page.locator("#edit-value").inputValue()).toBe('{"db":{"host":"db1","port":5432}}');
     await poll(() => treeLink(page, "/deep/config").getAttribute("aria-current")).toBe("true");
     expect(await text(page, "#crumbs")).toBe("/deep/config");
 
