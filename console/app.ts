@@ -75,7 +75,7 @@ async function start(): Promise<void> {
 
   const tree = new TreeView(element("tree"), client, (text) => events.add(text, "error"));
   const node = new NodeView(client);
-  const cluster = new ClusterView(client, settings, element("sessions"), element("mounts"));
+  const cluster = new ClusterView(client, settings, { sessions: element("sessions"), mounts: element("mounts"), onMounts: (mounts) => tree.markMounts(mounts) });
 
   const open = () => {
     const path = pathOfHash(location.hash);

@@ -51,12 +51,15 @@ export class ClusterView {
   readonly settings: Settings;
   readonly sessions: HTMLElement;
   readonly mounts: HTMLElement;
+  /** Told each mount table read, so that the tree can mark mount points. */
+  readonly onMounts: (mounts: MountTable["mounts"]) => void;
 
-  constructor(client: KeeperClient, settings: Settings, sessions: HTMLElement, mounts: HTMLElement) {
+  constructor(client: KeeperClient, settings: Settings, views: { sessions: HTMLElement; mounts: HTMLElement; onMounts: ClusterView["onMounts"] }) {
     this.client = client;
     this.settings = settings;
-    this.sessions = sessions;
-    this.mounts = mounts;
+    this.sessions = views.sessions;
+    this.mounts = views.mounts;
+    this.onMounts = views.onMounts;
   }
 
   async refresh(): Promise<void> {
@@ -105,6 +108,7 @@ export class ClusterView {
     const parts: HTMLElement[] = [refreshButton(() => void this.#showMounts())];
     try {
       const { version, mounts } = await getJson<MountTable>(this.settings, "v1/admin/mounts");
+      this.onMounts(mounts);
       parts.push(
         make("p", `Mount table version ${version}: each subtree below lives on its shard.`),
         table(["prefix", "shard"], mounts.map(({ prefix, shard }) => [make("a", prefix, { href: hashOf(prefix) }), shard])),

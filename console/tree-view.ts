@@ -20,6 +20,8 @@ interface Entry {
 export class TreeView {
   readonly #entries = new Map<string, Entry>();
   #selected: string | undefined;
+  /** Mount point -> shard, from the last mount table read (empty without the admin right). */
+  #mounts = new Map<string, string>();
 
   readonly client: KeeperClient;
   readonly onError: (text: string) => void;
@@ -41,6 +43,18 @@ export class TreeView {
     }
     if (path === "/" && !this.#entries.get("/")!.list) await this.#expand("/");
     this.#select(path);
+  }
+
+  /** Marks each mount point below / with its shard. */
+  markMounts(mounts: readonly { prefix: string; shard: string }[]): void {
+    this.#mounts = new Map(mounts.filter(({ prefix }) => prefix !== "/").map(({ prefix, shard }) => [prefix, shard]));
+    for (const [path, entry] of this.#entries) this.#markMount(path, entry);
+  }
+
+  #markMount(path: string, entry: Entry): void {
+    entry.item.querySelector(":scope > .row > .shard")?.remove();
+    const shard = this.#mounts.get(path);
+    if (shard !== undefined) entry.link.after(make("span", `shard ${shard}`, { class: "shard" }));
   }
 
   /** A child of `parent` was created or deleted: list it again, if it is open. */
@@ -69,6 +83,7 @@ export class TreeView {
     item.append(row);
     const entry: Entry = { item, toggle, link, list: undefined };
     this.#entries.set(path, entry);
+    this.#markMount(path, entry);
     if (path === this.#selected) link.setAttribute("aria-current", "true");
     return entry;
   }

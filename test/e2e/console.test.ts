@@ -210,8 +210,13 @@ describe.skipIf(missing)("the console", () => {
     await page.close();
   });
 
-  it("shows its session and the namespace's shards and mounts", async () => {
+  it("shows its session and the namespace's shards and mounts, mount points marked in the tree", async () => {
+    const mounted = await fetch(`${server!.base}/v1/admin/mounts`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prefix: "/on-a-shard" }) });
+    expect(mounted.status, await mounted.clone().text()).toBe(201);
+    const { mount } = (await mounted.json()) as { mount: { shard: string } };
     const { page } = await openConsole();
+    await poll(() => text(page, '#tree li[data-path="/on-a-shard"] .shard')).toBe(`shard ${mount.shard}`);
+    expect(await text(page, "#mounts table")).toContain(`/on-a-shard${mount.shard}`);
     await poll(() => text(page, "#sessions")).toMatch(/This console's session: 0x[0-9a-f]+, timeout \d+ ms\./);
     await poll(() => text(page, "#mounts table")).toContain("/root");
     const own = /session (0x[0-9a-f]+)/.exec(await text(page, "#session"))![1]!;
