@@ -34,11 +34,13 @@ export const app = new Hono<AppEnv>();
 
 app.use("*", drainUnreadBody());
 app.onError(renderError);
-app.notFound(() => {
-  throw new KeeperError("Unimplemented", "no such endpoint; see docs/api.md");
-});
+// An unknown path or method is 404 (as any web server answers), still in ZooKeeper's
+// terms: the error table's Unimplemented says 400, which is for an unknown op.
+app.notFound((c) => c.json({ error: new KeeperError("Unimplemented", "no such endpoint; see docs/api.md").toBody() }, 404));
 
 app.use("*", requestLog());
+// The console (static assets at /ui/, served before the Worker runs) is the front page.
+app.get("/", (c) => c.redirect("/ui/", 302));
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.get("/readyz", async (c) => {
   const ready = await readiness(c.env);

@@ -1,6 +1,6 @@
 /**
- * Builds the browser page (examples/browser) into a Workers static-assets directory:
- * `<dir>/ui/index.html` and `<dir>/ui/app.js` (app.ts and the client, bundled), so
+ * Builds the web console (console/) into a Workers static-assets directory:
+ * `<dir>/ui/index.html` and `<dir>/ui/app.js` (app.ts, its modules and the client, bundled), so
  * the Worker's assets serve it at `/ui/`, on the API's own origin.
  *
  * `npm start` builds it into its state directory; `wrangler deploy` and `wrangler dev`
@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { build } from "esbuild";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
-const source = join(repoRoot, "examples/browser");
+const source = join(repoRoot, "console");
 
 /** The assets directory wrangler.toml names; relative to the repository. */
 export const DEFAULT_ASSETS_DIR = "dist/assets";
@@ -43,9 +43,9 @@ export async function buildUi(assetsDir: string): Promise<void> {
 if (import.meta.main) {
   const dir = process.argv[2] ?? DEFAULT_ASSETS_DIR;
   buildUi(dir).then(
-    () => console.log(`edgekeeper: browser page built into ${join(dir, "ui")}`),
+    () => console.log(`edgekeeper: console built into ${join(dir, "ui")}`),
     (error: unknown) => {
-      console.error("edgekeeper: building the browser page failed:", error);
+      console.error("edgekeeper: building the console failed:", error);
       process.exit(1);
     },
   );

@@ -5,7 +5,7 @@
  * in programmatic Miniflare, with no wrangler proxy and no tracing worker. The
  * Worker's configuration (bindings, migrations, compatibility, [vars], [assets]) is
  * read from wrangler.toml through wrangler's own helpers, so it is never restated
- * here. The browser page (examples/browser) is built into the state directory and
+ * here. The web console (console/) is built into the state directory and
  * served at /ui/.
  *
  * Run with Node 24's type stripping: `node bridge/cli/start.ts` (erasable syntax only).
@@ -28,7 +28,7 @@ import { sourceMappedPositions } from "./source-mapped-logs.ts";
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
 
 Runs edgekeeper locally in workerd: the HTTP API on 127.0.0.1, state kept on disk,
-and a browser page that watches a znode live at /ui/.
+and a web console at /ui/.
 
 Options:
   --port N        HTTP port (env EDGEKEEPER_HTTP_PORT; default 8787)
@@ -270,7 +270,7 @@ async function main(): Promise<void> {
 
   const shownState = relative(process.cwd(), options.stateDir) || ".";
   console.log(`edgekeeper: HTTP on http://${HOST}:${url.port} (state in ${shownState.startsWith("..") ? options.stateDir : shownState})`);
-  if (config.assets) console.log(`edgekeeper: watch a znode in your browser at http://${HOST}:${url.port}/ui/`);
+  if (config.assets) console.log(`edgekeeper: console at http://${HOST}:${url.port}/ui/`);
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {

@@ -309,7 +309,9 @@ function judge(p: HttpPlan, status: number, headers: IncomingHttpHeaders, text: 
     return `answered ${status} without a JSON error (${contentType}): ${text.slice(0, 300)}`;
   }
   const known = KEEPER_ERRORS[name as keyof typeof KEEPER_ERRORS];
-  if (!known || known.code !== code || known.httpStatus !== status) return `answered ${status} with ${JSON.stringify({ name, code })}, not a ZooKeeper error of that status`;
+  // An unknown route or method is Unimplemented at 404 (the table's 400 is for an unknown op).
+  const unknownEndpoint = name === "Unimplemented" && status === 404;
+  if (!known || known.code !== code || (known.httpStatus !== status && !unknownEndpoint)) return `answered ${status} with ${JSON.stringify({ name, code })}, not a ZooKeeper error of that status`;
   return undefined;
 }
 

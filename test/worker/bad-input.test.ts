@@ -252,14 +252,33 @@ describe("unknown operations, views, encodings and endpoints", () => {
     ["multi-read: unknown encoding", (zk) => zk.multiRead([{ op: "getData", path: "/a" }], { encoding: "hex" }), "BadArguments"],
     ["get: unknown view", (zk) => zk.get("/a", { view: "everything" }), "BadArguments"],
     ["get: unknown encoding", (zk) => zk.get("/a", { encoding: "hex" }), "BadArguments"],
-    ["unknown endpoint under /v1", (zk) => zk.fetch("GET", "/v1/nodes/a"), "Unimplemented"],
-    ["unknown endpoint at the top", (zk) => zk.fetch("GET", "/v2/znodes/a"), "Unimplemented"],
-    ["unknown method on znodes", (zk) => zk.fetch("PATCH", "/v1/znodes/a", { body: { data: "x" } }), "Unimplemented"],
-    ["GET on /v1/multi", (zk) => zk.fetch("GET", "/v1/multi"), "Unimplemented"],
-    ["DELETE on /v1/admin/mounts", (zk) => zk.fetch("DELETE", "/v1/admin/mounts"), "Unimplemented"],
   ];
   it.each(cases)("%s", async (_, send, name) => {
     await refusedWithoutWrite(send, name);
+  });
+
+  // Not an op the server lacks but a page that is not there: 404, still as a ZooKeeper error.
+  const unknownEndpoints: [string, (zk: HttpClient) => Promise<Response>][] = [
+    ["unknown endpoint under /v1", (zk) => zk.fetch("GET", "/v1/nodes/a")],
+    ["unknown endpoint at the top", (zk) => zk.fetch("GET", "/v2/znodes/a")],
+    ["unknown method on znodes", (zk) => zk.fetch("PATCH", "/v1/znodes/a", { body: { data: "x" } })],
+    ["GET on /v1/multi", (zk) => zk.fetch("GET", "/v1/multi")],
+    ["DELETE on /v1/admin/mounts", (zk) => zk.fetch("DELETE", "/v1/admin/mounts")],
+  ];
+  it.each(unknownEndpoints)("%s: 404 with Unimplemented in JSON, nothing written", async (_, send) => {
+    const zk = await seeded();
+    const before = await zk.snapshot();
+    const res = await send(zk);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+    expect(await res.json()).toMatchObject({ error: { name: "Unimplemented", code: -6 } });
+    expect(await zk.snapshot()).toEqual(before);
+  });
+
+  it("redirects / to the console at /ui/", async () => {
+    const res = await SELF.fetch(`${ORIGIN}/`, { redirect: "manual" });
+    expect(res.status).toBe(302);
+    expect(new URL(res.headers.get("Location")!, ORIGIN).pathname).toBe("/ui/");
   });
 });
 
