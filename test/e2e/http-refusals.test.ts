@@ -78,10 +78,10 @@ describe("a refusal made before the body is read", () => {
     ["an origin that may not use the API", { method: "POST", path: "/v1/znodes/a", headers: { Origin: "https://evil.example" } }, "NoAuth"],
     ["a malformed namespace", { method: "POST", path: "/v1/znodes/a", headers: { "X-Edgekeeper-Namespace": "no/slash" } }, "BadArguments"],
     // Methods whose body no route reads.
-    ["a GET to an unknown route", { method: "GET", path: "/v1/nothing" }, "Unimplemented"],
+    ["a GET to an unknown route", { method: "GET", path: "/v1/nothing" }, UNKNOWN_ENDPOINT],
     ["a GET from an origin that may not use the API", { method: "GET", path: "/v1/znodes/a", headers: { Origin: "https://evil.example" } }, "NoAuth"],
     ["a DELETE of a session without its credentials", { method: "DELETE", path: "/v1/sessions/1" }, "AuthFailed"],
-    ["an OPTIONS where no CORS origin is configured", { method: "OPTIONS", path: "/v1/znodes/a" }, "Unimplemented"],
+    ["an OPTIONS where no CORS origin is configured", { method: "OPTIONS", path: "/v1/znodes/a" }, UNKNOWN_ENDPOINT],
   ];
   const sizes: [string, number][] = [
     ["a small body", 100],
