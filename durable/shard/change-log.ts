@@ -3,7 +3,7 @@
  * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
  * its events; the log keeps a bounded window of zxids.
  */
-import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome } from "../../protocol/index.ts";
+import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
@@ -41,6 +41,16 @@ export class ChangeLog {
   /** The last committed zxid. */
   lastZxid(): number {
     return makeZxid(this.meta("epoch") ?? 1, this.meta("counter") ?? 0);
+  }
+
+  /**
+   * Moves the sequence on to `zxid` if it is behind (a restore: the restored nodes'
+   * zxids must stay below every later write's).
+   */
+  advanceTo(zxid: number): void {
+    if (zxid <= this.lastZxid()) return;
+    this.setMeta("epoch", zxidEpoch(zxid));
+    this.setMeta("counter", zxidCounter(zxid));
   }
 
   /** Takes the next zxid. Call inside the write's transaction, so a rollback returns it. */
