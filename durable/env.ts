@@ -27,6 +27,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_TICK_MS?: string;
   /** How many session hosts new sessions spread over, per location (default 4). */
   EDGEKEEPER_HOSTS_PER_LOCATION?: string;
+  /** About how many bytes of nodes one page of a snapshot save answers (default 1 MiB; at least one node). */
+  EDGEKEEPER_SNAPSHOT_PAGE_BYTES?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }
@@ -34,6 +36,7 @@ export interface EdgekeeperEnv {
 export const DEFAULT_CONTAINER_REAP_MS = 10_000;
 export const DEFAULT_MAX_NAMESPACES = 1_000;
 export const DEFAULT_MAX_MOUNTS = 100;
+export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
 /**
  * A positive integer setting, or its default when unset or invalid.
