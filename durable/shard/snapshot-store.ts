@@ -27,8 +27,10 @@ import { ZNODE_COLUMNS, znodeTableSql } from "./schema.ts";
 import { type SqlRow, type ZnodeRow, ZnodeStore, rowFromSql, statOf } from "./znode-store.ts";
 
 const COPY = "snapshot_copy";
-/** What a node costs in a page besides its data and ACL (path, Stat, JSON). */
-const NODE_OVERHEAD_BYTES = 400;
+/** What a node costs in a page besides its path, data (base64) and ACL: its Stat and JSON. */
+const NODE_OVERHEAD_BYTES = 300;
+/** Most nodes in one page, whatever their size (bounds the work of one answer). */
+const PAGE_ROWS = 5_000;
 
 export interface SnapshotPage {
   nodes: SnapshotNode[];
@@ -110,20 +112,23 @@ export class SnapshotStore {
     if (this.meta("snapshot_id") !== id) {
       throw new KeeperError("SystemError", "this save's copy of the shard is gone (a newer save replaced it, or it was finished): start the save again");
     }
-    const nodes: SnapshotNode[] = [];
+    // Sizes first, then the rows that fit: every statement runs to its end (an open
+    // cursor would hold the copy locked against the last page's DROP), and no more
+    // rows are read than the page holds.
+    const sizes = this.sql
+      .exec<{ path: string; size: number }>(
+        `SELECT path, length(path) + length(data) * 4 / 3 + length(acl) + ? AS size FROM ${COPY} WHERE path > ? ORDER BY path LIMIT ?`,
+        NODE_OVERHEAD_BYTES, after, PAGE_ROWS,
+      )
+      .toArray();
+    let count = 0;
     let bytes = 0;
-    let done = true;
-    for (const raw of this.sql.exec<SqlRow>(`SELECT ${ZNODE_COLUMNS} FROM ${COPY} WHERE path > ? ORDER BY path`, after)) {
-      if (nodes.length > 0 && bytes >= maxBytes) {
-        done = false;
-        break;
-      }
-      const node = snapshotNodeOf(rowFromSql(raw));
-      bytes += NODE_OVERHEAD_BYTES + node.path.length + (node.data?.length ?? 0) + JSON.stringify(node.acl).length;
-      nodes.push(node);
-    }
+    while (count < sizes.length && (count === 0 || bytes + sizes[count]!.size <= maxBytes)) bytes += sizes[count++]!.size;
+    const last = count > 0 ? sizes[count - 1]!.path : null;
+    const rows = last === null ? [] : this.sql.exec<SqlRow>(`SELECT ${ZNODE_COLUMNS} FROM ${COPY} WHERE path > ? AND path <= ? ORDER BY path`, after, last).toArray();
+    const done = count === sizes.length && sizes.length < PAGE_ROWS;
     if (done) this.drop();
-    return { nodes, last: nodes.at(-1)?.path ?? null, done };
+    return { nodes: rows.map((raw) => snapshotNodeOf(rowFromSql(raw))), last, done };
   }
 
   private drop(): void {
