@@ -83,6 +83,6 @@ it("reaps restored TTL nodes that ran out and restored containers left empty, as
   ];
   await restore(copy, { shards: [{ prefix: "/", zxid: 6 }] }, nodes);
   for (const path of ["/expired", "/emptied"]) {
-    await expect.poll(async () => (await copy.get(path)).status, { timeout: 10_000 }).toBe(404);
+    await expect.poll(async () => (await copy.get(path)).status, { timeout: 4_000 }).toBe(404);
   }
 });
