@@ -20,8 +20,9 @@ Options:
   --url URL         the server (env EDGEKEEPER_URL; default http://127.0.0.1:8787, npm start's)
   --token T         its bearer token, with the admin right (env EDGEKEEPER_TOKEN)
   --namespace NAME  the namespace (env EDGEKEEPER_NAMESPACE; default "default")
-  --auth "digest super:PASSWORD"
-                    the super identity, to use a write token as admin
+  --auth "digest USER:PASSWORD"
+                    who the save reads as: every node's ACL must allow it READ
+                    (super reads all, and makes a write token an admin)
   --json            inspect: the summary as JSON
   --quiet           no progress lines on stderr
   -h, --help        this text

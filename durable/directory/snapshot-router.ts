@@ -4,7 +4,7 @@
  * DirectoryDO (mounts, emptiness, undo) and writes pages of nodes to their shards.
  * See docs/architecture.md, "Backup and restore".
  */
-import { KeeperError, type Outcome, type SnapshotShard } from "../../protocol/index.ts";
+import { type Caller, KeeperError, type Outcome, type SnapshotShard } from "../../protocol/index.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import type { SnapshotPage } from "../shard/snapshot-store.ts";
 import type { RestoreOutcome, RestoreShard } from "./directory-do.ts";
@@ -14,7 +14,7 @@ import { ShardRouter } from "./shard-router.ts";
 /** The shard's snapshot RPCs (Outcome's `unknown` value defeats Rpc's inference). */
 interface SnapshotShardStub {
   snapshotBegin(root: string, id: string): Promise<Outcome<{ zxid: number }>>;
-  snapshotPage(root: string, id: string, after: string, maxBytes: number): Promise<Outcome<SnapshotPage>>;
+  snapshotPage(root: string, reader: Caller, id: string, after: string, maxBytes: number): Promise<Outcome<SnapshotPage>>;
   restoreNodes(root: string, nodes: unknown[]): Promise<Outcome>;
 }
 
@@ -58,11 +58,11 @@ export class SnapshotRouter {
     return { id, namespace: this.namespace, created, shards };
   }
 
-  /** A page of a save's copy of the shard of `prefix`, after the path `after`. */
-  async savePage(id: string, prefix: string, after: string, maxBytes: number): Promise<SnapshotPage> {
+  /** A page of a save's copy of the shard of `prefix`, after the path `after`; every node in it readable by `reader`. */
+  async savePage(reader: Caller, id: string, prefix: string, after: string, maxBytes: number): Promise<SnapshotPage> {
     const mount = (await this.router.table(true)).mounts.find((m) => m.prefix === prefix);
     if (!mount) throw new KeeperError("NoNode", `no shard serves ${prefix} any more (unmounted during the save?)`, prefix);
-    const page = await this.shard(mount).snapshotPage(mount.prefix, id, after, maxBytes);
+    const page = await this.shard(mount).snapshotPage(mount.prefix, reader, id, after, maxBytes);
     if (!page.ok) throw KeeperError.fromBody(page.error);
     return page.value;
   }

@@ -341,10 +341,10 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return { ok: true, zxid, value: { zxid } };
   }
 
-  /** Save: the copied nodes after `after`, in path order, about `maxBytes` of them. */
-  async snapshotPage(root: string, id: string, after: string, maxBytes: number): Promise<Outcome<SnapshotPage>> {
+  /** Save: the copied nodes after `after`, in path order, about `maxBytes` of them, each readable by `reader`. */
+  async snapshotPage(root: string, reader: Caller, id: string, after: string, maxBytes: number): Promise<Outcome<SnapshotPage>> {
     this.treeFor(root);
-    return this.outcomeOf(() => this.snapshots.page(id, after, maxBytes));
+    return this.outcomeOf(() => this.snapshots.page(id, after, maxBytes, reader.ids));
   }
 
   /**

@@ -13,10 +13,13 @@
  */
 import {
   type Acl,
+  type Id,
   KeeperError,
+  Perms,
   type Limits,
   SYSTEM_PATHS,
   type SnapshotNode,
+  aclAllows,
   basename,
   bytesToBase64,
   isWithin,
@@ -107,8 +110,12 @@ export class SnapshotStore {
     this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot_id', ?)", id);
   }
 
-  /** The nodes after `after` in path order, about `maxBytes` of them (at least one). */
-  page(id: string, after: string, maxBytes: number): SnapshotPage {
+  /**
+   * The nodes after `after` in path order, about `maxBytes` of them (at least one).
+   * Every one must be readable by `readerIds` (an ACL protects a node in a snapshot
+   * too; super reads all): NoAuth names the first that is not.
+   */
+  page(id: string, after: string, maxBytes: number, readerIds: readonly Id[]): SnapshotPage {
     if (this.meta("snapshot_id") !== id) {
       throw new KeeperError("SystemError", "this save's copy of the shard is gone (a newer save replaced it, or it was finished): start the save again");
     }
@@ -126,9 +133,12 @@ export class SnapshotStore {
     while (count < sizes.length && (count === 0 || bytes + sizes[count]!.size <= maxBytes)) bytes += sizes[count++]!.size;
     const last = count > 0 ? sizes[count - 1]!.path : null;
     const rows = last === null ? [] : this.sql.exec<SqlRow>(`SELECT ${ZNODE_COLUMNS} FROM ${COPY} WHERE path > ? AND path <= ? ORDER BY path`, after, last).toArray();
+    const nodes = rows.map((raw) => rowFromSql(raw));
+    const refused = nodes.find((row) => !aclAllows(row.acl, Perms.READ, readerIds));
+    if (refused) throw new KeeperError("NoAuth", `a save needs READ on every node, and ${refused.path} refuses it: save with an identity it allows, or as super`, refused.path);
     const done = count === sizes.length && sizes.length < PAGE_ROWS;
     if (done) this.drop();
-    return { nodes: rows.map((raw) => snapshotNodeOf(rowFromSql(raw))), last, done };
+    return { nodes: nodes.map(snapshotNodeOf), last, done };
   }
 
   private drop(): void {

@@ -104,7 +104,8 @@ beforeAll(async () => {
   sessionHeader = { "X-Edgekeeper-Session": `${session.sessionId}:${session.password}` };
   await ok(ns, "POST", znode("/app/leader"), { mode: "EPHEMERAL", data: "me" }, sessionHeader);
   sourceTree = await treeOf(ns);
-  const saving = await snapshot("save", saved, "--namespace", ns);
+  // /secure is alice's alone: the save reads as alice (super would do too).
+  const saving = await snapshot("save", saved, "--namespace", ns, "--auth", ALICE);
   expect(saving, saving.stderr).toMatchObject({ code: 0 });
 });
 
@@ -130,6 +131,15 @@ it("restores a saved tree into another namespace node by node, Stat and ACL incl
   // Four children were created under /app (three jobs and the ephemeral): the next is the fifth.
   expect(next.path).toBe("/app/job-0000000004");
   expect(next.stat.czxid).toBeGreaterThan(Math.max(...[...restored.values()].map((n) => n.stat.mzxid)));
+});
+
+it("refuses to save a node whose ACL refuses the caller READ, and leaves no file", async () => {
+  const file = join(dir, "refused.jsonl");
+  const saving = await snapshot("save", file, "--namespace", "src");
+  expect(saving.code).toBe(1);
+  expect(saving.stderr).toContain("NoAuth");
+  expect(saving.stderr).toContain("/secure");
+  await expect(readFile(file)).rejects.toThrow();
 });
 
 it("inspect summarises a file: nodes, data bytes, each shard's zxid, the largest values", async () => {
@@ -192,7 +202,7 @@ it("saves each shard as of the zxid the save began at, whatever is written while
   const late = (await ok("src", "POST", znode("/late"), { data: "after the save began" })) as { stat: Stat };
   await ok("src", "PUT", znode("/app"), { data: "changed after the save began" });
   expect(late.stat.czxid).toBeGreaterThan(begun.shards[0]!.zxid);
-  const page = (await ok("src", "GET", `/v1/admin/snapshot/${begun.id}/page?prefix=/&after=`)) as { nodes: { path: string; data: string }[]; done: boolean };
+  const page = (await ok("src", "GET", `/v1/admin/snapshot/${begun.id}/page?prefix=/&after=`, undefined, { "X-Edgekeeper-Auth": ALICE })) as { nodes: { path: string; data: string }[]; done: boolean };
   expect(page.done).toBe(true);
   expect(page.nodes.map((n) => n.path)).not.toContain("/late");
   expect(Buffer.from(page.nodes.find((n) => n.path === "/app")!.data, "base64").toString()).toBe("config v2");

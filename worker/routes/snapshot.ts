@@ -12,6 +12,7 @@ import { SnapshotRouter } from "../../durable/directory/snapshot-router.ts";
 import { KeeperError, limitsFromEnv, parseAclList, parseSnapshotHeader } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
+import { callerOf } from "../identity.ts";
 import { type JsonObject, readJsonObject } from "../request-body.ts";
 
 export const snapshotRoutes = new Hono<AppEnv>();
@@ -21,12 +22,15 @@ const snapshots = (c: { env: AppEnv["Bindings"]; get(key: "namespace"): string }
 /** POST /v1/admin/snapshot: copies every shard at its last zxid; answers {id, namespace, created, shards}. */
 snapshotRoutes.post("/snapshot", async (c) => c.json(await snapshots(c).beginSave(), 201));
 
-/** GET /v1/admin/snapshot/<id>/page?prefix=/&after=: the next nodes of one shard's copy, in path order. */
+/**
+ * GET /v1/admin/snapshot/<id>/page?prefix=/&after=: the next nodes of one shard's copy,
+ * in path order; NoAuth if one of them refuses the caller READ (X-Edgekeeper-Auth: super reads all).
+ */
 snapshotRoutes.get("/snapshot/:id/page", async (c) => {
   const prefix = c.req.query("prefix") ?? "/";
   const after = c.req.query("after") ?? "";
   const maxBytes = positiveSetting(c.env, "EDGEKEEPER_SNAPSHOT_PAGE_BYTES", DEFAULT_SNAPSHOT_PAGE_BYTES);
-  return c.json(await snapshots(c).savePage(c.req.param("id"), prefix, after, maxBytes));
+  return c.json(await snapshots(c).savePage(await callerOf(c.req, c.env), c.req.param("id"), prefix, after, maxBytes));
 });
 
 /** POST /v1/admin/restore {header, mountAcls}: begins a restore into this (empty) namespace. */
