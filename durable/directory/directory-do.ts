@@ -159,6 +159,8 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
       if (this.activeTable().mounts.length > 1) throw new KeeperError("NotEmpty", "the namespace has mounts: restore only into an empty namespace");
       const [root, ...mounts] = shards;
       if (root?.prefix !== "/") throw new KeeperError("BadArguments", "the first shard restored must be /");
+      const max = positiveSetting(this.env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+      if (mounts.length > max) throw new KeeperError("QuotaExceeded", `the snapshot holds ${mounts.length} mounts; this namespace may hold ${max} (EDGEKEEPER_MAX_MOUNTS)`);
       const checked = await this.shard(ROOT_MOUNT.shard).restoreBegin("/", root.zxid);
       if (!checked.ok) throw KeeperError.fromBody(checked.error);
       this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('restoring', 1)");

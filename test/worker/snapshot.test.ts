@@ -86,3 +86,13 @@ it("reaps restored TTL nodes that ran out and restored containers left empty, as
     await expect.poll(async () => (await copy.get(path)).status, { timeout: 4_000 }).toBe(404);
   }
 });
+
+it("refuses a snapshot with more mounts than the namespace may hold, before changing anything", async () => {
+  const copy = new HttpClient();
+  // EDGEKEEPER_MAX_MOUNTS is 3 in the test config.
+  const shards = ["/", "/a", "/b", "/c", "/d"].map((prefix, zxid) => ({ prefix, zxid }));
+  const header: SnapshotHeader = { format: "edgekeeper-snapshot", version: 1, namespace: "x", created: new Date().toISOString(), shards };
+  await expectKeeperError(await copy.fetch("POST", "/v1/admin/restore", { body: { header } }), "QuotaExceeded");
+  expect((await copy.fetch("GET", "/v1/admin/mounts").then((r) => r.json<{ mounts: unknown[] }>())).mounts).toHaveLength(1);
+  await expectKeeperError(await copy.fetch("POST", "/v1/admin/restore/nodes", { body: { nodes: [] } }), "BadArguments");
+});
