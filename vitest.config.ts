@@ -19,6 +19,8 @@ export default defineConfig({
           EDGEKEEPER_MAX_SESSIONS_PER_HOST: "30",
           // Small enough that a test can reach it.
           EDGEKEEPER_MAX_MOUNTS: "3",
+          // Small enough that a snapshot of a few nodes takes several pages.
+          EDGEKEEPER_SNAPSHOT_PAGE_BYTES: "2000",
           EDGEKEEPER_SUPER_DIGEST: "super:D/InIHSb7yEEbrWz8b9l71RjZJU=",
           // Small enough that a test reaches them with a few values at the limit.
           EDGEKEEPER_MAX_ANSWER_BYTES: "2097152",

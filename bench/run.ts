@@ -18,6 +18,7 @@ import { startZookeeper } from "./peers/zookeeper.ts";
 import { type Results, type Row, type Variant, edgekeeperKey, record, renderReport, targetLines } from "./report.ts";
 import { type SessionDriver, type SessionTarget, closeAll, rssGrowth, runW4, runW6 } from "./session-workloads.ts";
 import { runW5 } from "./lock-workload.ts";
+import { runSnapshotBench } from "./snapshot-workload.ts";
 import { formatNumber } from "./stats.ts";
 import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
 
@@ -57,6 +58,10 @@ Options:
   --w6-per-socket N  sessions per WebSocket in W6's shared-socket run (default 250)
   --w6-rounds N      W6 runs per system, each on a freshly started server (default 2; 1 with --quick)
   --w6-changes N     changes fanned out per W6 run; the median is reported (default 5; 3 with --quick)
+  --snapshot         instead of W1-W6: snapshot save and restore time (npx edgekeeper
+                     snapshot) beside ZooKeeper's restart from its own snapshot
+                     (bench/snapshot-workload.ts)
+  --snapshot-nodes N nodes in the snapshot benchmark's tree (default 100000)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -77,6 +82,7 @@ interface Options {
   etcd: boolean;
   timeoutMs: number;
   quick: boolean;
+  snapshot: { nodes: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -105,6 +111,8 @@ function readOptions(argv: string[]): Options {
       "w6-per-socket": { type: "string" },
       "w6-rounds": { type: "string" },
       "w6-changes": { type: "string" },
+      snapshot: { type: "boolean" },
+      "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
       timeout: { type: "string" },
@@ -144,6 +152,7 @@ function readOptions(argv: string[]): Options {
     zookeeper: !values["no-zookeeper"],
     etcd: values.etcd ?? false,
     timeoutMs: positiveInt(values.timeout, 1200, "--timeout") * 1000,
+    snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
   };
 }
 
@@ -303,6 +312,12 @@ async function runW6Rounds(options: Options, results: Results, notes: string[]):
 async function main(options: Options): Promise<void> {
   const notes: string[] = [];
   console.log(machineLine());
+  if (options.snapshot) {
+    const { lines, notes: snapshotNotes } = await runSnapshotBench({ ...options.snapshot, zookeeper: options.zookeeper, startupLimitMs: STARTUP_LIMIT_MS });
+    await cleanup();
+    console.log(["", ...lines, "", ...snapshotNotes.map((n) => `note: ${n}`)].join("\n"));
+    return;
+  }
   /** Rows with sessions: the TypeScript client's, or the bridge's. */
   const withSessions = options.sessions || options.bridge;
   const w13 = ["W1", "W2", "W3"].filter((w) => options.workloads.has(w));

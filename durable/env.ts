@@ -35,6 +35,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_MAX_LISTED_CONNECTIONS?: string;
   /** Which log lines are written: debug, info, warn, error or off (durable/log.ts; default info). */
   EDGEKEEPER_LOG_LEVEL?: string;
+  /** About how many bytes of nodes one page of a snapshot save answers (default 1 MiB; at least one node). */
+  EDGEKEEPER_SNAPSHOT_PAGE_BYTES?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }
@@ -42,6 +44,7 @@ export interface EdgekeeperEnv {
 export const DEFAULT_CONTAINER_REAP_MS = 10_000;
 export const DEFAULT_MAX_NAMESPACES = 1_000;
 export const DEFAULT_MAX_MOUNTS = 100;
+export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
 /**
  * A positive integer setting, or its default when unset or invalid.

@@ -14,6 +14,7 @@ export * from "./modes.ts";
 export * from "./ops.ts";
 export * from "./paths.ts";
 export * from "./session-password.ts";
+export * from "./snapshot.ts";
 export * from "./scopes.ts";
 export * from "./stat.ts";
 export * from "./zxid.ts";

@@ -76,6 +76,7 @@ export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
     name: "edgekeeper",
     description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}, ZooKeeper wire bridge at ${bridge}`,
     target: httpTarget(base),
+    httpBase: base,
     zookeeperAddress: bridge,
     sessions: [clientDriver(base), sharedSocketDriver(base), zookeeperDriver(bridge, "bridge", "edgekeeper bridge")],
     rss: () => groupRss(proc),

@@ -9,6 +9,8 @@ export interface Peer {
   /** Version and how it was reached, for the report's notes. */
   description: string;
   target: Target;
+  /** The base URL of edgekeeper's HTTP API. */
+  httpBase?: string;
   /** host:port where ZooKeeper clients connect: ZooKeeper's port, or edgekeeper's wire bridge. */
   zookeeperAddress?: string;
   /** Ways to open sessions (W1-W3 through a session client, W4, W6); none for a sessionless peer. */

@@ -17,6 +17,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "the ZooKeeper wire-protocol bridge alone, in front of a deployed Worker",
     run: async (argv) => (await import("./proxy.ts")).main(argv),
   },
+  snapshot: {
+    summary: "save a namespace to a file, restore one into an empty namespace, or inspect a file",
+    run: async (argv) => (await import("./snapshot.ts")).main(argv),
+  },
   shell: {
     summary: "a zkCli.sh-compatible shell on the HTTP/WebSocket API (through the TypeScript client)",
     run: async (argv) => (await import("./shell.ts")).main(argv),

@@ -33,7 +33,19 @@ interface MountShard {
   removeMountStub(root: string, path: string): Promise<Outcome>;
   sealForUnmount(root: string): Promise<Outcome>;
   destroy(): Promise<void>;
+  restoreBegin(root: string, zxid: number): Promise<Outcome>;
+  restoreMountStub(root: string, path: string, acl: Acl[]): Promise<void>;
+  restoreFinish(root: string): Promise<Outcome>;
 }
+
+/** A saved shard to restore: its subtree, the zxid it was saved at, and (for a mount) the mount point's ACL. */
+export interface RestoreShard {
+  prefix: string;
+  zxid: number;
+  acl?: Acl[];
+}
+
+export type RestoreOutcome = { ok: true; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
 /** A mount as stored: `pending` (being set up), `active`, or `unmounting`; none but active is routed to. */
 interface MountRow extends Mount {
@@ -144,6 +156,110 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
       this.sql.exec("UPDATE mounts SET state = 'unmounting' WHERE prefix = ?", prefix);
       await this.tearDown(mount);
       return { ok: true, mount, table: this.activeTable() };
+    });
+  }
+
+  /**
+   * Restore, first step: refuses (NotEmpty) a namespace with mounts or nodes, then
+   * marks it restoring, recreates the saved mounts (stub, shard, table row) and moves
+   * each shard's zxid on to the saved one. A restore left unfinished (its client
+   * gone) is undone first. From here, any failure empties the namespace again.
+   */
+  async beginRestore(namespace: string, shards: RestoreShard[]): Promise<RestoreOutcome> {
+    return this.restoreOutcomeOf(async () => {
+      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+      await this.finishPending();
+      if (this.restoring()) await this.wipe();
+      if (this.activeTable().mounts.length > 1) throw new KeeperError("NotEmpty", "the namespace has mounts: restore only into an empty namespace");
+      const [root, ...mounts] = shards;
+      if (root?.prefix !== "/") throw new KeeperError("BadArguments", "the first shard restored must be /");
+      const max = positiveSetting(this.env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+      if (mounts.length > max) throw new KeeperError("QuotaExceeded", `the snapshot holds ${mounts.length} mounts; this namespace may hold ${max} (EDGEKEEPER_MAX_MOUNTS)`);
+      const checked = await this.shard(ROOT_MOUNT.shard).restoreBegin("/", root.zxid);
+      if (!checked.ok) throw KeeperError.fromBody(checked.error);
+      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('restoring', 1)");
+      await this.undoingOnFailure(async () => {
+        for (const mount of mounts) await this.restoreMount(mount);
+      });
+      return this.activeTable();
+    });
+  }
+
+  private async restoreMount({ prefix, zxid, acl = [...OPEN_ACL_UNSAFE] }: RestoreShard): Promise<void> {
+    const table = this.activeTable();
+    const shard = `m${table.version}-${crypto.randomUUID().slice(0, 8)}`;
+    const parentMount = mountFor(table, parentOf(prefix));
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("INSERT INTO mounts (prefix, shard, state) VALUES (?, ?, 'active')", prefix, shard);
+      this.sql.exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
+    });
+    await this.shard(parentMount.shard).restoreMountStub(parentMount.prefix, prefix, acl);
+    await this.shard(shard).initMount(prefix, acl);
+    const begun = await this.shard(shard).restoreBegin(prefix, zxid);
+    if (!begun.ok) throw KeeperError.fromBody(begun.error);
+  }
+
+  /** Restore, last step: checks every shard's children counts, then the namespace is in use again. */
+  async finishRestore(): Promise<RestoreOutcome> {
+    return this.restoreOutcomeOf(async () => {
+      if (!this.restoring()) throw new KeeperError("BadArguments", "no restore is in progress in this namespace");
+      await this.undoingOnFailure(async () => {
+        for (const mount of this.activeTable().mounts) {
+          const finished = await this.shard(mount.shard).restoreFinish(mount.prefix);
+          if (!finished.ok) throw KeeperError.fromBody(finished.error);
+        }
+      });
+      this.sql.exec("DELETE FROM meta WHERE key = 'restoring'");
+      return this.activeTable();
+    });
+  }
+
+  /** Undoes a restore in progress: the namespace is left empty, as before it began. */
+  async abortRestore(): Promise<RestoreOutcome> {
+    return this.restoreOutcomeOf(async () => {
+      if (!this.restoring()) throw new KeeperError("BadArguments", "no restore is in progress in this namespace");
+      await this.wipe();
+      return this.activeTable();
+    });
+  }
+
+  /** Whether a restore is in progress (nodes may be written as given). */
+  async isRestoring(): Promise<boolean> {
+    return this.restoring();
+  }
+
+  private restoring(): boolean {
+    return this.sql.exec("SELECT 1 FROM meta WHERE key = 'restoring'").toArray().length > 0;
+  }
+
+  private async undoingOnFailure(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      await this.wipe();
+      throw err;
+    }
+  }
+
+  /** Frees every shard of the namespace and forgets its mounts: an empty namespace, as new. */
+  private async wipe(): Promise<void> {
+    for (const mount of this.sql.exec<{ shard: string }>("SELECT shard FROM mounts").toArray()) await this.shard(mount.shard).destroy();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM mounts WHERE prefix != '/'");
+      this.sql.exec("DELETE FROM mount_requests");
+      this.sql.exec("DELETE FROM meta WHERE key = 'restoring'");
+      this.sql.exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
+    });
+  }
+
+  private restoreOutcomeOf(fn: () => Promise<MountTable>): Promise<RestoreOutcome> {
+    return this.serialized(async () => {
+      try {
+        return { ok: true, table: await fn() };
+      } catch (err) {
+        if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
+        throw err;
+      }
     });
   }
 

@@ -6,7 +6,7 @@
  * whole zxids from the oldest, so a zxid older than the oldest it holds still means
  * "cannot tell" to its readers, and a newer one means "all there is".
  */
-import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome } from "../../protocol/index.ts";
+import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
@@ -64,6 +64,16 @@ export class ChangeLog {
   /** The last committed zxid. */
   lastZxid(): number {
     return makeZxid(this.meta("epoch") ?? 1, this.meta("counter") ?? 0);
+  }
+
+  /**
+   * Moves the sequence on to `zxid` if it is behind (a restore: the restored nodes'
+   * zxids must stay below every later write's).
+   */
+  advanceTo(zxid: number): void {
+    if (zxid <= this.lastZxid()) return;
+    this.setMeta("epoch", zxidEpoch(zxid));
+    this.setMeta("counter", zxidCounter(zxid));
   }
 
   /** Takes the next zxid. Call inside the write's transaction, so a rollback returns it. */

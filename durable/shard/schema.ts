@@ -17,26 +17,39 @@ export const ZNODE_COUNTERS: readonly RowCounter[] = [
   { key: "data_bytes", perRow: "CASE WHEN ROW.kind = 'mount' THEN 0 ELSE length(ROW.path) + length(ROW.data) END" },
 ];
 
+/**
+ * The znode table's definition under `name`: "znodes", or a saved copy of it
+ * (snapshot-copy.ts; copied by ZNODE_COLUMNS, as tables made by older versions
+ * hold data_null last).
+ */
+export function znodeTableSql(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+    path TEXT PRIMARY KEY,
+    parent TEXT,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    data_null INTEGER NOT NULL DEFAULT 0,
+    acl TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    owner INTEGER NOT NULL DEFAULT 0,
+    ttl_ms INTEGER,
+    czxid INTEGER NOT NULL, mzxid INTEGER NOT NULL, pzxid INTEGER NOT NULL,
+    ctime INTEGER NOT NULL, mtime INTEGER NOT NULL,
+    version INTEGER NOT NULL, cversion INTEGER NOT NULL, aversion INTEGER NOT NULL,
+    num_children INTEGER NOT NULL
+  ) WITHOUT ROWID`;
+}
+
+/** The znode table's columns, for copies between tables of it. */
+export const ZNODE_COLUMNS =
+  "path, parent, name, data, data_null, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion, num_children";
+
 export const SHARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
   // One row per znode. kind: persistent | ephemeral | container | ttl | mount (a stub
   // for a subtree mounted on another shard, listed here so the parent shows it).
   // data_null: the value is ZooKeeper's null (data is then empty), not empty bytes.
-  `CREATE TABLE IF NOT EXISTS znodes (
-     path TEXT PRIMARY KEY,
-     parent TEXT,
-     name TEXT NOT NULL,
-     data BLOB NOT NULL,
-     data_null INTEGER NOT NULL DEFAULT 0,
-     acl TEXT NOT NULL,
-     kind TEXT NOT NULL,
-     owner INTEGER NOT NULL DEFAULT 0,
-     ttl_ms INTEGER,
-     czxid INTEGER NOT NULL, mzxid INTEGER NOT NULL, pzxid INTEGER NOT NULL,
-     ctime INTEGER NOT NULL, mtime INTEGER NOT NULL,
-     version INTEGER NOT NULL, cversion INTEGER NOT NULL, aversion INTEGER NOT NULL,
-     num_children INTEGER NOT NULL
-   ) WITHOUT ROWID`,
+  znodeTableSql("znodes"),
   `CREATE INDEX IF NOT EXISTS znodes_by_parent ON znodes (parent, name)`,
   `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner) WHERE owner != 0`,
   `CREATE INDEX IF NOT EXISTS znodes_special ON znodes (kind) WHERE kind IN ('ttl', 'container', 'mount')`,

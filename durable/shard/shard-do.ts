@@ -37,6 +37,7 @@ import { ChangeWaiters } from "./change-waiters.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
 import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
+import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
@@ -72,6 +73,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
   private readonly log: ChangeLog;
+  private readonly snapshots: SnapshotStore;
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
@@ -84,6 +86,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.sql = ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
+    this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
     this.limits = limitsFromEnv(env);
     const reap = Number(env.EDGEKEEPER_CONTAINER_REAP_MS);
@@ -347,6 +350,74 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.createSchema();
+  }
+
+  /**
+   * Save: copies the tree at its last zxid under `id` (snapshot-store.ts), answering
+   * that zxid; the pages are then read from the copy, whatever writes follow.
+   */
+  async snapshotBegin(root: string, id: string): Promise<Outcome<{ zxid: number }>> {
+    if (!this.treeFor(root).serving) return this.moved();
+    const zxid = this.ctx.storage.transactionSync(() => {
+      this.snapshots.take(id);
+      return this.log.lastZxid();
+    });
+    return { ok: true, zxid, value: { zxid } };
+  }
+
+  /** Save: the copied nodes after `after`, in path order, about `maxBytes` of them, each readable by `reader`. */
+  async snapshotPage(root: string, reader: Caller, id: string, after: string, maxBytes: number): Promise<Outcome<SnapshotPage>> {
+    this.treeFor(root);
+    return this.outcomeOf(() => this.snapshots.page(id, after, maxBytes, reader.ids));
+  }
+
+  /**
+   * Restore: refuses (NotEmpty) a shard holding more than its root, then moves its
+   * zxid on to the saved one, so every later write's zxid is above the restored ones.
+   */
+  async restoreBegin(root: string, zxid: number): Promise<Outcome> {
+    if (!this.treeFor(root).serving) return this.moved();
+    return this.outcomeOf(() => {
+      if (!this.snapshots.holdsOnlyRoot(root)) throw new KeeperError("NotEmpty", `the subtree at ${root} is not empty: restore only into an empty namespace`, root);
+      this.ctx.storage.transactionSync(() => this.log.advanceTo(zxid));
+      return {};
+    });
+  }
+
+  /** Restore: writes saved nodes as given, all or none of them (snapshot-store.ts). */
+  async restoreNodes(root: string, nodes: unknown[]): Promise<Outcome> {
+    if (!this.treeFor(root).serving) return this.moved();
+    return this.outcomeOf(() => {
+      this.ctx.storage.transactionSync(() => this.snapshots.restore(root, nodes, this.limits));
+      return {};
+    });
+  }
+
+  /** Restore: the stub of a subtree restored as a mount, with the mount point's ACL. */
+  async restoreMountStub(root: string, path: string, acl: Acl[]): Promise<void> {
+    this.treeFor(root);
+    this.snapshots.insertMountStub(path, acl, Date.now());
+  }
+
+  /** Restore: checks the children counts, then sets the alarm for the TTL nodes and containers restored. */
+  async restoreFinish(root: string): Promise<Outcome> {
+    this.treeFor(root);
+    const outcome = this.outcomeOf(() => {
+      this.snapshots.verifyCounts();
+      return {};
+    });
+    if (outcome.ok) await this.scheduleReaper();
+    return outcome;
+  }
+
+  /** `fn`'s value as an outcome, a KeeperError as a failed one. */
+  private outcomeOf<T>(fn: () => T): Outcome<T> {
+    try {
+      return { ok: true, zxid: this.log.lastZxid(), value: fn() };
+    } catch (err) {
+      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      throw err;
+    }
   }
 
   /**

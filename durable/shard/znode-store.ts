@@ -21,7 +21,7 @@ export interface ZnodeRow extends Omit<Stat, "ephemeralOwner" | "dataLength"> {
   ttlMs: number | null;
 }
 
-type SqlRow = Record<string, SqlStorageValue>;
+export type SqlRow = Record<string, SqlStorageValue>;
 
 /** The data and data_null columns of a value (the data column cannot hold NULL). */
 const storedData = (data: Value): [Uint8Array, number] => (data === null ? [new Uint8Array(0), 1] : [data, 0]);
@@ -33,7 +33,7 @@ const storedData = (data: Value): [Uint8Array, number] => (data === null ? [new 
  */
 export const PAGE_ROWS = 256;
 
-function fromSql(r: SqlRow): ZnodeRow {
+export function rowFromSql(r: SqlRow): ZnodeRow {
   return {
     path: r.path as string,
     parent: r.parent as string | null,
@@ -86,7 +86,7 @@ export class ZnodeStore {
 
   get(path: string): ZnodeRow | undefined {
     const rows = this.sql.exec<SqlRow>("SELECT * FROM znodes WHERE path = ?", path).toArray();
-    return rows[0] ? fromSql(rows[0]) : undefined;
+    return rows[0] ? rowFromSql(rows[0]) : undefined;
   }
 
   insert(row: ZnodeRow): void {

@@ -11,11 +11,14 @@ import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
 import { checkedPath } from "../op-parsing.ts";
 import { readJsonObject, requiredString } from "../request-body.ts";
+import { snapshotRoutes } from "./snapshot.ts";
 import { znodePathOf } from "./znodes.ts";
 
 const MOUNTS = "/v1/admin/mounts";
 
 export const adminRoutes = new Hono<AppEnv>();
+
+adminRoutes.route("/", snapshotRoutes);
 
 adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)));
 
