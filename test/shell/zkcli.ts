@@ -58,15 +58,25 @@ export function normalise(text: string): string[] {
 /** The block zkCli's watcher prints once the session is open. */
 export const CONNECTED_BLOCK = ["", "WATCHER::", "", "WatchedEvent state:SyncConnected type:None path:null"];
 
-/** Drops the connected block: zkCli prints it from another thread, so where it lands (or whether, before a usage error) is a race. */
+/**
+ * Drops the connected block: zkCli prints it from another thread, so where it lands
+ * (or whether, before a usage error) is a race, and a process that exits meanwhile may
+ * leave only its first lines, at the end of the output.
+ */
 export function withoutConnectedBlock(lines: string[]): string[] {
   const out = [...lines];
-  for (let i = 0; i + CONNECTED_BLOCK.length <= out.length; i++) {
-    if (CONNECTED_BLOCK.every((l, j) => out[i + j] === l)) {
-      out.splice(i, CONNECTED_BLOCK.length);
+  // The empty string after the output's last newline is no line of the block.
+  const endsWithNewline = out.at(-1) === "";
+  if (endsWithNewline) out.pop();
+  for (let i = 0; i < out.length; i++) {
+    const whole = i + CONNECTED_BLOCK.length <= out.length && CONNECTED_BLOCK.every((l, j) => out[i + j] === l);
+    const cutShort = out.length - i >= 2 && out.slice(i).every((l, j) => CONNECTED_BLOCK[j] === l);
+    if (whole || cutShort) {
+      out.splice(i, whole ? CONNECTED_BLOCK.length : out.length - i);
       break;
     }
   }
+  if (endsWithNewline) out.push("");
   return out;
 }
 
