@@ -110,7 +110,10 @@ export class Session {
   /** Opens the session; resolves once the server has answered `connected`. */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.failStart(connectionLoss(`no session within ${this.options.connectTimeoutMs ?? 15_000} ms`)), this.options.connectTimeoutMs ?? 15_000);
+      const limitMs = this.options.connectTimeoutMs ?? 15_000;
+      // Named, so that a wrong or unset server setting shows in the error.
+      const tried = this.options.servers.join(", ");
+      const timer = setTimeout(() => this.failStart(connectionLoss(`no session from ${tried} within ${limitMs} ms`)), limitMs);
       this.starting = { resolve, reject, timer };
       this.openSocket();
     });
