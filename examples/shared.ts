@@ -1,16 +1,18 @@
 /**
  * What the recipe examples share: the server to use (EDGEKEEPER_URL, default
- * `npm start`'s http://127.0.0.1:8787) and a way to run one script as several
+ * `npm start`'s http://127.0.0.1:8787, and EDGEKEEPER_TOKEN if it needs one) and a way to run one script as several
  * processes, so a contention example contends across processes as in production.
  */
 import { spawn } from "node:child_process";
 import { connect, type KeeperClient } from "../client/index.ts";
 
-export const SERVER = process.env.EDGEKEEPER_URL ?? "http://127.0.0.1:8787";
+export const SERVER = process.env.EDGEKEEPER_URL || "http://127.0.0.1:8787";
+/** The bearer token of a deployed edgekeeper (or of `npm start` run with one). */
+export const TOKEN = process.env.EDGEKEEPER_TOKEN || undefined;
 
 /** Connects with a short session (10 s) and logs connection states, as a recipe user should. */
 export async function open(name: string): Promise<KeeperClient> {
-  const zk = await connect({ servers: [SERVER], sessionTimeoutMs: 10_000 });
+  const zk = await connect({ servers: [SERVER], sessionTimeoutMs: 10_000, ...(TOKEN ? { token: TOKEN } : {}) });
   zk.on("state", (state) => console.log(`[${name}] connection ${state}`));
   return zk;
 }

@@ -4,6 +4,8 @@
  * 127.0.0.1:2181 unchanged.
  */
 import { parseArgs } from "node:util";
+import { type ProbeAnswer, probeSocketRoute } from "../../client/core/upgrade-probe.ts";
+import { socketUrl } from "../../client/core/wire.ts";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { startBridge } from "../server/server.ts";
@@ -11,7 +13,8 @@ import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 
 export const PROXY_USAGE = `Usage: npx edgekeeper proxy --url <Worker URL> [options]
 
-Runs the ZooKeeper wire-protocol bridge in front of an edgekeeper Worker.
+Runs the ZooKeeper wire-protocol bridge in front of an edgekeeper Worker. It checks
+the URL and the token first, and refuses to run if the Worker does not take them.
 
 Options:
   --url URL         the Worker's base URL (https://..., or http://127.0.0.1:8787)
@@ -31,6 +34,30 @@ Ctrl-C stops it.`;
 function fail(message: string): never {
   console.error(`edgekeeper proxy: ${message}`);
   process.exit(1);
+}
+
+/**
+ * Checks the URL and the token before serving: a proxy that starts and answers
+ * `ruok` but fails every client's session later is worse than one that says why it
+ * cannot run.
+ */
+async function checkUpstream(url: string, token: string | undefined, namespace: string | undefined): Promise<void> {
+  let answer: ProbeAnswer;
+  try {
+    answer = await probeSocketRoute(socketUrl(url, namespace === undefined ? {} : { namespace }), token);
+  } catch (error) {
+    fail(`--url ${url}: ${(error as Error).message}`);
+  }
+  switch (answer.kind) {
+    case "accepted":
+      return;
+    case "refused":
+      fail(`${url} refuses ${token === undefined ? "requests without a token" : "this token"} (${answer.error.keeperName}: ${answer.error.message}); pass the Worker's token with --token or EDGEKEEPER_TOKEN`);
+    case "unreachable":
+      fail(`cannot reach ${url} (${answer.detail}); check --url`);
+    case "foreign":
+      fail(`${url} does not answer as an edgekeeper server (HTTP ${answer.status} from /v1/sessions/socket); check --url`);
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -62,13 +89,14 @@ export async function main(argv: string[]): Promise<void> {
   if (!/^\d+$/.test(portText) || port > 65535) fail(`--port must be a port number, not "${portText}"`);
   const maxBuffer = values["max-buffer"] === undefined ? undefined : Number(values["max-buffer"]);
   if (maxBuffer !== undefined && !(Number.isSafeInteger(maxBuffer) && maxBuffer > 0)) fail("--max-buffer must be a positive integer");
-  const token = values.token ?? process.env.EDGEKEEPER_TOKEN;
+  const token = values.token || process.env.EDGEKEEPER_TOKEN || undefined; // an empty one is none
   let bounds;
   try {
     bounds = connectionBoundsFromEnv(process.env);
   } catch (error) {
     fail((error as Error).message);
   }
+  await checkUpstream(values.url, token, values.namespace);
   const bridge = await startBridge({
     url: values.url,
     port,

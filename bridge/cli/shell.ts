@@ -13,7 +13,7 @@ A zkCli.sh-compatible shell on edgekeeper's HTTP/WebSocket API.
 
 Options:
   -server S       host:port, a URL (http://, https://, ws://, wss://), or a comma-separated
-                  list of them (default 127.0.0.1:8787, the port of npm start)
+                  list of them (env EDGEKEEPER_URL; default 127.0.0.1:8787, npm start's)
   -timeout MS     session timeout asked for (default 30000)
   -namespace N    the tenant (env EDGEKEEPER_NAMESPACE; default "default")
   -token T        bearer token of a deployed Worker (env EDGEKEEPER_TOKEN)
@@ -34,7 +34,7 @@ interface ShellArgs {
 /** zkCli's option rules: known options first; the first word not starting with "-" begins the command. */
 export function parseShellArgs(argv: readonly string[]): ShellArgs | "help" | { error: string } {
   const parsed: ShellArgs = {
-    server: "127.0.0.1:8787",
+    server: process.env.EDGEKEEPER_URL || "127.0.0.1:8787",
     timeoutMs: 30_000,
     namespace: process.env.EDGEKEEPER_NAMESPACE || undefined,
     token: process.env.EDGEKEEPER_TOKEN || undefined,

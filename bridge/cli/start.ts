@@ -24,6 +24,7 @@ import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 import { sourceMappedPositions } from "./source-mapped-logs.ts";
+import { StateDirInUse, lockStateDir } from "./state-lock.ts";
 
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
 
@@ -46,6 +47,7 @@ The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (defa
 10000), EDGEKEEPER_ZK_MAX_CONNECTIONS_PER_ADDRESS from one address (default 2000).
 
 Ctrl-C stops the server; the state directory keeps the data for the next start.
+One npm start at a time uses a state directory (its edgekeeper.lock names the pid).
 Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1),
 unless EDGEKEEPER_TOKEN is set (in the environment or .dev.vars): then every /v1
 request needs it, as when deployed, and the ZooKeeper bridge uses it.`;
@@ -179,6 +181,13 @@ function uiWorker(name: string, assets: NonNullable<V4WorkerOptions["assets"]>, 
 
 async function main(): Promise<void> {
   const options = readOptions(process.argv.slice(2));
+  await mkdir(options.stateDir, { recursive: true });
+  try {
+    lockStateDir(options.stateDir);
+  } catch (error) {
+    if (error instanceof StateDirInUse) fail(error.message);
+    throw error;
+  }
   await checkPortFree(options.port, "--port");
   if (options.zkPort !== 0) await checkPortFree(options.zkPort, "--zk-port");
 
@@ -245,7 +254,10 @@ async function main(): Promise<void> {
     Promise.resolve(bridge?.close())
       .then(() => mf.dispose())
       .then(
-      () => process.exit(0),
+      () => {
+        console.log(`edgekeeper: stopped on ${signal}; state kept in ${options.stateDir}`);
+        process.exit(0);
+      },
       (error: unknown) => {
         console.error(`edgekeeper: error while stopping on ${signal}:`, error);
         process.exit(1);

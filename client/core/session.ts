@@ -17,6 +17,7 @@ import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
 import { SessionSocket, type WebSocketConstructor, defaultWebSocket } from "./socket.ts";
 import { type ConnectionState, type Phase, type StateInput, transition } from "./states.ts";
+import { probeSocketRoute } from "./upgrade-probe.ts";
 import { errorFromBody, socketUrl } from "./wire.ts";
 
 export interface SessionOptions {
@@ -109,7 +110,10 @@ export class Session {
   /** Opens the session; resolves once the server has answered `connected`. */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.failStart(connectionLoss(`no session within ${this.options.connectTimeoutMs ?? 15_000} ms`)), this.options.connectTimeoutMs ?? 15_000);
+      const limitMs = this.options.connectTimeoutMs ?? 15_000;
+      // Named, so that a wrong or unset server setting shows in the error.
+      const tried = this.options.servers.join(", ");
+      const timer = setTimeout(() => this.failStart(connectionLoss(`no session from ${tried} within ${limitMs} ms`)), limitMs);
       this.starting = { resolve, reject, timer };
       this.openSocket();
     });
@@ -206,9 +210,11 @@ export class Session {
     });
     const ref = ++this.connectRef;
     let socket: SessionSocket;
+    let opened = false;
     try {
       socket = new SessionSocket(this.WebSocketCtor, url, {
         onOpen: () => {
+          opened = true;
           const hello: ClientMessage = { t: "connect", ref, timeoutMs: this.options.sessionTimeoutMs };
           if (this.sessionId !== undefined) Object.assign(hello, { sessionId: this.sessionId, password: this.password });
           socket.send([hello]);
@@ -217,7 +223,9 @@ export class Session {
           if (this.socket === socket) for (const message of messages) this.receive(message);
         },
         onGone: (why) => {
-          if (this.socket === socket) this.socketLost(why);
+          if (this.socket !== socket) return;
+          this.socketLost(why);
+          if (!opened) this.askWhyRefused(url);
         },
         onSent: () => {
           if (this.sessionId !== undefined) this.lastSentAt = Date.now();
@@ -238,6 +246,19 @@ export class Session {
         this.socketLost(`no session within ${attemptMs} ms`);
       }
     }, attemptMs);
+  }
+
+  /**
+   * A socket of the first connect failed before it opened: if the server refuses
+   * the token (its 401 is invisible to the WebSocket API), connect() fails at once
+   * with that error rather than with ConnectionLoss at its timeout. Meanwhile the
+   * retries go on, as for any failed attempt.
+   */
+  private askWhyRefused(url: string): void {
+    if (!this.starting || this.sessionId !== undefined) return;
+    void probeSocketRoute(url, this.options.token, this.options.attemptTimeoutMs).then((answer) => {
+      if (answer.kind === "refused" && this.sessionId === undefined) this.failStart(answer.error);
+    });
   }
 
   private receive(message: ServerMessage): void {

@@ -134,7 +134,7 @@ function decode(body: DataBody): string {
 function targetKey(target: HttpTarget): string {
   if (typeof target === "string" || target instanceof URL) return String(target);
   const env = target as { EDGEKEEPER?: FetchLike | string; EDGEKEEPER_URL?: string };
-  const identity: object | string = "fetch" in target && typeof target.fetch === "function" ? target : (env.EDGEKEEPER ?? env.EDGEKEEPER_URL ?? target);
+  const identity: object | string = "fetch" in target && typeof target.fetch === "function" ? target : (env.EDGEKEEPER_URL || env.EDGEKEEPER || target);
   if (typeof identity === "string") return identity;
   let id = targetIds.get(identity);
   if (id === undefined) targetIds.set(identity, (id = ++nextTargetId));

@@ -12,7 +12,7 @@ export interface FetchLike {
   fetch(input: string, init?: RequestInit): Promise<Response>;
 }
 
-/** A base URL, a service binding, or a Worker `env` with `EDGEKEEPER` (binding or URL) / `EDGEKEEPER_URL`, and `EDGEKEEPER_TOKEN`. */
+/** A base URL, a service binding, or a Worker `env` with `EDGEKEEPER_URL` (which wins) / `EDGEKEEPER` (binding or URL), and `EDGEKEEPER_TOKEN`. */
 export type HttpTarget = string | URL | FetchLike | { EDGEKEEPER?: FetchLike | string; EDGEKEEPER_URL?: string; EDGEKEEPER_TOKEN?: string };
 
 export interface HttpOptions {
@@ -38,7 +38,10 @@ export class HttpEndpoint {
       this.fetcher = target;
     } else {
       const env = target as { EDGEKEEPER?: FetchLike | string; EDGEKEEPER_URL?: string; EDGEKEEPER_TOKEN?: string };
-      const via = env.EDGEKEEPER ?? env.EDGEKEEPER_URL;
+      // A URL, when set, wins: `wrangler dev --var EDGEKEEPER_URL:...` points a Worker
+      // whose wrangler.toml also declares a binding at a local server, and under wrangler
+      // dev that binding is there but reaches nothing.
+      const via = env.EDGEKEEPER_URL || env.EDGEKEEPER;
       if (!via) throw new TypeError("env has neither an EDGEKEEPER binding nor EDGEKEEPER_URL");
       const inner = new HttpEndpoint(via, options);
       this.base = inner.base;

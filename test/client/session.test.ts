@@ -80,6 +80,13 @@ describe("connecting", () => {
     await expect(open({ connectTimeoutMs: 300, attemptTimeoutMs: 100 })).rejects.toMatchObject({ keeperName: "ConnectionLoss" });
   });
 
+  it("names the servers it tried when none answers", async () => {
+    host.silent = true;
+    const failure = await open({ connectTimeoutMs: 300, attemptTimeoutMs: 100 }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ keeperName: "ConnectionLoss" });
+    expect((failure as Error).message).toContain(host.base);
+  });
+
   it("tries the next server when one is down", async () => {
     const dead = await FakeSessionHost.start();
     const deadBase = dead.base;

@@ -1,10 +1,11 @@
 /**
  * `npm start` as a user runs it: a server on a port, state in a directory that
  * survives Ctrl-C and a restart (rows and pending alarms), and a clear refusal when
- * the port is taken.
+ * the port is taken or the state directory is in use.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -143,4 +144,35 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
   expect(ttlStatus).toBe(404);
 
   expect(await interrupt(again)).toEqual({ code: 0, signal: null });
+});
+
+it("refuses a second server on a state directory in use, naming it and the other process, and takes over a stale lock", async () => {
+  const [port, otherPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${port}`;
+  const stateDir = join(tempRoot, "locked");
+  const lockFile = join(stateDir, "edgekeeper.lock");
+
+  const first = npmStart(port, stateDir);
+  await waitHealthy(first, base);
+  const holder = Number.parseInt(await readFile(lockFile, "utf8"), 10);
+
+  const second = npmStart(otherPort, stateDir);
+  const refused = await second.exited;
+  expect(refused.code).not.toBe(0);
+  expect(second.output()).toContain(`state directory ${stateDir} is in use by another edgekeeper (pid ${holder})`);
+  // The refused start left the first one serving, and its lock in place.
+  expect((await fetch(`${base}/healthz`)).ok).toBe(true);
+  expect(existsSync(lockFile)).toBe(true);
+
+  expect(await interrupt(first)).toEqual({ code: 0, signal: null });
+  expect(first.output()).toContain(`edgekeeper: stopped on SIGINT; state kept in ${stateDir}`);
+  expect(existsSync(lockFile)).toBe(false);
+
+  // A lock left by a process that died without removing it does not block a start.
+  const dead = spawn("true");
+  await new Promise((done) => dead.on("exit", done));
+  await writeFile(lockFile, `${dead.pid}\n`);
+  const third = npmStart(port, stateDir);
+  await waitHealthy(third, base);
+  expect(await interrupt(third)).toEqual({ code: 0, signal: null });
 });

@@ -4,6 +4,7 @@
  */
 import { expect, it } from "vitest";
 import { completer } from "../../bridge/cli/shell-complete.ts";
+import { parseShellArgs } from "../../bridge/cli/shell.ts";
 import { aclLines, javaDate, parseAcl, pathError, statLines } from "../../bridge/cli/shell-format.ts";
 import { parseArgs, tokenize } from "../../bridge/cli/shell-parse.ts";
 import { COMMAND_NAMES, Shell, serverUrls } from "../../bridge/cli/shell-session.ts";
@@ -110,4 +111,18 @@ it("shows zkCli's prompt and takes host:port or URLs for -server", async () => {
   expect(serverUrls("127.0.0.1:8787")).toEqual(["http://127.0.0.1:8787"]);
   expect(serverUrls("a:1,b:2")).toEqual(["http://a:1", "http://b:2"]);
   expect(serverUrls("https://edgekeeper.example.workers.dev/prefix")).toEqual(["https://edgekeeper.example.workers.dev/prefix"]);
+});
+
+it("takes its server from -server, else EDGEKEEPER_URL (the setting the examples use), else npm start's", () => {
+  const saved = process.env.EDGEKEEPER_URL;
+  try {
+    delete process.env.EDGEKEEPER_URL;
+    expect(parseShellArgs(["ls", "/"])).toMatchObject({ server: "127.0.0.1:8787" });
+    process.env.EDGEKEEPER_URL = "https://keeper.example.com";
+    expect(parseShellArgs(["ls", "/"])).toMatchObject({ server: "https://keeper.example.com" });
+    expect(parseShellArgs(["-server", "127.0.0.1:9999", "ls", "/"])).toMatchObject({ server: "127.0.0.1:9999" });
+  } finally {
+    if (saved === undefined) delete process.env.EDGEKEEPER_URL;
+    else process.env.EDGEKEEPER_URL = saved;
+  }
 });
