@@ -4,17 +4,12 @@
  * header), and the bridge npm start runs uses it, so ZooKeeper clients work as
  * without a token.
  */
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect } from "../../client/index.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { type Any, bridgePort, call, hostPort, nzc, zkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
 
 const TOKEN = `token-${crypto.randomUUID()}`;
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
-const run = promisify(execFile);
 
 let server: LocalServer;
 let zkPort: number;
@@ -58,11 +53,13 @@ it("node-zookeeper-client works through npm start's bridge", async () => {
 });
 
 it("zkCli.sh works through npm start's bridge", async (ctx) => {
-  if (!existsSync(ZKCLI)) ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
-  const zkCli = async (...command: string[]) => {
-    const { stdout, stderr } = await run(ZKCLI, ["-server", hostPort(zkPort), ...command]);
+  const missing = zkCliUnavailable();
+  if (missing) ctx.skip(missing);
+  const command = async (...args: string[]) => {
+    const { stdout, stderr, code } = await zkCli(hostPort(zkPort), args);
+    expect(code, stderr).toBe(0);
     return stdout + stderr;
   };
-  expect(await zkCli("create", "/from-zkcli", "cli-value")).toContain("Created /from-zkcli");
-  expect(await zkCli("get", "/from-zkcli")).toContain("cli-value");
+  expect(await command("create", "/from-zkcli", "cli-value")).toContain("Created /from-zkcli");
+  expect(await command("get", "/from-zkcli")).toContain("cli-value");
 });
