@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { freePort } from "../harness/local-server.ts";
+import { freePort } from "../harness/zookeeper/launch.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion

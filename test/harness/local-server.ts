@@ -19,19 +19,10 @@ import { type Server, type Socket, connect as tcpConnect, createServer } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "./zookeeper/launch.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 export interface LocalServer {
   base: string;

@@ -5,7 +5,6 @@
  * cleanup; tests start it through reference.ts), and says why it cannot run here.
  */
 import { execFile } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
@@ -16,15 +15,16 @@ export const ZOOKEEPER_HOST = "127.0.0.1";
 export const ZOOKEEPER_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
 const MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, ZOOKEEPER_HOST);
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
+/** A free TCP port on loopback (the kernel picks it; it is released before use). Tests and benchmarks share it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen({ host: ZOOKEEPER_HOST, port: 0, exclusive: true }, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export function javaCommand(): string {
