@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { hostNumberOfSession } from "../../durable/session/session-ids.ts";
 import type { Stat } from "../../protocol/index.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
-import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
+import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 
 interface Grant {
   sessionId: number;

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { HttpClient, ORIGIN } from "../harness/http.ts";
-import { MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
+import { MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
 import { SELF, env } from "cloudflare:test";
 
