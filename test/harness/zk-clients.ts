@@ -143,7 +143,11 @@ export async function startZkCli(server: string, options: ZkCliOptions = {}): Pr
       }
     },
     stop() {
-      if (!exited()) process.kill(-child.pid!, "SIGKILL");
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // the group is gone
+      }
     },
   };
   await cli.waitFor("state:SyncConnected type:None", options.limitMs ?? 30_000).catch((error: Error) => {

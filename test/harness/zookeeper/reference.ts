@@ -1,7 +1,7 @@
 /**
  * A real ZooKeeper 3.8 for a test to compare with, the one way tests start it:
- * on a free loopback port in a temporary directory (launch.ts's config: TTL and
- * container nodes through extendedTypes, four-letter words as `options` allow),
+ * on a free loopback port in a temporary directory (launch.ts's config: TTL nodes
+ * through extendedTypesEnabled, four-letter words as `options` allow),
  * ready once it takes a session, stopped (and its directory removed) by `stop`.
  * A test first asks launch.ts's `zookeeperUnavailable` and skips with its reason;
  * an installed ZooKeeper that does not start makes this throw, so nothing passes unchecked.
