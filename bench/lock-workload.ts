@@ -11,19 +11,18 @@
  * Each system on a freshly started server of its own, stopped after. `npm run bench --
  * --only W5` runs it inside the report; `node bench/lock-workload.ts [--bridge]` runs it alone.
  */
-import { join, resolve } from "node:path";
 import zookeeper from "node-zookeeper-client";
 import { connect, type KeeperClient } from "../client/index.ts";
 import { Lock } from "../client/recipes/index.ts";
-import { prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
-import { HOST, cleanup, freePort, startGroup, stopGroup, tempDir, waitUntil } from "./procs.ts";
+import { zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
+import { HOST, cleanup, freePort, stopGroup, tempDir } from "./procs.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
+import { launchZookeeper } from "./peers/zookeeper.ts";
 import { within } from "./session-workloads.ts";
 import { formatNumber, percentile } from "./stats.ts";
 import type { WorkloadResult } from "./workloads.ts";
 import { ZookeeperLock } from "./zookeeper-lock.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
 const LOCK_PATH = "/bench-w5/lock";
 const SESSION_TIMEOUT_MS = 30_000;
 
@@ -83,14 +82,10 @@ async function handoff(contenders: readonly Contender[], acquisitions: number): 
 }
 
 async function edgekeeperW5(options: W5Options): Promise<WorkloadResult> {
-  const dir = await tempDir("edgekeeper-w5-");
-  const [port, zkPort] = [await freePort(), await freePort()];
-  const base = `http://${HOST}:${port}`;
-  const args = ["start", "--", "--port", String(port), "--zk-port", String(zkPort), "--state", join(dir, "state")];
-  const proc = startGroup("edgekeeper (npm start)", "npm", args, { cwd: repoRoot, stopSignal: "SIGINT" });
+  const peer = await startEdgekeeper(options.startupLimitMs);
+  const base = peer.httpBase!;
   const clients: KeeperClient[] = [];
   try {
-    await waitUntil(proc, "HTTP API", options.startupLimitMs, async () => (await fetch(`${base}/healthz`)).ok);
     for (let i = 0; i < options.contenders; i++) clients.push(await connect({ servers: [base], sessionTimeoutMs: SESSION_TIMEOUT_MS }));
     const contenders = clients.map((zk): Contender => {
       const lock = new Lock(zk, LOCK_PATH);
@@ -106,7 +101,7 @@ async function edgekeeperW5(options: W5Options): Promise<WorkloadResult> {
     return await handoff(contenders, options.acquisitions);
   } finally {
     await Promise.all(clients.map((zk) => zk.close().catch(() => undefined)));
-    await stopGroup(proc);
+    await peer.stop();
   }
 }
 
@@ -146,10 +141,8 @@ async function recipeHandoff(connectionString: string, options: W5Options): Prom
 async function zookeeperW5(options: W5Options): Promise<WorkloadResult> {
   const dir = await tempDir("zookeeper-w5-");
   const port = await freePort();
-  const launch = await prepareZookeeper(dir, port);
-  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
+  const proc = await launchZookeeper(dir, port, options.startupLimitMs);
   try {
-    await waitUntil(proc, "serving requests", options.startupLimitMs, () => zookeeperServing(port));
     return await recipeHandoff(`${HOST}:${port}`, options);
   } finally {
     await stopGroup(proc);

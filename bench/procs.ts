@@ -10,7 +10,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -43,17 +42,8 @@ export async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-/** A free TCP port on loopback (the kernel picks it; it is released before use). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on loopback, as the tests pick theirs. */
+export { freePort } from "../test/harness/zookeeper/launch.ts";
 
 /**
  * Starts a command in a new process group; its output is kept for error messages.

@@ -21,10 +21,11 @@ import { createWriteStream } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SnapshotNode, type Stat, bytesToBase64 } from "../protocol/index.ts";
-import { prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
+import { zookeeperUnavailable } from "../test/harness/zookeeper/launch.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
+import { launchZookeeper } from "./peers/zookeeper.ts";
 import { openZookeeperSession } from "./peers/zookeeper-sessions.ts";
-import { freePort, startGroup, stopGroup, tempDir, waitUntil } from "./procs.ts";
+import { freePort, stopGroup, tempDir } from "./procs.ts";
 import { value } from "./workloads.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
@@ -127,10 +128,8 @@ async function edgekeeperFigures(nodes: number, startupLimitMs: number, lines: s
 
 /** Starts ZooKeeper on `dir` and times it until it serves. */
 async function zookeeperStart(dir: string, port: number, startupLimitMs: number) {
-  const launch = await prepareZookeeper(dir, port);
   const started = performance.now();
-  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM" });
-  await waitUntil(proc, "serving requests", startupLimitMs, () => zookeeperServing(port));
+  const proc = await launchZookeeper(dir, port, startupLimitMs);
   return { proc, ms: performance.now() - started };
 }
 

@@ -7,9 +7,27 @@
  * Logging goes to the console at WARN; the server is stopped with SIGTERM to its group.
  */
 import { fourLetterWord, javaVersion, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../../test/harness/zookeeper/launch.ts";
-import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import { HOST, type Proc, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
 import { type Peer, PeerUnavailable } from "./peer.ts";
 import { openZookeeperSession, zookeeperDriver } from "./zookeeper-sessions.ts";
+
+/**
+ * ZooKeeper on `port` with its data in `dir` (fresh, or where it ran before: it then
+ * replays its log and snapshot), registered for cleanup; resolves once it serves
+ * requests, or stops it and rejects after `startupLimitMs`. The one way every
+ * benchmark starts it.
+ */
+export async function launchZookeeper(dir: string, port: number, startupLimitMs: number): Promise<Proc> {
+  const launch = await prepareZookeeper(dir, port);
+  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM", nofile: 65536 });
+  try {
+    await waitUntil(proc, "serving requests", startupLimitMs, () => zookeeperServing(port));
+  } catch (error) {
+    await stopGroup(proc);
+    throw error;
+  }
+  return proc;
+}
 
 export async function startZookeeper(startupLimitMs: number): Promise<Peer> {
   const unavailable = await zookeeperUnavailable();
@@ -18,14 +36,9 @@ export async function startZookeeper(startupLimitMs: number): Promise<Peer> {
 
   const dir = await tempDir("zookeeper-bench-");
   const port = await freePort();
-  const launch = await prepareZookeeper(dir, port);
-  const proc = startGroup("ZooKeeper", launch.command, launch.args, { cwd: launch.cwd, stopSignal: "SIGTERM", nofile: 65536 });
-  try {
-    await waitUntil(proc, "serving requests", startupLimitMs, () => zookeeperServing(port));
-  } catch (error) {
-    await stopGroup(proc);
-    throw new PeerUnavailable(`ZooKeeper did not start: ${(error as Error).message}`);
-  }
+  const proc = await launchZookeeper(dir, port, startupLimitMs).catch((error: Error) => {
+    throw new PeerUnavailable(`ZooKeeper did not start: ${error.message}`);
+  });
   const srvr = await fourLetterWord(port, "srvr").catch(() => "");
   const version = /Zookeeper version: ([^-,\s]+)/.exec(srvr)?.[1] ?? "3.8";
 

@@ -3,11 +3,11 @@
  * test/harness/fake-session-host.ts): batching, xid matching, errors, the state
  * machine through drops, silences, expiry and close, watches as the host sends them.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, connect } from "../../client/index.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { FakeSessionHost } from "../harness/fake-session-host.ts";
+import { until as untilWithin } from "../harness/recipe-clients.ts";
 
 let host: FakeSessionHost;
 const clients: KeeperClient[] = [];
@@ -33,13 +33,8 @@ function recordStates(zk: KeeperClient): ConnectionState[] {
   return states;
 }
 
-async function until(condition: () => boolean, limitMs = 5_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(5);
-  }
-}
+/** A bound for a stuck test, not a speed assertion. */
+const until = (condition: () => boolean) => untilWithin(condition, 5_000, "the condition");
 
 const stat = { czxid: 1, mzxid: 1, pzxid: 1, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, dataLength: 2, numChildren: 0 };
 

@@ -10,13 +10,9 @@
  * const created = await a.create("/x", "v"); // "/x" or { error: "NodeExists" }
  * await a.close();
  */
-import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { WireStat } from "../../protocol/jute/index.ts";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Any = any;
-export const zookeeper: Any = createRequire(import.meta.url)("node-zookeeper-client");
+import { type Any, zookeeper } from "../harness/zk-clients.ts";
 
 export interface Target {
   name: string;

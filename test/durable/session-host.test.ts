@@ -8,7 +8,8 @@ import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runI
 import { describe, expect, it } from "vitest";
 import { hostNumberOfSession, negotiateTimeout, parseSessionId, sessionIdHex } from "../../durable/session/session-ids.ts";
 import type { ShardRequest } from "../../protocol/index.ts";
-import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, TestHost, errorName, eventually, shardOf, sleep } from "../harness/sessions.ts";
+import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, TestHost, errorName, eventually, shardOf } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const EPHEMERAL = { mode: "EPHEMERAL" } as const;

@@ -29,9 +29,9 @@ import { KEEPER_ERRORS } from "../../protocol/index.ts";
 import { until } from "../harness/recipe-clients.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
 import { treeOutside } from "../harness/tree-snapshot.ts";
-import { mutate, rng } from "../jute/mutate.ts";
+import { fuzzSeed, mutate, rng } from "../jute/mutate.ts";
 
-const SEED = process.env.EDGEKEEPER_FUZZ_SEED ? Number(process.env.EDGEKEEPER_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32);
+const SEED = fuzzSeed("EDGEKEEPER_FUZZ_SEED", "api");
 const REQUESTS = Number(process.env.EDGEKEEPER_FUZZ_REQUESTS ?? 400);
 const SOCKETS = Number(process.env.EDGEKEEPER_FUZZ_SOCKETS ?? 60);
 const PARALLEL = 6;
@@ -41,7 +41,6 @@ const FUZZ_TIME_LIMIT_MS = 120_000;
 const ANSWER_LIMIT_MS = 15_000;
 /** A request over the largest body (EDGEKEEPER_MAX_REQUEST_BYTES, 4 MiB) and a frame over the largest frame (EDGEKEEPER_MAX_FRAME_BYTES). */
 const OVER_LIMIT_BYTES = 4 * 1024 * 1024 + 100;
-console.log(`api fuzz seed ${SEED} (rerun with EDGEKEEPER_FUZZ_SEED=${SEED})`);
 
 const KEEPER = "keeper:" + Math.random().toString(36).slice(2);
 const KEEPER_AUTH = `digest ${KEEPER}`;

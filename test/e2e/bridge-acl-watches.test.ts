@@ -5,15 +5,14 @@
  * alice's digest, while node-zookeeper-client writes as alice under a digest-only
  * /secret; then a world-readable node ends the story for both.
  */
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { digestId } from "../../protocol/index.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Any, type InteractiveZkCli, ZKCLI, bridgePort, call, nzc, startZkCli, zookeeper } from "../harness/zk-clients.ts";
+import { type Any, type ZkCli, bridgePort, call, hostPort, nzc, startZkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
 
 let server: LocalServer;
 let port: number;
-const clis: InteractiveZkCli[] = [];
+const clis: ZkCli[] = [];
 
 beforeAll(async () => {
   server = await startLocalServer();
@@ -21,13 +20,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(clis.map((cli) => cli.quit()));
+  for (const cli of clis) cli.stop();
   await server?.stop();
 });
 
 /** A zkCli.sh session with a recursive watch on `/`, ready once its read after addWatch answered. */
-async function recursiveWatcher(auth?: string): Promise<InteractiveZkCli> {
-  const cli = startZkCli(port);
+async function recursiveWatcher(auth?: string): Promise<ZkCli> {
+  const cli = await startZkCli(hostPort(port));
   clis.push(cli);
   if (auth) cli.send(`addauth digest ${auth}`);
   cli.send("addWatch -m PERSISTENT_RECURSIVE /");
@@ -38,12 +37,13 @@ async function recursiveWatcher(auth?: string): Promise<InteractiveZkCli> {
 }
 
 /** The node events a zkCli.sh watcher printed (not its connection's), as "type path". */
-function events(cli: InteractiveZkCli): string[] {
-  return [...cli.output().matchAll(/WatchedEvent state:SyncConnected type:(Node\w+) path:(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+function events(cli: ZkCli): string[] {
+  return cli.events.filter((event) => !event.startsWith("state "));
 }
 
 it("a recursive watcher without digest rights gets no events from below a digest-only node; an authorised one does", async (ctx) => {
-  if (!existsSync(ZKCLI)) ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
+  const missing = zkCliUnavailable();
+  if (missing) ctx.skip(missing);
   const alice: Any = await nzc(port);
   alice.addAuthInfo("digest", Buffer.from("alice:secret"));
   const aliceOnly = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id("digest", await digestId("alice:secret")))];

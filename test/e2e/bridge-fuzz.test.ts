@@ -32,10 +32,10 @@ import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
 import { treeOutside } from "../harness/tree-snapshot.ts";
 import { type Any, bridgePort, call, nzc, zookeeper } from "../harness/zk-clients.ts";
 import { fourLetterWord } from "../harness/zookeeper/launch.ts";
-import { INTERESTING_INTS, mutate, rng } from "../jute/mutate.ts";
+import { INTERESTING_INTS, fuzzSeed, mutate, rng } from "../jute/mutate.ts";
 import { REQUESTS } from "../jute/samples.ts";
 
-const SEED = process.env.BRIDGE_FUZZ_SEED ? Number(process.env.BRIDGE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32);
+const SEED = fuzzSeed("BRIDGE_FUZZ_SEED", "bridge");
 const CONNECTIONS = Number(process.env.BRIDGE_FUZZ_CONNECTIONS ?? 300);
 const PARALLEL = 8;
 /** How long a connection may take to be answered or closed (a hang, not a speed limit). */
@@ -49,7 +49,6 @@ const IDLE_CLOSE_SLACK_MS = 4_000;
  * ZooKeeper 3.8 closes it after sessionlessCnxnTimeout (10 s; it took 17 s on loopback).
  */
 const SESSIONLESS_CLOSE_LIMIT_MS = 20_000;
-console.log(`bridge fuzz seed ${SEED} (rerun with BRIDGE_FUZZ_SEED=${SEED})`);
 
 const KEEPER = "keeper:" + Math.random().toString(36).slice(2);
 const KEEPER_ID = `${KEEPER.split(":")[0]}:${createHash("sha1").update(KEEPER).digest("base64")}`;

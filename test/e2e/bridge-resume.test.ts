@@ -7,16 +7,14 @@
  * the same observations; the ZooKeeper runs skip, saying why, where it is absent.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type LocalServer, type Proxy, freePort, startLocalServer, startProxy } from "../harness/local-server.ts";
+import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
 import { portOf, until } from "../harness/recipe-clients.ts";
-import { type Any, ZKCLI, bridgePort, call, hostPort, nzc, zkCliSession, zookeeper } from "../harness/zk-clients.ts";
-import { type RunningZookeeper, startZookeeper, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { type Any, bridgePort, call, hostPort, nzc, startZkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
+import { zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { type RunningZookeeper, startZookeeper } from "../harness/zookeeper/reference.ts";
 
 const PYTHON = "/usr/bin/python3";
 const KAZOO_SCRIPT = resolve(import.meta.dirname, "bridge/kazoo_resume.py");
@@ -43,7 +41,6 @@ let bridge: Target;
 let reference: Target | undefined;
 let referenceMissing: string | undefined;
 let zookeeperProcess: RunningZookeeper | undefined;
-let zookeeperDir: string | undefined;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 /** A root made with a plain create, through a short session of its own. */
@@ -73,8 +70,7 @@ beforeAll(async () => {
     console.warn(`bridge resume tests without a reference ZooKeeper: ${referenceMissing}`);
     return;
   }
-  zookeeperDir = await mkdtemp(join(tmpdir(), "edgekeeper-resume-zk-"));
-  zookeeperProcess = await startZookeeper(zookeeperDir, await freePort());
+  zookeeperProcess = await startZookeeper();
   const zkPort = zookeeperProcess.port;
   // ZooKeeper has no mounts: the same subtree is a plain node there.
   reference = { port: zkPort, makeRoot: (root) => createRoot(zkPort, root) };
@@ -84,7 +80,6 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await server?.stop();
   await zookeeperProcess?.stop();
-  if (zookeeperDir) await rm(zookeeperDir, { recursive: true, force: true });
 });
 
 /** The targets a scenario runs against: the bridge, and ZooKeeper or why it is absent. */
@@ -276,7 +271,8 @@ for (const [label, targetOf] of targets()) {
 for (const [label, targetOf] of targets()) {
   for (const mounted of [false, true]) {
     it(`addWatch (${label}${mounted ? ", on a mounted subtree" : ""}): persistent and recursive watches survive a cut and keep delivering`, async (ctx) => {
-      if (!existsSync(ZKCLI)) return ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
+      const missing = zkCliUnavailable();
+      if (missing) return ctx.skip(missing);
       const target = targetOf();
       if (typeof target === "string") return ctx.skip(target);
       const root = mounted ? "/persistent-mounted" : "/persistent";
@@ -293,8 +289,8 @@ for (const [label, targetOf] of targets()) {
       await create(`${root}/r`);
       await create(`${root}/mark`, "ready");
       const proxy = await proxyTo(target);
-      const cli = await zkCliSession(hostPort(portOf(proxy)), RESUMING_TIMEOUT_MS);
-    cleanups.push(() => cli.kill());
+      const cli = await startZkCli(hostPort(portOf(proxy)), { sessionTimeoutMs: RESUMING_TIMEOUT_MS });
+      cleanups.push(() => cli.stop());
       // zkCli runs its commands in order: once the marker read prints, both watches are set.
       const marked = async (n: number) => until(() => cli.countLines("ready") >= n, EVENT_LIMIT_MS, `zkCli's marker read #${n}`);
       cli.send(`addWatch -m PERSISTENT ${root}/p`);

@@ -4,33 +4,28 @@
  * node-zookeeper-client), compared where it matters with a real ZooKeeper 3.8
  * started by the test. Each test skips, saying why, where its tool is absent.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MAX_READABLE_VALUE_BYTES } from "../../protocol/index.ts";
-import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
+import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
 import { until } from "../harness/recipe-clients.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
-import { fourLetterWord, javaCommand, prepareZookeeper, zookeeperServing, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { type Any, bridgePort, call, hostPort, nzc, zkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
+import { fourLetterWord, javaCommand, zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
+import { type RunningZookeeper, startZookeeper } from "../harness/zookeeper/reference.ts";
 
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 const PYTHON = "/usr/bin/python3";
 const here = import.meta.dirname;
 const run = promisify(execFile);
 
 let server: LocalServer;
 let zkPort: number;
-let reference: { child: ChildProcess; port: number; dir: string } | undefined;
-/** Why the reference cannot run here (not installed): its comparisons skip. */
+let reference: RunningZookeeper | undefined;
+/** Why the reference cannot run here (not installed): its comparisons skip. An installed one that does not start fails the file. */
 let referenceMissing: string | undefined;
-/** Why an installed reference did not start: its comparisons fail. */
-let referenceFailed: string | undefined;
 
 beforeAll(async () => {
   server = await startLocalServer();
@@ -41,28 +36,12 @@ beforeAll(async () => {
     console.warn(`bridge tests without a reference ZooKeeper: ${referenceMissing}`);
     return;
   }
-  const dir = await mkdtemp(join(tmpdir(), "edgekeeper-zk-"));
-  const port = await freePort();
-  const launch = await prepareZookeeper(dir, port);
-  const child = spawn(launch.command, launch.args, { cwd: launch.cwd, stdio: "ignore", detached: true });
-  reference = { child, port, dir };
-  for (let i = 0; i < 120; i++) {
-    if (await zookeeperServing(port)) return;
-    await sleep(250);
-  }
-  referenceFailed = "the reference ZooKeeper is installed but did not start serving in 30 s";
+  reference = await startZookeeper();
 });
 
 afterAll(async () => {
   await server?.stop();
-  if (reference) {
-    try {
-      process.kill(-reference.child.pid!, "SIGKILL");
-    } catch {
-      // gone
-    }
-    await rm(reference.dir, { recursive: true, force: true });
-  }
+  await reference?.stop();
 });
 
 it("prints where the bridge listens, and answers ruok, isro and srvr as ZooKeeper does", async () => {
@@ -81,14 +60,9 @@ it("prints where the bridge listens, and answers ruok, isro and srvr as ZooKeepe
 });
 
 /** Runs zkCli.sh with commands on stdin; returns its output without logs, banners and what varies. */
-async function zkCli(port: number, commands: string[]): Promise<string> {
-  const child = spawn(ZKCLI, ["-server", hostPort(port)], { stdio: ["pipe", "pipe", "pipe"] });
-  let text = "";
-  child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  child.stdin.end(`${commands.join("\n")}\nquit\n`);
-  await new Promise((done) => child.on("exit", done));
-  return text
+async function zkCliTranscript(port: number, commands: string[]): Promise<string> {
+  const { stdout, stderr } = await zkCli(hostPort(port), [], `${commands.join("\n")}\nquit\n`);
+  return `${stdout}${stderr}`
     .split("\n")
     .filter((line) => line.trim() !== "" && !/^\d{4}-\d\d-\d\d |log4j|WATCHER::|WatchedEvent|JLine|Welcome to ZooKeeper|^Connecting to/.test(line))
     .map((line) =>
@@ -101,9 +75,9 @@ async function zkCli(port: number, commands: string[]): Promise<string> {
 }
 
 it("zkCli.sh runs a configuration session with the same output as ZooKeeper 3.8", async (ctx) => {
-  if (!existsSync(ZKCLI)) ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
+  const missing = zkCliUnavailable();
+  if (missing) ctx.skip(missing);
   if (referenceMissing) ctx.skip(`no reference ZooKeeper: ${referenceMissing}`);
-  if (referenceFailed) throw new Error(referenceFailed);
   const commands = [
     "create /cfg app",
     'create /cfg/db "url=jdbc:one"',
@@ -122,8 +96,8 @@ it("zkCli.sh runs a configuration session with the same output as ZooKeeper 3.8"
     "getAllChildrenNumber /cfg",
     "getEphemerals /cfg",
   ];
-  const ours = await zkCli(zkPort, commands);
-  const theirs = await zkCli(reference!.port, commands);
+  const ours = await zkCliTranscript(zkPort, commands);
+  const theirs = await zkCliTranscript(reference!.port, commands);
   expect(ours).toContain("url=jdbc:two");
   expect(ours).toBe(theirs);
 });

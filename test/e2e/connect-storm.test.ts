@@ -6,11 +6,11 @@
  */
 import { once } from "node:events";
 import { type Socket, connect as tcpConnect } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { encodeConnectRequest } from "../../protocol/jute/index.ts";
 import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
+import { until } from "../harness/recipe-clients.ts";
 import { type Any, bridgePort, nzc } from "../harness/zk-clients.ts";
 
 const MAX_PER_ADDRESS = 3;
@@ -26,14 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-async function waitFor(condition: () => boolean, what: string, limitMs = 120_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await sleep(50);
-  }
-}
 
 /** A session socket on host 0 that sends `count` connects in one frame and keeps every answer. */
 async function stormSocket(count: number): Promise<{ answers: ServerMessage[]; close(): void }> {
@@ -55,7 +47,7 @@ it("a storm of session connects is throttled while an unrelated read still answe
   expect(((await control.json()) as { data: string }).data).toBe("still here");
 
   // Every connect is answered: opened (now or after waiting its turn) or refused Throttled.
-  await waitFor(() => storms.every((storm) => storm.answers.length === 1_000), "every connect answered");
+  await until(() => storms.every((storm) => storm.answers.length === 1_000), 120_000, "every connect answered");
   const all = storms.flatMap((storm) => storm.answers);
   const refused = all.filter((m) => m.t === "refused");
   expect(refused.length).toBeGreaterThan(0);
@@ -78,7 +70,7 @@ it("handshake timeouts are logged once per burst, not once per connection", asyn
   const silent = await Promise.all(Array.from({ length: MAX_PER_ADDRESS }, () => rawConnection()));
   // The bridge closes each one (ZooKeeper's sessionlessCnxnTimeout: 10 s).
   await Promise.all(silent.map((connection) => connection.closed));
-  await waitFor(() => /more like it/.test(server.output().slice(before)), "the burst's summary line", 60_000);
+  await until(() => /more like it/.test(server.output().slice(before)), 60_000, "the burst's summary line");
   const lines = server.output().slice(before).split("\n");
   expect(lines.filter((line) => line.includes("no handshake within"))).toHaveLength(1);
   expect(lines.filter((line) => line.includes(`${MAX_PER_ADDRESS - 1} more like it`))).toHaveLength(1);

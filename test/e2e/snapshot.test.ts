@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Acl, type Stat, digestId } from "../../protocol/index.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Run, run } from "../shell/zkcli.ts";
+import { type Run, run } from "../harness/zk-clients.ts";
 
 const ALICE = "digest alice:secret";
 

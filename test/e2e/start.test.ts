@@ -3,25 +3,21 @@
  * survives Ctrl-C and a restart (rows and pending alarms), and a clear refusal when
  * the port is taken or the state directory is in use.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { freePort } from "../harness/local-server.ts";
+import { type NpmStart, npmStart, waitHealthy } from "../harness/local-server.ts";
+import { freePort } from "../harness/zookeeper/launch.ts";
 
-const repoRoot = resolve(import.meta.dirname, "../..");
-const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion
+/** Limits for a stuck start or stop, not speed assertions. */
+const STARTUP_LIMIT_MS = 120_000;
+const STOP_LIMIT_MS = 60_000;
 
-interface Server {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: Server[] = [];
+const started: NpmStart[] = [];
 let tempRoot: string;
 
 beforeAll(async () => {
@@ -30,68 +26,20 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // A failed test must not leave a server (or its workerd) running.
-  for (const server of started) {
-    if (server.child.exitCode === null && server.child.signalCode === null) killGroup(server.child, "SIGKILL");
-  }
+  for (const server of started) server.kill();
   await rm(tempRoot, { recursive: true, force: true });
 });
 
-/** Runs `npm start` in its own process group, as a terminal runs a foreground job. */
-function npmStart(port: number, state: string): Server {
-  const child = spawn("npm", ["start", "--", "--port", String(port), "--state", state], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.on("exit", (code, signal) => done({ code, signal })),
-  );
-  const server = { child, output: () => text, exited };
+/** `npm start` on `port` with its state in `state`, as a user runs it. */
+function start(port: number, state: string): NpmStart {
+  const server = npmStart({ port, state });
   started.push(server);
   return server;
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
-function groupAlive(child: ChildProcess): boolean {
-  try {
-    process.kill(-child.pid!, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitHealthy(server: Server, base: string): Promise<void> {
-  const deadline = Date.now() + STARTUP_LIMIT_MS;
-  let exited = false;
-  void server.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`server exited before it was healthy:\n${server.output()}`);
-    try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`server not healthy after ${STARTUP_LIMIT_MS} ms:\n${server.output()}`);
-}
-
-/** Ctrl-C: SIGINT to the whole foreground group (npm, node and workerd alike). */
-async function interrupt(server: Server): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  killGroup(server.child, "SIGINT");
-  return server.exited;
+/** Resolves once healthy; throws with the server's output otherwise. */
+async function healthy(server: NpmStart, base: string): Promise<void> {
+  if (!(await waitHealthy(base, server, STARTUP_LIMIT_MS))) throw new Error(`server not healthy:\n${server.output()}`);
 }
 
 it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second server on its port", async () => {
@@ -99,8 +47,8 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
   const base = `http://127.0.0.1:${port}`;
   const stateDir = join(tempRoot, "state");
 
-  const first = npmStart(port, stateDir);
-  await waitHealthy(first, base);
+  const first = start(port, stateDir);
+  await healthy(first, base);
   expect(first.output()).toContain(`edgekeeper: HTTP on http://127.0.0.1:${port}`);
 
   const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ data: "kept" }) });
@@ -116,20 +64,20 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
   const ttlExpiresAt = Date.now() + ttlMs;
 
   // A second server on the same port says why it cannot start, and exits non-zero.
-  const second = npmStart(port, join(tempRoot, "other"));
+  const second = start(port, join(tempRoot, "other"));
   const refused = await second.exited;
   expect(refused.code).not.toBe(0);
   expect(second.output()).toMatch(/port \d+ on 127\.0\.0\.1 is already in use/);
 
   // Still there, so its alarm is pending when the server stops.
   expect((await fetch(`${base}/v1/znodes/e2e-ttl`)).status).toBe(200);
-  expect(await interrupt(first)).toEqual({ code: 0, signal: null });
+  expect(await first.interrupt(STOP_LIMIT_MS)).toEqual({ code: 0, signal: null });
   // Nothing of the group is left behind: no node, no workerd.
-  for (let i = 0; i < 40 && groupAlive(first.child); i++) await sleep(250);
-  expect(groupAlive(first.child)).toBe(false);
+  for (let i = 0; i < 40 && first.groupAlive(); i++) await sleep(250);
+  expect(first.groupAlive()).toBe(false);
 
-  const again = npmStart(port, stateDir);
-  await waitHealthy(again, base);
+  const again = start(port, stateDir);
+  await healthy(again, base);
   const read = await fetch(`${base}/v1/znodes/e2e`);
   expect(read.status).toBe(200);
   expect(await read.json()).toMatchObject({ path: "/e2e", data: "kept" });
@@ -143,7 +91,7 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
   }
   expect(ttlStatus).toBe(404);
 
-  expect(await interrupt(again)).toEqual({ code: 0, signal: null });
+  expect(await again.interrupt(STOP_LIMIT_MS)).toEqual({ code: 0, signal: null });
 });
 
 it("refuses a second server on a state directory in use, naming it and the other process, and takes over a stale lock", async () => {
@@ -152,11 +100,11 @@ it("refuses a second server on a state directory in use, naming it and the other
   const stateDir = join(tempRoot, "locked");
   const lockFile = join(stateDir, "edgekeeper.lock");
 
-  const first = npmStart(port, stateDir);
-  await waitHealthy(first, base);
+  const first = start(port, stateDir);
+  await healthy(first, base);
   const holder = Number.parseInt(await readFile(lockFile, "utf8"), 10);
 
-  const second = npmStart(otherPort, stateDir);
+  const second = start(otherPort, stateDir);
   const refused = await second.exited;
   expect(refused.code).not.toBe(0);
   expect(second.output()).toContain(`state directory ${stateDir} is in use by another edgekeeper (pid ${holder})`);
@@ -164,7 +112,7 @@ it("refuses a second server on a state directory in use, naming it and the other
   expect((await fetch(`${base}/healthz`)).ok).toBe(true);
   expect(existsSync(lockFile)).toBe(true);
 
-  expect(await interrupt(first)).toEqual({ code: 0, signal: null });
+  expect(await first.interrupt(STOP_LIMIT_MS)).toEqual({ code: 0, signal: null });
   expect(first.output()).toContain(`edgekeeper: stopped on SIGINT; state kept in ${stateDir}`);
   expect(existsSync(lockFile)).toBe(false);
 
@@ -172,7 +120,7 @@ it("refuses a second server on a state directory in use, naming it and the other
   const dead = spawn("true");
   await new Promise((done) => dead.on("exit", done));
   await writeFile(lockFile, `${dead.pid}\n`);
-  const third = npmStart(port, stateDir);
-  await waitHealthy(third, base);
-  expect(await interrupt(third)).toEqual({ code: 0, signal: null });
+  const third = start(port, stateDir);
+  await healthy(third, base);
+  expect(await third.interrupt(STOP_LIMIT_MS)).toEqual({ code: 0, signal: null });
 });

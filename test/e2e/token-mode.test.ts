@@ -5,19 +5,18 @@
  * without a token. A missing or wrong token is refused at once, with AuthFailed, by
  * the client, the shell and the proxy.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../client/index.ts";
 import { KeeperError } from "../../protocol/errors.ts";
-import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
+import { type Any, bridgePort, call, hostPort, nzc, zkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
+import { freePort } from "../harness/zookeeper/launch.ts";
+import { shell } from "../shell/zkcli.ts";
 
 const TOKEN = `token-${crypto.randomUUID()}`;
-const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
-const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, "../..");
 
 let server: LocalServer;
@@ -62,13 +61,15 @@ it("node-zookeeper-client works through npm start's bridge", async () => {
 });
 
 it("zkCli.sh works through npm start's bridge", async (ctx) => {
-  if (!existsSync(ZKCLI)) ctx.skip(`${ZKCLI} not installed (apt-get install zookeeper)`);
-  const zkCli = async (...command: string[]) => {
-    const { stdout, stderr } = await run(ZKCLI, ["-server", hostPort(zkPort), ...command]);
+  const missing = zkCliUnavailable();
+  if (missing) ctx.skip(missing);
+  const command = async (...args: string[]) => {
+    const { stdout, stderr, code } = await zkCli(hostPort(zkPort), args);
+    expect(code, stderr).toBe(0);
     return stdout + stderr;
   };
-  expect(await zkCli("create", "/from-zkcli", "cli-value")).toContain("Created /from-zkcli");
-  expect(await zkCli("get", "/from-zkcli")).toContain("cli-value");
+  expect(await command("create", "/from-zkcli", "cli-value")).toContain("Created /from-zkcli");
+  expect(await command("get", "/from-zkcli")).toContain("cli-value");
 });
 
 /** The error connect() rejects with, which must be the server's refusal, not a timeout's ConnectionLoss. */
@@ -90,10 +91,7 @@ it("the TypeScript client is refused with AuthFailed, not ConnectionLoss, withou
 });
 
 it("the shell says AuthFailed for a wrong token, and exits 1", async () => {
-  const refused = await run("npx", ["edgekeeper", "shell", "-server", `127.0.0.1:${server.port}`, "-token", "not-the-token", "ls", "/"], { cwd: repoRoot }).then(
-    () => ({ code: 0, stderr: "" }),
-    (failure: { code: number; stderr: string }) => failure,
-  );
+  const refused = await shell(`127.0.0.1:${server.port}`, ["-token", "not-the-token", "ls", "/"]);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain(`Unable to connect to 127.0.0.1:${server.port}: KeeperErrorCode = AuthFailed`);
   expect(refused.stderr).not.toContain("ConnectionLoss");

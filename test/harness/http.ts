@@ -115,6 +115,13 @@ export class HttpClient {
     return this.fetch("DELETE", `/v1/admin/mounts${prefix.split("/").map(encodeURIComponent).join("/")}`);
   }
 
+  /** Whether the node is there (200 to a stat read; any other answer is no). */
+  async exists(path: string): Promise<boolean> {
+    const res = await this.get(path, { view: "stat" });
+    await res.body?.cancel();
+    return res.status === 200;
+  }
+
   /** Creates a node and asserts it worked; returns the created path and Stat. */
   async mustCreate(path: string, body: unknown = {}): Promise<{ path: string; stat: Stat }> {
     const res = await this.create(path, body);

@@ -1,6 +1,7 @@
 /**
  * For Node-side tests: `npm start` on a free port with state in a temporary
- * directory, stopped as Ctrl-C stops it; and a TCP proxy in front of it whose
+ * directory, stopped as Ctrl-C stops it (or, for a test of npm start itself, run
+ * with the port and state it picks: npmStart); and a TCP proxy in front of it whose
  * connections a test can cut or blackhole (a partition: silence, then healing), as
  * network failures do.
  *
@@ -19,19 +20,10 @@ import { type Server, type Socket, connect as tcpConnect, createServer } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "./zookeeper/launch.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 export interface LocalServer {
   base: string;
@@ -46,54 +38,87 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
-interface Running {
-  exited(): boolean;
-  /** SIGINT to the group (Ctrl-C), SIGKILL if it is still there after 10 s. */
-  interrupt(): Promise<void>;
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
-/** `npm start` in its own process group, its output appended to `log`; `env` adds settings. */
-function spawnServer(port: number, zkPort: number, state: string, log: (text: string) => void, env: Record<string, string>): Running {
-  // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
-  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(port), "--zk-port", String(zkPort), "--state", state], {
+/** `npm start` run as a terminal runs a foreground job: in a process group of its own. */
+export interface NpmStart {
+  /** Its stdout and stderr so far. */
+  output(): string;
+  /** How npm ended, once it has. */
+  exited: Promise<Exit>;
+  hasExited(): boolean;
+  /** Whether any process of its group (npm, node, workerd) is still there. */
+  groupAlive(): boolean;
+  /** Ctrl-C: SIGINT to the whole group; how npm ended, or undefined if it is still running after `limitMs`. */
+  interrupt(limitMs?: number): Promise<Exit | undefined>;
+  /** SIGKILL to whatever is left of the group. */
+  kill(): void;
+}
+
+export interface NpmStartOptions {
+  port: number;
+  state: string;
+  /** The wire-protocol port; unset, npm start takes it from the environment (EDGEKEEPER_ZK_PORT). */
+  zkPort?: number;
+  /** Settings, as a user would export them (EDGEKEEPER_TOKEN, say). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts `npm start -- --port P --state DIR` from the repository in its own process group.
+ *
+ * @example
+ * const server = npmStart({ port, state });
+ * await waitHealthy(`http://127.0.0.1:${port}`, server);
+ * expect(await server.interrupt()).toEqual({ code: 0, signal: null });
+ */
+export function npmStart(options: NpmStartOptions): NpmStart {
+  const zkPort = options.zkPort === undefined ? [] : ["--zk-port", String(options.zkPort)];
+  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(options.port), ...zkPort, "--state", options.state], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...options.env },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (chunk: Buffer) => log(chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => log(chunk.toString()));
-  let exited = false;
-  const exit = new Promise<void>((done) =>
-    child.on("exit", () => {
-      exited = true;
-      done();
+  let text = "";
+  child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  let ended = false;
+  const exited = new Promise<Exit>((done) =>
+    child.on("exit", (code, signal) => {
+      ended = true;
+      done({ code, signal });
     }),
   );
+  const signalGroup = (signal: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-child.pid!, signal);
+      return true;
+    } catch {
+      return false; // the group is gone
+    }
+  };
   return {
-    exited: () => exited,
-    async interrupt() {
-      if (exited) return;
-      try {
-        process.kill(-child.pid!, "SIGINT");
-      } catch {
-        // already gone
-      }
-      await Promise.race([exit, sleep(10_000)]);
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // stopped cleanly
-      }
+    output: () => text,
+    exited,
+    hasExited: () => ended,
+    groupAlive: () => signalGroup(0),
+    async interrupt(limitMs = 10_000) {
+      signalGroup("SIGINT");
+      return Promise.race([exited, sleep(limitMs).then(() => undefined)]);
     },
+    kill: () => void signalGroup("SIGKILL"),
   };
 }
 
-/** Resolves once /healthz answers; false if the server exited or the limit passed. */
-async function healthy(base: string, running: Running): Promise<boolean> {
-  const deadline = Date.now() + STARTUP_LIMIT_MS;
+/** Resolves true once /healthz at `base` answers; false if the server exited or `limitMs` passed. */
+export async function waitHealthy(base: string, server: NpmStart, limitMs = STARTUP_LIMIT_MS): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
   while (Date.now() < deadline) {
-    if (running.exited()) return false;
+    if (server.hasExited()) return false;
     try {
       if ((await fetch(`${base}/healthz`)).ok) return true;
     } catch {
@@ -109,26 +134,33 @@ async function healthy(base: string, running: Running): Promise<boolean> {
  * for it, as a user would export them (EDGEKEEPER_TOKEN, say).
  */
 export async function startLocalServer(options: { env?: Record<string, string> } = {}): Promise<LocalServer> {
-  const env = options.env ?? {};
   const [port, zkPort] = [await freePort(), await freePort()];
   const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
-  let text = "";
-  const log = (chunk: string) => (text += chunk);
-  let running = spawnServer(port, zkPort, state, log, env);
   const base = `http://127.0.0.1:${port}`;
+  // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
+  const start = () => npmStart({ port, zkPort, state, env: options.env });
+  let running = start();
+  /** Output of every run so far, the current one last. */
+  let before = "";
+  const output = () => before + running.output();
+  const halt = async () => {
+    if (!running.hasExited()) await running.interrupt();
+    running.kill(); // whatever outlived Ctrl-C
+  };
   const stop = async () => {
-    await running.interrupt();
+    await halt();
     await rm(state, { recursive: true, force: true });
   };
   const restart = async () => {
-    await running.interrupt();
-    running = spawnServer(port, zkPort, state, log, env);
-    if (!(await healthy(base, running))) throw new Error(`npm start did not become healthy again:\n${text}`);
+    await halt();
+    before = output();
+    running = start();
+    if (!(await waitHealthy(base, running))) throw new Error(`npm start did not become healthy again:\n${output()}`);
   };
-  const exited = () => running.exited();
-  if (await healthy(base, running)) return { base, port, zkPort, output: () => text, exited, restart, stop };
+  const exited = () => running.hasExited();
+  if (await waitHealthy(base, running)) return { base, port, zkPort, output, exited, restart, stop };
   await stop();
-  throw new Error(`npm start did not become healthy:\n${text}`);
+  throw new Error(`npm start did not become healthy:\n${output()}`);
 }
 
 export interface Proxy {

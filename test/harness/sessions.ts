@@ -15,6 +15,7 @@ import type { SessionGrant, SessionHost, SessionHostApi, SessionOutcome } from "
 import { hostObjectName } from "../../durable/session/session-ids.ts";
 import type { Caller, Id, KeeperErrorName, Outcome, ResultOf, ShardRequest } from "../../protocol/index.ts";
 import { HttpClient } from "./http.ts";
+import { sleep } from "./shard.ts";
 
 /** The tick vitest.config.ts sets (EDGEKEEPER_TICK_MS): timeouts are granted within [400, 4000] ms. */
 export const TICK_MS = 200;
@@ -124,8 +125,6 @@ export class TestHost {
 export function errorName(out: SessionOutcome<unknown> | Outcome): KeeperErrorName | "ok" {
   return out.ok ? "ok" : out.error.name;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 25 ms until it holds, or fails after `withinMs`. */
 export async function eventually(what: string, check: () => Promise<boolean>, withinMs = 5_000): Promise<void> {

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "./local-server.ts";
+import { freePort } from "./zookeeper/launch.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 const STARTUP_LIMIT_MS = 120_000; // a limit for a stuck start, not a speed assertion

@@ -1,21 +1,26 @@
 /**
  * For Node-side tests of the wire bridge: where `npm start` put it, and
  * node-zookeeper-client (a client no one here wrote) connected to it, with its
- * callbacks as promises; and zkCli.sh (ZooKeeper's own Java client) driven line by line.
+ * callbacks as promises; and zkCli.sh (ZooKeeper's own Java client), run once or
+ * driven line by line.
  *
  * @example
  * const port = await bridgePort(server);
  * const client = await nzc(port);
  * const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/a", cb));
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LocalServer } from "./local-server.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Any = any;
 export const zookeeper: Any = createRequire(import.meta.url)("node-zookeeper-client");
+
+const repoRoot = resolve(import.meta.dirname, "../..");
 
 export const hostPort = (port: number) => `127.0.0.1:${port}`;
 
@@ -50,92 +55,104 @@ export function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void):
 /** Where Debian's ZooKeeper package puts its command-line client. */
 export const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 
-/** A zkCli.sh kept running: commands sent one by one, its output read as it comes. */
-export interface InteractiveZkCli {
-  send(command: string): void;
-  output(): string;
-  /** Resolves once the output holds `text`; fails after `withinMs` with the output so far. */
-  waitFor(text: string, withinMs?: number): Promise<void>;
-  quit(): Promise<void>;
+/** Why zkCli.sh cannot run here (a test skips with it), or undefined. */
+export function zkCliUnavailable(): string | undefined {
+  return existsSync(ZKCLI) ? undefined : `${ZKCLI} not installed (apt-get install zookeeper)`;
 }
 
-/**
- * Starts zkCli.sh on the bridge at `port` (ZooKeeper's own Java client), for tests
- * that need it alive while others write: its watcher prints each event it gets.
- *
- * @example
- * const cli = startZkCli(port);
- * cli.send("addWatch -m PERSISTENT_RECURSIVE /");
- * await cli.waitFor("type:NodeCreated path:/a");
- */
-export function startZkCli(port: number): InteractiveZkCli {
-  const child = spawn(ZKCLI, ["-server", hostPort(port)], { stdio: ["pipe", "pipe", "pipe"] });
-  let text = "";
-  child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise((done) => child.once("exit", done));
-  return {
-    send: (command) => child.stdin.write(`${command}\n`),
-    output: () => text,
-    async waitFor(wanted, withinMs = 60_000) {
-      const until = Date.now() + withinMs;
-      while (!text.includes(wanted)) {
-        if (Date.now() > until || child.exitCode !== null) throw new Error(`zkCli.sh never printed ${JSON.stringify(wanted)}:\n${text}`);
-        await sleep(50);
-      }
-    },
-    async quit() {
-      if (child.exitCode === null) child.stdin.end("quit\n");
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill("SIGKILL");
-    },
-  };
+export interface Run {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs a program from the repository's root to its end, with `input` on stdin. */
+export function run(command: string, args: readonly string[], input = ""): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = execFile(command, args, { cwd: repoRoot, timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      const code = error && typeof error.code === "number" ? error.code : error ? null : 0;
+      if (error && code === null) fail(new Error(`${command} ${args.join(" ")}: ${error.message}\n${stderr}`));
+      else done({ stdout, stderr, code });
+    });
+    child.stdin!.end(input);
+  });
+}
+
+/** zkCli.sh on `server` (host:port) run once: a command as `args`, or commands a line each as `input`. */
+export function zkCli(server: string, args: readonly string[], input = ""): Promise<Run> {
+  return run(ZKCLI, ["-server", server, ...args], input);
 }
 
 /** zkCli.sh, ZooKeeper's own Java client, run interactively: a command per line in, its output out. */
-export interface ZkCliSession {
-  /** What its watcher printed so far: `Type path` for node events, `state State` for connection changes. */
-  events: string[];
+export interface ZkCli {
   send(command: string): void;
+  /** What its watcher printed so far, kept up to date: `Type path` for node events, `state State` for connection changes. */
+  readonly events: string[];
   /** How many lines of its output so far are exactly `line`. */
   countLines(line: string): number;
-  kill(): void;
+  /** Resolves once the output holds `text`; fails after `limitMs` with the output so far. */
+  waitFor(text: string, limitMs?: number): Promise<void>;
+  /** Kills it, and the Java process it started. */
+  stop(): void;
+}
+
+export interface ZkCliOptions {
+  /** The session timeout it asks for (zkCli's `-timeout`); its own default otherwise. */
+  sessionTimeoutMs?: number;
+  /** How long it may take to connect: a limit for a stuck start, not a speed assertion. */
+  limitMs?: number;
 }
 
 /**
- * zkCli.sh on `server` with a session timeout, in its own process group; resolves once
- * it is connected (within `limitMs`, a limit for a stuck start, not a speed assertion).
+ * Starts zkCli.sh on `server` (host:port) in its own process group, kept running for
+ * tests that need it alive while others write or the network fails; resolves once
+ * its session is connected.
+ *
+ * @example
+ * const cli = await startZkCli(hostPort(port));
+ * cli.send("addWatch -m PERSISTENT_RECURSIVE /");
+ * await cli.waitFor("type:NodeCreated path:/a");
+ * cli.stop();
  */
-export async function zkCliSession(server: string, sessionTimeoutMs: number, limitMs = 30_000): Promise<ZkCliSession> {
-  const child = spawn(ZKCLI, ["-timeout", String(sessionTimeoutMs), "-server", server], { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-  const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-  };
-  let output = "";
+export async function startZkCli(server: string, options: ZkCliOptions = {}): Promise<ZkCli> {
+  const timeout = options.sessionTimeoutMs === undefined ? [] : ["-timeout", String(options.sessionTimeoutMs)];
+  const child = spawn(ZKCLI, [...timeout, "-server", server], { detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  let text = "";
   const events: string[] = [];
-  const connected = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`zkCli.sh did not connect to ${server} in ${limitMs} ms:\n${output}`)), limitMs);
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      events.splice(0, events.length);
-      for (const [, state, type, path] of output.matchAll(/WatchedEvent state:(\w+) type:(\w+) path:(\S+)/g)) {
-        events.push(type === "None" ? `state ${state}` : `${type} ${path}`);
+  const read = (chunk: Buffer) => {
+    text += chunk.toString();
+    // Only whole lines: a path cut between two chunks is not an event yet.
+    const lines = text.slice(0, text.lastIndexOf("\n") + 1);
+    events.splice(0, events.length);
+    for (const [, state, type, path] of lines.matchAll(/WatchedEvent state:(\w+) type:(\w+) path:(\S+)/g)) {
+      events.push(type === "None" ? `state ${state}` : `${type} ${path}`);
+    }
+  };
+  child.stdout.on("data", read);
+  child.stderr.on("data", read);
+  const cli: ZkCli = {
+    send: (command) => child.stdin.write(`${command}\n`),
+    events,
+    countLines: (line) => text.split("\n").filter((printed) => printed === line).length,
+    async waitFor(wanted, limitMs = 60_000) {
+      const deadline = Date.now() + limitMs;
+      while (!text.includes(wanted)) {
+        if (Date.now() > deadline || exited()) throw new Error(`zkCli.sh on ${server} never printed ${JSON.stringify(wanted)}:\n${text}`);
+        await sleep(50);
       }
-      if (events.includes("state SyncConnected")) {
-        clearTimeout(timer);
-        resolve();
+    },
+    stop() {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // the group is gone
       }
-    });
-  });
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await connected.catch((error: Error) => {
-    kill();
+    },
+  };
+  await cli.waitFor("state:SyncConnected type:None", options.limitMs ?? 30_000).catch((error: Error) => {
+    cli.stop();
     throw error;
   });
-  return {
-    events,
-    send: (command) => child.stdin.write(`${command}\n`),
-    countLines: (line) => output.split("\n").filter((printed) => printed === line).length,
-    kill,
-  };
+  return cli;
 }

@@ -24,12 +24,11 @@ import {
   encodeRequest,
   isJuteError,
 } from "../../protocol/jute/index.ts";
-import { INTERESTING_INTS, mutate, rng } from "./mutate.ts";
+import { INTERESTING_INTS, fuzzSeed, mutate, rng } from "./mutate.ts";
 import { REQUESTS, RESPONSES } from "./samples.ts";
 
-const SEED = process.env.JUTE_FUZZ_SEED ? Number(process.env.JUTE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 32);
+const SEED = fuzzSeed("JUTE_FUZZ_SEED", "jute");
 const ROUNDS = Number(process.env.JUTE_FUZZ_ROUNDS ?? 4_000);
-console.log(`jute fuzz seed ${SEED} (rerun with JUTE_FUZZ_SEED=${SEED})`);
 
 const OPS = Object.keys(OP_CODES) as OpName[];
 

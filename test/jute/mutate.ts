@@ -1,7 +1,19 @@
 /**
  * Seeded randomness and byte-level mutation of valid frames, shared by the codec's
- * fuzz test (test/jute/fuzz.test.ts) and the bridge's (test/e2e/bridge-fuzz.test.ts).
+ * fuzz test (test/jute/fuzz.test.ts), the bridge's (test/e2e/bridge-fuzz.test.ts)
+ * and the API's (test/e2e/api-fuzz.test.ts).
  */
+
+/**
+ * A fuzz run's seed: the environment's `variable` replays a run, else a fresh one.
+ * Printed with how to replay it, so a failure on CI can be run again.
+ */
+export function fuzzSeed(variable: string, fuzz: string): number {
+  const given = process.env[variable];
+  const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 32);
+  console.log(`${fuzz} fuzz seed ${seed} (rerun with ${variable}=${seed})`);
+  return seed;
+}
 
 /** mulberry32: small, seedable, good enough to pick bytes. */
 export function rng(seed: number): () => number {

@@ -4,13 +4,12 @@
  * command-line mode and as one stdin script in interactive mode, must print the
  * same (times, zxids and session ids normalised) and exit with the same codes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalServer, freePort, startLocalServer } from "../harness/local-server.ts";
+import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
+import { type Run, zkCli, zkCliUnavailable } from "../harness/zk-clients.ts";
 import { zookeeperUnavailable } from "../harness/zookeeper/launch.ts";
-import { CONNECTED_BLOCK, type Run, type Zookeeper, normalise, shell, startZookeeper, withoutConnectedBlock, zkCli, zkCliUnavailable } from "./zkcli.ts";
+import { type RunningZookeeper, startZookeeper } from "../harness/zookeeper/reference.ts";
+import { CONNECTED_BLOCK, normalise, shell, withoutConnectedBlock } from "./zkcli.ts";
 
 let server: LocalServer;
 let ours: string;
@@ -111,23 +110,20 @@ const skipZk = (await zookeeperUnavailable()) ?? zkCliUnavailable();
 if (skipZk) console.warn(`shell comparison with zkCli.sh skipped: ${skipZk}`);
 
 describe.skipIf(skipZk !== undefined)("the same session through zkCli.sh against ZooKeeper 3.8", () => {
-  let zk: Zookeeper;
-  let dir: string;
+  let zk: RunningZookeeper;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "edgekeeper-shell-zk-"));
-    zk = await startZookeeper(dir, await freePort());
+    zk = await startZookeeper();
   });
 
   afterAll(async () => {
     await zk?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("prints what zkCli.sh prints, command by command", async () => {
     const differences: string[] = [];
     for (const command of SESSION) {
-      const theirs = comparable(await zkCli(zk.server, command));
+      const theirs = comparable(await zkCli(zk.address, command));
       const mine = comparable(await shell(ours, command));
       try {
         expect(mine).toEqual(theirs);
@@ -169,7 +165,7 @@ describe.skipIf(skipZk !== undefined)("the same session through zkCli.sh against
       "",
     ];
     const input = (server: string) => script.join("\n").replace("connect SERVER", `connect ${server}`);
-    const theirs = await zkCli(zk.server, [], input(zk.server));
+    const theirs = await zkCli(zk.address, [], input(zk.address));
     const mine = await shell(ours, [], input(ours));
     // zkCli.sh prints watch events from another thread, so where they fall among the
     // commands' output varies from run to run: compare the events as a set, the rest in order.

@@ -1,42 +1,13 @@
 /**
- * Runs zkCli.sh and our shell the same way and puts their output in one shape for
- * comparison: times, zxids and session ids normalised, the server's name replaced,
+ * Runs our shell as the harness runs zkCli.sh (harness/zk-clients.ts), and puts
+ * both outputs in one shape for comparison: times, zxids and session ids normalised, the server's name replaced,
  * Java's logging noise dropped.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fourLetterWord, prepareZookeeper } from "../harness/zookeeper/launch.ts";
-
-export const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
-const repoRoot = resolve(import.meta.dirname, "../..");
-
-export interface Run {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** Runs a program to its end, with `input` on stdin. */
-export function run(command: string, args: readonly string[], input = ""): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = execFile(command, args, { cwd: repoRoot, timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error && typeof error.code === "number" ? error.code : error ? null : 0;
-      if (error && code === null) fail(new Error(`${command} ${args.join(" ")}: ${error.message}\n${stderr}`));
-      else done({ stdout, stderr, code });
-    });
-    child.stdin!.end(input);
-  });
-}
+import { type Run, run } from "../harness/zk-clients.ts";
 
 /** `npx edgekeeper shell -server <server> args...` from the repository, as a user runs it. */
 export function shell(server: string, args: readonly string[], input = ""): Promise<Run> {
   return run("npx", ["edgekeeper", "shell", "-server", server, ...args], input);
-}
-
-export function zkCli(server: string, args: readonly string[], input = ""): Promise<Run> {
-  return run(ZKCLI, ["-server", server, ...args], input);
 }
 
 const JAVA_DATE = /^(c|m)time = [A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d \S+ \d{4}$/;
@@ -78,42 +49,4 @@ export function withoutConnectedBlock(lines: string[]): string[] {
   }
   if (endsWithNewline) out.push("");
   return out;
-}
-
-/** Why zkCli.sh cannot run here, or undefined. */
-export function zkCliUnavailable(): string | undefined {
-  return existsSync(ZKCLI) ? undefined : `${ZKCLI} is missing (apt-get install zookeeper)`;
-}
-
-export interface Zookeeper {
-  server: string;
-  stop(): Promise<void>;
-}
-
-/** ZooKeeper 3.8 from launch.ts on `port`, in `dir`; resolves once zkCli.sh can use it. */
-export async function startZookeeper(dir: string, port: number): Promise<Zookeeper> {
-  const launch = await prepareZookeeper(dir, port);
-  const child: ChildProcess = spawn(launch.command, launch.args, { cwd: launch.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-  const server = `127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once("exit", done));
-    process.kill(-child.pid!, "SIGTERM");
-    await Promise.race([exited, sleep(10_000)]);
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`ZooKeeper exited:\n${output}`);
-    if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok" && (await zkCli(server, ["ls", "/"])).code === 0) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`ZooKeeper did not take sessions in 60 s:\n${output}`);
-    }
-    await sleep(200);
-  }
-  return { server, stop };
 }

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { hostNumberOfSession } from "../../durable/session/session-ids.ts";
 import type { Stat } from "../../protocol/index.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
-import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
+import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 
 interface Grant {
   sessionId: number;
@@ -31,12 +32,6 @@ const keepAlive = (zk: HttpClient, s: Grant, password = s.password) =>
   zk.fetch("POST", `/v1/sessions/${s.sessionId}/keepalive`, { headers: { "X-Edgekeeper-Session": `${s.sessionId}:${password}` } });
 const close = (zk: HttpClient, s: Grant, password = s.password) =>
   zk.fetch("DELETE", `/v1/sessions/${s.sessionId}`, { headers: { "X-Edgekeeper-Session": `${s.sessionId}:${password}` } });
-
-async function exists(zk: HttpClient, path: string): Promise<boolean> {
-  const res = await zk.get(path, { view: "stat" });
-  await res.body?.cancel();
-  return res.status === 200;
-}
 
 describe("POST /v1/sessions", () => {
   it("opens a session: id as a number and as zkCli's hex, a password, the negotiated timeout", async () => {
@@ -76,9 +71,9 @@ describe("a session's ephemeral nodes over HTTP", () => {
     const closed = await close(zk, s);
     expect(closed.status).toBe(200);
     expect(await closed.json()).toEqual({ sessionId: s.sessionId, sessionIdHex: s.sessionIdHex, closed: true });
-    expect(await exists(zk, "/app/e")).toBe(false);
-    expect(await exists(zk, lockPath)).toBe(false);
-    expect(await exists(zk, "/app")).toBe(true);
+    expect(await zk.exists("/app/e")).toBe(false);
+    expect(await zk.exists(lockPath)).toBe(false);
+    expect(await zk.exists("/app")).toBe(true);
   });
 
   it("stay while kept alive and go when the session is not", async () => {
@@ -91,8 +86,8 @@ describe("a session's ephemeral nodes over HTTP", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ sessionId: s.sessionId, sessionIdHex: s.sessionIdHex, timeoutMs: MIN_TIMEOUT_MS });
     }
-    expect(await exists(zk, "/leader")).toBe(true);
-    await eventually("the lease runs out", async () => !(await exists(zk, "/leader")));
+    expect(await zk.exists("/leader")).toBe(true);
+    await eventually("the lease runs out", async () => !(await zk.exists("/leader")));
     await expectKeeperError(await keepAlive(zk, s), "SessionExpired");
     // Someone else can take the node now.
     const other = await openSession(zk);
@@ -109,8 +104,8 @@ describe("a session's ephemeral nodes over HTTP", () => {
     expect((await me.create("/small/e", { mode: "EPHEMERAL" })).status).toBe(201);
     expect(await (await me.fetch("GET", "/v1/ephemerals")).json()).toEqual({ prefix: "/", paths: ["/big/e", "/small/e"] });
     expect((await close(zk, s)).status).toBe(200);
-    expect(await exists(zk, "/big/e")).toBe(false);
-    expect(await exists(zk, "/small/e")).toBe(false);
+    expect(await zk.exists("/big/e")).toBe(false);
+    expect(await zk.exists("/small/e")).toBe(false);
   });
 });
 
@@ -126,7 +121,7 @@ describe("the session's other requests", () => {
     const count = await (await zk.get("/", { view: "count" })).json<{ count: number }>();
     expect(await (await me.get("/", { view: "count" })).json()).toEqual(count);
     expect((await me.delete("/a")).status).toBe(200);
-    expect(await exists(zk, "/a")).toBe(false);
+    expect(await zk.exists("/a")).toBe(false);
   });
 
   it("a write retried with the same X-Edgekeeper-Cxid applies once", async () => {
@@ -160,8 +155,8 @@ describe("refusals", () => {
     await expectKeeperError(await thief.fetch("GET", "/v1/ephemerals"), "AuthFailed");
     await expectKeeperError(await keepAlive(zk, s, "nope"), "AuthFailed");
     await expectKeeperError(await close(zk, s, "nope"), "AuthFailed");
-    expect(await exists(zk, "/e")).toBe(true);
-    expect(await exists(zk, "/f")).toBe(false);
+    expect(await zk.exists("/e")).toBe(true);
+    expect(await zk.exists("/f")).toBe(false);
     expect((await keepAlive(zk, s)).status).toBe(200);
     expect((await me.create("/f", { mode: "EPHEMERAL" })).status).toBe(201);
   });
@@ -176,8 +171,8 @@ describe("refusals", () => {
     await expectKeeperError(await me.fetch("POST", "/v1/multi", { body: { ops: [{ op: "create", path: "/m" }] } }), "SessionExpired");
     await expectKeeperError(await keepAlive(zk, s), "SessionExpired");
     await expectKeeperError(await close(zk, s), "SessionExpired");
-    expect(await exists(zk, "/e")).toBe(false);
-    expect(await exists(zk, "/m")).toBe(false);
+    expect(await zk.exists("/e")).toBe(false);
+    expect(await zk.exists("/m")).toBe(false);
     // Ids are per namespace: a live session's header means nothing in another one.
     const live = await openSession(zk);
     await expectKeeperError(await as(new HttpClient(), live).get("/"), "SessionExpired");

@@ -6,15 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { HttpClient, ORIGIN } from "../harness/http.ts";
-import { MIN_TIMEOUT_MS, eventually, sleep } from "../harness/sessions.ts";
+import { MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
 import { SELF, env } from "cloudflare:test";
-
-async function exists(zk: HttpClient, path: string): Promise<boolean> {
-  const res = await zk.get(path, { view: "stat" });
-  await res.body?.cancel();
-  return res.status === 200;
-}
 
 describe("connecting", () => {
   it("opens a session, answers pings, and refuses a plain GET", async () => {
@@ -57,7 +52,7 @@ describe("ephemerals", () => {
     const closed = await socket.next((m) => m !== "pong" && m.t === "closed");
     expect(closed).toEqual({ t: "closed", sid: s.sessionId, reason: "closed" });
     expect(socket.log.indexOf(res)).toBeLessThan(socket.log.indexOf(closed));
-    expect(await exists(zk, "/e")).toBe(false);
+    expect(await zk.exists("/e")).toBe(false);
     expect(await socket.req(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ ok: false, error: { name: "SessionExpired" } });
   });
 
@@ -73,14 +68,14 @@ describe("ephemerals", () => {
       first.send("ping");
       await sleep(MIN_TIMEOUT_MS / 4);
     }
-    expect(await exists(zk, "/lost")).toBe(true);
+    expect(await zk.exists("/lost")).toBe(true);
     first.drop();
     await sleep(300);
     const second = (await SessionSocket.open(zk.namespace, { session: String(kept.sessionId) })).keepAlive();
     expect(await second.connect(1_200, { sessionId: kept.sessionId, password: kept.password })).toMatchObject({ t: "connected", resumed: true, sessionId: kept.sessionId });
-    await eventually("the unresumed session's ephemeral goes", async () => !(await exists(zk, "/lost")));
+    await eventually("the unresumed session's ephemeral goes", async () => !(await zk.exists("/lost")));
     await sleep(1_500);
-    expect(await exists(zk, "/kept")).toBe(true);
+    expect(await zk.exists("/kept")).toBe(true);
     expect((await second.ok(kept.sessionId, { op: "getEphemerals", prefix: "/" })).paths).toEqual(["/kept"]);
   });
 
@@ -99,7 +94,7 @@ describe("ephemerals", () => {
     const start = Date.now();
     const goneAt: number[] = [];
     for (const t of timeouts) {
-      await eventually(`/e${t} goes`, async () => !(await exists(zk, `/e${t}`)), 6_000);
+      await eventually(`/e${t} goes`, async () => !(await zk.exists(`/e${t}`)), 6_000);
       goneAt.push(Date.now() - start);
     }
     expect(goneAt[0]!).toBeLessThan(1_200);

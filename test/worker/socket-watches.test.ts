@@ -8,7 +8,8 @@ import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test
 import { describe, expect, it } from "vitest";
 import { hostObjectName } from "../../durable/session/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
-import { eventually, sleep } from "../harness/sessions.ts";
+import { eventually } from "../harness/sessions.ts";
+import { sleep } from "../harness/shard.ts";
 import { type EventMessage, type Res, SessionSocket, b64 } from "../harness/socket.ts";
 
 async function setData(zk: HttpClient, path: string, data: string): Promise<void> {

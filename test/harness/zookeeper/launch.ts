@@ -1,31 +1,30 @@
 /**
  * ZooKeeper 3.8 from Debian's package, standalone on loopback (see STACK.md): what
- * the benchmark's peer launcher and the wire-protocol tests share. It prepares a
- * config dir and the command line; the caller owns the process (bench/procs.ts
- * registers it for cleanup), or startZookeeper spawns it and waits until it serves.
+ * the benchmark's peer launcher and the tests share. It prepares a config dir and
+ * the command line; the caller owns the process (bench/procs.ts registers it for
+ * cleanup; tests start it through reference.ts), and says why it cannot run here.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 
 export const ZOOKEEPER_HOST = "127.0.0.1";
 export const ZOOKEEPER_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
 const MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, ZOOKEEPER_HOST);
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
+/** A free TCP port on loopback (the kernel picks it; it is released before use). Tests and benchmarks share it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen({ host: ZOOKEEPER_HOST, port: 0, exclusive: true }, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export function javaCommand(): string {
@@ -131,37 +130,4 @@ export function fourLetterWord(port: number, word: string, limitMs = 2_000): Pro
     socket.on("end", () => resolve(answer));
     socket.on("error", reject);
   });
-}
-
-export interface RunningZookeeper {
-  port: number;
-  /** SIGTERM to its process group, SIGKILL if it is still there after 10 s. */
-  stop(): Promise<void>;
-}
-
-/**
- * Prepares (in `dir`) and spawns ZooKeeper on `port`, in its own process group;
- * resolves once it serves requests, or stops it and rejects after `limitMs` (a limit
- * for a stuck start, not a speed assertion).
- */
-export async function startZookeeper(dir: string, port: number, limitMs = 60_000): Promise<RunningZookeeper> {
-  const launch = await prepareZookeeper(dir, port);
-  const child: ChildProcess = spawn(launch.command, launch.args, { cwd: launch.cwd, detached: true, stdio: "ignore" });
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const stop = async () => {
-    if (gone()) return;
-    const exited = new Promise((done) => child.once("exit", done));
-    process.kill(-child.pid!, "SIGTERM");
-    await Promise.race([exited, sleep(10_000)]);
-    if (!gone()) process.kill(-child.pid!, "SIGKILL");
-  };
-  const deadline = Date.now() + limitMs;
-  while (!(await zookeeperServing(port))) {
-    if (gone() || Date.now() > deadline) {
-      await stop();
-      throw new Error(`ZooKeeper on port ${port} did not serve within ${limitMs} ms`);
-    }
-    await sleep(250);
-  }
-  return { port, stop };
 }

@@ -1,11 +1,14 @@
 /**
- * A real ZooKeeper 3.8 for a test to compare with: started on a free loopback port
- * in a temporary directory, ready once it takes a session, stopped (and its
- * directory removed) by `stop`.
+ * A real ZooKeeper 3.8 for a test to compare with, the one way tests start it:
+ * on a free loopback port in a temporary directory (launch.ts's config: TTL nodes
+ * through extendedTypesEnabled, four-letter words as `options` allow),
+ * ready once it takes a session, stopped (and its directory removed) by `stop`.
+ * A test first asks launch.ts's `zookeeperUnavailable` and skips with its reason;
+ * an installed ZooKeeper that does not start makes this throw, so nothing passes unchecked.
  *
  * @example
  * const zk = await startZookeeper({ fourLetterWords: "ruok,srvr" });
- * // ... compare with zk.port ...
+ * // ... compare with zk.port, or zk.address for a client's connect string ...
  * await zk.stop();
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -14,13 +17,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type ZookeeperOptions, fourLetterWord, freePort, prepareZookeeper } from "./launch.ts";
+import { ZOOKEEPER_HOST, type ZookeeperOptions, fourLetterWord, freePort, prepareZookeeper } from "./launch.ts";
 import { takesSessions } from "./raw-connection.ts";
 
 const STARTUP_LIMIT_MS = 60_000; // a limit for a stuck start, not a speed assertion
 
 export interface RunningZookeeper {
   port: number;
+  /** `127.0.0.1:port`, as a client's connect string. */
+  address: string;
+  /** SIGTERM to its process group (SIGKILL if still there after 10 s), then its directory removed. */
   stop(): Promise<void>;
 }
 
@@ -33,23 +39,25 @@ export async function startZookeeper(options: ZookeeperOptions = {}): Promise<Ru
   let output = "";
   child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (running()) {
       const exited = once(child, "exit");
       process.kill(-child.pid!, "SIGTERM");
       await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+      if (running()) process.kill(-child.pid!, "SIGKILL");
     }
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + STARTUP_LIMIT_MS;
-  for (;;) {
-    if (child.exitCode !== null) break;
+  while (running() && Date.now() <= deadline) {
     // imok comes before the server takes sessions: ready once a handshake succeeds
-    if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok" && (await takesSessions(port))) return { port, stop };
-    if (Date.now() > deadline) break;
+    if ((await fourLetterWord(port, "ruok").catch(() => "")) === "imok" && (await takesSessions(port))) {
+      return { port, address: `${ZOOKEEPER_HOST}:${port}`, stop };
+    }
     await sleep(200);
   }
+  const why = running() ? `did not take a session in ${STARTUP_LIMIT_MS} ms` : `exited (${child.exitCode ?? child.signalCode})`;
   await stop();
-  throw new Error(`ZooKeeper did not start serving on port ${port}:\n${output}`);
+  throw new Error(`ZooKeeper on port ${port} ${why}: \`${launch.command} ${launch.args.join(" ")}\`\n${output}`);
 }
