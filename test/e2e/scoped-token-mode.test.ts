@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { localTokens } from "../../bridge/cli/local-tokens.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Any, bridgePort, call, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { bridgePort, nzcCreateAndRead } from "../harness/zk-clients.ts";
 
 const READER = `reader-${crypto.randomUUID()}`;
 const ADMIN = `admin-${crypto.randomUUID()}`;
@@ -36,14 +36,7 @@ it("refuses the API without a token, and holds a read token to reading", async (
 });
 
 it("node-zookeeper-client works through npm start's bridge, which sends the admin token", async () => {
-  const client: Any = await nzc(zkPort);
-  try {
-    await call((cb) => client.create("/from-nzc", Buffer.from("wire"), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.PERSISTENT, cb));
-    const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/from-nzc", cb));
-    expect(data.toString()).toBe("wire");
-  } finally {
-    client.close();
-  }
+  expect(await nzcCreateAndRead(zkPort, "/from-nzc", "wire")).toBe("wire");
   expect(server.output()).not.toContain("has no token");
 });
 

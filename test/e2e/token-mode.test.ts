@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect } from "../../client/index.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zookeeper } from "../harness/zk-clients.ts";
+import { bridgePort, hostPort, nzcCreateAndRead } from "../harness/zk-clients.ts";
 
 const TOKEN = `token-${crypto.randomUUID()}`;
 const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
@@ -47,14 +47,7 @@ it("the TypeScript client works with the token", async () => {
 });
 
 it("node-zookeeper-client works through npm start's bridge", async () => {
-  const client: Any = await nzc(zkPort);
-  try {
-    await call((cb) => client.create("/from-nzc", Buffer.from("wire"), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.PERSISTENT, cb));
-    const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/from-nzc", cb));
-    expect(data.toString()).toBe("wire");
-  } finally {
-    client.close();
-  }
+  expect(await nzcCreateAndRead(zkPort, "/from-nzc", "wire")).toBe("wire");
 });
 
 it("zkCli.sh works through npm start's bridge", async (ctx) => {
