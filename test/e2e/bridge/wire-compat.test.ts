@@ -6,12 +6,12 @@
  * Java or Debian's ZooKeeper, a test whose comparison cannot run still makes its own
  * checks, then is reported skipped, saying why.
  */
-import { type TestContext, afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../../../bridge/server/four-letter.ts";
 import { type ConnectRequest, decodeConnectResponse } from "../../../protocol/jute/index.ts";
 import { type LocalServer, startLocalServer } from "../../harness/local-server.ts";
 import { bridgePort } from "../../harness/zk-clients.ts";
-import { fourLetterWord, zookeeperUnavailable } from "../../harness/zookeeper/launch.ts";
+import { fourLetterWord, skipUncompared, zookeeperUnavailable } from "../../harness/zookeeper/launch.ts";
 import { NEW_SESSION, RawConnection } from "../../harness/zookeeper/raw-connection.ts";
 import { type RunningZookeeper, startZookeeper } from "../../harness/zookeeper/reference.ts";
 
@@ -37,14 +37,6 @@ afterAll(async () => {
   await server?.stop();
   await reference?.stop();
 });
-
-/**
- * Once a test's own checks passed: without the reference its comparison did not run,
- * so the test is reported skipped, saying why, rather than passed.
- */
-function skipUncompared(ctx: TestContext): void {
-  if (!reference) ctx.skip(`no comparison with ZooKeeper 3.8: ${referenceMissing}`);
-}
 
 /** The reply's bytes with what differs between servers (session id, password) zeroed. */
 function normalised(reply: Uint8Array): Uint8Array {
@@ -89,7 +81,7 @@ describe("the connect reply is ZooKeeper 3.8's, byte for byte", () => {
     expect(response.passwd.byteLength).toBe(16);
     expect(response.sessionId).not.toBe(0n);
     if (theirs) expect(normalised(ours)).toEqual(normalised(theirs));
-    skipUncompared(ctx);
+    skipUncompared(ctx, referenceMissing);
   });
 
   it.for([
@@ -109,7 +101,7 @@ describe("the connect reply is ZooKeeper 3.8's, byte for byte", () => {
     const [ours, theirs] = resumes;
     expect(ours!.byteLength).toBe(request.readOnly === undefined ? 36 : 37);
     if (theirs) expect(normalised(ours!)).toEqual(normalised(theirs));
-    skipUncompared(ctx);
+    skipUncompared(ctx, referenceMissing);
   });
 
   it.for([
@@ -129,7 +121,7 @@ describe("the connect reply is ZooKeeper 3.8's, byte for byte", () => {
       expect(ours.byteLength).toBe(request.readOnly === undefined ? 36 : 37);
       if (theirs) expect(ours).toEqual(theirs);
     }
-    skipUncompared(ctx);
+    skipUncompared(ctx, referenceMissing);
   });
 });
 
@@ -160,7 +152,7 @@ describe("four-letter words", () => {
     const ours = await fourLetterWord(bridge, word);
     expect(ours).toBe(`${word} is not executed because it is not in the whitelist.\n`);
     if (reference) expect(ours).toBe(await fourLetterWord(reference.port, word));
-    skipUncompared(ctx);
+    skipUncompared(ctx, referenceMissing);
   });
 
   it("the default allowlist answers ruok, isro, stat, srvr, conf, mntr, wchs and crst", async (ctx) => {
@@ -170,6 +162,6 @@ describe("four-letter words", () => {
       expect(await fourLetterWord(bridge, word), word).not.toMatch(/not executed/);
     }
     if (reference) expect(await fourLetterWord(bridge, "crst")).toBe(await fourLetterWord(reference.port, "crst"));
-    skipUncompared(ctx);
+    skipUncompared(ctx, referenceMissing);
   });
 });
