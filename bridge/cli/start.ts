@@ -22,6 +22,7 @@ import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
 import { buildUi } from "./build-ui.ts";
+import { localTokens } from "./local-tokens.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 import { sourceMappedPositions } from "./source-mapped-logs.ts";
 import { StateDirInUse, lockStateDir } from "./state-lock.ts";
@@ -49,8 +50,9 @@ The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (defa
 Ctrl-C stops the server; the state directory keeps the data for the next start.
 One npm start at a time uses a state directory (its edgekeeper.lock names the pid).
 Locally the Worker accepts requests without a bearer token (EDGEKEEPER_LOCAL=1),
-unless EDGEKEEPER_TOKEN is set (in the environment or .dev.vars): then every /v1
-request needs it, as when deployed, and the ZooKeeper bridge uses it.`;
+unless EDGEKEEPER_TOKEN or EDGEKEEPER_TOKENS is set (in the environment or .dev.vars):
+then every /v1 request needs one, as when deployed, and the ZooKeeper bridge uses
+EDGEKEEPER_TOKEN, else the first admin token for namespaces "*" of EDGEKEEPER_TOKENS.`;
 
 const HOST = "127.0.0.1";
 
@@ -209,10 +211,10 @@ async function main(): Promise<void> {
   // One bundled module, so wrangler's module rules (which v5 cannot convert) do not apply.
   // The assets go to a worker of their own (below), not in front of the API.
   const { modulesRules: _rules, assets, ...sourceless } = workerOptions;
-  // Token mode: the Worker requires the token (from the environment, else .dev.vars),
-  // and the bridge below must send it.
+  // Token mode: the Worker requires a token (from the environment, else .dev.vars),
+  // and the bridge below must send one.
   const configured = workerOptions.bindings as Record<string, unknown> | undefined;
-  const token = process.env.EDGEKEEPER_TOKEN || (typeof configured?.EDGEKEEPER_TOKEN === "string" ? configured.EDGEKEEPER_TOKEN : undefined);
+  const tokens = localTokens(process.env, configured);
   const miniflareOptions = convertV4MiniflareOptions({
     ...sourceless,
     name: config.name,
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
     modules: true,
     scriptPath,
     // Local only: lets the Worker serve requests without a bearer token (unless one is set).
-    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...(token ? { EDGEKEEPER_TOKEN: token } : {}) },
+    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...tokens.bindings },
     host: HOST,
     port: options.port,
     cf: false, // no fetch of the cf object at every start
@@ -286,7 +288,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, ...(token ? { token } : {}) });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, ...(tokens.bridgeToken ? { token: tokens.bridgeToken } : {}) });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);
@@ -297,6 +299,9 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`edgekeeper: ZooKeeper protocol on ${HOST}:${bridge.port} (zkCli.sh -server ${HOST}:${bridge.port})`);
+  if (tokens.bindings.EDGEKEEPER_TOKENS && !tokens.bridgeToken) {
+    console.error('edgekeeper: the ZooKeeper port has no token the Worker takes: list an admin token for namespaces "*" in EDGEKEEPER_TOKENS, or set EDGEKEEPER_TOKEN');
+  }
   keepServingOnUncaughtErrors((line) => console.error(line));
 }
 

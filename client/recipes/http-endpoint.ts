@@ -6,6 +6,7 @@
  * Not exported from recipes/index.ts on its own: its types are.
  */
 import { KeeperError, type KeeperErrorName } from "../index.ts";
+import { validatePath } from "../../protocol/paths.ts";
 
 /** Anything with a fetch like the global one: a service binding (`env.EDGEKEEPER`), or a wrapper in tests. */
 export interface FetchLike {
@@ -95,7 +96,19 @@ export function errorOf(body: unknown, status: number, what: string): KeeperErro
   }
 }
 
-/** `/v1/znodes` + the path, each segment percent-encoded. */
+/** ZooKeeper's rules for a path; the server's size limits are the server's to check. */
+const PATH_RULES = { maxPathBytes: Number.MAX_SAFE_INTEGER, maxPathDepth: Number.MAX_SAFE_INTEGER };
+
+/**
+ * Throws BadArguments for a path ZooKeeper's client refuses. Checked before a URL is
+ * built from it, since URL parsing would turn `/a/../b` into `/b`, another node.
+ */
+export function checkZnodePath(path: string): void {
+  validatePath(path, PATH_RULES);
+}
+
+/** `/v1/znodes` + the path (checked), each segment percent-encoded. */
 export function znodeUrl(path: string): string {
+  checkZnodePath(path);
   return `/v1/znodes${path.split("/").map(encodeURIComponent).join("/")}`;
 }

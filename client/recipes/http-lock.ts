@@ -17,7 +17,7 @@
  * docs/recipes/with-lock.md.
  */
 import { KeeperError, type TransactionOp } from "../index.ts";
-import { HttpEndpoint, type HttpOptions, type HttpTarget, znodeUrl } from "./http-endpoint.ts";
+import { HttpEndpoint, type HttpOptions, type HttpTarget, checkZnodePath, znodeUrl } from "./http-endpoint.ts";
 
 export interface WithLockOptions extends HttpOptions {
   /** The lease's timeout: how long the lock outlives a caller that died holding it (default 10,000; the server grants 4-40 s by default). */
@@ -63,6 +63,7 @@ const SEQ = /(\d{10})$/;
  * }, { ttlMs: 10_000, timeoutMs: 5_000 });
  */
 export async function withLock<T>(target: HttpTarget, path: string, fn: (lock: HeldLock) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
+  checkZnodePath(path); // before a session is opened for it
   const http = new HttpEndpoint(target, options);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const { body: session } = await http.request<SessionBody>("POST", "/v1/sessions", { body: { timeoutMs: options.ttlMs ?? 10_000 } });

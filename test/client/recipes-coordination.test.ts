@@ -47,7 +47,8 @@ it("Barrier: a waiter whose connection drops is still released (fault)", async (
   const gate = new Barrier(coordinator, "/b");
   await gate.create();
   const wait = new Barrier(waiter, "/b").wait();
-  await sleep(100);
+  // wait() sent its watching exists first: once a later read of the session answers, the watch is set.
+  await waiter.exists("/b");
   const suspended = nextState(waiter, "suspended");
   proxy.cutAll();
   await suspended;

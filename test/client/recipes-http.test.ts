@@ -196,3 +196,22 @@ it("getConfig: a long-poll that never settles (a Worker's cancelled waitUntil) i
     await zk.close();
   }
 });
+
+it("getConfig and withLock refuse a path with a dot segment (BadArguments) before any request, as ZooKeeper's client does", async () => {
+  clearConfigCache();
+  const namespace = env.namespace();
+  const zk = await connect({ servers: [env.server().base], namespace, sessionTimeoutMs: TTL_MS });
+  try {
+    // URL parsing would turn /public/../secret into /secret: another node than the one named.
+    await zk.create("/secret", "not for this caller");
+    const b = binding(env.server().base);
+    await expect(getConfig(b, "/public/../secret", { namespace })).rejects.toMatchObject({ keeperName: "BadArguments" });
+    let ran = false;
+    await expect(withLock(b, "/locks/../secret", () => (ran = true), { namespace, ttlMs: TTL_MS })).rejects.toMatchObject({ keeperName: "BadArguments" });
+    expect(ran).toBe(false);
+    expect(b.requests).toBe(0);
+    expect((await zk.getChildren("/secret")).children).toEqual([]);
+  } finally {
+    await zk.close();
+  }
+});

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../client/index.ts";
 import { KeeperError } from "../../protocol/errors.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
-import { type Any, bridgePort, call, hostPort, nzc, zkCli, zkCliUnavailable, zookeeper } from "../harness/zk-clients.ts";
+import { bridgePort, hostPort, nzcCreateAndRead, zkCli, zkCliUnavailable } from "../harness/zk-clients.ts";
 import { freePort } from "../harness/zookeeper/launch.ts";
 import { shell } from "../shell/zkcli.ts";
 
@@ -50,14 +50,7 @@ it("the TypeScript client works with the token", async () => {
 });
 
 it("node-zookeeper-client works through npm start's bridge", async () => {
-  const client: Any = await nzc(zkPort);
-  try {
-    await call((cb) => client.create("/from-nzc", Buffer.from("wire"), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.PERSISTENT, cb));
-    const [data] = await call<[Buffer, unknown]>((cb) => client.getData("/from-nzc", cb));
-    expect(data.toString()).toBe("wire");
-  } finally {
-    client.close();
-  }
+  expect(await nzcCreateAndRead(zkPort, "/from-nzc", "wire")).toBe("wire");
 });
 
 it("zkCli.sh works through npm start's bridge", async (ctx) => {

@@ -52,6 +52,18 @@ export function call<T>(fn: (cb: (error: Any, ...rest: Any[]) => void) => void):
   return new Promise((done, fail) => fn((error, ...rest) => (error ? fail(error) : done((rest.length > 1 ? rest : rest[0]) as T))));
 }
 
+/** Creates `path` holding `value` with node-zookeeper-client on `port`, and the value it then reads back. */
+export async function nzcCreateAndRead(port: number, path: string, value: string): Promise<string> {
+  const client: Any = await nzc(port);
+  try {
+    await call((cb) => client.create(path, Buffer.from(value), zookeeper.ACL.OPEN_ACL_UNSAFE, zookeeper.CreateMode.PERSISTENT, cb));
+    const [data] = await call<[Buffer, unknown]>((cb) => client.getData(path, cb));
+    return data.toString();
+  } finally {
+    client.close();
+  }
+}
+
 /** Where Debian's ZooKeeper package puts its command-line client. */
 export const ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh";
 

@@ -151,7 +151,8 @@ describe("surviving", () => {
     await first.ok(s.sessionId, { op: "getData", path: "/x", watch: true });
     await first.ok(s.sessionId, { op: "addWatch", path: "/p", mode: "recursive" });
     first.drop();
-    await sleep(100);
+    // The host echoes the close once it has detached the socket's sessions.
+    await first.waitClosed();
     await setData(zk, "/x", "1");
     await zk.mustCreate("/p");
     await zk.mustCreate("/p/q");

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { TestContext } from "vitest";
 
 export const ZOOKEEPER_HOST = "127.0.0.1";
 export const ZOOKEEPER_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"];
@@ -52,6 +53,14 @@ export async function zookeeperUnavailable(): Promise<string | undefined> {
     return (error as Error).message;
   }
   return undefined;
+}
+
+/**
+ * Once a test's own checks passed: when its comparison with ZooKeeper could not run
+ * (`missing` says why), the test is reported skipped, saying so, rather than passed.
+ */
+export function skipUncompared(ctx: TestContext, missing: string | undefined): void {
+  if (missing) ctx.skip(`no comparison with ZooKeeper 3.8: ${missing}`);
 }
 
 export interface ZookeeperLaunch {
