@@ -68,7 +68,8 @@ describe("the packed tarball", () => {
     const { stdout } = await run("tar", ["-tzf", tarball], tempRoot);
     const files = stdout.trim().split("\n");
     expect(files.filter((file) => file.endsWith(".ts") && !file.endsWith(".d.ts"))).toEqual([]);
-    expect(files.filter((file) => !/^package\/(dist\/(client|protocol|bridge)\/|bin\/edgekeeper\.js$|package\.json$|README\.md$)/.test(file))).toEqual([]);
+    expect(files.filter((file) => !/^package\/(dist\/(client|protocol|bridge)\/|bin\/edgekeeper\.js$|package\.json$|README\.md$|LICENSE$)/.test(file))).toEqual([]);
+    expect(files).toContain("package/LICENSE");
     expect(files).toContain("package/dist/client/index.d.ts");
     expect(files).toContain("package/dist/client/recipes/index.d.ts");
     const installed = JSON.parse(await readFile(join(consumer, "node_modules/edgekeeper/package.json"), "utf8")) as Record<string, unknown>;
