@@ -37,6 +37,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_LOG_LEVEL?: string;
   /** About how many bytes of nodes one page of a snapshot save answers (default 1 MiB; at least one node). */
   EDGEKEEPER_SNAPSHOT_PAGE_BYTES?: string;
+  /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
+  EDGEKEEPER_TRACE_HOPS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

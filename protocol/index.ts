@@ -6,6 +6,7 @@ export * from "./acl.ts";
 export * from "./changes.ts";
 export * from "./encoding.ts";
 export * from "./errors.ts";
+export * from "./hops.ts";
 export * from "./ip-address.ts";
 export * from "./limits.ts";
 export * from "./log-levels.ts";

@@ -26,6 +26,7 @@
 import type { Acl } from "./acl.ts";
 import type { ChangeEventType, WatchKind } from "./changes.ts";
 import type { KeeperErrorBody } from "./errors.ts";
+import type { HostHops } from "./hops.ts";
 import type { CreateMode } from "./modes.ts";
 
 export const PING_FRAME = "ping";
@@ -110,9 +111,9 @@ export type ServerMessage =
   | { t: "expired"; ref: number }
   /** Connect refused, e.g. a wrong password (the session itself is unharmed). */
   | { t: "refused"; ref: number; error: KeeperErrorBody }
-  /** The answer to one request, in the order the session sent them. */
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: true; value: unknown }
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: false; error: KeeperErrorBody; results?: unknown[] }
+  /** The answer to one request, in the order the session sent them; `hops` only when the server traces hops (protocol/hops.ts). */
+  | { t: "res"; sid: number; xid: number; zxid: number; ok: true; value: unknown; hops?: HostHops }
+  | { t: "res"; sid: number; xid: number; zxid: number; ok: false; error: KeeperErrorBody; results?: unknown[]; hops?: HostHops }
   /**
    * A watch fired. Sent before any answer that shows the change. `kind` is the
    * watch's: a one-shot data or child watch is gone once fired; persistent and

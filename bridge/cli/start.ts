@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
-import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel } from "../../protocol/index.ts";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel, traceHopsOn } from "../../protocol/index.ts";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
@@ -42,6 +42,8 @@ Options:
   --log-level L   debug, info, warn, error or off: JSON log lines of the Worker and its
                   objects, a line per request at info (env EDGEKEEPER_LOG_LEVEL; default info)
   --config FILE   wrangler configuration (default wrangler.toml)
+  --trace-hops    session answers carry hop timestamps, for npm run bench -- --trace-hops
+                  (env EDGEKEEPER_TRACE_HOPS=1; default off)
   -h, --help      print this help
 
 The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default
@@ -63,6 +65,8 @@ interface Options {
   logLevel: string;
   stateDir: string;
   configPath: string;
+  /** Session answers carry hop timestamps (benchmarks). */
+  traceHops: boolean;
   bounds: Partial<ConnectionBounds>;
 }
 
@@ -89,6 +93,7 @@ function readOptions(argv: string[]): Options {
         "4lw": { type: "string" },
         "log-level": { type: "string" },
         config: { type: "string" },
+        "trace-hops": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -116,6 +121,7 @@ function readOptions(argv: string[]): Options {
     logLevel: parseLogLevel(values["log-level"] ?? env.EDGEKEEPER_LOG_LEVEL ?? DEFAULT_LOG_LEVEL),
     stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
     configPath: resolve(values.config ?? "wrangler.toml"),
+    traceHops: values["trace-hops"] === true || traceHopsOn(env.EDGEKEEPER_TRACE_HOPS),
   };
 }
 
@@ -222,7 +228,7 @@ async function main(): Promise<void> {
     modules: true,
     scriptPath,
     // Local only: lets the Worker serve requests without a bearer token (unless one is set).
-    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...tokens.bindings },
+    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...(options.traceHops ? { EDGEKEEPER_TRACE_HOPS: "1" } : {}), ...tokens.bindings },
     host: HOST,
     port: options.port,
     cf: false, // no fetch of the cf object at every start

@@ -12,6 +12,7 @@
  * there too.
  */
 import { KeeperError } from "../../protocol/errors.ts";
+import { type HopRecord, hopClock } from "../../protocol/hops.ts";
 import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -41,6 +42,8 @@ export interface SessionOptions {
   backoff?: BackoffOptions;
   /** For tests: the jitter source. */
   random?: () => number;
+  /** Benchmarks: called with each answer's hop timestamps, from a server started with --trace-hops (protocol/hops.ts). */
+  onHops?: (record: HopRecord) => void;
 }
 
 export type SessionEventMessage = Extract<ServerMessage, { t: "event" }>;
@@ -50,6 +53,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** When it was issued, if hops are traced (options.onHops). */
+  sentAt?: number;
 }
 
 /** An error carrying a failed multi's per-op results. */
@@ -126,7 +131,7 @@ export class Session {
         reject(new KeeperError("SessionExpired", "the client is closed"));
         return;
       }
-      this.enqueue({ op, resolve, reject });
+      this.enqueue(this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject });
     });
   }
 
@@ -335,6 +340,7 @@ export class Session {
     const pending = this.inFlight.get(message.xid);
     if (!pending) return;
     this.inFlight.delete(message.xid);
+    if (message.hops && pending.sentAt !== undefined) this.options.onHops?.({ sent: pending.sentAt, received: hopClock(), host: message.hops });
     this.lastZxid = Math.max(this.lastZxid, message.zxid ?? 0);
     if (message.ok) {
       pending.resolve(message.value);

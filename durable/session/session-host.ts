@@ -9,7 +9,7 @@
  * a ping the runtime answered without waking the object).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv, traceHopsOn } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
@@ -58,6 +58,8 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   readonly gate = new WatchGate();
   readonly limits: Limits;
   readonly superDigest: string | undefined;
+  /** Answers carry hop timestamps (EDGEKEEPER_TRACE_HOPS, benchmarks only). */
+  readonly traceHops: boolean;
   readonly runner: SessionRunner;
   readonly outbox: SocketOutbox;
   private readonly sockets: SocketHandler;
@@ -73,6 +75,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     this.socketLimits = socketLimitsFromEnv(env);
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.superDigest = env.EDGEKEEPER_SUPER_DIGEST;
+    this.traceHops = traceHopsOn(env.EDGEKEEPER_TRACE_HOPS);
     const tick = Number(env.EDGEKEEPER_TICK_MS);
     this.tickMs = Number.isFinite(tick) && tick > 0 ? tick : DEFAULT_TICK_MS;
     this.runner = new SessionRunner(this);

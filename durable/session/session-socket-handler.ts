@@ -9,7 +9,7 @@
  * closes its socket (1003 or 1008), and nothing else: other sockets and the
  * sessions' state are untouched.
  */
-import { type Caller, type Id, KeeperError, type Outcome, isScope, scopeAllows } from "../../protocol/index.ts";
+import { type Caller, type HostHops, type Id, KeeperError, type Outcome, isScope, scopeAllows } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { ConnectAdmission } from "./connect-admission.ts";
 import type { SessionHost } from "./session-host.ts";
@@ -28,17 +28,28 @@ interface Accepted {
   xid: number;
   op: HostOp | KeeperError;
   connectionIds: Id[];
+  /** When its frame's event began, if hops are traced. */
+  tracedIn?: number;
 }
 
 /** A close reason is at most 123 bytes. */
 const reasonOf = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
 
-function resOf(sid: number, xid: number, outcome: Outcome): ServerMessage {
-  if (outcome.ok) return { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: toWire(outcome.value) };
-  const res: ServerMessage = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
-  if (outcome.results) res.results = toWire(outcome.results) as unknown[];
+function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
+  let res: Extract<ServerMessage, { t: "res" }>;
+  if (outcome.ok) {
+    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: toWire(outcome.value) };
+  } else {
+    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
+    if (outcome.results) res.results = toWire(outcome.results) as unknown[];
+  }
+  if (hops) res.hops = hops;
   return res;
 }
+
+/** The host's stamps of a traced request, answered now (Date.now() has moved: an await returned). */
+const hopsOf = (item: Accepted, run: number | undefined): HostHops | undefined =>
+  item.tracedIn === undefined || run === undefined ? undefined : { in: item.tracedIn, run, out: Date.now() };
 
 export class SocketHandler {
   private readonly host: SessionHost;
@@ -139,6 +150,7 @@ export class SocketHandler {
           break;
         case "req": {
           const item = this.accept(ws, attachment, message);
+          if (item && this.host.traceHops) item.tracedIn = now;
           if (item) accepted.push(item);
           break;
         }
@@ -266,11 +278,12 @@ export class SocketHandler {
    */
   private async runGroup(ws: WebSocket, sid: number, group: Accepted[]): Promise<void> {
     let answered = 0;
+    const run = this.host.traceHops ? Date.now() : undefined;
     const answer = (outcome: Outcome): void => {
       const item = group[answered++];
       if (!item) return;
       this.release(sid, 1);
-      this.host.sendToSession(sid, resOf(sid, item.xid, outcome), ws);
+      this.host.sendToSession(sid, resOf(sid, item.xid, outcome, hopsOf(item, run)), ws);
     };
     try {
       const live = this.host.liveRow(sid);
@@ -295,6 +308,7 @@ export class SocketHandler {
   /** Runs one request of a session and answers it. */
   private async runOne(ws: WebSocket, item: Accepted): Promise<void> {
     const { sid, xid, op, connectionIds } = item;
+    const run = this.host.traceHops ? Date.now() : undefined;
     let reply: ServerMessage;
     let closed = false;
     try {
@@ -306,7 +320,7 @@ export class SocketHandler {
         closed = true;
         reply = resOf(sid, xid, { ok: true, zxid: 0, value: { closed: true } });
       } else {
-        reply = resOf(sid, xid, await this.host.runner.run(sid, connectionIds, op));
+        reply = resOf(sid, xid, await this.host.runner.run(sid, connectionIds, op), hopsOf(item, run));
       }
     } catch (err) {
       if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
