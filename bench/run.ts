@@ -19,6 +19,7 @@ import { type Results, type Row, type Variant, edgekeeperKey, record, renderRepo
 import { type SessionDriver, type SessionTarget, closeAll, rssGrowth, runW4, runW6 } from "./session-workloads.ts";
 import { runW5 } from "./lock-workload.ts";
 import { runSnapshotBench } from "./snapshot-workload.ts";
+import { runHopBench } from "./hops-workload.ts";
 import { formatNumber } from "./stats.ts";
 import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
 
@@ -62,6 +63,9 @@ Options:
                      snapshot) beside ZooKeeper's restart from its own snapshot
                      (bench/snapshot-workload.ts)
   --snapshot-nodes N nodes in the snapshot benchmark's tree (default 100000)
+  --trace-hops       instead of W1-W6: where a request's time goes, by hop (wire, host,
+                     shard), p50/p99 for W1 and W3 through the TypeScript client on a
+                     server started with --trace-hops (bench/hops-workload.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -83,6 +87,8 @@ interface Options {
   timeoutMs: number;
   quick: boolean;
   snapshot: { nodes: number } | undefined;
+  /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
+  traceHops: boolean;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -112,6 +118,7 @@ function readOptions(argv: string[]): Options {
       "w6-rounds": { type: "string" },
       "w6-changes": { type: "string" },
       snapshot: { type: "boolean" },
+      "trace-hops": { type: "boolean" },
       "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
@@ -152,6 +159,7 @@ function readOptions(argv: string[]): Options {
     zookeeper: !values["no-zookeeper"],
     etcd: values.etcd ?? false,
     timeoutMs: positiveInt(values.timeout, 1200, "--timeout") * 1000,
+    traceHops: values["trace-hops"] ?? false,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
   };
 }
@@ -316,6 +324,12 @@ async function main(options: Options): Promise<void> {
     const { lines, notes: snapshotNotes } = await runSnapshotBench({ ...options.snapshot, zookeeper: options.zookeeper, startupLimitMs: STARTUP_LIMIT_MS });
     await cleanup();
     console.log(["", ...lines, "", ...snapshotNotes.map((n) => `note: ${n}`)].join("\n"));
+    return;
+  }
+  if (options.traceHops) {
+    const lines = await runHopBench({ ops: { W1: options.ops.W1!, W3: options.ops.W3! }, inFlight: options.inFlight, startupLimitMs: STARTUP_LIMIT_MS, timeLimitMs: WORKLOAD_LIMIT_MS });
+    await cleanup();
+    console.log(["", ...lines].join("\n"));
     return;
   }
   /** Rows with sessions: the TypeScript client's, or the bridge's. */

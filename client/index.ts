@@ -14,6 +14,7 @@ export type { WebSocketConstructor, WebSocketLike } from "./core/socket.ts";
 export type { BackoffOptions } from "./core/backoff.ts";
 export type { Data } from "./core/wire.ts";
 export type { KeeperErrorWithResults } from "./core/session.ts";
+export type { HopRecord, HostHops } from "../protocol/hops.ts";
 export { KeeperError, isKeeperError, type KeeperErrorName } from "../protocol/errors.ts";
 export { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, CREATOR_ALL_ACL, Perms, digestId, type Acl, type Id } from "../protocol/acl.ts";
 export { ANY_VERSION } from "../protocol/ops.ts";

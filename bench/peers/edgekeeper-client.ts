@@ -3,7 +3,7 @@
  * `connect()` per session, so one WebSocket per session. Requests issued in one tick
  * go out in one frame, which is what the 64-in-flight workloads exercise.
  */
-import { type KeeperClient, connect } from "../../client/index.ts";
+import { type ConnectOptions, type KeeperClient, connect } from "../../client/index.ts";
 import { type OpenOptions, type SessionDriver, type SessionTarget, closeAll } from "../session-workloads.ts";
 
 /** What the client asks for; the server negotiates it (4-40 s). Long, so idle sessions only ping. */
@@ -65,12 +65,14 @@ export async function openBounded(
   return sessions;
 }
 
-export function clientDriver(base: string): SessionDriver {
+/** `onHops`: each answer's hop stamps, from a server started with --trace-hops. */
+export function clientDriver(base: string, onHops?: ConnectOptions["onHops"]): SessionDriver {
   return {
     id: "client",
     label: () => "TypeScript client, a WebSocket per session",
     open(count: number, options: OpenOptions) {
-      const open = async () => clientTarget(await connect({ servers: [base], sessionTimeoutMs: SESSION_TIMEOUT_MS, connectTimeoutMs: 30_000, attemptTimeoutMs: 20_000 }));
+      const settings: ConnectOptions = { servers: [base], sessionTimeoutMs: SESSION_TIMEOUT_MS, connectTimeoutMs: 30_000, attemptTimeoutMs: 20_000 };
+      const open = async () => clientTarget(await connect(onHops ? { ...settings, onHops } : settings));
       return openBounded(count, 50, performance.now() + options.timeLimitMs, open);
     },
   };

@@ -55,11 +55,12 @@ function httpTarget(base: string): Target {
   };
 }
 
-export async function startEdgekeeper(startupLimitMs: number): Promise<Peer> {
+/** `traceHops`: started with --trace-hops, so session answers carry hop stamps (bench/hops.ts). */
+export async function startEdgekeeper(startupLimitMs: number, { traceHops = false } = {}): Promise<Peer> {
   const dir = await tempDir("edgekeeper-bench-");
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
-  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state")], {
+  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state"), ...(traceHops ? ["--trace-hops"] : [])], {
     cwd: repoRoot,
     stopSignal: "SIGINT",
     nofile: 65536, // W6 holds a socket per session open on workerd
