@@ -294,7 +294,7 @@ async function main(): Promise<void> {
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, ...(tokens.bridgeToken ? { token: tokens.bridgeToken } : {}) });
+    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, traceHops: options.traceHops, ...(tokens.bridgeToken ? { token: tokens.bridgeToken } : {}) });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);

@@ -17,6 +17,7 @@
  */
 import type { Socket } from "node:net";
 import { KeeperError } from "../../protocol/errors.ts";
+import { type HostHops, hopClock } from "../../protocol/hops.ts";
 import {
   FrameSplitter,
   JuteFatalError,
@@ -40,6 +41,8 @@ import { EventDedupe, type EventMessage, watcherEventOf } from "./watches.ts";
 interface Entry {
   answer: Answer | undefined;
   startedAt: number;
+  /** With --trace-hops, a request of one upstream op: when it was read, and the host's stamps once answered. */
+  traced?: { sent: number; host?: HostHops | undefined };
 }
 
 const AUTH_FAILED = -115;
@@ -275,9 +278,11 @@ export class ZkConnection implements SessionListener, ConnectionView {
     }
     const answers: ResMessage[] = new Array(plan.ops.length);
     let left = plan.ops.length;
+    if (this.context.hops && plan.ops.length === 1) entry.traced = { sent: hopClock() };
     plan.ops.forEach((op, i) => {
       session.call(op, (res) => {
         answers[i] = res;
+        if (entry.traced) entry.traced.host = res.hops;
         if (--left > 0) return;
         entry.answer = this.encoded(() => plan.answer(answers, session));
         this.flush();
@@ -309,6 +314,8 @@ export class ZkConnection implements SessionListener, ConnectionView {
     while (this.entries.length > 0 && this.entries[0]!.answer !== undefined) {
       const entry = this.entries.shift()!;
       const answer = entry.answer!;
+      const { traced } = entry;
+      if (traced?.host) this.context.hops?.add({ sent: traced.sent, received: hopClock(), host: traced.host });
       const latency = Date.now() - entry.startedAt;
       this.counters.latency.add(latency);
       this.counters.lastLatency = latency;

@@ -2,6 +2,7 @@
 import type { HostLinks } from "../upstream/host-link.ts";
 import type { UpstreamCommands } from "../upstream/monitor.ts";
 import type { FourLetterWordAllowlist } from "./four-letter.ts";
+import type { HopLog } from "./hop-log.ts";
 import type { BurstLog } from "./burst-log.ts";
 import type { BridgeSession } from "./session.ts";
 import type { ConnectionCounters, ServerCounters } from "./stats.ts";
@@ -36,4 +37,6 @@ export interface BridgeContext {
   log(line: string): void;
   /** Connections closed for not finishing their handshake in time: one line per burst. */
   readonly handshakeTimeouts: BurstLog;
+  /** Hop records of answered requests, only when tracing (--trace-hops). */
+  readonly hops: HopLog | undefined;
 }

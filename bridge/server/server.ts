@@ -14,6 +14,7 @@ import { type ConnectionBounds, ConnectionCount, DEFAULT_CONNECTION_BOUNDS } fro
 import { ZkConnection, peerAddress } from "./connection.ts";
 import type { BridgeContext, ConnectionView } from "./context.ts";
 import { DEFAULT_FOUR_LETTER_WORDS, parseFourLetterWords } from "./four-letter.ts";
+import { HopLog } from "./hop-log.ts";
 import type { BridgeSession } from "./session.ts";
 import { ServerCounters } from "./stats.ts";
 
@@ -44,6 +45,8 @@ export interface BridgeOptions {
   WebSocket?: WebSocketConstructor;
   /** Most TCP connections held, in all and per client address (connection-limits.ts); more are closed. */
   bounds?: Partial<ConnectionBounds>;
+  /** Record each request's hops for the benchmark (the four-letter word `hops`); the Worker must trace too. Default off. */
+  traceHops?: boolean;
 }
 
 export interface Bridge {
@@ -91,6 +94,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       if (zxid > highest) highest = zxid;
     },
     handshakeTimeouts: new BurstLog(log),
+    hops: options.traceHops ? new HopLog() : undefined,
     // Logged once until the Worker answers again: monitors poll these words often.
     adminCommand: (command) =>
       fetchAdminCommand(upstream, command).then(
