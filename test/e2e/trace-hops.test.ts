@@ -1,14 +1,17 @@
 /**
  * Hop tracing as the benchmark uses it (`npm run bench -- --trace-hops`): a server
  * started with EDGEKEEPER_TRACE_HOPS=1 stamps each answer, the client hands the
- * stamps to onHops and the bench's breakdown comes out of them; a server started
- * without it sends answers with nothing extra on the wire.
+ * stamps to onHops, the bridge keeps a record per request for the four-letter word
+ * `hops`, and the bench's breakdown comes out of them; a server started without it
+ * sends answers with nothing extra on the wire and keeps no records.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { hopBreakdown } from "../../bench/hops.ts";
 import { type HopRecord, type KeeperClient, connect } from "../../client/index.ts";
 import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import { type LocalServer, startLocalServer } from "../harness/local-server.ts";
+import { bridgePort, nzcCreateAndRead } from "../harness/zk-clients.ts";
+import { fourLetterWord } from "../harness/zookeeper/launch.ts";
 
 let traced: LocalServer;
 let plain: LocalServer;
@@ -92,4 +95,19 @@ it("sends nothing extra when tracing is off: no hops in an answer, onHops never 
   expect(records).toEqual([]);
   // The traced server's answer on the same bare socket does carry them.
   expect((await rawAnswer(traced)).hops).toMatchObject({ in: expect.any(Number), run: expect.any(Number), out: expect.any(Number) });
+});
+
+it("the bridge keeps a record per request when tracing, for the four-letter word hops; none when off", async () => {
+  const port = await bridgePort(traced);
+  expect(await nzcCreateAndRead(port, "/bridge-traced", "v")).toBe("v");
+  const records = (await fourLetterWord(port, "hops")).split("\n").filter(Boolean).map((line) => JSON.parse(line) as HopRecord);
+  expect(records.length).toBeGreaterThanOrEqual(2); // create and getData (the close may follow)
+  for (const { sent, received, host } of records) {
+    expect(received).toBeGreaterThanOrEqual(sent);
+    expect(host.out).toBeGreaterThanOrEqual(host.in);
+  }
+  expect(hopBreakdown(records).every((f) => Number.isFinite(f.p50))).toBe(true);
+  const plainPort = await bridgePort(plain);
+  expect(await nzcCreateAndRead(plainPort, "/bridge-plain", "v")).toBe("v");
+  expect(await fourLetterWord(plainPort, "hops")).toBe("hops is not executed because it is not in the whitelist.\n");
 });
