@@ -122,7 +122,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         return;
       }
       const word = head.subarray(0, 4).toString("latin1");
-      if (isFourLetterWord(word)) {
+      if (isFourLetterWord(word, this.context)) {
         this.fourLetterWord(word);
         return;
       }

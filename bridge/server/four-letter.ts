@@ -23,10 +23,11 @@ import type { BridgeContext, ConnectionView } from "./context.ts";
 export const BRIDGE_VERSION = SERVER_VERSION;
 const BUILT = "built on 1970-01-01 00:00 UTC";
 
-const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "crst", "srst", "hops"] as const;
+const WORDS = ["ruok", "isro", "stat", "srvr", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "crst", "srst"] as const;
 
-export function isFourLetterWord(word: string): boolean {
-  return (WORDS as readonly string[]).includes(word);
+/** `hops` is one only on a bridge that traces hops (the benchmark's); elsewhere its bytes are read as ZooKeeper reads any. */
+export function isFourLetterWord(word: string, context: Pick<BridgeContext, "hops">): boolean {
+  return (WORDS as readonly string[]).includes(word) || (word === "hops" && context.hops !== undefined);
 }
 
 /** The words answered when no allowlist is given (EDGEKEEPER_4LW_COMMANDS, --4lw). */
@@ -90,7 +91,7 @@ function watchesBySession(context: BridgeContext): { id: number; paths: string[]
 
 /** The answer to one word (`self` is the asking connection, listed as ZooKeeper lists it). */
 export async function runFourLetterWord(context: BridgeContext, word: string, self: ConnectionView): Promise<string> {
-  // Not ZooKeeper's: the benchmark's hop records, answered whenever the bridge traces them (--trace-hops).
+  // Not ZooKeeper's: the benchmark's hop records, whatever the allowlist (--trace-hops is the opt-in).
   if (word === "hops" && context.hops) return context.hops.take();
   if (!allowed(context.fourLetterWords, word)) return `${word} is not executed because it is not in the whitelist.\n`;
   const version = `Zookeeper version: ${BRIDGE_VERSION}, ${BUILT}`;

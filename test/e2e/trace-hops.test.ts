@@ -109,5 +109,6 @@ it("the bridge keeps a record per request when tracing, for the four-letter word
   expect(hopBreakdown(records).every((f) => Number.isFinite(f.p50))).toBe(true);
   const plainPort = await bridgePort(plain);
   expect(await nzcCreateAndRead(plainPort, "/bridge-plain", "v")).toBe("v");
-  expect(await fourLetterWord(plainPort, "hops")).toBe("hops is not executed because it is not in the whitelist.\n");
+  // Not a word there: its bytes are a frame length too large, and the connection just closes, as ZooKeeper's would.
+  expect(await fourLetterWord(plainPort, "hops").catch(() => "")).toBe("");
 });
