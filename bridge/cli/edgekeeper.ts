@@ -5,7 +5,7 @@
  * In a clone of the repository it runs from these sources with Node 24's type stripping;
  * installed from npm, compiled (see bin/edgekeeper.js).
  */
-import { readFileSync } from "node:fs";
+import { packageVersion } from "./version.ts";
 
 interface Command {
   summary: string;
@@ -27,17 +27,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-/** The package's version, from the nearest package.json above this file (bridge/cli/ here, dist/bridge/cli/ when installed). */
-function packageVersion(): string {
-  for (let dir = new URL("./", import.meta.url); ; dir = new URL("../", dir)) {
-    try {
-      return (JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { version: string }).version;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || dir.pathname === "/") throw error;
-    }
-  }
-}
-
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
@@ -49,7 +38,8 @@ if (name === undefined || name === "-h" || name === "--help" || name === "help")
   console.log(usage());
   process.exit(name === undefined ? 1 : 0);
 }
-if (name === "--version") {
+// Every command answers --version the same way, before its own options are read.
+if (name === "--version" || argv.includes("--version")) {
   console.log(packageVersion());
   process.exit(0);
 }

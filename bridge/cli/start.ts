@@ -26,6 +26,7 @@ import { localTokens } from "./local-tokens.ts";
 import { keepServingOnUncaughtErrors } from "./process-guard.ts";
 import { sourceMappedPositions } from "./source-mapped-logs.ts";
 import { StateDirInUse, lockStateDir } from "./state-lock.ts";
+import { packageVersion } from "./version.ts";
 
 const USAGE = `Usage: npm start -- [options]      (or: node bridge/cli/start.ts [options])
 
@@ -44,6 +45,7 @@ Options:
   --config FILE   wrangler configuration (default wrangler.toml)
   --trace-hops    session answers carry hop timestamps, for npm run bench -- --trace-hops
                   (env EDGEKEEPER_TRACE_HOPS=1; default off)
+  --version       print the version
   -h, --help      print this help
 
 The ZooKeeper port holds at most EDGEKEEPER_ZK_MAX_CONNECTIONS connections (default
@@ -94,6 +96,7 @@ function readOptions(argv: string[]): Options {
         "log-level": { type: "string" },
         config: { type: "string" },
         "trace-hops": { type: "boolean" },
+        version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -103,6 +106,10 @@ function readOptions(argv: string[]): Options {
   const { values } = parsed;
   if (values.help) {
     console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.version) {
+    console.log(packageVersion());
     process.exit(0);
   }
   const env = process.env;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type NpmStart, npmStart, waitHealthy } from "../harness/local-server.ts";
+import { run } from "../harness/zk-clients.ts";
 import { freePort } from "../harness/zookeeper/launch.ts";
 
 /** Limits for a stuck start or stop, not speed assertions. */
@@ -123,4 +124,18 @@ it("refuses a second server on a state directory in use, naming it and the other
   const third = start(port, stateDir);
   await healthy(third, base);
   expect(await third.interrupt(STOP_LIMIT_MS)).toEqual({ code: 0, signal: null });
+});
+
+it("answers --version with the package's version, as every command does", async () => {
+  const { version } = JSON.parse(await readFile(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+  for (const [command, args] of [
+    ["npm", ["start", "--silent", "--", "--version"]],
+    ["npx", ["edgekeeper", "--version"]],
+    ["npx", ["edgekeeper", "shell", "--version"]],
+    ["npx", ["edgekeeper", "proxy", "--version"]],
+    ["npx", ["edgekeeper", "snapshot", "--version"]],
+  ] as const) {
+    const answer = await run(command, args);
+    expect(answer, `${command} ${args.join(" ")}`).toMatchObject({ code: 0, stdout: `${version}\n` });
+  }
 });
