@@ -82,10 +82,19 @@ export function failed(err: unknown): Outcome {
   throw err;
 }
 
+/** A queued call of enqueueJoining: its items, whose they are, and the pipeline's tail it made. */
+interface Joinable {
+  readonly owner: unknown;
+  readonly items: unknown[];
+  tail: Promise<unknown>;
+}
+
 export class SessionRunner {
   private readonly host: RunnerHost;
   /** The tail of each session's request pipeline: its requests run one after another. */
   private readonly pipelines = new Map<number, Promise<unknown>>();
+  /** Each session's queued call that has not started yet and may take more items (see enqueueJoining). */
+  private readonly joinable = new Map<number, Joinable>();
   /** The requests in the pipelines, and how long they took from receipt to answer. */
   readonly requests = new RequestStats();
 
@@ -95,6 +104,33 @@ export class SessionRunner {
 
   /** Runs `fn`, which answers `requests` requests, after the session's earlier requests (and its close). */
   enqueue<T>(sessionId: number, fn: () => Promise<T>, requests = 1): Promise<T> {
+    return this.append(sessionId, fn, requests).run;
+  }
+
+  /**
+   * Runs `items` with `fn` after the session's earlier requests, together with any
+   * that join them: items offered (with the same `owner`) before their turn comes,
+   * while nothing else was queued behind them, are run in the same call, after them.
+   * So requests that arrive while the session's pipeline is busy go together once it
+   * frees, as if they had come at once.
+   */
+  enqueueJoining<T>(sessionId: number, owner: unknown, items: T[], fn: (items: T[]) => Promise<void>): void {
+    const waiting = this.joinable.get(sessionId);
+    if (waiting && waiting.owner === owner && this.pipelines.get(sessionId) === waiting.tail) {
+      (waiting.items as T[]).push(...items);
+      void waiting.tail.then(this.requests.begin(items.length));
+      return;
+    }
+    const batch: Joinable = { owner, items: [...items], tail: Promise.resolve() };
+    const start = (): Promise<void> => {
+      if (this.joinable.get(sessionId) === batch) this.joinable.delete(sessionId);
+      return fn(batch.items as T[]);
+    };
+    batch.tail = this.append(sessionId, start, items.length).tail;
+    this.joinable.set(sessionId, batch);
+  }
+
+  private append<T>(sessionId: number, fn: () => Promise<T>, requests: number): { run: Promise<T>; tail: Promise<unknown> } {
     const previous = this.pipelines.get(sessionId) ?? Promise.resolve();
     const answered = this.requests.begin(requests);
     const run = previous.then(fn);
@@ -104,7 +140,7 @@ export class SessionRunner {
     void tail.then(() => {
       if (this.pipelines.get(sessionId) === tail) this.pipelines.delete(sessionId);
     });
-    return run;
+    return { run, tail };
   }
 
   /** The identities a session's request acts with: the connection's, and those it added. */

@@ -3,8 +3,9 @@
  * frame's messages. `connect` opens a session on the socket or resumes one (moving
  * it from the socket that held it, which is told `closed` {reason: "moved"}, and
  * sending the events queued while it had no socket); `req` runs in the session's
- * pipeline and is answered with `res`, in order; a frame's consecutive plain shard
- * requests of a session share one RPC per shard. A bad message is answered on its
+ * pipeline and is answered with `res`, in order; a session's consecutive plain shard
+ * requests that wait together (one frame's, and those of frames that came while its
+ * pipeline was busy) share one RPC per shard. A bad message is answered on its
  * own when it names a session (or a connect's ref); a frame that cannot be read
  * closes its socket (1003 or 1008), and nothing else: other sockets and the
  * sessions' state are untouched.
@@ -129,7 +130,8 @@ export class SocketHandler {
     const runAccepted = (): void => {
       const bySession = new Map<number, Accepted[]>();
       for (const item of accepted) bySession.set(item.sid, [...(bySession.get(item.sid) ?? []), item]);
-      for (const [sid, items] of bySession) void this.host.runner.enqueue(sid, () => this.runRequests(ws, sid, items), items.length);
+      // Requests that arrive while the session's pipeline is busy join those already waiting (from this socket).
+      for (const [sid, items] of bySession) this.host.runner.enqueueJoining(sid, ws, items, (all) => this.runRequests(ws, sid, all));
       accepted = [];
     };
     for (const message of messages) {
@@ -254,7 +256,7 @@ export class SocketHandler {
   }
 
   /**
-   * Runs a session's requests from one frame, in order (inside its pipeline): runs of
+   * Runs a session's waiting requests (of one frame or several), in order (inside its pipeline): runs of
    * consecutive batchable shard requests go to their shard together, the others one
    * by one. Each is answered in order.
    */
