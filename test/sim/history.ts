@@ -1,0 +1,69 @@
+/**
+ * What one simulated run records, as the checkers read it (test/sim/checkers/).
+ * The simulator (test/sim/) writes it; the checkers never see the replication core.
+ * Times are the simulator's logical clock in ms; zxids are numbers (epoch * 2^32 + counter).
+ */
+
+/** A znode seen as a register: absent, or a value with its version and the zxid that last changed it. */
+export type RegisterState = { exists: false } | { exists: true; value: string; version: number; mzxid: number };
+
+export type RegisterOp =
+  | { type: "create"; path: string; value: string }
+  /** expectedVersion -1 matches any version, as in ZooKeeper. */
+  | { type: "set"; path: string; value: string; expectedVersion: number }
+  | { type: "delete"; path: string; expectedVersion: number }
+  | { type: "read"; path: string };
+
+export type RegisterResult =
+  /** A write's new state (delete: exists false) or what a read saw; zxid is the zxid the answer carries. */
+  | { ok: true; state: RegisterState; zxid: number }
+  | { ok: false; error: "NoNode" | "NodeExists" | "BadVersion"; zxid: number };
+
+/** One client call. `ret` undefined: no answer reached the client (it may or may not have applied). */
+export interface Call {
+  kind: "call";
+  id: number;
+  session: number;
+  shard: string;
+  op: RegisterOp;
+  /** Writes and linearizable reads are checked for linearizability; sequential reads for session guarantees. */
+  mode: "linearizable" | "sequential";
+  servedBy: "leader" | "replica";
+  invokedAt: number;
+  returnedAt: number | undefined;
+  result: RegisterResult | undefined;
+}
+
+/** A one-shot data watch set by a read (`setBy` is that read's call id), and its firing. */
+export interface WatchSet {
+  kind: "watch-set";
+  session: number;
+  shard: string;
+  path: string;
+  setBy: number;
+  /** The zxid of the state the setting read saw. */
+  zxid: number;
+  at: number;
+}
+
+export interface WatchFired {
+  kind: "watch-fired";
+  session: number;
+  shard: string;
+  path: string;
+  /** The call id of the read that set the watch. */
+  setBy: number;
+  /** The zxid of the change that fired it. */
+  zxid: number;
+  at: number;
+}
+
+export type HistoryEntry = Call | WatchSet | WatchFired;
+
+/** What a checker reports: nothing when the history holds. */
+export interface Violation {
+  checker: string;
+  message: string;
+  /** Call ids involved, to print the smallest failing excerpt. */
+  calls: number[];
+}
