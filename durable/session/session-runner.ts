@@ -21,7 +21,7 @@ import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
 import { retryingTransient } from "../directory/shard-retry.ts";
 import { RequestStats } from "./host-stats.ts";
 import type { HostOp } from "./session-ops.ts";
-import type { SocketLimits } from "./session-sockets.ts";
+import type { SocketLimits } from "../base/settings.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
 import { type WatchGate, watchKey } from "./watch-gate.ts";
