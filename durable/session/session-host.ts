@@ -236,14 +236,11 @@ export class SessionHost extends EdgekeeperObject {
    * every shard, exactly once. A socket carrying it is told (`closed`).
    */
   async close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>> {
-    return this.runner.enqueue(sessionId, () =>
-      answer(async () => {
-        this.liveness.authenticate(sessionId, password);
-        const socket = await this.closeSession(sessionId);
-        if (socket) this.outbox.send(socket, { t: "closed", sid: sessionId, reason: "closed" });
-        return { closed: true as const };
-      }),
-    );
+    return answer(async () => {
+      const [outcome] = await this.pipeline.fromRpc(sessionId, password, [], [{ op: "close" }]);
+      if (!outcome?.ok) throw outcome ? KeeperError.fromBody(outcome.error) : new KeeperError("SystemError", "close had no outcome");
+      return { closed: true as const };
+    });
   }
 
   /**
@@ -265,7 +262,7 @@ export class SessionHost extends EdgekeeperObject {
    * others get the session's next cxid.
    */
   async execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>> {
-    return answer(() => this.pipeline.fromRpc(sessionId, password, ids, requests));
+    return answer(() => this.pipeline.fromRpc(sessionId, password, ids, requests.map((request) => ({ op: "shard" as const, request }))));
   }
 
   /**

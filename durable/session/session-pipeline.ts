@@ -16,7 +16,7 @@
  * 5. Answered in order, each as soon as its outcome is known. Watch events riding on
  *    a shard's answer reach the session before that answer (ShardRouter's `receive`).
  */
-import { type HostHops, type Id, KeeperError, type Limits, type Outcome, type ShardRequest, scopeAllows } from "../../protocol/index.ts";
+import { type HostHops, type Id, KeeperError, type Limits, type Outcome, scopeAllows } from "../../protocol/index.ts";
 import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
@@ -51,8 +51,8 @@ export interface PipelineParts {
   socketLimits: Pick<SocketLimits, "maxOutstandingPerSession">;
   /** Session answers carry hop timestamps (benchmarks only). */
   traceHops: boolean;
-  /** Closes an open session (its ephemerals, watches, row). */
-  closeSession(sessionId: number): Promise<unknown>;
+  /** Closes an open session (its ephemerals, watches, row); answers the socket that carried it. */
+  closeSession(sessionId: number): Promise<WebSocket | undefined>;
   /** Sends to the socket carrying a session now, or else to `fallback`. */
   sendToSession(sessionId: number, message: ServerMessage, fallback: WebSocket): void;
   /** Sends to one socket, in order (the outbox). */
@@ -72,7 +72,6 @@ function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): Ser
 }
 
 const isBatchable = (request: PipelineRequest): boolean => !(request.op instanceof KeeperError) && batchable(request.op);
-const isClose = (request: PipelineRequest): boolean => !(request.op instanceof KeeperError) && request.op.op === "close";
 
 export class SessionPipeline {
   private readonly parts: PipelineParts;
@@ -107,17 +106,17 @@ export class SessionPipeline {
    * AuthFailed, for the whole call, when its turn finds the session gone or the
    * password wrong.
    */
-  fromRpc(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<Outcome[]> {
+  fromRpc(sessionId: number, password: string, ids: Id[], ops: HostOp[]): Promise<Outcome[]> {
     return this.parts.runner.enqueue(
       sessionId,
       async () => {
         this.parts.liveness.keepLiveAs(sessionId, password);
         const outcomes: Outcome[] = [];
-        const turn = requests.map((request): PipelineRequest => ({ op: { op: "shard", request }, connectionIds: ids }));
+        const turn = ops.map((op): PipelineRequest => ({ op, connectionIds: ids }));
         await this.runTurn(sessionId, turn, (_, outcome) => outcomes.push(outcome));
         return outcomes;
       },
-      requests.length,
+      ops.length,
     );
   }
 
@@ -152,16 +151,14 @@ export class SessionPipeline {
     return { xid, op, connectionIds: connectionIds(attachment, row.client_ip) };
   }
 
-  /** Answers a socket's request with `res` (and `closed` after a close), releasing its outstanding slot. */
+  /** Answers a socket's request with `res`, releasing its outstanding slot. */
   private answerSocket(ws: WebSocket, sid: number, request: SocketRequest, outcome: Outcome, ranAt?: number): void {
     const left = (this.outstanding.get(sid) ?? 1) - 1;
     if (left > 0) this.outstanding.set(sid, left);
     else this.outstanding.delete(sid);
-    const closed = outcome.ok && isClose(request);
     // The host's stamps of a traced request, answered now (Date.now() has moved: an await returned).
-    const hops = request.tracedIn === undefined || ranAt === undefined || closed ? undefined : { in: request.tracedIn, run: ranAt, out: Date.now() };
+    const hops = request.tracedIn === undefined || ranAt === undefined ? undefined : { in: request.tracedIn, run: ranAt, out: Date.now() };
     this.parts.sendToSession(sid, resOf(sid, request.xid, outcome, hops), ws);
-    if (closed) this.parts.send(ws, { t: "closed", sid, reason: "closed" });
   }
 
   /**
@@ -204,25 +201,26 @@ export class SessionPipeline {
     while (answered < group.length) answerNext(failed(new KeeperError("SystemError", "no outcome")));
   }
 
-  /** Runs one request of a session and answers it. */
+  /**
+   * Runs one request of a session and answers it. A close is answered, and then the
+   * socket that carried the session is told (`closed`).
+   */
   private async runOne<R extends PipelineRequest>(sid: number, request: R, answer: Answer<R>): Promise<void> {
     const ranAt = Date.now();
-    let outcome: Outcome;
     try {
       const { op } = request;
       if (op instanceof KeeperError) throw op;
       this.parts.liveness.keepLive(sid);
       if (op.op === "close") {
-        await this.parts.closeSession(sid);
-        outcome = { ok: true, zxid: 0, value: { closed: true } };
-      } else {
-        outcome = await this.parts.runner.run(sid, request.connectionIds, op);
+        const carrier = await this.parts.closeSession(sid);
+        answer(request, { ok: true, zxid: 0, value: { closed: true } });
+        if (carrier) this.parts.send(carrier, { t: "closed", sid, reason: "closed" });
+        return;
       }
+      answer(request, await this.parts.runner.run(sid, request.connectionIds, op), ranAt);
     } catch (err) {
       if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
       answer(request, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
-      return;
     }
-    answer(request, outcome, ranAt);
   }
 }
