@@ -53,13 +53,11 @@ export interface SessionHostApi {
 const CLOSE_RETRY_MS = 1_000;
 
 export class SessionHost extends EdgekeeperObject {
-  readonly store: SessionStore;
-  readonly watches: SessionWatches;
-  readonly socketLimits: SocketLimits;
-  readonly gate = new WatchGate();
-  readonly limits: Limits;
-  readonly superDigest: string | undefined;
-  readonly runner: SessionRunner;
+  private readonly store: SessionStore;
+  private readonly watches: SessionWatches;
+  private readonly socketLimits: SocketLimits;
+  private readonly limits: Limits;
+  private readonly runner: SessionRunner;
   private readonly liveness: SessionLiveness;
   private readonly pipeline: SessionPipeline;
   private readonly outbox: SocketOutbox;
@@ -73,10 +71,19 @@ export class SessionHost extends EdgekeeperObject {
     this.watches = new SessionWatches(ctx.storage.sql);
     this.limits = this.settings.limits;
     this.socketLimits = this.settings.socketLimits;
-    this.superDigest = this.settings.superDigest;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx);
-    this.runner = new SessionRunner(this);
+    this.runner = new SessionRunner({
+      store: this.store,
+      watches: this.watches,
+      socketLimits: this.socketLimits,
+      gate: new WatchGate(),
+      superDigest: this.settings.superDigest,
+      router: () => this.router(),
+      call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
+      requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
+      hostName: (sessionId) => this.hostName(sessionId),
+    });
     this.pipeline = new SessionPipeline({
       store: this.store,
       liveness: this.liveness,
@@ -115,19 +122,19 @@ export class SessionHost extends EdgekeeperObject {
     });
   }
 
-  router(): ShardRouter {
+  private router(): ShardRouter {
     const namespace = this.store.meta("namespace");
     if (typeof namespace !== "string") throw new KeeperError("SystemError", "session host has no namespace");
     return new ShardRouter(this.env, namespace);
   }
 
   /** This object's name, as shards know it (a session id names its host). */
-  hostName(sessionId: number): string {
+  private hostName(sessionId: number): string {
     const namespace = String(this.store.meta("namespace"));
     return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
   }
 
-  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
+  private call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
@@ -136,13 +143,8 @@ export class SessionHost extends EdgekeeperObject {
     };
   }
 
-  /** The open, live session, or SessionExpired. */
-  requireOpen(sessionId: number): void {
-    this.liveness.liveRow(sessionId);
-  }
-
   /** A new session's row (on `socketId`, if given); the caller schedules the alarm. */
-  createSession(namespace: string, hostNumber: number, requestedTimeoutMs: number, socketId: string | null): SessionGrant {
+  private createSession(namespace: string, hostNumber: number, requestedTimeoutMs: number, socketId: string | null): SessionGrant {
     if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${hostNumber}`);
     const { tickMs } = this.settings;
     const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * tickMs, 20 * tickMs);
@@ -248,7 +250,7 @@ export class SessionHost extends EdgekeeperObject {
    * to retry, so a close interrupted midway is finished by the alarm. Returns the
    * socket that carried it.
    */
-  async closeSession(sessionId: number): Promise<WebSocket | undefined> {
+  private async closeSession(sessionId: number): Promise<WebSocket | undefined> {
     this.store.markClosing(sessionId, Date.now() + CLOSE_RETRY_MS);
     await this.scheduleExpiry();
     return this.finish(sessionId);
@@ -287,7 +289,7 @@ export class SessionHost extends EdgekeeperObject {
    * The identities a session holds now: its socket's address (none while it has no
    * socket) and those it added. Its requests act with the same (SessionPipeline.accept).
    */
-  identitiesOf(sessionId: number): Id[] {
+  private identitiesOf(sessionId: number): Id[] {
     const row = this.store.row(sessionId);
     const ws = row && this.liveness.socketOf(row);
     const attachment = ws ? attachmentOf(ws) : undefined;
@@ -295,7 +297,7 @@ export class SessionHost extends EdgekeeperObject {
   }
 
   /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */
-  sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
+  private sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
     const row = this.store.row(sessionId);
     const ws = (row && this.liveness.socketOf(row)) ?? fallback;
     if (ws) this.outbox.send(ws, message);
@@ -323,7 +325,7 @@ export class SessionHost extends EdgekeeperObject {
   }
 
   /** A socket went (or is being closed): its sessions live on for their timeout, waiting for a resume. */
-  detach(ws: WebSocket): void {
+  private detach(ws: WebSocket): void {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
@@ -381,7 +383,7 @@ export class SessionHost extends EdgekeeperObject {
    * Sets the one alarm to the earliest deadline, if sooner than the alarm set.
    * `replace`: set it whatever is set (from the alarm handler, whose own alarm is spent).
    */
-  async scheduleExpiry(replace = false): Promise<void> {
+  private async scheduleExpiry(replace = false): Promise<void> {
     const next = this.ctx.storage.sql.exec<{ t: number | null }>("SELECT min(deadline) AS t FROM sessions").one().t;
     if (next === null) {
       if (replace) await this.ctx.storage.deleteAlarm();

@@ -26,7 +26,7 @@ import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
 import { type WatchGate, watchKey } from "./watch-gate.ts";
 
-/** What the runner needs of its host. */
+/** What the runner needs of its host (given as parts, not the host object). */
 export interface RunnerHost {
   readonly store: SessionStore;
   readonly watches: SessionWatches;
