@@ -92,7 +92,9 @@ export class SessionPipeline {
       const request = this.accept(ws, attachment, message);
       if (!request) continue;
       if (this.parts.traceHops) request.tracedIn = receivedAt;
-      bySession.set(message.sid, [...(bySession.get(message.sid) ?? []), request]);
+      const queued = bySession.get(message.sid);
+      if (queued) queued.push(request);
+      else bySession.set(message.sid, [request]);
     }
     // Requests that arrive while the session's turn is busy join those already waiting (from this socket).
     for (const [sid, requests] of bySession) {
