@@ -1,7 +1,8 @@
 /**
- * The socket side of a session host: the limits of the WebSocket protocol, what each
- * socket carries across hibernation (its attachment), frames checked into messages,
- * and an outbox that sends each socket's messages in order, several per frame.
+ * The socket side of a session host: what each socket carries across hibernation
+ * (its attachment), frames checked into messages (within the socket limits,
+ * durable/base/settings.ts), and an outbox that sends each socket's messages in
+ * order, several per frame.
  *
  * Which sessions a socket carries is not in its attachment (capped at 2,048 bytes,
  * about a hundred ids, while the bridge puts all its sessions of a host on one
