@@ -1,0 +1,225 @@
+/**
+ * Linearizability of writes and linearizable reads, by the Wing-Gong search with Lowe's
+ * memoization, as Porcupine does it.
+ *
+ * The history is partitioned per (shard, path) (P-compositionality: a history is linearizable
+ * when each object's sub-history is), each znode a register with ZooKeeper's transitions
+ * (register-model.ts), starting absent. Sequential reads are not checked here (sessions.ts is).
+ *
+ * Real-time order: a call returned at t precedes a call invoked after t; calls that touch at the
+ * same instant count as concurrent. A call with no answer may take effect at any point after its
+ * invocation, or never. The search tries to linearize the calls in time order, backtracking when
+ * a return passes with its call still unplaced, and remembers every (set of calls placed, state)
+ * it has tried so that no configuration is explored twice. It is bounded per partition
+ * (`stepBudget`); an overrun is reported as its own violation ("linearizability-budget"), never a hang.
+ */
+import type { Call, HistoryEntry, Violation } from "../history.ts";
+import { describeCall } from "./describe.ts";
+import { ABSENT, type ModelOp, type ModelResult, type ModelState, ValueTable, stateKey, step, toModelOp, toModelResult } from "./register-model.ts";
+
+export interface LinearizabilityOptions {
+  /** Search steps allowed per (shard, path) before giving up with a budget violation. */
+  stepBudget?: number;
+}
+
+/** Enough for thousands of calls on one path when the history is sane; an overrun means pathological concurrency. */
+export const DEFAULT_STEP_BUDGET = 1_000_000;
+
+/** Calls printed either side of where the search got stuck. */
+const EXCERPT_CALLS = 6;
+
+/**
+ * Violations of linearizability, one per (shard, path) that has none, or whose search ran out of budget.
+ * @example
+ * const violations = checkLinearizable(history);
+ * if (violations.length) console.log(violations.map((v) => v.message).join("\n"));
+ */
+export function checkLinearizable(history: HistoryEntry[], options: LinearizabilityOptions = {}): Violation[] {
+  const budget = options.stepBudget ?? DEFAULT_STEP_BUDGET;
+  const violations: Violation[] = [];
+  for (const [key, calls] of partition(history)) {
+    const violation = checkPartition(key, calls, budget);
+    if (violation) violations.push(violation);
+  }
+  return violations;
+}
+
+/** The calls this checker judges, per shard and path: writes, and linearizable reads that got an answer. */
+function partition(history: HistoryEntry[]): Map<string, Call[]> {
+  const parts = new Map<string, Call[]>();
+  for (const entry of history) {
+    if (entry.kind !== "call") continue;
+    if (entry.op.type === "read" && (entry.mode !== "linearizable" || !answered(entry))) continue;
+    const key = `${entry.shard} ${entry.op.path}`;
+    const calls = parts.get(key);
+    if (calls) calls.push(entry);
+    else parts.set(key, [entry]);
+  }
+  return parts;
+}
+
+function answered(call: Call): boolean {
+  return call.returnedAt !== undefined && call.result !== undefined;
+}
+
+/** A call or return event in the search's doubly linked list (Porcupine's `node`). */
+interface Event {
+  call: number;
+  isCall: boolean;
+  time: number;
+  /** A call event's return event. */
+  match: Event | undefined;
+  prev: Event | undefined;
+  next: Event | undefined;
+}
+
+interface SearchCall {
+  op: ModelOp;
+  result: ModelResult | undefined;
+  event: Event;
+}
+
+function buildEvents(calls: Call[]): Event {
+  const events: Event[] = [];
+  calls.forEach((call, i) => {
+    const ret: Event = { call: i, isCall: false, time: answered(call) ? (call.returnedAt as number) : Number.POSITIVE_INFINITY, match: undefined, prev: undefined, next: undefined };
+    events.push({ call: i, isCall: true, time: call.invokedAt, match: ret, prev: undefined, next: undefined }, ret);
+  });
+  // Calls before returns at the same instant: touching calls are concurrent.
+  events.sort((a, b) => a.time - b.time || Number(a.isCall ? 0 : 1) - Number(b.isCall ? 0 : 1));
+  const head: Event = { call: -1, isCall: false, time: Number.NEGATIVE_INFINITY, match: undefined, prev: undefined, next: undefined };
+  let last = head;
+  for (const e of events) {
+    last.next = e;
+    e.prev = last;
+    last = e;
+  }
+  return head;
+}
+
+/** Take a call and its return out of the list once it is placed. */
+function lift(call: Event): void {
+  const ret = call.match as Event;
+  (call.prev as Event).next = call.next;
+  if (call.next) call.next.prev = call.prev;
+  (ret.prev as Event).next = ret.next;
+  if (ret.next) ret.next.prev = ret.prev;
+}
+
+/** Put them back, in the reverse order of lift. */
+function unlift(call: Event): void {
+  const ret = call.match as Event;
+  (ret.prev as Event).next = ret;
+  if (ret.next) ret.next.prev = ret;
+  (call.prev as Event).next = call;
+  if (call.next) call.next.prev = call;
+}
+
+/** Zobrist hashing: the set of placed calls as two 32-bit words, updated in O(1) per step. */
+function zobrist(i: number, salt: number): number {
+  let h = Math.imul(i + 1, 0x9e3779b1) ^ salt;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function checkPartition(key: string, calls: Call[], budget: number): Violation | undefined {
+  const values = new ValueTable();
+  const head = buildEvents(calls);
+  const search: SearchCall[] = [];
+  for (let e = head.next; e; e = e.next) {
+    if (!e.isCall) continue;
+    const call = calls[e.call] as Call;
+    search[e.call] = { op: toModelOp(call.op, values), result: answered(call) ? toModelResult(call.result!, values) : undefined, event: e };
+  }
+  const hashA = calls.map((_, i) => zobrist(i, 0x1234567));
+  const hashB = calls.map((_, i) => zobrist(i, 0x7654321));
+
+  let remaining = calls.filter(answered).length;
+  let state: ModelState = ABSENT;
+  let h1 = 0;
+  let h2 = 0;
+  const tried = new Set<string>();
+  const stack: { call: number; before: ModelState }[] = [];
+  // The deepest dead end met, and the return that stopped it: what a violation shows.
+  let longest: number[] = [];
+  let stuckAt: Event | undefined;
+  let steps = 0;
+  let entry = head.next;
+  while (remaining > 0 && entry) {
+    if (++steps > budget) return budgetViolation(key, calls, budget, longest);
+    if (entry.isCall) {
+      const c = search[entry.call] as SearchCall;
+      const next = step(state, c.op, c.result);
+      if (next) {
+        const n1 = (h1 ^ (hashA[entry.call] as number)) >>> 0;
+        const n2 = (h2 ^ (hashB[entry.call] as number)) >>> 0;
+        const memo = `${n1},${n2},${stateKey(next)}`;
+        if (!tried.has(memo)) {
+          tried.add(memo);
+          stack.push({ call: entry.call, before: state });
+          state = next;
+          h1 = n1;
+          h2 = n2;
+          if (c.result) remaining--;
+          lift(entry);
+          entry = head.next;
+          continue;
+        }
+      }
+      entry = entry.next;
+    } else {
+      // A return with its call unplaced: the calls placed so far cannot all stand; undo the last.
+      if (stack.length >= longest.length) {
+        longest = stack.map((s) => s.call);
+        stuckAt = entry;
+      }
+      const top = stack.pop();
+      if (!top) return notLinearizable(key, calls, longest, stuckAt ?? entry);
+      const c = search[top.call] as SearchCall;
+      state = top.before;
+      h1 = (h1 ^ (hashA[top.call] as number)) >>> 0;
+      h2 = (h2 ^ (hashB[top.call] as number)) >>> 0;
+      if (c.result) remaining++;
+      unlift(c.event);
+      entry = c.event.next;
+    }
+  }
+  return undefined;
+}
+
+function budgetViolation(key: string, calls: Call[], budget: number, longest: number[]): Violation {
+  const ids = longest.slice(-EXCERPT_CALLS).map((i) => (calls[i] as Call).id);
+  return {
+    checker: "linearizability-budget",
+    message: `${where(key)}: gave up after ${budget} search steps over ${calls.length} calls (longest linearizable prefix ${longest.length}); raise stepBudget or shorten the run`,
+    calls: ids,
+  };
+}
+
+/**
+ * Names the path, the tail of the longest linearizable prefix found, and the calls that could not
+ * come next: the one whose return the search could not get past, and those concurrent with it.
+ */
+function notLinearizable(key: string, calls: Call[], longest: number[], stuckAt: Event): Violation {
+  const placed = new Set(longest);
+  const prefix = longest.slice(-EXCERPT_CALLS).map((i) => calls[i] as Call);
+  const blocked = calls[stuckAt.call] as Call;
+  const returnedBy = blocked.returnedAt ?? Number.POSITIVE_INFINITY;
+  const rivals = calls
+    .filter((c, i) => !placed.has(i) && c !== blocked && c.invokedAt <= returnedBy)
+    .sort((a, b) => a.invokedAt - b.invokedAt)
+    .slice(0, EXCERPT_CALLS - 1);
+  const lines = [
+    `${where(key)}: not linearizable; the longest linearizable prefix has ${longest.length} of ${calls.length} calls, ending:`,
+    ...prefix.map((c) => `  ${describeCall(c)}`),
+    "then none of these fits:",
+    ...[blocked, ...rivals].map((c) => `  ${describeCall(c)}`),
+  ];
+  return { checker: "linearizability", message: lines.join("\n"), calls: [...prefix, blocked, ...rivals].map((c) => c.id) };
+}
+
+function where(key: string): string {
+  const space = key.indexOf(" ");
+  return `shard ${key.slice(0, space)} path ${key.slice(space + 1)}`;
+}
