@@ -137,10 +137,12 @@ function checkPartition(key: string, calls: Call[], budget: number): Violation |
 
   let remaining = calls.filter(answered).length;
   let state: ModelState = ABSENT;
+  let stateNow = stateKey(state);
   let h1 = 0;
   let h2 = 0;
   const tried = new Set<string>();
-  const stack: { call: number; before: ModelState }[] = [];
+  /** `noop`: an answered call that left the state as it was (a read, a failed write), see below. */
+  const stack: { call: number; before: ModelState; beforeKey: string; noop: boolean }[] = [];
   // The deepest dead end met, and the return that stopped it: what a violation shows.
   let longest: number[] = [];
   let stuckAt: Event | undefined;
@@ -151,39 +153,53 @@ function checkPartition(key: string, calls: Call[], budget: number): Violation |
     if (entry.isCall) {
       const c = search[entry.call] as SearchCall;
       const next = step(state, c.op, c.result);
-      if (next) {
-        const n1 = (h1 ^ (hashA[entry.call] as number)) >>> 0;
-        const n2 = (h2 ^ (hashB[entry.call] as number)) >>> 0;
-        const memo = `${n1},${n2},${stateKey(next)}`;
-        if (!tried.has(memo)) {
-          tried.add(memo);
-          stack.push({ call: entry.call, before: state });
-          state = next;
-          h1 = n1;
-          h2 = n2;
-          if (c.result) remaining--;
-          lift(entry);
-          entry = head.next;
-          continue;
-        }
+      if (!next) {
+        entry = entry.next;
+        continue;
       }
-      entry = entry.next;
-    } else {
-      // A return with its call unplaced: the calls placed so far cannot all stand; undo the last.
-      if (stack.length >= longest.length) {
-        longest = stack.map((s) => s.call);
-        stuckAt = entry;
+      const nextKey = stateKey(next);
+      const n1 = (h1 ^ (hashA[entry.call] as number)) >>> 0;
+      const n2 = (h2 ^ (hashB[entry.call] as number)) >>> 0;
+      const memo = `${n1},${n2},${nextKey}`;
+      // Not a call with no answer: a no-op here (it would fail now) may apply later.
+      const noop = nextKey === stateNow && c.result !== undefined;
+      if (!tried.has(memo)) {
+        tried.add(memo);
+        stack.push({ call: entry.call, before: state, beforeKey: stateNow, noop });
+        state = next;
+        stateNow = nextKey;
+        h1 = n1;
+        h2 = n2;
+        if (c.result) remaining--;
+        lift(entry);
+        entry = head.next;
+        continue;
       }
-      const top = stack.pop();
+      // An answered call that changes nothing (a read, a failed write) changes nothing wherever it
+      // fits; placed where it is enabled it spoils no linearization that exists (moving it earlier
+      // breaks no real-time order), so when that already failed, so does this configuration.
+      if (!noop) {
+        entry = entry.next;
+        continue;
+      }
+    } else if (stack.length >= longest.length) {
+      longest = stack.map((s) => s.call);
+      stuckAt = entry;
+    }
+    // A return passed with its call unplaced (or a no-op call failed, above): undo the last choice,
+    // and past every no-op call, for the same reason no alternative to those is worth trying.
+    let top;
+    do {
+      top = stack.pop();
       if (!top) return notLinearizable(key, calls, longest, stuckAt ?? entry);
-      const c = search[top.call] as SearchCall;
       state = top.before;
+      stateNow = top.beforeKey;
       h1 = (h1 ^ (hashA[top.call] as number)) >>> 0;
       h2 = (h2 ^ (hashB[top.call] as number)) >>> 0;
-      if (c.result) remaining++;
-      unlift(c.event);
-      entry = c.event.next;
-    }
+      if ((search[top.call] as SearchCall).result) remaining++;
+      unlift((search[top.call] as SearchCall).event);
+    } while (top.noop);
+    entry = (search[top.call] as SearchCall).event.next;
   }
   return undefined;
 }
