@@ -121,6 +121,46 @@ describe("checkLinearizable", () => {
     expect(checkLinearizable(zxidsBackwards)).toHaveLength(1);
   });
 
+  it("counts the writes with no answer that must have applied, by the versions that follow", () => {
+    const created = call(1, { at: [0, 1] }, create("/a", "x"), ok(node("x", 0, 1), 1));
+    const lostA = call(2, { session: 2, at: [10, undefined] }, set("/a", "a"));
+    const lostB = call(3, { session: 3, at: [50, undefined] }, set("/a", "b"));
+    const setAt = (version: number, at: [number, number]) => call(4, { at }, set("/a", "c"), ok(node("c", version, 9), 9));
+    for (const version of [1, 2, 3]) expect(checkLinearizable([created, lostA, lostB, setAt(version, [60, 61])]), `v${version}`).toEqual([]);
+    expect(checkLinearizable([created, lostA, lostB, setAt(4, [60, 61])])).toHaveLength(1);
+    // Before B was invoked, only A can have applied.
+    expect(checkLinearizable([created, lostA, lostB, setAt(2, [30, 40])])).toEqual([]);
+    expect(checkLinearizable([created, lostA, lostB, setAt(3, [30, 40])])).toHaveLength(1);
+  });
+
+  it("places a write with no answer before the first answer that shows its value", () => {
+    const created = call(1, { at: [0, 1] }, create("/a", "x"), ok(node("x", 0, 1), 1));
+    const lost = call(2, { session: 2, at: [10, undefined] }, set("/a", "y"));
+    const shows = call(3, { at: [20, 30] }, read("/a"), ok(node("y", 1, 5), 5));
+    const overwrite = (version: number) => call(4, { at: [40, 41] }, set("/a", "z"), ok(node("z", version, 6), 6));
+    expect(checkLinearizable([created, lost, shows, overwrite(2)])).toEqual([]);
+    expect(checkLinearizable([created, lost, shows, overwrite(1)])).toHaveLength(1);
+  });
+
+  it("checks many concurrent reads and failed writes without running out of budget", () => {
+    const history = [call(1, { at: [0, 1] }, create("/a", "x"), ok(node("x", 0, 1), 1))];
+    for (let i = 2; i < 200; i++) {
+      const at: [number, number] = [2, 1000 + i];
+      history.push(i % 2 ? call(i, { session: i, at }, read("/a"), ok(node("x", 0, 1), 1)) : call(i, { session: i, at }, create("/a", `v${i}`), err("NodeExists", 1)));
+    }
+    history.push(call(999, { at: [2000, 2001] }, read("/a"), ok(node("nope", 0, 1), 1)));
+    expect(checkLinearizable(history.slice(0, -1))).toEqual([]);
+    expect(checkLinearizable(history).map((v) => v.checker)).toEqual(["linearizability"]);
+  });
+
+  it("checks many writes with no answer that no answer tells apart without running out of budget", () => {
+    const history = [call(1, { at: [0, 1] }, create("/a", "x"), ok(node("x", 0, 1), 1))];
+    for (let i = 2; i < 26; i++) history.push(call(i, { session: i, at: [i, undefined] }, set("/a", `lost${i}`)));
+    const setAt = (version: number) => call(99, { at: [100, 101] }, set("/a", "c"), ok(node("c", version, 50), 50));
+    expect(checkLinearizable([...history, setAt(25)])).toEqual([]);
+    expect(checkLinearizable([...history, setAt(26)]).map((v) => v.checker)).toEqual(["linearizability"]);
+  });
+
   it("checks each (shard, path) on its own and leaves sequential reads to the session checker", () => {
     const history = [
       call(1, { shard: "s1", at: [0, 1] }, create("/a", "x"), ok(node("x", 0, 1), 1)),

@@ -77,13 +77,19 @@ interface SearchCall {
   op: ModelOp;
   result: ModelResult | undefined;
   event: Event;
+  /** Answered: the search is done when every such call is placed. */
+  required: boolean;
 }
 
-function buildEvents(calls: Call[]): Event {
+/** The list of call and return events in time order, behind a head; `callEvents[i]` is call i's. */
+function buildEvents(calls: Call[], returns: number[]): { head: Event; callEvents: Event[] } {
   const events: Event[] = [];
+  const callEvents: Event[] = [];
   calls.forEach((call, i) => {
-    const ret: Event = { call: i, isCall: false, time: answered(call) ? (call.returnedAt as number) : Number.POSITIVE_INFINITY, match: undefined, prev: undefined, next: undefined };
-    events.push({ call: i, isCall: true, time: call.invokedAt, match: ret, prev: undefined, next: undefined }, ret);
+    const ret: Event = { call: i, isCall: false, time: returns[i] as number, match: undefined, prev: undefined, next: undefined };
+    const start: Event = { call: i, isCall: true, time: call.invokedAt, match: ret, prev: undefined, next: undefined };
+    callEvents.push(start);
+    events.push(start, ret);
   });
   // Calls before returns at the same instant: touching calls are concurrent.
   events.sort((a, b) => a.time - b.time || Number(a.isCall ? 0 : 1) - Number(b.isCall ? 0 : 1));
@@ -94,7 +100,7 @@ function buildEvents(calls: Call[]): Event {
     e.prev = last;
     last = e;
   }
-  return head;
+  return { head, callEvents };
 }
 
 /** Take a call and its return out of the list once it is placed. */
@@ -125,17 +131,23 @@ function zobrist(i: number, salt: number): number {
 
 function checkPartition(key: string, calls: Call[], budget: number): Violation | undefined {
   const values = new ValueTable();
-  const head = buildEvents(calls);
-  const search: SearchCall[] = [];
-  for (let e = head.next; e; e = e.next) {
-    if (!e.isCall) continue;
-    const call = calls[e.call] as Call;
-    search[e.call] = { op: toModelOp(call.op, values), result: answered(call) ? toModelResult(call.result!, values) : undefined, event: e };
-  }
+  const ops = calls.map((c) => toModelOp(c.op, values));
+  const results = calls.map((c) => (answered(c) ? toModelResult(c.result!, values) : undefined));
+  // A call with no answer need never be placed: its return is at +Infinity.
+  const returns = calls.map((c, i) => (results[i] ? (c.returnedAt as number) : Number.POSITIVE_INFINITY));
+  const { head, callEvents } = buildEvents(calls, returns);
+  const search: SearchCall[] = calls.map((_, i) => ({
+    op: ops[i] as ModelOp,
+    result: results[i],
+    event: callEvents[i] as Event,
+    required: results[i] !== undefined,
+  }));
+  const waitsFor = interchangeableOrder(calls, search);
+  const placed = new Uint8Array(calls.length);
   const hashA = calls.map((_, i) => zobrist(i, 0x1234567));
   const hashB = calls.map((_, i) => zobrist(i, 0x7654321));
 
-  let remaining = calls.filter(answered).length;
+  let remaining = search.filter((c) => c.required).length;
   let state: ModelState = ABSENT;
   let stateNow = stateKey(state);
   let h1 = 0;
@@ -152,17 +164,23 @@ function checkPartition(key: string, calls: Call[], budget: number): Violation |
     if (++steps > budget) return budgetViolation(key, calls, budget, longest);
     if (entry.isCall) {
       const c = search[entry.call] as SearchCall;
-      const next = step(state, c.op, c.result);
+      const first = waitsFor[entry.call] as number;
+      const next = first === -1 || placed[first] ? step(state, c.op, c.result) : undefined;
       if (!next) {
         entry = entry.next;
         continue;
       }
       const nextKey = stateKey(next);
+      if (nextKey === stateNow && c.result === undefined) {
+        // A call with no answer that would change nothing here: placing it is the same as leaving it
+        // out, and leaving it out keeps it free to apply later.
+        entry = entry.next;
+        continue;
+      }
       const n1 = (h1 ^ (hashA[entry.call] as number)) >>> 0;
       const n2 = (h2 ^ (hashB[entry.call] as number)) >>> 0;
       const memo = `${n1},${n2},${nextKey}`;
-      // Not a call with no answer: a no-op here (it would fail now) may apply later.
-      const noop = nextKey === stateNow && c.result !== undefined;
+      const noop = nextKey === stateNow;
       if (!tried.has(memo)) {
         tried.add(memo);
         stack.push({ call: entry.call, before: state, beforeKey: stateNow, noop });
@@ -170,7 +188,8 @@ function checkPartition(key: string, calls: Call[], budget: number): Violation |
         stateNow = nextKey;
         h1 = n1;
         h2 = n2;
-        if (c.result) remaining--;
+        if (c.required) remaining--;
+        placed[entry.call] = 1;
         lift(entry);
         entry = head.next;
         continue;
@@ -196,12 +215,36 @@ function checkPartition(key: string, calls: Call[], budget: number): Violation |
       stateNow = top.beforeKey;
       h1 = (h1 ^ (hashA[top.call] as number)) >>> 0;
       h2 = (h2 ^ (hashB[top.call] as number)) >>> 0;
-      if ((search[top.call] as SearchCall).result) remaining++;
+      if ((search[top.call] as SearchCall).required) remaining++;
+      placed[top.call] = 0;
       unlift((search[top.call] as SearchCall).event);
     } while (top.noop);
     entry = (search[top.call] as SearchCall).event.next;
   }
   return undefined;
+}
+
+/**
+ * Calls with no answer that no answer can tell apart (same kind of write, same expected version,
+ * and a value no answer shows) are interchangeable: in any linearization, swapping two of them
+ * leaves every answer valid. So the search places them in invocation order only, which spares it
+ * trying every subset of them: for each call, the one that must be placed before it, or -1.
+ */
+function interchangeableOrder(calls: Call[], search: SearchCall[]): Int32Array {
+  const shown = new Set<number>();
+  for (const c of search) if (c.result?.ok && c.result.exists) shown.add(c.result.value);
+  const waitsFor = new Int32Array(calls.length).fill(-1);
+  const lastOfKind = new Map<string, number>();
+  const byInvocation = calls.map((_, i) => i).sort((a, b) => (calls[a] as Call).invokedAt - (calls[b] as Call).invokedAt || a - b);
+  for (const i of byInvocation) {
+    const { op, result } = search[i] as SearchCall;
+    if (result !== undefined || op.type === "read" || (op.type !== "delete" && shown.has(op.value))) continue;
+    const kind = `${op.type} ${op.type === "create" ? "" : op.expectedVersion}`;
+    const before = lastOfKind.get(kind);
+    if (before !== undefined) waitsFor[i] = before;
+    lastOfKind.set(kind, i);
+  }
+  return waitsFor;
 }
 
 function budgetViolation(key: string, calls: Call[], budget: number, longest: number[]): Violation {
