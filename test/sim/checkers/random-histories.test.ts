@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkLinearizable, checkSessions } from "./index.ts";
-import { type Mutation, mutateOnce, randomHistory } from "./random-history.ts";
+import { type Mutation, type SessionMutation, mutateOnce, mutateSessionOnce, randomHistory } from "./random-history.ts";
 
 const SEEDS = 200;
 
@@ -46,6 +46,30 @@ describe("checkers on random histories", () => {
         const violations = checkLinearizable(mutated.history);
         expect(violations.map((v) => v.checker).filter((c) => c !== "linearizability"), `seed ${seed}`).toEqual([]);
         if (violations.length) caught++;
+      }
+      console.log(`${mutation}: caught ${caught} of ${tried}`);
+      expect(tried).toBeGreaterThan(SEEDS * 0.9);
+      expect(caught / tried).toBeGreaterThanOrEqual(floor);
+    });
+  }
+
+  // Caught only when the session already saw the change (or a later zxid) before the stale read,
+  // or read at the event's zxid after it was due; otherwise the broken view is still a valid one.
+  // When written: stale-sequential-read 167/200, drop-event 170/200.
+  const sessionFloors: [SessionMutation, number][] = [
+    ["stale-sequential-read", 0.75],
+    ["drop-event", 0.75],
+  ];
+  for (const [mutation, floor] of sessionFloors) {
+    it(`catch a ${mutation} mutation in at least ${floor * 100}% of ${SEEDS} seeds`, () => {
+      let tried = 0;
+      let caught = 0;
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const generated = randomHistory({ seed, operations: 300, paths: 5 + (seed % 26) });
+        const mutated = mutateSessionOnce(generated, mutation, seed);
+        if (!mutated) continue;
+        tried++;
+        if (checkSessions(mutated).length) caught++;
       }
       console.log(`${mutation}: caught ${caught} of ${tried}`);
       expect(tried).toBeGreaterThan(SEEDS * 0.9);

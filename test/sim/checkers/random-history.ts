@@ -23,8 +23,11 @@ export interface RandomHistoryOptions {
 
 export interface RandomHistory {
   history: HistoryEntry[];
-  /** For a read that followed a change of its path: the state before that change (a stale answer). */
-  staleStates: Map<number, RegisterState>;
+  /**
+   * For a read that followed a change of its path: the state before that change, and the shard's
+   * zxid just before it: what a replica that had not applied the change would answer.
+   */
+  staleStates: Map<number, { state: RegisterState; zxid: number }>;
 }
 
 export function randomHistory(options: RandomHistoryOptions): RandomHistory {
@@ -34,11 +37,11 @@ export function randomHistory(options: RandomHistoryOptions): RandomHistory {
   const lostAnswerRate = options.lostAnswerRate ?? 0.05;
   const shards = Array.from({ length: options.shards ?? 2 }, (_, i) => `s${i}`);
   const zxids = new Map(shards.map((s) => [s, 0]));
-  const nodes = new Map<string, { now: RegisterState; before: RegisterState | undefined }>();
+  const nodes = new Map<string, { now: RegisterState; before?: { state: RegisterState; zxid: number } }>();
   const busyUntil = Array.from({ length: options.sessions ?? 6 }, () => 0);
   const watches: WatchSet[] = [];
   const history: HistoryEntry[] = [];
-  const staleStates = new Map<number, RegisterState>();
+  const staleStates = new Map<number, { state: RegisterState; zxid: number }>();
 
   let t = 0;
   for (let id = 1; id <= options.operations; id++) {
@@ -52,7 +55,7 @@ export function randomHistory(options: RandomHistoryOptions): RandomHistory {
     const shard = shards[pick(shards.length)] as string;
     const path = `/n${pick(options.paths)}`;
     const key = `${shard} ${path}`;
-    const node = nodes.get(key) ?? { now: { exists: false }, before: undefined };
+    const node = nodes.get(key) ?? { now: { exists: false } };
     const op = randomOp(path, node.now, id, random);
     const invokedAt = Math.max((busyUntil[session] as number) + 1, t - pick(overlapMs));
     const lost = op.type !== "read" && random() < lostAnswerRate;
@@ -69,7 +72,7 @@ export function randomHistory(options: RandomHistoryOptions): RandomHistory {
         zxids.set(shard, next);
         const state: RegisterState =
           op.type === "delete" ? { exists: false } : { exists: true, value: op.value, version: op.type === "create" ? 0 : (node.now as { version: number }).version + 1, mzxid: next };
-        nodes.set(key, { now: state, before: node.now });
+        nodes.set(key, { now: state, before: { state: node.now, zxid } });
         result = { ok: true, state, zxid: next };
         fireWatches(watches, history, shard, path, next, t);
       }
@@ -139,9 +142,28 @@ export function mutateOnce(generated: RandomHistory, mutation: Mutation, seed: n
   if (!victim) return undefined;
   const result = victim.result as RegisterResult;
   let broken: RegisterResult;
-  if (mutation === "stale-read") broken = { ok: true, state: generated.staleStates.get(victim.id) as RegisterState, zxid: result.zxid };
+  if (mutation === "stale-read") broken = { ok: true, state: generated.staleStates.get(victim.id)!.state, zxid: result.zxid };
   else if (result.ok && result.state.exists && mutation === "version") broken = { ...result, state: { ...result.state, version: result.state.version + 1 } };
   else if (result.ok) broken = { ok: false, error: "BadVersion", zxid: result.zxid };
   else broken = { ok: true, state: { exists: true, value: (victim.op as { value: string }).value, version: 1, mzxid: result.zxid + 1 }, zxid: result.zxid + 1 };
   return { history: generated.history.map((e) => (e === victim ? { ...victim, result: broken } : e)), call: victim.id };
+}
+
+/** A way of breaking what one session sees, as a faulty replica or session host could. */
+export type SessionMutation = "stale-sequential-read" | "drop-event";
+
+/**
+ * The history with one session's view broken: a sequential read answered by a replica that had
+ * not applied the last change of its path, or one watch event never delivered.
+ */
+export function mutateSessionOnce(generated: RandomHistory, mutation: SessionMutation, seed: number): HistoryEntry[] | undefined {
+  const random = rng(seed);
+  const fits = generated.history.filter((e) =>
+    mutation === "drop-event" ? e.kind === "watch-fired" : e.kind === "call" && e.mode === "sequential" && e.result !== undefined && generated.staleStates.has(e.id),
+  );
+  const victim = fits[Math.floor(random() * fits.length)];
+  if (!victim) return undefined;
+  if (victim.kind !== "call") return generated.history.filter((e) => e !== victim);
+  const stale = generated.staleStates.get(victim.id)!;
+  return generated.history.map((e) => (e === victim ? { ...victim, result: { ok: true, state: stale.state, zxid: stale.zxid } } : e));
 }
