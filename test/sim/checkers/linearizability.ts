@@ -29,7 +29,10 @@ export const DEFAULT_STEP_BUDGET = 1_000_000;
 const EXCERPT_CALLS = 6;
 
 /**
- * Violations of linearizability, one per (shard, path) that has none, or whose search ran out of budget.
+ * Violations of linearizability: one per (shard, path) whose calls cannot be linearized, or whose
+ * search ran out of budget. The search places no-op calls (reads, failed writes) as soon as they
+ * fit and lost writes that no answer tells apart in one order only, which keeps it near linear
+ * on sane histories; a failing one with many lost writes on one path may still overrun.
  * @example
  * const violations = checkLinearizable(history);
  * if (violations.length) console.log(violations.map((v) => v.message).join("\n"));
