@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkLinearizable, checkSessions } from "./index.ts";
-import { type Mutation, type SessionMutation, mutateOnce, mutateSessionOnce, randomHistory } from "./random-history.ts";
+import { type Mutation, type RandomHistory, type SessionMutation, mutateOnce, mutateSessionOnce, randomHistory } from "./random-history.ts";
 
 const SEEDS = 200;
 
@@ -35,21 +35,14 @@ describe("checkers on random histories", () => {
   ];
   for (const [mutation, floor] of floors) {
     it(`catch a ${mutation} mutation in at least ${floor * 100}% of ${SEEDS} seeds`, () => {
-      let tried = 0;
-      let caught = 0;
-      for (let seed = 1; seed <= SEEDS; seed++) {
-        const generated = randomHistory({ seed, operations: 300, paths: 5 + (seed % 26) });
+      expectCaught(mutation, floor, (generated, seed) => {
         expect(checkLinearizable(generated.history), `seed ${seed} before mutation`).toEqual([]);
         const mutated = mutateOnce(generated, mutation, seed);
-        if (!mutated) continue;
-        tried++;
+        if (!mutated) return undefined;
         const violations = checkLinearizable(mutated.history);
         expect(violations.map((v) => v.checker).filter((c) => c !== "linearizability"), `seed ${seed}`).toEqual([]);
-        if (violations.length) caught++;
-      }
-      console.log(`${mutation}: caught ${caught} of ${tried}`);
-      expect(tried).toBeGreaterThan(SEEDS * 0.9);
-      expect(caught / tried).toBeGreaterThanOrEqual(floor);
+        return violations.length > 0;
+      });
     });
   }
 
@@ -62,18 +55,25 @@ describe("checkers on random histories", () => {
   ];
   for (const [mutation, floor] of sessionFloors) {
     it(`catch a ${mutation} mutation in at least ${floor * 100}% of ${SEEDS} seeds`, () => {
-      let tried = 0;
-      let caught = 0;
-      for (let seed = 1; seed <= SEEDS; seed++) {
-        const generated = randomHistory({ seed, operations: 300, paths: 5 + (seed % 26) });
+      expectCaught(mutation, floor, (generated, seed) => {
         const mutated = mutateSessionOnce(generated, mutation, seed);
-        if (!mutated) continue;
-        tried++;
-        if (checkSessions(mutated).length) caught++;
-      }
-      console.log(`${mutation}: caught ${caught} of ${tried}`);
-      expect(tried).toBeGreaterThan(SEEDS * 0.9);
-      expect(caught / tried).toBeGreaterThanOrEqual(floor);
+        return mutated && checkSessions(mutated).length > 0;
+      });
     });
   }
 });
+
+/** Over SEEDS histories of 300 operations, `caught` (undefined: no call fits) says true in at least `floor` of those it tried. */
+function expectCaught(mutation: string, floor: number, caught: (generated: RandomHistory, seed: number) => boolean | undefined): void {
+  let tried = 0;
+  let hits = 0;
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const outcome = caught(randomHistory({ seed, operations: 300, paths: 5 + (seed % 26) }), seed);
+    if (outcome === undefined) continue;
+    tried++;
+    if (outcome) hits++;
+  }
+  console.log(`${mutation}: caught ${hits} of ${tried}`);
+  expect(tried).toBeGreaterThan(SEEDS * 0.9);
+  expect(hits / tried).toBeGreaterThanOrEqual(floor);
+}
