@@ -32,7 +32,6 @@ export const WATCH_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watch_hosts (host TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, push INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
 ];
 
-
 export class WatchRegistry {
   private readonly sql: SqlStorage;
   /**
