@@ -1,0 +1,68 @@
+/**
+ * The WebSocket the bridge opens to its session hosts: Node's own, without the
+ * permessage-deflate offer that Node's WebSocket (undici's) makes on every socket.
+ *
+ * workerd takes that offer, and then a host compresses every answer frame, in the one
+ * thread that serves all its sessions, while the bridge inflates each on zlib's thread
+ * pool: one more turn of the event loop per frame, which also splits the answers of
+ * pipelined requests, and so the requests they release, into smaller frames. Measured
+ * with 64 getData in flight through the bridge: about a quarter of the host's CPU per
+ * request and a third of the bridge's, frames upstream of 7 requests instead of 17.
+ * Between the bridge and its hosts CPU is dearer than bytes, so the link's sockets go
+ * out through a dispatcher that drops the offer (undici's `dispatcher` option).
+ */
+import { type WebSocketConstructor, defaultWebSocket } from "../../client/core/socket.ts";
+
+/** The part of an undici dispatcher the WebSocket's opening request uses. */
+interface Dispatcher {
+  dispatch(options: { headers?: unknown }, handler: unknown): boolean;
+}
+
+/** Where undici (Node's included) keeps its global dispatcher, shared across undici copies. */
+const GLOBAL_DISPATCHER = Symbol.for("undici.globalDispatcher.1");
+const EXTENSIONS_HEADER = "sec-websocket-extensions";
+
+/** Request headers (undici passes an object, or a flat [name, value, ...] list) without the extensions offer. */
+export function withoutExtensionsOffer(headers: unknown): unknown {
+  if (Array.isArray(headers)) {
+    const kept: unknown[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() !== EXTENSIONS_HEADER) kept.push(headers[i], headers[i + 1]);
+    }
+    return kept;
+  }
+  if (typeof headers === "object" && headers !== null) {
+    return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== EXTENSIONS_HEADER));
+  }
+  return headers;
+}
+
+/**
+ * Node's WebSocket, opening without the compression offer; the plain one where Node's
+ * is not undici's (then nothing is known of how it opens).
+ *
+ * @example
+ * const ws = new (uncompressedWebSocket())("ws://127.0.0.1:8787/v1/sessions/socket");
+ * // ws.extensions === ""
+ */
+export function uncompressedWebSocket(): WebSocketConstructor {
+  made ??= make();
+  return made;
+}
+
+let made: WebSocketConstructor | undefined;
+
+function make(): WebSocketConstructor {
+  const Native = defaultWebSocket() as unknown as new (url: string, init?: object) => object;
+  const global = (): Dispatcher | undefined => (globalThis as Record<symbol, Dispatcher | undefined>)[GLOBAL_DISPATCHER];
+  if (!global()) return Native as unknown as WebSocketConstructor;
+  // Looked up per socket, so that a dispatcher set later (a proxy agent, say) is still used.
+  const dispatcher: Dispatcher = {
+    dispatch: (options, handler) => global()!.dispatch({ ...options, headers: withoutExtensionsOffer(options.headers) }, handler),
+  };
+  return class UncompressedWebSocket extends Native {
+    constructor(url: string, init: object = {}) {
+      super(url, { ...init, dispatcher });
+    }
+  } as unknown as WebSocketConstructor;
+}
