@@ -66,7 +66,9 @@ export class HostLink {
     this.onDead = onDead;
     const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
     url.searchParams.set("host", String(hostNumber));
-    this.socket = new SessionSocket(options.WebSocket ?? uncompressedWebSocket(), url.toString(), {
+    // Our own WebSocket carries the token itself; one passed in gets it from SessionSocket.
+    const [WebSocketCtor, token] = options.WebSocket ? [options.WebSocket, options.token] : [uncompressedWebSocket(options.token), undefined];
+    this.socket = new SessionSocket(WebSocketCtor, url.toString(), {
       onOpen: () => {
         this.open = true;
         this.socket.startLiveness(LIVENESS_TIMEOUT_MS);
@@ -75,7 +77,7 @@ export class HostLink {
       onMessages: (messages) => this.receive(messages),
       onGone: (why) => this.fail(why),
       onSent: () => {},
-    }, options.token);
+    }, token);
   }
 
   get alive(): boolean {

@@ -38,31 +38,31 @@ export function withoutExtensionsOffer(headers: unknown): unknown {
 }
 
 /**
- * Node's WebSocket, opening without the compression offer; the plain one where Node's
- * is not undici's (then nothing is known of how it opens).
+ * Node's WebSocket, opening without the compression offer, with the bearer token (if
+ * any) in its Authorization header (Node's WebSocket takes headers; never in the URL).
  *
  * @example
- * const ws = new (uncompressedWebSocket())("ws://127.0.0.1:8787/v1/sessions/socket");
+ * const ws = new (uncompressedWebSocket("token"))("ws://127.0.0.1:8787/v1/sessions/socket");
  * // ws.extensions === ""
  */
-export function uncompressedWebSocket(): WebSocketConstructor {
-  made ??= make();
-  return made;
-}
-
-let made: WebSocketConstructor | undefined;
-
-function make(): WebSocketConstructor {
-  const Native = defaultWebSocket() as unknown as new (url: string, init?: object) => object;
-  const global = (): Dispatcher | undefined => (globalThis as Record<symbol, Dispatcher | undefined>)[GLOBAL_DISPATCHER];
-  if (!global()) return Native as unknown as WebSocketConstructor;
-  // Looked up per socket, so that a dispatcher set later (a proxy agent, say) is still used.
-  const dispatcher: Dispatcher = {
-    dispatch: (options, handler) => global()!.dispatch({ ...options, headers: withoutExtensionsOffer(options.headers) }, handler),
-  };
+export function uncompressedWebSocket(token: string | undefined): WebSocketConstructor {
+  const Native = defaultWebSocket() as unknown as new (url: string, init: object) => object;
+  const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
   return class UncompressedWebSocket extends Native {
-    constructor(url: string, init: object = {}) {
-      super(url, { ...init, dispatcher });
+    constructor(url: string) {
+      super(url, { headers, dispatcher: withoutOffer });
     }
   } as unknown as WebSocketConstructor;
 }
+
+/**
+ * undici's global dispatcher, looked up per request (a dispatcher set later, a proxy
+ * agent say, is still used), given the opening request without the offer.
+ */
+const withoutOffer: Dispatcher = {
+  dispatch: (options, handler) => {
+    const global = (globalThis as Record<symbol, Dispatcher | undefined>)[GLOBAL_DISPATCHER];
+    if (!global) throw new Error("no undici global dispatcher: the bridge needs Node 22 or later");
+    return global.dispatch({ ...options, headers: withoutExtensionsOffer(options.headers) }, handler);
+  },
+};

@@ -34,16 +34,13 @@ export interface SocketHandlers {
 
 /**
  * Whether the bearer token can go in an Authorization header: only Node's own
- * WebSocket (undici's, Node 22+), or a subclass of it (which passes its init on),
- * takes headers. A browser's cannot, and neither can a constructor we do not know:
- * there the token goes in the URL as `?token=`, which the Worker accepts on the
- * socket route only.
+ * WebSocket (undici's, Node 22+) takes headers. A browser's cannot, and neither can
+ * a constructor we do not know: there the token goes in the URL as `?token=`, which
+ * the Worker accepts on the socket route only.
  */
 function takesHeaders(WebSocketCtor: WebSocketConstructor): boolean {
-  const global = globalThis as { WebSocket?: abstract new (...args: never[]) => unknown; navigator?: { userAgent?: string } };
-  const native = global.WebSocket;
-  const isNodes = native !== undefined && (WebSocketCtor === native || WebSocketCtor.prototype instanceof native);
-  return isNodes && global.navigator?.userAgent?.startsWith("Node.js/") === true;
+  const global = globalThis as { WebSocket?: unknown; navigator?: { userAgent?: string } };
+  return WebSocketCtor === global.WebSocket && global.navigator?.userAgent?.startsWith("Node.js/") === true;
 }
 
 /** Node's WebSocket constructor, which takes headers as `new WebSocket(url, { headers })`. */
