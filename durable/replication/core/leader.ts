@@ -51,10 +51,10 @@ export class LeaderCore {
    * is logged as the snapshot of its root at (epoch, 0); a later epoch opens with an
    * epoch-start entry at (epoch, 0), so the log has no holes across epochs.
    */
-  activate(epoch: number): Meta {
-    const entry = this.storage.transact((txn) => {
+  activate(epoch: number): Meta | Fenced {
+    const entry = this.storage.transact((txn): LogEntry | Fenced => {
       const meta = readMeta(txn) ?? freshMeta("leader");
-      if (epoch <= meta.epoch || epoch < meta.promisedEpoch) throw new RangeError(`epoch ${epoch} is not above ${Math.max(meta.epoch, meta.promisedEpoch - 1)}`);
+      if (epoch <= meta.epoch || epoch < meta.promisedEpoch) return { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch };
       const zxid = makeZxid(epoch, 0);
       const now = this.clock.now();
       const fresh = meta.appliedZxid === 0;
@@ -64,6 +64,7 @@ export class LeaderCore {
       this.append(txn, meta, entry);
       return entry;
     });
+    if ("role" in entry) return entry;
     this.commits.committed([entry]);
     return this.storage.transact((txn) => readMeta(txn)!);
   }
@@ -80,9 +81,9 @@ export class LeaderCore {
   }
 
   /**
-   * Executes a write once: a retried (session, cxid) gets its stored reply. Failed
-   * writes change nothing and take no zxid; every other write, a multi of checks and
-   * a closeSession included, is a log entry.
+   * Executes a write once: a retried (session, cxid) gets its stored reply. Every
+   * write takes a zxid and a log entry (a failed one, a multi of checks and a
+   * closeSession included), so the log has no holes and every reply survives.
    */
   write(session: number, cxid: number, op: WriteOp): Reply | Fenced {
     const outcome = this.storage.transact((txn): { reply: Reply | Fenced; entry?: LogEntry } => {
@@ -96,8 +97,9 @@ export class LeaderCore {
       // The counter is 32 bits: its last value is left unused, so a new epoch must follow.
       if (zxidCounter(meta.appliedZxid) === 2 ** 32 - 1) return { reply: { zxid: meta.appliedZxid, error: "SystemError" } };
       const zxid = meta.appliedZxid + 1;
+      // A failed write is logged too (its commit record only, as ZooKeeper's error txn): else a
+      // duplicate of it arriving later would run again and could succeed after its client saw it fail.
       const executed = execute(txn, op, session, zxid, this.clock.now());
-      if (executed.reply.error) return { reply: { ...executed.reply, zxid: meta.appliedZxid } };
       const reply: Reply = { ...executed.reply, zxid };
       const commitRecord: SessionRow = { session, lastCxid: cxid, reply, closed: op.op === "closeSession" };
       const effects: Effect[] = [...executed.effects, { table: "session", key: session, row: commitRecord }];

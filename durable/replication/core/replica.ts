@@ -43,7 +43,7 @@ export class ReplicaCore {
     this.settings = settings;
     ports.storage.transact((txn) => {
       if (readMeta(txn)) return;
-      writeMeta(txn, { ...freshMeta("replica"), readableZxid: Infinity, snapshot: SNAPSHOT_NOT_STARTED });
+      writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
     });
   }
 
@@ -121,7 +121,7 @@ export class ReplicaCore {
   private restartSnapshot(): void {
     this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
-      writeMeta(txn, { ...meta, readableZxid: Infinity, snapshot: SNAPSHOT_NOT_STARTED });
+      writeMeta(txn, { ...meta, readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
     });
   }
 
