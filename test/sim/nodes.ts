@@ -35,6 +35,8 @@ export interface SimEnv {
   prng: Prng;
   settings: ReplicationSettings;
   fire: FireWatch;
+  /** Called after each of the leader's commits, to check invariants as the run goes. */
+  leaderCommitted: () => void;
 }
 
 /** Whether an entry changed a path's data or existence: what a data watch fires on. */
@@ -156,6 +158,7 @@ export class LeaderNode extends SimNode {
     const core = new LeaderCore(this.storage.handle(this.incarnation), this.clock(), this.env.settings);
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
+    core.commits.listen(() => this.env.leaderCommitted());
     this.env.network.serve(this.name, this.incarnation, async (message) => {
       const request = message as LeaderRequest | ClientRequest;
       switch (request.type) {

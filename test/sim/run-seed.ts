@@ -12,7 +12,7 @@ import { SimNetwork } from "./network.ts";
 import { LeaderNode, ReplicaNode, SIM_SETTINGS, type SimEnv, type SimNode, type SimWatch } from "./nodes.ts";
 import { Prng, hashText } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
-import { checkAcknowledged, checkLogPrefix, checkSameRows } from "./state-checks.ts";
+import { checkAcknowledged, checkLogPrefix, checkSameRows, checkSealed, checkTrimmedBehindReplicas } from "./state-checks.ts";
 
 export interface SeedOptions {
   seed: number;
@@ -49,12 +49,17 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const regionReplica = new Map<number, string>();
   let faultCount = 0;
   let replicaCount = 0;
+  const invariants: Violation[] = [];
+  const seals: Array<{ zxid: number }> = [];
 
   const env: SimEnv = {
     scheduler, network, prng, settings: SIM_SETTINGS,
     fire: (node: string, watch: SimWatch, zxid: number) => {
       const session = sessions[watch.session - 1];
       if (session) links.send(node, session.name, { alive: true }, () => session.onEvent(node, watch, zxid));
+    },
+    leaderCommitted: () => {
+      if (invariants.length < 5) invariants.push(...checkTrimmedBehindReplicas(leader.storage, scheduler.now, SIM_SETTINGS));
     },
   };
   const leader = new LeaderNode("L", env);
@@ -123,6 +128,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       const epoch = leader.meta().promisedEpoch + 1;
       const sealed = leader.core!.seal(epoch);
       if (typeof sealed !== "number") return 0;
+      seals.push({ zxid: sealed });
       const activate = (): void => {
         if (leader.up) leader.core!.activate(epoch);
         else scheduler.after(50, { alive: true }, activate);
@@ -146,7 +152,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   await scheduler.run(() => converged() || scheduler.now > deadline);
 
   const history = world.history;
-  const violations: Violation[] = [...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader.storage, world.acknowledged)];
+  const violations: Violation[] = [...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader.storage, world.acknowledged), ...invariants, ...checkSealed(leader.storage, seals)];
   if (!converged()) violations.push({ checker: "state", message: `replicas did not catch up with the leader within ${CONVERGE_MS} ms`, calls: [] });
   for (const node of nodes.values()) {
     if (node === leader) continue;

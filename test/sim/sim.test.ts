@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { runSeed } from "./run-seed.ts";
 
 /** Seeds CI runs each time (a few hundred; `npm run sim -- --soak` runs thousands). */
-const SEEDS = 150;
-const OPS = 400;
+const SEEDS = 300;
+const OPS = 300;
 
 describe("replication simulator", () => {
   it("finds no violation in any seed, and names the seeds that fail", async () => {

@@ -4,7 +4,8 @@
  * replica has the leader's rows, Stat for Stat; every replica's log is a prefix of
  * its leader's.
  */
-import type { LogEntry, Meta, RowKey, StorageTxn, TableName } from "../../durable/replication/core/index.ts";
+import { zxidEpoch } from "../../protocol/index.ts";
+import { slowestLiveReplica, type LogEntry, type Meta, type ReplicationSettings, type RowKey, type StorageTxn, type TableName } from "../../durable/replication/core/index.ts";
 import type { Violation } from "./history.ts";
 import type { MemoryStorage } from "./memory-storage.ts";
 
@@ -64,6 +65,27 @@ export function checkLogPrefix(leader: MemoryStorage, replica: MemoryStorage, na
   for (const [zxid, entry] of replicaLog) {
     if ((zxid as number) > leaderMeta.appliedZxid) found.push(violation(`${name} logged ${zxid.toString(16)}, beyond the leader's last zxid`));
     else if ((zxid as number) > leaderMeta.trimmedZxid && leaderLog.get(zxid) !== entry) found.push(violation(`${name}'s entry ${zxid.toString(16)} differs from the leader's`));
+  }
+  return found;
+}
+
+/** Checked at every leader commit: the log still holds every entry a live replica has not applied. */
+export function checkTrimmedBehindReplicas(leader: MemoryStorage, now: number, settings: ReplicationSettings): Violation[] {
+  return leader.read((txn) => {
+    const meta = txn.get<Meta>("meta", "meta")!;
+    const slowest = slowestLiveReplica(txn, now, settings);
+    return meta.trimmedZxid > slowest ? [violation(`the leader trimmed through ${meta.trimmedZxid.toString(16)}, past a live replica at ${slowest.toString(16)}`)] : [];
+  });
+}
+
+/** A leader sealed at Z wrote nothing more in that epoch: a successor starts from Z. */
+export function checkSealed(leader: MemoryStorage, seals: Array<{ zxid: number }>): Violation[] {
+  const log = leader.read((txn) => allRows(txn, "log"));
+  const found: Violation[] = [];
+  for (const seal of seals) {
+    for (const zxid of log.keys()) {
+      if (zxidEpoch(zxid as number) === zxidEpoch(seal.zxid) && (zxid as number) > seal.zxid) found.push(violation(`entry ${zxid.toString(16)} was written after the leader sealed at ${seal.zxid.toString(16)}`));
+    }
   }
   return found;
 }

@@ -11,3 +11,4 @@ export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settin
 export { LeaderCore, type ReadResult } from "./leader.ts";
 export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
+export { slowestLiveReplica } from "./log.ts";
