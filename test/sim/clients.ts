@@ -73,9 +73,13 @@ export class SimSession {
     this.homeChanges += 1;
   }
 
-  /** A watch event through the link from `node`; only home's count (the others' watches have moved). */
-  onEvent(node: string, watch: SimWatch, zxid: number): void {
-    if (node !== this.home || !this.watches.has(watch.setBy)) return;
+  /**
+   * A watch event through the link from `node`. A watch moved to a new home may still be
+   * set at the old one too: the first event wins (each reports the first change after the
+   * watch's read), the later one is dropped, so it fires once.
+   */
+  onEvent(watch: SimWatch, zxid: number): void {
+    if (!this.watches.has(watch.setBy)) return;
     this.watches.delete(watch.setBy);
     this.bookmark = Math.max(this.bookmark, zxid);
     this.world.history.push({ kind: "watch-fired", session: this.id, shard: SHARD, path: watch.path, setBy: watch.setBy, zxid, at: this.world.scheduler.now });

@@ -238,6 +238,6 @@ export const SIM_SETTINGS: ReplicationSettings = {
   logMaxBytes: 96 * 1024,
   pageMaxBytes: 2 * 1024,
   longPollMs: 200,
-  replicaLeaseMs: 3_000,
+  replicaLeaseMs: 10_000,
   retryMs: 50,
 };
