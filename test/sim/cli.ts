@@ -8,9 +8,9 @@ import { runSeed, type SeedResult } from "./run-seed.ts";
 
 const { values } = parseArgs({
   options: {
-    seeds: { type: "string", default: "200" },
+    seeds: { type: "string" },
     first: { type: "string", default: "1" },
-    ops: { type: "string", default: "1000" },
+    ops: { type: "string" },
     soak: { type: "boolean", default: false },
     hash: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -22,8 +22,9 @@ if (values.help) {
   process.exit(0);
 }
 
-const seeds = values.soak && process.argv.every((a: string) => a !== "--seeds") ? 5_000 : Number(values.seeds);
-const ops = values.soak && process.argv.every((a: string) => a !== "--ops") ? 5_000 : Number(values.ops);
+// Soak: many seeds, bigger runs, unless told otherwise.
+const seeds = Number(values.seeds ?? (values.soak ? 5_000 : 200));
+const ops = Number(values.ops ?? (values.soak ? 5_000 : 1_000));
 const first = Number(values.first);
 if (![seeds, ops, first].every((n) => Number.isInteger(n) && n >= 0)) {
   console.error("--seeds, --first and --ops take whole numbers");
