@@ -81,7 +81,8 @@ export class ZkConnection implements SessionListener, ConnectionView {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** A reply failed to encode: the connection is closing, and said why once. */
   private unencodable = false;
-  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+  /** Until the handshake is done (then dropped: an idle connection keeps one timer, idleTimer). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly socket: Socket;
   private readonly context: BridgeContext;
 
@@ -181,6 +182,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.write([result.response]);
         this.state = "open";
         clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
         this.closeWhenSilent(result.session.timeoutMs);
         const early = this.early;
         this.early = [];
