@@ -83,7 +83,8 @@ export class ZkConnection implements SessionListener, ConnectionView {
   private unencodable = false;
   /** Writes wait for the end of this tick (write()). */
   private corked = false;
-  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+  /** Until the handshake is done (then dropped: an idle connection keeps one timer, idleTimer). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly socket: Socket;
   private readonly context: BridgeContext;
 
@@ -183,6 +184,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.write([result.response]);
         this.state = "open";
         clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
         this.closeWhenSilent(result.session.timeoutMs);
         const early = this.early;
         this.early = [];
