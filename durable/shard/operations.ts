@@ -168,7 +168,7 @@ export class ShardTree {
     parent.cversion += 1;
     parent.pzxid = w.zxid;
     parent.numChildren += 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeCreated", path, acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (kind === "ttl" || kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
     return { path, stat: statOf(row) };
@@ -188,7 +188,7 @@ export class ShardTree {
     this.store.remove(path);
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeDeleted", path, acl: stub.acl }, { event: "NodeChildrenChanged", path: parent.path, acl: parent.acl });
   }
 
@@ -208,7 +208,7 @@ export class ShardTree {
     // The stored cversion counts creates; the Stat's cversion still moves (see statOf).
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeDeleted", path: op.path, acl: row.acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (parent.kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
   }
@@ -224,7 +224,7 @@ export class ShardTree {
     row.version += 1;
     row.mzxid = w.zxid;
     row.mtime = w.now;
-    this.store.update(row);
+    this.store.updateData(row);
     w.events.push({ event: "NodeDataChanged", path: op.path, acl: row.acl });
     if (row.kind === "ttl") w.touchesReapable = true;
     return statOf(row);
@@ -246,7 +246,7 @@ export class ShardTree {
     this.checkVersion(op.version, row.aversion, op.path);
     row.acl = acl;
     row.aversion += 1;
-    this.store.update(row);
+    this.store.updateAcl(row);
     w.events.push({ event: "ACLChanged", path: op.path, acl });
     return statOf(row);
   }

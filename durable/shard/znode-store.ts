@@ -99,14 +99,26 @@ export class ZnodeStore {
     );
   }
 
-  /** Writes back every mutable field of a row read earlier. */
-  update(row: ZnodeRow): void {
+  /**
+   * Writes back a row's children fields (a child created or deleted). Each update
+   * sets only the columns its operation changes: a parent's value is not rewritten
+   * for a child, and the tree's counters (schema.ts) move only with a value.
+   */
+  updateChildren(row: ZnodeRow): void {
+    this.sql.exec("UPDATE znodes SET pzxid = ?, cversion = ?, num_children = ? WHERE path = ?", row.pzxid, row.cversion, row.numChildren, row.path);
+  }
+
+  /** Writes back a row's value and the fields a setData moves. */
+  updateData(row: ZnodeRow): void {
     this.sql.exec(
-      `UPDATE znodes SET data = ?, data_null = ?, acl = ?, mzxid = ?, pzxid = ?, mtime = ?, version = ?, cversion = ?,
-         aversion = ?, num_children = ? WHERE path = ?`,
-      ...storedData(row.data), JSON.stringify(row.acl), row.mzxid, row.pzxid, row.mtime, row.version, row.cversion,
-      row.aversion, row.numChildren, row.path,
+      "UPDATE znodes SET data = ?, data_null = ?, mzxid = ?, mtime = ?, version = ? WHERE path = ?",
+      ...storedData(row.data), row.mzxid, row.mtime, row.version, row.path,
     );
+  }
+
+  /** Writes back a row's ACL and its version. */
+  updateAcl(row: ZnodeRow): void {
+    this.sql.exec("UPDATE znodes SET acl = ?, aversion = ? WHERE path = ?", JSON.stringify(row.acl), row.aversion, row.path);
   }
 
   remove(path: string): void {
