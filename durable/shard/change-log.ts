@@ -1,6 +1,6 @@
 /**
  * The shard's sequencer and ordered change log. Every committed write takes the
- * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
+ * next zxid (epoch << 32 | counter, kept in memory and stored with the write) and appends
  * its events; the log keeps a bounded window of zxids and a bounded number of bytes
  * (its total is kept in meta, so bounding it never sums the log). It is trimmed by
  * whole zxids from the oldest, so a zxid older than the oldest it holds still means
@@ -27,7 +27,12 @@ export interface LogBounds {
 
 export class ChangeLog {
   private seq = 0;
-  /** Bytes appended by the write in progress, added to the total when it trims. */
+  // The sequence and byte total as committed: each write stores them in meta (one
+  // statement) and never reads them back; `reload` after a rollback.
+  private epoch = 1;
+  private counter = 0;
+  private logBytes = 0;
+  /** Bytes appended by the write in progress, added to the total when it finishes. */
   private appendedBytes = 0;
   private readonly sql: SqlStorage;
 
@@ -54,16 +59,24 @@ export class ChangeLog {
     if (this.meta("log_bytes") === undefined) {
       this.setMeta("log_bytes", this.sql.exec<{ n: number }>(`SELECT coalesce(sum(${ENTRY_BYTES}), 0) AS n FROM change_log`).one().n);
     }
+    this.reload();
+  }
+
+  /** Reads the sequence and byte total again from meta: after a write rolled back, they are the stored ones. */
+  reload(): void {
+    this.epoch = this.meta("epoch") ?? 1;
+    this.counter = this.meta("counter") ?? 0;
+    this.logBytes = this.meta("log_bytes") ?? 0;
   }
 
   /** The bytes the log holds now. */
   bytes(): number {
-    return this.meta("log_bytes") ?? 0;
+    return this.logBytes;
   }
 
   /** The last committed zxid. */
   lastZxid(): number {
-    return makeZxid(this.meta("epoch") ?? 1, this.meta("counter") ?? 0);
+    return makeZxid(this.epoch, this.counter);
   }
 
   /**
@@ -74,15 +87,18 @@ export class ChangeLog {
     if (zxid <= this.lastZxid()) return;
     this.setMeta("epoch", zxidEpoch(zxid));
     this.setMeta("counter", zxidCounter(zxid));
+    this.reload();
   }
 
-  /** Takes the next zxid. Call inside the write's transaction, so a rollback returns it. */
+  /**
+   * Takes the next zxid, stored by `finishWrite`. Call inside the write's
+   * transaction; if it rolls back, `reload`.
+   */
   nextZxid(): number {
-    const counter = (this.meta("counter") ?? 0) + 1;
-    this.setMeta("counter", counter);
+    this.counter += 1;
     this.seq = 0;
     this.appendedBytes = 0;
-    return makeZxid(this.meta("epoch") ?? 1, counter);
+    return makeZxid(this.epoch, this.counter);
   }
 
   /**
@@ -101,12 +117,13 @@ export class ChangeLog {
   }
 
   /**
-   * Counts the write's entries into the byte total and drops whole zxids from the
-   * oldest: those older than the window (now and then), and as many as keep the
-   * total within `maxBytes`. The current write's zxid stays whatever its size.
+   * Ends a write: counts its entries into the byte total, drops whole zxids from
+   * the oldest (those older than the window, now and then, and as many as keep the
+   * total within `maxBytes`; the current write's zxid stays whatever its size), and
+   * stores the sequence and the total.
    */
-  trim(zxid: number, bounds: LogBounds): void {
-    let total = this.bytes() + this.appendedBytes;
+  finishWrite(zxid: number, bounds: LogBounds): void {
+    let total = this.logBytes + this.appendedBytes;
     this.appendedBytes = 0;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
     while (total > bounds.maxBytes) {
@@ -114,7 +131,8 @@ export class ChangeLog {
       if (through === undefined) break;
       total -= this.dropThrough(through);
     }
-    this.setMeta("log_bytes", total);
+    this.logBytes = total;
+    this.sql.exec("UPDATE meta SET value = CASE key WHEN 'counter' THEN ? ELSE ? END WHERE key IN ('counter', 'log_bytes')", this.counter, total);
   }
 
   /**

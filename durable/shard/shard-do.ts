@@ -617,11 +617,12 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       const owed = new Set<string>();
       const outcome = this.ctx.storage.transactionSync(() => {
         const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
-        const value = apply(w);
+        const { value, written } = this.store.tracking(() => apply(w));
         for (const { event, path, acl } of w.events) {
-          this.log.append(w.zxid, event, path, acl, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
+          const row = event === "NodeDeleted" ? undefined : written.has(path) ? written.get(path) : this.store.get(path);
+          this.log.append(w.zxid, event, path, acl, row, caller.sessionId, cxid);
         }
-        this.log.trim(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
+        this.log.finishWrite(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
         committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
         for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
@@ -632,6 +633,8 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       for (const host of owed) if (this.watches.takesPush(host)) void this.push(host);
       return outcome;
     } catch (err) {
+      // The transaction rolled back, and with it the zxid it took.
+      this.log.reload();
       let outcome: Outcome<T>;
       if (err instanceof MultiFailure) {
         outcome = { ok: false, zxid: this.log.lastZxid(), error: err.error.toBody(), results: err.results };
