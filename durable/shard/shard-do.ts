@@ -34,6 +34,7 @@ import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
+import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
 import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
@@ -78,6 +79,9 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
   private readonly watches: WatchRegistry;
+  private readonly hosts = new HostMemo();
+  /** meta's root and seal, read once and forgotten whenever either may change. */
+  private served: { root: string | undefined; sealed: boolean } | undefined;
   /** Hosts being pushed to now, and whether more arrived meanwhile. */
   private readonly pushing = new Map<string, boolean>();
 
@@ -107,10 +111,15 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
-    const stored = this.metaValue("root");
+    const { root: stored, sealed } = this.servedSubtree();
     if (stored === undefined && root === "/") this.initializeRoot(root, OPEN_ACL_UNSAFE);
-    const serving = (stored !== undefined || root === "/") && this.metaValue("sealed") === undefined;
+    const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
+  }
+
+  private servedSubtree(): { root: string | undefined; sealed: boolean } {
+    this.served ??= { root: this.metaValue("root"), sealed: this.metaValue("sealed") !== undefined };
+    return this.served;
   }
 
   private metaValue(key: string): string | undefined {
@@ -125,6 +134,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
+    this.served = undefined;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
       const paths = root === "/" ? ["/", ...SYSTEM_PATHS] : [root];
@@ -172,10 +182,22 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    * shard also calls the host's `deliver` as soon as a watch fires.
    */
   async hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }> {
-    this.watches.setPush(host.name, host.push);
-    this.watches.acknowledge(host.name, ackSeq);
+    this.storePushMode(host);
+    if (this.hosts.mayBeOwed(host.name)) this.watches.acknowledge(host.name, ackSeq);
     const outcomes = await this.executeBatch(root, host.name, caller, requests);
-    return { outcomes, notifications: this.watches.pending(host.name) };
+    return { outcomes, notifications: this.pendingFor(host.name) };
+  }
+
+  private storePushMode(host: WatchHost): void {
+    if (this.hosts.storesMode(host.name, host.push)) this.watches.setPush(host.name, host.push);
+  }
+
+  /** What a host is still owed (watch-registry.ts), unless it is known to be owed nothing. */
+  private pendingFor(host: string): WatchNotification[] {
+    if (!this.hosts.mayBeOwed(host)) return [];
+    const pending = this.watches.pending(host);
+    if (pending.length === 0) this.hosts.owesNothing(host);
+    return pending;
   }
 
   /**
@@ -239,7 +261,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
       throw err;
     }
-    this.watches.setPush(host.name, host.push);
+    this.storePushMode(host);
     this.watches.add(host.name, path, mode);
     return { ok: true, zxid: this.log.lastZxid(), value: {} };
   }
@@ -332,6 +354,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   async sealForUnmount(root: string): Promise<Outcome> {
     const tree = this.treeFor(root);
     if (!tree.serving) return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    this.served = undefined;
     return this.write(SYSTEM_CALLER, undefined, (w) => {
       const rootRow = this.store.get(root);
       if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
@@ -349,6 +372,9 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.served = undefined;
+    this.hosts.clear();
+    this.store.forgetMountStubs();
     this.createSchema();
   }
 
@@ -488,7 +514,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   }
 
   override async alarm(): Promise<void> {
-    const root = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'root'").toArray()[0]?.value;
+    const { root } = this.servedSubtree();
     if (root === undefined) return;
     const tree = this.treeFor(root);
     // Reaping one node can empty its container parent: repeat, boundedly.
@@ -527,7 +553,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     try {
       do {
         this.pushing.set(host, false);
-        const pending = this.watches.pending(host);
+        const pending = this.pendingFor(host);
         if (pending.length === 0) break;
         const acked = await this.hostStub(host).deliver(this.ctx.id.toString(), pending);
         this.watches.acknowledge(host, acked);
@@ -624,17 +650,23 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         }
         this.log.finishWrite(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
         committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
-        for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
+        for (const change of committed) {
+          for (const host of this.watches.fire(change)) {
+            owed.add(host);
+            this.hosts.owes(host);
+          }
+        }
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
         return outcome;
       });
       this.waiters.notify(committed);
-      for (const host of owed) if (this.watches.takesPush(host)) void this.push(host);
+      for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
       return outcome;
     } catch (err) {
-      // The transaction rolled back, and with it the zxid it took.
+      // The transaction rolled back, and with it the zxid it took and any stub it made.
       this.log.reload();
+      this.store.forgetMountStubs();
       let outcome: Outcome<T>;
       if (err instanceof MultiFailure) {
         outcome = { ok: false, zxid: this.log.lastZxid(), error: err.error.toBody(), results: err.results };
