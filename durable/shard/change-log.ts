@@ -1,6 +1,6 @@
 /**
  * The shard's sequencer and ordered change log. Every committed write takes the
- * next zxid (epoch << 32 | counter, kept in memory and stored with the write) and appends
+ * next zxid (epoch << 32 | counter, read from SQLite on the write path) and appends
  * its events; the log keeps a bounded window of zxids and a bounded number of bytes
  * (its total is kept in meta, so bounding it never sums the log). It is trimmed by
  * whole zxids from the oldest, so a zxid older than the oldest it holds still means
@@ -27,13 +27,12 @@ export interface LogBounds {
 
 export class ChangeLog {
   private seq = 0;
-  // The sequence and byte total as committed: each write stores them in meta (one
-  // statement) and never reads them back; `reload` after a rollback.
-  private epoch = 1;
-  private counter = 0;
-  private logBytes = 0;
-  /** Bytes appended by the write in progress, added to the total when it finishes. */
-  private appendedBytes = 0;
+  /**
+   * The write in progress: its counter, and the byte total as it found it plus its
+   * entries' bytes. Read from meta when it takes its zxid (a write never trusts a
+   * cached field: DESIGN.md), stored when it finishes.
+   */
+  private writing = { counter: 0, logBytes: 0 };
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -49,6 +48,15 @@ export class ChangeLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
+  /** The sequence and the byte total, in one statement. */
+  private stored(): { epoch: number; counter: number; logBytes: number } {
+    const values = new Map<string, number>();
+    for (const { key, value } of this.sql.exec<{ key: string; value: number }>("SELECT key, value FROM meta WHERE key IN ('epoch', 'counter', 'log_bytes')")) {
+      values.set(key, value);
+    }
+    return { epoch: values.get("epoch") ?? 1, counter: values.get("counter") ?? 0, logBytes: values.get("log_bytes") ?? 0 };
+  }
+
   /** Starts the sequence at epoch 1 on a new shard, and the byte total on a shard that has none. */
   initialize(): void {
     if (this.meta("epoch") === undefined) {
@@ -59,24 +67,17 @@ export class ChangeLog {
     if (this.meta("log_bytes") === undefined) {
       this.setMeta("log_bytes", this.sql.exec<{ n: number }>(`SELECT coalesce(sum(${ENTRY_BYTES}), 0) AS n FROM change_log`).one().n);
     }
-    this.reload();
-  }
-
-  /** Reads the sequence and byte total again from meta: after a write rolled back, they are the stored ones. */
-  reload(): void {
-    this.epoch = this.meta("epoch") ?? 1;
-    this.counter = this.meta("counter") ?? 0;
-    this.logBytes = this.meta("log_bytes") ?? 0;
   }
 
   /** The bytes the log holds now. */
   bytes(): number {
-    return this.logBytes;
+    return this.stored().logBytes;
   }
 
   /** The last committed zxid. */
   lastZxid(): number {
-    return makeZxid(this.epoch, this.counter);
+    const { epoch, counter } = this.stored();
+    return makeZxid(epoch, counter);
   }
 
   /**
@@ -87,18 +88,17 @@ export class ChangeLog {
     if (zxid <= this.lastZxid()) return;
     this.setMeta("epoch", zxidEpoch(zxid));
     this.setMeta("counter", zxidCounter(zxid));
-    this.reload();
   }
 
   /**
    * Takes the next zxid, stored by `finishWrite`. Call inside the write's
-   * transaction; if it rolls back, `reload`.
+   * transaction, so a rollback returns it.
    */
   nextZxid(): number {
-    this.counter += 1;
+    const { epoch, counter, logBytes } = this.stored();
+    this.writing = { counter: counter + 1, logBytes };
     this.seq = 0;
-    this.appendedBytes = 0;
-    return makeZxid(this.epoch, this.counter);
+    return makeZxid(epoch, counter + 1);
   }
 
   /**
@@ -109,7 +109,7 @@ export class ChangeLog {
     const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
     const aclJson = JSON.stringify(acl);
-    this.appendedBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
+    this.writing.logBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
     this.sql.exec(
       "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson,
@@ -123,16 +123,14 @@ export class ChangeLog {
    * stores the sequence and the total.
    */
   finishWrite(zxid: number, bounds: LogBounds): void {
-    let total = this.logBytes + this.appendedBytes;
-    this.appendedBytes = 0;
+    let total = this.writing.logBytes;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
     while (total > bounds.maxBytes) {
       const through = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
       if (through === undefined) break;
       total -= this.dropThrough(through);
     }
-    this.logBytes = total;
-    this.sql.exec("UPDATE meta SET value = CASE key WHEN 'counter' THEN ? ELSE ? END WHERE key IN ('counter', 'log_bytes')", this.counter, total);
+    this.sql.exec("UPDATE meta SET value = CASE key WHEN 'counter' THEN ? ELSE ? END WHERE key IN ('counter', 'log_bytes')", this.writing.counter, total);
   }
 
   /**

@@ -65,6 +65,8 @@ export class ShardTree {
   private readonly root: string;
   /** False for a mounted shard not set up yet, or unmounted: it serves no path. */
   readonly serving: boolean;
+  /** The mount stubs, read at the first route checked: a tree serves one batch, in which none comes or goes. */
+  private mounts: string[] | undefined;
 
   constructor(store: ZnodeStore, limits: Limits, root: string, serving = true) {
     this.store = store;
@@ -79,7 +81,7 @@ export class ShardTree {
     if (typeof path !== "string") return; // shape errors are reported by validation
     const inside = this.root === "/" || path === this.root || path.startsWith(`${this.root}/`);
     if (!inside) throw new MovedError(path);
-    for (const stub of this.store.mountStubs()) {
+    for (const stub of (this.mounts ??= this.store.mountStubs())) {
       if (path === stub || path.startsWith(`${stub}/`)) throw new MovedError(path);
     }
   }

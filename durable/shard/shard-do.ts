@@ -80,8 +80,6 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   private readonly waiters = new ChangeWaiters();
   private readonly watches: WatchRegistry;
   private readonly hosts = new HostMemo();
-  /** meta's root and seal, read once and forgotten whenever either may change. */
-  private served: { root: string | undefined; sealed: boolean } | undefined;
   /** Hosts being pushed to now, and whether more arrived meanwhile. */
   private readonly pushing = new Map<string, boolean>();
 
@@ -117,14 +115,11 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
 
+  /** meta's root and seal, in one statement, read for each batch (decisions read storage: DESIGN.md). */
   private servedSubtree(): { root: string | undefined; sealed: boolean } {
-    this.served ??= { root: this.metaValue("root"), sealed: this.metaValue("sealed") !== undefined };
-    return this.served;
-  }
-
-  private metaValue(key: string): string | undefined {
-    const value = this.sql.exec<{ value: SqlStorageValue }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-    return value === undefined || value === null ? undefined : String(value);
+    const rows = this.sql.exec<{ key: string; value: SqlStorageValue }>("SELECT key, value FROM meta WHERE key IN ('root', 'sealed')").toArray();
+    const root = rows.find((r) => r.key === "root")?.value;
+    return { root: root === undefined || root === null ? undefined : String(root), sealed: rows.some((r) => r.key === "sealed" && r.value !== null) };
   }
 
   /**
@@ -134,7 +129,6 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
-    this.served = undefined;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
       const paths = root === "/" ? ["/", ...SYSTEM_PATHS] : [root];
@@ -342,7 +336,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.metaValue("root") === undefined) this.initializeRoot(root, acl);
+    if (this.servedSubtree().root === undefined) this.initializeRoot(root, acl);
   }
 
   /**
@@ -354,7 +348,6 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   async sealForUnmount(root: string): Promise<Outcome> {
     const tree = this.treeFor(root);
     if (!tree.serving) return { ok: true, zxid: this.log.lastZxid(), value: {} };
-    this.served = undefined;
     return this.write(SYSTEM_CALLER, undefined, (w) => {
       const rootRow = this.store.get(root);
       if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
@@ -372,9 +365,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.served = undefined;
     this.hosts.clear();
-    this.store.forgetMountStubs();
     this.createSchema();
   }
 
@@ -664,9 +655,6 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
       for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
       return outcome;
     } catch (err) {
-      // The transaction rolled back, and with it the zxid it took and any stub it made.
-      this.log.reload();
-      this.store.forgetMountStubs();
       let outcome: Outcome<T>;
       if (err instanceof MultiFailure) {
         outcome = { ok: false, zxid: this.log.lastZxid(), error: err.error.toBody(), results: err.results };

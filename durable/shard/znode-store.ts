@@ -81,8 +81,6 @@ export class ZnodeStore {
   private readonly sql: SqlStorage;
   /** While `tracking`: the last row written at each path (undefined: removed). */
   private written: Map<string, ZnodeRow | undefined> | undefined;
-  /** The mount stubs' paths, read once: every request's route is checked against them. */
-  private mounts: string[] | undefined;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -109,7 +107,6 @@ export class ZnodeStore {
 
   insert(row: ZnodeRow): void {
     this.written?.set(row.path, { ...row });
-    if (row.kind === "mount") this.mounts = undefined;
     this.sql.exec(
       `INSERT INTO znodes (path, parent, name, data, data_null, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
          ctime, mtime, version, cversion, aversion, num_children)
@@ -146,7 +143,6 @@ export class ZnodeStore {
 
   remove(path: string): void {
     this.written?.set(path, undefined);
-    if (this.mounts?.includes(path)) this.mounts = undefined;
     this.sql.exec("DELETE FROM znodes WHERE path = ?", path);
   }
 
@@ -193,14 +189,8 @@ export class ZnodeStore {
   }
 
   /** Stubs of subtrees mounted on other shards. */
-  mountStubs(): readonly string[] {
-    this.mounts ??= this.sql.exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'mount'").toArray().map((r) => r.path);
-    return this.mounts;
-  }
-
-  /** Reads the mount stubs again when next asked (a transaction that made or removed one rolled back, or storage was wiped). */
-  forgetMountStubs(): void {
-    this.mounts = undefined;
+  mountStubs(): string[] {
+    return this.sql.exec<{ path: string }>("SELECT path FROM znodes WHERE kind = 'mount'").toArray().map((r) => r.path);
   }
 
   /** TTL nodes without children whose TTL has run out since their last change. */
