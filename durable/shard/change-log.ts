@@ -10,6 +10,8 @@ import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outc
 import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
+/** Entries per INSERT: 9 values each, within SQLite's 100 bound parameters per statement (sql-chunks.ts). */
+const ENTRIES_PER_INSERT = 11;
 /** An entry's bytes: its path, row (JSON), value and ACL (JSON), as SQLite stores them. */
 const ENTRY_BYTES = "length(CAST(path AS BLOB)) + coalesce(length(CAST(node AS BLOB)), 0) + coalesce(length(data), 0) + coalesce(length(CAST(acl AS BLOB)), 0)";
 const encoder = new TextEncoder();
@@ -28,11 +30,12 @@ export interface LogBounds {
 export class ChangeLog {
   private seq = 0;
   /**
-   * The write in progress: its counter, and the byte total as it found it plus its
-   * entries' bytes. Read from meta when it takes its zxid (a write never trusts a
-   * cached field: DESIGN.md), stored when it finishes.
+   * The write in progress: its counter, the byte total as it found it plus its
+   * entries' bytes, and its entries (each an INSERT's values). Read from meta when
+   * it takes its zxid (a write never trusts a cached field: DESIGN.md), stored when
+   * it finishes.
    */
-  private writing = { counter: 0, logBytes: 0 };
+  private writing: { counter: number; logBytes: number; entries: unknown[][] } = { counter: 0, logBytes: 0, entries: [] };
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -96,7 +99,7 @@ export class ChangeLog {
    */
   nextZxid(): number {
     const { epoch, counter, logBytes } = this.stored();
-    this.writing = { counter: counter + 1, logBytes };
+    this.writing = { counter: counter + 1, logBytes, entries: [] };
     this.seq = 0;
     return makeZxid(epoch, counter + 1);
   }
@@ -110,19 +113,25 @@ export class ChangeLog {
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
     const aclJson = JSON.stringify(acl);
     this.writing.logBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
-    this.sql.exec(
-      "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson,
-    );
+    this.writing.entries.push([zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson]);
   }
 
   /**
-   * Ends a write: counts its entries into the byte total, drops whole zxids from
+   * Ends a write: inserts its entries (a few statements for a write of many
+   * events), counts them into the byte total, drops whole zxids from
    * the oldest (those older than the window, now and then, and as many as keep the
    * total within `maxBytes`; the current write's zxid stays whatever its size), and
    * stores the sequence and the total.
    */
   finishWrite(zxid: number, bounds: LogBounds): void {
+    const { entries } = this.writing;
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_INSERT) {
+      const chunk = entries.slice(i, i + ENTRIES_PER_INSERT);
+      this.sql.exec(
+        `INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flat(),
+      );
+    }
     let total = this.writing.logBytes;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
     while (total > bounds.maxBytes) {
