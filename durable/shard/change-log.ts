@@ -7,9 +7,11 @@
  * "cannot tell" to its readers, and a newer one means "all there is".
  */
 import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
-import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
+import { type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
+/** Zxids read per page when freeing bytes: a write at the bound frees about its own size, a zxid or two. */
+const FREE_PAGE_ZXIDS = 16;
 /** Entries per INSERT: 9 values each, within SQLite's 100 bound parameters per statement (sql-chunks.ts). */
 const ENTRIES_PER_INSERT = 11;
 /** An entry's bytes: its path, row (JSON), value and ACL (JSON), as SQLite stores them. */
@@ -135,33 +137,36 @@ export class ChangeLog {
     let total = this.writing.logBytes;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
     while (total > bounds.maxBytes) {
-      const through = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
-      if (through === undefined) break;
-      total -= this.dropThrough(through);
+      const oldest = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
+      if (oldest === undefined) break;
+      this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", oldest.through);
+      total -= oldest.freed;
     }
     this.sql.exec("UPDATE meta SET value = CASE key WHEN 'counter' THEN ? ELSE ? END WHERE key IN ('counter', 'log_bytes')", this.writing.counter, total);
   }
 
   /**
-   * The zxid through which dropping the oldest entries frees `bytes`, looking at one
-   * page of the oldest zxids before `current` (the last of them if they free less);
-   * undefined when nothing before `current` is left. Read in pages to the end (see
-   * PAGE_ROWS): a statement left unfinished would stop SQLite checkpointing.
+   * The zxid through which dropping the oldest entries frees `bytes`, and what that
+   * frees, looking at one page of the oldest zxids before `current` (the last of
+   * them if they free less); undefined when nothing before `current` is left. Read
+   * to the end (see znode-store.ts PAGE_ROWS): a statement left unfinished would stop SQLite
+   * checkpointing.
    */
-  private oldestZxidsToFree(current: number, bytes: number): number | undefined {
+  private oldestZxidsToFree(current: number, bytes: number): { through: number; freed: number } | undefined {
     const page = this.sql
       .exec<{ zxid: number; bytes: number }>(
         `SELECT zxid, sum(${ENTRY_BYTES}) AS bytes FROM change_log WHERE zxid < ? GROUP BY zxid ORDER BY zxid LIMIT ?`,
         current,
-        PAGE_ROWS,
+        FREE_PAGE_ZXIDS,
       )
       .toArray();
     let freed = 0;
     for (const row of page) {
       freed += row.bytes;
-      if (freed >= bytes) return row.zxid;
+      if (freed >= bytes) return { through: row.zxid, freed };
     }
-    return page[page.length - 1]?.zxid;
+    const last = page[page.length - 1];
+    return last && { through: last.zxid, freed };
   }
 
   /** Deletes the entries of zxids up to `zxid`; answers their bytes. */
