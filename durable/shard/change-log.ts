@@ -53,13 +53,15 @@ export class ChangeLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
-  /** The sequence and the byte total, in one statement. */
+  /** The sequence and the byte total, in one statement (a lookup by key each). */
   private stored(): { epoch: number; counter: number; logBytes: number } {
-    const values = new Map<string, number>();
-    for (const { key, value } of this.sql.exec<{ key: string; value: number }>("SELECT key, value FROM meta WHERE key IN ('epoch', 'counter', 'log_bytes')")) {
-      values.set(key, value);
-    }
-    return { epoch: values.get("epoch") ?? 1, counter: values.get("counter") ?? 0, logBytes: values.get("log_bytes") ?? 0 };
+    const row = this.sql
+      .exec<{ epoch: number | null; counter: number | null; log_bytes: number | null }>(
+        `SELECT (SELECT value FROM meta WHERE key = 'epoch') AS epoch, (SELECT value FROM meta WHERE key = 'counter') AS counter,
+           (SELECT value FROM meta WHERE key = 'log_bytes') AS log_bytes`,
+      )
+      .one();
+    return { epoch: row.epoch ?? 1, counter: row.counter ?? 0, logBytes: row.log_bytes ?? 0 };
   }
 
   /** Starts the sequence at epoch 1 on a new shard, and the byte total on a shard that has none. */

@@ -117,9 +117,10 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
 
   /** meta's root and seal, in one statement, read for each batch (decisions read storage: DESIGN.md). */
   private servedSubtree(): { root: string | undefined; sealed: boolean } {
-    const rows = this.sql.exec<{ key: string; value: SqlStorageValue }>("SELECT key, value FROM meta WHERE key IN ('root', 'sealed')").toArray();
-    const root = rows.find((r) => r.key === "root")?.value;
-    return { root: root === undefined || root === null ? undefined : String(root), sealed: rows.some((r) => r.key === "sealed" && r.value !== null) };
+    const { root, sealed } = this.sql
+      .exec<{ root: SqlStorageValue; sealed: SqlStorageValue }>("SELECT (SELECT value FROM meta WHERE key = 'root') AS root, (SELECT value FROM meta WHERE key = 'sealed') AS sealed")
+      .one();
+    return { root: root === null ? undefined : String(root), sealed: sealed !== null };
   }
 
   /**
