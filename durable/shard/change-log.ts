@@ -121,10 +121,10 @@ export class ChangeLog {
   }
 
   /**
-   * Ends a write: inserts its entries (a few statements for a write of many
-   * events), counts them into the byte total, drops whole zxids from
-   * the oldest (those older than the window, now and then, and as many as keep the
-   * total within `maxBytes`; the current write's zxid stays whatever its size), and
+   * Ends a write: inserts its entries (one statement, a few for a write of many
+   * events), counts them into the byte total, drops whole zxids from the oldest
+   * (those older than the window, now and then, and as many as keep the total
+   * within `maxBytes`; the current write's zxid stays whatever its size), and
    * stores the sequence and the total.
    */
   finishWrite(zxid: number, bounds: LogBounds): void {
@@ -151,8 +151,8 @@ export class ChangeLog {
    * The zxid through which dropping the oldest entries frees `bytes`, and what that
    * frees, looking at one page of the oldest zxids before `current` (the last of
    * them if they free less); undefined when nothing before `current` is left. Read
-   * to the end (see znode-store.ts PAGE_ROWS): a statement left unfinished would stop SQLite
-   * checkpointing.
+   * to the end (see PAGE_ROWS in znode-store.ts): a statement left unfinished would
+   * stop SQLite checkpointing.
    */
   private oldestZxidsToFree(current: number, bytes: number): { through: number; freed: number } | undefined {
     const page = this.sql
