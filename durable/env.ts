@@ -1,5 +1,6 @@
 /**
- * The bindings and settings the objects and the Worker share (wrangler.toml).
+ * The bindings and settings the objects and the Worker share (wrangler.toml). The
+ * objects parse their settings in one place: durable/base/settings.ts.
  */
 import type { DirectoryDO } from "./directory/directory-do.ts";
 import type { SessionHost } from "./session/session-host.ts";
@@ -41,22 +42,6 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_TRACE_HOPS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
-}
-
-export const DEFAULT_CONTAINER_REAP_MS = 10_000;
-export const DEFAULT_MAX_NAMESPACES = 1_000;
-export const DEFAULT_MAX_MOUNTS = 100;
-export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
-
-/**
- * A positive integer setting, or its default when unset or invalid.
- *
- * @example
- * positiveSetting(env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
- */
-export function positiveSetting(env: EdgekeeperEnv, name: string, fallback: number): number {
-  const value = Number(env[name]);
-  return Number.isSafeInteger(value) && value > 0 ? value : fallback;
 }
 
 /** The name of the object that holds `shard` of `namespace`. */

@@ -70,24 +70,6 @@ export type WatchKind = "data" | "child" | "persistent" | "recursive";
 export const WATCH_KINDS: readonly WatchKind[] = ["data", "child", "persistent", "recursive"];
 
 /**
- * The kinds of watch set on the event's own path that the event fires, as
- * ZooKeeper's WatchManager decides (recursive watches on ancestors fire too).
- */
-export function kindsFiredAt(event: ChangeEventType): WatchKind[] {
-  switch (event) {
-    case "NodeCreated":
-    case "NodeDataChanged":
-      return ["data", "persistent", "recursive"];
-    case "NodeDeleted":
-      return ["data", "child", "persistent", "recursive"];
-    case "NodeChildrenChanged":
-      return ["child", "persistent"];
-    case "ACLChanged":
-      return [];
-  }
-}
-
-/**
  * One event a shard owes a session host: numbered per host, so gaps show. It carries
  * its ACL (at most maxAclEntries entries) because the host fans it out to sessions
  * of different identities, and checks each one's persistent and recursive watches.

@@ -18,4 +18,5 @@ export * from "./session-password.ts";
 export * from "./snapshot.ts";
 export * from "./scopes.ts";
 export * from "./stat.ts";
+export * from "./watch-matching.ts";
 export * from "./zxid.ts";

@@ -4,7 +4,6 @@
  * is one shard, so every ZooKeeper guarantee holds across it. One fixed instance
  * also keeps the deployment's namespaces (namespace-registry.ts).
  */
-import { DurableObject } from "cloudflare:workers";
 import {
   type Acl,
   type Caller,
@@ -14,11 +13,11 @@ import {
   type Outcome,
   fixupAcl,
   isReserved,
-  limitsFromEnv,
   parentOf,
   validatePath,
 } from "../../protocol/index.ts";
-import { DEFAULT_MAX_MOUNTS, type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
+import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
 import { isHostNumber } from "../session/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
@@ -55,7 +54,7 @@ interface MountRow extends Mount {
 /** The caller a mount recorded before callers were kept is finished as (it was checked then). */
 const SYSTEM_CALLER: Caller = { sessionId: 0, ids: [{ scheme: "super", id: "" }] };
 
-export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
+export class DirectoryDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   /** Mounts and unmounts talk to several shards between storage calls: one at a time. */
   private mounting: Promise<unknown> = Promise.resolve();
@@ -116,14 +115,14 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
    */
   async mount(namespace: string, prefix: string, caller: Caller, acl: Acl[] = [...OPEN_ACL_UNSAFE]): Promise<MountOutcome> {
     return this.outcomeOf(async () => {
-      const limits = limitsFromEnv(this.env);
+      const { limits } = this.settings;
       validatePath(prefix, limits);
       if (prefix === "/" || isReserved(prefix)) throw new KeeperError("BadArguments", `cannot mount ${prefix}`, prefix);
       const fixedAcl = fixupAcl(acl, caller.ids, limits.maxAclEntries);
       await this.finishPending();
       const before = this.activeTable();
       if (before.mounts.some((m) => m.prefix === prefix)) throw new KeeperError("NodeExists", `${prefix} is already mounted`, prefix);
-      const max = positiveSetting(this.env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+      const max = this.settings.maxMounts;
       if (before.mounts.length - 1 >= max) throw new KeeperError("QuotaExceeded", `this namespace already holds its limit of ${max} mounts (EDGEKEEPER_MAX_MOUNTS)`, prefix);
       const shard = `m${before.version}-${crypto.randomUUID().slice(0, 8)}`;
       this.ctx.storage.transactionSync(() => {
@@ -173,7 +172,7 @@ export class DirectoryDO extends DurableObject<EdgekeeperEnv> {
       if (this.activeTable().mounts.length > 1) throw new KeeperError("NotEmpty", "the namespace has mounts: restore only into an empty namespace");
       const [root, ...mounts] = shards;
       if (root?.prefix !== "/") throw new KeeperError("BadArguments", "the first shard restored must be /");
-      const max = positiveSetting(this.env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
+      const max = this.settings.maxMounts;
       if (mounts.length > max) throw new KeeperError("QuotaExceeded", `the snapshot holds ${mounts.length} mounts; this namespace may hold ${max} (EDGEKEEPER_MAX_MOUNTS)`);
       const checked = await this.shard(ROOT_MOUNT.shard).restoreBegin("/", root.zxid);
       if (!checked.ok) throw KeeperError.fromBody(checked.error);

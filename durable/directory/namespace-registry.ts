@@ -6,7 +6,8 @@
  * registry costs one round trip per namespace per isolate, never one per request.
  */
 import { KeeperError } from "../../protocol/index.ts";
-import { DEFAULT_MAX_NAMESPACES, type EdgekeeperEnv, positiveSetting } from "../env.ts";
+import { settingsFromEnv } from "../base/settings.ts";
+import type { EdgekeeperEnv } from "../env.ts";
 
 /** The name of the DirectoryDO that holds the registry. */
 export const REGISTRY_OBJECT = "/namespaces";
@@ -37,7 +38,7 @@ const admitted = new Set<string>();
  */
 export async function admitNamespace(env: EdgekeeperEnv, namespace: string): Promise<void> {
   if (admitted.has(namespace)) return;
-  const max = positiveSetting(env, "EDGEKEEPER_MAX_NAMESPACES", DEFAULT_MAX_NAMESPACES);
+  const max = settingsFromEnv(env).maxNamespaces;
   const registry = env.DIRECTORY.get(env.DIRECTORY.idFromName(REGISTRY_OBJECT));
   if (!(await registry.admitNamespace(namespace, max))) {
     throw new KeeperError("QuotaExceeded", `this deployment already holds its limit of ${max} namespaces (EDGEKEEPER_MAX_NAMESPACES)`);

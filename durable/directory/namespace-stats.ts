@@ -6,7 +6,8 @@
  * opened on (EDGEKEEPER_HOSTS_PER_LOCATION per location used).
  */
 import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
-import { type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
+import { settingsFromEnv } from "../base/settings.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
 import { hostObjectName } from "../session/session-ids.ts";
 import type { Mount } from "./mount-table.ts";
@@ -46,14 +47,12 @@ export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: strin
   return { sessions: sum(hosts.map((h) => h.sessions)), paths: sum(paths), watches: sum(hosts.map((h) => h.watches)) };
 }
 
-export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
-
 /**
  * The sessions carried by a socket now, over every host of `namespace`, by id: at
  * most EDGEKEEPER_MAX_LISTED_CONNECTIONS (`truncated` says when there were more).
  */
 export async function namespaceConnections(env: EdgekeeperEnv, namespace: string): Promise<{ connections: ConnectionStats[]; truncated: boolean }> {
-  const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_CONNECTIONS", DEFAULT_MAX_LISTED_CONNECTIONS);
+  const max = settingsFromEnv(env).maxListedConnections;
   const { hostNumbers } = await objectsOf(env, namespace);
   // Each host's first `max + 1` tell whether the whole holds more than `max`.
   const lists = await Promise.all(hostNumbers.map((host) => hostStub(env, namespace, host).connections(max + 1)));

@@ -22,6 +22,10 @@ import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
+import { untilServed } from "./shard-retry.ts";
+
+/** An answer saying the shard does not serve the path: ask again with a fresh table. */
+const isMoved = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && outcome.moved === true;
 
 /** The shard's RPC surface as the router uses it (Outcome's `unknown` value defeats Rpc's inference). */
 interface ShardStub {
@@ -53,9 +57,6 @@ export interface ChangesAnswer {
   oldest?: number;
   last: number;
 }
-
-/** Pauses before retries while a mount is being recorded (stub made, table not yet). */
-const MOVED_RETRY_DELAYS_MS = [0, 20, 100, 400];
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
@@ -157,17 +158,16 @@ export class ShardRouter {
     request: ShardRequest & { op: K },
     beforeSend?: (mount: Mount) => void,
   ): Promise<Outcome<ResultOf[K]>> {
-    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const table = await this.table(attempt > 0);
-      const mount = this.route(table, request);
+    const outcome = await untilServed(async (fresh) => {
+      const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
-      const [outcome] = await this.executeOn(mount, caller, [request]);
-      if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
-      if (!(!outcome.ok && outcome.moved)) return outcome as Outcome<ResultOf[K]>;
-    }
-    throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+      const [answer] = await this.executeOn(mount, caller, [request]);
+      return answer;
+    }, isMoved);
+    if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+    return outcome as Outcome<ResultOf[K]>;
   }
+
 
   /**
    * The key a shard's pushed deliveries carry (its object id), so a host can tell
@@ -184,20 +184,18 @@ export class ShardRouter {
    * an event before the reply that shows its change. Retries on `moved` as `execute`.
    */
   async hostExecute<K extends ShardRequest["op"]>(call: HostCall, caller: Caller, request: ShardRequest & { op: K }): Promise<{ outcome: Outcome<ResultOf[K]>; mount: Mount }> {
-    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const table = await this.table(attempt > 0);
-      const mount = this.route(table, request);
+    const { outcome, mount } = await untilServed(async (fresh) => {
+      const mount = this.route(await this.table(fresh), request);
       call.beforeSend?.(mount);
       const key = this.shardKey(mount);
       const answer = await this.logged(mount, [request], () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes);
       call.receive(key, answer.notifications);
-      const [outcome] = answer.outcomes;
-      if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
-      if (!(!outcome.ok && outcome.moved)) return { outcome: outcome as Outcome<ResultOf[K]>, mount };
-    }
-    throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+      return { outcome: answer.outcomes[0], mount };
+    }, (answer) => isMoved(answer.outcome));
+    if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+    return { outcome: outcome as Outcome<ResultOf[K]>, mount };
   }
+
 
   /**
    * `hostExecute` for many requests of one caller, in order: the run of consecutive
@@ -223,7 +221,7 @@ export class ShardRouter {
     const outcomes: Outcome[] = [];
     for (const outcome of answer.outcomes) {
       if (!outcome.ok && outcome.deferred) return [...outcomes, outcome];
-      if (!outcome.ok && outcome.moved) break;
+      if (isMoved(outcome)) break;
       outcomes.push(outcome);
     }
     if (outcomes.length < end) {
@@ -235,14 +233,12 @@ export class ShardRouter {
 
   /** addWatch at the shard serving `path`, for a host; retries on `moved`. */
   async addWatch(host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<{ outcome: Outcome; mount: Mount }> {
-    for (const [attempt, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const mount = mountFor(await this.table(attempt > 0), path);
-      const outcome = await this.shard(mount).addWatch(mount.prefix, host, caller, path, mode);
-      if (!(!outcome.ok && outcome.moved)) return { outcome, mount };
-    }
-    throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+    return untilServed(async (fresh) => {
+      const mount = mountFor(await this.table(fresh), path);
+      return { outcome: await this.shard(mount).addWatch(mount.prefix, host, caller, path, mode), mount };
+    }, (answer) => isMoved(answer.outcome));
   }
+
 
   /** Removes a host's watches of `kind` (or all) on a path at the shard of `mount`; none there is fine. */
   async removeWatchesOn(mount: Mount, host: string, path: string, kind?: WatchKind): Promise<void> {

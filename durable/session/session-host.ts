@@ -1,26 +1,29 @@
 /**
  * SessionHost: hosts many sessions of one namespace as SQLite rows, as a
  * ZooKeeper server does (an object per session measured 345 KB and 5 file
- * descriptors each locally). It negotiates timeouts, runs each session's requests
- * in order (session-runner.ts), holds the sessions' WebSockets with the Hibernation
- * API (session-socket-handler.ts), fans watch notifications out to the sessions
- * (session-watches.ts), and expires sessions with one alarm set to the earliest
- * deadline. A session on a socket lives while the socket shows life (a message, or
- * a ping the runtime answered without waking the object).
+ * descriptors each locally). It negotiates timeouts, takes each session's requests,
+ * from its socket or by RPC, through one pipeline (session-pipeline.ts), holds the
+ * sessions' WebSockets with the Hibernation API (session-socket-handler.ts), fans
+ * watch notifications out to the sessions (session-watches.ts), and expires
+ * sessions with one alarm set to the earliest deadline. A session on a socket lives
+ * while the socket shows life (session-liveness.ts).
  */
-import { DurableObject } from "cloudflare:workers";
-import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification, limitsFromEnv, traceHopsOn } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
+import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import type { SocketLimits } from "../base/settings.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
+import { SessionLiveness } from "./session-liveness.ts";
+import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
-import { type SocketLimits, SocketOutbox, attachmentOf, connectionIds, echoCloseCode, lastSignOfLife, socketLimitsFromEnv } from "./session-sockets.ts";
-import { type SessionRow, SessionStore, expired, randomPassword, samePassword } from "./session-store.ts";
+import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
+import { SessionStore, randomPassword } from "./session-store.ts";
 import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
@@ -46,24 +49,19 @@ export interface SessionHostApi {
   fetch(request: Request): Promise<Response>;
 }
 
-/** ZooKeeper's tickTime: granted timeouts lie in [2, 20] ticks. */
-export const DEFAULT_TICK_MS = 2_000;
 /** A session left closing (its shards not all reached) is retried by the alarm this soon. */
 const CLOSE_RETRY_MS = 1_000;
 
-export class SessionHost extends DurableObject<EdgekeeperEnv> {
-  readonly store: SessionStore;
-  readonly watches: SessionWatches;
-  readonly socketLimits: SocketLimits;
-  readonly gate = new WatchGate();
-  readonly limits: Limits;
-  readonly superDigest: string | undefined;
-  /** Answers carry hop timestamps (EDGEKEEPER_TRACE_HOPS, benchmarks only). */
-  readonly traceHops: boolean;
-  readonly runner: SessionRunner;
-  readonly outbox: SocketOutbox;
+export class SessionHost extends EdgekeeperObject {
+  private readonly store: SessionStore;
+  private readonly watches: SessionWatches;
+  private readonly socketLimits: SocketLimits;
+  private readonly limits: Limits;
+  private readonly runner: SessionRunner;
+  private readonly liveness: SessionLiveness;
+  private readonly pipeline: SessionPipeline;
+  private readonly outbox: SocketOutbox;
   private readonly sockets: SocketHandler;
-  private readonly tickMs: number;
   /** A listInDirectory call is under way. */
   private listing = false;
 
@@ -71,15 +69,44 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     super(ctx, env);
     this.store = new SessionStore(ctx.storage.sql);
     this.watches = new SessionWatches(ctx.storage.sql);
-    this.limits = limitsFromEnv(env);
-    this.socketLimits = socketLimitsFromEnv(env);
+    this.limits = this.settings.limits;
+    this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
-    this.superDigest = env.EDGEKEEPER_SUPER_DIGEST;
-    this.traceHops = traceHopsOn(env.EDGEKEEPER_TRACE_HOPS);
-    const tick = Number(env.EDGEKEEPER_TICK_MS);
-    this.tickMs = Number.isFinite(tick) && tick > 0 ? tick : DEFAULT_TICK_MS;
-    this.runner = new SessionRunner(this);
-    this.sockets = new SocketHandler(this, ctx);
+    this.liveness = new SessionLiveness(this.store, ctx);
+    this.runner = new SessionRunner({
+      store: this.store,
+      watches: this.watches,
+      socketLimits: this.socketLimits,
+      gate: new WatchGate(),
+      superDigest: this.settings.superDigest,
+      router: () => this.router(),
+      call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
+      requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
+      hostName: (sessionId) => this.hostName(sessionId),
+    });
+    this.pipeline = new SessionPipeline({
+      store: this.store,
+      liveness: this.liveness,
+      runner: this.runner,
+      limits: this.limits,
+      socketLimits: this.socketLimits,
+      traceHops: this.settings.traceHops,
+      closeSession: (sessionId) => this.closeSession(sessionId),
+      sendToSession: (sessionId, message, fallback) => this.sendToSession(sessionId, message, fallback),
+      send: (ws, message) => this.outbox.send(ws, message),
+    });
+    this.sockets = new SocketHandler({
+      state: ctx,
+      store: this.store,
+      liveness: this.liveness,
+      outbox: this.outbox,
+      socketLimits: this.socketLimits,
+      pipeline: this.pipeline,
+      createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
+      scheduleExpiry: () => this.scheduleExpiry(),
+      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      detach: (ws) => this.detach(ws),
+    });
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
       for (const statement of WATCH_TABLES) ctx.storage.sql.exec(statement);
@@ -95,19 +122,19 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     });
   }
 
-  router(): ShardRouter {
+  private router(): ShardRouter {
     const namespace = this.store.meta("namespace");
     if (typeof namespace !== "string") throw new KeeperError("SystemError", "session host has no namespace");
     return new ShardRouter(this.env, namespace);
   }
 
   /** This object's name, as shards know it (a session id names its host). */
-  hostName(sessionId: number): string {
+  private hostName(sessionId: number): string {
     const namespace = String(this.store.meta("namespace"));
     return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
   }
 
-  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
+  private call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
@@ -116,46 +143,11 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     };
   }
 
-  /** The socket carrying a session now, if it is still open. */
-  socketOf(row: Pick<SessionRow, "socket_id">): WebSocket | undefined {
-    return row.socket_id ? this.ctx.getWebSockets(row.socket_id)[0] : undefined;
-  }
-
-  /**
-   * The session's deadline, moved later if its socket has shown life since it was
-   * set (pings do not wake the object, so they are read from the socket here).
-   */
-  private deadlineOf(row: SessionRow): number {
-    const ws = this.socketOf(row);
-    if (!ws) return row.deadline;
-    const live = lastSignOfLife(ws, this.ctx) + row.timeout_ms;
-    if (live <= row.deadline) return row.deadline;
-    this.store.extend(row.id, live);
-    return live;
-  }
-
-  /** The session if it is open and alive (an alarm that is late does not revive it): SessionExpired otherwise. */
-  liveRow(sessionId: number): SessionRow {
-    const row = this.store.row(sessionId);
-    if (!row || row.state !== "open" || this.deadlineOf(row) < Date.now()) throw expired(sessionId);
-    return row;
-  }
-
-  requireOpen(sessionId: number): void {
-    this.liveRow(sessionId);
-  }
-
-  /** The open session with this id and password: SessionExpired, or AuthFailed on a wrong password (the session is not touched). */
-  authenticate(sessionId: number, password: string): SessionRow {
-    const row = this.liveRow(sessionId);
-    if (typeof password !== "string" || !samePassword(row.password, password)) throw new KeeperError("AuthFailed", "wrong session password");
-    return row;
-  }
-
   /** A new session's row (on `socketId`, if given); the caller schedules the alarm. */
-  createSession(namespace: string, hostNumber: number, requestedTimeoutMs: number, socketId: string | null): SessionGrant {
+  private createSession(namespace: string, hostNumber: number, requestedTimeoutMs: number, socketId: string | null): SessionGrant {
     if (!isHostNumber(hostNumber)) throw new KeeperError("BadArguments", `no session host ${hostNumber}`);
-    const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * this.tickMs, 20 * this.tickMs);
+    const { tickMs } = this.settings;
+    const timeoutMs = negotiateTimeout(requestedTimeoutMs, 2 * tickMs, 20 * tickMs);
     const password = randomPassword();
     const sql = this.ctx.storage.sql;
     const held = sql.exec<{ n: number }>("SELECT count(*) AS n FROM sessions").one().n;
@@ -228,7 +220,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
       )
       .toArray();
     return rows.map((row) => {
-      const ws = this.socketOf(row);
+      const ws = this.liveness.socketOf(row);
       return { remote: (ws && attachmentOf(ws)?.ip) ?? "", sessionId: row.id, timeoutMs: row.timeout_ms, lastCxid: row.cxid };
     });
   }
@@ -236,8 +228,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   /** Extends the session's life by its timeout from now. Not queued behind the session's requests. */
   async keepAlive(sessionId: number, password: string): Promise<SessionOutcome<SessionGrant>> {
     return answer(async () => {
-      const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
-      this.store.touch(sessionId, timeoutMs);
+      const { timeout_ms: timeoutMs } = this.liveness.keepLiveAs(sessionId, password);
       return { sessionId, password, timeoutMs };
     });
   }
@@ -247,14 +238,11 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * every shard, exactly once. A socket carrying it is told (`closed`).
    */
   async close(sessionId: number, password: string): Promise<SessionOutcome<{ closed: true }>> {
-    return this.runner.enqueue(sessionId, () =>
-      answer(async () => {
-        this.authenticate(sessionId, password);
-        const socket = await this.closeSession(sessionId);
-        if (socket) this.outbox.send(socket, { t: "closed", sid: sessionId, reason: "closed" });
-        return { closed: true as const };
-      }),
-    );
+    return answer(async () => {
+      const [outcome] = await this.pipeline.fromRpc(sessionId, password, [], [{ op: "close" }]);
+      if (!outcome?.ok) throw outcome ? KeeperError.fromBody(outcome.error) : new KeeperError("SystemError", "close had no outcome");
+      return { closed: true as const };
+    });
   }
 
   /**
@@ -262,7 +250,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * to retry, so a close interrupted midway is finished by the alarm. Returns the
    * socket that carried it.
    */
-  async closeSession(sessionId: number): Promise<WebSocket | undefined> {
+  private async closeSession(sessionId: number): Promise<WebSocket | undefined> {
     this.store.markClosing(sessionId, Date.now() + CLOSE_RETRY_MS);
     await this.scheduleExpiry();
     return this.finish(sessionId);
@@ -270,25 +258,13 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
 
   /**
    * Runs a session's requests in order, after any requests of the same session
-   * still running, and answers each. `ids` are the caller's ACL identities. A
-   * request may carry its own cxid (a client retrying a write whose answer it lost
-   * sends the same cxid, and the shard answers with the stored reply); others get the
-   * session's next cxid.
+   * still running, and answers each (session-pipeline.ts). `ids` are the caller's ACL
+   * identities. A request may carry its own cxid (a client retrying a write whose
+   * answer it lost sends the same cxid, and the shard answers with the stored reply);
+   * others get the session's next cxid.
    */
   async execute(sessionId: number, password: string, ids: Id[], requests: ShardRequest[]): Promise<SessionOutcome<Outcome[]>> {
-    return this.runner.enqueue(
-      sessionId,
-      () =>
-        answer(async () => {
-          const { timeout_ms: timeoutMs } = this.authenticate(sessionId, password);
-          this.store.touch(sessionId, timeoutMs);
-          const caller = { sessionId, ids: this.runner.idsOf(sessionId, ids) };
-          const outcomes: Outcome[] = [];
-          for (const request of requests) outcomes.push(await this.runner.executeOne(caller, request));
-          return outcomes;
-        }),
-      requests.length,
-    );
+    return answer(() => this.pipeline.fromRpc(sessionId, password, ids, requests.map((request) => ({ op: "shard" as const, request }))));
   }
 
   /**
@@ -303,7 +279,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
-      const ws = this.socketOf(row);
+      const ws = this.liveness.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);
     });
@@ -311,19 +287,19 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
 
   /**
    * The identities a session holds now: its socket's address (none while it has no
-   * socket) and those it added. Its requests act with the same (SocketHandler.accept).
+   * socket) and those it added. Its requests act with the same (SessionPipeline.accept).
    */
-  identitiesOf(sessionId: number): Id[] {
+  private identitiesOf(sessionId: number): Id[] {
     const row = this.store.row(sessionId);
-    const ws = row && this.socketOf(row);
+    const ws = row && this.liveness.socketOf(row);
     const attachment = ws ? attachmentOf(ws) : undefined;
     return this.runner.idsOf(sessionId, attachment ? connectionIds(attachment, row?.client_ip) : []);
   }
 
   /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */
-  sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
+  private sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
     const row = this.store.row(sessionId);
-    const ws = (row && this.socketOf(row)) ?? fallback;
+    const ws = (row && this.liveness.socketOf(row)) ?? fallback;
     if (ws) this.outbox.send(ws, message);
   }
 
@@ -349,7 +325,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
   }
 
   /** A socket went (or is being closed): its sessions live on for their timeout, waiting for a resume. */
-  detach(ws: WebSocket): void {
+  private detach(ws: WebSocket): void {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
@@ -367,7 +343,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
     for (const { id } of due) {
       const row = this.store.row(id);
       if (!row) continue;
-      if (row.state === "open" && this.deadlineOf(row) > now) continue; // alive on its socket
+      if (row.state === "open" && this.liveness.deadlineOf(row) > now) continue; // alive on its socket
       // Marked before any shard is asked, with a retry time: an interrupted expiry is finished by a later alarm.
       const reason = row.state === "open" ? "expired" : undefined;
       this.store.markClosing(id, now + CLOSE_RETRY_MS);
@@ -388,7 +364,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * safely. Returns the socket that carried the session, if still open.
    */
   private async finish(sessionId: number): Promise<WebSocket | undefined> {
-    const socket = this.socketOf(this.store.row(sessionId) ?? { socket_id: null });
+    const socket = this.liveness.socketOf(this.store.row(sessionId) ?? { socket_id: null });
     const shards = this.store.shardsOf(sessionId);
     if (shards.length > 0) {
       const router = this.router();
@@ -407,7 +383,7 @@ export class SessionHost extends DurableObject<EdgekeeperEnv> {
    * Sets the one alarm to the earliest deadline, if sooner than the alarm set.
    * `replace`: set it whatever is set (from the alarm handler, whose own alarm is spent).
    */
-  async scheduleExpiry(replace = false): Promise<void> {
+  private async scheduleExpiry(replace = false): Promise<void> {
     const next = this.ctx.storage.sql.exec<{ t: number | null }>("SELECT min(deadline) AS t FROM sessions").one().t;
     if (next === null) {
       if (replace) await this.ctx.storage.deleteAlarm();

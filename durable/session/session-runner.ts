@@ -18,17 +18,15 @@ import {
 } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
+import { retryingTransient } from "../directory/shard-retry.ts";
 import { RequestStats } from "./host-stats.ts";
 import type { HostOp } from "./session-ops.ts";
-import type { SocketLimits } from "./session-sockets.ts";
+import type { SocketLimits } from "../base/settings.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
 import { type WatchGate, watchKey } from "./watch-gate.ts";
 
-/** Attempts of one shard call that failed with an error the platform marks retryable. */
-const SHARD_ATTEMPTS = 3;
-
-/** What the runner needs of its host. */
+/** What the runner needs of its host (given as parts, not the host object). */
 export interface RunnerHost {
   readonly store: SessionStore;
   readonly watches: SessionWatches;
@@ -59,12 +57,6 @@ function mayCreateEphemeral(request: ShardRequest): boolean {
       return false; // the shard refuses the mode itself
     }
   });
-}
-
-/** An RPC failure the platform says may be retried (never one of an overloaded object). */
-function isRetryable(err: unknown): boolean {
-  const flags = err as { retryable?: unknown; overloaded?: unknown } | null;
-  return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
 }
 
 /**
@@ -197,19 +189,13 @@ export class SessionRunner {
       };
       const router = this.host.router();
       const send = async (): Promise<Outcome> => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const { outcome, mount } = await router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped);
-            if (watching && outcome.ok) {
-              const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-              this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
-            }
-            return outcome;
-          } catch (err) {
-            // The same cxid again: if the write was applied, the shard answers with its stored reply.
-            if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
-          }
+        // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
+        const { outcome, mount } = await retryingTransient(() => router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped));
+        if (watching && outcome.ok) {
+          const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+          this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
         }
+        return outcome;
       };
       return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
@@ -238,16 +224,8 @@ export class SessionRunner {
       };
       const router = this.host.router();
       while (answered < stamped.length) {
-        let outcomes: Outcome[];
-        for (let attempt = 1; ; attempt++) {
-          try {
-            // The same cxids again: writes already applied answer with their stored replies.
-            outcomes = await router.hostExecuteBatch(this.host.call(sessionId, beforeSend), caller, stamped.slice(answered));
-            break;
-          } catch (err) {
-            if (attempt >= SHARD_ATTEMPTS || !isRetryable(err)) throw err;
-          }
-        }
+        // The same cxids again on a retry: writes already applied answer with their stored replies.
+        const outcomes = await retryingTransient(() => router.hostExecuteBatch(this.host.call(sessionId, beforeSend), caller, stamped.slice(answered)));
         const last = outcomes[outcomes.length - 1];
         if (last && !last.ok && last.deferred) {
           yield [...outcomes, ...stamped.slice(answered + outcomes.length).map(() => last)];

@@ -1,7 +1,8 @@
 /**
- * The socket side of a session host: the limits of the WebSocket protocol, what each
- * socket carries across hibernation (its attachment), frames checked into messages,
- * and an outbox that sends each socket's messages in order, several per frame.
+ * The socket side of a session host: what each socket carries across hibernation
+ * (its attachment), frames checked into messages (within the socket limits,
+ * durable/base/settings.ts), and an outbox that sends each socket's messages in
+ * order, several per frame.
  *
  * Which sessions a socket carries is not in its attachment (capped at 2,048 bytes,
  * about a hundred ids, while the bridge puts all its sessions of a host on one
@@ -11,62 +12,7 @@
 import type { ClientMessage, ServerMessage } from "../../protocol/session-protocol.ts";
 import { PING_FRAME, PONG_FRAME, framesOf } from "../../protocol/session-protocol.ts";
 import { type Id, KeeperError, type Scope, parseIpAddress } from "../../protocol/index.ts";
-
-/** Limits of the socket protocol; each a setting (docs/api.md). */
-export interface SocketLimits {
-  /** Largest frame a client may send, in bytes (room for a 1 MiB value as base64 plus JSON). */
-  maxFrameBytes: number;
-  /** Most messages in one frame. */
-  maxMessagesPerFrame: number;
-  /** Most sessions one socket may carry. */
-  maxSessionsPerSocket: number;
-  /** Most sessions one host may hold (so a namespace holds at most this x its hosts). */
-  maxSessionsPerHost: number;
-  /** Most watches one session may hold. */
-  maxWatchesPerSession: number;
-  /** Most requests of one session waiting for their answer (ZooKeeper's globalOutstandingLimit is 1000). */
-  maxOutstandingPerSession: number;
-  /** Most connects (new sessions or resumes) a host takes from one socket per second; more wait. */
-  maxConnectsPerSecondPerSocket: number;
-  /** Most connects a host takes per second from all its sockets; more wait. */
-  maxConnectsPerSecondPerHost: number;
-  /** Most connects of one socket waiting their turn; more are refused (Throttled). */
-  maxWaitingConnectsPerSocket: number;
-}
-
-export const DEFAULT_SOCKET_LIMITS: Readonly<SocketLimits> = {
-  maxFrameBytes: 4 * 1024 * 1024,
-  maxMessagesPerFrame: 1000,
-  maxSessionsPerSocket: 1000,
-  maxSessionsPerHost: 20_000,
-  maxWatchesPerSession: 10_000,
-  maxOutstandingPerSession: 1000,
-  maxConnectsPerSecondPerSocket: 100,
-  maxConnectsPerSecondPerHost: 500,
-  maxWaitingConnectsPerSocket: 250,
-};
-
-const SETTINGS: Record<keyof SocketLimits, string> = {
-  maxFrameBytes: "EDGEKEEPER_MAX_FRAME_BYTES",
-  maxMessagesPerFrame: "EDGEKEEPER_MAX_MESSAGES_PER_FRAME",
-  maxSessionsPerSocket: "EDGEKEEPER_MAX_SESSIONS_PER_SOCKET",
-  maxSessionsPerHost: "EDGEKEEPER_MAX_SESSIONS_PER_HOST",
-  maxWatchesPerSession: "EDGEKEEPER_MAX_WATCHES_PER_SESSION",
-  maxOutstandingPerSession: "EDGEKEEPER_MAX_OUTSTANDING_PER_SESSION",
-  maxConnectsPerSecondPerSocket: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_SOCKET",
-  maxConnectsPerSecondPerHost: "EDGEKEEPER_MAX_CONNECTS_PER_SECOND_PER_HOST",
-  maxWaitingConnectsPerSocket: "EDGEKEEPER_MAX_WAITING_CONNECTS_PER_SOCKET",
-};
-
-/** The socket limits from string settings; unset or invalid ones keep their defaults. */
-export function socketLimitsFromEnv(env: Record<string, unknown>): SocketLimits {
-  const limits: SocketLimits = { ...DEFAULT_SOCKET_LIMITS };
-  for (const key of Object.keys(SETTINGS) as (keyof SocketLimits)[]) {
-    const value = Number(env[SETTINGS[key]]);
-    if (Number.isSafeInteger(value) && value > 0) limits[key] = value;
-  }
-  return limits;
-}
+import type { SocketLimits } from "../base/settings.ts";
 
 /** What a socket keeps across hibernation. `lastSeen`: its last message (pings are timed by the runtime). */
 export interface SocketAttachment {

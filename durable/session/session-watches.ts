@@ -20,7 +20,7 @@
 import { inChunks } from "../base/sql-chunks.ts";
 import { type Mount } from "../directory/mount-table.ts";
 import { type ServerMessage } from "../../protocol/session-protocol.ts";
-import { type Id, type WatchKind, type WatchNotification, kindsFiredAt, mayReadNode, selfAndAncestors } from "../../protocol/index.ts";
+import { type Id, type WatchKind, type WatchNotification, firesOnce, mayReadNode, watchesFiredBy } from "../../protocol/index.ts";
 
 export const WATCH_TABLES = [
   // exists_missing: a data watch set by exists on a node that did not exist (it waits for NodeCreated).
@@ -53,8 +53,6 @@ export interface OrphanWatch {
 }
 
 type EventMessage = Extract<ServerMessage, { t: "event" }>;
-
-const ONE_SHOT: ReadonlySet<string> = new Set(["data", "child"]);
 
 /** The identities a session holds now (for the ACL check of its lasting watches). */
 export type IdentitiesOf = (sessionId: number) => readonly Id[];
@@ -161,9 +159,8 @@ export class SessionWatches {
   private fanOut(n: WatchNotification, idsOf: IdentitiesOf): [number, EventMessage][] {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
-    const kinds = kindsFiredAt(event);
+    const { kinds: own, recursivePaths } = watchesFiredBy(event, n.path);
     const fired: { session_id: number; path: string; kind: WatchKind }[] = [];
-    const own = kinds.filter((k) => k !== "recursive");
     if (own.length > 0) {
       fired.push(
         ...this.sql
@@ -176,9 +173,9 @@ export class SessionWatches {
           .toArray(),
       );
     }
-    if (kinds.includes("recursive")) {
+    if (recursivePaths.length > 0) {
       fired.push(
-        ...inChunks(selfAndAncestors(n.path), (chunk, marks) =>
+        ...inChunks(recursivePaths, (chunk, marks) =>
           this.sql
             .exec<{ session_id: number; path: string; kind: WatchKind }>(
               `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
@@ -191,10 +188,10 @@ export class SessionWatches {
     }
     fired.sort((a, b) => a.session_id - b.session_id);
     for (const w of fired) {
-      if (ONE_SHOT.has(w.kind)) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", w.session_id, w.path, w.kind);
+      if (firesOnce(w.kind)) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", w.session_id, w.path, w.kind);
     }
     return fired
-      .filter((w) => ONE_SHOT.has(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
+      .filter((w) => firesOnce(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
       .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
   }
 

@@ -3,7 +3,6 @@
  * Requests arrive in batches (one RPC for many requests: STACK.md measured 13-25x
  * over one RPC each) and are answered in order, each write in its own transaction.
  */
-import { DurableObject } from "cloudflare:workers";
 import {
   type Acl,
   type Caller,
@@ -25,12 +24,12 @@ import {
   READ_ACL_UNSAFE,
   SYSTEM_PATHS,
   basename,
-  limitsFromEnv,
   parentOf,
   routingPath,
   seenBy,
 } from "../../protocol/index.ts";
-import { DEFAULT_CONTAINER_REAP_MS, type EdgekeeperEnv } from "../env.ts";
+import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
@@ -70,7 +69,7 @@ class MultiFailure extends Error {
   }
 }
 
-export class ShardDO extends DurableObject<EdgekeeperEnv> {
+export class ShardDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
   private readonly log: ChangeLog;
@@ -90,9 +89,8 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
     this.log = new ChangeLog(this.sql);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
-    this.limits = limitsFromEnv(env);
-    const reap = Number(env.EDGEKEEPER_CONTAINER_REAP_MS);
-    this.containerReapMs = Number.isFinite(reap) && reap >= 0 ? reap : DEFAULT_CONTAINER_REAP_MS;
+    this.limits = this.settings.limits;
+    this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => this.createSchema());
   }
 

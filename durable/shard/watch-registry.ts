@@ -6,7 +6,7 @@
  * stays in the outbox until the host acknowledges its sequence number.
  */
 import { inChunks } from "../base/sql-chunks.ts";
-import { type Acl, type GuardedChange, type WatchKind, type WatchNotification, kindsFiredAt, selfAndAncestors } from "../../protocol/index.ts";
+import { type Acl, type GuardedChange, type WatchKind, type WatchNotification, firesOnce, watchesFiredBy } from "../../protocol/index.ts";
 
 export const WATCH_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS watches (
@@ -31,9 +31,6 @@ export const WATCH_SCHEMA = [
   // cannot be called back gets its notifications only on its hostExecute answers).
   `CREATE TABLE IF NOT EXISTS watch_hosts (host TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, push INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
 ];
-
-
-const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
 
 export class WatchRegistry {
   private readonly sql: SqlStorage;
@@ -87,7 +84,7 @@ export class WatchRegistry {
    * Call inside the write's transaction.
    */
   fire(change: GuardedChange): Set<string> {
-    const kinds = kindsFiredAt(change.event).filter((k) => k !== "recursive");
+    const { kinds, recursivePaths } = watchesFiredBy(change.event, change.path);
     const hosts = new Set<string>();
     if (kinds.length > 0) {
       const rows = this.sql
@@ -99,11 +96,11 @@ export class WatchRegistry {
         .toArray();
       for (const row of rows) {
         hosts.add(row.host);
-        if (ONE_SHOT.has(row.kind)) this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", row.host, change.path, row.kind);
+        if (firesOnce(row.kind)) this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", row.host, change.path, row.kind);
       }
     }
-    if (kindsFiredAt(change.event).includes("recursive")) {
-      const rows = inChunks(selfAndAncestors(change.path), (chunk, marks) =>
+    if (recursivePaths.length > 0) {
+      const rows = inChunks(recursivePaths, (chunk, marks) =>
         this.sql.exec<{ host: string }>(`SELECT DISTINCT host FROM watches WHERE kind = 'recursive' AND path IN (${marks})`, ...chunk).toArray(),
       );
       for (const row of rows) hosts.add(row.host);

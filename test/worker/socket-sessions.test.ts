@@ -56,6 +56,20 @@ describe("ephemerals", () => {
     expect(await socket.req(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ ok: false, error: { name: "SessionExpired" } });
   });
 
+  it("go on a close over HTTP of a session a socket carries, and the socket is told", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    await socket.ok(s.sessionId, { op: "create", path: "/e", mode: "EPHEMERAL" });
+    // The same session by RPC: its requests share the session's one order and cxids with the socket's.
+    const header = { "X-Edgekeeper-Session": `${s.sessionId}:${s.password}` };
+    expect((await zk.fetch("PUT", "/v1/znodes/e", { headers: header, body: { data: "by http" } })).status).toBe(200);
+    expect(unb64((await socket.ok(s.sessionId, { op: "getData", path: "/e" })).data)).toBe("by http");
+    expect((await zk.fetch("DELETE", `/v1/sessions/${s.sessionId}`, { headers: header })).status).toBe(200);
+    expect(await socket.next((m) => m !== "pong" && m.t === "closed")).toEqual({ t: "closed", sid: s.sessionId, reason: "closed" });
+    expect(await zk.exists("/e")).toBe(false);
+  });
+
   it("go on expiry when the socket drops and nobody resumes; stay on a resume within the timeout", async () => {
     const zk = new HttpClient();
     const first = await SessionSocket.open(zk.namespace, { host: "0" });

@@ -6,7 +6,7 @@
  * docs/architecture.md, "Backup and restore".
  */
 import { Hono } from "hono";
-import { DEFAULT_SNAPSHOT_PAGE_BYTES, positiveSetting } from "../../durable/env.ts";
+import { settingsFromEnv } from "../../durable/base/settings.ts";
 import type { RestoreOutcome, RestoreShard } from "../../durable/directory/directory-do.ts";
 import { SnapshotRouter } from "../../durable/directory/snapshot-router.ts";
 import { KeeperError, limitsFromEnv, parseAclList, parseSnapshotHeader } from "../../protocol/index.ts";
@@ -29,7 +29,7 @@ snapshotRoutes.post("/snapshot", async (c) => c.json(await snapshots(c).beginSav
 snapshotRoutes.get("/snapshot/:id/page", async (c) => {
   const prefix = c.req.query("prefix") ?? "/";
   const after = c.req.query("after") ?? "";
-  const maxBytes = positiveSetting(c.env, "EDGEKEEPER_SNAPSHOT_PAGE_BYTES", DEFAULT_SNAPSHOT_PAGE_BYTES);
+  const maxBytes = settingsFromEnv(c.env).snapshotPageBytes;
   return c.json(await snapshots(c).savePage(await callerOf(c.req, c.env), c.req.param("id"), prefix, after, maxBytes));
 });
 

@@ -1,0 +1,57 @@
+/**
+ * The retries of a call to a shard, in one place. Two cases, each with today's budget:
+ *
+ * - The shard answered that it does not serve the path (`moved`: the cached mount
+ *   table was stale, or a mount is being recorded): ask again with a fresh table,
+ *   after a short pause, at most MOVED_RETRY_DELAYS_MS.length times. Any answer that
+ *   says "ask elsewhere" is this case; the caller's `elsewhere` names it.
+ * - The RPC itself failed with an error the platform marks retryable (never one of an
+ *   overloaded object): the same call again, at most TRANSIENT_ATTEMPTS times in all.
+ *   Only for calls that are safe to repeat (a session's writes carry their cxid, so a
+ *   write already applied is answered with its stored reply).
+ */
+import { KeeperError } from "../../protocol/index.ts";
+
+/** Pauses before each attempt while the answer is `moved` (a mount being recorded: stub made, table not yet). */
+export const MOVED_RETRY_DELAYS_MS: readonly number[] = [0, 20, 100, 400];
+
+/** Attempts of one shard call that failed with an error the platform marks retryable. */
+export const TRANSIENT_ATTEMPTS = 3;
+
+/**
+ * Calls `attempt` until its answer is not one that says "ask elsewhere"; `fresh` is
+ * false on the first attempt only (use the cached mount table), true after.
+ *
+ * @example
+ * const outcome = await untilServed((fresh) => send(await router.table(fresh)), (o) => !o.ok && o.moved === true);
+ */
+export async function untilServed<T>(attempt: (fresh: boolean) => Promise<T>, elsewhere: (answer: T) => boolean): Promise<T> {
+  for (const [n, delayMs] of MOVED_RETRY_DELAYS_MS.entries()) {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const answer = await attempt(n > 0);
+    if (!elsewhere(answer)) return answer;
+  }
+  throw new KeeperError("SystemError", "the mount table and the shards disagree about who serves this path");
+}
+
+/**
+ * Calls `call`, again if it failed with an error the platform marks retryable.
+ *
+ * @example
+ * const outcomes = await retryingTransient(() => router.hostExecuteBatch(call, caller, requests));
+ */
+export async function retryingTransient<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= TRANSIENT_ATTEMPTS || !isRetryable(err)) throw err;
+    }
+  }
+}
+
+/** An RPC failure the platform says may be retried (never one of an overloaded object). */
+function isRetryable(err: unknown): boolean {
+  const flags = err as { retryable?: unknown; overloaded?: unknown } | null;
+  return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
+}

@@ -1,0 +1,47 @@
+/**
+ * The objects' settings (durable/base/settings.ts): each read from the environment
+ * in one place, with its default when unset or invalid and its bounds.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_CONTAINER_REAP_MS, DEFAULT_MAX_MOUNTS, DEFAULT_SOCKET_LIMITS, DEFAULT_TICK_MS, settingsFromEnv } from "../../durable/base/settings.ts";
+import type { EdgekeeperEnv } from "../../durable/env.ts";
+import { DEFAULT_LIMITS } from "../../protocol/index.ts";
+
+const envOf = (vars: Record<string, string>): EdgekeeperEnv => vars as unknown as EdgekeeperEnv;
+
+describe("object settings", () => {
+  it("are the defaults when nothing is set", () => {
+    const settings = settingsFromEnv(envOf({}));
+    expect(settings.tickMs).toBe(DEFAULT_TICK_MS);
+    expect(settings.containerReapMs).toBe(DEFAULT_CONTAINER_REAP_MS);
+    expect(settings.maxMounts).toBe(DEFAULT_MAX_MOUNTS);
+    expect(settings.socketLimits).toEqual(DEFAULT_SOCKET_LIMITS);
+    expect(settings.limits.maxValueBytes).toBe(DEFAULT_LIMITS.maxValueBytes);
+    expect(settings.traceHops).toBe(false);
+    expect(settings.superDigest).toBeUndefined();
+    expect(settings.logLevel).toBe("info");
+  });
+
+  it("take what is set, within bounds", () => {
+    const settings = settingsFromEnv(
+      envOf({
+        EDGEKEEPER_TICK_MS: "200",
+        EDGEKEEPER_CONTAINER_REAP_MS: "0",
+        EDGEKEEPER_MAX_MOUNTS: "3",
+        EDGEKEEPER_MAX_SESSIONS_PER_HOST: "30",
+        EDGEKEEPER_TRACE_HOPS: "1",
+        EDGEKEEPER_LOG_LEVEL: "WARN",
+      }),
+    );
+    expect(settings).toMatchObject({ tickMs: 200, containerReapMs: 0, maxMounts: 3, traceHops: true, logLevel: "warn" });
+    expect(settings.socketLimits.maxSessionsPerHost).toBe(30);
+  });
+
+  it("keep their defaults for values that are not valid", () => {
+    const settings = settingsFromEnv(
+      envOf({ EDGEKEEPER_TICK_MS: "0", EDGEKEEPER_CONTAINER_REAP_MS: "-5", EDGEKEEPER_MAX_MOUNTS: "2.5", EDGEKEEPER_MAX_FRAME_BYTES: "lots", EDGEKEEPER_LOG_LEVEL: "loud" }),
+    );
+    expect(settings).toMatchObject({ tickMs: DEFAULT_TICK_MS, containerReapMs: DEFAULT_CONTAINER_REAP_MS, maxMounts: DEFAULT_MAX_MOUNTS, logLevel: "info" });
+    expect(settings.socketLimits.maxFrameBytes).toBe(DEFAULT_SOCKET_LIMITS.maxFrameBytes);
+  });
+});
