@@ -20,7 +20,7 @@ import type { SetWatches2 } from "../../protocol/jute/index.ts";
 import { EVENT_TYPES, KEEPER_STATES, encodeNotification, encodeReplyHeader } from "../../protocol/jute/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
 import type { Stat } from "../../protocol/stat.ts";
-import type { Plan } from "./ops.ts";
+import type { Plan } from "./request-plans.ts";
 import type { ResMessage } from "./session.ts";
 
 type Check = { path: string; kind: "data" | "exist" | "child" | "persistent" | "recursive" };

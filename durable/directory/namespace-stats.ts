@@ -8,7 +8,7 @@
 import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
 import { type EdgekeeperEnv, positiveSetting, shardObjectName } from "../env.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
-import { hostObjectName } from "../session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 import type { Mount } from "./mount-table.ts";
 
 /**

@@ -14,7 +14,7 @@ import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/sessi
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
-import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
+import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
