@@ -11,11 +11,11 @@
  * sessions' state are untouched.
  */
 import { type Caller, type HostHops, type Id, KeeperError, type Outcome, isScope, scopeAllows } from "../../protocol/index.ts";
-import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
+import { PONG_FRAME, type ServerMessage, type SessionResult, withBase64 } from "../../protocol/session-protocol.ts";
 import { ConnectAdmission } from "./connect-admission.ts";
 import type { SessionHost } from "./session-host.ts";
-import { isHostNumber } from "./session-ids.ts";
-import { type HostOp, parseSessionOp, scopeNeededByHostOp, toWire } from "./session-ops.ts";
+import { isHostNumber } from "../../protocol/session-ids.ts";
+import { type HostOp, parseSessionOp, scopeNeededByHostOp } from "./host-op.ts";
 import { batchable, failed } from "./session-runner.ts";
 import { type Incoming, type SocketAttachment, attachmentOf, connectionIds, parseFrame } from "./session-sockets.ts";
 import { samePassword } from "./session-store.ts";
@@ -39,10 +39,11 @@ const reasonOf = (text: string): string => (text.length > 120 ? `${text.slice(0,
 function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
   let res: Extract<ServerMessage, { t: "res" }>;
   if (outcome.ok) {
-    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: toWire(outcome.value) };
+    // Shard RPCs answer Outcome<unknown> (Rpc's inference); each value is ResultOf its op.
+    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: withBase64(outcome.value) as SessionResult };
   } else {
     res = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
-    if (outcome.results) res.results = toWire(outcome.results) as unknown[];
+    if (outcome.results) res.results = withBase64(outcome.results);
   }
   if (hops) res.hops = hops;
   return res;

@@ -9,8 +9,8 @@ import { limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { checkedPath } from "../op-parsing.ts";
-import { readJsonObject, requiredString } from "../request-body.ts";
+import { checkedPath, requiredString } from "../../protocol/op-parsing.ts";
+import { readJsonObject } from "../request-body.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { znodePathOf } from "./znodes.ts";
 
