@@ -94,10 +94,10 @@ function pathOf(body: JsonObject, parsing: OpParsing): string {
   return checkedPath(requiredString(body, "path"), parsing.limits);
 }
 
-/** `path` of a create or delete: checked here, or by the shard (OpParsing.paths). */
-function pathOfCreateOrDelete(body: JsonObject, parsing: OpParsing, sequential = false): string {
+/** `path` of a delete: checked here, or by the shard (OpParsing.paths). */
+function pathOfDelete(body: JsonObject, parsing: OpParsing): string {
   const path = requiredString(body, "path");
-  return parsing.paths === "all" ? checkedPath(path, parsing.limits, sequential) : path;
+  return parsing.paths === "all" ? checkedPath(path, parsing.limits) : path;
 }
 
 function withVersion<T extends object>(op: T, body: JsonObject): T & { version?: number } {
@@ -130,6 +130,22 @@ function listOf(body: JsonObject, limits: Limits): JsonObject[] {
   return body.ops.map((item, index) => objectOf(item, `ops[${index}]`));
 }
 
+/** A create, delete, setData or check (the ops a multi may hold); undefined for any other op. */
+function multiWriteOpOf(body: JsonObject, parsing: OpParsing): MultiWriteOp | undefined {
+  switch (body.op) {
+    case "create":
+      return createOp(body, parsing);
+    case "delete":
+      return withVersion({ op: "delete" as const, path: pathOfDelete(body, parsing) }, body);
+    case "setData":
+      return withVersion({ op: "setData" as const, path: pathOf(body, parsing), data: dataOf(body, parsing.values) }, body);
+    case "check":
+      return withVersion({ op: "check" as const, path: pathOf(body, parsing) }, body);
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The ops of a multi (`ops`): create, delete, setData and check.
  *
@@ -138,18 +154,9 @@ function listOf(body: JsonObject, limits: Limits): JsonObject[] {
  */
 export function multiOpsOf(body: JsonObject, parsing: OpParsing): MultiWriteOp[] {
   return listOf(body, parsing.limits).map((item, index): MultiWriteOp => {
-    switch (item.op) {
-      case "create":
-        return createOp(item, parsing);
-      case "delete":
-        return withVersion({ op: "delete" as const, path: pathOfCreateOrDelete(item, parsing) }, item);
-      case "setData":
-        return withVersion({ op: "setData" as const, path: pathOf(item, parsing), data: dataOf(item, parsing.values) }, item);
-      case "check":
-        return withVersion({ op: "check" as const, path: pathOf(item, parsing) }, item);
-      default:
-        throw new KeeperError("Unimplemented", `ops[${index}]: unknown multi operation ${JSON.stringify(item.op)}; use create, delete, setData or check`);
-    }
+    const op = multiWriteOpOf(item, parsing);
+    if (op) return op;
+    throw new KeeperError("Unimplemented", `ops[${index}]: unknown multi operation ${JSON.stringify(item.op)}; use create, delete, setData or check`);
   });
 }
 
@@ -175,15 +182,9 @@ function watchFlag(body: JsonObject): { watch?: boolean } {
  */
 export function parseOp(raw: unknown, parsing: OpParsing): SessionOperation {
   const body = objectOf(raw, "op");
+  const write = multiWriteOpOf(body, parsing);
+  if (write) return write;
   switch (body.op) {
-    case "create":
-      return createOp(body, parsing);
-    case "delete":
-      return withVersion({ op: "delete" as const, path: pathOfCreateOrDelete(body, parsing) }, body);
-    case "setData":
-      return withVersion({ op: "setData" as const, path: pathOf(body, parsing), data: dataOf(body, parsing.values) }, body);
-    case "check":
-      return withVersion({ op: "check" as const, path: pathOf(body, parsing) }, body);
     case "setACL":
       return withVersion({ op: "setACL" as const, path: pathOf(body, parsing), acl: parseAclList(body.acl) }, body);
     case "multi":
