@@ -85,7 +85,8 @@ export function dataOf(body: JsonObject, values: OpParsing["values"]): Value {
   return decodeData(body.data, body.encoding);
 }
 
-function aclOf(body: JsonObject): Acl[] | undefined {
+/** The op's `acl`; absent (undefined or null) leaves the default. */
+export function aclOf(body: JsonObject): Acl[] | undefined {
   return body.acl === undefined || body.acl === null ? undefined : parseAclList(body.acl);
 }
 
