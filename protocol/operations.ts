@@ -1,6 +1,8 @@
 /**
- * The operations a shard executes and the results it returns. Every surface
- * (HTTP, WebSocket sessions, the wire bridge) translates into these.
+ * The operations a shard executes, those a session host runs itself, and what each
+ * returns: the one vocabulary of every surface (HTTP, WebSocket sessions, the wire
+ * bridge), the host and the shard. The session protocol carries it with values as
+ * base64 (WithBase64, session-protocol.ts); jute has its own names (jute/).
  */
 import type { Acl, Id } from "./acl.ts";
 import type { WatchKind } from "./changes.ts";
@@ -119,7 +121,7 @@ export interface AddAuthOp {
   scheme: string;
   credentials: string;
 }
-/** Closes the session: its ephemerals go. */
+/** Closes the session: its ephemerals go; on a socket the host answers, then sends `closed`. */
 export interface CloseOp {
   op: "close";
 }

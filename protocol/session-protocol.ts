@@ -113,7 +113,6 @@ export type ServerMessage =
   /** The session ended (closed, expired, or moved to another socket); no more messages for it here. */
   | { t: "closed"; sid: number; reason: "closed" | "expired" | "moved" };
 
-
 /**
  * A result as the session protocol carries it: every byte value (Uint8Array)
  * becomes a base64 string.
