@@ -7,10 +7,11 @@ import { testReporters } from "./test/harness/ci-report.ts";
 // jute codec's tests talk to a real ZooKeeper over TCP; the conformance suite runs
 // the same ZooKeeper-semantics cases against a real ZooKeeper 3.8 and the bridge;
 // test/ci checks .ci/run's reading of the test reports on samples.
+// test/sim checks the replication simulator and its checkers.
 // The main config runs tests in workerd.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts", "test/conformance/**/*.test.ts", "test/ci/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts", "test/conformance/**/*.test.ts", "test/ci/**/*.test.ts", "test/sim/**/*.test.ts"],
     // Starting workerd on 2 shared cores can take a while under load.
     testTimeout: 600_000,
     hookTimeout: 120_000,

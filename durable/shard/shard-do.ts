@@ -349,6 +349,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
   async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.watches.forgetAcknowledged();
     this.createSchema();
   }
 
@@ -624,6 +625,7 @@ export class ShardDO extends DurableObject<EdgekeeperEnv> {
         this.log.trim(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
         committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
         for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
+        this.watches.writeAcknowledged();
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
         return outcome;

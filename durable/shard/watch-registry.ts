@@ -37,6 +37,14 @@ const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
 
 export class WatchRegistry {
   private readonly sql: SqlStorage;
+  /**
+   * Acknowledgements not yet written, per host: the highest seq the host has
+   * processed. Writing each one at once would cost a commit (an fsync) per push and
+   * could make a read commit; so they are hidden from `pending` at once and deleted
+   * with the shard's next write (`writeAcknowledged`). Lost in a restart, they only
+   * make those notifications be delivered again, which the host skips by their seq.
+   */
+  private readonly acknowledged = new Map<string, number>();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -121,7 +129,11 @@ export class WatchRegistry {
   /** What a host is still owed, in order. */
   pending(host: string): WatchNotification[] {
     return this.sql
-      .exec<Omit<WatchNotification, "acl"> & { acl: string | null }>("SELECT seq, zxid, event, path, acl FROM watch_outbox WHERE host = ? ORDER BY seq", host)
+      .exec<Omit<WatchNotification, "acl"> & { acl: string | null }>(
+        "SELECT seq, zxid, event, path, acl FROM watch_outbox WHERE host = ? AND seq > ? ORDER BY seq",
+        host,
+        this.acknowledged.get(host) ?? 0,
+      )
       .toArray()
       .map(({ seq, zxid, event, path, acl }) => ({ seq, zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
@@ -129,13 +141,25 @@ export class WatchRegistry {
   /** Hosts that take pushes and have notifications not yet acknowledged. */
   pushHostsOwed(): string[] {
     return this.sql
-      .exec<{ host: string }>("SELECT DISTINCT o.host FROM watch_outbox o JOIN watch_hosts h ON h.host = o.host WHERE h.push = 1")
+      .exec<{ host: string; last: number }>("SELECT o.host, max(o.seq) AS last FROM watch_outbox o JOIN watch_hosts h ON h.host = o.host WHERE h.push = 1 GROUP BY o.host")
       .toArray()
+      .filter((r) => r.last > (this.acknowledged.get(r.host) ?? 0))
       .map((r) => r.host);
   }
 
-  /** The host has processed every notification up to `seq`. */
+  /** The host has processed every notification up to `seq` (written with the next write). */
   acknowledge(host: string, seq: number): void {
-    this.sql.exec("DELETE FROM watch_outbox WHERE host = ? AND seq <= ?", host, seq);
+    if (seq > (this.acknowledged.get(host) ?? 0)) this.acknowledged.set(host, seq);
+  }
+
+  /** Deletes the acknowledged notifications. Call inside a write's transaction. */
+  writeAcknowledged(): void {
+    for (const [host, seq] of this.acknowledged) this.sql.exec("DELETE FROM watch_outbox WHERE host = ? AND seq <= ?", host, seq);
+    this.acknowledged.clear();
+  }
+
+  /** Forgets unwritten acknowledgements (the storage was emptied: seqs start again at 1). */
+  forgetAcknowledged(): void {
+    this.acknowledged.clear();
   }
 }

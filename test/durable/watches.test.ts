@@ -146,6 +146,22 @@ describe("the outbox", () => {
     expect(after.notifications.map((n) => n.seq)).toEqual([3]);
   });
 
+  it("deletes what a host acknowledged with the shard's next write; until then a restart owes it again", async () => {
+    const { id, stub } = newShard();
+    await createAll(stub, ANON, "/p", "/other");
+    await stub.addWatch("/", HOST_REF, ANON, "/p", "persistent");
+    for (const v of ["1", "2"]) await ok(stub, ANON, { op: "setData", path: "/p", data: bytes(v) });
+    expect((await viaHostAcking(stub, HOST, 2)).notifications).toEqual([]);
+    // The acknowledgement cost no write of its own: a restart now sends them again (the host skips them by seq).
+    await evictDurableObject(stub);
+    const restarted = reconnect(id);
+    expect((await viaHost(restarted, HOST)).notifications.map((n) => n.seq)).toEqual([1, 2]);
+    await viaHostAcking(restarted, HOST, 2);
+    await ok(restarted, ANON, { op: "setData", path: "/other", data: bytes("x") });
+    await evictDurableObject(restarted);
+    expect((await viaHost(reconnect(id), HOST)).notifications).toEqual([]);
+  });
+
   it("a failed multi fires nothing; a committed one fires with its one zxid", async () => {
     const { stub } = newShard();
     await createAll(stub, ANON, "/m");
