@@ -11,7 +11,7 @@ import { testReporters } from "./test/harness/ci-report.ts";
 // The main config runs tests in workerd.
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts", "test/conformance/**/*.test.ts", "test/ci/**/*.test.ts", "test/sim/**/*.test.ts"],
+    include: ["test/e2e/**/*.test.ts", "test/client/**/*.test.ts", "test/jute/**/*.test.ts", "test/shell/**/*.test.ts", "test/conformance/**/*.test.ts", "test/ci/**/*.test.ts", "test/sim/**/*.test.ts", "test/replication/**/*.test.ts"],
     // Starting workerd on 2 shared cores can take a while under load.
     testTimeout: 600_000,
     hookTimeout: 120_000,

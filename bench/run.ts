@@ -59,6 +59,10 @@ Options:
   --w6-per-socket N  sessions per WebSocket in W6's shared-socket run (default 250)
   --w6-rounds N      W6 runs per system, each on a freshly started server (default 2; 1 with --quick)
   --w6-changes N     changes fanned out per W6 run; the median is reported (default 5; 3 with --quick)
+  --w6-warm-up N     before W6's first memory reading, N sessions each connect, read 10 times,
+                     watch, have their event and close, so that growth every fresh server shows
+                     in its first requests (compiled code, heaps sized up) is not counted per
+                     session (default 200)
   --snapshot         instead of W1-W6: snapshot save and restore time (npx edgekeeper
                      snapshot) beside ZooKeeper's restart from its own snapshot
                      (bench/snapshot-workload.ts)
@@ -81,7 +85,7 @@ interface Options {
   http: boolean;
   sessions: boolean;
   bridge: boolean;
-  w6: { sessions: number; perSocket: number; rounds: number; changes: number };
+  w6: { sessions: number; perSocket: number; rounds: number; changes: number; warmUpSessions: number };
   zookeeper: boolean;
   etcd: boolean;
   timeoutMs: number;
@@ -117,6 +121,7 @@ function readOptions(argv: string[]): Options {
       "w6-per-socket": { type: "string" },
       "w6-rounds": { type: "string" },
       "w6-changes": { type: "string" },
+      "w6-warm-up": { type: "string" },
       snapshot: { type: "boolean" },
       "trace-hops": { type: "boolean" },
       "snapshot-nodes": { type: "string" },
@@ -155,6 +160,7 @@ function readOptions(argv: string[]): Options {
       perSocket,
       rounds: positiveInt(values["w6-rounds"], values.quick ? 1 : 2, "--w6-rounds"),
       changes: positiveInt(values["w6-changes"], values.quick ? 3 : 5, "--w6-changes"),
+      warmUpSessions: positiveInt(values["w6-warm-up"], 200, "--w6-warm-up"),
     },
     zookeeper: !values["no-zookeeper"],
     etcd: values.etcd ?? false,
@@ -341,7 +347,8 @@ async function main(options: Options): Promise<void> {
   );
   const w6 = withSessions && options.workloads.has("W6");
   if (w6) {
-    console.log(`W6: ${options.w6.sessions} sessions, ${options.w6.rounds} run(s) per system on fresh servers, ${options.w6.changes} changes each; shared sockets carry ${options.w6.perSocket} sessions`);
+    console.log(`W6: ${options.w6.sessions} sessions, ${options.w6.rounds} run(s) per system on fresh servers, ${options.w6.changes} changes each; shared sockets carry ${options.w6.perSocket} sessions` +
+        (options.w6.warmUpSessions > 0 ? `; ${options.w6.warmUpSessions} warm-up sessions before the first reading` : ""));
   }
 
   const lanesWanted = w13.length > 0 || (withSessions && options.workloads.has("W4"));

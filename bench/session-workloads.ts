@@ -44,11 +44,7 @@ const now = () => performance.now();
 
 /** Closes sessions, a bounded number at a time; errors are ignored (the server is stopped after). */
 export async function closeAll(sessions: readonly SessionTarget[], concurrency = 100): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < sessions.length) await sessions[next++]!.close().catch(() => undefined);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, sessions.length) }, worker));
+  await eachBounded(sessions, concurrency, (session) => session.close().catch(() => undefined));
 }
 
 /** `promise`, or a rejection naming `what` after `ms`. */
@@ -97,6 +93,12 @@ export interface W6Options extends OpenOptions {
   settleMs: number;
   /** How long one fan-out may take before the run is stopped as broken. */
   eventLimitMs: number;
+  /**
+   * Sessions opened, used and closed before the first reading (0: none). A fresh
+   * server's first few thousand requests grow its memory whatever they are (compiled
+   * code, heaps sized up): without this the reading counts that as the sessions'.
+   */
+  warmUpSessions: number;
 }
 
 export interface W6Result extends WorkloadResult {
@@ -132,6 +134,7 @@ export async function runW6(
     await probe!.watchData(path, () => probed());
     await writer!.setData(path, value(100, 0));
     await within(probeEvent, options.eventLimitMs, "W6 warm-up event");
+    if (options.warmUpSessions > 0) await warmUp(driver, writer!, path, options);
 
     await sleep(options.settleMs);
     const rssBefore = await rss();
@@ -190,6 +193,27 @@ export async function runW6(
   }
 }
 
+/** Each of `warmUpSessions` sessions opens, reads, watches, has its event and closes. */
+async function warmUp(driver: SessionDriver, writer: SessionTarget, path: string, options: W6Options): Promise<void> {
+  const sessions = await driver.open(options.warmUpSessions, options);
+  try {
+    await eachBounded(sessions, 50, async (session) => {
+      for (let i = 0; i < WARM_UP_READS; i++) await session.getData(path);
+    });
+    let fired = 0;
+    let allFired!: () => void;
+    const events = new Promise<void>((resolve) => (allFired = resolve));
+    await armAll(sessions, path, () => ++fired === sessions.length && allFired());
+    await writer.setData(path, value(100, 0));
+    await within(events, options.eventLimitMs, "W6 warm-up fan-out");
+  } finally {
+    await closeAll(sessions);
+  }
+}
+
+/** Reads per warm-up session: with its connect, watch and close, a dozen requests. */
+const WARM_UP_READS = 10;
+
 /** What each process of the group grew by, e.g. "node +1.2 MiB, workerd +30.4 MiB". */
 export function rssGrowth(before: GroupRss, after: GroupRss): string {
   const mib = (bytes: number) => `${bytes >= 0 ? "+" : ""}${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -200,11 +224,14 @@ export function rssGrowth(before: GroupRss, after: GroupRss): string {
 
 /** Sets a data watch from every session, a bounded number at a time. */
 async function armAll(sessions: readonly SessionTarget[], path: string, onEvent: () => void): Promise<void> {
+  await eachBounded(sessions, 200, (session) => session.watchData(path, onEvent));
+}
+
+/** Runs `fn` on every session, at most `limit` at a time. */
+async function eachBounded(sessions: readonly SessionTarget[], limit: number, fn: (session: SessionTarget) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < sessions.length) {
-      await sessions[next++]!.watchData(path, onEvent);
-    }
+    while (next < sessions.length) await fn(sessions[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(200, sessions.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, sessions.length) }, worker));
 }

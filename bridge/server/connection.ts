@@ -81,7 +81,10 @@ export class ZkConnection implements SessionListener, ConnectionView {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** A reply failed to encode: the connection is closing, and said why once. */
   private unencodable = false;
-  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+  /** Writes wait for the end of this tick (write()). */
+  private corked = false;
+  /** Until the handshake is done (then dropped: an idle connection keeps one timer, idleTimer). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly socket: Socket;
   private readonly context: BridgeContext;
 
@@ -181,6 +184,7 @@ export class ZkConnection implements SessionListener, ConnectionView {
         this.write([result.response]);
         this.state = "open";
         clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
         this.closeWhenSilent(result.session.timeoutMs);
         const early = this.early;
         this.early = [];
@@ -338,6 +342,16 @@ export class ZkConnection implements SessionListener, ConnectionView {
     if (this.state === "closed" || frames.length === 0) return;
     this.context.counters.sent += frames.length;
     this.counters.sent += frames.length;
+    if (!this.corked) {
+      // The replies written in this tick (the answers of one upstream frame) leave in
+      // one write, so that the client reads them, and sends what they release, together.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 

@@ -25,9 +25,10 @@ export type EventMessage = Extract<SessionMessage, { t: "event" }>;
  * the last packet it heard, so a firing is remembered for twice that, then forgotten.
  */
 export class WatchTable {
-  private readonly byPath = new Map<string, Set<WatchKind>>();
-  /** `kind path` of fired one-shot watches, oldest first, with when they fired. */
-  private readonly firedAt = new Map<string, number>();
+  /** The kinds held on each path, as bits of KIND_BITS (a number, not a Set: held per idle session). */
+  private readonly byPath = new Map<string, number>();
+  /** `kind path` of fired one-shot watches, oldest first, with when they fired; made at the first firing. */
+  private firedAt: Map<string, number> | undefined;
   private readonly rememberFiredMs: number;
 
   constructor(sessionTimeoutMs: number) {
@@ -35,18 +36,16 @@ export class WatchTable {
   }
 
   add(path: string, kind: WatchKind): void {
-    let kinds = this.byPath.get(path);
-    if (!kinds) this.byPath.set(path, (kinds = new Set()));
-    kinds.add(kind);
-    this.firedAt.delete(`${kind} ${path}`);
+    this.byPath.set(path, (this.byPath.get(path) ?? 0) | KIND_BITS[kind]);
+    this.firedAt?.delete(`${kind} ${path}`);
   }
 
   remove(path: string, kind: WatchKind | "any"): void {
     const kinds = this.byPath.get(path);
-    if (!kinds) return;
-    if (kind === "any") kinds.clear();
-    else kinds.delete(kind);
-    if (kinds.size === 0) this.byPath.delete(path);
+    if (kinds === undefined) return;
+    const left = kind === "any" ? 0 : kinds & ~KIND_BITS[kind];
+    if (left === 0) this.byPath.delete(path);
+    else this.byPath.set(path, left);
   }
 
   /** A fired event drops the one-shot watch it fired (persistent and recursive ones stay). */
@@ -54,34 +53,34 @@ export class WatchTable {
     if (event.kind !== "data" && event.kind !== "child") return;
     this.remove(event.watchPath, event.kind);
     const key = `${event.kind} ${event.watchPath}`;
-    this.firedAt.delete(key);
-    this.firedAt.set(key, now);
-    for (const [old, at] of this.firedAt) {
+    const firedAt = (this.firedAt ??= new Map());
+    firedAt.delete(key);
+    firedAt.set(key, now);
+    for (const [old, at] of firedAt) {
       if (at > now - this.rememberFiredMs) break;
-      this.firedAt.delete(old);
+      firedAt.delete(old);
     }
   }
 
   /** Whether a one-shot watch of this kind on the path fired lately and was not armed since. */
   firedUnarmed(path: string, kind: "data" | "child", now = Date.now()): boolean {
-    return (this.firedAt.get(`${kind} ${path}`) ?? -Infinity) > now - this.rememberFiredMs;
+    return (this.firedAt?.get(`${kind} ${path}`) ?? -Infinity) > now - this.rememberFiredMs;
   }
 
   /** checkWatches: does the session hold a watch of this WatcherType on the path? */
   has(path: string, watcherType: number): boolean {
-    const kinds = this.byPath.get(path);
-    if (!kinds) return false;
+    const kinds = this.byPath.get(path) ?? 0;
     switch (watcherType) {
       case WATCHER_TYPES.Children:
-        return kinds.has("child");
+        return (kinds & KIND_BITS.child) !== 0;
       case WATCHER_TYPES.Data:
-        return kinds.has("data");
+        return (kinds & KIND_BITS.data) !== 0;
       case WATCHER_TYPES.Persistent:
-        return kinds.has("persistent");
+        return (kinds & KIND_BITS.persistent) !== 0;
       case WATCHER_TYPES.PersistentRecursive:
-        return kinds.has("recursive");
+        return (kinds & KIND_BITS.recursive) !== 0;
       default:
-        return kinds.size > 0;
+        return kinds !== 0;
     }
   }
 
@@ -91,10 +90,12 @@ export class WatchTable {
 
   get count(): number {
     let n = 0;
-    for (const kinds of this.byPath.values()) n += kinds.size;
+    for (const kinds of this.byPath.values()) for (const bit of Object.values(KIND_BITS)) if (kinds & bit) n++;
     return n;
   }
 }
+
+const KIND_BITS: Readonly<Record<WatchKind, number>> = { data: 1, child: 2, persistent: 4, recursive: 8 };
 
 /** removeWatches' WatcherType as the session protocol's kind; undefined for an unknown type. */
 export function watchKindOfType(watcherType: number): WatchKind | "any" | undefined {
@@ -122,17 +123,19 @@ export function watcherEventOf(event: EventMessage): WatcherEvent {
 /** One notification per change per connection. */
 export class EventDedupe {
   private zxid = -1;
-  private readonly seen = new Set<string>();
+  /** Made at the first event: most connections of idle sessions never see one. */
+  private seen: Set<string> | undefined;
 
   /** True the first time a change (zxid, type, path) is offered. */
   first(event: EventMessage): boolean {
+    const seen = (this.seen ??= new Set());
     if (event.zxid !== this.zxid) {
       this.zxid = event.zxid;
-      this.seen.clear();
+      seen.clear();
     }
     const key = `${event.event} ${event.path}`;
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
+    if (seen.has(key)) return false;
+    seen.add(key);
     return true;
   }
 }

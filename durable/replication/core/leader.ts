@@ -1,0 +1,195 @@
+/**
+ * The leader's side of a shard: it sequences writes into log entries (effects and
+ * commit record in one transaction), answers linearizable reads, serves its log and
+ * paged snapshots to replicas, and is fenced by its storage (role, promised epoch),
+ * read in the same synchronous transaction as everything it guards.
+ */
+import { makeZxid, zxidCounter } from "../../../protocol/index.ts";
+import { CommitSignal } from "./commit-signal.ts";
+import { execute, rootRow } from "./executor.ts";
+import { appendEntry, entriesAfter, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
+import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
+import type { Clock, Storage, StorageTxn } from "./ports.ts";
+import { shippedBytes, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
+import type { ReplicationSettings } from "./settings.ts";
+
+/** What a read returns: the row (undefined when absent) and the zxid of the state it shows. */
+export interface ReadResult {
+  row: ZnodeRow | undefined;
+  zxid: number;
+}
+
+/** Rows of a fresh meta: nothing applied, nothing promised. */
+export function freshMeta(role: Meta["role"]): Meta {
+  return { role, epoch: 0, promisedEpoch: 0, sealedZxid: 0, appliedZxid: 0, readableZxid: 0, trimmedZxid: 0, logEntries: 0, logBytes: 0, snapshot: null };
+}
+
+/** Builds a log entry, its size counted as shipped. */
+export function logEntry(fields: Omit<LogEntry, "size">): LogEntry {
+  return { ...fields, size: shippedBytes(fields) };
+}
+
+function fencedBy(meta: Meta | undefined): Fenced | undefined {
+  if (meta && meta.role === "leader" && meta.promisedEpoch <= meta.epoch) return undefined;
+  return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
+}
+
+export class LeaderCore {
+  readonly commits = new CommitSignal();
+  private readonly storage: Storage;
+  private readonly clock: Clock;
+  private readonly settings: ReplicationSettings;
+
+  constructor(storage: Storage, clock: Clock, settings: ReplicationSettings) {
+    this.storage = storage;
+    this.clock = clock;
+    this.settings = settings;
+  }
+
+  /**
+   * Makes this object the leader of `epoch` (above any it led or promised). A new tree
+   * is logged as the snapshot of its root at (epoch, 0); a later epoch opens with an
+   * epoch-start entry at (epoch, 0), so the log has no holes across epochs.
+   */
+  activate(epoch: number): Meta | Fenced {
+    const entry = this.storage.transact((txn): LogEntry | Fenced => {
+      const meta = readMeta(txn) ?? freshMeta("leader");
+      if (epoch <= meta.epoch || epoch < meta.promisedEpoch) return { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch };
+      const zxid = makeZxid(epoch, 0);
+      const now = this.clock.now();
+      const fresh = meta.appliedZxid === 0;
+      const effects: Effect[] = fresh ? [{ table: "znode", key: "/", row: rootRow(zxid, now) }] : [];
+      const entry = logEntry({ zxid, epoch, kind: fresh ? "snapshot" : "epoch-start", session: 0, cxid: 0, effects, reply: { zxid } });
+      Object.assign(meta, { role: "leader", epoch, promisedEpoch: epoch, sealedZxid: 0, readableZxid: 0, snapshot: null });
+      this.append(txn, meta, entry);
+      return entry;
+    });
+    if ("role" in entry) return entry;
+    this.commits.committed([entry]);
+    return this.storage.transact((txn) => readMeta(txn)!);
+  }
+
+  /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
+  seal(epoch: number): number | Fenced {
+    return this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      if (!meta || epoch <= meta.promisedEpoch) return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.promisedEpoch ?? 0 } satisfies Fenced;
+      Object.assign(meta, { role: "sealed", promisedEpoch: epoch, sealedZxid: meta.appliedZxid });
+      writeMeta(txn, meta);
+      return meta.appliedZxid;
+    });
+  }
+
+  /**
+   * Executes a write once: a retried (session, cxid) gets its stored reply. Every
+   * write takes a zxid and a log entry (a failed one, a multi of checks and a
+   * closeSession included), so the log has no holes and every reply survives.
+   */
+  write(session: number, cxid: number, op: WriteOp): Reply | Fenced {
+    const outcome = this.storage.transact((txn): { reply: Reply | Fenced; entry?: LogEntry } => {
+      const meta = readMeta(txn);
+      const fenced = fencedBy(meta);
+      if (fenced || !meta) return { reply: fenced ?? { kind: "fenced", role: "replica", epoch: 0 } };
+      const record = txn.get<SessionRow>("session", session);
+      if (record && cxid === record.lastCxid) return { reply: record.reply };
+      if (record?.closed) return { reply: { zxid: meta.appliedZxid, error: "SessionExpired" } };
+      if (record && cxid < record.lastCxid) return { reply: { zxid: meta.appliedZxid, error: "BadArguments" } };
+      // The counter is 32 bits: its last value is left unused, so a new epoch must follow.
+      if (zxidCounter(meta.appliedZxid) === 2 ** 32 - 1) return { reply: { zxid: meta.appliedZxid, error: "SystemError" } };
+      const zxid = meta.appliedZxid + 1;
+      // A failed write is logged too (its commit record only, as ZooKeeper's error txn): else a
+      // duplicate of it arriving later would run again and could succeed after its client saw it fail.
+      const executed = execute(txn, op, session, zxid, this.clock.now());
+      const reply: Reply = { ...executed.reply, zxid };
+      const commitRecord: SessionRow = { session, lastCxid: cxid, reply, closed: op.op === "closeSession" };
+      const effects: Effect[] = [...executed.effects, { table: "session", key: session, row: commitRecord }];
+      const entry = logEntry({ zxid, epoch: meta.epoch, kind: op.op === "closeSession" ? "close-session" : "write", session, cxid, effects, reply });
+      this.append(txn, meta, entry);
+      return { reply, entry };
+    });
+    if (outcome.entry) this.commits.committed([outcome.entry]);
+    return outcome.reply;
+  }
+
+  /** A linearizable read: only while storage says this object leads. */
+  read(path: string): ReadResult | Fenced {
+    return this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      const fenced = fencedBy(meta);
+      if (fenced || !meta) return fenced ?? { kind: "fenced", role: "replica", epoch: 0 };
+      return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
+    });
+  }
+
+  /** Entries after the replica's zxid; at the head, waits (up to longPollMs) for the next commit. */
+  async pull(request: PullRequest): Promise<PullReply> {
+    const first = this.pullNow(request);
+    if (first.kind !== "entries" || first.entries.length > 0) return first;
+    const nextCommit = this.commits.next();
+    await Promise.race([nextCommit, this.clock.sleep(this.settings.longPollMs)]);
+    return this.pullNow(request);
+  }
+
+  private pullNow(request: PullRequest): PullReply {
+    return this.storage.transact((txn): PullReply => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      const known = request.fromZxid === meta.trimmedZxid || txn.get<LogEntry>("log", request.fromZxid) !== undefined;
+      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
+      this.notePeer(txn, request.replica, request.fromZxid);
+      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes), leaderZxid: meta.appliedZxid };
+    });
+  }
+
+  /** A page of a fuzzy snapshot: rows as they are now; the replica replays the log from startZxid. */
+  snapshotPage(request: SnapshotRequest): SnapshotReply {
+    return this.storage.transact((txn): SnapshotReply => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      const startZxid = request.startZxid ?? meta.appliedZxid;
+      // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
+      this.notePeer(txn, request.replica, startZxid);
+      const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes);
+      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, rows, next };
+    });
+  }
+
+  /** A replica destroyed for good no longer holds the log back. */
+  forgetReplica(name: string): void {
+    this.storage.transact((txn) => txn.delete("peer", name));
+  }
+
+  private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
+    txn.put<PeerRow>("peer", name, { name, appliedZxid, lastPullAt: this.clock.now() });
+  }
+
+  private append(txn: StorageTxn, meta: Meta, entry: LogEntry): void {
+    appendEntry(txn, meta, entry);
+    trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
+    writeMeta(txn, meta);
+  }
+}
+
+const SNAPSHOT_TABLES = ["znode", "session"] as const;
+
+/** Rows after the cursor, znodes then sessions, up to maxBytes (at least one row when any is left). */
+function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number): { rows: Effect[]; next: SnapshotCursor | null } {
+  const rows: Effect[] = [];
+  let bytes = 0;
+  let position: SnapshotCursor = cursor ?? { table: "znode", after: null };
+  for (;;) {
+    const page = txn.scan<ZnodeRow | SessionRow>(position.table, position.after ?? undefined, 64);
+    for (const [key, row] of page) {
+      const effect = { table: position.table, key, row } as Effect;
+      const size = shippedBytes(effect);
+      if (rows.length > 0 && bytes + size > maxBytes) return { rows, next: position };
+      rows.push(effect);
+      bytes += size;
+      position = { table: position.table, after: key };
+    }
+    if (page.length === 64) continue;
+    const nextTable = SNAPSHOT_TABLES[SNAPSHOT_TABLES.indexOf(position.table) + 1];
+    if (!nextTable) return { rows, next: null };
+    position = { table: nextTable, after: null };
+  }
+}

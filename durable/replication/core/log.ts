@@ -1,0 +1,89 @@
+/**
+ * The log and rows inside one transaction: append an entry with its effects,
+ * read a page of entries, trim. Both roles use it; callers hold the transaction.
+ */
+import { zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
+import type { StorageTxn } from "./ports.ts";
+import { META_KEY, type Effect, type LogEntry, type Meta, type PeerRow } from "./rows.ts";
+import type { ReplicationSettings } from "./settings.ts";
+
+export function readMeta(txn: StorageTxn): Meta | undefined {
+  return txn.get<Meta>("meta", META_KEY);
+}
+
+export function writeMeta(txn: StorageTxn, meta: Meta): void {
+  txn.put("meta", META_KEY, meta);
+}
+
+/** Sets or removes each effect's row. Effects are whole rows, so applying one twice changes nothing. */
+export function applyEffects(txn: StorageTxn, effects: Effect[]): void {
+  for (const effect of effects) {
+    if (effect.row === null) txn.delete(effect.table, effect.key);
+    else txn.put(effect.table, effect.key, effect.row);
+  }
+}
+
+/** Applies an entry's effects and appends it to the log, advancing meta (written by the caller). */
+export function appendEntry(txn: StorageTxn, meta: Meta, entry: LogEntry): void {
+  applyEffects(txn, entry.effects);
+  txn.put("log", entry.zxid, entry);
+  meta.appliedZxid = entry.zxid;
+  meta.logEntries += 1;
+  meta.logBytes += entry.size;
+}
+
+/**
+ * Whether `next` may follow `applied`: the next counter of the same epoch, or
+ * counter 0 of a later epoch (its snapshot or epoch-start entry). Nothing else: no holes.
+ */
+export function followsInOrder(applied: number, next: LogEntry): boolean {
+  if (zxidEpoch(next.zxid) === zxidEpoch(applied)) return next.zxid === applied + 1;
+  return zxidEpoch(next.zxid) > zxidEpoch(applied) && zxidCounter(next.zxid) === 0;
+}
+
+/** Entries after `zxid`, as many as fit in `maxBytes` (always at least one when there is one). */
+export function entriesAfter(txn: StorageTxn, zxid: number, maxBytes: number): LogEntry[] {
+  const page: LogEntry[] = [];
+  let bytes = 0;
+  let after = zxid;
+  for (;;) {
+    const rows = txn.scan<LogEntry>("log", after, 64);
+    for (const [, entry] of rows) {
+      if (page.length > 0 && bytes + entry.size > maxBytes) return page;
+      page.push(entry);
+      bytes += entry.size;
+    }
+    if (rows.length < 64) return page;
+    after = rows[rows.length - 1]![1].zxid;
+  }
+}
+
+/** The lowest zxid a replica still pulling (within its lease) has applied: the log is kept after it. */
+export function slowestLiveReplica(txn: StorageTxn, now: number, settings: ReplicationSettings): number {
+  let slowest = Infinity;
+  let after: string | undefined;
+  for (;;) {
+    const rows = txn.scan<PeerRow>("peer", after, 64);
+    for (const [, peer] of rows) {
+      if (now - peer.lastPullAt <= settings.replicaLeaseMs) slowest = Math.min(slowest, peer.appliedZxid);
+    }
+    if (rows.length < 64) return slowest;
+    after = rows[rows.length - 1]![0] as string;
+  }
+}
+
+/**
+ * Drops the oldest entries while the log is over its entry or byte bound, never one
+ * a live replica has not applied (`keepAfter`) and never the newest. Entries are taken
+ * in log order, not by zxid arithmetic, so an epoch change trims nothing early.
+ */
+export function trimLog(txn: StorageTxn, meta: Meta, settings: ReplicationSettings, keepAfter: number): void {
+  while (meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries || meta.logBytes > settings.logMaxBytes)) {
+    const oldest = txn.scan<LogEntry>("log", undefined, 1)[0];
+    if (!oldest || oldest[1].zxid > keepAfter) return;
+    txn.delete("log", oldest[0]);
+    meta.trimmedZxid = oldest[1].zxid;
+    meta.logEntries -= 1;
+    meta.logBytes -= oldest[1].size;
+  }
+}

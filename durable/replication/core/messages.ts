@@ -1,0 +1,47 @@
+/** What a replica asks its leader, and the answers: the wire between two shard objects. */
+import type { Effect, LogEntry, SnapshotCursor } from "./rows.ts";
+
+/** Entries after `fromZxid`, which also tells the leader the replica has applied through it. */
+export interface PullRequest {
+  type: "pull";
+  replica: string;
+  fromZxid: number;
+  maxBytes: number;
+}
+
+export type PullReply =
+  | { kind: "entries"; entries: LogEntry[]; leaderZxid: number }
+  /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
+  | { kind: "snapshot-needed"; leaderZxid: number }
+  | Fenced;
+
+/** A page of the leader's rows; `startZxid` absent asks for a new snapshot. */
+export interface SnapshotRequest {
+  type: "snapshot";
+  replica: string;
+  startZxid?: number;
+  cursor: SnapshotCursor | null;
+  maxBytes: number;
+}
+
+export type SnapshotReply =
+  | {
+      kind: "page";
+      startZxid: number;
+      /** The leader's commit point when it read this page: reads wait until the replica has applied it. */
+      pageZxid: number;
+      /** The cursor this page started from, so a late or duplicated page is recognised. */
+      cursor: SnapshotCursor | null;
+      rows: Effect[];
+      next: SnapshotCursor | null;
+    }
+  | Fenced;
+
+/** The object is not (or no longer) the leader, as its storage says. */
+export interface Fenced {
+  kind: "fenced";
+  role: "replica" | "sealed" | "leader";
+  epoch: number;
+}
+
+export type LeaderRequest = PullRequest | SnapshotRequest;

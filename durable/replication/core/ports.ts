@@ -1,0 +1,45 @@
+/**
+ * The replication core's only view of its platform. A Durable Object adapter
+ * implements these with SQLite (`transactionSync`), RPC and alarms; the simulator
+ * (test/sim/) with memory, a seeded PRNG and a logical clock that can crash.
+ */
+
+/** A row key: numbers (zxids, session ids) and strings (paths) sort as themselves. */
+export type RowKey = string | number;
+
+/** The tables the core keeps; each holds rows by key. */
+export type TableName = "meta" | "znode" | "session" | "log" | "peer";
+
+/** One synchronous transaction: everything in it commits together or, on a crash, not at all. */
+export interface StorageTxn {
+  get<R>(table: TableName, key: RowKey): R | undefined;
+  put<R>(table: TableName, key: RowKey, row: R): void;
+  delete(table: TableName, key: RowKey): void;
+  /** Rows with a key greater than `after` (all when undefined), ascending, at most `limit`. */
+  scan<R>(table: TableName, after: RowKey | undefined, limit: number): Array<[RowKey, R]>;
+  deleteAll(table: TableName): void;
+}
+
+/**
+ * Storage with synchronous transactions, as SQLite's `transactionSync`: the body
+ * may not await, so nothing decided in it can be acted on before it commits.
+ */
+export interface Storage {
+  transact<T>(body: (txn: StorageTxn) => T): T;
+}
+
+/** Time and waiting. A crash at any await abandons the wait. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Uniform in [0, 1). */
+export interface Random {
+  next(): number;
+}
+
+/** Request/response to a named peer; it may fail (reject), be delayed, duplicated or reordered. */
+export interface Network {
+  request<Q, A>(peer: string, message: Q): Promise<A>;
+}

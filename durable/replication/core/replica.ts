@@ -1,0 +1,162 @@
+/**
+ * The replica's side of a shard: it pulls its leader's committed log in pages,
+ * applies entries strictly in zxid order with the applied zxid in the same
+ * transaction as the rows, takes a paged (fuzzy) snapshot when new or when the
+ * leader has trimmed past it, and resumes from storage after any crash.
+ */
+import { zxidEpoch } from "../../../protocol/index.ts";
+import { CommitSignal } from "./commit-signal.ts";
+import { freshMeta, type ReadResult } from "./leader.ts";
+import { appendEntry, applyEffects, followsInOrder, readMeta, trimLog, writeMeta } from "./log.ts";
+import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
+import type { Clock, Network, Random, Storage } from "./ports.ts";
+import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
+import type { ReplicationSettings } from "./settings.ts";
+
+/** A read the replica cannot serve yet: it has applied only `appliedZxid`. */
+export interface Behind {
+  behind: true;
+  appliedZxid: number;
+}
+
+export interface ReplicaPorts {
+  storage: Storage;
+  clock: Clock;
+  random: Random;
+  network: Network;
+}
+
+/** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
+const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
+
+export class ReplicaCore {
+  readonly commits = new CommitSignal();
+  private readonly name: string;
+  private readonly leader: string;
+  private readonly ports: ReplicaPorts;
+  private readonly settings: ReplicationSettings;
+
+  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings) {
+    this.name = name;
+    this.leader = leader;
+    this.ports = ports;
+    this.settings = settings;
+    ports.storage.transact((txn) => {
+      if (readMeta(txn)) return;
+      writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
+    });
+  }
+
+  /** Pulls and applies until the object is gone (a crash abandons it at an await; the next instance resumes). */
+  async run(): Promise<never> {
+    for (;;) {
+      try {
+        await this.step();
+      } catch {
+        await this.ports.clock.sleep(this.settings.retryMs * (0.5 + this.ports.random.next()));
+      }
+    }
+  }
+
+  /** One pull, or one snapshot page. */
+  async step(): Promise<void> {
+    const meta = this.meta();
+    if (meta.snapshot) return this.snapshotStep(meta.snapshot);
+    const request: PullRequest = { type: "pull", replica: this.name, fromZxid: meta.appliedZxid, maxBytes: this.settings.pageMaxBytes };
+    const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, request);
+    if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
+    if (reply.kind === "snapshot-needed") return this.restartSnapshot();
+    this.apply(reply.entries);
+  }
+
+  /** A sequential read: served once this replica has applied `minZxid` (the session's bookmark). */
+  read(path: string, minZxid: number): ReadResult | Behind {
+    return this.ports.storage.transact((txn) => {
+      const meta = readMeta(txn)!;
+      if (meta.appliedZxid < Math.max(minZxid, meta.readableZxid)) return { behind: true, appliedZxid: meta.appliedZxid };
+      return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
+    });
+  }
+
+  /** Waits until the replica can serve reads at `zxid`, or `timeoutMs` passes; says which. */
+  async waitApplied(zxid: number, timeoutMs: number): Promise<boolean> {
+    const deadline = this.ports.clock.now() + timeoutMs;
+    for (;;) {
+      if (this.readableAt(zxid)) return true;
+      const left = deadline - this.ports.clock.now();
+      if (left <= 0) return false;
+      await Promise.race([this.commits.next(), this.ports.clock.sleep(left)]);
+    }
+  }
+
+  private readableAt(zxid: number): boolean {
+    const meta = this.meta();
+    return meta.appliedZxid >= Math.max(zxid, meta.readableZxid);
+  }
+
+  private meta(): Meta {
+    return this.ports.storage.transact((txn) => readMeta(txn)!);
+  }
+
+  /** Applies the entries that follow what is applied, in order; a gap ends the page (the next pull refetches). */
+  private apply(entries: LogEntry[]): void {
+    const applied = this.ports.storage.transact((txn) => {
+      const meta = readMeta(txn)!;
+      const done: LogEntry[] = [];
+      for (const entry of entries) {
+        if (entry.zxid <= meta.appliedZxid) continue;
+        if (!followsInOrder(meta.appliedZxid, entry)) break;
+        appendEntry(txn, meta, entry);
+        meta.epoch = entry.epoch;
+        done.push(entry);
+      }
+      if (done.length === 0) return done;
+      trimLog(txn, meta, this.settings, meta.appliedZxid);
+      writeMeta(txn, meta);
+      return done;
+    });
+    this.commits.committed(applied);
+  }
+
+  private restartSnapshot(): void {
+    this.ports.storage.transact((txn) => {
+      const meta = readMeta(txn)!;
+      writeMeta(txn, { ...meta, readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
+    });
+  }
+
+  private async snapshotStep(progress: SnapshotProgress): Promise<void> {
+    const starting = progress.startZxid < 0;
+    const request: SnapshotRequest = {
+      type: "snapshot",
+      replica: this.name,
+      ...(starting ? {} : { startZxid: progress.startZxid }),
+      cursor: starting ? null : progress.cursor,
+      maxBytes: this.settings.pageMaxBytes,
+    };
+    const page = await this.ports.network.request<SnapshotRequest, SnapshotReply>(this.leader, request);
+    if (page.kind === "fenced") throw new Error(`${this.leader} is ${page.role}`);
+    this.ports.storage.transact((txn) => {
+      const meta = readMeta(txn)!;
+      const current = meta.snapshot;
+      if (!current) return;
+      if (starting) {
+        // A new snapshot: this replica's rows and log are replaced by the leader's.
+        if (current.startZxid >= 0) return;
+        for (const table of ["znode", "session", "log"] as const) txn.deleteAll(table);
+        Object.assign(meta, { logEntries: 0, logBytes: 0 });
+      } else if (current.startZxid !== page.startZxid || JSON.stringify(current.cursor) !== JSON.stringify(page.cursor)) {
+        return; // a late or duplicated page
+      }
+      applyEffects(txn, page.rows);
+      const endZxid = Math.max(current.endZxid, page.pageZxid);
+      if (page.next) {
+        meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next };
+      } else {
+        // Done: replay the log from startZxid; reads wait until the replay passes every page's zxid.
+        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid) });
+      }
+      writeMeta(txn, meta);
+    });
+  }
+}

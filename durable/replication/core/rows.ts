@@ -1,0 +1,107 @@
+/**
+ * What the core stores and ships: znode and session rows, the effects a write
+ * has on them, and the log entry (effects plus commit record) for each zxid.
+ */
+import type { KeeperErrorName, Stat } from "../../../protocol/index.ts";
+
+/** A znode as the core stores it. `data` is text here; the adapter will store bytes. */
+export interface ZnodeRow {
+  path: string;
+  data: string;
+  stat: Stat;
+}
+
+/** A session's commit record: its last applied cxid and the reply it got, so a retry is answered, not re-run. */
+export interface SessionRow {
+  session: number;
+  lastCxid: number;
+  reply: Reply;
+  /** A closed session may not write again (its ephemerals are gone). */
+  closed: boolean;
+}
+
+/** One row a write sets (row) or removes (row null). Replicas apply these; they never re-execute. */
+export type Effect =
+  | { table: "znode"; key: string; row: ZnodeRow | null }
+  | { table: "session"; key: number; row: SessionRow | null };
+
+export type WriteOp =
+  | { op: "create"; path: string; data: string; ephemeral?: boolean }
+  | { op: "setData"; path: string; data: string; version: number }
+  | { op: "delete"; path: string; version: number }
+  | { op: "check"; path: string; version: number }
+  | { op: "multi"; ops: WriteOp[] }
+  | { op: "closeSession" };
+
+/** A write's answer: its zxid (the last committed one when it failed), and an error, a Stat, or per-op results. */
+export interface Reply {
+  zxid: number;
+  error?: KeeperErrorName;
+  stat?: Stat;
+  results?: Reply[];
+}
+
+/**
+ * The log entry for one zxid: the txn of effects and its commit record.
+ * `snapshot` is the initial tree at (epoch, 0); `epoch-start` opens a later epoch at (epoch, 0).
+ */
+export interface LogEntry {
+  zxid: number;
+  epoch: number;
+  kind: "write" | "close-session" | "snapshot" | "epoch-start";
+  session: number;
+  cxid: number;
+  effects: Effect[];
+  reply: Reply;
+  /** Bytes of the entry as shipped, counted against the log's and a page's byte bounds. */
+  size: number;
+}
+
+export type Role = "leader" | "replica" | "sealed";
+
+/** The one meta row. Read in the same transaction as every write and linearizable read. */
+export interface Meta {
+  role: Role;
+  /** The epoch this object leads (or last led, or follows). */
+  epoch: number;
+  /** The highest epoch promised to anyone: a leader whose epoch is below it may not write. */
+  promisedEpoch: number;
+  /** The last zxid written when sealed; 0 otherwise. */
+  sealedZxid: number;
+  /** The last zxid whose effects are in the rows (the leader's commit point). */
+  appliedZxid: number;
+  /** Reads wait until appliedZxid reaches this (a replica mid-way through a fuzzy snapshot). */
+  readableZxid: number;
+  /** The zxid of the last entry trimmed from the log (0: none). */
+  trimmedZxid: number;
+  logEntries: number;
+  logBytes: number;
+  /** A replica taking a paged snapshot: where it started and the page to ask for next. */
+  snapshot: SnapshotProgress | null;
+}
+
+export interface SnapshotProgress {
+  startZxid: number;
+  endZxid: number;
+  cursor: SnapshotCursor | null;
+}
+
+/** Where the next snapshot page starts: after this key of this table (null: at its start). */
+export interface SnapshotCursor {
+  table: "znode" | "session";
+  after: string | number | null;
+}
+
+/** A replica's progress as its leader knows it, from its pulls. */
+export interface PeerRow {
+  name: string;
+  appliedZxid: number;
+  lastPullAt: number;
+}
+
+export const META_KEY = "meta";
+
+/** Size of a value as shipped (its JSON's length; the adapter counts UTF-8 bytes), so every bound is in bytes. */
+export function shippedBytes(value: unknown): number {
+  return JSON.stringify(value).length;
+}

@@ -1,0 +1,24 @@
+/** The core's limits; the Durable Object adapter reads them from settings documented in docs/api.md. */
+export interface ReplicationSettings {
+  /** Log entries kept beyond which the oldest are trimmed, unless a live replica has not applied them yet. */
+  logMaxEntries: number;
+  /** Bytes of log entries kept, trimmed the same way. */
+  logMaxBytes: number;
+  /** Bytes of entries, or of snapshot rows, in one pull page (at least one entry is sent). */
+  pageMaxBytes: number;
+  /** How long a pull at the head of the log waits for the next commit. */
+  longPollMs: number;
+  /** A replica that has not pulled for this long no longer holds the log back (it resyncs by snapshot). */
+  replicaLeaseMs: number;
+  /** A replica's wait before pulling again after a failed pull. */
+  retryMs: number;
+}
+
+export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
+  logMaxEntries: 256,
+  logMaxBytes: 8 * 1024 * 1024,
+  pageMaxBytes: 1024 * 1024,
+  longPollMs: 30_000,
+  replicaLeaseMs: 120_000,
+  retryMs: 1_000,
+};

@@ -1,0 +1,53 @@
+/**
+ * `npm run sim -- --seeds N --first S [--ops 1000] [--soak]`: runs seeds of the
+ * replication simulator and prints one line (seeds, operations, faults, violations),
+ * then, per failing seed, its number and first violations. Exit code 1 on any.
+ */
+import { parseArgs } from "node:util";
+import { runSeed, type SeedResult } from "./run-seed.ts";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string" },
+    first: { type: "string", default: "1" },
+    ops: { type: "string" },
+    soak: { type: "boolean", default: false },
+    hash: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (values.help) {
+  console.log("npm run sim -- [--seeds N=200] [--first S=1] [--ops 1000] [--soak: 5,000 seeds of 5,000 ops unless set] [--hash: print each seed's history hash]");
+  process.exit(0);
+}
+
+// Soak: many seeds, bigger runs, unless told otherwise.
+const seeds = Number(values.seeds ?? (values.soak ? 5_000 : 200));
+const ops = Number(values.ops ?? (values.soak ? 5_000 : 1_000));
+const first = Number(values.first);
+if (![seeds, ops, first].every((n) => Number.isInteger(n) && n >= 0)) {
+  console.error("--seeds, --first and --ops take whole numbers");
+  process.exit(2);
+}
+
+const failed: SeedResult[] = [];
+let totalOps = 0;
+let totalFaults = 0;
+let totalViolations = 0;
+const started = Date.now();
+for (let seed = first; seed < first + seeds; seed++) {
+  const result = await runSeed({ seed, ops });
+  totalOps += result.ops;
+  totalFaults += result.faults;
+  totalViolations += result.violations.length;
+  if (values.hash) console.log(`seed ${seed} history ${result.hash}`);
+  if (result.violations.length > 0) failed.push(result);
+}
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+console.log(`sim: ${seeds} seeds (${first}..${first + seeds - 1}), ${totalOps} operations, ${totalFaults} faults, ${totalViolations} violations, ${failed.length} failing seeds, ${seconds} s`);
+for (const result of failed) {
+  console.log(`seed ${result.seed} (history ${result.hash}; replay: npm run sim -- --seeds 1 --first ${result.seed} --ops ${ops}):`);
+  for (const v of result.violations.slice(0, 3)) console.log(`  [${v.checker}] ${v.message.split("\n")[0]}`);
+}
+process.exit(failed.length > 0 ? 1 : 0);

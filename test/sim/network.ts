@@ -1,0 +1,99 @@
+/**
+ * The simulated network between objects and from clients: request/response that
+ * may be dropped (either way: a reply lost after its request ran), duplicated,
+ * delayed and so reordered, or cut by a partition. A lost exchange fails the
+ * caller after `rpcTimeoutMs`, as a platform RPC error would.
+ */
+import type { Prng } from "./prng.ts";
+import type { Owner, Scheduler } from "./scheduler.ts";
+
+export interface NetworkFaults {
+  dropRate: number;
+  duplicateRate: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  rpcTimeoutMs: number;
+}
+
+/** The live handler of a named peer, or undefined while it is down. */
+export type Handler = (message: unknown) => Promise<unknown>;
+
+export class SimNetwork {
+  private readonly handlers = new Map<string, { owner: Owner; handle: Handler }>();
+  private readonly partitions = new Map<string, number>();
+  faultCount = 0;
+  private readonly scheduler: Scheduler;
+  private readonly prng: Prng;
+  readonly faults: NetworkFaults;
+
+  constructor(scheduler: Scheduler, prng: Prng, faults: NetworkFaults) {
+    this.scheduler = scheduler;
+    this.prng = prng;
+    this.faults = faults;
+  }
+
+  serve(name: string, owner: Owner, handle: Handler): void {
+    this.handlers.set(name, { owner, handle });
+  }
+
+  /** Cuts a and b apart (both ways) until the given time. */
+  partition(a: string, b: string, untilMs: number): void {
+    this.partitions.set(pairKey(a, b), untilMs);
+    this.faultCount += 1;
+  }
+
+  /** Ends every partition now. */
+  heal(): void {
+    this.partitions.clear();
+  }
+
+  delay(): number {
+    return this.prng.int(this.faults.minDelayMs, this.faults.maxDelayMs);
+  }
+
+  /** Sends `message` from `from` (whose owner must live to see the answer) to `to`. */
+  request<A>(from: string, owner: Owner, to: string, message: unknown): Promise<A> {
+    return new Promise<A>((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        fn();
+      };
+      this.scheduler.after(this.faults.rpcTimeoutMs, owner, () => settle(() => reject(new Error(`request to ${to} timed out`))));
+      const copies = this.prng.chance(this.faults.duplicateRate) ? 2 : 1;
+      if (copies === 2) this.faultCount += 1;
+      for (let copy = 0; copy < copies; copy++) {
+        if (this.lost(from, to)) continue;
+        this.scheduler.after(this.delay(), { alive: true }, () => {
+          const target = this.handlers.get(to);
+          if (!target?.owner.alive || this.cut(from, to)) return;
+          const json = JSON.stringify(message);
+          target.handle(JSON.parse(json)).then(
+            (answer) => {
+              if (this.lost(to, from)) return;
+              const text = JSON.stringify(answer);
+              this.scheduler.after(this.delay(), owner, () => settle(() => resolve(JSON.parse(text) as A)));
+            },
+            () => undefined,
+          );
+        });
+      }
+    });
+  }
+
+  private lost(from: string, to: string): boolean {
+    if (this.cut(from, to)) return true;
+    if (!this.prng.chance(this.faults.dropRate)) return false;
+    this.faultCount += 1;
+    return true;
+  }
+
+  private cut(a: string, b: string): boolean {
+    return (this.partitions.get(pairKey(a, b)) ?? -1) > this.scheduler.now;
+  }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}

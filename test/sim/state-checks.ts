@@ -1,0 +1,91 @@
+/**
+ * The simulator's own checks of the replicated state (the history checkers are in
+ * checkers/): every acknowledged write is at the leader; after convergence every
+ * replica has the leader's rows, Stat for Stat; every replica's log is a prefix of
+ * its leader's.
+ */
+import { zxidEpoch } from "../../protocol/index.ts";
+import { slowestLiveReplica, type LogEntry, type Meta, type ReplicationSettings, type RowKey, type StorageTxn, type TableName } from "../../durable/replication/core/index.ts";
+import type { Violation } from "./history.ts";
+import type { MemoryStorage } from "./memory-storage.ts";
+
+const violation = (message: string): Violation => ({ checker: "state", message, calls: [] });
+
+function allRows(txn: StorageTxn, table: TableName): Map<RowKey, string> {
+  const rows = new Map<RowKey, string>();
+  let after: RowKey | undefined;
+  for (;;) {
+    const page = txn.scan<unknown>(table, after, 256);
+    for (const [key, row] of page) rows.set(key, JSON.stringify(row));
+    if (page.length < 256) return rows;
+    after = page[page.length - 1]![0];
+  }
+}
+
+/** Each acknowledged write's zxid is committed at the leader, and its log entry (if kept) is that write's. */
+export function checkAcknowledged(leader: MemoryStorage, acknowledged: Array<{ zxid: number; session: number; cxid: number; path: string }>): Violation[] {
+  return leader.read((txn) => {
+    const meta = txn.get<Meta>("meta", "meta")!;
+    const found: Violation[] = [];
+    for (const ack of acknowledged) {
+      if (ack.zxid > meta.appliedZxid) {
+        found.push(violation(`acknowledged write ${ack.zxid.toString(16)} (session ${ack.session} cxid ${ack.cxid}) is beyond the leader's last zxid ${meta.appliedZxid.toString(16)}`));
+        continue;
+      }
+      if (ack.zxid <= meta.trimmedZxid) continue;
+      const entry = txn.get<LogEntry>("log", ack.zxid);
+      if (!entry || entry.session !== ack.session || entry.cxid !== ack.cxid) {
+        found.push(violation(`acknowledged write ${ack.zxid.toString(16)} (session ${ack.session} cxid ${ack.cxid} on ${ack.path}) is not the leader's entry at that zxid (${entry ? `session ${entry.session} cxid ${entry.cxid}` : "none"})`));
+      }
+    }
+    return found;
+  });
+}
+
+/** A replica that has caught up holds the leader's znode and session rows exactly. */
+export function checkSameRows(leader: MemoryStorage, replica: MemoryStorage, name: string): Violation[] {
+  const found: Violation[] = [];
+  for (const table of ["znode", "session"] as const) {
+    const want = leader.read((txn) => allRows(txn, table));
+    const got = replica.read((txn) => allRows(txn, table));
+    for (const [key, row] of want) {
+      if (got.get(key) !== row) found.push(violation(`${name} ${table} ${key}: ${got.get(key) ?? "missing"}, leader has ${row}`));
+    }
+    for (const key of got.keys()) if (!want.has(key)) found.push(violation(`${name} ${table} ${key}: present, absent at the leader`));
+  }
+  return found;
+}
+
+/** Every entry a replica logged is the leader's entry at that zxid (where the leader still has it). */
+export function checkLogPrefix(leader: MemoryStorage, replica: MemoryStorage, name: string): Violation[] {
+  const leaderMeta = leader.read((txn) => txn.get<Meta>("meta", "meta")!);
+  const leaderLog = leader.read((txn) => allRows(txn, "log"));
+  const replicaLog = replica.read((txn) => allRows(txn, "log"));
+  const found: Violation[] = [];
+  for (const [zxid, entry] of replicaLog) {
+    if ((zxid as number) > leaderMeta.appliedZxid) found.push(violation(`${name} logged ${zxid.toString(16)}, beyond the leader's last zxid`));
+    else if ((zxid as number) > leaderMeta.trimmedZxid && leaderLog.get(zxid) !== entry) found.push(violation(`${name}'s entry ${zxid.toString(16)} differs from the leader's`));
+  }
+  return found;
+}
+
+/** Checked at every leader commit: the log still holds every entry a live replica has not applied. */
+export function checkTrimmedBehindReplicas(leader: MemoryStorage, now: number, settings: ReplicationSettings): Violation[] {
+  return leader.read((txn) => {
+    const meta = txn.get<Meta>("meta", "meta")!;
+    const slowest = slowestLiveReplica(txn, now, settings);
+    return meta.trimmedZxid > slowest ? [violation(`the leader trimmed through ${meta.trimmedZxid.toString(16)}, past a live replica at ${slowest.toString(16)}`)] : [];
+  });
+}
+
+/** A leader sealed at Z wrote nothing more in that epoch: a successor starts from Z. */
+export function checkSealed(leader: MemoryStorage, seals: Array<{ zxid: number }>): Violation[] {
+  const log = leader.read((txn) => allRows(txn, "log"));
+  const found: Violation[] = [];
+  for (const seal of seals) {
+    for (const zxid of log.keys()) {
+      if (zxidEpoch(zxid as number) === zxidEpoch(seal.zxid) && (zxid as number) > seal.zxid) found.push(violation(`entry ${zxid.toString(16)} was written after the leader sealed at ${seal.zxid.toString(16)}`));
+    }
+  }
+  return found;
+}
