@@ -6,7 +6,7 @@
 import { type Id, KeeperError, SESSION_PASSWORD_BYTES, sessionPasswordText } from "../../protocol/index.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
 import type { Mount } from "../directory/mount-table.ts";
-import { sessionIdHex } from "./session-ids.ts";
+import { sessionIdHex } from "../../protocol/session-ids.ts";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,

@@ -34,7 +34,7 @@ import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
-import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
+import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
 import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";

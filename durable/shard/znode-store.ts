@@ -1,6 +1,6 @@
 /**
  * Row-level access to the znode table. Knows SQL, not ZooKeeper's rules
- * (those are in operations.ts).
+ * (those are in shard-tree.ts).
  */
 import { type Acl, type NodeKind, type Stat, type Value } from "../../protocol/index.ts";
 
