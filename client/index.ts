@@ -17,7 +17,7 @@ export type { KeeperErrorWithResults } from "./core/session.ts";
 export type { HopRecord, HostHops } from "../protocol/hops.ts";
 export { KeeperError, isKeeperError, type KeeperErrorName } from "../protocol/errors.ts";
 export { OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, CREATOR_ALL_ACL, Perms, digestId, type Acl, type Id } from "../protocol/acl.ts";
-export { ANY_VERSION } from "../protocol/ops.ts";
+export { ANY_VERSION } from "../protocol/operations.ts";
 export type { CreateMode } from "../protocol/modes.ts";
 export type { Stat } from "../protocol/stat.ts";
 export type { WatchKind } from "../protocol/changes.ts";

@@ -2,7 +2,7 @@
  * Znode values in JSON: UTF-8 text or base64, named by an `encoding` field.
  */
 import { KeeperError } from "./errors.ts";
-import type { Value } from "./ops.ts";
+import type { Value } from "./operations.ts";
 
 export type DataEncoding = "utf8" | "base64";
 

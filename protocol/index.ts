@@ -12,7 +12,7 @@ export * from "./limits.ts";
 export * from "./log-levels.ts";
 export * from "./metrics.ts";
 export * from "./modes.ts";
-export * from "./ops.ts";
+export * from "./operations.ts";
 export * from "./paths.ts";
 export * from "./session-password.ts";
 export * from "./snapshot.ts";

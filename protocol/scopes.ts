@@ -4,7 +4,7 @@
  * every change to znodes), `admin` (also mounts and every admin route). Each scope
  * includes the ones before it. ZooKeeper's ACLs still apply on top of a scope.
  */
-import { WRITE_OPS } from "./ops.ts";
+import { WRITE_OPS } from "./operations.ts";
 
 export const SCOPES = ["read", "write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -23,11 +23,11 @@
  * (a node created with null data reads back null; omitted is empty). Paths, Stats, ACLs and errors are
  * as on the HTTP API (docs/api.md); error bodies carry ZooKeeper's names and codes.
  */
-import type { Acl } from "./acl.ts";
 import type { ChangeEventType, WatchKind } from "./changes.ts";
+import { bytesToBase64 } from "./encoding.ts";
 import type { KeeperErrorBody } from "./errors.ts";
 import type { HostHops } from "./hops.ts";
-import type { CreateMode } from "./modes.ts";
+import type { MultiItemResult, OpName, ResultOf, SessionOperation, WithBase64 } from "./operations.ts";
 
 export const PING_FRAME = "ping";
 export const PONG_FRAME = "pong";
@@ -66,31 +66,20 @@ export function framesOf(messages: readonly unknown[], maxBytes: number): string
   return frames;
 }
 
-/** A znode operation in a session, as JSON (values as base64). */
-export type SessionOp =
-  | { op: "create"; path: string; data?: string | null; acl?: Acl[]; mode?: CreateMode; ttlMs?: number }
-  | { op: "delete"; path: string; version?: number }
-  | { op: "setData"; path: string; data: string | null; version?: number }
-  | { op: "check"; path: string; version?: number }
-  | { op: "setACL"; path: string; acl: Acl[]; version?: number }
-  | { op: "multi"; ops: Extract<SessionOp, { op: "create" | "delete" | "setData" | "check" }>[] }
-  | { op: "getData"; path: string; watch?: boolean }
-  | { op: "exists"; path: string; watch?: boolean }
-  | { op: "getChildren"; path: string; watch?: boolean }
-  | { op: "getAllChildrenNumber"; path: string }
-  | { op: "getEphemerals"; prefix: string }
-  | { op: "getACL"; path: string }
-  | { op: "multiRead"; ops: { op: "getData" | "getChildren"; path: string }[] }
-  /** Every write committed before it (on the path's shard) is visible to the session's next read. */
-  | { op: "sync"; path: string }
-  /** A persistent watch; `recursive` also sees every descendant (no child events). */
-  | { op: "addWatch"; path: string; mode: "persistent" | "recursive" }
-  /** Removes the session's watches on a path: one kind, or all ("any"); NoWatcher if none. */
-  | { op: "removeWatches"; path: string; kind: WatchKind | "any" }
-  /** addauth: adds an identity to the session (digest user:password). */
-  | { op: "addAuth"; scheme: string; credentials: string }
-  /** Closes the session: its ephemerals go; the host answers, then sends `closed`. */
-  | { op: "close" };
+/**
+ * An operation of a session as JSON: protocol/operations.ts's vocabulary, with values
+ * as base64 (or null). The host answers it with `SessionResult` of its name.
+ */
+export type SessionOp = WithBase64<SessionOperation>;
+
+/**
+ * What an op answers on the socket (a `res` message's `value`): ResultOf its name,
+ * values as base64.
+ *
+ * @example
+ * const answer: SessionResult<{ op: "getData"; path: string }> = { data: "aGk=", stat };
+ */
+export type SessionResult<O extends { op: OpName } = SessionOp> = WithBase64<ResultOf[O["op"]]>;
 
 export type ClientMessage =
   /**
@@ -112,8 +101,9 @@ export type ServerMessage =
   /** Connect refused, e.g. a wrong password (the session itself is unharmed). */
   | { t: "refused"; ref: number; error: KeeperErrorBody }
   /** The answer to one request, in the order the session sent them; `hops` only when the server traces hops (protocol/hops.ts). */
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: true; value: unknown; hops?: HostHops }
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: false; error: KeeperErrorBody; results?: unknown[]; hops?: HostHops }
+  | { t: "res"; sid: number; xid: number; zxid: number; ok: true; value: SessionResult; hops?: HostHops }
+  /** A failed multi carries one result per op: each op's error (Ok before the one that failed, RuntimeInconsistency after it). */
+  | { t: "res"; sid: number; xid: number; zxid: number; ok: false; error: KeeperErrorBody; results?: WithBase64<MultiItemResult>[]; hops?: HostHops }
   /**
    * A watch fired. Sent before any answer that shows the change. `kind` is the
    * watch's: a one-shot data or child watch is gone once fired; persistent and
@@ -123,3 +113,24 @@ export type ServerMessage =
   /** The session ended (closed, expired, or moved to another socket); no more messages for it here. */
   | { t: "closed"; sid: number; reason: "closed" | "expired" | "moved" };
 
+/**
+ * A result as the session protocol carries it: every byte value (Uint8Array)
+ * becomes a base64 string.
+ *
+ * @example
+ * withBase64({ data: new Uint8Array([104, 105]) }); // { data: "aGk=" }
+ */
+export function withBase64<T>(value: T): WithBase64<T> {
+  return encodeBytes(value) as WithBase64<T>;
+}
+
+function encodeBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array) return bytesToBase64(value);
+  if (Array.isArray(value)) return value.map(encodeBytes);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = encodeBytes(item);
+    return out;
+  }
+  return value;
+}

@@ -2,7 +2,7 @@
  * The Hono app: origin and host checks, bearer auth, namespace selection, the API
  * routes, errors in ZooKeeper's terms.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
@@ -25,7 +25,14 @@ import type { Grant } from "./tokens.ts";
  * `router` runs a request's operations: through its session's host if it names one,
  * else straight to the shards. `grant`: what the request's bearer token allows.
  */
-export type AppEnv = { Bindings: EdgekeeperEnv; Variables: { router: ShardRouter; namespace: string; grant: Grant } };
+export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant } };
+
+/**
+ * Locally, the console's assets: a worker of their own that `npm start` binds here
+ * (bridge/cli/start.ts), since its port reaches this Worker directly. Deployed,
+ * Cloudflare serves /ui/ from [assets] before the Worker runs, and there is no binding.
+ */
+type ConsoleBinding = { CONSOLE_ASSETS?: Fetcher };
 
 export const NAMESPACE_HEADER = "X-Edgekeeper-Namespace";
 const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -33,6 +40,9 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const app = new Hono<AppEnv>();
 
 app.use("*", drainUnreadBody());
+const toConsole: Handler<AppEnv> = (c) => (c.env.CONSOLE_ASSETS ? c.env.CONSOLE_ASSETS.fetch(c.req.raw) : c.notFound());
+app.all("/ui", toConsole);
+app.all("/ui/*", toConsole);
 app.onError(renderError);
 // An unknown path or method is 404 (as any web server answers), still in ZooKeeper's
 // terms: the error table's Unimplemented says 400, which is for an unknown op.

@@ -5,9 +5,8 @@
  * the limit is refused without being kept.
  */
 import type { Context } from "hono";
-import { KeeperError } from "../protocol/index.ts";
-
-export type JsonObject = Record<string, unknown>;
+import { type DataEncoding, KeeperError, type Limits } from "../protocol/index.ts";
+import type { JsonObject, OpParsing } from "../protocol/op-parsing.ts";
 
 /**
  * How far past its limit a refused body is still read (and discarded) so that the
@@ -91,24 +90,16 @@ export async function readJsonObject(c: Context, maxBytes: number): Promise<Json
   return value as JsonObject;
 }
 
-export function optionalString(body: JsonObject, field: string): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string") throw new KeeperError("MarshallingError", `${field} must be a string`);
-  return value;
+/** How the HTTP API's bodies carry operations: values as each op's `encoding` says, every path checked before routing. */
+export function httpOpParsing(limits: Limits): OpParsing {
+  return { limits, values: "per-op", paths: "all" };
 }
 
-export function requiredString(body: JsonObject, field: string): string {
-  const value = optionalString(body, field);
-  if (value === undefined) throw new KeeperError("MarshallingError", `${field} is required`);
-  return value;
-}
-
-export function optionalInteger(body: JsonObject, field: string): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new KeeperError("MarshallingError", `${field} must be an integer`);
-  return value;
+/** The encoding a caller asked values to be returned in (?encoding=base64). */
+export function preferredEncoding(query: string | undefined): DataEncoding {
+  if (query === undefined || query === "utf8") return "utf8";
+  if (query === "base64") return "base64";
+  throw new KeeperError("BadArguments", `unknown encoding ${JSON.stringify(query)}; use utf8 or base64`);
 }
 
 /** An integer from a query parameter or an If-Match ETag ("3" or 3). */

@@ -11,7 +11,7 @@
 import { ShardRouter } from "../durable/directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
-import { hostNumberOfSession, hostObjectName, locationOfHost, parseSessionId } from "../durable/session/session-ids.ts";
+import { hostNumberOfSession, hostObjectName, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
 import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest } from "../protocol/index.ts";
 import type { RequestHeaders } from "./identity.ts";
 

@@ -60,7 +60,10 @@ export async function startEdgekeeper(startupLimitMs: number, { traceHops = fals
   const dir = await tempDir("edgekeeper-bench-");
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
-  const proc = startGroup("edgekeeper (npm start)", "npm", ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state"), ...(traceHops ? ["--trace-hops"] : [])], {
+  // Warnings and errors only, as etcd runs here (--log-level=warn): the default (info)
+  // writes a line per HTTP request, which etcd does not.
+  const args = ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state"), "--log-level", "warn", ...(traceHops ? ["--trace-hops"] : [])];
+  const proc = startGroup("edgekeeper (npm start)", "npm", args, {
     cwd: repoRoot,
     stopSignal: "SIGINT",
     nofile: 65536, // W6 holds a socket per session open on workerd

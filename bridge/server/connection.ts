@@ -33,7 +33,7 @@ import {
 import type { BridgeContext, ConnectionView } from "./context.ts";
 import { isFourLetterWord, runFourLetterWord } from "./four-letter.ts";
 import { handshake } from "./handshake.ts";
-import { type Answer, type Plan, digestUser, errorAnswer, fitToBuffer, planRequest } from "./ops.ts";
+import { type Answer, type Plan, digestUser, errorAnswer, fitToBuffer, planRequest } from "./request-plans.ts";
 import type { BridgeSession, ResMessage, SessionListener } from "./session.ts";
 import { ConnectionCounters } from "./stats.ts";
 import { EventDedupe, type EventMessage, watcherEventOf } from "./watches.ts";

@@ -20,8 +20,9 @@
  *   A client ahead is closed without a reply ("try another server").
  */
 import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
+import { hostNumberOfSession } from "../../protocol/session-ids.ts";
 import { SESSION_PASSWORD_BYTES, sessionPasswordBytes, sessionPasswordText } from "../../protocol/session-password.ts";
-import { type ConnectAnswer, type HostLink, hostOfSessionId } from "../upstream/host-link.ts";
+import type { ConnectAnswer, HostLink } from "../upstream/host-link.ts";
 import type { BridgeContext } from "./context.ts";
 import { BridgeSession } from "./session.ts";
 
@@ -79,7 +80,7 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest, cli
     return { session: makeSession(context, link, answer, clientAddress), resumed: false };
   }
   const id = request.sessionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(request.sessionId) : -1;
-  const host = hostOfSessionId(id);
+  const host = hostNumberOfSession(id);
   // Every password is 16 bytes: any other length is a wrong one, refused here.
   if (host === undefined || request.passwd.byteLength !== SESSION_PASSWORD_BYTES) return { resumed: true };
   const held = context.sessions.get(id);

@@ -11,11 +11,25 @@
  * reported to it, so they never go backwards. zxids are per shard; in a namespace of
  * one shard (the default) this is exactly the shard's zxid order.
  */
-import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import type { HostLink, SessionMessage, SessionSink } from "../upstream/host-link.ts";
 import { WatchTable, type EventMessage } from "./watches.ts";
 
 export type ResMessage = Extract<SessionMessage, { t: "res" }>;
+/** The answer to `O`: its result (SessionResult of its name), or its error. */
+export type ResultFor<O extends SessionOp> = Exclude<ResMessage, { ok: true }> | (Extract<ResMessage, { ok: true }> & { value: SessionResult<O> });
+
+/**
+ * `res` as the answer to `op`, typed by it: answers pair with requests by xid (see
+ * BridgeSession.call), and the host answers each op with its own result.
+ *
+ * @example
+ * const answer = resultFor({ op: "getData", path: "/a" }, res);
+ * if (answer.ok) answer.value.stat;
+ */
+export function resultFor<O extends SessionOp>(_op: O, res: ResMessage): ResultFor<O> {
+  return res as ResultFor<O>;
+}
 
 /** What the attached ZooKeeper connection hears from its session. */
 export interface SessionListener {

@@ -19,8 +19,7 @@
 import type { SetWatches2 } from "../../protocol/jute/index.ts";
 import { EVENT_TYPES, KEEPER_STATES, encodeNotification, encodeReplyHeader } from "../../protocol/jute/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
-import type { Stat } from "../../protocol/stat.ts";
-import type { Plan } from "./ops.ts";
+import type { Plan } from "./request-plans.ts";
 import type { ResMessage } from "./session.ts";
 
 type Check = { path: string; kind: "data" | "exist" | "child" | "persistent" | "recursive" };
@@ -55,7 +54,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
       const changedSince = (zxid: number, path: string, kind: "data" | "child") => BigInt(zxid) > relative || session.watches.firedUnarmed(path, kind);
       checks.forEach((check, i) => {
         const res = answers[i]!;
-        const stat = res.ok ? ((res.value as { stat?: Stat | null }).stat ?? null) : null;
+        const stat = res.ok && "stat" in res.value ? res.value.stat : null;
         const missing = !res.ok && res.error.name === "NoNode";
         switch (check.kind) {
           case "data":

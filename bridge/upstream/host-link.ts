@@ -38,12 +38,6 @@ export interface SessionSink {
 const LIVENESS_TIMEOUT_MS = 6_000;
 const MAX_MESSAGES_PER_FRAME = 500;
 
-/** A session id names its host: id = hostNumber * 2^32 + counter (durable/session/session-ids.ts). */
-export function hostOfSessionId(sessionId: number): number | undefined {
-  if (!Number.isSafeInteger(sessionId) || sessionId <= 0 || sessionId % 2 ** 32 === 0) return undefined;
-  return Math.floor(sessionId / 2 ** 32);
-}
-
 /**
  * @example
  * const link = new HostLink(options, 0, () => links.delete(0));

@@ -4,15 +4,15 @@
  */
 import type { Acl } from "../../protocol/acl.ts";
 import type { WatchKind } from "../../protocol/changes.ts";
-import { type KeeperError, type KeeperErrorBody, isKeeperError } from "../../protocol/errors.ts";
+import { type KeeperError, isKeeperError } from "../../protocol/errors.ts";
 import type { CreateMode } from "../../protocol/modes.ts";
-import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import type { Stat } from "../../protocol/stat.ts";
 import { Emitter } from "./emitter.ts";
 import type { Session } from "./session.ts";
 import type { ConnectionState } from "./states.ts";
 import { Transaction, type TransactionOp, type TransactionResult, compact, toWireOp } from "./transaction.ts";
-import { type WatchEvent, type WatchListener, WatchRegistry, type WatchStream } from "./watches.ts";
+import { type WatchEvent, type WatchListener, WatchListeners, type WatchStream } from "./watches.ts";
 import { type Data, decodeValue, encodeValue, errorFromBody } from "./wire.ts";
 
 /** `true` sends the event to the client's `watch` listeners; a function gets it alone. */
@@ -48,7 +48,7 @@ const PHASE_STATE = { connecting: "connecting", open: "connected", suspended: "s
  */
 export class KeeperClient {
   private readonly emitter = new Emitter<ClientEvents>();
-  private readonly watches = new WatchRegistry();
+  private readonly watches = new WatchListeners();
   /** The default watcher: one function, so `watch: true` twice on a node fires once. */
   private readonly defaultWatcher: WatchListener = (event) => this.emitter.emit("watch", event);
 
@@ -101,7 +101,7 @@ export class KeeperClient {
    * const path = await zk.create("/locks/lock-", "", { mode: "EPHEMERAL_SEQUENTIAL" });
    */
   async create(path: string, data?: Data, options: CreateOptions = {}): Promise<string> {
-    const value = (await this.call(compact({ op: "create", path, data: encodeValue(data), mode: options.mode, acl: options.acl, ttlMs: options.ttlMs }))) as { path: string };
+    const value = await this.call(compact({ op: "create", path, data: encodeValue(data), mode: options.mode, acl: options.acl, ttlMs: options.ttlMs }));
     return value.path;
   }
 
@@ -113,7 +113,7 @@ export class KeeperClient {
    * new TextDecoder().decode(data);
    */
   async getData(path: string, options: { watch?: WatchOption } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
-    const value = (await this.watched("data", path, options.watch, { op: "getData", path, watch: !!options.watch })) as { data?: string; stat: Stat };
+    const value = await this.watched("data", path, options.watch, { op: "getData", path, watch: !!options.watch });
     return { data: decodeValue(value.data), stat: value.stat };
   }
 
@@ -124,7 +124,7 @@ export class KeeperClient {
    * const stat = await zk.setData("/counter", "42", 7); // BadVersion if someone got there first
    */
   async setData(path: string, data: Data, version?: number): Promise<Stat> {
-    const value = (await this.call(compact({ op: "setData", path, data: encodeValue(data), version }))) as { stat: Stat };
+    const value = await this.call(compact({ op: "setData", path, data: encodeValue(data), version }));
     return value.stat;
   }
 
@@ -147,8 +147,8 @@ export class KeeperClient {
    */
   async exists(path: string, options: { watch?: WatchOption } = {}): Promise<Stat | null> {
     try {
-      const value = (await this.watched("data", path, options.watch, { op: "exists", path, watch: !!options.watch })) as { stat: Stat | null } | null;
-      return value?.stat ?? null;
+      const value = await this.watched("data", path, options.watch, { op: "exists", path, watch: !!options.watch });
+      return value.stat ?? null;
     } catch (error) {
       if (isKeeperError(error, "NoNode")) return null;
       throw error;
@@ -162,7 +162,7 @@ export class KeeperClient {
    * const { children } = await zk.getChildren("/workers", { watch: true });
    */
   async getChildren(path: string, options: { watch?: WatchOption } = {}): Promise<{ children: string[]; stat: Stat }> {
-    const value = (await this.watched("child", path, options.watch, { op: "getChildren", path, watch: !!options.watch })) as { children: string[]; stat: Stat };
+    const value = await this.watched("child", path, options.watch, { op: "getChildren", path, watch: !!options.watch });
     return { children: value.children, stat: value.stat };
   }
 
@@ -177,7 +177,7 @@ export class KeeperClient {
    * ]);
    */
   async multi(ops: TransactionOp[]): Promise<TransactionResult[]> {
-    const value = (await this.call({ op: "multi", ops: ops.map(toWireOp) })) as { results: TransactionResult[] };
+    const value = await this.call({ op: "multi", ops: ops.map(toWireOp) });
     return value.results;
   }
 
@@ -198,11 +198,11 @@ export class KeeperClient {
    * const [a, b] = await zk.multiRead([{ op: "getData", path: "/a" }, { op: "getChildren", path: "/b" }]);
    */
   async multiRead(ops: { op: "getData" | "getChildren"; path: string }[]): Promise<MultiReadResult[]> {
-    const value = (await this.call({ op: "multiRead", ops: ops.map(({ op, path }) => ({ op, path })) })) as { results: Record<string, unknown>[] };
-    return value.results.map((r) => {
-      if (r.op === "getData") return { op: "getData", data: decodeValue(r.data), stat: r.stat as Stat };
-      if (r.op === "getChildren") return { op: "getChildren", children: r.children as string[], stat: r.stat as Stat };
-      return { op: "error", error: errorFromBody(r.error as KeeperErrorBody | undefined) };
+    const value = await this.call({ op: "multiRead", ops: ops.map(({ op, path }) => ({ op, path })) });
+    return value.results.map((r): MultiReadResult => {
+      if (r.op === "getData") return { op: "getData", data: decodeValue(r.data), stat: r.stat };
+      if (r.op === "getChildren") return { op: "getChildren", children: r.children, stat: r.stat };
+      return { op: "error", error: errorFromBody(r.error) };
     });
   }
 
@@ -224,7 +224,7 @@ export class KeeperClient {
    * const { acl } = await zk.getACL("/secure");
    */
   async getACL(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
-    return (await this.call({ op: "getACL", path })) as { acl: Acl[]; stat: Stat };
+    return await this.call({ op: "getACL", path });
   }
 
   /**
@@ -234,7 +234,7 @@ export class KeeperClient {
    * await zk.setACL("/secure", [{ perms: Perms.ALL, scheme: "digest", id: await digestId("u:p") }]);
    */
   async setACL(path: string, acl: Acl[], version?: number): Promise<Stat> {
-    const value = (await this.call(compact({ op: "setACL", path, acl, version }))) as { stat: Stat };
+    const value = await this.call(compact({ op: "setACL", path, acl, version }));
     return value.stat;
   }
 
@@ -245,7 +245,7 @@ export class KeeperClient {
    * await zk.getAllChildrenNumber("/jobs"); // 12
    */
   async getAllChildrenNumber(path: string): Promise<number> {
-    const value = (await this.call({ op: "getAllChildrenNumber", path })) as { count: number };
+    const value = await this.call({ op: "getAllChildrenNumber", path });
     return value.count;
   }
 
@@ -256,7 +256,7 @@ export class KeeperClient {
    * await zk.getEphemerals("/locks"); // ["/locks/lock-0000000004"]
    */
   async getEphemerals(prefix = "/"): Promise<string[]> {
-    const value = (await this.call({ op: "getEphemerals", prefix })) as { paths: string[] };
+    const value = await this.call({ op: "getEphemerals", prefix });
     return value.paths;
   }
 
@@ -341,12 +341,12 @@ export class KeeperClient {
     await this.session.close();
   }
 
-  private call(op: SessionOp): Promise<unknown> {
+  private call<O extends SessionOp>(op: O): Promise<SessionResult<O>> {
     return this.session.request(op);
   }
 
   /** A read that may leave a one-shot watch: listen first, undo if the server set none. */
-  private async watched(kind: "data" | "child", path: string, watch: WatchOption | undefined, op: SessionOp): Promise<unknown> {
+  private async watched<O extends SessionOp>(kind: "data" | "child", path: string, watch: WatchOption | undefined, op: O): Promise<SessionResult<O>> {
     const listener = typeof watch === "function" ? watch : watch ? this.defaultWatcher : undefined;
     if (!listener) return this.call(op);
     const alreadyListening = this.watches.has(kind, path, listener);

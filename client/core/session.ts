@@ -13,7 +13,8 @@
  */
 import { KeeperError } from "../../protocol/errors.ts";
 import { type HopRecord, hopClock } from "../../protocol/hops.ts";
-import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
+import type { MultiItemResult, WithBase64 } from "../../protocol/operations.ts";
+import type { ClientMessage, ServerMessage, SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
 import { SessionSocket, type WebSocketConstructor, defaultWebSocket } from "./socket.ts";
@@ -50,7 +51,7 @@ export type SessionEventMessage = Extract<ServerMessage, { t: "event" }>;
 
 interface Pending {
   op: SessionOp;
-  resolve: (value: unknown) => void;
+  resolve: (value: SessionResult) => void;
   reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
   /** When it was issued, if hops are traced (options.onHops). */
@@ -58,7 +59,7 @@ interface Pending {
 }
 
 /** An error carrying a failed multi's per-op results. */
-export type KeeperErrorWithResults = KeeperError & { results?: unknown[] };
+export type KeeperErrorWithResults = KeeperError & { results?: WithBase64<MultiItemResult>[] };
 
 function connectionLoss(detail: string): KeeperError {
   return new KeeperError("ConnectionLoss", `connection loss: ${detail}`);
@@ -124,13 +125,18 @@ export class Session {
     });
   }
 
-  /** Sends one request; the promise settles with its answer's value or KeeperError. */
-  request(op: SessionOp): Promise<unknown> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Sends one request; the promise settles with its answer's value (the op's result,
+   * as protocol/operations.ts's ResultOf names it) or KeeperError.
+   */
+  request<O extends SessionOp>(op: O): Promise<SessionResult<O>> {
+    return new Promise((resolveAs, reject) => {
       if (this.phase === "closed") {
         reject(new KeeperError("SessionExpired", "the client is closed"));
         return;
       }
+      // Answers pair with requests by xid, not by type: the host answers each op with its own result.
+      const resolve = resolveAs as (value: SessionResult) => void;
       this.enqueue(this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject });
     });
   }

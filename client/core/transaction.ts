@@ -5,7 +5,7 @@
 import type { Acl } from "../../protocol/acl.ts";
 import type { CreateMode } from "../../protocol/modes.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
-import type { Stat } from "../../protocol/stat.ts";
+import type { MultiWriteItemResult, WithBase64 } from "../../protocol/operations.ts";
 import { type Data, encodeValue } from "./wire.ts";
 
 /** One operation of a multi: applied all or none, in order. */
@@ -15,12 +15,8 @@ export type TransactionOp =
   | { op: "setData"; path: string; data: Data; version?: number }
   | { op: "check"; path: string; version?: number };
 
-/** One operation's outcome in a committed multi. */
-export type TransactionResult =
-  | { op: "create"; path: string; stat: Stat }
-  | { op: "delete" }
-  | { op: "setData"; stat: Stat }
-  | { op: "check" };
+/** One operation's outcome in a committed multi: `create` answers its path and Stat, `setData` its Stat. */
+export type TransactionResult = WithBase64<MultiWriteItemResult>;
 
 type WireMultiOp = Extract<SessionOp, { op: "multi" }>["ops"][number];
 

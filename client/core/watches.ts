@@ -29,12 +29,15 @@ function key(kind: WatchKind, path: string): string {
 }
 
 /**
+ * The client's listeners, by watch kind and path: whom a fired event calls (the
+ * server keeps the watches themselves).
+ *
  * @example
- * const watches = new WatchRegistry();
+ * const watches = new WatchListeners();
  * watches.add("data", "/a", (ev) => console.log(ev.type));
  * watches.dispatch({ type: "NodeDeleted", path: "/a", zxid: 9, kind: "data", watchPath: "/a" });
  */
-export class WatchRegistry {
+export class WatchListeners {
   private readonly byKey = new Map<string, Set<WatchListener>>();
   private readonly streams = new Set<WatchStream>();
 

@@ -19,7 +19,7 @@ import {
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
-import { isHostNumber } from "../session/session-ids.ts";
+import { isHostNumber } from "../../protocol/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };

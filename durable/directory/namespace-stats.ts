@@ -9,7 +9,7 @@ import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../
 import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
-import { hostObjectName } from "../session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 import type { Mount } from "./mount-table.ts";
 
 /**

@@ -15,7 +15,7 @@ import type { SocketLimits } from "../base/settings.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
-import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "./session-ids.ts";
+import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
 import { SessionLiveness } from "./session-liveness.ts";
 import { SessionPipeline } from "./session-pipeline.ts";

@@ -17,10 +17,10 @@
  *    a shard's answer reach the session before that answer (ShardRouter's `receive`).
  */
 import { type HostHops, type Id, KeeperError, type Limits, type Outcome, scopeAllows } from "../../protocol/index.ts";
-import type { ServerMessage } from "../../protocol/session-protocol.ts";
+import { type ServerMessage, type SessionResult, withBase64 } from "../../protocol/session-protocol.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
-import { type HostOp, parseSessionOp, scopeNeededByHostOp, toWire } from "./session-ops.ts";
+import { type HostOp, parseSessionOp, scopeNeededByHostOp } from "./host-op.ts";
 import { type SessionRunner, batchable, failed } from "./session-runner.ts";
 import { type Incoming, type SocketAttachment, connectionIds } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
@@ -62,10 +62,11 @@ export interface PipelineParts {
 function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
   let res: Extract<ServerMessage, { t: "res" }>;
   if (outcome.ok) {
-    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: toWire(outcome.value) };
+    // Shard RPCs answer Outcome<unknown> (Rpc's inference); each value is ResultOf its op.
+    res = { t: "res", sid, xid, zxid: outcome.zxid, ok: true, value: withBase64(outcome.value) as SessionResult };
   } else {
     res = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
-    if (outcome.results) res.results = toWire(outcome.results) as unknown[];
+    if (outcome.results) res.results = withBase64(outcome.results);
   }
   if (hops) res.hops = hops;
   return res;

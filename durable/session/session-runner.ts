@@ -20,7 +20,7 @@ import type { Mount } from "../directory/mount-table.ts";
 import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
 import { retryingTransient } from "../directory/shard-retry.ts";
 import { RequestStats } from "./host-stats.ts";
-import type { HostOp } from "./session-ops.ts";
+import type { HostOp } from "./host-op.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";

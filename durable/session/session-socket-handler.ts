@@ -12,7 +12,7 @@ import { KeeperError, isScope } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import { ConnectAdmission } from "./connect-admission.ts";
-import { isHostNumber } from "./session-ids.ts";
+import { isHostNumber } from "../../protocol/session-ids.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
 import type { RequestMessage, SessionPipeline } from "./session-pipeline.ts";
 import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, parseFrame } from "./session-sockets.ts";

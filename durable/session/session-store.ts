@@ -17,7 +17,7 @@
 import { type Id, KeeperError, SESSION_PASSWORD_BYTES, WRITE_OPS, sessionPasswordText } from "../../protocol/index.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
 import type { Mount } from "../directory/mount-table.ts";
-import { sessionIdHex } from "./session-ids.ts";
+import { sessionIdHex } from "../../protocol/session-ids.ts";
 
 /** How far a session's deadline in memory may run ahead of its row's, as a fraction of its timeout. */
 export const DEADLINE_SLACK = 1 / 3;

@@ -7,9 +7,13 @@
  * "cannot tell" to its readers, and a newer one means "all there is".
  */
 import { type Acl, type ChangeEventType, type GuardedChange, makeZxid, type Outcome, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
-import { PAGE_ROWS, type ZnodeRow } from "./znode-store.ts";
+import { type ZnodeRow } from "./znode-store.ts";
 
 const TRIM_EVERY = 256;
+/** Zxids read per page when freeing bytes: a write at the bound frees about its own size, a zxid or two. */
+const FREE_PAGE_ZXIDS = 16;
+/** Entries per INSERT: 9 values each, within SQLite's 100 bound parameters per statement (sql-chunks.ts). */
+const ENTRIES_PER_INSERT = 11;
 /** An entry's bytes: its path, row (JSON), value and ACL (JSON), as SQLite stores them. */
 const ENTRY_BYTES = "length(CAST(path AS BLOB)) + coalesce(length(CAST(node AS BLOB)), 0) + coalesce(length(data), 0) + coalesce(length(CAST(acl AS BLOB)), 0)";
 const encoder = new TextEncoder();
@@ -27,8 +31,13 @@ export interface LogBounds {
 
 export class ChangeLog {
   private seq = 0;
-  /** Bytes appended by the write in progress, added to the total when it trims. */
-  private appendedBytes = 0;
+  /**
+   * The write in progress: its counter, the byte total as it found it plus its
+   * entries' bytes, and its entries (each an INSERT's values). Read from meta when
+   * it takes its zxid (a write never trusts a cached field: DESIGN.md), stored when
+   * it finishes.
+   */
+  private writing: { counter: number; logBytes: number; entries: unknown[][] } = { counter: 0, logBytes: 0, entries: [] };
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -42,6 +51,17 @@ export class ChangeLog {
 
   private setMeta(key: string, value: number | string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  /** The sequence and the byte total, in one statement (a lookup by key each). */
+  private stored(): { epoch: number; counter: number; logBytes: number } {
+    const row = this.sql
+      .exec<{ epoch: number | null; counter: number | null; log_bytes: number | null }>(
+        `SELECT (SELECT value FROM meta WHERE key = 'epoch') AS epoch, (SELECT value FROM meta WHERE key = 'counter') AS counter,
+           (SELECT value FROM meta WHERE key = 'log_bytes') AS log_bytes`,
+      )
+      .one();
+    return { epoch: row.epoch ?? 1, counter: row.counter ?? 0, logBytes: row.log_bytes ?? 0 };
   }
 
   /** Starts the sequence at epoch 1 on a new shard, and the byte total on a shard that has none. */
@@ -58,12 +78,13 @@ export class ChangeLog {
 
   /** The bytes the log holds now. */
   bytes(): number {
-    return this.meta("log_bytes") ?? 0;
+    return this.stored().logBytes;
   }
 
   /** The last committed zxid. */
   lastZxid(): number {
-    return makeZxid(this.meta("epoch") ?? 1, this.meta("counter") ?? 0);
+    const { epoch, counter } = this.stored();
+    return makeZxid(epoch, counter);
   }
 
   /**
@@ -76,13 +97,15 @@ export class ChangeLog {
     this.setMeta("counter", zxidCounter(zxid));
   }
 
-  /** Takes the next zxid. Call inside the write's transaction, so a rollback returns it. */
+  /**
+   * Takes the next zxid, stored by `finishWrite`. Call inside the write's
+   * transaction, so a rollback returns it.
+   */
   nextZxid(): number {
-    const counter = (this.meta("counter") ?? 0) + 1;
-    this.setMeta("counter", counter);
+    const { epoch, counter, logBytes } = this.stored();
+    this.writing = { counter: counter + 1, logBytes, entries: [] };
     this.seq = 0;
-    this.appendedBytes = 0;
-    return makeZxid(this.meta("epoch") ?? 1, counter);
+    return makeZxid(epoch, counter + 1);
   }
 
   /**
@@ -93,50 +116,59 @@ export class ChangeLog {
     const node = row ? JSON.stringify({ ...row, data: undefined }) : null;
     const data = row && (event === "NodeCreated" || event === "NodeDataChanged") ? row.data : null;
     const aclJson = JSON.stringify(acl);
-    this.appendedBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
-    this.sql.exec(
-      "INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson,
-    );
+    this.writing.logBytes += encoder.encode(path).byteLength + (node === null ? 0 : encoder.encode(node).byteLength) + (data?.byteLength ?? 0) + encoder.encode(aclJson).byteLength;
+    this.writing.entries.push([zxid, this.seq++, event, path, node, data, sessionId, cxid ?? null, aclJson]);
   }
 
   /**
-   * Counts the write's entries into the byte total and drops whole zxids from the
-   * oldest: those older than the window (now and then), and as many as keep the
-   * total within `maxBytes`. The current write's zxid stays whatever its size.
+   * Ends a write: inserts its entries (one statement, a few for a write of many
+   * events), counts them into the byte total, drops whole zxids from the oldest
+   * (those older than the window, now and then, and as many as keep the total
+   * within `maxBytes`; the current write's zxid stays whatever its size), and
+   * stores the sequence and the total.
    */
-  trim(zxid: number, bounds: LogBounds): void {
-    let total = this.bytes() + this.appendedBytes;
-    this.appendedBytes = 0;
+  finishWrite(zxid: number, bounds: LogBounds): void {
+    const { entries } = this.writing;
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_INSERT) {
+      const chunk = entries.slice(i, i + ENTRIES_PER_INSERT);
+      this.sql.exec(
+        `INSERT INTO change_log (zxid, seq, event, path, node, data, session_id, cxid, acl) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flat(),
+      );
+    }
+    let total = this.writing.logBytes;
     if (zxid % TRIM_EVERY === 0) total -= this.dropThrough(zxid - bounds.window);
     while (total > bounds.maxBytes) {
-      const through = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
-      if (through === undefined) break;
-      total -= this.dropThrough(through);
+      const oldest = this.oldestZxidsToFree(zxid, total - bounds.maxBytes);
+      if (oldest === undefined) break;
+      this.sql.exec("DELETE FROM change_log WHERE zxid <= ?", oldest.through);
+      total -= oldest.freed;
     }
-    this.setMeta("log_bytes", total);
+    this.sql.exec("UPDATE meta SET value = CASE key WHEN 'counter' THEN ? ELSE ? END WHERE key IN ('counter', 'log_bytes')", this.writing.counter, total);
   }
 
   /**
-   * The zxid through which dropping the oldest entries frees `bytes`, looking at one
-   * page of the oldest zxids before `current` (the last of them if they free less);
-   * undefined when nothing before `current` is left. Read in pages to the end (see
-   * PAGE_ROWS): a statement left unfinished would stop SQLite checkpointing.
+   * The zxid through which dropping the oldest entries frees `bytes`, and what that
+   * frees, looking at one page of the oldest zxids before `current` (the last of
+   * them if they free less); undefined when nothing before `current` is left. Read
+   * to the end (see PAGE_ROWS in znode-store.ts): a statement left unfinished would
+   * stop SQLite checkpointing.
    */
-  private oldestZxidsToFree(current: number, bytes: number): number | undefined {
+  private oldestZxidsToFree(current: number, bytes: number): { through: number; freed: number } | undefined {
     const page = this.sql
       .exec<{ zxid: number; bytes: number }>(
         `SELECT zxid, sum(${ENTRY_BYTES}) AS bytes FROM change_log WHERE zxid < ? GROUP BY zxid ORDER BY zxid LIMIT ?`,
         current,
-        PAGE_ROWS,
+        FREE_PAGE_ZXIDS,
       )
       .toArray();
     let freed = 0;
     for (const row of page) {
       freed += row.bytes;
-      if (freed >= bytes) return row.zxid;
+      if (freed >= bytes) return { through: row.zxid, freed };
     }
-    return page[page.length - 1]?.zxid;
+    const last = page[page.length - 1];
+    return last && { through: last.zxid, freed };
   }
 
   /** Deletes the entries of zxids up to `zxid`; answers their bytes. */

@@ -33,7 +33,8 @@ import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
-import { MovedError, ShardTree, type WriteContext } from "./operations.ts";
+import { HostMemo } from "./host-memo.ts";
+import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
 import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
@@ -77,6 +78,7 @@ export class ShardDO extends EdgekeeperObject {
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
   private readonly watches: WatchRegistry;
+  private readonly hosts = new HostMemo();
   /** Hosts being pushed to now, and whether more arrived meanwhile. */
   private readonly pushing = new Map<string, boolean>();
 
@@ -105,15 +107,18 @@ export class ShardDO extends EdgekeeperObject {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
-    const stored = this.metaValue("root");
+    const { root: stored, sealed } = this.servedSubtree();
     if (stored === undefined && root === "/") this.initializeRoot(root, OPEN_ACL_UNSAFE);
-    const serving = (stored !== undefined || root === "/") && this.metaValue("sealed") === undefined;
+    const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
 
-  private metaValue(key: string): string | undefined {
-    const value = this.sql.exec<{ value: SqlStorageValue }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-    return value === undefined || value === null ? undefined : String(value);
+  /** meta's root and seal, in one statement, read for each batch (decisions read storage: DESIGN.md). */
+  private servedSubtree(): { root: string | undefined; sealed: boolean } {
+    const { root, sealed } = this.sql
+      .exec<{ root: SqlStorageValue; sealed: SqlStorageValue }>("SELECT (SELECT value FROM meta WHERE key = 'root') AS root, (SELECT value FROM meta WHERE key = 'sealed') AS sealed")
+      .one();
+    return { root: root === null ? undefined : String(root), sealed: sealed !== null };
   }
 
   /**
@@ -170,10 +175,22 @@ export class ShardDO extends EdgekeeperObject {
    * shard also calls the host's `deliver` as soon as a watch fires.
    */
   async hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }> {
-    this.watches.setPush(host.name, host.push);
-    this.watches.acknowledge(host.name, ackSeq);
+    this.storePushMode(host);
+    if (this.hosts.mayBeOwed(host.name)) this.watches.acknowledge(host.name, ackSeq);
     const outcomes = await this.executeBatch(root, host.name, caller, requests);
-    return { outcomes, notifications: this.watches.pending(host.name) };
+    return { outcomes, notifications: this.pendingFor(host.name) };
+  }
+
+  private storePushMode(host: WatchHost): void {
+    if (this.hosts.storesMode(host.name, host.push)) this.watches.setPush(host.name, host.push);
+  }
+
+  /** What a host is still owed (watch-registry.ts), unless it is known to be owed nothing. */
+  private pendingFor(host: string): WatchNotification[] {
+    if (!this.hosts.mayBeOwed(host)) return [];
+    const pending = this.watches.pending(host);
+    if (pending.length === 0) this.hosts.owesNothing(host);
+    return pending;
   }
 
   /**
@@ -237,7 +254,7 @@ export class ShardDO extends EdgekeeperObject {
       if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
       throw err;
     }
-    this.watches.setPush(host.name, host.push);
+    this.storePushMode(host);
     this.watches.add(host.name, path, mode);
     return { ok: true, zxid: this.log.lastZxid(), value: {} };
   }
@@ -318,7 +335,7 @@ export class ShardDO extends EdgekeeperObject {
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.metaValue("root") === undefined) this.initializeRoot(root, acl);
+    if (this.servedSubtree().root === undefined) this.initializeRoot(root, acl);
   }
 
   /**
@@ -348,6 +365,7 @@ export class ShardDO extends EdgekeeperObject {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.watches.forgetAcknowledged();
+    this.hosts.clear();
     this.createSchema();
   }
 
@@ -487,7 +505,7 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   override async alarm(): Promise<void> {
-    const root = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'root'").toArray()[0]?.value;
+    const { root } = this.servedSubtree();
     if (root === undefined) return;
     const tree = this.treeFor(root);
     // Reaping one node can empty its container parent: repeat, boundedly.
@@ -526,7 +544,7 @@ export class ShardDO extends EdgekeeperObject {
     try {
       do {
         this.pushing.set(host, false);
-        const pending = this.watches.pending(host);
+        const pending = this.pendingFor(host);
         if (pending.length === 0) break;
         const acked = await this.hostStub(host).deliver(this.ctx.id.toString(), pending);
         this.watches.acknowledge(host, acked);
@@ -616,20 +634,26 @@ export class ShardDO extends EdgekeeperObject {
       const owed = new Set<string>();
       const outcome = this.ctx.storage.transactionSync(() => {
         const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
-        const value = apply(w);
+        const { value, written } = this.store.tracking(() => apply(w));
         for (const { event, path, acl } of w.events) {
-          this.log.append(w.zxid, event, path, acl, event === "NodeDeleted" ? undefined : this.store.get(path), caller.sessionId, cxid);
+          const row = event === "NodeDeleted" ? undefined : written.has(path) ? written.get(path) : this.store.get(path);
+          this.log.append(w.zxid, event, path, acl, row, caller.sessionId, cxid);
         }
-        this.log.trim(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
+        this.log.finishWrite(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
         committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
-        for (const change of committed) for (const host of this.watches.fire(change)) owed.add(host);
+        for (const change of committed) {
+          for (const host of this.watches.fire(change)) {
+            owed.add(host);
+            this.hosts.owes(host);
+          }
+        }
         this.watches.writeAcknowledged();
         const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
         if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
         return outcome;
       });
       this.waiters.notify(committed);
-      for (const host of owed) if (this.watches.takesPush(host)) void this.push(host);
+      for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
       return outcome;
     } catch (err) {
       let outcome: Outcome<T>;

@@ -1,6 +1,6 @@
 /**
  * Row-level access to the znode table. Knows SQL, not ZooKeeper's rules
- * (those are in operations.ts).
+ * (those are in shard-tree.ts).
  */
 import { type Acl, type NodeKind, type Stat, type Value } from "../../protocol/index.ts";
 
@@ -79,6 +79,8 @@ export function statOf(row: ZnodeRow): Stat {
 
 export class ZnodeStore {
   private readonly sql: SqlStorage;
+  /** While `tracking`: the last row written at each path (undefined: removed). */
+  private written: Map<string, ZnodeRow | undefined> | undefined;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -89,7 +91,22 @@ export class ZnodeStore {
     return rows[0] ? rowFromSql(rows[0]) : undefined;
   }
 
+  /**
+   * Runs `fn` and answers, with its value, the last row it wrote at each path
+   * (undefined: removed), so a write's log entries need not read them back.
+   */
+  tracking<T>(fn: () => T): { value: T; written: Map<string, ZnodeRow | undefined> } {
+    const written = new Map<string, ZnodeRow | undefined>();
+    this.written = written;
+    try {
+      return { value: fn(), written };
+    } finally {
+      this.written = undefined;
+    }
+  }
+
   insert(row: ZnodeRow): void {
+    this.written?.set(row.path, { ...row });
     this.sql.exec(
       `INSERT INTO znodes (path, parent, name, data, data_null, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
          ctime, mtime, version, cversion, aversion, num_children)
@@ -99,17 +116,33 @@ export class ZnodeStore {
     );
   }
 
-  /** Writes back every mutable field of a row read earlier. */
-  update(row: ZnodeRow): void {
+  /**
+   * Writes back a row's children fields (a child created or deleted). Each update
+   * sets only the columns its operation changes: a parent's value is not rewritten
+   * for a child, and the tree's counters (schema.ts) move only with a value.
+   */
+  updateChildren(row: ZnodeRow): void {
+    this.written?.set(row.path, { ...row });
+    this.sql.exec("UPDATE znodes SET pzxid = ?, cversion = ?, num_children = ? WHERE path = ?", row.pzxid, row.cversion, row.numChildren, row.path);
+  }
+
+  /** Writes back a row's value and the fields a setData moves. */
+  updateData(row: ZnodeRow): void {
+    this.written?.set(row.path, { ...row });
     this.sql.exec(
-      `UPDATE znodes SET data = ?, data_null = ?, acl = ?, mzxid = ?, pzxid = ?, mtime = ?, version = ?, cversion = ?,
-         aversion = ?, num_children = ? WHERE path = ?`,
-      ...storedData(row.data), JSON.stringify(row.acl), row.mzxid, row.pzxid, row.mtime, row.version, row.cversion,
-      row.aversion, row.numChildren, row.path,
+      "UPDATE znodes SET data = ?, data_null = ?, mzxid = ?, mtime = ?, version = ? WHERE path = ?",
+      ...storedData(row.data), row.mzxid, row.mtime, row.version, row.path,
     );
   }
 
+  /** Writes back a row's ACL and its version. */
+  updateAcl(row: ZnodeRow): void {
+    this.written?.set(row.path, { ...row });
+    this.sql.exec("UPDATE znodes SET acl = ?, aversion = ? WHERE path = ?", JSON.stringify(row.acl), row.aversion, row.path);
+  }
+
   remove(path: string): void {
+    this.written?.set(path, undefined);
     this.sql.exec("DELETE FROM znodes WHERE path = ?", path);
   }
 

@@ -88,7 +88,7 @@ import {
   type WireStat,
 } from "./records.ts";
 import { JuteFatalError, JuteMarshallingError, JuteUnimplementedError } from "./errors.ts";
-import { ERROR_OP_CODE, OP_CODES, type OpName, XIDS, opNameOf } from "./opcodes.ts";
+import { ERROR_OP_CODE, OP_CODES, type JuteOpName, XIDS, opNameOf } from "./opcodes.ts";
 import { JuteReader, JuteWriter } from "./primitives.ts";
 
 // ---- multi ----
@@ -106,10 +106,11 @@ export interface MultiOpBodies {
   getData: PathWatchRequest;
   getChildren: PathWatchRequest;
 }
-export type MultiOp = { [K in keyof MultiOpBodies]: { op: K; body: MultiOpBodies[K] } }[keyof MultiOpBodies];
+/** One op of a jute MultiRequest: its op (the MultiHeader's type) and its body. */
+export type JuteMultiItem = { [K in keyof MultiOpBodies]: { op: K; body: MultiOpBodies[K] } }[keyof MultiOpBodies];
 
 export interface MultiRequest {
-  ops: MultiOp[];
+  ops: JuteMultiItem[];
 }
 
 const MULTI_OP_CODECS: { readonly [K in keyof MultiOpBodies]: Codec<MultiOpBodies[K]> } = {
@@ -131,20 +132,20 @@ const MULTI_END = { type: -1, done: true, err: -1 };
 export const MultiRequestCodec: Codec<MultiRequest> = {
   // A loop, not recursion: each step consumes at least a 9-byte header, so it ends.
   read: (r) => {
-    const ops: MultiOp[] = [];
+    const ops: JuteMultiItem[] = [];
     for (;;) {
       const header = MultiHeaderCodec.read(r);
       if (header.done) return { ops };
       const op = opNameOf(header.type);
       if (op === undefined || !(op in MULTI_OP_CODECS)) throw new JuteMarshallingError(`invalid op type ${header.type} in a multi`);
-      const codec = MULTI_OP_CODECS[op as MultiOp["op"]] as Codec<MultiOp["body"]>;
-      ops.push({ op, body: codec.read(r) } as MultiOp);
+      const codec = MULTI_OP_CODECS[op as JuteMultiItem["op"]] as Codec<JuteMultiItem["body"]>;
+      ops.push({ op, body: codec.read(r) } as JuteMultiItem);
     }
   },
   write: (w, m) => {
     for (const item of m.ops) {
       MultiHeaderCodec.write(w, { type: OP_CODES[item.op], done: false, err: -1 });
-      (MULTI_OP_CODECS[item.op] as Codec<MultiOp["body"]>).write(w, item.body);
+      (MULTI_OP_CODECS[item.op] as Codec<JuteMultiItem["body"]>).write(w, item.body);
     }
     MultiHeaderCodec.write(w, MULTI_END);
   },
@@ -311,7 +312,7 @@ export interface ResponseBodies {
   closeSession: Empty;
 }
 
-export const REQUEST_CODECS: { readonly [K in OpName]: Codec<RequestBodies[K]> } = {
+export const REQUEST_CODECS: { readonly [K in JuteOpName]: Codec<RequestBodies[K]> } = {
   create: CreateRequestCodec,
   delete: DeleteRequestCodec,
   exists: PathWatchRequestCodec,
@@ -345,7 +346,7 @@ export const REQUEST_CODECS: { readonly [K in OpName]: Codec<RequestBodies[K]> }
   closeSession: EmptyCodec,
 };
 
-export const RESPONSE_CODECS: { readonly [K in OpName]: Codec<ResponseBodies[K]> } = {
+export const RESPONSE_CODECS: { readonly [K in JuteOpName]: Codec<ResponseBodies[K]> } = {
   create: PathRecordCodec,
   delete: EmptyCodec,
   exists: StatResponseCodec,
@@ -382,7 +383,7 @@ export const RESPONSE_CODECS: { readonly [K in OpName]: Codec<ResponseBodies[K]>
 // ---- requests ----
 
 /** A decoded request: its xid, its op, and its body. */
-export type JuteRequest = { [K in OpName]: { xid: number; op: K; body: RequestBodies[K] } }[OpName];
+export type JuteRequest = { [K in JuteOpName]: { xid: number; op: K; body: RequestBodies[K] } }[JuteOpName];
 
 /**
  * Decodes one request payload (after the length prefix).
@@ -416,7 +417,7 @@ export function encodeRequest(request: JuteRequest): Uint8Array {
 // ---- replies ----
 
 /** A reply as a frame: the header, then the body when `header.err` is 0 (pass undefined otherwise). */
-export function encodeReply<K extends OpName>(header: ReplyHeader, op: K, body: ResponseBodies[K] | undefined): Uint8Array {
+export function encodeReply<K extends JuteOpName>(header: ReplyHeader, op: K, body: ResponseBodies[K] | undefined): Uint8Array {
   const w = new JuteWriter(true);
   ReplyHeaderCodec.write(w, header);
   if (header.err === 0) {
@@ -445,14 +446,14 @@ export function decodeReplyHeader(payload: Uint8Array): ReplyHeader {
   return ReplyHeaderCodec.read(new JuteReader(payload));
 }
 
-export interface Reply<K extends OpName> {
+export interface Reply<K extends JuteOpName> {
   header: ReplyHeader;
   /** Absent when header.err is not 0: ZooKeeper sends no body with an error. */
   body: ResponseBodies[K] | undefined;
 }
 
 /** Decodes a reply to a request of op `op` (a client knows it by xid). */
-export function decodeReply<K extends OpName>(payload: Uint8Array, op: K): Reply<K> {
+export function decodeReply<K extends JuteOpName>(payload: Uint8Array, op: K): Reply<K> {
   const r = new JuteReader(payload);
   const header = ReplyHeaderCodec.read(r);
   if (header.err !== 0) return { header, body: undefined };

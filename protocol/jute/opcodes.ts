@@ -38,15 +38,15 @@ export const OP_CODES = {
   closeSession: -11,
 } as const;
 
-export type OpName = keyof typeof OP_CODES;
+export type JuteOpName = keyof typeof OP_CODES;
 
 /** OpCode.error: the type of an ErrorResult inside a multi response. */
 export const ERROR_OP_CODE = -1;
 
-const OP_NAMES = new Map<number, OpName>(Object.entries(OP_CODES).map(([name, code]) => [code, name as OpName]));
+const OP_NAMES = new Map<number, JuteOpName>(Object.entries(OP_CODES).map(([name, code]) => [code, name as JuteOpName]));
 
 /** The op named by a code, or undefined for a code ZooKeeper does not know. */
-export function opNameOf(code: number): OpName | undefined {
+export function opNameOf(code: number): JuteOpName | undefined {
   return OP_NAMES.get(code);
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { backoffDelay } from "../../client/core/backoff.ts";
 import { type Phase, type StateInput, transition } from "../../client/core/states.ts";
 import { toWireOp } from "../../client/core/transaction.ts";
-import { type WatchEvent, WatchRegistry } from "../../client/core/watches.ts";
+import { type WatchEvent, WatchListeners } from "../../client/core/watches.ts";
 import { decodeFrame, decodeValue, encodeFrames, encodeValue, errorFromBody, socketUrl, toBytes } from "../../client/core/wire.ts";
 import { KeeperError } from "../../protocol/errors.ts";
 import { MAX_READABLE_VALUE_BYTES } from "../../protocol/limits.ts";
@@ -143,7 +143,7 @@ describe("watch registry", () => {
   const event = (kind: WatchEvent["kind"], watchPath: string, path = watchPath): WatchEvent => ({ type: "NodeDataChanged", path, zxid: 1, kind, watchPath });
 
   it("fires a one-shot watch once, and the same listener once per firing", () => {
-    const registry = new WatchRegistry();
+    const registry = new WatchListeners();
     const seen: string[] = [];
     const listener = (ev: WatchEvent) => seen.push(ev.watchPath);
     registry.add("data", "/a", listener);
@@ -155,7 +155,7 @@ describe("watch registry", () => {
   });
 
   it("keeps persistent watches and matches kind and path", () => {
-    const registry = new WatchRegistry();
+    const registry = new WatchListeners();
     const seen: string[] = [];
     registry.add("recursive", "/r", (ev) => seen.push(`r:${ev.path}`));
     registry.add("child", "/r", (ev) => seen.push(`c:${ev.path}`));
@@ -166,7 +166,7 @@ describe("watch registry", () => {
   });
 
   it("streams events in order, ends on close, fails on expiry", async () => {
-    const registry = new WatchRegistry();
+    const registry = new WatchListeners();
     const stream = registry.stream(() => {});
     stream.push(event("persistent", "/a"));
     stream.push(event("persistent", "/b"));
@@ -182,7 +182,7 @@ describe("watch registry", () => {
   });
 
   it("calls back once when a stream is left", async () => {
-    const registry = new WatchRegistry();
+    const registry = new WatchListeners();
     let returned = 0;
     const stream = registry.stream(() => returned++);
     stream.push(event("persistent", "/a"));

@@ -144,16 +144,22 @@ describe("requests", () => {
 
   it("turns error bodies into KeeperErrors, with a failed multi's results", async () => {
     const zk = await open();
+    const badVersion = { name: "BadVersion", code: -103, message: "bad version: /b", path: "/b" } as const;
+    const results = [
+      { op: "error", error: { name: "Ok", code: 0, message: "ok" } },
+      { op: "error", error: badVersion },
+      { op: "error", error: { name: "RuntimeInconsistency", code: -2, message: "runtime inconsistency" } },
+    ] as const;
     host.answer = (op) =>
       op.op === "multi"
-        ? { ok: false, error: { name: "BadVersion", code: -103, message: "bad version: /b", path: "/b" }, results: [0, -103, -2] }
+        ? { ok: false, error: badVersion, results: [...results] }
         : op.op === "exists"
           ? { ok: true, value: { stat: null } }
           : { ok: false, error: { name: "NoNode", code: -101, message: "no node: /a", path: "/a" } };
     await expect(zk.getData("/a")).rejects.toMatchObject({ name: "KeeperError.NoNode", keeperName: "NoNode", code: -101, path: "/a" });
     await expect(zk.transaction().create("/a").setData("/b", "x", 3).delete("/c").commit()).rejects.toMatchObject({
       keeperName: "BadVersion",
-      results: [0, -103, -2],
+      results,
     });
     expect(host.requests.at(-1)!.op).toEqual({
       op: "multi",

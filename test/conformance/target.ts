@@ -87,7 +87,7 @@ export interface WatchEvent {
   path: string;
 }
 
-export type MultiOp =
+export type ConformanceMultiItem =
   | { op: "create"; path: string; data?: string; mode?: number }
   | { op: "delete"; path: string; version?: number }
   | { op: "setData"; path: string; data: string; version?: number }
@@ -273,7 +273,7 @@ export class Session {
   }
 
   /** A multi: the per-op results (each "ok", a path, or a Stat), or the first error and every op's code. */
-  multi(ops: MultiOp[]): Promise<{ error?: string; results: unknown[] }> {
+  multi(ops: ConformanceMultiItem[]): Promise<{ error?: string; results: unknown[] }> {
     const transaction = this.client.transaction();
     for (const op of ops) {
       if (op.op === "create") transaction.create(op.path, Buffer.from(op.data ?? ""), zookeeper.ACL.OPEN_ACL_UNSAFE, op.mode ?? 0);

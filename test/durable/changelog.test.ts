@@ -68,6 +68,14 @@ describe("changesSince", () => {
     ]);
   });
 
+  it("a write of many events logs every one, in op order", async () => {
+    const { stub } = newShard();
+    const paths = Array.from({ length: 30 }, (_, i) => `/m${String(i).padStart(2, "0")}`);
+    const start = await lastZxid(stub);
+    await ok(stub, ANON, { op: "multi", ops: paths.map((path) => ({ op: "create" as const, path })) });
+    expect(await eventsSince(stub, start)).toEqual(paths.flatMap((path) => [[1, "NodeCreated", path], [1, "NodeChildrenChanged", "/"]]));
+  });
+
   it("failed writes log nothing", async () => {
     const { stub } = newShard();
     await ok(stub, ANON, { op: "create", path: "/a" });

@@ -6,7 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { initializeCounters } from "../../durable/base/row-counters.ts";
-import { ZNODE_COUNTERS } from "../../durable/shard/schema.ts";
+import { ZNODE_COUNTERS, migrateShardSchema } from "../../durable/shard/schema.ts";
 import type { ShardDO } from "../../durable/shard/shard-do.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { ANON, bytes, exec, newShard, ok, session } from "../harness/shard.ts";
@@ -62,5 +62,22 @@ describe("shard counters", () => {
     expect(await stub.stats("/")).toEqual(counted);
     await ok(stub, ANON, { op: "delete", path: "/old" });
     expect(await stub.stats("/")).toMatchObject({ nodes: FRESH.nodes, dataBytes: FRESH.dataBytes });
+  });
+
+  it("a shard upgraded from the earlier triggers counts each change once", async () => {
+    const { stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/up", data: bytes("abc") }); // 3 + 3
+    await runInDurableObject(stub, async (_shard: ShardDO, state) => {
+      // As a shard started by an earlier version: its triggers under their old names.
+      for (const [event, sign] of [["insert", "+"], ["delete", "-"]]) {
+        state.storage.sql.exec(`CREATE TRIGGER znodes_counted_${event} AFTER ${event} ON znodes BEGIN UPDATE meta SET value = value ${sign} 1 WHERE key = 'node_count'; END`);
+      }
+      migrateShardSchema(state.storage.sql);
+    });
+    await ok(stub, ANON, { op: "create", path: "/up/child", data: bytes("xy") }); // 9 + 2
+    await ok(stub, ANON, { op: "setData", path: "/up", data: bytes("abcd") }); // 3 -> 4
+    expect(await stub.stats("/")).toMatchObject({ nodes: FRESH.nodes + 2, dataBytes: FRESH.dataBytes + 3 + 4 + 9 + 2 });
+    await ok(stub, ANON, { op: "delete", path: "/up/child" });
+    expect(await stub.stats("/")).toMatchObject({ nodes: FRESH.nodes + 1, dataBytes: FRESH.dataBytes + 3 + 4 });
   });
 });

@@ -6,7 +6,7 @@
  */
 import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { hostNumberOfSession, negotiateTimeout, parseSessionId, sessionIdHex } from "../../durable/session/session-ids.ts";
+import { hostNumberOfSession, negotiateTimeout, parseSessionId, sessionIdHex } from "../../protocol/session-ids.ts";
 import { DEADLINE_SLACK } from "../../durable/session/session-store.ts";
 import type { ShardRequest } from "../../protocol/index.ts";
 import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, TICK_MS, TestHost, errorName, eventually, shardOf } from "../harness/sessions.ts";

@@ -13,7 +13,8 @@
  */
 import type { KeeperErrorBody } from "../../protocol/errors.ts";
 import { sessionPasswordText } from "../../protocol/session-password.ts";
-import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
+import type { MultiItemResult, WithBase64 } from "../../protocol/operations.ts";
+import type { ClientMessage, ServerMessage, SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import { type WsConnection, type WsServer, startWsServer } from "./ws-server.ts";
 
 export interface FakeSession {
@@ -24,7 +25,7 @@ export interface FakeSession {
   conn: WsConnection | undefined;
 }
 
-export type Answer = { ok: true; value: unknown } | { ok: false; error: KeeperErrorBody; results?: unknown[] };
+export type Answer = { ok: true; value: SessionResult } | { ok: false; error: KeeperErrorBody; results?: WithBase64<MultiItemResult>[] };
 
 /** One frame as the host received it. */
 export interface ReceivedFrame {

@@ -12,7 +12,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { shardObjectName } from "../../durable/env.ts";
 import type { SessionGrant, SessionHost, SessionHostApi, SessionOutcome } from "../../durable/session/session-host.ts";
-import { hostObjectName } from "../../durable/session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 import type { Caller, Id, KeeperErrorName, Outcome, ResultOf, ShardRequest } from "../../protocol/index.ts";
 import { HttpClient } from "./http.ts";
 import { sleep } from "./shard.ts";

@@ -12,7 +12,7 @@ import {
   JuteUnimplementedError,
   JuteWriter,
   OP_CODES,
-  type OpName,
+  type JuteOpName,
   decodeConnectRequest,
   decodeConnectResponse,
   decodeNotification,
@@ -49,7 +49,7 @@ describe("round trips", () => {
     expect(decodeRequest(unframe(framed))).toEqual(request);
   });
 
-  it.each(Object.keys(RESPONSES) as OpName[])("response %s", (op) => {
+  it.each(Object.keys(RESPONSES) as JuteOpName[])("response %s", (op) => {
     const header = { xid: 7, zxid: 0x1_0000_0009n, err: 0 };
     const framed = encodeReply(header, op, RESPONSES[op]);
     expect(decodeReply(unframe(framed), op)).toEqual({ header, body: RESPONSES[op] });

@@ -11,7 +11,7 @@ import {
   JuteMarshallingError,
   JuteWriter,
   OP_CODES,
-  type OpName,
+  type JuteOpName,
   decodeConnectRequest,
   decodeConnectResponse,
   decodeNotification,
@@ -30,7 +30,7 @@ import { REQUESTS, RESPONSES } from "./samples.ts";
 const SEED = fuzzSeed("JUTE_FUZZ_SEED", "jute");
 const ROUNDS = Number(process.env.JUTE_FUZZ_ROUNDS ?? 4_000);
 
-const OPS = Object.keys(OP_CODES) as OpName[];
+const OPS = Object.keys(OP_CODES) as JuteOpName[];
 
 /** Payloads (without length prefix) of valid requests, replies and connects. */
 const CORPUS: Uint8Array[] = [

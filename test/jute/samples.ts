@@ -1,5 +1,5 @@
 /** Sample records of every kind, shared by the codec's round-trip and fuzz tests. */
-import type { JuteRequest, MultiResult, OpName, ResponseBodies, WireStat } from "../../protocol/jute/index.ts";
+import type { JuteRequest, MultiResult, JuteOpName, ResponseBodies, WireStat } from "../../protocol/jute/index.ts";
 
 export const bytes = (...parts: (number[] | string)[]): Uint8Array =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === "string" ? [...new TextEncoder().encode(p)] : p)));
@@ -92,7 +92,7 @@ export const MULTI_RESULTS: MultiResult[] = [
 ];
 
 /** A response body for every op code. */
-export const RESPONSES: { [K in OpName]: ResponseBodies[K] } = {
+export const RESPONSES: { [K in JuteOpName]: ResponseBodies[K] } = {
   create: { path: "/a" },
   delete: {},
   exists: { stat: STAT },

@@ -280,6 +280,12 @@ describe("unknown operations, views, encodings and endpoints", () => {
     expect(res.status).toBe(302);
     expect(new URL(res.headers.get("Location")!, ORIGIN).pathname).toBe("/ui/");
   });
+
+  it("answers /ui/ with a 404 where no console is bound (deployed, its assets answer before the Worker)", async () => {
+    const res = await SELF.fetch(`${ORIGIN}/ui/`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { name: string } }).error.name).toBe("Unimplemented");
+  });
 });
 
 describe("bad headers", () => {

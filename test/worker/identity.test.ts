@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { hostObjectName } from "../../durable/session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 import type { ServerMessage } from "../../protocol/session-protocol.ts";
 import { clientAddressOf } from "../../worker/identity.ts";
 import { HttpClient, SUPER_AUTH, expectKeeperError } from "../harness/http.ts";

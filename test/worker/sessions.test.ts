@@ -4,7 +4,7 @@
  * The tick is 200 ms here (vitest.config.ts): timeouts lie in [400, 4000] ms.
  */
 import { describe, expect, it } from "vitest";
-import { hostNumberOfSession } from "../../durable/session/session-ids.ts";
+import { hostNumberOfSession } from "../../protocol/session-ids.ts";
 import type { Stat } from "../../protocol/index.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
 import { MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";

@@ -10,7 +10,7 @@ import { MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";
 import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
 import { SELF, env, evictDurableObject } from "cloudflare:test";
-import { hostObjectName } from "../../durable/session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 
 describe("connecting", () => {
   it("opens a session, answers pings, and refuses a plain GET", async () => {

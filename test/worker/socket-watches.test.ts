@@ -6,7 +6,7 @@
  */
 import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { hostObjectName } from "../../durable/session/session-ids.ts";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";

@@ -5,12 +5,12 @@
  * besides (CREATE to mount, DELETE to unmount), as for a create or delete.
  */
 import { Hono } from "hono";
-import { limitsFromEnv, parseAclList } from "../../protocol/index.ts";
+import { limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { checkedPath } from "../op-parsing.ts";
-import { readJsonObject, requiredString } from "../request-body.ts";
+import { aclOf, checkedPath, requiredString } from "../../protocol/op-parsing.ts";
+import { readJsonObject } from "../request-body.ts";
 import { snapshotRoutes } from "./snapshot.ts";
 import { znodePathOf } from "./znodes.ts";
 
@@ -25,7 +25,7 @@ adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)
 adminRoutes.post("/mounts", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
   const prefix = requiredString(body, "prefix");
-  const acl = body.acl === undefined || body.acl === null ? undefined : parseAclList(body.acl);
+  const acl = aclOf(body);
   const out = await c.get("router").mount(await callerOf(c.req, c.env), prefix, acl);
   if (!out.ok) return errorResponse(c, out.error);
   return c.json({ mount: out.mount, table: out.table }, 201);

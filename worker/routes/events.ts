@@ -12,7 +12,7 @@ import { streamSSE } from "hono/streaming";
 import { CHANGE_SCOPES, type ChangeScope, KeeperError, limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { callerOf } from "../identity.ts";
-import { checkedPath } from "../op-parsing.ts";
+import { checkedPath } from "../../protocol/op-parsing.ts";
 import { parseIntegerText } from "../request-body.ts";
 import { INDEX_HEADER, znodePathOf } from "./znodes.ts";
 

@@ -6,8 +6,8 @@ import { type DataEncoding, type MultiItemResult, encodeData, limitsFromEnv } fr
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { multiOpsOf, multiReadOpsOf, preferredEncoding } from "../op-parsing.ts";
-import { readJsonObject } from "../request-body.ts";
+import { multiOpsOf, multiReadOpsOf } from "../../protocol/op-parsing.ts";
+import { httpOpParsing, preferredEncoding, readJsonObject } from "../request-body.ts";
 
 /** A per-op result as JSON: values encoded as the caller asked. */
 function resultJson(result: MultiItemResult, encoding: DataEncoding): unknown {
@@ -19,7 +19,7 @@ export const multiRoutes = new Hono<AppEnv>();
 multiRoutes.post("/multi", async (c) => {
   const limits = limitsFromEnv(c.env);
   const body = await readJsonObject(c, limits.maxRequestBytes);
-  const ops = multiOpsOf(body, limits);
+  const ops = multiOpsOf(body, httpOpParsing(limits));
   const caller = await callerOf(c.req, c.env);
   const out = await c.get("router").execute(caller, { op: "multi", ops });
   if (!out.ok) return errorResponse(c, out.error, out.results ? { results: out.results } : {});
@@ -30,7 +30,7 @@ multiRoutes.post("/multi-read", async (c) => {
   const limits = limitsFromEnv(c.env);
   const encoding = preferredEncoding(c.req.query("encoding"));
   const body = await readJsonObject(c, limits.maxRequestBytes);
-  const ops = multiReadOpsOf(body, limits);
+  const ops = multiReadOpsOf(body, httpOpParsing(limits));
   const caller = await callerOf(c.req, c.env);
   const out = await c.get("router").execute(caller, { op: "multiRead", ops });
   if (!out.ok) return errorResponse(c, out.error);

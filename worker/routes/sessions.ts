@@ -14,12 +14,13 @@ import {
   parseSessionId,
   pickHost,
   sessionIdHex,
-} from "../../durable/session/session-ids.ts";
+} from "../../protocol/session-ids.ts";
 import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf, clientAddressOf, mayRelayClientAddress } from "../identity.ts";
-import { optionalInteger, readJsonObject } from "../request-body.ts";
+import { optionalInteger } from "../../protocol/op-parsing.ts";
+import { readJsonObject } from "../request-body.ts";
 import { SESSION_HEADER, type SessionCredentials, hostOfSession, sessionHost, sessionOf } from "../session-router.ts";
 
 /** What a session is given when its caller names no timeout (then negotiated as any other). */

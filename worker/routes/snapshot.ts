@@ -13,7 +13,8 @@ import { KeeperError, limitsFromEnv, parseAclList, parseSnapshotHeader } from ".
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { type JsonObject, readJsonObject } from "../request-body.ts";
+import type { JsonObject } from "../../protocol/op-parsing.ts";
+import { readJsonObject } from "../request-body.ts";
 
 export const snapshotRoutes = new Hono<AppEnv>();
 

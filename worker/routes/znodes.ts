@@ -8,8 +8,8 @@ import type { Context } from "hono";
 import { type ChangeScope, type Stat, ANY_VERSION, KeeperError, encodeData, limitsFromEnv, parseAclList } from "../../protocol/index.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
-import { checkedPath, createOpOf, dataOf, preferredEncoding } from "../op-parsing.ts";
-import { optionalInteger, parseIntegerText, readJsonObject } from "../request-body.ts";
+import { checkedPath, createOpOf, dataOf, optionalInteger } from "../../protocol/op-parsing.ts";
+import { httpOpParsing, parseIntegerText, preferredEncoding, readJsonObject } from "../request-body.ts";
 import type { AppEnv } from "../app.ts";
 
 const PREFIX = "/v1/znodes";
@@ -114,7 +114,7 @@ znodeRoutes.post("/*", async (c) => {
   const path = znodePathOf(c.req.url);
   const body = await readJsonObject(c, limits.maxRequestBytes);
   const caller = await callerOf(c.req, c.env);
-  const out = await c.get("router").execute(caller, createOpOf(path, body, limits));
+  const out = await c.get("router").execute(caller, createOpOf(path, body, httpOpParsing(limits)));
   if (!out.ok) return errorResponse(c, out.error);
   c.header("Location", `${PREFIX}${out.value.path.split("/").map(encodeURIComponent).join("/")}`);
   c.header("ETag", etag(out.value.stat));
@@ -140,7 +140,7 @@ znodeRoutes.put("/*", async (c) => {
     if (!out.ok) return errorResponse(c, out.error);
     return c.json({ path, stat: out.value.stat });
   }
-  const data = dataOf(body);
+  const data = dataOf(body, "per-op");
   const out = await router.execute(caller, version === undefined ? { op: "setData", path, data } : { op: "setData", path, data, version });
   if (!out.ok) return errorResponse(c, out.error);
   c.header("ETag", etag(out.value.stat));

@@ -2,7 +2,7 @@
  * ZooKeeper's rules for the writes the simulator drives (create, setData, delete,
  * check, multi, closeSession with its ephemerals), executed over the row store
  * into effects. Nothing is written here: the leader writes the effects with the
- * log entry. durable/shard/operations.ts and znode-store.ts hold the full rule set
+ * log entry. durable/shard/shard-tree.ts and znode-store.ts hold the full rule set
  * (ACLs, sequential, TTL, containers, mounts); the adapter will unify the two.
  */
 import type { KeeperErrorName, Stat } from "../../../protocol/index.ts";

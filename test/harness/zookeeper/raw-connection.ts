@@ -17,7 +17,7 @@ import {
   type ConnectResponse,
   FrameSplitter,
   type JuteRequest,
-  type OpName,
+  type JuteOpName,
   type Reply,
   type WatcherEvent,
   XIDS,
@@ -102,7 +102,7 @@ export class RawConnection {
    * Sends a request and returns its decoded reply, collecting notifications that
    * arrive first. Every reply must re-encode to exactly the bytes received.
    */
-  async call<K extends OpName>(op: K, body: Extract<JuteRequest, { op: K }>["body"], xid?: number): Promise<Reply<K> & { payload: Uint8Array }> {
+  async call<K extends JuteOpName>(op: K, body: Extract<JuteRequest, { op: K }>["body"], xid?: number): Promise<Reply<K> & { payload: Uint8Array }> {
     const id = xid ?? ++this.xid;
     this.send(encodeRequest({ xid: id, op, body } as JuteRequest));
     for (;;) {

@@ -1,8 +1,11 @@
 /**
- * The operations a shard executes and the results it returns. Every surface
- * (HTTP, WebSocket sessions, the wire bridge) translates into these.
+ * The operations a shard executes, those a session host runs itself, and what each
+ * returns: the one vocabulary of every surface (HTTP, WebSocket sessions, the wire
+ * bridge), the host and the shard. The session protocol carries it with values as
+ * base64 (WithBase64, session-protocol.ts); jute has its own names (jute/).
  */
 import type { Acl, Id } from "./acl.ts";
+import type { WatchKind } from "./changes.ts";
 import type { KeeperErrorBody } from "./errors.ts";
 import type { CreateMode } from "./modes.ts";
 import type { Stat } from "./stat.ts";
@@ -91,7 +94,42 @@ export interface MultiReadOp {
 export type WriteOp = CreateOp | DeleteOp | SetDataOp | CheckOp | SetAclOp | MultiOp;
 export type ReadOp = GetDataOp | ExistsOp | GetChildrenOp | GetAllChildrenNumberOp | GetEphemeralsOp | GetAclOp | MultiReadOp;
 export type Op = WriteOp | ReadOp;
-export type OpName = Op["op"];
+
+/**
+ * What a session asks of its host itself rather than of a shard. `sync`: every write
+ * committed before it (on the path's shard) is visible to the session's next read.
+ */
+export interface SyncOp {
+  op: "sync";
+  path: string;
+}
+/** A persistent watch; `recursive` also sees every descendant (no child events). */
+export interface AddWatchOp {
+  op: "addWatch";
+  path: string;
+  mode: "persistent" | "recursive";
+}
+/** Removes the session's watches on a path: one kind, or all ("any"); NoWatcher if none. */
+export interface RemoveWatchesOp {
+  op: "removeWatches";
+  path: string;
+  kind: WatchKind | "any";
+}
+/** addauth: adds an identity to the session (digest user:password). */
+export interface AddAuthOp {
+  op: "addAuth";
+  scheme: string;
+  credentials: string;
+}
+/** Closes the session: its ephemerals go; on a socket the host answers, then sends `closed`. */
+export interface CloseOp {
+  op: "close";
+}
+export type HostOnlyOp = SyncOp | AddWatchOp | RemoveWatchesOp | AddAuthOp | CloseOp;
+/** Everything a session may ask: a shard's operations and its host's own. */
+export type SessionOperation = Op | HostOnlyOp;
+/** The name of an operation (jute's op codes are named JuteOpName). */
+export type OpName = SessionOperation["op"];
 
 export const WRITE_OPS: ReadonlySet<string> = new Set(["create", "delete", "setData", "check", "setACL", "multi"]);
 export const MULTI_WRITE_OPS: ReadonlySet<string> = new Set(["create", "delete", "setData", "check"]);
@@ -136,31 +174,48 @@ export interface AclResult {
   acl: Acl[];
   stat: Stat;
 }
+/** One op's outcome inside a committed multi. */
+export type MultiWriteItemResult = ({ op: "create" } & CreateResult) | { op: "delete" } | ({ op: "setData" } & StatResult) | { op: "check" };
+/** One op's failure inside a multiRead, or (every op's) inside a failed multi. */
+export interface MultiErrorResult {
+  op: "error";
+  error: KeeperErrorBody;
+}
+/** One op's outcome inside a multiRead. */
+export type MultiReadItemResult = ({ op: "getData" } & DataResult) | ({ op: "getChildren" } & ChildrenResult) | MultiErrorResult;
 /** One op's outcome inside a multi or multiRead. */
-export type MultiItemResult =
-  | ({ op: "create" } & CreateResult)
-  | { op: "delete" }
-  | ({ op: "setData" } & StatResult)
-  | { op: "check" }
-  | ({ op: "getData" } & DataResult)
-  | ({ op: "getChildren" } & ChildrenResult)
-  | { op: "error"; error: KeeperErrorBody };
+export type MultiItemResult = MultiWriteItemResult | MultiReadItemResult;
 
+/** What each operation answers when it succeeds, by its name. */
 export interface ResultOf {
   create: CreateResult;
   delete: Record<string, never>;
   setData: StatResult;
   check: Record<string, never>;
   setACL: StatResult;
-  multi: { results: MultiItemResult[] };
+  multi: { results: MultiWriteItemResult[] };
   getData: DataResult;
   exists: { stat: Stat | null };
   getChildren: ChildrenResult;
   getAllChildrenNumber: { count: number };
   getEphemerals: { paths: string[] };
   getACL: AclResult;
-  multiRead: { results: MultiItemResult[] };
+  multiRead: { results: MultiReadItemResult[] };
+  sync: { path: string };
+  addWatch: Record<string, never>;
+  removeWatches: Record<string, never>;
+  addAuth: Record<string, never>;
+  close: { closed: true };
 }
+
+/**
+ * A value as JSON carries it where values travel as base64 (the session protocol):
+ * bytes become strings, everything else stays as it is.
+ *
+ * @example
+ * const answer: WithBase64<DataResult> = { data: "aGk=", stat };
+ */
+export type WithBase64<T> = T extends Uint8Array ? string : T extends readonly (infer U)[] ? WithBase64<U>[] : T extends object ? { [K in keyof T]: WithBase64<T[K]> } : T;
 
 /**
  * A shard's answer to one request. `zxid` is the shard's last committed zxid when

@@ -9,10 +9,10 @@ import { bytesToBase64, base64ToBytes } from "../../protocol/encoding.ts";
 import { KEEPER_ERRORS, KeeperError, type KeeperErrorBody } from "../../protocol/errors.ts";
 import {
   ADD_WATCH_MODES,
+  type JuteMultiItem,
+  type JuteOpName,
   type JuteRequest,
-  type MultiOp,
   type MultiResult,
-  type OpName,
   type ResponseBodies,
   XIDS,
   encodeReply,
@@ -20,9 +20,10 @@ import {
   toWireStat,
 } from "../../protocol/jute/index.ts";
 import { type CreateMode, parseCreateMode } from "../../protocol/modes.ts";
-import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { MultiItemResult, WithBase64 } from "../../protocol/operations.ts";
+import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import type { Stat } from "../../protocol/stat.ts";
-import type { BridgeSession, ResMessage } from "./session.ts";
+import { type BridgeSession, type ResMessage, resultFor } from "./session.ts";
 import { setWatchesPlan } from "./set-watches.ts";
 import { watchKindOfType } from "./watches.ts";
 
@@ -36,8 +37,6 @@ export interface Answer {
 export type Plan =
   | { kind: "local"; answer: (session: BridgeSession) => Answer }
   | { kind: "upstream"; ops: SessionOp[]; answer: (answers: ResMessage[], session: BridgeSession) => Answer };
-
-type Value = Record<string, unknown>;
 
 const utf8 = new TextDecoder();
 
@@ -61,7 +60,7 @@ export function fitToBuffer(frame: Uint8Array, maxBuffer: number): Uint8Array {
   return encodeReplyHeader({ xid: header.getInt32(4), zxid: header.getBigInt64(8), err: KEEPER_ERRORS.BadArguments.code });
 }
 
-function reply<K extends OpName>(xid: number, session: BridgeSession, op: K, body: ResponseBodies[K]): Answer {
+function reply<K extends JuteOpName>(xid: number, session: BridgeSession, op: K, body: ResponseBodies[K]): Answer {
   return { frames: [encodeReply({ xid, zxid: BigInt(session.zxid), err: 0 }, op, body)] };
 }
 
@@ -69,20 +68,26 @@ function codeOf(error: KeeperErrorBody | undefined): number {
   return typeof error?.code === "number" ? error.code : KEEPER_ERRORS.SystemError.code;
 }
 
-const stat = (value: Value): ReturnType<typeof toWireStat> => toWireStat(value.stat as Stat);
+const stat = (value: { stat: Stat }): ReturnType<typeof toWireStat> => toWireStat(value.stat);
 /** A value from the host: base64, or null for ZooKeeper's null value (sent as a -1 length). */
-const data = (value: Value): Uint8Array | null => (typeof value.data === "string" ? base64ToBytes(value.data) : null);
+const data = (value: { data: string | null }): Uint8Array | null => (typeof value.data === "string" ? base64ToBytes(value.data) : null);
 /** A value for the host: ZooKeeper's null (a -1 length, kazoo's None, Java's null) stays null. */
 const upstreamData = (bytes: Uint8Array | null): string | null => (bytes === null ? null : bytesToBase64(bytes));
 
 /** One upstream op whose success becomes `body(value)`; a failure becomes its error code. */
-function single<K extends OpName>(xid: number, op: K, upstream: SessionOp, body: (value: Value, session: BridgeSession) => ResponseBodies[K] | KeeperError): Plan {
+function single<K extends JuteOpName, O extends SessionOp>(
+  xid: number,
+  op: K,
+  upstream: O,
+  body: (value: SessionResult<O>, session: BridgeSession) => ResponseBodies[K] | KeeperError,
+): Plan {
   return {
     kind: "upstream",
     ops: [upstream],
     answer: ([res], session) => {
-      if (!res!.ok) return errorAnswer(xid, session.zxid, codeOf(res!.error));
-      const out = body((res!.value ?? {}) as Value, session);
+      const answer = resultFor(upstream, res!);
+      if (!answer.ok) return errorAnswer(xid, session.zxid, codeOf(answer.error));
+      const out = body(answer.value, session);
       if (out instanceof KeeperError) return errorAnswer(xid, session.zxid, out.code);
       return reply(xid, session, op, out);
     },
@@ -109,7 +114,7 @@ function createOp(body: { path: string; data: Uint8Array | null; acl: Acl[]; fla
 
 type MultiWrite = Extract<SessionOp, { op: "multi" }>["ops"][number];
 
-function multiWriteOp(item: MultiOp): MultiWrite {
+function multiWriteOp(item: JuteMultiItem): MultiWrite {
   switch (item.op) {
     case "create":
     case "create2":
@@ -129,11 +134,11 @@ function multiWriteOp(item: MultiOp): MultiWrite {
 }
 
 /** A multi's results: create (op 1) answers its path only; create2, createContainer and createTTL path and Stat. */
-function multiResults(ops: MultiOp[], results: Value[]): MultiResult[] {
+function multiResults(ops: JuteMultiItem[], results: WithBase64<MultiItemResult>[]): MultiResult[] {
   return results.map((result, i): MultiResult => {
     switch (result.op) {
       case "create":
-        return ops[i]?.op === "create" ? { op: "create", path: result.path as string } : { op: "create2", path: result.path as string, stat: stat(result) };
+        return ops[i]?.op === "create" ? { op: "create", path: result.path } : { op: "create2", path: result.path, stat: stat(result) };
       case "delete":
         return { op: "delete" };
       case "check":
@@ -143,14 +148,14 @@ function multiResults(ops: MultiOp[], results: Value[]): MultiResult[] {
       case "getData":
         return { op: "getData", data: data(result), stat: stat(result) };
       case "getChildren":
-        return { op: "getChildren", children: result.children as string[] };
-      default:
-        return { op: "error", err: codeOf(result.error as KeeperErrorBody | undefined) };
+        return { op: "getChildren", children: result.children };
+      case "error":
+        return { op: "error", err: codeOf(result.error) };
     }
   });
 }
 
-function multiPlan(xid: number, ops: MultiOp[]): Plan {
+function multiPlan(xid: number, ops: JuteMultiItem[]): Plan {
   const upstream: MultiWrite[] = [];
   for (let at = 0; at < ops.length; at++) {
     try {
@@ -162,26 +167,27 @@ function multiPlan(xid: number, ops: MultiOp[]): Plan {
       return local((session) => reply(xid, session, "multi", { results }));
     }
   }
+  const multi = { op: "multi" as const, ops: upstream };
   return {
     kind: "upstream",
-    ops: [{ op: "multi", ops: upstream }],
+    ops: [multi],
     answer: ([res], session) => {
-      if (res!.ok) return reply(xid, session, "multi", { results: multiResults(ops, ((res!.value as Value).results ?? []) as Value[]) });
-      const results = (res as { results?: unknown[] }).results;
-      if (!Array.isArray(results)) return errorAnswer(xid, session.zxid, codeOf(res!.error));
+      const answer = resultFor(multi, res!);
+      if (answer.ok) return reply(xid, session, "multi", { results: multiResults(ops, answer.value.results) });
+      if (!answer.results) return errorAnswer(xid, session.zxid, codeOf(answer.error));
       // A failed multi: err 0 in the header, one ErrorResult per op.
-      return reply(xid, session, "multi", { results: results.map((r) => ({ op: "error", err: codeOf((r as Value).error as KeeperErrorBody) })) });
+      return reply(xid, session, "multi", { results: answer.results.map((r) => ({ op: "error", err: codeOf(r.op === "error" ? r.error : undefined) })) });
     },
   };
 }
 
-function multiReadPlan(xid: number, ops: MultiOp[]): Plan {
+function multiReadPlan(xid: number, ops: JuteMultiItem[]): Plan {
   const upstream: { op: "getData" | "getChildren"; path: string }[] = [];
   for (const item of ops) {
     if (item.op !== "getData" && item.op !== "getChildren") return local((session) => errorAnswer(xid, session.zxid, KEEPER_ERRORS.BadArguments.code));
     upstream.push({ op: item.op, path: item.body.path });
   }
-  return single(xid, "multiRead", { op: "multiRead", ops: upstream }, (value) => ({ results: multiResults(ops, (value.results ?? []) as Value[]) }));
+  return single(xid, "multiRead", { op: "multiRead", ops: upstream }, (value) => ({ results: multiResults(ops, value.results) }));
 }
 
 /**
@@ -194,14 +200,14 @@ export function planRequest(request: JuteRequest, remote: string): Plan {
   const xid = request.xid;
   switch (request.op) {
     case "create":
-      return single(xid, "create", createOp(request.body), (v) => ({ path: v.path as string }));
+      return single(xid, "create", createOp(request.body), (v) => ({ path: v.path }));
     case "create2":
     case "createContainer": {
       const op = request.op;
-      return single(xid, op, createOp(request.body), (v) => ({ path: v.path as string, stat: stat(v) }));
+      return single(xid, op, createOp(request.body), (v) => ({ path: v.path, stat: stat(v) }));
     }
     case "createTTL":
-      return single(xid, "createTTL", createOp(request.body, request.body.ttl), (v) => ({ path: v.path as string, stat: stat(v) }));
+      return single(xid, "createTTL", createOp(request.body, request.body.ttl), (v) => ({ path: v.path, stat: stat(v) }));
     case "delete":
       return single(xid, "delete", { op: "delete", path: request.body.path, version: request.body.version }, () => ({}));
     case "check":
@@ -210,7 +216,7 @@ export function planRequest(request: JuteRequest, remote: string): Plan {
       const { path, watch } = request.body;
       return single(xid, "exists", { op: "exists", path, watch }, (v, session) => {
         if (watch) session.watches.add(path, "data"); // exists leaves a watch on a missing node too
-        return v.stat ? { stat: stat(v) } : new KeeperError("NoNode", path);
+        return v.stat ? { stat: toWireStat(v.stat) } : new KeeperError("NoNode", path);
       });
     }
     case "getData": {
@@ -226,13 +232,13 @@ export function planRequest(request: JuteRequest, remote: string): Plan {
       const op = request.op;
       return single(xid, op, { op: "getChildren", path, watch }, (v, session) => {
         if (watch) session.watches.add(path, "child");
-        return op === "getChildren" ? { children: v.children as string[] } : { children: v.children as string[], stat: stat(v) };
+        return op === "getChildren" ? { children: v.children } : { children: v.children, stat: stat(v) };
       });
     }
     case "setData":
       return single(xid, "setData", { op: "setData", path: request.body.path, data: upstreamData(request.body.data), version: request.body.version }, (v) => ({ stat: stat(v) }));
     case "getACL":
-      return single(xid, "getACL", { op: "getACL", path: request.body.path }, (v) => ({ acl: v.acl as Acl[], stat: stat(v) }));
+      return single(xid, "getACL", { op: "getACL", path: request.body.path }, (v) => ({ acl: v.acl, stat: stat(v) }));
     case "setACL":
       return single(xid, "setACL", { op: "setACL", path: request.body.path, acl: request.body.acl, version: request.body.version }, (v) => ({ stat: stat(v) }));
     case "sync":
@@ -242,9 +248,9 @@ export function planRequest(request: JuteRequest, remote: string): Plan {
     case "multiRead":
       return multiReadPlan(xid, request.body.ops);
     case "getEphemerals":
-      return single(xid, "getEphemerals", { op: "getEphemerals", prefix: request.body.prefixPath }, (v) => ({ ephemerals: (v.paths ?? []) as string[] }));
+      return single(xid, "getEphemerals", { op: "getEphemerals", prefix: request.body.prefixPath }, (v) => ({ ephemerals: v.paths }));
     case "getAllChildrenNumber":
-      return single(xid, "getAllChildrenNumber", { op: "getAllChildrenNumber", path: request.body.path }, (v) => ({ totalNumber: v.count as number }));
+      return single(xid, "getAllChildrenNumber", { op: "getAllChildrenNumber", path: request.body.path }, (v) => ({ totalNumber: v.count }));
     case "addWatch": {
       const { path, mode } = request.body;
       if (mode !== ADD_WATCH_MODES.PERSISTENT && mode !== ADD_WATCH_MODES.PERSISTENT_RECURSIVE) {

@@ -65,6 +65,8 @@ export class ShardTree {
   private readonly root: string;
   /** False for a mounted shard not set up yet, or unmounted: it serves no path. */
   readonly serving: boolean;
+  /** The mount stubs, read at the first route checked: a tree serves one batch, in which none comes or goes. */
+  private mounts: string[] | undefined;
 
   constructor(store: ZnodeStore, limits: Limits, root: string, serving = true) {
     this.store = store;
@@ -79,7 +81,7 @@ export class ShardTree {
     if (typeof path !== "string") return; // shape errors are reported by validation
     const inside = this.root === "/" || path === this.root || path.startsWith(`${this.root}/`);
     if (!inside) throw new MovedError(path);
-    for (const stub of this.store.mountStubs()) {
+    for (const stub of (this.mounts ??= this.store.mountStubs())) {
       if (path === stub || path.startsWith(`${stub}/`)) throw new MovedError(path);
     }
   }
@@ -168,7 +170,7 @@ export class ShardTree {
     parent.cversion += 1;
     parent.pzxid = w.zxid;
     parent.numChildren += 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeCreated", path, acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (kind === "ttl" || kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
     return { path, stat: statOf(row) };
@@ -188,7 +190,7 @@ export class ShardTree {
     this.store.remove(path);
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeDeleted", path, acl: stub.acl }, { event: "NodeChildrenChanged", path: parent.path, acl: parent.acl });
   }
 
@@ -208,7 +210,7 @@ export class ShardTree {
     // The stored cversion counts creates; the Stat's cversion still moves (see statOf).
     parent.pzxid = w.zxid;
     parent.numChildren -= 1;
-    this.store.update(parent);
+    this.store.updateChildren(parent);
     w.events.push({ event: "NodeDeleted", path: op.path, acl: row.acl }, { event: "NodeChildrenChanged", path: parentPath, acl: parent.acl });
     if (parent.kind === "container" || parent.kind === "ttl") w.touchesReapable = true;
   }
@@ -224,7 +226,7 @@ export class ShardTree {
     row.version += 1;
     row.mzxid = w.zxid;
     row.mtime = w.now;
-    this.store.update(row);
+    this.store.updateData(row);
     w.events.push({ event: "NodeDataChanged", path: op.path, acl: row.acl });
     if (row.kind === "ttl") w.touchesReapable = true;
     return statOf(row);
@@ -246,7 +248,7 @@ export class ShardTree {
     this.checkVersion(op.version, row.aversion, op.path);
     row.acl = acl;
     row.aversion += 1;
-    this.store.update(row);
+    this.store.updateAcl(row);
     w.events.push({ event: "ACLChanged", path: op.path, acl });
     return statOf(row);
   }
