@@ -213,13 +213,7 @@ export class SessionHost extends EdgekeeperObject {
 
   /** Up to `limit` sessions carried by a socket now, by id (ZooKeeper's `cons`). */
   async connections(limit: number): Promise<ConnectionStats[]> {
-    const rows = this.ctx.storage.sql
-      .exec<{ id: number; timeout_ms: number; cxid: number; socket_id: string }>(
-        "SELECT id, timeout_ms, cxid, socket_id FROM sessions WHERE state = 'open' AND socket_id IS NOT NULL ORDER BY id LIMIT ?",
-        limit,
-      )
-      .toArray();
-    return rows.map((row) => {
+    return this.store.openOnSockets(limit).map((row) => {
       const ws = this.liveness.socketOf(row);
       return { remote: (ws && attachmentOf(ws)?.ip) ?? "", sessionId: row.id, timeoutMs: row.timeout_ms, lastCxid: row.cxid };
     });
@@ -343,7 +337,15 @@ export class SessionHost extends EdgekeeperObject {
     for (const { id } of due) {
       const row = this.store.row(id);
       if (!row) continue;
-      if (row.state === "open" && this.liveness.deadlineOf(row) > now) continue; // alive on its socket
+      if (row.state === "open") {
+        const deadline = this.liveness.deadlineOf(row);
+        // Alive (renewed since its row was written, or on its socket): the row catches
+        // up, so the alarm, set from rows, moves on to it.
+        if (deadline > now) {
+          this.store.extend(id, deadline, true);
+          continue;
+        }
+      }
       // Marked before any shard is asked, with a retry time: an interrupted expiry is finished by a later alarm.
       const reason = row.state === "open" ? "expired" : undefined;
       this.store.markClosing(id, now + CLOSE_RETRY_MS);

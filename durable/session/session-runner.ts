@@ -174,7 +174,7 @@ export class SessionRunner {
   async executeOne(caller: Caller, request: ShardRequest): Promise<Outcome> {
     const { sessionId } = caller;
     try {
-      const stamped = { ...request, cxid: this.nextCxid(sessionId, request.cxid) };
+      const stamped = { ...request, cxid: this.nextCxid(sessionId, request) };
       if (request.op === "getEphemerals") return await this.ephemerals(caller, request.prefix);
       const watching = "watch" in request && request.watch === true;
       if (watching) this.checkWatchRoom(sessionId);
@@ -216,7 +216,7 @@ export class SessionRunner {
     const { sessionId } = caller;
     let answered = 0;
     try {
-      const stamped = requests.map((request) => ({ ...request, cxid: this.nextCxid(sessionId, request.cxid) }));
+      const stamped = requests.map((request) => ({ ...request, cxid: this.nextCxid(sessionId, request) }));
       const ephemeral = requests.some(mayCreateEphemeral);
       const beforeSend = (mount: Mount): void => {
         this.host.requireOpen(sessionId);
@@ -285,9 +285,9 @@ export class SessionRunner {
   }
 
   /** The cxid of a session's next request: the client's own (a retry, or ahead), or the next one. */
-  private nextCxid(sessionId: number, given: number | undefined): number {
+  private nextCxid(sessionId: number, request: ShardRequest): number {
     this.host.requireOpen(sessionId);
-    return this.host.store.nextCxid(sessionId, given);
+    return this.host.store.nextCxid(sessionId, request.op, request.cxid);
   }
 
   /** The session's ephemerals under `prefix`, from every shard that may hold one. */

@@ -1,18 +1,35 @@
 /**
- * A session host's rows: its sessions (password, timeout, deadline, last cxid,
- * state, and the socket carrying it, if any), the shards that may hold each
- * session's ephemerals, and the identities each has added (addAuth).
+ * A session host's rows: its sessions (password, timeout, deadline, cxids, state,
+ * and the socket carrying it, if any), the shards that may hold each session's
+ * ephemerals, and the identities each has added (addAuth).
+ *
+ * What changes with nearly every request, a session's deadline and its last cxid,
+ * is kept in memory and written to its row only when correctness needs it (a
+ * write is a commit, an fsync that the output gate makes the next RPC wait for):
+ * - a deadline, once the row's lags the session's by more than DEADLINE_SLACK of
+ *   its timeout (and by the alarm, which follows rows). After a restart a session
+ *   has at least (1 - DEADLINE_SLACK) of its timeout from its last renewal.
+ * - cxids, as a ceiling reserved CXID_BLOCK at a time by writes: after a restart
+ *   numbering goes on above the ceiling, so a cxid a shard may hold a reply for is
+ *   never given to another write. Reads need no reservation (shards keep no reply
+ *   for them).
  */
-import { type Id, KeeperError, SESSION_PASSWORD_BYTES, sessionPasswordText } from "../../protocol/index.ts";
+import { type Id, KeeperError, SESSION_PASSWORD_BYTES, WRITE_OPS, sessionPasswordText } from "../../protocol/index.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { sessionIdHex } from "../../protocol/session-ids.ts";
+
+/** How far a session's deadline in memory may run ahead of its row's, as a fraction of its timeout. */
+export const DEADLINE_SLACK = 1 / 3;
+/** How many cxids a write reserves in the row at once: a session's writes commit the host once per this many. */
+export const CXID_BLOCK = 128;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID`,
   // state: open, or closing (its ephemerals are being deleted; it takes no more
   // requests). deadline: when an open session expires unless its socket shows life,
-  // or when the alarm retries a closing one. cxid: the session's last request number.
+  // or when the alarm retries a closing one (the host may hold a later one in memory).
+  // cxid: the highest request number the session may have used for a write.
   // socket_id: the tag of the socket carrying it (NULL: none; it lives until its deadline).
   // client_ip: the address of the client a relaying socket (the bridge) carries it for;
   // NULL: the socket's own address is the session's ip identity.
@@ -51,6 +68,8 @@ export type SessionRow = {
   client_ip: string | null;
 };
 
+const ROW_COLUMNS = "id, password, timeout_ms, deadline, cxid, state, socket_id, client_ip";
+
 export function randomPassword(): string {
   return sessionPasswordText(crypto.getRandomValues(new Uint8Array(SESSION_PASSWORD_BYTES)));
 }
@@ -66,8 +85,18 @@ export function expired(sessionId: number): KeeperError {
   return new KeeperError("SessionExpired", `session ${sessionIdHex(sessionId)} has expired or was closed`);
 }
 
+/** A session's cxids since the host started: the last one given, and the ceiling its row holds. */
+interface Cxids {
+  last: number;
+  reserved: number;
+}
+
 export class SessionStore {
   private readonly sql: SqlStorage;
+  /** Deadlines later than their rows', not yet worth writing. */
+  private readonly deadlines = new Map<number, number>();
+  /** Sessions' cxids since the host started (read from the row at a session's first request). */
+  private readonly cxids = new Map<number, Cxids>();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -92,28 +121,53 @@ export class SessionStore {
     if (stored !== namespace) throw new KeeperError("SystemError", `session host of namespace ${String(stored)} asked to serve ${namespace}`);
   }
 
+  /** The session as the host knows it now: its row, with its deadline and last cxid from memory. */
   row(sessionId: number): SessionRow | undefined {
-    return this.sql
+    const row = this.sql
       .exec<SessionRow>(
-        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id, client_ip FROM sessions WHERE id = ?",
+        `SELECT ${ROW_COLUMNS} FROM sessions WHERE id = ?`,
         sessionId,
       )
       .toArray()[0];
+    return row && this.withMemory(row);
   }
 
-  /** Moves an open session's deadline to `deadline`, if that is later. */
-  extend(sessionId: number, deadline: number): void {
-    this.sql.exec("UPDATE sessions SET deadline = max(deadline, ?) WHERE id = ? AND state = 'open'", deadline, sessionId);
+  private withMemory(row: SessionRow): SessionRow {
+    const deadline = this.deadlines.get(row.id);
+    if (deadline !== undefined && deadline > row.deadline) row.deadline = deadline;
+    const cxids = this.cxids.get(row.id);
+    if (cxids) row.cxid = cxids.last;
+    return row;
+  }
+
+  /**
+   * Moves an open session's deadline to `deadline`, if that is later: in memory, and
+   * in its row once the row's lags by more than DEADLINE_SLACK of the timeout, or
+   * now if `write` (the alarm, which is set from rows).
+   */
+  extend(sessionId: number, deadline: number, write = false): void {
+    const row = this.sql.exec<{ deadline: number; timeout_ms: number }>("SELECT deadline, timeout_ms FROM sessions WHERE id = ? AND state = 'open'", sessionId).toArray()[0];
+    if (!row) return;
+    const target = Math.max(deadline, this.deadlines.get(sessionId) ?? 0);
+    if (target <= row.deadline) {
+      this.deadlines.delete(sessionId);
+    } else if (write || target - row.deadline > row.timeout_ms * DEADLINE_SLACK) {
+      this.sql.exec("UPDATE sessions SET deadline = ? WHERE id = ?", target, sessionId);
+      this.deadlines.delete(sessionId);
+    } else {
+      this.deadlines.set(sessionId, target);
+    }
   }
 
   /** A renewal by a request or keep-alive: the timeout from now. */
   touch(sessionId: number, timeoutMs: number): void {
-    this.sql.exec("UPDATE sessions SET deadline = ? WHERE id = ? AND state = 'open'", Date.now() + timeoutMs, sessionId);
+    this.extend(sessionId, Date.now() + timeoutMs);
   }
 
   /** Marks a session closing, with the alarm's retry time as its deadline. */
   markClosing(sessionId: number, retryAt: number): void {
     this.sql.exec("UPDATE sessions SET state = 'closing', deadline = ? WHERE id = ?", retryAt, sessionId);
+    this.deadlines.delete(sessionId);
   }
 
   setSocket(sessionId: number, socketId: string | null): void {
@@ -128,10 +182,22 @@ export class SessionStore {
   sessionsOnSocket(socketId: string): SessionRow[] {
     return this.sql
       .exec<SessionRow>(
-        "SELECT id, password, timeout_ms, deadline, cxid, state, socket_id, client_ip FROM sessions WHERE socket_id = ?",
+        `SELECT ${ROW_COLUMNS} FROM sessions WHERE socket_id = ?`,
         socketId,
       )
-      .toArray();
+      .toArray()
+      .map((row) => this.withMemory(row));
+  }
+
+  /** Up to `limit` open sessions carried by a socket, by id. */
+  openOnSockets(limit: number): SessionRow[] {
+    return this.sql
+      .exec<SessionRow>(
+        `SELECT ${ROW_COLUMNS} FROM sessions WHERE state = 'open' AND socket_id IS NOT NULL ORDER BY id LIMIT ?`,
+        limit,
+      )
+      .toArray()
+      .map((row) => this.withMemory(row));
   }
 
   /** Sessions said to be on a socket, by socket. */
@@ -161,14 +227,33 @@ export class SessionStore {
     this.sql.exec("DELETE FROM session_shards WHERE session_id = ? AND shard = ?", sessionId, shard);
   }
 
-  /** The cxid of a session's next request: the client's own (a retry, or ahead), or the next one. */
-  nextCxid(sessionId: number, given: number | undefined): number {
-    if (given === undefined) {
-      return this.sql.exec<{ cxid: number }>("UPDATE sessions SET cxid = cxid + 1 WHERE id = ? RETURNING cxid", sessionId).one().cxid;
+  /**
+   * The cxid of a session's next request (`op`): the client's own (a retry, or
+   * ahead), or the next one. A write's cxid is reserved in the row before it is
+   * used (a block at a time), so no later write, also after a restart, gets it.
+   */
+  nextCxid(sessionId: number, op: string, given: number | undefined): number {
+    if (given !== undefined && (!Number.isSafeInteger(given) || given <= 0)) throw new KeeperError("BadArguments", "a cxid is a positive integer");
+    const cxids = this.cxidsOf(sessionId);
+    const cxid = given ?? cxids.last + 1;
+    cxids.last = Math.max(cxids.last, cxid);
+    if (WRITE_OPS.has(op) && cxid > cxids.reserved) {
+      cxids.reserved = Math.min(cxid + CXID_BLOCK - 1, Number.MAX_SAFE_INTEGER);
+      this.sql.exec("UPDATE sessions SET cxid = ? WHERE id = ?", cxids.reserved, sessionId);
     }
-    if (!Number.isSafeInteger(given) || given <= 0) throw new KeeperError("BadArguments", "a cxid is a positive integer");
-    this.sql.exec("UPDATE sessions SET cxid = max(cxid, ?) WHERE id = ?", given, sessionId);
-    return given;
+    return cxid;
+  }
+
+  /** A session's cxids; at its first request since the host started, numbering goes on above the row's ceiling. */
+  private cxidsOf(sessionId: number): Cxids {
+    let cxids = this.cxids.get(sessionId);
+    if (!cxids) {
+      const reserved = this.sql.exec<{ cxid: number }>("SELECT cxid FROM sessions WHERE id = ?", sessionId).toArray()[0]?.cxid;
+      if (reserved === undefined) throw expired(sessionId);
+      cxids = { last: reserved, reserved };
+      this.cxids.set(sessionId, cxids);
+    }
+    return cxids;
   }
 
   authIds(sessionId: number): Id[] {
@@ -183,5 +268,7 @@ export class SessionStore {
   delete(sessionId: number): void {
     this.sql.exec("DELETE FROM session_auth WHERE session_id = ?", sessionId);
     this.sql.exec("DELETE FROM sessions WHERE id = ?", sessionId);
+    this.deadlines.delete(sessionId);
+    this.cxids.delete(sessionId);
   }
 }

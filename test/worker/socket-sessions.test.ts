@@ -9,7 +9,8 @@ import { HttpClient, ORIGIN } from "../harness/http.ts";
 import { MIN_TIMEOUT_MS, eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";
 import { type Connected, SessionSocket, b64, unb64 } from "../harness/socket.ts";
-import { SELF, env } from "cloudflare:test";
+import { SELF, env, evictDurableObject } from "cloudflare:test";
+import { hostObjectName } from "../../protocol/session-ids.ts";
 
 describe("connecting", () => {
   it("opens a session, answers pings, and refuses a plain GET", async () => {
@@ -113,6 +114,35 @@ describe("ephemerals", () => {
     }
     expect(goneAt[0]!).toBeLessThan(1_200);
     expect(goneAt[2]!).toBeGreaterThan(1_500);
+  });
+
+  it("across hibernation of the host, a pinging socket's session lives on and a silent socket's expires", async () => {
+    const zk = new HttpClient();
+    const timeoutMs = 1_200;
+    const pinging = await SessionSocket.open(zk.namespace, { host: "5" });
+    const silent = await SessionSocket.open(zk.namespace, { host: "5" });
+    const kept = await pinging.open(timeoutMs);
+    const quiet = await silent.open(timeoutMs);
+    await pinging.ok(kept.sessionId, { op: "create", path: "/kept", mode: "EPHEMERAL" });
+    await silent.ok(quiet.sessionId, { op: "create", path: "/quiet", mode: "EPHEMERAL" });
+    // Requests renew both; their deadlines move in memory, which hibernation loses.
+    for (let i = 0; i < 3; i++) {
+      await sleep(timeoutMs / 4);
+      await pinging.ok(kept.sessionId, { op: "exists", path: "/" });
+      await silent.ok(quiet.sessionId, { op: "exists", path: "/" });
+    }
+    const quietSince = Date.now();
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 5))), { webSockets: "hibernate" });
+    // Pings are answered by the runtime: the host reads them from the socket when a deadline comes.
+    for (let i = 0; i < 40 && (await zk.exists("/quiet")); i++) {
+      await sleep(timeoutMs / 4);
+      pinging.send("ping");
+      await pinging.next((m) => m === "pong");
+    }
+    expect(await zk.exists("/quiet")).toBe(false);
+    expect(Date.now() - quietSince).toBeGreaterThanOrEqual(timeoutMs - 100);
+    expect(await zk.exists("/kept")).toBe(true);
+    expect(await pinging.ok(kept.sessionId, { op: "getEphemerals", prefix: "/" })).toEqual({ paths: ["/kept"] });
   });
 
   it("a resume moves the session: the old socket is told, the new one carries it", async () => {
