@@ -134,11 +134,25 @@ export async function waitHealthy(base: string, server: NpmStart, limitMs = STAR
  * for it, as a user would export them (EDGEKEEPER_TOKEN, say).
  */
 export async function startLocalServer(options: { env?: Record<string, string> } = {}): Promise<LocalServer> {
-  const [port, zkPort] = [await freePort(), await freePort()];
+  // A free port can be taken by another process before npm start binds it (the
+  // machine's ephemeral range is shared): then it says so and exits, and a new pair is tried.
+  for (let attempt = 1; ; attempt++) {
+    const [port, zkPort] = [await freePort(), await freePort()];
+    try {
+      return await startOn(port, zkPort, options.env);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOn(port: number, zkPort: number, env: Record<string, string> | undefined): Promise<LocalServer> {
   const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
   const base = `http://127.0.0.1:${port}`;
   // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
-  const start = () => npmStart({ port, zkPort, state, env: options.env });
+  const start = () => npmStart({ port, zkPort, state, env });
   let running = start();
   /** Output of every run so far, the current one last. */
   let before = "";
@@ -160,7 +174,8 @@ export async function startLocalServer(options: { env?: Record<string, string> }
   const exited = () => running.hasExited();
   if (await waitHealthy(base, running)) return { base, port, zkPort, output, exited, restart, stop };
   await stop();
-  throw new Error(`npm start did not become healthy:\n${output()}`);
+  const failure = `npm start did not become healthy:\n${output()}`;
+  throw /is already in use/.test(output()) ? new PortTaken(failure) : new Error(failure);
 }
 
 export interface Proxy {
