@@ -3,6 +3,7 @@
  * what each parses, calls and prints, and the usage line each shows.
  */
 import type { Acl } from "../../protocol/acl.ts";
+import { WATCH_KINDS } from "../../protocol/changes.ts";
 import { KeeperError, isKeeperError } from "../../protocol/errors.ts";
 import { MAX_TTL_MS } from "../../protocol/modes.ts";
 import type { CreateMode, KeeperClient, WatchKind } from "../../client/index.ts";
@@ -242,7 +243,7 @@ export const COMMANDS: Record<string, Command> = {
       const path = args[1]!;
       const kind = options.has("c") ? "child" : options.has("d") ? "data" : "any";
       await call(path, () => ctx.zk.removeWatches(path, kind));
-      ctx.watchesRemoved(kind === "any" ? ["data", "child", "persistent", "recursive"] : [kind], path);
+      ctx.watchesRemoved(kind === "any" ? WATCH_KINDS : [kind], path);
     },
   },
   set: {

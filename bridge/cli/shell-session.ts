@@ -5,6 +5,7 @@
  * an unknown one).
  */
 import { type ConnectionState, type KeeperClient, type WatchKind, connect } from "../../client/index.ts";
+import { firesOnce } from "../../protocol/watch-matching.ts";
 import { COMMANDS, type CommandContext, prepareCommand, runCommand } from "./shell-commands.ts";
 import { CliError, cliErrorMessage, watcherLines } from "./shell-format.ts";
 import { tokenize } from "./shell-parse.ts";
@@ -135,7 +136,7 @@ export class Shell {
         if (state === "lost") this.watches.clear();
       });
       zk.on("watch", (ev) => {
-        if (ev.kind === "data" || ev.kind === "child") this.watches.delete(`${ev.kind} ${ev.watchPath}`);
+        if (firesOnce(ev.kind)) this.watches.delete(`${ev.kind} ${ev.watchPath}`);
         // ZooKeeper calls a watcher once per event, even when it set several kinds of watch.
         const key = `${ev.type} ${ev.path} ${ev.zxid}`;
         if (key !== this.lastEvent) this.printEvent("SyncConnected", ev.type, ev.path);

@@ -10,8 +10,9 @@
  * that: the host sends a change's events together, so it remembers the keys seen
  * for the latest zxid.
  */
-import type { WatchKind } from "../../protocol/changes.ts";
+import { WATCH_KINDS, type WatchKind } from "../../protocol/changes.ts";
 import { EVENT_TYPES, KEEPER_STATES, WATCHER_TYPES, type WatcherEvent } from "../../protocol/jute/index.ts";
+import { firesOnce } from "../../protocol/watch-matching.ts";
 import type { SessionMessage } from "../upstream/host-link.ts";
 
 export type EventMessage = Extract<SessionMessage, { t: "event" }>;
@@ -50,7 +51,7 @@ export class WatchTable {
 
   /** A fired event drops the one-shot watch it fired (persistent and recursive ones stay). */
   fired(event: EventMessage, now = Date.now()): void {
-    if (event.kind !== "data" && event.kind !== "child") return;
+    if (!firesOnce(event.kind)) return;
     this.remove(event.watchPath, event.kind);
     const key = `${event.kind} ${event.watchPath}`;
     const firedAt = (this.firedAt ??= new Map());
@@ -70,18 +71,9 @@ export class WatchTable {
   /** checkWatches: does the session hold a watch of this WatcherType on the path? */
   has(path: string, watcherType: number): boolean {
     const kinds = this.byPath.get(path) ?? 0;
-    switch (watcherType) {
-      case WATCHER_TYPES.Children:
-        return (kinds & KIND_BITS.child) !== 0;
-      case WATCHER_TYPES.Data:
-        return (kinds & KIND_BITS.data) !== 0;
-      case WATCHER_TYPES.Persistent:
-        return (kinds & KIND_BITS.persistent) !== 0;
-      case WATCHER_TYPES.PersistentRecursive:
-        return (kinds & KIND_BITS.recursive) !== 0;
-      default:
-        return kinds !== 0;
-    }
+    const kind = watchKindOfType(watcherType);
+    // Any (and a type ZooKeeper does not define) asks for a watch of any kind.
+    return kind === undefined || kind === "any" ? kinds !== 0 : (kinds & KIND_BITS[kind]) !== 0;
   }
 
   get paths(): string[] {
@@ -90,7 +82,7 @@ export class WatchTable {
 
   get count(): number {
     let n = 0;
-    for (const kinds of this.byPath.values()) for (const bit of Object.values(KIND_BITS)) if (kinds & bit) n++;
+    for (const kinds of this.byPath.values()) for (const kind of WATCH_KINDS) if (kinds & KIND_BITS[kind]) n++;
     return n;
   }
 }

@@ -3,7 +3,7 @@
  * as base64 and come back as Uint8Array; every failure is a KeeperError.
  */
 import type { Acl } from "../../protocol/acl.ts";
-import type { WatchKind } from "../../protocol/changes.ts";
+import { WATCH_KINDS, type WatchKind } from "../../protocol/changes.ts";
 import { type KeeperError, isKeeperError } from "../../protocol/errors.ts";
 import type { CreateMode } from "../../protocol/modes.ts";
 import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
@@ -286,7 +286,7 @@ export class KeeperClient {
    * await zk.removeWatches("/services", "recursive");
    */
   async removeWatches(path: string, kind: WatchKind | "any" = "any"): Promise<void> {
-    this.watches.removeAll(kind === "any" ? ["data", "child", "persistent", "recursive"] : [kind], path);
+    this.watches.removeAll(kind === "any" ? WATCH_KINDS : [kind], path);
     await this.call({ op: "removeWatches", path, kind });
   }
 

@@ -5,6 +5,7 @@
  */
 import type { ChangeEventType, WatchKind } from "../../protocol/changes.ts";
 import { KeeperError } from "../../protocol/errors.ts";
+import { firesOnce } from "../../protocol/watch-matching.ts";
 
 /** A watch event as listeners see it. */
 export interface WatchEvent {
@@ -21,8 +22,6 @@ export interface WatchEvent {
 }
 
 export type WatchListener = (event: WatchEvent) => void;
-
-const ONE_SHOT: ReadonlySet<WatchKind> = new Set(["data", "child"]);
 
 function key(kind: WatchKind, path: string): string {
   return `${kind}\u0000${path}`;
@@ -74,7 +73,7 @@ export class WatchListeners {
     const k = key(event.kind, event.watchPath);
     const set = this.byKey.get(k);
     if (!set) return;
-    if (ONE_SHOT.has(event.kind)) this.byKey.delete(k);
+    if (firesOnce(event.kind)) this.byKey.delete(k);
     for (const listener of [...set]) {
       try {
         listener(event);
