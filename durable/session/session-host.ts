@@ -64,6 +64,7 @@ export class SessionHost extends EdgekeeperObject {
   private readonly sockets: SocketHandler;
   /** A listInDirectory call is under way. */
   private listing = false;
+  private shardRouter: ShardRouter | undefined;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -122,10 +123,13 @@ export class SessionHost extends EdgekeeperObject {
     });
   }
 
+  /** The router to the shards of the host's namespace (made once: the namespace never changes). */
   private router(): ShardRouter {
+    if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    return new ShardRouter(this.env, namespace);
+    this.shardRouter = new ShardRouter(this.env, namespace);
+    return this.shardRouter;
   }
 
   /** This object's name, as shards know it (a session id names its host). */
