@@ -64,6 +64,7 @@ export class SessionHost extends EdgekeeperObject {
   private readonly sockets: SocketHandler;
   /** A listInDirectory call is under way. */
   private listing = false;
+  private shardRouter: ShardRouter | undefined;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -122,15 +123,18 @@ export class SessionHost extends EdgekeeperObject {
     });
   }
 
+  /** The router to the shards of the host's namespace (made once: the namespace never changes). */
   private router(): ShardRouter {
-    const namespace = this.store.meta("namespace");
-    if (typeof namespace !== "string") throw new KeeperError("SystemError", "session host has no namespace");
-    return new ShardRouter(this.env, namespace);
+    if (this.shardRouter) return this.shardRouter;
+    const namespace = this.store.namespace();
+    if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
+    this.shardRouter = new ShardRouter(this.env, namespace);
+    return this.shardRouter;
   }
 
   /** This object's name, as shards know it (a session id names its host). */
   private hostName(sessionId: number): string {
-    const namespace = String(this.store.meta("namespace"));
+    const namespace = String(this.store.namespace());
     return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
   }
 
@@ -293,7 +297,9 @@ export class SessionHost extends EdgekeeperObject {
   /** Sends a message to the socket carrying a session, if any; otherwise to `fallback`. */
   private sendToSession(sessionId: number, message: ServerMessage, fallback?: WebSocket): void {
     const row = this.store.row(sessionId);
-    const ws = (row && this.liveness.socketOf(row)) ?? fallback;
+    // Mostly the session is still on the socket it asked on: no need to look that socket up.
+    const carried = fallback !== undefined && row?.socket_id === attachmentOf(fallback)?.socketId;
+    const ws = carried ? fallback : ((row && this.liveness.socketOf(row)) ?? fallback);
     if (ws) this.outbox.send(ws, message);
   }
 

@@ -15,7 +15,7 @@ import { ConnectAdmission } from "./connect-admission.ts";
 import { isHostNumber } from "../../protocol/session-ids.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
 import type { RequestMessage, SessionPipeline } from "./session-pipeline.ts";
-import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, parseFrame } from "./session-sockets.ts";
+import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, parseFrame, saveAttachment } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
 
 type ConnectMessage = Extract<Incoming, { t: "connect" }>;
@@ -99,7 +99,7 @@ export class SocketHandler {
       scope,
       lastSeen: Date.now(),
     };
-    server.serializeAttachment(attachment);
+    saveAttachment(server, attachment);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -110,7 +110,7 @@ export class SocketHandler {
       return;
     }
     const now = Date.now();
-    ws.serializeAttachment({ ...attachment, lastSeen: now });
+    saveAttachment(ws, { ...attachment, lastSeen: now });
     const messages = parseFrame(frame, this.parts.socketLimits);
     if (!Array.isArray(messages)) {
       this.closeSocket(ws, messages.close, messages.reason);

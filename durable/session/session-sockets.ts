@@ -29,9 +29,27 @@ export interface SocketAttachment {
   lastSeen: number;
 }
 
+/**
+ * Attachments as last saved or read while the object is awake, so that a request
+ * need not deserialize its socket's. A woken object holds new WebSocket objects,
+ * whose attachments are read again.
+ */
+const attachments = new WeakMap<WebSocket, SocketAttachment>();
+
+/** The socket's attachment (not to be changed: `saveAttachment` a new one). */
 export function attachmentOf(ws: WebSocket): SocketAttachment | undefined {
+  const known = attachments.get(ws);
+  if (known) return known;
   const value = ws.deserializeAttachment() as SocketAttachment | null;
-  return value && typeof value.socketId === "string" ? value : undefined;
+  if (!value || typeof value.socketId !== "string") return undefined;
+  attachments.set(ws, value);
+  return value;
+}
+
+/** Gives the socket its attachment, kept across hibernation. */
+export function saveAttachment(ws: WebSocket, attachment: SocketAttachment): void {
+  ws.serializeAttachment(attachment);
+  attachments.set(ws, attachment);
 }
 
 /**
@@ -112,6 +130,16 @@ function checkMessage(raw: unknown): Incoming {
 }
 
 /**
+ * Whether `text` is over `max` bytes as UTF-8, encoding it only when its length
+ * cannot tell: a UTF-16 code unit is 1 to 3 UTF-8 bytes.
+ */
+function utf8LengthOver(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return new TextEncoder().encode(text).length > max;
+}
+
+/**
  * Checks a frame into messages: a text frame holding a JSON array of at most
  * `maxMessagesPerFrame` messages, within `maxFrameBytes`. A frame that is none of
  * these fails as a whole (the socket is closed); a bad message inside a good frame
@@ -120,10 +148,7 @@ function checkMessage(raw: unknown): Incoming {
 export function parseFrame(frame: string | ArrayBuffer, limits: SocketLimits): Incoming[] | FrameFailure {
   if (typeof frame !== "string") return { close: CLOSE_UNSUPPORTED, reason: "frames are JSON text, not binary" };
   if (frame === PING_FRAME) return [{ t: "ping" }];
-  // A UTF-16 length is at most the UTF-8 one; check the cheap bound before encoding.
-  if (frame.length > limits.maxFrameBytes || new TextEncoder().encode(frame).length > limits.maxFrameBytes) {
-    return { close: CLOSE_POLICY, reason: `frame over ${limits.maxFrameBytes} bytes` };
-  }
+  if (utf8LengthOver(frame, limits.maxFrameBytes)) return { close: CLOSE_POLICY, reason: `frame over ${limits.maxFrameBytes} bytes` };
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame);

@@ -13,6 +13,10 @@
  *   numbering goes on above the ceiling, so a cxid a shard may hold a reply for is
  *   never given to another write. Reads need no reservation (shards keep no reply
  *   for them).
+ *
+ * The host is the only writer of its rows, and writes them all through this store;
+ * so the rows, identities and namespace it has read are kept in memory and kept true
+ * by its writes, and a session's requests read no storage to find their session.
  */
 import { type Id, KeeperError, SESSION_PASSWORD_BYTES, WRITE_OPS, sessionPasswordText } from "../../protocol/index.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
@@ -97,6 +101,12 @@ export class SessionStore {
   private readonly deadlines = new Map<number, number>();
   /** Sessions' cxids since the host started (read from the row at a session's first request). */
   private readonly cxids = new Map<number, Cxids>();
+  /** Sessions' rows as stored, once read (a row inserted since is read at its first use). */
+  private readonly rows = new Map<number, SessionRow>();
+  /** The identities each session added, once read. */
+  private readonly auth = new Map<number, Id[]>();
+  /** The namespace the host serves, once claimed (it never changes). */
+  private claimed: string | undefined;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -116,20 +126,34 @@ export class SessionStore {
 
   /** Records the host's namespace at its first use; a host serves one namespace only. */
   claimNamespace(namespace: string): void {
-    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
-    const stored = this.meta("namespace");
+    if (this.claimed === undefined) this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+    const stored = this.namespace();
     if (stored !== namespace) throw new KeeperError("SystemError", `session host of namespace ${String(stored)} asked to serve ${namespace}`);
+  }
+
+  /** The namespace the host serves, if it has been claimed. */
+  namespace(): string | undefined {
+    if (this.claimed === undefined) {
+      const stored = this.meta("namespace");
+      if (typeof stored === "string") this.claimed = stored;
+    }
+    return this.claimed;
   }
 
   /** The session as the host knows it now: its row, with its deadline and last cxid from memory. */
   row(sessionId: number): SessionRow | undefined {
-    const row = this.sql
-      .exec<SessionRow>(
-        `SELECT ${ROW_COLUMNS} FROM sessions WHERE id = ?`,
-        sessionId,
-      )
-      .toArray()[0];
-    return row && this.withMemory(row);
+    const row = this.stored(sessionId);
+    return row && this.withMemory({ ...row });
+  }
+
+  /** The session's row as stored (kept in memory once read; not to be changed by callers). */
+  private stored(sessionId: number): SessionRow | undefined {
+    let row = this.rows.get(sessionId);
+    if (!row) {
+      row = this.sql.exec<SessionRow>(`SELECT ${ROW_COLUMNS} FROM sessions WHERE id = ?`, sessionId).toArray()[0];
+      if (row) this.rows.set(sessionId, row);
+    }
+    return row;
   }
 
   private withMemory(row: SessionRow): SessionRow {
@@ -146,13 +170,14 @@ export class SessionStore {
    * now if `write` (the alarm, which is set from rows).
    */
   extend(sessionId: number, deadline: number, write = false): void {
-    const row = this.sql.exec<{ deadline: number; timeout_ms: number }>("SELECT deadline, timeout_ms FROM sessions WHERE id = ? AND state = 'open'", sessionId).toArray()[0];
-    if (!row) return;
+    const row = this.stored(sessionId);
+    if (!row || row.state !== "open") return;
     const target = Math.max(deadline, this.deadlines.get(sessionId) ?? 0);
     if (target <= row.deadline) {
       this.deadlines.delete(sessionId);
     } else if (write || target - row.deadline > row.timeout_ms * DEADLINE_SLACK) {
       this.sql.exec("UPDATE sessions SET deadline = ? WHERE id = ?", target, sessionId);
+      row.deadline = target;
       this.deadlines.delete(sessionId);
     } else {
       this.deadlines.set(sessionId, target);
@@ -167,16 +192,19 @@ export class SessionStore {
   /** Marks a session closing, with the alarm's retry time as its deadline. */
   markClosing(sessionId: number, retryAt: number): void {
     this.sql.exec("UPDATE sessions SET state = 'closing', deadline = ? WHERE id = ?", retryAt, sessionId);
+    this.rows.delete(sessionId);
     this.deadlines.delete(sessionId);
   }
 
   setSocket(sessionId: number, socketId: string | null): void {
     this.sql.exec("UPDATE sessions SET socket_id = ? WHERE id = ?", socketId, sessionId);
+    this.rows.delete(sessionId);
   }
 
   /** The address of the client a relaying socket carries the session for (null: the socket's own). */
   setClientAddress(sessionId: number, address: string | null): void {
     this.sql.exec("UPDATE sessions SET client_ip = ? WHERE id = ?", address, sessionId);
+    this.rows.delete(sessionId);
   }
 
   sessionsOnSocket(socketId: string): SessionRow[] {
@@ -209,6 +237,7 @@ export class SessionStore {
   detachSocket(socketId: string, now: number): void {
     this.sql.exec("UPDATE sessions SET socket_id = NULL, deadline = max(deadline, ? + timeout_ms) WHERE socket_id = ? AND state = 'open'", now, socketId);
     this.sql.exec("UPDATE sessions SET socket_id = NULL WHERE socket_id = ?", socketId);
+    for (const [id, row] of this.rows) if (row.socket_id === socketId) this.rows.delete(id);
   }
 
   /** Records a shard that may hold the session's ephemerals (before a create is sent there). */
@@ -240,6 +269,8 @@ export class SessionStore {
     if (WRITE_OPS.has(op) && cxid > cxids.reserved) {
       cxids.reserved = Math.min(cxid + CXID_BLOCK - 1, Number.MAX_SAFE_INTEGER);
       this.sql.exec("UPDATE sessions SET cxid = ? WHERE id = ?", cxids.reserved, sessionId);
+      const row = this.rows.get(sessionId);
+      if (row) row.cxid = cxids.reserved;
     }
     return cxid;
   }
@@ -248,7 +279,7 @@ export class SessionStore {
   private cxidsOf(sessionId: number): Cxids {
     let cxids = this.cxids.get(sessionId);
     if (!cxids) {
-      const reserved = this.sql.exec<{ cxid: number }>("SELECT cxid FROM sessions WHERE id = ?", sessionId).toArray()[0]?.cxid;
+      const reserved = this.stored(sessionId)?.cxid;
       if (reserved === undefined) throw expired(sessionId);
       cxids = { last: reserved, reserved };
       this.cxids.set(sessionId, cxids);
@@ -256,18 +287,27 @@ export class SessionStore {
     return cxids;
   }
 
-  authIds(sessionId: number): Id[] {
-    return this.sql.exec<{ scheme: string; id: string }>("SELECT scheme, id FROM session_auth WHERE session_id = ? ORDER BY scheme, id", sessionId).toArray();
+  /** The identities a session added (not to be changed by callers). */
+  authIds(sessionId: number): readonly Id[] {
+    let ids = this.auth.get(sessionId);
+    if (!ids) {
+      ids = this.sql.exec<{ scheme: string; id: string }>("SELECT scheme, id FROM session_auth WHERE session_id = ? ORDER BY scheme, id", sessionId).toArray();
+      this.auth.set(sessionId, ids);
+    }
+    return ids;
   }
 
   addAuthIds(sessionId: number, ids: Id[]): void {
     for (const { scheme, id } of ids) this.sql.exec("INSERT OR IGNORE INTO session_auth (session_id, scheme, id) VALUES (?, ?, ?)", sessionId, scheme, id);
+    this.auth.delete(sessionId);
   }
 
   /** Removes a session's row and identities (its shards and watches are dropped by their owners). */
   delete(sessionId: number): void {
     this.sql.exec("DELETE FROM session_auth WHERE session_id = ?", sessionId);
     this.sql.exec("DELETE FROM sessions WHERE id = ?", sessionId);
+    this.rows.delete(sessionId);
+    this.auth.delete(sessionId);
     this.deadlines.delete(sessionId);
     this.cxids.delete(sessionId);
   }

@@ -149,6 +149,8 @@ describe("ephemerals", () => {
     const zk = new HttpClient();
     const a = await SessionSocket.open(zk.namespace, { host: "0" });
     const s = await a.open();
+    // A request first, so the host knows the session (on `a`) before it moves.
+    expect(await a.ok(s.sessionId, { op: "exists", path: "/" })).toMatchObject({ stat: { numChildren: 1 } });
     const b = await SessionSocket.open(zk.namespace, { session: String(s.sessionId) });
     expect(await b.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
     expect(await a.next((m) => m !== "pong" && m.t === "closed")).toEqual({ t: "closed", sid: s.sessionId, reason: "moved" });
