@@ -439,7 +439,7 @@ async function main(options: Options): Promise<void> {
     const targets = targetLines(results, options.w6.sessions);
     if (targets.length > 0) {
       console.log("");
-      console.log("targets (issue 7):");
+      console.log("targets (memory per idle session, fan-out to 1,000 watchers):");
       for (const line of targets) console.log(`  ${line}`);
     }
   }
