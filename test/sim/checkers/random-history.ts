@@ -6,8 +6,14 @@
  * A session's calls follow each other; some writes lose their answer (applied or not);
  * some reads set a watch, which fires at the first change of its path.
  */
-import { rng } from "../../jute/mutate.ts";
+import { Prng } from "../prng.ts";
 import type { Call, HistoryEntry, RegisterOp, RegisterResult, RegisterState, WatchSet } from "../history.ts";
+
+/** The simulator's seeded generator, as a function. */
+function seededRandom(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
 
 export interface RandomHistoryOptions {
   seed: number;
@@ -31,7 +37,7 @@ export interface RandomHistory {
 }
 
 export function randomHistory(options: RandomHistoryOptions): RandomHistory {
-  const random = rng(options.seed);
+  const random = seededRandom(options.seed);
   const pick = (n: number): number => Math.floor(random() * n);
   const overlapMs = options.overlapMs ?? 30;
   const lostAnswerRate = options.lostAnswerRate ?? 0.05;
@@ -131,7 +137,7 @@ export type Mutation = "stale-read" | "version" | "flip-outcome";
  * The broken call is picked by `seed` among the answered writes and linearizable reads that fit.
  */
 export function mutateOnce(generated: RandomHistory, mutation: Mutation, seed: number): { history: HistoryEntry[]; call: number } | undefined {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const fits = generated.history.filter((e): e is Call => {
     if (e.kind !== "call" || !e.result || (e.op.type === "read" && e.mode !== "linearizable")) return false;
     if (mutation === "stale-read") return e.op.type === "read" && generated.staleStates.has(e.id);
@@ -157,7 +163,7 @@ export type SessionMutation = "stale-sequential-read" | "drop-event";
  * not applied the last change of its path, or one watch event never delivered.
  */
 export function mutateSessionOnce(generated: RandomHistory, mutation: SessionMutation, seed: number): HistoryEntry[] | undefined {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const fits = generated.history.filter((e) =>
     mutation === "drop-event" ? e.kind === "watch-fired" : e.kind === "call" && e.mode === "sequential" && e.result !== undefined && generated.staleStates.has(e.id),
   );
