@@ -20,17 +20,28 @@ export interface ReplicaStatus {
   appliedZxid: number;
   /** Zxids the leader had committed, at its last answer, that the replica has not applied. */
   lagZxids: number;
-  /** How old the state it serves may be (see `contactAgeMs`); null before its first answer since it started. */
-  contactAgeMs: number | null;
+  /** How old the state it serves may be (see `msSinceContact`); null before its first answer since it started. */
+  msSinceContact: number | null;
   /** Taking a snapshot: reads wait until it is done and replayed. */
   snapshotting: boolean;
 }
 
-/** Whether a replica could serve a read at the zxid asked for, and how fresh it is. */
+/**
+ * What a read asks of a replica: to have applied `minZxid` (the caller's bookmark
+ * for the shard), waiting at most `waitMs` for it, and, when given, to hold every
+ * write its leader committed `maxStalenessMs` ago.
+ */
+export interface ReplicaReadAt {
+  minZxid: number;
+  waitMs: number;
+  maxStalenessMs?: number;
+}
+
+/** Whether a replica can serve a read as asked, and how far it has applied and how fresh it is. */
 export interface Readiness {
   ready: boolean;
   appliedZxid: number;
-  contactAgeMs: number | null;
+  msSinceContact: number | null;
 }
 
 export interface ReplicaRunnerOptions {
@@ -101,13 +112,15 @@ export class ReplicaRunner {
   }
 
   /**
-   * Waits until the replica can serve reads at `minZxid`, at most `waitMs`. When it
-   * says ready, the caller reads in the same synchronous block (the applied zxid
-   * only grows, so a read there shows at least `minZxid`).
+   * Waits until the replica can serve reads as `at` asks, at most `at.waitMs`. When
+   * it says ready, the caller reads in the same synchronous block (the applied zxid
+   * only grows, so what it reads shows at least `at.minZxid`).
    */
-  async readiness(minZxid: number, waitMs: number): Promise<Readiness> {
-    const ready = await this.core.waitApplied(minZxid, waitMs);
-    return { ready, appliedZxid: this.applied().appliedZxid, contactAgeMs: this.contactAgeMs() };
+  async readiness(at: ReplicaReadAt): Promise<Readiness> {
+    const applied = await this.core.waitApplied(at.minZxid, Math.max(0, at.waitMs));
+    const msSinceContact = this.msSinceContact();
+    const fresh = at.maxStalenessMs === undefined || (msSinceContact !== null && msSinceContact <= at.maxStalenessMs);
+    return { ready: applied && fresh, appliedZxid: this.applied().appliedZxid, msSinceContact };
   }
 
   /** The applied zxid, and whether a snapshot is in progress, from storage. */
@@ -122,7 +135,7 @@ export class ReplicaRunner {
    * How old the served state may be, in ms: the replica holds every write its leader
    * had committed that long ago. Null before an answer since this instance started.
    */
-  contactAgeMs(): number | null {
+  msSinceContact(): number | null {
     const latest = this.link.latest;
     if (latest && (this.completeAt === undefined || latest.sentAt > this.completeAt) && this.applied().appliedZxid >= latest.leaderZxid) this.completeAt = latest.sentAt;
     return this.completeAt === undefined ? null : Math.max(0, this.now() - this.completeAt);
@@ -131,7 +144,7 @@ export class ReplicaRunner {
   status(): ReplicaStatus {
     const { appliedZxid, snapshotting } = this.applied();
     const leaderZxid = this.link.latest?.leaderZxid ?? appliedZxid;
-    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), contactAgeMs: this.contactAgeMs(), snapshotting };
+    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting };
   }
 
   /** Starts the pull loop unless this instance runs it already. */
