@@ -6,7 +6,7 @@
  * an eviction or a deploy nothing else would wake the object), which resumes from
  * what storage says it applied.
  */
-import { zxidCounter, zxidEpoch } from "../../protocol/index.ts";
+import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
 import { LeaderLink, type ReplicationLeader } from "./leader-link.ts";
 import { type ReplicaIdentity, replicaObjectName } from "./replica-name.ts";
@@ -117,17 +117,36 @@ export class ReplicaRunner {
    * only grows, so what it reads shows at least `at.minZxid`).
    */
   async readiness(at: ReplicaReadAt): Promise<Readiness> {
-    const applied = await this.core.waitApplied(at.minZxid, Math.max(0, at.waitMs));
+    if (!Number.isSafeInteger(at?.minZxid) || at.minZxid < 0) throw new KeeperError("BadArguments", "a replica read names the zxid it must show (a whole number, 0 or more)");
+    const applied = await this.waitApplied(at.minZxid, Number.isFinite(at.waitMs) ? Math.max(0, at.waitMs) : 0);
     const msSinceContact = this.msSinceContact();
     const fresh = at.maxStalenessMs === undefined || (msSinceContact !== null && msSinceContact <= at.maxStalenessMs);
     return { ready: applied && fresh, appliedZxid: this.applied().appliedZxid, msSinceContact };
   }
 
-  /** The applied zxid, and whether a snapshot is in progress, from storage. */
-  applied(): { appliedZxid: number; snapshotting: boolean } {
+  /**
+   * Waits until reads can be served at `zxid` (applied it, and past any snapshot's
+   * end), or `waitMs` passes; says which. As ReplicaCore.waitApplied, but its timer
+   * is cleared once a commit wakes it, so no timer outlives the read.
+   */
+  private async waitApplied(zxid: number, waitMs: number): Promise<boolean> {
+    const deadline = this.now() + waitMs;
+    for (;;) {
+      const { appliedZxid, readableZxid } = this.applied();
+      if (appliedZxid >= Math.max(zxid, readableZxid)) return true;
+      const left = deadline - this.now();
+      if (left <= 0) return false;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      await Promise.race([this.core.commits.next(), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** The applied zxid, the zxid reads wait for (a snapshot's end), and whether a snapshot is in progress, from storage. */
+  applied(): { appliedZxid: number; readableZxid: number; snapshotting: boolean } {
     return this.options.storage.transact((txn) => {
       const meta = txn.get<Meta>("meta", "meta");
-      return { appliedZxid: meta?.appliedZxid ?? 0, snapshotting: (meta?.snapshot ?? null) !== null };
+      return { appliedZxid: meta?.appliedZxid ?? 0, readableZxid: meta?.readableZxid ?? Number.MAX_SAFE_INTEGER, snapshotting: (meta?.snapshot ?? null) !== null };
     });
   }
 

@@ -20,6 +20,11 @@ export class CommitSignal<E extends AnyLogEntry = LogEntry> {
   committed(entries: E[]): void {
     if (entries.length === 0) return;
     for (const listener of this.listeners) listener(entries);
+    this.wake();
+  }
+
+  /** Wakes the waiters with no entry to tell of: a replica's snapshot has just made it readable. */
+  wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
