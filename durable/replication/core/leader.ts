@@ -98,6 +98,33 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     });
   }
 
+  /** The log's head and where it was trimmed: every zxid after trimmedZxid through appliedZxid is in the log. */
+  bounds(): { appliedZxid: number; trimmedZxid: number } {
+    return this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      return { appliedZxid: meta?.appliedZxid ?? 0, trimmedZxid: meta?.trimmedZxid ?? 0 };
+    });
+  }
+
+  appliedZxid(): number {
+    return this.bounds().appliedZxid;
+  }
+
+  /**
+   * Moves the sequence on to `zxid` when it is behind (a restore: restored rows keep
+   * their zxids, below every later write's), emptying the log: a replica resyncs by snapshot.
+   */
+  skipTo(zxid: number): void {
+    this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      if (!meta || zxid <= meta.appliedZxid) return;
+      txn.deleteAll("log");
+      const epoch = Math.max(meta.epoch, zxidEpoch(zxid));
+      Object.assign(meta, { appliedZxid: zxid, trimmedZxid: zxid, logEntries: 0, logBytes: 0, epoch, promisedEpoch: Math.max(meta.promisedEpoch, epoch) });
+      writeMeta(txn, meta);
+    });
+  }
+
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
     return this.storage.transact((txn) => fencedBy(readMeta(txn)));
