@@ -147,7 +147,8 @@ export class ShardDO extends EdgekeeperObject {
    */
   private treeFor(root: string): ShardTree {
     const { root: stored, sealed } = this.servedSubtree();
-    if (stored === undefined && root === "/") this.initializeRoot(root, OPEN_ACL_UNSAFE);
+    // Only a new object leads: one with a role (a replica) takes its rows from its leader.
+    if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
@@ -380,7 +381,7 @@ export class ShardDO extends EdgekeeperObject {
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.servedSubtree().root === undefined) this.initializeRoot(root, acl);
+    if (this.servedSubtree().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
   }
 
   /**

@@ -125,6 +125,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     });
   }
 
+  /** The object's role as its storage says, undefined for an object that has none yet (new). */
+  role(): Meta["role"] | undefined {
+    return this.storage.transact((txn) => readMeta(txn)?.role);
+  }
+
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
     return this.storage.transact((txn) => fencedBy(readMeta(txn)));
