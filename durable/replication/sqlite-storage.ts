@@ -108,4 +108,9 @@ export class SqliteStorage implements Storage {
   transact<T>(body: (txn: StorageTxn) => T): T {
     return this.storage.transactionSync(() => body(this.txn));
   }
+
+  /** Reads need no transaction: nothing else runs within one synchronous block of the object. */
+  read<T>(body: (txn: StorageTxn) => T): T {
+    return body(this.txn);
+  }
 }

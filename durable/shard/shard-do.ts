@@ -32,7 +32,7 @@ import {
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
-import { type Fenced, LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply } from "../replication/core/index.ts";
+import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
@@ -71,16 +71,6 @@ class MultiFailure extends Error {
     super(error.message);
     this.error = error;
     this.results = results;
-  }
-}
-
-/** A write that failed and is not logged: it took no zxid (no session record to keep). */
-class Unlogged extends Error {
-  readonly outcome: Outcome<never>;
-
-  constructor(outcome: Outcome<never>) {
-    super("write failed");
-    this.outcome = outcome;
   }
 }
 
@@ -693,13 +683,12 @@ export class ShardDO extends EdgekeeperObject {
   /**
    * Runs one write in a transaction with the next zxid, logged as the replication
    * log's entry (the rows it wrote, whole, and the session's commit record) with its
-   * events for watches. A KeeperError rolls its rows back; it is still logged, as its
-   * commit record only, when a session will retry its cxid (else it takes no zxid).
-   * With `readOnly`, nothing is written and no zxid taken. `closing`: the session's
-   * closure is its commit record. A shard object that is not the leader writes nothing.
+   * events for watches. A KeeperError rolls it back; it is then logged as its commit
+   * record only when a session may retry its cxid (else it takes no zxid). With
+   * `readOnly`, nothing is written and no zxid taken. `closing`: the session's closure
+   * is its commit record. An object that is not the leader writes nothing.
    */
   private write<T>(caller: Caller, cxid: number | undefined, apply: (w: WriteContext) => T, readOnly = false, closing = false): Outcome<T> {
-    const remember = caller.sessionId !== 0 && cxid !== undefined;
     if (readOnly) {
       const w: WriteContext = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
       return { ok: true, zxid: w.zxid, value: apply(w) };
@@ -710,44 +699,45 @@ export class ShardDO extends EdgekeeperObject {
     try {
       done = this.leader.sequence((txn, zxid, epoch) => {
         const w: WriteContext = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
-        let outcome: Outcome<T>;
-        const effects: ShardLogEntry["effects"] = [];
-        try {
-          // Its own savepoint: a failed write's rows roll back, its log entry stays.
-          const { value, written } = this.ctx.storage.transactionSync(() => this.store.tracking(() => apply(w)));
-          for (const [path, row] of written) effects.push({ table: "znode", key: path, row: row ?? null });
-          for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
-          this.log.finishWrite();
-          committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
-          for (const change of committed) {
-            for (const host of this.watches.fire(change)) {
-              owed.add(host);
-              this.hosts.owes(host);
-            }
+        const { value, written } = this.store.tracking(() => apply(w));
+        for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
+        this.log.finishWrite();
+        committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
+        for (const change of committed) {
+          for (const host of this.watches.fire(change)) {
+            owed.add(host);
+            this.hosts.owes(host);
           }
-          this.watches.writeAcknowledged();
-          outcome = { ok: true, zxid, value };
-        } catch (err) {
-          const failed = failedOutcome<T>(err, zxid);
-          if (!remember) throw new Unlogged({ ...failed, zxid: this.lastZxid() } as Outcome<never>);
-          outcome = failed;
         }
-        const record: SessionRecord | undefined = closing ? { session: caller.sessionId, closedAt: w.now } : remember ? { session: caller.sessionId, cxid, reply: outcome } : undefined;
-        if (record) {
-          txn.put("session", sessionKey(record), record);
-          effects.push({ table: "session", key: sessionKey(record), row: record });
-        }
-        const fields = { zxid, epoch, kind: closing ? "close-session" : "write", session: caller.sessionId, cxid: cxid ?? 0, effects, reply: outcome } as const;
-        return { value: outcome, entry: { ...fields, size: storedBytes(fields) } as ShardLogEntry };
+        this.watches.writeAcknowledged();
+        const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+        return this.logged(txn, { ok: true, zxid, value }, effects, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
     } catch (err) {
-      if (err instanceof Unlogged) return err.outcome;
-      throw err;
+      const failed = failedOutcome<T>(err, this.lastZxid());
+      if (caller.sessionId === 0 || cxid === undefined) return failed;
+      // Its rows rolled back; its reply is logged at its own zxid, so a retry (here or at a later leader) gets it.
+      done = this.leader.sequence((txn, zxid, epoch) => this.logged(txn, { ...failed, zxid }, [], caller.sessionId, cxid, epoch, undefined));
     }
     if (done.kind === "fenced") return this.notLeader();
     this.waiters.notify(committed);
     for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
     return done.value;
+  }
+
+  /**
+   * A write's log entry: its effects plus the session's commit record (its reply, or
+   * its closure when `closedAt` is given), stored here as it is logged.
+   */
+  private logged<T>(txn: StorageTxn, outcome: Outcome<T>, effects: ShardLogEntry["effects"], session: number, cxid: number | undefined, epoch: number, closedAt: number | undefined): { value: Outcome<T>; entry: ShardLogEntry } {
+    const record: SessionRecord | undefined =
+      closedAt !== undefined ? { session, closedAt } : session !== 0 && cxid !== undefined ? { session, cxid, reply: outcome } : undefined;
+    if (record) {
+      txn.put("session", sessionKey(record), record);
+      effects.push({ table: "session", key: sessionKey(record), row: record });
+    }
+    const fields = { zxid: outcome.zxid, epoch, kind: closedAt !== undefined ? "close-session" : "write", session, cxid: cxid ?? 0, effects, reply: outcome } as const;
+    return { value: outcome, entry: { ...fields, size: storedBytes(fields) } as ShardLogEntry };
   }
 
   private applyWrite(tree: ShardTree, request: ShardRequest, w: WriteContext): unknown {

@@ -100,7 +100,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** The log's head and where it was trimmed: every zxid after trimmedZxid through appliedZxid is in the log. */
   bounds(): { appliedZxid: number; trimmedZxid: number } {
-    return this.storage.transact((txn) => {
+    return this.readOnly((txn) => {
       const meta = readMeta(txn);
       return { appliedZxid: meta?.appliedZxid ?? 0, trimmedZxid: meta?.trimmedZxid ?? 0 };
     });
@@ -127,12 +127,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** The object's role as its storage says, undefined for an object that has none yet (new). */
   role(): Meta["role"] | undefined {
-    return this.storage.transact((txn) => readMeta(txn)?.role);
+    return this.readOnly((txn) => readMeta(txn)?.role);
+  }
+
+  private readOnly<T>(body: (txn: StorageTxn) => T): T {
+    return this.storage.read ? this.storage.read(body) : this.storage.transact(body);
   }
 
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
-    return this.storage.transact((txn) => fencedBy(readMeta(txn)));
+    return this.readOnly((txn) => fencedBy(readMeta(txn)));
   }
 
   /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
