@@ -98,9 +98,45 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     });
   }
 
+  /** The log's head and where it was trimmed: every zxid after trimmedZxid through appliedZxid is in the log. */
+  bounds(): { appliedZxid: number; trimmedZxid: number } {
+    return this.readOnly((txn) => {
+      const meta = readMeta(txn);
+      return { appliedZxid: meta?.appliedZxid ?? 0, trimmedZxid: meta?.trimmedZxid ?? 0 };
+    });
+  }
+
+  appliedZxid(): number {
+    return this.bounds().appliedZxid;
+  }
+
+  /**
+   * Moves the sequence on to `zxid` when it is behind (a restore: restored rows keep
+   * their zxids, below every later write's), emptying the log: a replica resyncs by snapshot.
+   */
+  skipTo(zxid: number): void {
+    this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      if (!meta || zxid <= meta.appliedZxid) return;
+      txn.deleteAll("log");
+      const epoch = Math.max(meta.epoch, zxidEpoch(zxid));
+      Object.assign(meta, { appliedZxid: zxid, trimmedZxid: zxid, logEntries: 0, logBytes: 0, epoch, promisedEpoch: Math.max(meta.promisedEpoch, epoch) });
+      writeMeta(txn, meta);
+    });
+  }
+
+  /** The object's role as its storage says, undefined for an object that has none yet (new). */
+  role(): Meta["role"] | undefined {
+    return this.readOnly((txn) => readMeta(txn)?.role);
+  }
+
+  private readOnly<T>(body: (txn: StorageTxn) => T): T {
+    return this.storage.read ? this.storage.read(body) : this.storage.transact(body);
+  }
+
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
-    return this.storage.transact((txn) => fencedBy(readMeta(txn)));
+    return this.readOnly((txn) => fencedBy(readMeta(txn)));
   }
 
   /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
