@@ -67,6 +67,8 @@ export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
 /** The most bytes of log entries or snapshot rows one pull page carries (at least one is sent). */
 export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;
+/** A read replica's alarm fires this often, to restart its pull loop in a new instance. */
+export const DEFAULT_REPLICA_WATCHDOG_MS = 30_000;
 
 /** What the objects read from their environment, parsed. */
 export interface ObjectSettings {
@@ -99,6 +101,8 @@ export interface ObjectSettings {
    * replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
    */
   replication: ReplicationSettings;
+  /** EDGEKEEPER_REPLICA_WATCHDOG_MS: how often a read replica's alarm checks that its pull loop runs. */
+  replicaWatchdogMs: number;
 }
 
 /**
@@ -146,6 +150,7 @@ export function settingsFromEnv(env: EdgekeeperEnv): ObjectSettings {
     snapshotPageBytes: positiveSetting(env, "EDGEKEEPER_SNAPSHOT_PAGE_BYTES", DEFAULT_SNAPSHOT_PAGE_BYTES),
     logLevel: logLevelOf(env),
     replication: replicationSettingsFromEnv(env, limits),
+    replicaWatchdogMs: positiveSetting(env, "EDGEKEEPER_REPLICA_WATCHDOG_MS", DEFAULT_REPLICA_WATCHDOG_MS),
   };
 }
 

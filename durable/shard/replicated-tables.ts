@@ -4,7 +4,7 @@
  * and its closure (closed_sessions); "log" is the core's JSON log, whose trim also
  * drops the trimmed zxids' events from the change log (its index for watches).
  */
-import type { Outcome } from "../../protocol/index.ts";
+import type { Acl, ChangeEventType, Outcome } from "../../protocol/index.ts";
 import type { LogEntry, RowKey } from "../replication/core/index.ts";
 import { JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
 import type { ChangeLog } from "./change-log.ts";
@@ -13,8 +13,19 @@ import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
 /** A session's commit record: the reply to one of its writes, or its closure (no write of it runs again). */
 export type SessionRecord = { session: number; cxid: number; reply: Outcome } | { session: number; closedAt: number };
 
-/** The shard's log entries: whole znode rows, session records, its own outcomes as replies. */
-export type ShardLogEntry = LogEntry<ZnodeRow, SessionRecord, Outcome>;
+/**
+ * The shard's log entries: whole znode rows, session records, its own outcomes as
+ * replies, and a write's events (none on the entries the core makes itself: a
+ * snapshot, an epoch's start).
+ */
+export type ShardLogEntry = LogEntry<ZnodeRow, SessionRecord, Outcome> & { events?: LoggedEvent[] };
+
+/** An event of a logged write, with the ACL that guards it: a replica's change log takes them from the entry. */
+export interface LoggedEvent {
+  event: ChangeEventType;
+  path: string;
+  acl: Acl[];
+}
 
 /**
  * How many cxids back a session's write replies are kept: a retried pipelined batch
@@ -136,7 +147,7 @@ export class SessionTable implements SqlTable {
 
 /** The core's log; trimming an entry also drops its zxid's events from the change log. */
 export class LogTable extends JsonTable {
-  private readonly events: ChangeLog;
+  protected readonly events: ChangeLog;
 
   constructor(sql: SqlStorage, events: ChangeLog) {
     super(sql, "replication_log");

@@ -23,6 +23,7 @@ import {
   OPEN_ACL_UNSAFE,
   READ_ACL_UNSAFE,
   SYSTEM_PATHS,
+  WRITE_OPS,
   basename,
   makeZxid,
   parentOf,
@@ -43,7 +44,11 @@ import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
-import { LogTable, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey } from "./replicated-tables.ts";
+import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey } from "./replicated-tables.ts";
+import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
+import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus, startedAsReplica } from "../replication/replica-runner.ts";
+import type { ReplicationLeader } from "../replication/leader-link.ts";
+import { ReplicaLogTable } from "./replica-log-table.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -74,6 +79,11 @@ class MultiFailure extends Error {
   }
 }
 
+/** A replica's answer to reads: served at `zxid`, or not ready (behind, or staler than asked) for the caller to read at the leader. */
+export type ReplicaReadAnswer =
+  | { ready: true; zxid: number; msSinceContact: number | null; outcomes: Outcome[] }
+  | { ready: false; appliedZxid: number; msSinceContact: number | null };
+
 export class ShardDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
@@ -81,6 +91,12 @@ export class ShardDO extends EdgekeeperObject {
   private readonly sessions: SessionTable;
   /** The replication core's leader: sequencing, the log (effects and commit records), its pages for replicas. */
   private readonly leader: LeaderLog<ShardLogEntry>;
+  /** The core's Storage port over this object's SQLite (both roles use it). */
+  private readonly storagePort: SqliteStorage;
+  /** Whom this object follows, when its name makes it a read replica (replica-name.ts). */
+  private readonly replicaOf: ReplicaIdentity | undefined;
+  /** A replica's pull loop, once started (its first read; then at each instance's start). */
+  private replica: ReplicaRunner | undefined;
   private readonly snapshots: SnapshotStore;
   private readonly limits: Limits;
   private readonly containerReapMs: number;
@@ -96,13 +112,20 @@ export class ShardDO extends EdgekeeperObject {
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
-    const tables = coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log: new LogTable(this.sql, this.log) });
-    this.leader = new LeaderLog<ShardLogEntry>(new SqliteStorage(ctx.storage, tables), WORKER_CLOCK, this.settings.replication, storedBytes);
+    this.replicaOf = replicaIdentityOf(ctx.id.name);
+    // A replica's log table also writes each entry it applies to its change log.
+    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
+    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
+    this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
-    void ctx.blockConcurrencyWhile(async () => this.createSchema());
+    void ctx.blockConcurrencyWhile(async () => {
+      this.createSchema();
+      // A replica started before resumes pulling in every new instance (after a restart or deploy).
+      if (this.replicaOf && startedAsReplica(this.storagePort)) await this.startReplica(this.replicaOf);
+    });
   }
 
   private createSchema(): void {
@@ -136,6 +159,8 @@ export class ShardDO extends EdgekeeperObject {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
+    // A replica serves the subtree its reader names, from the rows its leader's log wrote (it sets none up).
+    if (this.replicaOf) return new ShardTree(this.store, this.limits, root, true);
     const { root: stored, sealed } = this.servedSubtree();
     // Only a new object leads: one with a role (a replica) takes its rows from its leader.
     if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
@@ -233,10 +258,10 @@ export class ShardDO extends EdgekeeperObject {
    * run) for the caller to send again; a first request whose answer alone is over
    * the cap is refused instead (BadArguments), as sending it again could not help.
    */
-  private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+  private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
-    if (tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
+    if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
     const budget = new AnswerBudget(this.limits.maxAnswerBytes);
     const outcomes: Outcome[] = [];
     let reapable = false;
@@ -544,7 +569,47 @@ export class ShardDO extends EdgekeeperObject {
     return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
   }
 
+  /**
+   * Reads at this read replica (its name makes it one: replica-name.ts): runs
+   * `requests` once it has applied `at.minZxid`, waiting at most `at.waitMs`, and,
+   * with `at.maxStalenessMs`, only if it holds every write its leader had committed
+   * that long ago. Otherwise answers not ready, for the caller to read at the leader.
+   * The first read starts the replica. Writes among the requests are NotReadOnly.
+   */
+  async replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer> {
+    if (!this.replicaOf) throw new KeeperError("BadArguments", "this shard object is its shard's leader, not a replica");
+    const replica = this.replica ?? (await this.startReplica(this.replicaOf));
+    const { ready, appliedZxid, msSinceContact } = await replica.readiness(at);
+    if (!ready) return { ready: false, appliedZxid, msSinceContact };
+    // From here to the reads' end, one synchronous block: what they see is at `zxid`.
+    const zxid = this.lastZxid();
+    const reads = await this.executeBatch(root, undefined, caller, requests.filter((r) => !writes(r)), true);
+    const outcomes = requests.map((r) => (writes(r) ? notReadOnly(zxid, r) : reads.shift()!));
+    return { ready: true, zxid, msSinceContact, outcomes };
+  }
+
+  /** This replica's progress, for `GET /v1/admin/shards`; null when it has not started (no read reached it), or on a leader. */
+  async replicaStatus(): Promise<ReplicaStatus | null> {
+    return this.replica?.status() ?? null;
+  }
+
+  /** Makes this object a replica of its leader, pulling, with its watchdog alarm set. */
+  private async startReplica(identity: ReplicaIdentity): Promise<ReplicaRunner> {
+    this.replica ??= new ReplicaRunner({
+      identity,
+      storage: this.storagePort,
+      alarms: this.ctx.storage,
+      leaderOf: (name) => this.env.SHARD.get(this.env.SHARD.idFromName(name)) as unknown as ReplicationLeader,
+      settings: this.settings.replication,
+      watchdogMs: this.settings.replicaWatchdogMs,
+    });
+    await this.replica.armWatchdog();
+    return this.replica;
+  }
+
   override async alarm(): Promise<void> {
+    // A replica's alarm is its watchdog only: it reaps nothing (its leader's log does).
+    if (this.replicaOf) return this.replica?.watchdog();
     const { root } = this.servedSubtree();
     if (root === undefined) return;
     const tree = this.treeFor(root);
@@ -711,13 +776,13 @@ export class ShardDO extends EdgekeeperObject {
         }
         this.watches.writeAcknowledged();
         const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
-        return this.logged(txn, { ok: true, zxid, value }, effects, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
+        return this.logged(txn, { ok: true, zxid, value }, effects, w.events, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
     } catch (err) {
       const failed = failedOutcome<T>(err, this.lastZxid());
       if (caller.sessionId === 0 || cxid === undefined) return failed;
       // Its rows rolled back; its reply is logged at its own zxid, so a retry (here or at a later leader) gets it.
-      done = this.leader.sequence((txn, zxid, epoch) => this.logged(txn, { ...failed, zxid }, [], caller.sessionId, cxid, epoch, undefined));
+      done = this.leader.sequence((txn, zxid, epoch) => this.logged(txn, { ...failed, zxid }, [], [], caller.sessionId, cxid, epoch, undefined));
     }
     if (done.kind === "fenced") return this.notLeader();
     this.waiters.notify(committed);
@@ -727,16 +792,17 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * A write's log entry: its effects plus the session's commit record (its reply, or
-   * its closure when `closedAt` is given), stored here as it is logged.
+   * its closure when `closedAt` is given), stored here as it is logged, and its events
+   * (which a replica applies to its own change log).
    */
-  private logged<T>(txn: StorageTxn, outcome: Outcome<T>, effects: ShardLogEntry["effects"], session: number, cxid: number | undefined, epoch: number, closedAt: number | undefined): { value: Outcome<T>; entry: ShardLogEntry } {
+  private logged<T>(txn: StorageTxn, outcome: Outcome<T>, effects: ShardLogEntry["effects"], events: LoggedEvent[], session: number, cxid: number | undefined, epoch: number, closedAt: number | undefined): { value: Outcome<T>; entry: ShardLogEntry } {
     const record: SessionRecord | undefined =
       closedAt !== undefined ? { session, closedAt } : session !== 0 && cxid !== undefined ? { session, cxid, reply: outcome } : undefined;
     if (record) {
       txn.put("session", sessionKey(record), record);
       effects.push({ table: "session", key: sessionKey(record), row: record });
     }
-    const fields = { zxid: outcome.zxid, epoch, kind: closedAt !== undefined ? "close-session" : "write", session, cxid: cxid ?? 0, effects, reply: outcome } as const;
+    const fields = { zxid: outcome.zxid, epoch, kind: closedAt !== undefined ? "close-session" : "write", session, cxid: cxid ?? 0, effects, reply: outcome, events } as const;
     return { value: outcome, entry: { ...fields, size: storedBytes(fields) } as ShardLogEntry };
   }
 
@@ -841,6 +907,15 @@ function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
   throw err;
+}
+
+/** Whether a request writes (a read replica refuses it); `check` alone is a read. */
+function writes(request: ShardRequest): boolean {
+  return WRITE_OPS.has(request.op) && request.op !== "check";
+}
+
+function notReadOnly(zxid: number, request: ShardRequest): Outcome {
+  return { ok: false, zxid, error: new KeeperError("NotReadOnly", "a read replica takes reads only: write at the shard's leader", pathOf(request)).toBody() };
 }
 
 function errorBody(name: "Ok" | "RuntimeInconsistency"): KeeperErrorBody {

@@ -130,7 +130,7 @@ describe("pulls", () => {
   it("answer pages of at most the bytes asked (at least one entry), in zxid order", async () => {
     const { stub } = newShard();
     const start = await lastZxid(stub);
-    for (let i = 0; i < 6; i++) await ok(stub, ANON, { op: "create", path: `/v${i}`, data: new Uint8Array(3000).fill(i) });
+    for (let i = 0; i < 6; i++) await ok(stub, ANON, { op: "create", path: `/v${i}`, data: new Uint8Array(2500).fill(i) });
     const page = await pull(stub, start, 10_000);
     expect(page.entries.length).toBeGreaterThan(1);
     expect(page.entries.length).toBeLessThan(6);
