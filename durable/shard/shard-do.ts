@@ -43,7 +43,7 @@ import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
-import { LogTable, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey } from "./replicated-tables.ts";
+import { LogTable, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -736,8 +736,8 @@ export class ShardDO extends EdgekeeperObject {
       txn.put("session", sessionKey(record), record);
       effects.push({ table: "session", key: sessionKey(record), row: record });
     }
-    const fields = { zxid: outcome.zxid, epoch, kind: closedAt !== undefined ? "close-session" : "write", session, cxid: cxid ?? 0, effects, reply: outcome } as const;
-    return { value: outcome, entry: { ...fields, size: storedBytes(fields) } as ShardLogEntry };
+    const kind = closedAt !== undefined ? "close-session" : "write";
+    return { value: outcome, entry: sizedEntry({ zxid: outcome.zxid, epoch, kind, session, cxid: cxid ?? 0, effects, reply: outcome }) };
   }
 
   private applyWrite(tree: ShardTree, request: ShardRequest, w: WriteContext): unknown {
