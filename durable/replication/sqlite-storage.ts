@@ -43,23 +43,37 @@ export function storedBytes(row: unknown): number {
   return encoder.encode(encodeRow(row)).byteLength;
 }
 
-/** A table of JSON rows by key (meta, log, peer). */
+/** How a table's rows become text and back. */
+export interface RowCodec {
+  encode(row: unknown): string;
+  decode(text: string): unknown;
+}
+
+/** Rows that may hold bytes (encodeRow). */
+export const BYTES_CODEC: RowCodec = { encode: encodeRow, decode: decodeRow };
+
+/** Rows of plain JSON (meta, peers): no replacer to run on every value. */
+const JSON_CODEC: RowCodec = { encode: (row) => JSON.stringify(row), decode: (text) => JSON.parse(text) as unknown };
+
+/** A table of rows as text by key (meta, log, peer). */
 export class JsonTable implements SqlTable {
   private readonly sql: SqlStorage;
   private readonly name: string;
+  private readonly codec: RowCodec;
 
-  constructor(sql: SqlStorage, name: string) {
+  constructor(sql: SqlStorage, name: string, codec: RowCodec = JSON_CODEC) {
     this.sql = sql;
     this.name = name;
+    this.codec = codec;
   }
 
   get(key: RowKey): unknown {
     const row = this.sql.exec<{ row: string }>(`SELECT row FROM ${this.name} WHERE key = ?`, key).toArray()[0];
-    return row ? decodeRow(row.row) : undefined;
+    return row ? this.codec.decode(row.row) : undefined;
   }
 
   put(key: RowKey, row: unknown): void {
-    this.sql.exec(`INSERT INTO ${this.name} (key, row) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET row = excluded.row`, key, encodeRow(row));
+    this.sql.exec(`INSERT INTO ${this.name} (key, row) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET row = excluded.row`, key, this.codec.encode(row));
   }
 
   delete(key: RowKey): void {
@@ -71,7 +85,7 @@ export class JsonTable implements SqlTable {
       after === undefined
         ? this.sql.exec<{ key: RowKey; row: string }>(`SELECT key, row FROM ${this.name} ORDER BY key LIMIT ?`, limit)
         : this.sql.exec<{ key: RowKey; row: string }>(`SELECT key, row FROM ${this.name} WHERE key > ? ORDER BY key LIMIT ?`, after, limit);
-    return rows.toArray().map(({ key, row }) => [key, decodeRow(row)]);
+    return rows.toArray().map(({ key, row }) => [key, this.codec.decode(row)]);
   }
 
   deleteAll(): void {
@@ -83,7 +97,7 @@ export class JsonTable implements SqlTable {
 export function coreTables(sql: SqlStorage, own: { znode: SqlTable; session: SqlTable; log?: SqlTable }): Record<TableName, SqlTable> {
   return {
     meta: new JsonTable(sql, "replication_meta"),
-    log: own.log ?? new JsonTable(sql, "replication_log"),
+    log: own.log ?? new JsonTable(sql, "replication_log", BYTES_CODEC),
     peer: new JsonTable(sql, "replication_peers"),
     znode: own.znode,
     session: own.session,

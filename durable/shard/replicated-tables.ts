@@ -4,9 +4,9 @@
  * and its closure (closed_sessions); "log" is the core's JSON log, whose trim also
  * drops the trimmed zxids' events from the change log (its index for watches).
  */
-import type { Acl, ChangeEventType, Outcome } from "../../protocol/index.ts";
 import type { LogEntry, RowKey } from "../replication/core/index.ts";
-import { JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
+import { type Acl, type ChangeEventType, bytesToBase64, type Outcome } from "../../protocol/index.ts";
+import { BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
 import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
 
@@ -145,12 +145,30 @@ export class SessionTable implements SqlTable {
   }
 }
 
+const encoder = new TextEncoder();
+/** The text of each entry a write built, so storing it does not encode it again. */
+const entryTexts = new WeakMap<object, string>();
+
+/**
+ * A write's log entry with its size: the UTF-8 bytes of its text as stored (values
+ * in base64, as decodeRow reads them back), encoded once for both. Only znode rows
+ * hold bytes, so no replacer runs over every value of the entry.
+ */
+export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
+  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { $bytes: bytesToBase64(e.row.data) } } } : e));
+  const text = JSON.stringify({ ...fields, effects });
+  const size = encoder.encode(text).byteLength;
+  const entry = { ...fields, size };
+  entryTexts.set(entry, `${text.slice(0, -1)},"size":${size}}`);
+  return entry;
+}
+
 /** The core's log; trimming an entry also drops its zxid's events from the change log. */
 export class LogTable extends JsonTable {
   protected readonly events: ChangeLog;
 
   constructor(sql: SqlStorage, events: ChangeLog) {
-    super(sql, "replication_log");
+    super(sql, "replication_log", { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: BYTES_CODEC.decode });
     this.events = events;
   }
 

@@ -44,7 +44,7 @@ import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
-import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey } from "./replicated-tables.ts";
+import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
 import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus, startedAsReplica } from "../replication/replica-runner.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
@@ -802,8 +802,8 @@ export class ShardDO extends EdgekeeperObject {
       txn.put("session", sessionKey(record), record);
       effects.push({ table: "session", key: sessionKey(record), row: record });
     }
-    const fields = { zxid: outcome.zxid, epoch, kind: closedAt !== undefined ? "close-session" : "write", session, cxid: cxid ?? 0, effects, reply: outcome, events } as const;
-    return { value: outcome, entry: { ...fields, size: storedBytes(fields) } as ShardLogEntry };
+    const kind = closedAt !== undefined ? "close-session" : "write";
+    return { value: outcome, entry: sizedEntry({ zxid: outcome.zxid, epoch, kind, session, cxid: cxid ?? 0, effects, reply: outcome, events }) };
   }
 
   private applyWrite(tree: ShardTree, request: ShardRequest, w: WriteContext): unknown {
