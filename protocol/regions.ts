@@ -40,6 +40,11 @@ export const REGION_HEADER = "X-Edgekeeper-Region";
 /** The setting (and npm start's environment variable) that names the regions, leader's first. */
 export const REGIONS_SETTING = "EDGEKEEPER_REGIONS";
 
+/** Whether an error's message is the Worker's refusal of the caller's region (it starts with REGION_HEADER). */
+export function refusesRegion(message: unknown): boolean {
+  return typeof message === "string" && message.startsWith(`${REGION_HEADER}:`);
+}
+
 export function isRegion(name: string): name is Region {
   return (REGIONS as readonly string[]).includes(name);
 }

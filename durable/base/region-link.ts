@@ -56,6 +56,12 @@ function replicaRegion(objectName: string, regions: readonly Region[]): Region |
   return regions.find((region) => region === name);
 }
 
+/** The number in a session host's object name (`<namespace>/sessions-<hostNumber>`); -1 for another name. */
+function hostNumberOfName(objectName: string): number {
+  const number = /\/sessions-([0-9]+)$/.exec(objectName)?.[1];
+  return number === undefined ? -1 : Number(number);
+}
+
 /**
  * @example
  * const link = RegionLink.at(env, "apac"); // a Worker serving a caller in apac
@@ -82,9 +88,9 @@ export class RegionLink {
     return new RegionLink(env, region, delays);
   }
 
-  /** The link of session host `hostNumber`, which lives in its number's location. */
-  static ofHost(env: EdgekeeperEnv, hostNumber: number): RegionLink {
-    return new RegionLink(env, locationOfHost(hostNumber), REAL_DELAYS);
+  /** The link of the session host named `objectName`, which lives in its number's location. */
+  static ofHost(env: EdgekeeperEnv, objectName: string): RegionLink {
+    return new RegionLink(env, locationOfHost(hostNumberOfName(objectName)), REAL_DELAYS);
   }
 
   /** The link of the shard object named `objectName` (a leader, or a replica `...@<region>`). */
@@ -112,8 +118,7 @@ export class RegionLink {
 
   /** A session host by its object name (`<namespace>/sessions-<hostNumber>`), as shards know it. */
   hostByName(objectName: string): DurableObjectStub<SessionHost> {
-    const number = /\/sessions-([0-9]+)$/.exec(objectName)?.[1];
-    return this.hostNamed(objectName, number === undefined ? -1 : Number(number));
+    return this.hostNamed(objectName, hostNumberOfName(objectName));
   }
 
   private hostNamed(objectName: string, hostNumber: number, locationHint?: DurableObjectLocationHint): DurableObjectStub<SessionHost> {
