@@ -61,6 +61,15 @@ describe("the region link", () => {
     expect(delays.waits).toEqual([3, 3]);
   });
 
+  it("places each object's own calls in its region: a host in its number's location, a replica in its name's region", () => {
+    const namespace = uniqueNamespace();
+    expect(RegionLink.ofHost(FIVE, `${namespace}/sessions-${hostNumberOf("oc", 3)}`).region).toBe("oc");
+    expect(RegionLink.ofHost(FIVE, `${namespace}/sessions-${hostNumberOf("local", 0)}`).region).toBe("wnam");
+    expect(RegionLink.ofShard(FIVE, `${shardObjectName(namespace, "root")}@weur`).region).toBe("weur");
+    expect(RegionLink.ofShard(FIVE, shardObjectName(namespace, "root")).region).toBe("wnam");
+    expect(RegionLink.ofShard(env, `${shardObjectName(namespace, "root")}@weur`).region).toBeUndefined();
+  });
+
   it("knows an object's region from its name inside the object", async () => {
     const namespace = uniqueNamespace();
     const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(`${namespace}/sessions-${hostNumberOf("apac", 2)}`));
