@@ -45,6 +45,11 @@ export function refusesRegion(message: unknown): boolean {
   return typeof message === "string" && message.startsWith(`${REGION_HEADER}:`);
 }
 
+/** Whether `name` is a Cloudflare location hint, simulated or not (a read replica is created with its region's). */
+export function isLocationHint(name: string): boolean {
+  return isRegion(name) || UNSIMULATED_HINTS.includes(name);
+}
+
 export function isRegion(name: string): name is Region {
   return (REGIONS as readonly string[]).includes(name);
 }

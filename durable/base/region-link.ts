@@ -23,6 +23,7 @@
 import { type Region, oneWayDelayMs, parseRegions } from "../../protocol/regions.ts";
 import { hostObjectName, locationOfHost } from "../../protocol/session-ids.ts";
 import type { DirectoryDO } from "../directory/directory-do.ts";
+import { replicaLocationHint } from "../replication/replica-name.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import type { SessionHost } from "../session/session-host.ts";
 import type { ShardDO } from "../shard/shard-do.ts";
@@ -107,7 +108,10 @@ export class RegionLink {
 
   /** The shard object `objectName` (durable/env.ts shardObjectName; a replica's ends `@<region>`). */
   shard(objectName: string): DurableObjectStub<ShardDO> {
-    const stub = this.env.SHARD.get(this.env.SHARD.idFromName(objectName));
+    const id = this.env.SHARD.idFromName(objectName);
+    // A read replica is created in its region (deployed; the local runtime ignores hints).
+    const locationHint = replicaLocationHint(objectName);
+    const stub = locationHint === undefined ? this.env.SHARD.get(id) : this.env.SHARD.get(id, { locationHint });
     return this.carried(stub, this.regions && (replicaRegion(objectName, this.regions) ?? this.regions[0]));
   }
 

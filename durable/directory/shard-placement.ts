@@ -5,12 +5,14 @@
  * prefix to ask after for the rest. Each entry is small and bounded (a prefix, a few
  * numbers, one line per region), so a page is bounded in bytes too.
  *
- * Replicas are not listed yet: `replicas` is empty until shards have them.
+ * A shard has a replica in each region but the leader's once a read has started it
+ * (durable/replication/replica-name.ts); a replica not started is not listed.
  */
 import { zxidEpoch } from "../../protocol/zxid.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { replicaObjectName } from "../replication/replica-name.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
@@ -19,7 +21,8 @@ export interface ReplicaPlacement {
   region: string;
   appliedZxid: number;
   lagZxids: number;
-  msSinceContact: number;
+  /** Null when the replica has not heard from its leader since it (re)started. */
+  msSinceContact: number | null;
 }
 
 export interface ShardPlacement {
@@ -49,9 +52,16 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
   const page = following.slice(0, max);
   const shards = await Promise.all(
     page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
-      const { lastZxid } = await link.shard(shardObjectName(namespace, shard)).stats(prefix);
-      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas: [] };
+      const leader = shardObjectName(namespace, shard);
+      const { lastZxid } = await link.shard(leader).stats(prefix);
+      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas: await replicasOf(link, leader) };
     }),
   );
   return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };
+}
+
+/** The started replicas of the shard object `leader`, one per region but the leader's (the first). */
+async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlacement[]> {
+  const statuses = await Promise.all((link.regions?.slice(1) ?? []).map((region) => link.shard(replicaObjectName(leader, region)).replicaStatus()));
+  return statuses.flatMap((status) => (status ? [{ region: status.region, appliedZxid: status.appliedZxid, lagZxids: status.lagZxids, msSinceContact: status.msSinceContact }] : []));
 }

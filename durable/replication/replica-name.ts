@@ -5,6 +5,8 @@
  * caller can reach a shard's replica in a region without asking anyone.
  */
 
+import { isLocationHint } from "../../protocol/regions.ts";
+
 /** What a replica object's name says: the leader object it follows and the region it serves. */
 export interface ReplicaIdentity {
   leader: string;
@@ -32,4 +34,16 @@ export function replicaIdentityOf(name: string | undefined): ReplicaIdentity | u
   const at = name?.lastIndexOf("@") ?? -1;
   if (name === undefined || at <= 0 || at === name.length - 1) return undefined;
   return { leader: name.slice(0, at), region: name.slice(at + 1) };
+}
+
+/**
+ * Where a replica object is created when deployed: its region, as a location hint
+ * (which places an object at its creation only); undefined for any other name.
+ *
+ * @example
+ * replicaLocationHint("default/root@apac"); // "apac"
+ */
+export function replicaLocationHint(name: string): DurableObjectLocationHint | undefined {
+  const region = replicaIdentityOf(name)?.region;
+  return region !== undefined && isLocationHint(region) ? (region as DurableObjectLocationHint) : undefined;
 }

@@ -600,7 +600,7 @@ export class ShardDO extends EdgekeeperObject {
       identity,
       storage: this.storagePort,
       alarms: this.ctx.storage,
-      leaderOf: (name) => this.env.SHARD.get(this.env.SHARD.idFromName(name)) as unknown as ReplicationLeader,
+      leaderOf: (name) => RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader,
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
     });
