@@ -59,6 +59,16 @@ describe("a read replica", () => {
     await expectSameRows(pair);
   });
 
+  it("takes a snapshot of more than one page (1 MiB each) whole", async () => {
+    const pair = newPair();
+    const big = (fill: number) => new Uint8Array(700 * 1024).fill(fill);
+    await ok(pair.leader, ANON, { op: "create", path: "/big1", data: big(1) });
+    await ok(pair.leader, ANON, { op: "create", path: "/big2", data: big(2) });
+    await ok(pair.leader, ANON, { op: "create", path: "/big3", data: big(3) });
+    await caughtUp(pair);
+    await expectSameRows(pair);
+  });
+
   it("serves reads at the zxid asked for, and says not-ready when it cannot in time", async () => {
     const pair = newPair();
     await populate(pair);
