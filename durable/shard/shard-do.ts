@@ -558,8 +558,14 @@ export class ShardDO extends EdgekeeperObject {
 
   override async alarm(): Promise<void> {
     const { root } = this.servedSubtree();
+    if (root === undefined) return;
     // Only the leader reaps (its deletes are logged; a replica gets them from its log).
-    if (root === undefined || this.leader.fenced()) return;
+    if (!this.leader.fenced()) await this.reap(root);
+    for (const host of this.watches.pushHostsOwed()) await this.push(host);
+  }
+
+  /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
+  private async reap(root: string): Promise<void> {
     const tree = this.treeFor(root);
     // Reaping one node can empty its container parent: repeat, boundedly.
     for (let round = 0; round < 64; round++) {
@@ -571,7 +577,6 @@ export class ShardDO extends EdgekeeperObject {
       }
     }
     await this.scheduleReaper();
-    for (const host of this.watches.pushHostsOwed()) await this.push(host);
   }
 
   /**
