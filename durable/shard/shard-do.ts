@@ -466,16 +466,28 @@ export class ShardDO extends EdgekeeperObject {
   /** Restore: writes saved nodes as given, all or none of them (snapshot-store.ts). */
   async restoreNodes(root: string, nodes: unknown[]): Promise<Outcome> {
     if (!this.treeFor(root).serving) return this.moved();
-    return this.outcomeOf(() => {
-      this.ctx.storage.transactionSync(() => this.snapshots.restore(root, nodes, this.limits));
-      return {};
-    });
+    return this.outcomeOf(() => this.writeRows(() => this.snapshots.restore(root, nodes, this.limits)));
   }
 
   /** Restore: the stub of a subtree restored as a mount, with the mount point's ACL. */
   async restoreMountStub(root: string, path: string, acl: Acl[]): Promise<void> {
     this.treeFor(root);
-    this.snapshots.insertMountStub(path, acl, Date.now());
+    const outcome = this.writeRows(() => this.snapshots.insertMountStub(path, acl, Date.now()));
+    if (!outcome.ok) throw KeeperError.fromBody(outcome.error);
+  }
+
+  /**
+   * Writes rows outside ZooKeeper's rules (a restore) as one logged write, so that
+   * replicas get them as they get any write; a KeeperError writes nothing.
+   */
+  private writeRows(write: () => void): Outcome<Record<string, never>> {
+    const done = this.leader.sequence((_txn, zxid, epoch) => {
+      const { written } = this.store.tracking(write);
+      const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+      const outcome: Outcome<Record<string, never>> = { ok: true, zxid, value: {} };
+      return { value: outcome, entry: sizedEntry({ zxid, epoch, kind: "write", session: 0, cxid: 0, effects, reply: outcome }) };
+    });
+    return done.kind === "fenced" ? this.notLeader() : done.value;
   }
 
   /** Restore: checks the children counts, then sets the alarm for the TTL nodes and containers restored. */
@@ -613,6 +625,13 @@ export class ShardDO extends EdgekeeperObject {
     if (this.replicaOf) return this.replica?.watchdog();
     const { root } = this.servedSubtree();
     if (root === undefined) return;
+    // Only the leader reaps (its deletes are logged; a replica gets them from its log).
+    if (!this.leader.fenced()) await this.reap(root);
+    for (const host of this.watches.pushHostsOwed()) await this.push(host);
+  }
+
+  /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
+  private async reap(root: string): Promise<void> {
     const tree = this.treeFor(root);
     // Reaping one node can empty its container parent: repeat, boundedly.
     for (let round = 0; round < 64; round++) {
@@ -624,7 +643,6 @@ export class ShardDO extends EdgekeeperObject {
       }
     }
     await this.scheduleReaper();
-    for (const host of this.watches.pushHostsOwed()) await this.push(host);
   }
 
   /**
