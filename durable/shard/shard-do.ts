@@ -621,12 +621,15 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   override async alarm(): Promise<void> {
-    // A replica's alarm is its watchdog only: it reaps nothing (its leader's log does).
-    if (this.replicaOf) return this.replica?.watchdog();
-    const { root } = this.servedSubtree();
-    if (root === undefined) return;
-    // Only the leader reaps (its deletes are logged; a replica gets them from its log).
-    if (!this.leader.fenced()) await this.reap(root);
+    if (this.replicaOf) {
+      // A replica's alarm is its watchdog: it reaps nothing (its leader's log does).
+      await this.replica?.watchdog();
+    } else {
+      const { root } = this.servedSubtree();
+      if (root === undefined) return;
+      // Only the leader reaps (its deletes are logged; a replica gets them from its log).
+      if (!this.leader.fenced()) await this.reap(root);
+    }
     for (const host of this.watches.pushHostsOwed()) await this.push(host);
   }
 
