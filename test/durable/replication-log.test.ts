@@ -186,6 +186,23 @@ describe("pulls", () => {
   });
 });
 
+describe("bad replication requests", () => {
+  it("are refused with BadArguments, and change nothing", async () => {
+    const { stub } = newShard();
+    const head = await lastZxid(stub);
+    const bad = [
+      { type: "pull", replica: "", fromZxid: 0, maxBytes: 1000 },
+      { type: "pull", replica: "r", fromZxid: -1, maxBytes: 1000 },
+      { type: "pull", replica: "r", fromZxid: "7", maxBytes: 1000 },
+      { type: "push", replica: "r" },
+    ];
+    await runInDurableObject(stub, async (instance: ShardDO) => {
+      for (const message of bad) await expect(instance.replicationRequest(message as never)).rejects.toMatchObject({ keeperName: "BadArguments" });
+    });
+    expect(await lastZxid(stub)).toBe(head);
+  });
+});
+
 describe("the trim", () => {
   it("keeps the newest EDGEKEEPER_CHANGE_LOG_WINDOW entries, and the change log's events with them", async () => {
     const { stub } = newShard();
