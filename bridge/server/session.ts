@@ -115,6 +115,7 @@ export class BridgeSession implements SessionSink {
       this.waiting.delete(message.xid);
       done?.(message);
     } else if (message.t === "event") {
+      if (this.watches.repeated(message)) return;
       this.watches.fired(message);
       this.listener?.onEvent(message);
     } else {
