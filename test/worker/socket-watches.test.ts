@@ -6,6 +6,7 @@
  */
 import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { WatchListeners } from "../../client/core/watches.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -20,6 +21,22 @@ async function setData(zk: HttpClient, path: string, data: string): Promise<void
 /** Reads each [op, path] on `sid`: its replies come after every event sent to it before them. */
 async function readBack(socket: SessionSocket, sid: number, ...reads: ["getData" | "exists" | "getChildren", string][]): Promise<void> {
   for (const [op, path] of reads) await socket.ok(sid, { op, path });
+}
+
+/** A session resumed on a new socket. */
+async function resumed(namespace: string, s: { sessionId: number; password: string }): Promise<SessionSocket> {
+  const socket = await SessionSocket.open(namespace, { session: String(s.sessionId) });
+  expect(await socket.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
+  return socket;
+}
+
+function eventsOf(log: SessionSocket["log"], sid: number): EventMessage[] {
+  return log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === sid);
+}
+
+/** Dispatches an event as the TypeScript client does. */
+function dispatchTo(listeners: WatchListeners, m: EventMessage): void {
+  listeners.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath });
 }
 
 async function twoSessions() {
@@ -184,6 +201,58 @@ describe("surviving", () => {
     await zk.mustCreate("/w");
     await eventually("the watch fires after the restart", async () => second.events(s.sessionId).length === 1);
     expect(second.events(s.sessionId)).toEqual([["NodeCreated", "/w", "persistent"]]);
+  });
+
+  it("a one-shot watch set just before a host abort fires once after it", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/x", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    await first.ok(s.sessionId, { op: "getData", path: "/x", watch: true });
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    await setData(zk, "/x", "1");
+    await setData(zk, "/x", "2");
+    await eventually("the watch fires after the abort", async () => second.events(s.sessionId).length === 1);
+    await readBack(second, s.sessionId, ["getData", "/x"]);
+    expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/x", "data"]]);
+  });
+
+  it("a one-shot event sent again by a host aborted mid-delivery reaches a client's listeners once", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/x", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    const sid = s.sessionId;
+    // The client's own registry of listeners, fed what the host sends in the order it sends it.
+    const listeners = new WatchListeners();
+    const heard: string[] = [];
+    listeners.add("data", "/x", (ev) => heard.push(`first ${ev.zxid}`));
+    await first.ok(sid, { op: "getData", path: "/x", watch: true });
+    listeners.set("data", "/x");
+    await setData(zk, "/x", "1");
+    await eventually("the event", async () => first.events(sid).length === 1);
+    const fired = eventsOf(first.log, sid)[0]!;
+    dispatchTo(listeners, fired);
+    // Aborted before the delivery is written: the host may process that notification again.
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    // The client sets the watch again: a listener is added before the read is answered.
+    listeners.add("data", "/x", (ev) => heard.push(`again ${ev.zxid}`));
+    const rearm = second.req(sid, { op: "getData", path: "/x", watch: true });
+    const answered = await rearm;
+    expect(answered.ok).toBe(true);
+    for (const event of eventsOf(second.log, sid)) dispatchTo(listeners, event);
+    listeners.set("data", "/x");
+    // Whatever came again carries the zxid it had: the change the first listener heard.
+    for (const event of eventsOf(second.log, sid)) expect(event.zxid).toBe(fired.zxid);
+    const seen = second.log.length;
+    await setData(zk, "/x", "2");
+    await eventually("the next change", async () => eventsOf(second.log.slice(seen), sid).length === 1);
+    for (const event of eventsOf(second.log.slice(seen), sid)) dispatchTo(listeners, event);
+    await readBack(second, sid, ["getData", "/x"]);
+    expect(eventsOf(second.log.slice(seen), sid)).toHaveLength(1);
+    expect(heard).toEqual([`first ${fired.zxid}`, `again ${eventsOf(second.log.slice(seen), sid)[0]!.zxid}`]);
   });
 
   it("hibernation keeps sockets, sessions and watches; the same socket goes on", async () => {
