@@ -207,11 +207,14 @@ export class SessionHost extends EdgekeeperObject {
    * keep, requests in flight and their latency since the object started.
    */
   async stats(): Promise<Omit<HostStats, "host">> {
+    // The counters follow rows: watches fired lately go from them first.
+    this.watches.flush();
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
   }
 
   /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
   async watchingSessions(): Promise<number> {
+    this.watches.flush();
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
   }
 

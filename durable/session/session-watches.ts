@@ -88,6 +88,8 @@ export class SessionWatches {
   /** The last seq processed of each shard, once read; `unwritten`: ahead of shard_seqs. */
   private readonly seqs = new Map<string, number>();
   private readonly unwritten = new Set<string>();
+  /** An event was queued for a session without a socket since the last flush: a commit is made anyway. */
+  private queuedEvent = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sql: SqlStorage) {
@@ -114,6 +116,7 @@ export class SessionWatches {
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.queuedEvent = false;
     for (const row of this.fired.values()) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", row.session_id, row.path, row.kind);
     this.fired.clear();
     for (const shardKey of this.unwritten) {
@@ -235,8 +238,9 @@ export class SessionWatches {
     if (last === start) return last;
     this.seqs.set(shardKey, last);
     this.unwritten.add(shardKey);
-    // A lasting watch would fire again for a notification processed again after a restart: write now.
-    if (lasting) this.flush();
+    // A lasting watch would fire again for a notification processed again after a restart:
+    // write now; so too when an event was queued (a commit is made for it anyway).
+    if (lasting || this.queuedEvent) this.flush();
     else this.flushSoon();
     return last;
   }
@@ -286,6 +290,7 @@ export class SessionWatches {
   /** Keeps an event for a session with no socket. */
   queue(sessionId: number, message: ServerMessage): void {
     this.sql.exec("INSERT INTO session_events (session_id, message) VALUES (?, ?)", sessionId, JSON.stringify(message));
+    this.queuedEvent = true;
   }
 
   /** A resumed session's queued events, in order; they are removed. */

@@ -78,6 +78,17 @@ describe("watch kinds", () => {
     expect(socket.events(w)[3]).toEqual(["NodeDeleted", "/cfg", "data"]);
   });
 
+  it("a fired one-shot watch is out of the host's numbers at once", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await socket.ok(x, { op: "create", path: "/n" });
+    await socket.ok(w, { op: "getData", path: "/n", watch: true });
+    const wchs = async () => (await (await zk.fetch("GET", "/v1/admin/commands/wchs")).json()) as { num_connections: number; num_total_watches: number };
+    expect(await wchs()).toMatchObject({ num_connections: 1, num_total_watches: 1 });
+    await socket.ok(x, { op: "setData", path: "/n", data: b64("1") });
+    await eventually("the event", async () => socket.events(w).length === 1);
+    expect(await wchs()).toMatchObject({ num_connections: 0, num_total_watches: 0 });
+  });
+
   it("persistent and recursive watches stay; removeWatches stops them, NoWatcher when none", async () => {
     const { socket, w, x } = await twoSessions();
     await socket.ok(w, { op: "addWatch", path: "/app", mode: "persistent" });
