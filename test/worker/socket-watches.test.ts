@@ -266,6 +266,25 @@ describe("surviving", () => {
     expect(heard).toEqual([`first ${fired.zxid}`, `again ${eventsOf(second.log.slice(seen), sid)[0]!.zxid}`]);
   });
 
+  it("a one-shot watch fired just before hibernation, and set again after, fires once per change", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await socket.ok(x, { op: "create", path: "/h", data: b64("0") });
+    await socket.ok(w, { op: "getData", path: "/h", watch: true });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("1") });
+    await eventually("the first event", async () => socket.events(w).length === 1);
+    // Evicted before the delivery is written.
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0))), { webSockets: "hibernate" });
+    await socket.ok(w, { op: "getData", path: "/h", watch: true });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("2") });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("3") });
+    await eventually("the second event", async () => socket.events(w).length >= 2);
+    await readBack(socket, w, ["getData", "/h"]);
+    const zxids = socket.log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === w).map((m) => m.zxid);
+    expect(zxids).toHaveLength(2);
+    expect(zxids[1]).toBeGreaterThan(zxids[0]!);
+    expect(socket.closed).toBeUndefined();
+  });
+
   it("hibernation keeps sockets, sessions and watches; the same socket goes on", async () => {
     const zk = new HttpClient();
     const socket = await SessionSocket.open(zk.namespace, { host: "0" });
