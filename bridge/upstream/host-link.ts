@@ -4,16 +4,14 @@
  * session, then `sid` on every message). Requests of one tick go out as one frame
  * (at most MAX_MESSAGES_PER_FRAME messages each). Framing and liveness (a "ping"
  * every third of LIVENESS_TIMEOUT_MS, a quiet socket counted dead) are the client's
- * SessionSocket, reused as is; what this adds is the multiplexing by `sid`. The
- * socket makes no compression offer (uncompressed-websocket.ts says why).
+ * SessionSocket, reused as is; what this adds is the multiplexing by `sid`.
  *
  * A link that fails fails all its sessions (`onGone`); their ZooKeeper clients then
  * reconnect, and the bridge resumes each session on a new link by id and password.
  */
 import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
-import { SessionSocket, type WebSocketConstructor } from "../../client/core/socket.ts";
+import { SessionSocket, type WebSocketConstructor, defaultWebSocket } from "../../client/core/socket.ts";
 import { socketUrl } from "../../client/core/wire.ts";
-import { uncompressedWebSocket } from "./uncompressed-websocket.ts";
 
 /** Where the bridge's sessions live: a Worker's base URL, its namespace and token. */
 export interface UpstreamOptions {
@@ -60,9 +58,7 @@ export class HostLink {
     this.onDead = onDead;
     const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
     url.searchParams.set("host", String(hostNumber));
-    // Our own WebSocket carries the token itself; one passed in gets it from SessionSocket.
-    const [WebSocketCtor, token] = options.WebSocket ? [options.WebSocket, options.token] : [uncompressedWebSocket(options.token), undefined];
-    this.socket = new SessionSocket(WebSocketCtor, url.toString(), {
+    this.socket = new SessionSocket(options.WebSocket ?? defaultWebSocket(), url.toString(), {
       onOpen: () => {
         this.open = true;
         this.socket.startLiveness(LIVENESS_TIMEOUT_MS);
@@ -71,7 +67,7 @@ export class HostLink {
       onMessages: (messages) => this.receive(messages),
       onGone: (why) => this.fail(why),
       onSent: () => {},
-    }, token);
+    }, options.token);
   }
 
   get alive(): boolean {
