@@ -12,6 +12,7 @@
 import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
 import { SessionSocket, type WebSocketConstructor, defaultWebSocket } from "../../client/core/socket.ts";
 import { socketUrl } from "../../client/core/wire.ts";
+import { hopClock } from "../../protocol/hops.ts";
 
 /** Where the bridge's sessions live: a Worker's base URL, its namespace and token. */
 export interface UpstreamOptions {
@@ -47,6 +48,8 @@ export class HostLink {
   private open = false;
   private dead: string | undefined;
   private outbox: ClientMessage[] = [];
+  /** With --trace-hops: told when the outbox's traced requests leave, in outbox order. */
+  private onSent: { message: ClientMessage; sent: (at: number) => void }[] = [];
   private flushQueued = false;
   private nextRef = 1;
   private readonly connects = new Map<number, (answer: ConnectAnswer | Error) => void>();
@@ -100,10 +103,15 @@ export class HostLink {
     this.sinks.delete(sessionId);
   }
 
-  /** Sends one request of a session; its answer comes to the session's sink. */
-  request(sid: number, xid: number, op: SessionOp): boolean {
+  /**
+   * Sends one request of a session; its answer comes to the session's sink. `sent`
+   * (tracing hops only) is told when its frame leaves.
+   */
+  request(sid: number, xid: number, op: SessionOp, sent?: (at: number) => void): boolean {
     if (this.dead) return false;
-    this.queue({ t: "req", sid, xid, op });
+    const message: ClientMessage = { t: "req", sid, xid, op };
+    if (sent) this.onSent.push({ message, sent });
+    this.queue(message);
     return true;
   }
 
@@ -128,7 +136,19 @@ export class HostLink {
     while (this.outbox.length > 0) {
       const frame = this.outbox.splice(0, MAX_MESSAGES_PER_FRAME);
       if (!this.socket.send(frame)) return; // the socket's close reaches fail()
+      if (this.onSent.length > 0) this.stampSent(frame);
     }
+  }
+
+  /** Tells the traced requests of a frame just sent that they left now. */
+  private stampSent(frame: ClientMessage[]): void {
+    const at = hopClock();
+    const sent = new Set(frame);
+    this.onSent = this.onSent.filter((traced) => {
+      if (!sent.has(traced.message)) return true;
+      traced.sent(at);
+      return false;
+    });
   }
 
   private receive(messages: ServerMessage[]): void {
