@@ -31,7 +31,8 @@ export class SessionLiveness {
   socketOf(row: Pick<SessionRow, "socket_id">): WebSocket | undefined {
     if (!row.socket_id) return undefined;
     let ws = this.sockets.get(row.socket_id);
-    if (!ws) {
+    // One closing, its close not yet handled (`gone`), is asked of the runtime as before.
+    if (ws?.readyState !== WebSocket.OPEN) {
       ws = this.state.getWebSockets(row.socket_id)[0];
       if (ws) this.sockets.set(row.socket_id, ws);
     }
