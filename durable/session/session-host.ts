@@ -73,7 +73,7 @@ export class SessionHost extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
-    this.liveness = new SessionLiveness(this.store, ctx);
+    this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
@@ -332,6 +332,7 @@ export class SessionHost extends EdgekeeperObject {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
+    this.liveness.gone(attachment.socketId);
     this.store.detachSocket(attachment.socketId, Date.now());
   }
 

@@ -8,7 +8,7 @@ import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test
 import { describe, expect, it } from "vitest";
 import { WatchListeners } from "../../client/core/watches.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
-import { HttpClient } from "../harness/http.ts";
+import { HttpClient, SUPER_AUTH } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";
 import { type EventMessage, type Res, SessionSocket, b64 } from "../harness/socket.ts";
@@ -283,6 +283,23 @@ describe("surviving", () => {
     expect(zxids).toHaveLength(2);
     expect(zxids[1]).toBeGreaterThan(zxids[0]!);
     expect(socket.closed).toBeUndefined();
+
+  it("after hibernation, a session's events are still gated by its own address on the socket", async () => {
+    const zk = new HttpClient();
+    const root = zk.as(SUPER_AUTH);
+    await root.mustCreate("/app");
+    await root.mustCreate("/app/home", { data: "0", acl: [{ perms: "r", scheme: "ip", id: "127.0.0.1" }] });
+    const socket = await SessionSocket.open(zk.namespace, { host: "0" });
+    const own = await socket.open(); // the socket's own address: loopback, which may read /app/home
+    const relayed = await socket.open(4_000, "10.9.9.9"); // a relayed client's, which may not
+    for (const { sessionId } of [own, relayed]) await socket.ok(sessionId, { op: "addWatch", path: "/app", mode: "recursive" });
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0))), { webSockets: "hibernate" });
+    await setData(root, "/app/home", "1");
+    await eventually("the reader's event", async () => socket.events(own.sessionId).length === 1);
+    expect(socket.events(own.sessionId)).toEqual([["NodeDataChanged", "/app/home", "recursive"]]);
+    // An event comes before any reply that shows its change: none came for the other.
+    await readBack(socket, relayed.sessionId, ["exists", "/app/home"]);
+    expect(socket.events(relayed.sessionId)).toEqual([]);
   });
 
   it("hibernation keeps sockets, sessions and watches; the same socket goes on", async () => {
