@@ -85,13 +85,24 @@ export class SharedRpcs {
     const queued = queuedRequest(request);
     if (first) lane.queue.unshift(queued);
     else lane.queue.push(queued);
-    let sentBySelf = false;
-    while (!queued.taken) {
-      if (lane.sentAt === undefined) sentBySelf = this.sendNext(key, lane, send, keepAlive, queued);
-      else await holding(new Promise<void>((wake) => lane.wakers.push(wake)));
+    // A request waiting on another's RPC holds a timer: workerd cancels, as hung, a
+    // request that waits on nothing of its own. The one that sent the RPC holds that.
+    let timer: ReturnType<typeof setInterval> | undefined;
+    try {
+      let sentBySelf = false;
+      while (!queued.taken) {
+        if (lane.sentAt === undefined) {
+          sentBySelf = this.sendNext(key, lane, send, keepAlive, queued);
+        } else {
+          timer ??= setInterval(() => undefined, HOLD_INTERVAL_MS);
+          await new Promise<void>((wake) => lane.wakers.push(wake));
+        }
+      }
+      if (!sentBySelf) timer ??= setInterval(() => undefined, HOLD_INTERVAL_MS);
+      return await queued.answer;
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
     }
-    // The request that sent the RPC holds it; any other holds a timer.
-    return sentBySelf ? queued.answer : holding(queued.answer);
   }
 
   /** The lane of `key`; a fresh one in place of one whose RPC never answered (its sender was cancelled). */
@@ -131,19 +142,6 @@ export class SharedRpcs {
       }),
     );
     return batch.includes(self);
-  }
-}
-
-/**
- * Awaits `promise` holding a timer: workerd cancels, as hung, a request that waits
- * on nothing of its own, and another request's RPC is not its own.
- */
-async function holding<T>(promise: Promise<T>): Promise<T> {
-  const timer = setInterval(() => undefined, HOLD_INTERVAL_MS);
-  try {
-    return await promise;
-  } finally {
-    clearInterval(timer);
   }
 }
 
