@@ -82,3 +82,28 @@ it("keeps answering after clients went away mid-request, whichever request was t
   // A limit for a stuck lane, not a speed assertion: one left waiting on a cancelled
   // request would hold these for ABANDONED_RPC_MS (30 s).
 }, 20_000);
+
+it("sends concurrent requests to the shard that serves their path now, across a mount, an unmount and a mount again", async () => {
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${server.base}/v1/admin/mounts${path}`, { method, headers: JSON_BODY, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const shardOf = async () => ((await (await admin("GET", "")).json()) as { mounts: { prefix: string; shard: string }[] }).mounts.find((m) => m.prefix === "/moving")?.shard;
+
+  expect((await admin("POST", "", { prefix: "/moving" })).status).toBe(201);
+  const firstShard = await shardOf();
+  const created = await Promise.all(range(16).map((i) => call("POST", `/moving/n${i}`, { body: { data: `first ${i}` } })));
+  for (const answer of created) expect(answer.status).toBe(201);
+  await Promise.all(range(16).map((i) => call("DELETE", `/moving/n${i}`)));
+  expect((await admin("DELETE", "/moving")).status).toBe(200);
+
+  // Unmounted: the subtree is gone, wherever a request was last sent.
+  const refused = await Promise.all(range(16).map((i) => call("POST", `/moving/n${i}`, { body: { data: "gone" } })));
+  for (const answer of refused) expect([answer.status, errorName(answer)]).toEqual([404, "NoNode"]);
+
+  expect((await admin("POST", "", { prefix: "/moving" })).status).toBe(201);
+  expect(await shardOf()).not.toBe(firstShard);
+  const again = await Promise.all(range(16).map((i) => call("POST", `/moving/n${i}`, { body: { data: `again ${i}` } })));
+  for (const answer of again) expect(answer.status).toBe(201);
+  const reads = await Promise.all(range(16).map((i) => call("GET", `/moving/n${i}`)));
+  reads.forEach((read, i) => expect(read.body.data).toBe(`again ${i}`));
+  expect((await call("GET", "/moving?view=children")).body.children).toHaveLength(16);
+});
