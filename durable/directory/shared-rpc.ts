@@ -8,9 +8,14 @@
  *
  * workerd ties I/O to the request that starts it, and cancels a request's pending
  * work when its client goes away. So an RPC is sent from the handler of a request
- * it carries, and its answer is handed out under that request's `keepAlive`
- * (ctx.waitUntil): a request that went away can delay no one. A request still
- * queued when an RPC ends is woken, and the first one awake sends the next RPC.
+ * it carries, and its answers are handed out under that request's `keepAlive`
+ * (ctx.waitUntil). Each answer, and each wake-up of a queued request, reaches its
+ * request in that request's own context through workerd's cross-request promise
+ * handling (`handle_cross_request_promise_resolution`; without it, as in the Worker
+ * test pool, requests must not share: EDGEKEEPER_SHARED_RPCS=0). When an RPC ends,
+ * the queued requests are woken and the first one awake sends the next. An RPC
+ * unanswered for ABANDONED_RPC_MS is taken for lost: the lane moves on, and its own
+ * requests are answered OperationTimeout rather than left waiting.
  */
 import type { Outcome, ShardRequest } from "../../protocol/index.ts";
 import { KeeperError } from "../../protocol/index.ts";
@@ -27,28 +32,29 @@ const REQUEST_OVERHEAD_BYTES = 64;
 interface Queued {
   request: ShardRequest;
   bytes: number;
-  /** Set once an RPC carries it. */
-  taken: boolean;
+  /** The RPC that carries it, once sent. */
+  rpc: Rpc | undefined;
   answer: Promise<Outcome>;
   settle(outcome: Outcome): void;
   fail(err: unknown): void;
 }
 
-/** The RPCs of one shard and caller: at most one in flight (sent at `sentAt`), the rest waiting for it. */
+/** An RPC of a lane, sent at `sentAt`. */
+interface Rpc {
+  sentAt: number;
+}
+
+/** The RPCs of one shard and caller: at most one in flight, the rest waiting for it. */
 interface Lane {
-  sentAt: number | undefined;
+  inFlight: Rpc | undefined;
   queue: Queued[];
   wakers: (() => void)[];
 }
 
-/**
- * An RPC unanswered for this long is taken for lost (its sender cancelled before
- * handing out the answers), and its lane is started afresh; the RPC itself, if it
- * still answers, answers its own requests.
- */
-const ABANDONED_RPC_MS = 30_000;
+/** An RPC unanswered for this long is taken for lost (its sender was cancelled before it handed out the answers). */
+export const ABANDONED_RPC_MS = 30_000;
 
-/** How often a waiting request's timer ticks (it does nothing; it only keeps the request alive). */
+/** How often a waiting request's timer ticks: it keeps the request alive, and notices an RPC lost. */
 const HOLD_INTERVAL_MS = 1_000;
 
 /** Bytes a request adds to an RPC (its value, or its multi's values, and paths). */
@@ -65,10 +71,16 @@ export function requestBytes(request: ShardRequest): number {
 export class SharedRpcs {
   private readonly lanes = new Map<string, Lane>();
   private readonly maxBytes: number;
+  private readonly abandonedMs: number;
 
-  /** `maxBytes`: most request bytes one RPC carries (one request of any size always goes). */
-  constructor(maxBytes: number) {
+  /** `maxBytes`: most request bytes one RPC carries (one request of any size always goes); `abandonedMs`: when an RPC is lost. */
+  constructor(maxBytes: number, abandonedMs = ABANDONED_RPC_MS) {
     this.maxBytes = maxBytes;
+    this.abandonedMs = abandonedMs;
+  }
+
+  private lost(rpc: Rpc | undefined): boolean {
+    return rpc !== undefined && Date.now() - rpc.sentAt >= this.abandonedMs;
   }
 
   /**
@@ -81,37 +93,40 @@ export class SharedRpcs {
    * const outcome = await shared.run(key, { op: "getData", path: "/a" }, (batch) => shard.execute("/", caller, batch), (p) => ctx.waitUntil(p));
    */
   async run(key: string, request: ShardRequest, send: SendBatch, keepAlive: KeepAlive, first = false): Promise<Outcome> {
-    const lane = this.laneFor(key);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { inFlight: undefined, queue: [], wakers: [] };
+      this.lanes.set(key, lane);
+    }
     const queued = queuedRequest(request);
     if (first) lane.queue.unshift(queued);
     else lane.queue.push(queued);
     // A request waiting on another's RPC holds a timer: workerd cancels, as hung, a
-    // request that waits on nothing of its own. The one that sent the RPC holds that.
+    // request that waits on nothing of its own (the one that sent the RPC holds that).
+    // Its ticks also notice an RPC lost.
     let timer: ReturnType<typeof setInterval> | undefined;
+    const hold = (waiting: Lane) => setInterval(() => this.noticeLost(waiting, queued), HOLD_INTERVAL_MS);
     try {
       let sentBySelf = false;
-      while (!queued.taken) {
-        if (lane.sentAt === undefined) {
+      while (queued.rpc === undefined) {
+        if (lane.inFlight === undefined || this.lost(lane.inFlight)) {
           sentBySelf = this.sendNext(key, lane, send, keepAlive, queued);
         } else {
-          timer ??= setInterval(() => undefined, HOLD_INTERVAL_MS);
+          timer ??= hold(lane);
           await new Promise<void>((wake) => lane.wakers.push(wake));
         }
       }
-      if (!sentBySelf) timer ??= setInterval(() => undefined, HOLD_INTERVAL_MS);
+      if (!sentBySelf) timer ??= hold(lane);
       return await queued.answer;
     } finally {
       if (timer !== undefined) clearInterval(timer);
     }
   }
 
-  /** The lane of `key`; a fresh one in place of one whose RPC never answered (its sender was cancelled). */
-  private laneFor(key: string): Lane {
-    const lane = this.lanes.get(key);
-    if (lane && (lane.sentAt === undefined || Date.now() - lane.sentAt < ABANDONED_RPC_MS)) return lane;
-    const fresh: Lane = { sentAt: undefined, queue: [], wakers: [] };
-    this.lanes.set(key, fresh);
-    return fresh;
+  /** If the lane's RPC is lost: its waiters are woken to send the next, and `queued`, if it was in it, times out. */
+  private noticeLost(lane: Lane, queued: Queued): void {
+    if (this.lost(lane.inFlight)) for (const wake of lane.wakers.splice(0)) wake();
+    if (this.lost(queued.rpc)) queued.fail(new KeeperError("OperationTimeout", `the shard call carrying this request gave no answer in ${this.abandonedMs} ms; a write may or may not have been applied`));
   }
 
   /** Sends the queue's head, up to maxBytes of requests, and hands out the answers; true if `self` went in it. */
@@ -120,8 +135,9 @@ export class SharedRpcs {
     let count = 0;
     while (count < lane.queue.length && (count === 0 || bytes + lane.queue[count]!.bytes <= this.maxBytes)) bytes += lane.queue[count++]!.bytes;
     const batch = lane.queue.splice(0, count);
-    for (const queued of batch) queued.taken = true;
-    lane.sentAt = Date.now();
+    const rpc: Rpc = { sentAt: Date.now() };
+    for (const queued of batch) queued.rpc = rpc;
+    lane.inFlight = rpc;
     const answered = send(batch.map((queued) => queued.request)).then(
       (outcomes) => {
         for (const [i, queued] of batch.entries()) {
@@ -136,7 +152,9 @@ export class SharedRpcs {
     );
     keepAlive(
       answered.finally(() => {
-        lane.sentAt = undefined;
+        // A lost RPC answering late leaves the lane to the one sent since.
+        if (lane.inFlight !== rpc) return;
+        lane.inFlight = undefined;
         if (lane.queue.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
         for (const wake of lane.wakers.splice(0)) wake();
       }),
@@ -154,5 +172,5 @@ function queuedRequest(request: ShardRequest): Queued {
   });
   // A request whose client went away awaits its answer no more: its failure is no one's.
   answer.catch(() => undefined);
-  return { request, bytes: requestBytes(request), taken: false, answer, settle, fail };
+  return { request, bytes: requestBytes(request), rpc: undefined, answer, settle, fail };
 }

@@ -61,4 +61,27 @@ describe("SharedRpcs", () => {
     await expect(failed).rejects.toThrow("the shard went away");
     expect(await next).toMatchObject({ value: { path: "/b" } });
   });
+
+  it("takes an RPC unanswered past its bound for lost: its waiting requests time out, later ones are sent", async () => {
+    const shared = new SharedRpcs(1 << 20, 50);
+    let calls = 0;
+    let answerFirst!: () => void;
+    const send = (requests: ShardRequest[]) => {
+      calls += 1;
+      // The first answers when told, the second never (its sender went away), the third at once.
+      if (calls === 1) return new Promise<Outcome[]>((resolve) => (answerFirst = () => resolve(requests.map(answer))));
+      if (calls === 2) return new Promise<Outcome[]>(() => undefined);
+      return Promise.resolve(requests.map(answer));
+    };
+    const first = shared.run("lane", read("/a"), send, noKeepAlive);
+    // Both wait behind the first, so both hold timers; one of them sends the second RPC.
+    const carried = [shared.run("lane", read("/b"), send, noKeepAlive), shared.run("lane", read("/c"), send, noKeepAlive)];
+    answerFirst();
+    expect(await first).toMatchObject({ value: { path: "/a" } });
+    await expect.poll(() => calls).toBe(2);
+    const later = shared.run("lane", read("/d"), send, noKeepAlive);
+    for (const request of carried) await expect(request).rejects.toMatchObject({ keeperName: "OperationTimeout" });
+    expect(await later).toMatchObject({ value: { path: "/d" } });
+    expect(calls).toBe(3);
+  });
 });
