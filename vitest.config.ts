@@ -25,6 +25,9 @@ export default defineConfig({
           // Small enough that a test reaches them with a few values at the limit.
           EDGEKEEPER_MAX_ANSWER_BYTES: "2097152",
           EDGEKEEPER_MAX_CHANGE_LOG_BYTES: "4194304",
+          // The test pool requires no_handle_cross_request_promise_resolution, under which
+          // requests cannot share shard RPCs (test/e2e/shared-rpcs.test.ts tests that they do).
+          EDGEKEEPER_SHARED_RPCS: "0",
           // No request log in test output; failures still print.
           EDGEKEEPER_LOG_LEVEL: "warn",
         },
