@@ -46,6 +46,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_SNAPSHOT_PAGE_BYTES?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
+  /** The regions simulated on one machine, leader's first (`npm start -- --regions`; durable/base/region-link.ts). Default none. */
+  EDGEKEEPER_REGIONS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

@@ -20,6 +20,8 @@ export interface UpstreamOptions {
   url: string;
   namespace: string;
   token?: string;
+  /** The region the bridge stands in, on a Worker simulating regions; default its first. */
+  region?: string;
   WebSocket?: WebSocketConstructor;
 }
 
@@ -59,7 +61,7 @@ export class HostLink {
   constructor(options: UpstreamOptions, hostNumber: number, onDead: () => void) {
     this.hostNumber = hostNumber;
     this.onDead = onDead;
-    const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
+    const url = new URL(socketUrl(options.url, { namespace: options.namespace, region: options.region }));
     url.searchParams.set("host", String(hostNumber));
     this.socket = new SessionSocket(options.WebSocket ?? defaultWebSocket(), url.toString(), {
       onOpen: () => {

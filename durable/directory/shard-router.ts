@@ -19,6 +19,7 @@ import {
   limitsFromEnv,
   routingPath,
 } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
@@ -70,15 +71,18 @@ export class ShardRouter {
   private readonly namespace: string;
   private readonly log: Logger;
   private readonly keepAlive: KeepAlive | undefined;
+  /** How calls reach the directory and the shards, from the caller's region. */
+  private readonly link: RegionLink;
 
   /**
    * `keepAlive` (the Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's
    * concurrent requests to the same shard (shared-rpc.ts). Without it, one RPC each.
    */
-  constructor(env: EdgekeeperEnv, namespace: string, keepAlive?: KeepAlive) {
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), keepAlive?: KeepAlive) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
+    this.link = link;
     this.keepAlive = keepAlive;
   }
 
@@ -103,7 +107,7 @@ export class ShardRouter {
   }
 
   private directory() {
-    return this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(this.namespace));
+    return this.link.directory(this.namespace);
   }
 
   async table(fresh = false): Promise<MountTable> {
@@ -129,7 +133,7 @@ export class ShardRouter {
   }
 
   private shard(mount: Mount): ShardStub {
-    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as ShardStub;
+    return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
   }
 
   /** `route`, with a request no one shard can serve as its error. */
@@ -182,7 +186,8 @@ export class ShardRouter {
   /** One request in the next RPC shared with others to its shard as the same caller; sent again, first, while its batch defers it. */
   private async executeShared(mount: Mount, caller: Caller, request: ShardRequest, keepAlive: KeepAlive): Promise<Outcome> {
     sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
-    const key = JSON.stringify([this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids]);
+    // The caller's region too: a shared RPC is delayed as from one region.
+    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids]);
     const send = (batch: ShardRequest[]) => this.executeOn(mount, caller, batch);
     let outcome = await sharedRpcs.run(key, request, send, keepAlive);
     while (!outcome.ok && outcome.deferred) outcome = await sharedRpcs.run(key, request, send, keepAlive, true);
