@@ -283,6 +283,7 @@ describe("surviving", () => {
     expect(zxids).toHaveLength(2);
     expect(zxids[1]).toBeGreaterThan(zxids[0]!);
     expect(socket.closed).toBeUndefined();
+  });
 
   it("after hibernation, a session's events are still gated by its own address on the socket", async () => {
     const zk = new HttpClient();
