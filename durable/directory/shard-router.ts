@@ -16,6 +16,7 @@ import {
   type ShardRequest,
   type WatchKind,
   type WatchNotification,
+  limitsFromEnv,
   routingPath,
 } from "../../protocol/index.ts";
 import { RegionLink } from "../base/region-link.ts";
@@ -24,6 +25,7 @@ import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { untilServed } from "./shard-retry.ts";
+import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
 const isMoved = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && outcome.moved === true;
@@ -61,19 +63,27 @@ export interface ChangesAnswer {
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The isolate's shared RPCs of `execute`, keyed by namespace, shard and caller (shared-rpc.ts). */
+let sharedRpcs: SharedRpcs | undefined;
 
 export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
+  private readonly keepAlive: KeepAlive | undefined;
   /** How calls reach the directory and the shards, from the caller's region. */
   private readonly link: RegionLink;
 
-  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env)) {
+  /**
+   * `keepAlive` (the Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's
+   * concurrent requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   */
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), keepAlive?: KeepAlive) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
     this.link = link;
+    this.keepAlive = keepAlive;
   }
 
   /**
@@ -165,6 +175,7 @@ export class ShardRouter {
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
+      if (this.keepAlive) return this.executeShared(mount, caller, request, this.keepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
     }, isMoved);
@@ -172,6 +183,16 @@ export class ShardRouter {
     return outcome as Outcome<ResultOf[K]>;
   }
 
+  /** One request in the next RPC shared with others to its shard as the same caller; sent again, first, while its batch defers it. */
+  private async executeShared(mount: Mount, caller: Caller, request: ShardRequest, keepAlive: KeepAlive): Promise<Outcome> {
+    sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
+    // The caller's region too: a shared RPC is delayed as from one region.
+    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids]);
+    const send = (batch: ShardRequest[]) => this.executeOn(mount, caller, batch);
+    let outcome = await sharedRpcs.run(key, request, send, keepAlive);
+    while (!outcome.ok && outcome.deferred) outcome = await sharedRpcs.run(key, request, send, keepAlive, true);
+    return outcome;
+  }
 
   /**
    * The key a shard's pushed deliveries carry (its object id), so a host can tell

@@ -74,7 +74,7 @@ export class SessionHost extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
-    this.liveness = new SessionLiveness(this.store, ctx);
+    this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
@@ -208,11 +208,14 @@ export class SessionHost extends EdgekeeperObject {
    * keep, requests in flight and their latency since the object started.
    */
   async stats(): Promise<Omit<HostStats, "host">> {
+    // The counters follow rows: watches fired lately go from them first.
+    this.watches.flush();
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
   }
 
   /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
   async watchingSessions(): Promise<number> {
+    this.watches.flush();
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
   }
 
@@ -330,6 +333,7 @@ export class SessionHost extends EdgekeeperObject {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
+    this.liveness.gone(attachment.socketId);
     this.store.detachSocket(attachment.socketId, Date.now());
   }
 
