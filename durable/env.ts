@@ -20,6 +20,12 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_MAX_MOUNTS?: string;
   /** "1" when running locally (npm start, tests): no token needed, loopback only. */
   EDGEKEEPER_LOCAL?: string;
+  /**
+   * "0": each sessionless HTTP request makes its own shard RPC, rather than sharing
+   * one with concurrent requests (worker/app.ts). For runtimes that run a promise's
+   * continuations in the context of the request that resolved it (the test pool).
+   */
+  EDGEKEEPER_SHARED_RPCS?: string;
   /** Comma-separated origins (`https://app.example.com`) whose pages may use the API, with CORS. */
   EDGEKEEPER_ALLOWED_ORIGINS?: string;
   /** Comma-separated host names, besides loopback ones, by which the local API may be reached. */
@@ -46,6 +52,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICA_LEASE_MS?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
+  /** The regions simulated on one machine, leader's first (`npm start -- --regions`; durable/base/region-link.ts). Default none. */
+  EDGEKEEPER_REGIONS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

@@ -2,7 +2,8 @@
  * The Hono app: origin and host checks, bearer auth, namespace selection, the API
  * routes, errors in ZooKeeper's terms.
  */
-import { type Handler, Hono, type MiddlewareHandler } from "hono";
+import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
+import type { KeepAlive } from "../durable/directory/shared-rpc.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
@@ -10,6 +11,7 @@ import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
 import { originGuard } from "./middleware/origin-guard.ts";
+import { selectRegion } from "./middleware/region.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -17,6 +19,7 @@ import { adminCommandRoutes, metricsRoutes, readiness } from "./routes/monitorin
 import { multiRoutes } from "./routes/multi.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
+import type { RegionLink } from "../durable/base/region-link.ts";
 import type { ShardRouter } from "../durable/directory/shard-router.ts";
 import { routerFor } from "./session-router.ts";
 import type { Grant } from "./tokens.ts";
@@ -24,8 +27,9 @@ import type { Grant } from "./tokens.ts";
 /**
  * `router` runs a request's operations: through its session's host if it names one,
  * else straight to the shards. `grant`: what the request's bearer token allows.
+ * `link`: how the request's calls reach the objects, from the caller's region.
  */
-export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant } };
+export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant; link: RegionLink } };
 
 /**
  * Locally, the console's assets: a worker of their own that `npm start` binds here
@@ -60,16 +64,31 @@ app.get("/readyz", async (c) => {
 /** Routes that take ?namespace= as well as the header: a browser's WebSocket and a Prometheus scrape cannot set headers. */
 const NAMESPACE_IN_QUERY = new Set([SOCKET_PATH, "/metrics"]);
 
+/**
+ * The request's ctx.waitUntil, so that its shard calls share RPCs with the isolate's
+ * other requests (durable/directory/shared-rpc.ts); none with EDGEKEEPER_SHARED_RPCS=0,
+ * or without an execution context (app.request() in a test).
+ */
+function keepAliveOf(c: Context<AppEnv>): KeepAlive | undefined {
+  if (c.env.EDGEKEEPER_SHARED_RPCS === "0") return undefined;
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
+}
+
 const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
   const fromQuery = NAMESPACE_IN_QUERY.has(c.req.path) ? c.req.query("namespace") : undefined;
   const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
   c.set("namespace", namespace);
-  c.set("router", routerFor(c.env, namespace, c.req));
+  c.set("router", routerFor(c.env, namespace, c.req, c.get("link"), keepAliveOf(c)));
   await next();
 };
 
-for (const guarded of ["/v1/*", "/metrics"]) app.use(guarded, originGuard(), bearerAuth(), selectNamespace, authorize());
+for (const guarded of ["/v1/*", "/metrics"]) app.use(guarded, originGuard(), bearerAuth(), selectRegion(), selectNamespace, authorize());
 
 app.route("/metrics", metricsRoutes);
 app.route("/v1/admin/commands", adminCommandRoutes);

@@ -16,13 +16,16 @@ import {
   type ShardRequest,
   type WatchKind,
   type WatchNotification,
+  limitsFromEnv,
   routingPath,
 } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { untilServed } from "./shard-retry.ts";
+import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
 const isMoved = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && outcome.moved === true;
@@ -60,16 +63,27 @@ export interface ChangesAnswer {
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The isolate's shared RPCs of `execute`, keyed by namespace, shard and caller (shared-rpc.ts). */
+let sharedRpcs: SharedRpcs | undefined;
 
 export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
+  private readonly keepAlive: KeepAlive | undefined;
+  /** How calls reach the directory and the shards, from the caller's region. */
+  private readonly link: RegionLink;
 
-  constructor(env: EdgekeeperEnv, namespace: string) {
+  /**
+   * `keepAlive` (the Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's
+   * concurrent requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   */
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), keepAlive?: KeepAlive) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
+    this.link = link;
+    this.keepAlive = keepAlive;
   }
 
   /**
@@ -93,7 +107,7 @@ export class ShardRouter {
   }
 
   private directory() {
-    return this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(this.namespace));
+    return this.link.directory(this.namespace);
   }
 
   async table(fresh = false): Promise<MountTable> {
@@ -119,7 +133,7 @@ export class ShardRouter {
   }
 
   private shard(mount: Mount): ShardStub {
-    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as ShardStub;
+    return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
   }
 
   /** `route`, with a request no one shard can serve as its error. */
@@ -161,6 +175,7 @@ export class ShardRouter {
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
+      if (this.keepAlive) return this.executeShared(mount, caller, request, this.keepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
     }, isMoved);
@@ -168,6 +183,16 @@ export class ShardRouter {
     return outcome as Outcome<ResultOf[K]>;
   }
 
+  /** One request in the next RPC shared with others to its shard as the same caller; sent again, first, while its batch defers it. */
+  private async executeShared(mount: Mount, caller: Caller, request: ShardRequest, keepAlive: KeepAlive): Promise<Outcome> {
+    sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
+    // The caller's region too: a shared RPC is delayed as from one region.
+    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids]);
+    const send = (batch: ShardRequest[]) => this.executeOn(mount, caller, batch);
+    let outcome = await sharedRpcs.run(key, request, send, keepAlive);
+    while (!outcome.ok && outcome.deferred) outcome = await sharedRpcs.run(key, request, send, keepAlive, true);
+    return outcome;
+  }
 
   /**
    * The key a shard's pushed deliveries carry (its object id), so a host can tell

@@ -11,6 +11,7 @@
 import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { RegionLink } from "../base/region-link.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
@@ -73,7 +74,7 @@ export class SessionHost extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
-    this.liveness = new SessionLiveness(this.store, ctx);
+    this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
@@ -128,7 +129,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    this.shardRouter = new ShardRouter(this.env, namespace);
+    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""));
     return this.shardRouter;
   }
 
@@ -179,7 +180,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.listing) return;
     this.listing = true;
     try {
-      await this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(namespace)).listSessionHost(hostNumber);
+      await RegionLink.ofHost(this.env, this.ctx.id.name ?? "").directory(namespace).listSessionHost(hostNumber);
       this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('listed', 1)");
     } catch (err) {
       console.error(`session host ${hostNumber} could not list itself in the directory of ${namespace}; will retry`, err);
@@ -207,11 +208,14 @@ export class SessionHost extends EdgekeeperObject {
    * keep, requests in flight and their latency since the object started.
    */
   async stats(): Promise<Omit<HostStats, "host">> {
+    // The counters follow rows: watches fired lately go from them first.
+    this.watches.flush();
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
   }
 
   /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
   async watchingSessions(): Promise<number> {
+    this.watches.flush();
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
   }
 
@@ -329,6 +333,7 @@ export class SessionHost extends EdgekeeperObject {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
+    this.liveness.gone(attachment.socketId);
     this.store.detachSocket(attachment.socketId, Date.now());
   }
 

@@ -30,6 +30,7 @@ import {
   seenBy,
 } from "../../protocol/index.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
@@ -638,9 +639,8 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   private hostStub(host: string): WatchDeliveryTarget {
-    const hosts = this.env.SESSION_HOST as DurableObjectNamespace | undefined;
-    if (!hosts) throw new KeeperError("SystemError", "no SESSION_HOST binding to deliver watch events to");
-    return hosts.get(hosts.idFromName(host)) as unknown as WatchDeliveryTarget;
+    if (!this.env.SESSION_HOST) throw new KeeperError("SystemError", "no SESSION_HOST binding to deliver watch events to");
+    return RegionLink.ofShard(this.env, this.ctx.id.name ?? "").hostByName(host) as unknown as WatchDeliveryTarget;
   }
 
   /** Sets the alarm to `at` unless one is set sooner. */

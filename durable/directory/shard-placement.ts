@@ -1,0 +1,57 @@
+/**
+ * Where a namespace's shards live, for `GET /v1/admin/shards`: each shard's leader
+ * (its region and epoch) and its replicas. A page holds at most
+ * EDGEKEEPER_MAX_LISTED_SHARDS shards (default 100), in prefix order; `next` names the
+ * prefix to ask after for the rest. Each entry is small and bounded (a prefix, a few
+ * numbers, one line per region), so a page is bounded in bytes too.
+ *
+ * Replicas are not listed yet: `replicas` is empty until shards have them.
+ */
+import { zxidEpoch } from "../../protocol/zxid.ts";
+import type { RegionLink } from "../base/region-link.ts";
+import { positiveSetting } from "../base/settings.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+
+export const DEFAULT_MAX_LISTED_SHARDS = 100;
+
+/** A shard's replica in one region: how far it has applied its leader's log, and how fresh it is. */
+export interface ReplicaPlacement {
+  region: string;
+  appliedZxid: number;
+  lagZxids: number;
+  msSinceContact: number;
+}
+
+export interface ShardPlacement {
+  shard: string;
+  prefix: string;
+  /** The leader's region (null when regions are not simulated: wherever the platform placed it). */
+  leader: { region: string | null; epoch: number; lastZxid: number };
+  replicas: ReplicaPlacement[];
+}
+
+export interface ShardPlacementPage {
+  shards: ShardPlacement[];
+  /** Present when more shards follow: pass it as `after` for the next page. */
+  next?: string;
+}
+
+/**
+ * One page of `namespace`'s shards whose prefixes sort after `after`, asked over `link`.
+ *
+ * @example
+ * const page = await shardPlacements(env, RegionLink.at(env), "default"); // { shards: [{ shard: "root", prefix: "/", leader: { region: "wnam", epoch: 1, lastZxid }, replicas: [] }] }
+ */
+export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, namespace: string, after?: string): Promise<ShardPlacementPage> {
+  const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_SHARDS", DEFAULT_MAX_LISTED_SHARDS);
+  const { mounts } = await link.directory(namespace).table();
+  const following = mounts.filter((mount) => after === undefined || mount.prefix > after).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+  const page = following.slice(0, max);
+  const shards = await Promise.all(
+    page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
+      const { lastZxid } = await link.shard(shardObjectName(namespace, shard)).stats(prefix);
+      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas: [] };
+    }),
+  );
+  return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };
+}
