@@ -10,6 +10,7 @@ import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
 import { originGuard } from "./middleware/origin-guard.ts";
+import { bookmarkHeaders, readContextOf } from "./middleware/read-consistency.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -17,6 +18,7 @@ import { adminCommandRoutes, metricsRoutes, readiness } from "./routes/monitorin
 import { multiRoutes } from "./routes/multi.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
+import type { ReadContext } from "../durable/directory/read-routing.ts";
 import type { ShardRouter } from "../durable/directory/shard-router.ts";
 import { routerFor } from "./session-router.ts";
 import type { Grant } from "./tokens.ts";
@@ -24,8 +26,9 @@ import type { Grant } from "./tokens.ts";
 /**
  * `router` runs a request's operations: through its session's host if it names one,
  * else straight to the shards. `grant`: what the request's bearer token allows.
+ * `reads`: its read mode and bookmark, advanced by the shards' answers.
  */
-export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant } };
+export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant; reads: ReadContext } };
 
 /**
  * Locally, the console's assets: a worker of their own that `npm start` binds here
@@ -65,10 +68,13 @@ const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
   const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
   c.set("namespace", namespace);
-  c.set("router", routerFor(c.env, namespace, c.req));
+  const reads = readContextOf(c.env, namespace, c.req);
+  c.set("reads", reads);
+  c.set("router", routerFor(c.env, namespace, c.req, reads));
   await next();
 };
 
+app.use("/v1/*", bookmarkHeaders());
 for (const guarded of ["/v1/*", "/metrics"]) app.use(guarded, originGuard(), bearerAuth(), selectNamespace, authorize());
 
 app.route("/metrics", metricsRoutes);

@@ -8,6 +8,7 @@
  * request of the session. `X-Edgekeeper-Cxid: <n>` gives a write the number a retry
  * repeats, so the retry applies once.
  */
+import type { ReadContext } from "../durable/directory/read-routing.ts";
 import { ShardRouter } from "../durable/directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
@@ -68,8 +69,8 @@ export class SessionRouter extends ShardRouter {
   private readonly session: SessionCredentials;
   private readonly cxid: number | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined) {
-    super(env, namespace);
+  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, reads: ReadContext) {
+    super(env, namespace, reads);
     this.host = hostOfSession(env, namespace, session.sessionId);
     this.session = session;
     this.cxid = cxid;
@@ -82,17 +83,22 @@ export class SessionRouter extends ShardRouter {
     if (!out.ok) throw KeeperError.fromBody(out.error);
     const [outcome] = out.value;
     if (!outcome) throw new KeeperError("SystemError", "session host returned no outcome");
+    await this.relayed(request, outcome);
     return outcome as Outcome<ResultOf[K]>;
   }
 }
 
-/** The router for a request: through its session's host if it names one, else straight to the shards. */
-export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders): ShardRouter {
+/**
+ * The router for a request: through its session's host if it names one, else
+ * straight to the shards; `reads` (the request's read mode and bookmark) is
+ * advanced by their answers.
+ */
+export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, reads: ReadContext): ShardRouter {
   const session = sessionOf(req);
   const cxid = cxidOf(req);
   if (!session) {
     if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
-    return new ShardRouter(env, namespace);
+    return new ShardRouter(env, namespace, reads);
   }
-  return new SessionRouter(env, namespace, session, cxid);
+  return new SessionRouter(env, namespace, session, cxid, reads);
 }

@@ -22,6 +22,7 @@ import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
+import type { ReadContext, ReadPlacement } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
@@ -42,13 +43,15 @@ interface ShardStub {
  * How a session host takes part in a request: `ackSeqFor` says what it has processed
  * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
  * answered it is still owed (called on every answer, also one that said `moved`),
- * `beforeSend` as for `execute`.
+ * `beforeSend` as for `execute`, `reads` the session's read mode and bookmark.
  */
 export interface HostCall {
   host: WatchHost;
   ackSeqFor(shardKey: string): number;
   receive(shardKey: string, notifications: WatchNotification[]): void;
   beforeSend?: (mount: Mount) => void;
+  /** The session's read mode and bookmark, advanced by every answer (read-routing.ts). */
+  reads?: ReadContext;
 }
 
 /** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
@@ -65,31 +68,39 @@ export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
+  /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
+  protected readonly reads: ReadContext | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string) {
+  constructor(env: EdgekeeperEnv, namespace: string, reads?: ReadContext) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
+    this.reads = reads;
   }
 
   /**
    * One RPC to a shard, logged: at debug its ops, shard, latency and the errors its
    * ops were answered with; at error a failure of the call itself (then rethrown).
+   * It goes to the copy of the shard that read routing places it at, and its
+   * answers advance the caller's bookmark (read-routing.ts).
    */
-  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: () => Promise<T>, outcomes: (answer: T) => readonly Outcome[]): Promise<T> {
+  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => readonly Outcome[], reads = this.reads): Promise<T> {
     const started = Date.now();
     const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
+    const placement = reads?.place(mount.shard, requests);
+    let answer: T;
     try {
-      const answer = await rpc();
+      answer = await rpc(this.stubFor(mount, placement));
       if (this.log.enabled("debug")) {
         const errors = outcomes(answer).flatMap((o) => (o.ok || o.moved ? [] : [o.error.name]));
         this.log.debug("shard call", { ...fields(), ...(errors.length > 0 ? { errors } : {}) });
       }
-      return answer;
     } catch (err) {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
       throw err;
     }
+    if (placement) reads?.answered(mount.shard, placement, requests, outcomes(answer));
+    return answer;
   }
 
   private directory() {
@@ -120,6 +131,15 @@ export class ShardRouter {
 
   private shard(mount: Mount): ShardStub {
     return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as ShardStub;
+  }
+
+  /**
+   * The copy a call goes to. Only leaders exist yet (read-routing.ts `copiesOf`), so
+   * only a leader placement is made; a replica's read API answers a replica one.
+   */
+  private stubFor(mount: Mount, placement: ReadPlacement | undefined): ShardStub {
+    if (placement?.at === "replica") throw new KeeperError("SystemError", "read replicas are not available");
+    return this.shard(mount);
   }
 
   /** `route`, with a request no one shard can serve as its error. */
@@ -188,7 +208,7 @@ export class ShardRouter {
       const mount = this.route(await this.table(fresh), request);
       call.beforeSend?.(mount);
       const key = this.shardKey(mount);
-      const answer = await this.logged(mount, [request], () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes);
+      const answer = await this.logged(mount, [request], (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes, call.reads ?? this.reads);
       call.receive(key, answer.notifications);
       return { outcome: answer.outcomes[0], mount };
     }, (answer) => isMoved(answer.outcome));
@@ -216,7 +236,7 @@ export class ShardRouter {
     call.beforeSend?.(mount);
     const key = this.shardKey(mount);
     const batch = requests.slice(0, end);
-    const answer = await this.logged(mount, batch, () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes);
+    const answer = await this.logged(mount, batch, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes, call.reads ?? this.reads);
     call.receive(key, answer.notifications);
     const outcomes: Outcome[] = [];
     for (const outcome of answer.outcomes) {
@@ -266,9 +286,21 @@ export class ShardRouter {
     return this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid);
   }
 
+  /**
+   * Takes an answer that a session host got from a shard on this caller's behalf:
+   * it advances the caller's bookmark as if this router had made the call. The
+   * shard is the one this router's table routes the request to.
+   */
+  protected async relayed(request: ShardRequest, outcome: Outcome): Promise<void> {
+    if (!this.reads) return;
+    const mount = this.routeOrError(await this.table(), request);
+    if (mount instanceof KeeperError) return;
+    this.reads.answered(mount.shard, this.reads.place(mount.shard, [request]), [request], [outcome]);
+  }
+
   /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
-    return this.logged(mount, requests, () => this.shard(mount).execute(mount.prefix, caller, requests), (outcomes) => outcomes);
+    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

@@ -1,0 +1,40 @@
+/**
+ * Read modes and bookmarks over HTTP. A request may choose its read mode
+ * (`X-Edgekeeper-Consistency`) and send back the bookmark of an earlier answer
+ * (`X-Edgekeeper-Bookmark`), for read-your-writes without a session; every answer
+ * of a routed request then carries the caller's bookmark advanced by what it showed
+ * and `X-Edgekeeper-Served-By: <region>/<leader|replica>` (docs/consistency.md).
+ */
+import type { MiddlewareHandler } from "hono";
+import type { EdgekeeperEnv } from "../../durable/env.ts";
+import { ReadContext } from "../../durable/directory/read-routing.ts";
+import { BOOKMARK_HEADER, CONSISTENCY_HEADER, decodeBookmark, emptyBookmark, encodeBookmark, parseReadMode } from "../../protocol/index.ts";
+import type { RequestHeaders } from "../identity.ts";
+import type { AppEnv } from "../app.ts";
+
+export const SERVED_BY_HEADER = "X-Edgekeeper-Served-By";
+/** The caller's region (standing in for its edge location); unknown regions have no replica, so they read at the leader. */
+export const REGION_HEADER = "X-Edgekeeper-Region";
+
+/** The read mode, bookmark and region a request names; a bad mode or bookmark is BadArguments. */
+export function readContextOf(env: EdgekeeperEnv, namespace: string, req: RequestHeaders): ReadContext {
+  const mode = parseReadMode(req.header(CONSISTENCY_HEADER));
+  const sent = req.header(BOOKMARK_HEADER);
+  const bookmark = sent === undefined || sent.trim() === "" ? emptyBookmark(namespace) : decodeBookmark(sent, namespace);
+  return new ReadContext(env, mode, bookmark, req.header(REGION_HEADER)?.trim() || undefined);
+}
+
+/**
+ * Puts the bookmark and served-by on the answer of every request that was routed
+ * (reads, writes and their errors); set before `c.var.reads` exists, it wraps them all.
+ */
+export function bookmarkHeaders(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const reads = c.get("reads");
+    // A socket's upgrade (101) carries no answer of a shard, and its headers are fixed.
+    if (!reads || c.res.status === 101) return;
+    c.res.headers.set(BOOKMARK_HEADER, encodeBookmark(reads.bookmark));
+    if (reads.servedBy !== undefined) c.res.headers.set(SERVED_BY_HEADER, reads.servedBy);
+  };
+}
