@@ -13,7 +13,7 @@ import { ShardRouter } from "../durable/directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
 import { hostNumberOfSession, hostObjectName, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
-import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest } from "../protocol/index.ts";
+import { type Caller, KeeperError, type Outcome, type ResultOf, SEQUENTIAL, type ShardRequest } from "../protocol/index.ts";
 import type { RequestHeaders } from "./identity.ts";
 
 export const SESSION_HEADER = "X-Edgekeeper-Session";
@@ -78,7 +78,11 @@ export class SessionRouter extends ShardRouter {
 
   /** Runs the request as the session, in its order; a closed session or a wrong password throws. */
   override async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
-    const stamped: ShardRequest = this.cxid === undefined ? request : { ...request, cxid: this.cxid };
+    const stamped: ShardRequest = {
+      ...request,
+      ...(this.cxid === undefined ? {} : { cxid: this.cxid }),
+      ...(this.reads === undefined || this.reads.mode === SEQUENTIAL ? {} : { consistency: this.reads.mode }),
+    };
     const out = await this.host.execute(this.session.sessionId, this.session.password, caller.ids, [stamped]);
     if (!out.ok) throw KeeperError.fromBody(out.error);
     const [outcome] = out.value;

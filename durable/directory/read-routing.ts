@@ -16,6 +16,8 @@ import {
   WRITE_OPS,
   advanceBookmark,
   checkAgainstLeader,
+  formatReadMode,
+  SEQUENTIAL,
   type Outcome,
   type ShardRequest,
 } from "../../protocol/index.ts";
@@ -101,6 +103,19 @@ export function placeRead(mode: ReadMode, seenZxid: number, callerRegion: string
   }
 }
 
+/** Whether two requests may share one call to a shard: the same read mode (a write goes to the leader whatever it says). */
+export function sameReadMode(a: ShardRequest, b: ShardRequest): boolean {
+  return formatReadMode(a.consistency ?? SEQUENTIAL) === formatReadMode(b.consistency ?? SEQUENTIAL);
+}
+
+/** The shard each answer a ReadContext took came from (answers are passed on as they are). */
+const answeringShards = new WeakMap<Outcome, string>();
+
+/** The shard that gave `outcome`, if it came through a ReadContext (a session's answers do). */
+export function shardThatAnswered(outcome: Outcome): string | undefined {
+  return answeringShards.get(outcome);
+}
+
 /**
  * One caller's reads as they pass through a router: its mode, its region, and the
  * bookmark it sent, advanced by every answer (so it can be handed back). The
@@ -126,9 +141,13 @@ export class ReadContext {
     this.unchecked = new Map(bookmark.shards);
   }
 
-  /** Where requests to `shard` go: with a write among them to the leader, reads as `placeRead` decides. */
+  /**
+   * Where requests to `shard` go (one call: they share a mode, see `sameReadMode`):
+   * with a write among them to the leader, reads in their own mode, else the
+   * caller's, as `placeRead` decides.
+   */
   place(shard: string, requests: readonly ShardRequest[]): ReadPlacement {
-    const readMode: ReadMode = requests.some((r) => WRITE_OPS.has(r.op)) ? { kind: "linearizable" } : this.mode;
+    const readMode: ReadMode = requests.some((r) => WRITE_OPS.has(r.op)) ? { kind: "linearizable" } : (requests[0]?.consistency ?? this.mode);
     return placeRead(readMode, this.bookmark.shards.get(shard) ?? 0, this.callerRegion, this.copies, this.settings);
   }
 
@@ -142,6 +161,7 @@ export class ReadContext {
   answered(shard: string, placement: ReadPlacement, requests: readonly ShardRequest[], outcomes: readonly Outcome[]): void {
     const shown = outcomes.filter((o) => !(!o.ok && (o.moved || o.deferred)));
     if (shown.length === 0) return;
+    for (const outcome of shown) answeringShards.set(outcome, shard);
     this.servedBy = placement.servedBy;
     const highest = Math.max(...shown.map((o) => o.zxid));
     const sent = this.unchecked.get(shard);

@@ -22,7 +22,7 @@ import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
-import type { ReadContext, ReadPlacement } from "./read-routing.ts";
+import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
@@ -219,7 +219,7 @@ export class ShardRouter {
 
   /**
    * `hostExecute` for many requests of one caller, in order: the run of consecutive
-   * requests served by the first one's shard goes in one RPC (STACK.md: batching per
+   * requests served by the first one's shard, in its read mode, goes in one RPC (STACK.md: batching per
    * RPC gave 13-25x). `call.beforeSend` runs before the RPC. Answers a prefix of the
    * requests, at least one, so that the caller passes each RPC's answer on before
    * asking for more: the run ends at the next shard, or where that shard's answer
@@ -232,7 +232,7 @@ export class ShardRouter {
     const mount = this.routeOrError(table, requests[0]!);
     if (mount instanceof KeeperError) return [{ ok: false, zxid: 0, error: mount.toBody() }];
     let end = 1;
-    while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
+    while (end < requests.length && this.routeOrError(table, requests[end]!) === mount && sameReadMode(requests[end]!, requests[0]!)) end++;
     call.beforeSend?.(mount);
     const key = this.shardKey(mount);
     const batch = requests.slice(0, end);

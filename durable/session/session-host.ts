@@ -17,6 +17,7 @@ import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
+import { SessionBookmarks } from "./session-bookmarks.ts";
 import { SessionLiveness } from "./session-liveness.ts";
 import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
@@ -65,6 +66,8 @@ export class SessionHost extends EdgekeeperObject {
   /** A listInDirectory call is under way. */
   private listing = false;
   private shardRouter: ShardRouter | undefined;
+  /** Each session's highest zxid seen per shard, for routing its reads. */
+  private readonly bookmarks: SessionBookmarks;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -74,6 +77,7 @@ export class SessionHost extends EdgekeeperObject {
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx);
+    this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()));
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
@@ -106,6 +110,7 @@ export class SessionHost extends EdgekeeperObject {
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
       takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
     void ctx.blockConcurrencyWhile(async () => {
@@ -144,6 +149,7 @@ export class SessionHost extends EdgekeeperObject {
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
       receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
       beforeSend,
+      reads: this.bookmarks.readsOf(sessionId),
     };
   }
 
@@ -383,6 +389,7 @@ export class SessionHost extends EdgekeeperObject {
     }
     const orphans = this.watches.dropSession(sessionId);
     this.store.delete(sessionId);
+    this.bookmarks.forget(sessionId);
     await this.runner.removeOrphans(sessionId, orphans);
     return socket;
   }
