@@ -17,6 +17,9 @@ export type ReadMode =
   | { kind: "bounded"; maxStalenessMs: number }
   | { kind: "any" };
 
+/** A read mode as text, as callers write it. */
+export type ReadModeText = "sequential" | "linearizable" | "any" | `bounded=${number}`;
+
 export const CONSISTENCY_HEADER = "X-Edgekeeper-Consistency";
 export const SEQUENTIAL: ReadMode = { kind: "sequential" };
 
