@@ -4,7 +4,7 @@
  * that has applied at least that much (read-your-writes without a session, as D1's
  * Sessions API does). On the wire it is opaque: base64url of a small JSON record.
  * A bookmark is the caller's to send back, never trusted: `decodeBookmark` refuses
- * one that is malformed, too large or of another namespace, and `checkAgainstLeader`
+ * one that is malformed, too large or of another namespace, and `refusalByLeader`
  * one that names more than the shard's leader has committed.
  */
 import { KeeperError } from "./errors.ts";
@@ -106,18 +106,19 @@ function parseRecord(text: string): { n: unknown; s: Record<string, unknown> } {
 }
 
 /**
- * Refuses (BadArguments) a bookmark's zxid for `shard` that its leader never
- * committed: of an epoch after the leader's, or beyond its commit point
- * `leaderZxid` (the last zxid the leader has committed).
+ * Why a bookmark's zxid for `shard` is refused (BadArguments) by its leader, if it
+ * is: of an epoch after the leader's, or beyond its commit point `leaderZxid` (the
+ * last zxid the leader has committed).
  *
  * @example
- * checkAgainstLeader("root", seen, leaderZxid); // throws if seen > leaderZxid
+ * refusalByLeader("root", seen, leaderZxid); // a KeeperError if seen > leaderZxid, else undefined
  */
-export function checkAgainstLeader(shard: string, seenZxid: number, leaderZxid: number): void {
+export function refusalByLeader(shard: string, seenZxid: number, leaderZxid: number): KeeperError | undefined {
   if (zxidEpoch(seenZxid) > zxidEpoch(leaderZxid)) {
-    throw new KeeperError("BadArguments", `${BOOKMARK_HEADER} names epoch ${zxidEpoch(seenZxid)} of shard ${shard}, after its leader's epoch ${zxidEpoch(leaderZxid)}`);
+    return new KeeperError("BadArguments", `${BOOKMARK_HEADER} names epoch ${zxidEpoch(seenZxid)} of shard ${shard}, after its leader's epoch ${zxidEpoch(leaderZxid)}`);
   }
   if (seenZxid > leaderZxid) {
-    throw new KeeperError("BadArguments", `${BOOKMARK_HEADER} names zxid 0x${seenZxid.toString(16)} of shard ${shard}, beyond its leader's commit point 0x${leaderZxid.toString(16)}`);
+    return new KeeperError("BadArguments", `${BOOKMARK_HEADER} names zxid 0x${seenZxid.toString(16)} of shard ${shard}, beyond its leader's commit point 0x${leaderZxid.toString(16)}`);
   }
+  return undefined;
 }

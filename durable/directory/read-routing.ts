@@ -15,7 +15,7 @@ import {
   type ReadMode,
   WRITE_OPS,
   advanceBookmark,
-  checkAgainstLeader,
+  refusalByLeader,
   formatReadMode,
   SEQUENTIAL,
   type Outcome,
@@ -152,30 +152,31 @@ export class ReadContext {
   }
 
   /**
-   * Takes the answers `placement` gave for `requests` at `shard`, advancing the
-   * bookmark by the highest zxid they showed. A leader's answer carries its commit
-   * point, so the zxid the caller sent for the shard is checked against it: beyond
-   * it, a read is refused (BadArguments); a write, already applied, keeps its answer
-   * and the bookmark takes the leader's commit point in place of the bad zxid.
+   * Takes the answers `placement` gave for `requests` at `shard` (the RPC's own
+   * array), advancing the bookmark by the highest zxid they showed. A leader's
+   * answer carries its commit point, so the zxid the caller sent for the shard is
+   * checked against it: beyond it, reads are refused, their outcomes replaced in
+   * place by BadArguments (in place, so that whatever rode on the answer, such as
+   * watch notifications, still reaches the caller); a write, already applied, keeps
+   * its answer. Either way the bookmark takes the leader's commit point instead.
    */
-  answered(shard: string, placement: ReadPlacement, requests: readonly ShardRequest[], outcomes: readonly Outcome[]): void {
+  answered(shard: string, placement: ReadPlacement, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
     const shown = outcomes.filter((o) => !(!o.ok && (o.moved || o.deferred)));
     if (shown.length === 0) return;
-    for (const outcome of shown) answeringShards.set(outcome, shard);
     this.servedBy = placement.servedBy;
     const highest = Math.max(...shown.map((o) => o.zxid));
     const sent = this.unchecked.get(shard);
     if (sent !== undefined && placement.at === "leader") {
       this.unchecked.delete(shard);
-      try {
-        checkAgainstLeader(shard, sent, highest);
-      } catch (err) {
+      const refusal = refusalByLeader(shard, sent, highest);
+      if (refusal) {
         this.bookmark.shards.delete(shard);
-        advanceBookmark(this.bookmark, shard, highest);
-        if (!requests.some((r) => WRITE_OPS.has(r.op))) throw err;
-        return;
+        if (!requests.some((r) => WRITE_OPS.has(r.op))) {
+          for (let i = 0; i < outcomes.length; i++) outcomes[i] = { ok: false, zxid: highest, error: refusal.toBody() };
+        }
       }
     }
+    for (const outcome of outcomes) answeringShards.set(outcome, shard);
     advanceBookmark(this.bookmark, shard, highest);
   }
 }

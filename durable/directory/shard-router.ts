@@ -84,7 +84,7 @@ export class ShardRouter {
    * It goes to the copy of the shard that read routing places it at, and its
    * answers advance the caller's bookmark (read-routing.ts).
    */
-  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => readonly Outcome[], reads = this.reads): Promise<T> {
+  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => Outcome[], reads = this.reads): Promise<T> {
     const started = Date.now();
     const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
     const placement = reads?.place(mount.shard, requests);

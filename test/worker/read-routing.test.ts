@@ -7,13 +7,13 @@ import {
   KeeperError,
   MAX_BOOKMARK_SHARDS,
   advanceBookmark,
-  checkAgainstLeader,
   decodeBookmark,
   emptyBookmark,
   encodeBookmark,
   formatReadMode,
   makeZxid,
   parseReadMode,
+  refusalByLeader,
 } from "../../protocol/index.ts";
 import { type ShardCopies, placeRead } from "../../durable/directory/read-routing.ts";
 
@@ -82,10 +82,10 @@ describe("bookmarks", () => {
 
   it("are checked against the leader: a later epoch or a zxid beyond its commit point is refused", () => {
     const leader = makeZxid(2, 100);
-    checkAgainstLeader("root", makeZxid(1, 5000), leader);
-    checkAgainstLeader("root", leader, leader);
-    expect(badArguments(() => checkAgainstLeader("root", makeZxid(3, 1), leader))).toMatch(/epoch 3/);
-    expect(badArguments(() => checkAgainstLeader("root", makeZxid(2, 101), leader))).toMatch(/commit point/);
+    expect(refusalByLeader("root", makeZxid(1, 5000), leader)).toBeUndefined();
+    expect(refusalByLeader("root", leader, leader)).toBeUndefined();
+    expect(refusalByLeader("root", makeZxid(3, 1), leader)).toMatchObject({ keeperName: "BadArguments", message: expect.stringMatching(/epoch 3/) });
+    expect(refusalByLeader("root", makeZxid(2, 101), leader)).toMatchObject({ keeperName: "BadArguments", message: expect.stringMatching(/commit point/) });
   });
 });
 
