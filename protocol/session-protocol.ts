@@ -123,9 +123,9 @@ export type ServerMessage =
   /**
    * A watch fired. Sent before any answer that shows the change. `kind` is the
    * watch's: a one-shot data or child watch is gone once fired; persistent and
-   * recursive ones stay.
+   * recursive ones stay. `shard`: the shard whose zxid `zxid` is.
    */
-  | { t: "event"; sid: number; event: Exclude<ChangeEventType, "ACLChanged">; path: string; zxid: number; kind: WatchKind; watchPath: string }
+  | { t: "event"; sid: number; event: Exclude<ChangeEventType, "ACLChanged">; path: string; zxid: number; shard?: string; kind: WatchKind; watchPath: string }
   /** The session ended (closed, expired, or moved to another socket); no more messages for it here. */
   | { t: "closed"; sid: number; reason: "closed" | "expired" | "moved" };
 

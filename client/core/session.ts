@@ -86,7 +86,7 @@ export class Session {
   timeoutMs: number;
   /** The highest zxid seen in an answer or event. */
   lastZxid = 0;
-  /** The highest zxid seen per shard, from answers: handed to the host on every (re)connect. */
+  /** The highest zxid seen per shard, from answers and events: handed to the host on every (re)connect. */
   readonly bookmark: Bookmark;
   /** Requests re-sent first on every new or resumed session (addAuth). */
   readonly replay: SessionOp[] = [];
@@ -312,6 +312,7 @@ export class Session {
       case "event":
         if (message.sid !== this.sessionId) return;
         this.lastZxid = Math.max(this.lastZxid, message.zxid);
+        if (message.shard !== undefined) advanceBookmark(this.bookmark, message.shard, message.zxid);
         this.events.emit("event", message);
         return;
       case "closed":

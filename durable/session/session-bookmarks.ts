@@ -1,7 +1,7 @@
 /**
  * Each session's bookmark: the highest zxid it has been shown per shard, from every
- * answer the host passes on (ShardRouter advances it through the session's
- * ReadContext), so its sequential reads are routed to a copy that has applied at
+ * answer (ShardRouter advances it through the session's ReadContext) and every
+ * watch event the host passes on, so its sequential reads are routed to a copy that has applied at
  * least that much. `sync` advances it to the leader's commit point. Kept in memory:
  * after a restart of the host a client that resumes hands its own bookmark back
  * (the connect message's `bookmark`), and until then reads go where an empty
@@ -34,6 +34,11 @@ export class SessionBookmarks {
   /** The session's reads for one call to a shard: its bookmark, advanced by the answers. */
   readsOf(sessionId: number, mode: ReadMode = SEQUENTIAL): ReadContext {
     return new ReadContext(this.env, mode, this.of(sessionId), undefined);
+  }
+
+  /** Raises the session's zxid of `shard` to `zxid` (an event it was sent). */
+  advance(sessionId: number, shard: string, zxid: number): void {
+    advanceBookmark(this.of(sessionId), shard, zxid);
   }
 
   /** Takes what a resuming client says it has seen (checked against each leader when it next answers). */

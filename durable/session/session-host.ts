@@ -283,6 +283,8 @@ export class SessionHost extends EdgekeeperObject {
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
+      // A session shown a change reads no copy that has not applied it (watch before data).
+      if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
       const ws = this.liveness.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);

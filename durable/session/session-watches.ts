@@ -160,12 +160,12 @@ export class SessionWatches {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
     const { kinds: own, recursivePaths } = watchesFiredBy(event, n.path);
-    const fired: { session_id: number; path: string; kind: WatchKind }[] = [];
+    const fired: { session_id: number; path: string; kind: WatchKind; shard: string }[] = [];
     if (own.length > 0) {
       fired.push(
         ...this.sql
-          .exec<{ session_id: number; path: string; kind: WatchKind }>(
-            `SELECT session_id, path, kind FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
+          .exec<{ session_id: number; path: string; kind: WatchKind; shard: string }>(
+            `SELECT session_id, path, kind, shard FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
             n.path,
             n.zxid,
             ...own,
@@ -177,8 +177,8 @@ export class SessionWatches {
       fired.push(
         ...inChunks(recursivePaths, (chunk, marks) =>
           this.sql
-            .exec<{ session_id: number; path: string; kind: WatchKind }>(
-              `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
+            .exec<{ session_id: number; path: string; kind: WatchKind; shard: string }>(
+              `SELECT session_id, path, kind, shard FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
               n.zxid,
               ...chunk,
             )
@@ -192,7 +192,7 @@ export class SessionWatches {
     }
     return fired
       .filter((w) => firesOnce(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
-      .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
+      .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, shard: w.shard, kind: w.kind, watchPath: w.path }]);
   }
 
   /** Keeps an event for a session with no socket. */

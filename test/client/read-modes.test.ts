@@ -59,7 +59,7 @@ describe("read modes", () => {
 });
 
 describe("bookmarks", () => {
-  it("keeps the highest zxid per shard from answers and hands it back when it resumes", async () => {
+  it("keeps the highest zxid per shard from answers and events and hands it back when it resumes", async () => {
     const zk = await open({ namespace: "tenant-b" });
     const states: ConnectionState[] = [];
     zk.on("state", (s) => states.push(s));
@@ -75,7 +75,10 @@ describe("bookmarks", () => {
     host.shard = undefined;
     host.zxid = makeZxid(7, 7);
     await zk.sync("/"); // an answer naming no shard leaves the bookmark alone
-    const expected = new Map([["root", makeZxid(1, 9)], ["m1", makeZxid(2, 1)]]);
+    const sid = zk.sessionId!;
+    host.send(sid, [{ t: "event", sid, event: "NodeDataChanged", path: "/big/a", zxid: makeZxid(2, 3), shard: "m1", kind: "data", watchPath: "/big/a" }]);
+    await until(() => decodeBookmark(zk.bookmark, "tenant-b").shards.get("m1") === makeZxid(2, 3));
+    const expected = new Map([["root", makeZxid(1, 9)], ["m1", makeZxid(2, 3)]]);
     expect(decodeBookmark(zk.bookmark, "tenant-b").shards).toEqual(expected);
 
     host.dropAll();

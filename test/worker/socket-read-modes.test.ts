@@ -26,6 +26,18 @@ describe("session answers and bookmarks", () => {
     expect(missing).toMatchObject({ ok: false, shard: "root", error: { name: "NoNode" } });
   });
 
+  it("a watch event names its shard too", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace);
+    const s = await socket.open();
+    await socket.ok(s.sessionId, { op: "create", path: "/w" });
+    await socket.ok(s.sessionId, { op: "getData", path: "/w", watch: true });
+    const changed = await zk.set("/w", { data: "x" });
+    const mzxid = (await changed.json<{ stat: { mzxid: number } }>()).stat.mzxid;
+    const event = await socket.next((m) => m !== "pong" && m.t === "event" && m.sid === s.sessionId);
+    expect(event).toMatchObject({ t: "event", event: "NodeDataChanged", path: "/w", zxid: mzxid, shard: "root" });
+  });
+
   it("sync answers the leader's commit point of the path's shard", async () => {
     const zk = new HttpClient();
     const socket = await SessionSocket.open(zk.namespace);
