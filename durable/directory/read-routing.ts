@@ -1,14 +1,15 @@
 /**
  * Where a read is served: the one decision every surface's reads go through
  * (ShardRouter asks it per shard call). It takes the read mode, the caller's
- * bookmark for the shard and the caller's region, and the copies the shard has:
- * its leader and, once read replicas exist, a replica per region with how far it
- * has applied the log and when it last heard from the leader.
+ * bookmark for the shard, the caller's region, and the regions where the shard has
+ * copies: its leader's and, once read replicas exist, one replica per region.
  *
- * Today a shard has no replicas (`copiesOf` answers none), so every read is served
- * by the leader. The replica read API plugs in at `copiesOf` (the replicas and their
- * state) and at ShardRouter's `stubFor` (asking a replica "serve these reads once you
- * have applied zxid Z, waiting at most W ms, else not ready", then the leader).
+ * Today a shard has no replicas (`copiesOf` names none), so every read is served by
+ * the leader. The replica read API plugs in at `copiesOf` (the regions with a
+ * replica) and at ShardRouter's `stubFor`: a replica placement is what to ask the
+ * replica ("serve these reads once you have applied `minZxid`, waiting at most
+ * `waitMs`, holding every write committed `maxStalenessMs` ago, else not ready"),
+ * and a replica not ready sends the read to the leader.
  */
 import {
   type Bookmark,
@@ -31,27 +32,22 @@ export const DEFAULT_SEQUENTIAL_WAIT_MS = 50;
 /** The most EDGEKEEPER_SEQUENTIAL_WAIT_MS may be. */
 export const MAX_SEQUENTIAL_WAIT_MS = 5_000;
 
-/** A replica of a shard as routing sees it (reported by the replica's read API). */
-export interface ReplicaCopy {
-  region: string;
-  /** How long since it last heard from the leader, in ms. */
-  lastContactAgeMs: number;
-}
-
-/** The copies of one shard that may serve reads. */
+/** Where one shard has copies that may serve reads. */
 export interface ShardCopies {
   leaderRegion: string;
-  replicas: readonly ReplicaCopy[];
+  /** The regions with a replica of the shard. */
+  replicaRegions: readonly string[];
 }
 
 /**
- * Where a read goes. A replica placement says what the replica must have applied
- * (`minZxid`) and how long it may wait for that (`waitMs`); a replica that cannot
- * answers "not ready" and the read goes to the leader.
+ * Where a read goes. A replica placement says what the replica must hold: every
+ * write up to `minZxid` (waiting at most `waitMs` for it) and, when given, every
+ * write its leader committed `maxStalenessMs` ago; a replica that cannot answers
+ * "not ready" and the read goes to the leader.
  */
 export type ReadPlacement =
   | { at: "leader"; servedBy: string }
-  | { at: "replica"; region: string; minZxid: number; waitMs: number; servedBy: string };
+  | { at: "replica"; region: string; minZxid: number; waitMs: number; maxStalenessMs?: number; servedBy: string };
 
 /** The settings routing reads. */
 export interface ReadRoutingSettings {
@@ -76,30 +72,29 @@ export function leaderRegionOf(env: EdgekeeperEnv): string {
 
 /** The copies of a shard: its leader only, until read replicas exist. */
 export function copiesOf(env: EdgekeeperEnv): ShardCopies {
-  return { leaderRegion: leaderRegionOf(env), replicas: [] };
+  return { leaderRegion: leaderRegionOf(env), replicaRegions: [] };
 }
 
 /**
- * The decision: linearizable at the leader; sequential at the caller's region's
- * replica once it has applied `seenZxid` (waiting up to the setting); bounded=MS at
- * that replica if it heard from the leader at most MS ago; any at that replica as it
- * is. Without such a replica, the leader.
+ * The decision: linearizable at the leader; the others at the replica in the
+ * caller's region, if there is one: sequential once it has applied `seenZxid`
+ * (waiting up to the setting), bounded=MS if it holds every write committed MS ago,
+ * any as it is. Without such a replica, the leader.
  *
  * @example
- * placeRead({ kind: "sequential" }, 42, "weur", { leaderRegion: "wnam", replicas: [] }, settings); // { at: "leader", servedBy: "wnam/leader" }
+ * placeRead({ kind: "sequential" }, 42, "weur", { leaderRegion: "wnam", replicaRegions: [] }, settings); // { at: "leader", servedBy: "wnam/leader" }
  */
 export function placeRead(mode: ReadMode, seenZxid: number, callerRegion: string, copies: ShardCopies, settings: ReadRoutingSettings): ReadPlacement {
   const leader: ReadPlacement = { at: "leader", servedBy: `${copies.leaderRegion}/leader` };
-  const nearest = copies.replicas.find((r) => r.region === callerRegion);
-  if (!nearest || mode.kind === "linearizable") return leader;
-  const replica = (minZxid: number, waitMs: number): ReadPlacement => ({ at: "replica", region: nearest.region, minZxid, waitMs, servedBy: `${nearest.region}/replica` });
+  if (mode.kind === "linearizable" || !copies.replicaRegions.includes(callerRegion)) return leader;
+  const replica = { at: "replica", region: callerRegion, servedBy: `${callerRegion}/replica` } as const;
   switch (mode.kind) {
     case "sequential":
-      return replica(seenZxid, settings.sequentialWaitMs);
+      return { ...replica, minZxid: seenZxid, waitMs: settings.sequentialWaitMs };
     case "bounded":
-      return nearest.lastContactAgeMs <= mode.maxStalenessMs ? replica(0, 0) : leader;
+      return { ...replica, minZxid: 0, waitMs: 0, maxStalenessMs: mode.maxStalenessMs };
     case "any":
-      return replica(0, 0);
+      return { ...replica, minZxid: 0, waitMs: 0 };
   }
 }
 
