@@ -1,13 +1,13 @@
 /**
  * Each session's bookmark: the highest zxid it has been shown per shard, from every
  * answer (ShardRouter advances it through the session's ReadContext) and every
- * watch event the host passes on, so its sequential reads are routed to a copy that has applied at
- * least that much. `sync` advances it to the leader's commit point. Kept in memory:
+ * watch event the host passes on, so its sequential reads are routed to a copy
+ * that has applied at least that much. `sync` advances it to the leader's commit point. Kept in memory:
  * after a restart of the host a client that resumes hands its own bookmark back
  * (the connect message's `bookmark`), and until then reads go where an empty
  * bookmark allows.
  */
-import { type Bookmark, type ReadMode, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
+import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
 import { ReadContext } from "../directory/read-routing.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
@@ -31,9 +31,12 @@ export class SessionBookmarks {
     return bookmark;
   }
 
-  /** The session's reads for one call to a shard: its bookmark, advanced by the answers. */
-  readsOf(sessionId: number, mode: ReadMode = SEQUENTIAL): ReadContext {
-    return new ReadContext(this.env, mode, this.of(sessionId), undefined);
+  /**
+   * The session's reads for one call to a shard: its bookmark, advanced by the
+   * answers; each request's own mode (`consistency`) or sequential.
+   */
+  readsOf(sessionId: number): ReadContext {
+    return new ReadContext(this.env, SEQUENTIAL, this.of(sessionId), undefined);
   }
 
   /** Raises the session's zxid of `shard` to `zxid` (an event it was sent). */
