@@ -87,6 +87,10 @@ describe("bookmark and served-by headers", () => {
     expect(created.status).toBe(201);
     expect(created.headers.get(SERVED_BY)).toBe("local/leader");
     expect(bookmarkOf(created, zk.namespace).shards.get("root")).toBe((await created.json<{ stat: { czxid: number } }>()).stat.czxid);
+    const linearizable = await zk.get("/e", {}, { ...session, [CONSISTENCY]: "linearizable" });
+    expect(linearizable.status).toBe(200);
+    expect(linearizable.headers.get(SERVED_BY)).toBe("local/leader");
+    await expectKeeperError(await zk.get("/e", {}, { ...session, [CONSISTENCY]: "fresh" }), "BadArguments");
     await zk.fetch("DELETE", `/v1/sessions/${sessionId}`, { headers: session });
   });
 });
