@@ -10,6 +10,12 @@
  * replica ("serve these reads once you have applied `minZxid`, waiting at most
  * `waitMs`, holding every write committed `maxStalenessMs` ago, else not ready"),
  * and a replica not ready sends the read to the leader.
+ *
+ * A session's reads (a host's calls) may go to a replica only once its host takes
+ * that shard's watch events from the same replica: events come from the leader
+ * today, and a replica that has applied a change before its event reached the
+ * session would show the data before the event. So until then the host's
+ * ReadContexts must see leader-only copies.
  */
 import {
   type Bookmark,
