@@ -11,6 +11,7 @@ import { ReadContext } from "../../durable/directory/read-routing.ts";
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, decodeBookmark, emptyBookmark, encodeBookmark, parseReadMode } from "../../protocol/index.ts";
 import type { RequestHeaders } from "../identity.ts";
 import type { AppEnv } from "../app.ts";
+import { SOCKET_PATH } from "./bearer-auth.ts";
 
 export const SERVED_BY_HEADER = "X-Edgekeeper-Served-By";
 /** The caller's region (standing in for its edge location); unknown regions have no replica, so they read at the leader. */
@@ -32,8 +33,9 @@ export function bookmarkHeaders(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
     const reads = c.get("reads");
-    // A socket's upgrade (101) carries no answer of a shard, and its headers are fixed.
-    if (!reads || c.res.status === 101) return;
+    // The socket route answers with the session host's own response (headers fixed):
+    // its sessions' answers carry their zxids and shards in the socket's messages.
+    if (!reads || c.req.path === SOCKET_PATH) return;
     c.res.headers.set(BOOKMARK_HEADER, encodeBookmark(reads.bookmark));
     if (reads.servedBy !== undefined) c.res.headers.set(SERVED_BY_HEADER, reads.servedBy);
   };
