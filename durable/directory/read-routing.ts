@@ -180,4 +180,9 @@ export class ReadContext {
     for (const outcome of outcomes) answeringShards.set(outcome, shard);
     advanceBookmark(this.bookmark, shard, highest);
   }
+
+  /** `answered`, for reads that only a shard's leader serves (long polls, change streams). */
+  answeredByLeader(shard: string, outcomes: Outcome[]): void {
+    this.answered(shard, { at: "leader", servedBy: `${this.copies.leaderRegion}/leader` }, [], outcomes);
+  }
 }

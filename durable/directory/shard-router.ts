@@ -274,7 +274,7 @@ export class ShardRouter {
    */
   async waitForChange(reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).waitForChange(mount.prefix, reader, path, scope, afterZxid, timeoutMs);
+    return this.fromLeader(mount, await this.shard(mount).waitForChange(mount.prefix, reader, path, scope, afterZxid, timeoutMs));
   }
 
   /**
@@ -283,7 +283,15 @@ export class ShardRouter {
    */
   async changesFor(reader: Caller, path: string, scope: ChangeScope, afterZxid: number): Promise<Outcome<ChangesAnswer>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid);
+    return this.fromLeader(mount, await this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid));
+  }
+
+  /** A leader's answer outside read routing (long polls and change streams, which leaders serve), as the caller's reads take it. */
+  private fromLeader<T>(mount: Mount, outcome: Outcome<T>): Outcome<T> {
+    if (!this.reads) return outcome;
+    const answers: Outcome[] = [outcome];
+    this.reads.answeredByLeader(mount.shard, answers);
+    return answers[0] as Outcome<T>;
   }
 
   /**

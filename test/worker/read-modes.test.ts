@@ -44,6 +44,23 @@ describe("bookmark and served-by headers", () => {
     expect((await answers.at(-1)![1].json<{ error: { name: string } }>()).error.name).toBe("NoNode");
   });
 
+  it("come on a blocking read and an event stream too, and a forged bookmark refuses the stream", async () => {
+    const zk = new HttpClient();
+    const created = await zk.create("/s", { data: "1" });
+    const last = bookmarkOf(created, zk.namespace).shards.get("root")!;
+    const blocking = await zk.get("/s", { index: "0", wait: "1" });
+    expect(blocking.status).toBe(200);
+    expect(blocking.headers.get(SERVED_BY)).toBe("local/leader");
+    expect(bookmarkOf(blocking, zk.namespace).shards.get("root")).toBe(last);
+    const stream = await zk.fetch("GET", "/v1/events/s");
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get(SERVED_BY)).toBe("local/leader");
+    expect(bookmarkOf(stream, zk.namespace).shards.get("root")).toBe(last);
+    await stream.body?.cancel();
+    const forgedStream = await zk.fetch("GET", "/v1/events/s", { headers: { [BOOKMARK]: forged(zk.namespace, { root: last + 1 }) } });
+    await expectKeeperError(forgedStream, "BadArguments");
+  });
+
   it("advance to the zxid of each write and never go back", async () => {
     const zk = new HttpClient();
     const created = await zk.create("/n", { data: "1" });
