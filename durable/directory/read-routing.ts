@@ -104,6 +104,17 @@ export function placeRead(mode: ReadMode, seenZxid: number, callerRegion: string
   }
 }
 
+/** What routing reads needs of the deployment: the shards' copies and the settings. */
+export interface ReadRouting {
+  copies: ShardCopies;
+  settings: ReadRoutingSettings;
+}
+
+/** The deployment's read routing, from its settings. */
+export function readRoutingOf(env: EdgekeeperEnv): ReadRouting {
+  return { copies: copiesOf(env), settings: readRoutingSettings(env) };
+}
+
 /** Whether two requests may share one call to a shard: the same read mode (a write goes to the leader whatever it says). */
 export function sameReadMode(a: ShardRequest, b: ShardRequest): boolean {
   return formatReadMode(a.consistency ?? SEQUENTIAL) === formatReadMode(b.consistency ?? SEQUENTIAL);
@@ -130,25 +141,33 @@ export class ReadContext {
   private readonly callerRegion: string;
   private readonly copies: ShardCopies;
   private readonly settings: ReadRoutingSettings;
+  /**
+   * Whether the bookmark may lack what the caller has seen (a session host that
+   * restarted and was handed no bookmark since): a shard it does not name is then
+   * read at the leader, whose answer makes the bookmark whole for that shard.
+   */
+  private readonly partial: boolean;
   /** What the caller sent, per shard, not yet checked against the shard's leader. */
   private readonly unchecked: Map<string, number>;
 
-  constructor(env: EdgekeeperEnv, mode: ReadMode, bookmark: Bookmark, callerRegion: string | undefined) {
+  constructor(routing: ReadRouting, mode: ReadMode, bookmark: Bookmark, options: { callerRegion?: string | undefined; partial?: boolean } = {}) {
     this.mode = mode;
     this.bookmark = bookmark;
-    this.copies = copiesOf(env);
-    this.callerRegion = callerRegion ?? this.copies.leaderRegion;
-    this.settings = readRoutingSettings(env);
+    this.copies = routing.copies;
+    this.settings = routing.settings;
+    this.callerRegion = options.callerRegion ?? this.copies.leaderRegion;
+    this.partial = options.partial ?? false;
     this.unchecked = new Map(bookmark.shards);
   }
 
   /**
    * Where requests to `shard` go (one call: they share a mode, see `sameReadMode`):
-   * with a write among them to the leader, reads in their own mode, else the
-   * caller's, as `placeRead` decides.
+   * with a write among them, or for a shard a partial bookmark does not name, to
+   * the leader; reads in their own mode, else the caller's, as `placeRead` decides.
    */
   place(shard: string, requests: readonly ShardRequest[]): ReadPlacement {
-    const readMode: ReadMode = requests.some((r) => WRITE_OPS.has(r.op)) ? { kind: "linearizable" } : (requests[0]?.consistency ?? this.mode);
+    const atLeader = requests.some((r) => WRITE_OPS.has(r.op)) || (this.partial && !this.bookmark.shards.has(shard));
+    const readMode: ReadMode = atLeader ? { kind: "linearizable" } : (requests[0]?.consistency ?? this.mode);
     return placeRead(readMode, this.bookmark.shards.get(shard) ?? 0, this.callerRegion, this.copies, this.settings);
   }
 

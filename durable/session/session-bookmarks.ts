@@ -2,22 +2,25 @@
  * Each session's bookmark: the highest zxid it has been shown per shard, from every
  * answer (ShardRouter advances it through the session's ReadContext) and every
  * watch event the host passes on, so its sequential reads are routed to a copy
- * that has applied at least that much. `sync` advances it to the leader's commit point. Kept in memory:
- * after a restart of the host a client that resumes hands its own bookmark back
- * (the connect message's `bookmark`), and until then reads go where an empty
- * bookmark allows.
+ * that has applied at least that much. `sync` advances it to the leader's commit
+ * point. Kept in memory, so after a restart of the host a session's bookmark is
+ * partial: until the client hands its own back (the connect message's `bookmark`,
+ * as the TypeScript client does on every resume), a shard it does not name is read
+ * at the leader, whose answer makes it whole for that shard.
  */
 import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
-import { ReadContext } from "../directory/read-routing.ts";
+import { ReadContext, type ReadRouting, readRoutingOf } from "../directory/read-routing.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
 export class SessionBookmarks {
-  private readonly env: EdgekeeperEnv;
+  private readonly routing: ReadRouting;
   private readonly namespace: () => string;
   private readonly bookmarks = new Map<number, Bookmark>();
+  /** Sessions whose bookmark holds all they have seen: opened by this instance, or handed a client's. */
+  private readonly whole = new Set<number>();
 
   constructor(env: EdgekeeperEnv, namespace: () => string) {
-    this.env = env;
+    this.routing = readRoutingOf(env);
     this.namespace = namespace;
   }
 
@@ -36,7 +39,12 @@ export class SessionBookmarks {
    * answers; each request's own mode (`consistency`) or sequential.
    */
   readsOf(sessionId: number): ReadContext {
-    return new ReadContext(this.env, SEQUENTIAL, this.of(sessionId), undefined);
+    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { partial: !this.whole.has(sessionId) });
+  }
+
+  /** A session this instance opened: it has seen nothing yet, so its bookmark is whole. */
+  opened(sessionId: number): void {
+    this.whole.add(sessionId);
   }
 
   /** Raises the session's zxid of `shard` to `zxid` (an event it was sent). */
@@ -44,14 +52,19 @@ export class SessionBookmarks {
     advanceBookmark(this.of(sessionId), shard, zxid);
   }
 
-  /** Takes what a resuming client says it has seen (checked against each leader when it next answers). */
+  /**
+   * Takes what a connecting client says it has seen, which is all it has seen
+   * (checked against each leader when it next answers).
+   */
   merge(sessionId: number, seen: Bookmark): void {
     const bookmark = this.of(sessionId);
     for (const [shard, zxid] of seen.shards) advanceBookmark(bookmark, shard, zxid);
+    this.whole.add(sessionId);
   }
 
   /** Forgets a session that ended. */
   forget(sessionId: number): void {
     this.bookmarks.delete(sessionId);
+    this.whole.delete(sessionId);
   }
 }

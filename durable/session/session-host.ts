@@ -173,6 +173,7 @@ export class SessionHost extends EdgekeeperObject {
       return id;
     });
     if (this.store.meta("listed") === undefined) void this.listInDirectory(namespace, hostNumber);
+    this.bookmarks.opened(sessionId);
     return { sessionId, password, timeoutMs };
   }
 

@@ -1,11 +1,13 @@
 /**
- * The read-mode and bookmark codecs (protocol/) and the read-routing decision
- * (durable/directory/read-routing.ts), as pure functions.
+ * The read-mode and bookmark codecs (protocol/), the read-routing decision and a
+ * caller's ReadContext (durable/directory/read-routing.ts), without objects.
  */
 import { describe, expect, it } from "vitest";
 import {
   KeeperError,
   MAX_BOOKMARK_SHARDS,
+  type Outcome,
+  SEQUENTIAL,
   advanceBookmark,
   decodeBookmark,
   emptyBookmark,
@@ -15,7 +17,7 @@ import {
   parseReadMode,
   refusalByLeader,
 } from "../../protocol/index.ts";
-import { type ShardCopies, placeRead } from "../../durable/directory/read-routing.ts";
+import { ReadContext, type ShardCopies, placeRead, shardThatAnswered } from "../../durable/directory/read-routing.ts";
 
 function badArguments(fn: () => unknown): string {
   try {
@@ -109,5 +111,48 @@ describe("read routing", () => {
   it("bounded=MS asks the replica to hold every write committed MS ago; any takes it as it is", () => {
     expect(placeRead(parseReadMode("bounded=30"), 42, "apac", withReplicas, settings)).toEqual({ at: "replica", region: "apac", minZxid: 0, waitMs: 0, maxStalenessMs: 30, servedBy: "apac/replica" });
     expect(placeRead(parseReadMode("any"), 42, "weur", withReplicas, settings)).toEqual({ at: "replica", region: "weur", minZxid: 0, waitMs: 0, servedBy: "weur/replica" });
+  });
+});
+
+describe("a caller's reads (ReadContext)", () => {
+  const routing = { copies: { leaderRegion: "wnam", replicaRegions: ["weur"] }, settings: { sequentialWaitMs: 50 } };
+  const getData = { op: "getData", path: "/a" } as const;
+  const setData = { op: "setData", path: "/a", data: new Uint8Array() } as const;
+  const ok = (zxid: number): Outcome => ({ ok: true, zxid, value: {} });
+
+  it("advances the bookmark by every answer and says who served it", () => {
+    const reads = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "weur" });
+    const placement = reads.place("root", [getData]);
+    expect(placement).toMatchObject({ at: "replica", minZxid: 0 });
+    const answers = [ok(makeZxid(1, 3))];
+    reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], answers);
+    expect(reads.bookmark.shards.get("root")).toBe(makeZxid(1, 3));
+    expect(reads.servedBy).toBe("wnam/leader");
+    expect(shardThatAnswered(answers[0]!)).toBe("root");
+    expect(reads.place("root", [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 3) });
+    expect(reads.place("root", [setData]).at).toBe("leader");
+  });
+
+  it("with a partial bookmark reads a shard it does not name at the leader, until the leader answered", () => {
+    const reads = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "weur", partial: true });
+    expect(reads.place("root", [getData]).at).toBe("leader");
+    reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], [ok(makeZxid(1, 9))]);
+    expect(reads.place("root", [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 9) });
+    expect(reads.place("m1", [getData]).at).toBe("leader");
+  });
+
+  it("replaces the answers of reads with BadArguments when the bookmark sent is beyond the leader, but keeps a write's", () => {
+    const sent = { namespace: "ns", shards: new Map([["root", makeZxid(1, 50)]]) };
+    const reads = new ReadContext(routing, SEQUENTIAL, { namespace: "ns", shards: new Map(sent.shards) });
+    const answers = [ok(makeZxid(1, 10)), ok(makeZxid(1, 10))];
+    reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData, getData], answers);
+    expect(answers.map((a) => (a.ok ? "ok" : a.error.name))).toEqual(["BadArguments", "BadArguments"]);
+    expect(reads.bookmark.shards.get("root")).toBe(makeZxid(1, 10));
+
+    const writer = new ReadContext(routing, SEQUENTIAL, { namespace: "ns", shards: new Map(sent.shards) });
+    const written = [ok(makeZxid(1, 11))];
+    writer.answered("root", { at: "leader", servedBy: "wnam/leader" }, [setData], written);
+    expect(written[0]!.ok).toBe(true);
+    expect(writer.bookmark.shards.get("root")).toBe(makeZxid(1, 11));
   });
 });

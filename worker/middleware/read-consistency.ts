@@ -7,7 +7,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
-import { ReadContext } from "../../durable/directory/read-routing.ts";
+import { ReadContext, readRoutingOf } from "../../durable/directory/read-routing.ts";
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, decodeBookmark, emptyBookmark, encodeBookmark, parseReadMode } from "../../protocol/index.ts";
 import type { RequestHeaders } from "../identity.ts";
 import type { AppEnv } from "../app.ts";
@@ -22,7 +22,7 @@ export function readContextOf(env: EdgekeeperEnv, namespace: string, req: Reques
   const mode = parseReadMode(req.header(CONSISTENCY_HEADER));
   const sent = req.header(BOOKMARK_HEADER);
   const bookmark = sent === undefined || sent.trim() === "" ? emptyBookmark(namespace) : decodeBookmark(sent, namespace);
-  return new ReadContext(env, mode, bookmark, req.header(REGION_HEADER)?.trim() || undefined);
+  return new ReadContext(readRoutingOf(env), mode, bookmark, { callerRegion: req.header(REGION_HEADER)?.trim() || undefined });
 }
 
 /**
