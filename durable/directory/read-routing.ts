@@ -15,7 +15,7 @@
  * that shard's watch events from the same replica: events come from the leader
  * today, and a replica that has applied a change before its event reached the
  * session would show the data before the event. So until then the host's
- * ReadContexts must see leader-only copies.
+ * ReadContexts see leader-only copies (SessionBookmarks).
  */
 import {
   type Bookmark,

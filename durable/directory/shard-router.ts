@@ -135,7 +135,9 @@ export class ShardRouter {
 
   /**
    * The copy a call goes to. Only leaders exist yet (read-routing.ts `copiesOf`), so
-   * only a leader placement is made; a replica's read API answers a replica one.
+   * only a leader placement is made. A replica placement is for the replica's read
+   * API (`replicaRead` with the placement's minZxid, waitMs, maxStalenessMs), whose
+   * "not ready" sends the call to the leader.
    */
   private stubFor(mount: Mount, placement: ReadPlacement | undefined): ShardStub {
     if (placement?.at === "replica") throw new KeeperError("SystemError", "read replicas are not available");

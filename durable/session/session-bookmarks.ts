@@ -20,7 +20,10 @@ export class SessionBookmarks {
   private readonly whole = new Set<number>();
 
   constructor(env: EdgekeeperEnv, namespace: () => string) {
-    this.routing = readRoutingOf(env);
+    // Leaders only, until a host takes its watch events from the replica its reads go
+    // to: a replica could show a session a change before the leader's event for it.
+    const routing = readRoutingOf(env);
+    this.routing = { ...routing, copies: { ...routing.copies, replicaRegions: [] } };
     this.namespace = namespace;
   }
 
