@@ -25,6 +25,9 @@ export default defineConfig({
           // Small enough that a test reaches them with a few values at the limit.
           EDGEKEEPER_MAX_ANSWER_BYTES: "2097152",
           EDGEKEEPER_MAX_CHANGE_LOG_BYTES: "4194304",
+          // Small enough that a test trims the replication log by count, and a long poll ends soon.
+          EDGEKEEPER_CHANGE_LOG_WINDOW: "64",
+          EDGEKEEPER_REPLICATION_LONG_POLL_MS: "500",
           // No request log in test output; failures still print.
           EDGEKEEPER_LOG_LEVEL: "warn",
         },

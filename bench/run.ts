@@ -20,6 +20,7 @@ import { type SessionDriver, type SessionTarget, closeAll, rssGrowth, runW4, run
 import { runW5 } from "./lock-workload.ts";
 import { runSnapshotBench } from "./snapshot-workload.ts";
 import { runHopBench } from "./hops-workload.ts";
+import { runRegionBench } from "./regions-workload.ts";
 import { formatNumber } from "./stats.ts";
 import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
 
@@ -70,6 +71,10 @@ Options:
   --trace-hops       instead of W1-W6: where a request's time goes, by hop (wire, host,
                      shard), p50/p99 for W1 and W3 through the TypeScript client on a
                      server started with --trace-hops (bench/hops-workload.ts)
+  --regions          instead of W1-W6: write and read latency from each of the five simulated
+                     regions (npm start --regions), beside a server without them; --w1 N
+                     sets the ops per region (default 200; 50 with --quick)
+                     (bench/regions-workload.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -93,6 +98,8 @@ interface Options {
   snapshot: { nodes: number } | undefined;
   /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
   traceHops: boolean;
+  /** --regions: latency from each simulated region instead of W1-W6; ops per region. */
+  regions: { ops: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -124,6 +131,7 @@ function readOptions(argv: string[]): Options {
       "w6-warm-up": { type: "string" },
       snapshot: { type: "boolean" },
       "trace-hops": { type: "boolean" },
+      regions: { type: "boolean" },
       "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
@@ -166,6 +174,7 @@ function readOptions(argv: string[]): Options {
     etcd: values.etcd ?? false,
     timeoutMs: positiveInt(values.timeout, 1200, "--timeout") * 1000,
     traceHops: values["trace-hops"] ?? false,
+    regions: values.regions ? { ops: positiveInt(values.w1, values.quick ? 50 : 200, "--w1") } : undefined,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
   };
 }
@@ -330,6 +339,12 @@ async function main(options: Options): Promise<void> {
     const { lines, notes: snapshotNotes } = await runSnapshotBench({ ...options.snapshot, zookeeper: options.zookeeper, startupLimitMs: STARTUP_LIMIT_MS });
     await cleanup();
     console.log(["", ...lines, "", ...snapshotNotes.map((n) => `note: ${n}`)].join("\n"));
+    return;
+  }
+  if (options.regions) {
+    const lines = await runRegionBench({ ...options.regions, startupLimitMs: STARTUP_LIMIT_MS });
+    await cleanup();
+    console.log(["", ...lines].join("\n"));
     return;
   }
   if (options.traceHops) {

@@ -38,8 +38,18 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_LOG_LEVEL?: string;
   /** About how many bytes of nodes one page of a snapshot save answers (default 1 MiB; at least one node). */
   EDGEKEEPER_SNAPSHOT_PAGE_BYTES?: string;
+  /** Most bytes of log entries or snapshot rows in one page a shard's replica pulls (default and limit 1 MiB; at least one). */
+  EDGEKEEPER_REPLICATION_PAGE_BYTES?: string;
+  /** How long a replica's pull at the head of its shard's log waits for the next write (default 10,000 ms). */
+  EDGEKEEPER_REPLICATION_LONG_POLL_MS?: string;
+  /** A replica that has not pulled for this long no longer holds its leader's log back (default 120,000 ms). */
+  EDGEKEEPER_REPLICA_LEASE_MS?: string;
+  /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */
+  EDGEKEEPER_REPLICA_WATCHDOG_MS?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
+  /** The regions simulated on one machine, leader's first (`npm start -- --regions`; durable/base/region-link.ts). Default none. */
+  EDGEKEEPER_REGIONS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */
   [setting: string]: unknown;
 }

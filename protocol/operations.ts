@@ -227,7 +227,9 @@ export type WithBase64<T> = T extends Uint8Array ? string : T extends readonly (
  * `moved` means the path belongs to another shard: the caller's mount table is stale.
  * `deferred` means the request was not run: its batch's answer reached the byte cap
  * (Limits.maxAnswerBytes), so the caller sends it again, after passing on the answers.
+ * `notLeader` means the object answering is not its shard's leader (a replica, or a
+ * leader that has sealed): nothing was run, and the request belongs at the leader.
  */
 export type Outcome<T = unknown> =
   | { ok: true; zxid: number; value: T }
-  | { ok: false; zxid: number; error: KeeperErrorBody; results?: MultiItemResult[]; moved?: true; deferred?: true };
+  | { ok: false; zxid: number; error: KeeperErrorBody; results?: MultiItemResult[]; moved?: true; deferred?: true; notLeader?: true };

@@ -8,11 +8,12 @@
  * request of the session. `X-Edgekeeper-Cxid: <n>` gives a write the number a retry
  * repeats, so the retry applies once.
  */
+import type { RegionLink } from "../durable/base/region-link.ts";
 import type { ReadContext } from "../durable/directory/read-routing.ts";
 import { ShardRouter } from "../durable/directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
-import { hostNumberOfSession, hostObjectName, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
+import { hostNumberOfSession, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
 import { type Caller, KeeperError, type Outcome, type ResultOf, SEQUENTIAL, type ShardRequest } from "../protocol/index.ts";
 import type { RequestHeaders } from "./identity.ts";
 
@@ -25,19 +26,18 @@ export interface SessionCredentials {
   password: string;
 }
 
-/** The session host object numbered `hostNumber` of a namespace (placed near its location). */
-export function sessionHost(env: EdgekeeperEnv, namespace: string, hostNumber: number): SessionHostApi {
-  const id = env.SESSION_HOST.idFromName(hostObjectName(namespace, hostNumber));
+/** The session host object numbered `hostNumber` of a namespace (placed near its location), reached over `link`. */
+export function sessionHost(link: RegionLink, namespace: string, hostNumber: number): SessionHostApi {
   const location = locationOfHost(hostNumber);
-  const stub = location === "local" ? env.SESSION_HOST.get(id) : env.SESSION_HOST.get(id, { locationHint: location as DurableObjectLocationHint });
+  const stub = link.host(namespace, hostNumber, location === "local" ? undefined : (location as DurableObjectLocationHint));
   return stub as unknown as SessionHostApi;
 }
 
 /** The host a session's id names; an id no host issued is an expired session. */
-export function hostOfSession(env: EdgekeeperEnv, namespace: string, sessionId: number): SessionHostApi {
+export function hostOfSession(link: RegionLink, namespace: string, sessionId: number): SessionHostApi {
   const hostNumber = hostNumberOfSession(sessionId);
   if (hostNumber === undefined) throw new KeeperError("SessionExpired", `no session ${sessionId} exists`);
-  return sessionHost(env, namespace, hostNumber);
+  return sessionHost(link, namespace, hostNumber);
 }
 
 /** The session a request names, if any; a malformed header is BadArguments. */
@@ -69,9 +69,9 @@ export class SessionRouter extends ShardRouter {
   private readonly session: SessionCredentials;
   private readonly cxid: number | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, reads: ReadContext) {
-    super(env, namespace, reads);
-    this.host = hostOfSession(env, namespace, session.sessionId);
+  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, link: RegionLink, reads: ReadContext) {
+    super(env, namespace, link, reads);
+    this.host = hostOfSession(link, namespace, session.sessionId);
     this.session = session;
     this.cxid = cxid;
   }
@@ -94,15 +94,15 @@ export class SessionRouter extends ShardRouter {
 
 /**
  * The router for a request: through its session's host if it names one, else
- * straight to the shards; `reads` (the request's read mode and bookmark) is
- * advanced by their answers.
+ * straight to the shards; its calls go over `link`, and `reads` (the request's read
+ * mode and bookmark) is advanced by their answers.
  */
-export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, reads: ReadContext): ShardRouter {
+export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink, reads: ReadContext): ShardRouter {
   const session = sessionOf(req);
   const cxid = cxidOf(req);
   if (!session) {
     if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
-    return new ShardRouter(env, namespace, reads);
+    return new ShardRouter(env, namespace, link, reads);
   }
-  return new SessionRouter(env, namespace, session, cxid, reads);
+  return new SessionRouter(env, namespace, session, cxid, link, reads);
 }

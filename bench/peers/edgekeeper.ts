@@ -55,14 +55,17 @@ function httpTarget(base: string): Target {
   };
 }
 
-/** `traceHops`: started with --trace-hops, so session answers carry hop stamps (bench/hops.ts). */
-export async function startEdgekeeper(startupLimitMs: number, { traceHops = false } = {}): Promise<Peer> {
+/**
+ * `traceHops`: started with --trace-hops, so session answers carry hop stamps (bench/hops.ts).
+ * `regions`: started with --regions (a comma-separated list), simulating them.
+ */
+export async function startEdgekeeper(startupLimitMs: number, { traceHops = false, regions = "" } = {}): Promise<Peer> {
   const dir = await tempDir("edgekeeper-bench-");
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
   // Warnings and errors only, as etcd runs here (--log-level=warn): the default (info)
   // writes a line per HTTP request, which etcd does not.
-  const args = ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state"), "--log-level", "warn", ...(traceHops ? ["--trace-hops"] : [])];
+  const args = ["start", "--", "--port", String(port), "--zk-port", "0", "--state", join(dir, "state"), "--log-level", "warn", ...(traceHops ? ["--trace-hops"] : []), ...(regions ? ["--regions", regions] : [])];
   const proc = startGroup("edgekeeper (npm start)", "npm", args, {
     cwd: repoRoot,
     stopSignal: "SIGINT",

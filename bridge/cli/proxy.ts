@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { type ProbeAnswer, probeSocketRoute } from "../../client/core/upgrade-probe.ts";
 import { socketUrl } from "../../client/core/wire.ts";
+import { type Region, refusesRegion, regionRefusal } from "../../protocol/regions.ts";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { startBridge } from "../server/server.ts";
@@ -22,6 +23,9 @@ Options:
   --port N          ZooKeeper port to listen on (env EDGEKEEPER_ZK_PORT; default 2181)
   --host ADDR       address to listen on (default 127.0.0.1)
   --namespace NAME  the namespace sessions live in (default "default")
+  --region R        the region the bridge stands in, on a Worker simulating regions
+                    (npm start -- --regions): its sessions live there (default: the
+                    Worker's first region)
   --max-buffer N    jute.maxbuffer in bytes (default 1048575)
   --4lw LIST        four-letter words answered, comma-separated, or "*" for all
                     (env EDGEKEEPER_4LW_COMMANDS; default ${DEFAULT_FOUR_LETTER_WORDS})
@@ -41,10 +45,10 @@ function fail(message: string): never {
  * `ruok` but fails every client's session later is worse than one that says why it
  * cannot run.
  */
-async function checkUpstream(url: string, token: string | undefined, namespace: string | undefined): Promise<void> {
+async function checkUpstream(url: string, token: string | undefined, namespace: string | undefined, region: string | undefined): Promise<void> {
   let answer: ProbeAnswer;
   try {
-    answer = await probeSocketRoute(socketUrl(url, namespace === undefined ? {} : { namespace }), token);
+    answer = await probeSocketRoute(socketUrl(url, { ...(namespace === undefined ? {} : { namespace }), ...(region === undefined ? {} : { region }) }), token);
   } catch (error) {
     fail(`--url ${url}: ${(error as Error).message}`);
   }
@@ -52,6 +56,7 @@ async function checkUpstream(url: string, token: string | undefined, namespace: 
     case "accepted":
       return;
     case "refused":
+      if (refusesRegion(answer.error.message)) fail(`--region ${region}: ${url} refuses it (${answer.error.message})`);
       fail(`${url} refuses ${token === undefined ? "requests without a token" : "this token"} (${answer.error.keeperName}: ${answer.error.message}); pass the Worker's token with --token or EDGEKEEPER_TOKEN`);
     case "unreachable":
       fail(`cannot reach ${url} (${answer.detail}); check --url`);
@@ -71,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
         port: { type: "string" },
         host: { type: "string" },
         namespace: { type: "string" },
+        region: { type: "string" },
         "max-buffer": { type: "string" },
         "4lw": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -96,7 +102,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
-  await checkUpstream(values.url, token, values.namespace);
+  const refusal = values.region === undefined ? undefined : regionRefusal(values.region);
+  if (refusal) fail(`--region: ${refusal}`);
+  await checkUpstream(values.url, token, values.namespace, values.region);
   const bridge = await startBridge({
     url: values.url,
     port,
@@ -104,6 +112,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(values.host ? { host: values.host } : {}),
     ...(token ? { token } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(values.region ? { region: values.region as Region } : {}),
     ...(maxBuffer ? { maxBufferBytes: maxBuffer } : {}),
     fourLetterWords: values["4lw"] ?? process.env.EDGEKEEPER_4LW_COMMANDS ?? DEFAULT_FOUR_LETTER_WORDS,
   }).catch((error: NodeJS.ErrnoException) => {

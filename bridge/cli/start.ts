@@ -18,6 +18,7 @@ import { build, stop as stopEsbuild } from "esbuild";
 import { Miniflare, type V4WorkerOptions, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel, traceHopsOn } from "../../protocol/index.ts";
+import { REGIONS, type Region, parseRegions } from "../../protocol/regions.ts";
 import { DEFAULT_FOUR_LETTER_WORDS } from "../server/four-letter.ts";
 import { type ConnectionBounds, connectionBoundsFromEnv } from "../server/connection-limits.ts";
 import { type Bridge, startBridge } from "../server/server.ts";
@@ -45,6 +46,10 @@ Options:
   --config FILE   wrangler configuration (default wrangler.toml)
   --trace-hops    session answers carry hop timestamps, for npm run bench -- --trace-hops
                   (env EDGEKEEPER_TRACE_HOPS=1; default off)
+  --regions LIST  simulate regions on this machine: calls between the Worker and the
+                  objects wait the simulated round trip between their regions (see
+                  docs/api.md); comma-separated, the first is every shard's leader
+                  region; of ${REGIONS.join(", ")} (env EDGEKEEPER_REGIONS; default none: no delay)
   --version       print the version
   -h, --help      print this help
 
@@ -69,6 +74,8 @@ interface Options {
   configPath: string;
   /** Session answers carry hop timestamps (benchmarks). */
   traceHops: boolean;
+  /** The simulated regions, leader's first; empty: none. */
+  regions: Region[];
   bounds: Partial<ConnectionBounds>;
 }
 
@@ -96,6 +103,7 @@ function readOptions(argv: string[]): Options {
         "log-level": { type: "string" },
         config: { type: "string" },
         "trace-hops": { type: "boolean" },
+        regions: { type: "string" },
         version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -129,7 +137,17 @@ function readOptions(argv: string[]): Options {
     stateDir: resolve(values.state ?? env.EDGEKEEPER_STATE ?? ".edgekeeper"),
     configPath: resolve(values.config ?? "wrangler.toml"),
     traceHops: values["trace-hops"] === true || traceHopsOn(env.EDGEKEEPER_TRACE_HOPS),
+    regions: parseRegionList(values.regions ?? env.EDGEKEEPER_REGIONS),
   };
+}
+
+function parseRegionList(value: string | undefined): Region[] {
+  if (value === undefined) return [];
+  try {
+    return parseRegions(value);
+  } catch (error) {
+    fail(`--regions: ${(error as Error).message}`);
+  }
 }
 
 function parseLogLevel(value: string): string {
@@ -238,7 +256,14 @@ async function main(): Promise<void> {
     modules: true,
     scriptPath,
     // Local only: lets the Worker serve requests without a bearer token (unless one is set).
-    bindings: { ...configured, EDGEKEEPER_LOCAL: "1", EDGEKEEPER_LOG_LEVEL: options.logLevel, ...(options.traceHops ? { EDGEKEEPER_TRACE_HOPS: "1" } : {}), ...tokens.bindings },
+    bindings: {
+      ...configured,
+      EDGEKEEPER_LOCAL: "1",
+      EDGEKEEPER_LOG_LEVEL: options.logLevel,
+      ...(options.traceHops ? { EDGEKEEPER_TRACE_HOPS: "1" } : {}),
+      ...(options.regions.length > 0 ? { EDGEKEEPER_REGIONS: options.regions.join(",") } : {}),
+      ...tokens.bindings,
+    },
     host: HOST,
     // Miniflare's entry worker (its own socket, on a free port, used by Miniflare
     // alone) sits between a client and the Worker: one more isolate hop, and gzip of
@@ -310,10 +335,21 @@ async function main(): Promise<void> {
   const shownState = relative(process.cwd(), options.stateDir) || ".";
   console.log(`edgekeeper: HTTP on http://${HOST}:${url.port} (state in ${shownState.startsWith("..") ? options.stateDir : shownState})`);
   if (config.assets) console.log(`edgekeeper: console at http://${HOST}:${url.port}/ui/`);
+  if (options.regions.length > 0) console.log(`edgekeeper: simulating regions ${options.regions.join(", ")} (leaders in ${options.regions[0]})`);
 
   // The wire bridge, in this process, in front of the Worker just started.
   try {
-    bridge = await startBridge({ url: `http://${HOST}:${url.port}`, host: HOST, port: options.zkPort, fourLetterWords: options.fourLetterWords, bounds: options.bounds, traceHops: options.traceHops, ...(tokens.bridgeToken ? { token: tokens.bridgeToken } : {}) });
+    bridge = await startBridge({
+      url: `http://${HOST}:${url.port}`,
+      host: HOST,
+      port: options.zkPort,
+      fourLetterWords: options.fourLetterWords,
+      bounds: options.bounds,
+      traceHops: options.traceHops,
+      ...(tokens.bridgeToken ? { token: tokens.bridgeToken } : {}),
+      // Its sessions live in the leader region, as a caller's who names none.
+      ...(options.regions[0] ? { region: options.regions[0] } : {}),
+    });
   } catch (error) {
     await mf.dispose().catch(() => {});
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`port ${options.zkPort} on ${HOST} is already in use (a ZooKeeper?); pick another with --zk-port`);

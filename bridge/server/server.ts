@@ -6,6 +6,8 @@
 import { once } from "node:events";
 import { type Server, createServer } from "node:net";
 import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
+import type { Region } from "../../protocol/regions.ts";
+import { hostNumberOf } from "../../protocol/session-ids.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
 import { fetchAdminCommand } from "../upstream/monitor.ts";
@@ -25,6 +27,11 @@ export interface BridgeOptions {
   token?: string;
   /** The namespace every session lives in (default "default"). */
   namespace?: string;
+  /**
+   * The region the bridge stands in, on a Worker simulating regions (`npm start -- --regions`):
+   * new sessions go to that region's hosts. Default: the Worker's first region.
+   */
+  region?: Region;
   /** Where to listen (default 127.0.0.1:2181; port 0 picks a free one). */
   host?: string;
   port?: number;
@@ -36,8 +43,9 @@ export interface BridgeOptions {
    */
   fourLetterWords?: string;
   /**
-   * Hosts new sessions are spread over (round robin). Default 0-3: the Worker's
-   * "local" location with its default EDGEKEEPER_HOSTS_PER_LOCATION of 4.
+   * Hosts new sessions are spread over (round robin). Default: the first 4 of
+   * `region`'s location, else of "local" (0-3), as the Worker's default
+   * EDGEKEEPER_HOSTS_PER_LOCATION of 4.
    */
   newSessionHosts?: readonly number[];
   /** One line per event worth knowing (bad frames, failed connects). Default: stderr. */
@@ -64,10 +72,10 @@ export interface Bridge {
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const host = options.host ?? "127.0.0.1";
-  const hosts = options.newSessionHosts ?? [0, 1, 2, 3];
+  const hosts = options.newSessionHosts ?? [0, 1, 2, 3].map((bucket) => hostNumberOf(options.region ?? "local", bucket));
   let next = 0;
   let highest = 0;
-  const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}) };
+  const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}), ...(options.region ? { region: options.region } : {}) };
   const links = new HostLinks({ ...upstream, ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}) });
   const sessions = new Map<number, BridgeSession>();
   const connections = new Set<ConnectionView>();

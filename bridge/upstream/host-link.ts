@@ -21,6 +21,8 @@ export interface UpstreamOptions {
   url: string;
   namespace: string;
   token?: string;
+  /** The region the bridge stands in, on a Worker simulating regions; default its first. */
+  region?: string;
   WebSocket?: WebSocketConstructor;
 }
 
@@ -58,7 +60,7 @@ export class HostLink {
   constructor(options: UpstreamOptions, hostNumber: number, onDead: () => void) {
     this.hostNumber = hostNumber;
     this.onDead = onDead;
-    const url = new URL(socketUrl(options.url, { namespace: options.namespace }));
+    const url = new URL(socketUrl(options.url, { namespace: options.namespace, region: options.region }));
     url.searchParams.set("host", String(hostNumber));
     // Our own WebSocket carries the token itself; one passed in gets it from SessionSocket.
     const [WebSocketCtor, token] = options.WebSocket ? [options.WebSocket, options.token] : [uncompressedWebSocket(options.token), undefined];

@@ -31,6 +31,11 @@ export interface SessionOptions {
   sessionTimeoutMs: number;
   /** The tenant (default "default"). */
   namespace?: string;
+  /**
+   * The region the client is in, on a server simulating regions (`npm start -- --regions`):
+   * its session lives there. Default: the server's first region. Ignored by other servers.
+   */
+  region?: string;
   /** Bearer token of a deployed Worker. */
   token?: string;
   /** A WebSocket constructor where there is no global one (Node < 22: the `ws` package). */
@@ -232,6 +237,7 @@ export class Session {
     const url = socketUrl(server, {
       namespace: this.options.namespace,
       session: resuming ? this.sessionId : undefined,
+      region: this.options.region,
     });
     const ref = ++this.connectRef;
     let socket: SessionSocket;

@@ -8,6 +8,7 @@
  * any object, so the question is cheap.
  */
 import type { KeeperError, KeeperErrorBody } from "../../protocol/errors.ts";
+import { refusesRegion } from "../../protocol/regions.ts";
 import { errorFromBody } from "./wire.ts";
 
 /** What the socket route says to a plain GET. */
@@ -54,6 +55,8 @@ export async function probeSocketRoute(socketUrl: string, token: string | undefi
   }
   const name = body?.error?.name;
   if (name !== undefined && REFUSALS.has(name)) return { kind: "refused", error: errorFromBody(body?.error) };
+  // A region the server does not simulate is BadArguments too, but said before the upgrade check.
+  if (name === "BadArguments" && refusesRegion(body?.error?.message)) return { kind: "refused", error: errorFromBody(body?.error) };
   if (response.status === 400 && name === "BadArguments") return { kind: "accepted" };
   return { kind: "foreign", status: response.status };
 }

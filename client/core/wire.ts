@@ -106,7 +106,7 @@ export function errorFromBody(body: Partial<KeeperErrorBody> | undefined): Keepe
  * socketUrl("http://127.0.0.1:8787", { namespace: "app" });
  * // "ws://127.0.0.1:8787/v1/sessions/socket?namespace=app"
  */
-export function socketUrl(base: string, query: { namespace?: string; session?: number }): string {
+export function socketUrl(base: string, query: { namespace?: string; session?: number; region?: string }): string {
   const url = new URL(base);
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
@@ -116,5 +116,6 @@ export function socketUrl(base: string, query: { namespace?: string; session?: n
   url.hash = "";
   if (query.namespace !== undefined) url.searchParams.set("namespace", query.namespace);
   if (query.session !== undefined) url.searchParams.set("session", String(query.session));
+  if (query.region !== undefined) url.searchParams.set("region", query.region);
   return url.toString();
 }

@@ -7,6 +7,7 @@
  */
 import { type Limits, type LogLevel, limitsFromEnv, traceHopsOn } from "../../protocol/index.ts";
 import type { EdgekeeperEnv } from "../env.ts";
+import { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "../replication/core/index.ts";
 import { logLevelOf } from "../log.ts";
 
 /** Limits of the session socket protocol; each a setting (docs/api.md). */
@@ -62,6 +63,12 @@ export const DEFAULT_MAX_NAMESPACES = 1_000;
 export const DEFAULT_MAX_MOUNTS = 100;
 export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
 export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
+/** A pull at the head of a shard's log waits this long for the next write before answering empty. */
+export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
+/** The most bytes of log entries or snapshot rows one pull page carries (at least one is sent). */
+export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;
+/** A read replica's alarm fires this often, to restart its pull loop in a new instance. */
+export const DEFAULT_REPLICA_WATCHDOG_MS = 30_000;
 
 /** What the objects read from their environment, parsed. */
 export interface ObjectSettings {
@@ -87,6 +94,15 @@ export interface ObjectSettings {
   snapshotPageBytes: number;
   /** EDGEKEEPER_LOG_LEVEL: which log lines are written. */
   logLevel: LogLevel;
+  /**
+   * A shard's replication log: kept within EDGEKEEPER_CHANGE_LOG_WINDOW entries and
+   * EDGEKEEPER_MAX_CHANGE_LOG_BYTES (never past a live replica), pages of
+   * EDGEKEEPER_REPLICATION_PAGE_BYTES, long polls of EDGEKEEPER_REPLICATION_LONG_POLL_MS,
+   * replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
+   */
+  replication: ReplicationSettings;
+  /** EDGEKEEPER_REPLICA_WATCHDOG_MS: how often a read replica's alarm checks that its pull loop runs. */
+  replicaWatchdogMs: number;
 }
 
 /**
@@ -120,8 +136,9 @@ export function socketLimitsFromEnv(env: Record<string, unknown>): SocketLimits 
  * const { limits, tickMs } = settingsFromEnv(env);
  */
 export function settingsFromEnv(env: EdgekeeperEnv): ObjectSettings {
+  const limits = limitsFromEnv(env);
   return {
-    limits: limitsFromEnv(env),
+    limits,
     socketLimits: socketLimitsFromEnv(env),
     tickMs: numberSetting(env, "EDGEKEEPER_TICK_MS", DEFAULT_TICK_MS, 0, true),
     superDigest: env.EDGEKEEPER_SUPER_DIGEST,
@@ -132,5 +149,18 @@ export function settingsFromEnv(env: EdgekeeperEnv): ObjectSettings {
     maxListedConnections: positiveSetting(env, "EDGEKEEPER_MAX_LISTED_CONNECTIONS", DEFAULT_MAX_LISTED_CONNECTIONS),
     snapshotPageBytes: positiveSetting(env, "EDGEKEEPER_SNAPSHOT_PAGE_BYTES", DEFAULT_SNAPSHOT_PAGE_BYTES),
     logLevel: logLevelOf(env),
+    replication: replicationSettingsFromEnv(env, limits),
+    replicaWatchdogMs: positiveSetting(env, "EDGEKEEPER_REPLICA_WATCHDOG_MS", DEFAULT_REPLICA_WATCHDOG_MS),
+  };
+}
+
+function replicationSettingsFromEnv(env: EdgekeeperEnv, limits: Limits): ReplicationSettings {
+  return {
+    ...DEFAULT_REPLICATION_SETTINGS,
+    logMaxEntries: limits.changeLogWindow,
+    logMaxBytes: limits.maxChangeLogBytes,
+    pageMaxBytes: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PAGE_BYTES", MAX_REPLICATION_PAGE_BYTES), MAX_REPLICATION_PAGE_BYTES),
+    longPollMs: positiveSetting(env, "EDGEKEEPER_REPLICATION_LONG_POLL_MS", DEFAULT_REPLICATION_LONG_POLL_MS),
+    replicaLeaseMs: positiveSetting(env, "EDGEKEEPER_REPLICA_LEASE_MS", DEFAULT_REPLICATION_SETTINGS.replicaLeaseMs),
   };
 }

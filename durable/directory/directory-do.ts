@@ -17,6 +17,7 @@ import {
   validatePath,
 } from "../../protocol/index.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
 import { isHostNumber } from "../../protocol/session-ids.ts";
@@ -282,7 +283,7 @@ export class DirectoryDO extends EdgekeeperObject {
 
   private shard(name: string): MountShard {
     const namespace = String(this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'namespace'").one().value);
-    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(namespace, name))) as unknown as MountShard;
+    return RegionLink.at(this.env).shard(shardObjectName(namespace, name)) as unknown as MountShard;
   }
 
   /**

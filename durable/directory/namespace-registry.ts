@@ -6,6 +6,7 @@
  * registry costs one round trip per namespace per isolate, never one per request.
  */
 import { KeeperError } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { settingsFromEnv } from "../base/settings.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
@@ -39,7 +40,7 @@ const admitted = new Set<string>();
 export async function admitNamespace(env: EdgekeeperEnv, namespace: string): Promise<void> {
   if (admitted.has(namespace)) return;
   const max = settingsFromEnv(env).maxNamespaces;
-  const registry = env.DIRECTORY.get(env.DIRECTORY.idFromName(REGISTRY_OBJECT));
+  const registry = RegionLink.at(env).directory(REGISTRY_OBJECT);
   if (!(await registry.admitNamespace(namespace, max))) {
     throw new KeeperError("QuotaExceeded", `this deployment already holds its limit of ${max} namespaces (EDGEKEEPER_MAX_NAMESPACES)`);
   }

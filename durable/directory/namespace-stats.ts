@@ -6,10 +6,10 @@
  * opened on (EDGEKEEPER_HOSTS_PER_LOCATION per location used).
  */
 import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
-import { hostObjectName } from "../../protocol/session-ids.ts";
 import type { Mount } from "./mount-table.ts";
 
 /**
@@ -62,15 +62,15 @@ export async function namespaceConnections(env: EdgekeeperEnv, namespace: string
 
 /** The shards (the mount table) and the session hosts `namespace` has, from its directory. */
 async function objectsOf(env: EdgekeeperEnv, namespace: string): Promise<{ mounts: Mount[]; hostNumbers: number[] }> {
-  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+  const directory = RegionLink.at(env).directory(namespace);
   const [table, hostNumbers] = await Promise.all([directory.table(), directory.sessionHosts()]);
   return { mounts: table.mounts, hostNumbers };
 }
 
 function shardStub(env: EdgekeeperEnv, namespace: string, shard: string) {
-  return env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, shard)));
+  return RegionLink.at(env).shard(shardObjectName(namespace, shard));
 }
 
 function hostStub(env: EdgekeeperEnv, namespace: string, host: number): SessionHostApi {
-  return env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, host))) as unknown as SessionHostApi;
+  return RegionLink.at(env).host(namespace, host) as unknown as SessionHostApi;
 }

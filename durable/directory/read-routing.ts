@@ -28,6 +28,7 @@ import {
   type Outcome,
   type ShardRequest,
 } from "../../protocol/index.ts";
+import { regionsOf } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
 /** Where a shard's leader runs when no regions are configured. */
@@ -68,17 +69,13 @@ export function readRoutingSettings(env: EdgekeeperEnv): ReadRoutingSettings {
 }
 
 /**
- * The leader's region: the first of EDGEKEEPER_REGIONS (every shard's leader
- * region when regions are simulated), else LOCAL_REGION.
+ * Where every shard has copies: with simulated regions (EDGEKEEPER_REGIONS), its
+ * leader in the first and a read replica in each other (started by its first
+ * read); without, its leader only, in LOCAL_REGION.
  */
-export function leaderRegionOf(env: EdgekeeperEnv): string {
-  const first = typeof env.EDGEKEEPER_REGIONS === "string" ? env.EDGEKEEPER_REGIONS.split(",")[0]?.trim() : undefined;
-  return first || LOCAL_REGION;
-}
-
-/** The copies of a shard: its leader only, until read replicas exist. */
 export function copiesOf(env: EdgekeeperEnv): ShardCopies {
-  return { leaderRegion: leaderRegionOf(env), replicaRegions: [] };
+  const regions = regionsOf(env);
+  return regions ? { leaderRegion: regions[0]!, replicaRegions: regions.slice(1) } : { leaderRegion: LOCAL_REGION, replicaRegions: [] };
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type WatchNotification,
   routingPath,
 } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { WatchHost } from "../shard/shard-do.ts";
@@ -68,13 +69,16 @@ export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
+  /** How calls reach the directory and the shards, from the caller's region. */
+  private readonly link: RegionLink;
   /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
   protected readonly reads: ReadContext | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, reads?: ReadContext) {
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
+    this.link = link;
     this.reads = reads;
   }
 
@@ -104,7 +108,7 @@ export class ShardRouter {
   }
 
   private directory() {
-    return this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(this.namespace));
+    return this.link.directory(this.namespace);
   }
 
   async table(fresh = false): Promise<MountTable> {
@@ -130,7 +134,7 @@ export class ShardRouter {
   }
 
   private shard(mount: Mount): ShardStub {
-    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as ShardStub;
+    return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
   }
 
   /**

@@ -5,6 +5,7 @@
  * See docs/architecture.md, "Backup and restore".
  */
 import { type Caller, KeeperError, type Outcome, type SnapshotShard } from "../../protocol/index.ts";
+import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import type { SnapshotPage } from "../shard/snapshot-store.ts";
 import type { RestoreOutcome, RestoreShard } from "./directory-do.ts";
@@ -38,11 +39,11 @@ export class SnapshotRouter {
   }
 
   private shard(mount: Mount): SnapshotShardStub {
-    return this.env.SHARD.get(this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard))) as unknown as SnapshotShardStub;
+    return RegionLink.at(this.env).shard(shardObjectName(this.namespace, mount.shard)) as unknown as SnapshotShardStub;
   }
 
   private directory() {
-    return this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(this.namespace));
+    return RegionLink.at(this.env).directory(this.namespace);
   }
 
   /** Copies every shard, in prefix order, each at its last zxid. */

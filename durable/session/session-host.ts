@@ -11,6 +11,7 @@
 import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { RegionLink } from "../base/region-link.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
@@ -133,7 +134,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    this.shardRouter = new ShardRouter(this.env, namespace);
+    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""));
     return this.shardRouter;
   }
 
@@ -186,7 +187,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.listing) return;
     this.listing = true;
     try {
-      await this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName(namespace)).listSessionHost(hostNumber);
+      await RegionLink.ofHost(this.env, this.ctx.id.name ?? "").directory(namespace).listSessionHost(hostNumber);
       this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('listed', 1)");
     } catch (err) {
       console.error(`session host ${hostNumber} could not list itself in the directory of ${namespace}; will retry`, err);

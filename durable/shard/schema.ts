@@ -53,10 +53,11 @@ export const SHARD_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS znodes_by_parent ON znodes (parent, name)`,
   `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner) WHERE owner != 0`,
   `CREATE INDEX IF NOT EXISTS znodes_special ON znodes (kind) WHERE kind IN ('ttl', 'container', 'mount')`,
-  // The ordered change log: one row per event of a committed write, with the node's
-  // resulting row (JSON) and data, so watches, resume and replicas can all read it,
-  // and the ACL (JSON) that decides who may see the event (GuardedChange; added to
-  // older logs by ShardDO's start, NULL in their earlier rows).
+  // The ordered change log: one row per event of a committed write, for watches and
+  // resume, with the ACL (JSON) that decides who may see the event (GuardedChange;
+  // added to older logs by ShardDO's start, NULL in their earlier rows). The rows and
+  // values a write leaves are in its replication log entry (node and data: rows
+  // logged before it; NULL since). Trimmed with that log (replicated-tables.ts).
   `CREATE TABLE IF NOT EXISTS change_log (
      zxid INTEGER NOT NULL,
      seq INTEGER NOT NULL,

@@ -23,14 +23,20 @@ import {
   OPEN_ACL_UNSAFE,
   READ_ACL_UNSAFE,
   SYSTEM_PATHS,
+  WRITE_OPS,
   basename,
+  makeZxid,
   parentOf,
   routingPath,
   seenBy,
 } from "../../protocol/index.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
+import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
+import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
+import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
+import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
@@ -39,6 +45,11 @@ import { readCounters } from "../base/row-counters.ts";
 import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
+import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
+import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
+import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus, startedAsReplica } from "../replication/replica-runner.ts";
+import type { ReplicationLeader } from "../replication/leader-link.ts";
+import { ReplicaLogTable } from "./replica-log-table.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -69,10 +80,24 @@ class MultiFailure extends Error {
   }
 }
 
+/** A replica's answer to reads: served at `zxid`, or not ready (behind, or staler than asked) for the caller to read at the leader. */
+export type ReplicaReadAnswer =
+  | { ready: true; zxid: number; msSinceContact: number | null; outcomes: Outcome[] }
+  | { ready: false; appliedZxid: number; msSinceContact: number | null };
+
 export class ShardDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
   private readonly log: ChangeLog;
+  private readonly sessions: SessionTable;
+  /** The replication core's leader: sequencing, the log (effects and commit records), its pages for replicas. */
+  private readonly leader: LeaderLog<ShardLogEntry>;
+  /** The core's Storage port over this object's SQLite (both roles use it). */
+  private readonly storagePort: SqliteStorage;
+  /** Whom this object follows, when its name makes it a read replica (replica-name.ts). */
+  private readonly replicaOf: ReplicaIdentity | undefined;
+  /** A replica's pull loop, once started (its first read; then at each instance's start). */
+  private replica: ReplicaRunner | undefined;
   private readonly snapshots: SnapshotStore;
   private readonly limits: Limits;
   private readonly containerReapMs: number;
@@ -87,17 +112,45 @@ export class ShardDO extends EdgekeeperObject {
     this.sql = ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
+    this.sessions = new SessionTable(this.sql);
+    this.replicaOf = replicaIdentityOf(ctx.id.name);
+    // A replica's log table also writes each entry it applies to its change log.
+    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
+    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
+    this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
-    void ctx.blockConcurrencyWhile(async () => this.createSchema());
+    void ctx.blockConcurrencyWhile(async () => {
+      this.createSchema();
+      // A replica started before resumes pulling in every new instance (after a restart or deploy).
+      if (this.replicaOf && startedAsReplica(this.storagePort)) await this.startReplica(this.replicaOf);
+    });
   }
 
   private createSchema(): void {
-    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA]) this.sql.exec(statement);
+    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA]) this.sql.exec(statement);
     migrateShardSchema(this.sql);
-    this.log.initialize();
+    this.adoptLegacySequence();
+  }
+
+  /**
+   * A shard from before the replication log keeps its zxids: it leads its epoch
+   * from its last zxid on (its log starts there). One that never served has none to keep.
+   */
+  private adoptLegacySequence(): void {
+    const legacy = this.log.legacyZxid();
+    if (!legacy) return;
+    this.ctx.storage.transactionSync(() => {
+      if (legacy.counter > 0 || this.servedSubtree().root !== undefined) this.leader.continueFrom(makeZxid(legacy.epoch, legacy.counter));
+      this.log.dropLegacy();
+    });
+  }
+
+  /** The last committed zxid (the log's head). */
+  private lastZxid(): number {
+    return this.leader.appliedZxid();
   }
 
   /**
@@ -107,8 +160,11 @@ export class ShardDO extends EdgekeeperObject {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
+    // A replica serves the subtree its reader names, from the rows its leader's log wrote (it sets none up).
+    if (this.replicaOf) return new ShardTree(this.store, this.limits, root, true);
     const { root: stored, sealed } = this.servedSubtree();
-    if (stored === undefined && root === "/") this.initializeRoot(root, OPEN_ACL_UNSAFE);
+    // Only a new object leads: one with a role (a replica) takes its rows from its leader.
+    if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
@@ -122,16 +178,17 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
-   * Creates the root node (and, for "/", ZooKeeper's system nodes) once. The system
-   * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
-   * readable by all and writable by none (its aversion is -1 there too).
+   * Creates the root node (and, for "/", ZooKeeper's system nodes) once, as the
+   * snapshot that opens the shard's log. The system nodes look as on a new
+   * ZooKeeper 3.8: zxid and times 0, /zookeeper/config readable by all and
+   * writable by none (its aversion is -1 there too).
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
       const paths = root === "/" ? ["/", ...SYSTEM_PATHS] : [root];
-      for (const path of paths) {
+      const rows = paths.map((path) => {
         const children = paths.filter((p) => p !== path && p !== "/" && parentOf(p) === path).length;
         const row: ZnodeRow = {
           path,
@@ -152,8 +209,11 @@ export class ShardDO extends EdgekeeperObject {
           aversion: path === "/zookeeper/config" ? -1 : 0,
           numChildren: children,
         };
-        this.store.insert(row);
-      }
+        return { table: "znode" as const, key: path, row };
+      });
+      // A new shard leads epoch 1; its first rows are the log's snapshot at (1, 0).
+      const activated = this.leader.activate(1, () => rows);
+      if ("kind" in activated) throw new KeeperError("SystemError", `this shard object cannot lead: it is ${activated.role} at epoch ${activated.epoch}`);
     });
   }
 
@@ -199,8 +259,10 @@ export class ShardDO extends EdgekeeperObject {
    * run) for the caller to send again; a first request whose answer alone is over
    * the cap is refused instead (BadArguments), as sending it again could not help.
    */
-  private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+  private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
     const tree = this.treeFor(root);
+    // The role, read with the batch's reads (one synchronous block): only the leader answers.
+    if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
     const budget = new AnswerBudget(this.limits.maxAnswerBytes);
     const outcomes: Outcome[] = [];
     let reapable = false;
@@ -224,7 +286,7 @@ export class ShardDO extends EdgekeeperObject {
           outcomes.push(stop);
           continue;
         }
-        result = { outcome: { ok: false, zxid: this.log.lastZxid(), error: new KeeperError("BadArguments", err.message, pathOf(request)).toBody() }, touchesReapable: false };
+        result = { outcome: { ok: false, zxid: this.lastZxid(), error: new KeeperError("BadArguments", err.message, pathOf(request)).toBody() }, touchesReapable: false };
       }
       const { outcome, touchesReapable } = result;
       if (!outcome.ok && outcome.moved === true) stop = outcome;
@@ -251,20 +313,20 @@ export class ShardDO extends EdgekeeperObject {
       tree.checkWatchable(path, caller);
     } catch (err) {
       if (err instanceof MovedError) return this.moved();
-      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      if (err instanceof KeeperError) return { ok: false, zxid: this.lastZxid(), error: err.toBody() };
       throw err;
     }
     this.storePushMode(host);
     this.watches.add(host.name, path, mode);
-    return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    return { ok: true, zxid: this.lastZxid(), value: {} };
   }
 
   /** Removes the host's watches on a path (one kind, or all); NoWatcher if there were none. */
   async removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome<Record<string, never>>> {
     this.treeFor(root);
     const removed = this.watches.remove(host, path, kind);
-    if (removed === 0) return { ok: false, zxid: this.log.lastZxid(), error: new KeeperError("NoWatcher", undefined, path).toBody() };
-    return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    if (removed === 0) return { ok: false, zxid: this.lastZxid(), error: new KeeperError("NoWatcher", undefined, path).toBody() };
+    return { ok: true, zxid: this.lastZxid(), value: {} };
   }
 
   /** The host's watches here (for a host that resynchronises, and for tests). */
@@ -275,21 +337,21 @@ export class ShardDO extends EdgekeeperObject {
   /**
    * Deletes every ephemeral node of a session, in one write (one zxid), forgets its
    * replies, and refuses its ephemeral creates from now on (one still in flight would
-   * otherwise outlive the session). Safe to repeat: a second call finds nothing to delete.
+   * otherwise outlive the session). Safe to repeat: a second call finds it closed.
    */
   async closeSession(root: string, sessionId: number): Promise<Outcome<{ deleted: string[] }>> {
     const tree = this.treeFor(root);
     // An unmounted shard holds no ephemerals (it was empty), and must not be written again.
     if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
-    this.store.markSessionClosed(sessionId, Date.now());
+    if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
+    // Logged as the session's closure (its replies dropped), so a replica promoted later refuses it too.
     const outcome = this.write({ sessionId, ids: SYSTEM_CALLER.ids }, undefined, (w) => {
       for (const path of paths) tree.delete({ op: "delete", path }, w, { skipAcl: true });
-      this.log.forgetSession(sessionId);
       touchesReapable = w.touchesReapable;
       return { deleted: paths };
-    }, paths.length === 0);
+    }, false, true);
     if (touchesReapable) await this.scheduleReaper();
     return outcome;
   }
@@ -308,7 +370,7 @@ export class ShardDO extends EdgekeeperObject {
       if (err instanceof MovedError) return this.moved();
       throw err;
     }
-    if (this.store.get(path)?.kind === "mount") return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    if (this.store.get(path)?.kind === "mount") return { ok: true, zxid: this.lastZxid(), value: {} };
     return this.write(caller, undefined, (w) => tree.create({ op: "create", path, acl }, w, true));
   }
 
@@ -318,10 +380,10 @@ export class ShardDO extends EdgekeeperObject {
     try {
       tree.checkRoute(parentOf(path));
       tree.checkMayDelete(path, caller);
-      return { ok: true, zxid: this.log.lastZxid(), value: {} };
+      return { ok: true, zxid: this.lastZxid(), value: {} };
     } catch (err) {
       if (err instanceof MovedError) return this.moved();
-      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      if (err instanceof KeeperError) return { ok: false, zxid: this.lastZxid(), error: err.toBody() };
       throw err;
     }
   }
@@ -329,13 +391,13 @@ export class ShardDO extends EdgekeeperObject {
   /** Removes the stub of an unmounted subtree (DirectoryDO.unmount); idempotent. */
   async removeMountStub(root: string, path: string): Promise<Outcome> {
     const tree = this.treeFor(root);
-    if (this.store.get(path)?.kind !== "mount") return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    if (this.store.get(path)?.kind !== "mount") return { ok: true, zxid: this.lastZxid(), value: {} };
     return this.write(SYSTEM_CALLER, undefined, (w) => tree.removeMountStub(path, w));
   }
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.servedSubtree().root === undefined) this.initializeRoot(root, acl);
+    if (this.servedSubtree().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
   }
 
   /**
@@ -346,7 +408,7 @@ export class ShardDO extends EdgekeeperObject {
    */
   async sealForUnmount(root: string): Promise<Outcome> {
     const tree = this.treeFor(root);
-    if (!tree.serving) return { ok: true, zxid: this.log.lastZxid(), value: {} };
+    if (!tree.serving) return { ok: true, zxid: this.lastZxid(), value: {} };
     return this.write(SYSTEM_CALLER, undefined, (w) => {
       const rootRow = this.store.get(root);
       if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
@@ -377,7 +439,7 @@ export class ShardDO extends EdgekeeperObject {
     if (!this.treeFor(root).serving) return this.moved();
     const zxid = this.ctx.storage.transactionSync(() => {
       this.snapshots.take(id);
-      return this.log.lastZxid();
+      return this.lastZxid();
     });
     return { ok: true, zxid, value: { zxid } };
   }
@@ -396,7 +458,7 @@ export class ShardDO extends EdgekeeperObject {
     if (!this.treeFor(root).serving) return this.moved();
     return this.outcomeOf(() => {
       if (!this.snapshots.holdsOnlyRoot(root)) throw new KeeperError("NotEmpty", `the subtree at ${root} is not empty: restore only into an empty namespace`, root);
-      this.ctx.storage.transactionSync(() => this.log.advanceTo(zxid));
+      this.leader.skipTo(zxid);
       return {};
     });
   }
@@ -404,16 +466,28 @@ export class ShardDO extends EdgekeeperObject {
   /** Restore: writes saved nodes as given, all or none of them (snapshot-store.ts). */
   async restoreNodes(root: string, nodes: unknown[]): Promise<Outcome> {
     if (!this.treeFor(root).serving) return this.moved();
-    return this.outcomeOf(() => {
-      this.ctx.storage.transactionSync(() => this.snapshots.restore(root, nodes, this.limits));
-      return {};
-    });
+    return this.outcomeOf(() => this.writeRows(() => this.snapshots.restore(root, nodes, this.limits)));
   }
 
   /** Restore: the stub of a subtree restored as a mount, with the mount point's ACL. */
   async restoreMountStub(root: string, path: string, acl: Acl[]): Promise<void> {
     this.treeFor(root);
-    this.snapshots.insertMountStub(path, acl, Date.now());
+    const outcome = this.writeRows(() => this.snapshots.insertMountStub(path, acl, Date.now()));
+    if (!outcome.ok) throw KeeperError.fromBody(outcome.error);
+  }
+
+  /**
+   * Writes rows outside ZooKeeper's rules (a restore) as one logged write, so that
+   * replicas get them as they get any write; a KeeperError writes nothing.
+   */
+  private writeRows(write: () => void): Outcome<Record<string, never>> {
+    const done = this.leader.sequence((_txn, zxid, epoch) => {
+      const { written } = this.store.tracking(write);
+      const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+      const outcome: Outcome<Record<string, never>> = { ok: true, zxid, value: {} };
+      return { value: outcome, entry: sizedEntry({ zxid, epoch, kind: "write", session: 0, cxid: 0, effects, reply: outcome }) };
+    });
+    return done.kind === "fenced" ? this.notLeader() : done.value;
   }
 
   /** Restore: checks the children counts, then sets the alarm for the TTL nodes and containers restored. */
@@ -430,9 +504,9 @@ export class ShardDO extends EdgekeeperObject {
   /** `fn`'s value as an outcome, a KeeperError as a failed one. */
   private outcomeOf<T>(fn: () => T): Outcome<T> {
     try {
-      return { ok: true, zxid: this.log.lastZxid(), value: fn() };
+      return { ok: true, zxid: this.lastZxid(), value: fn() };
     } catch (err) {
-      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      if (err instanceof KeeperError) return { ok: false, zxid: this.lastZxid(), error: err.toBody() };
       throw err;
     }
   }
@@ -443,7 +517,7 @@ export class ShardDO extends EdgekeeperObject {
    * the oldest zxid the log still holds: a caller behind it missed events.
    */
   async changesSince(zxid: number): Promise<{ events: ChangeEvent[]; oldest?: number; last: number }> {
-    return { events: this.log.since(zxid).map(withoutAcl), oldest: this.log.oldestZxid(), last: this.log.lastZxid() };
+    return { events: this.log.since(zxid).map(withoutAcl), ...this.logBounds() };
   }
 
   /**
@@ -454,9 +528,14 @@ export class ShardDO extends EdgekeeperObject {
   async changesFor(root: string, reader: Caller, path: string, scope: ChangeScope, zxid: number): Promise<Outcome<{ events: ChangeEvent[]; oldest?: number; last: number }>> {
     return this.asReader(root, reader, path, async () => ({
       events: this.log.since(zxid).filter((e) => seenBy(scope, path, reader.ids, e)).map(withoutAcl),
-      oldest: this.log.oldestZxid(),
-      last: this.log.lastZxid(),
+      ...this.logBounds(),
     }));
+  }
+
+  /** The oldest zxid whose events the change log holds (every one after it too), and the last. */
+  private logBounds(): { oldest: number; last: number } {
+    const { trimmedZxid, appliedZxid } = this.leader.bounds();
+    return { oldest: trimmedZxid + 1, last: appliedZxid };
   }
 
   /**
@@ -468,13 +547,12 @@ export class ShardDO extends EdgekeeperObject {
    */
   async waitForChange(root: string, reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>> {
     return this.asReader(root, reader, path, async () => {
-      const last = this.log.lastZxid();
-      const oldest = this.log.oldestZxid();
-      const unanswerable = afterZxid > last || (oldest !== undefined && afterZxid < oldest - 1) || (oldest === undefined && afterZxid < last);
+      const { oldest, last } = this.logBounds();
+      const unanswerable = afterZxid > last || afterZxid < oldest - 1;
       const seen = this.log.since(afterZxid).some((e) => seenBy(scope, path, reader.ids, e));
       if (unanswerable || seen) return { changed: true, zxid: last };
       const changed = await this.waiters.wait(path, scope, reader.ids, Math.max(0, timeoutMs));
-      return { changed, zxid: this.log.lastZxid() };
+      return { changed, zxid: this.lastZxid() };
     });
   }
 
@@ -483,10 +561,10 @@ export class ShardDO extends EdgekeeperObject {
     try {
       this.treeFor(root).checkWatchable(path, reader);
     } catch (err) {
-      if (err instanceof KeeperError) return { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
+      if (err instanceof KeeperError) return { ok: false, zxid: this.lastZxid(), error: err.toBody() };
       throw err;
     }
-    return { ok: true, zxid: this.log.lastZxid(), value: await read() };
+    return { ok: true, zxid: this.lastZxid(), value: await read() };
   }
 
   /**
@@ -496,7 +574,7 @@ export class ShardDO extends EdgekeeperObject {
   async stats(root: string): Promise<Omit<ShardStats, "shard" | "prefix">> {
     this.treeFor(root);
     const counters = readCounters(this.sql, ZNODE_COUNTERS.map((c) => c.key));
-    return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.log.lastZxid() };
+    return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.lastZxid() };
   }
 
   /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). */
@@ -504,9 +582,59 @@ export class ShardDO extends EdgekeeperObject {
     return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
   }
 
+  /**
+   * Reads at this read replica (its name makes it one: replica-name.ts): runs
+   * `requests` once it has applied `at.minZxid`, waiting at most `at.waitMs`, and,
+   * with `at.maxStalenessMs`, only if it holds every write its leader had committed
+   * that long ago. Otherwise answers not ready, for the caller to read at the leader.
+   * The first read starts the replica. Writes among the requests are NotReadOnly.
+   */
+  async replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer> {
+    if (!this.replicaOf) throw new KeeperError("BadArguments", "this shard object is its shard's leader, not a replica");
+    const replica = this.replica ?? (await this.startReplica(this.replicaOf));
+    const { ready, appliedZxid, msSinceContact } = await replica.readiness(at);
+    if (!ready) return { ready: false, appliedZxid, msSinceContact };
+    // From here to the reads' end, one synchronous block: what they see is at `zxid`.
+    const zxid = this.lastZxid();
+    const reads = await this.executeBatch(root, undefined, caller, requests.filter((r) => !writes(r)), true);
+    const outcomes = requests.map((r) => (writes(r) ? notReadOnly(zxid, r) : reads.shift()!));
+    return { ready: true, zxid, msSinceContact, outcomes };
+  }
+
+  /** This replica's progress, for `GET /v1/admin/shards`; null when it has not started (no read reached it), or on a leader. */
+  async replicaStatus(): Promise<ReplicaStatus | null> {
+    return this.replica?.status() ?? null;
+  }
+
+  /** Makes this object a replica of its leader, pulling, with its watchdog alarm set. */
+  private async startReplica(identity: ReplicaIdentity): Promise<ReplicaRunner> {
+    this.replica ??= new ReplicaRunner({
+      identity,
+      storage: this.storagePort,
+      alarms: this.ctx.storage,
+      leaderOf: (name) => RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader,
+      settings: this.settings.replication,
+      watchdogMs: this.settings.replicaWatchdogMs,
+    });
+    await this.replica.armWatchdog();
+    return this.replica;
+  }
+
   override async alarm(): Promise<void> {
-    const { root } = this.servedSubtree();
-    if (root === undefined) return;
+    if (this.replicaOf) {
+      // A replica's alarm is its watchdog: it reaps nothing (its leader's log does).
+      await this.replica?.watchdog();
+    } else {
+      const { root } = this.servedSubtree();
+      if (root === undefined) return;
+      // Only the leader reaps (its deletes are logged; a replica gets them from its log).
+      if (!this.leader.fenced()) await this.reap(root);
+    }
+    for (const host of this.watches.pushHostsOwed()) await this.push(host);
+  }
+
+  /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
+  private async reap(root: string): Promise<void> {
     const tree = this.treeFor(root);
     // Reaping one node can empty its container parent: repeat, boundedly.
     for (let round = 0; round < 64; round++) {
@@ -518,16 +646,37 @@ export class ShardDO extends EdgekeeperObject {
       }
     }
     await this.scheduleReaper();
-    for (const host of this.watches.pushHostsOwed()) await this.push(host);
+  }
+
+  /**
+   * A replica's request for the log after its zxid (a long poll at the head, up to
+   * EDGEKEEPER_REPLICATION_LONG_POLL_MS) or a page of a snapshot, each at most
+   * EDGEKEEPER_REPLICATION_PAGE_BYTES. Answered by the leader (and a sealed one);
+   * anything else answers `fenced`.
+   */
+  async replicationRequest(message: LeaderRequest): Promise<PullReply<ShardLogEntry> | SnapshotReply<ShardLogEntry>> {
+    const maxBytes = Math.min(this.settings.replication.pageMaxBytes, Number(message?.maxBytes) > 0 ? Number(message.maxBytes) : Infinity);
+    if (typeof message?.replica !== "string" || message.replica === "") throw new KeeperError("BadArguments", "a replication request names its replica");
+    if (message.type === "pull") {
+      if (!Number.isSafeInteger(message.fromZxid) || message.fromZxid < 0) throw new KeeperError("BadArguments", "a pull starts from a zxid");
+      return this.leader.pull({ ...message, maxBytes });
+    }
+    if (message.type === "snapshot") return this.leader.snapshotPage({ ...message, maxBytes });
+    throw new KeeperError("BadArguments", `unknown replication request ${JSON.stringify((message as { type?: unknown })?.type)}`);
+  }
+
+  private notLeader<T>(): Outcome<T> {
+    const error = new KeeperError("SystemError", "this object is not its shard's leader: send the request to the leader");
+    return { ok: false, zxid: this.lastZxid(), notLeader: true, error: error.toBody() };
   }
 
   private moved<T>(): Outcome<T> {
-    return { ok: false, zxid: this.log.lastZxid(), moved: true, error: new KeeperError("SystemError", "path is served by another shard").toBody() };
+    return { ok: false, zxid: this.lastZxid(), moved: true, error: new KeeperError("SystemError", "path is served by another shard").toBody() };
   }
 
   private deferred<T>(): Outcome<T> {
     const error = new KeeperError("Throttled", "not run: the batch's answer reached EDGEKEEPER_MAX_ANSWER_BYTES; send it again");
-    return { ok: false, zxid: this.log.lastZxid(), deferred: true, error: error.toBody() };
+    return { ok: false, zxid: this.lastZxid(), deferred: true, error: error.toBody() };
   }
 
   /**
@@ -558,9 +707,8 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   private hostStub(host: string): WatchDeliveryTarget {
-    const hosts = this.env.SESSION_HOST as DurableObjectNamespace | undefined;
-    if (!hosts) throw new KeeperError("SystemError", "no SESSION_HOST binding to deliver watch events to");
-    return hosts.get(hosts.idFromName(host)) as unknown as WatchDeliveryTarget;
+    if (!this.env.SESSION_HOST) throw new KeeperError("SystemError", "no SESSION_HOST binding to deliver watch events to");
+    return RegionLink.ofShard(this.env, this.ctx.id.name ?? "").hostByName(host) as unknown as WatchDeliveryTarget;
   }
 
   /** Sets the alarm to `at` unless one is set sooner. */
@@ -596,7 +744,7 @@ export class ShardDO extends EdgekeeperObject {
         case "setACL":
         case "multi": {
           if (caller.sessionId !== 0 && request.cxid !== undefined) {
-            const earlier = this.log.replyFor(caller.sessionId, request.cxid);
+            const earlier = this.sessions.replyFor(caller.sessionId, request.cxid);
             if (earlier) return { outcome: earlier, touchesReapable: false };
           }
           let touchesReapable = false;
@@ -610,37 +758,37 @@ export class ShardDO extends EdgekeeperObject {
           return { outcome, touchesReapable };
         }
         default:
-          return { outcome: { ok: true, zxid: this.log.lastZxid(), value: this.read(tree, caller, request, budget) }, touchesReapable: false };
+          return { outcome: { ok: true, zxid: this.lastZxid(), value: this.read(tree, caller, request, budget) }, touchesReapable: false };
       }
     } catch (err) {
-      if (err instanceof KeeperError) return { outcome: { ok: false, zxid: this.log.lastZxid(), error: err.toBody() }, touchesReapable: false };
+      if (err instanceof KeeperError) return { outcome: { ok: false, zxid: this.lastZxid(), error: err.toBody() }, touchesReapable: false };
       throw err;
     }
   }
 
   /**
-   * Runs one write in a transaction with the next zxid and logs its events; a
-   * KeeperError rolls it back. With `readOnly`, nothing is written and no zxid taken.
-   * A session's reply is stored with its write, so a retried cxid applies once.
+   * Runs one write in a transaction with the next zxid, logged as the replication
+   * log's entry (the rows it wrote, whole, and the session's commit record) with its
+   * events for watches. A KeeperError rolls it back; it is then logged as its commit
+   * record only when a session may retry its cxid (else it takes no zxid). With
+   * `readOnly`, nothing is written and no zxid taken. `closing`: the session's closure
+   * is its commit record. An object that is not the leader writes nothing.
    */
-  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: WriteContext) => T, readOnly = false): Outcome<T> {
-    const remember = caller.sessionId !== 0 && cxid !== undefined;
+  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: WriteContext) => T, readOnly = false, closing = false): Outcome<T> {
     if (readOnly) {
-      const w: WriteContext = { zxid: this.log.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
+      const w: WriteContext = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
       return { ok: true, zxid: w.zxid, value: apply(w) };
     }
+    let committed: GuardedChange[] = [];
+    const owed = new Set<string>();
+    let done;
     try {
-      let committed: GuardedChange[] = [];
-      const owed = new Set<string>();
-      const outcome = this.ctx.storage.transactionSync(() => {
-        const w: WriteContext = { zxid: this.log.nextZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
+      done = this.leader.sequence((txn, zxid, epoch) => {
+        const w: WriteContext = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
         const { value, written } = this.store.tracking(() => apply(w));
-        for (const { event, path, acl } of w.events) {
-          const row = event === "NodeDeleted" ? undefined : written.has(path) ? written.get(path) : this.store.get(path);
-          this.log.append(w.zxid, event, path, acl, row, caller.sessionId, cxid);
-        }
-        this.log.finishWrite(w.zxid, { window: this.limits.changeLogWindow, maxBytes: this.limits.maxChangeLogBytes });
-        committed = w.events.map(({ event, path, acl }) => ({ zxid: w.zxid, event, path, acl }));
+        for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
+        this.log.finishWrite();
+        committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
         for (const change of committed) {
           for (const host of this.watches.fire(change)) {
             owed.add(host);
@@ -648,25 +796,35 @@ export class ShardDO extends EdgekeeperObject {
           }
         }
         this.watches.writeAcknowledged();
-        const outcome: Outcome<T> = { ok: true, zxid: w.zxid, value };
-        if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
-        return outcome;
+        const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+        return this.logged(txn, { ok: true, zxid, value }, effects, w.events, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
-      this.waiters.notify(committed);
-      for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
-      return outcome;
     } catch (err) {
-      let outcome: Outcome<T>;
-      if (err instanceof MultiFailure) {
-        outcome = { ok: false, zxid: this.log.lastZxid(), error: err.error.toBody(), results: err.results };
-      } else if (err instanceof KeeperError) {
-        outcome = { ok: false, zxid: this.log.lastZxid(), error: err.toBody() };
-      } else {
-        throw err;
-      }
-      if (remember) this.log.rememberReply(caller.sessionId, cxid, outcome);
-      return outcome;
+      const failed = failedOutcome<T>(err, this.lastZxid());
+      if (caller.sessionId === 0 || cxid === undefined) return failed;
+      // Its rows rolled back; its reply is logged at its own zxid, so a retry (here or at a later leader) gets it.
+      done = this.leader.sequence((txn, zxid, epoch) => this.logged(txn, { ...failed, zxid }, [], [], caller.sessionId, cxid, epoch, undefined));
     }
+    if (done.kind === "fenced") return this.notLeader();
+    this.waiters.notify(committed);
+    for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
+    return done.value;
+  }
+
+  /**
+   * A write's log entry: its effects plus the session's commit record (its reply, or
+   * its closure when `closedAt` is given), stored here as it is logged, and its events
+   * (which a replica applies to its own change log).
+   */
+  private logged<T>(txn: StorageTxn, outcome: Outcome<T>, effects: ShardLogEntry["effects"], events: LoggedEvent[], session: number, cxid: number | undefined, epoch: number, closedAt: number | undefined): { value: Outcome<T>; entry: ShardLogEntry } {
+    const record: SessionRecord | undefined =
+      closedAt !== undefined ? { session, closedAt } : session !== 0 && cxid !== undefined ? { session, cxid, reply: outcome } : undefined;
+    if (record) {
+      txn.put("session", sessionKey(record), record);
+      effects.push({ table: "session", key: sessionKey(record), row: record });
+    }
+    const kind = closedAt !== undefined ? "close-session" : "write";
+    return { value: outcome, entry: sizedEntry({ zxid: outcome.zxid, epoch, kind, session, cxid: cxid ?? 0, effects, reply: outcome, events }) };
   }
 
   private applyWrite(tree: ShardTree, request: ShardRequest, w: WriteContext): unknown {
@@ -763,6 +921,22 @@ export class ShardDO extends EdgekeeperObject {
 /** An event as callers see it: its ACL stays inside the service. */
 function withoutAcl({ zxid, event, path }: GuardedChange): ChangeEvent {
   return { zxid, event, path };
+}
+
+/** A write's KeeperError (a multi's with its per-op results) as its outcome at `zxid`; anything else is rethrown. */
+function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
+  if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
+  if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
+  throw err;
+}
+
+/** Whether a request writes (a read replica refuses it); `check` alone is a read. */
+function writes(request: ShardRequest): boolean {
+  return WRITE_OPS.has(request.op) && request.op !== "check";
+}
+
+function notReadOnly(zxid: number, request: ShardRequest): Outcome {
+  return { ok: false, zxid, error: new KeeperError("NotReadOnly", "a read replica takes reads only: write at the shard's leader", pathOf(request)).toBody() };
 }
 
 function errorBody(name: "Ok" | "RuntimeInconsistency"): KeeperErrorBody {

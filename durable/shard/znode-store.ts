@@ -3,6 +3,7 @@
  * (those are in shard-tree.ts).
  */
 import { type Acl, type NodeKind, type Stat, type Value } from "../../protocol/index.ts";
+import { ZNODE_COLUMNS } from "./schema.ts";
 
 /**
  * A znode as stored: the Stat's own fields (ephemeralOwner and dataLength are
@@ -32,6 +33,16 @@ const storedData = (data: Value): [Uint8Array, number] => (data === null ? [new 
  * WAL, which grew by every write (260 MB after 300 writes of 1 MiB, measured).
  */
 export const PAGE_ROWS = 256;
+
+const ZNODE_PLACEHOLDERS = ZNODE_COLUMNS.split(", ").map(() => "?").join(", ");
+
+/** A row's values in ZNODE_COLUMNS's order. */
+function columnsOf(row: ZnodeRow): unknown[] {
+  return [
+    row.path, row.parent, row.name, ...storedData(row.data), JSON.stringify(row.acl), row.kind, row.owner, row.ttlMs,
+    row.czxid, row.mzxid, row.pzxid, row.ctime, row.mtime, row.version, row.cversion, row.aversion, row.numChildren,
+  ];
+}
 
 export function rowFromSql(r: SqlRow): ZnodeRow {
   return {
@@ -107,13 +118,25 @@ export class ZnodeStore {
 
   insert(row: ZnodeRow): void {
     this.written?.set(row.path, { ...row });
+    this.sql.exec(`INSERT INTO znodes (${ZNODE_COLUMNS}) VALUES (${ZNODE_PLACEHOLDERS})`, ...columnsOf(row));
+  }
+
+  /** Sets a whole row, there or not (a replica applying its leader's row; the counters move by update). */
+  put(row: ZnodeRow): void {
     this.sql.exec(
-      `INSERT INTO znodes (path, parent, name, data, data_null, acl, kind, owner, ttl_ms, czxid, mzxid, pzxid,
-         ctime, mtime, version, cversion, aversion, num_children)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row.path, row.parent, row.name, ...storedData(row.data), JSON.stringify(row.acl), row.kind, row.owner, row.ttlMs,
-      row.czxid, row.mzxid, row.pzxid, row.ctime, row.mtime, row.version, row.cversion, row.aversion, row.numChildren,
+      `INSERT INTO znodes (${ZNODE_COLUMNS}) VALUES (${ZNODE_PLACEHOLDERS})
+       ON CONFLICT (path) DO UPDATE SET ${ZNODE_COLUMNS.split(", ").slice(1).map((c) => `${c} = excluded.${c}`).join(", ")}`,
+      ...columnsOf(row),
     );
+  }
+
+  /** Whole rows after `after` in path order (all when undefined), at most `limit`. */
+  rowsAfter(after: string | undefined, limit: number): ZnodeRow[] {
+    return this.sql.exec<SqlRow>("SELECT * FROM znodes WHERE path > ? ORDER BY path LIMIT ?", after ?? "", limit).toArray().map(rowFromSql);
+  }
+
+  removeAll(): void {
+    this.sql.exec("DELETE FROM znodes");
   }
 
   /**
@@ -176,12 +199,6 @@ export class ZnodeStore {
       if (page.length < PAGE_ROWS) return;
       after = page[page.length - 1]!.path;
     }
-  }
-
-  /** Records a session as closed; forgets closures older than a day (ids are never reused). */
-  markSessionClosed(sessionId: number, now: number): void {
-    this.sql.exec("INSERT OR IGNORE INTO closed_sessions (session_id, closed_at) VALUES (?, ?)", sessionId, now);
-    this.sql.exec("DELETE FROM closed_sessions WHERE closed_at < ?", now - 24 * 3600 * 1000);
   }
 
   isSessionClosed(sessionId: number): boolean {

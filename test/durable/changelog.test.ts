@@ -130,12 +130,12 @@ describe("changesSince", () => {
 describe("the log's byte bound (EDGEKEEPER_MAX_CHANGE_LOG_BYTES, 4 MiB in these tests)", () => {
   const { maxChangeLogBytes, maxValueBytes } = limitsFromEnv(env);
 
-  /** What the log holds (paths, rows, values, ACLs), summed from its rows, and the total the shard keeps for it. */
+  /** What the replication log holds (entries as stored: rows, values, replies), and the total the shard keeps for it. */
   async function logBytes(id: DurableObjectId): Promise<{ rows: number; kept: number; databaseBytes: number }> {
     return runInDurableObject(env.SHARD.get(id), (_instance, state) => {
       const sql = state.storage.sql;
-      const rows = sql.exec<{ n: number }>("SELECT coalesce(sum(length(CAST(path AS BLOB)) + coalesce(length(CAST(node AS BLOB)), 0) + coalesce(length(data), 0) + coalesce(length(CAST(acl AS BLOB)), 0)), 0) AS n FROM change_log").one().n;
-      const kept = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'log_bytes'").one().value;
+      const rows = sql.exec<{ n: number }>("SELECT coalesce(sum(json_extract(row, '$.size')), 0) AS n FROM replication_log").one().n;
+      const kept = sql.exec<{ n: number }>("SELECT json_extract(row, '$.logBytes') AS n FROM replication_meta WHERE key = 'meta'").one().n;
       return { rows, kept, databaseBytes: sql.databaseSize };
     });
   }

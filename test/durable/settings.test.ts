@@ -3,7 +3,15 @@
  * in one place, with its default when unset or invalid and its bounds.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONTAINER_REAP_MS, DEFAULT_MAX_MOUNTS, DEFAULT_SOCKET_LIMITS, DEFAULT_TICK_MS, settingsFromEnv } from "../../durable/base/settings.ts";
+import {
+  DEFAULT_CONTAINER_REAP_MS,
+  DEFAULT_MAX_MOUNTS,
+  DEFAULT_REPLICATION_LONG_POLL_MS,
+  DEFAULT_SOCKET_LIMITS,
+  DEFAULT_TICK_MS,
+  MAX_REPLICATION_PAGE_BYTES,
+  settingsFromEnv,
+} from "../../durable/base/settings.ts";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
 import { DEFAULT_LIMITS } from "../../protocol/index.ts";
 
@@ -43,5 +51,20 @@ describe("object settings", () => {
     );
     expect(settings).toMatchObject({ tickMs: DEFAULT_TICK_MS, containerReapMs: DEFAULT_CONTAINER_REAP_MS, maxMounts: DEFAULT_MAX_MOUNTS, logLevel: "info" });
     expect(settings.socketLimits.maxFrameBytes).toBe(DEFAULT_SOCKET_LIMITS.maxFrameBytes);
+  });
+
+  it("bound a shard's replication log by the change log's window and bytes, and its pages by 1 MiB", () => {
+    const defaults = settingsFromEnv(envOf({}));
+    expect(defaults.replication).toMatchObject({
+      logMaxEntries: DEFAULT_LIMITS.changeLogWindow,
+      logMaxBytes: DEFAULT_LIMITS.maxChangeLogBytes,
+      pageMaxBytes: MAX_REPLICATION_PAGE_BYTES,
+      longPollMs: DEFAULT_REPLICATION_LONG_POLL_MS,
+    });
+    const set = settingsFromEnv(
+      envOf({ EDGEKEEPER_CHANGE_LOG_WINDOW: "50", EDGEKEEPER_REPLICATION_PAGE_BYTES: String(8 * 1024 * 1024), EDGEKEEPER_REPLICATION_LONG_POLL_MS: "250", EDGEKEEPER_REPLICA_LEASE_MS: "9000" }),
+    );
+    expect(set.replication).toMatchObject({ logMaxEntries: 50, pageMaxBytes: MAX_REPLICATION_PAGE_BYTES, longPollMs: 250, replicaLeaseMs: 9000 });
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PAGE_BYTES: "4096" })).replication.pageMaxBytes).toBe(4096);
   });
 });

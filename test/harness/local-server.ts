@@ -65,6 +65,8 @@ export interface NpmStartOptions {
   zkPort?: number;
   /** Settings, as a user would export them (EDGEKEEPER_TOKEN, say). */
   env?: Record<string, string>;
+  /** More options after the port and state ones (`--regions wnam,apac`, say). */
+  args?: readonly string[];
 }
 
 /**
@@ -77,7 +79,7 @@ export interface NpmStartOptions {
  */
 export function npmStart(options: NpmStartOptions): NpmStart {
   const zkPort = options.zkPort === undefined ? [] : ["--zk-port", String(options.zkPort)];
-  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(options.port), ...zkPort, "--state", options.state], {
+  const child: ChildProcess = spawn("npm", ["start", "--", "--port", String(options.port), ...zkPort, "--state", options.state, ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },
     detached: true,
@@ -131,15 +133,15 @@ export async function waitHealthy(base: string, server: NpmStart, limitMs = STAR
 
 /**
  * `npm start` in its own process group; resolves once /healthz answers. `env`: settings
- * for it, as a user would export them (EDGEKEEPER_TOKEN, say).
+ * for it, as a user would export them (EDGEKEEPER_TOKEN, say); `args`: more options.
  */
-export async function startLocalServer(options: { env?: Record<string, string> } = {}): Promise<LocalServer> {
+export async function startLocalServer(options: { env?: Record<string, string>; args?: readonly string[] } = {}): Promise<LocalServer> {
   // A free port can be taken by another process before npm start binds it (the
   // machine's ephemeral range is shared): then it says so and exits, and a new pair is tried.
   for (let attempt = 1; ; attempt++) {
     const [port, zkPort] = [await freePort(), await freePort()];
     try {
-      return await startOn(port, zkPort, options.env);
+      return await startOn(port, zkPort, options);
     } catch (err) {
       if (attempt >= 3 || !(err instanceof PortTaken)) throw err;
     }
@@ -148,11 +150,11 @@ export async function startLocalServer(options: { env?: Record<string, string> }
 
 class PortTaken extends Error {}
 
-async function startOn(port: number, zkPort: number, env: Record<string, string> | undefined): Promise<LocalServer> {
+async function startOn(port: number, zkPort: number, { env, args }: { env?: Record<string, string>; args?: readonly string[] }): Promise<LocalServer> {
   const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
   const base = `http://127.0.0.1:${port}`;
   // A wire-protocol port of its own too, so servers of several tests never meet on 2181.
-  const start = () => npmStart({ port, zkPort, state, env });
+  const start = () => npmStart({ port, zkPort, state, ...(env ? { env } : {}), ...(args ? { args } : {}) });
   let running = start();
   /** Output of every run so far, the current one last. */
   let before = "";

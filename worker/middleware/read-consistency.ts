@@ -6,6 +6,7 @@
  * and `X-Edgekeeper-Served-By: <region>/<leader|replica>` (docs/consistency.md).
  */
 import type { MiddlewareHandler } from "hono";
+import type { RegionLink } from "../../durable/base/region-link.ts";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
 import { ReadContext, readRoutingOf } from "../../durable/directory/read-routing.ts";
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, decodeBookmark, emptyBookmark, encodeBookmark, parseReadMode } from "../../protocol/index.ts";
@@ -14,15 +15,13 @@ import type { AppEnv } from "../app.ts";
 import { SOCKET_PATH } from "./bearer-auth.ts";
 
 export const SERVED_BY_HEADER = "X-Edgekeeper-Served-By";
-/** The caller's region (standing in for its edge location); unknown regions have no replica, so they read at the leader. */
-export const REGION_HEADER = "X-Edgekeeper-Region";
 
-/** The read mode, bookmark and region a request names; a bad mode or bookmark is BadArguments. */
-export function readContextOf(env: EdgekeeperEnv, namespace: string, req: RequestHeaders): ReadContext {
+/** The read mode and bookmark a request names, from the caller's region (`link`); a bad mode or bookmark is BadArguments. */
+export function readContextOf(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink): ReadContext {
   const mode = parseReadMode(req.header(CONSISTENCY_HEADER));
   const sent = req.header(BOOKMARK_HEADER);
   const bookmark = sent === undefined || sent.trim() === "" ? emptyBookmark(namespace) : decodeBookmark(sent, namespace);
-  return new ReadContext(readRoutingOf(env), mode, bookmark, { callerRegion: req.header(REGION_HEADER)?.trim() || undefined });
+  return new ReadContext(readRoutingOf(env), mode, bookmark, { callerRegion: link.region });
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * /v1/admin/mounts: the namespace's mount table, mounting a subtree on a shard of
- * its own, and unmounting an empty one. The admin right is checked before these
+ * its own, and unmounting an empty one. /v1/admin/shards: where the shards live. The admin right is checked before these
  * routes run (middleware/authorize.ts); the ACL of the mount point's parent holds
  * besides (CREATE to mount, DELETE to unmount), as for a create or delete.
  */
 import { Hono } from "hono";
+import { shardPlacements } from "../../durable/directory/shard-placement.ts";
 import { limitsFromEnv } from "../../protocol/index.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
@@ -21,6 +22,12 @@ export const adminRoutes = new Hono<AppEnv>();
 adminRoutes.route("/", snapshotRoutes);
 
 adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)));
+
+/** Each shard's leader (region, epoch) and replicas, a page at a time (`?after=<prefix>`; durable/directory/shard-placement.ts). */
+adminRoutes.get("/shards", async (c) => {
+  const page = await shardPlacements(c.env, c.get("link"), c.get("namespace"), c.req.query("after"));
+  return c.json({ namespace: c.get("namespace"), regions: c.get("link").regions ?? [], ...page });
+});
 
 adminRoutes.post("/mounts", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { namespaceConnections, namespaceStats, namespaceWatchSummary } from "../../durable/directory/namespace-stats.ts";
 import { ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
+import { RegionLink } from "../../durable/base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../../durable/env.ts";
 import type { AppEnv } from "../app.ts";
 import { adminCommand, adminCommandName, connectionsCommand, watchSummaryCommand } from "../monitoring/admin-commands.ts";
@@ -47,8 +48,9 @@ const READY_TIMEOUT_MS = 5_000;
  */
 export async function readiness(env: EdgekeeperEnv): Promise<{ ok: true } | { ok: false; error: string }> {
   const probe = async () => {
-    await env.DIRECTORY.get(env.DIRECTORY.idFromName("default")).table();
-    await env.SHARD.get(env.SHARD.idFromName(shardObjectName("default", ROOT_MOUNT.shard))).stats(ROOT_MOUNT.prefix);
+    const link = RegionLink.at(env);
+    await link.directory("default").table();
+    await link.shard(shardObjectName("default", ROOT_MOUNT.shard)).stats(ROOT_MOUNT.prefix);
   };
   let timer: ReturnType<typeof setTimeout> | null = null;
   const timeout = new Promise<never>((_, reject) => {

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import {
   DEFAULT_HOSTS_PER_LOCATION,
   hostNumberOfSession,
+  type Location,
   isHostNumber,
   locationOfContinent,
   parseSessionId,
@@ -26,8 +27,13 @@ import { SESSION_HEADER, type SessionCredentials, hostOfSession, sessionHost, se
 /** What a session is given when its caller names no timeout (then negotiated as any other). */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** Where a new session's host lives: "local" locally, else near the caller's continent. */
-function locationOf(c: Context<AppEnv>) {
+/**
+ * Where a new session's host lives: in the caller's region when regions are
+ * simulated, else "local" locally, else near the caller's continent.
+ */
+function locationOf(c: Context<AppEnv>): Location {
+  const region = c.get("link").region;
+  if (region !== undefined) return region;
   if (c.env.EDGEKEEPER_LOCAL === "1") return "local";
   return locationOfContinent((c.req.raw as { cf?: { continent?: unknown } }).cf?.continent);
 }
@@ -47,7 +53,7 @@ sessionRoutes.post("/sessions", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
   const requested = optionalInteger(body, "timeoutMs") ?? DEFAULT_TIMEOUT_MS;
   const hostNumber = pickHost(locationOf(c), Number(c.env.EDGEKEEPER_HOSTS_PER_LOCATION ?? DEFAULT_HOSTS_PER_LOCATION));
-  const out = await sessionHost(c.env, c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
+  const out = await sessionHost(c.get("link"), c.get("namespace"), hostNumber).open(c.get("namespace"), hostNumber, requested);
   if (!out.ok) return errorResponse(c, out.error);
   const grant = out.value;
   return c.json({ sessionId: grant.sessionId, sessionIdHex: sessionIdHex(grant.sessionId), password: grant.password, timeoutMs: grant.timeoutMs }, 201);
@@ -80,19 +86,19 @@ sessionRoutes.get("/sessions/socket", async (c) => {
   const address = clientAddressOf(c.req, c.env);
   if (address !== undefined) target.searchParams.set("address", address);
   if (mayRelayClientAddress(c)) target.searchParams.set("relay", "1");
-  return sessionHost(c.env, namespace, hostNumber).fetch(new Request(target, { headers: { Upgrade: "websocket" } }));
+  return sessionHost(c.get("link"), namespace, hostNumber).fetch(new Request(target, { headers: { Upgrade: "websocket" } }));
 });
 
 sessionRoutes.post("/sessions/:id/keepalive", async (c) => {
   const { sessionId, password } = sessionAt(c);
-  const out = await hostOfSession(c.env, c.get("namespace"), sessionId).keepAlive(sessionId, password);
+  const out = await hostOfSession(c.get("link"), c.get("namespace"), sessionId).keepAlive(sessionId, password);
   if (!out.ok) return errorResponse(c, out.error);
   return c.json({ sessionId, sessionIdHex: sessionIdHex(sessionId), timeoutMs: out.value.timeoutMs });
 });
 
 sessionRoutes.delete("/sessions/:id", async (c) => {
   const { sessionId, password } = sessionAt(c);
-  const out = await hostOfSession(c.env, c.get("namespace"), sessionId).close(sessionId, password);
+  const out = await hostOfSession(c.get("link"), c.get("namespace"), sessionId).close(sessionId, password);
   if (!out.ok) return errorResponse(c, out.error);
   return c.json({ sessionId, sessionIdHex: sessionIdHex(sessionId), closed: true });
 });

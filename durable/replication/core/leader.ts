@@ -4,13 +4,13 @@
  * paged snapshots to replicas, and is fenced by its storage (role, promised epoch),
  * read in the same synchronous transaction as everything it guards.
  */
-import { makeZxid, zxidCounter } from "../../../protocol/index.ts";
+import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
-import { appendEntry, entriesAfter, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
+import { applyEffects, entriesAfter, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Storage, StorageTxn } from "./ports.ts";
-import { shippedBytes, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
+import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 
 /** What a read returns: the row (undefined when absent) and the zxid of the state it shows. */
@@ -34,39 +34,109 @@ function fencedBy(meta: Meta | undefined): Fenced | undefined {
   return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
 }
 
-export class LeaderCore {
-  readonly commits = new CommitSignal();
-  private readonly storage: Storage;
-  private readonly clock: Clock;
-  private readonly settings: ReplicationSettings;
+/** A write `LeaderLog.sequence` ran: the executor's value and the entry logged (none: it took no zxid). */
+export interface Sequenced<T, E> {
+  kind: "sequenced";
+  value: T;
+  entry?: E;
+}
 
-  constructor(storage: Storage, clock: Clock, settings: ReplicationSettings) {
+/**
+ * The leader's log whatever its rows: activation, seal, sequencing of writes an
+ * executor runs (each write's entry in its transaction, fenced by meta read there),
+ * and the pages of log and snapshot replicas pull. `E`: the entries' type; `sizeOf`
+ * counts a snapshot row's bytes as shipped, as entries count theirs in `size`.
+ */
+export class LeaderLog<E extends AnyLogEntry = LogEntry> {
+  readonly commits = new CommitSignal<E>();
+  protected readonly storage: Storage;
+  protected readonly clock: Clock;
+  private readonly settings: ReplicationSettings;
+  private readonly sizeOf: (value: unknown) => number;
+
+  constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes) {
     this.storage = storage;
     this.clock = clock;
     this.settings = settings;
+    this.sizeOf = sizeOf;
   }
 
   /**
    * Makes this object the leader of `epoch` (above any it led or promised). A new tree
-   * is logged as the snapshot of its root at (epoch, 0); a later epoch opens with an
-   * epoch-start entry at (epoch, 0), so the log has no holes across epochs.
+   * is logged as the snapshot of its rows (`initialRows`) at (epoch, 0); a later epoch
+   * opens with an epoch-start entry at (epoch, 0), so the log has no holes across epochs.
    */
-  activate(epoch: number): Meta | Fenced {
-    const entry = this.storage.transact((txn): LogEntry | Fenced => {
+  activate(epoch: number, initialRows: (zxid: number, now: number) => E["effects"]): Meta | Fenced {
+    const entry = this.storage.transact((txn): E | Fenced => {
       const meta = readMeta(txn) ?? freshMeta("leader");
       if (epoch <= meta.epoch || epoch < meta.promisedEpoch) return { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch };
       const zxid = makeZxid(epoch, 0);
-      const now = this.clock.now();
       const fresh = meta.appliedZxid === 0;
-      const effects: Effect[] = fresh ? [{ table: "znode", key: "/", row: rootRow(zxid, now) }] : [];
-      const entry = logEntry({ zxid, epoch, kind: fresh ? "snapshot" : "epoch-start", session: 0, cxid: 0, effects, reply: { zxid } });
+      const effects = fresh ? initialRows(zxid, this.clock.now()) : [];
+      const fields = { zxid, epoch, kind: fresh ? "snapshot" : "epoch-start", session: 0, cxid: 0, effects, reply: { zxid } } as const;
+      const entry = { ...fields, size: this.sizeOf(fields) } as unknown as E;
       Object.assign(meta, { role: "leader", epoch, promisedEpoch: epoch, sealedZxid: 0, readableZxid: 0, snapshot: null });
+      applyEffects(txn, effects);
       this.append(txn, meta, entry);
       return entry;
     });
     if ("role" in entry) return entry;
     this.commits.committed([entry]);
     return this.storage.transact((txn) => readMeta(txn)!);
+  }
+
+  /**
+   * Makes an object that led before it kept this log the leader of `zxid`'s epoch,
+   * its log starting after `zxid` (a replica behind that takes a snapshot). Nothing
+   * happens when meta exists.
+   */
+  continueFrom(zxid: number): void {
+    this.storage.transact((txn) => {
+      if (readMeta(txn)) return;
+      const epoch = zxidEpoch(zxid);
+      writeMeta(txn, { ...freshMeta("leader"), epoch, promisedEpoch: epoch, appliedZxid: zxid, trimmedZxid: zxid });
+    });
+  }
+
+  /** The log's head and where it was trimmed: every zxid after trimmedZxid through appliedZxid is in the log. */
+  bounds(): { appliedZxid: number; trimmedZxid: number } {
+    return this.readOnly((txn) => {
+      const meta = readMeta(txn);
+      return { appliedZxid: meta?.appliedZxid ?? 0, trimmedZxid: meta?.trimmedZxid ?? 0 };
+    });
+  }
+
+  appliedZxid(): number {
+    return this.bounds().appliedZxid;
+  }
+
+  /**
+   * Moves the sequence on to `zxid` when it is behind (a restore: restored rows keep
+   * their zxids, below every later write's), emptying the log: a replica resyncs by snapshot.
+   */
+  skipTo(zxid: number): void {
+    this.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      if (!meta || zxid <= meta.appliedZxid) return;
+      txn.deleteAll("log");
+      const epoch = Math.max(meta.epoch, zxidEpoch(zxid));
+      Object.assign(meta, { appliedZxid: zxid, trimmedZxid: zxid, logEntries: 0, logBytes: 0, epoch, promisedEpoch: Math.max(meta.promisedEpoch, epoch) });
+      writeMeta(txn, meta);
+    });
+  }
+
+  /** The object's role as its storage says, undefined for an object that has none yet (new). */
+  role(): Meta["role"] | undefined {
+    return this.readOnly((txn) => readMeta(txn)?.role);
+  }
+
+  private readOnly<T>(body: (txn: StorageTxn) => T): T {
+    return this.storage.read ? this.storage.read(body) : this.storage.transact(body);
+  }
+
+  /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
+  fenced(): Fenced | undefined {
+    return this.readOnly((txn) => fencedBy(readMeta(txn)));
   }
 
   /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
@@ -78,6 +148,83 @@ export class LeaderCore {
       writeMeta(txn, meta);
       return meta.appliedZxid;
     });
+  }
+
+  /**
+   * Sequences one write its executor runs in place (writing its rows itself): fenced
+   * by meta read in this transaction, given the next zxid, and logged with the entry
+   * `run` returns (none: the write took no zxid). Everything commits together.
+   */
+  sequence<T>(run: (txn: StorageTxn, zxid: number, epoch: number) => { value: T; entry?: E }): Sequenced<T, E> | Fenced {
+    const done = this.storage.transact((txn): Sequenced<T, E> | Fenced => {
+      const meta = readMeta(txn);
+      const fenced = fencedBy(meta);
+      if (fenced || !meta) return fenced ?? { kind: "fenced", role: "replica", epoch: 0 };
+      // The counter is 32 bits: its last value is left unused, so a new epoch must follow.
+      if (zxidCounter(meta.appliedZxid) === 2 ** 32 - 1) throw new Error("the zxid counter of this epoch is exhausted: a new epoch must begin");
+      const { value, entry } = run(txn, meta.appliedZxid + 1, meta.epoch);
+      if (entry) this.append(txn, meta, entry);
+      return { kind: "sequenced", value, entry };
+    });
+    if (done.kind === "sequenced" && done.entry) this.commits.committed([done.entry]);
+    return done;
+  }
+
+  /** Entries after the replica's zxid; at the head, waits (up to longPollMs) for the next commit. */
+  async pull(request: PullRequest): Promise<PullReply<E>> {
+    const first = this.pullNow(request);
+    if (first.kind !== "entries" || first.entries.length > 0) return first;
+    const nextCommit = this.commits.next();
+    await Promise.race([nextCommit, this.clock.sleep(this.settings.longPollMs)]);
+    return this.pullNow(request);
+  }
+
+  private pullNow(request: PullRequest): PullReply<E> {
+    return this.storage.transact((txn): PullReply<E> => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      const known = request.fromZxid === meta.trimmedZxid || txn.get<E>("log", request.fromZxid) !== undefined;
+      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
+      this.notePeer(txn, request.replica, request.fromZxid);
+      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid };
+    });
+  }
+
+  /** A page of a fuzzy snapshot: rows as they are now; the replica replays the log from startZxid. */
+  snapshotPage(request: SnapshotRequest): SnapshotReply<E> {
+    return this.storage.transact((txn): SnapshotReply<E> => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      const startZxid = request.startZxid ?? meta.appliedZxid;
+      // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
+      this.notePeer(txn, request.replica, startZxid);
+      const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes, this.sizeOf);
+      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, rows: rows as E["effects"], next };
+    });
+  }
+
+  /** A replica destroyed for good no longer holds the log back. */
+  forgetReplica(name: string): void {
+    this.storage.transact((txn) => txn.delete("peer", name));
+  }
+
+  private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
+    txn.put<PeerRow>("peer", name, { name, appliedZxid, lastPullAt: this.clock.now() });
+  }
+
+  /** Logs an entry whose effects are in the rows, trims, and stores meta. */
+  protected append(txn: StorageTxn, meta: Meta, entry: E): void {
+    recordEntry(txn, meta, entry);
+    trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
+    writeMeta(txn, meta);
+  }
+}
+
+/** The leader of the simulator's rows: LeaderLog with the core's own executor. */
+export class LeaderCore extends LeaderLog {
+  /** As LeaderLog.activate, a new tree's snapshot being its root row. */
+  override activate(epoch: number): Meta | Fenced {
+    return super.activate(epoch, (zxid, now) => [{ table: "znode", key: "/", row: rootRow(zxid, now) }]);
   }
 
   /**
@@ -104,6 +251,7 @@ export class LeaderCore {
       const commitRecord: SessionRow = { session, lastCxid: cxid, reply, closed: op.op === "closeSession" };
       const effects: Effect[] = [...executed.effects, { table: "session", key: session, row: commitRecord }];
       const entry = logEntry({ zxid, epoch: meta.epoch, kind: op.op === "closeSession" ? "close-session" : "write", session, cxid, effects, reply });
+      applyEffects(txn, effects);
       this.append(txn, meta, entry);
       return { reply, entry };
     });
@@ -121,67 +269,20 @@ export class LeaderCore {
     });
   }
 
-  /** Entries after the replica's zxid; at the head, waits (up to longPollMs) for the next commit. */
-  async pull(request: PullRequest): Promise<PullReply> {
-    const first = this.pullNow(request);
-    if (first.kind !== "entries" || first.entries.length > 0) return first;
-    const nextCommit = this.commits.next();
-    await Promise.race([nextCommit, this.clock.sleep(this.settings.longPollMs)]);
-    return this.pullNow(request);
-  }
-
-  private pullNow(request: PullRequest): PullReply {
-    return this.storage.transact((txn): PullReply => {
-      const meta = readMeta(txn);
-      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
-      const known = request.fromZxid === meta.trimmedZxid || txn.get<LogEntry>("log", request.fromZxid) !== undefined;
-      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
-      this.notePeer(txn, request.replica, request.fromZxid);
-      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes), leaderZxid: meta.appliedZxid };
-    });
-  }
-
-  /** A page of a fuzzy snapshot: rows as they are now; the replica replays the log from startZxid. */
-  snapshotPage(request: SnapshotRequest): SnapshotReply {
-    return this.storage.transact((txn): SnapshotReply => {
-      const meta = readMeta(txn);
-      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
-      const startZxid = request.startZxid ?? meta.appliedZxid;
-      // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
-      this.notePeer(txn, request.replica, startZxid);
-      const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes);
-      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, rows, next };
-    });
-  }
-
-  /** A replica destroyed for good no longer holds the log back. */
-  forgetReplica(name: string): void {
-    this.storage.transact((txn) => txn.delete("peer", name));
-  }
-
-  private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
-    txn.put<PeerRow>("peer", name, { name, appliedZxid, lastPullAt: this.clock.now() });
-  }
-
-  private append(txn: StorageTxn, meta: Meta, entry: LogEntry): void {
-    appendEntry(txn, meta, entry);
-    trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
-    writeMeta(txn, meta);
-  }
 }
 
 const SNAPSHOT_TABLES = ["znode", "session"] as const;
 
 /** Rows after the cursor, znodes then sessions, up to maxBytes (at least one row when any is left). */
-function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number): { rows: Effect[]; next: SnapshotCursor | null } {
-  const rows: Effect[] = [];
+function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number, sizeOf: (value: unknown) => number): { rows: Array<Effect<unknown, unknown>>; next: SnapshotCursor | null } {
+  const rows: Array<Effect<unknown, unknown>> = [];
   let bytes = 0;
   let position: SnapshotCursor = cursor ?? { table: "znode", after: null };
   for (;;) {
-    const page = txn.scan<ZnodeRow | SessionRow>(position.table, position.after ?? undefined, 64);
+    const page = txn.scan<unknown>(position.table, position.after ?? undefined, 64);
     for (const [key, row] of page) {
-      const effect = { table: position.table, key, row } as Effect;
-      const size = shippedBytes(effect);
+      const effect = { table: position.table, key, row } as Effect<unknown, unknown>;
+      const size = sizeOf(effect);
       if (rows.length > 0 && bytes + size > maxBytes) return { rows, next: position };
       rows.push(effect);
       bytes += size;

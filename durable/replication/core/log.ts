@@ -4,7 +4,7 @@
  */
 import { zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import type { StorageTxn } from "./ports.ts";
-import { META_KEY, type Effect, type LogEntry, type Meta, type PeerRow } from "./rows.ts";
+import { META_KEY, type AnyLogEntry, type Effect, type Meta, type PeerRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 
 export function readMeta(txn: StorageTxn): Meta | undefined {
@@ -16,7 +16,7 @@ export function writeMeta(txn: StorageTxn, meta: Meta): void {
 }
 
 /** Sets or removes each effect's row. Effects are whole rows, so applying one twice changes nothing. */
-export function applyEffects(txn: StorageTxn, effects: Effect[]): void {
+export function applyEffects(txn: StorageTxn, effects: ReadonlyArray<Effect<unknown, unknown>>): void {
   for (const effect of effects) {
     if (effect.row === null) txn.delete(effect.table, effect.key);
     else txn.put(effect.table, effect.key, effect.row);
@@ -24,8 +24,13 @@ export function applyEffects(txn: StorageTxn, effects: Effect[]): void {
 }
 
 /** Applies an entry's effects and appends it to the log, advancing meta (written by the caller). */
-export function appendEntry(txn: StorageTxn, meta: Meta, entry: LogEntry): void {
+export function appendEntry(txn: StorageTxn, meta: Meta, entry: AnyLogEntry): void {
   applyEffects(txn, entry.effects);
+  recordEntry(txn, meta, entry);
+}
+
+/** Appends an entry whose effects are already in the rows (an adapter that executes writes in place). */
+export function recordEntry(txn: StorageTxn, meta: Meta, entry: AnyLogEntry): void {
   txn.put("log", entry.zxid, entry);
   meta.appliedZxid = entry.zxid;
   meta.logEntries += 1;
@@ -36,18 +41,18 @@ export function appendEntry(txn: StorageTxn, meta: Meta, entry: LogEntry): void 
  * Whether `next` may follow `applied`: the next counter of the same epoch, or
  * counter 0 of a later epoch (its snapshot or epoch-start entry). Nothing else: no holes.
  */
-export function followsInOrder(applied: number, next: LogEntry): boolean {
+export function followsInOrder(applied: number, next: AnyLogEntry): boolean {
   if (zxidEpoch(next.zxid) === zxidEpoch(applied)) return next.zxid === applied + 1;
   return zxidEpoch(next.zxid) > zxidEpoch(applied) && zxidCounter(next.zxid) === 0;
 }
 
 /** Entries after `zxid`, as many as fit in `maxBytes` (always at least one when there is one). */
-export function entriesAfter(txn: StorageTxn, zxid: number, maxBytes: number): LogEntry[] {
-  const page: LogEntry[] = [];
+export function entriesAfter(txn: StorageTxn, zxid: number, maxBytes: number): AnyLogEntry[] {
+  const page: AnyLogEntry[] = [];
   let bytes = 0;
   let after = zxid;
   for (;;) {
-    const rows = txn.scan<LogEntry>("log", after, 64);
+    const rows = txn.scan<AnyLogEntry>("log", after, 64);
     for (const [, entry] of rows) {
       if (page.length > 0 && bytes + entry.size > maxBytes) return page;
       page.push(entry);
@@ -79,7 +84,7 @@ export function slowestLiveReplica(txn: StorageTxn, now: number, settings: Repli
  */
 export function trimLog(txn: StorageTxn, meta: Meta, settings: ReplicationSettings, keepAfter: number): void {
   while (meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries || meta.logBytes > settings.logMaxBytes)) {
-    const oldest = txn.scan<LogEntry>("log", undefined, 1)[0];
+    const oldest = txn.scan<AnyLogEntry>("log", undefined, 1)[0];
     if (!oldest || oldest[1].zxid > keepAfter) return;
     txn.delete("log", oldest[0]);
     meta.trimmedZxid = oldest[1].zxid;

@@ -1,5 +1,5 @@
 /** What a replica asks its leader, and the answers: the wire between two shard objects. */
-import type { Effect, LogEntry, SnapshotCursor } from "./rows.ts";
+import type { AnyLogEntry, LogEntry, SnapshotCursor } from "./rows.ts";
 
 /** Entries after `fromZxid`, which also tells the leader the replica has applied through it. */
 export interface PullRequest {
@@ -9,8 +9,9 @@ export interface PullRequest {
   maxBytes: number;
 }
 
-export type PullReply =
-  | { kind: "entries"; entries: LogEntry[]; leaderZxid: number }
+/** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
+export type PullReply<E extends AnyLogEntry = LogEntry> =
+  | { kind: "entries"; entries: E[]; leaderZxid: number }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number }
   | Fenced;
@@ -24,7 +25,7 @@ export interface SnapshotRequest {
   maxBytes: number;
 }
 
-export type SnapshotReply =
+export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
   | {
       kind: "page";
       startZxid: number;
@@ -32,7 +33,7 @@ export type SnapshotReply =
       pageZxid: number;
       /** The cursor this page started from, so a late or duplicated page is recognised. */
       cursor: SnapshotCursor | null;
-      rows: Effect[];
+      rows: E["effects"];
       next: SnapshotCursor | null;
     }
   | Fenced;

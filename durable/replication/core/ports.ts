@@ -26,6 +26,11 @@ export interface StorageTxn {
  */
 export interface Storage {
   transact<T>(body: (txn: StorageTxn) => T): T;
+  /**
+   * A body that only reads. Storage whose synchronous reads are consistent without
+   * one (SQLite in a Durable Object) may run it outside a transaction; else `transact`.
+   */
+  read?<T>(body: (txn: StorageTxn) => T): T;
 }
 
 /** Time and waiting. A crash at any await abandons the wait. */

@@ -136,17 +136,17 @@ export class ReplicaCore {
     };
     const page = await this.ports.network.request<SnapshotRequest, SnapshotReply>(this.leader, request);
     if (page.kind === "fenced") throw new Error(`${this.leader} is ${page.role}`);
-    this.ports.storage.transact((txn) => {
+    const finished = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const current = meta.snapshot;
-      if (!current) return;
+      if (!current) return false;
       if (starting) {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
-        if (current.startZxid >= 0) return;
+        if (current.startZxid >= 0) return false;
         for (const table of ["znode", "session", "log"] as const) txn.deleteAll(table);
         Object.assign(meta, { logEntries: 0, logBytes: 0 });
       } else if (current.startZxid !== page.startZxid || JSON.stringify(current.cursor) !== JSON.stringify(page.cursor)) {
-        return; // a late or duplicated page
+        return false; // a late or duplicated page
       }
       applyEffects(txn, page.rows);
       const endZxid = Math.max(current.endZxid, page.pageZxid);
@@ -157,6 +157,9 @@ export class ReplicaCore {
         Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid) });
       }
       writeMeta(txn, meta);
+      return meta.snapshot === null;
     });
+    // Waiting reads may be served now, if the log after the snapshot holds nothing newer.
+    if (finished) this.commits.wake();
   }
 }

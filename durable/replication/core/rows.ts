@@ -20,10 +20,14 @@ export interface SessionRow {
   closed: boolean;
 }
 
-/** One row a write sets (row) or removes (row null). Replicas apply these; they never re-execute. */
-export type Effect =
-  | { table: "znode"; key: string; row: ZnodeRow | null }
-  | { table: "session"; key: number; row: SessionRow | null };
+/**
+ * One row a write sets (row) or removes (row null). Replicas apply these; they never
+ * re-execute. The rows are opaque to the core outside its executor: the simulator
+ * uses the core's own rows, the shard object its full znode rows and stored replies.
+ */
+export type Effect<Z = ZnodeRow, S = SessionRow> =
+  | { table: "znode"; key: string; row: Z | null }
+  | { table: "session"; key: string | number; row: S | null };
 
 export type WriteOp =
   | { op: "create"; path: string; data: string; ephemeral?: boolean }
@@ -45,14 +49,14 @@ export interface Reply {
  * The log entry for one zxid: the txn of effects and its commit record.
  * `snapshot` is the initial tree at (epoch, 0); `epoch-start` opens a later epoch at (epoch, 0).
  */
-export interface LogEntry {
+export interface LogEntry<Z = ZnodeRow, S = SessionRow, R = Reply> {
   zxid: number;
   epoch: number;
   kind: "write" | "close-session" | "snapshot" | "epoch-start";
   session: number;
   cxid: number;
-  effects: Effect[];
-  reply: Reply;
+  effects: Array<Effect<Z, S>>;
+  reply: R;
   /** Bytes of the entry as shipped, counted against the log's and a page's byte bounds. */
   size: number;
 }
@@ -98,6 +102,9 @@ export interface PeerRow {
   appliedZxid: number;
   lastPullAt: number;
 }
+
+/** A log entry whatever its rows: what the log, its pages and its trim handle. */
+export type AnyLogEntry = LogEntry<unknown, unknown, unknown>;
 
 export const META_KEY = "meta";
 

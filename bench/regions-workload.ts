@@ -1,0 +1,78 @@
+/**
+ * `npm run bench -- --regions`: what the simulated regions cost a caller (a first
+ * version). Two servers: one started with --regions over the five simulated regions
+ * (leaders in the first), one without. From each region, a TypeScript client session
+ * living there writes (setData, one at a time) and reads (getData) one node; the
+ * same runs on the plain server beside it. Without read replicas a read goes to the
+ * leader too, so both cost about the round trip to the leader's region plus the
+ * 6 ms inside the caller's. Figures come from the simulation (protocol/regions.ts),
+ * not from production.
+ */
+import { type KeeperClient, connect } from "../client/index.ts";
+import { REGIONS, type Region, roundTripMs } from "../protocol/regions.ts";
+import { startEdgekeeper } from "./peers/edgekeeper.ts";
+import type { Peer } from "./peers/peer.ts";
+import { formatNumber, percentile, renderTable } from "./stats.ts";
+
+export interface RegionBenchOptions {
+  /** Sequential writes, and reads, per region. */
+  ops: number;
+  startupLimitMs: number;
+}
+
+const PATH = "/bench-regions";
+const HEADER = ["from region", "RTT to leader", "write p50", "p99", "p50 - RTT", "plain p50", "p99", "read p50", "p99", "plain p50", "p99"];
+
+/** p50 and p99 of `ops` sequential calls of `call`, in ms (after a tenth as many unmeasured). */
+async function timed(ops: number, call: () => Promise<unknown>): Promise<[number, number]> {
+  for (let i = 0; i < Math.max(1, Math.round(ops / 10)); i++) await call();
+  const samples: number[] = [];
+  for (let i = 0; i < ops; i++) {
+    const started = performance.now();
+    await call();
+    samples.push(performance.now() - started);
+  }
+  return [percentile(samples, 50), percentile(samples, 99)];
+}
+
+/** Write and read latency from `region` (or, on the plain server, from anywhere), in ms. */
+async function measure(server: Peer, region: Region | undefined, ops: number): Promise<[number, number, number, number]> {
+  const zk: KeeperClient = await connect({ servers: [server.httpBase!], sessionTimeoutMs: 10_000, ...(region ? { region } : {}) });
+  try {
+    const value = new Uint8Array(100);
+    const write = await timed(ops, () => zk.setData(PATH, value));
+    const read = await timed(ops, () => zk.getData(PATH));
+    return [...write, ...read];
+  } finally {
+    await zk.close();
+  }
+}
+
+/** The table's lines: one row per region, the plain server's figures beside the simulated ones. */
+export async function runRegionBench(options: RegionBenchOptions): Promise<string[]> {
+  const [simulated, plain] = await Promise.all([startEdgekeeper(options.startupLimitMs, { regions: REGIONS.join(",") }), startEdgekeeper(options.startupLimitMs)]);
+  const rows: string[][] = [];
+  try {
+    for (const server of [simulated, plain]) {
+      const zk = await connect({ servers: [server.httpBase!], sessionTimeoutMs: 10_000 });
+      await zk.create(PATH, new Uint8Array(100));
+      await zk.close();
+    }
+    for (const region of REGIONS) {
+      const [wp50, wp99, rp50, rp99] = await measure(simulated, region, options.ops);
+      const [pw50, pw99, pr50, pr99] = await measure(plain, undefined, options.ops);
+      const rtt = roundTripMs(region, REGIONS[0]);
+      rows.push([region, String(rtt), ...[wp50, wp99, wp50 - rtt, pw50, pw99, rp50, rp99, pr50, pr99].map(formatNumber)]);
+    }
+  } finally {
+    await Promise.all([simulated.stop(), plain.stop()]);
+  }
+  return [
+    renderTable(HEADER, rows),
+    "",
+    `ms per call through the TypeScript client, ${options.ops} sequential setData (100 bytes) then getData of one node per region;`,
+    `leaders in ${REGIONS[0]}; "p50 - RTT": what a write costs beyond the round trip to the leader's region (target: at most 15);`,
+    `"plain": the same calls on a server started without --regions. No read replicas yet:`,
+    "a read goes to the leader as a write does. Figures from the simulated matrix (docs/api.md), not from production.",
+  ];
+}

@@ -1,0 +1,67 @@
+/**
+ * Where a namespace's shards live, for `GET /v1/admin/shards`: each shard's leader
+ * (its region and epoch) and its replicas. A page holds at most
+ * EDGEKEEPER_MAX_LISTED_SHARDS shards (default 100), in prefix order; `next` names the
+ * prefix to ask after for the rest. Each entry is small and bounded (a prefix, a few
+ * numbers, one line per region), so a page is bounded in bytes too.
+ *
+ * A shard has a replica in each region but the leader's once a read has started it
+ * (durable/replication/replica-name.ts); a replica not started is not listed.
+ */
+import { zxidEpoch } from "../../protocol/zxid.ts";
+import type { RegionLink } from "../base/region-link.ts";
+import { positiveSetting } from "../base/settings.ts";
+import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { replicaObjectName } from "../replication/replica-name.ts";
+
+export const DEFAULT_MAX_LISTED_SHARDS = 100;
+
+/** A shard's replica in one region: how far it has applied its leader's log, and how fresh it is. */
+export interface ReplicaPlacement {
+  region: string;
+  appliedZxid: number;
+  lagZxids: number;
+  /** Null when the replica has not heard from its leader since it (re)started. */
+  msSinceContact: number | null;
+}
+
+export interface ShardPlacement {
+  shard: string;
+  prefix: string;
+  /** The leader's region (null when regions are not simulated: wherever the platform placed it). */
+  leader: { region: string | null; epoch: number; lastZxid: number };
+  replicas: ReplicaPlacement[];
+}
+
+export interface ShardPlacementPage {
+  shards: ShardPlacement[];
+  /** Present when more shards follow: pass it as `after` for the next page. */
+  next?: string;
+}
+
+/**
+ * One page of `namespace`'s shards whose prefixes sort after `after`, asked over `link`.
+ *
+ * @example
+ * const page = await shardPlacements(env, RegionLink.at(env), "default"); // { shards: [{ shard: "root", prefix: "/", leader: { region: "wnam", epoch: 1, lastZxid }, replicas: [] }] }
+ */
+export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, namespace: string, after?: string): Promise<ShardPlacementPage> {
+  const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_SHARDS", DEFAULT_MAX_LISTED_SHARDS);
+  const { mounts } = await link.directory(namespace).table();
+  const following = mounts.filter((mount) => after === undefined || mount.prefix > after).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+  const page = following.slice(0, max);
+  const shards = await Promise.all(
+    page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
+      const leader = shardObjectName(namespace, shard);
+      const { lastZxid } = await link.shard(leader).stats(prefix);
+      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas: await replicasOf(link, leader) };
+    }),
+  );
+  return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };
+}
+
+/** The started replicas of the shard object `leader`, one per region but the leader's (the first). */
+async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlacement[]> {
+  const statuses = await Promise.all((link.regions?.slice(1) ?? []).map((region) => link.shard(replicaObjectName(leader, region)).replicaStatus()));
+  return statuses.flatMap((status) => (status ? [{ region: status.region, appliedZxid: status.appliedZxid, lagZxids: status.lagZxids, msSinceContact: status.msSinceContact }] : []));
+}

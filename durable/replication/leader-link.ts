@@ -1,0 +1,44 @@
+/**
+ * The replica's Network port: each request is a Durable Object RPC to its leader's
+ * `replicationRequest`. It also keeps what the answers say about freshness: when
+ * the last answered request was sent and the leader's commit point in the answer.
+ * Everything the leader had committed when a request was sent is at or below the
+ * commit point it answers, so once the replica has applied that point it holds
+ * everything committed before the send time (a bound that never flatters it).
+ */
+import type { LeaderRequest, Network, PullReply, SnapshotReply } from "./core/index.ts";
+
+/** What a replica calls on its leader (ShardDO.replicationRequest). */
+export interface ReplicationLeader {
+  replicationRequest(message: LeaderRequest): Promise<PullReply | SnapshotReply>;
+}
+
+/** An answer from the leader: when its request left, and the leader's commit point in it. */
+export interface LeaderContact {
+  sentAt: number;
+  leaderZxid: number;
+}
+
+export class LeaderLink implements Network {
+  /** The last answer from a leader that was leading (not fenced), if any since this instance started. */
+  latest: LeaderContact | undefined;
+  private readonly leaderOf: (name: string) => ReplicationLeader;
+  private readonly now: () => number;
+
+  /**
+   * @example
+   * const link = new LeaderLink((name) => env.SHARD.get(env.SHARD.idFromName(name)), Date.now);
+   */
+  constructor(leaderOf: (name: string) => ReplicationLeader, now: () => number) {
+    this.leaderOf = leaderOf;
+    this.now = now;
+  }
+
+  async request<Q, A>(peer: string, message: Q): Promise<A> {
+    const sentAt = this.now();
+    const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest);
+    const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
+    if (leaderZxid !== undefined) this.latest = { sentAt, leaderZxid };
+    return reply as A;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * A replica shard object's replication, as the object runs it: the core's
+ * ReplicaCore over the object's SQLite Storage port, pulling from its leader
+ * through a LeaderLink. The pull loop lives as long as the instance. A watchdog
+ * alarm, re-armed at each firing, restarts it in a new instance (after a restart,
+ * an eviction or a deploy nothing else would wake the object), which resumes from
+ * what storage says it applied.
+ */
+import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
+import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
+import { LeaderLink, type ReplicationLeader } from "./leader-link.ts";
+import { type ReplicaIdentity, replicaObjectName } from "./replica-name.ts";
+
+/** A replica as `GET /v1/admin/shards` shows it. */
+export interface ReplicaStatus {
+  region: string;
+  /** The leader object it follows. */
+  leader: string;
+  /** The last zxid whose effects are in its rows. */
+  appliedZxid: number;
+  /** Zxids the leader had committed, at its last answer, that the replica has not applied. */
+  lagZxids: number;
+  /** How old the state it serves may be (see `msSinceContact`); null before its first answer since it started. */
+  msSinceContact: number | null;
+  /** Taking a snapshot: reads wait until it is done and replayed. */
+  snapshotting: boolean;
+}
+
+/**
+ * What a read asks of a replica: to have applied `minZxid` (the caller's bookmark
+ * for the shard), waiting at most `waitMs` for it, and, when given, to hold every
+ * write its leader committed `maxStalenessMs` ago.
+ */
+export interface ReplicaReadAt {
+  minZxid: number;
+  waitMs: number;
+  maxStalenessMs?: number;
+}
+
+/** Whether a replica can serve a read as asked, and how far it has applied and how fresh it is. */
+export interface Readiness {
+  ready: boolean;
+  appliedZxid: number;
+  msSinceContact: number | null;
+}
+
+export interface ReplicaRunnerOptions {
+  identity: ReplicaIdentity;
+  /** The object's SQLite storage as the core's Storage port. */
+  storage: Storage;
+  /** The object's storage, for its alarm. */
+  alarms: Pick<DurableObjectStorage, "getAlarm" | "setAlarm">;
+  /** A stub of the named leader object. */
+  leaderOf: (name: string) => ReplicationLeader;
+  settings: ReplicationSettings;
+  /** How often the watchdog alarm fires. */
+  watchdogMs: number;
+}
+
+/** Zxids between `applied` and `leader`: the counter gap in one epoch; from an earlier epoch, the later epoch's counter plus its start. */
+export function zxidLag(applied: number, leader: number): number {
+  if (leader <= applied) return 0;
+  return zxidEpoch(leader) === zxidEpoch(applied) ? leader - applied : zxidCounter(leader) + 1;
+}
+
+/** Whether the object's storage holds a replica's state (it was started before this instance). */
+export function startedAsReplica(storage: Storage): boolean {
+  return storage.transact((txn) => txn.get<Meta>("meta", "meta")?.role === "replica");
+}
+
+export class ReplicaRunner {
+  readonly core: ReplicaCore;
+  readonly identity: ReplicaIdentity;
+  private readonly link: LeaderLink;
+  private readonly options: ReplicaRunnerOptions;
+  private readonly now = (): number => Date.now();
+  /** When the state applied so far was last known complete: the send time of an answer it has since applied. */
+  private completeAt: number | undefined;
+  private loop: Promise<void> | undefined;
+
+  /**
+   * Makes the object a replica (its meta, on first start) and starts pulling.
+   *
+   * @example
+   * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000 });
+   * await runner.armWatchdog();
+   */
+  constructor(options: ReplicaRunnerOptions) {
+    this.options = options;
+    this.identity = options.identity;
+    this.link = new LeaderLink(options.leaderOf, this.now);
+    const clock = { now: this.now, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+    const name = replicaObjectName(options.identity.leader, options.identity.region);
+    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock, random: { next: Math.random }, network: this.link }, options.settings);
+    this.ensureRunning();
+  }
+
+  /** Sets the watchdog alarm unless one is set (a replica's alarm is only ever its watchdog). */
+  async armWatchdog(): Promise<void> {
+    if ((await this.options.alarms.getAlarm()) === null) await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
+  }
+
+  /** The alarm: restarts the loop if this instance has none, and sets the next alarm. */
+  async watchdog(): Promise<void> {
+    this.ensureRunning();
+    await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
+  }
+
+  /** Whether this instance's loop is running. */
+  get running(): boolean {
+    return this.loop !== undefined;
+  }
+
+  /**
+   * Waits until the replica can serve reads as `at` asks, at most `at.waitMs`. When
+   * it says ready, the caller reads in the same synchronous block (the applied zxid
+   * only grows, so what it reads shows at least `at.minZxid`).
+   */
+  async readiness(at: ReplicaReadAt): Promise<Readiness> {
+    if (!Number.isSafeInteger(at?.minZxid) || at.minZxid < 0) throw new KeeperError("BadArguments", "a replica read names the zxid it must show (a whole number, 0 or more)");
+    const applied = await this.waitApplied(at.minZxid, Number.isFinite(at.waitMs) ? Math.max(0, at.waitMs) : 0);
+    const msSinceContact = this.msSinceContact();
+    const fresh = at.maxStalenessMs === undefined || (msSinceContact !== null && msSinceContact <= at.maxStalenessMs);
+    return { ready: applied && fresh, appliedZxid: this.applied().appliedZxid, msSinceContact };
+  }
+
+  /**
+   * Waits until reads can be served at `zxid` (applied it, and past any snapshot's
+   * end), or `waitMs` passes; says which. As ReplicaCore.waitApplied, but its timer
+   * is cleared once a commit wakes it, so no timer outlives the read.
+   */
+  private async waitApplied(zxid: number, waitMs: number): Promise<boolean> {
+    const deadline = this.now() + waitMs;
+    for (;;) {
+      const { appliedZxid, readableZxid } = this.applied();
+      if (appliedZxid >= Math.max(zxid, readableZxid)) return true;
+      const left = deadline - this.now();
+      if (left <= 0) return false;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      await Promise.race([this.core.commits.next(), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** The applied zxid, the zxid reads wait for (a snapshot's end), and whether a snapshot is in progress, from storage. */
+  applied(): { appliedZxid: number; readableZxid: number; snapshotting: boolean } {
+    return this.options.storage.transact((txn) => {
+      const meta = txn.get<Meta>("meta", "meta");
+      return { appliedZxid: meta?.appliedZxid ?? 0, readableZxid: meta?.readableZxid ?? Number.MAX_SAFE_INTEGER, snapshotting: (meta?.snapshot ?? null) !== null };
+    });
+  }
+
+  /**
+   * How old the served state may be, in ms: the replica holds every write its leader
+   * had committed that long ago. Null before an answer since this instance started.
+   */
+  msSinceContact(): number | null {
+    const latest = this.link.latest;
+    if (latest && (this.completeAt === undefined || latest.sentAt > this.completeAt) && this.applied().appliedZxid >= latest.leaderZxid) this.completeAt = latest.sentAt;
+    return this.completeAt === undefined ? null : Math.max(0, this.now() - this.completeAt);
+  }
+
+  status(): ReplicaStatus {
+    const { appliedZxid, snapshotting } = this.applied();
+    const leaderZxid = this.link.latest?.leaderZxid ?? appliedZxid;
+    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting };
+  }
+
+  /** Starts the pull loop unless this instance runs it already. */
+  private ensureRunning(): void {
+    if (this.loop) return;
+    // ReplicaCore.run retries every failure itself: only the instance's end stops it.
+    this.loop = this.core.run().finally(() => {
+      this.loop = undefined;
+    });
+  }
+}

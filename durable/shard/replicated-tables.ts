@@ -1,0 +1,184 @@
+/**
+ * The shard's tables as the replication core sees them: "znode" is the znodes
+ * table, whole rows; "session" holds each session's stored replies (write_replies)
+ * and its closure (closed_sessions); "log" is the core's JSON log, whose trim also
+ * drops the trimmed zxids' events from the change log (its index for watches).
+ */
+import type { LogEntry, RowKey } from "../replication/core/index.ts";
+import { type Acl, type ChangeEventType, bytesToBase64, type Outcome } from "../../protocol/index.ts";
+import { BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
+import type { ChangeLog } from "./change-log.ts";
+import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
+
+/** A session's commit record: the reply to one of its writes, or its closure (no write of it runs again). */
+export type SessionRecord = { session: number; cxid: number; reply: Outcome } | { session: number; closedAt: number };
+
+/**
+ * The shard's log entries: whole znode rows, session records, its own outcomes as
+ * replies, and a write's events (none on the entries the core makes itself: a
+ * snapshot, an epoch's start).
+ */
+export type ShardLogEntry = LogEntry<ZnodeRow, SessionRecord, Outcome> & { events?: LoggedEvent[] };
+
+/** An event of a logged write, with the ACL that guards it: a replica's change log takes them from the entry. */
+export interface LoggedEvent {
+  event: ChangeEventType;
+  path: string;
+  acl: Acl[];
+}
+
+/**
+ * How many cxids back a session's write replies are kept: a retried pipelined batch
+ * finds every reply (a client keeps far fewer requests in flight).
+ */
+const REPLY_WINDOW = 1024;
+/** Closures are forgotten after a day (session ids are never reused). */
+const CLOSURE_KEPT_MS = 24 * 3600 * 1000;
+/** The cxid a closure sorts at, before the session's replies. */
+const CLOSED = -1;
+
+/** A session record's key: "session/cxid", or "session/closed". */
+export function sessionKey(record: SessionRecord): string {
+  return "closedAt" in record ? `${record.session}/closed` : `${record.session}/${record.cxid}`;
+}
+
+function parseSessionKey(key: RowKey): { session: number; cxid: number } {
+  const [session, cxid] = String(key).split("/");
+  return { session: Number(session), cxid: cxid === "closed" ? CLOSED : Number(cxid) };
+}
+
+export class ZnodeTable implements SqlTable {
+  private readonly store: ZnodeStore;
+
+  constructor(store: ZnodeStore) {
+    this.store = store;
+  }
+
+  get(key: RowKey): ZnodeRow | undefined {
+    return this.store.get(String(key));
+  }
+
+  put(_key: RowKey, row: unknown): void {
+    this.store.put(row as ZnodeRow);
+  }
+
+  delete(key: RowKey): void {
+    this.store.remove(String(key));
+  }
+
+  scan(after: RowKey | undefined, limit: number): Array<[RowKey, unknown]> {
+    return this.store.rowsAfter(after === undefined ? undefined : String(after), limit).map((row) => [row.path, row]);
+  }
+
+  deleteAll(): void {
+    this.store.removeAll();
+  }
+}
+
+/** Stored replies and closures, one core table over write_replies and closed_sessions. */
+export class SessionTable implements SqlTable {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+  }
+
+  /** The stored reply to a session's write with this cxid, if it was already applied. */
+  replyFor(session: number, cxid: number): Outcome | undefined {
+    const row = this.sql.exec<{ reply: string }>("SELECT reply FROM write_replies WHERE session_id = ? AND cxid = ?", session, cxid).toArray()[0];
+    return row ? (JSON.parse(row.reply) as Outcome) : undefined;
+  }
+
+  get(key: RowKey): SessionRecord | undefined {
+    const { session, cxid } = parseSessionKey(key);
+    if (cxid !== CLOSED) {
+      const reply = this.replyFor(session, cxid);
+      return reply && { session, cxid, reply };
+    }
+    const row = this.sql.exec<{ closed_at: number }>("SELECT closed_at FROM closed_sessions WHERE session_id = ?", session).toArray()[0];
+    return row && { session, closedAt: row.closed_at };
+  }
+
+  /** A reply keeps the session's last REPLY_WINDOW cxids; a closure drops its replies. */
+  put(_key: RowKey, row: unknown): void {
+    const record = row as SessionRecord;
+    if ("closedAt" in record) {
+      this.sql.exec("INSERT OR IGNORE INTO closed_sessions (session_id, closed_at) VALUES (?, ?)", record.session, record.closedAt);
+      this.sql.exec("DELETE FROM closed_sessions WHERE closed_at < ?", record.closedAt - CLOSURE_KEPT_MS);
+      this.sql.exec("DELETE FROM write_replies WHERE session_id = ?", record.session);
+      return;
+    }
+    this.sql.exec(
+      `INSERT INTO write_replies (session_id, cxid, reply) VALUES (?, ?, ?)
+       ON CONFLICT (session_id, cxid) DO UPDATE SET reply = excluded.reply`,
+      record.session, record.cxid, JSON.stringify(record.reply),
+    );
+    this.sql.exec("DELETE FROM write_replies WHERE session_id = ? AND cxid <= ?", record.session, record.cxid - REPLY_WINDOW);
+  }
+
+  delete(key: RowKey): void {
+    const { session, cxid } = parseSessionKey(key);
+    if (cxid === CLOSED) this.sql.exec("DELETE FROM closed_sessions WHERE session_id = ?", session);
+    else this.sql.exec("DELETE FROM write_replies WHERE session_id = ? AND cxid = ?", session, cxid);
+  }
+
+  scan(after: RowKey | undefined, limit: number): Array<[RowKey, unknown]> {
+    const from = after === undefined ? { session: Number.MIN_SAFE_INTEGER, cxid: CLOSED } : parseSessionKey(after);
+    return this.sql
+      .exec<{ session_id: number; cxid: number; reply: string }>(
+        `SELECT session_id, cxid, reply FROM (
+           SELECT session_id, cxid, reply FROM write_replies
+           UNION ALL SELECT session_id, ${CLOSED} AS cxid, closed_at AS reply FROM closed_sessions)
+         WHERE session_id > ?1 OR (session_id = ?1 AND cxid > ?2) ORDER BY session_id, cxid LIMIT ?3`,
+        from.session, from.cxid, limit,
+      )
+      .toArray()
+      .map(({ session_id: session, cxid, reply }) => {
+        const record: SessionRecord = cxid === CLOSED ? { session, closedAt: Number(reply) } : { session, cxid, reply: JSON.parse(reply) as Outcome };
+        return [sessionKey(record), record];
+      });
+  }
+
+  deleteAll(): void {
+    this.sql.exec("DELETE FROM write_replies");
+    this.sql.exec("DELETE FROM closed_sessions");
+  }
+}
+
+const encoder = new TextEncoder();
+/** The text of each entry a write built, so storing it does not encode it again. */
+const entryTexts = new WeakMap<object, string>();
+
+/**
+ * A write's log entry with its size: the UTF-8 bytes of its text as stored (values
+ * in base64, as decodeRow reads them back), encoded once for both. Only znode rows
+ * hold bytes, so no replacer runs over every value of the entry.
+ */
+export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
+  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { $bytes: bytesToBase64(e.row.data) } } } : e));
+  const text = JSON.stringify({ ...fields, effects });
+  const size = encoder.encode(text).byteLength;
+  const entry = { ...fields, size };
+  entryTexts.set(entry, `${text.slice(0, -1)},"size":${size}}`);
+  return entry;
+}
+
+/** The core's log; trimming an entry also drops its zxid's events from the change log. */
+export class LogTable extends JsonTable {
+  protected readonly events: ChangeLog;
+
+  constructor(sql: SqlStorage, events: ChangeLog) {
+    super(sql, "replication_log", { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: BYTES_CODEC.decode });
+    this.events = events;
+  }
+
+  override delete(key: RowKey): void {
+    super.delete(key);
+    this.events.dropThrough(Number(key));
+  }
+
+  override deleteAll(): void {
+    super.deleteAll();
+    this.events.dropAll();
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * A read replica (a ShardDO in the replica role, named `<shard>@<region>`) follows
+ * its leader: it catches up from nothing by snapshot then log, keeps up, resumes
+ * after aborts by its watchdog alarm, re-snapshots when trimmed past, never writes,
+ * and holds its leader's log back only as the trim rule allows.
+ */
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { ShardRequest } from "../../protocol/index.ts";
+import { ANON, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
+import { type ShardPair, caughtUp, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
+
+/** A little of everything: data, a sequential, an ephemeral, a multi, a delete. */
+async function populate(pair: ShardPair): Promise<void> {
+  await ok(pair.leader, ANON, { op: "create", path: "/app", data: bytes("v1") });
+  await ok(pair.leader, ANON, { op: "setData", path: "/app", data: bytes("v2") });
+  await ok(pair.leader, ANON, { op: "create", path: "/app/q-", mode: "PERSISTENT_SEQUENTIAL" });
+  await ok(pair.leader, session(0x51), { op: "create", path: "/app/e", mode: "EPHEMERAL" });
+  await ok(pair.leader, ANON, { op: "multi", ops: [{ op: "create", path: "/app/m" }, { op: "create", path: "/app/m/x", data: bytes("mx") }] });
+  await ok(pair.leader, ANON, { op: "create", path: "/app/gone" });
+  await ok(pair.leader, ANON, { op: "delete", path: "/app/gone" });
+}
+
+/** `count` creates under /bulk in one batch (each its own write and zxid). */
+async function createMany(pair: ShardPair, count: number, tag: string): Promise<void> {
+  const requests: ShardRequest[] = Array.from({ length: count }, (_, i) => ({ op: "create", path: `/bulk-${tag}-${i}`, data: bytes(`value ${i}`) }));
+  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
+}
+
+async function expectSameRows(pair: ShardPair): Promise<void> {
+  expect(await znodes(pair.replica)).toEqual(await znodes(pair.leader));
+}
+
+/** Ends the replica's instance (its pull loop with it), as a crash would; the pair gets fresh stubs. */
+async function abortReplica(pair: ShardPair): Promise<void> {
+  await runInDurableObject(pair.replica, (_, state) => state.abort("test")).catch(() => undefined);
+  Object.assign(pair, stubsOf(pair.leaderName));
+}
+
+/** Ends every object's instance; the pair gets fresh stubs. */
+async function abortAll(pair: ShardPair): Promise<void> {
+  await abortAllDurableObjects();
+  Object.assign(pair, stubsOf(pair.leaderName));
+}
+
+describe("a read replica", () => {
+  it("catches up from nothing by a snapshot, then by the log, to rows equal to its leader's", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const snapshotAt = await caughtUp(pair);
+    expect((await metaOf(pair.replica)).trimmedZxid).toBe(snapshotAt);
+    await expectSameRows(pair);
+
+    await ok(pair.leader, ANON, { op: "setData", path: "/app/m/x", data: bytes("after") });
+    await ok(pair.leader, ANON, { op: "delete", path: "/app/q-0000000000" });
+    const now = await caughtUp(pair);
+    expect(await logZxids(pair.replica)).toEqual([snapshotAt + 1, snapshotAt + 2]);
+    expect(now).toBe(snapshotAt + 2);
+    await expectSameRows(pair);
+  });
+
+  it("takes a snapshot of more than one page (1 MiB each) whole", async () => {
+    const pair = newPair();
+    const big = (fill: number) => new Uint8Array(700 * 1024).fill(fill);
+    await ok(pair.leader, ANON, { op: "create", path: "/big1", data: big(1) });
+    await ok(pair.leader, ANON, { op: "create", path: "/big2", data: big(2) });
+    await ok(pair.leader, ANON, { op: "create", path: "/big3", data: big(3) });
+    await caughtUp(pair);
+    await expectSameRows(pair);
+  });
+
+  it("serves reads at the zxid asked for, and says not-ready when it cannot in time", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const zxid = await caughtUp(pair);
+    const answer = await readAt(pair.replica, zxid, [{ op: "getData", path: "/app" }, { op: "getChildren", path: "/app" }]);
+    if (!answer.ready) throw new Error("not ready");
+    expect(answer.zxid).toBe(zxid);
+    expect(answer.msSinceContact).not.toBeNull();
+    const [data, children] = answer.outcomes;
+    if (!data?.ok || !children?.ok) throw new Error("a read failed");
+    expect(text((data.value as { data: Uint8Array }).data)).toBe("v2");
+    expect((children.value as { children: string[] }).children.sort()).toEqual(["e", "m", "q-0000000000"]);
+
+    const later = await readAt(pair.replica, zxid + 1, [{ op: "exists", path: "/" }], 0);
+    expect(later).toMatchObject({ ready: false, appliedZxid: zxid });
+  });
+
+  it("keeps up under writes: every read shows at least the write it waited for", async () => {
+    const pair = newPair();
+    await ok(pair.leader, ANON, { op: "create", path: "/n", data: bytes("0") });
+    await caughtUp(pair);
+    const reads: Promise<void>[] = [];
+    for (let i = 1; i <= 40; i++) {
+      const { stat } = await ok(pair.leader, ANON, { op: "setData", path: "/n", data: bytes(String(i)) });
+      const written = i;
+      reads.push((async () => {
+        const answer = await readAt(pair.replica, stat.mzxid, [{ op: "getData", path: "/n" }]);
+        if (!answer.ready) throw new Error(`not ready at ${stat.mzxid}`);
+        expect(answer.zxid).toBeGreaterThanOrEqual(stat.mzxid);
+        const [outcome] = answer.outcomes;
+        if (!outcome?.ok) throw new Error("getData failed");
+        expect(Number(text((outcome.value as { data: Uint8Array }).data))).toBeGreaterThanOrEqual(written);
+      })());
+    }
+    await Promise.all(reads);
+    await caughtUp(pair);
+    await expectSameRows(pair);
+  });
+
+  it("applies its leader's watch events to its own change log", async () => {
+    const pair = newPair();
+    await ok(pair.leader, ANON, { op: "create", path: "/w" });
+    const snapshotAt = await caughtUp(pair);
+    await ok(pair.leader, ANON, { op: "create", path: "/w/a", data: bytes("a") });
+    await ok(pair.leader, ANON, { op: "setData", path: "/w/a", data: bytes("b") });
+    await ok(pair.leader, ANON, { op: "delete", path: "/w/a" });
+    await caughtUp(pair);
+    const events = `SELECT zxid, seq, event, path, node, data, acl FROM change_log WHERE zxid > ${snapshotAt} ORDER BY zxid, seq`;
+    const replicaEvents = await rowsOf(pair.replica, events);
+    expect(replicaEvents.map((e) => e.event)).toEqual(["NodeCreated", "NodeChildrenChanged", "NodeDataChanged", "NodeDeleted", "NodeChildrenChanged"]);
+    expect(replicaEvents).toEqual(await rowsOf(pair.leader, events));
+  });
+
+  it("never writes: writes sent to it are refused and its rows stay its leader's", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const zxid = await caughtUp(pair);
+    const answer = await readAt(pair.replica, zxid, [{ op: "create", path: "/nope" }, { op: "exists", path: "/app" }, { op: "setData", path: "/app", data: bytes("x") }]);
+    if (!answer.ready) throw new Error("not ready");
+    expect(answer.outcomes.map((o) => (o.ok ? "ok" : o.error.name))).toEqual(["NotReadOnly", "ok", "NotReadOnly"]);
+    const direct = await run(pair.replica, ANON, { op: "create", path: "/nope" });
+    expect(direct.ok).toBe(false);
+    await expectSameRows(pair);
+    expect((await metaOf(pair.replica)).appliedZxid).toBe(zxid);
+  });
+
+  describe.each([
+    ["every object is aborted", abortAll],
+    ["the replica is aborted", abortReplica],
+  ] as const)("when %s", (_, abort) => {
+    it("its watchdog alarm resumes the loop, which catches up with what was written meanwhile", async () => {
+      const pair = newPair();
+      await populate(pair);
+      await caughtUp(pair);
+      await abort(pair);
+      await ok(pair.leader, ANON, { op: "setData", path: "/app", data: bytes("meanwhile") });
+      const zxid = await lastZxid(pair.leader);
+      // Nothing but the alarm wakes the replica: then it pulls by itself.
+      expect(await runDurableObjectAlarm(pair.replica)).toBe(true);
+      await expect.poll(async () => (await pair.replica.replicaStatus())?.appliedZxid, { timeout: 20_000 }).toBe(zxid);
+      await expectSameRows(pair);
+    });
+  });
+
+  it("ends equal to its leader after every object is aborted again and again under writes", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const before = await caughtUp(pair);
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        // A write cut by an abort may or may not have applied; either way the replica must follow.
+        await exec(stubsOf(pair.leaderName).leader, ANON, { op: "setData", path: "/app", data: bytes(String(i)) }).catch(() => undefined);
+      }
+    })();
+    for (let round = 0; round < 5; round++) {
+      // The replica is reading (pulling) when the abort comes.
+      await readAt(stubsOf(pair.leaderName).replica, 0).catch(() => undefined);
+      await abortAll(pair);
+      await runDurableObjectAlarm(pair.replica);
+    }
+    writing = false;
+    await writer;
+    expect(await caughtUp(pair)).toBeGreaterThan(before + 5);
+    await expectSameRows(pair);
+  });
+
+  it("holds its leader's log back while it pulls, and catches up from the log after a pause", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const pausedAt = await caughtUp(pair);
+    // Set by a snapshot only (the zxid reads wait for after one): unchanged, no new snapshot was taken.
+    const { readableZxid } = await metaOf(pair.replica);
+    await abortReplica(pair);
+    await createMany(pair, 100, "held");
+    // Past its entry bound (64 here) the leader trims only what the replica has applied.
+    expect((await metaOf(pair.leader)).logEntries).toBeGreaterThanOrEqual(100);
+    expect((await logZxids(pair.leader))[0]).toBeLessThanOrEqual(pausedAt + 1);
+    await caughtUp(pair);
+    expect((await metaOf(pair.replica)).readableZxid).toBe(readableZxid);
+    await expectSameRows(pair);
+    // Caught up, it no longer holds anything back: the next write trims to the bound.
+    await ok(pair.leader, ANON, { op: "create", path: "/after" });
+    expect((await metaOf(pair.leader)).logEntries).toBe(64);
+  });
+
+  it("takes a new snapshot when its leader has trimmed past it", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const pausedAt = await caughtUp(pair);
+    await abortReplica(pair);
+    // A write wakes the dead instance's long poll at the leader; then the replica's lease
+    // is over (as after EDGEKEEPER_REPLICA_LEASE_MS without a pull), and the leader trims past it.
+    await ok(pair.leader, ANON, { op: "create", path: "/wake" });
+    await runInDurableObject(pair.leader, (_, state) => state.storage.sql.exec("DELETE FROM replication_peers"));
+    await createMany(pair, 100, "past");
+    expect((await logZxids(pair.leader))[0]).toBeGreaterThan(pausedAt + 1);
+    await caughtUp(pair);
+    expect((await metaOf(pair.replica)).readableZxid).toBeGreaterThan(pausedAt);
+    await expectSameRows(pair);
+  });
+
+  it("reports its status; a replica never read from reports none", async () => {
+    const pair = newPair();
+    expect(await pair.replica.replicaStatus()).toBeNull();
+    await populate(pair);
+    const zxid = await caughtUp(pair);
+    expect(await pair.replica.replicaStatus()).toMatchObject({ region: "weur", leader: pair.leaderName, appliedZxid: zxid, lagZxids: 0, snapshotting: false });
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The region link (durable/base/region-link.ts) carries calls between the Worker and
+ * the objects: without EDGEKEEPER_REGIONS it hands out the plain stub and delays
+ * nothing; with it, each call waits the one-way delay of protocol/regions.ts's
+ * matrix before it is sent and after its answer. The test records the delays the
+ * link chose (its wait hook), never elapsed time.
+ */
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type DelayHooks, RegionLink } from "../../durable/base/region-link.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import { hostNumberOf } from "../../protocol/session-ids.ts";
+import { uniqueNamespace } from "../harness/http.ts";
+
+/** Delays chosen without jitter (random 0), recorded instead of waited. */
+function recorder(random = 0): DelayHooks & { waits: number[] } {
+  const waits: number[] = [];
+  return { waits, wait: async (ms) => void waits.push(ms), random: () => random };
+}
+
+const FIVE = { ...env, EDGEKEEPER_REGIONS: "wnam,enam,weur,apac,oc" };
+
+describe("the region link", () => {
+  it("delays nothing and hands out the plain stub without regions", async () => {
+    const delays = recorder();
+    const link = RegionLink.at(env, "apac", delays);
+    const name = shardObjectName(uniqueNamespace(), "root");
+    expect(link.region).toBeUndefined();
+    const stats = await link.shard(name).stats("/");
+    expect(stats.lastZxid).toBeGreaterThan(0);
+    await link.directory(uniqueNamespace()).table();
+    expect(delays.waits).toEqual([]);
+  });
+
+  it("waits half the matrix's round trip each way, from the caller's region to the object's", async () => {
+    const namespace = uniqueNamespace();
+    const delays = recorder();
+    const link = RegionLink.at(FIVE, "apac", delays);
+    // A shard's leader and the directory live in the first region (wnam): apac-wnam is 89 ms.
+    await link.shard(shardObjectName(namespace, "root")).stats("/");
+    await link.directory(namespace).table();
+    // A session host lives in its number's location: apac to apac is 6 ms.
+    await link.host(namespace, hostNumberOf("apac", 0)).stats();
+    // A replica lives in the region its name ends with: apac to oc is 104 ms.
+    await link.shard(`${shardObjectName(namespace, "root")}@oc`).stats("/");
+    expect(delays.waits).toEqual([44.5, 44.5, 44.5, 44.5, 3, 3, 52, 52]);
+  });
+
+  it("adds up to a tenth of the delay as jitter", async () => {
+    const delays = recorder(0.5);
+    await RegionLink.at(FIVE, "weur", delays).shard(shardObjectName(uniqueNamespace(), "root")).stats("/");
+    // weur-wnam is 137 ms: 68.5 each way, plus 0.5 x 10%.
+    expect(delays.waits).toEqual([68.5 * 1.05, 68.5 * 1.05]);
+  });
+
+  it("places a caller of no named region, and a host of another location, in the leader region", async () => {
+    const delays = recorder();
+    const link = RegionLink.at({ ...env, EDGEKEEPER_REGIONS: "enam,oc" }, undefined, delays);
+    expect(link.region).toBe("enam");
+    await link.host(uniqueNamespace(), hostNumberOf("local", 1)).stats();
+    expect(delays.waits).toEqual([3, 3]);
+  });
+
+  it("places each object's own calls in its region: a host in its number's location, a replica in its name's region", () => {
+    const namespace = uniqueNamespace();
+    expect(RegionLink.ofHost(FIVE, `${namespace}/sessions-${hostNumberOf("oc", 3)}`).region).toBe("oc");
+    expect(RegionLink.ofHost(FIVE, `${namespace}/sessions-${hostNumberOf("local", 0)}`).region).toBe("wnam");
+    expect(RegionLink.ofShard(FIVE, `${shardObjectName(namespace, "root")}@weur`).region).toBe("weur");
+    expect(RegionLink.ofShard(FIVE, shardObjectName(namespace, "root")).region).toBe("wnam");
+    expect(RegionLink.ofShard(env, `${shardObjectName(namespace, "root")}@weur`).region).toBeUndefined();
+  });
+
+  it("knows an object's region from its name inside the object", async () => {
+    const namespace = uniqueNamespace();
+    const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(`${namespace}/sessions-${hostNumberOf("apac", 2)}`));
+    const name = await runInDurableObject(host, (_instance, state) => state.id.name);
+    expect(name).toBe(`${namespace}/sessions-${hostNumberOf("apac", 2)}`);
+  });
+});
