@@ -2,14 +2,12 @@
  * Where a read is served: the one decision every surface's reads go through
  * (ShardRouter asks it per shard call). It takes the read mode, the caller's
  * bookmark for the shard, the caller's region, and the regions where the shard has
- * copies: its leader's and, once read replicas exist, one replica per region.
+ * copies: its leader's and, with simulated regions, a read replica in each other.
  *
- * Today a shard has no replicas (`copiesOf` names none), so every read is served by
- * the leader. The replica read API plugs in at `copiesOf` (the regions with a
- * replica) and at ShardRouter's `stubFor`: a replica placement is what to ask the
- * replica ("serve these reads once you have applied `minZxid`, waiting at most
- * `waitMs`, holding every write committed `maxStalenessMs` ago, else not ready"),
- * and a replica not ready sends the read to the leader.
+ * A replica placement is what ShardRouter asks the replica's read API
+ * (`replicaRead`: "serve these reads once you have applied `minZxid`, waiting at
+ * most `waitMs`, holding every write committed `maxStalenessMs` ago, else not
+ * ready"); a replica not ready (or not reachable) sends the read to the leader.
  *
  * A session's reads (a host's calls) may go to a replica only once its host takes
  * that shard's watch events from the same replica: events come from the leader
@@ -197,8 +195,8 @@ export class ReadContext {
     advanceBookmark(this.bookmark, shard, highest);
   }
 
-  /** `answered`, for reads that only a shard's leader serves (long polls, change streams). */
-  answeredByLeader(shard: string, outcomes: Outcome[]): void {
-    this.answered(shard, { at: "leader", servedBy: `${this.copies.leaderRegion}/leader` }, [], outcomes);
+  /** `answered`, for answers of the shard's leader. */
+  answeredByLeader(shard: string, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
+    this.answered(shard, { at: "leader", servedBy: `${this.copies.leaderRegion}/leader` }, requests, outcomes);
   }
 }

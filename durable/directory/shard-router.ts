@@ -21,7 +21,9 @@ import {
 import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
-import type { WatchHost } from "../shard/shard-do.ts";
+import type { ReplicaReadAt } from "../replication/replica-runner.ts";
+import { replicaObjectName } from "../replication/replica-name.ts";
+import type { ReplicaReadAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
@@ -38,6 +40,7 @@ interface ShardStub {
   hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }>;
   addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome>;
   removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome>;
+  replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer>;
 }
 
 /**
@@ -83,18 +86,16 @@ export class ShardRouter {
   }
 
   /**
-   * One RPC to a shard, logged: at debug its ops, shard, latency and the errors its
-   * ops were answered with; at error a failure of the call itself (then rethrown).
-   * It goes to the copy of the shard that read routing places it at, and its
-   * answers advance the caller's bookmark (read-routing.ts).
+   * One RPC to a shard's leader, logged: at debug its ops, shard, latency and the
+   * errors its ops were answered with; at error a failure of the call itself (then
+   * rethrown). Its answers advance the caller's bookmark (read-routing.ts).
    */
   private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => Outcome[], reads = this.reads): Promise<T> {
     const started = Date.now();
     const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
-    const placement = reads?.place(mount.shard, requests);
     let answer: T;
     try {
-      answer = await rpc(this.stubFor(mount, placement));
+      answer = await rpc(this.shard(mount));
       if (this.log.enabled("debug")) {
         const errors = outcomes(answer).flatMap((o) => (o.ok || o.moved ? [] : [o.error.name]));
         this.log.debug("shard call", { ...fields(), ...(errors.length > 0 ? { errors } : {}) });
@@ -103,7 +104,7 @@ export class ShardRouter {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
       throw err;
     }
-    if (placement) reads?.answered(mount.shard, placement, requests, outcomes(answer));
+    reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
     return answer;
   }
 
@@ -138,14 +139,20 @@ export class ShardRouter {
   }
 
   /**
-   * The copy a call goes to. Only leaders exist yet (read-routing.ts `copiesOf`), so
-   * only a leader placement is made. A replica placement is for the replica's read
-   * API (`replicaRead` with the placement's minZxid, waitMs, maxStalenessMs), whose
-   * "not ready" sends the call to the leader.
+   * Reads at the replica a placement names, through its read API: the outcomes if it
+   * was ready, else undefined (also when the call failed: the leader serves instead).
    */
-  private stubFor(mount: Mount, placement: ReadPlacement | undefined): ShardStub {
-    if (placement?.at === "replica") throw new KeeperError("SystemError", "read replicas are not available");
-    return this.shard(mount);
+  private async atReplica(mount: Mount, placement: Extract<ReadPlacement, { at: "replica" }>, caller: Caller, requests: ShardRequest[]): Promise<Outcome[] | undefined> {
+    const name = replicaObjectName(shardObjectName(this.namespace, mount.shard), placement.region);
+    const { minZxid, waitMs, maxStalenessMs } = placement;
+    try {
+      const stub = this.link.shard(name) as unknown as ShardStub;
+      const answer = await stub.replicaRead(mount.prefix, caller, requests, maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs });
+      return answer.ready ? answer.outcomes : undefined;
+    } catch (err) {
+      this.log.warn("replica read failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
+      return undefined;
+    }
   }
 
   /** `route`, with a request no one shard can serve as its error. */
@@ -296,24 +303,37 @@ export class ShardRouter {
   private fromLeader<T>(mount: Mount, outcome: Outcome<T>): Outcome<T> {
     if (!this.reads) return outcome;
     const answers: Outcome[] = [outcome];
-    this.reads.answeredByLeader(mount.shard, answers);
+    this.reads.answeredByLeader(mount.shard, [], answers);
     return answers[0] as Outcome<T>;
   }
 
   /**
-   * Takes an answer that a session host got from a shard on this caller's behalf:
-   * it advances the caller's bookmark as if this router had made the call. The
-   * shard is the one this router's table routes the request to.
+   * Takes an answer that a session host got from a shard's leader (a host reads at
+   * leaders) on this caller's behalf: it advances the caller's bookmark as if this
+   * router had made the call. The shard is the one this router's table routes the
+   * request to.
    */
   protected async relayed(request: ShardRequest, outcome: Outcome): Promise<void> {
     if (!this.reads) return;
     const mount = this.routeOrError(await this.table(), request);
     if (mount instanceof KeeperError) return;
-    this.reads.answered(mount.shard, this.reads.place(mount.shard, [request]), [request], [outcome]);
+    this.reads.answeredByLeader(mount.shard, [request], [outcome]);
   }
 
-  /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */
+  /**
+   * Executes requests on the shard of `mount`, whatever their paths (getEphemerals
+   * of a session's shards): reads where read routing places them (a replica ready
+   * for them, else the leader), writes at the leader.
+   */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    const placement = this.reads?.place(mount.shard, requests);
+    if (placement?.at === "replica") {
+      const outcomes = await this.atReplica(mount, placement, caller, requests);
+      if (outcomes) {
+        this.reads?.answered(mount.shard, placement, requests, outcomes);
+        return outcomes;
+      }
+    }
     return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes);
   }
 
