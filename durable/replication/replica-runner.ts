@@ -9,6 +9,7 @@
 import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
 import { LeaderLink, type ReplicationLeader } from "./leader-link.ts";
+import { WORKER_CLOCK } from "./worker-clock.ts";
 import { type ReplicaIdentity, replicaObjectName } from "./replica-name.ts";
 
 /** A replica as `GET /v1/admin/shards` shows it. */
@@ -69,11 +70,11 @@ export function startedAsReplica(storage: Storage): boolean {
 }
 
 export class ReplicaRunner {
-  readonly core: ReplicaCore;
-  readonly identity: ReplicaIdentity;
+  private readonly core: ReplicaCore;
+  private readonly identity: ReplicaIdentity;
   private readonly link: LeaderLink;
   private readonly options: ReplicaRunnerOptions;
-  private readonly now = (): number => Date.now();
+  private readonly now = WORKER_CLOCK.now;
   /** When the state applied so far was last known complete: the send time of an answer it has since applied. */
   private completeAt: number | undefined;
   private loop: Promise<void> | undefined;
@@ -89,13 +90,12 @@ export class ReplicaRunner {
     this.options = options;
     this.identity = options.identity;
     this.link = new LeaderLink(options.leaderOf, this.now);
-    const clock = { now: this.now, sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
     const name = replicaObjectName(options.identity.leader, options.identity.region);
-    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock, random: { next: Math.random }, network: this.link }, options.settings);
+    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link }, options.settings);
     this.ensureRunning();
   }
 
-  /** Sets the watchdog alarm unless one is set (a replica's alarm is only ever its watchdog). */
+  /** Sets the watchdog alarm unless an alarm is set (any firing runs the watchdog, which sets the next). */
   async armWatchdog(): Promise<void> {
     if ((await this.options.alarms.getAlarm()) === null) await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
   }
@@ -104,11 +104,6 @@ export class ReplicaRunner {
   async watchdog(): Promise<void> {
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
-  }
-
-  /** Whether this instance's loop is running. */
-  get running(): boolean {
-    return this.loop !== undefined;
   }
 
   /**

@@ -5,7 +5,7 @@
  * drops the trimmed zxids' events from the change log (its index for watches).
  */
 import type { LogEntry, RowKey } from "../replication/core/index.ts";
-import { type Acl, type ChangeEventType, bytesToBase64, type Outcome } from "../../protocol/index.ts";
+import { type Acl, type ChangeEventType, base64ToBytes, bytesToBase64, type Outcome } from "../../protocol/index.ts";
 import { BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
 import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
@@ -163,12 +163,22 @@ export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
   return entry;
 }
 
+/** An entry as sizedEntry stored it: only znode rows' values are bytes (no reviver over every value). */
+function decodeEntry(text: string): ShardLogEntry {
+  const entry = JSON.parse(text) as ShardLogEntry;
+  for (const effect of entry.effects) {
+    const data = effect.table === "znode" ? (effect.row?.data as unknown as { $bytes?: string } | null | undefined) : undefined;
+    if (effect.table === "znode" && effect.row && typeof data?.$bytes === "string") effect.row.data = base64ToBytes(data.$bytes);
+  }
+  return entry;
+}
+
 /** The core's log; trimming an entry also drops its zxid's events from the change log. */
 export class LogTable extends JsonTable {
   protected readonly events: ChangeLog;
 
   constructor(sql: SqlStorage, events: ChangeLog) {
-    super(sql, "replication_log", { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: BYTES_CODEC.decode });
+    super(sql, "replication_log", { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: decodeEntry });
     this.events = events;
   }
 

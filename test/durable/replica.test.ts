@@ -7,7 +7,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ShardRequest } from "../../protocol/index.ts";
-import { ANON, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
+import { ANON, type ShardStub, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
 import { type ShardPair, caughtUp, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
 
 /** A little of everything: data, a sequential, an ephemeral, a multi, a delete. */
@@ -209,6 +209,20 @@ describe("a read replica", () => {
     await caughtUp(pair);
     expect((await metaOf(pair.replica)).readableZxid).toBeGreaterThan(pausedAt);
     await expectSameRows(pair);
+  });
+
+  it("refuses a read naming no zxid it could show, and a leader refuses replica reads", async () => {
+    const pair = newPair();
+    const refusal = async (stub: ShardStub, minZxid: number): Promise<string> => {
+      try {
+        await stub.replicaRead("/", ANON, [{ op: "exists", path: "/" }], { minZxid, waitMs: 0 });
+        return "answered";
+      } catch (err) {
+        return `${(err as { keeperName?: string }).keeperName}: ${(err as Error).message}`;
+      }
+    };
+    for (const minZxid of [-1, 1.5, Number.NaN]) expect(await refusal(pair.replica, minZxid)).toMatch(/^BadArguments: .*names the zxid it must show/);
+    expect(await refusal(pair.leader, 0)).toMatch(/^BadArguments: .*not a replica/);
   });
 
   it("reports its status; a replica never read from reports none", async () => {

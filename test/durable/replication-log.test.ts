@@ -4,13 +4,13 @@
  * transaction, with no holes; the role is read with every write and read; replicas
  * pull bounded pages by long poll; the trim keeps log order and live replicas.
  */
-import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type Outcome, limitsFromEnv, makeZxid } from "../../protocol/index.ts";
 import type { PullReply } from "../../durable/replication/core/index.ts";
 import type { ShardLogEntry } from "../../durable/shard/replicated-tables.ts";
 import type { ShardDO } from "../../durable/shard/shard-do.ts";
-import { ANON, bytes, exec, lastZxid, newShard, ok, reconnect, run, session, type ShardStub } from "../harness/shard.ts";
+import { ANON, bytes, exec, exists, lastZxid, newShard, ok, reconnect, run, session, sleep, type ShardStub } from "../harness/shard.ts";
 
 const S = session(0x51);
 const { changeLogWindow } = limitsFromEnv(env);
@@ -132,6 +132,19 @@ describe("the shard's replication log", () => {
     }
     await setRole(stub, "leader");
     expect((await wholeLog(stub)).at(-1)!.zxid).toBe(before);
+  });
+
+  it("an object that is not the leader does not reap (its leader's log deletes what expired)", async () => {
+    const { stub } = newShard();
+    await ok(stub, ANON, { op: "create", path: "/t", mode: "PERSISTENT_WITH_TTL", ttlMs: 300 });
+    const before = await lastZxid(stub);
+    await setRole(stub, "replica");
+    await sleep(350);
+    // Whether the alarm has fired by itself by now or fires here.
+    await runDurableObjectAlarm(stub);
+    await setRole(stub, "leader");
+    expect(await lastZxid(stub)).toBe(before);
+    expect(await exists(stub, "/t")).toBe(true);
   });
 });
 

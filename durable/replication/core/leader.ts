@@ -7,7 +7,7 @@
 import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
-import { applyEffects, entriesAfter, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
+import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
@@ -215,7 +215,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /** Logs an entry whose effects are in the rows, trims, and stores meta. */
   protected append(txn: StorageTxn, meta: Meta, entry: E): void {
     recordEntry(txn, meta, entry);
-    trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
+    // The replicas' progress is read only when there is something to trim.
+    if (overBounds(meta, this.settings)) trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
     writeMeta(txn, meta);
   }
 }

@@ -77,13 +77,18 @@ export function slowestLiveReplica(txn: StorageTxn, now: number, settings: Repli
   }
 }
 
+/** Whether the log holds more entries or bytes than its bounds (and more than its newest entry). */
+export function overBounds(meta: Meta, settings: ReplicationSettings): boolean {
+  return meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries || meta.logBytes > settings.logMaxBytes);
+}
+
 /**
  * Drops the oldest entries while the log is over its entry or byte bound, never one
  * a live replica has not applied (`keepAfter`) and never the newest. Entries are taken
  * in log order, not by zxid arithmetic, so an epoch change trims nothing early.
  */
 export function trimLog(txn: StorageTxn, meta: Meta, settings: ReplicationSettings, keepAfter: number): void {
-  while (meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries || meta.logBytes > settings.logMaxBytes)) {
+  while (overBounds(meta, settings)) {
     const oldest = txn.scan<AnyLogEntry>("log", undefined, 1)[0];
     if (!oldest || oldest[1].zxid > keepAfter) return;
     txn.delete("log", oldest[0]);
