@@ -12,7 +12,7 @@ import { zxidEpoch } from "./zxid.ts";
 
 export const BOOKMARK_HEADER = "X-Edgekeeper-Bookmark";
 
-/** Most shards one bookmark names; past it the least recently advanced is dropped. */
+/** Most shards one bookmark names; past it the one named longest ago is dropped. */
 export const MAX_BOOKMARK_SHARDS = 64;
 /** Longest bookmark accepted, in characters (64 shards of long names fit). */
 export const MAX_BOOKMARK_CHARS = 8192;
@@ -32,17 +32,20 @@ export function emptyBookmark(namespace: string): Bookmark {
 }
 
 /**
- * Raises the bookmark's zxid of `shard` to `zxid` (never lowers it); the shard
- * becomes the most recently advanced, and past MAX_BOOKMARK_SHARDS the least
- * recently advanced is dropped (a read of it then waits for nothing it saw).
+ * Raises the bookmark's zxid of `shard` to `zxid` (never lowers it). Past
+ * MAX_BOOKMARK_SHARDS the shard it named longest ago is dropped (a read of it then
+ * waits for nothing it saw).
  *
  * @example
  * advanceBookmark(bookmark, "root", 0x100000005);
  */
 export function advanceBookmark(bookmark: Bookmark, shard: string, zxid: number): void {
-  const seen = bookmark.shards.get(shard) ?? 0;
-  bookmark.shards.delete(shard);
-  bookmark.shards.set(shard, Math.max(seen, zxid));
+  const seen = bookmark.shards.get(shard);
+  if (seen !== undefined) {
+    if (zxid > seen) bookmark.shards.set(shard, zxid);
+    return;
+  }
+  bookmark.shards.set(shard, zxid);
   if (bookmark.shards.size > MAX_BOOKMARK_SHARDS) {
     const oldest = bookmark.shards.keys().next().value;
     if (oldest !== undefined) bookmark.shards.delete(oldest);

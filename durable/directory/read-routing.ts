@@ -21,7 +21,6 @@ import {
   WRITE_OPS,
   advanceBookmark,
   refusalByLeader,
-  formatReadMode,
   SEQUENTIAL,
   type Outcome,
   type ShardRequest,
@@ -112,7 +111,8 @@ export function readRoutingOf(env: EdgekeeperEnv): ReadRouting {
 
 /** Whether two requests may share one call to a shard: the same read mode (a write goes to the leader whatever it says). */
 export function sameReadMode(a: ShardRequest, b: ShardRequest): boolean {
-  return formatReadMode(a.consistency ?? SEQUENTIAL) === formatReadMode(b.consistency ?? SEQUENTIAL);
+  const [x, y] = [a.consistency ?? SEQUENTIAL, b.consistency ?? SEQUENTIAL];
+  return x.kind === y.kind && (x.kind !== "bounded" || x.maxStalenessMs === (y as typeof x).maxStalenessMs);
 }
 
 /** The shard each answer a ReadContext took came from (answers are passed on as they are). */
@@ -142,17 +142,22 @@ export class ReadContext {
    * read at the leader, whose answer makes the bookmark whole for that shard.
    */
   private readonly partial: boolean;
-  /** What the caller sent, per shard, not yet checked against the shard's leader. */
+  /** What the caller sent, per shard, not yet checked against the shard's leader (taken as checked). */
   private readonly unchecked: Map<string, number>;
 
-  constructor(routing: ReadRouting, mode: ReadMode, bookmark: Bookmark, options: { callerRegion?: string | undefined; partial?: boolean } = {}) {
+  /**
+   * `options.unchecked`: the zxids to check against the leaders (default: all the
+   * bookmark holds, as a caller sent it); a session host passes only those a client
+   * handed it, since what its shards answered needs no check.
+   */
+  constructor(routing: ReadRouting, mode: ReadMode, bookmark: Bookmark, options: { callerRegion?: string | undefined; partial?: boolean; unchecked?: Map<string, number> } = {}) {
     this.mode = mode;
     this.bookmark = bookmark;
     this.copies = routing.copies;
     this.settings = routing.settings;
     this.callerRegion = options.callerRegion ?? this.copies.leaderRegion;
     this.partial = options.partial ?? false;
-    this.unchecked = new Map(bookmark.shards);
+    this.unchecked = options.unchecked ?? new Map(bookmark.shards);
   }
 
   /**
@@ -176,11 +181,12 @@ export class ReadContext {
    * its answer. Either way the bookmark takes the leader's commit point instead.
    */
   answered(shard: string, placement: ReadPlacement, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
-    const shown = outcomes.filter((o) => !(!o.ok && (o.moved || o.deferred)));
-    if (shown.length === 0) return;
+    // One pass (this runs for every answer a session gets): the highest zxid shown, if any.
+    let highest = -1;
+    for (const o of outcomes) if ((o.ok || !(o.moved || o.deferred)) && o.zxid > highest) highest = o.zxid;
+    if (highest < 0) return;
     this.servedBy = placement.servedBy;
-    const highest = Math.max(...shown.map((o) => o.zxid));
-    const sent = this.unchecked.get(shard);
+    const sent = this.unchecked.size === 0 ? undefined : this.unchecked.get(shard);
     if (sent !== undefined && placement.at === "leader") {
       this.unchecked.delete(shard);
       const refusal = refusalByLeader(shard, sent, highest);

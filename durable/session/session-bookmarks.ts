@@ -18,6 +18,8 @@ export class SessionBookmarks {
   private readonly bookmarks = new Map<number, Bookmark>();
   /** Sessions whose bookmark holds all they have seen: opened by this instance, or handed a client's. */
   private readonly whole = new Set<number>();
+  /** What clients handed back that no leader has checked yet, per session. */
+  private readonly unchecked = new Map<number, Map<string, number>>();
 
   constructor(env: EdgekeeperEnv, namespace: () => string) {
     // Leaders only, until a host takes its watch events from the replica its reads go
@@ -42,7 +44,7 @@ export class SessionBookmarks {
    * answers; each request's own mode (`consistency`) or sequential.
    */
   readsOf(sessionId: number): ReadContext {
-    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { partial: !this.whole.has(sessionId) });
+    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { partial: !this.whole.has(sessionId), unchecked: this.uncheckedOf(sessionId) });
   }
 
   /** A session this instance opened: it has seen nothing yet, so its bookmark is whole. */
@@ -61,7 +63,11 @@ export class SessionBookmarks {
    */
   merge(sessionId: number, seen: Bookmark): void {
     const bookmark = this.of(sessionId);
-    for (const [shard, zxid] of seen.shards) advanceBookmark(bookmark, shard, zxid);
+    const unchecked = this.uncheckedOf(sessionId);
+    for (const [shard, zxid] of seen.shards) {
+      advanceBookmark(bookmark, shard, zxid);
+      unchecked.set(shard, Math.max(unchecked.get(shard) ?? 0, zxid));
+    }
     this.whole.add(sessionId);
   }
 
@@ -69,5 +75,15 @@ export class SessionBookmarks {
   forget(sessionId: number): void {
     this.bookmarks.delete(sessionId);
     this.whole.delete(sessionId);
+    this.unchecked.delete(sessionId);
+  }
+
+  private uncheckedOf(sessionId: number): Map<string, number> {
+    let unchecked = this.unchecked.get(sessionId);
+    if (!unchecked) {
+      unchecked = new Map();
+      this.unchecked.set(sessionId, unchecked);
+    }
+    return unchecked;
   }
 }

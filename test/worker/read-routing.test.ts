@@ -64,7 +64,7 @@ describe("bookmarks", () => {
     expect(bookmark.shards.get("root")).toBe(10);
   });
 
-  it(`keep at most ${MAX_BOOKMARK_SHARDS} shards, dropping the least recently advanced`, () => {
+  it(`keep at most ${MAX_BOOKMARK_SHARDS} shards, dropping the one named longest ago`, () => {
     const bookmark = emptyBookmark("ns");
     for (let i = 0; i <= MAX_BOOKMARK_SHARDS; i++) advanceBookmark(bookmark, `s${i}`, i + 1);
     expect(bookmark.shards.size).toBe(MAX_BOOKMARK_SHARDS);
