@@ -34,7 +34,7 @@ interface TracedPath {
 const PREFIX = "/hops";
 const TAKE_LIMIT_MS = 10_000;
 
-const HEADER = ["hops, ms", "requests", "wire p50", "p99", "host p50", "p99", "shard p50", "p99", "total p50", "p99"];
+const HEADER = ["hops, ms", "requests", "bridge p50", "p99", "wire p50", "p99", "host p50", "p99", "shard p50", "p99", "total p50", "p99"];
 
 /** Runs W1 and W3 through the client and through the bridge on a traced server; the breakdown table's lines. */
 export async function runHopBench(options: HopBenchOptions): Promise<string[]> {
@@ -83,7 +83,8 @@ export async function runHopBench(options: HopBenchOptions): Promise<string[]> {
   return [
     renderTable(HEADER, rows),
     "",
-    "Per request (W1's create and delete each count). wire: from the client (or the bridge) to the session host and",
+    "Per request (W1's create and delete each count). bridge: the bridge's own time both ways (decode, plan, the wait for",
+    "its link's flush, encode; 0 for the client); wire: from the client (or the bridge's link) to the session host and",
     "back: serialising, WebSocket, workerd's dispatch; host: the frame's arrival to the request's turn in its session's",
     "pipeline; shard: the host's RPC to the shard and back, the shard's work, SQLite and commit included (workerd's",
     "clock does not move inside them); total: as the client saw it, or, for the bridge, from reading the ZooKeeper",

@@ -20,6 +20,12 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_MAX_MOUNTS?: string;
   /** "1" when running locally (npm start, tests): no token needed, loopback only. */
   EDGEKEEPER_LOCAL?: string;
+  /**
+   * "0": each sessionless HTTP request makes its own shard RPC, rather than sharing
+   * one with concurrent requests (worker/app.ts). For runtimes that run a promise's
+   * continuations in the context of the request that resolved it (the test pool).
+   */
+  EDGEKEEPER_SHARED_RPCS?: string;
   /** Comma-separated origins (`https://app.example.com`) whose pages may use the API, with CORS. */
   EDGEKEEPER_ALLOWED_ORIGINS?: string;
   /** Comma-separated host names, besides loopback ones, by which the local API may be reached. */

@@ -23,7 +23,12 @@ export interface HopRecord {
   sent: number;
   /** Its answer reached the client (or was written to the ZooKeeper client by the bridge). */
   received: number;
-  /** The bridge took it from its ZooKeeper client and wrote the answer back (bridge only). */
+  /**
+   * Bridge only: `in`, when the request left the bridge for the session host (its
+   * link's frame was sent); `out`, when the host's answer was back at the bridge's
+   * connection (its link's frame read). The bridge's own time is `in - sent` plus
+   * `received - out`: decoding, planning, waiting for the link's flush, encoding.
+   */
   bridge?: { in: number; out: number };
   host: HostHops;
 }

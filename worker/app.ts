@@ -2,7 +2,8 @@
  * The Hono app: origin and host checks, bearer auth, namespace selection, the API
  * routes, errors in ZooKeeper's terms.
  */
-import { type Handler, Hono, type MiddlewareHandler } from "hono";
+import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
+import type { KeepAlive } from "../durable/directory/shared-rpc.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import { KeeperError } from "../protocol/index.ts";
 import { renderError } from "./http-errors.ts";
@@ -66,6 +67,21 @@ app.get("/readyz", async (c) => {
 /** Routes that take ?namespace= as well as the header: a browser's WebSocket and a Prometheus scrape cannot set headers. */
 const NAMESPACE_IN_QUERY = new Set([SOCKET_PATH, "/metrics"]);
 
+/**
+ * The request's ctx.waitUntil, so that its shard calls share RPCs with the isolate's
+ * other requests (durable/directory/shared-rpc.ts); none with EDGEKEEPER_SHARED_RPCS=0,
+ * or without an execution context (app.request() in a test).
+ */
+function keepAliveOf(c: Context<AppEnv>): KeepAlive | undefined {
+  if (c.env.EDGEKEEPER_SHARED_RPCS === "0") return undefined;
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
+}
+
 const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
   const fromQuery = NAMESPACE_IN_QUERY.has(c.req.path) ? c.req.query("namespace") : undefined;
   const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
@@ -73,7 +89,7 @@ const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("namespace", namespace);
   const reads = readContextOf(c.env, namespace, c.req, c.get("link"));
   c.set("reads", reads);
-  c.set("router", routerFor(c.env, namespace, c.req, c.get("link"), reads));
+  c.set("router", routerFor(c.env, namespace, c.req, c.get("link"), reads, keepAliveOf(c)));
   await next();
 };
 

@@ -11,6 +11,7 @@
 import type { RegionLink } from "../durable/base/region-link.ts";
 import type { ReadContext } from "../durable/directory/read-routing.ts";
 import { ShardRouter } from "../durable/directory/shard-router.ts";
+import type { KeepAlive } from "../durable/directory/shared-rpc.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
 import { hostNumberOfSession, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
@@ -95,14 +96,14 @@ export class SessionRouter extends ShardRouter {
 /**
  * The router for a request: through its session's host if it names one, else
  * straight to the shards; its calls go over `link`, and `reads` (the request's read
- * mode and bookmark) is advanced by their answers.
+ * mode and bookmark) is advanced by their answers. `keepAlive`: see ShardRouter.
  */
-export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink, reads: ReadContext): ShardRouter {
+export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink, reads: ReadContext, keepAlive?: KeepAlive): ShardRouter {
   const session = sessionOf(req);
   const cxid = cxidOf(req);
   if (!session) {
     if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
-    return new ShardRouter(env, namespace, link, reads);
+    return new ShardRouter(env, namespace, link, reads, keepAlive);
   }
   return new SessionRouter(env, namespace, session, cxid, link, reads);
 }

@@ -41,8 +41,11 @@ import { EventDedupe, type EventMessage, watcherEventOf } from "./watches.ts";
 interface Entry {
   answer: Answer | undefined;
   startedAt: number;
-  /** With --trace-hops, a request of one upstream op: when it was read, and the host's stamps once answered. */
-  traced?: { sent: number; host?: HostHops | undefined };
+  /**
+   * With --trace-hops, a request of one upstream op: when it was read, when it left
+   * for the host and its answer came back (HopRecord.bridge), and the host's stamps.
+   */
+  traced?: { sent: number; in?: number; out?: number; host?: HostHops | undefined };
 }
 
 const AUTH_FAILED = -115;
@@ -282,15 +285,19 @@ export class ZkConnection implements SessionListener, ConnectionView {
     }
     const answers: ResMessage[] = new Array(plan.ops.length);
     let left = plan.ops.length;
-    if (this.context.hops && plan.ops.length === 1) entry.traced = { sent: hopClock() };
+    const traced: Entry["traced"] = this.context.hops && plan.ops.length === 1 ? (entry.traced = { sent: hopClock() }) : undefined;
+    const sent = traced && ((at: number) => (traced.in = at));
     plan.ops.forEach((op, i) => {
       session.call(op, (res) => {
         answers[i] = res;
-        if (entry.traced) entry.traced.host = res.hops;
+        if (traced) {
+          traced.out = hopClock();
+          traced.host = res.hops;
+        }
         if (--left > 0) return;
         entry.answer = this.encoded(() => plan.answer(answers, session));
         this.flush();
-      });
+      }, sent);
     });
   }
 
@@ -319,7 +326,10 @@ export class ZkConnection implements SessionListener, ConnectionView {
       const entry = this.entries.shift()!;
       const answer = entry.answer!;
       const { traced } = entry;
-      if (traced?.host) this.context.hops?.add({ sent: traced.sent, received: hopClock(), host: traced.host });
+      if (traced?.host) {
+        const bridge = traced.in !== undefined && traced.out !== undefined ? { bridge: { in: traced.in, out: traced.out } } : {};
+        this.context.hops?.add({ sent: traced.sent, received: hopClock(), ...bridge, host: traced.host });
+      }
       const latency = Date.now() - entry.startedAt;
       this.counters.latency.add(latency);
       this.counters.lastLatency = latency;

@@ -97,12 +97,15 @@ export class BridgeSession implements SessionSink {
     return this.listener !== undefined;
   }
 
-  /** Sends one op upstream; `done` gets its answer (synchronously, in the session's order). */
-  call(op: SessionOp, done: (res: ResMessage) => void): void {
+  /**
+   * Sends one op upstream; `done` gets its answer (synchronously, in the session's
+   * order). `sent` (tracing hops only) is told when it leaves for the host.
+   */
+  call(op: SessionOp, done: (res: ResMessage) => void, sent?: (at: number) => void): void {
     const xid = this.nextXid++;
     this.waiting.set(xid, done);
     this.lastCxid = xid;
-    if (!this.link.request(this.id, xid, op)) {
+    if (!this.link.request(this.id, xid, op, sent)) {
       this.waiting.delete(xid);
       done({ t: "res", sid: this.id, xid, zxid: this.zxid, ok: false, error: { name: "ConnectionLoss", code: -4, message: "session host link lost" } });
     }
@@ -115,6 +118,7 @@ export class BridgeSession implements SessionSink {
       this.waiting.delete(message.xid);
       done?.(message);
     } else if (message.t === "event") {
+      if (this.watches.repeated(message)) return;
       this.watches.fired(message);
       this.listener?.onEvent(message);
     } else {

@@ -49,6 +49,16 @@ export class WatchTable {
     else this.byPath.set(path, left);
   }
 
+  /**
+   * Whether an event is a one-shot watch's firing again, which a host restarted just
+   * after sending it may send (docs/architecture.md): the session holds no such watch
+   * (it fired, and the read setting it again is unanswered or was never made). An
+   * event of a watch being set comes after the answer that set it, which adds it here.
+   */
+  repeated(event: EventMessage): boolean {
+    return firesOnce(event.kind) && ((this.byPath.get(event.watchPath) ?? 0) & KIND_BITS[event.kind]) === 0;
+  }
+
   /** A fired event drops the one-shot watch it fired (persistent and recursive ones stay). */
   fired(event: EventMessage, now = Date.now()): void {
     if (!firesOnce(event.kind)) return;

@@ -4,16 +4,15 @@
  * session, then `sid` on every message). Requests of one tick go out as one frame
  * (at most MAX_MESSAGES_PER_FRAME messages each). Framing and liveness (a "ping"
  * every third of LIVENESS_TIMEOUT_MS, a quiet socket counted dead) are the client's
- * SessionSocket, reused as is; what this adds is the multiplexing by `sid`. The
- * socket makes no compression offer (uncompressed-websocket.ts says why).
+ * SessionSocket, reused as is; what this adds is the multiplexing by `sid`.
  *
  * A link that fails fails all its sessions (`onGone`); their ZooKeeper clients then
  * reconnect, and the bridge resumes each session on a new link by id and password.
  */
 import type { ClientMessage, ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
-import { SessionSocket, type WebSocketConstructor } from "../../client/core/socket.ts";
+import { SessionSocket, type WebSocketConstructor, defaultWebSocket } from "../../client/core/socket.ts";
 import { socketUrl } from "../../client/core/wire.ts";
-import { uncompressedWebSocket } from "./uncompressed-websocket.ts";
+import { hopClock } from "../../protocol/hops.ts";
 
 /** Where the bridge's sessions live: a Worker's base URL, its namespace and token. */
 export interface UpstreamOptions {
@@ -51,6 +50,8 @@ export class HostLink {
   private open = false;
   private dead: string | undefined;
   private outbox: ClientMessage[] = [];
+  /** With --trace-hops: told when the outbox's traced requests leave, in outbox order. */
+  private onSent: { message: ClientMessage; sent: (at: number) => void }[] = [];
   private flushQueued = false;
   private nextRef = 1;
   private readonly connects = new Map<number, (answer: ConnectAnswer | Error) => void>();
@@ -62,9 +63,7 @@ export class HostLink {
     this.onDead = onDead;
     const url = new URL(socketUrl(options.url, { namespace: options.namespace, region: options.region }));
     url.searchParams.set("host", String(hostNumber));
-    // Our own WebSocket carries the token itself; one passed in gets it from SessionSocket.
-    const [WebSocketCtor, token] = options.WebSocket ? [options.WebSocket, options.token] : [uncompressedWebSocket(options.token), undefined];
-    this.socket = new SessionSocket(WebSocketCtor, url.toString(), {
+    this.socket = new SessionSocket(options.WebSocket ?? defaultWebSocket(), url.toString(), {
       onOpen: () => {
         this.open = true;
         this.socket.startLiveness(LIVENESS_TIMEOUT_MS);
@@ -73,7 +72,7 @@ export class HostLink {
       onMessages: (messages) => this.receive(messages),
       onGone: (why) => this.fail(why),
       onSent: () => {},
-    }, token);
+    }, options.token);
   }
 
   get alive(): boolean {
@@ -106,10 +105,15 @@ export class HostLink {
     this.sinks.delete(sessionId);
   }
 
-  /** Sends one request of a session; its answer comes to the session's sink. */
-  request(sid: number, xid: number, op: SessionOp): boolean {
+  /**
+   * Sends one request of a session; its answer comes to the session's sink. `sent`
+   * (tracing hops only) is told when its frame leaves.
+   */
+  request(sid: number, xid: number, op: SessionOp, sent?: (at: number) => void): boolean {
     if (this.dead) return false;
-    this.queue({ t: "req", sid, xid, op });
+    const message: ClientMessage = { t: "req", sid, xid, op };
+    if (sent) this.onSent.push({ message, sent });
+    this.queue(message);
     return true;
   }
 
@@ -134,7 +138,19 @@ export class HostLink {
     while (this.outbox.length > 0) {
       const frame = this.outbox.splice(0, MAX_MESSAGES_PER_FRAME);
       if (!this.socket.send(frame)) return; // the socket's close reaches fail()
+      if (this.onSent.length > 0) this.stampSent(frame);
     }
+  }
+
+  /** Tells the traced requests of a frame just sent that they left now. */
+  private stampSent(frame: ClientMessage[]): void {
+    const at = hopClock();
+    const sent = new Set(frame);
+    this.onSent = this.onSent.filter((traced) => {
+      if (!sent.has(traced.message)) return true;
+      traced.sent(at);
+      return false;
+    });
   }
 
   private receive(messages: ServerMessage[]): void {

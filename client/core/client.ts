@@ -376,11 +376,14 @@ export class KeeperClient {
     const alreadyListening = this.watches.has(kind, path, listener);
     this.watches.add(kind, path, listener);
     try {
-      return await this.call(op, consistency);
+      const result = await this.call(op, consistency);
+      this.watches.set(kind, path);
+      return result;
     } catch (error) {
       // exists on a missing node sets a watch; every other failure sets none.
       const watchSet = op.op === "exists" && isKeeperError(error, "NoNode");
-      if (!watchSet && !alreadyListening) this.watches.remove(kind, path, listener);
+      if (watchSet) this.watches.set(kind, path);
+      else if (!alreadyListening) this.watches.remove(kind, path, listener);
       throw error;
     }
   }

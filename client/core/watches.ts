@@ -2,6 +2,12 @@
  * The client's side of watches: listeners by (kind, path), fired by the server's
  * `event` messages. One-shot kinds (data, child) are dropped once fired, as the
  * server drops them; persistent and recursive ones stay until removed.
+ *
+ * A host restarted just after sending a one-shot event may send it again (it keeps
+ * that delivery in memory for a moment: docs/architecture.md). Such a duplicate
+ * carries the zxid of the event already dispatched, so until the watch is set again
+ * (its read answered) an event of that watch at or below that zxid is dropped: it
+ * must not fire a listener added for the watch being set again.
  */
 import type { ChangeEventType, WatchKind } from "../../protocol/changes.ts";
 import { KeeperError } from "../../protocol/errors.ts";
@@ -27,6 +33,9 @@ function key(kind: WatchKind, path: string): string {
   return `${kind}\u0000${path}`;
 }
 
+/** How many fired one-shot watches not set again are remembered (oldest forgotten first). */
+export const REMEMBERED_FIRINGS = 1024;
+
 /**
  * The client's listeners, by watch kind and path: whom a fired event calls (the
  * server keeps the watches themselves).
@@ -39,6 +48,8 @@ function key(kind: WatchKind, path: string): string {
 export class WatchListeners {
   private readonly byKey = new Map<string, Set<WatchListener>>();
   private readonly streams = new Set<WatchStream>();
+  /** The zxid each fired one-shot watch fired at, until it is set again (see the module's comment). */
+  private readonly firedAt = new Map<string, number>();
 
   /** Adds a listener; the same function twice on one watch fires once, as in ZooKeeper. */
   add(kind: WatchKind, path: string, listener: WatchListener): void {
@@ -68,12 +79,22 @@ export class WatchListeners {
     return listener ? set?.has(listener) === true : (set?.size ?? 0) > 0;
   }
 
+  /** The server answered a read that set this one-shot watch: an event of it is no duplicate from now on. */
+  set(kind: WatchKind, path: string): void {
+    this.firedAt.delete(key(kind, path));
+  }
+
   /** Runs the listeners of the watch that fired; a one-shot watch is then gone. */
   dispatch(event: WatchEvent): void {
     const k = key(event.kind, event.watchPath);
     const set = this.byKey.get(k);
     if (!set) return;
-    if (firesOnce(event.kind)) this.byKey.delete(k);
+    if (firesOnce(event.kind)) {
+      const fired = this.firedAt.get(k);
+      if (fired !== undefined && event.zxid <= fired) return;
+      this.byKey.delete(k);
+      this.rememberFiring(k, event.zxid);
+    }
     for (const listener of [...set]) {
       try {
         listener(event);
@@ -83,6 +104,12 @@ export class WatchListeners {
         });
       }
     }
+  }
+
+  private rememberFiring(k: string, zxid: number): void {
+    this.firedAt.delete(k);
+    this.firedAt.set(k, zxid);
+    if (this.firedAt.size > REMEMBERED_FIRINGS) this.firedAt.delete(this.firedAt.keys().next().value!);
   }
 
   /** A stream of events for an async iterator; see {@link WatchStream}. */
@@ -101,6 +128,7 @@ export class WatchListeners {
    */
   clear(reason: "expired" | "closed"): void {
     this.byKey.clear();
+    this.firedAt.clear();
     for (const stream of [...this.streams]) {
       if (reason === "expired") stream.fail(new KeeperError("SessionExpired", "the session expired; its watches are gone"));
       else stream.end();

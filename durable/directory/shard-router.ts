@@ -16,6 +16,7 @@ import {
   type ShardRequest,
   type WatchKind,
   type WatchNotification,
+  limitsFromEnv,
   routingPath,
 } from "../../protocol/index.ts";
 import { RegionLink } from "../base/region-link.ts";
@@ -27,6 +28,7 @@ import type { ReplicaReadAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
+import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
 const isMoved = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && outcome.moved === true;
@@ -67,22 +69,34 @@ export interface ChangesAnswer {
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The replica placement that served an answer (a leader's answers have none). */
+const servedPlacements = new WeakMap<Outcome, ReadPlacement>();
+
+/** The isolate's shared RPCs of `execute`, keyed by namespace, shard and caller (shared-rpc.ts). */
+let sharedRpcs: SharedRpcs | undefined;
 
 export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
+  private readonly keepAlive: KeepAlive | undefined;
   /** How calls reach the directory and the shards, from the caller's region. */
   private readonly link: RegionLink;
   /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
   protected readonly reads: ReadContext | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext) {
+  /**
+   * `reads`: the caller's read mode and bookmark (read-routing.ts). `keepAlive` (the
+   * Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's concurrent
+   * requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   */
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext, keepAlive?: KeepAlive) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
     this.link = link;
     this.reads = reads;
+    this.keepAlive = keepAlive;
   }
 
   /**
@@ -90,7 +104,7 @@ export class ShardRouter {
    * errors its ops were answered with; at error a failure of the call itself (then
    * rethrown). Its answers advance the caller's bookmark (read-routing.ts).
    */
-  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => Outcome[], reads = this.reads): Promise<T> {
+  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => Outcome[], reads: ReadContext | undefined): Promise<T> {
     const started = Date.now();
     const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
     let answer: T;
@@ -194,6 +208,7 @@ export class ShardRouter {
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
+      if (this.keepAlive) return this.executeShared(mount, caller, request, this.keepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
     }, isMoved);
@@ -201,6 +216,20 @@ export class ShardRouter {
     return outcome as Outcome<ResultOf[K]>;
   }
 
+  /** One request in the next RPC shared with others to its shard as the same caller; sent again, first, while its batch defers it. */
+  private async executeShared(mount: Mount, caller: Caller, request: ShardRequest, keepAlive: KeepAlive): Promise<Outcome> {
+    sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
+    // The caller's region too: a shared RPC is delayed as from one region; and where
+    // its reads are placed, so that every request of a lane asks the same copy.
+    const placement = this.reads?.place(mount.shard, [request]);
+    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids, placement ?? null]);
+    const send = (batch: ShardRequest[]) => this.sendBatch(mount, caller, batch, placement);
+    let outcome = await sharedRpcs.run(key, request, send, keepAlive);
+    while (!outcome.ok && outcome.deferred) outcome = await sharedRpcs.run(key, request, send, keepAlive, true);
+    const answers = [outcome];
+    this.take(mount, [request], answers);
+    return answers[0]!;
+  }
 
   /**
    * The key a shard's pushed deliveries carry (its object id), so a host can tell
@@ -326,15 +355,33 @@ export class ShardRouter {
    * for them, else the leader), writes at the leader.
    */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
-    const placement = this.reads?.place(mount.shard, requests);
+    const outcomes = await this.sendBatch(mount, caller, requests, this.reads?.place(mount.shard, requests));
+    this.take(mount, requests, outcomes);
+    return outcomes;
+  }
+
+  /**
+   * Sends requests to the copy `placement` names (a replica ready for them, else the
+   * leader), recording which placement served each answer: one RPC may carry several
+   * callers' requests (executeShared), and each caller takes its own (`take`).
+   */
+  private async sendBatch(mount: Mount, caller: Caller, requests: ShardRequest[], placement: ReadPlacement | undefined): Promise<Outcome[]> {
     if (placement?.at === "replica") {
       const outcomes = await this.atReplica(mount, placement, caller, requests);
       if (outcomes) {
-        this.reads?.answered(mount.shard, placement, requests, outcomes);
+        for (const outcome of outcomes) servedPlacements.set(outcome, placement);
         return outcomes;
       }
     }
-    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes);
+    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes, undefined);
+  }
+
+  /** The caller's reads take its answers (in place: a refused read's outcome is replaced). */
+  private take(mount: Mount, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
+    if (!this.reads) return;
+    const placement = outcomes[0] && servedPlacements.get(outcomes[0]);
+    if (placement) this.reads.answered(mount.shard, placement, requests, outcomes);
+    else this.reads.answeredByLeader(mount.shard, requests, outcomes);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

@@ -77,7 +77,7 @@ export class SessionHost extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
-    this.liveness = new SessionLiveness(this.store, ctx);
+    this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
     this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()));
     this.runner = new SessionRunner({
       store: this.store,
@@ -215,11 +215,14 @@ export class SessionHost extends EdgekeeperObject {
    * keep, requests in flight and their latency since the object started.
    */
   async stats(): Promise<Omit<HostStats, "host">> {
+    // The counters follow rows: watches fired lately go from them first.
+    this.watches.flush();
     return { ...readHostCounters(this.ctx.storage.sql), outstanding: this.runner.requests.outstanding, latency: this.runner.requests.latency };
   }
 
   /** How many sessions hold a watch (ZooKeeper's wchs num_connections). */
   async watchingSessions(): Promise<number> {
+    this.watches.flush();
     return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(DISTINCT session_id) AS n FROM session_watches").one().n;
   }
 
@@ -339,6 +342,7 @@ export class SessionHost extends EdgekeeperObject {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     this.sockets.forget(attachment.socketId);
+    this.liveness.gone(attachment.socketId);
     this.store.detachSocket(attachment.socketId, Date.now());
   }
 

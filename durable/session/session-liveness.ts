@@ -13,15 +13,40 @@ import { type SessionRow, type SessionStore, expired, samePassword } from "./ses
 export class SessionLiveness {
   private readonly store: SessionStore;
   private readonly state: DurableObjectState;
+  /** How stale a socket's saved last message may be (session-sockets.ts, noteMessage): the tick. */
+  readonly lastSeenGranularityMs: number;
+  /**
+   * Open sockets by tag, as accepted or found since the object started (a woken one
+   * finds them again by tag); a socket that goes is dropped (`gone`).
+   */
+  private readonly sockets = new Map<string, WebSocket>();
 
-  constructor(store: SessionStore, state: DurableObjectState) {
+  constructor(store: SessionStore, state: DurableObjectState, lastSeenGranularityMs: number) {
     this.store = store;
     this.state = state;
+    this.lastSeenGranularityMs = lastSeenGranularityMs;
   }
 
   /** The socket carrying a session now, if it is still open. */
   socketOf(row: Pick<SessionRow, "socket_id">): WebSocket | undefined {
-    return row.socket_id ? this.state.getWebSockets(row.socket_id)[0] : undefined;
+    if (!row.socket_id) return undefined;
+    let ws = this.sockets.get(row.socket_id);
+    // One closing, its close not yet handled (`gone`), is asked of the runtime as before.
+    if (ws?.readyState !== WebSocket.OPEN) {
+      ws = this.state.getWebSockets(row.socket_id)[0];
+      if (ws) this.sockets.set(row.socket_id, ws);
+    }
+    return ws;
+  }
+
+  /** A socket was accepted with tag `socketId`. */
+  accepted(socketId: string, ws: WebSocket): void {
+    this.sockets.set(socketId, ws);
+  }
+
+  /** The socket tagged `socketId` closed or failed (its sessions are detached from it). */
+  gone(socketId: string): void {
+    this.sockets.delete(socketId);
   }
 
   /**
@@ -31,7 +56,7 @@ export class SessionLiveness {
   deadlineOf(row: SessionRow): number {
     const ws = this.socketOf(row);
     if (!ws) return row.deadline;
-    const live = lastSignOfLife(ws, this.state) + row.timeout_ms;
+    const live = lastSignOfLife(ws, this.state, this.lastSeenGranularityMs) + row.timeout_ms;
     if (live <= row.deadline) return row.deadline;
     this.store.extend(row.id, live);
     return live;

@@ -15,7 +15,7 @@ import { ConnectAdmission } from "./connect-admission.ts";
 import { isHostNumber } from "../../protocol/session-ids.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
 import type { RequestMessage, SessionPipeline } from "./session-pipeline.ts";
-import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, parseFrame, saveAttachment } from "./session-sockets.ts";
+import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, noteMessage, parseFrame, saveAttachment } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
 
 type ConnectMessage = Extract<Incoming, { t: "connect" }>;
@@ -34,7 +34,7 @@ interface Grant {
 export interface SocketHandlerParts {
   state: DurableObjectState;
   store: Pick<SessionStore, "claimNamespace" | "sessionsOnSocket" | "setClientAddress" | "setSocket">;
-  liveness: Pick<SessionLiveness, "authenticate" | "renew" | "socketOf">;
+  liveness: Pick<SessionLiveness, "authenticate" | "renew" | "socketOf" | "accepted" | "lastSeenGranularityMs">;
   outbox: Pick<SocketOutbox, "send" | "flush">;
   socketLimits: SocketLimits;
   /** Where the sockets' requests go. */
@@ -102,6 +102,7 @@ export class SocketHandler {
       lastSeen: Date.now(),
     };
     saveAttachment(server, attachment);
+    this.parts.liveness.accepted(socketId, server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -112,7 +113,7 @@ export class SocketHandler {
       return;
     }
     const now = Date.now();
-    saveAttachment(ws, { ...attachment, lastSeen: now });
+    noteMessage(ws, attachment, now, this.parts.liveness.lastSeenGranularityMs);
     const messages = parseFrame(frame, this.parts.socketLimits);
     if (!Array.isArray(messages)) {
       this.closeSocket(ws, messages.close, messages.reason);

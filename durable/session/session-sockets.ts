@@ -14,7 +14,10 @@ import { PING_FRAME, PONG_FRAME, framesOf } from "../../protocol/session-protoco
 import { type Id, KeeperError, type Scope, parseIpAddress } from "../../protocol/index.ts";
 import type { SocketLimits } from "../base/settings.ts";
 
-/** What a socket keeps across hibernation. `lastSeen`: its last message (pings are timed by the runtime). */
+/**
+ * What a socket keeps across hibernation. `lastSeen`: its last message, saved coarsely
+ * (noteMessage; pings are timed by the runtime).
+ */
 export interface SocketAttachment {
   socketId: string;
   /** The namespace and host number the Worker routed the socket to (for new sessions). */
@@ -61,10 +64,31 @@ export function connectionIds(attachment: SocketAttachment, relayedIp?: string |
   return ip === undefined ? [] : [{ scheme: "ip", id: ip }];
 }
 
-/** When a socket last showed life: its last message, or its last auto-answered ping. */
-export function lastSignOfLife(ws: WebSocket, state: DurableObjectState): number {
+/** Each socket's last message while the object is awake, exactly (its attachment's `lastSeen` is coarser). */
+const lastMessages = new WeakMap<WebSocket, number>();
+
+/**
+ * A message came on `ws` at `now`. It is remembered exactly in memory, and saved in
+ * the attachment (serialized, for hibernation) only once the saved time is
+ * `granularityMs` old, so that most frames write nothing.
+ */
+export function noteMessage(ws: WebSocket, attachment: SocketAttachment, now: number, granularityMs: number): void {
+  lastMessages.set(ws, now);
+  if (now - attachment.lastSeen >= granularityMs) saveAttachment(ws, { ...attachment, lastSeen: now });
+}
+
+/**
+ * When a socket last showed life: its last message, or its last auto-answered ping.
+ * After hibernation only the saved `lastSeen` is left, up to `granularityMs` older
+ * than the last message, so it counts as that much later: a socket is never taken
+ * for silent before it went silent, and at most that much after (ZooKeeper too
+ * expires sessions a tick late at most).
+ */
+export function lastSignOfLife(ws: WebSocket, state: DurableObjectState, granularityMs: number): number {
   const ping = state.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
-  return Math.max(ping, attachmentOf(ws)?.lastSeen ?? 0);
+  const saved = attachmentOf(ws)?.lastSeen;
+  const message = lastMessages.get(ws) ?? (saved === undefined ? 0 : saved + granularityMs);
+  return Math.max(ping, message);
 }
 
 /** WebSocket close codes (RFC 6455). */

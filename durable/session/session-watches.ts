@@ -10,7 +10,17 @@
  * the session when it set the watch, so it does not fire it (a shard's watch is per
  * host, so a notification can be on its way while another session sets a watch).
  * Notifications are numbered per shard; the last one processed of each shard is
- * stored, so one that comes twice (pushed and riding on an answer) fires once.
+ * kept, so one that comes twice (pushed and riding on an answer) fires once.
+ *
+ * What a delivery changes (the one-shot rows it fired, the last seq of each shard) is
+ * kept in memory and written with the host's next watch row, or a second later
+ * (FIRED_FLUSH_MS), not in a commit of its own: a commit is an fsync, and the output
+ * gate would hold the event until it is durable. A delivery that fires a lasting
+ * (persistent or recursive) watch is written at once, so those never fire twice. So
+ * a host restarted before that write may process again what it had processed, and
+ * send a one-shot event again; the client and the bridge drop such a duplicate (see
+ * docs/architecture.md, "Watches per host, fanned out"), as ZooKeeper's client does
+ * after a reconnect.
  *
  * Persistent and recursive watches fire only for sessions that may read the node
  * (by its ACL as of the change, which the notification carries), as ZooKeeper's
@@ -57,15 +67,66 @@ type EventMessage = Extract<ServerMessage, { t: "event" }>;
 /** The identities a session holds now (for the ACL check of its lasting watches). */
 export type IdentitiesOf = (sessionId: number) => readonly Id[];
 
+/** How long a delivery's changes may wait in memory for a write to ride on before they are written alone. */
+export const FIRED_FLUSH_MS = 1_000;
+
+/** A session watch's key in memory. */
+function rowKey(sessionId: number, path: string, kind: WatchKind): string {
+  return `${sessionId} ${kind} ${path}`;
+}
+
+type WatchRow = {
+  session_id: number;
+  path: string;
+  kind: WatchKind;
+};
+
 export class SessionWatches {
   private readonly sql: SqlStorage;
+  /** One-shot watches fired whose rows are not deleted yet (they fire no more). */
+  private readonly fired = new Map<string, WatchRow>();
+  /** The last seq processed of each shard, once read; `unwritten`: ahead of shard_seqs. */
+  private readonly seqs = new Map<string, number>();
+  private readonly unwritten = new Set<string>();
+  /** An event was queued for a session without a socket since the last flush: a commit is made anyway. */
+  private queuedEvent = false;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
   }
 
   count(sessionId: number): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM session_watches WHERE session_id = ?", sessionId).one().n;
+    const stored = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM session_watches WHERE session_id = ?", sessionId).one().n;
+    let fired = 0;
+    for (const row of this.fired.values()) if (row.session_id === sessionId) fired++;
+    return stored - fired;
+  }
+
+  /** Whether a stored row has fired already (its delete not written yet). */
+  private isFired(row: WatchRow): boolean {
+    return this.fired.size > 0 && this.fired.has(rowKey(row.session_id, row.path, row.kind));
+  }
+
+  /**
+   * Writes what deliveries changed in memory: the fired one-shot rows go, and each
+   * shard's last seq is stored. Called with the host's next watch row (one commit
+   * for both), by the timer, or at once for a lasting watch's delivery.
+   */
+  flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.queuedEvent = false;
+    for (const row of this.fired.values()) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", row.session_id, row.path, row.kind);
+    this.fired.clear();
+    for (const shardKey of this.unwritten) {
+      this.sql.exec("INSERT INTO shard_seqs (shard_key, seq) VALUES (?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq", shardKey, this.seqs.get(shardKey) ?? 0);
+    }
+    this.unwritten.clear();
+  }
+
+  private flushSoon(): void {
+    this.flushTimer ??= setTimeout(() => this.flush(), FIRED_FLUSH_MS);
   }
 
   /** Records a session's watch, set by an answer at `zxid` from the shard of `mount`. */
@@ -81,13 +142,16 @@ export class SessionWatches {
       mount.shard,
       mount.prefix,
     );
+    this.fired.delete(rowKey(sessionId, path, kind));
+    this.flush();
   }
 
   /** The session's watches, for tests and inspection. */
   of(sessionId: number): { path: string; kind: WatchKind; existsMissing: boolean }[] {
     return this.sql
-      .exec<{ path: string; kind: WatchKind; exists_missing: number }>("SELECT path, kind, exists_missing FROM session_watches WHERE session_id = ? ORDER BY path, kind", sessionId)
+      .exec<WatchRow & { exists_missing: number }>("SELECT session_id, path, kind, exists_missing FROM session_watches WHERE session_id = ? ORDER BY path, kind", sessionId)
       .toArray()
+      .filter((r) => !this.isFired(r))
       .map((r) => ({ path: r.path, kind: r.kind, existsMissing: r.exists_missing === 1 }));
   }
 
@@ -96,35 +160,54 @@ export class SessionWatches {
    * and the shard watches no session of the host holds anymore.
    */
   remove(sessionId: number, path: string, kind: WatchKind | "any"): { removed: number; orphans: OrphanWatch[] } {
-    const rows = this.sql
-      .exec<{ kind: WatchKind; shard: string; root: string }>(
-        kind === "any"
-          ? "DELETE FROM session_watches WHERE session_id = ? AND path = ? RETURNING kind, shard, root"
-          : "DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ? RETURNING kind, shard, root",
-        ...(kind === "any" ? [sessionId, path] : [sessionId, path, kind]),
-      )
-      .toArray();
+    const rows = this.withoutFired(
+      this.sql
+        .exec<WatchRow & { shard: string; root: string }>(
+          kind === "any"
+            ? "DELETE FROM session_watches WHERE session_id = ? AND path = ? RETURNING session_id, path, kind, shard, root"
+            : "DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ? RETURNING session_id, path, kind, shard, root",
+          ...(kind === "any" ? [sessionId, path] : [sessionId, path, kind]),
+        )
+        .toArray(),
+    );
+    this.flush();
     return { removed: rows.length, orphans: rows.filter((r) => !this.held(path, r.kind)).map((r) => ({ path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } })) };
   }
 
   /** Drops every watch and queued event of a session (closed or expired): the shard watches left without a holder. */
   dropSession(sessionId: number): OrphanWatch[] {
     this.sql.exec("DELETE FROM session_events WHERE session_id = ?", sessionId);
-    const rows = this.sql
-      .exec<{ path: string; kind: WatchKind; shard: string; root: string }>("DELETE FROM session_watches WHERE session_id = ? RETURNING path, kind, shard, root", sessionId)
-      .toArray();
-    // Fired one-shot watches are gone at the shard already; removing them again is harmless (NoWatcher is ignored).
+    const rows = this.withoutFired(
+      this.sql
+        .exec<WatchRow & { shard: string; root: string }>("DELETE FROM session_watches WHERE session_id = ? RETURNING session_id, path, kind, shard, root", sessionId)
+        .toArray(),
+    );
+    this.flush();
+    // One-shot watches fired since the host started are gone at the shard already; one
+    // fired before a restart may be here still: removing it again is harmless (NoWatcher is ignored).
     return rows.filter((r) => !this.held(r.path, r.kind)).map((r) => ({ path: r.path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } }));
   }
 
   /** Whether any session of the host holds this watch. */
   held(path: string, kind: WatchKind): boolean {
-    return this.sql.exec("SELECT 1 FROM session_watches WHERE path = ? AND kind = ? LIMIT 1", path, kind).toArray().length > 0;
+    if (this.fired.size === 0) return this.sql.exec("SELECT 1 FROM session_watches WHERE path = ? AND kind = ? LIMIT 1", path, kind).toArray().length > 0;
+    return this.sql.exec<WatchRow>("SELECT session_id, path, kind FROM session_watches WHERE path = ? AND kind = ?", path, kind).toArray().some((r) => !this.isFired(r));
+  }
+
+  /** Rows just deleted, less those that had fired already: they were gone for the session. */
+  private withoutFired<R extends WatchRow>(rows: R[]): R[] {
+    if (this.fired.size === 0) return rows;
+    return rows.filter((r) => !this.fired.delete(rowKey(r.session_id, r.path, r.kind)));
   }
 
   /** The last notification seq processed of a shard (what the host acknowledges). */
   ackSeq(shardKey: string): number {
-    return this.sql.exec<{ seq: number }>("SELECT seq FROM shard_seqs WHERE shard_key = ?", shardKey).toArray()[0]?.seq ?? 0;
+    let seq = this.seqs.get(shardKey);
+    if (seq === undefined) {
+      seq = this.sql.exec<{ seq: number }>("SELECT seq FROM shard_seqs WHERE shard_key = ?", shardKey).toArray()[0]?.seq ?? 0;
+      this.seqs.set(shardKey, seq);
+    }
+    return seq;
   }
 
   /**
@@ -143,12 +226,22 @@ export class SessionWatches {
       if (!ids) known.set(sessionId, (ids = identitiesOf(sessionId)));
       return ids;
     };
+    let lasting = false;
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
-      for (const [sessionId, event] of this.fanOut(n, idsOf)) emit(sessionId, event);
+      for (const [sessionId, event] of this.fanOut(n, idsOf)) {
+        lasting ||= !firesOnce(event.kind);
+        emit(sessionId, event);
+      }
       last = n.seq;
     }
-    if (last !== start) this.sql.exec("INSERT INTO shard_seqs (shard_key, seq) VALUES (?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq", shardKey, last);
+    if (last === start) return last;
+    this.seqs.set(shardKey, last);
+    this.unwritten.add(shardKey);
+    // A lasting watch would fire again for a notification processed again after a restart:
+    // write now; so too when an event was queued (a commit is made for it anyway).
+    if (lasting || this.queuedEvent) this.flush();
+    else this.flushSoon();
     return last;
   }
 
@@ -160,11 +253,11 @@ export class SessionWatches {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
     const { kinds: own, recursivePaths } = watchesFiredBy(event, n.path);
-    const fired: { session_id: number; path: string; kind: WatchKind; shard: string }[] = [];
+    const fired: (WatchRow & { shard: string })[] = [];
     if (own.length > 0) {
       fired.push(
         ...this.sql
-          .exec<{ session_id: number; path: string; kind: WatchKind; shard: string }>(
+          .exec<WatchRow & { shard: string }>(
             `SELECT session_id, path, kind, shard FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
             n.path,
             n.zxid,
@@ -177,7 +270,7 @@ export class SessionWatches {
       fired.push(
         ...inChunks(recursivePaths, (chunk, marks) =>
           this.sql
-            .exec<{ session_id: number; path: string; kind: WatchKind; shard: string }>(
+            .exec<WatchRow & { shard: string }>(
               `SELECT session_id, path, kind, shard FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
               n.zxid,
               ...chunk,
@@ -186,11 +279,10 @@ export class SessionWatches {
         ),
       );
     }
-    fired.sort((a, b) => a.session_id - b.session_id);
-    for (const w of fired) {
-      if (firesOnce(w.kind)) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", w.session_id, w.path, w.kind);
-    }
-    return fired
+    const firing = fired.filter((w) => !this.isFired(w)).sort((a, b) => a.session_id - b.session_id);
+    // One-shot rows go from memory now, from SQLite with the next write (see `flush`).
+    for (const w of firing) if (firesOnce(w.kind)) this.fired.set(rowKey(w.session_id, w.path, w.kind), w);
+    return firing
       .filter((w) => firesOnce(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
       .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, shard: w.shard, kind: w.kind, watchPath: w.path }]);
   }
@@ -198,6 +290,7 @@ export class SessionWatches {
   /** Keeps an event for a session with no socket. */
   queue(sessionId: number, message: ServerMessage): void {
     this.sql.exec("INSERT INTO session_events (session_id, message) VALUES (?, ?)", sessionId, JSON.stringify(message));
+    this.queuedEvent = true;
   }
 
   /** A resumed session's queued events, in order; they are removed. */

@@ -54,6 +54,21 @@ it("creates, reads, sets and deletes", async () => {
   await expect(zk.getData("/app")).rejects.toMatchObject({ keeperName: "NoNode", path: "/app" });
 });
 
+it("negotiates no compression on a session socket, though the WebSocket offers it", async () => {
+  // Node's WebSocket offers permessage-deflate, as browsers' do; the host takes no
+  // offer, so it never deflates an answer (docs/api.md).
+  const ws = new WebSocket(`${server.base.replace(/^http/, "ws")}/v1/sessions/socket?namespace=${freshNamespace()}`);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.addEventListener("open", resolve);
+      ws.addEventListener("error", reject);
+    });
+    expect(ws.extensions).toBe("");
+  } finally {
+    ws.close();
+  }
+});
+
 it("writes four values at the limit sent in one tick, over as many frames as the host takes", async () => {
   const zk = await open(freshNamespace());
   const value = new Uint8Array(MAX_READABLE_VALUE_BYTES).fill(9);

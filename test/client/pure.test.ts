@@ -154,6 +154,23 @@ describe("watch registry", () => {
     expect(registry.has("data", "/a")).toBe(false);
   });
 
+  it("drops a one-shot event sent again (its zxid at or below the firing) until the watch is set again", () => {
+    const registry = new WatchListeners();
+    const seen: string[] = [];
+    const at = (zxid: number): WatchEvent => ({ ...event("data", "/a"), zxid });
+    registry.add("data", "/a", (ev) => seen.push(`first ${ev.zxid}`));
+    registry.set("data", "/a");
+    registry.dispatch(at(5));
+    // Set again: listening before the read is answered, as the client does.
+    registry.add("data", "/a", (ev) => seen.push(`again ${ev.zxid}`));
+    registry.dispatch(at(5));
+    registry.dispatch(at(4));
+    // An event of the new watch can come in the frame of the answer, before the client notes it.
+    registry.dispatch(at(7));
+    registry.dispatch(at(7));
+    expect(seen).toEqual(["first 5", "again 7"]);
+  });
+
   it("keeps persistent watches and matches kind and path", () => {
     const registry = new WatchListeners();
     const seen: string[] = [];

@@ -77,7 +77,7 @@ it("stamps every answer when tracing is on, and the bench's breakdown comes out 
     expect(host.out).toBeLessThanOrEqual(received + 1);
   }
   const breakdown = hopBreakdown(records);
-  expect(breakdown.map((f) => f.hop)).toEqual(["wire", "host", "shard", "total"]);
+  expect(breakdown.map((f) => f.hop)).toEqual(["bridge", "wire", "host", "shard", "total"]);
   for (const figure of breakdown) {
     expect(Number.isFinite(figure.p50)).toBe(true);
     expect(figure.p99).toBeGreaterThanOrEqual(figure.p50);
@@ -102,9 +102,13 @@ it("the bridge keeps a record per request when tracing, for the four-letter word
   expect(await nzcCreateAndRead(port, "/bridge-traced", "v")).toBe("v");
   const records = (await fourLetterWord(port, "hops")).split("\n").filter(Boolean).map((line) => JSON.parse(line) as HopRecord);
   expect(records.length).toBeGreaterThanOrEqual(2); // create and getData (the close may follow)
-  for (const { sent, received, host } of records) {
+  for (const { sent, received, bridge, host } of records) {
     expect(received).toBeGreaterThanOrEqual(sent);
     expect(host.out).toBeGreaterThanOrEqual(host.in);
+    // The bridge's own stamps: its link sent the request after it was read, and had the answer before writing it.
+    expect(bridge!.in).toBeGreaterThanOrEqual(sent);
+    expect(bridge!.out).toBeGreaterThanOrEqual(bridge!.in);
+    expect(received).toBeGreaterThanOrEqual(bridge!.out);
   }
   expect(hopBreakdown(records).every((f) => Number.isFinite(f.p50))).toBe(true);
   const plainPort = await bridgePort(plain);

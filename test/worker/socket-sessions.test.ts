@@ -145,6 +145,28 @@ describe("ephemerals", () => {
     expect(await pinging.ok(kept.sessionId, { op: "getEphemerals", prefix: "/" })).toEqual({ paths: ["/kept"] });
   });
 
+  it("a socket's frames keep all its sessions alive, also across hibernation; once it is silent they expire", async () => {
+    const zk = new HttpClient();
+    const timeoutMs = 1_000;
+    const socket = await SessionSocket.open(zk.namespace, { host: "6" });
+    const idle = await socket.open(timeoutMs);
+    const busy = await socket.open(timeoutMs);
+    await socket.ok(idle.sessionId, { op: "create", path: "/idle", mode: "EPHEMERAL" });
+    // Only `busy` sends requests, for longer than the timeout: `idle` lives by its socket's frames.
+    const until = Date.now() + 2 * timeoutMs;
+    while (Date.now() < until) {
+      await sleep(timeoutMs / 5);
+      await socket.ok(busy.sessionId, { op: "exists", path: "/" });
+    }
+    expect(await zk.exists("/idle")).toBe(true);
+    const silentSince = Date.now();
+    // The socket's last message is known after hibernation from what its attachment saved.
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 6))), { webSockets: "hibernate" });
+    await eventually("the silent socket's sessions expire", async () => !(await zk.exists("/idle")), 4 * timeoutMs);
+    expect(Date.now() - silentSince).toBeGreaterThanOrEqual(timeoutMs - 100);
+    expect(await socket.req(busy.sessionId, { op: "exists", path: "/" })).toMatchObject({ ok: false, error: { name: "SessionExpired" } });
+  }, 20_000); // a limit for a stuck run, not a speed assertion
+
   it("a resume moves the session: the old socket is told, the new one carries it", async () => {
     const zk = new HttpClient();
     const a = await SessionSocket.open(zk.namespace, { host: "0" });

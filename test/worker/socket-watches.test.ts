@@ -6,8 +6,9 @@
  */
 import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { WatchListeners } from "../../client/core/watches.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
-import { HttpClient } from "../harness/http.ts";
+import { HttpClient, SUPER_AUTH } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";
 import { type EventMessage, type Res, SessionSocket, b64 } from "../harness/socket.ts";
@@ -20,6 +21,22 @@ async function setData(zk: HttpClient, path: string, data: string): Promise<void
 /** Reads each [op, path] on `sid`: its replies come after every event sent to it before them. */
 async function readBack(socket: SessionSocket, sid: number, ...reads: ["getData" | "exists" | "getChildren", string][]): Promise<void> {
   for (const [op, path] of reads) await socket.ok(sid, { op, path });
+}
+
+/** A session resumed on a new socket. */
+async function resumed(namespace: string, s: { sessionId: number; password: string }): Promise<SessionSocket> {
+  const socket = await SessionSocket.open(namespace, { session: String(s.sessionId) });
+  expect(await socket.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
+  return socket;
+}
+
+function eventsOf(log: SessionSocket["log"], sid: number): EventMessage[] {
+  return log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === sid);
+}
+
+/** Dispatches an event as the TypeScript client does. */
+function dispatchTo(listeners: WatchListeners, m: EventMessage): void {
+  listeners.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath });
 }
 
 async function twoSessions() {
@@ -59,6 +76,17 @@ describe("watch kinds", () => {
     await socket.ok(x, { op: "delete", path: "/cfg" });
     await eventually("NodeDeleted", async () => socket.events(w).length === 4);
     expect(socket.events(w)[3]).toEqual(["NodeDeleted", "/cfg", "data"]);
+  });
+
+  it("a fired one-shot watch is out of the host's numbers at once", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await socket.ok(x, { op: "create", path: "/n" });
+    await socket.ok(w, { op: "getData", path: "/n", watch: true });
+    const wchs = async () => (await (await zk.fetch("GET", "/v1/admin/commands/wchs")).json()) as { num_connections: number; num_total_watches: number };
+    expect(await wchs()).toMatchObject({ num_connections: 1, num_total_watches: 1 });
+    await socket.ok(x, { op: "setData", path: "/n", data: b64("1") });
+    await eventually("the event", async () => socket.events(w).length === 1);
+    expect(await wchs()).toMatchObject({ num_connections: 0, num_total_watches: 0 });
   });
 
   it("persistent and recursive watches stay; removeWatches stops them, NoWatcher when none", async () => {
@@ -184,6 +212,95 @@ describe("surviving", () => {
     await zk.mustCreate("/w");
     await eventually("the watch fires after the restart", async () => second.events(s.sessionId).length === 1);
     expect(second.events(s.sessionId)).toEqual([["NodeCreated", "/w", "persistent"]]);
+  });
+
+  it("a one-shot watch set just before a host abort fires once after it", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/x", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    await first.ok(s.sessionId, { op: "getData", path: "/x", watch: true });
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    await setData(zk, "/x", "1");
+    await setData(zk, "/x", "2");
+    await eventually("the watch fires after the abort", async () => second.events(s.sessionId).length === 1);
+    await readBack(second, s.sessionId, ["getData", "/x"]);
+    expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/x", "data"]]);
+  });
+
+  it("a one-shot event sent again by a host aborted mid-delivery reaches a client's listeners once", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/x", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    const sid = s.sessionId;
+    // The client's own registry of listeners, fed what the host sends in the order it sends it.
+    const listeners = new WatchListeners();
+    const heard: string[] = [];
+    listeners.add("data", "/x", (ev) => heard.push(`first ${ev.zxid}`));
+    await first.ok(sid, { op: "getData", path: "/x", watch: true });
+    listeners.set("data", "/x");
+    await setData(zk, "/x", "1");
+    await eventually("the event", async () => first.events(sid).length === 1);
+    const fired = eventsOf(first.log, sid)[0]!;
+    dispatchTo(listeners, fired);
+    // Aborted before the delivery is written: the host may process that notification again.
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    // The client sets the watch again: a listener is added before the read is answered.
+    listeners.add("data", "/x", (ev) => heard.push(`again ${ev.zxid}`));
+    const rearm = second.req(sid, { op: "getData", path: "/x", watch: true });
+    const answered = await rearm;
+    expect(answered.ok).toBe(true);
+    for (const event of eventsOf(second.log, sid)) dispatchTo(listeners, event);
+    listeners.set("data", "/x");
+    // Whatever came again carries the zxid it had: the change the first listener heard.
+    for (const event of eventsOf(second.log, sid)) expect(event.zxid).toBe(fired.zxid);
+    const seen = second.log.length;
+    await setData(zk, "/x", "2");
+    await eventually("the next change", async () => eventsOf(second.log.slice(seen), sid).length === 1);
+    for (const event of eventsOf(second.log.slice(seen), sid)) dispatchTo(listeners, event);
+    await readBack(second, sid, ["getData", "/x"]);
+    expect(eventsOf(second.log.slice(seen), sid)).toHaveLength(1);
+    expect(heard).toEqual([`first ${fired.zxid}`, `again ${eventsOf(second.log.slice(seen), sid)[0]!.zxid}`]);
+  });
+
+  it("a one-shot watch fired just before hibernation, and set again after, fires once per change", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await socket.ok(x, { op: "create", path: "/h", data: b64("0") });
+    await socket.ok(w, { op: "getData", path: "/h", watch: true });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("1") });
+    await eventually("the first event", async () => socket.events(w).length === 1);
+    // Evicted before the delivery is written.
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0))), { webSockets: "hibernate" });
+    await socket.ok(w, { op: "getData", path: "/h", watch: true });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("2") });
+    await socket.ok(x, { op: "setData", path: "/h", data: b64("3") });
+    await eventually("the second event", async () => socket.events(w).length >= 2);
+    await readBack(socket, w, ["getData", "/h"]);
+    const zxids = socket.log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === w).map((m) => m.zxid);
+    expect(zxids).toHaveLength(2);
+    expect(zxids[1]).toBeGreaterThan(zxids[0]!);
+    expect(socket.closed).toBeUndefined();
+  });
+
+  it("after hibernation, a session's events are still gated by its own address on the socket", async () => {
+    const zk = new HttpClient();
+    const root = zk.as(SUPER_AUTH);
+    await root.mustCreate("/app");
+    await root.mustCreate("/app/home", { data: "0", acl: [{ perms: "r", scheme: "ip", id: "127.0.0.1" }] });
+    const socket = await SessionSocket.open(zk.namespace, { host: "0" });
+    const own = await socket.open(); // the socket's own address: loopback, which may read /app/home
+    const relayed = await socket.open(4_000, "10.9.9.9"); // a relayed client's, which may not
+    for (const { sessionId } of [own, relayed]) await socket.ok(sessionId, { op: "addWatch", path: "/app", mode: "recursive" });
+    await evictDurableObject(env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0))), { webSockets: "hibernate" });
+    await setData(root, "/app/home", "1");
+    await eventually("the reader's event", async () => socket.events(own.sessionId).length === 1);
+    expect(socket.events(own.sessionId)).toEqual([["NodeDataChanged", "/app/home", "recursive"]]);
+    // An event comes before any reply that shows its change: none came for the other.
+    await readBack(socket, relayed.sessionId, ["exists", "/app/home"]);
+    expect(socket.events(relayed.sessionId)).toEqual([]);
   });
 
   it("hibernation keeps sockets, sessions and watches; the same socket goes on", async () => {

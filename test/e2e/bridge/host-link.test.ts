@@ -1,14 +1,11 @@
 /**
- * The bridge's link to a session host opens its WebSocket without the
- * permessage-deflate offer Node's WebSocket makes (uncompressed-websocket.ts: with
- * it, the host compresses every answer frame), and still sends the bearer token in
- * its Authorization header, never in the URL. Played against a WebSocket server on
+ * The bridge's link to a session host sends the bearer token in its WebSocket's
+ * Authorization header, never in the URL. Played against a WebSocket server on
  * loopback that records the opening request.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { HostLink } from "../../../bridge/upstream/host-link.ts";
-import { withoutExtensionsOffer } from "../../../bridge/upstream/uncompressed-websocket.ts";
 import { type WsServer, startWsServer } from "../../harness/ws-server.ts";
 
 let server: WsServer;
@@ -26,7 +23,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-it("opens its socket without a compression offer, with the token in the Authorization header", async () => {
+it("opens its socket with the token in the Authorization header", async () => {
   const seen = new Promise<void>((resolve) => (onOpened = resolve));
   const link = new HostLink({ url: server.base, namespace: "app", token: "secret-token" }, 3, () => {});
   try {
@@ -35,16 +32,9 @@ it("opens its socket without a compression offer, with the token in the Authoriz
     link.close();
   }
   const [request] = opened;
-  expect(request!.headers["sec-websocket-extensions"]).toBeUndefined();
   expect(request!.headers.authorization).toBe("Bearer secret-token");
   const url = new URL(request!.url, server.base);
   expect(url.searchParams.get("token")).toBeNull();
   expect(url.searchParams.get("host")).toBe("3");
   expect(url.searchParams.get("namespace")).toBe("app");
-});
-
-it("drops only the extensions offer from request headers, as an object or a flat list", () => {
-  expect(withoutExtensionsOffer({ "sec-websocket-extensions": "permessage-deflate", "sec-websocket-key": "k" })).toEqual({ "sec-websocket-key": "k" });
-  expect(withoutExtensionsOffer(["Sec-WebSocket-Extensions", "permessage-deflate", "authorization", "Bearer t"])).toEqual(["authorization", "Bearer t"]);
-  expect(withoutExtensionsOffer(undefined)).toBeUndefined();
 });

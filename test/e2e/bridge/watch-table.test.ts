@@ -5,10 +5,10 @@
  * in this process, in front of a session host double (fake-session-host.ts) that
  * answers every read and pushes the events a test sends.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { type Bridge, startBridge } from "../../../bridge/server/server.ts";
 import { KEEPER_ERRORS } from "../../../protocol/errors.ts";
-import { ADD_WATCH_MODES, WATCHER_TYPES } from "../../../protocol/jute/index.ts";
+import { ADD_WATCH_MODES, EVENT_TYPES, WATCHER_TYPES } from "../../../protocol/jute/index.ts";
 import type { Stat } from "../../../protocol/stat.ts";
 import { FakeSessionHost } from "../../harness/fake-session-host.ts";
 import { RawConnection } from "../../harness/zookeeper/raw-connection.ts";
@@ -71,5 +71,32 @@ it("checkWatches answers by kind; removeWatches and a firing drop only their kin
   expect((await zk.event()).path).toBe("/b");
   expect(await check(zk, [["/a", Any], ["/b", Persistent]])).toEqual([NO_WATCHER, 0]);
   expect(await fourLetterWord(bridge.port, "wchc")).toBe(`0x${sessionId.toString(16)}\n\t/b\n\t/c\n\n`);
+  zk.destroy();
+});
+
+it("a one-shot event sent again before the read setting the watch again is answered does not reach the client", async () => {
+  const zk = await RawConnection.open(bridge.port);
+  const { sessionId } = await zk.handshake();
+  const sid = Number(sessionId);
+  const event = (type: "NodeDataChanged" | "NodeDeleted", zxid: number) => ({ t: "event" as const, sid, event: type, path: "/x", zxid, kind: "data" as const, watchPath: "/x" });
+  await zk.call("getData", { path: "/x", watch: true });
+  await zk.call("addWatch", { path: "/p", mode: ADD_WATCH_MODES.PERSISTENT });
+  host.send(sid, [event("NodeDataChanged", 5)]);
+  expect((await zk.event()).path).toBe("/x");
+  // Another change in between: the event sent again is not the connection's latest.
+  host.send(sid, [{ t: "event", sid, event: "NodeDataChanged", path: "/p", zxid: 6, kind: "persistent", watchPath: "/p" }]);
+  expect((await zk.event()).path).toBe("/p");
+  // The client sets the watch again; a host restarted mid-delivery sends the first event again, before the answer.
+  host.hold = true;
+  const rearm = zk.call("getData", { path: "/x", watch: true });
+  const reads = () => host.frames.flatMap((f) => f.messages).filter((m) => m.t === "req" && m.sid === sid && m.op.op === "getData").length;
+  await vi.waitUntil(() => reads() === 2);
+  host.send(sid, [event("NodeDataChanged", 5)]);
+  host.release();
+  await rearm;
+  host.send(sid, [event("NodeDeleted", 9)]);
+  const next = await zk.event();
+  expect([next.type, next.path]).toEqual([EVENT_TYPES.NodeDeleted, "/x"]);
+  expect(zk.events).toEqual([]);
   zk.destroy();
 });
