@@ -6,7 +6,8 @@
 import { KeeperClient } from "./core/client.ts";
 import { Session, type SessionOptions } from "./core/session.ts";
 
-export { KeeperClient, type ClientEvents, type ClientState, type CreateOptions, type MultiReadResult, type WatchIterator, type WatchOption } from "./core/client.ts";
+export { KeeperClient, type ClientEvents, type ClientState, type CreateOptions, type MultiReadResult, type ReadOptions, type WatchIterator, type WatchOption, type WatchReadOptions } from "./core/client.ts";
+export type { ReadModeText } from "../protocol/read-modes.ts";
 export type { ConnectionState } from "./core/states.ts";
 export type { WatchEvent, WatchListener } from "./core/watches.ts";
 export { Transaction, type TransactionOp, type TransactionResult } from "./core/transaction.ts";

@@ -3,6 +3,7 @@
  * KeeperError table, limits. Web-standard APIs only: runs in Node, browsers and workerd.
  */
 export * from "./acl.ts";
+export * from "./bookmark.ts";
 export * from "./changes.ts";
 export * from "./encoding.ts";
 export * from "./errors.ts";
@@ -14,6 +15,7 @@ export * from "./metrics.ts";
 export * from "./modes.ts";
 export * from "./operations.ts";
 export * from "./paths.ts";
+export * from "./read-modes.ts";
 export * from "./session-password.ts";
 export * from "./snapshot.ts";
 export * from "./scopes.ts";

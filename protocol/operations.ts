@@ -8,6 +8,7 @@ import type { Acl, Id } from "./acl.ts";
 import type { WatchKind } from "./changes.ts";
 import type { KeeperErrorBody } from "./errors.ts";
 import type { CreateMode } from "./modes.ts";
+import type { ReadMode } from "./read-modes.ts";
 import type { Stat } from "./stat.ts";
 
 /** Version -1 matches any version, as in ZooKeeper. */
@@ -146,8 +147,11 @@ export function routingPath(op: { op: string; path: string }): string {
   return slash <= 0 ? "/" : op.path.slice(0, slash);
 }
 
-/** One request in a batch: the op and, for a session, its cxid (writes apply once per cxid). */
-export type ShardRequest = Op & { cxid?: number };
+/**
+ * One request in a batch: the op and, for a session, its cxid (writes apply once
+ * per cxid) and its read mode when not the default (read-modes.ts).
+ */
+export type ShardRequest = Op & { cxid?: number; consistency?: ReadMode };
 
 /** Who is asking: the session (0 for a sessionless HTTP caller) and its identities. */
 export interface Caller {

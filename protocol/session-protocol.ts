@@ -89,9 +89,21 @@ export type ClientMessage =
    * which becomes the session's `ip` identity; only a socket the Worker trusts to
    * relay may send it (others are refused NoAuth).
    */
-  | { t: "connect"; ref: number; timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }
-  /** One request of a session; `xid` increases per session and pairs the answer. */
-  | { t: "req"; sid: number; xid: number; op: SessionOp };
+  | {
+      t: "connect";
+      ref: number;
+      timeoutMs: number;
+      sessionId?: number;
+      password?: string;
+      clientAddress?: string;
+      /** What the client has seen (an encoded bookmark, read-modes.ts): the session's reads start from it. */
+      bookmark?: string;
+    }
+  /**
+   * One request of a session; `xid` increases per session and pairs the answer.
+   * `consistency`: its read mode (protocol/read-modes.ts), sent when not `sequential`.
+   */
+  | { t: "req"; sid: number; xid: number; op: SessionOp; consistency?: string };
 
 export type ServerMessage =
   /** The session is open on this socket (new or resumed); timeoutMs is the negotiated one. */
@@ -100,16 +112,20 @@ export type ServerMessage =
   | { t: "expired"; ref: number }
   /** Connect refused, e.g. a wrong password (the session itself is unharmed). */
   | { t: "refused"; ref: number; error: KeeperErrorBody }
-  /** The answer to one request, in the order the session sent them; `hops` only when the server traces hops (protocol/hops.ts). */
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: true; value: SessionResult; hops?: HostHops }
+  /**
+   * The answer to one request, in the order the session sent them; `shard`: the
+   * shard that answered, whose zxid `zxid` is (zxids of different shards are not
+   * comparable); `hops` only when the server traces hops (protocol/hops.ts).
+   */
+  | { t: "res"; sid: number; xid: number; zxid: number; shard?: string; ok: true; value: SessionResult; hops?: HostHops }
   /** A failed multi carries one result per op: each op's error (Ok before the one that failed, RuntimeInconsistency after it). */
-  | { t: "res"; sid: number; xid: number; zxid: number; ok: false; error: KeeperErrorBody; results?: WithBase64<MultiItemResult>[]; hops?: HostHops }
+  | { t: "res"; sid: number; xid: number; zxid: number; shard?: string; ok: false; error: KeeperErrorBody; results?: WithBase64<MultiItemResult>[]; hops?: HostHops }
   /**
    * A watch fired. Sent before any answer that shows the change. `kind` is the
    * watch's: a one-shot data or child watch is gone once fired; persistent and
-   * recursive ones stay.
+   * recursive ones stay. `shard`: the shard whose zxid `zxid` is.
    */
-  | { t: "event"; sid: number; event: Exclude<ChangeEventType, "ACLChanged">; path: string; zxid: number; kind: WatchKind; watchPath: string }
+  | { t: "event"; sid: number; event: Exclude<ChangeEventType, "ACLChanged">; path: string; zxid: number; shard?: string; kind: WatchKind; watchPath: string }
   /** The session ended (closed, expired, or moved to another socket); no more messages for it here. */
   | { t: "closed"; sid: number; reason: "closed" | "expired" | "moved" };
 

@@ -11,6 +11,7 @@ import { authorize } from "./middleware/authorize.ts";
 import { SOCKET_PATH, bearerAuth } from "./middleware/bearer-auth.ts";
 import { drainUnreadBody } from "./middleware/drain-unread-body.ts";
 import { originGuard } from "./middleware/origin-guard.ts";
+import { bookmarkHeaders, readContextOf } from "./middleware/read-consistency.ts";
 import { selectRegion } from "./middleware/region.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -20,6 +21,7 @@ import { multiRoutes } from "./routes/multi.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { znodeRoutes } from "./routes/znodes.ts";
 import type { RegionLink } from "../durable/base/region-link.ts";
+import type { ReadContext } from "../durable/directory/read-routing.ts";
 import type { ShardRouter } from "../durable/directory/shard-router.ts";
 import { routerFor } from "./session-router.ts";
 import type { Grant } from "./tokens.ts";
@@ -28,8 +30,9 @@ import type { Grant } from "./tokens.ts";
  * `router` runs a request's operations: through its session's host if it names one,
  * else straight to the shards. `grant`: what the request's bearer token allows.
  * `link`: how the request's calls reach the objects, from the caller's region.
+ * `reads`: its read mode and bookmark, advanced by the shards' answers.
  */
-export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant; link: RegionLink } };
+export type AppEnv = { Bindings: EdgekeeperEnv & ConsoleBinding; Variables: { router: ShardRouter; namespace: string; grant: Grant; link: RegionLink; reads: ReadContext } };
 
 /**
  * Locally, the console's assets: a worker of their own that `npm start` binds here
@@ -84,10 +87,13 @@ const selectNamespace: MiddlewareHandler<AppEnv> = async (c, next) => {
   const namespace = fromQuery ?? c.req.header(NAMESPACE_HEADER) ?? "default";
   if (!NAMESPACE_PATTERN.test(namespace)) throw new KeeperError("BadArguments", `${NAMESPACE_HEADER} must match ${NAMESPACE_PATTERN}`);
   c.set("namespace", namespace);
-  c.set("router", routerFor(c.env, namespace, c.req, c.get("link"), keepAliveOf(c)));
+  const reads = readContextOf(c.env, namespace, c.req, c.get("link"));
+  c.set("reads", reads);
+  c.set("router", routerFor(c.env, namespace, c.req, c.get("link"), reads, keepAliveOf(c)));
   await next();
 };
 
+app.use("/v1/*", bookmarkHeaders());
 for (const guarded of ["/v1/*", "/metrics"]) app.use(guarded, originGuard(), bearerAuth(), selectRegion(), selectNamespace, authorize());
 
 app.route("/metrics", metricsRoutes);

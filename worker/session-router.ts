@@ -9,12 +9,13 @@
  * repeats, so the retry applies once.
  */
 import type { RegionLink } from "../durable/base/region-link.ts";
+import type { ReadContext } from "../durable/directory/read-routing.ts";
 import { ShardRouter } from "../durable/directory/shard-router.ts";
 import type { KeepAlive } from "../durable/directory/shared-rpc.ts";
 import type { EdgekeeperEnv } from "../durable/env.ts";
 import type { SessionHostApi } from "../durable/session/session-host.ts";
 import { hostNumberOfSession, locationOfHost, parseSessionId } from "../protocol/session-ids.ts";
-import { type Caller, KeeperError, type Outcome, type ResultOf, type ShardRequest } from "../protocol/index.ts";
+import { type Caller, KeeperError, type Outcome, type ResultOf, SEQUENTIAL, type ShardRequest } from "../protocol/index.ts";
 import type { RequestHeaders } from "./identity.ts";
 
 export const SESSION_HEADER = "X-Edgekeeper-Session";
@@ -69,8 +70,8 @@ export class SessionRouter extends ShardRouter {
   private readonly session: SessionCredentials;
   private readonly cxid: number | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, link: RegionLink) {
-    super(env, namespace, link);
+  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, link: RegionLink, reads: ReadContext) {
+    super(env, namespace, link, reads);
     this.host = hostOfSession(link, namespace, session.sessionId);
     this.session = session;
     this.cxid = cxid;
@@ -78,22 +79,31 @@ export class SessionRouter extends ShardRouter {
 
   /** Runs the request as the session, in its order; a closed session or a wrong password throws. */
   override async execute<K extends ShardRequest["op"]>(caller: Caller, request: ShardRequest & { op: K }): Promise<Outcome<ResultOf[K]>> {
-    const stamped: ShardRequest = this.cxid === undefined ? request : { ...request, cxid: this.cxid };
+    const stamped: ShardRequest = {
+      ...request,
+      ...(this.cxid === undefined ? {} : { cxid: this.cxid }),
+      ...(this.reads === undefined || this.reads.mode === SEQUENTIAL ? {} : { consistency: this.reads.mode }),
+    };
     const out = await this.host.execute(this.session.sessionId, this.session.password, caller.ids, [stamped]);
     if (!out.ok) throw KeeperError.fromBody(out.error);
     const [outcome] = out.value;
     if (!outcome) throw new KeeperError("SystemError", "session host returned no outcome");
+    await this.relayed(request, outcome);
     return outcome as Outcome<ResultOf[K]>;
   }
 }
 
-/** The router for a request: through its session's host if it names one, else straight to the shards; its calls go over `link`. */
-export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink, keepAlive?: KeepAlive): ShardRouter {
+/**
+ * The router for a request: through its session's host if it names one, else
+ * straight to the shards; its calls go over `link`, and `reads` (the request's read
+ * mode and bookmark) is advanced by their answers. `keepAlive`: see ShardRouter.
+ */
+export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHeaders, link: RegionLink, reads: ReadContext, keepAlive?: KeepAlive): ShardRouter {
   const session = sessionOf(req);
   const cxid = cxidOf(req);
   if (!session) {
     if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
-    return new ShardRouter(env, namespace, link, keepAlive);
+    return new ShardRouter(env, namespace, link, reads, keepAlive);
   }
-  return new SessionRouter(env, namespace, session, cxid, link);
+  return new SessionRouter(env, namespace, session, cxid, link, reads);
 }

@@ -6,6 +6,8 @@ import type { Acl } from "../../protocol/acl.ts";
 import { WATCH_KINDS, type WatchKind } from "../../protocol/changes.ts";
 import { type KeeperError, isKeeperError } from "../../protocol/errors.ts";
 import type { CreateMode } from "../../protocol/modes.ts";
+import { encodeBookmark } from "../../protocol/bookmark.ts";
+import type { ReadModeText } from "../../protocol/read-modes.ts";
 import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import type { Stat } from "../../protocol/stat.ts";
 import { Emitter } from "./emitter.ts";
@@ -17,6 +19,16 @@ import { type Data, decodeValue, encodeValue, errorFromBody } from "./wire.ts";
 
 /** `true` sends the event to the client's `watch` listeners; a function gets it alone. */
 export type WatchOption = boolean | WatchListener;
+
+/** A read's options: its read mode (default: the client's `consistency`, else `sequential`; docs/consistency.md). */
+export interface ReadOptions {
+  consistency?: ReadModeText;
+}
+
+/** A read's options when it may leave a watch. */
+export interface WatchReadOptions extends ReadOptions {
+  watch?: WatchOption;
+}
 
 export interface CreateOptions {
   mode?: CreateMode;
@@ -112,8 +124,8 @@ export class KeeperClient {
    * const { data, stat } = await zk.getData("/config", { watch: (ev) => reload(ev) });
    * new TextDecoder().decode(data);
    */
-  async getData(path: string, options: { watch?: WatchOption } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
-    const value = await this.watched("data", path, options.watch, { op: "getData", path, watch: !!options.watch });
+  async getData(path: string, options: WatchReadOptions = {}): Promise<{ data: Uint8Array; stat: Stat }> {
+    const value = await this.watched("data", path, options, { op: "getData", path, watch: !!options.watch });
     return { data: decodeValue(value.data), stat: value.stat };
   }
 
@@ -145,9 +157,9 @@ export class KeeperClient {
    * @example
    * if ((await zk.exists("/ready", { watch: true })) === null) await nextEvent;
    */
-  async exists(path: string, options: { watch?: WatchOption } = {}): Promise<Stat | null> {
+  async exists(path: string, options: WatchReadOptions = {}): Promise<Stat | null> {
     try {
-      const value = await this.watched("data", path, options.watch, { op: "exists", path, watch: !!options.watch });
+      const value = await this.watched("data", path, options, { op: "exists", path, watch: !!options.watch });
       return value.stat ?? null;
     } catch (error) {
       if (isKeeperError(error, "NoNode")) return null;
@@ -161,8 +173,8 @@ export class KeeperClient {
    * @example
    * const { children } = await zk.getChildren("/workers", { watch: true });
    */
-  async getChildren(path: string, options: { watch?: WatchOption } = {}): Promise<{ children: string[]; stat: Stat }> {
-    const value = await this.watched("child", path, options.watch, { op: "getChildren", path, watch: !!options.watch });
+  async getChildren(path: string, options: WatchReadOptions = {}): Promise<{ children: string[]; stat: Stat }> {
+    const value = await this.watched("child", path, options, { op: "getChildren", path, watch: !!options.watch });
     return { children: value.children, stat: value.stat };
   }
 
@@ -197,8 +209,8 @@ export class KeeperClient {
    * @example
    * const [a, b] = await zk.multiRead([{ op: "getData", path: "/a" }, { op: "getChildren", path: "/b" }]);
    */
-  async multiRead(ops: { op: "getData" | "getChildren"; path: string }[]): Promise<MultiReadResult[]> {
-    const value = await this.call({ op: "multiRead", ops: ops.map(({ op, path }) => ({ op, path })) });
+  async multiRead(ops: { op: "getData" | "getChildren"; path: string }[], options: ReadOptions = {}): Promise<MultiReadResult[]> {
+    const value = await this.call({ op: "multiRead", ops: ops.map(({ op, path }) => ({ op, path })) }, options.consistency);
     return value.results.map((r): MultiReadResult => {
       if (r.op === "getData") return { op: "getData", data: decodeValue(r.data), stat: r.stat };
       if (r.op === "getChildren") return { op: "getChildren", children: r.children, stat: r.stat };
@@ -223,8 +235,8 @@ export class KeeperClient {
    * @example
    * const { acl } = await zk.getACL("/secure");
    */
-  async getACL(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
-    return await this.call({ op: "getACL", path });
+  async getACL(path: string, options: ReadOptions = {}): Promise<{ acl: Acl[]; stat: Stat }> {
+    return await this.call({ op: "getACL", path }, options.consistency);
   }
 
   /**
@@ -244,8 +256,8 @@ export class KeeperClient {
    * @example
    * await zk.getAllChildrenNumber("/jobs"); // 12
    */
-  async getAllChildrenNumber(path: string): Promise<number> {
-    const value = await this.call({ op: "getAllChildrenNumber", path });
+  async getAllChildrenNumber(path: string, options: ReadOptions = {}): Promise<number> {
+    const value = await this.call({ op: "getAllChildrenNumber", path }, options.consistency);
     return value.count;
   }
 
@@ -341,18 +353,30 @@ export class KeeperClient {
     await this.session.close();
   }
 
-  private call<O extends SessionOp>(op: O): Promise<SessionResult<O>> {
-    return this.session.request(op);
+  /**
+   * What this client has seen, per shard, as the opaque bookmark the HTTP API takes
+   * (`X-Edgekeeper-Bookmark`): a request sending it reads at least that far.
+   *
+   * @example
+   * await fetch(`${server}/v1/znodes/config`, { headers: { "X-Edgekeeper-Bookmark": zk.bookmark } });
+   */
+  get bookmark(): string {
+    return encodeBookmark(this.session.bookmark);
+  }
+
+  private call<O extends SessionOp>(op: O, consistency?: ReadModeText): Promise<SessionResult<O>> {
+    return this.session.request(op, consistency);
   }
 
   /** A read that may leave a one-shot watch: listen first, undo if the server set none. */
-  private async watched<O extends SessionOp>(kind: "data" | "child", path: string, watch: WatchOption | undefined, op: O): Promise<SessionResult<O>> {
+  private async watched<O extends SessionOp>(kind: "data" | "child", path: string, options: WatchReadOptions, op: O): Promise<SessionResult<O>> {
+    const { watch, consistency } = options;
     const listener = typeof watch === "function" ? watch : watch ? this.defaultWatcher : undefined;
-    if (!listener) return this.call(op);
+    if (!listener) return this.call(op, consistency);
     const alreadyListening = this.watches.has(kind, path, listener);
     this.watches.add(kind, path, listener);
     try {
-      const result = await this.call(op);
+      const result = await this.call(op, consistency);
       this.watches.set(kind, path);
       return result;
     } catch (error) {

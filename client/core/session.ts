@@ -11,9 +11,11 @@
  * last frame it received, which is no later, so by then the session is expired
  * there too.
  */
+import { type Bookmark, advanceBookmark, emptyBookmark, encodeBookmark } from "../../protocol/bookmark.ts";
 import { KeeperError } from "../../protocol/errors.ts";
 import { type HopRecord, hopClock } from "../../protocol/hops.ts";
 import type { MultiItemResult, WithBase64 } from "../../protocol/operations.ts";
+import { type ReadMode, type ReadModeText, formatReadMode, parseReadMode } from "../../protocol/read-modes.ts";
 import type { ClientMessage, ServerMessage, SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -50,12 +52,16 @@ export interface SessionOptions {
   random?: () => number;
   /** Benchmarks: called with each answer's hop timestamps, from a server started with --trace-hops (protocol/hops.ts). */
   onHops?: (record: HopRecord) => void;
+  /** The read mode of every read that names none (docs/consistency.md). Default `sequential`. */
+  consistency?: ReadModeText;
 }
 
 export type SessionEventMessage = Extract<ServerMessage, { t: "event" }>;
 
 interface Pending {
   op: SessionOp;
+  /** Its read mode, when not `sequential`. */
+  consistency?: string;
   resolve: (value: SessionResult) => void;
   reject: (error: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -85,6 +91,8 @@ export class Session {
   timeoutMs: number;
   /** The highest zxid seen in an answer or event. */
   lastZxid = 0;
+  /** The highest zxid seen per shard, from answers and events: handed to the host on every (re)connect. */
+  readonly bookmark: Bookmark;
   /** Requests re-sent first on every new or resumed session (addAuth). */
   readonly replay: SessionOp[] = [];
 
@@ -109,12 +117,15 @@ export class Session {
   private starting: { resolve: () => void; reject: (e: unknown) => void; timer: ReturnType<typeof setTimeout> } | undefined;
 
   private readonly options: SessionOptions;
+  private readonly defaultConsistency: ReadMode;
 
   constructor(options: SessionOptions) {
     this.options = options;
     if (options.servers.length === 0) throw new KeeperError("BadArguments", "connect needs at least one server");
     this.WebSocketCtor = options.WebSocket ?? defaultWebSocket();
     this.timeoutMs = options.sessionTimeoutMs;
+    this.bookmark = emptyBookmark(options.namespace ?? "default");
+    this.defaultConsistency = parseReadMode(options.consistency);
     this.serverIndex = Math.floor((options.random ?? Math.random)() * options.servers.length);
   }
 
@@ -134,7 +145,7 @@ export class Session {
    * Sends one request; the promise settles with its answer's value (the op's result,
    * as protocol/operations.ts's ResultOf names it) or KeeperError.
    */
-  request<O extends SessionOp>(op: O): Promise<SessionResult<O>> {
+  request<O extends SessionOp>(op: O, consistency?: ReadModeText): Promise<SessionResult<O>> {
     return new Promise((resolveAs, reject) => {
       if (this.phase === "closed") {
         reject(new KeeperError("SessionExpired", "the client is closed"));
@@ -142,7 +153,10 @@ export class Session {
       }
       // Answers pair with requests by xid, not by type: the host answers each op with its own result.
       const resolve = resolveAs as (value: SessionResult) => void;
-      this.enqueue(this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject });
+      const mode = consistency === undefined ? this.defaultConsistency : parseReadMode(consistency);
+      const pending: Pending = this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject };
+      if (mode.kind !== "sequential") pending.consistency = formatReadMode(mode);
+      this.enqueue(pending);
     });
   }
 
@@ -206,7 +220,7 @@ export class Session {
       if (pending.timer !== undefined) clearTimeout(pending.timer);
       pending.timer = undefined;
       this.inFlight.set(xid, pending);
-      return { t: "req", sid, xid, op: pending.op };
+      return pending.consistency === undefined ? { t: "req", sid, xid, op: pending.op } : { t: "req", sid, xid, op: pending.op, consistency: pending.consistency };
     });
     if (!this.socket.send(messages)) {
       // Not sent at all: safe to send again after the resume.
@@ -234,6 +248,7 @@ export class Session {
           opened = true;
           const hello: ClientMessage = { t: "connect", ref, timeoutMs: this.options.sessionTimeoutMs };
           if (this.sessionId !== undefined) Object.assign(hello, { sessionId: this.sessionId, password: this.password });
+          if (this.bookmark.shards.size > 0) Object.assign(hello, { bookmark: encodeBookmark(this.bookmark) });
           socket.send([hello]);
         },
         onMessages: (messages) => {
@@ -303,6 +318,7 @@ export class Session {
       case "event":
         if (message.sid !== this.sessionId) return;
         this.lastZxid = Math.max(this.lastZxid, message.zxid);
+        if (message.shard !== undefined) advanceBookmark(this.bookmark, message.shard, message.zxid);
         this.events.emit("event", message);
         return;
       case "closed":
@@ -354,6 +370,7 @@ export class Session {
     this.inFlight.delete(message.xid);
     if (message.hops && pending.sentAt !== undefined) this.options.onHops?.({ sent: pending.sentAt, received: hopClock(), host: message.hops });
     this.lastZxid = Math.max(this.lastZxid, message.zxid ?? 0);
+    if (message.shard !== undefined) advanceBookmark(this.bookmark, message.shard, message.zxid);
     if (message.ok) {
       pending.resolve(message.value);
     } else {

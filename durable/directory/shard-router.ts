@@ -22,8 +22,11 @@ import {
 import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
-import type { WatchHost } from "../shard/shard-do.ts";
+import type { ReplicaReadAt } from "../replication/replica-runner.ts";
+import { replicaObjectName } from "../replication/replica-name.ts";
+import type { ReplicaReadAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
+import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
@@ -39,19 +42,22 @@ interface ShardStub {
   hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }>;
   addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome>;
   removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome>;
+  replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer>;
 }
 
 /**
  * How a session host takes part in a request: `ackSeqFor` says what it has processed
  * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
  * answered it is still owed (called on every answer, also one that said `moved`),
- * `beforeSend` as for `execute`.
+ * `beforeSend` as for `execute`, `reads` the session's read mode and bookmark.
  */
 export interface HostCall {
   host: WatchHost;
   ackSeqFor(shardKey: string): number;
   receive(shardKey: string, notifications: WatchNotification[]): void;
   beforeSend?: (mount: Mount) => void;
+  /** The session's read mode and bookmark, advanced by every answer (read-routing.ts). */
+  reads?: ReadContext;
 }
 
 /** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
@@ -63,6 +69,9 @@ export interface ChangesAnswer {
 
 const TABLE_TTL_MS = 5_000;
 const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The replica placement that served an answer (a leader's answers have none). */
+const servedPlacements = new WeakMap<Outcome, ReadPlacement>();
+
 /** The isolate's shared RPCs of `execute`, keyed by namespace, shard and caller (shared-rpc.ts). */
 let sharedRpcs: SharedRpcs | undefined;
 
@@ -73,37 +82,44 @@ export class ShardRouter {
   private readonly keepAlive: KeepAlive | undefined;
   /** How calls reach the directory and the shards, from the caller's region. */
   private readonly link: RegionLink;
+  /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
+  protected readonly reads: ReadContext | undefined;
 
   /**
-   * `keepAlive` (the Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's
-   * concurrent requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   * `reads`: the caller's read mode and bookmark (read-routing.ts). `keepAlive` (the
+   * Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's concurrent
+   * requests to the same shard (shared-rpc.ts). Without it, one RPC each.
    */
-  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), keepAlive?: KeepAlive) {
+  constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext, keepAlive?: KeepAlive) {
     this.env = env;
     this.namespace = namespace;
     this.log = new Logger(logLevelOf(env));
     this.link = link;
+    this.reads = reads;
     this.keepAlive = keepAlive;
   }
 
   /**
-   * One RPC to a shard, logged: at debug its ops, shard, latency and the errors its
-   * ops were answered with; at error a failure of the call itself (then rethrown).
+   * One RPC to a shard's leader, logged: at debug its ops, shard, latency and the
+   * errors its ops were answered with; at error a failure of the call itself (then
+   * rethrown). Its answers advance the caller's bookmark (read-routing.ts).
    */
-  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: () => Promise<T>, outcomes: (answer: T) => readonly Outcome[]): Promise<T> {
+  private async logged<T>(mount: Mount, requests: readonly ShardRequest[], rpc: (shard: ShardStub) => Promise<T>, outcomes: (answer: T) => Outcome[], reads: ReadContext | undefined): Promise<T> {
     const started = Date.now();
     const fields = () => ({ namespace: this.namespace, shard: mount.shard, ops: requests.map((r) => r.op), ms: Date.now() - started });
+    let answer: T;
     try {
-      const answer = await rpc();
+      answer = await rpc(this.shard(mount));
       if (this.log.enabled("debug")) {
         const errors = outcomes(answer).flatMap((o) => (o.ok || o.moved ? [] : [o.error.name]));
         this.log.debug("shard call", { ...fields(), ...(errors.length > 0 ? { errors } : {}) });
       }
-      return answer;
     } catch (err) {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
       throw err;
     }
+    reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
+    return answer;
   }
 
   private directory() {
@@ -134,6 +150,23 @@ export class ShardRouter {
 
   private shard(mount: Mount): ShardStub {
     return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
+  }
+
+  /**
+   * Reads at the replica a placement names, through its read API: the outcomes if it
+   * was ready, else undefined (also when the call failed: the leader serves instead).
+   */
+  private async atReplica(mount: Mount, placement: Extract<ReadPlacement, { at: "replica" }>, caller: Caller, requests: ShardRequest[]): Promise<Outcome[] | undefined> {
+    const name = replicaObjectName(shardObjectName(this.namespace, mount.shard), placement.region);
+    const { minZxid, waitMs, maxStalenessMs } = placement;
+    try {
+      const stub = this.link.shard(name) as unknown as ShardStub;
+      const answer = await stub.replicaRead(mount.prefix, caller, requests, maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs });
+      return answer.ready ? answer.outcomes : undefined;
+    } catch (err) {
+      this.log.warn("replica read failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
+      return undefined;
+    }
   }
 
   /** `route`, with a request no one shard can serve as its error. */
@@ -186,12 +219,16 @@ export class ShardRouter {
   /** One request in the next RPC shared with others to its shard as the same caller; sent again, first, while its batch defers it. */
   private async executeShared(mount: Mount, caller: Caller, request: ShardRequest, keepAlive: KeepAlive): Promise<Outcome> {
     sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
-    // The caller's region too: a shared RPC is delayed as from one region.
-    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids]);
-    const send = (batch: ShardRequest[]) => this.executeOn(mount, caller, batch);
+    // The caller's region too: a shared RPC is delayed as from one region; and where
+    // its reads are placed, so that every request of a lane asks the same copy.
+    const placement = this.reads?.place(mount.shard, [request]);
+    const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids, placement ?? null]);
+    const send = (batch: ShardRequest[]) => this.sendBatch(mount, caller, batch, placement);
     let outcome = await sharedRpcs.run(key, request, send, keepAlive);
     while (!outcome.ok && outcome.deferred) outcome = await sharedRpcs.run(key, request, send, keepAlive, true);
-    return outcome;
+    const answers = [outcome];
+    this.take(mount, [request], answers);
+    return answers[0]!;
   }
 
   /**
@@ -213,7 +250,7 @@ export class ShardRouter {
       const mount = this.route(await this.table(fresh), request);
       call.beforeSend?.(mount);
       const key = this.shardKey(mount);
-      const answer = await this.logged(mount, [request], () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes);
+      const answer = await this.logged(mount, [request], (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes, call.reads ?? this.reads);
       call.receive(key, answer.notifications);
       return { outcome: answer.outcomes[0], mount };
     }, (answer) => isMoved(answer.outcome));
@@ -224,7 +261,7 @@ export class ShardRouter {
 
   /**
    * `hostExecute` for many requests of one caller, in order: the run of consecutive
-   * requests served by the first one's shard goes in one RPC (STACK.md: batching per
+   * requests served by the first one's shard, in its read mode, goes in one RPC (STACK.md: batching per
    * RPC gave 13-25x). `call.beforeSend` runs before the RPC. Answers a prefix of the
    * requests, at least one, so that the caller passes each RPC's answer on before
    * asking for more: the run ends at the next shard, or where that shard's answer
@@ -237,11 +274,11 @@ export class ShardRouter {
     const mount = this.routeOrError(table, requests[0]!);
     if (mount instanceof KeeperError) return [{ ok: false, zxid: 0, error: mount.toBody() }];
     let end = 1;
-    while (end < requests.length && this.routeOrError(table, requests[end]!) === mount) end++;
+    while (end < requests.length && this.routeOrError(table, requests[end]!) === mount && sameReadMode(requests[end]!, requests[0]!)) end++;
     call.beforeSend?.(mount);
     const key = this.shardKey(mount);
     const batch = requests.slice(0, end);
-    const answer = await this.logged(mount, batch, () => this.shard(mount).hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes);
+    const answer = await this.logged(mount, batch, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes, call.reads ?? this.reads);
     call.receive(key, answer.notifications);
     const outcomes: Outcome[] = [];
     for (const outcome of answer.outcomes) {
@@ -279,7 +316,7 @@ export class ShardRouter {
    */
   async waitForChange(reader: Caller, path: string, scope: ChangeScope, afterZxid: number, timeoutMs: number): Promise<Outcome<{ changed: boolean; zxid: number }>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).waitForChange(mount.prefix, reader, path, scope, afterZxid, timeoutMs);
+    return this.fromLeader(mount, await this.shard(mount).waitForChange(mount.prefix, reader, path, scope, afterZxid, timeoutMs));
   }
 
   /**
@@ -288,12 +325,63 @@ export class ShardRouter {
    */
   async changesFor(reader: Caller, path: string, scope: ChangeScope, afterZxid: number): Promise<Outcome<ChangesAnswer>> {
     const mount = mountFor(await this.table(), path);
-    return this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid);
+    return this.fromLeader(mount, await this.shard(mount).changesFor(mount.prefix, reader, path, scope, afterZxid));
   }
 
-  /** Executes requests on the shard of `mount`, whatever their paths (getEphemerals of a session's shards). */
+  /** A leader's answer outside read routing (long polls and change streams, which leaders serve), as the caller's reads take it. */
+  private fromLeader<T>(mount: Mount, outcome: Outcome<T>): Outcome<T> {
+    if (!this.reads) return outcome;
+    const answers: Outcome[] = [outcome];
+    this.reads.answeredByLeader(mount.shard, [], answers);
+    return answers[0] as Outcome<T>;
+  }
+
+  /**
+   * Takes an answer that a session host got from a shard's leader (a host reads at
+   * leaders) on this caller's behalf: it advances the caller's bookmark as if this
+   * router had made the call. The shard is the one this router's table routes the
+   * request to.
+   */
+  protected async relayed(request: ShardRequest, outcome: Outcome): Promise<void> {
+    if (!this.reads) return;
+    const mount = this.routeOrError(await this.table(), request);
+    if (mount instanceof KeeperError) return;
+    this.reads.answeredByLeader(mount.shard, [request], [outcome]);
+  }
+
+  /**
+   * Executes requests on the shard of `mount`, whatever their paths (getEphemerals
+   * of a session's shards): reads where read routing places them (a replica ready
+   * for them, else the leader), writes at the leader.
+   */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
-    return this.logged(mount, requests, () => this.shard(mount).execute(mount.prefix, caller, requests), (outcomes) => outcomes);
+    const outcomes = await this.sendBatch(mount, caller, requests, this.reads?.place(mount.shard, requests));
+    this.take(mount, requests, outcomes);
+    return outcomes;
+  }
+
+  /**
+   * Sends requests to the copy `placement` names (a replica ready for them, else the
+   * leader), recording which placement served each answer: one RPC may carry several
+   * callers' requests (executeShared), and each caller takes its own (`take`).
+   */
+  private async sendBatch(mount: Mount, caller: Caller, requests: ShardRequest[], placement: ReadPlacement | undefined): Promise<Outcome[]> {
+    if (placement?.at === "replica") {
+      const outcomes = await this.atReplica(mount, placement, caller, requests);
+      if (outcomes) {
+        for (const outcome of outcomes) servedPlacements.set(outcome, placement);
+        return outcomes;
+      }
+    }
+    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes, undefined);
+  }
+
+  /** The caller's reads take its answers (in place: a refused read's outcome is replaced). */
+  private take(mount: Mount, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
+    if (!this.reads) return;
+    const placement = outcomes[0] && servedPlacements.get(outcomes[0]);
+    if (placement) this.reads.answered(mount.shard, placement, requests, outcomes);
+    else this.reads.answeredByLeader(mount.shard, requests, outcomes);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent). */

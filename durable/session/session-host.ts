@@ -18,6 +18,7 @@ import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
+import { SessionBookmarks } from "./session-bookmarks.ts";
 import { SessionLiveness } from "./session-liveness.ts";
 import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
@@ -66,6 +67,8 @@ export class SessionHost extends EdgekeeperObject {
   /** A listInDirectory call is under way. */
   private listing = false;
   private shardRouter: ShardRouter | undefined;
+  /** Each session's highest zxid seen per shard, for routing its reads. */
+  private readonly bookmarks: SessionBookmarks;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -75,6 +78,7 @@ export class SessionHost extends EdgekeeperObject {
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
+    this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()));
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
@@ -107,6 +111,7 @@ export class SessionHost extends EdgekeeperObject {
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
       takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
     void ctx.blockConcurrencyWhile(async () => {
@@ -145,6 +150,7 @@ export class SessionHost extends EdgekeeperObject {
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
       receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
       beforeSend,
+      reads: this.bookmarks.readsOf(sessionId),
     };
   }
 
@@ -168,6 +174,7 @@ export class SessionHost extends EdgekeeperObject {
       return id;
     });
     if (this.store.meta("listed") === undefined) void this.listInDirectory(namespace, hostNumber);
+    this.bookmarks.opened(sessionId);
     return { sessionId, password, timeoutMs };
   }
 
@@ -281,6 +288,8 @@ export class SessionHost extends EdgekeeperObject {
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
+      // A session shown a change reads no copy that has not applied it (watch before data).
+      if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
       const ws = this.liveness.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);
@@ -388,6 +397,7 @@ export class SessionHost extends EdgekeeperObject {
     }
     const orphans = this.watches.dropSession(sessionId);
     this.store.delete(sessionId);
+    this.bookmarks.forget(sessionId);
     await this.runner.removeOrphans(sessionId, orphans);
     return socket;
   }

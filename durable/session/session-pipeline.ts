@@ -16,7 +16,8 @@
  * 5. Answered in order, each as soon as its outcome is known. Watch events riding on
  *    a shard's answer reach the session before that answer (ShardRouter's `receive`).
  */
-import { type HostHops, type Id, KeeperError, type Limits, type Outcome, scopeAllows } from "../../protocol/index.ts";
+import { type HostHops, type Id, KeeperError, type Limits, type Outcome, SEQUENTIAL, parseReadMode, scopeAllows } from "../../protocol/index.ts";
+import { shardThatAnswered } from "../directory/read-routing.ts";
 import { type ServerMessage, type SessionResult, withBase64 } from "../../protocol/session-protocol.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import type { SessionLiveness } from "./session-liveness.ts";
@@ -68,6 +69,8 @@ function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): Ser
     res = { t: "res", sid, xid, zxid: outcome.zxid, ok: false, error: outcome.error };
     if (outcome.results) res.results = withBase64(outcome.results);
   }
+  const shard = shardThatAnswered(outcome);
+  if (shard !== undefined) res.shard = shard;
   if (hops) res.hops = hops;
   return res;
 }
@@ -146,6 +149,8 @@ export class SessionPipeline {
     let op: HostOp | KeeperError;
     try {
       op = parseSessionOp(m.op, this.parts.limits);
+      const mode = parseReadMode(m.consistency);
+      if (op.op === "shard" && mode !== SEQUENTIAL) op.request.consistency = mode;
       const needed = scopeNeededByHostOp(op);
       if (!scopeAllows(attachment.scope, needed)) throw new KeeperError("NoAuth", `this needs the ${needed} right; the socket's token has scope ${attachment.scope}`);
     } catch (err) {

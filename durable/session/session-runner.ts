@@ -149,8 +149,11 @@ export class SessionRunner {
           return await this.executeOne(caller, op.request);
         case "sync": {
           // Answered once the path's shard has applied everything before it: a read there, in order.
-          const outcome = await this.executeOne(caller, { op: "exists", path: op.path });
-          return outcome.ok ? { ok: true, zxid: outcome.zxid, value: { path: op.path } } : outcome;
+          // At the leader, so the session's bookmark becomes the leader's commit point.
+          const outcome = await this.executeOne(caller, { op: "exists", path: op.path, consistency: { kind: "linearizable" } });
+          // The same outcome, so that which shard answered it stays known (shardThatAnswered).
+          if (outcome.ok) outcome.value = { path: op.path };
+          return outcome;
         }
         case "addWatch":
           return await this.addWatch(caller, op.path, op.mode);

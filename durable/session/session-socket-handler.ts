@@ -8,7 +8,7 @@
  * frame that cannot be read closes its socket (1003 or 1008), and nothing else:
  * other sockets and the sessions' state are untouched.
  */
-import { KeeperError, isScope } from "../../protocol/index.ts";
+import { type Bookmark, KeeperError, decodeBookmark, isScope } from "../../protocol/index.ts";
 import { PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import type { SocketLimits } from "../base/settings.ts";
 import { ConnectAdmission } from "./connect-admission.ts";
@@ -44,6 +44,8 @@ export interface SocketHandlerParts {
   scheduleExpiry(): Promise<void>;
   /** Events that fired for a session while it had no socket, in order; taken. */
   takeQueuedEvents(sessionId: number): ServerMessage[];
+  /** Takes what a connecting client says it has seen into the session's bookmark. */
+  mergeBookmark(sessionId: number, bookmark: Bookmark): void;
   /** A socket went: its sessions wait for a resume. */
   detach(ws: WebSocket): void;
 }
@@ -177,10 +179,13 @@ export class SocketHandler {
       if (m.clientAddress !== undefined && !attachment.relay) {
         return refuse(new KeeperError("NoAuth", "only a socket opened with the bearer token may name its clients' addresses"));
       }
+      // Checked before anything changes: a bad bookmark refuses the connect (BadArguments).
+      const seen = m.bookmark === undefined ? undefined : decodeBookmark(m.bookmark, attachment.namespace);
       if (m.sessionId === undefined) {
         if (full()) return refuse(new KeeperError("Throttled", `a socket may carry at most ${socketLimits.maxSessionsPerSocket} sessions`));
         const grant = this.parts.createSession(attachment.namespace, attachment.hostNumber, m.timeoutMs, attachment.socketId);
         if (m.clientAddress !== undefined) store.setClientAddress(grant.sessionId, m.clientAddress);
+        if (seen) this.parts.mergeBookmark(grant.sessionId, seen);
         send({ t: "connected", ref: m.ref, ...grant, resumed: false });
         void this.parts.scheduleExpiry().catch((err) => console.error("setting the expiry alarm failed", err));
         return;
@@ -202,6 +207,7 @@ export class SocketHandler {
       liveness.renew(row);
       // The identity is the resuming connection's, as ZooKeeper's ip is per connection.
       store.setClientAddress(row.id, m.clientAddress ?? null);
+      if (seen) this.parts.mergeBookmark(row.id, seen);
       send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true });
       // Events that fired while it had no socket, in order.
       for (const event of this.parts.takeQueuedEvents(row.id)) send(event);

@@ -107,7 +107,7 @@ export function echoCloseCode(code: number): number {
 /** One checked message of a frame; `bad` ones carry the answer, if they can be paired with one. */
 export type Incoming =
   | Extract<ClientMessage, { t: "connect" }>
-  | { t: "req"; sid: number; xid: number; op: unknown }
+  | { t: "req"; sid: number; xid: number; op: unknown; consistency?: string }
   | { t: "ping" }
   | { t: "bad"; reply?: ServerMessage; problem: string };
 
@@ -137,17 +137,20 @@ function checkMessage(raw: unknown): Incoming {
       if (m.clientAddress !== undefined && !(typeof m.clientAddress === "string" && parseIpAddress(m.clientAddress))) {
         return problem("connect: clientAddress must be an IPv4 or IPv6 address");
       }
+      if (m.bookmark !== undefined && typeof m.bookmark !== "string") return problem("connect: bookmark must be a string");
       return {
         t: "connect",
         ref: m.ref,
         timeoutMs: m.timeoutMs,
         ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }),
         ...(m.clientAddress === undefined ? {} : { clientAddress: m.clientAddress as string }),
+        ...(m.bookmark === undefined ? {} : { bookmark: m.bookmark as string }),
       };
     }
     case "req":
       if (!isInt(m.sid) || !isInt(m.xid)) return problem("req needs numeric sid and xid");
-      return { t: "req", sid: m.sid, xid: m.xid, op: m.op };
+      if (m.consistency !== undefined && typeof m.consistency !== "string") return problem("req: consistency must be a string");
+      return { t: "req", sid: m.sid, xid: m.xid, op: m.op, ...(m.consistency === undefined ? {} : { consistency: m.consistency as string }) };
     default:
       return problem(`unknown message type ${JSON.stringify(m.t)}; expected connect or req`);
   }

@@ -253,12 +253,12 @@ export class SessionWatches {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
     const { kinds: own, recursivePaths } = watchesFiredBy(event, n.path);
-    const fired: WatchRow[] = [];
+    const fired: (WatchRow & { shard: string })[] = [];
     if (own.length > 0) {
       fired.push(
         ...this.sql
-          .exec<WatchRow>(
-            `SELECT session_id, path, kind FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
+          .exec<WatchRow & { shard: string }>(
+            `SELECT session_id, path, kind, shard FROM session_watches WHERE path = ? AND set_zxid < ? AND kind IN (${own.map(() => "?").join(", ")})`,
             n.path,
             n.zxid,
             ...own,
@@ -270,8 +270,8 @@ export class SessionWatches {
       fired.push(
         ...inChunks(recursivePaths, (chunk, marks) =>
           this.sql
-            .exec<WatchRow>(
-              `SELECT session_id, path, kind FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
+            .exec<WatchRow & { shard: string }>(
+              `SELECT session_id, path, kind, shard FROM session_watches WHERE kind = 'recursive' AND set_zxid < ? AND path IN (${marks})`,
               n.zxid,
               ...chunk,
             )
@@ -284,7 +284,7 @@ export class SessionWatches {
     for (const w of firing) if (firesOnce(w.kind)) this.fired.set(rowKey(w.session_id, w.path, w.kind), w);
     return firing
       .filter((w) => firesOnce(w.kind) || mayReadNode(n.acl, idsOf(w.session_id)))
-      .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, kind: w.kind, watchPath: w.path }]);
+      .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, shard: w.shard, kind: w.kind, watchPath: w.path }]);
   }
 
   /** Keeps an event for a session with no socket. */

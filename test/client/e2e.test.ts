@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ConnectionState, type KeeperClient, type WatchEvent, connect } from "../../client/index.ts";
+import { decodeBookmark } from "../../protocol/bookmark.ts";
 import { MAX_READABLE_VALUE_BYTES } from "../../protocol/limits.ts";
 import { type LocalServer, type Proxy, startLocalServer, startProxy } from "../harness/local-server.ts";
 
@@ -132,4 +133,19 @@ it("resumes the same session after its socket drops, ephemerals intact", async (
   } finally {
     await proxy.close();
   }
+});
+
+it("reads in every mode, and its bookmark lets a plain HTTP request read what it wrote", async () => {
+  const namespace = freshNamespace();
+  const zk = await open(namespace);
+  await zk.create("/modes", "v1");
+  const written = await zk.setData("/modes", "v2");
+  for (const consistency of ["sequential", "linearizable", "bounded=100", "any"] as const) {
+    expect(text((await zk.getData("/modes", { consistency })).data)).toBe("v2");
+  }
+  const res = await fetch(`${server.base}/v1/znodes/modes`, { headers: { "X-Edgekeeper-Namespace": namespace, "X-Edgekeeper-Bookmark": zk.bookmark } });
+  expect(res.status).toBe(200);
+  expect(((await res.json()) as { data: string }).data).toBe("v2");
+  expect(res.headers.get("X-Edgekeeper-Served-By")).toBe("local/leader");
+  expect(decodeBookmark(res.headers.get("X-Edgekeeper-Bookmark")!, namespace).shards.get("root")).toBe(written.mzxid);
 });

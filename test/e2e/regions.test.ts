@@ -132,7 +132,11 @@ describe("with --regions set", () => {
     const root = body.shards.find((shard: Any) => shard.prefix === "/");
     expect(root.leader).toMatchObject({ region: "wnam", epoch: 1 });
     expect(root.leader.lastZxid).toBeGreaterThan(2 ** 32);
-    expect(root.replicas).toEqual([]);
+    // Replicas start at the first read routed to them: those the reads above reached, each in a region besides the leader's.
+    for (const replica of root.replicas) {
+      expect(REGIONS.filter((region) => region !== "wnam")).toContain(replica.region);
+      expect(replica.appliedZxid).toBeLessThanOrEqual(root.leader.lastZxid);
+    }
     expect(body.next).toBeUndefined();
   });
 });

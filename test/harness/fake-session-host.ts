@@ -54,6 +54,8 @@ export class FakeSessionHost {
   minTimeoutMs = 300;
   maxTimeoutMs = 4_000;
   zxid = 0;
+  /** The shard answers name (none when undefined), as a host names the shard whose zxid an answer carries. */
+  shard: string | undefined;
   private nextId = 0x1000;
   private server!: WsServer;
   private readonly reaper: ReturnType<typeof setInterval>;
@@ -175,7 +177,7 @@ export class FakeSessionHost {
 
   private respond(message: Extract<ClientMessage, { t: "req" }>, conn: WsConnection): ServerMessage[] {
     const session = this.sessions.get(message.sid);
-    const base = { sid: message.sid, xid: message.xid, zxid: this.zxid };
+    const base = { sid: message.sid, xid: message.xid, zxid: this.zxid, ...(this.shard === undefined ? {} : { shard: this.shard }) };
     if (!session || session.conn !== conn) {
       return [{ t: "res", ...base, ok: false, error: { name: "SessionExpired", code: -112, message: "session expired" } }];
     }

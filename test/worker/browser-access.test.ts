@@ -137,6 +137,8 @@ describe("CORS", () => {
     expect(created.status).toBe(201);
     expect(created.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
     expect(created.headers.get("Access-Control-Expose-Headers")).toContain("ETag");
+    expect(created.headers.get("Access-Control-Expose-Headers")).toContain("X-Edgekeeper-Bookmark");
+    expect(created.headers.get("Access-Control-Expose-Headers")).toContain("X-Edgekeeper-Served-By");
     expect(created.headers.get("Vary")).toContain("Origin");
     // Errors too, so that the page can read them.
     const refused = await call(`${ORIGIN}/v1/znodes/a`, { method: "POST", body: "{}", headers }, configured);

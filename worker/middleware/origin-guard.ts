@@ -23,7 +23,7 @@ import { KeeperError } from "../../protocol/index.ts";
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /** The response headers a page on an allowed origin may read. */
-const EXPOSED_HEADERS = ["ETag", "Location", "X-Edgekeeper-Index"];
+const EXPOSED_HEADERS = ["ETag", "Location", "X-Edgekeeper-Index", "X-Edgekeeper-Bookmark", "X-Edgekeeper-Served-By"];
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 /** A comma-separated setting as a set of lowercased entries. */

@@ -1,0 +1,89 @@
+/**
+ * Each session's bookmark: the highest zxid it has been shown per shard, from every
+ * answer (ShardRouter advances it through the session's ReadContext) and every
+ * watch event the host passes on, so its sequential reads are routed to a copy
+ * that has applied at least that much. `sync` advances it to the leader's commit
+ * point. Kept in memory, so after a restart of the host a session's bookmark is
+ * partial: until the client hands its own back (the connect message's `bookmark`,
+ * as the TypeScript client does on every resume), a shard it does not name is read
+ * at the leader, whose answer makes it whole for that shard.
+ */
+import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
+import { ReadContext, type ReadRouting, readRoutingOf } from "../directory/read-routing.ts";
+import type { EdgekeeperEnv } from "../env.ts";
+
+export class SessionBookmarks {
+  private readonly routing: ReadRouting;
+  private readonly namespace: () => string;
+  private readonly bookmarks = new Map<number, Bookmark>();
+  /** Sessions whose bookmark holds all they have seen: opened by this instance, or handed a client's. */
+  private readonly whole = new Set<number>();
+  /** What clients handed back that no leader has checked yet, per session. */
+  private readonly unchecked = new Map<number, Map<string, number>>();
+
+  constructor(env: EdgekeeperEnv, namespace: () => string) {
+    // Leaders only, until a host takes its watch events from the replica its reads go
+    // to: a replica could show a session a change before the leader's event for it.
+    const routing = readRoutingOf(env);
+    this.routing = { ...routing, copies: { ...routing.copies, replicaRegions: [] } };
+    this.namespace = namespace;
+  }
+
+  /** The session's bookmark (empty at first). */
+  of(sessionId: number): Bookmark {
+    let bookmark = this.bookmarks.get(sessionId);
+    if (!bookmark) {
+      bookmark = emptyBookmark(this.namespace());
+      this.bookmarks.set(sessionId, bookmark);
+    }
+    return bookmark;
+  }
+
+  /**
+   * The session's reads for one call to a shard: its bookmark, advanced by the
+   * answers; each request's own mode (`consistency`) or sequential.
+   */
+  readsOf(sessionId: number): ReadContext {
+    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { partial: !this.whole.has(sessionId), unchecked: this.uncheckedOf(sessionId) });
+  }
+
+  /** A session this instance opened: it has seen nothing yet, so its bookmark is whole. */
+  opened(sessionId: number): void {
+    this.whole.add(sessionId);
+  }
+
+  /** Raises the session's zxid of `shard` to `zxid` (an event it was sent). */
+  advance(sessionId: number, shard: string, zxid: number): void {
+    advanceBookmark(this.of(sessionId), shard, zxid);
+  }
+
+  /**
+   * Takes what a connecting client says it has seen, which is all it has seen
+   * (checked against each leader when it next answers).
+   */
+  merge(sessionId: number, seen: Bookmark): void {
+    const bookmark = this.of(sessionId);
+    const unchecked = this.uncheckedOf(sessionId);
+    for (const [shard, zxid] of seen.shards) {
+      advanceBookmark(bookmark, shard, zxid);
+      unchecked.set(shard, Math.max(unchecked.get(shard) ?? 0, zxid));
+    }
+    this.whole.add(sessionId);
+  }
+
+  /** Forgets a session that ended. */
+  forget(sessionId: number): void {
+    this.bookmarks.delete(sessionId);
+    this.whole.delete(sessionId);
+    this.unchecked.delete(sessionId);
+  }
+
+  private uncheckedOf(sessionId: number): Map<string, number> {
+    let unchecked = this.unchecked.get(sessionId);
+    if (!unchecked) {
+      unchecked = new Map();
+      this.unchecked.set(sessionId, unchecked);
+    }
+    return unchecked;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Read modes with read replicas, through the Worker as `npm start --regions` runs
+ * it (the setting is all that differs): a caller in a region other than the
+ * leader's reads at that region's replica when the mode allows and the replica is
+ * ready, at the leader otherwise, and always sees what its bookmark says it wrote.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { app } from "../../worker/app.ts";
+import { ORIGIN, uniqueNamespace, znodeUrl } from "../harness/http.ts";
+import { eventually } from "../harness/sessions.ts";
+
+const regions = { ...env, EDGEKEEPER_REGIONS: "enam,apac" };
+
+function caller(namespace: string, region: string) {
+  return (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) =>
+    app.fetch(
+      new Request(path.startsWith("/v1") ? `${ORIGIN}${path}` : znodeUrl(path), {
+        method,
+        headers: { "X-Edgekeeper-Namespace": namespace, "X-Edgekeeper-Region": region, ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+      regions,
+    );
+}
+
+describe("reads with replicas", () => {
+  it("a sequential read from another region is served by its replica once ready, and always shows the caller's writes", async () => {
+    const namespace = uniqueNamespace("replica-reads");
+    const inApac = caller(namespace, "apac");
+    const created = await inApac("POST", "/cfg", {}, { data: "v1" });
+    expect(created.status).toBe(201);
+    expect(created.headers.get("X-Edgekeeper-Served-By")).toBe("enam/leader");
+    let bookmark = created.headers.get("X-Edgekeeper-Bookmark")!;
+
+    // The first read starts the replica (not ready: the leader serves), later ones find it ready.
+    await eventually("a read served by the apac replica", async () => {
+      const read = await inApac("GET", "/cfg", { "X-Edgekeeper-Bookmark": bookmark });
+      expect(read.status).toBe(200);
+      expect((await read.json<{ data: string }>()).data).toBe("v1");
+      return read.headers.get("X-Edgekeeper-Served-By") === "apac/replica";
+    }, 30_000);
+
+    for (const version of ["v2", "v3", "v4"]) {
+      const written = await inApac("PUT", "/cfg", {}, { data: version });
+      expect(written.status).toBe(200);
+      bookmark = written.headers.get("X-Edgekeeper-Bookmark")!;
+      const read = await inApac("GET", "/cfg", { "X-Edgekeeper-Bookmark": bookmark });
+      expect((await read.json<{ data: string }>()).data).toBe(version);
+      expect(["apac/replica", "enam/leader"]).toContain(read.headers.get("X-Edgekeeper-Served-By"));
+    }
+  });
+
+  it("linearizable reads stay at the leader; any reads at the replica; a caller in the leader's region reads at the leader", async () => {
+    const namespace = uniqueNamespace("replica-modes");
+    const inApac = caller(namespace, "apac");
+    expect((await inApac("POST", "/m", {}, { data: "x" })).status).toBe(201);
+    await eventually("an any read served by the apac replica", async () => {
+      const read = await inApac("GET", "/m", { "X-Edgekeeper-Consistency": "any" });
+      return read.status === 200 && read.headers.get("X-Edgekeeper-Served-By") === "apac/replica";
+    }, 30_000);
+    const linearizable = await inApac("GET", "/m", { "X-Edgekeeper-Consistency": "linearizable" });
+    expect(linearizable.headers.get("X-Edgekeeper-Served-By")).toBe("enam/leader");
+    const inEnam = await caller(namespace, "enam")("GET", "/m");
+    expect(inEnam.headers.get("X-Edgekeeper-Served-By")).toBe("enam/leader");
+  });
+});
