@@ -1,27 +1,35 @@
 /**
- * `npm run bench -- --regions`: what the simulated regions cost a caller (a first
- * version). Two servers: one started with --regions over the five simulated regions
- * (leaders in the first), one without. From each region, a TypeScript client session
- * living there writes (setData, one at a time) and reads (getData) one node; the
- * same runs on the plain server beside it. Without read replicas a read goes to the
- * leader too, so both cost about the round trip to the leader's region plus the
- * 6 ms inside the caller's. Figures come from the simulation (protocol/regions.ts),
- * not from production.
+ * `npm run bench -- --regions`: what the simulated regions cost a caller. Two servers:
+ * one started with --regions over the five simulated regions (leaders in the first),
+ * one without. From each region, a TypeScript client session living there writes
+ * (setData, one at a time) and reads (getData) one node; the same runs on the plain
+ * server beside it. A session's reads still go to the leader, so both cost about the
+ * round trip to the leader's region plus the 6 ms inside the caller's. Then the read
+ * replicas' figures (regions-replicas.ts): HTTP reads in the caller's region,
+ * replication lag, and the leader's W2 with replicas pulling. Figures come from the
+ * simulation (protocol/regions.ts), not from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
 import { REGIONS, type Region, roundTripMs } from "../protocol/regions.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import type { Peer } from "./peers/peer.ts";
+import { replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
 import { formatNumber, percentile, renderTable } from "./stats.ts";
 
 export interface RegionBenchOptions {
   /** Sequential writes, and reads, per region. */
   ops: number;
+  /** Writes at 200/s for the replication lag. */
+  lagWrites: number;
+  /** The leader's W2: ops per run, and rounds. */
+  w2Ops: number;
+  w2Rounds: number;
+  timeLimitMs: number;
   startupLimitMs: number;
 }
 
 const PATH = "/bench-regions";
-const HEADER = ["from region", "RTT to leader", "write p50", "p99", "p50 - RTT", "plain p50", "p99", "read p50", "p99", "plain p50", "p99"];
+const HEADER = ["from region", "RTT to leader", "write p50", "p99", "p50 - RTT", "plain p50", "p99", "read p50", "p99", "plain p50", "p99", "p50 - RTT <= 15"];
 
 /** p50 and p99 of `ops` sequential calls of `call`, in ms (after a tenth as many unmeasured). */
 async function timed(ops: number, call: () => Promise<unknown>): Promise<[number, number]> {
@@ -48,10 +56,11 @@ async function measure(server: Peer, region: Region | undefined, ops: number): P
   }
 }
 
-/** The table's lines: one row per region, the plain server's figures beside the simulated ones. */
+/** The tables' lines: one row per region, the plain server's figures beside the simulated ones. */
 export async function runRegionBench(options: RegionBenchOptions): Promise<string[]> {
   const [simulated, plain] = await Promise.all([startEdgekeeper(options.startupLimitMs, { regions: REGIONS.join(",") }), startEdgekeeper(options.startupLimitMs)]);
   const rows: string[][] = [];
+  const replicaLines: string[] = [];
   try {
     for (const server of [simulated, plain]) {
       const zk = await connect({ servers: [server.httpBase!], sessionTimeoutMs: 10_000 });
@@ -62,8 +71,19 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       const [wp50, wp99, rp50, rp99] = await measure(simulated, region, options.ops);
       const [pw50, pw99, pr50, pr99] = await measure(plain, undefined, options.ops);
       const rtt = roundTripMs(region, REGIONS[0]);
-      rows.push([region, String(rtt), ...[wp50, wp99, wp50 - rtt, pw50, pw99, rp50, rp99, pr50, pr99].map(formatNumber)]);
+      rows.push([region, String(rtt), ...[wp50, wp99, wp50 - rtt, pw50, pw99, rp50, rp99, pr50, pr99].map(formatNumber), wp50 - rtt <= 15 ? "MET" : "NOT MET"]);
     }
+    replicaLines.push(
+      "",
+      ...(await sequentialReadRows(simulated.httpBase!, plain.httpBase!, PATH, options.ops)),
+      "",
+      ...(await replicationLagRows(simulated.httpBase!, PATH, 200, options.lagWrites)),
+      "",
+      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds)),
+      "",
+      "Not measured: pulls per write at 100 writes/s (target <= 0.1) and rows written per write per replica (target <= 2):",
+      "nothing outside the shard counts a replica's pulls or its rows written (GET /v1/admin/shards shows applied zxids only).",
+    );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);
   }
@@ -72,7 +92,8 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
     "",
     `ms per call through the TypeScript client, ${options.ops} sequential setData (100 bytes) then getData of one node per region;`,
     `leaders in ${REGIONS[0]}; "p50 - RTT": what a write costs beyond the round trip to the leader's region (target: at most 15);`,
-    `"plain": the same calls on a server started without --regions. No read replicas yet:`,
-    "a read goes to the leader as a write does. Figures from the simulated matrix (docs/api.md), not from production.",
+    `"plain": the same calls on a server started without --regions. A session's reads go to the leader as its writes do`,
+    "(read replicas serve HTTP reads, below). Figures from the simulated matrix (docs/api.md), not from production.",
+    ...replicaLines,
   ];
 }

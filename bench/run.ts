@@ -73,8 +73,11 @@ Options:
                      server started with --trace-hops (bench/hops-workload.ts)
   --regions          instead of W1-W6: write and read latency from each of the five simulated
                      regions (npm start --regions), beside a server without them; --w1 N
-                     sets the ops per region (default 200; 50 with --quick)
-                     (bench/regions-workload.ts)
+                     sets the ops per region (default 200; 50 with --quick); then HTTP reads
+                     at each region's replica, replication lag at 200 writes/s (2000 writes;
+                     400 with --quick) and the leader's W2 with replicas pulling vs none
+                     (--w2 N ops, default 5000, 1000 with --quick; --rounds)
+                     (bench/regions-workload.ts, bench/regions-replicas.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -98,8 +101,8 @@ interface Options {
   snapshot: { nodes: number } | undefined;
   /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
   traceHops: boolean;
-  /** --regions: latency from each simulated region instead of W1-W6; ops per region. */
-  regions: { ops: number } | undefined;
+  /** --regions: latency from each simulated region, and the replicas' figures, instead of W1-W6. */
+  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -174,7 +177,14 @@ function readOptions(argv: string[]): Options {
     etcd: values.etcd ?? false,
     timeoutMs: positiveInt(values.timeout, 1200, "--timeout") * 1000,
     traceHops: values["trace-hops"] ?? false,
-    regions: values.regions ? { ops: positiveInt(values.w1, values.quick ? 50 : 200, "--w1") } : undefined,
+    regions: values.regions
+      ? {
+          ops: positiveInt(values.w1, values.quick ? 50 : 200, "--w1"),
+          lagWrites: values.quick ? 400 : 2000,
+          w2Ops: positiveInt(values.w2, values.quick ? 1000 : 5000, "--w2"),
+          w2Rounds: positiveInt(values.rounds, values.quick ? 1 : 3, "--rounds"),
+        }
+      : undefined,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
   };
 }
@@ -342,7 +352,7 @@ async function main(options: Options): Promise<void> {
     return;
   }
   if (options.regions) {
-    const lines = await runRegionBench({ ...options.regions, startupLimitMs: STARTUP_LIMIT_MS });
+    const lines = await runRegionBench({ ...options.regions, startupLimitMs: STARTUP_LIMIT_MS, timeLimitMs: WORKLOAD_LIMIT_MS });
     await cleanup();
     console.log(["", ...lines].join("\n"));
     return;

@@ -28,9 +28,10 @@ async function expectStatus(response: Response, status: number, what: string): P
   return body;
 }
 
-function httpTarget(base: string): Target {
+/** W1-W3 over the HTTP API; `extraHeaders` go on every request (a namespace, a region). */
+export function edgekeeperHttpTarget(base: string, extraHeaders: Record<string, string> = {}): Target {
   const url = (path: string) => `${base}/v1/znodes${path}`;
-  const headers = { "content-type": "application/json" };
+  const headers = { "content-type": "application/json", ...extraHeaders };
   return {
     name: "edgekeeper",
     async create(path, data) {
@@ -38,14 +39,14 @@ function httpTarget(base: string): Target {
       await expectStatus(await fetch(url(path), { method: "POST", headers, body }), 201, `create ${path}`);
     },
     async remove(path) {
-      await expectStatus(await fetch(url(path), { method: "DELETE" }), 200, `delete ${path}`);
+      await expectStatus(await fetch(url(path), { method: "DELETE", headers: extraHeaders }), 200, `delete ${path}`);
     },
     async setData(path, data) {
       const body = JSON.stringify({ data: decoder.decode(data) });
       await expectStatus(await fetch(url(path), { method: "PUT", headers, body }), 200, `setData ${path}`);
     },
     async getData(path) {
-      const text = await expectStatus(await fetch(url(path)), 200, `getData ${path}`);
+      const text = await expectStatus(await fetch(url(path), { headers: extraHeaders }), 200, `getData ${path}`);
       const { data, encoding } = JSON.parse(text) as { data: string; encoding: "utf8" | "base64" };
       return Buffer.byteLength(data, encoding);
     },
@@ -82,7 +83,7 @@ export async function startEdgekeeper(startupLimitMs: number, { traceHops = fals
   return {
     name: "edgekeeper",
     description: `edgekeeper: npm start (Miniflare/workerd), HTTP API via fetch at ${base}, ZooKeeper wire bridge at ${bridge}`,
-    target: httpTarget(base),
+    target: edgekeeperHttpTarget(base),
     httpBase: base,
     zookeeperAddress: bridge,
     sessions: [clientDriver(base), sharedSocketDriver(base), zookeeperDriver(bridge, "bridge", "edgekeeper bridge")],

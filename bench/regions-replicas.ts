@@ -1,0 +1,202 @@
+/**
+ * `npm run bench -- --regions`, the read replicas' part: over HTTP on a server
+ * simulating the five regions (leaders in the first), a sequential read in the
+ * caller's region, the replicas' lag behind writes at a fixed rate, and the leader's
+ * W2 throughput with replicas pulling vs none. Each against the issue's target.
+ * Figures come from the simulation (protocol/regions.ts), not from production.
+ */
+import { REGIONS, type Region, REGION_HEADER, roundTripMs } from "../protocol/regions.ts";
+import { edgekeeperHttpTarget } from "./peers/edgekeeper.ts";
+import { formatNumber, formatRatio, median, percentile, renderTable } from "./stats.ts";
+import { WORKLOADS, type WorkloadOptions, value } from "./workloads.ts";
+
+const LEADER_REGION = REGIONS[0];
+const REPLICA_REGIONS = REGIONS.slice(1);
+const verdict = (ok: boolean) => (ok ? "MET" : "NOT MET");
+
+interface ReadAnswer {
+  servedBy: string;
+  mzxid: number;
+}
+
+interface CallOptions {
+  region?: Region;
+  namespace?: string;
+  consistency?: string;
+  method?: "GET" | "PUT" | "POST";
+  data?: string;
+}
+
+/** One call of the znode API; its Served-By and the node's mzxid (from the answer's stat). */
+async function call(base: string, path: string, options: CallOptions = {}): Promise<ReadAnswer> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.region) headers[REGION_HEADER] = options.region;
+  if (options.namespace) headers["X-Edgekeeper-Namespace"] = options.namespace;
+  if (options.consistency) headers["X-Edgekeeper-Consistency"] = options.consistency;
+  const body = options.data === undefined ? undefined : JSON.stringify({ data: options.data });
+  const response = await fetch(`${base}/v1/znodes${path}`, { method: options.method ?? "GET", headers, body });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`edgekeeper: ${options.method ?? "GET"} ${path}: HTTP ${response.status} ${text}`);
+  const { stat } = JSON.parse(text) as { stat: { mzxid: number } };
+  return { servedBy: response.headers.get("X-Edgekeeper-Served-By") ?? "?", mzxid: stat.mzxid };
+}
+
+/**
+ * Reads `path` from `region` until its replica serves it (the first read starts the
+ * replica; in the leader's region there is none), at most `limit` reads.
+ */
+async function warmReplica(base: string, path: string, region: Region, limit: number, namespace?: string): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    const { servedBy } = await call(base, path, { region, namespace });
+    if (region === LEADER_REGION || servedBy.endsWith("/replica")) return;
+  }
+}
+
+/** "enam/replica 50" or "wnam/leader 49, enam/replica 1": who served a run's reads. */
+function servedBySummary(answers: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const servedBy of answers) counts.set(servedBy, (counts.get(servedBy) ?? 0) + 1);
+  return [...counts].map(([who, n]) => `${who} ${n}`).join(", ");
+}
+
+/** p50/p99 ms of `ops` sequential reads of `path` (default consistency) and who served them. */
+async function timedReads(base: string, path: string, ops: number, region?: Region): Promise<{ p50: number; p99: number; servedBy: string }> {
+  const samples: number[] = [];
+  const served: string[] = [];
+  for (let i = 0; i < ops; i++) {
+    const started = performance.now();
+    const { servedBy } = await call(base, path, { region });
+    samples.push(performance.now() - started);
+    served.push(servedBy);
+  }
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), servedBy: servedBySummary(served) };
+}
+
+/** 1. A sequential read in the caller's region, beside the same reads on the plain server. */
+export async function sequentialReadRows(simulated: string, plain: string, path: string, ops: number): Promise<string[]> {
+  const rows: string[][] = [];
+  for (const region of REGIONS) {
+    await warmReplica(simulated, path, region, Math.max(10, Math.round(ops / 10)));
+    const read = await timedReads(simulated, path, ops, region);
+    const without = await timedReads(plain, path, ops);
+    const met = read.p50 < 10 && read.p99 < 25;
+    rows.push([region, formatNumber(read.p50), formatNumber(read.p99), read.servedBy, formatNumber(without.p50), formatNumber(without.p99), verdict(met)]);
+  }
+  return [
+    renderTable(["caller's region", "read p50", "p99", "served by (reads)", "plain p50", "p99", "p50 < 10, p99 < 25"], rows),
+    "",
+    `ms per HTTP GET (X-Edgekeeper-Region, default consistency: sequential), ${ops} sequential reads of one node per region,`,
+    `after reads until its replica served one (the first starts it). "plain": the same GETs on the server without --regions.`,
+  ];
+}
+
+/** When each write was answered (ms, performance.now) and its zxid. */
+interface Write {
+  answeredAt: number;
+  zxid: number;
+}
+
+/**
+ * 2. Replication lag: a writer in the leader's region sets `path` at `rate` writes/s
+ * (paced, not waiting for answers) while a poller per replica region reads it there
+ * with consistency `any` (the replica's state as it is) back to back. A write's lag
+ * in a region: from its answer to the first poll showing its zxid (the node's mzxid),
+ * that poll taken at the middle of its round trip. Polls are about one in-region
+ * round trip apart, so a figure is within about half of it.
+ */
+export async function replicationLagRows(base: string, path: string, rate: number, writes: number): Promise<string[]> {
+  for (const region of REPLICA_REGIONS) await warmReplica(base, path, region, 20);
+  const polls = new Map<Region, { at: number; zxid: number }[]>(REPLICA_REGIONS.map((r) => [r, []]));
+  let polling = true;
+  const pollers = REPLICA_REGIONS.map(async (region) => {
+    while (polling) {
+      const sent = performance.now();
+      const { mzxid } = await call(base, path, { region, consistency: "any" });
+      polls.get(region)!.push({ at: (sent + performance.now()) / 2, zxid: mzxid });
+    }
+  });
+  const answered: Write[] = [];
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < writes; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(call(base, path, { method: "PUT", data: `w${i}` }).then(({ mzxid }) => void answered.push({ answeredAt: performance.now(), zxid: mzxid })));
+  }
+  await Promise.all(inFlight);
+  const elapsedMs = performance.now() - start;
+  const last = Math.max(...answered.map((w) => w.zxid));
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline && REPLICA_REGIONS.some((r) => (polls.get(r)!.at(-1)?.zxid ?? 0) < last)) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  polling = false;
+  await Promise.all(pollers);
+
+  const rows = REPLICA_REGIONS.map((region) => {
+    const seen = polls.get(region)!;
+    const lags: number[] = [];
+    let missed = 0;
+    for (const write of answered) {
+      const poll = seen.find((p) => p.zxid >= write.zxid);
+      if (poll) lags.push(Math.max(0, poll.at - write.answeredAt));
+      else missed++;
+    }
+    const rtt = roundTripMs(region, LEADER_REGION);
+    const [p50, p99] = [percentile(lags, 50), percentile(lags, 99)];
+    const met = missed === 0 && p50 <= rtt / 2 + 10 && p99 <= rtt + 50;
+    return [region, String(rtt), formatNumber(p50), formatNumber(p99), formatNumber(seen.length / (elapsedMs / 1000)), String(missed), verdict(met)];
+  });
+  return [
+    renderTable(["replica region", "RTT to leader", "lag p50", "p99", "polls/s", "never seen", "p50 <= RTT/2+10, p99 <= RTT+50"], rows),
+    "",
+    `ms from a write's answer to its replica having applied it: ${answered.length} setData at ${formatNumber((answered.length * 1000) / elapsedMs)} writes/s`,
+    `(target ${rate}) from ${LEADER_REGION}; each region polled with reads at its replica (consistency any), the poll's time`,
+    `taken at the middle of its round trip; "never seen": writes no poll showed within 10 s. Without replicas there is no lag.`,
+  ];
+}
+
+/**
+ * 3. The leader's W2 (setData, `inFlight` outstanding) in two namespaces of the
+ * simulated server, from the leader's region: one whose shard has a replica pulling in
+ * every other region, one with none (nothing read from other regions). Rounds
+ * alternate which goes first; medians.
+ */
+export async function w2WithReplicasRows(base: string, options: Omit<WorkloadOptions, "warmup">, rounds: number): Promise<string[]> {
+  const w2 = WORKLOADS.find((w) => w.id === "W2")!;
+  const prefix = "/bench-w2";
+  const namespaces = { replicas: "bench-w2-replicas", none: "bench-w2-none" } as const;
+  const targets = {
+    replicas: edgekeeperHttpTarget(base, { "X-Edgekeeper-Namespace": namespaces.replicas }),
+    none: edgekeeperHttpTarget(base, { "X-Edgekeeper-Namespace": namespaces.none }),
+  };
+  for (const target of Object.values(targets)) {
+    await target.create(prefix, value(0, 0));
+    await w2.prepare(target, prefix);
+  }
+  for (const region of REPLICA_REGIONS) await warmReplica(base, `${prefix}/w2`, region, 20, namespaces.replicas);
+  const rates: Record<keyof typeof targets, number[]> = { replicas: [], none: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (["none", "replicas"] as const) : (["replicas", "none"] as const);
+    for (const which of order) {
+      const result = await w2.run(targets[which], prefix, { ...options, warmup: Math.round(options.ops / 10) });
+      rates[which].push(result.metrics.find((m) => m.name === "ops/s")!.value);
+    }
+  }
+  const [withReplicas, none] = [median(rates.replicas), median(rates.none)];
+  const ratio = withReplicas / none;
+  return [
+    renderTable(
+      ["leader's W2", "ops/s", "with / none", "at most 15% below"],
+      [
+        [`${REPLICA_REGIONS.length} replicas pulling`, formatNumber(withReplicas), formatRatio(ratio), verdict(ratio >= 0.85)],
+        ["no replicas", formatNumber(none), "", ""],
+      ],
+    ),
+    "",
+    `HTTP setData of 100 bytes on one node from ${LEADER_REGION}, ${options.inFlight} in flight, ${options.ops} ops (+ a tenth as warm-up),`,
+    `${rounds} round(s), medians; two namespaces of the same server, one read from every region (so its shard's replicas pull), one not.`,
+    `The five regions hold a leader and ${REPLICA_REGIONS.length} replicas (none in the leader's own region).`,
+  ];
+}
