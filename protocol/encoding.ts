@@ -11,8 +11,9 @@ const encoder = new TextEncoder();
 
 export function bytesToBase64(bytes: Uint8Array): string {
   let binary = "";
+  // apply takes the typed array as it is; a spread would walk it by iterator (several times slower).
   for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
   }
   return btoa(binary);
 }

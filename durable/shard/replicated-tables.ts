@@ -32,6 +32,14 @@ export interface LoggedEvent {
  * finds every reply (a client keeps far fewer requests in flight).
  */
 const REPLY_WINDOW = 1024;
+/**
+ * Replies older than the window are deleted at most once per this many cxids of a
+ * session, not at each write (a statement per write): a session holds at most
+ * REPLY_WINDOW + REPLY_PRUNE_EVERY of them.
+ */
+const REPLY_PRUNE_EVERY = 64;
+/** Sessions whose last prune is remembered; past this the memory starts over (each then prunes once more). */
+const PRUNES_REMEMBERED = 4096;
 /** Closures are forgotten after a day (session ids are never reused). */
 const CLOSURE_KEPT_MS = 24 * 3600 * 1000;
 /** The cxid a closure sorts at, before the session's replies. */
@@ -78,6 +86,8 @@ export class ZnodeTable implements SqlTable {
 /** Stored replies and closures, one core table over write_replies and closed_sessions. */
 export class SessionTable implements SqlTable {
   private readonly sql: SqlStorage;
+  /** The cxid at which each session's replies were last pruned here (a new instance prunes at each session's first write). */
+  private readonly prunedAt = new Map<number, number>();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -99,13 +109,14 @@ export class SessionTable implements SqlTable {
     return row && { session, closedAt: row.closed_at };
   }
 
-  /** A reply keeps the session's last REPLY_WINDOW cxids; a closure drops its replies. */
+  /** A reply keeps (at least) the session's last REPLY_WINDOW cxids; a closure drops its replies. */
   put(_key: RowKey, row: unknown): void {
     const record = row as SessionRecord;
     if ("closedAt" in record) {
       this.sql.exec("INSERT OR IGNORE INTO closed_sessions (session_id, closed_at) VALUES (?, ?)", record.session, record.closedAt);
       this.sql.exec("DELETE FROM closed_sessions WHERE closed_at < ?", record.closedAt - CLOSURE_KEPT_MS);
       this.sql.exec("DELETE FROM write_replies WHERE session_id = ?", record.session);
+      this.prunedAt.delete(record.session);
       return;
     }
     this.sql.exec(
@@ -113,7 +124,16 @@ export class SessionTable implements SqlTable {
        ON CONFLICT (session_id, cxid) DO UPDATE SET reply = excluded.reply`,
       record.session, record.cxid, JSON.stringify(record.reply),
     );
-    this.sql.exec("DELETE FROM write_replies WHERE session_id = ? AND cxid <= ?", record.session, record.cxid - REPLY_WINDOW);
+    this.pruneReplies(record.session, record.cxid);
+  }
+
+  /** Drops the session's replies older than the window, once every REPLY_PRUNE_EVERY cxids. */
+  private pruneReplies(session: number, cxid: number): void {
+    const last = this.prunedAt.get(session);
+    if (last !== undefined && cxid >= last && cxid - last < REPLY_PRUNE_EVERY) return;
+    if (this.prunedAt.size >= PRUNES_REMEMBERED) this.prunedAt.clear();
+    this.prunedAt.set(session, cxid);
+    this.sql.exec("DELETE FROM write_replies WHERE session_id = ? AND cxid <= ?", session, cxid - REPLY_WINDOW);
   }
 
   delete(key: RowKey): void {
@@ -140,6 +160,7 @@ export class SessionTable implements SqlTable {
   }
 
   deleteAll(): void {
+    this.prunedAt.clear();
     this.sql.exec("DELETE FROM write_replies");
     this.sql.exec("DELETE FROM closed_sessions");
   }
@@ -148,6 +169,15 @@ export class SessionTable implements SqlTable {
 const encoder = new TextEncoder();
 /** The text of each entry a write built, so storing it does not encode it again. */
 const entryTexts = new WeakMap<object, string>();
+/** Texts up to this many UTF-16 units are measured in a reused buffer (an entry's size is all that is wanted of its bytes). */
+const SCRATCH_UNITS = 1 << 16;
+/** At most 3 bytes of UTF-8 per UTF-16 unit. */
+const scratch = new Uint8Array(3 * SCRATCH_UNITS);
+
+/** The UTF-8 length of `text`, without keeping its bytes. */
+function utf8Length(text: string): number {
+  return text.length <= SCRATCH_UNITS ? encoder.encodeInto(text, scratch).written : encoder.encode(text).byteLength;
+}
 
 /**
  * A write's log entry with its size: the UTF-8 bytes of its text as stored (values
@@ -157,7 +187,7 @@ const entryTexts = new WeakMap<object, string>();
 export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
   const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { $bytes: bytesToBase64(e.row.data) } } } : e));
   const text = JSON.stringify({ ...fields, effects });
-  const size = encoder.encode(text).byteLength;
+  const size = utf8Length(text);
   const entry = { ...fields, size };
   entryTexts.set(entry, `${text.slice(0, -1)},"size":${size}}`);
   return entry;

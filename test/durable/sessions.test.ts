@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type ShardRequest } from "../../protocol/index.ts";
+import { rowsOf } from "../harness/replica.ts";
 import { ANON, bytes, createAll, exec, exists, fails, lastZxid, newShard, ok, run, session, statOf, text } from "../harness/shard.ts";
 
 const S1 = session(0x1_0000_0001);
@@ -105,6 +106,26 @@ describe("a retried write (same sessionId and cxid)", () => {
     await ok(stub, ANON, withCxid({ op: "create", path: "/a" }, 1));
     const again = await run(stub, ANON, withCxid({ op: "create", path: "/a" }, 1));
     expect(again.ok ? "ok" : again.error.name).toBe("NodeExists");
+  });
+});
+
+describe("a session's stored replies", () => {
+  it("keep its last 1024 cxids, and no more than a prune's step beyond them, however many it writes", async () => {
+    const { stub } = newShard();
+    await createAll(stub, ANON, "/n");
+    const writes = 1200;
+    for (let from = 1; from <= writes; from += 100) {
+      const batch = Array.from({ length: 100 }, (_, i) => withCxid({ op: "setData", path: "/n", data: bytes(String(from + i)) }, from + i));
+      expect((await exec(stub, S1, ...batch)).every((outcome) => outcome.ok)).toBe(true);
+    }
+    // The oldest cxid of the window is still answered from its stored reply: nothing applies again.
+    const oldestKept = writes - 1023;
+    const retry = await run(stub, S1, withCxid({ op: "setData", path: "/n", data: bytes("again") }, oldestKept));
+    expect(retry.ok && (retry.value as { stat: { version: number } }).stat.version).toBe(oldestKept);
+    expect((await statOf(stub, "/n")).version).toBe(writes);
+    const [{ n }] = (await rowsOf(stub, `SELECT count(*) AS n FROM write_replies WHERE session_id = ${S1.sessionId}`)) as [{ n: number }];
+    expect(n).toBeGreaterThanOrEqual(1024);
+    expect(n).toBeLessThanOrEqual(1024 + 64);
   });
 });
 
