@@ -16,13 +16,17 @@ import { replicaObjectName } from "../replication/replica-name.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
-/** A shard's replica in one region: how far it has applied its leader's log, and how fresh it is. */
+/** A shard's replica in one region: how far it has applied its leader's log, how fresh it is, and what replicating has cost it. */
 export interface ReplicaPlacement {
   region: string;
   appliedZxid: number;
   lagZxids: number;
   /** Null when the replica has not heard from its leader since it (re)started. */
   msSinceContact: number | null;
+  /** Since the replica's object started (in memory, 0 after a restart): pulls sent, log entries applied, SQLite rows its replication wrote. */
+  pulls: number;
+  entriesApplied: number;
+  rowsWritten: number;
 }
 
 export interface ShardPlacement {
@@ -63,5 +67,9 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
 /** The started replicas of the shard object `leader`, one per region but the leader's (the first). */
 async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlacement[]> {
   const statuses = await Promise.all((link.regions?.slice(1) ?? []).map((region) => link.shard(replicaObjectName(leader, region)).replicaStatus()));
-  return statuses.flatMap((status) => (status ? [{ region: status.region, appliedZxid: status.appliedZxid, lagZxids: status.lagZxids, msSinceContact: status.msSinceContact }] : []));
+  return statuses.flatMap((status) => {
+    if (!status) return [];
+    const { region, appliedZxid, lagZxids, msSinceContact, pulls, entriesApplied, rowsWritten } = status;
+    return [{ region, appliedZxid, lagZxids, msSinceContact, pulls, entriesApplied, rowsWritten }];
+  });
 }

@@ -49,6 +49,7 @@ import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type Shar
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
 import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus, startedAsReplica } from "../replication/replica-runner.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
+import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { ReplicaLogTable } from "./replica-log-table.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
@@ -98,6 +99,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly replicaOf: ReplicaIdentity | undefined;
   /** A replica's pull loop, once started (its first read; then at each instance's start). */
   private replica: ReplicaRunner | undefined;
+  /** A replica's pulls, entries applied and rows written (replica-meter.ts); a leader's stay 0. */
+  private readonly meter = new ReplicaMeter();
   private readonly snapshots: SnapshotStore;
   private readonly limits: Limits;
   private readonly containerReapMs: number;
@@ -109,11 +112,12 @@ export class ShardDO extends EdgekeeperObject {
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.replicaOf = replicaIdentityOf(ctx.id.name);
+    // Only a replica counts its rows: a leader's writes pay nothing for it.
+    this.sql = this.replicaOf ? this.meter.countingSql(ctx.storage.sql) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
-    this.replicaOf = replicaIdentityOf(ctx.id.name);
     // A replica's log table also writes each entry it applies to its change log.
     const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
@@ -601,18 +605,18 @@ export class ShardDO extends EdgekeeperObject {
     return { ready: true, zxid, msSinceContact, outcomes };
   }
 
-  /** This replica's progress, for `GET /v1/admin/shards`; null when it has not started (no read reached it), or on a leader. */
-  async replicaStatus(): Promise<ReplicaStatus | null> {
-    return this.replica?.status() ?? null;
+  /** This replica's progress and counters, for `GET /v1/admin/shards`; null when it has not started (no read reached it), or on a leader. */
+  async replicaStatus(): Promise<(ReplicaStatus & ReplicaCounters) | null> {
+    return this.replica ? { ...this.replica.status(), ...this.meter.counters } : null;
   }
 
   /** Makes this object a replica of its leader, pulling, with its watchdog alarm set. */
   private async startReplica(identity: ReplicaIdentity): Promise<ReplicaRunner> {
     this.replica ??= new ReplicaRunner({
       identity,
-      storage: this.storagePort,
+      storage: this.meter.meteredStorage(this.storagePort),
       alarms: this.ctx.storage,
-      leaderOf: (name) => RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader,
+      leaderOf: (name) => this.meter.meteredLeader(RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader),
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
     });

@@ -232,4 +232,19 @@ describe("a read replica", () => {
     const zxid = await caughtUp(pair);
     expect(await pair.replica.replicaStatus()).toMatchObject({ region: "weur", leader: pair.leaderName, appliedZxid: zxid, lagZxids: 0, snapshotting: false });
   });
+
+  it("counts the pulls it sends, the entries it applies and the rows they write", async () => {
+    const pair = newPair();
+    await populate(pair);
+    await caughtUp(pair);
+    const before = (await pair.replica.replicaStatus())!;
+    const writes = 5;
+    for (let i = 0; i < writes; i++) await ok(pair.leader, ANON, { op: "setData", path: "/app", data: bytes(`w${i}`) });
+    await caughtUp(pair);
+    const after = (await pair.replica.replicaStatus())!;
+    expect(after.entriesApplied - before.entriesApplied).toBe(writes);
+    // Each applied write rewrites its znode and logs itself at least.
+    expect(after.rowsWritten - before.rowsWritten).toBeGreaterThanOrEqual(2 * writes);
+    expect(after.pulls).toBeGreaterThan(before.pulls);
+  });
 });

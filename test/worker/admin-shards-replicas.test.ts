@@ -1,6 +1,7 @@
 /**
  * GET /v1/admin/shards lists a shard's read replicas once reads have started them:
- * each one's region, applied zxid, lag behind its leader and time since contact.
+ * each one's region, applied zxid, lag behind its leader, time since contact and its
+ * pulls, entries applied and rows written since it started.
  */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
@@ -16,7 +17,7 @@ import { uniqueNamespace } from "../harness/http.ts";
 const regions = { ...env, EDGEKEEPER_REGIONS: "enam,weur,apac" };
 const link = RegionLink.at(regions, undefined, { wait: async () => undefined, random: () => 0 });
 
-it("lists the replicas reads have started, with their applied zxid, lag and time since contact", async () => {
+it("lists the replicas reads have started, with their applied zxid, lag, time since contact and counters", async () => {
   const namespace = uniqueNamespace();
   const leaderName = shardObjectName(namespace, "root");
   const leader = env.SHARD.get(env.SHARD.idFromName(leaderName));
@@ -27,5 +28,10 @@ it("lists the replicas reads have started, with their applied zxid, lag and time
   const answer = await readAt(env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, "apac"))), zxid);
   expect(answer.ready).toBe(true);
   const [root] = (await shardPlacements(regions, link, namespace)).shards;
-  expect(root!.replicas).toEqual([{ region: "apac", appliedZxid: zxid, lagZxids: 0, msSinceContact: expect.any(Number) }]);
+  const counters = { pulls: expect.any(Number), entriesApplied: expect.any(Number), rowsWritten: expect.any(Number) };
+  expect(root!.replicas).toEqual([{ region: "apac", appliedZxid: zxid, lagZxids: 0, msSinceContact: expect.any(Number), ...counters }]);
+  const [{ pulls, rowsWritten }] = root!.replicas as [{ pulls: number; rowsWritten: number }];
+  // Its first read started it: it has pulled its leader's log and written its rows.
+  expect(pulls).toBeGreaterThan(0);
+  expect(rowsWritten).toBeGreaterThan(0);
 });
