@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- --regions`, the read replicas' part: over HTTP on a server
  * simulating the five regions (leaders in the first), a sequential read in the
- * caller's region, the replicas' lag behind writes at a fixed rate, and the leader's
- * W2 throughput with replicas pulling vs none. Each against the issue's target.
+ * caller's region, the replicas' lag behind writes at a fixed rate, their pulls and
+ * rows written per write, and the leader's W2 throughput with replicas pulling vs none. Each against the issue's target.
  * Figures come from the simulation (protocol/regions.ts), not from production.
  */
 import { REGIONS, type Region, REGION_HEADER, roundTripMs } from "../protocol/regions.ts";
@@ -158,7 +158,7 @@ export async function replicationLagRows(base: string, path: string, rate: numbe
 }
 
 /**
- * 3. The leader's W2 (setData, `inFlight` outstanding) in two namespaces of the
+ * 4. The leader's W2 (setData, `inFlight` outstanding) in two namespaces of the
  * simulated server, from the leader's region: one whose shard has a replica pulling in
  * every other region, one with none (nothing read from other regions). Rounds
  * alternate which goes first; medians.
@@ -198,5 +198,64 @@ export async function w2WithReplicasRows(base: string, options: Omit<WorkloadOpt
     `HTTP setData of 100 bytes on one node from ${LEADER_REGION}, ${options.inFlight} in flight, ${options.ops} ops (+ a tenth as warm-up),`,
     `${rounds} round(s), medians; two namespaces of the same server, one read from every region (so its shard's replicas pull), one not.`,
     `The five regions hold a leader and ${REPLICA_REGIONS.length} replicas (none in the leader's own region).`,
+  ];
+}
+
+/** A replica's counters as GET /v1/admin/shards reports them. */
+interface ReplicaCounters {
+  region: string;
+  appliedZxid: number;
+  pulls: number;
+  entriesApplied: number;
+  rowsWritten: number;
+}
+
+/** The replicas of the shard serving `/` in the default namespace, by region. */
+async function rootReplicas(base: string): Promise<Map<string, ReplicaCounters>> {
+  const response = await fetch(`${base}/v1/admin/shards`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`edgekeeper: GET /v1/admin/shards: HTTP ${response.status} ${text}`);
+  const { shards } = JSON.parse(text) as { shards: { prefix: string; replicas: ReplicaCounters[] }[] };
+  const root = shards.find((shard) => shard.prefix === "/");
+  return new Map((root?.replicas ?? []).map((replica) => [replica.region, replica]));
+}
+
+/**
+ * 3. What replicating costs each replica: a writer in the leader's region sets `path`
+ * at `rate` writes/s (paced, not waiting for answers); the replicas' counters
+ * (GET /v1/admin/shards) before and after, once every replica has applied the last
+ * write, give its pulls and SQLite rows written per write.
+ */
+export async function replicationCostRows(base: string, path: string, rate: number, writes: number): Promise<string[]> {
+  for (const region of REPLICA_REGIONS) await warmReplica(base, path, region, 20);
+  const before = await rootReplicas(base);
+  const start = performance.now();
+  const inFlight: Promise<ReadAnswer>[] = [];
+  for (let i = 0; i < writes; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(call(base, path, { method: "PUT", data: `c${i}` }));
+  }
+  const last = Math.max(...(await Promise.all(inFlight)).map((answer) => answer.mzxid));
+  const elapsedMs = performance.now() - start;
+  let after = await rootReplicas(base);
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline && REPLICA_REGIONS.some((region) => (after.get(region)?.appliedZxid ?? 0) < last)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    after = await rootReplicas(base);
+  }
+  const rows = REPLICA_REGIONS.map((region) => {
+    const [was, now] = [before.get(region), after.get(region)];
+    if (!was || !now) return [region, "not started", "", "", "", "", "", ""];
+    const [pulls, entries, rowsWritten] = [now.pulls - was.pulls, now.entriesApplied - was.entriesApplied, now.rowsWritten - was.rowsWritten];
+    const [pullsPerWrite, rowsPerWrite] = [pulls / writes, rowsWritten / writes];
+    return [region, String(pulls), formatNumber(pullsPerWrite), verdict(pullsPerWrite <= 0.1), String(entries), String(rowsWritten), formatNumber(rowsPerWrite), verdict(rowsPerWrite <= 2)];
+  });
+  return [
+    renderTable(["replica region", "pulls", "per write", "<= 0.1", "entries applied", "rows written", "per write", "<= 2"], rows),
+    "",
+    `${writes} setData of one node at ${formatNumber((writes * 1000) / elapsedMs)} writes/s (target ${rate}) from ${LEADER_REGION}; each replica's`,
+    "pulls, entries applied and SQLite rows written (GET /v1/admin/shards) from before the first write until it had applied",
+    `the last, divided by the ${writes} writes. Without replicas nothing is pulled or replicated.`,
   ];
 }

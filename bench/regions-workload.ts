@@ -6,20 +6,21 @@
  * server beside it. A session's reads still go to the leader, so both cost about the
  * round trip to the leader's region plus the 6 ms inside the caller's. Then the read
  * replicas' figures (regions-replicas.ts): HTTP reads in the caller's region,
- * replication lag, and the leader's W2 with replicas pulling. Figures come from the
- * simulation (protocol/regions.ts), not from production.
+ * replication lag, pulls and rows written per write, and the leader's W2 with
+ * replicas pulling. Figures come from the simulation (protocol/regions.ts), not
+ * from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
 import { REGIONS, type Region, roundTripMs } from "../protocol/regions.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import type { Peer } from "./peers/peer.ts";
-import { replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
+import { replicationCostRows, replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
 import { formatNumber, percentile, renderTable } from "./stats.ts";
 
 export interface RegionBenchOptions {
   /** Sequential writes, and reads, per region. */
   ops: number;
-  /** Writes at 200/s for the replication lag. */
+  /** Writes at 200/s for the replication lag (half as many at 100/s for the replicas' pulls and rows written). */
   lagWrites: number;
   /** The leader's W2: ops per run, and rounds. */
   w2Ops: number;
@@ -79,10 +80,10 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       "",
       ...(await replicationLagRows(simulated.httpBase!, PATH, 200, options.lagWrites)),
       "",
-      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds)),
+      // At 100 writes/s for as long as the lag's run.
+      ...(await replicationCostRows(simulated.httpBase!, PATH, 100, Math.round(options.lagWrites / 2))),
       "",
-      "Not measured: pulls per write at 100 writes/s (target <= 0.1) and rows written per write per replica (target <= 2):",
-      "nothing outside the shard counts a replica's pulls or its rows written (GET /v1/admin/shards shows applied zxids only).",
+      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

@@ -30,7 +30,7 @@ it("lists the replicas reads have started, with their applied zxid, lag, time si
   const [root] = (await shardPlacements(regions, link, namespace)).shards;
   const counters = { pulls: expect.any(Number), entriesApplied: expect.any(Number), rowsWritten: expect.any(Number) };
   expect(root!.replicas).toEqual([{ region: "apac", appliedZxid: zxid, lagZxids: 0, msSinceContact: expect.any(Number), ...counters }]);
-  const [{ pulls, rowsWritten }] = root!.replicas as [{ pulls: number; rowsWritten: number }];
+  const { pulls, rowsWritten } = root!.replicas[0]!;
   // Its first read started it: it has pulled its leader's log and written its rows.
   expect(pulls).toBeGreaterThan(0);
   expect(rowsWritten).toBeGreaterThan(0);
