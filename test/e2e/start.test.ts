@@ -50,7 +50,10 @@ it("keeps znodes and alarms across Ctrl-C and a restart, and refuses a second se
 
   const first = start(port, stateDir);
   await healthy(first, base);
-  expect(first.output()).toContain(`edgekeeper: HTTP on http://127.0.0.1:${port}`);
+  // The socket answers as soon as workerd binds it; the banner follows once the start script has its URL.
+  const banner = `edgekeeper: HTTP on http://127.0.0.1:${port}`;
+  for (let i = 0; i < 40 && !first.output().includes(banner); i++) await sleep(250);
+  expect(first.output()).toContain(banner);
 
   const created = await fetch(`${base}/v1/znodes/e2e`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ data: "kept" }) });
   expect(created.status).toBe(201);
