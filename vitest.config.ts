@@ -28,6 +28,8 @@ export default defineConfig({
           // Small enough that a test trims the replication log by count, and a long poll ends soon.
           EDGEKEEPER_CHANGE_LOG_WINDOW: "64",
           EDGEKEEPER_REPLICATION_LONG_POLL_MS: "500",
+          // Short enough that a test sees an unread replica stop (its watchdog alarm, which a test runs, checks it).
+          EDGEKEEPER_REPLICA_IDLE_MS: "3000",
           // The test pool requires no_handle_cross_request_promise_resolution, under which
           // requests cannot share shard RPCs (test/e2e/shared-rpcs.test.ts tests that they do).
           EDGEKEEPER_SHARED_RPCS: "0",

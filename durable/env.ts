@@ -52,6 +52,7 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICA_LEASE_MS?: string;
   /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */
   EDGEKEEPER_REPLICA_WATCHDOG_MS?: string;
+  EDGEKEEPER_REPLICA_IDLE_MS?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
   /** The regions simulated on one machine, leader's first (`npm start -- --regions`; durable/base/region-link.ts). Default none. */

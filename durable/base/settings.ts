@@ -69,6 +69,8 @@ export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
 export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;
 /** A read replica's alarm fires this often, to restart its pull loop in a new instance. */
 export const DEFAULT_REPLICA_WATCHDOG_MS = 30_000;
+/** A read replica with no read for this long stops pulling (its next read starts it again). */
+export const DEFAULT_REPLICA_IDLE_MS = 600_000;
 
 /** What the objects read from their environment, parsed. */
 export interface ObjectSettings {
@@ -103,6 +105,8 @@ export interface ObjectSettings {
   replication: ReplicationSettings;
   /** EDGEKEEPER_REPLICA_WATCHDOG_MS: how often a read replica's alarm checks that its pull loop runs. */
   replicaWatchdogMs: number;
+  /** EDGEKEEPER_REPLICA_IDLE_MS: a read replica with no read for this long stops pulling and clears its alarm. */
+  replicaIdleMs: number;
 }
 
 /**
@@ -151,6 +155,7 @@ export function settingsFromEnv(env: EdgekeeperEnv): ObjectSettings {
     logLevel: logLevelOf(env),
     replication: replicationSettingsFromEnv(env, limits),
     replicaWatchdogMs: positiveSetting(env, "EDGEKEEPER_REPLICA_WATCHDOG_MS", DEFAULT_REPLICA_WATCHDOG_MS),
+    replicaIdleMs: positiveSetting(env, "EDGEKEEPER_REPLICA_IDLE_MS", DEFAULT_REPLICA_IDLE_MS),
   };
 }
 

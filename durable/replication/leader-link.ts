@@ -22,6 +22,8 @@ export interface LeaderContact {
 export class LeaderLink implements Network {
   /** The last answer from a leader that was leading (not fenced), if any since this instance started. */
   latest: LeaderContact | undefined;
+  /** Whether the leader's last answer said it no longer leads (freed by an unmount, or fenced); cleared by the caller when it tries again. */
+  leaderGone = false;
   private readonly leaderOf: (name: string) => ReplicationLeader;
   private readonly now: () => number;
 
@@ -39,6 +41,7 @@ export class LeaderLink implements Network {
     const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest);
     const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
     if (leaderZxid !== undefined) this.latest = { sentAt, leaderZxid };
+    this.leaderGone = reply.kind === "fenced";
     return reply as A;
   }
 }

@@ -1,10 +1,12 @@
 /**
  * A replica shard object's replication, as the object runs it: the core's
  * ReplicaCore over the object's SQLite Storage port, pulling from its leader
- * through a LeaderLink. The pull loop lives as long as the instance. A watchdog
- * alarm, re-armed at each firing, restarts it in a new instance (after a restart,
- * an eviction or a deploy nothing else would wake the object), which resumes from
- * what storage says it applied.
+ * through a LeaderLink. A read starts the pull loop; it runs until the replica is
+ * idle (no read for `idleMs`) or its leader answers that it no longer leads: then
+ * it stops and its alarm is cleared (its rows stay), and the next read starts it
+ * again from what storage says it applied. While it runs, a watchdog alarm,
+ * re-armed at each firing, restarts it in a new instance (after a restart, an
+ * eviction or a deploy nothing else would wake the object).
  */
 import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
@@ -25,6 +27,8 @@ export interface ReplicaStatus {
   msSinceContact: number | null;
   /** Taking a snapshot: reads wait until it is done and replayed. */
   snapshotting: boolean;
+  /** Whether its pull loop runs (false once idle or its leader no longer leads, until the next read). */
+  pulling: boolean;
 }
 
 /**
@@ -50,12 +54,14 @@ export interface ReplicaRunnerOptions {
   /** The object's SQLite storage as the core's Storage port. */
   storage: Storage;
   /** The object's storage, for its alarm. */
-  alarms: Pick<DurableObjectStorage, "getAlarm" | "setAlarm">;
+  alarms: Pick<DurableObjectStorage, "getAlarm" | "setAlarm" | "deleteAlarm">;
   /** A stub of the named leader object. */
   leaderOf: (name: string) => ReplicationLeader;
   settings: ReplicationSettings;
   /** How often the watchdog alarm fires. */
   watchdogMs: number;
+  /** After this long without a read the replica stops pulling (checked by the watchdog). */
+  idleMs: number;
 }
 
 /** Zxids between `applied` and `leader`: the counter gap in one epoch; from an earlier epoch, the later epoch's counter plus its start. */
@@ -78,13 +84,17 @@ export class ReplicaRunner {
   /** When the state applied so far was last known complete: the send time of an answer it has since applied. */
   private completeAt: number | undefined;
   private loop: Promise<void> | undefined;
+  /** Whether the loop should run: set by a read (or a resumed instance), cleared when idle or the leader is gone. */
+  private wanted = false;
+  /** When the last read came (or this instance resumed pulling): idleness counts from here. */
+  private lastReadAt: number;
 
   /**
-   * Makes the object a replica (its meta, on first start) and starts pulling.
+   * Makes the object a replica (its meta, on first start); `resume` starts pulling.
    *
    * @example
-   * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000 });
-   * await runner.armWatchdog();
+   * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000, idleMs: 600_000 });
+   * await runner.resume();
    */
   constructor(options: ReplicaRunnerOptions) {
     this.options = options;
@@ -92,18 +102,32 @@ export class ReplicaRunner {
     this.link = new LeaderLink(options.leaderOf, this.now);
     const name = replicaObjectName(options.identity.leader, options.identity.region);
     this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link }, options.settings);
-    this.ensureRunning();
+    this.lastReadAt = this.now();
   }
 
-  /** Sets the watchdog alarm unless an alarm is set (any firing runs the watchdog, which sets the next). */
-  async armWatchdog(): Promise<void> {
+  /** Counts as a read: starts pulling (again) unless it runs, with its watchdog alarm set. */
+  async resume(): Promise<void> {
+    this.lastReadAt = this.now();
+    if (this.wanted) return;
+    this.wanted = true;
+    // Try the leader again: it may lead once more (a new mount), else the loop stops at its first answer.
+    this.link.leaderGone = false;
+    this.ensureRunning();
     if ((await this.options.alarms.getAlarm()) === null) await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
   }
 
-  /** The alarm: restarts the loop if this instance has none, and sets the next alarm. */
+  /** The alarm: stops an idle replica (clearing its alarm); else restarts the loop if this instance has none, and sets the next alarm. */
   async watchdog(): Promise<void> {
+    if (this.now() - this.lastReadAt >= this.options.idleMs || this.link.leaderGone) return this.stop();
+    this.wanted = true;
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
+  }
+
+  /** Stops pulling (the loop ends after its current request) and clears the alarm; the rows stay for the next read. */
+  private async stop(): Promise<void> {
+    this.wanted = false;
+    await this.options.alarms.deleteAlarm();
   }
 
   /**
@@ -113,6 +137,7 @@ export class ReplicaRunner {
    */
   async readiness(at: ReplicaReadAt): Promise<Readiness> {
     if (!Number.isSafeInteger(at?.minZxid) || at.minZxid < 0) throw new KeeperError("BadArguments", "a replica read names the zxid it must show (a whole number, 0 or more)");
+    await this.resume();
     const applied = await this.waitApplied(at.minZxid, Number.isFinite(at.waitMs) ? Math.max(0, at.waitMs) : 0);
     const msSinceContact = this.msSinceContact();
     const fresh = at.maxStalenessMs === undefined || (msSinceContact !== null && msSinceContact <= at.maxStalenessMs);
@@ -158,15 +183,18 @@ export class ReplicaRunner {
   status(): ReplicaStatus {
     const { appliedZxid, snapshotting } = this.applied();
     const leaderZxid = this.link.latest?.leaderZxid ?? appliedZxid;
-    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting };
+    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting, pulling: this.loop !== undefined };
   }
 
   /** Starts the pull loop unless this instance runs it already. */
   private ensureRunning(): void {
     if (this.loop) return;
-    // ReplicaCore.run retries every failure itself: only the instance's end stops it.
-    this.loop = this.core.run().finally(() => {
+    // ReplicaCore.run retries every failure itself: it ends when no longer wanted, or with the instance.
+    this.loop = this.core.run(() => this.wanted && !this.link.leaderGone).finally(() => {
       this.loop = undefined;
+      // Wanted again while it was ending: run on. Ended for its leader: stop (clears the alarm).
+      if (this.wanted && !this.link.leaderGone) this.ensureRunning();
+      else if (this.wanted) void this.stop();
     });
   }
 }

@@ -97,3 +97,21 @@ export function migrateShardSchema(sql: SqlStorage): void {
   for (const trigger of counterTriggers("znodes", ZNODE_COUNTERS, ["data", "kind"])) sql.exec(trigger);
   initializeCounters(sql, "znodes", ZNODE_COUNTERS);
 }
+
+/** Whether the object has the shard's tables (reading sqlite_master creates nothing: an object never set up stays empty). */
+export function hasTables(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'znodes'").toArray().length > 0;
+}
+
+/** `sql` that runs `setUp` (making the tables) before its first statement: an object nothing uses stays empty. */
+export function tablesOnFirstUse(sql: SqlStorage, setUp: () => void): SqlStorage {
+  let made = false;
+  const exec = <T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> => {
+    if (!made) {
+      made = true;
+      setUp();
+    }
+    return sql.exec<T>(query, ...bindings);
+  };
+  return new Proxy(sql, { get: (target, key) => (key === "exec" ? exec : Reflect.get(target, key, target)) });
+}

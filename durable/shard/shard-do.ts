@@ -42,7 +42,7 @@ import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
 import { readCounters } from "../base/row-counters.ts";
-import { SHARD_SCHEMA, ZNODE_COUNTERS, migrateShardSchema } from "./schema.ts";
+import { SHARD_SCHEMA, ZNODE_COUNTERS, hasTables, migrateShardSchema, tablesOnFirstUse } from "./schema.ts";
 import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
@@ -113,8 +113,9 @@ export class ShardDO extends EdgekeeperObject {
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
     this.replicaOf = replicaIdentityOf(ctx.id.name);
-    // Only a replica counts its rows: a leader's writes pay nothing for it.
-    this.sql = this.replicaOf ? this.meter.countingSql(ctx.storage.sql) : ctx.storage.sql;
+    // Only a replica counts its rows: a leader's writes pay nothing for it. A replica's
+    // tables are made at its first statement: asking one never read from its status creates nothing.
+    this.sql = this.replicaOf ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
@@ -127,9 +128,9 @@ export class ShardDO extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
-      this.createSchema();
-      // A replica started before resumes pulling in every new instance (after a restart or deploy).
-      if (this.replicaOf && startedAsReplica(this.storagePort)) await this.startReplica(this.replicaOf);
+      if (!this.replicaOf) return this.createSchema();
+      // A replica that was pulling (its watchdog alarm set) resumes in every new instance (after a restart or deploy).
+      if (hasTables(ctx.storage.sql) && startedAsReplica(this.storagePort) && (await ctx.storage.getAlarm()) !== null) await this.replicaRunner(this.replicaOf).resume();
     });
   }
 
@@ -595,7 +596,7 @@ export class ShardDO extends EdgekeeperObject {
    */
   async replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer> {
     if (!this.replicaOf) throw new KeeperError("BadArguments", "this shard object is its shard's leader, not a replica");
-    const replica = this.replica ?? (await this.startReplica(this.replicaOf));
+    const replica = this.replicaRunner(this.replicaOf);
     const { ready, appliedZxid, msSinceContact } = await replica.readiness(at);
     if (!ready) return { ready: false, appliedZxid, msSinceContact };
     // From here to the reads' end, one synchronous block: what they see is at `zxid`.
@@ -605,13 +606,17 @@ export class ShardDO extends EdgekeeperObject {
     return { ready: true, zxid, msSinceContact, outcomes };
   }
 
-  /** This replica's progress and counters, for `GET /v1/admin/shards`; null when it has not started (no read reached it), or on a leader. */
+  /**
+   * This replica's progress and counters, for `GET /v1/admin/shards` (also when idle:
+   * not pulling); null when it never started (no read reached it: nothing is created), or on a leader.
+   */
   async replicaStatus(): Promise<(ReplicaStatus & ReplicaCounters) | null> {
-    return this.replica ? { ...this.replica.status(), ...this.meter.counters } : null;
+    if (!this.replicaOf || !hasTables(this.ctx.storage.sql) || !startedAsReplica(this.storagePort)) return null;
+    return { ...this.replicaRunner(this.replicaOf).status(), ...this.meter.counters };
   }
 
-  /** Makes this object a replica of its leader, pulling, with its watchdog alarm set. */
-  private async startReplica(identity: ReplicaIdentity): Promise<ReplicaRunner> {
+  /** This object as a replica of its leader (its role made at the first call); `resume` starts its pulling. */
+  private replicaRunner(identity: ReplicaIdentity): ReplicaRunner {
     this.replica ??= new ReplicaRunner({
       identity,
       storage: this.meter.meteredStorage(this.storagePort),
@@ -619,15 +624,16 @@ export class ShardDO extends EdgekeeperObject {
       leaderOf: (name) => this.meter.meteredLeader(RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader),
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
+      idleMs: this.settings.replicaIdleMs,
     });
-    await this.replica.armWatchdog();
     return this.replica;
   }
 
   override async alarm(): Promise<void> {
     if (this.replicaOf) {
       // A replica's alarm is its watchdog: it reaps nothing (its leader's log does).
-      await this.replica?.watchdog();
+      // An alarm is set only while it pulls, so it has started (its tables exist).
+      await this.replicaRunner(this.replicaOf).watchdog();
     } else {
       const { root } = this.servedSubtree();
       if (root === undefined) return;

@@ -2,7 +2,8 @@
  * A read replica (a ShardDO in the replica role, named `<shard>@<region>`) follows
  * its leader: it catches up from nothing by snapshot then log, keeps up, resumes
  * after aborts by its watchdog alarm, re-snapshots when trimmed past, never writes,
- * and holds its leader's log back only as the trim rule allows.
+ * holds its leader's log back only as the trim rule allows, and stops pulling when
+ * nobody reads it (EDGEKEEPER_REPLICA_IDLE_MS, 3 s in the test pool) or its leader is gone.
  */
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -225,9 +226,10 @@ describe("a read replica", () => {
     expect(await refusal(pair.leader, 0)).toMatch(/^BadArguments: .*not a replica/);
   });
 
-  it("reports its status; a replica never read from reports none", async () => {
+  it("reports its status; a replica never read from reports none, and asking creates nothing", async () => {
     const pair = newPair();
     expect(await pair.replica.replicaStatus()).toBeNull();
+    expect(await rowsOf(pair.replica, "SELECT name FROM sqlite_master WHERE type = 'table'")).toEqual([]);
     await populate(pair);
     const zxid = await caughtUp(pair);
     expect(await pair.replica.replicaStatus()).toMatchObject({ region: "weur", leader: pair.leaderName, appliedZxid: zxid, lagZxids: 0, snapshotting: false });
@@ -247,4 +249,51 @@ describe("a read replica", () => {
     expect(after.rowsWritten - before.rowsWritten).toBeGreaterThanOrEqual(2 * writes);
     expect(after.pulls).toBeGreaterThan(before.pulls);
   });
+
+  describe("when nobody reads it", () => {
+    it("stops pulling and clears its alarm once idle; the next read starts it and serves its leader's latest write", async () => {
+      const pair = newPair();
+      await populate(pair);
+      await caughtUp(pair);
+      expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: true });
+      // Its watchdog, run as its alarm would fire, keeps it pulling until it has been unread for the idle time.
+      const idle = async () => {
+        await runDurableObjectAlarm(pair.replica);
+        return alarmOf(pair.replica);
+      };
+      await expect.poll(idle, { timeout: 20_000, interval: 500 }).toBeNull();
+      // Its loop ends with the pull it was waiting on.
+      await expect.poll(async () => (await pair.replica.replicaStatus())?.pulling, { timeout: 20_000 }).toBe(false);
+      const { pulls, appliedZxid } = (await pair.replica.replicaStatus())!;
+
+      await ok(pair.leader, ANON, { op: "setData", path: "/app", data: bytes("after idle") });
+      const zxid = await lastZxid(pair.leader);
+      // Stopped, it no longer pulls: its rows stay where they were until a read.
+      expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: false, pulls, appliedZxid });
+      expect(appliedZxid).toBeLessThan(zxid);
+
+      const answer = await readAt(pair.replica, zxid, [{ op: "getData", path: "/app" }]);
+      if (!answer.ready) throw new Error("not ready");
+      const [data] = answer.outcomes;
+      if (!data?.ok) throw new Error("getData failed");
+      expect(text((data.value as { data: Uint8Array }).data)).toBe("after idle");
+      expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: true });
+      expect(await alarmOf(pair.replica)).not.toBeNull();
+      await expectSameRows(pair);
+    });
+
+    it("stops pulling and clears its alarm when its leader is freed (unmounted)", async () => {
+      const pair = newPair();
+      await populate(pair);
+      await caughtUp(pair);
+      await pair.leader.destroy();
+      await expect.poll(async () => (await pair.replica.replicaStatus())?.pulling, { timeout: 20_000 }).toBe(false);
+      expect(await alarmOf(pair.replica)).toBeNull();
+    });
+  });
 });
+
+/** The object's alarm, if one is set. */
+function alarmOf(stub: ShardStub): Promise<number | null> {
+  return runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+}

@@ -47,9 +47,12 @@ export class ReplicaCore {
     });
   }
 
-  /** Pulls and applies until the object is gone (a crash abandons it at an await; the next instance resumes). */
-  async run(): Promise<never> {
-    for (;;) {
+  /**
+   * Pulls and applies while `keepRunning` says so (checked before each step), or until
+   * the object is gone (a crash abandons it at an await; the next instance resumes).
+   */
+  async run(keepRunning: () => boolean = () => true): Promise<void> {
+    while (keepRunning()) {
       try {
         await this.step();
       } catch {
