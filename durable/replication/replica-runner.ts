@@ -70,11 +70,6 @@ export function zxidLag(applied: number, leader: number): number {
   return zxidEpoch(leader) === zxidEpoch(applied) ? leader - applied : zxidCounter(leader) + 1;
 }
 
-/** Whether the object's storage holds a replica's state (it was started before this instance). */
-export function startedAsReplica(storage: Storage): boolean {
-  return storage.transact((txn) => txn.get<Meta>("meta", "meta")?.role === "replica");
-}
-
 export class ReplicaRunner {
   private readonly core: ReplicaCore;
   private readonly identity: ReplicaIdentity;

@@ -24,7 +24,8 @@ export const REPLICATION_SCHEMA = ["replication_meta", "replication_log", "repli
   (name) => `CREATE TABLE IF NOT EXISTS ${name} (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID`,
 );
 
-const BYTES = "$bytes";
+/** The key a row's bytes are stored under, as base64 (also sizedEntry/decodeEntry in shard/replicated-tables.ts). */
+export const BYTES = "$bytes";
 const encoder = new TextEncoder();
 
 /** A row as JSON text; byte values (znode data) as base64, so they come back as bytes. */

@@ -6,7 +6,7 @@
  */
 import type { LogEntry, RowKey } from "../replication/core/index.ts";
 import { type Acl, type ChangeEventType, base64ToBytes, bytesToBase64, type Outcome } from "../../protocol/index.ts";
-import { BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
+import { BYTES, BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
 import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
 
@@ -185,7 +185,7 @@ function utf8Length(text: string): number {
  * hold bytes, so no replacer runs over every value of the entry.
  */
 export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
-  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { $bytes: bytesToBase64(e.row.data) } } } : e));
+  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { [BYTES]: bytesToBase64(e.row.data) } } } : e));
   const text = JSON.stringify({ ...fields, effects });
   const size = utf8Length(text);
   const entry = { ...fields, size };
@@ -197,8 +197,9 @@ export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
 function decodeEntry(text: string): ShardLogEntry {
   const entry = JSON.parse(text) as ShardLogEntry;
   for (const effect of entry.effects) {
-    const data = effect.table === "znode" ? (effect.row?.data as unknown as { $bytes?: string } | null | undefined) : undefined;
-    if (effect.table === "znode" && effect.row && typeof data?.$bytes === "string") effect.row.data = base64ToBytes(data.$bytes);
+    const data = effect.table === "znode" ? (effect.row?.data as unknown as Record<string, unknown> | null | undefined) : undefined;
+    const base64 = data?.[BYTES];
+    if (effect.table === "znode" && effect.row && typeof base64 === "string") effect.row.data = base64ToBytes(base64);
   }
   return entry;
 }

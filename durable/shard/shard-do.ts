@@ -47,7 +47,7 @@ import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
-import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus, startedAsReplica } from "../replication/replica-runner.ts";
+import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { ReplicaLogTable } from "./replica-log-table.ts";
@@ -130,7 +130,7 @@ export class ShardDO extends EdgekeeperObject {
     void ctx.blockConcurrencyWhile(async () => {
       if (!this.replicaOf) return this.createSchema();
       // A replica that was pulling (its watchdog alarm set) resumes in every new instance (after a restart or deploy).
-      if (hasTables(ctx.storage.sql) && startedAsReplica(this.storagePort) && (await ctx.storage.getAlarm()) !== null) await this.replicaRunner(this.replicaOf).resume();
+      if (hasTables(ctx.storage.sql) && this.leader.role() === "replica" && (await ctx.storage.getAlarm()) !== null) await this.replicaRunner(this.replicaOf).resume();
     });
   }
 
@@ -611,17 +611,19 @@ export class ShardDO extends EdgekeeperObject {
    * not pulling); null when it never started (no read reached it: nothing is created), or on a leader.
    */
   async replicaStatus(): Promise<(ReplicaStatus & ReplicaCounters) | null> {
-    if (!this.replicaOf || !hasTables(this.ctx.storage.sql) || !startedAsReplica(this.storagePort)) return null;
+    if (!this.replicaOf || !hasTables(this.ctx.storage.sql) || this.leader.role() !== "replica") return null;
     return { ...this.replicaRunner(this.replicaOf).status(), ...this.meter.counters };
   }
 
   /** This object as a replica of its leader (its role made at the first call); `resume` starts its pulling. */
   private replicaRunner(identity: ReplicaIdentity): ReplicaRunner {
-    this.replica ??= new ReplicaRunner({
+    if (this.replica) return this.replica;
+    const link = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
+    this.replica = new ReplicaRunner({
       identity,
       storage: this.meter.meteredStorage(this.storagePort),
       alarms: this.ctx.storage,
-      leaderOf: (name) => this.meter.meteredLeader(RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as ReplicationLeader),
+      leaderOf: (name) => this.meter.meteredLeader(link.shard(name) as unknown as ReplicationLeader),
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
       idleMs: this.settings.replicaIdleMs,
