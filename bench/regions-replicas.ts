@@ -5,6 +5,8 @@
  * rows written per write, and the leader's W2 throughput with replicas pulling vs none. Each against the issue's target.
  * Figures come from the simulation (protocol/regions.ts), not from production.
  */
+import { setTimeout as sleep } from "node:timers/promises";
+import { CONSISTENCY_HEADER } from "../protocol/read-modes.ts";
 import { REGIONS, type Region, REGION_HEADER, roundTripMs } from "../protocol/regions.ts";
 import { edgekeeperHttpTarget } from "./peers/edgekeeper.ts";
 import { formatNumber, formatRatio, median, percentile, renderTable } from "./stats.ts";
@@ -32,7 +34,7 @@ async function call(base: string, path: string, options: CallOptions = {}): Prom
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.region) headers[REGION_HEADER] = options.region;
   if (options.namespace) headers["X-Edgekeeper-Namespace"] = options.namespace;
-  if (options.consistency) headers["X-Edgekeeper-Consistency"] = options.consistency;
+  if (options.consistency) headers[CONSISTENCY_HEADER] = options.consistency;
   const body = options.data === undefined ? undefined : JSON.stringify({ data: options.data });
   const response = await fetch(`${base}/v1/znodes${path}`, { method: options.method ?? "GET", headers, body });
   const text = await response.text();
@@ -115,22 +117,9 @@ export async function replicationLagRows(base: string, path: string, rate: numbe
       polls.get(region)!.push({ at: (sent + performance.now()) / 2, zxid: mzxid });
     }
   });
-  const answered: Write[] = [];
-  const start = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < writes; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    inFlight.push(call(base, path, { method: "PUT", data: `w${i}` }).then(({ mzxid }) => void answered.push({ answeredAt: performance.now(), zxid: mzxid })));
-  }
-  await Promise.all(inFlight);
-  const elapsedMs = performance.now() - start;
+  const { answered, elapsedMs } = await pacedWrites(base, path, rate, writes, "w");
   const last = Math.max(...answered.map((w) => w.zxid));
-  const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && REPLICA_REGIONS.some((r) => (polls.get(r)!.at(-1)?.zxid ?? 0) < last)) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(() => REPLICA_REGIONS.every((r) => (polls.get(r)!.at(-1)?.zxid ?? 0) >= last), 10_000, 20);
   polling = false;
   await Promise.all(pollers);
 
@@ -229,21 +218,14 @@ async function rootReplicas(base: string): Promise<Map<string, ReplicaCounters>>
 export async function replicationCostRows(base: string, path: string, rate: number, writes: number): Promise<string[]> {
   for (const region of REPLICA_REGIONS) await warmReplica(base, path, region, 20);
   const before = await rootReplicas(base);
-  const start = performance.now();
-  const inFlight: Promise<ReadAnswer>[] = [];
-  for (let i = 0; i < writes; i++) {
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    inFlight.push(call(base, path, { method: "PUT", data: `c${i}` }));
-  }
-  const last = Math.max(...(await Promise.all(inFlight)).map((answer) => answer.mzxid));
-  const elapsedMs = performance.now() - start;
+  const { answered, elapsedMs } = await pacedWrites(base, path, rate, writes, "c");
+  const last = Math.max(...answered.map((w) => w.zxid));
   let after = await rootReplicas(base);
-  const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && REPLICA_REGIONS.some((region) => (after.get(region)?.appliedZxid ?? 0) < last)) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(async () => {
+    if (REPLICA_REGIONS.every((region) => (after.get(region)?.appliedZxid ?? 0) >= last)) return true;
     after = await rootReplicas(base);
-  }
+    return false;
+  }, 10_000, 50);
   const rows = REPLICA_REGIONS.map((region) => {
     const [was, now] = [before.get(region), after.get(region)];
     if (!was || !now) return [region, "not started", "", "", "", "", "", ""];
@@ -258,4 +240,27 @@ export async function replicationCostRows(base: string, path: string, rate: numb
     "pulls, entries applied and SQLite rows written (GET /v1/admin/shards) from before the first write until it had applied",
     `the last, divided by the ${writes} writes. Without replicas nothing is pulled or replicated.`,
   ];
+}
+
+/**
+ * `writes` setData of `path` from the leader's region, paced at `rate` per second and
+ * not waiting for answers: when each was answered and its zxid, and the run's length.
+ */
+async function pacedWrites(base: string, path: string, rate: number, writes: number, tag: string): Promise<{ answered: Write[]; elapsedMs: number }> {
+  const start = performance.now();
+  const answered: Write[] = [];
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < writes; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    inFlight.push(call(base, path, { method: "PUT", data: `${tag}${i}` }).then(({ mzxid }) => void answered.push({ answeredAt: performance.now(), zxid: mzxid })));
+  }
+  await Promise.all(inFlight);
+  return { answered, elapsedMs: performance.now() - start };
+}
+
+/** Asks `done` every `stepMs` until it holds or `limitMs` has passed. */
+async function until(done: () => boolean | Promise<boolean>, limitMs: number, stepMs: number): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline && !(await done())) await sleep(stepMs);
 }
