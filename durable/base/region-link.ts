@@ -23,7 +23,7 @@
 import { type Region, oneWayDelayMs, parseRegions } from "../../protocol/regions.ts";
 import { hostObjectName, locationOfHost } from "../../protocol/session-ids.ts";
 import type { DirectoryDO } from "../directory/directory-do.ts";
-import { replicaLocationHint } from "../replication/replica-name.ts";
+import { replicaIdentityOf, replicaLocationHint } from "../replication/replica-name.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import type { SessionHost } from "../session/session-host.ts";
 import type { ShardDO } from "../shard/shard-do.ts";
@@ -39,22 +39,23 @@ const REAL_DELAYS: DelayHooks = {
   random: Math.random,
 };
 
+/** The last EDGEKEEPER_REGIONS read and its regions: every link and request reads the setting, which does not change. */
+let parsed: { text: unknown; regions: readonly Region[] | undefined } | undefined;
+
 /** The regions EDGEKEEPER_REGIONS names, leader's first; undefined (no simulation) when unset or invalid. */
 export function regionsOf(env: EdgekeeperEnv): readonly Region[] | undefined {
   const text = env.EDGEKEEPER_REGIONS;
+  if (parsed === undefined || parsed.text !== text) parsed = { text, regions: parseRegionsSetting(text) };
+  return parsed.regions;
+}
+
+function parseRegionsSetting(text: unknown): readonly Region[] | undefined {
   if (typeof text !== "string" || text === "") return undefined;
   try {
     return parseRegions(text);
   } catch {
     return undefined; // npm start refuses a bad list; a setting that is invalid keeps its default (none)
   }
-}
-
-/** The region a replica's object name (`...@<region>`) names, if one of `regions`. */
-function replicaRegion(objectName: string, regions: readonly Region[]): Region | undefined {
-  const at = objectName.lastIndexOf("@");
-  const name = at < 0 ? "" : objectName.slice(at + 1);
-  return regions.find((region) => region === name);
 }
 
 /** The number in a session host's object name (`<namespace>/sessions-<hostNumber>`); -1 for another name. */
@@ -80,7 +81,7 @@ export class RegionLink {
   private constructor(env: EdgekeeperEnv, place: string | undefined, delays: DelayHooks) {
     this.env = env;
     this.regions = regionsOf(env);
-    this.region = this.regions && (this.regions.find((region) => region === place) ?? this.regions[0]);
+    this.region = this.placeOf(place);
     this.delays = delays;
   }
 
@@ -96,8 +97,7 @@ export class RegionLink {
 
   /** The link of the shard object named `objectName` (a leader, or a replica `...@<region>`). */
   static ofShard(env: EdgekeeperEnv, objectName: string): RegionLink {
-    const regions = regionsOf(env);
-    return new RegionLink(env, regions && replicaRegion(objectName, regions), REAL_DELAYS);
+    return new RegionLink(env, replicaIdentityOf(objectName)?.region, REAL_DELAYS);
   }
 
   /** The directory of `namespace` (or the deployment's registry), in the leader region. */
@@ -112,7 +112,7 @@ export class RegionLink {
     // A read replica is created in its region (deployed; the local runtime ignores hints).
     const locationHint = replicaLocationHint(objectName);
     const stub = locationHint === undefined ? this.env.SHARD.get(id) : this.env.SHARD.get(id, { locationHint });
-    return this.carried(stub, this.regions && (replicaRegion(objectName, this.regions) ?? this.regions[0]));
+    return this.carried(stub, this.placeOf(replicaIdentityOf(objectName)?.region));
   }
 
   /** Session host `hostNumber` of `namespace`, placed by `locationHint` where one applies (deployed). */
@@ -128,8 +128,12 @@ export class RegionLink {
   private hostNamed(objectName: string, hostNumber: number, locationHint?: DurableObjectLocationHint): DurableObjectStub<SessionHost> {
     const id = this.env.SESSION_HOST.idFromName(objectName);
     const stub = locationHint === undefined ? this.env.SESSION_HOST.get(id) : this.env.SESSION_HOST.get(id, { locationHint });
-    const location = locationOfHost(hostNumber);
-    return this.carried(stub, this.regions && (this.regions.find((region) => region === location) ?? this.regions[0]));
+    return this.carried(stub, this.placeOf(locationOfHost(hostNumber)));
+  }
+
+  /** The region of an object or caller at `place`: that region if simulated, else the leader's; undefined without the simulation. */
+  private placeOf(place: string | undefined): Region | undefined {
+    return this.regions && (this.regions.find((region) => region === place) ?? this.regions[0]);
   }
 
   /**
