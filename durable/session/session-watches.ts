@@ -98,6 +98,7 @@ export class SessionWatches {
 
   count(sessionId: number): number {
     const stored = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM session_watches WHERE session_id = ?", sessionId).one().n;
+    if (this.fired.size === 0) return stored;
     let fired = 0;
     for (const row of this.fired.values()) if (row.session_id === sessionId) fired++;
     return stored - fired;
@@ -190,8 +191,9 @@ export class SessionWatches {
 
   /** Whether any session of the host holds this watch. */
   held(path: string, kind: WatchKind): boolean {
-    if (this.fired.size === 0) return this.sql.exec("SELECT 1 FROM session_watches WHERE path = ? AND kind = ? LIMIT 1", path, kind).toArray().length > 0;
-    return this.sql.exec<WatchRow>("SELECT session_id, path, kind FROM session_watches WHERE path = ? AND kind = ?", path, kind).toArray().some((r) => !this.isFired(r));
+    // At most `fired.size` of the rows have fired: one row more than that holds an unfired one if any exists.
+    const rows = this.sql.exec<WatchRow>("SELECT session_id, path, kind FROM session_watches WHERE path = ? AND kind = ? LIMIT ?", path, kind, this.fired.size + 1);
+    return rows.toArray().some((r) => !this.isFired(r));
   }
 
   /** Rows just deleted, less those that had fired already: they were gone for the session. */
