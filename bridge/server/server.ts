@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { type Server, createServer } from "node:net";
 import { DEFAULT_MAX_BUFFER } from "../../protocol/jute/index.ts";
 import type { Region } from "../../protocol/regions.ts";
-import { hostNumberOf } from "../../protocol/session-ids.ts";
+import { DEFAULT_HOSTS_PER_LOCATION, hostNumberOf } from "../../protocol/session-ids.ts";
 import type { WebSocketConstructor } from "../../client/core/socket.ts";
 import { HostLinks } from "../upstream/host-link.ts";
 import { fetchAdminCommand } from "../upstream/monitor.ts";
@@ -72,7 +72,7 @@ export interface Bridge {
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const host = options.host ?? "127.0.0.1";
-  const hosts = options.newSessionHosts ?? [0, 1, 2, 3].map((bucket) => hostNumberOf(options.region ?? "local", bucket));
+  const hosts = options.newSessionHosts ?? Array.from({ length: DEFAULT_HOSTS_PER_LOCATION }, (_, bucket) => hostNumberOf(options.region ?? "local", bucket));
   let next = 0;
   let highest = 0;
   const upstream = { url: options.url, namespace: options.namespace ?? "default", ...(options.token ? { token: options.token } : {}), ...(options.region ? { region: options.region } : {}) };
