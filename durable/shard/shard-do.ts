@@ -37,7 +37,7 @@ import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
-import { ChangeLog } from "./change-log.ts";
+import { ChangeLog, ReplicaChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -117,9 +117,9 @@ export class ShardDO extends EdgekeeperObject {
     // tables are made at its first statement: asking one never read from its status creates nothing.
     this.sql = this.replicaOf ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
-    this.log = new ChangeLog(this.sql);
+    // A replica's change log is its log entries' events (ReplicaLogTable keeps them beside each entry).
+    this.log = this.replicaOf ? new ReplicaChangeLog(this.sql) : new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
-    // A replica's log table also writes each entry it applies to its change log.
     const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);

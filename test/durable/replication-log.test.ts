@@ -215,6 +215,23 @@ describe("the trim", () => {
     expect(events[0]!.zxid).toBe(oldest);
   });
 
+  it("at its bound drops one entry per write, its count and bytes matching the entries it keeps", async () => {
+    const { stub } = newShard();
+    // Values of many sizes, so a trim that took a wrong size would show in the bytes.
+    for (let i = 0; i < changeLogWindow + 40; i++) await ok(stub, ANON, { op: "create", path: `/n${i}`, data: bytes("x".repeat(i * 37)) });
+    const last = await lastZxid(stub);
+    const log = await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      const meta = JSON.parse(sql.exec<{ row: string }>("SELECT row FROM replication_meta").one().row) as { logEntries: number; logBytes: number; trimmedZxid: number };
+      const kept = sql.exec<{ entries: number; bytes: number; sizes: number; oldest: number }>(
+        "SELECT count(*) AS entries, sum(json_extract(row, '$.size')) AS bytes, sum(size) AS sizes, min(key) AS oldest FROM replication_log",
+      ).one();
+      return { meta, kept };
+    });
+    expect(log.kept).toEqual({ entries: changeLogWindow, bytes: log.meta.logBytes, sizes: log.meta.logBytes, oldest: last - changeLogWindow + 1 });
+    expect(log.meta).toMatchObject({ logEntries: changeLogWindow, trimmedZxid: last - changeLogWindow });
+  });
+
   it("never passes what a replica still pulling has applied", async () => {
     const { stub } = newShard();
     const held = await lastZxid(stub);
