@@ -8,14 +8,14 @@ import { META_KEY, type AnyLogEntry, type Effect, type Meta, type PeerRow } from
 import type { ReplicationSettings } from "./settings.ts";
 
 /**
- * Meta with the entries logged after its stored appliedZxid counted in (one read of
- * their keys and sizes): a replica stores meta only when more than its log's head
- * moves (storeAppliedMeta), so its applied zxid is its log's last key, committed
- * with the rows it applied.
+ * Meta as it stands. A leader stores it with every entry; a replica only when more
+ * than its log's head moves (storeAppliedMeta), so a replica's is the stored row with
+ * the entries logged after its appliedZxid counted in (one read of their keys and
+ * sizes): its applied zxid is its log's last key, committed with the rows it applied.
  */
 export function readMeta(txn: StorageTxn): Meta | undefined {
   const stored = storedMeta(txn);
-  return stored && withLoggedEntries(txn, { ...stored });
+  return stored?.role === "replica" ? withLoggedEntries(txn, stored) : stored;
 }
 
 /** Meta as stored: its role, epochs and trim point are current, its log head and size may lag (readMeta). */
