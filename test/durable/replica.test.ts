@@ -197,6 +197,11 @@ describe("a read replica", () => {
     // Caught up, it no longer holds anything back: the next write trims to the bound.
     await ok(pair.leader, ANON, { op: "create", path: "/after" });
     expect((await metaOf(pair.leader)).logEntries).toBe(64);
+    // Its own log keeps the same bound, its count and bytes those of the entries it keeps.
+    await caughtUp(pair);
+    const [kept] = await rowsOf(pair.replica, "SELECT count(*) AS entries, sum(json_extract(row, '$.size')) AS bytes FROM replication_log");
+    expect(kept!.entries).toBe(64);
+    expect(await metaOf(pair.replica)).toMatchObject({ logEntries: 64, logBytes: kept!.bytes });
   });
 
   it("takes a new snapshot when its leader has trimmed past it", async () => {
