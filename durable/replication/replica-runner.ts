@@ -60,8 +60,18 @@ export interface ReplicaRunnerOptions {
   settings: ReplicationSettings;
   /** How often the watchdog alarm fires. */
   watchdogMs: number;
-  /** After this long without a read the replica stops pulling (checked by the watchdog). */
+  /** After this long without a read the replica stops pulling (checked by the watchdog), unless it holds watches. */
   idleMs: number;
+  /** The watches this replica holds for session hosts (none when omitted). */
+  watches?: ReplicaWatches;
+}
+
+/** A replica's watches as its pull loop sees them. */
+export interface ReplicaWatches {
+  /** Inside the transaction that ends a snapshot's install: fires them by what the rows show changed since `previousZxid` (rows at most at `rowsZxid`). */
+  installed(previousZxid: number, rowsZxid: number): void;
+  /** Whether any is held: then the replica keeps pulling though nobody reads, or they would never fire. */
+  held(): boolean;
 }
 
 /** Zxids between `applied` and `leader`: the counter gap in one epoch; from an earlier epoch, the later epoch's counter plus its start. */
@@ -96,7 +106,8 @@ export class ReplicaRunner {
     this.identity = options.identity;
     this.link = new LeaderLink(options.leaderOf, this.now);
     const name = replicaObjectName(options.identity.leader, options.identity.region);
-    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link }, options.settings);
+    const ports = { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link };
+    this.core = new ReplicaCore(name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
     this.lastReadAt = this.now();
   }
 
@@ -113,7 +124,8 @@ export class ReplicaRunner {
 
   /** The alarm: stops an idle replica (clearing its alarm); else restarts the loop if this instance has none, and sets the next alarm. */
   async watchdog(): Promise<void> {
-    if (this.now() - this.lastReadAt >= this.options.idleMs || this.link.leaderGone) return this.stop();
+    const idle = this.now() - this.lastReadAt >= this.options.idleMs && !this.options.watches?.held();
+    if (idle || this.link.leaderGone) return this.stop();
     this.wanted = true;
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
