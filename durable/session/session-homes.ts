@@ -142,6 +142,23 @@ export class SessionHomes implements HostHomeRouting {
     return { at: "leader" };
   }
 
+  /**
+   * A host instance's start: each shard its sessions watch hands over what its home
+   * owes the host, which also starts a replica home pulling again after a restart
+   * of every object (else it would wait for its watchdog).
+   */
+  async wake(): Promise<void> {
+    if (!this.active) return;
+    for (const { shard, root } of this.parts.watches.watchedShards()) {
+      const home = this.homeOf({ shard, prefix: root });
+      try {
+        await this.sync(home, home.at, 0, []);
+      } catch (err) {
+        console.warn(`waking the home of shard ${shard} failed`, err);
+      }
+    }
+  }
+
   /** A watch set at `copy` (addWatch), answered at `zxid`: if home moved meanwhile, it is set at home too. */
   async watchSetAt(mount: Mount, copy: ShardCopy, watch: WatchSet, zxid: number): Promise<void> {
     if (!this.active) return;

@@ -145,6 +145,8 @@ export class SessionHost extends EdgekeeperObject {
       for (const socketId of this.store.attachedSockets()) {
         if (ctx.getWebSockets(socketId).length === 0) this.store.detachSocket(socketId, now);
       }
+      // Not awaited: the host takes requests meanwhile.
+      void this.homes.wake();
     });
   }
 
