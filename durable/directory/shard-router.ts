@@ -179,7 +179,7 @@ export class ShardRouter {
   }
 
   private shard(mount: Mount): ShardStub {
-    return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
+    return this.copy(mount, { at: "leader" });
   }
 
   /**
@@ -187,11 +187,8 @@ export class ShardRouter {
    * was ready, else undefined (also when the call failed: the leader serves instead).
    */
   private async atReplica(mount: Mount, placement: Extract<ReadPlacement, { at: "replica" }>, caller: Caller, requests: ShardRequest[]): Promise<Outcome[] | undefined> {
-    const name = replicaObjectName(shardObjectName(this.namespace, mount.shard), placement.region);
-    const { minZxid, waitMs, maxStalenessMs } = placement;
     try {
-      const stub = this.link.shard(name) as unknown as ShardStub;
-      const answer = await stub.replicaRead(mount.prefix, caller, requests, maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs });
+      const answer = await this.copy(mount, placement).replicaRead(mount.prefix, caller, requests, readAtOf(placement));
       return answer.ready ? answer.outcomes : undefined;
     } catch (err) {
       this.log.warn("replica read failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
@@ -266,7 +263,7 @@ export class ShardRouter {
    * which shard a notification's seq belongs to whichever way it arrived.
    */
   shardKey(mount: Mount): string {
-    return this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard)).toString();
+    return this.copyKey(mount, { at: "leader" });
   }
 
   /**
@@ -349,11 +346,8 @@ export class ShardRouter {
   /** A host's reads at its home replica, their notifications received; undefined when it was not ready (or not reachable). */
   private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[] } | undefined> {
     const key = this.copyKey(mount, placement);
-    const { minZxid, waitMs, maxStalenessMs } = placement;
     try {
-      const stub = this.copy(mount, placement);
-      const at = maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs };
-      const answer = await stub.replicaHostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch, at);
+      const answer = await this.copy(mount, placement).replicaHostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch, readAtOf(placement));
       if (!answer.ready) return undefined;
       call.receive(key, answer.notifications);
       for (const outcome of answer.outcomes) servedPlacements.set(outcome, placement);
@@ -366,8 +360,8 @@ export class ShardRouter {
 
   /**
    * ShardDO.syncHost at one copy of the shard of `mount`: once it has applied
-   * `minZxid` (a replica waits at most `waitMs`), the host's `watches` set there, and
-   * what the host is owed there handed to `receive` before this resolves.
+   * `minZxid` (a replica waits at most `waitMs`), the host's `watches` are set there,
+   * and the answer holds what the host is owed there.
    */
   async syncHost(mount: Mount, copy: ShardCopy, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer> {
     return this.copy(mount, copy).syncHost(mount.prefix, host, ackSeq, minZxid, watches, waitMs);
@@ -513,4 +507,9 @@ function watchesSet(requests: readonly ShardRequest[], outcomes: readonly Outcom
     else if (request.op === "getChildren") set.push({ path: request.path, kind: "child" });
   });
   return set;
+}
+
+/** What a replica placement asks of the replica. */
+function readAtOf({ minZxid, waitMs, maxStalenessMs }: AtReplica): ReplicaReadAt {
+  return maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs };
 }

@@ -24,11 +24,11 @@
  * restarted host does not take the replica, which lost its watches, for home;
  * `through` starts again at 0 (the next settle sets it).
  */
-import type { WatchNotification } from "../../protocol/index.ts";
+import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import type { HostHomeRouting, ShardCopy, ShardRouter, WatchSet } from "../directory/shard-router.ts";
-import type { WatchHost } from "../shard/shard-do.ts";
-import type { SessionWatches } from "./session-watches.ts";
+import type { HostWatch, WatchHost } from "../shard/shard-do.ts";
+import type { NotificationVerdict, SessionWatches } from "./session-watches.ts";
 
 export const HOME_TABLES = [`CREATE TABLE IF NOT EXISTS host_homes (shard TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID`];
 
@@ -42,8 +42,10 @@ interface ShardHome {
   skipThrough: number;
   /** When home last became the leader, or a try of the replica failed. */
   leftAt: number;
-  /** A move under way: requests wait for it. */
-  moving?: Promise<boolean>;
+  /** A move under way, and to which copy: requests wait for it. */
+  moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
+  /** The copy being moved to delivered before it was home: it is asked again once home. */
+  deferred: boolean;
 }
 
 /** What homes need of their host (given as parts, not the host object). */
@@ -60,7 +62,7 @@ export interface HomeParts {
   /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
   retryMs: number;
   ackSeq(shardKey: string): number;
-  /** Fans a copy's notifications out (session-host.ts `receive`, which asks `fires`). */
+  /** Fans a copy's notifications out (session-host.ts `receive`, which asks `judge`). */
   receive(shardKey: string, notifications: WatchNotification[]): void;
 }
 
@@ -82,7 +84,7 @@ export class SessionHomes implements HostHomeRouting {
   async readAt<P extends { region: string }>(mount: Mount, placement: P): Promise<P | undefined> {
     if (placement.region !== this.parts.replicaRegion) return undefined;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving;
+    if (home.moving) await home.moving.done;
     if (home.at === "leader") {
       if (Date.now() - home.leftAt < this.parts.retryMs) return undefined;
       if (!(await this.move(home, "replica"))) return undefined;
@@ -97,7 +99,7 @@ export class SessionHomes implements HostHomeRouting {
   async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[]): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving;
+    if (home.moving) await home.moving.done;
     if (from === home.at) {
       // Its answer carried every event home had fired up to its zxid.
       home.through = Math.max(home.through, zxid);
@@ -106,29 +108,30 @@ export class SessionHomes implements HostHomeRouting {
     if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) return;
     // Home hands over its events up to zxid; a watch the answer set elsewhere is set at home too.
     const at = home.at;
-    const settled = await this.sync(home, at, zxid, watches.map((w) => ({ ...w, sinceZxid: zxid })));
-    if (settled || at === "leader") {
-      if (!settled) throw new Error(`the leader of shard ${mount.shard} did not settle`);
-      return;
-    }
+    if (await this.sync(home, at, zxid, watches.map((w) => ({ ...w, sinceZxid: zxid })))) return;
     await this.move(home, "leader");
-    // The watches this answer set are not in the session's rows yet: set them at the leader too.
-    if (watches.length > 0 && from === "replica") await this.release(mount, from, zxid, watches);
+    // The watches this answer set are not in the sessions' rows yet, so the move did not take them.
+    if (watches.length > 0) await this.release(mount, from, zxid, watches);
   }
 
   /**
-   * Whether a notification delivered by the copy keyed `shardKey` fires watches: it
-   * does unless that copy is not its shard's home, or its home's since a move whose
-   * handover covered it. Also keeps `through` for home's deliveries (all it owed).
+   * What to do with the notifications the copy keyed `shardKey` delivered: home's
+   * fire, except those a move's handover covered; those of the copy home is moving
+   * to wait until it is home (its shard sends them again); any other copy's are
+   * dropped. Keeps `through` for home's deliveries (all it owed).
    */
-  fires(shardKey: string, notifications: readonly WatchNotification[]): (n: WatchNotification) => boolean {
+  judge(shardKey: string, notifications: readonly WatchNotification[]): (n: WatchNotification) => NotificationVerdict {
     const copy = this.copyOf(shardKey);
-    if (!copy) return () => true;
+    if (!copy) return () => "fire";
     const home = this.homes.get(copy.shard)!;
-    if (copy.at !== home.at) return () => false;
+    if (copy.at !== home.at) {
+      if (home.moving?.to !== copy.at) return () => "drop";
+      home.deferred = true;
+      return () => "later";
+    }
     for (const n of notifications) home.through = Math.max(home.through, n.zxid);
     const skipThrough = home.skipThrough;
-    return (n) => n.zxid > skipThrough;
+    return (n) => (n.zxid > skipThrough ? "fire" : "drop");
   }
 
   /** The copy a host's addWatch goes to: home (settled first to the session's bookmark `seen`, so the watch is set past it). */
@@ -136,7 +139,7 @@ export class SessionHomes implements HostHomeRouting {
     const region = this.parts.replicaRegion;
     if (region === undefined) return { at: "leader" };
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving;
+    if (home.moving) await home.moving.done;
     if (home.at === "replica" && (await this.sync(home, "replica", seen, []))) return { at: "replica", region };
     await this.move(home, "leader");
     return { at: "leader" };
@@ -163,7 +166,7 @@ export class SessionHomes implements HostHomeRouting {
   async watchSetAt(mount: Mount, copy: ShardCopy, watch: WatchSet, zxid: number): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving;
+    if (home.moving) await home.moving.done;
     if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch]);
   }
 
@@ -178,7 +181,7 @@ export class SessionHomes implements HostHomeRouting {
     let home = this.homes.get(mount.shard);
     if (home) return home;
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
-    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0 };
+    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, deferred: false };
     this.homes.set(mount.shard, home);
     const router = this.parts.router();
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
@@ -198,35 +201,44 @@ export class SessionHomes implements HostHomeRouting {
   }
 
   /**
-   * syncHost at one copy of the home's shard: once it has applied `minZxid` (waiting
-   * up to the setting at a replica), `watches` set there and what it owes the host
-   * received. False if it was not ready or not reachable.
+   * syncHost at one copy of the home's shard, home or not: once it has applied
+   * `minZxid` (waiting up to the setting at a replica), `watches` are set there.
+   * Answers its ready answer and the copy's delivery key; undefined if a replica was
+   * not ready or not reachable (a leader's failure is thrown).
    */
-  private async sync(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: { path: string; kind: WatchSet["kind"]; sinceZxid: number }[]): Promise<boolean> {
+  private async syncAt(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<{ key: string; zxid: number; notifications: WatchNotification[] } | undefined> {
     const router = this.parts.router();
     const copy = this.copy(at);
     const key = router.copyKey(home.mount, copy);
     try {
       const answer = await router.syncHost(home.mount, copy, this.parts.host(), this.parts.ackSeq(key), minZxid, watches, at === "leader" ? 0 : this.parts.waitMs);
-      if (!answer.ready) return false;
-      this.parts.receive(key, answer.notifications);
-      if (home.at === at) home.through = Math.max(home.through, answer.zxid);
-      return true;
+      if (answer.ready) return { key, zxid: answer.zxid, notifications: answer.notifications };
+      if (at === "leader") throw new KeeperError("SystemError", `the leader of shard ${home.mount.shard} was not ready`);
+      return undefined;
     } catch (err) {
       if (at === "leader") throw err;
-      console.warn(`syncHost at the ${copy.at} of shard ${home.mount.shard} failed`, err);
-      return false;
+      console.warn(`syncHost at the replica of shard ${home.mount.shard} failed`, err);
+      return undefined;
     }
+  }
+
+  /** syncHost at home (`at`): what it owes the host received, and `through` kept. False if it was not ready. */
+  private async sync(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<boolean> {
+    const answer = await this.syncAt(home, at, minZxid, watches);
+    if (!answer) return false;
+    this.parts.receive(answer.key, answer.notifications);
+    if (home.at === at) home.through = Math.max(home.through, answer.zxid);
+    return true;
   }
 
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
   private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
-    while (home.moving) await home.moving;
+    while (home.moving) await home.moving.done;
     if (home.at === to) return true;
-    const moving = this.moveNow(home, to);
+    const moving = { to, done: this.moveNow(home, to) };
     home.moving = moving;
     try {
-      return await moving;
+      return await moving.done;
     } finally {
       if (home.moving === moving) home.moving = undefined;
     }
@@ -239,38 +251,34 @@ export class SessionHomes implements HostHomeRouting {
    * skipped. The watches at the old home go, best effort.
    */
   private async moveNow(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
+    home.deferred = false;
     const since = home.through;
     const watches = this.parts.watches.onShard(home.mount.shard).map((w) => ({ path: w.path, kind: w.kind, sinceZxid: Math.max(since, w.setZxid) }));
-    const router = this.parts.router();
-    const copy = this.copy(to);
-    const key = router.copyKey(home.mount, copy);
-    let answer: Awaited<ReturnType<ShardRouter["syncHost"]>> | undefined;
-    if (watches.length > 0) {
-      try {
-        answer = await router.syncHost(home.mount, copy, this.parts.host(), this.parts.ackSeq(key), since, watches, to === "leader" ? 0 : this.parts.waitMs);
-      } catch (err) {
-        if (to === "leader") throw err;
-        console.warn(`setting watches at the replica of shard ${home.mount.shard} failed`, err);
-      }
-      if (!answer?.ready) {
-        if (to === "leader") throw new Error(`the leader of shard ${home.mount.shard} did not take the host's watches`);
-        home.leftAt = Date.now();
-        return false;
-      }
+    // Without watches there is nothing to hand over: the next read finds whether the replica is ready.
+    const answer = watches.length > 0 ? await this.syncAt(home, to, since, watches) : undefined;
+    if (watches.length > 0 && !answer) {
+      home.leftAt = Date.now();
+      return false;
     }
     const from = this.copy(home.at);
     const handedOver = home.through;
     home.at = to;
     home.skipThrough = handedOver;
-    home.through = Math.max(handedOver, answer?.ready ? answer.zxid : 0);
+    home.through = Math.max(handedOver, answer?.zxid ?? 0);
     if (to === "leader") {
       home.leftAt = Date.now();
       this.parts.sql.exec("INSERT INTO host_homes (shard, at) VALUES (?, 'leader') ON CONFLICT (shard) DO UPDATE SET at = excluded.at", home.mount.shard);
     } else {
       this.parts.sql.exec("DELETE FROM host_homes WHERE shard = ?", home.mount.shard);
     }
-    if (answer?.ready) this.parts.receive(key, answer.notifications);
+    if (answer) this.parts.receive(answer.key, answer.notifications);
+    if (home.deferred) {
+      // What it delivered during the move, and is still owed, comes with a settle.
+      home.deferred = false;
+      void this.sync(home, to, 0, []).catch((err: unknown) => console.warn(`settling the new home of shard ${home.mount.shard} failed`, err));
+    }
     const host = this.parts.host().name;
+    const router = this.parts.router();
     void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, from))).catch((err: unknown) => {
       console.warn(`removing the host's watches at the old home of shard ${home.mount.shard} failed`, err);
     });

@@ -308,7 +308,7 @@ export class SessionHost extends EdgekeeperObject {
 
   private receive(shardKey: string, notifications: WatchNotification[]): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
-    const fires = this.homes.fires(shardKey, notifications);
+    const judge = this.homes.judge(shardKey, notifications);
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
@@ -317,7 +317,7 @@ export class SessionHost extends EdgekeeperObject {
       const ws = this.liveness.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);
-    }, fires);
+    }, judge);
   }
 
   /**

@@ -66,6 +66,9 @@ export interface OrphanWatch {
 
 type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
+/** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
+export type NotificationVerdict = "fire" | "drop" | "later";
+
 /** The identities a session holds now (for the ACL check of its lasting watches). */
 export type IdentitiesOf = (sessionId: number) => readonly Id[];
 
@@ -243,16 +246,17 @@ export class SessionWatches {
    * Fans a shard's notifications out, in seq order, skipping those already
    * processed; `emit` gets each event for a session, in order. Synchronous (no
    * await between reading and storing the last seq), so a notification that
-   * arrives twice at once still fires once. Those `fires` refuses are processed
-   * without firing anything (a copy's that is not the host's home for its shard:
-   * session-homes.ts). Returns the last seq processed.
+   * arrives twice at once still fires once. `judge` may say of a notification
+   * (session-homes.ts: from a copy that is not the host's home for its shard) to
+   * drop it (processed, firing nothing) or to take it later (it and those after it
+   * are not processed now: their shard sends them again). Returns the last seq processed.
    */
   process(
     shardKey: string,
     notifications: WatchNotification[],
     identitiesOf: IdentitiesOf,
     emit: (sessionId: number, event: EventMessage) => void,
-    fires: (n: WatchNotification) => boolean = () => true,
+    judge: (n: WatchNotification) => NotificationVerdict = () => "fire",
   ): number {
     let last = this.ackSeq(shardKey);
     const start = last;
@@ -266,7 +270,9 @@ export class SessionWatches {
     let lasting = false;
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
-      for (const [sessionId, event] of fires(n) ? this.fanOut(n, idsOf) : []) {
+      const verdict = judge(n);
+      if (verdict === "later") break;
+      for (const [sessionId, event] of verdict === "fire" ? this.fanOut(n, idsOf) : []) {
         lasting ||= !firesOnce(event.kind);
         emit(sessionId, event);
       }
