@@ -926,6 +926,8 @@ export class ShardDO extends EdgekeeperObject {
    * it had applied before (watch-catch-up.ts; its change log starts again empty).
    */
   private replicaInstalled(previousZxid: number, rowsZxid: number): void {
+    // Its first snapshot: there was no state to compare with (a watch set before it is armed from the snapshot's state on).
+    if (previousZxid === 0) return;
     const owedPerHost = new Map<string, GuardedChange[]>();
     for (const { host, path, kind } of this.watches.every()) {
       const { events, armed } = this.catchUp.owed({ path, kind, sinceZxid: previousZxid }, { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });

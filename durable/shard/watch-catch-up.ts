@@ -7,7 +7,7 @@
  * what changed, but not every change:
  * - data (getData/exists): gone -> NodeDeleted; created since -> NodeCreated;
  *   changed since (mzxid) -> NodeDataChanged;
- * - child: gone -> NodeDeleted; children changed since (pzxid) -> NodeChildrenChanged;
+ * - child: gone -> NodeDeleted; children changed since (pzxid, after its create) -> NodeChildrenChanged;
  * - persistent: as data, plus NodeChildrenChanged by pzxid;
  * - recursive: as data for its node and every node below it (deletes below it are
  *   not seen once the log has lost them).
@@ -90,8 +90,9 @@ export class WatchCatchUp {
     const nodeChanged = (node: ZnodeRow) => {
       if (node.mzxid > since) events.push(changeOf(node, node.czxid > since ? "NodeCreated" : "NodeDataChanged", node.czxid > since ? node.czxid : node.mzxid));
     };
+    // A node created since shows its create, and its children's changes only after it.
     const childrenChanged = () => {
-      if (row.pzxid > since) events.push(changeOf(row, "NodeChildrenChanged", row.pzxid));
+      if (row.pzxid > Math.max(since, row.czxid)) events.push(changeOf(row, "NodeChildrenChanged", row.pzxid));
     };
     switch (watch.kind) {
       case "data":
