@@ -673,13 +673,12 @@ export class ShardDO extends EdgekeeperObject {
     const { oldest, last } = this.logBounds();
     const reach: LogReach = { trimmedZxid: oldest - 1, appliedZxid: last };
     this.ctx.storage.transactionSync(() => {
-      const owed: GuardedChange[] = [];
-      for (const watch of wanted) {
-        const { events, armed } = this.catchUp.owed(watch, reach);
-        if (armed) this.watches.add(host.name, watch.path, watch.kind);
-        owed.push(...events);
-      }
-      this.queueOwed(host.name, owed);
+      const owed = this.catchUp.owed(wanted, reach);
+      wanted.forEach((watch, i) => {
+        if (owed[i]!.armed) this.watches.add(host.name, watch.path, watch.kind);
+      });
+      this.queueOwed(host.name, owed.flatMap((o) => o.events));
+      this.watches.writeAcknowledged();
     });
     return { ready: true, zxid: last, notifications: this.pendingFor(host.name) };
   }
@@ -929,11 +928,13 @@ export class ShardDO extends EdgekeeperObject {
     // Its first snapshot: there was no state to compare with (a watch set before it is armed from the snapshot's state on).
     if (previousZxid === 0) return;
     const owedPerHost = new Map<string, GuardedChange[]>();
-    for (const { host, path, kind } of this.watches.every()) {
-      const { events, armed } = this.catchUp.owed({ path, kind, sinceZxid: previousZxid }, { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });
+    const held = this.watches.every();
+    const owed = this.catchUp.owed(held.map(({ path, kind }) => ({ path, kind, sinceZxid: previousZxid })), { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });
+    held.forEach(({ host, path, kind }, i) => {
+      const { events, armed } = owed[i]!;
       if (!armed) this.watches.remove(host, path, kind);
       owedPerHost.set(host, [...(owedPerHost.get(host) ?? []), ...events]);
-    }
+    });
     for (const [host, changes] of owedPerHost) {
       this.queueOwed(host, changes);
       if (changes.length > 0) this.owedByApply.add(host);

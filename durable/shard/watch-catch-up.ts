@@ -60,25 +60,33 @@ export class WatchCatchUp {
     this.store = store;
   }
 
-  /** The events `watch` is owed here, in zxid order, and whether it stays armed. */
-  owed(watch: HostWatch, reach: LogReach): { events: GuardedChange[]; armed: boolean } {
-    const events = reach.trimmedZxid <= watch.sinceZxid ? this.logged(watch) : this.byRows(watch, reach.appliedZxid);
-    if (!firesOnce(watch.kind)) return { events, armed: true };
-    return events.length > 0 ? { events: events.slice(0, 1), armed: false } : { events: [], armed: true };
+  /**
+   * The events each of `watches` is owed here, in zxid order, and whether it stays
+   * armed. The change log is read once, from the oldest sinceZxid it reaches (it is
+   * bounded by EDGEKEEPER_CHANGE_LOG_WINDOW writes), however many watches there are.
+   */
+  owed(watches: HostWatch[], reach: LogReach): { events: GuardedChange[]; armed: boolean }[] {
+    const logged = watches.filter((w) => reach.trimmedZxid <= w.sinceZxid);
+    const tail = logged.length > 0 ? this.eventsAfter(Math.min(...logged.map((w) => w.sinceZxid))) : [];
+    return watches.map((watch) => {
+      const events =
+        reach.trimmedZxid <= watch.sinceZxid
+          ? tail.filter((change) => change.zxid > watch.sinceZxid && watchFires(watch, change))
+          : this.byRows(watch, reach.appliedZxid);
+      if (!firesOnce(watch.kind)) return { events, armed: true };
+      return events.length > 0 ? { events: events.slice(0, 1), armed: false } : { events: [], armed: true };
+    });
   }
 
-  /** The change log's events after sinceZxid that the watch fires on. */
-  private logged(watch: HostWatch): GuardedChange[] {
-    const { lo, hi } = below(watch.path);
+  /** Every event of the change log after `zxid`, in commit order. */
+  private eventsAfter(zxid: number): GuardedChange[] {
     return this.sql
       .exec<{ zxid: number; event: ChangeEventType; path: string; acl: string | null }>(
-        `SELECT zxid, event, path, coalesce(acl, json_extract(node, '$.acl')) AS acl FROM change_log
-         WHERE zxid > ?1 AND (path = ?2 OR (?3 AND path > ?4 AND path < ?5)) ORDER BY zxid, seq`,
-        watch.sinceZxid, watch.path, watch.kind === "recursive" ? 1 : 0, lo, hi,
+        "SELECT zxid, event, path, coalesce(acl, json_extract(node, '$.acl')) AS acl FROM change_log WHERE zxid > ? ORDER BY zxid, seq",
+        zxid,
       )
       .toArray()
-      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }))
-      .filter((change) => watchFires(watch, change));
+      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
 
   /** setWatches by the rows: what the watched nodes show changed since sinceZxid (a delete dated `appliedZxid`, its ACL unknown). */
