@@ -933,7 +933,8 @@ export class ShardDO extends EdgekeeperObject {
     held.forEach(({ host, path, kind }, i) => {
       const { events, armed } = owed[i]!;
       if (!armed) this.watches.remove(host, path, kind);
-      owedPerHost.set(host, [...(owedPerHost.get(host) ?? []), ...events]);
+      if (!owedPerHost.has(host)) owedPerHost.set(host, []);
+      owedPerHost.get(host)!.push(...events);
     });
     for (const [host, changes] of owedPerHost) {
       this.queueOwed(host, changes);
