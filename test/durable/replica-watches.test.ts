@@ -25,8 +25,8 @@ async function hostRead(replica: ShardStub, minZxid: number, requests: ShardRequ
   return answer;
 }
 
-async function syncHost(stub: ShardStub, minZxid: number, watches: HostWatch[], waitMs = 20_000, host = HOST): Promise<SyncHostAnswer> {
-  return (await stub.syncHost("/", host, 0, minZxid, watches, waitMs)) as SyncHostAnswer;
+async function syncHost(stub: ShardStub, minZxid: number, watches: HostWatch[], waitMs = 20_000, ackSeq = 0): Promise<SyncHostAnswer> {
+  return (await stub.syncHost("/", HOST, ackSeq, minZxid, watches, waitMs)) as SyncHostAnswer;
 }
 
 /** What the host is owed at the replica once it has applied everything its leader has now, as [event, path]. */
@@ -139,6 +139,44 @@ describe("watches at a read replica", () => {
     await expect.poll(() => processedBy(host.name, pair), { timeout: 20_000 }).toBe(1);
     expect(await pair.replica.watchesOf(host.name)).toEqual([]);
   });
+
+  it("miss no change while every object is aborted again and again under writes", async () => {
+    const pair = newPair();
+    await createAll(pair.leader, ANON, "/n");
+    await caughtUp(pair);
+    await pair.replica.addWatch("/", HOST, ANON, "/n", "persistent");
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        // A write cut by an abort may or may not have applied; the watch must fire for each that did.
+        await exec(stubsOf(pair.leaderName).leader, ANON, { op: "setData", path: "/n", data: bytes(String(i)) }).catch(() => undefined);
+      }
+    })();
+    // Every notification the host has been handed, by seq (one handed again after a lost acknowledgement is the same).
+    const handed = new Map<number, WatchNotification>();
+    const settle = async (minZxid: number) => {
+      const acked = Math.max(0, ...handed.keys());
+      const answer = await syncHost(stubsOf(pair.leaderName).replica, minZxid, [], 20_000, acked);
+      if (answer.ready) for (const n of answer.notifications) handed.set(n.seq, n);
+    };
+    for (let round = 0; round < 5; round++) {
+      await settle(0).catch(() => undefined);
+      await abortAll(pair);
+      await runDurableObjectAlarm(pair.replica);
+    }
+    writing = false;
+    await writer;
+    await settle(await lastZxid(pair.leader));
+    const { stat } = await ok(pair.leader, ANON, { op: "exists", path: "/n" });
+    // One NodeDataChanged per setData applied (its version), numbered without a gap, in zxid order.
+    const notifications = [...handed.values()].sort((a, b) => a.seq - b.seq);
+    expect(stat!.version).toBeGreaterThan(5);
+    expect(notifications.map((n) => n.seq)).toEqual(Array.from({ length: stat!.version }, (_, i) => i + 1));
+    expect(notifications.every((n) => n.event === "NodeDataChanged" && n.path === "/n")).toBe(true);
+    const zxids = notifications.map((n) => n.zxid);
+    expect(zxids).toEqual([...new Set(zxids)].sort((a, b) => a - b));
+    expect(zxids.at(-1)).toBe(stat!.mzxid);
+  }, 60_000);
 
   it("keep their replica pulling after nobody has read it for the idle time", async () => {
     const pair = newPair();
