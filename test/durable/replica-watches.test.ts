@@ -99,6 +99,19 @@ describe("watches at a read replica", () => {
     expect((await hostRead(pair.replica, 0, [], 6)).notifications).toEqual([]);
   });
 
+  it("are set only by reads the replica ran: writes among them are NotReadOnly, and a read not ready sets none", async () => {
+    const pair = newPair();
+    await createAll(pair.leader, ANON, "/ro");
+    const zxid = await caughtUp(pair);
+    const notReady = (await pair.replica.replicaHostExecute("/", HOST, 0, ANON, [{ op: "getData", path: "/ro", watch: true }], { minZxid: zxid + 1, waitMs: 0 })) as unknown as ReplicaHostAnswer;
+    expect(notReady).toEqual({ ready: false, appliedZxid: zxid, msSinceContact: expect.any(Number) });
+    expect(await pair.replica.watchesOf(HOST.name)).toEqual([]);
+    const answer = await hostRead(pair.replica, zxid, [{ op: "setData", path: "/ro", data: bytes("no") }, { op: "exists", path: "/ro", watch: true }]);
+    expect(answer.outcomes.map((o) => (o.ok ? "ok" : o.error.name))).toEqual(["NotReadOnly", "ok"]);
+    expect(await pair.replica.watchesOf(HOST.name)).toEqual([{ path: "/ro", kind: "data" }]);
+    expect(await lastZxid(pair.leader)).toBe(zxid);
+  });
+
   it("come before the answer of any later read there that shows their change", async () => {
     const pair = newPair();
     await createAll(pair.leader, ANON, "/cfg");
