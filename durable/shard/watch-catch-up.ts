@@ -43,11 +43,12 @@ export interface LogReach {
 /** Checks a host's watch list (BadArguments naming the first bad one); answers it typed. */
 export function parseHostWatches(watches: unknown, limits: Pick<Limits, "maxPathBytes" | "maxPathDepth">): HostWatch[] {
   if (!Array.isArray(watches)) throw new KeeperError("BadArguments", "watches must be a list of { path, kind, sinceZxid }");
-  return watches.map((watch: Partial<HostWatch> | null) => {
-    validatePath(watch?.path, limits);
-    if (!WATCH_KINDS.includes(watch!.kind as WatchKind)) throw new KeeperError("BadArguments", `a watch's kind must be one of ${WATCH_KINDS.join(", ")}`, watch!.path);
-    if (!Number.isSafeInteger(watch!.sinceZxid) || watch!.sinceZxid! < 0) throw new KeeperError("BadArguments", "a watch's sinceZxid must be a whole number, 0 or more", watch!.path);
-    return { path: watch!.path, kind: watch!.kind!, sinceZxid: watch!.sinceZxid! };
+  return watches.map((watch: unknown): HostWatch => {
+    const { path, kind, sinceZxid } = (watch ?? {}) as Partial<HostWatch>;
+    validatePath(path, limits);
+    if (!WATCH_KINDS.includes(kind as WatchKind)) throw new KeeperError("BadArguments", `a watch's kind must be one of ${WATCH_KINDS.join(", ")}`, path);
+    if (!Number.isSafeInteger(sinceZxid) || (sinceZxid as number) < 0) throw new KeeperError("BadArguments", "a watch's sinceZxid must be a whole number, 0 or more", path);
+    return { path, kind: kind as WatchKind, sinceZxid: sinceZxid as number };
   });
 }
 
