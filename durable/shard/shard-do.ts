@@ -35,7 +35,7 @@ import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
-import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
+import { REPLICATION_SCHEMA, type SqlTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
@@ -134,13 +134,14 @@ export class ShardDO extends EdgekeeperObject {
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
-    // A replica's log table also writes each entry it applies to its change log, and fires its watches.
-    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log, (entry) => this.replicaApplied(entry)) : new LogTable(this.sql, this.log);
-    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
+    // A replica's log table also writes each entry it applies to its change log.
+    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
+    const tables = { znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
+    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
-    this.catchUp = new WatchCatchUp(this.sql, this.store);
+    this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
@@ -1082,6 +1083,23 @@ function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
   throw err;
+}
+
+/**
+ * A replica's log table that tells `applied` of each entry put there (the replica
+ * applying its leader's entry: snapshots put no log rows), in that transaction.
+ */
+function firingOnApply(table: SqlTable, applied: (entry: ShardLogEntry) => void): SqlTable {
+  return {
+    get: (key) => table.get(key),
+    put: (key, row) => {
+      table.put(key, row);
+      applied(row as ShardLogEntry);
+    },
+    delete: (key) => table.delete(key),
+    scan: (after, limit) => table.scan(after, limit),
+    deleteAll: () => table.deleteAll(),
+  };
 }
 
 /** A session host as a caller names it: BadArguments otherwise. */

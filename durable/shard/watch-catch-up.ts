@@ -14,7 +14,6 @@
  * A one-shot watch fires at most once: its first event, and it is not armed again.
  */
 import {
-  type Acl,
   type ChangeEventType,
   type GuardedChange,
   KeeperError,
@@ -25,6 +24,7 @@ import {
   validatePath,
   watchFires,
 } from "../../protocol/index.ts";
+import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore, rowFromSql } from "./znode-store.ts";
 
 /** A watch a host sets again, with the last zxid of this shard the host has been shown. */
@@ -55,10 +55,12 @@ export function parseHostWatches(watches: unknown, limits: Pick<Limits, "maxPath
 export class WatchCatchUp {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
+  private readonly log: ChangeLog;
 
-  constructor(sql: SqlStorage, store: ZnodeStore) {
+  constructor(sql: SqlStorage, store: ZnodeStore, log: ChangeLog) {
     this.sql = sql;
     this.store = store;
+    this.log = log;
   }
 
   /**
@@ -68,7 +70,8 @@ export class WatchCatchUp {
    */
   owed(watches: HostWatch[], reach: LogReach): { events: GuardedChange[]; armed: boolean }[] {
     const logged = watches.filter((w) => reach.trimmedZxid <= w.sinceZxid);
-    const tail = logged.length > 0 ? this.eventsAfter(Math.min(...logged.map((w) => w.sinceZxid))) : [];
+    // Every event the log holds after the oldest sinceZxid (the log, not a page of it).
+    const tail = logged.length > 0 ? this.log.since(logged.reduce((oldest, w) => Math.min(oldest, w.sinceZxid), Infinity), Number.MAX_SAFE_INTEGER) : [];
     return watches.map((watch) => {
       const events =
         reach.trimmedZxid <= watch.sinceZxid
@@ -77,17 +80,6 @@ export class WatchCatchUp {
       if (!firesOnce(watch.kind)) return { events, armed: true };
       return events.length > 0 ? { events: events.slice(0, 1), armed: false } : { events: [], armed: true };
     });
-  }
-
-  /** Every event of the change log after `zxid`, in commit order. */
-  private eventsAfter(zxid: number): GuardedChange[] {
-    return this.sql
-      .exec<{ zxid: number; event: ChangeEventType; path: string; acl: string | null }>(
-        "SELECT zxid, event, path, coalesce(acl, json_extract(node, '$.acl')) AS acl FROM change_log WHERE zxid > ? ORDER BY zxid, seq",
-        zxid,
-      )
-      .toArray()
-      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
 
   /** setWatches by the rows: what the watched nodes show changed since sinceZxid (a delete dated `appliedZxid`, its ACL unknown). */
