@@ -175,8 +175,9 @@ export class ShardDO extends EdgekeeperObject {
    */
   private treeFor(root: string): ShardTree {
     const { root: stored, sealed } = this.subtree.read();
-    // A replica serves the subtree its leader's log set up, from the rows that log wrote, until the log seals it (it sets none up).
-    if (this.replicaOf) return new ShardTree(this.store, this.limits, stored ?? root, stored !== undefined && !sealed);
+    // A replica serves the subtree its leader's log set up, from the rows that log wrote, until the log seals it (it
+    // sets none up). One that applied its snapshot before the log carried the subtree knows none: it takes its caller's.
+    if (this.replicaOf) return new ShardTree(this.store, this.limits, stored ?? root, !sealed);
     // Only a new object leads: one with a role (a replica) takes its rows from its leader.
     if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
