@@ -5,9 +5,9 @@
  * idle (no read for `idleMs`) or its leader answers that it no longer leads: then
  * it stops and its alarm is cleared (its rows stay), and the next read starts it
  * again from what storage says it applied. A replica whose leader's log has ended
- * its shard (an unmount's seal, applied) stops for good: no read starts it again. While it runs, a watchdog alarm,
- * re-armed at each firing, restarts it in a new instance (after a restart, an
- * eviction or a deploy nothing else would wake the object).
+ * its shard (an unmount's seal, applied) stops for good: no read starts it again.
+ * While it runs, a watchdog alarm, re-armed at each firing, restarts it in a new
+ * instance (after a restart, an eviction or a deploy nothing else would wake the object).
  */
 import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";

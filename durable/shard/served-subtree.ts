@@ -50,6 +50,7 @@ export class SubtreeTable implements SqlTable {
   }
 
   scan(after: RowKey | undefined, limit: number): Array<[RowKey, unknown]> {
+    // One row at most: all of it on the first page.
     const row = after === undefined && limit > 0 ? this.get(SUBTREE_KEY) : undefined;
     return row ? [[SUBTREE_KEY, row]] : [];
   }

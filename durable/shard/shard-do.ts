@@ -186,9 +186,9 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * Creates the root node (and, for "/", ZooKeeper's system nodes) once, as the
-   * snapshot that opens the shard's log, with the subtree it serves. The system nodes look as on a new
-   * ZooKeeper 3.8: zxid and times 0, /zookeeper/config readable by all and
-   * writable by none (its aversion is -1 there too).
+   * snapshot that opens the shard's log, with the subtree it serves. The system
+   * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
+   * readable by all and writable by none (its aversion is -1 there too).
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
@@ -802,7 +802,7 @@ export class ShardDO extends EdgekeeperObject {
       done = this.leader.sequence((txn, zxid, epoch) => {
         const w: ShardWrite = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
         const { value, written } = this.store.tracking(() => apply(w));
-        if (w.subtree) this.subtree.put(SUBTREE_KEY, w.subtree);
+        if (w.subtree) txn.put("subtree", SUBTREE_KEY, w.subtree);
         for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
         this.log.finishWrite();
         committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
