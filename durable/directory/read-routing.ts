@@ -25,6 +25,7 @@ import {
   type ShardRequest,
 } from "../../protocol/index.ts";
 import { regionsOf } from "../base/region-link.ts";
+import { integerSetting } from "../base/settings.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
 /** Where a shard's leader runs when no regions are configured. */
@@ -64,18 +65,12 @@ export interface ReadRoutingSettings {
 
 /** EDGEKEEPER_SEQUENTIAL_WAIT_MS, within [0, MAX_SEQUENTIAL_WAIT_MS]; unset or invalid keeps the default. */
 export function readRoutingSettings(env: EdgekeeperEnv): ReadRoutingSettings {
-  return { sequentialWaitMs: wholeSetting(env.EDGEKEEPER_SEQUENTIAL_WAIT_MS, MAX_SEQUENTIAL_WAIT_MS, DEFAULT_SEQUENTIAL_WAIT_MS) };
+  return { sequentialWaitMs: integerSetting(env, "EDGEKEEPER_SEQUENTIAL_WAIT_MS", DEFAULT_SEQUENTIAL_WAIT_MS, 0, MAX_SEQUENTIAL_WAIT_MS) };
 }
 
 /** EDGEKEEPER_HOME_RETRY_MS (a session host's home: session-homes.ts), within [0, MAX_HOME_RETRY_MS]; unset or invalid keeps the default. */
 export function homeRetryMsOf(env: EdgekeeperEnv): number {
-  return wholeSetting(env.EDGEKEEPER_HOME_RETRY_MS, MAX_HOME_RETRY_MS, DEFAULT_HOME_RETRY_MS);
-}
-
-/** A setting of whole milliseconds in [0, max]; unset or invalid: the default. */
-function wholeSetting(text: unknown, max: number, fallback: number): number {
-  const raw = Number(text);
-  return typeof text === "string" && Number.isInteger(raw) && raw >= 0 && raw <= max ? raw : fallback;
+  return integerSetting(env, "EDGEKEEPER_HOME_RETRY_MS", DEFAULT_HOME_RETRY_MS, 0, MAX_HOME_RETRY_MS);
 }
 
 /**

@@ -35,7 +35,7 @@ import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
-import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
+import { REPLICATION_SCHEMA, type SqlTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
@@ -52,6 +52,7 @@ import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { ReplicaLogTable } from "./replica-log-table.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
+import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -82,6 +83,11 @@ class MultiFailure extends Error {
   }
 }
 
+/** A write as the shard runs it: ZooKeeper's rules' context, and the served subtree when the write changes it (an unmount's seal), logged as its row. */
+interface ShardWrite extends WriteContext {
+  subtree?: ServedSubtree;
+}
+
 /** A replica's answer to reads: served at `zxid`, or not ready (behind, or staler than asked) for the caller to read at the leader. */
 export type ReplicaReadAnswer =
   | { ready: true; zxid: number; msSinceContact: number | null; outcomes: Outcome[] }
@@ -102,6 +108,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly store: ZnodeStore;
   private readonly log: ChangeLog;
   private readonly sessions: SessionTable;
+  /** The subtree served (its root, its seal): the leader's, logged; a replica's, applied from that log. */
+  private readonly subtree: SubtreeTable;
   /** The replication core's leader: sequencing, the log (effects and commit records), its pages for replicas. */
   private readonly leader: LeaderLog<ShardLogEntry>;
   /** The core's Storage port over this object's SQLite (both roles use it). */
@@ -134,13 +142,15 @@ export class ShardDO extends EdgekeeperObject {
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
-    // A replica's log table also writes each entry it applies to its change log, and fires its watches.
-    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log, (entry) => this.replicaApplied(entry)) : new LogTable(this.sql, this.log);
-    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
+    this.subtree = new SubtreeTable(this.sql);
+    // A replica's log table also writes each entry it applies to its change log.
+    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
+    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
+    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
-    this.catchUp = new WatchCatchUp(this.sql, this.store);
+    this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
@@ -164,7 +174,7 @@ export class ShardDO extends EdgekeeperObject {
     const legacy = this.log.legacyZxid();
     if (!legacy) return;
     this.ctx.storage.transactionSync(() => {
-      if (legacy.counter > 0 || this.servedSubtree().root !== undefined) this.leader.continueFrom(makeZxid(legacy.epoch, legacy.counter));
+      if (legacy.counter > 0 || this.subtree.read().root !== undefined) this.leader.continueFrom(makeZxid(legacy.epoch, legacy.counter));
       this.log.dropLegacy();
     });
   }
@@ -181,33 +191,25 @@ export class ShardDO extends EdgekeeperObject {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
-    // A replica serves the subtree its reader names, from the rows its leader's log wrote (it sets none up).
-    if (this.replicaOf) return new ShardTree(this.store, this.limits, root, true);
-    const { root: stored, sealed } = this.servedSubtree();
+    const { root: stored, sealed } = this.subtree.read();
+    // A replica serves the subtree its leader's log set up, from the rows that log wrote, until the log seals it (it
+    // sets none up). One that applied its snapshot before the log carried the subtree knows none: it takes its caller's.
+    if (this.replicaOf) return new ShardTree(this.store, this.limits, stored ?? root, !sealed);
     // Only a new object leads: one with a role (a replica) takes its rows from its leader.
     if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
 
-  /** meta's root and seal, in one statement, read for each batch (decisions read storage: DESIGN.md). */
-  private servedSubtree(): { root: string | undefined; sealed: boolean } {
-    const { root, sealed } = this.sql
-      .exec<{ root: SqlStorageValue; sealed: SqlStorageValue }>("SELECT (SELECT value FROM meta WHERE key = 'root') AS root, (SELECT value FROM meta WHERE key = 'sealed') AS sealed")
-      .one();
-    return { root: root === null ? undefined : String(root), sealed: sealed !== null };
-  }
-
   /**
    * Creates the root node (and, for "/", ZooKeeper's system nodes) once, as the
-   * snapshot that opens the shard's log. The system nodes look as on a new
-   * ZooKeeper 3.8: zxid and times 0, /zookeeper/config readable by all and
-   * writable by none (its aversion is -1 there too).
+   * snapshot that opens the shard's log, with the subtree it serves. The system
+   * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
+   * readable by all and writable by none (its aversion is -1 there too).
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
       const paths = root === "/" ? ["/", ...SYSTEM_PATHS] : [root];
       const rows = paths.map((path) => {
         const children = paths.filter((p) => p !== path && p !== "/" && parentOf(p) === path).length;
@@ -232,8 +234,9 @@ export class ShardDO extends EdgekeeperObject {
         };
         return { table: "znode" as const, key: path, row };
       });
+      const served: ServedSubtree = { root, sealed: false };
       // A new shard leads epoch 1; its first rows are the log's snapshot at (1, 0).
-      const activated = this.leader.activate(1, () => rows);
+      const activated = this.leader.activate(1, () => [...rows, { table: "subtree", key: SUBTREE_KEY, row: served }]);
       if ("kind" in activated) throw new KeeperError("SystemError", `this shard object cannot lead: it is ${activated.role} at epoch ${activated.epoch}`);
     });
   }
@@ -419,14 +422,15 @@ export class ShardDO extends EdgekeeperObject {
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.servedSubtree().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
+    if (this.subtree.read().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
   }
 
   /**
    * Stops serving, for an unmount, if the subtree is empty (NotEmpty otherwise): the
    * check and the seal are one write, so no create can slip between. Its watchers
    * see the mount point deleted, as a delete of the node would show them (and long
-   * polls on it wake). From then on every request is answered `moved`. Idempotent.
+   * polls on it wake). From then on every request is answered `moved`; the seal is
+   * logged, so its replicas answer so too, and stop pulling. Idempotent.
    */
   async sealForUnmount(root: string): Promise<Outcome> {
     const tree = this.treeFor(root);
@@ -434,7 +438,7 @@ export class ShardDO extends EdgekeeperObject {
     return this.write(SYSTEM_CALLER, undefined, (w) => {
       const rootRow = this.store.get(root);
       if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
-      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', 1)");
+      w.subtree = { root, sealed: true };
       w.events.push({ event: "NodeDeleted", path: root, acl: rootRow?.acl ?? [] });
       return {};
     });
@@ -673,13 +677,12 @@ export class ShardDO extends EdgekeeperObject {
     const { oldest, last } = this.logBounds();
     const reach: LogReach = { trimmedZxid: oldest - 1, appliedZxid: last };
     this.ctx.storage.transactionSync(() => {
-      const owed: GuardedChange[] = [];
-      for (const watch of wanted) {
-        const { events, armed } = this.catchUp.owed(watch, reach);
-        if (armed) this.watches.add(host.name, watch.path, watch.kind);
-        owed.push(...events);
-      }
-      this.queueOwed(host.name, owed);
+      const owed = this.catchUp.owed(wanted, reach);
+      wanted.forEach((watch, i) => {
+        if (owed[i]!.armed) this.watches.add(host.name, watch.path, watch.kind);
+      });
+      this.queueOwed(host.name, owed.flatMap((o) => o.events));
+      this.watches.writeAcknowledged();
     });
     return { ready: true, zxid: last, notifications: this.pendingFor(host.name) };
   }
@@ -705,6 +708,7 @@ export class ShardDO extends EdgekeeperObject {
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
       idleMs: this.settings.replicaIdleMs,
+      ended: () => this.subtree.read().sealed,
       watches: { installed: (previous, rowsZxid) => this.replicaInstalled(previous, rowsZxid), held: () => this.watches.held() },
     });
     return this.replica;
@@ -716,7 +720,7 @@ export class ShardDO extends EdgekeeperObject {
       // An alarm is set only while it pulls, so it has started (its tables exist).
       await this.replicaRunner(this.replicaOf).watchdog();
     } else {
-      const { root } = this.servedSubtree();
+      const { root } = this.subtree.read();
       if (root === undefined) return;
       // Only the leader reaps (its deletes are logged; a replica gets them from its log).
       if (!this.leader.fenced()) await this.reap(root);
@@ -865,9 +869,9 @@ export class ShardDO extends EdgekeeperObject {
    * `readOnly`, nothing is written and no zxid taken. `closing`: the session's closure
    * is its commit record. An object that is not the leader writes nothing.
    */
-  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: WriteContext) => T, readOnly = false, closing = false): Outcome<T> {
+  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: ShardWrite) => T, readOnly = false, closing = false): Outcome<T> {
     if (readOnly) {
-      const w: WriteContext = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
+      const w: ShardWrite = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
       return { ok: true, zxid: w.zxid, value: apply(w) };
     }
     let committed: GuardedChange[] = [];
@@ -875,14 +879,16 @@ export class ShardDO extends EdgekeeperObject {
     let done;
     try {
       done = this.leader.sequence((txn, zxid, epoch) => {
-        const w: WriteContext = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
+        const w: ShardWrite = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
         const { value, written } = this.store.tracking(() => apply(w));
+        if (w.subtree) txn.put("subtree", SUBTREE_KEY, w.subtree);
         for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
         this.log.finishWrite();
         committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
         for (const change of committed) this.fireWatches(change, owed);
         this.watches.writeAcknowledged();
         const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+        if (w.subtree) effects.push({ table: "subtree", key: SUBTREE_KEY, row: w.subtree });
         return this.logged(txn, { ok: true, zxid, value }, effects, w.events, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
     } catch (err) {
@@ -926,12 +932,17 @@ export class ShardDO extends EdgekeeperObject {
    * it had applied before (watch-catch-up.ts; its change log starts again empty).
    */
   private replicaInstalled(previousZxid: number, rowsZxid: number): void {
+    // Its first snapshot: there was no state to compare with (a watch set before it is armed from the snapshot's state on).
+    if (previousZxid === 0) return;
     const owedPerHost = new Map<string, GuardedChange[]>();
-    for (const { host, path, kind } of this.watches.every()) {
-      const { events, armed } = this.catchUp.owed({ path, kind, sinceZxid: previousZxid }, { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });
+    const held = this.watches.every();
+    const owed = this.catchUp.owed(held.map(({ path, kind }) => ({ path, kind, sinceZxid: previousZxid })), { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });
+    held.forEach(({ host, path, kind }, i) => {
+      const { events, armed } = owed[i]!;
       if (!armed) this.watches.remove(host, path, kind);
-      owedPerHost.set(host, [...(owedPerHost.get(host) ?? []), ...events]);
-    }
+      if (!owedPerHost.has(host)) owedPerHost.set(host, []);
+      owedPerHost.get(host)!.push(...events);
+    });
     for (const [host, changes] of owedPerHost) {
       this.queueOwed(host, changes);
       if (changes.length > 0) this.owedByApply.add(host);
@@ -1078,6 +1089,23 @@ function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
   throw err;
+}
+
+/**
+ * A replica's log table that tells `applied` of each entry put there (the replica
+ * applying its leader's entry: snapshots put no log rows), in that transaction.
+ */
+function firingOnApply(table: SqlTable, applied: (entry: ShardLogEntry) => void): SqlTable {
+  return {
+    get: (key) => table.get(key),
+    put: (key, row) => {
+      table.put(key, row);
+      applied(row as ShardLogEntry);
+    },
+    delete: (key) => table.delete(key),
+    scan: (after, limit) => table.scan(after, limit),
+    deleteAll: () => table.deleteAll(),
+  };
 }
 
 /** A session host as a caller names it: BadArguments otherwise. */

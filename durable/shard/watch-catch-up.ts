@@ -7,14 +7,13 @@
  * what changed, but not every change:
  * - data (getData/exists): gone -> NodeDeleted; created since -> NodeCreated;
  *   changed since (mzxid) -> NodeDataChanged;
- * - child: gone -> NodeDeleted; children changed since (pzxid) -> NodeChildrenChanged;
+ * - child: gone -> NodeDeleted; children changed since (pzxid, after its create) -> NodeChildrenChanged;
  * - persistent: as data, plus NodeChildrenChanged by pzxid;
  * - recursive: as data for its node and every node below it (deletes below it are
  *   not seen once the log has lost them).
  * A one-shot watch fires at most once: its first event, and it is not armed again.
  */
 import {
-  type Acl,
   type ChangeEventType,
   type GuardedChange,
   KeeperError,
@@ -25,6 +24,7 @@ import {
   validatePath,
   watchFires,
 } from "../../protocol/index.ts";
+import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore, rowFromSql } from "./znode-store.ts";
 
 /** A watch a host sets again, with the last zxid of this shard the host has been shown. */
@@ -43,42 +43,43 @@ export interface LogReach {
 /** Checks a host's watch list (BadArguments naming the first bad one); answers it typed. */
 export function parseHostWatches(watches: unknown, limits: Pick<Limits, "maxPathBytes" | "maxPathDepth">): HostWatch[] {
   if (!Array.isArray(watches)) throw new KeeperError("BadArguments", "watches must be a list of { path, kind, sinceZxid }");
-  return watches.map((watch: Partial<HostWatch> | null) => {
-    validatePath(watch?.path, limits);
-    if (!WATCH_KINDS.includes(watch!.kind as WatchKind)) throw new KeeperError("BadArguments", `a watch's kind must be one of ${WATCH_KINDS.join(", ")}`, watch!.path);
-    if (!Number.isSafeInteger(watch!.sinceZxid) || watch!.sinceZxid! < 0) throw new KeeperError("BadArguments", "a watch's sinceZxid must be a whole number, 0 or more", watch!.path);
-    return { path: watch!.path, kind: watch!.kind!, sinceZxid: watch!.sinceZxid! };
+  return watches.map((watch: unknown): HostWatch => {
+    const { path, kind, sinceZxid } = (watch ?? {}) as Partial<HostWatch>;
+    validatePath(path, limits);
+    if (!WATCH_KINDS.includes(kind as WatchKind)) throw new KeeperError("BadArguments", `a watch's kind must be one of ${WATCH_KINDS.join(", ")}`, path);
+    if (!Number.isSafeInteger(sinceZxid) || (sinceZxid as number) < 0) throw new KeeperError("BadArguments", "a watch's sinceZxid must be a whole number, 0 or more", path);
+    return { path, kind: kind as WatchKind, sinceZxid: sinceZxid as number };
   });
 }
 
 export class WatchCatchUp {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
+  private readonly log: ChangeLog;
 
-  constructor(sql: SqlStorage, store: ZnodeStore) {
+  constructor(sql: SqlStorage, store: ZnodeStore, log: ChangeLog) {
     this.sql = sql;
     this.store = store;
+    this.log = log;
   }
 
-  /** The events `watch` is owed here, in zxid order, and whether it stays armed. */
-  owed(watch: HostWatch, reach: LogReach): { events: GuardedChange[]; armed: boolean } {
-    const events = reach.trimmedZxid <= watch.sinceZxid ? this.logged(watch) : this.byRows(watch, reach.appliedZxid);
-    if (!firesOnce(watch.kind)) return { events, armed: true };
-    return events.length > 0 ? { events: events.slice(0, 1), armed: false } : { events: [], armed: true };
-  }
-
-  /** The change log's events after sinceZxid that the watch fires on. */
-  private logged(watch: HostWatch): GuardedChange[] {
-    const { lo, hi } = below(watch.path);
-    return this.sql
-      .exec<{ zxid: number; event: ChangeEventType; path: string; acl: string | null }>(
-        `SELECT zxid, event, path, coalesce(acl, json_extract(node, '$.acl')) AS acl FROM change_log
-         WHERE zxid > ?1 AND (path = ?2 OR (?3 AND path > ?4 AND path < ?5)) ORDER BY zxid, seq`,
-        watch.sinceZxid, watch.path, watch.kind === "recursive" ? 1 : 0, lo, hi,
-      )
-      .toArray()
-      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }))
-      .filter((change) => watchFires(watch, change));
+  /**
+   * The events each of `watches` is owed here, in zxid order, and whether it stays
+   * armed. The change log is read once, from the oldest sinceZxid it reaches (it is
+   * bounded by EDGEKEEPER_CHANGE_LOG_WINDOW writes), however many watches there are.
+   */
+  owed(watches: HostWatch[], reach: LogReach): { events: GuardedChange[]; armed: boolean }[] {
+    const logged = watches.filter((w) => reach.trimmedZxid <= w.sinceZxid);
+    // Every event the log holds after the oldest sinceZxid (the log, not a page of it).
+    const tail = logged.length > 0 ? this.log.since(logged.reduce((oldest, w) => Math.min(oldest, w.sinceZxid), Infinity), Number.MAX_SAFE_INTEGER) : [];
+    return watches.map((watch) => {
+      const events =
+        reach.trimmedZxid <= watch.sinceZxid
+          ? tail.filter((change) => change.zxid > watch.sinceZxid && watchFires(watch, change))
+          : this.byRows(watch, reach.appliedZxid);
+      if (!firesOnce(watch.kind)) return { events, armed: true };
+      return events.length > 0 ? { events: events.slice(0, 1), armed: false } : { events: [], armed: true };
+    });
   }
 
   /** setWatches by the rows: what the watched nodes show changed since sinceZxid (a delete dated `appliedZxid`, its ACL unknown). */
@@ -90,8 +91,9 @@ export class WatchCatchUp {
     const nodeChanged = (node: ZnodeRow) => {
       if (node.mzxid > since) events.push(changeOf(node, node.czxid > since ? "NodeCreated" : "NodeDataChanged", node.czxid > since ? node.czxid : node.mzxid));
     };
+    // A node created since shows its create, and its children's changes only after it.
     const childrenChanged = () => {
-      if (row.pzxid > since) events.push(changeOf(row, "NodeChildrenChanged", row.pzxid));
+      if (row.pzxid > Math.max(since, row.czxid)) events.push(changeOf(row, "NodeChildrenChanged", row.pzxid));
     };
     switch (watch.kind) {
       case "data":

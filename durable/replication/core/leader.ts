@@ -272,13 +272,13 @@ export class LeaderCore extends LeaderLog {
 
 }
 
-const SNAPSHOT_TABLES = ["znode", "session"] as const;
+const SNAPSHOT_TABLES = ["subtree", "znode", "session"] as const;
 
-/** Rows after the cursor, znodes then sessions, up to maxBytes (at least one row when any is left). */
+/** Rows after the cursor, the subtree's then znodes then sessions, up to maxBytes (at least one row when any is left). */
 function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number, sizeOf: (value: unknown) => number): { rows: Array<Effect<unknown, unknown>>; next: SnapshotCursor | null } {
   const rows: Array<Effect<unknown, unknown>> = [];
   let bytes = 0;
-  let position: SnapshotCursor = cursor ?? { table: "znode", after: null };
+  let position: SnapshotCursor = cursor ?? { table: SNAPSHOT_TABLES[0], after: null };
   for (;;) {
     const page = txn.scan<unknown>(position.table, position.after ?? undefined, 64);
     for (const [key, row] of page) {

@@ -152,7 +152,7 @@ export class ReplicaCore {
       if (starting) {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
         if (current.startZxid >= 0) return false;
-        for (const table of ["znode", "session", "log"] as const) txn.deleteAll(table);
+        for (const table of ["subtree", "znode", "session", "log"] as const) txn.deleteAll(table);
         Object.assign(meta, { logEntries: 0, logBytes: 0 });
       } else if (current.startZxid !== page.startZxid || JSON.stringify(current.cursor) !== JSON.stringify(page.cursor)) {
         return false; // a late or duplicated page

@@ -26,6 +26,7 @@ export interface SessionRow {
  * uses the core's own rows, the shard object its full znode rows and stored replies.
  */
 export type Effect<Z = ZnodeRow, S = SessionRow> =
+  | { table: "subtree"; key: string; row: unknown }
   | { table: "znode"; key: string; row: Z | null }
   | { table: "session"; key: string | number; row: S | null };
 
@@ -92,7 +93,7 @@ export interface SnapshotProgress {
 
 /** Where the next snapshot page starts: after this key of this table (null: at its start). */
 export interface SnapshotCursor {
-  table: "znode" | "session";
+  table: "subtree" | "znode" | "session";
   after: string | number | null;
 }
 
