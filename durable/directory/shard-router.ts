@@ -67,10 +67,15 @@ export interface WatchSet {
 export interface HostHomeRouting {
   /** The replica placement to serve these reads at (its home), or undefined: the leader. */
   readAt(mount: Mount, placement: AtReplica): Promise<AtReplica | undefined>;
-  /** Home did not answer in time: the shard's home becomes the leader. */
+  /** Home did not answer a read in time: the shard's home becomes the leader if the host's watches need it to. */
   leave(mount: Mount): Promise<void>;
-  /** Resolves once an answer of the shard showing `zxid`, from `from`, setting `watches`, may reach the session. */
-  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[]): Promise<void>;
+  /**
+   * Resolves once an answer of the shard showing `zxid`, from `from`, may reach the
+   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`.
+   */
+  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void>;
+  /** The copy that holds the host's watches on the shard now. */
+  watchesAt(mount: Mount): ShardCopy;
 }
 
 /**
@@ -331,15 +336,20 @@ export class ShardRouter {
       const answer = await this.atHomeReplica(call, mount, home, caller, batch);
       if (answer) {
         reads?.answered(mount.shard, home, batch, answer.outcomes);
-        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes));
+        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true);
         return answer.outcomes;
       }
-      await call.homes!.leave(mount);
+      // Home is behind what the session has seen (or unreachable): the leader may become home
+      // (HostHomeRouting.leave). A bounded read it was too stale for goes to the leader alone.
+      if (home.maxStalenessMs === undefined) await call.homes!.leave(mount);
     }
     const key = this.shardKey(mount);
-    const answer = await this.logged(mount, batch, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes, reads);
+    // The leader leaves a read's watch only where the host's watches are: else home sets it (release).
+    const leftAtLeader = !call.homes || call.homes.watchesAt(mount).at === "leader";
+    const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
+    const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
     call.receive(key, answer.notifications);
-    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes));
+    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader);
     return answer.outcomes;
   }
 

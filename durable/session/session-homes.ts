@@ -12,11 +12,12 @@
  *   released only once home has handed over its events up to Z (ShardDO.syncHost
  *   with no watches: "settle"), unless the host holds no watch on that shard or has
  *   had them already (`through`).
- * - Home not ready within the sequential wait: home becomes the leader, the host's
- *   watches on the shard set there again from the zxid through which the old home
- *   handed over its events (ShardDO.syncHost applies ZooKeeper's setWatches rule),
- *   then removed at the replica (best effort). After EDGEKEEPER_HOME_RETRY_MS the
- *   replica is tried again the same way.
+ * - Home not ready within the sequential wait: the read goes to the leader; and if
+ *   the host holds watches on the shard, home becomes the leader: those watches are
+ *   set there again from the zxid through which the old home handed over its events
+ *   (ShardDO.syncHost applies ZooKeeper's setWatches rule), then removed at the
+ *   replica (best effort). After EDGEKEEPER_HOME_RETRY_MS the replica is tried again
+ *   the same way.
  *
  * During a move both copies may deliver: only home's deliveries fire watches, and
  * the new home's only past the zxid handed over (`skipThrough`), so each event
@@ -93,25 +94,30 @@ export class SessionHomes implements HostHomeRouting {
   }
 
   async leave(mount: Mount): Promise<void> {
+    // Without watches there is nothing to take from the leader: this read goes there alone.
+    if (!this.parts.watches.heldOn(mount.shard)) return;
     await this.move(this.homeOf(mount), "leader");
   }
 
-  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[]): Promise<void> {
+  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
     if (home.moving) await home.moving.done;
     if (from === home.at) {
       // Its answer carried every event home had fired up to its zxid.
       home.through = Math.max(home.through, zxid);
+      if (leftAtFrom || watches.length === 0) return;
+    } else if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
       return;
     }
-    if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) return;
-    // Home hands over its events up to zxid; a watch the answer set elsewhere is set at home too.
-    const at = home.at;
-    if (await this.sync(home, at, zxid, watches.map((w) => ({ ...w, sinceZxid: zxid })))) return;
-    await this.move(home, "leader");
-    // The watches this answer set are not in the sessions' rows yet, so the move did not take them.
-    if (watches.length > 0) await this.release(mount, from, zxid, watches);
+    // Home hands over its events up to zxid, and sets the watches the answer's requests asked for.
+    const setting = watches.map((w) => ({ ...w, sinceZxid: zxid }));
+    while (!(await this.sync(home, home.at, zxid, setting))) {
+      // Not ready (a leader always is): the leader becomes home. The watches this answer
+      // set are not in the sessions' rows yet, so the move does not take them: set them there.
+      await this.move(home, "leader");
+      if (setting.length === 0) return;
+    }
   }
 
   /**
@@ -167,7 +173,7 @@ export class SessionHomes implements HostHomeRouting {
     if (!this.active) return;
     const home = this.homeOf(mount);
     if (home.moving) await home.moving.done;
-    if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch]);
+    if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch], true);
   }
 
   /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
