@@ -2,11 +2,12 @@
  * Each session's bookmark: the highest zxid it has been shown per shard, from every
  * answer (ShardRouter advances it through the session's ReadContext) and every
  * watch event the host passes on, so its sequential reads are served by its host's
- * home for the shard (session-homes.ts) once that has applied at least that much. `sync` advances it to the leader's commit
- * point. Kept in memory, so after a restart of the host a session's bookmark is
- * partial: until the client hands its own back (the connect message's `bookmark`,
- * as the TypeScript client does on every resume), a shard it does not name is read
- * at the leader, whose answer makes it whole for that shard.
+ * home for the shard (session-homes.ts) once that has applied at least that much.
+ * `sync` advances it to the leader's commit point. Kept in memory, so after a
+ * restart of the host a session's bookmark is partial: until the client hands its
+ * own back (the connect message's `bookmark`, as the TypeScript client does on
+ * every resume), a shard it does not name is read at the leader, whose answer makes
+ * it whole for that shard.
  */
 import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
 import { ReadContext, type ReadRouting, readRoutingOf } from "../directory/read-routing.ts";
