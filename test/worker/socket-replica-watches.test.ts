@@ -4,7 +4,8 @@
  * replica in apac): a session host in apac reads and watches at the apac replica,
  * its home, with ZooKeeper's session guarantees: read-your-writes, monotonic reads,
  * a watch event before any answer showing its change, each one-shot watch once;
- * and when home falls behind, the host's watches move to the leader and miss nothing.
+ * when home falls behind, the host's watches move to the leader and miss nothing
+ * (also across a restart); each shard (a mounted subtree's too) has its own home.
  *
  * Which copy served a read is seen where its watch was left: the copy's own
  * registry (ShardDO.watchesOf), asked directly.
@@ -23,8 +24,8 @@ const TEST_MS = 60_000;
 /** A shard copy's registry of watches, as its RPC answers. */
 type Copy = { watchesOf(host: string): Promise<{ path: string; kind: string }[]> };
 
-function copyOf(namespace: string, region?: "apac"): Copy {
-  const name = region === undefined ? `${namespace}/root` : `${namespace}/root@${region}`;
+function copyOf(namespace: string, region?: "apac", shard = "root"): Copy {
+  const name = region === undefined ? `${namespace}/${shard}` : `${namespace}/${shard}@${region}`;
   return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as Copy;
 }
 
@@ -40,6 +41,13 @@ async function apacSession(namespace: string) {
   return { socket, sid: s.sessionId, s, host: hostObjectName(namespace, APAC_HOST) };
 }
 
+/** The session resumed on a new socket, as a caller in apac does. */
+async function resumed(namespace: string, s: { sessionId: number; password: string }): Promise<SessionSocket> {
+  const socket = await SessionSocket.open(namespace, { session: String(s.sessionId) }, { "X-Edgekeeper-Region": "apac" });
+  expect(await socket.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
+  return socket;
+}
+
 /** Whether `copy` holds the host's watch on `path` (of `kind`). */
 async function holds(copy: Copy, host: string, path: string, kind: string): Promise<boolean> {
   return (await copy.watchesOf(host)).some((w) => w.path === path && w.kind === kind);
@@ -49,10 +57,10 @@ async function holds(copy: Copy, host: string, path: string, kind: string): Prom
  * Reads `path` with a watch until the apac replica is the host's home and served it
  * (the first reads start the replica; meanwhile the leader serves).
  */
-async function watchAtReplica(socket: SessionSocket, sid: number, namespace: string, host: string, path: string): Promise<void> {
+async function watchAtReplica(socket: SessionSocket, sid: number, namespace: string, host: string, path: string, shard = "root"): Promise<void> {
   await eventually(`a watching read of ${path} served by the apac replica`, async () => {
     await socket.ok(sid, { op: "getData", path, watch: true });
-    return holds(copyOf(namespace, "apac"), host, path, "data");
+    return holds(copyOf(namespace, "apac", shard), host, path, "data");
   }, 20_000);
 }
 
@@ -127,7 +135,7 @@ describe("a session's reads and watches at its region's replica", () => {
     await zk.mustCreate("/b", { data: "0" });
     await zk.mustCreate("/p", { data: "0" });
     await zk.mustCreate("/filler");
-    const { socket, sid, host } = await apacSession(zk.namespace);
+    const { socket, sid, s, host } = await apacSession(zk.namespace);
     await watchAtReplica(socket, sid, zk.namespace, host, "/b");
     await socket.ok(sid, { op: "addWatch", path: "/p", mode: "persistent" });
     expect(await holds(copyOf(zk.namespace, "apac"), host, "/p", "persistent")).toBe(true);
@@ -146,15 +154,43 @@ describe("a session's reads and watches at its region's replica", () => {
     expect(await holds(copyOf(zk.namespace), host, "/p", "persistent")).toBe(true);
     await setData(zk, "/p", "1");
     await eventually("the persistent watch fires from the leader", async () => socket.events(sid).length === 2);
-    // Once the replica has caught up (and whether or not home went back to it), nothing fires twice.
-    await eventually("the replica caught up", async () => {
-      const read = await socket.ok(sid, { op: "getData", path: "/p" });
-      return unb64(read.data) === "1" && !(await holds(copyOf(zk.namespace, "apac"), host, "/b", "data"));
-    });
-    await socket.ok(sid, { op: "sync", path: "/" });
     expect(socket.events(sid)).toEqual([
       ["NodeDataChanged", "/b", "data"],
       ["NodeDataChanged", "/p", "persistent"],
+    ]);
+    // A restart of every object: the host still takes that shard's events from the leader.
+    await abortAllDurableObjects();
+    const again = await resumed(zk.namespace, s);
+    await setData(zk, "/p", "2");
+    await eventually("the persistent watch fires after the restart", async () => again.events(sid).length === 1);
+    // Once the replica has caught up (and whether or not home went back to it), nothing fires twice.
+    await eventually("the replica caught up", async () => {
+      const read = await again.ok(sid, { op: "getData", path: "/p" });
+      return unb64(read.data) === "2" && !(await holds(copyOf(zk.namespace, "apac"), host, "/b", "data"));
+    });
+    await again.ok(sid, { op: "sync", path: "/" });
+    expect(again.events(sid)).toEqual([["NodeDataChanged", "/p", "persistent"]]);
+  }, TEST_MS);
+
+  it("each shard has its own home: a mounted subtree's watches are at its own replica", async () => {
+    const zk = new HttpClient();
+    const mounted = await zk.mount("/big");
+    expect(mounted.status).toBe(201);
+    const shard = (await mounted.json<{ mount: { shard: string } }>()).mount.shard;
+    await zk.mustCreate("/top", { data: "0" });
+    await zk.mustCreate("/big/x", { data: "0" });
+    const { socket, sid, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/top");
+    await watchAtReplica(socket, sid, zk.namespace, host, "/big/x", shard);
+    expect(await holds(copyOf(zk.namespace, "apac"), host, "/big/x", "data")).toBe(false);
+    await setData(zk, "/big/x", "1");
+    await setData(zk, "/top", "1");
+    await eventually("both events", async () => socket.events(sid).length === 2);
+    const written = await socket.req(sid, { op: "setData", path: "/big/x", data: b64("2") });
+    expect(written).toMatchObject({ ok: true, shard });
+    expect(socket.events(sid).sort()).toEqual([
+      ["NodeDataChanged", "/big/x", "data"],
+      ["NodeDataChanged", "/top", "data"],
     ]);
   }, TEST_MS);
 
@@ -166,8 +202,7 @@ describe("a session's reads and watches at its region's replica", () => {
     await watchAtReplica(first.socket, first.sid, zk.namespace, first.host, "/x");
     await first.socket.ok(first.sid, { op: "addWatch", path: "/y", mode: "persistent" });
     await abortAllDurableObjects();
-    const socket = await SessionSocket.open(zk.namespace, { session: String(first.sid) }, { "X-Edgekeeper-Region": "apac" });
-    expect(await socket.connect(4_000, { sessionId: first.s.sessionId, password: first.s.password })).toMatchObject({ t: "connected", resumed: true });
+    const socket = await resumed(zk.namespace, first.s);
     await setData(zk, "/x", "1");
     await setData(zk, "/x", "2");
     await setData(zk, "/y", "1");
