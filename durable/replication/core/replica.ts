@@ -2,7 +2,9 @@
  * The replica's side of a shard: it pulls its leader's committed log in pages,
  * applies entries strictly in zxid order with the applied zxid in the same
  * transaction as the rows, takes a paged (fuzzy) snapshot when new or when the
- * leader has trimmed past it, and resumes from storage after any crash.
+ * leader has trimmed past it, and resumes from storage after any crash. It applies
+ * only from the log its rows came from: an answer from another (its leader recreated
+ * empty under the same name) discards them for a snapshot (log-identity.ts).
  */
 import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
@@ -68,7 +70,7 @@ export class ReplicaCore {
     const request: PullRequest = { type: "pull", replica: this.name, fromZxid: meta.appliedZxid, maxBytes: this.settings.pageMaxBytes };
     const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, request);
     if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
-    if (reply.kind === "snapshot-needed") return this.restartSnapshot();
+    if (reply.kind === "snapshot-needed" || this.fromAnotherLog(reply.logId)) return this.restartSnapshot();
     this.apply(reply.entries);
   }
 
@@ -121,6 +123,14 @@ export class ReplicaCore {
     this.commits.committed(applied);
   }
 
+  /**
+   * Whether an answer comes from another log than the one this replica's rows came
+   * from. A replica stored before logs had identities has none: it resyncs once.
+   */
+  private fromAnotherLog(logId: string): boolean {
+    return this.meta().logId !== logId;
+  }
+
   private restartSnapshot(): void {
     this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
@@ -147,7 +157,11 @@ export class ReplicaCore {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
         if (current.startZxid >= 0) return false;
         for (const table of ["subtree", "znode", "session", "log"] as const) txn.deleteAll(table);
-        Object.assign(meta, { logEntries: 0, logBytes: 0 });
+        Object.assign(meta, { logEntries: 0, logBytes: 0, logId: page.logId });
+      } else if (page.logId !== meta.logId) {
+        // Its leader's log was recreated mid-snapshot: the pages so far are another log's rows.
+        writeMeta(txn, { ...meta, snapshot: SNAPSHOT_NOT_STARTED });
+        return false;
       } else if (current.startZxid !== page.startZxid || JSON.stringify(current.cursor) !== JSON.stringify(page.cursor)) {
         return false; // a late or duplicated page
       }

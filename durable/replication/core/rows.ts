@@ -83,6 +83,11 @@ export interface Meta {
   logBytes: number;
   /** A replica taking a paged snapshot: where it started and the page to ask for next. */
   snapshot: SnapshotProgress | null;
+  /**
+   * Which log this is (a leader) or its rows came from (a replica), made when a
+   * leader's log is created (log-identity.ts). Absent in meta stored before it existed.
+   */
+  logId?: string;
 }
 
 export interface SnapshotProgress {
