@@ -9,8 +9,11 @@ export interface PullRequest {
   maxBytes: number;
 }
 
-/** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
-/** `logId`: the identity of the leader's log (log-identity.ts); entries from another log than the replica's are not applied. */
+/**
+ * `E`: the entries' type (the simulator's rows by default; the shard object's own).
+ * `logId`: the identity of the leader's log (log-identity.ts): a replica applies
+ * nothing from another log than the one its rows came from.
+ */
 export type PullReply<E extends AnyLogEntry = LogEntry> =
   | { kind: "entries"; entries: E[]; leaderZxid: number; logId: string }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
