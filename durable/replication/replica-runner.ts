@@ -61,10 +61,20 @@ export interface ReplicaRunnerOptions {
   settings: ReplicationSettings;
   /** How often the watchdog alarm fires. */
   watchdogMs: number;
-  /** After this long without a read the replica stops pulling (checked by the watchdog). */
+  /** After this long without a read the replica stops pulling (checked by the watchdog), unless it holds watches. */
   idleMs: number;
   /** Whether the log it applied has ended its shard (ShardDO: sealed by an unmount), read from storage: then it pulls no more. */
   ended: () => boolean;
+  /** The watches this replica holds for session hosts (none when omitted). */
+  watches?: ReplicaWatches;
+}
+
+/** A replica's watches as its pull loop sees them. */
+export interface ReplicaWatches {
+  /** Inside the transaction that ends a snapshot's install: fires them by what the rows show changed since `previousZxid` (rows at most at `rowsZxid`). */
+  installed(previousZxid: number, rowsZxid: number): void;
+  /** Whether any is held: then the replica keeps pulling though nobody reads, or they would never fire. */
+  held(): boolean;
 }
 
 /** Zxids between `applied` and `leader`: the counter gap in one epoch; from an earlier epoch, the later epoch's counter plus its start. */
@@ -99,7 +109,8 @@ export class ReplicaRunner {
     this.identity = options.identity;
     this.link = new LeaderLink(options.leaderOf, this.now);
     const name = replicaObjectName(options.identity.leader, options.identity.region);
-    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link }, options.settings);
+    const ports = { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link };
+    this.core = new ReplicaCore(name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
     this.lastReadAt = this.now();
   }
 
@@ -116,7 +127,8 @@ export class ReplicaRunner {
 
   /** The alarm: stops an idle replica (clearing its alarm); else restarts the loop if this instance has none, and sets the next alarm. */
   async watchdog(): Promise<void> {
-    if (this.now() - this.lastReadAt >= this.options.idleMs || !this.mayPull()) return this.stop();
+    const idle = this.now() - this.lastReadAt >= this.options.idleMs && !this.options.watches?.held();
+    if (idle || !this.mayPull()) return this.stop();
     this.wanted = true;
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);

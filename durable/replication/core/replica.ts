@@ -37,12 +37,18 @@ export class ReplicaCore {
   private readonly leader: string;
   private readonly ports: ReplicaPorts;
   private readonly settings: ReplicationSettings;
+  /**
+   * Called inside the transaction that ends a snapshot's install (its rows all in),
+   * with the zxid applied before it and the zxid its rows show at most (an adapter fires its watches).
+   */
+  private readonly installed: (previousZxid: number, rowsZxid: number) => void;
 
-  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings) {
+  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
     this.name = name;
     this.leader = leader;
     this.ports = ports;
     this.settings = settings;
+    this.installed = installed;
     ports.storage.transact((txn) => {
       if (readMeta(txn)) return;
       writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
@@ -171,6 +177,7 @@ export class ReplicaCore {
         meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next };
       } else {
         // Done: replay the log from startZxid; reads wait until the replay passes every page's zxid.
+        this.installed(meta.appliedZxid, endZxid);
         Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid) });
       }
       writeMeta(txn, meta);
