@@ -31,6 +31,9 @@ export interface ReplicaPorts {
 /** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
 const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
 
+/** What `installed` is told was applied before a snapshot replacing another log's state: every row is new to it. */
+export const FROM_ANOTHER_LOG = -1;
+
 export class ReplicaCore {
   readonly commits = new CommitSignal();
   private readonly name: string;
@@ -39,7 +42,8 @@ export class ReplicaCore {
   private readonly settings: ReplicationSettings;
   /**
    * Called inside the transaction that ends a snapshot's install (its rows all in),
-   * with the zxid applied before it and the zxid its rows show at most (an adapter fires its watches).
+   * with the zxid applied before it (FROM_ANOTHER_LOG when that state came from
+   * another log) and the zxid its rows show at most (an adapter fires its watches).
    */
   private readonly installed: (previousZxid: number, rowsZxid: number) => void;
 
@@ -163,8 +167,8 @@ export class ReplicaCore {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
         if (current.startZxid >= 0) return false;
         for (const table of ["subtree", "znode", "session", "log"] as const) txn.deleteAll(table);
-        Object.assign(meta, { logEntries: 0, logBytes: 0, logId: page.logId });
-      } else if (page.logId !== meta.logId) {
+        Object.assign(meta, { logEntries: 0, logBytes: 0 });
+      } else if (page.logId !== current.logId) {
         // Its leader's log was recreated mid-snapshot: the pages so far are another log's rows.
         writeMeta(txn, { ...meta, snapshot: SNAPSHOT_NOT_STARTED });
         return false;
@@ -174,11 +178,12 @@ export class ReplicaCore {
       applyEffects(txn, page.rows);
       const endZxid = Math.max(current.endZxid, page.pageZxid);
       if (page.next) {
-        meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next };
+        meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next, logId: page.logId };
       } else {
         // Done: replay the log from startZxid; reads wait until the replay passes every page's zxid.
-        this.installed(meta.appliedZxid, endZxid);
-        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid) });
+        // The rows are now this log's: its identity is stored with them.
+        this.installed(appliedBefore(meta, page.logId), endZxid);
+        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid), logId: page.logId });
       }
       writeMeta(txn, meta);
       return meta.snapshot === null;
@@ -186,4 +191,13 @@ export class ReplicaCore {
     // Waiting reads may be served now, if the log after the snapshot holds nothing newer.
     if (finished) this.commits.wake();
   }
+}
+
+/**
+ * The zxid of the state a snapshot of log `logId` replaces, for `installed`: zxids of
+ * another log say nothing of this one's rows. A replica stored before logs had
+ * identities counts as this log's (its zxids are the only clue it has).
+ */
+function appliedBefore(meta: Meta, logId: string): number {
+  return meta.logId === undefined || meta.logId === logId ? meta.appliedZxid : FROM_ANOTHER_LOG;
 }

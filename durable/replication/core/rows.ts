@@ -94,6 +94,8 @@ export interface SnapshotProgress {
   startZxid: number;
   endZxid: number;
   cursor: SnapshotCursor | null;
+  /** The log its pages come from (absent until the first page): a page of another starts the snapshot again. */
+  logId?: string;
 }
 
 /** Where the next snapshot page starts: after this key of this table (null: at its start). */
