@@ -32,7 +32,7 @@ export interface ReplicaPorts {
 const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
 
 /** What `installed` is told was applied before a snapshot replacing another log's state: every row is new to it. */
-export const FROM_ANOTHER_LOG = -1;
+const FROM_ANOTHER_LOG = -1;
 
 export class ReplicaCore {
   readonly commits = new CommitSignal();
