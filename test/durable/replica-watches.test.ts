@@ -249,6 +249,23 @@ describe("watches at a read replica", () => {
     ]);
   });
 
+  it("fire for every watched node when a snapshot replaces another log's state (its leader freed and made anew under its name)", async () => {
+    const pair = newPair();
+    await createAll(pair.leader, ANON, "/a", "/gone");
+    await createMany(pair, 10);
+    const zxid = await caughtUp(pair);
+    await hostRead(pair.replica, zxid, ["/a", "/gone"].map((path): ShardRequest => ({ op: "getData", path, watch: true })));
+    await pair.leader.destroy();
+    await expect.poll(async () => (await pair.replica.replicaStatus())?.pulling, { timeout: 20_000 }).toBe(false);
+    // The new log makes /a again at a zxid below the one the replica applied (zxids of two logs compare as nothing), and writes past it.
+    await ok(pair.leader, ANON, { op: "create", path: "/a", data: bytes("new") });
+    await createMany(pair, 15);
+    expect(await owedAtReplica(pair)).toEqual([
+      ["NodeCreated", "/a"],
+      ["NodeDeleted", "/gone"],
+    ]);
+  });
+
   it("refuses host reads at a leader, and bad syncHost input, as BadArguments", async () => {
     const pair = newPair();
     const refusal = async (call: () => Promise<unknown>): Promise<string> => {

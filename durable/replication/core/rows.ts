@@ -83,12 +83,19 @@ export interface Meta {
   logBytes: number;
   /** A replica taking a paged snapshot: where it started and the page to ask for next. */
   snapshot: SnapshotProgress | null;
+  /**
+   * Which log this is (a leader) or its rows came from (a replica), made when a
+   * leader's log is created (log-identity.ts). Absent in meta stored before it existed.
+   */
+  logId?: string;
 }
 
 export interface SnapshotProgress {
   startZxid: number;
   endZxid: number;
   cursor: SnapshotCursor | null;
+  /** The log its pages come from (absent until the first page): a page of another starts the snapshot again. */
+  logId?: string;
 }
 
 /** Where the next snapshot page starts: after this key of this table (null: at its start). */
