@@ -309,6 +309,8 @@ export class SessionRunner {
     for (const mount of shards) {
       const [outcome] = await router.executeOn(mount, caller, [{ op: "getEphemerals", prefix }]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+      // A leader's answer: shown once the host's home has handed over the events before it.
+      await this.host.homes.release(mount, "leader", outcome.zxid, [], true);
       if (!outcome.ok) return outcome;
       paths.push(...(outcome.value as { paths: string[] }).paths);
       // zxids of different shards are not comparable: one is reported only when one shard answered.
