@@ -112,4 +112,3 @@ export class ReplicaChangeLog extends ChangeLog {
 
   override dropAll(): void {}
 }
-

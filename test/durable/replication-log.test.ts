@@ -256,6 +256,32 @@ describe("the trim", () => {
   });
 });
 
+describe("a log made before its size and events columns", () => {
+  it("gets them from its entries at the next start, and trims and serves pulls by them", async () => {
+    const { id, stub } = newShard();
+    for (let i = 0; i < 5; i++) await ok(stub, ANON, { op: "create", path: `/old${i}`, data: bytes("x".repeat(i * 100)) });
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
+      sql.exec("DROP TABLE replication_log");
+      sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
+      sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
+      sql.exec("DROP TABLE old_log");
+    });
+    await abortAllDurableObjects();
+    const again = reconnect(id);
+    const sizes = await runInDurableObject(again, (_instance, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM replication_log WHERE size IS NOT json_extract(row, '$.size')").one().n,
+    );
+    expect(sizes).toBe(0);
+    const first = await lastZxid(again);
+    for (let i = 0; i < changeLogWindow; i++) await ok(again, ANON, { op: "create", path: `/new${i}` });
+    const log = await wholeLog(again, first);
+    expect(log).toHaveLength(changeLogWindow);
+    expect((await pull(again, first + 1)).entries[0]!.zxid).toBe(first + 2);
+  });
+});
+
 describe("a shard from before the replication log", () => {
   it("keeps its zxids: it leads its epoch from its last zxid on", async () => {
     const { id, stub } = newShard();
