@@ -33,15 +33,15 @@ const REQUEST_OVERHEAD_BYTES = 64;
 interface Queued {
   request: ShardRequest;
   bytes: number;
-  /** The RPC that carries it, once sent. */
+  /** The RPC that carries it, once sent, and its place in that RPC's batch. */
   rpc: Rpc | undefined;
+  index: number;
 }
 
-/** An RPC of a lane, sent at `sentAt` by one of the requests of `batch`. */
+/** An RPC of a lane, sent at `sentAt` by one of the requests it carries. */
 interface Rpc {
   sentAt: number;
-  batch: Queued[];
-  /** The shard's answers to `batch`, in order: a promise made in the sender's request. */
+  /** The shard's answers to the requests it carries, in order: a promise made in the sender's request. */
   outcomes: Promise<Outcome[]>;
   /** Settles, in the sender's request, once the lane is free of this RPC. */
   ended: Promise<void>;
@@ -103,7 +103,7 @@ export class SharedRpcs {
       lane = { inFlight: undefined, queue: [] };
       this.lanes.set(key, lane);
     }
-    const queued: Queued = { request, bytes: requestBytes(request), rpc: undefined };
+    const queued: Queued = { request, bytes: requestBytes(request), rpc: undefined, index: 0 };
     if (first) lane.queue.unshift(queued);
     else lane.queue.push(queued);
     while (queued.rpc === undefined) {
@@ -114,7 +114,7 @@ export class SharedRpcs {
     const rpc = queued.rpc;
     const outcomes = await this.whileAnswering(rpc, rpc.outcomes);
     if (outcomes === LOST) throw new KeeperError("OperationTimeout", `the shard call carrying this request gave no answer in ${this.abandonedMs} ms; a write may or may not have been applied`);
-    const outcome = outcomes[rpc.batch.indexOf(queued)];
+    const outcome = outcomes[queued.index];
     if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
     return outcome;
   }
@@ -154,8 +154,11 @@ export class SharedRpcs {
       () => this.endRpc(key, lane, rpc),
       () => this.endRpc(key, lane, rpc),
     );
-    const rpc: Rpc = { sentAt: Date.now(), batch, outcomes, ended };
-    for (const queued of batch) queued.rpc = rpc;
+    const rpc: Rpc = { sentAt: Date.now(), outcomes, ended };
+    for (const [index, queued] of batch.entries()) {
+      queued.rpc = rpc;
+      queued.index = index;
+    }
     lane.inFlight = rpc;
     keepAlive(ended);
   }
