@@ -155,7 +155,7 @@ export class LeaderNode extends SimNode {
   core: LeaderCore | undefined;
 
   protected boot(): void {
-    const core = new LeaderCore(this.storage.handle(this.incarnation), this.clock(), this.env.settings);
+    const core = new LeaderCore(this.storage.handle(this.incarnation), this.env.scheduler.clockFor(this.incarnation), this.env.settings);
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
     core.commits.listen(() => this.env.leaderCommitted());
@@ -186,12 +186,6 @@ export class LeaderNode extends SimNode {
   protected guessesFor(): boolean {
     return false;
   }
-
-  private clock() {
-    const owner = this.incarnation;
-    const scheduler = this.env.scheduler;
-    return { now: () => scheduler.now, sleep: (ms: number) => scheduler.sleep(ms, owner) };
-  }
 }
 
 export class ReplicaNode extends SimNode {
@@ -208,7 +202,7 @@ export class ReplicaNode extends SimNode {
     const { scheduler, network, prng } = this.env;
     const core = new ReplicaCore(this.name, this.leader, {
       storage: this.storage.handle(owner),
-      clock: { now: () => scheduler.now, sleep: (ms) => scheduler.sleep(ms, owner) },
+      clock: scheduler.clockFor(owner),
       random: prng,
       network: { request: (peer, message) => network.request(this.name, owner, peer, message) },
     }, this.env.settings);
@@ -238,6 +232,7 @@ export const SIM_SETTINGS: ReplicationSettings = {
   logMaxBytes: 96 * 1024,
   pageMaxBytes: 2 * 1024,
   longPollMs: 200,
+  pullsInFlight: 3,
   replicaLeaseMs: 10_000,
   retryMs: 50,
 };

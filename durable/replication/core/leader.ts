@@ -7,11 +7,13 @@
 import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
+import { PullStreams } from "./pull-streams.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
+import { waitAtMost } from "./wait.ts";
 
 /** What a read returns: the row (undefined when absent) and the zxid of the state it shows. */
 export interface ReadResult {
@@ -53,12 +55,14 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   protected readonly clock: Clock;
   private readonly settings: ReplicationSettings;
   private readonly sizeOf: (value: unknown) => number;
+  private readonly pulls = new PullStreams();
 
   constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes) {
     this.storage = storage;
     this.clock = clock;
     this.settings = settings;
     this.sizeOf = sizeOf;
+    this.commits.listen(() => this.pulls.wakeOldest());
   }
 
   /**
@@ -170,23 +174,34 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     return done;
   }
 
-  /** Entries after the replica's zxid; at the head, waits (up to longPollMs) for the next commit. */
+  /**
+   * Entries after the replica's zxid (a pipelined pull: after those its replica was
+   * last answered with); at the head, waits up to longPollMs for a commit that is
+   * its turn (each commit answers the oldest parked pull of each replica).
+   */
   async pull(request: PullRequest): Promise<PullReply<E>> {
-    const first = this.pullNow(request);
-    if (first.kind !== "entries" || first.entries.length > 0) return first;
-    const nextCommit = this.commits.next();
-    await Promise.race([nextCommit, this.clock.sleep(this.settings.longPollMs)]);
-    return this.pullNow(request);
+    const deadline = this.clock.now() + this.settings.longPollMs;
+    for (;;) {
+      const reply = this.pullNow(request);
+      const left = deadline - this.clock.now();
+      if (reply.kind !== "entries" || reply.entries.length > 0 || left <= 0) return reply;
+      const parked = this.pulls.park(request.replica);
+      await waitAtMost(this.clock, parked.woken, left);
+      parked.leave();
+    }
   }
 
   private pullNow(request: PullRequest): PullReply<E> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
-      const known = request.fromZxid === meta.trimmedZxid || txn.get<E>("log", request.fromZxid) !== undefined;
-      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
+      const start = this.pulls.startOf(request);
+      const known = start === meta.trimmedZxid || txn.get<E>("log", start) !== undefined;
+      if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
       this.notePeer(txn, request.replica, request.fromZxid);
-      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid };
+      const entries = entriesAfter(txn, start, request.maxBytes) as E[];
+      if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
+      return { kind: "entries", entries, leaderZxid: meta.appliedZxid };
     });
   }
 
@@ -205,6 +220,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** A replica destroyed for good no longer holds the log back. */
   forgetReplica(name: string): void {
+    this.pulls.forget(name);
     this.storage.transact((txn) => txn.delete("peer", name));
   }
 

@@ -1,12 +1,17 @@
 /** What a replica asks its leader, and the answers: the wire between two shard objects. */
 import type { AnyLogEntry, LogEntry, SnapshotCursor } from "./rows.ts";
 
-/** Entries after `fromZxid`, which also tells the leader the replica has applied through it. */
+/**
+ * Entries after `fromZxid`, which also tells the leader the replica has applied
+ * through it. A `pipelined` pull, sent while others are out, asks instead for the
+ * entries after those the leader last answered this replica with (pull-streams.ts).
+ */
 export interface PullRequest {
   type: "pull";
   replica: string;
   fromZxid: number;
   maxBytes: number;
+  pipelined?: boolean;
 }
 
 /** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
