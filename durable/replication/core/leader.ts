@@ -201,7 +201,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       this.notePeer(txn, request.replica, request.fromZxid);
       const entries = entriesAfter(txn, start, request.maxBytes) as E[];
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
-      return { kind: "entries", entries, leaderZxid: meta.appliedZxid };
+      return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid };
     });
   }
 

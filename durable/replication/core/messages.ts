@@ -16,7 +16,12 @@ export interface PullRequest {
 
 /** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
 export type PullReply<E extends AnyLogEntry = LogEntry> =
-  | { kind: "entries"; entries: E[]; leaderZxid: number }
+  /**
+   * The leader's log after `afterZxid` (its request's fromZxid, or for a pipelined
+   * pull where the last answer ended): the replica applies it only once it has
+   * applied `afterZxid`, since across an epoch's end no zxid says what came before.
+   */
+  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number }
   | Fenced;

@@ -76,7 +76,8 @@ export class ReplicaCore {
    * Keeps `pullsInFlight` pulls at the leader, sending the next as each is answered,
    * so a commit's entry leaves the leader at once. Ends (resolved) when one answers
    * that a snapshot is needed or `keepRunning` says stop, and fails when one fails or
-   * the leader no longer leads; the pulls still out are applied if they come back.
+   * the leader no longer leads; the pulls still out are applied if they come back
+   * (unless stopped).
    * The first pull, and the first after a gap (an answer lost, duplicated or
    * reordered), is plain, from the applied zxid; the others pipelined.
    */
@@ -93,6 +94,8 @@ export class ReplicaCore {
       };
       const answered = (reply: PullReply) => {
         out--;
+        // A stopped replica's rows stay as they are: an answer that comes after is dropped.
+        if (ended && !keepRunning()) return;
         try {
           if (this.take(reply, !ended) === "gap") plain = true;
         } catch (error) {
@@ -122,9 +125,9 @@ export class ReplicaCore {
   }
 
   /**
-   * Acts on a pull's answer: applies its entries ("gap" when some could not follow
-   * what is applied, or an empty answer shows the leader ahead: a plain pull must
-   * refetch), or starts a snapshot (unless `current` is false: a late answer to a
+   * Acts on a pull's answer: applies its entries ("gap" when the page starts past
+   * what is applied, some entries could not follow it, or an empty answer shows the
+   * leader ahead: a plain pull must refetch), or starts a snapshot (unless `current` is false: a late answer to a
    * loop that ended), or throws when the leader no longer leads.
    */
   private take(reply: PullReply, current = true): "applied" | "gap" {
@@ -133,7 +136,8 @@ export class ReplicaCore {
       if (current) this.restartSnapshot();
       return "applied";
     }
-    const applied = this.apply(reply.entries);
+    // A page that starts past what is applied follows a page that never came (lost, or still travelling).
+    const applied = reply.afterZxid <= this.meta().appliedZxid ? this.apply(reply.entries) : -1;
     const last = reply.entries.at(-1)?.zxid ?? reply.leaderZxid;
     return last > applied ? "gap" : "applied";
   }
