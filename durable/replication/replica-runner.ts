@@ -119,7 +119,7 @@ export class ReplicaRunner {
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
   }
 
-  /** Stops pulling (the loop ends after its current request) and clears the alarm; the rows stay for the next read. */
+  /** Stops pulling (the loop ends at the next answer to one of its pulls) and clears the alarm; the rows stay for the next read. */
   private async stop(): Promise<void> {
     this.wanted = false;
     await this.options.alarms.deleteAlarm();

@@ -127,8 +127,9 @@ export class ReplicaCore {
   /**
    * Acts on a pull's answer: applies its entries ("gap" when the page starts past
    * what is applied, some entries could not follow it, or an empty answer shows the
-   * leader ahead: a plain pull must refetch), or starts a snapshot (unless `current` is false: a late answer to a
-   * loop that ended), or throws when the leader no longer leads.
+   * leader ahead: a plain pull must refetch), or starts a snapshot (unless `current`
+   * is false: a late answer to a loop that ended), or throws when the leader no
+   * longer leads.
    */
   private take(reply: PullReply, current = true): "applied" | "gap" {
     if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
@@ -136,8 +137,7 @@ export class ReplicaCore {
       if (current) this.restartSnapshot();
       return "applied";
     }
-    // A page that starts past what is applied follows a page that never came (lost, or still travelling).
-    const applied = reply.afterZxid <= this.meta().appliedZxid ? this.apply(reply.entries) : -1;
+    const applied = this.apply(reply.afterZxid, reply.entries);
     const last = reply.entries.at(-1)?.zxid ?? reply.leaderZxid;
     return last > applied ? "gap" : "applied";
   }
@@ -172,14 +172,16 @@ export class ReplicaCore {
   }
 
   /**
-   * Applies the entries that follow what is applied, in order (none while a snapshot
-   * is taken); a gap ends the page (a plain pull refetches). Returns the applied zxid.
+   * Applies the entries of a page of the log after `afterZxid` that follow what is
+   * applied, in order; none while a snapshot is taken, or when the page starts past
+   * what is applied (it follows a page that never came: lost, or still travelling).
+   * A gap ends the page (a plain pull refetches). Returns the applied zxid.
    */
-  private apply(entries: LogEntry[]): number {
+  private apply(afterZxid: number, entries: LogEntry[]): number {
     const { applied, done } = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
-      if (meta.snapshot) return { applied: meta.appliedZxid, done };
+      if (meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
       for (const entry of entries) {
         if (entry.zxid <= meta.appliedZxid) continue;
         if (!followsInOrder(meta.appliedZxid, entry)) break;
