@@ -3,7 +3,7 @@
  * answers travel only when the test lets them (plain Node; the simulator covers the
  * same under random faults): a commit reaches the replica in the answer to a pull
  * already parked, and an answer lost, duplicated or reordered neither skips nor
- * applies twice any entry.
+ * applies twice any entry; and no long poll or read wait leaves its timer behind.
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -15,19 +15,23 @@ import { MemoryStorage } from "../sim/memory-storage.ts";
 
 const PULLS_IN_FLIGHT = 4;
 const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, longPollMs: 60_000, retryMs: 0 };
-/** The replica's retry pause is immediate; the leader's long polls end by a commit, or when the test lets their time pass. */
-const replicaClock = { now: () => 1_000, sleep: () => ({ elapsed: Promise.resolve(), cancel: () => undefined }) };
 
 /** What the network does to the answer of the n-th pull (counted from 1). */
 type Fate = "deliver" | "lose" | "run twice" | "hold";
 
-/** A clock whose time passes only when told: `pass` ends every sleep begun before. */
+/**
+ * A clock whose time passes only when told: `pass` ends every sleep begun before (a
+ * sleep of 0, the replica's retry pause here, ends at once). `pending`: the sleeps
+ * neither ended nor cancelled, the timers a platform would hold.
+ */
 function manualClock() {
   let now = 1_000;
   let sleeps: Array<() => void> = [];
   return {
     now: () => now,
-    sleep: () => {
+    pending: () => sleeps.length,
+    sleep: (ms: number) => {
+      if (ms === 0) return { elapsed: Promise.resolve(), cancel: () => undefined };
       let wake!: () => void;
       const elapsed = new Promise<void>((resolve) => (wake = resolve));
       sleeps.push(wake);
@@ -65,6 +69,7 @@ function world(fates: Record<number, Fate> = {}) {
     },
   };
   const replicaStorage = new MemoryStorage();
+  const replicaClock = manualClock();
   const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: replicaClock, random: { next: () => 0.5 }, network }, settings);
   const appliedInOrder: number[] = [];
   replica.commits.listen((entries) => appliedInOrder.push(...entries.map((e) => e.zxid)));
@@ -92,7 +97,7 @@ function world(fates: Record<number, Fate> = {}) {
   let cxid = 0;
   const write = (path: string) => leader.write(1, ++cxid, { op: "create", path, data: "v" });
   return {
-    leader, leaderStorage, replicaStorage, replica, appliedInOrder, held, write, hop, deliver,
+    leader, leaderStorage, replicaStorage, replica, appliedInOrder, held, write, hop, deliver, leaderClock, replicaClock,
     /** The leader's parked pulls reach their long poll's end, and are answered (empty). */
     longPollsEnd: async () => {
       leaderClock.pass(settings.longPollMs);
@@ -141,6 +146,21 @@ describe("replication core: pipelined pulls", () => {
     expect(w.replicaZxid()).toBe(w.leaderZxid());
     // Each answer sent a pull in its place: at most as many as were out, twice (the burst, then the catch-up).
     expect(w.pulls() - pullsBefore).toBeLessThanOrEqual(2 * PULLS_IN_FLIGHT);
+    await w.stop();
+  });
+
+  it("frees the timer of each long poll a commit answered, and of each read wait a commit ended", async () => {
+    const w = world();
+    await w.deliver();
+    for (let i = 0; i < 40; i++) {
+      const waited = w.replica.waitApplied(w.leaderZxid() + 1, 60_000);
+      w.write(`/t-${i}`);
+      await w.deliver();
+      expect(await waited).toBe(true);
+    }
+    // Only the pulls parked now hold a timer; none is left by the 40 answered, nor by the reads.
+    expect(w.leaderClock.pending()).toBe(PULLS_IN_FLIGHT);
+    expect(w.replicaClock.pending()).toBe(0);
     await w.stop();
   });
 
