@@ -26,6 +26,7 @@ import {
   type ShardRequest,
 } from "../../protocol/index.ts";
 import { regionsOf } from "../base/region-link.ts";
+import { integerSetting } from "../base/settings.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
 /** Where a shard's leader runs when no regions are configured. */
@@ -60,9 +61,7 @@ export interface ReadRoutingSettings {
 
 /** EDGEKEEPER_SEQUENTIAL_WAIT_MS, within [0, MAX_SEQUENTIAL_WAIT_MS]; unset or invalid keeps the default. */
 export function readRoutingSettings(env: EdgekeeperEnv): ReadRoutingSettings {
-  const raw = Number(env.EDGEKEEPER_SEQUENTIAL_WAIT_MS);
-  const valid = typeof env.EDGEKEEPER_SEQUENTIAL_WAIT_MS === "string" && Number.isInteger(raw) && raw >= 0 && raw <= MAX_SEQUENTIAL_WAIT_MS;
-  return { sequentialWaitMs: valid ? raw : DEFAULT_SEQUENTIAL_WAIT_MS };
+  return { sequentialWaitMs: integerSetting(env, "EDGEKEEPER_SEQUENTIAL_WAIT_MS", DEFAULT_SEQUENTIAL_WAIT_MS, 0, MAX_SEQUENTIAL_WAIT_MS) };
 }
 
 /**

@@ -26,6 +26,7 @@ import type { ReplicaReadAt } from "../replication/replica-runner.ts";
 import { replicaObjectName } from "../replication/replica-name.ts";
 import type { ReplicaReadAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
+import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
@@ -67,8 +68,8 @@ export interface ChangesAnswer {
   last: number;
 }
 
-const TABLE_TTL_MS = 5_000;
-const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The isolate's mount tables, per namespace. */
+const tables = new MountTableCache();
 /** The replica placement that served an answer (a leader's answers have none). */
 const servedPlacements = new WeakMap<Outcome, ReadPlacement>();
 
@@ -79,16 +80,21 @@ export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
-  private readonly keepAlive: KeepAlive | undefined;
+  /** Set when `execute` shares RPCs (shared-rpc.ts): the Worker's ctx.waitUntil. */
+  private readonly sharedRpcsKeepAlive: KeepAlive | undefined;
   /** How calls reach the directory and the shards, from the caller's region. */
   private readonly link: RegionLink;
   /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
   protected readonly reads: ReadContext | undefined;
+  /** How this router's requests take the mount table. */
+  private readonly tableRequest: TableRequest;
 
   /**
    * `reads`: the caller's read mode and bookmark (read-routing.ts). `keepAlive` (the
-   * Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's concurrent
-   * requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   * Worker's ctx.waitUntil): the mount table is refreshed in the background once old
+   * (mount-table-cache.ts), and, unless EDGEKEEPER_SHARED_RPCS=0, `execute` shares
+   * RPCs with the isolate's concurrent requests to the same shard (shared-rpc.ts).
+   * Without it, the table is fetched in the request's way, and one RPC each.
    */
   constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext, keepAlive?: KeepAlive) {
     this.env = env;
@@ -96,7 +102,12 @@ export class ShardRouter {
     this.log = new Logger(logLevelOf(env));
     this.link = link;
     this.reads = reads;
-    this.keepAlive = keepAlive;
+    this.sharedRpcsKeepAlive = env.EDGEKEEPER_SHARED_RPCS === "0" ? undefined : keepAlive;
+    this.tableRequest = {
+      fetch: () => this.directory().table(),
+      keepAlive,
+      onBackgroundError: (err) => this.log.warn("mount table refresh failed", { namespace, error: errorField(err) }),
+    };
   }
 
   /**
@@ -126,25 +137,22 @@ export class ShardRouter {
     return this.link.directory(this.namespace);
   }
 
+  /** The namespace's mount table: the isolate's copy, refreshed in the background once old (mount-table-cache.ts); `fresh`: the directory's. */
   async table(fresh = false): Promise<MountTable> {
-    const cached = cachedTables.get(this.namespace);
-    if (!fresh && cached && Date.now() - cached.fetchedAt < TABLE_TTL_MS) return cached.table;
-    const table = await this.directory().table();
-    cachedTables.set(this.namespace, { table, fetchedAt: Date.now() });
-    return table;
+    return tables.get(this.namespace, this.tableRequest, fresh);
   }
 
   /** Mounts a new subtree on a shard of its own, as `caller` (admin; see DirectoryDO.mount). */
   async mount(caller: Caller, prefix: string, acl?: Acl[]) {
     const outcome = await this.directory().mount(this.namespace, prefix, caller, acl);
-    if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
+    if (outcome.ok) tables.set(this.namespace, outcome.table);
     return outcome;
   }
 
   /** Unmounts an empty mounted subtree, as `caller` (admin; see DirectoryDO.unmount). */
   async unmount(caller: Caller, prefix: string) {
     const outcome = await this.directory().unmount(prefix, caller);
-    if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
+    if (outcome.ok) tables.set(this.namespace, outcome.table);
     return outcome;
   }
 
@@ -208,7 +216,7 @@ export class ShardRouter {
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
-      if (this.keepAlive) return this.executeShared(mount, caller, request, this.keepAlive);
+      if (this.sharedRpcsKeepAlive) return this.executeShared(mount, caller, request, this.sharedRpcsKeepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
     }, isMoved);

@@ -14,16 +14,20 @@ export interface PullRequest {
   pipelined?: boolean;
 }
 
-/** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
+/**
+ * `E`: the entries' type (the simulator's rows by default; the shard object's own).
+ * `logId`: the identity of the leader's log (log-identity.ts): a replica applies
+ * nothing from another log than the one its rows came from.
+ */
 export type PullReply<E extends AnyLogEntry = LogEntry> =
   /**
    * The leader's log after `afterZxid` (its request's fromZxid, or for a pipelined
    * pull where the last answer ended): the replica applies it only once it has
    * applied `afterZxid`, since across an epoch's end no zxid says what came before.
    */
-  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number }
+  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number; logId: string }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
-  | { kind: "snapshot-needed"; leaderZxid: number }
+  | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;
 
 /** A page of the leader's rows; `startZxid` absent asks for a new snapshot. */
@@ -43,6 +47,8 @@ export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
       pageZxid: number;
       /** The cursor this page started from, so a late or duplicated page is recognised. */
       cursor: SnapshotCursor | null;
+      /** The identity of the leader's log: a snapshot's pages all come from one log. */
+      logId: string;
       rows: E["effects"];
       next: SnapshotCursor | null;
     }
