@@ -187,8 +187,10 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    */
   async pull(request: PullRequest): Promise<PullReply<E>> {
     const deadline = this.clock.now() + this.settings.longPollMs;
-    for (;;) {
-      const reply = this.pullNow(request);
+    // The replica's progress is noted as the pull arrives: once woken it says nothing newer
+    // (and a replica gone meanwhile, its pulls still parked, must not seem to be pulling).
+    for (let arrived = true; ; arrived = false) {
+      const reply = this.pullNow(request, arrived);
       const left = deadline - this.clock.now();
       if (reply.kind !== "entries" || reply.entries.length > 0 || left <= 0) return reply;
       const parked = this.pulls.park(request.replica);
@@ -197,7 +199,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     }
   }
 
-  private pullNow(request: PullRequest): PullReply<E> {
+  private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
@@ -205,7 +207,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const start = this.pulls.startOf(request);
       const known = start === meta.trimmedZxid || txn.get<E>("log", start) !== undefined;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
-      this.notePeer(txn, request.replica, request.fromZxid);
+      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
       const entries = entriesAfter(txn, start, request.maxBytes) as E[];
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
       return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid, logId };
