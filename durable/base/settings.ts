@@ -65,7 +65,7 @@ export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
 export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 /** A pull at the head of a shard's log waits this long for the next write before answering empty. */
 export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
-/** Pulls a replica keeps at its leader at once (each commit answers the oldest), and the most it may be set to. */
+/** Pulls a replica keeps at its leader at once (each commit answers one), and the most it may be set to. */
 export const DEFAULT_REPLICATION_PULLS_IN_FLIGHT = 8;
 export const MAX_REPLICATION_PULLS_IN_FLIGHT = 64;
 /** The most bytes of log entries or snapshot rows one pull page carries (at least one is sent). */

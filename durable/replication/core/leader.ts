@@ -66,7 +66,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     this.settings = settings;
     this.sizeOf = sizeOf;
     this.random = random;
-    this.commits.listen(() => this.pulls.wakeOldest());
+    this.commits.listen(() => this.pulls.wakeNewest());
   }
 
   /**
@@ -183,7 +183,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /**
    * Entries after the replica's zxid (a pipelined pull: after those its replica was
    * last answered with); at the head, waits up to longPollMs for a commit that is
-   * its turn (each commit answers the oldest parked pull of each replica).
+   * its turn (each commit answers the newest parked pull of each replica).
    */
   async pull(request: PullRequest): Promise<PullReply<E>> {
     const deadline = this.clock.now() + this.settings.longPollMs;

@@ -5,7 +5,10 @@
  * stream per replica remembers the last zxid the leader answered it with: a
  * `pipelined` pull is answered from there (two pulls parked together never carry the
  * same entries), a plain one from its own `fromZxid` (it also moves the stream
- * there). Each commit wakes the oldest parked pull of every replica. This memory is
+ * there). Each commit wakes the newest parked pull of every replica: the one sent
+ * last, so its answer tells the replica the most about how fresh it is (LeaderLink's
+ * contact time is its pull's send time); the others wait for later commits, or answer
+ * empty when their long poll ends. This memory is
  * only a hint, lost with the instance: the replica applies strictly in order, and
  * when an answer was lost, duplicated or reordered it finds a gap and sends a plain
  * pull again.
@@ -15,7 +18,7 @@ import type { PullRequest } from "./messages.ts";
 interface Stream {
   /** The last zxid an answer to this replica carried (or the plain pull's start). */
   sent: number;
-  /** Wakers of the pulls parked at the head, oldest first. */
+  /** Wakers of the pulls parked at the head, in the order they arrived. */
   parked: Array<() => void>;
 }
 
@@ -55,9 +58,9 @@ export class PullStreams {
     };
   }
 
-  /** A commit: the oldest parked pull of each replica answers (the others wait for the next). */
-  wakeOldest(): void {
-    for (const stream of this.streams.values()) stream.parked.shift()?.();
+  /** A commit: the newest parked pull of each replica answers (the others wait for the next). */
+  wakeNewest(): void {
+    for (const stream of this.streams.values()) stream.parked.pop()?.();
   }
 
   /** A replica destroyed for good: its stream is dropped (its parked pulls end at their long poll). */
