@@ -3,8 +3,9 @@
  * one started with --regions over the five simulated regions (leaders in the first),
  * one without. From each region, a TypeScript client session living there writes
  * (setData, one at a time) and reads (getData) one node; the same runs on the plain
- * server beside it. A session's reads still go to the leader, so both cost about the
- * round trip to the leader's region plus the 6 ms inside the caller's. Then the read
+ * server beside it. A write costs about the round trip to the leader's region plus
+ * the 6 ms inside the caller's; a session's read is served by the replica in its
+ * region (its host's home), once it has applied the session's writes. Then the read
  * replicas' figures (regions-replicas.ts): HTTP reads in the caller's region,
  * replication lag, pulls and rows written per write, and the leader's W2 with
  * replicas pulling. Figures come from the simulation (protocol/regions.ts), not
@@ -86,8 +87,8 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
     "",
     `ms per call through the TypeScript client, ${options.ops} sequential setData (100 bytes) then getData of one node per region;`,
     `leaders in ${REGIONS[0]}; "p50 - RTT": what a write costs beyond the round trip to the leader's region (target: at most 15);`,
-    `"${PLAIN_ROW}": the same calls, once, on a server started without --regions. A session's reads go to the leader as its writes do`,
-    "(read replicas serve HTTP reads, below). Figures from the simulated matrix (docs/api.md), not from production.",
+    `"${PLAIN_ROW}": the same calls, once, on a server started without --regions. A session's reads are served by the replica`,
+    "in its region once it has applied the session's writes (HTTP reads below). Figures from the simulated matrix (docs/api.md), not from production.",
     ...replicaLines,
   ];
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore,
-  type LeaderRequest, type LogEntry, type Meta, type Network, type PullReply, type ZnodeRow,
+  readMeta, type LeaderRequest, type LogEntry, type Network, type PullReply, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
@@ -95,7 +95,7 @@ function world(fates: Record<number, Fate> = {}) {
     await settle();
     while (inTransit.length > 0) await hop();
   };
-  const meta = (storage: MemoryStorage) => storage.read((txn) => txn.get<Meta>("meta", "meta")!);
+  const meta = (storage: MemoryStorage) => storage.read((txn) => readMeta(txn)!);
   const rows = (storage: MemoryStorage) => storage.read((txn) => JSON.stringify(txn.scan<ZnodeRow>("znode", undefined, 1_000)));
   const logZxids = (storage: MemoryStorage) => storage.read((txn) => txn.scan<LogEntry>("log", undefined, 1_000).map(([, e]) => e.zxid));
   let cxid = 0;

@@ -9,7 +9,7 @@ import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
-import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
+import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
@@ -137,7 +137,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** The object's role as its storage says, undefined for an object that has none yet (new). */
   role(): Meta["role"] | undefined {
-    return this.readOnly((txn) => readMeta(txn)?.role);
+    return this.readOnly((txn) => storedMeta(txn)?.role);
   }
 
   private readOnly<T>(body: (txn: StorageTxn) => T): T {
@@ -146,7 +146,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
-    return this.readOnly((txn) => fencedBy(readMeta(txn)));
+    return this.readOnly((txn) => fencedBy(storedMeta(txn)));
   }
 
   /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
@@ -205,7 +205,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
       const logId = leaderLogId(txn, meta, this.random);
       const start = this.pulls.startOf(request);
-      const known = start === meta.trimmedZxid || txn.get<E>("log", start) !== undefined;
+      // Whether the log holds the start, by its key alone (an entry is not decoded for it).
+      const known = start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
       const entries = entriesAfter(txn, start, request.maxBytes) as E[];
