@@ -123,6 +123,8 @@ export class SessionHomes implements HostHomeRouting {
     }
     // Home hands over its events up to zxid, and sets the watches not there yet.
     await this.settleAndSet(home, zxid, unplaced);
+    // Those left at a copy that home had left meanwhile go from there, as a move's do.
+    if (leftAtFrom && from !== home.at) this.removeAt(home, this.copy(from), unplaced);
   }
 
   /**
@@ -191,7 +193,9 @@ export class SessionHomes implements HostHomeRouting {
     if (!this.active) return;
     const home = this.homeOf(mount);
     await this.settled(home);
-    if (home.at !== copy.at || home.generation !== generation) await this.settleAndSet(home, zxid, [watch]);
+    if (home.at === copy.at && home.generation === generation) return;
+    await this.settleAndSet(home, zxid, [watch]);
+    if (home.at !== copy.at) this.removeAt(home, copy, [watch]);
   }
 
   /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
@@ -307,11 +311,16 @@ export class SessionHomes implements HostHomeRouting {
       home.deferred = false;
       void this.sync(home, to, 0, []).catch((err: unknown) => console.warn(`settling the new home of shard ${home.mount.shard} failed`, err));
     }
+    this.removeAt(home, from, watches);
+    return true;
+  }
+
+  /** Removes the host's `watches` at `copy`, which is not home (best effort: one left there fires for nobody, as judge drops its events). */
+  private removeAt(home: ShardHome, copy: ShardCopy, watches: readonly WatchSet[]): void {
     const host = this.parts.host().name;
     const router = this.parts.router();
-    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, from))).catch((err: unknown) => {
-      console.warn(`removing the host's watches at the old home of shard ${home.mount.shard} failed`, err);
+    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).catch((err: unknown) => {
+      console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err);
     });
-    return true;
   }
 }

@@ -8,7 +8,9 @@
  * (also across a restart); each shard (a mounted subtree's too) has its own home.
  *
  * Which copy served a read is seen where its watch was left: the copy's own
- * registry (ShardDO.watchesOf), asked directly.
+ * registry (ShardDO.watchesOf), asked directly. A race of a watch being set with a
+ * move of home is driven step by step: the host's calls to its replica are held or
+ * answered "not ready" by the test (holdReplicaCalls), never timed.
  */
 import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -76,14 +78,23 @@ function order(socket: SessionSocket, sid: number, xid: number, path: string): {
 
 /**
  * The test's hold on the apac host's calls to its replica (the host's router patched in
- * place): a syncHost setting a watch on `holdPath` has its answer held until `release`;
- * a read of `notReadyPath` is answered "not ready" (as a replica fallen behind).
+ * place): a syncHost setting a watch on `holdPath`, or a read of it, has its answer held
+ * until `release`; a read of `notReadyPath` is answered "not ready" (as a replica
+ * fallen behind).
  */
 interface ReplicaHold {
   holdPath: string;
   notReadyPath: string;
   reached: boolean;
   release?: () => void;
+}
+
+/** Resolves when the test releases the hold. */
+function held(hold: ReplicaHold): Promise<void> {
+  return new Promise<void>((resolve) => {
+    hold.release = resolve;
+    hold.reached = true;
+  });
 }
 
 /** Patches the host's router so that its calls to the apac replica go through `hold`. */
@@ -99,11 +110,7 @@ async function holdReplicaCalls(host: DurableObjectStub, hold: ReplicaHold): Pro
           if (prop === "syncHost") {
             return async (...args: unknown[]) => {
               const answer = await target.syncHost!(...args);
-              if (!(args[4] as HostWatch[]).some((w) => w.path === hold.holdPath)) return answer;
-              await new Promise<void>((resolve) => {
-                hold.release = resolve;
-                hold.reached = true;
-              });
+              if ((args[4] as HostWatch[]).some((w) => w.path === hold.holdPath)) await held(hold);
               return answer;
             };
           }
@@ -111,7 +118,9 @@ async function holdReplicaCalls(host: DurableObjectStub, hold: ReplicaHold): Pro
             return async (...args: unknown[]) => {
               const requests = args[4] as { path?: string }[];
               if (requests.some((r) => r.path === hold.notReadyPath)) return { ready: false, appliedZxid: 0, msSinceContact: 0 };
-              return target.replicaHostExecute!(...args);
+              const answer = await target.replicaHostExecute!(...args);
+              if (requests.some((r) => r.path === hold.holdPath)) await held(hold);
+              return answer;
             };
           }
           return Reflect.get(target, prop);
@@ -293,5 +302,31 @@ describe("a session's reads and watches at its region's replica", () => {
     expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
     // The old home keeps none of the host's watches (removed best effort, so eventually).
     await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
+  }, TEST_MS);
+
+  it("a watching read at home answered after home moved to the leader: its watch is set at the leader and goes from the old home", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    await zk.mustCreate("/other", { data: "0" });
+    await zk.mustCreate("/behind", { data: "0" });
+    const a = await apacSession(zk.namespace);
+    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+    const b = await apacSession(zk.namespace);
+    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
+    await holdReplicaCalls(hostStub, hold);
+    // The read sets its watch at the replica, home; the test holds its answer.
+    const [xid] = a.socket.sendReqs(a.sid, { op: "getData", path: "/held", watch: true });
+    await eventually("the held read", async () => hold.reached);
+    expect(await holds(copyOf(zk.namespace, "apac"), a.host, "/held", "data")).toBe(true);
+    await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
+    await runInDurableObject(hostStub, () => hold.release!());
+    expect(await a.socket.response(a.sid, xid!)).toMatchObject({ ok: true });
+    expect(await holds(copyOf(zk.namespace), a.host, "/held", "data")).toBe(true);
+    await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
+    await setData(zk, "/held", "1");
+    await eventually("the read's watch fires from the leader", async () => a.socket.events(a.sid).length === 1);
+    await a.socket.ok(a.sid, { op: "sync", path: "/" });
+    expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
   }, TEST_MS);
 });
