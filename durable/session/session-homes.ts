@@ -23,7 +23,9 @@
  * the new home's only past the zxid handed over (`skipThrough`), so each event
  * fires once. A shard whose home is the leader is written down (host_homes), so a
  * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again at 0 (the next settle sets it).
+ * `through` starts again from the highest zxid the host had processed of home's
+ * notifications (SessionWatches.handedOver, stored with each copy's seq), so a move
+ * before its first settle does not hand over again what home had delivered.
  */
 import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
@@ -209,9 +211,12 @@ export class SessionHomes implements HostHomeRouting {
     let home = this.homes.get(mount.shard);
     if (home) return home;
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
-    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
-    this.homes.set(mount.shard, home);
+    const at = stored?.at === "leader" ? "leader" : "replica";
     const router = this.parts.router();
+    // What home had handed over before this instance began (a restart) is known from the notifications processed.
+    const through = this.parts.watches.handedOver(router.copyKey(mount, this.copy(at)));
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
+    this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
     return home;
