@@ -307,11 +307,11 @@ describe("a session's reads and watches at its region's replica", () => {
       await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
       await runInDurableObject(hostStub, () => hold.release!());
       expect(await a.socket.response(a.sid, xid)).toMatchObject({ ok: true });
+      // The old home keeps none of the host's watches (removed best effort, so eventually).
+      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
       await setData(zk, "/held", "1");
       await eventually("the held read's watch fires", async () => a.socket.events(a.sid).some(([, path]) => path === "/held"));
       expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
-      // The old home keeps none of the host's watches (removed best effort, so eventually).
-      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
     });
   }, TEST_MS);
 
