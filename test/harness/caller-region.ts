@@ -20,7 +20,7 @@ import { type IncomingMessage, type Server, createServer, request as httpRequest
 import { type Socket, connect as tcpConnect } from "node:net";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { REGION_HEADER, type Region, parseRegions } from "../../protocol/regions.ts";
+import { REGION_HEADER, type Region, parseRegions, roundTripMs } from "../../protocol/regions.ts";
 
 export const TEST_REGIONS_VARIABLE = "EDGEKEEPER_TEST_REGIONS";
 
@@ -44,6 +44,16 @@ export function testRegions(env: NodeJS.ProcessEnv = process.env): CallerRegions
 export function callerRegionOption(): { region?: Region } {
   const regions = testRegions();
   return regions ? { region: regions.caller } : {};
+}
+
+/**
+ * The simulated round trip from the callers' region to the leaders' (0 without
+ * simulated regions). A fault a test repeats on a cadence (cutting every connection,
+ * say) must leave a request time to finish between two, so cadences add a few of these.
+ */
+export function callersRoundTripMs(): number {
+  const regions = testRegions();
+  return regions ? roundTripMs(regions.caller, regions.regions[0]!) : 0;
 }
 
 /**
