@@ -86,7 +86,11 @@ it("deletes a session's ephemeral nodes when it closes", async () => {
   const stat = await observer.exists("/leader");
   expect(stat?.ephemeralOwner).toBe(owner.sessionId);
   expect(await owner.getEphemerals()).toEqual(["/leader"]);
-  const deleted = new Promise<WatchEvent>((resolve) => void observer.exists("/leader", { watch: resolve }));
+  let onDeleted!: (event: WatchEvent) => void;
+  const deleted = new Promise<WatchEvent>((resolve) => (onDeleted = resolve));
+  // Answered before the owner closes: requests of two sessions have no order between
+  // them, and a watching exists that came after the close would watch for a create.
+  expect(await observer.exists("/leader", { watch: onDeleted })).not.toBeNull();
   await owner.close();
   expect(owner.state).toBe("closed");
   expect(await deleted).toMatchObject({ type: "NodeDeleted", path: "/leader" });
