@@ -2,7 +2,8 @@
  * The check .ci/run makes of vitest's JSON reports (test/harness/ci-report.ts), on
  * sample reports shaped as vitest 5 writes them: CI fails on a skip outside
  * .ci/expected-skips, a file that failed to load, a run of zero tests, a missing
- * report; it passes today's expected skips. The last test runs the check as .ci/run does.
+ * report, in any of the three runs; it passes today's expected skips, in the node run
+ * and in the regions run alike. The last test runs the check as .ci/run does.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
