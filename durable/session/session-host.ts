@@ -28,7 +28,7 @@ import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
-import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
+import { SessionWatches, createWatchTables } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -135,7 +135,8 @@ export class SessionHost extends EdgekeeperObject {
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
-      for (const statement of [...WATCH_TABLES, ...HOME_TABLES]) ctx.storage.sql.exec(statement);
+      createWatchTables(ctx.storage.sql);
+      for (const statement of HOME_TABLES) ctx.storage.sql.exec(statement);
       initializeHostCounters(ctx.storage.sql);
       // Pings are answered by the runtime, without waking the object.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -155,7 +156,9 @@ export class SessionHost extends EdgekeeperObject {
     if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""));
+    // The mount table is refreshed in the background once old, not in a request's way. This
+    // turns on no shared RPCs: those are ShardRouter.execute's, which a host never calls.
+    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""), undefined, (work) => this.ctx.waitUntil(work));
     return this.shardRouter;
   }
 
