@@ -4,9 +4,9 @@ import { testReporters } from "./test/harness/ci-report.ts";
 
 // Tests of the Worker and its objects run inside workerd, with real SQLite and alarms.
 // Local-only settings: no bearer token, a short container reap delay, a short session
-// tick, small answer and change-log bounds so the limit tests stay fast.
-export default defineConfig({
-  plugins: [
+// tick, small answer and change-log bounds so the limit tests stay fast. `extra`: the
+// settings of one project only.
+const workerd = (extra: Record<string, string> = {}) =>
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
@@ -35,12 +35,22 @@ export default defineConfig({
           EDGEKEEPER_SHARED_RPCS: "0",
           // No request log in test output; failures still print.
           EDGEKEEPER_LOG_LEVEL: "warn",
+          ...extra,
         },
       },
-    }),
-  ],
+    });
+
+// Tests of the simulated world: every object, not only the Worker, sees the regions,
+// as under `npm start -- --regions` (session hosts and shards then call each other
+// across regions, with their delays).
+const WITH_REGIONS = ["test/worker/replication-chaos.test.ts"];
+
+export default defineConfig({
   test: {
-    include: ["test/durable/**/*.test.ts", "test/worker/**/*.test.ts"],
+    projects: [
+      { plugins: [workerd()], test: { name: "workerd", include: ["test/durable/**/*.test.ts", "test/worker/**/*.test.ts"], exclude: WITH_REGIONS } },
+      { plugins: [workerd({ EDGEKEEPER_REGIONS: "enam,weur,apac" })], test: { name: "workerd-regions", include: WITH_REGIONS } },
+    ],
     // Plus a JSON report for .ci/run when EDGEKEEPER_TEST_REPORT_DIR is set.
     reporters: testReporters("workerd"),
   },
