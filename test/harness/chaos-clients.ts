@@ -17,7 +17,7 @@ import { expect } from "vitest";
 import { WatchListeners } from "../../client/core/watches.ts";
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, encodeBookmark } from "../../protocol/index.ts";
 import { REGION_HEADER } from "../../protocol/regions.ts";
-import type { SessionOp } from "../../protocol/session-protocol.ts";
+import type { ServerMessage, SessionOp } from "../../protocol/session-protocol.ts";
 import { NAMESPACE_HEADER } from "../../worker/app.ts";
 import { SERVED_BY_HEADER } from "../../worker/middleware/read-consistency.ts";
 import { INDEX_HEADER } from "../../worker/routes/znodes.ts";
@@ -63,7 +63,7 @@ export class History {
     return path === this.workload.mount || path.startsWith(`${this.workload.mount}/`) ? this.workload.mountShard : "root";
   }
 
-  /** A call invoked now, with no answer yet. */
+  /** A call invoked now, with no answer yet (served by the leader unless an HTTP answer says otherwise: the socket does not say, and the checkers do not ask). */
   begin(session: number, op: RegisterOp): Call {
     const call: Call = { kind: "call", id: ++this.ids, session, shard: this.shardOf(op.path), op, mode: "sequential", servedBy: "leader", invokedAt: this.tick(), returnedAt: undefined, result: undefined };
     this.entries.push(call);
@@ -276,30 +276,29 @@ export class SessionClient {
   private async resume(): Promise<void> {
     this.socket.drop();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      try {
-        const socket = await this.openSocket({ session: String(this.sessionId) });
-        const bookmark = encodeBookmark({ namespace: this.namespace, shards: this.bookmark });
-        let m = await socket.connect(MAX_TIMEOUT_MS, { sessionId: this.sessionId, password: this.password, bookmark } as never);
-        if (m.t === "expired") {
-          this.expirations++;
-          this.listeners.clear("expired");
-          this.listeners = new WatchListeners();
-          this.fresh = true;
-          m = await socket.connect(MAX_TIMEOUT_MS, { bookmark } as never);
-        }
-        if (m.t === "connected") {
-          this.reconnects++;
-          return this.use(socket, m);
-        }
-        socket.drop();
-        if (m.t === "refused") expect.fail(`${this.label} resume refused: ${JSON.stringify(m)}`);
-      } catch (error) {
-        if (error instanceof Error && error.name === "AssertionError" && error.message.includes("refused")) throw error;
-        // The host is restarting: try again.
+      const reply = await this.reconnect().catch(() => undefined); // the host is restarting: try again
+      if (reply?.m.t === "connected") {
+        this.reconnects++;
+        return this.use(reply.socket, reply.m);
       }
+      if (reply?.m.t === "refused") expect.fail(`${this.label} resume refused: ${JSON.stringify(reply.m)}`);
+      reply?.socket.drop();
       await sleep(50);
     }
     expect.fail(`${this.label}: no reconnect in ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /** One attempt to resume on a new socket; an expired session is replaced by a new one there. */
+  private async reconnect(): Promise<{ socket: SessionSocket; m: ServerMessage }> {
+    const socket = await this.openSocket({ session: String(this.sessionId) });
+    const bookmark = encodeBookmark({ namespace: this.namespace, shards: this.bookmark });
+    const m = await socket.connect(MAX_TIMEOUT_MS, { sessionId: this.sessionId, password: this.password, bookmark } as never);
+    if (m.t !== "expired") return { socket, m };
+    this.expirations++;
+    this.listeners.clear("expired");
+    this.listeners = new WatchListeners();
+    this.fresh = true;
+    return { socket, m: await socket.connect(MAX_TIMEOUT_MS, { bookmark } as never) };
   }
 
   private use(socket: SessionSocket, m: { sessionId: number; password: string }): void {
