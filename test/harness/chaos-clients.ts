@@ -92,6 +92,8 @@ type Answer = { res: Res; at: number };
 /** A client of the session socket, as client/ keeps one: resumes on a new socket with its bookmark, watches by WatchListeners. */
 export class SessionClient {
   readonly persistent: PersistentWatch[] = [];
+  /** What it sent and took, stamped: printed when a check fails, since timing does not replay. */
+  readonly trace: string[] = [];
   reconnects = 0;
   expirations = 0;
   sessionId = 0;
@@ -226,6 +228,7 @@ export class SessionClient {
   private async request(op: SessionOp, onAnswer?: (res: Res, at: number) => void): Promise<Answer | undefined> {
     const xid = ++this.xid;
     if (onAnswer) this.onAnswer.set(xid, onAnswer);
+    this.trace.push(`${this.history.tick()} out ${JSON.stringify({ sid: this.sessionId, xid, op })}`);
     try {
       this.socket.send([{ t: "req", sid: this.sessionId, xid, op }]);
     } catch {
@@ -255,6 +258,7 @@ export class SessionClient {
       const m = log[this.cursor]!;
       if (m === "pong" || !("sid" in m) || m.sid !== this.sessionId) continue;
       this.now = this.history.tick();
+      this.trace.push(`${this.now} in ${JSON.stringify(m)}`);
       if (m.t === "closed") this.ended = m.reason;
       if (m.t !== "res" && m.t !== "event") continue;
       if (m.shard !== undefined) this.bookmark.set(m.shard, Math.max(this.bookmark.get(m.shard) ?? 0, m.zxid));
@@ -279,6 +283,7 @@ export class SessionClient {
       const reply = await this.reconnect().catch(() => undefined); // the host is restarting: try again
       if (reply?.m.t === "connected") {
         this.reconnects++;
+        this.trace.push(`${this.history.tick()} resumed ${JSON.stringify(reply.m)}`);
         return this.use(reply.socket, reply.m);
       }
       if (reply?.m.t === "refused") expect.fail(`${this.label} resume refused: ${JSON.stringify(reply.m)}`);

@@ -104,10 +104,17 @@ it("keeps the session guarantees and every replica equal to its leader while eve
   };
   const calls = history.calls();
   const reads = calls.filter((c) => c.op.type === "read" && c.result !== undefined);
-  const violations = checkSessions(history.entries).map((v) => `${v.checker}: ${v.message}`);
+  const found = checkSessions(history.entries);
+  const violations = found.map((v) => `${v.checker}: ${v.message}`);
+  // The sessions a violation involves, whose traces are printed (a run does not replay).
+  const involved = new Set(found.flatMap((v) => v.calls.map((id) => calls.find((c) => c.id === id)!.session)));
   for (const s of sessions) {
     const live = new Set(s.livePersistent());
-    for (const watch of s.persistent) violations.push(...checkPersistent(watch, reads, live.has(watch) ? await leaderState(watch.path) : undefined));
+    for (const watch of s.persistent) {
+      const wrong = checkPersistent(watch, reads, live.has(watch) ? await leaderState(watch.path) : undefined);
+      if (wrong.length > 0) involved.add(watch.session);
+      violations.push(...wrong);
+    }
   }
   const summary = {
     calls: calls.length,
@@ -119,6 +126,7 @@ it("keeps the session guarantees and every replica equal to its leader while eve
     httpReadsByReplicas: callers.reduce((n, c) => n + c.servedByReplica, 0),
   };
   console.log(`replication chaos: ${JSON.stringify(summary)}`);
+  for (const s of sessions) if (s.trace.some((line) => [...involved].some((id) => line.includes(`"sid":${id},`)))) console.log(`${s.label}:\n${s.trace.join("\n")}`);
   expect(violations).toEqual([]);
   // The load reached the replicas, and the sessions lived through the aborts.
   expect(summary.httpReadsByReplicas).toBeGreaterThan(0);
