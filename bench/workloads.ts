@@ -92,6 +92,21 @@ export async function measureLatencies(
   return { ops: latencies.length, elapsedMs, cutShort: latencies.length < options.ops, metrics };
 }
 
+/** p50 and p99 ms of `call` run as measureLatencies runs it (sequentially, after a warm-up), each call timed from outside. */
+export async function sequentialLatencies(options: Pick<WorkloadOptions, "warmup" | "ops" | "timeLimitMs">, call: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const result = await measureLatencies(
+    options,
+    async () => {
+      const t0 = now();
+      await call();
+      return now() - t0;
+    },
+    false,
+  );
+  const metric = (name: string) => result.metrics.find((m) => m.name === name)!.value;
+  return { p50: metric("p50 ms"), p99: metric("p99 ms") };
+}
+
 /** W1: one client, create then delete a znode, one request at a time; a pair is one op. */
 const w1: Workload = {
   id: "W1",

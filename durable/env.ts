@@ -55,6 +55,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICA_IDLE_MS?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
+  /** How long a session host's home for a shard stays the leader after its replica fell behind, before the replica is tried again (default 10,000 ms; session-homes.ts). */
+  EDGEKEEPER_HOME_RETRY_MS?: string;
   /** The regions simulated on one machine, leader's first (`npm start -- --regions`; durable/base/region-link.ts). Default none. */
   EDGEKEEPER_REGIONS?: string;
   /** Limits (protocol/limits.ts) are read from EDGEKEEPER_MAX_* settings too. */

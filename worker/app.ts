@@ -68,12 +68,12 @@ app.get("/readyz", async (c) => {
 const NAMESPACE_IN_QUERY = new Set([SOCKET_PATH, "/metrics"]);
 
 /**
- * The request's ctx.waitUntil, so that its shard calls share RPCs with the isolate's
- * other requests (durable/directory/shared-rpc.ts); none with EDGEKEEPER_SHARED_RPCS=0,
- * or without an execution context (app.request() in a test).
+ * The request's ctx.waitUntil, for its router's work that may outlive it: RPCs shared
+ * with the isolate's other requests (durable/directory/shared-rpc.ts; not with
+ * EDGEKEEPER_SHARED_RPCS=0) and the mount table's refresh. None without an execution
+ * context (app.request() in a test).
  */
 function keepAliveOf(c: Context<AppEnv>): KeepAlive | undefined {
-  if (c.env.EDGEKEEPER_SHARED_RPCS === "0") return undefined;
   try {
     const ctx = c.executionCtx;
     return (work) => ctx.waitUntil(work);

@@ -70,8 +70,8 @@ export class SessionRouter extends ShardRouter {
   private readonly session: SessionCredentials;
   private readonly cxid: number | undefined;
 
-  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, link: RegionLink, reads: ReadContext) {
-    super(env, namespace, link, reads);
+  constructor(env: EdgekeeperEnv, namespace: string, session: SessionCredentials, cxid: number | undefined, link: RegionLink, reads: ReadContext, keepAlive?: KeepAlive) {
+    super(env, namespace, link, reads, keepAlive);
     this.host = hostOfSession(link, namespace, session.sessionId);
     this.session = session;
     this.cxid = cxid;
@@ -105,5 +105,5 @@ export function routerFor(env: EdgekeeperEnv, namespace: string, req: RequestHea
     if (cxid !== undefined) throw new KeeperError("BadArguments", `${CXID_HEADER} needs a session (${SESSION_HEADER})`);
     return new ShardRouter(env, namespace, link, reads, keepAlive);
   }
-  return new SessionRouter(env, namespace, session, cxid, link, reads);
+  return new SessionRouter(env, namespace, session, cxid, link, reads, keepAlive);
 }

@@ -72,6 +72,11 @@ interface Pending {
 /** An error carrying a failed multi's per-op results. */
 export type KeeperErrorWithResults = KeeperError & { results?: WithBase64<MultiItemResult>[] };
 
+/** A read mode as a request carries it: left out (undefined) for `sequential`, the servers' default. */
+function wireReadMode(mode: ReadMode): string | undefined {
+  return mode.kind === "sequential" ? undefined : formatReadMode(mode);
+}
+
 function connectionLoss(detail: string): KeeperError {
   return new KeeperError("ConnectionLoss", `connection loss: ${detail}`);
 }
@@ -117,7 +122,8 @@ export class Session {
   private starting: { resolve: () => void; reject: (e: unknown) => void; timer: ReturnType<typeof setTimeout> } | undefined;
 
   private readonly options: SessionOptions;
-  private readonly defaultConsistency: ReadMode;
+  /** The default read mode as requests carry it (formatted once): undefined for `sequential`, which they leave out. */
+  private readonly defaultConsistency: string | undefined;
 
   constructor(options: SessionOptions) {
     this.options = options;
@@ -125,7 +131,7 @@ export class Session {
     this.WebSocketCtor = options.WebSocket ?? defaultWebSocket();
     this.timeoutMs = options.sessionTimeoutMs;
     this.bookmark = emptyBookmark(options.namespace ?? "default");
-    this.defaultConsistency = parseReadMode(options.consistency);
+    this.defaultConsistency = wireReadMode(parseReadMode(options.consistency));
     this.serverIndex = Math.floor((options.random ?? Math.random)() * options.servers.length);
   }
 
@@ -153,9 +159,9 @@ export class Session {
       }
       // Answers pair with requests by xid, not by type: the host answers each op with its own result.
       const resolve = resolveAs as (value: SessionResult) => void;
-      const mode = consistency === undefined ? this.defaultConsistency : parseReadMode(consistency);
+      const mode = consistency === undefined ? this.defaultConsistency : wireReadMode(parseReadMode(consistency));
       const pending: Pending = this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject };
-      if (mode.kind !== "sequential") pending.consistency = formatReadMode(mode);
+      if (mode !== undefined) pending.consistency = mode;
       this.enqueue(pending);
     });
   }

@@ -9,7 +9,8 @@
  * stub: nothing changes. With it (`npm start -- --regions wnam,enam,...`: the world
  * simulated on one machine), each call waits the one-way delay between the two
  * regions before it is sent and again after its answer (protocol/regions.ts: half
- * the round trip, plus jitter).
+ * the round trip, plus jitter), on a timer that allows for how late workerd's
+ * timers fire (punctual-timer.ts), so a hop costs what the matrix says.
  *
  * Where each object lives, from its name alone (so no lookup is needed):
  * - the directory, and each shard's leader (`<namespace>/<shard>`), in the leader
@@ -22,6 +23,7 @@
  */
 import { type Region, oneWayDelayMs, parseRegions } from "../../protocol/regions.ts";
 import { hostObjectName, locationOfHost } from "../../protocol/session-ids.ts";
+import { PunctualTimer } from "./punctual-timer.ts";
 import type { DirectoryDO } from "../directory/directory-do.ts";
 import { replicaIdentityOf, replicaLocationHint } from "../replication/replica-name.ts";
 import type { EdgekeeperEnv } from "../env.ts";
@@ -34,8 +36,11 @@ export interface DelayHooks {
   random(): number;
 }
 
+/** The isolate's timer for every link's waits: it learns how late workerd's timers fire (punctual-timer.ts). */
+const timer = new PunctualTimer();
+
 const REAL_DELAYS: DelayHooks = {
-  wait: (ms) => new Promise((done) => setTimeout(done, ms)),
+  wait: (ms) => timer.wait(ms),
   random: Math.random,
 };
 

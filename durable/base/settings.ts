@@ -116,8 +116,18 @@ export interface ObjectSettings {
  * positiveSetting(env, "EDGEKEEPER_MAX_MOUNTS", DEFAULT_MAX_MOUNTS);
  */
 export function positiveSetting(env: Record<string, unknown>, name: string, fallback: number): number {
+  return integerSetting(env, name, fallback, 1, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * A whole-number setting within [min, max], or its default when unset or invalid.
+ *
+ * @example
+ * integerSetting(env, "EDGEKEEPER_SEQUENTIAL_WAIT_MS", 50, 0, 5_000);
+ */
+export function integerSetting(env: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
   const value = Number(env[name]);
-  return Number.isSafeInteger(value) && value > 0 ? value : fallback;
+  return Number.isSafeInteger(value) && value >= min && value <= max ? value : fallback;
 }
 
 /** A finite number setting of at least `min` (`strict`: above it), or its default. */

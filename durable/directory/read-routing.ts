@@ -9,11 +9,10 @@
  * most `waitMs`, holding every write committed `maxStalenessMs` ago, else not
  * ready"); a replica not ready (or not reachable) sends the read to the leader.
  *
- * A session's reads (a host's calls) may go to a replica only once its host takes
- * that shard's watch events from the same replica: events come from the leader
- * today, and a replica that has applied a change before its event reached the
- * session would show the data before the event. So until then the host's
- * ReadContexts see leader-only copies (SessionBookmarks).
+ * A session's reads (a host's calls) go to a replica only through its host's home
+ * for the shard (session-homes.ts), which also delivers that shard's watch events:
+ * a replica that had applied a change before its event reached the session would
+ * otherwise show the data before the event.
  */
 import {
   type Bookmark,
@@ -26,6 +25,7 @@ import {
   type ShardRequest,
 } from "../../protocol/index.ts";
 import { regionsOf } from "../base/region-link.ts";
+import { integerSetting } from "../base/settings.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 
 /** Where a shard's leader runs when no regions are configured. */
@@ -53,6 +53,11 @@ export type ReadPlacement =
   | { at: "leader"; servedBy: string }
   | { at: "replica"; region: string; minZxid: number; waitMs: number; maxStalenessMs?: number; servedBy: string };
 
+/** How long a session host's home for a shard stays the leader, after its replica did not answer in time, before the replica is tried again (default). */
+export const DEFAULT_HOME_RETRY_MS = 10_000;
+/** The most EDGEKEEPER_HOME_RETRY_MS may be. */
+export const MAX_HOME_RETRY_MS = 600_000;
+
 /** The settings routing reads. */
 export interface ReadRoutingSettings {
   sequentialWaitMs: number;
@@ -60,9 +65,12 @@ export interface ReadRoutingSettings {
 
 /** EDGEKEEPER_SEQUENTIAL_WAIT_MS, within [0, MAX_SEQUENTIAL_WAIT_MS]; unset or invalid keeps the default. */
 export function readRoutingSettings(env: EdgekeeperEnv): ReadRoutingSettings {
-  const raw = Number(env.EDGEKEEPER_SEQUENTIAL_WAIT_MS);
-  const valid = typeof env.EDGEKEEPER_SEQUENTIAL_WAIT_MS === "string" && Number.isInteger(raw) && raw >= 0 && raw <= MAX_SEQUENTIAL_WAIT_MS;
-  return { sequentialWaitMs: valid ? raw : DEFAULT_SEQUENTIAL_WAIT_MS };
+  return { sequentialWaitMs: integerSetting(env, "EDGEKEEPER_SEQUENTIAL_WAIT_MS", DEFAULT_SEQUENTIAL_WAIT_MS, 0, MAX_SEQUENTIAL_WAIT_MS) };
+}
+
+/** EDGEKEEPER_HOME_RETRY_MS (a session host's home: session-homes.ts), within [0, MAX_HOME_RETRY_MS]; unset or invalid keeps the default. */
+export function homeRetryMsOf(env: EdgekeeperEnv): number {
+  return integerSetting(env, "EDGEKEEPER_HOME_RETRY_MS", DEFAULT_HOME_RETRY_MS, 0, MAX_HOME_RETRY_MS);
 }
 
 /**
@@ -113,6 +121,13 @@ export function readRoutingOf(env: EdgekeeperEnv): ReadRouting {
 export function sameReadMode(a: ShardRequest, b: ShardRequest): boolean {
   const [x, y] = [a.consistency ?? SEQUENTIAL, b.consistency ?? SEQUENTIAL];
   return x.kind === y.kind && (x.kind !== "bounded" || x.maxStalenessMs === (y as typeof x).maxStalenessMs);
+}
+
+/** The highest zxid answers showed (those that say "moved" or "deferred" show none); -1 if none did. One pass: this runs for every answer a session gets. */
+export function highestZxidShown(outcomes: readonly Outcome[]): number {
+  let highest = -1;
+  for (const o of outcomes) if ((o.ok || !(o.moved || o.deferred)) && o.zxid > highest) highest = o.zxid;
+  return highest;
 }
 
 /** The shard each answer a ReadContext took came from (answers are passed on as they are). */
@@ -181,9 +196,7 @@ export class ReadContext {
    * its answer. Either way the bookmark takes the leader's commit point instead.
    */
   answered(shard: string, placement: ReadPlacement, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
-    // One pass (this runs for every answer a session gets): the highest zxid shown, if any.
-    let highest = -1;
-    for (const o of outcomes) if ((o.ok || !(o.moved || o.deferred)) && o.zxid > highest) highest = o.zxid;
+    const highest = highestZxidShown(outcomes);
     if (highest < 0) return;
     this.servedBy = placement.servedBy;
     const sent = this.unchecked.size === 0 ? undefined : this.unchecked.get(shard);

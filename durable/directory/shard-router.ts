@@ -24,9 +24,10 @@ import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { ReplicaReadAt } from "../replication/replica-runner.ts";
 import { replicaObjectName } from "../replication/replica-name.ts";
-import type { ReplicaReadAnswer, WatchHost } from "../shard/shard-do.ts";
+import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
-import { type ReadContext, type ReadPlacement, sameReadMode } from "./read-routing.ts";
+import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
+import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
 import { untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
@@ -43,6 +44,39 @@ interface ShardStub {
   addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome>;
   removeWatches(root: string, host: string, path: string, kind?: WatchKind): Promise<Outcome>;
   replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer>;
+  replicaHostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaHostAnswer>;
+  syncHost(root: string, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer>;
+}
+
+/** A replica placement (read-routing.ts). */
+type AtReplica = Extract<ReadPlacement, { at: "replica" }>;
+
+/** Which copy of a shard: its leader, or its replica in a region. */
+export type ShardCopy = { at: "leader" } | { at: "replica"; region: string };
+
+/** A watch a request set, as an answer of its shard shows it. */
+export interface WatchSet {
+  path: string;
+  kind: WatchKind;
+}
+
+/**
+ * A session host's home per shard (session-homes.ts): the copy its sequential reads
+ * and its watches go to, and the order in which the shard's answers reach its
+ * sessions (no answer before the events of its change).
+ */
+export interface HostHomeRouting {
+  /** The replica placement to serve these reads at (its home), or undefined: the leader. */
+  readAt(mount: Mount, placement: AtReplica): Promise<AtReplica | undefined>;
+  /** Home did not answer a read in time: the shard's home becomes the leader if the host's watches need it to. */
+  leave(mount: Mount): Promise<void>;
+  /**
+   * Resolves once an answer of the shard showing `zxid`, from `from`, may reach the
+   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`.
+   */
+  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void>;
+  /** The copy that holds the host's watches on the shard now. */
+  watchesAt(mount: Mount): ShardCopy;
 }
 
 /**
@@ -58,6 +92,8 @@ export interface HostCall {
   beforeSend?: (mount: Mount) => void;
   /** The session's read mode and bookmark, advanced by every answer (read-routing.ts). */
   reads?: ReadContext;
+  /** The host's homes (session-homes.ts); without, every request goes to the leader. */
+  homes?: HostHomeRouting;
 }
 
 /** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
@@ -67,8 +103,8 @@ export interface ChangesAnswer {
   last: number;
 }
 
-const TABLE_TTL_MS = 5_000;
-const cachedTables = new Map<string, { table: MountTable; fetchedAt: number }>();
+/** The isolate's mount tables, per namespace. */
+const tables = new MountTableCache();
 /** The replica placement that served an answer (a leader's answers have none). */
 const servedPlacements = new WeakMap<Outcome, ReadPlacement>();
 
@@ -79,16 +115,21 @@ export class ShardRouter {
   private readonly env: EdgekeeperEnv;
   private readonly namespace: string;
   private readonly log: Logger;
-  private readonly keepAlive: KeepAlive | undefined;
+  /** Set when `execute` shares RPCs (shared-rpc.ts): the Worker's ctx.waitUntil. */
+  private readonly sharedRpcsKeepAlive: KeepAlive | undefined;
   /** How calls reach the directory and the shards, from the caller's region. */
   private readonly link: RegionLink;
   /** The caller's read mode and bookmark, when it has them (a request of the HTTP API). */
   protected readonly reads: ReadContext | undefined;
+  /** How this router's requests take the mount table. */
+  private readonly tableRequest: TableRequest;
 
   /**
    * `reads`: the caller's read mode and bookmark (read-routing.ts). `keepAlive` (the
-   * Worker's ctx.waitUntil): `execute` shares RPCs with the isolate's concurrent
-   * requests to the same shard (shared-rpc.ts). Without it, one RPC each.
+   * Worker's ctx.waitUntil): the mount table is refreshed in the background once old
+   * (mount-table-cache.ts), and, unless EDGEKEEPER_SHARED_RPCS=0, `execute` shares
+   * RPCs with the isolate's concurrent requests to the same shard (shared-rpc.ts).
+   * Without it, the table is fetched in the request's way, and one RPC each.
    */
   constructor(env: EdgekeeperEnv, namespace: string, link = RegionLink.at(env), reads?: ReadContext, keepAlive?: KeepAlive) {
     this.env = env;
@@ -96,7 +137,12 @@ export class ShardRouter {
     this.log = new Logger(logLevelOf(env));
     this.link = link;
     this.reads = reads;
-    this.keepAlive = keepAlive;
+    this.sharedRpcsKeepAlive = env.EDGEKEEPER_SHARED_RPCS === "0" ? undefined : keepAlive;
+    this.tableRequest = {
+      fetch: () => this.directory().table(),
+      keepAlive,
+      onBackgroundError: (err) => this.log.warn("mount table refresh failed", { namespace, error: errorField(err) }),
+    };
   }
 
   /**
@@ -126,30 +172,27 @@ export class ShardRouter {
     return this.link.directory(this.namespace);
   }
 
+  /** The namespace's mount table: the isolate's copy, refreshed in the background once old (mount-table-cache.ts); `fresh`: the directory's. */
   async table(fresh = false): Promise<MountTable> {
-    const cached = cachedTables.get(this.namespace);
-    if (!fresh && cached && Date.now() - cached.fetchedAt < TABLE_TTL_MS) return cached.table;
-    const table = await this.directory().table();
-    cachedTables.set(this.namespace, { table, fetchedAt: Date.now() });
-    return table;
+    return tables.get(this.namespace, this.tableRequest, fresh);
   }
 
   /** Mounts a new subtree on a shard of its own, as `caller` (admin; see DirectoryDO.mount). */
   async mount(caller: Caller, prefix: string, acl?: Acl[]) {
     const outcome = await this.directory().mount(this.namespace, prefix, caller, acl);
-    if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
+    if (outcome.ok) tables.set(this.namespace, outcome.table);
     return outcome;
   }
 
   /** Unmounts an empty mounted subtree, as `caller` (admin; see DirectoryDO.unmount). */
   async unmount(caller: Caller, prefix: string) {
     const outcome = await this.directory().unmount(prefix, caller);
-    if (outcome.ok) cachedTables.set(this.namespace, { table: outcome.table, fetchedAt: Date.now() });
+    if (outcome.ok) tables.set(this.namespace, outcome.table);
     return outcome;
   }
 
   private shard(mount: Mount): ShardStub {
-    return this.link.shard(shardObjectName(this.namespace, mount.shard)) as unknown as ShardStub;
+    return this.copy(mount, { at: "leader" });
   }
 
   /**
@@ -157,11 +200,8 @@ export class ShardRouter {
    * was ready, else undefined (also when the call failed: the leader serves instead).
    */
   private async atReplica(mount: Mount, placement: Extract<ReadPlacement, { at: "replica" }>, caller: Caller, requests: ShardRequest[]): Promise<Outcome[] | undefined> {
-    const name = replicaObjectName(shardObjectName(this.namespace, mount.shard), placement.region);
-    const { minZxid, waitMs, maxStalenessMs } = placement;
     try {
-      const stub = this.link.shard(name) as unknown as ShardStub;
-      const answer = await stub.replicaRead(mount.prefix, caller, requests, maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs });
+      const answer = await this.copy(mount, placement).replicaRead(mount.prefix, caller, requests, readAtOf(placement));
       return answer.ready ? answer.outcomes : undefined;
     } catch (err) {
       this.log.warn("replica read failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
@@ -208,7 +248,7 @@ export class ShardRouter {
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
-      if (this.keepAlive) return this.executeShared(mount, caller, request, this.keepAlive);
+      if (this.sharedRpcsKeepAlive) return this.executeShared(mount, caller, request, this.sharedRpcsKeepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
     }, isMoved);
@@ -236,7 +276,7 @@ export class ShardRouter {
    * which shard a notification's seq belongs to whichever way it arrived.
    */
   shardKey(mount: Mount): string {
-    return this.env.SHARD.idFromName(shardObjectName(this.namespace, mount.shard)).toString();
+    return this.copyKey(mount, { at: "leader" });
   }
 
   /**
@@ -249,10 +289,8 @@ export class ShardRouter {
     const { outcome, mount } = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       call.beforeSend?.(mount);
-      const key = this.shardKey(mount);
-      const answer = await this.logged(mount, [request], (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, [request]), (a) => a.outcomes, call.reads ?? this.reads);
-      call.receive(key, answer.notifications);
-      return { outcome: answer.outcomes[0], mount };
+      const [outcome] = await this.hostSend(call, mount, caller, [request]);
+      return { outcome, mount };
     }, (answer) => isMoved(answer.outcome));
     if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
     return { outcome: outcome as Outcome<ResultOf[K]>, mount };
@@ -276,12 +314,9 @@ export class ShardRouter {
     let end = 1;
     while (end < requests.length && this.routeOrError(table, requests[end]!) === mount && sameReadMode(requests[end]!, requests[0]!)) end++;
     call.beforeSend?.(mount);
-    const key = this.shardKey(mount);
-    const batch = requests.slice(0, end);
-    const answer = await this.logged(mount, batch, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch), (a) => a.outcomes, call.reads ?? this.reads);
-    call.receive(key, answer.notifications);
+    const answered = await this.hostSend(call, mount, caller, requests.slice(0, end));
     const outcomes: Outcome[] = [];
-    for (const outcome of answer.outcomes) {
+    for (const outcome of answered) {
       if (!outcome.ok && outcome.deferred) return [...outcomes, outcome];
       if (isMoved(outcome)) break;
       outcomes.push(outcome);
@@ -293,18 +328,91 @@ export class ShardRouter {
     return outcomes;
   }
 
-  /** addWatch at the shard serving `path`, for a host; retries on `moved`. */
-  async addWatch(host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<{ outcome: Outcome; mount: Mount }> {
+  /**
+   * Sends a host's requests to their shard: sequential reads to the host's home
+   * replica when it has one (ShardDO.replicaHostExecute), the rest to the leader
+   * (ShardDO.hostExecute); and if that replica is not ready, to the leader, with the
+   * shard's home moved there. The notifications riding on the answer go to
+   * `call.receive` first; the answers are returned once the host's home lets them
+   * reach the session (HostHomeRouting.release).
+   */
+  private async hostSend(call: HostCall, mount: Mount, caller: Caller, batch: ShardRequest[]): Promise<Outcome[]> {
+    const reads = call.reads ?? this.reads;
+    const placement = call.homes && reads?.place(mount.shard, batch);
+    const home = placement?.at === "replica" ? await call.homes!.readAt(mount, placement) : undefined;
+    if (home) {
+      const answer = await this.atHomeReplica(call, mount, home, caller, batch);
+      if (answer) {
+        reads?.answered(mount.shard, home, batch, answer.outcomes);
+        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true);
+        return answer.outcomes;
+      }
+      // Home is behind what the session has seen (or unreachable): the leader may become home
+      // (HostHomeRouting.leave). A bounded read it was too stale for goes to the leader alone.
+      if (home.maxStalenessMs === undefined) await call.homes!.leave(mount);
+    }
+    const key = this.shardKey(mount);
+    // The leader leaves a read's watch only where the host's watches are: else home sets it (release).
+    const leftAtLeader = !call.homes || call.homes.watchesAt(mount).at === "leader";
+    const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
+    const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
+    call.receive(key, answer.notifications);
+    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader);
+    return answer.outcomes;
+  }
+
+  /** A host's reads at its home replica, their notifications received; undefined when it was not ready (or not reachable). */
+  private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[] } | undefined> {
+    const key = this.copyKey(mount, placement);
+    try {
+      const answer = await this.copy(mount, placement).replicaHostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch, readAtOf(placement));
+      if (!answer.ready) return undefined;
+      call.receive(key, answer.notifications);
+      for (const outcome of answer.outcomes) servedPlacements.set(outcome, placement);
+      return answer;
+    } catch (err) {
+      this.log.warn("home replica failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
+      return undefined;
+    }
+  }
+
+  /**
+   * ShardDO.syncHost at one copy of the shard of `mount`: once it has applied
+   * `minZxid` (a replica waits at most `waitMs`), the host's `watches` are set there,
+   * and the answer holds what the host is owed there.
+   */
+  async syncHost(mount: Mount, copy: ShardCopy, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer> {
+    return this.copy(mount, copy).syncHost(mount.prefix, host, ackSeq, minZxid, watches, waitMs);
+  }
+
+  /** The key a copy's pushed deliveries carry (its object id; see `shardKey`). */
+  copyKey(mount: Mount, copy: ShardCopy): string {
+    return this.env.SHARD.idFromName(this.copyName(mount, copy)).toString();
+  }
+
+  private copyName(mount: Mount, copy: ShardCopy): string {
+    const leader = shardObjectName(this.namespace, mount.shard);
+    return copy.at === "leader" ? leader : replicaObjectName(leader, copy.region);
+  }
+
+  private copy(mount: Mount, copy: ShardCopy): ShardStub {
+    return this.link.shard(this.copyName(mount, copy)) as unknown as ShardStub;
+  }
+
+  /**
+   * addWatch at the shard serving `path`, for a host, at the copy `where` names (its
+   * home; default the leader); retries on `moved`.
+   */
+  async addWatch(host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive", where: (mount: Mount) => Promise<ShardCopy> = async () => ({ at: "leader" })): Promise<{ outcome: Outcome; mount: Mount }> {
     return untilServed(async (fresh) => {
       const mount = mountFor(await this.table(fresh), path);
-      return { outcome: await this.shard(mount).addWatch(mount.prefix, host, caller, path, mode), mount };
+      return { outcome: await this.copy(mount, await where(mount)).addWatch(mount.prefix, host, caller, path, mode), mount };
     }, (answer) => isMoved(answer.outcome));
   }
 
-
-  /** Removes a host's watches of `kind` (or all) on a path at the shard of `mount`; none there is fine. */
-  async removeWatchesOn(mount: Mount, host: string, path: string, kind?: WatchKind): Promise<void> {
-    const outcome = await this.shard(mount).removeWatches(mount.prefix, host, path, kind);
+  /** Removes a host's watches of `kind` (or all) on a path at one copy of the shard of `mount` (default its leader); none there is fine. */
+  async removeWatchesOn(mount: Mount, host: string, path: string, kind?: WatchKind, copy: ShardCopy = { at: "leader" }): Promise<void> {
+    const outcome = await this.copy(mount, copy).removeWatches(mount.prefix, host, path, kind);
     if (!outcome.ok && outcome.error.name !== "NoWatcher") throw KeeperError.fromBody(outcome.error);
   }
 
@@ -405,4 +513,21 @@ export class ShardRouter {
     }
     return { ...own, value: { count } };
   }
+}
+
+/** The watches a host's requests set, as their answers show (a read sets one where it succeeded). */
+function watchesSet(requests: readonly ShardRequest[], outcomes: readonly Outcome[]): WatchSet[] {
+  const set: WatchSet[] = [];
+  requests.forEach((request, i) => {
+    if (!outcomes[i]?.ok || !("watch" in request) || request.watch !== true) return;
+    // As the shard registers them (ShardDO.registerWatch).
+    if (request.op === "getData" || request.op === "exists") set.push({ path: request.path, kind: "data" });
+    else if (request.op === "getChildren") set.push({ path: request.path, kind: "child" });
+  });
+  return set;
+}
+
+/** What a replica placement asks of the replica. */
+function readAtOf({ minZxid, waitMs, maxStalenessMs }: AtReplica): ReplicaReadAt {
+  return maxStalenessMs === undefined ? { minZxid, waitMs } : { minZxid, waitMs, maxStalenessMs };
 }

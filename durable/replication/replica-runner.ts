@@ -4,9 +4,10 @@
  * through a LeaderLink. A read starts the pull loop; it runs until the replica is
  * idle (no read for `idleMs`) or its leader answers that it no longer leads: then
  * it stops and its alarm is cleared (its rows stay), and the next read starts it
- * again from what storage says it applied. While it runs, a watchdog alarm,
- * re-armed at each firing, restarts it in a new instance (after a restart, an
- * eviction or a deploy nothing else would wake the object).
+ * again from what storage says it applied. A replica whose leader's log has ended
+ * its shard (an unmount's seal, applied) stops for good: no read starts it again.
+ * While it runs, a watchdog alarm, re-armed at each firing, restarts it in a new
+ * instance (after a restart, an eviction or a deploy nothing else would wake the object).
  */
 import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
@@ -60,8 +61,20 @@ export interface ReplicaRunnerOptions {
   settings: ReplicationSettings;
   /** How often the watchdog alarm fires. */
   watchdogMs: number;
-  /** After this long without a read the replica stops pulling (checked by the watchdog). */
+  /** After this long without a read the replica stops pulling (checked by the watchdog), unless it holds watches. */
   idleMs: number;
+  /** Whether the log it applied has ended its shard (ShardDO: sealed by an unmount), read from storage: then it pulls no more. */
+  ended: () => boolean;
+  /** The watches this replica holds for session hosts (none when omitted). */
+  watches?: ReplicaWatches;
+}
+
+/** A replica's watches as its pull loop sees them. */
+export interface ReplicaWatches {
+  /** Inside the transaction that ends a snapshot's install: fires them by what the rows show changed since `previousZxid` (rows at most at `rowsZxid`). */
+  installed(previousZxid: number, rowsZxid: number): void;
+  /** Whether any is held: then the replica keeps pulling though nobody reads, or they would never fire. */
+  held(): boolean;
 }
 
 /** Zxids between `applied` and `leader`: the counter gap in one epoch; from an earlier epoch, the later epoch's counter plus its start. */
@@ -96,14 +109,15 @@ export class ReplicaRunner {
     this.identity = options.identity;
     this.link = new LeaderLink(options.leaderOf, this.now);
     const name = replicaObjectName(options.identity.leader, options.identity.region);
-    this.core = new ReplicaCore(name, options.identity.leader, { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link }, options.settings);
+    const ports = { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link };
+    this.core = new ReplicaCore(name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
     this.lastReadAt = this.now();
   }
 
   /** Counts as a read: starts pulling (again) unless it runs, with its watchdog alarm set. */
   async resume(): Promise<void> {
     this.lastReadAt = this.now();
-    if (this.wanted) return;
+    if (this.wanted || this.options.ended()) return;
     this.wanted = true;
     // Try the leader again: it may lead once more (a new mount), else the loop stops at its first answer.
     this.link.leaderGone = false;
@@ -113,7 +127,8 @@ export class ReplicaRunner {
 
   /** The alarm: stops an idle replica (clearing its alarm); else restarts the loop if this instance has none, and sets the next alarm. */
   async watchdog(): Promise<void> {
-    if (this.now() - this.lastReadAt >= this.options.idleMs || this.link.leaderGone) return this.stop();
+    const idle = this.now() - this.lastReadAt >= this.options.idleMs && !this.options.watches?.held();
+    if (idle || !this.mayPull()) return this.stop();
     this.wanted = true;
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
@@ -185,11 +200,16 @@ export class ReplicaRunner {
   private ensureRunning(): void {
     if (this.loop) return;
     // ReplicaCore.run retries every failure itself: it ends when no longer wanted, or with the instance.
-    this.loop = this.core.run(() => this.wanted && !this.link.leaderGone).finally(() => {
+    this.loop = this.core.run(() => this.wanted && this.mayPull()).finally(() => {
       this.loop = undefined;
-      // Wanted again while it was ending: run on. Ended for its leader: stop (clears the alarm).
-      if (this.wanted && !this.link.leaderGone) this.ensureRunning();
+      // Wanted again while it was ending: run on. Ended for its leader or its shard: stop (clears the alarm).
+      if (this.wanted && this.mayPull()) this.ensureRunning();
       else if (this.wanted) void this.stop();
     });
+  }
+
+  /** Whether there is anything to pull: its leader still leads, and its shard has not ended. */
+  private mayPull(): boolean {
+    return !this.link.leaderGone && !this.options.ended();
   }
 }

@@ -2,7 +2,7 @@
  * The replication core's Storage port over a Durable Object's SQLite: a core
  * transaction is `transactionSync` (nested ones are savepoints), and each core
  * table is an SQLite table. meta, log and peer are this module's (rows as JSON);
- * the object supplies "znode" and "session" over its own tables, so a replica's
+ * the object supplies "subtree", "znode" and "session" over its own tables, so a replica's
  * rows are its leader's, column for column.
  */
 import { base64ToBytes, bytesToBase64 } from "../../protocol/index.ts";
@@ -94,10 +94,11 @@ export class JsonTable implements SqlTable {
   }
 }
 
-/** The core's tables for an object: its own znode and session tables, and JSON tables for the rest. */
-export function coreTables(sql: SqlStorage, own: { znode: SqlTable; session: SqlTable; log?: SqlTable }): Record<TableName, SqlTable> {
+/** The core's tables for an object: its own subtree, znode and session tables, and JSON tables for the rest. */
+export function coreTables(sql: SqlStorage, own: { subtree: SqlTable; znode: SqlTable; session: SqlTable; log?: SqlTable }): Record<TableName, SqlTable> {
   return {
     meta: new JsonTable(sql, "replication_meta"),
+    subtree: own.subtree,
     log: own.log ?? new JsonTable(sql, "replication_log", BYTES_CODEC),
     peer: new JsonTable(sql, "replication_peers"),
     znode: own.znode,

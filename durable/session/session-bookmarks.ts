@@ -1,12 +1,13 @@
 /**
  * Each session's bookmark: the highest zxid it has been shown per shard, from every
  * answer (ShardRouter advances it through the session's ReadContext) and every
- * watch event the host passes on, so its sequential reads are routed to a copy
- * that has applied at least that much. `sync` advances it to the leader's commit
- * point. Kept in memory, so after a restart of the host a session's bookmark is
- * partial: until the client hands its own back (the connect message's `bookmark`,
- * as the TypeScript client does on every resume), a shard it does not name is read
- * at the leader, whose answer makes it whole for that shard.
+ * watch event the host passes on, so its sequential reads are served by its host's
+ * home for the shard (session-homes.ts) once that has applied at least that much.
+ * `sync` advances it to the leader's commit point. Kept in memory, so after a
+ * restart of the host a session's bookmark is partial: until the client hands its
+ * own back (the connect message's `bookmark`, as the TypeScript client does on
+ * every resume), a shard it does not name is read at the leader, whose answer makes
+ * it whole for that shard.
  */
 import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
 import { ReadContext, type ReadRouting, readRoutingOf } from "../directory/read-routing.ts";
@@ -14,6 +15,8 @@ import type { EdgekeeperEnv } from "../env.ts";
 
 export class SessionBookmarks {
   private readonly routing: ReadRouting;
+  /** The host's region (its sessions' reads are placed from there); undefined without regions. */
+  private readonly region: string | undefined;
   private readonly namespace: () => string;
   private readonly bookmarks = new Map<number, Bookmark>();
   /** Sessions whose bookmark holds all they have seen: opened by this instance, or handed a client's. */
@@ -21,11 +24,10 @@ export class SessionBookmarks {
   /** What clients handed back that no leader has checked yet, per session. */
   private readonly unchecked = new Map<number, Map<string, number>>();
 
-  constructor(env: EdgekeeperEnv, namespace: () => string) {
-    // Leaders only, until a host takes its watch events from the replica its reads go
-    // to: a replica could show a session a change before the leader's event for it.
-    const routing = readRoutingOf(env);
-    this.routing = { ...routing, copies: { ...routing.copies, replicaRegions: [] } };
+  /** `region`: the host's (its sequential reads go to its home there: session-homes.ts). */
+  constructor(env: EdgekeeperEnv, namespace: () => string, region: string | undefined) {
+    this.routing = readRoutingOf(env);
+    this.region = region;
     this.namespace = namespace;
   }
 
@@ -44,7 +46,7 @@ export class SessionBookmarks {
    * answers; each request's own mode (`consistency`) or sequential.
    */
   readsOf(sessionId: number): ReadContext {
-    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { partial: !this.whole.has(sessionId), unchecked: this.uncheckedOf(sessionId) });
+    return new ReadContext(this.routing, SEQUENTIAL, this.of(sessionId), { callerRegion: this.region, partial: !this.whole.has(sessionId), unchecked: this.uncheckedOf(sessionId) });
   }
 
   /** A session this instance opened: it has seen nothing yet, so its bookmark is whole. */

@@ -16,9 +16,11 @@ import type { SocketLimits } from "../base/settings.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import { type HostCall, ShardRouter } from "../directory/shard-router.ts";
 import type { EdgekeeperEnv } from "../env.ts";
+import { homeRetryMsOf, readRoutingSettings } from "../directory/read-routing.ts";
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
 import { SessionBookmarks } from "./session-bookmarks.ts";
+import { HOME_TABLES, SessionHomes } from "./session-homes.ts";
 import { SessionLiveness } from "./session-liveness.ts";
 import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
@@ -69,6 +71,8 @@ export class SessionHost extends EdgekeeperObject {
   private shardRouter: ShardRouter | undefined;
   /** Each session's highest zxid seen per shard, for routing its reads. */
   private readonly bookmarks: SessionBookmarks;
+  /** Where the host's sessions read each shard and take its events from. */
+  private readonly homes: SessionHomes;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -78,12 +82,27 @@ export class SessionHost extends EdgekeeperObject {
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
-    this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()));
+    const link = RegionLink.ofHost(env, ctx.id.name ?? "");
+    this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()), link.region);
+    const { sequentialWaitMs } = readRoutingSettings(env);
+    this.homes = new SessionHomes({
+      sql: ctx.storage.sql,
+      watches: this.watches,
+      router: () => this.router(),
+      host: () => ({ name: ctx.id.name ?? "", push: true }),
+      // Outside the leaders' region, the replica there is home.
+      replicaRegion: link.region !== link.regions?.[0] ? link.region : undefined,
+      waitMs: sequentialWaitMs,
+      retryMs: homeRetryMsOf(env),
+      ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
+      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+    });
     this.runner = new SessionRunner({
       store: this.store,
       watches: this.watches,
       socketLimits: this.socketLimits,
       gate: new WatchGate(),
+      homes: this.homes,
       superDigest: this.settings.superDigest,
       router: () => this.router(),
       call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
@@ -116,7 +135,7 @@ export class SessionHost extends EdgekeeperObject {
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
-      for (const statement of WATCH_TABLES) ctx.storage.sql.exec(statement);
+      for (const statement of [...WATCH_TABLES, ...HOME_TABLES]) ctx.storage.sql.exec(statement);
       initializeHostCounters(ctx.storage.sql);
       // Pings are answered by the runtime, without waking the object.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -126,6 +145,8 @@ export class SessionHost extends EdgekeeperObject {
       for (const socketId of this.store.attachedSockets()) {
         if (ctx.getWebSockets(socketId).length === 0) this.store.detachSocket(socketId, now);
       }
+      // Not awaited: the host takes requests meanwhile.
+      void this.homes.wake();
     });
   }
 
@@ -151,6 +172,7 @@ export class SessionHost extends EdgekeeperObject {
       receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
+      ...(this.homes.active ? { homes: this.homes } : {}),
     };
   }
 
@@ -285,6 +307,8 @@ export class SessionHost extends EdgekeeperObject {
   }
 
   private receive(shardKey: string, notifications: WatchNotification[]): number {
+    // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
+    const judge = this.homes.judge(shardKey, notifications);
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       const row = this.store.row(sessionId);
       if (!row) return;
@@ -293,7 +317,7 @@ export class SessionHost extends EdgekeeperObject {
       const ws = this.liveness.socketOf(row);
       if (ws) this.outbox.send(ws, event);
       else this.watches.queue(sessionId, event);
-    });
+    }, judge);
   }
 
   /**

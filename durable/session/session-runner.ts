@@ -17,11 +17,12 @@ import {
   parseCreateMode,
 } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
-import type { HostCall, ShardRouter } from "../directory/shard-router.ts";
+import type { HostCall, ShardCopy, ShardRouter } from "../directory/shard-router.ts";
 import { retryingTransient } from "../directory/shard-retry.ts";
 import { RequestStats } from "./host-stats.ts";
 import type { HostOp } from "./host-op.ts";
 import type { SocketLimits } from "../base/settings.ts";
+import type { SessionHomes } from "./session-homes.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { OrphanWatch, SessionWatches } from "./session-watches.ts";
 import { type WatchGate, watchKey } from "./watch-gate.ts";
@@ -32,6 +33,7 @@ export interface RunnerHost {
   readonly watches: SessionWatches;
   readonly socketLimits: SocketLimits;
   readonly gate: WatchGate;
+  readonly homes: SessionHomes;
   readonly superDigest: string | undefined;
   router(): ShardRouter;
   /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
@@ -253,8 +255,13 @@ export class SessionRunner {
     this.host.requireOpen(sessionId);
     this.checkWatchRoom(sessionId);
     return this.host.gate.whileSetting(watchKey(path, mode), async () => {
-      const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode);
+      // At the host's home for the shard, past what the session has seen there.
+      const seen = this.host.call(sessionId).reads?.bookmark.shards;
+      let setAt: ShardCopy = { at: "leader" };
+      const where = async (m: Mount): Promise<ShardCopy> => (setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0));
+      const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
       if (outcome.ok) {
+        await this.host.homes.watchSetAt(mount, setAt, { path, kind: mode }, outcome.zxid);
         this.host.requireOpen(sessionId);
         this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
       }
@@ -279,7 +286,7 @@ export class SessionRunner {
       try {
         // Another session may be setting the same watch right now: see WatchGate.
         await this.host.gate.remove(watchKey(path, kind), () => !this.host.watches.held(path, kind), async () => {
-          await router.removeWatchesOn(mount, host, path, kind);
+          await router.removeWatchesOn(mount, host, path, kind, this.host.homes.watchesAt(mount));
         });
       } catch (err) {
         console.warn(`removing a watch on ${path} at its shard failed`, err);
@@ -302,6 +309,8 @@ export class SessionRunner {
     for (const mount of shards) {
       const [outcome] = await router.executeOn(mount, caller, [{ op: "getEphemerals", prefix }]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+      // A leader's answer: shown once the host's home has handed over the events before it.
+      await this.host.homes.release(mount, "leader", outcome.zxid, [], true);
       if (!outcome.ok) return outcome;
       paths.push(...(outcome.value as { paths: string[] }).paths);
       // zxids of different shards are not comparable: one is reported only when one shard answered.

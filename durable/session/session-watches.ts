@@ -45,6 +45,8 @@ export const WATCH_TABLES = [
      PRIMARY KEY (session_id, path, kind)
    ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS session_watches_by_path ON session_watches (path, kind)`,
+  // A host's home per shard asks which watches it holds there (session-homes.ts).
+  `CREATE INDEX IF NOT EXISTS session_watches_by_shard ON session_watches (shard)`,
   `CREATE TABLE IF NOT EXISTS shard_seqs (shard_key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID`,
   // Events of a session with no socket, in order, sent when it resumes.
   `CREATE TABLE IF NOT EXISTS session_events (
@@ -63,6 +65,9 @@ export interface OrphanWatch {
 }
 
 type EventMessage = Extract<ServerMessage, { t: "event" }>;
+
+/** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
+export type NotificationVerdict = "fire" | "drop" | "later";
 
 /** The identities a session holds now (for the ACL check of its lasting watches). */
 export type IdentitiesOf = (sessionId: number) => readonly Id[];
@@ -189,6 +194,31 @@ export class SessionWatches {
     return rows.filter((r) => !this.held(r.path, r.kind)).map((r) => ({ path: r.path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } }));
   }
 
+  /** The host's distinct watches on a shard, each with the latest zxid a session set it at. */
+  onShard(shard: string): { path: string; kind: WatchKind; setZxid: number }[] {
+    const rows = this.sql
+      .exec<WatchRow & { set_zxid: number }>("SELECT session_id, path, kind, set_zxid FROM session_watches WHERE shard = ?", shard)
+      .toArray()
+      .filter((r) => !this.isFired(r));
+    const watches = new Map<string, { path: string; kind: WatchKind; setZxid: number }>();
+    for (const r of rows) {
+      const key = `${r.kind} ${r.path}`;
+      const seen = watches.get(key);
+      if (!seen || seen.setZxid < r.set_zxid) watches.set(key, { path: r.path, kind: r.kind, setZxid: r.set_zxid });
+    }
+    return [...watches.values()];
+  }
+
+  /** Whether any session of the host may hold a watch on a shard (a fired one not yet written counts). */
+  heldOn(shard: string): boolean {
+    return this.sql.exec("SELECT 1 FROM session_watches WHERE shard = ? LIMIT 1", shard).toArray().length > 0;
+  }
+
+  /** The shards the host's sessions watch, with their mounts' prefixes. */
+  watchedShards(): { shard: string; root: string }[] {
+    return this.sql.exec<{ shard: string; root: string }>("SELECT DISTINCT shard, root FROM session_watches").toArray();
+  }
+
   /** Whether any session of the host holds this watch. */
   held(path: string, kind: WatchKind): boolean {
     // At most `fired.size` of the rows have fired: one row more than that holds an unfired one if any exists.
@@ -216,9 +246,18 @@ export class SessionWatches {
    * Fans a shard's notifications out, in seq order, skipping those already
    * processed; `emit` gets each event for a session, in order. Synchronous (no
    * await between reading and storing the last seq), so a notification that
-   * arrives twice at once still fires once. Returns the last seq processed.
+   * arrives twice at once still fires once. `judge` may say of a notification
+   * (session-homes.ts: from a copy that is not the host's home for its shard) to
+   * drop it (processed, firing nothing) or to take it later (it and those after it
+   * are not processed now: their shard sends them again). Returns the last seq processed.
    */
-  process(shardKey: string, notifications: WatchNotification[], identitiesOf: IdentitiesOf, emit: (sessionId: number, event: EventMessage) => void): number {
+  process(
+    shardKey: string,
+    notifications: WatchNotification[],
+    identitiesOf: IdentitiesOf,
+    emit: (sessionId: number, event: EventMessage) => void,
+    judge: (n: WatchNotification) => NotificationVerdict = () => "fire",
+  ): number {
     let last = this.ackSeq(shardKey);
     const start = last;
     // Each session's identities are read once per delivery, however many events it gets.
@@ -231,7 +270,9 @@ export class SessionWatches {
     let lasting = false;
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
-      for (const [sessionId, event] of this.fanOut(n, idsOf)) {
+      const verdict = judge(n);
+      if (verdict === "later") break;
+      for (const [sessionId, event] of verdict === "fire" ? this.fanOut(n, idsOf) : []) {
         lasting ||= !firesOnce(event.kind);
         emit(sessionId, event);
       }

@@ -35,7 +35,7 @@ import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
-import { REPLICATION_SCHEMA, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
+import { REPLICATION_SCHEMA, type SqlTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
@@ -51,6 +51,8 @@ import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replic
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { ReplicaLogTable } from "./replica-log-table.ts";
+import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
+import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -81,16 +83,33 @@ class MultiFailure extends Error {
   }
 }
 
+/** A write as the shard runs it: ZooKeeper's rules' context, and the served subtree when the write changes it (an unmount's seal), logged as its row. */
+interface ShardWrite extends WriteContext {
+  subtree?: ServedSubtree;
+}
+
 /** A replica's answer to reads: served at `zxid`, or not ready (behind, or staler than asked) for the caller to read at the leader. */
 export type ReplicaReadAnswer =
   | { ready: true; zxid: number; msSinceContact: number | null; outcomes: Outcome[] }
   | { ready: false; appliedZxid: number; msSinceContact: number | null };
+
+/** A replica's answer to a session host's reads: as ReplicaReadAnswer, with what the host is owed when ready. */
+export type ReplicaHostAnswer =
+  | { ready: true; zxid: number; msSinceContact: number | null; outcomes: Outcome[]; notifications: WatchNotification[] }
+  | { ready: false; appliedZxid: number; msSinceContact: number | null };
+
+/** syncHost's answer: at `zxid`, what the host is owed (its watches' catch-up included); or not ready, having applied only `appliedZxid`. */
+export type SyncHostAnswer = { ready: true; zxid: number; notifications: WatchNotification[] } | { ready: false; appliedZxid: number };
+
+export type { HostWatch } from "./watch-catch-up.ts";
 
 export class ShardDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   private readonly store: ZnodeStore;
   private readonly log: ChangeLog;
   private readonly sessions: SessionTable;
+  /** The subtree served (its root, its seal): the leader's, logged; a replica's, applied from that log. */
+  private readonly subtree: SubtreeTable;
   /** The replication core's leader: sequencing, the log (effects and commit records), its pages for replicas. */
   private readonly leader: LeaderLog<ShardLogEntry>;
   /** The core's Storage port over this object's SQLite (both roles use it). */
@@ -106,7 +125,11 @@ export class ShardDO extends EdgekeeperObject {
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
   private readonly watches: WatchRegistry;
+  /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
+  private readonly catchUp: WatchCatchUp;
   private readonly hosts = new HostMemo();
+  /** Hosts owed by what a replica applied, pushed once its transaction has committed. */
+  private readonly owedByApply = new Set<string>();
   /** Hosts being pushed to now, and whether more arrived meanwhile. */
   private readonly pushing = new Map<string, boolean>();
 
@@ -119,12 +142,15 @@ export class ShardDO extends EdgekeeperObject {
     this.store = new ZnodeStore(this.sql);
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
+    this.subtree = new SubtreeTable(this.sql);
     // A replica's log table also writes each entry it applies to its change log.
     const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
-    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, { znode: new ZnodeTable(this.store), session: this.sessions, log }));
+    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
+    this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
+    this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
@@ -148,7 +174,7 @@ export class ShardDO extends EdgekeeperObject {
     const legacy = this.log.legacyZxid();
     if (!legacy) return;
     this.ctx.storage.transactionSync(() => {
-      if (legacy.counter > 0 || this.servedSubtree().root !== undefined) this.leader.continueFrom(makeZxid(legacy.epoch, legacy.counter));
+      if (legacy.counter > 0 || this.subtree.read().root !== undefined) this.leader.continueFrom(makeZxid(legacy.epoch, legacy.counter));
       this.log.dropLegacy();
     });
   }
@@ -165,33 +191,25 @@ export class ShardDO extends EdgekeeperObject {
    * A sealed shard (being unmounted) serves nothing.
    */
   private treeFor(root: string): ShardTree {
-    // A replica serves the subtree its reader names, from the rows its leader's log wrote (it sets none up).
-    if (this.replicaOf) return new ShardTree(this.store, this.limits, root, true);
-    const { root: stored, sealed } = this.servedSubtree();
+    const { root: stored, sealed } = this.subtree.read();
+    // A replica serves the subtree its leader's log set up, from the rows that log wrote, until the log seals it (it
+    // sets none up). One that applied its snapshot before the log carried the subtree knows none: it takes its caller's.
+    if (this.replicaOf) return new ShardTree(this.store, this.limits, stored ?? root, !sealed);
     // Only a new object leads: one with a role (a replica) takes its rows from its leader.
     if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
     return new ShardTree(this.store, this.limits, stored ?? root, serving);
   }
 
-  /** meta's root and seal, in one statement, read for each batch (decisions read storage: DESIGN.md). */
-  private servedSubtree(): { root: string | undefined; sealed: boolean } {
-    const { root, sealed } = this.sql
-      .exec<{ root: SqlStorageValue; sealed: SqlStorageValue }>("SELECT (SELECT value FROM meta WHERE key = 'root') AS root, (SELECT value FROM meta WHERE key = 'sealed') AS sealed")
-      .one();
-    return { root: root === null ? undefined : String(root), sealed: sealed !== null };
-  }
-
   /**
    * Creates the root node (and, for "/", ZooKeeper's system nodes) once, as the
-   * snapshot that opens the shard's log. The system nodes look as on a new
-   * ZooKeeper 3.8: zxid and times 0, /zookeeper/config readable by all and
-   * writable by none (its aversion is -1 there too).
+   * snapshot that opens the shard's log, with the subtree it serves. The system
+   * nodes look as on a new ZooKeeper 3.8: zxid and times 0, /zookeeper/config
+   * readable by all and writable by none (its aversion is -1 there too).
    */
   private initializeRoot(root: string, rootAcl: readonly Acl[]): void {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec("INSERT INTO meta (key, value) VALUES ('root', ?)", root);
       const paths = root === "/" ? ["/", ...SYSTEM_PATHS] : [root];
       const rows = paths.map((path) => {
         const children = paths.filter((p) => p !== path && p !== "/" && parentOf(p) === path).length;
@@ -216,8 +234,9 @@ export class ShardDO extends EdgekeeperObject {
         };
         return { table: "znode" as const, key: path, row };
       });
+      const served: ServedSubtree = { root, sealed: false };
       // A new shard leads epoch 1; its first rows are the log's snapshot at (1, 0).
-      const activated = this.leader.activate(1, () => rows);
+      const activated = this.leader.activate(1, () => [...rows, { table: "subtree", key: SUBTREE_KEY, row: served }]);
       if ("kind" in activated) throw new KeeperError("SystemError", `this shard object cannot lead: it is ${activated.role} at epoch ${activated.epoch}`);
     });
   }
@@ -240,8 +259,7 @@ export class ShardDO extends EdgekeeperObject {
    * shard also calls the host's `deliver` as soon as a watch fires.
    */
   async hostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[]): Promise<{ outcomes: Outcome[]; notifications: WatchNotification[] }> {
-    this.storePushMode(host);
-    if (this.hosts.mayBeOwed(host.name)) this.watches.acknowledge(host.name, ackSeq);
+    this.takeAck(host, ackSeq);
     const outcomes = await this.executeBatch(root, host.name, caller, requests);
     return { outcomes, notifications: this.pendingFor(host.name) };
   }
@@ -312,6 +330,8 @@ export class ShardDO extends EdgekeeperObject {
 
   /** addWatch: a persistent (or persistent recursive) watch of the host on a path. */
   async addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome<Record<string, never>>> {
+    // At a replica: it waits for nothing, but starts pulling (its watches then keep it pulling).
+    if (this.replicaOf) await this.replicaRunner(this.replicaOf).resume();
     const tree = this.treeFor(root);
     try {
       tree.checkRoute(path);
@@ -402,14 +422,15 @@ export class ShardDO extends EdgekeeperObject {
 
   /** Prepares a shard to serve the subtree at `root` with the mount point's ACL (DirectoryDO.mount). */
   async initMount(root: string, acl: Acl[]): Promise<void> {
-    if (this.servedSubtree().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
+    if (this.subtree.read().root === undefined && this.leader.role() === undefined) this.initializeRoot(root, acl);
   }
 
   /**
    * Stops serving, for an unmount, if the subtree is empty (NotEmpty otherwise): the
    * check and the seal are one write, so no create can slip between. Its watchers
    * see the mount point deleted, as a delete of the node would show them (and long
-   * polls on it wake). From then on every request is answered `moved`. Idempotent.
+   * polls on it wake). From then on every request is answered `moved`; the seal is
+   * logged, so its replicas answer so too, and stop pulling. Idempotent.
    */
   async sealForUnmount(root: string): Promise<Outcome> {
     const tree = this.treeFor(root);
@@ -417,7 +438,7 @@ export class ShardDO extends EdgekeeperObject {
     return this.write(SYSTEM_CALLER, undefined, (w) => {
       const rootRow = this.store.get(root);
       if ((rootRow?.numChildren ?? 0) > 0) throw new KeeperError("NotEmpty", `${root} still has children: delete them before unmounting`, root);
-      this.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', 1)");
+      w.subtree = { root, sealed: true };
       w.events.push({ event: "NodeDeleted", path: root, acl: rootRow?.acl ?? [] });
       return {};
     });
@@ -595,15 +616,75 @@ export class ShardDO extends EdgekeeperObject {
    * The first read starts the replica. Writes among the requests are NotReadOnly.
    */
   async replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer> {
+    return this.readAtReplica(root, undefined, caller, requests, at);
+  }
+
+  /**
+   * `replicaRead` for a session host, as `hostExecute` is `execute` for one: reads
+   * with `watch: true` leave a watch for the host in this replica's registry, which
+   * fires when the replica applies the change; a ready answer carries every
+   * notification the host is owed here (so an event comes before any answer showing
+   * its change). `ackSeq` acknowledges those it has processed.
+   */
+  async replicaHostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaHostAnswer> {
+    checkWatchHost(host);
+    const answer = await this.readAtReplica(root, host, caller, requests, at, ackSeq);
+    return answer.ready ? { ...answer, notifications: this.pendingFor(host.name) } : answer;
+  }
+
+  /** Runs reads at this replica once ready (see replicaRead), leaving the watches of `host` if given. */
+  private async readAtReplica(root: string, host: WatchHost | undefined, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt, ackSeq = 0): Promise<ReplicaReadAnswer> {
     if (!this.replicaOf) throw new KeeperError("BadArguments", "this shard object is its shard's leader, not a replica");
     const replica = this.replicaRunner(this.replicaOf);
     const { ready, appliedZxid, msSinceContact } = await replica.readiness(at);
     if (!ready) return { ready: false, appliedZxid, msSinceContact };
+    if (host) this.takeAck(host, ackSeq);
     // From here to the reads' end, one synchronous block: what they see is at `zxid`.
     const zxid = this.lastZxid();
-    const reads = await this.executeBatch(root, undefined, caller, requests.filter((r) => !writes(r)), true);
+    const reads = await this.executeBatch(root, host?.name, caller, requests.filter((r) => !writes(r)), true);
     const outcomes = requests.map((r) => (writes(r) ? notReadOnly(zxid, r) : reads.shift()!));
     return { ready: true, zxid, msSinceContact, outcomes };
+  }
+
+  /** Stores how the host takes deliveries and what it has acknowledged. */
+  private takeAck(host: WatchHost, ackSeq: number): void {
+    this.storePushMode(host);
+    if (this.hosts.mayBeOwed(host.name)) this.watches.acknowledge(host.name, ackSeq);
+  }
+
+  /**
+   * Sets a host's watches again here and hands over what it is owed, at a replica or
+   * the leader. Once this object has applied `minZxid` and every watch's sinceZxid (a
+   * leader has; a replica waits at most `waitMs`, else answers not ready), in one
+   * transaction: each watch that missed nothing since its sinceZxid is registered, and
+   * the events it missed are queued for the host (watch-catch-up.ts: ZooKeeper's
+   * setWatches rule, exact while the change log reaches back that far; a one-shot
+   * watch that missed one is used up by it). Answers every notification the host is
+   * owed here. With no watches it is the host's settle: wait, then hand over.
+   * Bad input (a kind, path or zxid) is BadArguments.
+   */
+  async syncHost(root: string, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer> {
+    checkWatchHost(host);
+    const wanted = parseHostWatches(watches, this.limits);
+    if (!Number.isSafeInteger(minZxid) || minZxid < 0) throw new KeeperError("BadArguments", "syncHost names the zxid to wait for (a whole number, 0 or more)");
+    this.treeFor(root);
+    if (this.replicaOf) {
+      const atLeast = wanted.reduce((zxid, watch) => Math.max(zxid, watch.sinceZxid), minZxid);
+      const { ready, appliedZxid } = await this.replicaRunner(this.replicaOf).readiness({ minZxid: atLeast, waitMs: Number(waitMs) });
+      if (!ready) return { ready: false, appliedZxid };
+    }
+    this.takeAck(host, ackSeq);
+    const { oldest, last } = this.logBounds();
+    const reach: LogReach = { trimmedZxid: oldest - 1, appliedZxid: last };
+    this.ctx.storage.transactionSync(() => {
+      const owed = this.catchUp.owed(wanted, reach);
+      wanted.forEach((watch, i) => {
+        if (owed[i]!.armed) this.watches.add(host.name, watch.path, watch.kind);
+      });
+      this.queueOwed(host.name, owed.flatMap((o) => o.events));
+      this.watches.writeAcknowledged();
+    });
+    return { ready: true, zxid: last, notifications: this.pendingFor(host.name) };
   }
 
   /**
@@ -627,6 +708,8 @@ export class ShardDO extends EdgekeeperObject {
       settings: this.settings.replication,
       watchdogMs: this.settings.replicaWatchdogMs,
       idleMs: this.settings.replicaIdleMs,
+      ended: () => this.subtree.read().sealed,
+      watches: { installed: (previous, rowsZxid) => this.replicaInstalled(previous, rowsZxid), held: () => this.watches.held() },
     });
     return this.replica;
   }
@@ -637,7 +720,7 @@ export class ShardDO extends EdgekeeperObject {
       // An alarm is set only while it pulls, so it has started (its tables exist).
       await this.replicaRunner(this.replicaOf).watchdog();
     } else {
-      const { root } = this.servedSubtree();
+      const { root } = this.subtree.read();
       if (root === undefined) return;
       // Only the leader reaps (its deletes are logged; a replica gets them from its log).
       if (!this.leader.fenced()) await this.reap(root);
@@ -786,9 +869,9 @@ export class ShardDO extends EdgekeeperObject {
    * `readOnly`, nothing is written and no zxid taken. `closing`: the session's closure
    * is its commit record. An object that is not the leader writes nothing.
    */
-  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: WriteContext) => T, readOnly = false, closing = false): Outcome<T> {
+  private write<T>(caller: Caller, cxid: number | undefined, apply: (w: ShardWrite) => T, readOnly = false, closing = false): Outcome<T> {
     if (readOnly) {
-      const w: WriteContext = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
+      const w: ShardWrite = { zxid: this.lastZxid(), now: Date.now(), caller, events: [], touchesReapable: false };
       return { ok: true, zxid: w.zxid, value: apply(w) };
     }
     let committed: GuardedChange[] = [];
@@ -796,19 +879,16 @@ export class ShardDO extends EdgekeeperObject {
     let done;
     try {
       done = this.leader.sequence((txn, zxid, epoch) => {
-        const w: WriteContext = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
+        const w: ShardWrite = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
         const { value, written } = this.store.tracking(() => apply(w));
+        if (w.subtree) txn.put("subtree", SUBTREE_KEY, w.subtree);
         for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
         this.log.finishWrite();
         committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
-        for (const change of committed) {
-          for (const host of this.watches.fire(change)) {
-            owed.add(host);
-            this.hosts.owes(host);
-          }
-        }
+        for (const change of committed) this.fireWatches(change, owed);
         this.watches.writeAcknowledged();
         const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
+        if (w.subtree) effects.push({ table: "subtree", key: SUBTREE_KEY, row: w.subtree });
         return this.logged(txn, { ok: true, zxid, value }, effects, w.events, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
     } catch (err) {
@@ -819,8 +899,77 @@ export class ShardDO extends EdgekeeperObject {
     }
     if (done.kind === "fenced") return this.notLeader();
     this.waiters.notify(committed);
-    for (const host of owed) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
+    this.pushTo(owed);
     return done.value;
+  }
+
+  /** Fires the watches a committed change concerns (watch-registry.ts), adding their hosts to `owed`. Call inside its transaction. */
+  private fireWatches(change: GuardedChange, owed: Set<string>): void {
+    for (const host of this.watches.fire(change)) {
+      owed.add(host);
+      this.hosts.owes(host);
+    }
+  }
+
+  /** Pushes each host that takes pushes what it is owed. */
+  private pushTo(hosts: Iterable<string>): void {
+    for (const host of hosts) if (this.hosts.mode(host) ?? this.watches.takesPush(host)) void this.push(host);
+  }
+
+  /**
+   * A replica applied its leader's entry (called in the apply's transaction): fires
+   * its watches from the entry's events, as the leader fired its own in the write's.
+   */
+  private replicaApplied(entry: ShardLogEntry): void {
+    for (const { event, path, acl } of entry.events ?? []) this.fireWatches({ zxid: entry.zxid, event, path, acl }, this.owedByApply);
+    this.watches.writeAcknowledged();
+    this.pushAfterCommit();
+  }
+
+  /**
+   * A replica installed a snapshot (called in the install's last transaction): each
+   * watch it holds fires by what the rows show changed since `previousZxid`, the zxid
+   * it had applied before (watch-catch-up.ts; its change log starts again empty).
+   */
+  private replicaInstalled(previousZxid: number, rowsZxid: number): void {
+    // Its first snapshot: there was no state to compare with (a watch set before it is armed from the snapshot's state on).
+    if (previousZxid === 0) return;
+    const owedPerHost = new Map<string, GuardedChange[]>();
+    const held = this.watches.every();
+    const owed = this.catchUp.owed(held.map(({ path, kind }) => ({ path, kind, sinceZxid: previousZxid })), { trimmedZxid: Number.POSITIVE_INFINITY, appliedZxid: rowsZxid });
+    held.forEach(({ host, path, kind }, i) => {
+      const { events, armed } = owed[i]!;
+      if (!armed) this.watches.remove(host, path, kind);
+      if (!owedPerHost.has(host)) owedPerHost.set(host, []);
+      owedPerHost.get(host)!.push(...events);
+    });
+    for (const [host, changes] of owedPerHost) {
+      this.queueOwed(host, changes);
+      if (changes.length > 0) this.owedByApply.add(host);
+    }
+    this.pushAfterCommit();
+  }
+
+  /** Queues `changes` for the host, in zxid order, each change once (two watches of the host may owe the same). */
+  private queueOwed(host: string, changes: GuardedChange[]): void {
+    const queued = new Set<string>();
+    for (const change of [...changes].sort((a, b) => a.zxid - b.zxid)) {
+      const key = `${change.zxid} ${change.event} ${change.path}`;
+      if (queued.has(key)) continue;
+      queued.add(key);
+      this.watches.enqueue(host, change);
+      this.hosts.owes(host);
+    }
+  }
+
+  /** Pushes the hosts a replica's transaction made owed once it commits (a microtask runs after the synchronous transaction). */
+  private pushAfterCommit(): void {
+    if (this.owedByApply.size === 0) return;
+    queueMicrotask(() => {
+      const owed = [...this.owedByApply];
+      this.owedByApply.clear();
+      this.pushTo(owed);
+    });
   }
 
   /**
@@ -940,6 +1089,28 @@ function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
   throw err;
+}
+
+/**
+ * A replica's log table that tells `applied` of each entry put there (the replica
+ * applying its leader's entry: snapshots put no log rows), in that transaction.
+ */
+function firingOnApply(table: SqlTable, applied: (entry: ShardLogEntry) => void): SqlTable {
+  return {
+    get: (key) => table.get(key),
+    put: (key, row) => {
+      table.put(key, row);
+      applied(row as ShardLogEntry);
+    },
+    delete: (key) => table.delete(key),
+    scan: (after, limit) => table.scan(after, limit),
+    deleteAll: () => table.deleteAll(),
+  };
+}
+
+/** A session host as a caller names it: BadArguments otherwise. */
+function checkWatchHost(host: WatchHost): void {
+  if (typeof host?.name !== "string" || host.name === "" || typeof host.push !== "boolean") throw new KeeperError("BadArguments", "a watch host is { name, push }");
 }
 
 /** Whether a request writes (a read replica refuses it); `check` alone is a read. */

@@ -109,7 +109,18 @@ export class WatchRegistry {
     return hosts;
   }
 
-  private enqueue(host: string, change: GuardedChange): void {
+  /** Whether any host holds a watch here. */
+  held(): boolean {
+    return this.sql.exec("SELECT 1 FROM watches LIMIT 1").toArray().length > 0;
+  }
+
+  /** Every watch held here, of every host (a replica installing a snapshot fires them all). */
+  every(): { host: string; path: string; kind: WatchKind }[] {
+    return this.sql.exec<{ host: string; path: string; kind: WatchKind }>("SELECT host, path, kind FROM watches").toArray();
+  }
+
+  /** Queues a notification of `change` for the host (its next seq). Call inside the transaction that decides it. */
+  enqueue(host: string, change: GuardedChange): void {
     const seq = this.sql
       .exec<{ last_seq: number }>(
         `INSERT INTO watch_hosts (host, last_seq) VALUES (?, 1)

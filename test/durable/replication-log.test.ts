@@ -55,13 +55,13 @@ describe("the shard's replication log", () => {
     expect(first!.effects[0]!.row).toMatchObject({ path: "/", numChildren: 1, acl: [{ perms: 31 }] });
   });
 
-  it("of a mounted subtree opens with its root, with the mount point's ACL, as the snapshot at (1, 0)", async () => {
+  it("of a mounted subtree opens with its root, with the mount point's ACL, and the subtree it serves as the snapshot at (1, 0)", async () => {
     const { stub } = newShard();
     const acl = [{ perms: 1, scheme: "world", id: "anyone" }];
     await stub.initMount("/m", acl);
     const [first, ...rest] = await wholeLog(stub);
     expect(rest).toEqual([]);
-    expect(first).toMatchObject({ zxid: makeZxid(1, 0), kind: "snapshot", effects: [{ table: "znode", key: "/m", row: { path: "/m", acl } }] });
+    expect(first).toMatchObject({ zxid: makeZxid(1, 0), kind: "snapshot", effects: [{ table: "znode", key: "/m", row: { path: "/m", acl } }, { table: "subtree", row: { root: "/m", sealed: false } }] });
   });
 
   it("logs every write that takes a zxid, failed ones and multis of checks included, each with its commit record: no holes", async () => {
@@ -173,7 +173,7 @@ describe("pulls", () => {
   it("at the head answer empty once the long poll ends", async () => {
     const { stub } = newShard();
     const head = await lastZxid(stub);
-    expect(await pull(stub, head)).toEqual({ kind: "entries", entries: [], leaderZxid: head });
+    expect(await pull(stub, head)).toEqual({ kind: "entries", entries: [], leaderZxid: head, logId: expect.any(String) });
   });
 
   it("from a zxid the log no longer holds ask for a snapshot, served in pages", async () => {

@@ -143,12 +143,13 @@ export async function startLocalServer(options: { env?: Record<string, string>; 
     try {
       return await startOn(port, zkPort, options);
     } catch (err) {
-      if (attempt >= 3 || !(err instanceof PortTaken)) throw err;
+      if (attempt >= 3 || !PORT_TAKEN.test(String(err))) throw err;
     }
   }
 }
 
-class PortTaken extends Error {}
+/** What npm start says when a port it was given was taken meanwhile (its output is in the failure). */
+const PORT_TAKEN = /is already in use/;
 
 async function startOn(port: number, zkPort: number, { env, args }: { env?: Record<string, string>; args?: readonly string[] }): Promise<LocalServer> {
   const state = await mkdtemp(join(tmpdir(), "edgekeeper-client-"));
@@ -176,8 +177,7 @@ async function startOn(port: number, zkPort: number, { env, args }: { env?: Reco
   const exited = () => running.hasExited();
   if (await waitHealthy(base, running)) return { base, port, zkPort, output, exited, restart, stop };
   await stop();
-  const failure = `npm start did not become healthy:\n${output()}`;
-  throw /is already in use/.test(output()) ? new PortTaken(failure) : new Error(failure);
+  throw new Error(`npm start did not become healthy:\n${output()}`);
 }
 
 export interface Proxy {

@@ -17,15 +17,18 @@ export interface ShardPair {
   replica: ShardStub;
 }
 
-/** A brand-new leader (serving "/") and its replica in `region`, which starts at its first read. */
-export function newPair(region = "weur"): ShardPair {
+/** The region of every pair's replica. */
+const REPLICA_REGION = "weur";
+
+/** A brand-new leader (serving "/") and its replica in REPLICA_REGION, which starts at its first read. */
+export function newPair(): ShardPair {
   const leaderName = `t/${crypto.randomUUID()}`;
-  return { leaderName, ...stubsOf(leaderName, region) };
+  return { leaderName, ...stubsOf(leaderName) };
 }
 
 /** Fresh stubs of both objects (an aborted object's old stubs stay broken). */
-export function stubsOf(leaderName: string, region = "weur"): { leader: ShardStub; replica: ShardStub } {
-  return { leader: env.SHARD.get(env.SHARD.idFromName(leaderName)), replica: env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, region))) };
+export function stubsOf(leaderName: string): { leader: ShardStub; replica: ShardStub } {
+  return { leader: env.SHARD.get(env.SHARD.idFromName(leaderName)), replica: env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, REPLICA_REGION))) };
 }
 
 /** Reads at the replica once it has applied `minZxid`, waiting up to `waitMs`. */

@@ -15,17 +15,22 @@ const settings: ReplicationSettings = { ...DEFAULT_REPLICATION_SETTINGS, logMaxE
 const clock = { now: () => 1_000, sleep: () => Promise.resolve() };
 const random = { next: () => 0.5 };
 
+/** The wire to whichever leader `current` answers, messages copied as JSON (as an RPC would). */
+function networkTo(current: () => LeaderCore): Network {
+  return {
+    request: async <Q, A>(_peer: string, message: Q) => {
+      const request = JSON.parse(JSON.stringify(message)) as LeaderRequest;
+      const reply = request.type === "pull" ? await current().pull(request) : current().snapshotPage(request);
+      return JSON.parse(JSON.stringify(reply)) as A;
+    },
+  };
+}
+
 function pair() {
   const leaderStorage = new MemoryStorage();
   const leader = new LeaderCore(leaderStorage.handle({ alive: true }), clock, settings);
   leader.activate(1);
-  const network: Network = {
-    request: async <Q, A>(_peer: string, message: Q) => {
-      const request = JSON.parse(JSON.stringify(message)) as LeaderRequest;
-      const reply = request.type === "pull" ? await leader.pull(request) : leader.snapshotPage(request);
-      return JSON.parse(JSON.stringify(reply)) as A;
-    },
-  };
+  const network = networkTo(() => leader);
   const replicaStorage = new MemoryStorage();
   const replicaAt = (owner = { alive: true }) => new ReplicaCore("r1", "leader", { storage: replicaStorage.handle(owner), clock, random, network }, settings);
   return { leader, leaderStorage, replicaStorage, replicaAt };
@@ -72,5 +77,49 @@ describe("replication core: a replica", () => {
     expect(rows(replicaStorage)).toBe(rows(leaderStorage));
     const logged = replicaStorage.read((txn) => txn.scan<{ zxid: number }>("log", undefined, 100).map(([, e]) => e.zxid));
     expect(logged.slice(-3)).toEqual([makeZxid(1, 1), makeZxid(2, 0), makeZxid(2, 1)]);
+  });
+});
+
+describe("replication core: a replica whose leader is recreated empty under the same name", () => {
+  /** A leader over new storage, its log new (a new identity), with `count` creates under `tag`. */
+  function newLeader(tag: string, count: number) {
+    const storage = new MemoryStorage();
+    const core = new LeaderCore(storage.handle({ alive: true }), clock, settings, undefined, { next: Math.random });
+    core.activate(1);
+    for (let i = 0; i < count; i++) core.write(1, i + 1, { op: "create", path: `/${tag}-${i}`, data: "v".repeat(50) });
+    return { core, storage };
+  }
+
+  /** A replica of a leader that `recreate` replaces by a new one under the same name. */
+  function recreatable(tag: string, count: number) {
+    let leader = newLeader(tag, count);
+    const replicaStorage = new MemoryStorage();
+    const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock, random, network: networkTo(() => leader.core) }, settings);
+    return { replica, replicaStorage, leader: () => leader, recreate: (newTag: string, newCount: number) => (leader = newLeader(newTag, newCount)) };
+  }
+
+  it("takes its snapshot again from the new log when it happens between two pages", async () => {
+    const { replica, replicaStorage, recreate } = recreatable("old", 20);
+    await replica.step();
+    expect(meta(replicaStorage).snapshot?.cursor).not.toBeNull(); // one page in, more to come
+
+    const leader = recreate("new", 25);
+    // The next page, the new log's, is not taken as the old snapshot's next: the snapshot starts again.
+    await replica.step();
+    expect(meta(replicaStorage).snapshot).toEqual({ startZxid: -1, endZxid: 0, cursor: null });
+    await catchUp(replica, leader.storage, replicaStorage);
+    expect(rows(replicaStorage)).toBe(rows(leader.storage));
+    expect(meta(replicaStorage).logId).toBe(meta(leader.storage).logId);
+  });
+
+  it("discards what it applied from the old log for a snapshot, though the new log holds its zxid", async () => {
+    const { replica, replicaStorage, leader: old, recreate } = recreatable("old", 5);
+    await catchUp(replica, old().storage, replicaStorage);
+    const appliedFromOld = meta(replicaStorage).appliedZxid;
+
+    const leader = recreate("new", 7);
+    expect(meta(leader.storage).appliedZxid).toBeGreaterThan(appliedFromOld);
+    await catchUp(replica, leader.storage, replicaStorage);
+    expect(rows(replicaStorage)).toBe(rows(leader.storage));
   });
 });

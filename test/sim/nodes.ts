@@ -155,7 +155,8 @@ export class LeaderNode extends SimNode {
   core: LeaderCore | undefined;
 
   protected boot(): void {
-    const core = new LeaderCore(this.storage.handle(this.incarnation), this.clock(), this.env.settings);
+    // The seeded PRNG makes its log's identity, so a seed replays exactly.
+    const core = new LeaderCore(this.storage.handle(this.incarnation), this.clock(), this.env.settings, undefined, this.env.prng);
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
     core.commits.listen(() => this.env.leaderCommitted());

@@ -9,6 +9,7 @@ import { SimSession, type SessionWorld } from "./clients.ts";
 import type { HistoryEntry, Violation } from "./history.ts";
 import { Links } from "./links.ts";
 import { SimNetwork } from "./network.ts";
+import { recreateLeader } from "./leader-reset.ts";
 import { LeaderNode, ReplicaNode, SIM_SETTINGS, type SimEnv, type SimNode, type SimWatch } from "./nodes.ts";
 import { Prng, hashText } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -63,7 +64,8 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       if (invariants.length < 5) invariants.push(...checkTrimmedBehindReplicas(leader.storage, scheduler.now, settings));
     },
   };
-  const leader = new LeaderNode("L", env);
+  // Replaced once, by the last fault (recreateLeader).
+  let leader = new LeaderNode("L", env);
   nodes.set("L", leader);
   leader.start();
   leader.core!.activate(1);
@@ -147,20 +149,33 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   injector.alive = false;
   network.heal();
   for (const node of nodes.values()) if (!node.up) node.start();
-  const converged = (): boolean => {
-    const last = leader.meta().appliedZxid;
-    return [...nodes.values()].every((n) => n === leader || (n.meta().appliedZxid === last && n.meta().snapshot === null));
+  /** Runs until every replica has applied the leader's last zxid (or CONVERGE_MS passes), then compares each with it. */
+  const convergeAndCheck = async (): Promise<Violation[]> => {
+    const converged = (): boolean => {
+      const last = leader.meta().appliedZxid;
+      return [...nodes.values()].every((n) => n === leader || (n.meta().appliedZxid === last && n.meta().snapshot === null));
+    };
+    const deadline = scheduler.now + CONVERGE_MS;
+    await scheduler.run(() => converged() || scheduler.now > deadline);
+    const found: Violation[] = [];
+    if (!converged()) found.push({ checker: "state", message: `replicas did not catch up with the leader within ${CONVERGE_MS} ms`, calls: [] });
+    for (const node of nodes.values()) {
+      if (node === leader) continue;
+      if (converged()) found.push(...checkSameRows(leader.storage, node.storage, node.name));
+      found.push(...checkLogPrefix(leader.storage, node.storage, node.name));
+    }
+    return found;
   };
-  const deadline = scheduler.now + CONVERGE_MS;
-  await scheduler.run(() => converged() || scheduler.now > deadline);
+  const converging = await convergeAndCheck();
 
   const history = world.history;
-  const violations: Violation[] = [...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader.storage, world.acknowledged), ...invariants, ...checkSealed(leader.storage, seals)];
-  if (!converged()) violations.push({ checker: "state", message: `replicas did not catch up with the leader within ${CONVERGE_MS} ms`, calls: [] });
-  for (const node of nodes.values()) {
-    if (node === leader) continue;
-    if (converged()) violations.push(...checkSameRows(leader.storage, node.storage, node.name));
-    violations.push(...checkLogPrefix(leader.storage, node.storage, node.name));
+  const violations: Violation[] = [...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader.storage, world.acknowledged), ...invariants, ...checkSealed(leader.storage, seals), ...converging];
+  if (!options.quiet) {
+    // The last fault, after the history's checks: a reset's leader, empty under the old one's name.
+    leader = recreateLeader(leader, env);
+    nodes.set(leader.name, leader);
+    faultCount += 1;
+    violations.push(...(await convergeAndCheck()));
   }
   const ops = history.filter((e) => e.kind === "call").length;
   return { seed: options.seed, ops, faults: faultCount + network.faultCount, hash: hashText(JSON.stringify(history)), violations, history };

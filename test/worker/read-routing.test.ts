@@ -17,7 +17,16 @@ import {
   parseReadMode,
   refusalByLeader,
 } from "../../protocol/index.ts";
-import { ReadContext, type ShardCopies, placeRead, shardThatAnswered } from "../../durable/directory/read-routing.ts";
+import {
+  DEFAULT_SEQUENTIAL_WAIT_MS,
+  MAX_SEQUENTIAL_WAIT_MS,
+  ReadContext,
+  type ShardCopies,
+  placeRead,
+  readRoutingSettings,
+  shardThatAnswered,
+} from "../../durable/directory/read-routing.ts";
+import type { EdgekeeperEnv } from "../../durable/env.ts";
 
 function badArguments(fn: () => unknown): string {
   try {
@@ -111,6 +120,12 @@ describe("read routing", () => {
   it("bounded=MS asks the replica to hold every write committed MS ago; any takes it as it is", () => {
     expect(placeRead(parseReadMode("bounded=30"), 42, "apac", withReplicas, settings)).toEqual({ at: "replica", region: "apac", minZxid: 0, waitMs: 0, maxStalenessMs: 30, servedBy: "apac/replica" });
     expect(placeRead(parseReadMode("any"), 42, "weur", withReplicas, settings)).toEqual({ at: "replica", region: "weur", minZxid: 0, waitMs: 0, servedBy: "weur/replica" });
+  });
+
+  it("waits EDGEKEEPER_SEQUENTIAL_WAIT_MS, a whole number from 0 to 5000; anything else keeps the default", () => {
+    const waitOf = (value: string | undefined) => readRoutingSettings({ EDGEKEEPER_SEQUENTIAL_WAIT_MS: value } as unknown as EdgekeeperEnv).sequentialWaitMs;
+    expect([waitOf("0"), waitOf("250"), waitOf(String(MAX_SEQUENTIAL_WAIT_MS))]).toEqual([0, 250, MAX_SEQUENTIAL_WAIT_MS]);
+    for (const invalid of [undefined, "-1", "5001", "2.5", "soon"]) expect(waitOf(invalid)).toBe(DEFAULT_SEQUENTIAL_WAIT_MS);
   });
 });
 

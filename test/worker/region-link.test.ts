@@ -3,20 +3,28 @@
  * the objects: without EDGEKEEPER_REGIONS it hands out the plain stub and delays
  * nothing; with it, each call waits the one-way delay of protocol/regions.ts's
  * matrix before it is sent and after its answer. The test records the delays the
- * link chose (its wait hook), never elapsed time.
+ * link chose (its wait hook), never elapsed time; the timer under the real waits runs
+ * on a clock of the test's.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { PunctualTimer } from "../../durable/base/punctual-timer.ts";
 import { type DelayHooks, RegionLink } from "../../durable/base/region-link.ts";
+import { ReadContext, readRoutingOf } from "../../durable/directory/read-routing.ts";
+import { ShardRouter } from "../../durable/directory/shard-router.ts";
 import { shardObjectName } from "../../durable/env.ts";
+import { type Caller, SEQUENTIAL, emptyBookmark } from "../../protocol/index.ts";
 import { hostNumberOf } from "../../protocol/session-ids.ts";
 import { uniqueNamespace } from "../harness/http.ts";
+import { eventually } from "../harness/sessions.ts";
 
 /** Delays chosen without jitter (random 0), recorded instead of waited. */
 function recorder(random = 0): DelayHooks & { waits: number[] } {
   const waits: number[] = [];
   return { waits, wait: async (ms) => void waits.push(ms), random: () => random };
 }
+
+const ANONYMOUS: Caller = { sessionId: 0, ids: [] };
 
 const FIVE = { ...env, EDGEKEEPER_REGIONS: "wnam,enam,weur,apac,oc" };
 
@@ -75,5 +83,68 @@ describe("the region link", () => {
     const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(`${namespace}/sessions-${hostNumberOf("apac", 2)}`));
     const name = await runInDurableObject(host, (_instance, state) => state.id.name);
     expect(name).toBe(`${namespace}/sessions-${hostNumberOf("apac", 2)}`);
+  });
+});
+
+describe("a read in the caller's region", () => {
+  it("routed to the caller's replica pays one in-region round trip and nothing else", async () => {
+    const namespace = uniqueNamespace();
+    const delays = recorder();
+    const link = RegionLink.at(FIVE, "apac", delays);
+    /** One getData as the Worker makes it for an HTTP request from apac: who served it. */
+    const read = async () => {
+      const reads = new ReadContext(readRoutingOf(FIVE), SEQUENTIAL, emptyBookmark(namespace), { callerRegion: "apac" });
+      const outcome = await new ShardRouter(FIVE, namespace, link, reads).execute(ANONYMOUS, { op: "getData", path: "/zookeeper" });
+      expect(outcome.ok).toBe(true);
+      return reads.servedBy;
+    };
+    // The first read starts the replica (the leader serves until it is ready).
+    await eventually("a read served by the apac replica", async () => (await read()) === "apac/replica", 30_000);
+
+    delays.waits.length = 0;
+    expect(await read()).toBe("apac/replica");
+    // apac to apac: 3 ms each way, once; no lookup in the directory (wnam), no second call.
+    expect(delays.waits).toEqual([3, 3]);
+  });
+});
+
+describe("the timer under the simulated delays", () => {
+  /** A clock of the test's and a timer on it that fires `lateMs` after what it is asked; records what it was asked. */
+  function lateTimer(lateMs: () => number) {
+    let now = 0;
+    const asked: number[] = [];
+    const timer = new PunctualTimer({
+      now: () => now,
+      sleep: async (ms) => {
+        asked.push(ms);
+        now += ms + lateMs();
+      },
+    });
+    return { timer, asked, now: () => now };
+  }
+
+  it("asks its timer for less, by how late the timer fired, so that a wait lasts what was asked", async () => {
+    const { timer, asked, now } = lateTimer(() => 1.5);
+    await timer.wait(3);
+    expect(asked).toEqual([3]); // nothing known yet: the first wait is late
+    const before = now();
+    for (let i = 0; i < 5; i++) await timer.wait(3);
+    expect(asked.slice(1)).toEqual([1.5, 1.5, 1.5, 1.5, 1.5]);
+    expect(now() - before).toBe(5 * 3);
+  });
+
+  it("takes the median of recent firings, so that one held up by load barely shortens the next waits", async () => {
+    const lateness = [1, 1, 1, 40, 1];
+    const { timer, asked } = lateTimer(() => lateness.shift() ?? 1);
+    for (let i = 0; i < 6; i++) await timer.wait(44.5);
+    expect(asked.at(-1)).toBe(43.5);
+    expect(timer.expectedLateness).toBe(1);
+  });
+
+  it("never asks for less than nothing", async () => {
+    const { timer, asked } = lateTimer(() => 5);
+    await timer.wait(3);
+    await timer.wait(3);
+    expect(asked).toEqual([3, 0]);
   });
 });

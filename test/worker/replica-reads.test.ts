@@ -6,6 +6,11 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ReadContext, readRoutingOf } from "../../durable/directory/read-routing.ts";
+import { ShardRouter } from "../../durable/directory/shard-router.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import { replicaObjectName } from "../../durable/replication/replica-name.ts";
+import { emptyBookmark, parseReadMode } from "../../protocol/index.ts";
 import { app } from "../../worker/app.ts";
 import { ORIGIN, uniqueNamespace, znodeUrl } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -63,5 +68,27 @@ describe("reads with replicas", () => {
     expect(linearizable.headers.get("X-Edgekeeper-Served-By")).toBe("enam/leader");
     const inEnam = await caller(namespace, "enam")("GET", "/m");
     expect(inEnam.headers.get("X-Edgekeeper-Served-By")).toBe("enam/leader");
+  });
+
+  it("a mount's replica serves its subtree; once unmounted, a router whose table still names the mount finds the path gone", async () => {
+    const namespace = uniqueNamespace("replica-unmount");
+    const inApac = caller(namespace, "apac");
+    const mounted = await inApac("POST", "/v1/admin/mounts", {}, { prefix: "/big" });
+    expect(mounted.status).toBe(201);
+    const { shard } = (await mounted.json<{ mount: { shard: string } }>()).mount;
+    await eventually("a read of the mount served by the apac replica", async () => {
+      const read = await inApac("GET", "/big", { "X-Edgekeeper-Consistency": "any" });
+      return read.status === 200 && read.headers.get("X-Edgekeeper-Served-By") === "apac/replica";
+    }, 30_000);
+
+    const stale = new ShardRouter(regions, namespace, undefined, new ReadContext(readRoutingOf(regions), parseReadMode("any"), emptyBookmark(namespace), { callerRegion: "apac" }));
+    expect((await stale.table(true)).mounts).toHaveLength(2); // cached with /big, for 5 s
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+    expect((await directory.unmount("/big", { sessionId: 0, ids: [] })).ok).toBe(true);
+    // The seal reaches the replica through its leader's log, and ends its pulling.
+    const replica = env.SHARD.get(env.SHARD.idFromName(replicaObjectName(shardObjectName(namespace, shard), "apac")));
+    await eventually("the mount's replica stopped", async () => (await replica.replicaStatus())?.pulling === false, 30_000);
+    // The stale route reaches that replica, which answers moved: the router routes anew, to /'s shard.
+    expect(await stale.execute({ sessionId: 0, ids: [] }, { op: "getData", path: "/big" })).toMatchObject({ ok: false, error: { name: "NoNode" } });
   });
 });

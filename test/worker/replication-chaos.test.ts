@@ -1,5 +1,5 @@
 /**
- * Chaos under replication. In the workerd-regions project (vitest.config.ts), where
+ * Chaos under replication. In the workerd-chaos project (vitest.config.ts), where
  * every object sees EDGEKEEPER_REGIONS as under `npm start -- --regions` (the leader
  * in the first region, a replica in each other), session clients on the socket and
  * HTTP callers without a session, carrying bookmarks, write, read and watch two
@@ -20,6 +20,7 @@
 import { abortAllDurableObjects, env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { shardObjectName } from "../../durable/env.ts";
+import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { CONSISTENCY_HEADER } from "../../protocol/index.ts";
 import { parseRegions } from "../../protocol/regions.ts";
 import { HttpCaller, History, type PersistentWatch, SessionClient, type Workload } from "../harness/chaos-clients.ts";
@@ -69,7 +70,7 @@ function checkPersistent(watch: PersistentWatch, reads: Call[], final: { version
 }
 
 it("keeps the session guarantees and every replica equal to its leader while every object is aborted every 2 s under a mixed load", async () => {
-  expect(REPLICA_REGIONS.length, "replicas in two regions at least (run in the workerd-regions project)").toBeGreaterThanOrEqual(2);
+  expect(REPLICA_REGIONS.length, "replicas in two regions at least (run in the workerd-chaos project)").toBeGreaterThanOrEqual(2);
   const setup = new HttpClient({ namespace: uniqueNamespace("chaos") });
   const mounted = await setup.mount(MOUNT);
   expect(mounted.status).toBe(201);
@@ -135,7 +136,7 @@ it("keeps the session guarantees and every replica equal to its leader while eve
   for (const shard of ["root", mountShard]) {
     const leaderName = shardObjectName(namespace, shard);
     for (const region of REPLICA_REGIONS) {
-      const pair = { leaderName, ...stubsOf(leaderName, region) };
+      const pair = { leaderName, leader: stubsOf(leaderName).leader, replica: env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, region))) };
       await caughtUp(pair);
       expect(await znodes(pair.replica), `${shard}@${region}`).toEqual(await znodes(pair.leader));
     }

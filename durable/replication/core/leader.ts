@@ -7,9 +7,10 @@
 import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
+import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
-import type { Clock, Storage, StorageTxn } from "./ports.ts";
+import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 
@@ -45,7 +46,8 @@ export interface Sequenced<T, E> {
  * The leader's log whatever its rows: activation, seal, sequencing of writes an
  * executor runs (each write's entry in its transaction, fenced by meta read there),
  * and the pages of log and snapshot replicas pull. `E`: the entries' type; `sizeOf`
- * counts a snapshot row's bytes as shipped, as entries count theirs in `size`.
+ * counts a snapshot row's bytes as shipped, as entries count theirs in `size`;
+ * `random` makes the log's identity (log-identity.ts).
  */
 export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   readonly commits = new CommitSignal<E>();
@@ -53,18 +55,21 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   protected readonly clock: Clock;
   private readonly settings: ReplicationSettings;
   private readonly sizeOf: (value: unknown) => number;
+  private readonly random: Random;
 
-  constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes) {
+  constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes, random: Random = { next: Math.random }) {
     this.storage = storage;
     this.clock = clock;
     this.settings = settings;
     this.sizeOf = sizeOf;
+    this.random = random;
   }
 
   /**
    * Makes this object the leader of `epoch` (above any it led or promised). A new tree
    * is logged as the snapshot of its rows (`initialRows`) at (epoch, 0); a later epoch
    * opens with an epoch-start entry at (epoch, 0), so the log has no holes across epochs.
+   * A new tree is a new log, with a new identity; a later epoch continues the log.
    */
   activate(epoch: number, initialRows: (zxid: number, now: number) => E["effects"]): Meta | Fenced {
     const entry = this.storage.transact((txn): E | Fenced => {
@@ -76,6 +81,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const fields = { zxid, epoch, kind: fresh ? "snapshot" : "epoch-start", session: 0, cxid: 0, effects, reply: { zxid } } as const;
       const entry = { ...fields, size: this.sizeOf(fields) } as unknown as E;
       Object.assign(meta, { role: "leader", epoch, promisedEpoch: epoch, sealedZxid: 0, readableZxid: 0, snapshot: null });
+      if (fresh || meta.logId === undefined) meta.logId = newLogId(this.random);
       applyEffects(txn, effects);
       this.append(txn, meta, entry);
       return entry;
@@ -94,7 +100,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     this.storage.transact((txn) => {
       if (readMeta(txn)) return;
       const epoch = zxidEpoch(zxid);
-      writeMeta(txn, { ...freshMeta("leader"), epoch, promisedEpoch: epoch, appliedZxid: zxid, trimmedZxid: zxid });
+      writeMeta(txn, { ...freshMeta("leader"), epoch, promisedEpoch: epoch, appliedZxid: zxid, trimmedZxid: zxid, logId: newLogId(this.random) });
     });
   }
 
@@ -183,10 +189,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      const logId = leaderLogId(txn, meta, this.random);
       const known = request.fromZxid === meta.trimmedZxid || txn.get<E>("log", request.fromZxid) !== undefined;
-      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid };
+      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       this.notePeer(txn, request.replica, request.fromZxid);
-      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid };
+      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid, logId };
     });
   }
 
@@ -199,7 +206,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
       this.notePeer(txn, request.replica, startZxid);
       const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes, this.sizeOf);
-      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, rows: rows as E["effects"], next };
+      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, logId: leaderLogId(txn, meta, this.random), rows: rows as E["effects"], next };
     });
   }
 
@@ -272,13 +279,13 @@ export class LeaderCore extends LeaderLog {
 
 }
 
-const SNAPSHOT_TABLES = ["znode", "session"] as const;
+const SNAPSHOT_TABLES = ["subtree", "znode", "session"] as const;
 
-/** Rows after the cursor, znodes then sessions, up to maxBytes (at least one row when any is left). */
+/** Rows after the cursor, the subtree's then znodes then sessions, up to maxBytes (at least one row when any is left). */
 function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number, sizeOf: (value: unknown) => number): { rows: Array<Effect<unknown, unknown>>; next: SnapshotCursor | null } {
   const rows: Array<Effect<unknown, unknown>> = [];
   let bytes = 0;
-  let position: SnapshotCursor = cursor ?? { table: "znode", after: null };
+  let position: SnapshotCursor = cursor ?? { table: SNAPSHOT_TABLES[0], after: null };
   for (;;) {
     const page = txn.scan<unknown>(position.table, position.after ?? undefined, 64);
     for (const [key, row] of page) {

@@ -9,11 +9,15 @@ export interface PullRequest {
   maxBytes: number;
 }
 
-/** `E`: the entries' type (the simulator's rows by default; the shard object's own). */
+/**
+ * `E`: the entries' type (the simulator's rows by default; the shard object's own).
+ * `logId`: the identity of the leader's log (log-identity.ts): a replica applies
+ * nothing from another log than the one its rows came from.
+ */
 export type PullReply<E extends AnyLogEntry = LogEntry> =
-  | { kind: "entries"; entries: E[]; leaderZxid: number }
+  | { kind: "entries"; entries: E[]; leaderZxid: number; logId: string }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
-  | { kind: "snapshot-needed"; leaderZxid: number }
+  | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;
 
 /** A page of the leader's rows; `startZxid` absent asks for a new snapshot. */
@@ -33,6 +37,8 @@ export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
       pageZxid: number;
       /** The cursor this page started from, so a late or duplicated page is recognised. */
       cursor: SnapshotCursor | null;
+      /** The identity of the leader's log: a snapshot's pages all come from one log. */
+      logId: string;
       rows: E["effects"];
       next: SnapshotCursor | null;
     }

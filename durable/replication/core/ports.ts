@@ -7,8 +7,11 @@
 /** A row key: numbers (zxids, session ids) and strings (paths) sort as themselves. */
 export type RowKey = string | number;
 
-/** The tables the core keeps; each holds rows by key. */
-export type TableName = "meta" | "znode" | "session" | "log" | "peer";
+/**
+ * The tables the core keeps; each holds rows by key. "subtree": what the shard
+ * serves, as its adapter describes it (replicated with the rows; the simulator has none).
+ */
+export type TableName = "meta" | "subtree" | "znode" | "session" | "log" | "peer";
 
 /** One synchronous transaction: everything in it commits together or, on a crash, not at all. */
 export interface StorageTxn {

@@ -2,7 +2,9 @@
  * The replica's side of a shard: it pulls its leader's committed log in pages,
  * applies entries strictly in zxid order with the applied zxid in the same
  * transaction as the rows, takes a paged (fuzzy) snapshot when new or when the
- * leader has trimmed past it, and resumes from storage after any crash.
+ * leader has trimmed past it, and resumes from storage after any crash. It applies
+ * only from the log its rows came from: an answer from another (its leader recreated
+ * empty under the same name) discards them for a snapshot (log-identity.ts).
  */
 import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
@@ -29,18 +31,28 @@ export interface ReplicaPorts {
 /** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
 const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
 
+/** What `installed` is told was applied before a snapshot replacing another log's state: every row is new to it. */
+const FROM_ANOTHER_LOG = -1;
+
 export class ReplicaCore {
   readonly commits = new CommitSignal();
   private readonly name: string;
   private readonly leader: string;
   private readonly ports: ReplicaPorts;
   private readonly settings: ReplicationSettings;
+  /**
+   * Called inside the transaction that ends a snapshot's install (its rows all in),
+   * with the zxid applied before it (FROM_ANOTHER_LOG when that state came from
+   * another log) and the zxid its rows show at most (an adapter fires its watches).
+   */
+  private readonly installed: (previousZxid: number, rowsZxid: number) => void;
 
-  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings) {
+  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
     this.name = name;
     this.leader = leader;
     this.ports = ports;
     this.settings = settings;
+    this.installed = installed;
     ports.storage.transact((txn) => {
       if (readMeta(txn)) return;
       writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
@@ -68,7 +80,7 @@ export class ReplicaCore {
     const request: PullRequest = { type: "pull", replica: this.name, fromZxid: meta.appliedZxid, maxBytes: this.settings.pageMaxBytes };
     const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, request);
     if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
-    if (reply.kind === "snapshot-needed") return this.restartSnapshot();
+    if (reply.kind === "snapshot-needed" || this.fromAnotherLog(reply.logId)) return this.restartSnapshot();
     this.apply(reply.entries);
   }
 
@@ -121,6 +133,14 @@ export class ReplicaCore {
     this.commits.committed(applied);
   }
 
+  /**
+   * Whether an answer comes from another log than the one this replica's rows came
+   * from. A replica stored before logs had identities has none: it resyncs once.
+   */
+  private fromAnotherLog(logId: string): boolean {
+    return this.meta().logId !== logId;
+  }
+
   private restartSnapshot(): void {
     this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
@@ -146,18 +166,24 @@ export class ReplicaCore {
       if (starting) {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
         if (current.startZxid >= 0) return false;
-        for (const table of ["znode", "session", "log"] as const) txn.deleteAll(table);
+        for (const table of ["subtree", "znode", "session", "log"] as const) txn.deleteAll(table);
         Object.assign(meta, { logEntries: 0, logBytes: 0 });
+      } else if (page.logId !== current.logId) {
+        // Its leader's log was recreated mid-snapshot: the pages so far are another log's rows.
+        writeMeta(txn, { ...meta, snapshot: SNAPSHOT_NOT_STARTED });
+        return false;
       } else if (current.startZxid !== page.startZxid || JSON.stringify(current.cursor) !== JSON.stringify(page.cursor)) {
         return false; // a late or duplicated page
       }
       applyEffects(txn, page.rows);
       const endZxid = Math.max(current.endZxid, page.pageZxid);
       if (page.next) {
-        meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next };
+        meta.snapshot = { startZxid: page.startZxid, endZxid, cursor: page.next, logId: page.logId };
       } else {
         // Done: replay the log from startZxid; reads wait until the replay passes every page's zxid.
-        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid) });
+        // The rows are now this log's: its identity is stored with them.
+        this.installed(appliedBefore(meta, page.logId), endZxid);
+        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid), logId: page.logId });
       }
       writeMeta(txn, meta);
       return meta.snapshot === null;
@@ -165,4 +191,13 @@ export class ReplicaCore {
     // Waiting reads may be served now, if the log after the snapshot holds nothing newer.
     if (finished) this.commits.wake();
   }
+}
+
+/**
+ * The zxid of the state a snapshot of log `logId` replaces, for `installed`: zxids of
+ * another log say nothing of this one's rows. A replica stored before logs had
+ * identities counts as this log's (its zxids are the only clue it has).
+ */
+function appliedBefore(meta: Meta, logId: string): number {
+  return meta.logId === undefined || meta.logId === logId ? meta.appliedZxid : FROM_ANOTHER_LOG;
 }

@@ -26,6 +26,7 @@ export interface SessionRow {
  * uses the core's own rows, the shard object its full znode rows and stored replies.
  */
 export type Effect<Z = ZnodeRow, S = SessionRow> =
+  | { table: "subtree"; key: string; row: unknown }
   | { table: "znode"; key: string; row: Z | null }
   | { table: "session"; key: string | number; row: S | null };
 
@@ -82,17 +83,24 @@ export interface Meta {
   logBytes: number;
   /** A replica taking a paged snapshot: where it started and the page to ask for next. */
   snapshot: SnapshotProgress | null;
+  /**
+   * Which log this is (a leader) or its rows came from (a replica), made when a
+   * leader's log is created (log-identity.ts). Absent in meta stored before it existed.
+   */
+  logId?: string;
 }
 
 export interface SnapshotProgress {
   startZxid: number;
   endZxid: number;
   cursor: SnapshotCursor | null;
+  /** The log its pages come from (absent until the first page): a page of another starts the snapshot again. */
+  logId?: string;
 }
 
 /** Where the next snapshot page starts: after this key of this table (null: at its start). */
 export interface SnapshotCursor {
-  table: "znode" | "session";
+  table: "subtree" | "znode" | "session";
   after: string | number | null;
 }
 

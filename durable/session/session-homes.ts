@@ -1,0 +1,293 @@
+/**
+ * A session host's home per shard: the copy of the shard its sessions' sequential
+ * reads and their watches go to, so that everything a session is shown of a shard
+ * comes in zxid order through one copy, as ZooKeeper's sessions get it from one
+ * server. With simulated regions, a host outside a shard's leader region has that
+ * region's read replica as home; otherwise (and without regions) the leader, and
+ * nothing here acts.
+ *
+ * - A sequential read goes to home (ShardDO.replicaHostExecute, once home has applied
+ *   the session's bookmark for the shard); its events ride on its answer.
+ * - An answer from the leader (a write, a linearizable read, sync) showing zxid Z is
+ *   released only once home has handed over its events up to Z (ShardDO.syncHost
+ *   with no watches: "settle"), unless the host holds no watch on that shard or has
+ *   had them already (`through`).
+ * - Home not ready within the sequential wait: the read goes to the leader; and if
+ *   the host holds watches on the shard, home becomes the leader: those watches are
+ *   set there again from the zxid through which the old home handed over its events
+ *   (ShardDO.syncHost applies ZooKeeper's setWatches rule), then removed at the
+ *   replica (best effort). After EDGEKEEPER_HOME_RETRY_MS the replica is tried again
+ *   the same way.
+ *
+ * During a move both copies may deliver: only home's deliveries fire watches, and
+ * the new home's only past the zxid handed over (`skipThrough`), so each event
+ * fires once. A shard whose home is the leader is written down (host_homes), so a
+ * restarted host does not take the replica, which lost its watches, for home;
+ * `through` starts again at 0 (the next settle sets it).
+ */
+import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
+import type { Mount } from "../directory/mount-table.ts";
+import type { HostHomeRouting, ShardCopy, ShardRouter, WatchSet } from "../directory/shard-router.ts";
+import type { HostWatch, WatchHost } from "../shard/shard-do.ts";
+import type { NotificationVerdict, SessionWatches } from "./session-watches.ts";
+
+export const HOME_TABLES = [`CREATE TABLE IF NOT EXISTS host_homes (shard TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID`];
+
+/** One shard's home, as this host instance knows it. */
+interface ShardHome {
+  mount: Mount;
+  at: ShardCopy["at"];
+  /** The zxid through which home has handed this host every event it fired. */
+  through: number;
+  /** Home's deliveries up to here were the previous home's to make (a move's handover). */
+  skipThrough: number;
+  /** When home last became the leader, or a try of the replica failed. */
+  leftAt: number;
+  /** A move under way, and to which copy: requests wait for it. */
+  moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
+  /** The copy being moved to delivered before it was home: it is asked again once home. */
+  deferred: boolean;
+}
+
+/** What homes need of their host (given as parts, not the host object). */
+export interface HomeParts {
+  sql: SqlStorage;
+  watches: SessionWatches;
+  router(): ShardRouter;
+  /** The host as shards know it. */
+  host(): WatchHost;
+  /** The host's region when it is not its shards' leader region (their replica there is home); else undefined. */
+  replicaRegion: string | undefined;
+  /** How long home may take to apply a zxid asked of it (EDGEKEEPER_SEQUENTIAL_WAIT_MS). */
+  waitMs: number;
+  /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
+  retryMs: number;
+  ackSeq(shardKey: string): number;
+  /** Fans a copy's notifications out (session-host.ts `receive`, which asks `judge`). */
+  receive(shardKey: string, notifications: WatchNotification[]): void;
+}
+
+export class SessionHomes implements HostHomeRouting {
+  private readonly parts: HomeParts;
+  private readonly homes = new Map<string, ShardHome>();
+  /** Each copy's delivery key (its object id): which shard, which copy. */
+  private readonly copies = new Map<string, { shard: string; at: ShardCopy["at"] }>();
+
+  constructor(parts: HomeParts) {
+    this.parts = parts;
+  }
+
+  /** Whether a host's homes do anything: it has a replica region. */
+  get active(): boolean {
+    return this.parts.replicaRegion !== undefined;
+  }
+
+  async readAt<P extends { region: string }>(mount: Mount, placement: P): Promise<P | undefined> {
+    if (placement.region !== this.parts.replicaRegion) return undefined;
+    const home = this.homeOf(mount);
+    if (home.moving) await home.moving.done;
+    if (home.at === "leader") {
+      if (Date.now() - home.leftAt < this.parts.retryMs) return undefined;
+      if (!(await this.move(home, "replica"))) return undefined;
+    }
+    return placement;
+  }
+
+  async leave(mount: Mount): Promise<void> {
+    // Without watches there is nothing to take from the leader: this read goes there alone.
+    if (!this.parts.watches.heldOn(mount.shard)) return;
+    await this.move(this.homeOf(mount), "leader");
+  }
+
+  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void> {
+    if (!this.active) return;
+    const home = this.homeOf(mount);
+    if (home.moving) await home.moving.done;
+    if (from === home.at) {
+      // Its answer carried every event home had fired up to its zxid.
+      home.through = Math.max(home.through, zxid);
+      if (leftAtFrom || watches.length === 0) return;
+    } else if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
+      return;
+    }
+    // Home hands over its events up to zxid, and sets the watches the answer's requests asked for.
+    const setting = watches.map((w) => ({ ...w, sinceZxid: zxid }));
+    while (!(await this.sync(home, home.at, zxid, setting))) {
+      // Not ready (a leader always is): the leader becomes home. The watches this answer
+      // set are not in the sessions' rows yet, so the move does not take them: set them there.
+      await this.move(home, "leader");
+      if (setting.length === 0) return;
+    }
+  }
+
+  /**
+   * What to do with the notifications the copy keyed `shardKey` delivered: home's
+   * fire, except those a move's handover covered; those of the copy home is moving
+   * to wait until it is home (its shard sends them again); any other copy's are
+   * dropped. Keeps `through` for home's deliveries (all it owed).
+   */
+  judge(shardKey: string, notifications: readonly WatchNotification[]): (n: WatchNotification) => NotificationVerdict {
+    const copy = this.copyOf(shardKey);
+    if (!copy) return () => "fire";
+    const home = this.homes.get(copy.shard)!;
+    if (copy.at !== home.at) {
+      if (home.moving?.to !== copy.at) return () => "drop";
+      home.deferred = true;
+      return () => "later";
+    }
+    for (const n of notifications) home.through = Math.max(home.through, n.zxid);
+    const skipThrough = home.skipThrough;
+    return (n) => (n.zxid > skipThrough ? "fire" : "drop");
+  }
+
+  /** The copy a host's addWatch goes to: home (settled first to the session's bookmark `seen`, so the watch is set past it). */
+  async addWatchAt(mount: Mount, seen: number): Promise<ShardCopy> {
+    const region = this.parts.replicaRegion;
+    if (region === undefined) return { at: "leader" };
+    const home = this.homeOf(mount);
+    if (home.moving) await home.moving.done;
+    if (home.at === "replica" && (await this.sync(home, "replica", seen, []))) return { at: "replica", region };
+    await this.move(home, "leader");
+    return { at: "leader" };
+  }
+
+  /**
+   * A host instance's start: each shard its sessions watch hands over what its home
+   * owes the host, which also starts a replica home pulling again after a restart
+   * of every object (else it would wait for its watchdog).
+   */
+  async wake(): Promise<void> {
+    if (!this.active) return;
+    for (const { shard, root } of this.parts.watches.watchedShards()) {
+      const home = this.homeOf({ shard, prefix: root });
+      try {
+        await this.sync(home, home.at, 0, []);
+      } catch (err) {
+        console.warn(`waking the home of shard ${shard} failed`, err);
+      }
+    }
+  }
+
+  /** A watch set at `copy` (addWatch), answered at `zxid`: if home moved meanwhile, it is set at home too. */
+  async watchSetAt(mount: Mount, copy: ShardCopy, watch: WatchSet, zxid: number): Promise<void> {
+    if (!this.active) return;
+    const home = this.homeOf(mount);
+    if (home.moving) await home.moving.done;
+    if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch], true);
+  }
+
+  /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
+  watchesAt(mount: Mount): ShardCopy {
+    const region = this.parts.replicaRegion;
+    return region !== undefined && this.homeOf(mount).at === "replica" ? { at: "replica", region } : { at: "leader" };
+  }
+
+  /** The shard's home, made on first use: the replica, unless written down as the leader. */
+  private homeOf(mount: Mount): ShardHome {
+    let home = this.homes.get(mount.shard);
+    if (home) return home;
+    const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
+    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, deferred: false };
+    this.homes.set(mount.shard, home);
+    const router = this.parts.router();
+    this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
+    this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
+    return home;
+  }
+
+  /** Which shard and copy a delivery key is; a restarted host first learns the shards its sessions watch. */
+  private copyOf(shardKey: string): { shard: string; at: ShardCopy["at"] } | undefined {
+    if (!this.active) return undefined;
+    if (!this.copies.has(shardKey)) for (const { shard, root } of this.parts.watches.watchedShards()) this.homeOf({ shard, prefix: root });
+    return this.copies.get(shardKey);
+  }
+
+  private copy(at: ShardCopy["at"]): ShardCopy {
+    return at === "leader" ? { at } : { at, region: this.parts.replicaRegion! };
+  }
+
+  /**
+   * syncHost at one copy of the home's shard, home or not: once it has applied
+   * `minZxid` (waiting up to the setting at a replica), `watches` are set there.
+   * Answers its ready answer and the copy's delivery key; undefined if a replica was
+   * not ready or not reachable (a leader's failure is thrown).
+   */
+  private async syncAt(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<{ key: string; zxid: number; notifications: WatchNotification[] } | undefined> {
+    const router = this.parts.router();
+    const copy = this.copy(at);
+    const key = router.copyKey(home.mount, copy);
+    try {
+      const answer = await router.syncHost(home.mount, copy, this.parts.host(), this.parts.ackSeq(key), minZxid, watches, at === "leader" ? 0 : this.parts.waitMs);
+      if (answer.ready) return { key, zxid: answer.zxid, notifications: answer.notifications };
+      if (at === "leader") throw new KeeperError("SystemError", `the leader of shard ${home.mount.shard} was not ready`);
+      return undefined;
+    } catch (err) {
+      if (at === "leader") throw err;
+      console.warn(`syncHost at the replica of shard ${home.mount.shard} failed`, err);
+      return undefined;
+    }
+  }
+
+  /** syncHost at home (`at`): what it owes the host received, and `through` kept. False if it was not ready. */
+  private async sync(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<boolean> {
+    const answer = await this.syncAt(home, at, minZxid, watches);
+    if (!answer) return false;
+    this.parts.receive(answer.key, answer.notifications);
+    if (home.at === at) home.through = Math.max(home.through, answer.zxid);
+    return true;
+  }
+
+  /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
+  private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
+    while (home.moving) await home.moving.done;
+    if (home.at === to) return true;
+    const moving = { to, done: this.moveNow(home, to) };
+    home.moving = moving;
+    try {
+      return await moving.done;
+    } finally {
+      if (home.moving === moving) home.moving = undefined;
+    }
+  }
+
+  /**
+   * Sets the host's watches on the shard at `to`, from the zxid through which the
+   * old home handed over its events (each watch no earlier than a session set it),
+   * then makes `to` home: its deliveries up to the handover are the old home's, and
+   * skipped. The watches at the old home go, best effort.
+   */
+  private async moveNow(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
+    home.deferred = false;
+    const since = home.through;
+    const watches = this.parts.watches.onShard(home.mount.shard).map((w) => ({ path: w.path, kind: w.kind, sinceZxid: Math.max(since, w.setZxid) }));
+    // Without watches there is nothing to hand over: the next read finds whether the replica is ready.
+    const answer = watches.length > 0 ? await this.syncAt(home, to, since, watches) : undefined;
+    if (watches.length > 0 && !answer) {
+      home.leftAt = Date.now();
+      return false;
+    }
+    const from = this.copy(home.at);
+    const handedOver = home.through;
+    home.at = to;
+    home.skipThrough = handedOver;
+    home.through = Math.max(handedOver, answer?.zxid ?? 0);
+    if (to === "leader") {
+      home.leftAt = Date.now();
+      this.parts.sql.exec("INSERT INTO host_homes (shard, at) VALUES (?, 'leader') ON CONFLICT (shard) DO UPDATE SET at = excluded.at", home.mount.shard);
+    } else {
+      this.parts.sql.exec("DELETE FROM host_homes WHERE shard = ?", home.mount.shard);
+    }
+    if (answer) this.parts.receive(answer.key, answer.notifications);
+    if (home.deferred) {
+      // What it delivered during the move, and is still owed, comes with a settle.
+      home.deferred = false;
+      void this.sync(home, to, 0, []).catch((err: unknown) => console.warn(`settling the new home of shard ${home.mount.shard} failed`, err));
+    }
+    const host = this.parts.host().name;
+    const router = this.parts.router();
+    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, from))).catch((err: unknown) => {
+      console.warn(`removing the host's watches at the old home of shard ${home.mount.shard} failed`, err);
+    });
+    return true;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Sessions outside their shards' leader region, with simulated regions (this file
+ * runs in the workerd-regions project of vitest.config.ts: leaders in enam, a
+ * replica in apac): a session host in apac reads and watches at the apac replica,
+ * its home, with ZooKeeper's session guarantees: read-your-writes, monotonic reads,
+ * a watch event before any answer showing its change, each one-shot watch once;
+ * when home falls behind, the host's watches move to the leader and miss nothing
+ * (also across a restart); each shard (a mounted subtree's too) has its own home.
+ *
+ * Which copy served a read is seen where its watch was left: the copy's own
+ * registry (ShardDO.watchesOf), asked directly.
+ */
+import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
+import { HttpClient } from "../harness/http.ts";
+import { eventually } from "../harness/sessions.ts";
+import { type Res, SessionSocket, b64, unb64 } from "../harness/socket.ts";
+
+const APAC_HOST = hostNumberOf("apac", 0);
+/** Each test waits for replicas to start and catch up across simulated round trips. */
+const TEST_MS = 60_000;
+
+/** A shard copy's registry of watches, as its RPC answers. */
+type Copy = { watchesOf(host: string): Promise<{ path: string; kind: string }[]> };
+
+function copyOf(namespace: string, region?: "apac", shard = "root"): Copy {
+  const name = region === undefined ? `${namespace}/${shard}` : `${namespace}/${shard}@${region}`;
+  return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as Copy;
+}
+
+async function setData(zk: HttpClient, path: string, data: string): Promise<void> {
+  const res = await zk.set(path, { data });
+  if (res.status !== 200) throw new Error(`set ${path}: ${res.status} ${await res.text()}`);
+}
+
+/** A session on the apac host, as a caller in apac opens it. */
+async function apacSession(namespace: string) {
+  const socket = await SessionSocket.open(namespace, { host: String(APAC_HOST) }, { "X-Edgekeeper-Region": "apac" });
+  const s = await socket.open();
+  return { socket, sid: s.sessionId, s, host: hostObjectName(namespace, APAC_HOST) };
+}
+
+/** The session resumed on a new socket, as a caller in apac does. */
+async function resumed(namespace: string, s: { sessionId: number; password: string }): Promise<SessionSocket> {
+  const socket = await SessionSocket.open(namespace, { session: String(s.sessionId) }, { "X-Edgekeeper-Region": "apac" });
+  expect(await socket.connect(4_000, { sessionId: s.sessionId, password: s.password })).toMatchObject({ t: "connected", resumed: true });
+  return socket;
+}
+
+/** Whether `copy` holds the host's watch on `path` (of `kind`). */
+async function holds(copy: Copy, host: string, path: string, kind: string): Promise<boolean> {
+  return (await copy.watchesOf(host)).some((w) => w.path === path && w.kind === kind);
+}
+
+/**
+ * Reads `path` with a watch until the apac replica is the host's home and served it
+ * (the first reads start the replica; meanwhile the leader serves).
+ */
+async function watchAtReplica(socket: SessionSocket, sid: number, namespace: string, host: string, path: string, shard = "root"): Promise<void> {
+  await eventually(`a watching read of ${path} served by the apac replica`, async () => {
+    await socket.ok(sid, { op: "getData", path, watch: true });
+    return holds(copyOf(namespace, "apac", shard), host, path, "data");
+  }, 20_000);
+}
+
+/** The index in the socket's log of the answer to `xid`, and of the first event on `path`. */
+function order(socket: SessionSocket, sid: number, xid: number, path: string): { answer: number; event: number } {
+  const answer = socket.log.findIndex((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
+  const event = socket.log.findIndex((m) => m !== "pong" && m.t === "event" && m.sid === sid && m.path === path);
+  return { answer, event };
+}
+
+describe("a session's reads and watches at its region's replica", () => {
+  it("a sequential read is served by the replica, and its watch fires from there", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/cfg", { data: "v1" });
+    const { socket, sid, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/cfg");
+    // The leader's copy of a watch left before the replica was home goes (best effort, so eventually).
+    await eventually("no watch of the host at the leader", async () => !(await holds(copyOf(zk.namespace), host, "/cfg", "data")));
+    await setData(zk, "/cfg", "v2");
+    await eventually("the event", async () => socket.events(sid).length === 1);
+    expect(socket.events(sid)).toEqual([["NodeDataChanged", "/cfg", "data"]]);
+    const read = await socket.ok(sid, { op: "getData", path: "/cfg" });
+    expect(unb64(read.data)).toBe("v2");
+  }, TEST_MS);
+
+  it("the session's own write: its watch event comes before the write's answer, and a read then shows the write", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/a", { data: "0" });
+    const { socket, sid, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/a");
+    const written: Res = await socket.req(sid, { op: "setData", path: "/a", data: b64("mine") });
+    expect(written.ok).toBe(true);
+    const { answer, event } = order(socket, sid, written.xid, "/a");
+    expect(event).toBeGreaterThanOrEqual(0);
+    expect(event).toBeLessThan(answer);
+    const read = await socket.ok(sid, { op: "getData", path: "/a" });
+    expect(unb64(read.data)).toBe("mine");
+    expect(read.stat.mzxid).toBe(written.zxid);
+    expect(socket.events(sid)).toEqual([["NodeDataChanged", "/a", "data"]]);
+  }, TEST_MS);
+
+  it("reads never go back across many writes, the session's own and others'", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/m", { data: "0" });
+    const { socket, sid, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/m");
+    let lastVersion = -1;
+    let lastZxid = 0;
+    for (let i = 1; i <= 12; i++) {
+      // Another client's write from the leader's region, not awaited: reads race it.
+      const theirs = setData(zk, "/m", `theirs ${i}`);
+      const read = await socket.req(sid, { op: "getData", path: "/m" });
+      expect(read.ok).toBe(true);
+      const { stat } = (read as Extract<Res, { ok: true }>).value as { stat: { version: number } };
+      expect(stat.version).toBeGreaterThanOrEqual(lastVersion);
+      expect(read.zxid).toBeGreaterThanOrEqual(lastZxid);
+      lastVersion = stat.version;
+      lastZxid = read.zxid;
+      await theirs;
+      if (i % 3 === 0) {
+        const mine = await socket.req(sid, { op: "setData", path: "/m", data: b64(`mine ${i}`) });
+        expect(mine.ok).toBe(true);
+        const after = await socket.ok(sid, { op: "getData", path: "/m" });
+        expect(unb64(after.data)).toBe(`mine ${i}`);
+        lastVersion = after.stat.version;
+      }
+    }
+  }, TEST_MS);
+
+  it("a host whose replica fell behind moves its watches to the leader and misses no event", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/b", { data: "0" });
+    await zk.mustCreate("/p", { data: "0" });
+    await zk.mustCreate("/filler");
+    const { socket, sid, s, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/b");
+    await socket.ok(sid, { op: "addWatch", path: "/p", mode: "persistent" });
+    expect(await holds(copyOf(zk.namespace, "apac"), host, "/p", "persistent")).toBe(true);
+    // The replica stops (its next instance resumes pulling only when asked, an RTT behind).
+    const replica = env.SHARD.get(env.SHARD.idFromName(`${zk.namespace}/root@apac`));
+    await runInDurableObject(replica, (_, state) => state.abort("the test stops the replica")).catch(() => undefined);
+    // The change comes while home is stopped, and writes of a page each put it several round trips behind.
+    await setData(zk, "/b", "1");
+    for (let i = 0; i < 6; i++) await setData(zk, "/filler", "f".repeat(1_500));
+    // The session's own write: home has not applied it within the wait, so home moves to the leader.
+    const written = await socket.req(sid, { op: "create", path: "/c" });
+    expect(written.ok).toBe(true);
+    const { answer, event } = order(socket, sid, written.xid, "/b");
+    expect(event).toBeGreaterThanOrEqual(0);
+    expect(event).toBeLessThan(answer);
+    expect(await holds(copyOf(zk.namespace), host, "/p", "persistent")).toBe(true);
+    await setData(zk, "/p", "1");
+    await eventually("the persistent watch fires from the leader", async () => socket.events(sid).length === 2);
+    expect(socket.events(sid)).toEqual([
+      ["NodeDataChanged", "/b", "data"],
+      ["NodeDataChanged", "/p", "persistent"],
+    ]);
+    // A restart of every object: the host still takes that shard's events from the leader.
+    await abortAllDurableObjects();
+    const again = await resumed(zk.namespace, s);
+    await setData(zk, "/p", "2");
+    await eventually("the persistent watch fires after the restart", async () => again.events(sid).length === 1);
+    // Once the replica has caught up (and whether or not home went back to it), nothing fires twice.
+    await eventually("the replica caught up", async () => {
+      const read = await again.ok(sid, { op: "getData", path: "/p" });
+      return unb64(read.data) === "2" && !(await holds(copyOf(zk.namespace, "apac"), host, "/b", "data"));
+    });
+    await again.ok(sid, { op: "sync", path: "/" });
+    expect(again.events(sid)).toEqual([["NodeDataChanged", "/p", "persistent"]]);
+  }, TEST_MS);
+
+  it("each shard has its own home: a mounted subtree's watches are at its own replica", async () => {
+    const zk = new HttpClient();
+    const mounted = await zk.mount("/big");
+    expect(mounted.status).toBe(201);
+    const shard = (await mounted.json<{ mount: { shard: string } }>()).mount.shard;
+    await zk.mustCreate("/top", { data: "0" });
+    await zk.mustCreate("/big/x", { data: "0" });
+    const { socket, sid, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/top");
+    await watchAtReplica(socket, sid, zk.namespace, host, "/big/x", shard);
+    expect(await holds(copyOf(zk.namespace, "apac"), host, "/big/x", "data")).toBe(false);
+    await setData(zk, "/big/x", "1");
+    await setData(zk, "/top", "1");
+    await eventually("both events", async () => socket.events(sid).length === 2);
+    const written = await socket.req(sid, { op: "setData", path: "/big/x", data: b64("2") });
+    expect(written).toMatchObject({ ok: true, shard });
+    expect(socket.events(sid).sort()).toEqual([
+      ["NodeDataChanged", "/big/x", "data"],
+      ["NodeDataChanged", "/top", "data"],
+    ]);
+  }, TEST_MS);
+
+  it("through an abort of every object, the session's watches at the replica still fire once", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/x", { data: "0" });
+    await zk.mustCreate("/y", { data: "0" });
+    const first = await apacSession(zk.namespace);
+    await watchAtReplica(first.socket, first.sid, zk.namespace, first.host, "/x");
+    await first.socket.ok(first.sid, { op: "addWatch", path: "/y", mode: "persistent" });
+    await abortAllDurableObjects();
+    const socket = await resumed(zk.namespace, first.s);
+    await setData(zk, "/x", "1");
+    await setData(zk, "/x", "2");
+    await setData(zk, "/y", "1");
+    await setData(zk, "/y", "2");
+    await eventually("the events after the abort", async () => socket.events(first.sid).length >= 3, 15_000);
+    await socket.ok(first.sid, { op: "sync", path: "/" });
+    await socket.ok(first.sid, { op: "getData", path: "/x" });
+    expect(socket.events(first.sid)).toEqual([
+      ["NodeDataChanged", "/x", "data"],
+      ["NodeDataChanged", "/y", "persistent"],
+      ["NodeDataChanged", "/y", "persistent"],
+    ]);
+  }, TEST_MS);
+});
