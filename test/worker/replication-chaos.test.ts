@@ -130,7 +130,8 @@ it("keeps the session guarantees and every replica equal to its leader while eve
   };
   console.log(`replication chaos: ${JSON.stringify(summary)}`);
   for (const s of sessions) if (s.trace.some((line) => [...involved].some((id) => line.includes(`"sid":${id},`)))) console.log(`${s.label}:\n${s.trace.join("\n")}`);
-  expect(violations).toEqual([]);
+  // Soft: the replicas' rows are compared whatever the history shows.
+  expect.soft(violations).toEqual([]);
   // The load reached the replicas, and the sessions lived through the aborts.
   expect(summary.httpReadsByReplicas).toBeGreaterThan(0);
   expect(summary.reconnects).toBeGreaterThan(0);
