@@ -70,11 +70,14 @@ export interface HostHomeRouting {
   readAt(mount: Mount, placement: AtReplica): Promise<AtReplica | undefined>;
   /** Home did not answer a read in time: the shard's home becomes the leader if the host's watches need it to. */
   leave(mount: Mount): Promise<void>;
+  /** How many times the shard's home has moved: taken when a request is sent, given back to `release`. */
+  generation(mount: Mount): number;
   /**
    * Resolves once an answer of the shard showing `zxid`, from `from`, may reach the
-   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`.
+   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`, sent
+   * when home's generation was `generation`.
    */
-  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void>;
+  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean, generation: number): Promise<void>;
   /** The copy that holds the host's watches on the shard now. */
   watchesAt(mount: Mount): ShardCopy;
 }
@@ -94,6 +97,12 @@ export interface HostCall {
   reads?: ReadContext;
   /** The host's homes (session-homes.ts); without, every request goes to the leader. */
   homes?: HostHomeRouting;
+  /**
+   * Records for the session the watches its requests set, as their answers show, as
+   * soon as the answers arrive: before `homes` may move the shard's home, which takes
+   * the watches the host's sessions hold.
+   */
+  recordWatches?: (mount: Mount, outcomes: readonly Outcome[]) => void;
 }
 
 /** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
@@ -341,10 +350,12 @@ export class ShardRouter {
     const placement = call.homes && reads?.place(mount.shard, batch);
     const home = placement?.at === "replica" ? await call.homes!.readAt(mount, placement) : undefined;
     if (home) {
+      const generation = call.homes!.generation(mount);
       const answer = await this.atHomeReplica(call, mount, home, caller, batch);
       if (answer) {
         reads?.answered(mount.shard, home, batch, answer.outcomes);
-        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true);
+        call.recordWatches?.(mount, answer.outcomes);
+        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true, generation);
         return answer.outcomes;
       }
       // Home is behind what the session has seen (or unreachable): the leader may become home
@@ -354,10 +365,12 @@ export class ShardRouter {
     const key = this.shardKey(mount);
     // The leader leaves a read's watch only where the host's watches are: else home sets it (release).
     const leftAtLeader = !call.homes || call.homes.watchesAt(mount).at === "leader";
+    const generation = call.homes?.generation(mount) ?? 0;
     const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
     const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
     call.receive(key, answer.notifications);
-    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader);
+    call.recordWatches?.(mount, answer.outcomes);
+    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader, generation);
     return answer.outcomes;
   }
 

@@ -43,6 +43,8 @@ interface ShardHome {
   skipThrough: number;
   /** When home last became the leader, or a try of the replica failed. */
   leftAt: number;
+  /** How many moves this host instance made of this shard's home: a request sent before one may have left its watch at the old home. */
+  generation: number;
   /** A move under way, and to which copy: requests wait for it. */
   moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
   /** The copy being moved to delivered before it was home: it is asked again once home. */
@@ -85,7 +87,7 @@ export class SessionHomes implements HostHomeRouting {
   async readAt<P extends { region: string }>(mount: Mount, placement: P): Promise<P | undefined> {
     if (placement.region !== this.parts.replicaRegion) return undefined;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === "leader") {
       if (Date.now() - home.leftAt < this.parts.retryMs) return undefined;
       if (!(await this.move(home, "replica"))) return undefined;
@@ -99,25 +101,38 @@ export class SessionHomes implements HostHomeRouting {
     await this.move(this.homeOf(mount), "leader");
   }
 
-  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void> {
+  generation(mount: Mount): number {
+    return this.active ? this.homeOf(mount).generation : 0;
+  }
+
+  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean, generation: number): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
+    // The answer's watches are at home only if they were left at the copy that was home
+    // when they were sent and is home still: else home moved meanwhile (or they were not
+    // left), and they are set at home now. Their sessions' rows are written already
+    // (HostCall.recordWatches), so a move from here on takes them along.
+    const unplaced = from === home.at && leftAtFrom && generation === home.generation ? [] : watches;
     if (from === home.at) {
       // Its answer carried every event home had fired up to its zxid.
       home.through = Math.max(home.through, zxid);
-      if (leftAtFrom || watches.length === 0) return;
-    } else if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
+      if (unplaced.length === 0) return;
+    } else if (unplaced.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
       return;
     }
-    // Home hands over its events up to zxid, and sets the watches the answer's requests asked for.
+    // Home hands over its events up to zxid, and sets the watches not there yet.
+    await this.settleAndSet(home, zxid, unplaced);
+  }
+
+  /**
+   * Home hands over its events up to `zxid` and sets `watches` from there; if it is
+   * not ready (a leader always is), the leader becomes home, and the move takes every
+   * watch the sessions' rows hold, these too.
+   */
+  private async settleAndSet(home: ShardHome, zxid: number, watches: readonly WatchSet[]): Promise<void> {
     const setting = watches.map((w) => ({ ...w, sinceZxid: zxid }));
-    while (!(await this.sync(home, home.at, zxid, setting))) {
-      // Not ready (a leader always is): the leader becomes home. The watches this answer
-      // set are not in the sessions' rows yet, so the move does not take them: set them there.
-      await this.move(home, "leader");
-      if (setting.length === 0) return;
-    }
+    if (!(await this.sync(home, home.at, zxid, setting))) await this.move(home, "leader");
   }
 
   /**
@@ -145,7 +160,7 @@ export class SessionHomes implements HostHomeRouting {
     const region = this.parts.replicaRegion;
     if (region === undefined) return { at: "leader" };
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === "replica" && (await this.sync(home, "replica", seen, []))) return { at: "replica", region };
     await this.move(home, "leader");
     return { at: "leader" };
@@ -168,12 +183,15 @@ export class SessionHomes implements HostHomeRouting {
     }
   }
 
-  /** A watch set at `copy` (addWatch), answered at `zxid`: if home moved meanwhile, it is set at home too. */
-  async watchSetAt(mount: Mount, copy: ShardCopy, watch: WatchSet, zxid: number): Promise<void> {
+  /**
+   * A watch set at `copy` (addWatch, decided at home `generation`), answered at `zxid`,
+   * its sessions' row written: if home moved since, it is set at home too.
+   */
+  async watchSetAt(mount: Mount, copy: ShardCopy, generation: number, watch: WatchSet, zxid: number): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
-    if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch], true);
+    await this.settled(home);
+    if (home.at !== copy.at || home.generation !== generation) await this.settleAndSet(home, zxid, [watch]);
   }
 
   /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
@@ -187,7 +205,7 @@ export class SessionHomes implements HostHomeRouting {
     let home = this.homes.get(mount.shard);
     if (home) return home;
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
-    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, deferred: false };
+    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
     this.homes.set(mount.shard, home);
     const router = this.parts.router();
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
@@ -237,9 +255,14 @@ export class SessionHomes implements HostHomeRouting {
     return true;
   }
 
+  /** Resolves once no move of the shard's home is under way (one that starts while another's waiter wakes is waited for too). */
+  private async settled(home: ShardHome): Promise<void> {
+    while (home.moving) await home.moving.done;
+  }
+
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
   private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
-    while (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === to) return true;
     const moving = { to, done: this.moveNow(home, to) };
     home.moving = moving;
@@ -269,6 +292,7 @@ export class SessionHomes implements HostHomeRouting {
     const from = this.copy(home.at);
     const handedOver = home.through;
     home.at = to;
+    home.generation++;
     home.skipThrough = handedOver;
     home.through = Math.max(handedOver, answer?.zxid ?? 0);
     if (to === "leader") {

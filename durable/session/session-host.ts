@@ -155,7 +155,9 @@ export class SessionHost extends EdgekeeperObject {
     if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""));
+    // The mount table is refreshed in the background once old, not in a request's way. This
+    // turns on no shared RPCs: those are ShardRouter.execute's, which a host never calls.
+    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""), undefined, (work) => this.ctx.waitUntil(work));
     return this.shardRouter;
   }
 

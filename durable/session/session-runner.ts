@@ -193,14 +193,17 @@ export class SessionRunner {
         if (ephemeral) this.host.store.recordShard(sessionId, mount);
       };
       const router = this.host.router();
+      // The watch is recorded as soon as its answer arrives, before the host's home may
+      // move (session-homes.ts): a move takes the watches the rows hold.
+      const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
+        if (!watching || !outcome?.ok) return;
+        const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+        this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+      };
       const send = async (): Promise<Outcome> => {
         // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
-        const { outcome, mount } = await retryingTransient(() => router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped));
-        if (watching && outcome.ok) {
-          const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-          this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
-        }
-        return outcome;
+        const call = { ...this.host.call(sessionId, beforeSend), recordWatches };
+        return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
       };
       return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
@@ -258,12 +261,18 @@ export class SessionRunner {
       // At the host's home for the shard, past what the session has seen there.
       const seen = this.host.call(sessionId).reads?.bookmark.shards;
       let setAt: ShardCopy = { at: "leader" };
-      const where = async (m: Mount): Promise<ShardCopy> => (setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0));
+      let generation = 0;
+      const where = async (m: Mount): Promise<ShardCopy> => {
+        setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0);
+        generation = this.host.homes.generation(m);
+        return setAt;
+      };
       const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
       if (outcome.ok) {
-        await this.host.homes.watchSetAt(mount, setAt, { path, kind: mode }, outcome.zxid);
         this.host.requireOpen(sessionId);
+        // Recorded first: a move of the host's home from here on takes it along.
         this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+        await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);
       }
       return outcome;
     });
@@ -310,7 +319,7 @@ export class SessionRunner {
       const [outcome] = await router.executeOn(mount, caller, [{ op: "getEphemerals", prefix }]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
       // A leader's answer: shown once the host's home has handed over the events before it.
-      await this.host.homes.release(mount, "leader", outcome.zxid, [], true);
+      await this.host.homes.release(mount, "leader", outcome.zxid, [], true, 0);
       if (!outcome.ok) return outcome;
       paths.push(...(outcome.value as { paths: string[] }).paths);
       // zxids of different shards are not comparable: one is reported only when one shard answered.

@@ -12,6 +12,9 @@
  */
 import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { ShardCopy, ShardRouter } from "../../durable/directory/shard-router.ts";
+import type { Mount } from "../../durable/directory/mount-table.ts";
+import type { HostWatch } from "../../durable/shard/shard-do.ts";
 import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -69,6 +72,53 @@ function order(socket: SessionSocket, sid: number, xid: number, path: string): {
   const answer = socket.log.findIndex((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
   const event = socket.log.findIndex((m) => m !== "pong" && m.t === "event" && m.sid === sid && m.path === path);
   return { answer, event };
+}
+
+/**
+ * The test's hold on the apac host's calls to its replica (the host's router patched in
+ * place): a syncHost setting a watch on `holdPath` has its answer held until `release`;
+ * a read of `notReadyPath` is answered "not ready" (as a replica fallen behind).
+ */
+interface ReplicaHold {
+  holdPath: string;
+  notReadyPath: string;
+  reached: boolean;
+  release?: () => void;
+}
+
+/** Patches the host's router so that its calls to the apac replica go through `hold`. */
+async function holdReplicaCalls(host: DurableObjectStub, hold: ReplicaHold): Promise<void> {
+  await runInDurableObject(host, (instance) => {
+    const router = (instance as unknown as { router(): ShardRouter }).router() as unknown as { copy(mount: Mount, copy: ShardCopy): object };
+    const realCopy = router.copy.bind(router);
+    router.copy = (mount, copy) => {
+      const stub = realCopy(mount, copy) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      if (copy.at !== "replica") return stub;
+      return new Proxy(stub, {
+        get(target, prop) {
+          if (prop === "syncHost") {
+            return async (...args: unknown[]) => {
+              const answer = await target.syncHost!(...args);
+              if (!(args[4] as HostWatch[]).some((w) => w.path === hold.holdPath)) return answer;
+              await new Promise<void>((resolve) => {
+                hold.release = resolve;
+                hold.reached = true;
+              });
+              return answer;
+            };
+          }
+          if (prop === "replicaHostExecute") {
+            return async (...args: unknown[]) => {
+              const requests = args[4] as { path?: string }[];
+              if (requests.some((r) => r.path === hold.notReadyPath)) return { ready: false, appliedZxid: 0, msSinceContact: 0 };
+              return target.replicaHostExecute!(...args);
+            };
+          }
+          return Reflect.get(target, prop);
+        },
+      });
+    };
+  });
 }
 
 describe("a session's reads and watches at its region's replica", () => {
@@ -215,5 +265,33 @@ describe("a session's reads and watches at its region's replica", () => {
       ["NodeDataChanged", "/y", "persistent"],
       ["NodeDataChanged", "/y", "persistent"],
     ]);
+  }, TEST_MS);
+
+  it("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    await zk.mustCreate("/other", { data: "0" });
+    await zk.mustCreate("/behind", { data: "0" });
+    const a = await apacSession(zk.namespace);
+    // The host holds a watch at the replica, its home.
+    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+    const b = await apacSession(zk.namespace);
+    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
+    await holdReplicaCalls(hostStub, hold);
+    // A linearizable watching read is served by the leader; its watch is set at home
+    // (syncHost at the replica), whose answer the test holds.
+    const xid = 9_001;
+    a.socket.send([{ t: "req", sid: a.sid, xid, op: { op: "getData", path: "/held", watch: true }, consistency: "linearizable" }]);
+    await eventually("the held syncHost", async () => hold.reached);
+    // Meanwhile another session's read finds home behind: home moves to the leader.
+    await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
+    await runInDurableObject(hostStub, () => hold.release!());
+    expect(await a.socket.response(a.sid, xid)).toMatchObject({ ok: true });
+    await setData(zk, "/held", "1");
+    await eventually("the held read's watch fires", async () => a.socket.events(a.sid).some(([, path]) => path === "/held"));
+    expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
+    // The old home keeps none of the host's watches (removed best effort, so eventually).
+    await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
   }, TEST_MS);
 });
