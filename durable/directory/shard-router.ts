@@ -28,7 +28,7 @@ import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, W
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
-import { untilServed } from "./shard-retry.ts";
+import { lostCall, untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
@@ -171,7 +171,7 @@ export class ShardRouter {
       }
     } catch (err) {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
-      throw err;
+      throw lostCall(err);
     }
     reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
     return answer;
