@@ -26,6 +26,7 @@ import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
+import { WatchesInFlight } from "./watches-in-flight.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
 import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
@@ -73,6 +74,8 @@ export class SessionHost extends EdgekeeperObject {
   private readonly bookmarks: SessionBookmarks;
   /** Where the host's sessions read each shard and take its events from. */
   private readonly homes: SessionHomes;
+  /** Watching requests on their way to each copy, which that copy's pushes wait for. */
+  private readonly inFlight = new WatchesInFlight();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -85,13 +88,14 @@ export class SessionHost extends EdgekeeperObject {
     const link = RegionLink.ofHost(env, ctx.id.name ?? "");
     this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()), link.region);
     const { sequentialWaitMs } = readRoutingSettings(env);
+    // Outside the leaders' region, the replica there is home.
+    const replicaRegion = link.region !== link.regions?.[0] ? link.region : undefined;
     this.homes = new SessionHomes({
       sql: ctx.storage.sql,
       watches: this.watches,
       router: () => this.router(),
       host: () => ({ name: ctx.id.name ?? "", push: true }),
-      // Outside the leaders' region, the replica there is home.
-      replicaRegion: link.region !== link.regions?.[0] ? link.region : undefined,
+      replicaRegion,
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
@@ -108,6 +112,7 @@ export class SessionHost extends EdgekeeperObject {
       call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
       requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
       hostName: (sessionId) => this.hostName(sessionId),
+      sendingWatch: (mount) => this.inFlight.begin(this.sourcesOf(mount, replicaRegion)),
     });
     this.pipeline = new SessionPipeline({
       store: this.store,
@@ -305,7 +310,16 @@ export class SessionHost extends EdgekeeperObject {
    * watching, at most once each. Answers the last seq processed of that shard.
    */
   async deliver(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+    // A watch being set there may be for one of these: its answer is recorded first.
+    await this.inFlight.before(shardKey);
     return this.receive(shardKey, notifications);
+  }
+
+  /** The delivery keys of the copies of a shard that may hold the host's watches: its leader, and its replica where that is home. */
+  private sourcesOf(mount: Mount, replicaRegion: string | undefined): string[] {
+    const router = this.router();
+    const leader = router.shardKey(mount);
+    return replicaRegion === undefined ? [leader] : [leader, router.copyKey(mount, { at: "replica", region: replicaRegion })];
   }
 
   private receive(shardKey: string, notifications: WatchNotification[]): number {

@@ -4,9 +4,10 @@
  * a session had no socket delivered on resume, and sessions and watches surviving a
  * host restart and hibernation.
  */
-import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { WatchListeners } from "../../client/core/watches.ts";
+import { shardObjectName } from "../../durable/env.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient, SUPER_AUTH } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -167,6 +168,54 @@ describe("ordering", () => {
       }
     }
     expect(checked).toBeGreaterThan(0);
+  });
+
+  it("an event pushed to the host before the answer of the read that set its watch fires once that answer is in", async () => {
+    const { zk, socket, w } = await twoSessions();
+    await zk.mustCreate("/held", { data: "0" });
+    const hostName = hostObjectName(zk.namespace, 0);
+    const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostName));
+    const leader = env.SHARD.get(env.SHARD.idFromName(shardObjectName(zk.namespace, "root")));
+    const hold: { reached: boolean; pushed: boolean; release?: () => void } = { reached: false, pushed: false };
+    // The host's answer to the watching read of /held is held; the shard's push to the host is seen as it is sent.
+    await runInDurableObject(host, (instance) => {
+      const router = (instance as unknown as { router(): unknown }).router() as { shard(mount: unknown): Record<string, (...args: unknown[]) => Promise<unknown>> };
+      const realShard = router.shard.bind(router);
+      router.shard = (mount) => new Proxy(realShard(mount), {
+        get(target, prop) {
+          if (prop !== "hostExecute") return Reflect.get(target, prop);
+          return async (...args: unknown[]) => {
+            const answer = await target.hostExecute!(...args);
+            if ((args[4] as { path?: string; watch?: boolean }[]).some((r) => r.path === "/held" && r.watch === true)) {
+              await new Promise<void>((resolve) => {
+                hold.release = resolve;
+                hold.reached = true;
+              });
+            }
+            return answer;
+          };
+        },
+      });
+    });
+    await runInDurableObject(leader, (instance) => {
+      const shard = instance as unknown as { hostStub(host: string): { deliver(...args: unknown[]): Promise<number> } };
+      const realStub = shard.hostStub.bind(shard);
+      shard.hostStub = (name) => {
+        const stub = realStub(name);
+        return { deliver: (...args: unknown[]) => ((hold.pushed = true), stub.deliver(...args)) };
+      };
+    });
+    const xid = 9_001;
+    socket.send([{ t: "req", sid: w, xid, op: { op: "getData", path: "/held", watch: true } }]);
+    await eventually("the watching read answered at the shard, its answer held", async () => hold.reached);
+    // Another client's change, after the read: its event is pushed to the host, which has not recorded the watch yet.
+    await setData(zk, "/held", "1");
+    await eventually("the event pushed to the host", async () => hold.pushed);
+    await runInDurableObject(host, () => hold.release!());
+    expect(await socket.response(w, xid)).toMatchObject({ ok: true });
+    await eventually("the watch fires", async () => eventsOf(socket.log, w).length > 0);
+    await readBack(socket, w, ["getData", "/held"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
   });
 });
 
