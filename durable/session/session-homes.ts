@@ -23,7 +23,9 @@
  * the new home's only past the zxid handed over (`skipThrough`), so each event
  * fires once. A shard whose home is the leader is written down (host_homes), so a
  * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again at 0 (the next settle sets it).
+ * `through` starts again from the highest zxid the host had processed of home's
+ * notifications (SessionWatches.handedOver, stored with each copy's seq), so a move
+ * before its first settle does not hand over again what home had delivered.
  */
 import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
@@ -123,6 +125,8 @@ export class SessionHomes implements HostHomeRouting {
     }
     // Home hands over its events up to zxid, and sets the watches not there yet.
     await this.settleAndSet(home, zxid, unplaced);
+    // Those left at a copy that home had left meanwhile go from there, as a move's do.
+    if (leftAtFrom && from !== home.at) this.removeAt(home, this.copy(from), unplaced);
   }
 
   /**
@@ -191,7 +195,9 @@ export class SessionHomes implements HostHomeRouting {
     if (!this.active) return;
     const home = this.homeOf(mount);
     await this.settled(home);
-    if (home.at !== copy.at || home.generation !== generation) await this.settleAndSet(home, zxid, [watch]);
+    if (home.at === copy.at && home.generation === generation) return;
+    await this.settleAndSet(home, zxid, [watch]);
+    if (home.at !== copy.at) this.removeAt(home, copy, [watch]);
   }
 
   /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
@@ -205,9 +211,12 @@ export class SessionHomes implements HostHomeRouting {
     let home = this.homes.get(mount.shard);
     if (home) return home;
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
-    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
-    this.homes.set(mount.shard, home);
+    const at = stored?.at === "leader" ? "leader" : "replica";
     const router = this.parts.router();
+    // What home had handed over before this instance began (a restart) is known from the notifications processed.
+    const through = this.parts.watches.handedOver(router.copyKey(mount, this.copy(at)));
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
+    this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
     return home;
@@ -307,11 +316,16 @@ export class SessionHomes implements HostHomeRouting {
       home.deferred = false;
       void this.sync(home, to, 0, []).catch((err: unknown) => console.warn(`settling the new home of shard ${home.mount.shard} failed`, err));
     }
+    this.removeAt(home, from, watches);
+    return true;
+  }
+
+  /** Removes the host's `watches` at `copy`, which is not home (best effort: one left there fires for nobody, as judge drops its events). */
+  private removeAt(home: ShardHome, copy: ShardCopy, watches: readonly WatchSet[]): void {
     const host = this.parts.host().name;
     const router = this.parts.router();
-    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, from))).catch((err: unknown) => {
-      console.warn(`removing the host's watches at the old home of shard ${home.mount.shard} failed`, err);
+    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).catch((err: unknown) => {
+      console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err);
     });
-    return true;
   }
 }

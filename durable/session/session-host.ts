@@ -29,7 +29,7 @@ import { WatchGate } from "./watch-gate.ts";
 import { WatchesInFlight } from "./watches-in-flight.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
-import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
+import { SessionWatches, createWatchTables } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -140,7 +140,8 @@ export class SessionHost extends EdgekeeperObject {
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
-      for (const statement of [...WATCH_TABLES, ...HOME_TABLES]) ctx.storage.sql.exec(statement);
+      createWatchTables(ctx.storage.sql);
+      for (const statement of HOME_TABLES) ctx.storage.sql.exec(statement);
       initializeHostCounters(ctx.storage.sql);
       // Pings are answered by the runtime, without waking the object.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
