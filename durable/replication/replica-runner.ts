@@ -10,7 +10,7 @@
  * instance (after a restart, an eviction or a deploy nothing else would wake the object).
  */
 import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
-import { type Meta, type ReplicationSettings, ReplicaCore, type Storage } from "./core/index.ts";
+import { type ReplicationSettings, ReplicaCore, type Storage, readMeta } from "./core/index.ts";
 import { LeaderLink, type ReplicationLeader } from "./leader-link.ts";
 import { WORKER_CLOCK } from "./worker-clock.ts";
 import { type ReplicaIdentity, replicaObjectName } from "./replica-name.ts";
@@ -175,7 +175,7 @@ export class ReplicaRunner {
   /** The applied zxid, the zxid reads wait for (a snapshot's end), and whether a snapshot is in progress, from storage. */
   applied(): { appliedZxid: number; readableZxid: number; snapshotting: boolean } {
     return this.options.storage.transact((txn) => {
-      const meta = txn.get<Meta>("meta", "meta");
+      const meta = readMeta(txn);
       return { appliedZxid: meta?.appliedZxid ?? 0, readableZxid: meta?.readableZxid ?? Number.MAX_SAFE_INTEGER, snapshotting: (meta?.snapshot ?? null) !== null };
     });
   }

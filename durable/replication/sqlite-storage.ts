@@ -6,7 +6,7 @@
  * rows are its leader's, column for column.
  */
 import { base64ToBytes, bytesToBase64 } from "../../protocol/index.ts";
-import type { RowKey, Storage, StorageTxn, TableName } from "./core/index.ts";
+import type { AnyLogEntry, LogSpan, RowKey, Storage, StorageTxn, TableName } from "./core/index.ts";
 
 /** One core table as SQLite holds it. */
 export interface SqlTable {
@@ -18,11 +18,28 @@ export interface SqlTable {
   deleteAll(): void;
 }
 
+/** The log as SQLite holds it: also each entry's key and size, read without the entry. */
+export interface SqlLogTable extends SqlTable {
+  sizes(after: number | undefined, limit: number): Array<[zxid: number, size: number]>;
+  span(after: number): LogSpan;
+}
+
 /** The core's own tables: meta, log and peer. */
-export const REPLICATION_SCHEMA = ["replication_meta", "replication_log", "replication_peers"].map(
+export const REPLICATION_SCHEMA = [
   // No type on `key`: zxids stay integers (and sort as numbers), names and keys text.
-  (name) => `CREATE TABLE IF NOT EXISTS ${name} (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID`,
-);
+  ...["replication_meta", "replication_peers"].map((name) => `CREATE TABLE IF NOT EXISTS ${name} (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID`),
+  // size and events before the entry's text, so reading them never walks a large value's overflow pages.
+  "CREATE TABLE IF NOT EXISTS replication_log (key PRIMARY KEY, size INTEGER NOT NULL, events TEXT, row TEXT NOT NULL) WITHOUT ROWID",
+];
+
+/** Adds the log's size and events columns to a log made before them (filled from its entries, once). */
+export function migrateReplicationSchema(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(replication_log)").toArray();
+  if (columns.some((c) => c.name === "size")) return;
+  sql.exec("ALTER TABLE replication_log ADD COLUMN size INTEGER");
+  sql.exec("ALTER TABLE replication_log ADD COLUMN events TEXT");
+  sql.exec("UPDATE replication_log SET size = json_extract(row, '$.size'), events = json_extract(row, '$.events')");
+}
 
 /** The key a row's bytes are stored under, as base64 (also sizedEntry/decodeEntry in shard/replicated-tables.ts). */
 export const BYTES = "$bytes";
@@ -58,9 +75,9 @@ const JSON_CODEC: RowCodec = { encode: (row) => JSON.stringify(row), decode: (te
 
 /** A table of rows as text by key (meta, log, peer). */
 export class JsonTable implements SqlTable {
-  private readonly sql: SqlStorage;
-  private readonly name: string;
-  private readonly codec: RowCodec;
+  protected readonly sql: SqlStorage;
+  protected readonly name: string;
+  protected readonly codec: RowCodec;
 
   constructor(sql: SqlStorage, name: string, codec: RowCodec = JSON_CODEC) {
     this.sql = sql;
@@ -94,23 +111,63 @@ export class JsonTable implements SqlTable {
   }
 }
 
+/**
+ * The log: entries as text by zxid, with each entry's size, and its events (JSON) when
+ * `eventsOf` gives them: both read without decoding the entry (trims, counts, a
+ * replica's change log).
+ */
+export class JsonLogTable extends JsonTable implements SqlLogTable {
+  private readonly eventsOf: (entry: AnyLogEntry) => string | null;
+
+  constructor(sql: SqlStorage, codec: RowCodec = BYTES_CODEC, eventsOf: (entry: AnyLogEntry) => string | null = () => null) {
+    super(sql, "replication_log", codec);
+    this.eventsOf = eventsOf;
+  }
+
+  override put(key: RowKey, row: unknown): void {
+    const entry = row as AnyLogEntry;
+    this.sql.exec(
+      `INSERT INTO replication_log (key, size, events, row) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET size = excluded.size, events = excluded.events, row = excluded.row`,
+      key, entry.size, this.eventsOf(entry), this.codec.encode(row),
+    );
+  }
+
+  sizes(after: number | undefined, limit: number): Array<[number, number]> {
+    return this.sql
+      .exec<{ key: number; size: number }>("SELECT key, size FROM replication_log WHERE key > ? ORDER BY key LIMIT ?", after ?? -1, limit)
+      .toArray()
+      .map(({ key, size }) => [key, size]);
+  }
+
+  span(after: number): LogSpan {
+    const { last, entries, bytes } = this.sql
+      .exec<{ last: number | null; entries: number; bytes: number }>("SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ?", after)
+      .one();
+    return { lastZxid: last ?? undefined, entries, bytes };
+  }
+}
+
 /** The core's tables for an object: its own subtree, znode and session tables, and JSON tables for the rest. */
-export function coreTables(sql: SqlStorage, own: { subtree: SqlTable; znode: SqlTable; session: SqlTable; log?: SqlTable }): Record<TableName, SqlTable> {
+export function coreTables(sql: SqlStorage, own: { subtree: SqlTable; znode: SqlTable; session: SqlTable; log?: SqlLogTable }): CoreTables {
   return {
     meta: new JsonTable(sql, "replication_meta"),
     subtree: own.subtree,
-    log: own.log ?? new JsonTable(sql, "replication_log", BYTES_CODEC),
+    log: own.log ?? new JsonLogTable(sql),
     peer: new JsonTable(sql, "replication_peers"),
     znode: own.znode,
     session: own.session,
   };
 }
 
+/** The core's tables as SQLite holds them. */
+export type CoreTables = Record<TableName, SqlTable> & { log: SqlLogTable };
+
 export class SqliteStorage implements Storage {
   private readonly storage: DurableObjectStorage;
   private readonly txn: StorageTxn;
 
-  constructor(storage: DurableObjectStorage, tables: Record<TableName, SqlTable>) {
+  constructor(storage: DurableObjectStorage, tables: CoreTables) {
     this.storage = storage;
     this.txn = {
       get: <R>(table: TableName, key: RowKey) => tables[table].get(key) as R | undefined,
@@ -118,6 +175,8 @@ export class SqliteStorage implements Storage {
       delete: (table, key) => tables[table].delete(key),
       scan: <R>(table: TableName, after: RowKey | undefined, limit: number) => tables[table].scan(after, limit) as Array<[RowKey, R]>,
       deleteAll: (table) => tables[table].deleteAll(),
+      logSizes: (after, limit) => tables.log.sizes(after, limit),
+      logAfter: (after) => tables.log.span(after),
     };
   }
 

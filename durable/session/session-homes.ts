@@ -136,7 +136,13 @@ export class SessionHomes implements HostHomeRouting {
    */
   private async settleAndSet(home: ShardHome, zxid: number, watches: readonly WatchSet[]): Promise<void> {
     const setting = watches.map((w) => ({ ...w, sinceZxid: zxid }));
-    if (!(await this.sync(home, home.at, zxid, setting))) await this.move(home, "leader");
+    const at = home.at;
+    if (!(await this.sync(home, at, zxid, setting))) {
+      await this.move(home, "leader");
+    } else if (home.at !== at && watches.length > 0) {
+      // Home moved while they were being set, and took them along: they go from where they were set.
+      this.removeAt(home, this.copy(at), watches);
+    }
   }
 
   /**

@@ -13,7 +13,7 @@ export class ChangeLog {
   private seq = 0;
   /** The events of the write in progress (each an INSERT's values), inserted when it finishes. */
   private entries: unknown[][] = [];
-  private readonly sql: SqlStorage;
+  protected readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -86,4 +86,29 @@ export class ChangeLog {
     const row = this.sql.exec<{ z: number | null }>("SELECT min(zxid) AS z FROM change_log").one();
     return row.z ?? undefined;
   }
+}
+
+/**
+ * A replica's change log: the events of its log entries, read from the log's events
+ * column (each entry's events as JSON, beside it), not written a second time. So an
+ * applied entry writes its rows and its log entry only, and trimming the entry drops
+ * its events. The same events, in the same order, as its leader's change log.
+ */
+export class ReplicaChangeLog extends ChangeLog {
+  override since(zxid: number, limit = 10_000): GuardedChange[] {
+    return this.sql
+      .exec<{ zxid: number; event: ChangeEventType; path: string; acl: string | null }>(
+        `SELECT log.key AS zxid, json_extract(e.value, '$.event') AS event, json_extract(e.value, '$.path') AS path, json_extract(e.value, '$.acl') AS acl
+         FROM replication_log AS log, json_each(log.events) AS e WHERE log.key > ? AND log.events IS NOT NULL ORDER BY log.key, e.key LIMIT ?`,
+        zxid,
+        limit,
+      )
+      .toArray()
+      .map(({ zxid, event, path, acl }) => ({ zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
+  }
+
+  /** Nothing to drop: an entry's events go with it. */
+  override dropThrough(): void {}
+
+  override dropAll(): void {}
 }

@@ -1,17 +1,14 @@
 /**
- * A replica's log table: putting an entry there (the replica applying its leader's
- * entry) also writes the entry's events to the replica's own change log, in the
- * same transaction as its rows. So a replica's change log is its leader's, event
- * for event, for the watches, blocking reads and event streams it serves.
+ * A replica's log table: each entry it applies is stored with its events (JSON) in
+ * the log's events column, in the same transaction as its rows, and its change log
+ * reads them from there (ReplicaChangeLog): its leader's events, event for event, for
+ * the watches, blocking reads and event streams it serves, at no row of their own.
  */
-import type { RowKey } from "../replication/core/index.ts";
+import type { ChangeLog } from "./change-log.ts";
 import { LogTable, type ShardLogEntry } from "./replicated-tables.ts";
 
 export class ReplicaLogTable extends LogTable {
-  override put(key: RowKey, row: unknown): void {
-    super.put(key, row);
-    const entry = row as ShardLogEntry;
-    for (const { event, path, acl } of entry.events ?? []) this.events.append(entry.zxid, event, path, acl, entry.session, entry.cxid);
-    this.events.finishWrite();
+  constructor(sql: SqlStorage, events: ChangeLog) {
+    super(sql, events, (entry) => ((entry as ShardLogEntry).events?.length ? JSON.stringify((entry as ShardLogEntry).events) : null));
   }
 }

@@ -4,9 +4,9 @@
  * and its closure (closed_sessions); "log" is the core's JSON log, whose trim also
  * drops the trimmed zxids' events from the change log (its index for watches).
  */
-import type { LogEntry, RowKey } from "../replication/core/index.ts";
+import type { AnyLogEntry, LogEntry, RowKey } from "../replication/core/index.ts";
 import { type Acl, type ChangeEventType, base64ToBytes, bytesToBase64, type Outcome } from "../../protocol/index.ts";
-import { BYTES, BYTES_CODEC, JsonTable, type SqlTable } from "../replication/sqlite-storage.ts";
+import { BYTES, BYTES_CODEC, JsonLogTable, type SqlTable } from "../replication/sqlite-storage.ts";
 import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
 
@@ -205,11 +205,12 @@ function decodeEntry(text: string): ShardLogEntry {
 }
 
 /** The core's log; trimming an entry also drops its zxid's events from the change log. */
-export class LogTable extends JsonTable {
+export class LogTable extends JsonLogTable {
   protected readonly events: ChangeLog;
 
-  constructor(sql: SqlStorage, events: ChangeLog) {
-    super(sql, "replication_log", { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: decodeEntry });
+  /** `eventsOf`: an entry's events as stored in the log's events column (a replica's; none at a leader, whose change log holds them). */
+  constructor(sql: SqlStorage, events: ChangeLog, eventsOf?: (entry: AnyLogEntry) => string | null) {
+    super(sql, { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: decodeEntry }, eventsOf);
     this.events = events;
   }
 

@@ -35,9 +35,9 @@ import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
-import { REPLICATION_SCHEMA, type SqlTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
+import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
-import { ChangeLog } from "./change-log.ts";
+import { ChangeLog, ReplicaChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -140,10 +140,10 @@ export class ShardDO extends EdgekeeperObject {
     // tables are made at its first statement: asking one never read from its status creates nothing.
     this.sql = this.replicaOf ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
-    this.log = new ChangeLog(this.sql);
+    // A replica's change log is its log entries' events (ReplicaLogTable keeps them beside each entry).
+    this.log = this.replicaOf ? new ReplicaChangeLog(this.sql) : new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    // A replica's log table also writes each entry it applies to its change log.
     const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
     const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
@@ -1098,8 +1098,10 @@ function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
  * A replica's log table that tells `applied` of each entry put there (the replica
  * applying its leader's entry: snapshots put no log rows), in that transaction.
  */
-function firingOnApply(table: SqlTable, applied: (entry: ShardLogEntry) => void): SqlTable {
+function firingOnApply(table: SqlLogTable, applied: (entry: ShardLogEntry) => void): SqlLogTable {
   return {
+    sizes: (after, limit) => table.sizes(after, limit),
+    span: (after) => table.span(after),
     get: (key) => table.get(key),
     put: (key, row) => {
       table.put(key, row);

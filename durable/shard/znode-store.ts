@@ -36,6 +36,10 @@ export const PAGE_ROWS = 256;
 
 const ZNODE_PLACEHOLDERS = ZNODE_COLUMNS.split(", ").map(() => "?").join(", ");
 
+/** Sets a row's columns that no index holds, where its indexed ones (parent, name, kind, owner) are as given. */
+const UPDATE_UNINDEXED = `UPDATE znodes SET data = ?, data_null = ?, acl = ?, ttl_ms = ?, czxid = ?, mzxid = ?, pzxid = ?, ctime = ?, mtime = ?,
+  version = ?, cversion = ?, aversion = ?, num_children = ? WHERE path = ? AND parent IS ? AND name = ? AND kind = ? AND owner = ?`;
+
 /** A row's values in ZNODE_COLUMNS's order. */
 function columnsOf(row: ZnodeRow): unknown[] {
   return [
@@ -121,8 +125,15 @@ export class ZnodeStore {
     this.sql.exec(`INSERT INTO znodes (${ZNODE_COLUMNS}) VALUES (${ZNODE_PLACEHOLDERS})`, ...columnsOf(row));
   }
 
-  /** Sets a whole row, there or not (a replica applying its leader's row; the counters move by update). */
+  /**
+   * Sets a whole row, there or not (a replica applying its leader's row; the counters
+   * move by update). A row there with the same indexed columns (most writes: setData,
+   * a child's create or delete) gets only its other columns set: setting an indexed
+   * column writes its index row too, even unchanged.
+   */
   put(row: ZnodeRow): void {
+    const [path, parent, name, data, dataNull, acl, kind, owner, ...rest] = columnsOf(row);
+    if (this.sql.exec(UPDATE_UNINDEXED, data, dataNull, acl, ...rest, path, parent, name, kind, owner).rowsWritten > 0) return;
     this.sql.exec(
       `INSERT INTO znodes (${ZNODE_COLUMNS}) VALUES (${ZNODE_PLACEHOLDERS})
        ON CONFLICT (path) DO UPDATE SET ${ZNODE_COLUMNS.split(", ").slice(1).map((c) => `${c} = excluded.${c}`).join(", ")}`,

@@ -109,18 +109,21 @@ describe("a read replica", () => {
     await expectSameRows(pair);
   });
 
-  it("applies its leader's watch events to its own change log", async () => {
+  it("answers its leader's watch events from its own change log", async () => {
     const pair = newPair();
     await ok(pair.leader, ANON, { op: "create", path: "/w" });
     const snapshotAt = await caughtUp(pair);
     await ok(pair.leader, ANON, { op: "create", path: "/w/a", data: bytes("a") });
     await ok(pair.leader, ANON, { op: "setData", path: "/w/a", data: bytes("b") });
+    await ok(pair.leader, ANON, { op: "setACL", path: "/w/a", acl: [{ perms: 31, scheme: "world", id: "anyone" }], version: -1 });
     await ok(pair.leader, ANON, { op: "delete", path: "/w/a" });
     await caughtUp(pair);
-    const events = `SELECT zxid, seq, event, path, node, data, acl FROM change_log WHERE zxid > ${snapshotAt} ORDER BY zxid, seq`;
-    const replicaEvents = await rowsOf(pair.replica, events);
-    expect(replicaEvents.map((e) => e.event)).toEqual(["NodeCreated", "NodeChildrenChanged", "NodeDataChanged", "NodeDeleted", "NodeChildrenChanged"]);
-    expect(replicaEvents).toEqual(await rowsOf(pair.leader, events));
+    const replicaEvents = await pair.replica.changesSince(snapshotAt);
+    expect(replicaEvents.events.map((e) => e.event)).toEqual(["NodeCreated", "NodeChildrenChanged", "NodeDataChanged", "ACLChanged", "NodeDeleted", "NodeChildrenChanged"]);
+    const leaderEvents = await pair.leader.changesSince(snapshotAt);
+    expect(replicaEvents.events).toEqual(leaderEvents.events);
+    // It answers for every zxid after its snapshot, as far as its leader.
+    expect(replicaEvents).toMatchObject({ oldest: snapshotAt + 1, last: leaderEvents.last });
   });
 
   it("never writes: writes sent to it are refused and its rows stay its leader's", async () => {
@@ -194,6 +197,11 @@ describe("a read replica", () => {
     // Caught up, it no longer holds anything back: the next write trims to the bound.
     await ok(pair.leader, ANON, { op: "create", path: "/after" });
     expect((await metaOf(pair.leader)).logEntries).toBe(64);
+    // Its own log keeps the same bound, its count and bytes those of the entries it keeps.
+    await caughtUp(pair);
+    const [kept] = await rowsOf(pair.replica, "SELECT count(*) AS entries, sum(json_extract(row, '$.size')) AS bytes FROM replication_log");
+    expect(kept!.entries).toBe(64);
+    expect(await metaOf(pair.replica)).toMatchObject({ logEntries: 64, logBytes: kept!.bytes });
   });
 
   it("takes a new snapshot when its leader has trimmed past it", async () => {
@@ -248,6 +256,30 @@ describe("a read replica", () => {
     // Each applied write rewrites its znode and logs itself at least.
     expect(after.rowsWritten - before.rowsWritten).toBeGreaterThanOrEqual(2 * writes);
     expect(after.pulls).toBeGreaterThan(before.pulls);
+  });
+
+  it("writes two rows per setData it applies (its znode and its log entry) and, restarted, resumes from its log's head", async () => {
+    const pair = newPair();
+    await ok(pair.leader, ANON, { op: "create", path: "/n", data: bytes("w00") });
+    await caughtUp(pair);
+    const before = (await pair.replica.replicaStatus())!;
+    const writes = 20;
+    // Values of one size: no tree counter moves.
+    for (let i = 0; i < writes; i++) await ok(pair.leader, ANON, { op: "setData", path: "/n", data: bytes(`w${String(i).padStart(2, "0")}`) });
+    const last = await caughtUp(pair);
+    const after = (await pair.replica.replicaStatus())!;
+    expect(after.entriesApplied - before.entriesApplied).toBe(writes);
+    expect(after.rowsWritten - before.rowsWritten).toBe(2 * writes);
+
+    // Its stored meta lags its log's head; a new instance reads the head from the log.
+    const [stored] = await rowsOf(pair.replica, "SELECT json_extract(row, '$.appliedZxid') AS applied FROM replication_meta");
+    expect(Number(stored!.applied)).toBeLessThan(last);
+    await abortReplica(pair);
+    expect(await pair.replica.replicaStatus()).toMatchObject({ appliedZxid: last });
+    await ok(pair.leader, ANON, { op: "setData", path: "/n", data: bytes("end") });
+    await caughtUp(pair);
+    await expectSameRows(pair);
+    expect(await logZxids(pair.replica)).toEqual(Array.from({ length: writes + 1 }, (_, i) => last - writes + 1 + i));
   });
 
   describe("when nobody reads it", () => {

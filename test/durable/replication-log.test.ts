@@ -215,6 +215,23 @@ describe("the trim", () => {
     expect(events[0]!.zxid).toBe(oldest);
   });
 
+  it("at its bound drops one entry per write, its count and bytes matching the entries it keeps", async () => {
+    const { stub } = newShard();
+    // Values of many sizes, so a trim that took a wrong size would show in the bytes.
+    for (let i = 0; i < changeLogWindow + 40; i++) await ok(stub, ANON, { op: "create", path: `/n${i}`, data: bytes("x".repeat(i * 37)) });
+    const last = await lastZxid(stub);
+    const log = await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      const meta = JSON.parse(sql.exec<{ row: string }>("SELECT row FROM replication_meta").one().row) as { logEntries: number; logBytes: number; trimmedZxid: number };
+      const kept = sql.exec<{ entries: number; bytes: number; sizes: number; oldest: number }>(
+        "SELECT count(*) AS entries, sum(json_extract(row, '$.size')) AS bytes, sum(size) AS sizes, min(key) AS oldest FROM replication_log",
+      ).one();
+      return { meta, kept };
+    });
+    expect(log.kept).toEqual({ entries: changeLogWindow, bytes: log.meta.logBytes, sizes: log.meta.logBytes, oldest: last - changeLogWindow + 1 });
+    expect(log.meta).toMatchObject({ logEntries: changeLogWindow, trimmedZxid: last - changeLogWindow });
+  });
+
   it("never passes what a replica still pulling has applied", async () => {
     const { stub } = newShard();
     const held = await lastZxid(stub);
@@ -236,6 +253,32 @@ describe("the trim", () => {
       ...Array.from({ length: 11 }, (_, i) => makeZxid(2, i)),
     ]);
     expect(entryAt(log, makeZxid(2, 0)).kind).toBe("epoch-start");
+  });
+});
+
+describe("a log made before its size and events columns", () => {
+  it("gets them from its entries at the next start, and trims and serves pulls by them", async () => {
+    const { id, stub } = newShard();
+    for (let i = 0; i < 5; i++) await ok(stub, ANON, { op: "create", path: `/old${i}`, data: bytes("x".repeat(i * 100)) });
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
+      sql.exec("DROP TABLE replication_log");
+      sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
+      sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
+      sql.exec("DROP TABLE old_log");
+    });
+    await abortAllDurableObjects();
+    const again = reconnect(id);
+    const sizes = await runInDurableObject(again, (_instance, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM replication_log WHERE size IS NOT json_extract(row, '$.size')").one().n,
+    );
+    expect(sizes).toBe(0);
+    const first = await lastZxid(again);
+    for (let i = 0; i < changeLogWindow; i++) await ok(again, ANON, { op: "create", path: `/new${i}` });
+    const log = await wholeLog(again, first);
+    expect(log).toHaveLength(changeLogWindow);
+    expect((await pull(again, first + 1)).entries[0]!.zxid).toBe(first + 2);
   });
 });
 

@@ -55,11 +55,18 @@ export function znodes(stub: ShardStub): Promise<Record<string, SqlStorageValue>
   return rowsOf(stub, "SELECT * FROM znodes ORDER BY path");
 }
 
-/** The replication meta row (role, applied and trimmed zxids, log size). */
+/**
+ * The replication meta (role, applied and trimmed zxids, log size), as the core reads
+ * it: the stored row with the log entries after its applied zxid counted in (a
+ * replica stores it only when more than its log's head moves).
+ */
 export async function metaOf(stub: ShardStub): Promise<Meta> {
   const [row] = await rowsOf(stub, "SELECT row FROM replication_meta");
   if (!row) expect.fail("no replication meta");
-  return JSON.parse(String(row.row)) as Meta;
+  const meta = JSON.parse(String(row.row)) as Meta;
+  const [logged] = await rowsOf(stub, `SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ${meta.appliedZxid}`);
+  if (logged?.last === null || logged === undefined) return meta;
+  return { ...meta, appliedZxid: Number(logged.last), logEntries: meta.logEntries + Number(logged.entries), logBytes: meta.logBytes + Number(logged.bytes) };
 }
 
 /** The zxids of the log entries an object holds, in order. */

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore,
-  type LeaderRequest, type Meta, type Network, type ReplicationSettings, type ZnodeRow,
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
+  type LeaderRequest, type Network, type ReplicationSettings, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
@@ -37,7 +37,7 @@ function pair() {
 }
 
 const rows = (storage: MemoryStorage) => storage.read((txn) => JSON.stringify([txn.scan<ZnodeRow>("znode", undefined, 1_000), txn.scan("session", undefined, 1_000)]));
-const meta = (storage: MemoryStorage) => storage.read((txn) => txn.get<Meta>("meta", "meta")!);
+const meta = (storage: MemoryStorage) => storage.read((txn) => readMeta(txn)!);
 
 async function catchUp(replica: ReplicaCore, leaderStorage: MemoryStorage, replicaStorage: MemoryStorage): Promise<void> {
   for (let step = 0; step < 100 && (meta(replicaStorage).snapshot || meta(replicaStorage).appliedZxid < meta(leaderStorage).appliedZxid); step++) await replica.step();

@@ -100,6 +100,13 @@ export class MemoryStorage {
         const start = after === undefined ? 0 : table.indexAfter(after, false);
         return table.keys.slice(start, start + limit).map((key): [RowKey, R] => [key, JSON.parse(table.rows.get(key)!) as R]);
       },
+      logSizes: (after, limit) => txn.scan<{ zxid: number; size: number }>("log", after, limit).map(([, entry]) => [entry.zxid, entry.size]),
+      logAfter: (after) => {
+        const table = working.get("log");
+        const keys = table ? table.keys.slice(table.indexAfter(after, false)) : [];
+        const sizes = keys.map((key) => (JSON.parse(table!.rows.get(key)!) as { size: number }).size);
+        return { lastZxid: keys.at(-1) as number | undefined, entries: keys.length, bytes: sizes.reduce((sum, size) => sum + size, 0) };
+      },
     };
     const result = body(txn);
     this.tables = working;

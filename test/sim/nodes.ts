@@ -4,7 +4,7 @@
  * data watches its sessions set (lost in a crash; sessions set them again).
  */
 import {
-  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore,
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
   type LeaderRequest, type LogEntry, type Meta, type ReadResult, type ReplicationSettings, type WriteOp, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { MemoryStorage } from "./memory-storage.ts";
@@ -83,7 +83,7 @@ export abstract class SimNode {
   abstract waitReadable(zxid: number, timeoutMs: number): Promise<boolean>;
 
   meta(): Meta {
-    return this.storage.read((txn) => txn.get<Meta>("meta", "meta")!);
+    return this.storage.read((txn) => readMeta(txn)!);
   }
 
   /** A session (re)sets watches once this node has applied `minZxid`; ones already due fire now. */
@@ -130,7 +130,7 @@ export abstract class SimNode {
   /** The zxid of the first change of the watch's path after its read, from the log, or else from the row. */
   private changeSince(watch: SimWatch): number | undefined {
     return this.storage.read((txn) => {
-      const meta = txn.get<Meta>("meta", "meta")!;
+      const meta = readMeta(txn)!;
       if (meta.trimmedZxid <= watch.zxid) {
         let after = watch.zxid;
         for (;;) {

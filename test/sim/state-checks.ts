@@ -5,7 +5,7 @@
  * its leader's.
  */
 import { zxidEpoch } from "../../protocol/index.ts";
-import { slowestLiveReplica, type LogEntry, type Meta, type ReplicationSettings, type RowKey, type StorageTxn, type TableName } from "../../durable/replication/core/index.ts";
+import { readMeta, slowestLiveReplica, type LogEntry, type ReplicationSettings, type RowKey, type StorageTxn, type TableName } from "../../durable/replication/core/index.ts";
 import type { Violation } from "./history.ts";
 import type { MemoryStorage } from "./memory-storage.ts";
 
@@ -25,7 +25,7 @@ function allRows(txn: StorageTxn, table: TableName): Map<RowKey, string> {
 /** Each acknowledged write's zxid is committed at the leader, and its log entry (if kept) is that write's. */
 export function checkAcknowledged(leader: MemoryStorage, acknowledged: Array<{ zxid: number; session: number; cxid: number; path: string }>): Violation[] {
   return leader.read((txn) => {
-    const meta = txn.get<Meta>("meta", "meta")!;
+    const meta = readMeta(txn)!;
     const found: Violation[] = [];
     for (const ack of acknowledged) {
       if (ack.zxid > meta.appliedZxid) {
@@ -58,7 +58,7 @@ export function checkSameRows(leader: MemoryStorage, replica: MemoryStorage, nam
 
 /** Every entry a replica logged is the leader's entry at that zxid (where the leader still has it). */
 export function checkLogPrefix(leader: MemoryStorage, replica: MemoryStorage, name: string): Violation[] {
-  const leaderMeta = leader.read((txn) => txn.get<Meta>("meta", "meta")!);
+  const leaderMeta = leader.read((txn) => readMeta(txn)!);
   const leaderLog = leader.read((txn) => allRows(txn, "log"));
   const replicaLog = replica.read((txn) => allRows(txn, "log"));
   const found: Violation[] = [];
@@ -72,7 +72,7 @@ export function checkLogPrefix(leader: MemoryStorage, replica: MemoryStorage, na
 /** Checked at every leader commit: the log still holds every entry a live replica has not applied. */
 export function checkTrimmedBehindReplicas(leader: MemoryStorage, now: number, settings: ReplicationSettings): Violation[] {
   return leader.read((txn) => {
-    const meta = txn.get<Meta>("meta", "meta")!;
+    const meta = readMeta(txn)!;
     const slowest = slowestLiveReplica(txn, now, settings);
     return meta.trimmedZxid > slowest ? [violation(`the leader trimmed through ${meta.trimmedZxid.toString(16)}, past a live replica at ${slowest.toString(16)}`)] : [];
   });

@@ -79,7 +79,8 @@ function order(socket: SessionSocket, sid: number, xid: number, path: string): {
 /**
  * The test's hold on session hosts' calls to a replica (ShardRouter's copies patched
  * while a test runs, so a host restarted meanwhile is held too): a syncHost setting a
- * watch on `holdPath`, or a read of it, has its answer held until `release`; a read of
+ * watch on `holdPath` (its answer, or with `holdBeforeSending` the call itself), or a
+ * read of it, has its answer held until `release`; a read of
  * `notReadyPath` is answered "not ready" (as a replica fallen behind), and with
  * `settleNotReady` so is every syncHost setting no watch (a settle).
  */
@@ -87,6 +88,8 @@ interface ReplicaHold {
   holdPath?: string;
   notReadyPath?: string;
   settleNotReady?: boolean;
+  /** A held syncHost is held before it is sent, not after its answer. */
+  holdBeforeSending?: boolean;
   reached: boolean;
   release?: () => void;
 }
@@ -113,8 +116,10 @@ async function holdingReplicaCalls(hold: ReplicaHold, test: () => Promise<void>)
       syncHost: async (...args) => {
         const watches = args[4] as HostWatch[];
         if (hold.settleNotReady && watches.length === 0) return NOT_READY;
+        const holding = watches.some((w) => w.path === hold.holdPath);
+        if (holding && hold.holdBeforeSending) await held(hold);
         const answer = await stub.syncHost!(...args);
-        if (watches.some((w) => w.path === hold.holdPath)) await held(hold);
+        if (holding && !hold.holdBeforeSending) await held(hold);
         return answer;
       },
       replicaHostExecute: async (...args) => {
@@ -280,7 +285,8 @@ describe("a session's reads and watches at its region's replica", () => {
     ]);
   }, TEST_MS);
 
-  it("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches", async () => {
+  // The syncHost setting the watch reaches the replica before the move's removals there, or is held on its way until after them.
+  it.each([["reaches the replica first", false], ["reaches the replica after the move", true]])("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches (its syncHost %s)", async (_, sentAfter) => {
     const zk = new HttpClient();
     await zk.mustCreate("/held", { data: "0" });
     await zk.mustCreate("/other", { data: "0" });
@@ -290,7 +296,7 @@ describe("a session's reads and watches at its region's replica", () => {
     await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
     const b = await apacSession(zk.namespace);
     const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
-    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", holdBeforeSending: sentAfter as boolean, reached: false };
     await holdingReplicaCalls(hold, async () => {
       // A linearizable watching read is served by the leader; its watch is set at home
       // (syncHost at the replica), whose answer the test holds.
@@ -301,11 +307,11 @@ describe("a session's reads and watches at its region's replica", () => {
       await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
       await runInDurableObject(hostStub, () => hold.release!());
       expect(await a.socket.response(a.sid, xid)).toMatchObject({ ok: true });
+      // The old home keeps none of the host's watches (removed best effort, so eventually).
+      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
       await setData(zk, "/held", "1");
       await eventually("the held read's watch fires", async () => a.socket.events(a.sid).some(([, path]) => path === "/held"));
       expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
-      // The old home keeps none of the host's watches (removed best effort, so eventually).
-      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
     });
   }, TEST_MS);
 

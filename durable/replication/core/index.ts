@@ -4,7 +4,7 @@
  * test/sim/ drives LeaderCore and ReplicaCore over memory. See
  * docs/architecture.md, "Replication core".
  */
-export type { Clock, Network, Random, RowKey, Storage, StorageTxn, TableName } from "./ports.ts";
+export type { Clock, LogSpan, Network, Random, RowKey, Storage, StorageTxn, TableName } from "./ports.ts";
 export type { AnyLogEntry, Effect, LogEntry, Meta, PeerRow, Reply, Role, SessionRow, SnapshotCursor, SnapshotProgress, WriteOp, ZnodeRow } from "./rows.ts";
 export type { Fenced, LeaderRequest, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 export type { CommitListener } from "./commit-signal.ts";
@@ -12,4 +12,4 @@ export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settin
 export { LeaderCore, LeaderLog, type ReadResult, type Sequenced } from "./leader.ts";
 export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
-export { slowestLiveReplica } from "./log.ts";
+export { readMeta, slowestLiveReplica } from "./log.ts";

@@ -8,7 +8,7 @@ import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
-import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, trimLog, writeMeta } from "./log.ts";
+import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
@@ -133,7 +133,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** The object's role as its storage says, undefined for an object that has none yet (new). */
   role(): Meta["role"] | undefined {
-    return this.readOnly((txn) => readMeta(txn)?.role);
+    return this.readOnly((txn) => storedMeta(txn)?.role);
   }
 
   private readOnly<T>(body: (txn: StorageTxn) => T): T {
@@ -142,7 +142,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** Whether storage says this object may write and answer linearizable reads now (undefined) or not (why). */
   fenced(): Fenced | undefined {
-    return this.readOnly((txn) => fencedBy(readMeta(txn)));
+    return this.readOnly((txn) => fencedBy(storedMeta(txn)));
   }
 
   /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
@@ -190,7 +190,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
       const logId = leaderLogId(txn, meta, this.random);
-      const known = request.fromZxid === meta.trimmedZxid || txn.get<E>("log", request.fromZxid) !== undefined;
+      // Whether the log holds fromZxid, by its key alone (an entry is not decoded for it).
+      const known = request.fromZxid === meta.trimmedZxid || txn.logSizes(request.fromZxid - 1, 1)[0]?.[0] === request.fromZxid;
       if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       this.notePeer(txn, request.replica, request.fromZxid);
       return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid, logId };

@@ -7,8 +7,44 @@ import type { StorageTxn } from "./ports.ts";
 import { META_KEY, type AnyLogEntry, type Effect, type Meta, type PeerRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 
+/**
+ * Meta as it stands. A leader stores it with every entry; a replica only when more
+ * than its log's head moves (storeAppliedMeta), so a replica's is the stored row with
+ * the entries logged after its appliedZxid counted in (one read of their keys and
+ * sizes): its applied zxid is its log's last key, committed with the rows it applied.
+ */
 export function readMeta(txn: StorageTxn): Meta | undefined {
+  const stored = storedMeta(txn);
+  return stored?.role === "replica" ? withLoggedEntries(txn, stored) : stored;
+}
+
+/** Meta as stored: its role, epochs and trim point are current, its log head and size may lag (readMeta). */
+export function storedMeta(txn: StorageTxn): Meta | undefined {
   return txn.get<Meta>("meta", META_KEY);
+}
+
+function withLoggedEntries(txn: StorageTxn, meta: Meta): Meta {
+  const logged = txn.logAfter(meta.appliedZxid);
+  if (logged.lastZxid === undefined) return meta;
+  return Object.assign(meta, { appliedZxid: logged.lastZxid, logEntries: meta.logEntries + logged.entries, logBytes: meta.logBytes + logged.bytes });
+}
+
+/**
+ * Entries a replica logs before it stores meta again: readMeta counts the ones after
+ * the stored meta in, so this bounds what it reads, and a replica's applied entry
+ * otherwise writes its rows and its log entry only.
+ */
+export const ENTRIES_PER_META_WRITE = 1024;
+
+/**
+ * Stores meta after a replica applied entries only when it moved beyond its log's
+ * head and size (readMeta derives those): a new epoch, a trim, or
+ * ENTRIES_PER_META_WRITE entries since it was last stored.
+ */
+export function storeAppliedMeta(txn: StorageTxn, meta: Meta): void {
+  const stored = storedMeta(txn);
+  const moved = !stored || meta.epoch !== stored.epoch || meta.trimmedZxid !== stored.trimmedZxid;
+  if (moved || meta.logEntries - stored.logEntries >= ENTRIES_PER_META_WRITE) writeMeta(txn, meta);
 }
 
 export function writeMeta(txn: StorageTxn, meta: Meta): void {
@@ -89,11 +125,13 @@ export function overBounds(meta: Meta, settings: ReplicationSettings): boolean {
  */
 export function trimLog(txn: StorageTxn, meta: Meta, settings: ReplicationSettings, keepAfter: number): void {
   while (overBounds(meta, settings)) {
-    const oldest = txn.scan<AnyLogEntry>("log", undefined, 1)[0];
-    if (!oldest || oldest[1].zxid > keepAfter) return;
-    txn.delete("log", oldest[0]);
-    meta.trimmedZxid = oldest[1].zxid;
+    // Keys and sizes only: an entry is never decoded to be dropped.
+    const [oldest] = txn.logSizes(undefined, 1);
+    if (!oldest || oldest[0] > keepAfter) return;
+    const [zxid, size] = oldest;
+    txn.delete("log", zxid);
+    meta.trimmedZxid = zxid;
     meta.logEntries -= 1;
-    meta.logBytes -= oldest[1].size;
+    meta.logBytes -= size;
   }
 }

@@ -21,6 +21,21 @@ export interface StorageTxn {
   /** Rows with a key greater than `after` (all when undefined), ascending, at most `limit`. */
   scan<R>(table: TableName, after: RowKey | undefined, limit: number): Array<[RowKey, R]>;
   deleteAll(table: TableName): void;
+  /**
+   * The log's entries after `after` (all when undefined), ascending, at most `limit`,
+   * as zxid and size only: what trimming and pulls need, without reading whole entries
+   * (values of up to 1 MiB each).
+   */
+  logSizes(after: number | undefined, limit: number): Array<[zxid: number, size: number]>;
+  /** The log's entries after `after`: the last one's zxid (undefined: none), how many, and their sizes' sum. */
+  logAfter(after: number): LogSpan;
+}
+
+/** A run of log entries: its last zxid (undefined when empty), its length and bytes. */
+export interface LogSpan {
+  lastZxid: number | undefined;
+  entries: number;
+  bytes: number;
 }
 
 /**

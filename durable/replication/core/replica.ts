@@ -9,7 +9,7 @@
 import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { freshMeta, type ReadResult } from "./leader.ts";
-import { appendEntry, applyEffects, followsInOrder, readMeta, trimLog, writeMeta } from "./log.ts";
+import { appendEntry, applyEffects, followsInOrder, readMeta, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
 import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Network, Random, Storage } from "./ports.ts";
 import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
@@ -127,7 +127,7 @@ export class ReplicaCore {
       }
       if (done.length === 0) return done;
       trimLog(txn, meta, this.settings, meta.appliedZxid);
-      writeMeta(txn, meta);
+      storeAppliedMeta(txn, meta);
       return done;
     });
     this.commits.committed(applied);
