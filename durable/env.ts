@@ -48,6 +48,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICATION_PAGE_BYTES?: string;
   /** How long a replica's pull at the head of its shard's log waits for the next write (default 10,000 ms). */
   EDGEKEEPER_REPLICATION_LONG_POLL_MS?: string;
+  /** Pulls a replica keeps at its leader at once (default 8, 1-64). */
+  EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT?: string;
   /** A replica that has not pulled for this long no longer holds its leader's log back (default 120,000 ms). */
   EDGEKEEPER_REPLICA_LEASE_MS?: string;
   /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */

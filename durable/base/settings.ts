@@ -65,6 +65,9 @@ export const DEFAULT_MAX_LISTED_CONNECTIONS = 1_000;
 export const DEFAULT_SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 /** A pull at the head of a shard's log waits this long for the next write before answering empty. */
 export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
+/** Pulls a replica keeps at its leader at once (each commit answers one), and the most it may be set to. */
+export const DEFAULT_REPLICATION_PULLS_IN_FLIGHT = 8;
+export const MAX_REPLICATION_PULLS_IN_FLIGHT = 64;
 /** The most bytes of log entries or snapshot rows one pull page carries (at least one is sent). */
 export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;
 /** A read replica's alarm fires this often, to restart its pull loop in a new instance. */
@@ -100,7 +103,7 @@ export interface ObjectSettings {
    * A shard's replication log: kept within EDGEKEEPER_CHANGE_LOG_WINDOW entries and
    * EDGEKEEPER_MAX_CHANGE_LOG_BYTES (never past a live replica), pages of
    * EDGEKEEPER_REPLICATION_PAGE_BYTES, long polls of EDGEKEEPER_REPLICATION_LONG_POLL_MS,
-   * replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
+   * EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT pulls out per replica, replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
    */
   replication: ReplicationSettings;
   /** EDGEKEEPER_REPLICA_WATCHDOG_MS: how often a read replica's alarm checks that its pull loop runs. */
@@ -176,6 +179,7 @@ function replicationSettingsFromEnv(env: EdgekeeperEnv, limits: Limits): Replica
     logMaxBytes: limits.maxChangeLogBytes,
     pageMaxBytes: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PAGE_BYTES", MAX_REPLICATION_PAGE_BYTES), MAX_REPLICATION_PAGE_BYTES),
     longPollMs: positiveSetting(env, "EDGEKEEPER_REPLICATION_LONG_POLL_MS", DEFAULT_REPLICATION_LONG_POLL_MS),
+    pullsInFlight: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT", DEFAULT_REPLICATION_PULLS_IN_FLIGHT), MAX_REPLICATION_PULLS_IN_FLIGHT),
     replicaLeaseMs: positiveSetting(env, "EDGEKEEPER_REPLICA_LEASE_MS", DEFAULT_REPLICATION_SETTINGS.replicaLeaseMs),
   };
 }

@@ -20,7 +20,11 @@ export interface LeaderContact {
 }
 
 export class LeaderLink implements Network {
-  /** The last answer from a leader that was leading (not fenced), if any since this instance started. */
+  /**
+   * Of the answers from a leader that was leading (not fenced) since this instance
+   * started, the one whose pull was sent last (pulls are pipelined: answers may come
+   * out of order, and a pull parked long ago may answer late).
+   */
   latest: LeaderContact | undefined;
   /** Whether the leader's last answer said it no longer leads (freed by an unmount, or fenced); cleared by the caller when it tries again. */
   leaderGone = false;
@@ -40,7 +44,7 @@ export class LeaderLink implements Network {
     const sentAt = this.now();
     const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest);
     const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
-    if (leaderZxid !== undefined) this.latest = { sentAt, leaderZxid };
+    if (leaderZxid !== undefined && sentAt >= (this.latest?.sentAt ?? -Infinity)) this.latest = { sentAt, leaderZxid };
     this.leaderGone = reply.kind === "fenced";
     return reply as A;
   }

@@ -134,7 +134,7 @@ export class ReplicaRunner {
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
   }
 
-  /** Stops pulling (the loop ends after its current request) and clears the alarm; the rows stay for the next read. */
+  /** Stops pulling (the loop ends at the next answer to one of its pulls) and clears the alarm; the rows stay for the next read. */
   private async stop(): Promise<void> {
     this.wanted = false;
     await this.options.alarms.deleteAlarm();
@@ -148,28 +148,10 @@ export class ReplicaRunner {
   async readiness(at: ReplicaReadAt): Promise<Readiness> {
     if (!Number.isSafeInteger(at?.minZxid) || at.minZxid < 0) throw new KeeperError("BadArguments", "a replica read names the zxid it must show (a whole number, 0 or more)");
     await this.resume();
-    const applied = await this.waitApplied(at.minZxid, Number.isFinite(at.waitMs) ? Math.max(0, at.waitMs) : 0);
+    const applied = await this.core.waitApplied(at.minZxid, Number.isFinite(at.waitMs) ? Math.max(0, at.waitMs) : 0);
     const msSinceContact = this.msSinceContact();
     const fresh = at.maxStalenessMs === undefined || (msSinceContact !== null && msSinceContact <= at.maxStalenessMs);
     return { ready: applied && fresh, appliedZxid: this.applied().appliedZxid, msSinceContact };
-  }
-
-  /**
-   * Waits until reads can be served at `zxid` (applied it, and past any snapshot's
-   * end), or `waitMs` passes; says which. As ReplicaCore.waitApplied, but its timer
-   * is cleared once a commit wakes it, so no timer outlives the read.
-   */
-  private async waitApplied(zxid: number, waitMs: number): Promise<boolean> {
-    const deadline = this.now() + waitMs;
-    for (;;) {
-      const { appliedZxid, readableZxid } = this.applied();
-      if (appliedZxid >= Math.max(zxid, readableZxid)) return true;
-      const left = deadline - this.now();
-      if (left <= 0) return false;
-      let timer: ReturnType<typeof setTimeout> | null = null;
-      await Promise.race([this.core.commits.next(), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
-      clearTimeout(timer);
-    }
   }
 
   /** The applied zxid, the zxid reads wait for (a snapshot's end), and whether a snapshot is in progress, from storage. */

@@ -173,7 +173,7 @@ describe("pulls", () => {
   it("at the head answer empty once the long poll ends", async () => {
     const { stub } = newShard();
     const head = await lastZxid(stub);
-    expect(await pull(stub, head)).toEqual({ kind: "entries", entries: [], leaderZxid: head, logId: expect.any(String) });
+    expect(await pull(stub, head)).toEqual({ kind: "entries", afterZxid: head, entries: [], leaderZxid: head, logId: expect.any(String) });
   });
 
   it("from a zxid the log no longer holds ask for a snapshot, served in pages", async () => {

@@ -7,9 +7,11 @@ import {
   DEFAULT_CONTAINER_REAP_MS,
   DEFAULT_MAX_MOUNTS,
   DEFAULT_REPLICATION_LONG_POLL_MS,
+  DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
   DEFAULT_SOCKET_LIMITS,
   DEFAULT_TICK_MS,
   MAX_REPLICATION_PAGE_BYTES,
+  MAX_REPLICATION_PULLS_IN_FLIGHT,
   settingsFromEnv,
 } from "../../durable/base/settings.ts";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
@@ -60,11 +62,14 @@ describe("object settings", () => {
       logMaxBytes: DEFAULT_LIMITS.maxChangeLogBytes,
       pageMaxBytes: MAX_REPLICATION_PAGE_BYTES,
       longPollMs: DEFAULT_REPLICATION_LONG_POLL_MS,
+      pullsInFlight: DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
     });
     const set = settingsFromEnv(
       envOf({ EDGEKEEPER_CHANGE_LOG_WINDOW: "50", EDGEKEEPER_REPLICATION_PAGE_BYTES: String(8 * 1024 * 1024), EDGEKEEPER_REPLICATION_LONG_POLL_MS: "250", EDGEKEEPER_REPLICA_LEASE_MS: "9000" }),
     );
     expect(set.replication).toMatchObject({ logMaxEntries: 50, pageMaxBytes: MAX_REPLICATION_PAGE_BYTES, longPollMs: 250, replicaLeaseMs: 9000 });
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PAGE_BYTES: "4096" })).replication.pageMaxBytes).toBe(4096);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "2" })).replication.pullsInFlight).toBe(2);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "1000" })).replication.pullsInFlight).toBe(MAX_REPLICATION_PULLS_IN_FLIGHT);
   });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_REPLICATION_SETTINGS, LeaderCore, type LogEntry, type Meta, typ
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 
-const clock = { now: () => 1_000, sleep: () => Promise.resolve() };
+const clock = { now: () => 1_000, sleep: () => ({ elapsed: Promise.resolve(), cancel: () => undefined }) };
 
 function leaderWith(settings: Partial<ReplicationSettings> = {}) {
   const storage = new MemoryStorage();

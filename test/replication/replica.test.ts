@@ -12,7 +12,7 @@ import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 
 const settings: ReplicationSettings = { ...DEFAULT_REPLICATION_SETTINGS, logMaxEntries: 8, pageMaxBytes: 600, longPollMs: 0 };
-const clock = { now: () => 1_000, sleep: () => Promise.resolve() };
+const clock = { now: () => 1_000, sleep: () => ({ elapsed: Promise.resolve(), cancel: () => undefined }) };
 const random = { next: () => 0.5 };
 
 /** The wire to whichever leader `current` answers, messages copied as JSON (as an RPC would). */

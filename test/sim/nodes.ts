@@ -156,7 +156,7 @@ export class LeaderNode extends SimNode {
 
   protected boot(): void {
     // The seeded PRNG makes its log's identity, so a seed replays exactly.
-    const core = new LeaderCore(this.storage.handle(this.incarnation), this.clock(), this.env.settings, undefined, this.env.prng);
+    const core = new LeaderCore(this.storage.handle(this.incarnation), this.env.scheduler.clockFor(this.incarnation), this.env.settings, undefined, this.env.prng);
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
     core.commits.listen(() => this.env.leaderCommitted());
@@ -187,12 +187,6 @@ export class LeaderNode extends SimNode {
   protected guessesFor(): boolean {
     return false;
   }
-
-  private clock() {
-    const owner = this.incarnation;
-    const scheduler = this.env.scheduler;
-    return { now: () => scheduler.now, sleep: (ms: number) => scheduler.sleep(ms, owner) };
-  }
 }
 
 export class ReplicaNode extends SimNode {
@@ -209,7 +203,7 @@ export class ReplicaNode extends SimNode {
     const { scheduler, network, prng } = this.env;
     const core = new ReplicaCore(this.name, this.leader, {
       storage: this.storage.handle(owner),
-      clock: { now: () => scheduler.now, sleep: (ms) => scheduler.sleep(ms, owner) },
+      clock: scheduler.clockFor(owner),
       random: prng,
       network: { request: (peer, message) => network.request(this.name, owner, peer, message) },
     }, this.env.settings);
@@ -239,6 +233,7 @@ export const SIM_SETTINGS: ReplicationSettings = {
   logMaxBytes: 96 * 1024,
   pageMaxBytes: 2 * 1024,
   longPollMs: 200,
+  pullsInFlight: 3,
   replicaLeaseMs: 10_000,
   retryMs: 50,
 };

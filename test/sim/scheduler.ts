@@ -3,6 +3,7 @@
  * node's incarnation); a crashed owner's events never run, which is how a crash at
  * any await abandons everything the incarnation was waiting for.
  */
+import type { Clock } from "../../durable/replication/core/index.ts";
 
 /** Something whose events run only while it lives: a node's incarnation, or a client. */
 export interface Owner {
@@ -32,6 +33,18 @@ export class Scheduler {
   /** A promise resolved `ms` from now, unless the owner dies first (then never). */
   sleep(ms: number, owner: Owner): Promise<void> {
     return new Promise((resolve) => this.after(ms, owner, resolve));
+  }
+
+  /** The core's Clock for `owner`: logical time, and sleeps that end with the owner or when cancelled. */
+  clockFor(owner: Owner): Clock {
+    return {
+      now: () => this.now,
+      sleep: (ms) => {
+        let cancelled = false;
+        const sleeper: Owner = { get alive() { return owner.alive && !cancelled; } };
+        return { elapsed: this.sleep(ms, sleeper), cancel: () => (cancelled = true) };
+      },
+    };
   }
 
   /** Runs events in (time, order) until `done()` or the queue is empty; microtasks settle after each event. */

@@ -4,7 +4,7 @@
  * test/sim/ drives LeaderCore and ReplicaCore over memory. See
  * docs/architecture.md, "Replication core".
  */
-export type { Clock, LogSpan, Network, Random, RowKey, Storage, StorageTxn, TableName } from "./ports.ts";
+export type { Clock, LogSpan, Network, Random, RowKey, Sleep, Storage, StorageTxn, TableName } from "./ports.ts";
 export type { AnyLogEntry, Effect, LogEntry, Meta, PeerRow, Reply, Role, SessionRow, SnapshotCursor, SnapshotProgress, WriteOp, ZnodeRow } from "./rows.ts";
 export type { Fenced, LeaderRequest, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 export type { CommitListener } from "./commit-signal.ts";

@@ -7,12 +7,14 @@
 import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
+import { PullStreams } from "./pull-streams.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
+import { waitAtMost } from "./wait.ts";
 
 /** What a read returns: the row (undefined when absent) and the zxid of the state it shows. */
 export interface ReadResult {
@@ -55,6 +57,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   protected readonly clock: Clock;
   private readonly settings: ReplicationSettings;
   private readonly sizeOf: (value: unknown) => number;
+  private readonly pulls = new PullStreams();
   private readonly random: Random;
 
   constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes, random: Random = { next: Math.random }) {
@@ -63,6 +66,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     this.settings = settings;
     this.sizeOf = sizeOf;
     this.random = random;
+    this.commits.listen(() => this.pulls.wakeNewest());
   }
 
   /**
@@ -176,25 +180,38 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     return done;
   }
 
-  /** Entries after the replica's zxid; at the head, waits (up to longPollMs) for the next commit. */
+  /**
+   * Entries after the replica's zxid (a pipelined pull: after those its replica was
+   * last answered with); at the head, waits up to longPollMs for a commit that is
+   * its turn (each commit answers the newest parked pull of each replica).
+   */
   async pull(request: PullRequest): Promise<PullReply<E>> {
-    const first = this.pullNow(request);
-    if (first.kind !== "entries" || first.entries.length > 0) return first;
-    const nextCommit = this.commits.next();
-    await Promise.race([nextCommit, this.clock.sleep(this.settings.longPollMs)]);
-    return this.pullNow(request);
+    const deadline = this.clock.now() + this.settings.longPollMs;
+    // The replica's progress is noted as the pull arrives: once woken it says nothing newer
+    // (and a replica gone meanwhile, its pulls still parked, must not seem to be pulling).
+    for (let arrived = true; ; arrived = false) {
+      const reply = this.pullNow(request, arrived);
+      const left = deadline - this.clock.now();
+      if (reply.kind !== "entries" || reply.entries.length > 0 || left <= 0) return reply;
+      const parked = this.pulls.park(request.replica);
+      await waitAtMost(this.clock, parked.woken, left);
+      parked.leave();
+    }
   }
 
-  private pullNow(request: PullRequest): PullReply<E> {
+  private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
       const logId = leaderLogId(txn, meta, this.random);
-      // Whether the log holds fromZxid, by its key alone (an entry is not decoded for it).
-      const known = request.fromZxid === meta.trimmedZxid || txn.logSizes(request.fromZxid - 1, 1)[0]?.[0] === request.fromZxid;
-      if (!known || request.fromZxid > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
-      this.notePeer(txn, request.replica, request.fromZxid);
-      return { kind: "entries", entries: entriesAfter(txn, request.fromZxid, request.maxBytes) as E[], leaderZxid: meta.appliedZxid, logId };
+      const start = this.pulls.startOf(request);
+      // Whether the log holds the start, by its key alone (an entry is not decoded for it).
+      const known = start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
+      if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
+      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
+      const entries = entriesAfter(txn, start, request.maxBytes) as E[];
+      if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
+      return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid, logId };
     });
   }
 
@@ -213,6 +230,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
 
   /** A replica destroyed for good no longer holds the log back. */
   forgetReplica(name: string): void {
+    this.pulls.forget(name);
     this.storage.transact((txn) => txn.delete("peer", name));
   }
 

@@ -1,12 +1,17 @@
 /** What a replica asks its leader, and the answers: the wire between two shard objects. */
 import type { AnyLogEntry, LogEntry, SnapshotCursor } from "./rows.ts";
 
-/** Entries after `fromZxid`, which also tells the leader the replica has applied through it. */
+/**
+ * Entries after `fromZxid`, which also tells the leader the replica has applied
+ * through it. A `pipelined` pull, sent while others are out, asks instead for the
+ * entries after those the leader last answered this replica with (pull-streams.ts).
+ */
 export interface PullRequest {
   type: "pull";
   replica: string;
   fromZxid: number;
   maxBytes: number;
+  pipelined?: boolean;
 }
 
 /**
@@ -15,7 +20,12 @@ export interface PullRequest {
  * nothing from another log than the one its rows came from.
  */
 export type PullReply<E extends AnyLogEntry = LogEntry> =
-  | { kind: "entries"; entries: E[]; leaderZxid: number; logId: string }
+  /**
+   * The leader's log after `afterZxid` (its request's fromZxid, or for a pipelined
+   * pull where the last answer ended): the replica applies it only once it has
+   * applied `afterZxid`, since across an epoch's end no zxid says what came before.
+   */
+  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number; logId: string }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;

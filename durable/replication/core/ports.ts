@@ -51,10 +51,17 @@ export interface Storage {
   read?<T>(body: (txn: StorageTxn) => T): T;
 }
 
+/** A wait that can be called off: `elapsed` resolves after its time unless `cancel` came first (then never). */
+export interface Sleep {
+  elapsed: Promise<void>;
+  /** Frees the timer (a wait that lost a race must not hold one until it fires). */
+  cancel(): void;
+}
+
 /** Time and waiting. A crash at any await abandons the wait. */
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  sleep(ms: number): Sleep;
 }
 
 /** Uniform in [0, 1). */

@@ -14,6 +14,7 @@ import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./m
 import type { Clock, Network, Random, Storage } from "./ports.ts";
 import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
+import { waitAtMost } from "./wait.ts";
 
 /** A read the replica cannot serve yet: it has applied only `appliedZxid`. */
 export interface Behind {
@@ -60,15 +61,17 @@ export class ReplicaCore {
   }
 
   /**
-   * Pulls and applies while `keepRunning` says so (checked before each step), or until
+   * Pulls and applies while `keepRunning` says so (checked at each answer), or until
    * the object is gone (a crash abandons it at an await; the next instance resumes).
    */
   async run(keepRunning: () => boolean = () => true): Promise<void> {
     while (keepRunning()) {
       try {
-        await this.step();
+        const meta = this.meta();
+        if (meta.snapshot) await this.snapshotStep(meta.snapshot);
+        else await this.follow(keepRunning);
       } catch {
-        await this.ports.clock.sleep(this.settings.retryMs * (0.5 + this.ports.random.next()));
+        await this.ports.clock.sleep(this.settings.retryMs * (0.5 + this.ports.random.next())).elapsed;
       }
     }
   }
@@ -77,11 +80,79 @@ export class ReplicaCore {
   async step(): Promise<void> {
     const meta = this.meta();
     if (meta.snapshot) return this.snapshotStep(meta.snapshot);
-    const request: PullRequest = { type: "pull", replica: this.name, fromZxid: meta.appliedZxid, maxBytes: this.settings.pageMaxBytes };
-    const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, request);
+    const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, this.pullRequest(false));
+    this.take(reply);
+  }
+
+  /**
+   * Keeps `pullsInFlight` pulls at the leader, sending the next as each is answered,
+   * so a commit's entry leaves the leader at once. Ends (resolved) when one answers
+   * that a snapshot is needed or `keepRunning` says stop, and fails when one fails or
+   * the leader no longer leads; the pulls still out are applied if they come back
+   * (unless stopped).
+   * The first pull, and the first after a gap (an answer lost, duplicated or
+   * reordered), is plain, from the applied zxid; the others pipelined.
+   */
+  private follow(keepRunning: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let out = 0;
+      let plain = true;
+      let ended = false;
+      const end = (error?: unknown) => {
+        if (ended) return;
+        ended = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const answered = (reply: PullReply) => {
+        out--;
+        // A stopped replica's rows stay as they are: an answer that comes after is dropped.
+        if (ended && !keepRunning()) return;
+        try {
+          const taken = this.take(reply, !ended);
+          if (taken === "gap") plain = true;
+          if (taken === "snapshot" || !keepRunning()) end();
+        } catch (error) {
+          end(error);
+        }
+        send();
+      };
+      const send = () => {
+        while (!ended && out < this.settings.pullsInFlight) {
+          out++;
+          const request = this.pullRequest(!plain);
+          plain = false;
+          this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(answered, (error: unknown) => {
+            out--;
+            end(error);
+          });
+        }
+      };
+      send();
+    });
+  }
+
+  private pullRequest(pipelined: boolean): PullRequest {
+    const request: PullRequest = { type: "pull", replica: this.name, fromZxid: this.meta().appliedZxid, maxBytes: this.settings.pageMaxBytes };
+    return pipelined ? { ...request, pipelined } : request;
+  }
+
+  /**
+   * Acts on a pull's answer: applies its entries ("gap" when the page starts past
+   * what is applied, some entries could not follow it, or an empty answer shows the
+   * leader ahead: a plain pull must refetch), or starts a snapshot when the leader no
+   * longer holds what follows or its log is another (unless `current` is false: a
+   * late answer to a loop that ended), or throws when the leader no longer leads.
+   */
+  private take(reply: PullReply, current = true): "applied" | "gap" | "snapshot" {
     if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
-    if (reply.kind === "snapshot-needed" || this.fromAnotherLog(reply.logId)) return this.restartSnapshot();
-    this.apply(reply.entries);
+    if (reply.kind === "snapshot-needed" || this.fromAnotherLog(reply.logId)) {
+      if (current) this.restartSnapshot();
+      return "snapshot";
+    }
+    const applied = this.apply(reply.afterZxid, reply.entries);
+    const last = reply.entries.at(-1)?.zxid ?? reply.leaderZxid;
+    return last > applied ? "gap" : "applied";
   }
 
   /** A sequential read: served once this replica has applied `minZxid` (the session's bookmark). */
@@ -100,7 +171,7 @@ export class ReplicaCore {
       if (this.readableAt(zxid)) return true;
       const left = deadline - this.ports.clock.now();
       if (left <= 0) return false;
-      await Promise.race([this.commits.next(), this.ports.clock.sleep(left)]);
+      await waitAtMost(this.ports.clock, this.commits.next(), left);
     }
   }
 
@@ -113,11 +184,17 @@ export class ReplicaCore {
     return this.ports.storage.transact((txn) => readMeta(txn)!);
   }
 
-  /** Applies the entries that follow what is applied, in order; a gap ends the page (the next pull refetches). */
-  private apply(entries: LogEntry[]): void {
-    const applied = this.ports.storage.transact((txn) => {
+  /**
+   * Applies the entries of a page of the log after `afterZxid` that follow what is
+   * applied, in order; none while a snapshot is taken, or when the page starts past
+   * what is applied (it follows a page that never came: lost, or still travelling).
+   * A gap ends the page (a plain pull refetches). Returns the applied zxid.
+   */
+  private apply(afterZxid: number, entries: LogEntry[]): number {
+    const { applied, done } = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
+      if (meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
       for (const entry of entries) {
         if (entry.zxid <= meta.appliedZxid) continue;
         if (!followsInOrder(meta.appliedZxid, entry)) break;
@@ -125,12 +202,14 @@ export class ReplicaCore {
         meta.epoch = entry.epoch;
         done.push(entry);
       }
-      if (done.length === 0) return done;
-      trimLog(txn, meta, this.settings, meta.appliedZxid);
-      storeAppliedMeta(txn, meta);
-      return done;
+      if (done.length > 0) {
+        trimLog(txn, meta, this.settings, meta.appliedZxid);
+        storeAppliedMeta(txn, meta);
+      }
+      return { applied: meta.appliedZxid, done };
     });
-    this.commits.committed(applied);
+    this.commits.committed(done);
+    return applied;
   }
 
   /**

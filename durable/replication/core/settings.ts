@@ -8,6 +8,8 @@ export interface ReplicationSettings {
   pageMaxBytes: number;
   /** How long a pull at the head of the log waits for the next commit. */
   longPollMs: number;
+  /** Pulls a replica keeps at its leader at once, so each commit leaves at once rather than waiting for a pull's return. */
+  pullsInFlight: number;
   /** A replica that has not pulled for this long no longer holds the log back (it resyncs by snapshot). */
   replicaLeaseMs: number;
   /** A replica's wait before pulling again after a failed pull. */
@@ -19,6 +21,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   logMaxBytes: 8 * 1024 * 1024,
   pageMaxBytes: 1024 * 1024,
   longPollMs: 30_000,
+  pullsInFlight: 8,
   replicaLeaseMs: 120_000,
   retryMs: 1_000,
 };

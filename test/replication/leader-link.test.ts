@@ -1,0 +1,28 @@
+/**
+ * The replica's link to its leader (plain Node: it only calls what it is given): of
+ * its pipelined pulls' answers it keeps, as its contact with the leader, the one whose
+ * pull left last, whatever order they arrive in.
+ */
+import { describe, expect, it } from "vitest";
+import type { LeaderRequest, PullReply } from "../../durable/replication/core/index.ts";
+import { LeaderLink } from "../../durable/replication/leader-link.ts";
+
+describe("the leader link", () => {
+  it("keeps the contact of the pull sent last, not of the answer that came last", async () => {
+    let now = 1_000;
+    const answers: Array<(reply: PullReply) => void> = [];
+    const link = new LeaderLink(() => ({ replicationRequest: () => new Promise<PullReply>((resolve) => answers.push(resolve)) }), () => now);
+    const pull: LeaderRequest = { type: "pull", replica: "r", fromZxid: 0, maxBytes: 1 };
+    const early = link.request("leader", pull); // sent at 1000: parked long
+    now = 5_000;
+    const late = link.request("leader", pull); // sent at 5000
+    const entries = (leaderZxid: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log" });
+    answers[1]!(entries(7));
+    await late;
+    expect(link.latest).toEqual({ sentAt: 5_000, leaderZxid: 7 });
+    // The pull parked since 1000 answers after: the contact stays the later one.
+    answers[0]!(entries(9));
+    await early;
+    expect(link.latest).toEqual({ sentAt: 5_000, leaderZxid: 7 });
+  });
+});
