@@ -177,7 +177,7 @@ export class SessionHost extends EdgekeeperObject {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications)),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
       ...(this.homes.active ? { homes: this.homes } : {}),
@@ -311,8 +311,12 @@ export class SessionHost extends EdgekeeperObject {
    * watching, at most once each. Answers the last seq processed of that shard.
    */
   async deliver(shardKey: string, notifications: WatchNotification[]): Promise<number> {
-    // A watch being set there may be for one of these: its answer is recorded first.
-    await this.inFlight.before(shardKey);
+    return this.receiveAfterWatchesSet(shardKey, notifications);
+  }
+
+  /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+    if (notifications.length > 0) await this.inFlight.before(shardKey);
     return this.receive(shardKey, notifications);
   }
 

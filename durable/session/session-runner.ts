@@ -204,9 +204,11 @@ export class SessionRunner {
       // The watch is recorded as soon as its answer arrives, before the host's home may
       // move (session-homes.ts): a move takes the watches the rows hold.
       const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
-        if (!watching || !outcome?.ok) return;
-        const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-        this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+        if (watching && outcome?.ok) {
+          const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+          this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+        }
+        // Answered: what waited for this send may go on.
         sent?.();
       };
       const send = async (): Promise<Outcome> => {

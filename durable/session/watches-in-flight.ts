@@ -1,16 +1,18 @@
 /**
  * Watching requests of a host on their way, per delivery source (a copy's object id,
- * as deliveries are keyed). A shard's push of notifications and the answer to a read
- * that set a watch are two RPCs, never ordered: the push of an event for a change
- * just after the read may reach the host before the read's answer has recorded the
- * session's watch, and would then fire for nobody. So a push from a source waits
- * until every watching request sent there before the push arrived has its answer
- * recorded (or has failed); a request sent after the push arrived does not hold it.
+ * as deliveries are keyed). A copy's notifications (pushed, or riding on the answer
+ * to another request) and the answer to a read that set a watch are two RPCs, never
+ * ordered: an event for a change just after the read may reach the host before the
+ * read's answer has recorded the session's watch, and would then fire for nobody. So
+ * notifications from a source wait until every watching request sent there before
+ * they arrived has its answer recorded (or has failed); a request sent after they
+ * arrived does not hold them. An answer records its own watches before its
+ * notifications are taken, so no answer waits for itself.
  *
  * @example
  * const ended = inFlight.begin([sourceKey]); // as the watching read is sent
  * ended(); // its answer recorded, or it failed
- * await inFlight.before(sourceKey); // a push from sourceKey waits here
+ * await inFlight.before(sourceKey); // notifications from sourceKey wait here
  */
 export class WatchesInFlight {
   private readonly pending = new Map<string, Set<Promise<void>>>();
