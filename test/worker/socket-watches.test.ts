@@ -31,6 +31,10 @@ async function resumed(namespace: string, s: { sessionId: number; password: stri
   return socket;
 }
 
+function indexOfAnswer(log: SessionSocket["log"], sid: number, xid: number): number {
+  return log.findIndex((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
+}
+
 function eventsOf(log: SessionSocket["log"], sid: number): EventMessage[] {
   return log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === sid);
 }
@@ -232,6 +236,8 @@ describe("ordering", () => {
     await eventually("the watch fires", async () => eventsOf(socket.log, w).length > 0);
     await readBack(socket, w, ["getData", "/held"]);
     expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
+    // As ZooKeeper's server does: the reply that set the watch first, then its event.
+    expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
   });
 
   it("an event riding on another session's answer before the answer of the read that set its watch fires once that answer is in", async () => {
@@ -256,6 +262,8 @@ describe("ordering", () => {
     await eventually("the watch fires", async () => eventsOf(socket.log, w).length > 0);
     await readBack(socket, w, ["getData", "/held"]);
     expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
+    // As ZooKeeper's server does: the reply that set the watch first, then its event.
+    expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
   });
 });
 
