@@ -73,7 +73,8 @@ export interface OrphanWatch {
   mount: Mount;
 }
 
-type EventMessage = Extract<ServerMessage, { t: "event" }>;
+/** A watch event for a session. */
+export type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 /** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
 export type NotificationVerdict = "fire" | "drop" | "later";
