@@ -28,6 +28,8 @@ export class LeaderLink implements Network {
   latest: LeaderContact | undefined;
   /** Whether the leader's last answer said it no longer leads (freed by an unmount, or fenced); cleared by the caller when it tries again. */
   leaderGone = false;
+  /** When the request whose answer set `leaderGone` was sent. */
+  private goneSentAt = -Infinity;
   private readonly leaderOf: (name: string) => ReplicationLeader;
   private readonly now: () => number;
 
@@ -45,7 +47,11 @@ export class LeaderLink implements Network {
     const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest);
     const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
     if (leaderZxid !== undefined && sentAt >= (this.latest?.sentAt ?? -Infinity)) this.latest = { sentAt, leaderZxid };
-    this.leaderGone = reply.kind === "fenced";
+    // As for `latest`, the pull sent last decides: a pull parked long ago must not clear a newer one's fencing.
+    if (sentAt >= this.goneSentAt) {
+      this.goneSentAt = sentAt;
+      this.leaderGone = reply.kind === "fenced";
+    }
     return reply as A;
   }
 }

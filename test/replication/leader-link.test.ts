@@ -25,4 +25,20 @@ describe("the leader link", () => {
     await early;
     expect(link.latest).toEqual({ sentAt: 5_000, leaderZxid: 7 });
   });
+
+  it("says the leader is gone by the answer to the pull sent last, so a late answer does not clear a fencing", async () => {
+    let now = 1_000;
+    const answers: Array<(reply: PullReply) => void> = [];
+    const link = new LeaderLink(() => ({ replicationRequest: () => new Promise<PullReply>((resolve) => answers.push(resolve)) }), () => now);
+    const pull: LeaderRequest = { type: "pull", replica: "r", fromZxid: 0, maxBytes: 1 };
+    const early = link.request("leader", pull);
+    now = 5_000;
+    const late = link.request("leader", pull);
+    answers[1]!({ kind: "fenced", role: "replica", epoch: 2 });
+    await late;
+    expect(link.leaderGone).toBe(true);
+    answers[0]!({ kind: "entries", afterZxid: 0, entries: [], leaderZxid: 9, logId: "log" });
+    await early;
+    expect(link.leaderGone).toBe(true);
+  });
 });
