@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPLICATION_SETTINGS, LeaderCore, type LogEntry, type Meta, type Reply, type ReplicationSettings } from "../../durable/replication/core/index.ts";
+import { entriesAfter } from "../../durable/replication/core/log.ts";
+import type { RowKey, StorageTxn, TableName } from "../../durable/replication/core/ports.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 
@@ -101,5 +103,30 @@ describe("replication core: the leader", () => {
     expect(entries.length).toBeLessThan(15);
     expect(entries.reduce((n, e) => n + e.size, 0)).toBeLessThanOrEqual(3_000);
     expect(await core.pull({ type: "pull", replica: "r1", fromZxid: makeZxid(1, 2), maxBytes: 1_000 })).toMatchObject({ kind: "snapshot-needed" });
+  });
+});
+
+describe("replication core: a page of the log", () => {
+  it("decodes only the entries of the page it ships, choosing them by their sizes", () => {
+    const { storage, core } = leaderWith();
+    for (let i = 0; i < 20; i++) core.write(5, i + 1, { op: "create", path: `/p-${i}`, data: "x".repeat(100) });
+    const first = makeZxid(1, 0);
+    const size = log(storage)[1]!.size;
+    const decoded: number[] = [];
+    const page = storage.read((txn) => {
+      // Every entry decoded passes through get or scan of the log.
+      const watched: StorageTxn = {
+        ...txn,
+        get: (table, key) => (table === "log" && decoded.push(key as number), txn.get(table, key)),
+        scan: <R>(table: TableName, after: RowKey | undefined, limit: number) => {
+          const rows = txn.scan<R>(table, after, limit);
+          if (table === "log") decoded.push(...rows.map(([key]) => key as number));
+          return rows;
+        },
+      };
+      return entriesAfter(watched, first, 2 * size);
+    });
+    expect(page.map((e) => e.zxid)).toEqual([makeZxid(1, 1), makeZxid(1, 2)]);
+    expect(decoded).toEqual([makeZxid(1, 1), makeZxid(1, 2)]);
   });
 });

@@ -82,21 +82,25 @@ export function followsInOrder(applied: number, next: AnyLogEntry): boolean {
   return zxidEpoch(next.zxid) > zxidEpoch(applied) && zxidCounter(next.zxid) === 0;
 }
 
-/** Entries after `zxid`, as many as fit in `maxBytes` (always at least one when there is one). */
+/**
+ * Entries after `zxid`, as many as fit in `maxBytes` (always at least one when there
+ * is one). The page is chosen by keys and sizes alone: only its entries are decoded.
+ */
 export function entriesAfter(txn: StorageTxn, zxid: number, maxBytes: number): AnyLogEntry[] {
-  const page: AnyLogEntry[] = [];
+  const zxids: number[] = [];
   let bytes = 0;
   let after = zxid;
-  for (;;) {
-    const rows = txn.scan<AnyLogEntry>("log", after, 64);
-    for (const [, entry] of rows) {
-      if (page.length > 0 && bytes + entry.size > maxBytes) return page;
-      page.push(entry);
-      bytes += entry.size;
+  choosing: for (;;) {
+    const sizes = txn.logSizes(after, 64);
+    for (const [key, size] of sizes) {
+      if (zxids.length > 0 && bytes + size > maxBytes) break choosing;
+      zxids.push(key);
+      bytes += size;
     }
-    if (rows.length < 64) return page;
-    after = rows[rows.length - 1]![1].zxid;
+    if (sizes.length < 64) break;
+    after = sizes[sizes.length - 1]![0];
   }
+  return zxids.map((key) => txn.get<AnyLogEntry>("log", key)!);
 }
 
 /** The lowest zxid a replica still pulling (within its lease) has applied: the log is kept after it. */
