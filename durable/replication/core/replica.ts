@@ -49,8 +49,8 @@ export class ReplicaCore {
   private readonly installed: (previousZxid: number, rowsZxid: number) => void;
   /** Pulls sent and not yet answered, by every follow() round: those of a round that ended may still be parked at the leader. */
   private pullsOut = 0;
-  /** The answer handler of the follow() round running now, if one is. */
-  private following: ((reply: PullReply) => void) | undefined;
+  /** Sends the pulls the follow() round running now lacks, if one is running. */
+  private topUp: (() => void) | undefined;
 
   constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
     this.name = name;
@@ -93,7 +93,8 @@ export class ReplicaCore {
    * so a commit's entry leaves the leader at once. Ends (resolved) when one answers
    * that a snapshot is needed or `keepRunning` says stop, and fails when one fails or
    * the leader no longer leads; the pulls still out count against the next round's
-   * and answer to it if they come back (dropped if stopped).
+   * and are applied if they come back (unless stopped), the next round sending in
+   * their place.
    * The first pull, and the first after a gap (an answer lost, duplicated or
    * reordered), is plain, from the applied zxid; the others pipelined.
    */
@@ -104,7 +105,7 @@ export class ReplicaCore {
       const end = (error?: unknown) => {
         if (ended) return;
         ended = true;
-        if (this.following === answered) this.following = undefined;
+        if (this.topUp === send) this.topUp = undefined;
         if (error === undefined) resolve();
         else reject(error);
       };
@@ -128,17 +129,19 @@ export class ReplicaCore {
           this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(
             (reply) => {
               this.pullsOut--;
-              // A pull of a round that ended (it failed, or was stopped) answers to the round now following, which sends in its place.
-              (this.following ?? answered)(reply);
+              answered(reply);
+              // A pull of a round that ended (it failed, or was stopped): the round now following sends in its place.
+              this.topUp?.();
             },
             (error: unknown) => {
               this.pullsOut--;
               end(error);
+              this.topUp?.();
             },
           );
         }
       };
-      this.following = answered;
+      this.topUp = send;
       send();
     });
   }
