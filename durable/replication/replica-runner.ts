@@ -71,7 +71,7 @@ export interface ReplicaRunnerOptions {
 
 /** A replica's watches as its pull loop sees them. */
 export interface ReplicaWatches {
-  /** Inside the transaction that ends a snapshot's install: fires them by what the rows show changed since `previousZxid` (rows at most at `rowsZxid`). */
+  /** Inside the transaction in which the replay after a snapshot's install makes its rows consistent: fires them by what the rows show changed since `previousZxid` (rows at `rowsZxid`). */
   installed(previousZxid: number, rowsZxid: number): void;
   /** Whether any is held: then the replica keeps pulling though nobody reads, or they would never fire. */
   held(): boolean;
@@ -104,6 +104,11 @@ export class ReplicaRunner {
    * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000, idleMs: 600_000 });
    * await runner.resume();
    */
+  /** Whether the entry being applied now replays a snapshot's range: its watches fire by the rows when the replay ends, not by the entry. */
+  get replayingSnapshot(): boolean {
+    return this.core.replayingSnapshot;
+  }
+
   constructor(options: ReplicaRunnerOptions) {
     this.options = options;
     this.identity = options.identity;

@@ -921,18 +921,21 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * A replica applied its leader's entry (called in the apply's transaction): fires
-   * its watches from the entry's events, as the leader fired its own in the write's.
+   * its watches from the entry's events, as the leader fired its own in the write's;
+   * none while it replays a snapshot's range (replicaInstalled fires those by the rows).
    */
   private replicaApplied(entry: ShardLogEntry): void {
+    if (this.replica?.replayingSnapshot) return;
     for (const { event, path, acl } of entry.events ?? []) this.fireWatches({ zxid: entry.zxid, event, path, acl }, this.owedByApply);
     this.watches.writeAcknowledged();
     this.pushAfterCommit();
   }
 
   /**
-   * A replica installed a snapshot (called in the install's last transaction): each
-   * watch it holds fires by what the rows show changed since `previousZxid`, the zxid
-   * it had applied before (watch-catch-up.ts; its change log starts again empty).
+   * A replica installed a snapshot and its replay reached the zxid every page's rows
+   * show (called in that transaction): each watch it holds fires by what the rows show
+   * changed since `previousZxid`, the zxid it had applied before (watch-catch-up.ts;
+   * its change log starts again empty).
    */
   private replicaInstalled(previousZxid: number, rowsZxid: number): void {
     // Its first snapshot: there was no state to compare with (a watch set before it is armed from the snapshot's state on).

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
-  type LeaderRequest, type Network, type ReplicationSettings, type ZnodeRow,
+  type LeaderRequest, type Network, type ReplicationSettings, type Storage, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
@@ -77,6 +77,36 @@ describe("replication core: a replica", () => {
     expect(rows(replicaStorage)).toBe(rows(leaderStorage));
     const logged = replicaStorage.read((txn) => txn.scan<{ zxid: number }>("log", undefined, 100).map(([, e]) => e.zxid));
     expect(logged.slice(-3)).toEqual([makeZxid(1, 1), makeZxid(2, 0), makeZxid(2, 1)]);
+  });
+
+  it("tells of a snapshot's install once its replay reaches the zxid its pages show, the entries replayed up to there marked as such", async () => {
+    const { leader, leaderStorage, replicaStorage } = pair();
+    for (let i = 0; i < 20; i++) leader.write(1, i + 1, { op: "create", path: `/n${i}`, data: "v".repeat(50) });
+    const startZxid = meta(leaderStorage).appliedZxid;
+    /** Each log entry the replica appends, whether it was marked as replaying the snapshot's range. */
+    const appended: Array<[zxid: number, replaying: boolean]> = [];
+    const installs: Array<{ previousZxid: number; rowsZxid: number; lastAppended: number | undefined }> = [];
+    const inner = replicaStorage.handle({ alive: true });
+    const storage: Storage = {
+      transact: (body) => inner.transact((txn) => body({
+        ...txn,
+        put: (table, key, row) => {
+          if (table === "log") appended.push([key as number, replica.replayingSnapshot]);
+          txn.put(table, key, row);
+        },
+      })),
+    };
+    const installed = (previousZxid: number, rowsZxid: number) => installs.push({ previousZxid, rowsZxid, lastAppended: appended.at(-1)?.[0] });
+    const replica: ReplicaCore = new ReplicaCore("r1", "leader", { storage, clock, random, network: networkTo(() => leader) }, settings, installed);
+    await replica.step(); // the first page, at startZxid
+    // Writes while the snapshot is paged: the later pages show them.
+    for (let i = 0; i < 3; i++) leader.write(1, 100 + i, { op: "setData", path: `/n${i}`, data: "changed", version: -1 });
+    const endZxid = meta(leaderStorage).appliedZxid;
+    await catchUp(replica, leaderStorage, replicaStorage);
+    leader.write(1, 200, { op: "setData", path: "/n5", data: "after", version: -1 });
+    await catchUp(replica, leaderStorage, replicaStorage);
+    expect(installs).toEqual([{ previousZxid: 0, rowsZxid: endZxid, lastAppended: endZxid }]);
+    expect(appended).toEqual([[startZxid + 1, true], [startZxid + 2, true], [startZxid + 3, true], [endZxid + 1, false]]);
   });
 });
 

@@ -42,11 +42,17 @@ export class ReplicaCore {
   private readonly ports: ReplicaPorts;
   private readonly settings: ReplicationSettings;
   /**
-   * Called inside the transaction that ends a snapshot's install (its rows all in),
-   * with the zxid applied before it (FROM_ANOTHER_LOG when that state came from
-   * another log) and the zxid its rows show at most (an adapter fires its watches).
+   * Called inside the transaction in which the replay after a snapshot's install
+   * reaches the zxid every page's rows show (its rows consistent again), with the
+   * zxid applied before the snapshot (FROM_ANOTHER_LOG when that state came from
+   * another log) and the zxid applied now (an adapter fires its watches).
    */
   private readonly installed: (previousZxid: number, rowsZxid: number) => void;
+  /**
+   * Whether the entry being applied now (in apply's transaction) replays a snapshot's
+   * range: its changes are in what `installed` fires, so an adapter fires nothing for it.
+   */
+  replayingSnapshot = false;
   /** Pulls sent and not yet answered, by every follow() round: those of a round that ended may still be parked at the leader. */
   private pullsOut = 0;
   /** Sends the pulls the follow() round running now lacks, if one is running. */
@@ -209,21 +215,38 @@ export class ReplicaCore {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
       if (meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
-      for (const entry of entries) {
-        if (entry.zxid <= meta.appliedZxid) continue;
-        if (!followsInOrder(meta.appliedZxid, entry)) break;
-        appendEntry(txn, meta, entry);
-        meta.epoch = entry.epoch;
-        done.push(entry);
+      try {
+        for (const entry of entries) {
+          if (entry.zxid <= meta.appliedZxid) continue;
+          if (!followsInOrder(meta.appliedZxid, entry)) break;
+          this.replayingSnapshot = meta.installedFrom !== undefined && entry.zxid <= meta.readableZxid;
+          appendEntry(txn, meta, entry);
+          meta.epoch = entry.epoch;
+          done.push(entry);
+        }
+      } finally {
+        this.replayingSnapshot = false;
       }
       if (done.length > 0) {
         trimLog(txn, meta, this.settings, meta.appliedZxid);
-        storeAppliedMeta(txn, meta);
+        if (this.replayed(meta)) writeMeta(txn, meta);
+        else storeAppliedMeta(txn, meta);
       }
       return { applied: meta.appliedZxid, done };
     });
     this.commits.committed(done);
     return applied;
+  }
+
+  /**
+   * Tells `installed` when the replay after a snapshot has reached readableZxid
+   * (call in the transaction that moved meta, and store meta if it says so).
+   */
+  private replayed(meta: Meta): boolean {
+    if (meta.installedFrom === undefined || meta.appliedZxid < meta.readableZxid) return false;
+    this.installed(meta.installedFrom, meta.appliedZxid);
+    delete meta.installedFrom;
+    return true;
   }
 
   /**
@@ -275,8 +298,10 @@ export class ReplicaCore {
       } else {
         // Done: replay the log from startZxid; reads wait until the replay passes every page's zxid.
         // The rows are now this log's: its identity is stored with them.
-        this.installed(appliedBefore(meta, page.logId), endZxid);
-        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid), logId: page.logId });
+        // Its watches fire once the replay reaches endZxid (at once if the log holds nothing
+        // newer), by what changed since before this snapshot or an earlier one whose replay it cut short.
+        Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid), logId: page.logId, installedFrom: Math.min(meta.installedFrom ?? Infinity, appliedBefore(meta, page.logId)) });
+        this.replayed(meta);
       }
       writeMeta(txn, meta);
       return meta.snapshot === null;

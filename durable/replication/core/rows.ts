@@ -88,6 +88,12 @@ export interface Meta {
    * leader's log is created (log-identity.ts). Absent in meta stored before it existed.
    */
   logId?: string;
+  /**
+   * A replica replaying the log after a snapshot it installed: the zxid it had applied
+   * before (-1: another log's state). Its watches fire by the rows once the replay
+   * reaches readableZxid (the entries up to there fire nothing of their own).
+   */
+  installedFrom?: number;
 }
 
 export interface SnapshotProgress {
