@@ -17,6 +17,8 @@ import { describe, expect, it } from "vitest";
 import { type ShardCopy, ShardRouter } from "../../durable/directory/shard-router.ts";
 import type { Mount } from "../../durable/directory/mount-table.ts";
 import type { HostWatch } from "../../durable/shard/shard-do.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -30,8 +32,13 @@ const TEST_MS = 60_000;
 type Copy = { watchesOf(host: string): Promise<{ path: string; kind: string }[]> };
 
 function copyOf(namespace: string, region?: "apac", shard = "root"): Copy {
-  const name = region === undefined ? `${namespace}/${shard}` : `${namespace}/${shard}@${region}`;
-  return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as Copy;
+  return env.SHARD.get(env.SHARD.idFromName(copyName(namespace, region, shard))) as unknown as Copy;
+}
+
+/** The object name of a shard's leader, or of its replica in `region`, as the Worker names them. */
+function copyName(namespace: string, region?: "apac", shard = "root"): string {
+  const leader = shardObjectName(namespace, shard);
+  return region === undefined ? leader : replicaObjectName(leader, region);
 }
 
 async function setData(zk: HttpClient, path: string, data: string): Promise<void> {
@@ -208,7 +215,7 @@ describe("a session's reads and watches at its region's replica", () => {
     await socket.ok(sid, { op: "addWatch", path: "/p", mode: "persistent" });
     expect(await holds(copyOf(zk.namespace, "apac"), host, "/p", "persistent")).toBe(true);
     // The replica stops (its next instance resumes pulling only when asked, an RTT behind).
-    const replica = env.SHARD.get(env.SHARD.idFromName(`${zk.namespace}/root@apac`));
+    const replica = env.SHARD.get(env.SHARD.idFromName(copyName(zk.namespace, "apac")));
     await runInDurableObject(replica, (_, state) => state.abort("the test stops the replica")).catch(() => undefined);
     // The change comes while home is stopped, and writes of a page each put it several round trips behind.
     await setData(zk, "/b", "1");
