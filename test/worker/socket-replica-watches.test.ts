@@ -101,8 +101,9 @@ interface ReplicaHold {
   release?: () => void;
 }
 
-/** Resolves when the test releases the hold. */
+/** Resolves when the test releases the hold (one call at a time: a second would take the first's release). */
 function held(hold: ReplicaHold): Promise<void> {
+  if (hold.reached) throw new Error("held twice");
   return new Promise<void>((resolve) => {
     hold.release = resolve;
     hold.reached = true;
