@@ -147,6 +147,23 @@ async function holdingReplicaCalls(hold: ReplicaHold, test: () => Promise<void>)
   }
 }
 
+/**
+ * The setup of a race of a watch being set with a move of home: /held (to be watched),
+ * /behind (to be read "not ready"), session a holding a watch on /other at the
+ * replica, its home, and session b on the same host.
+ */
+async function homeMoveRace() {
+  const zk = new HttpClient();
+  await zk.mustCreate("/held", { data: "0" });
+  await zk.mustCreate("/other", { data: "0" });
+  await zk.mustCreate("/behind", { data: "0" });
+  const a = await apacSession(zk.namespace);
+  await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+  const b = await apacSession(zk.namespace);
+  const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+  return { zk, a, b, hostStub };
+}
+
 describe("a session's reads and watches at its region's replica", () => {
   it("a sequential read is served by the replica, and its watch fires from there", async () => {
     const zk = new HttpClient();
@@ -295,15 +312,7 @@ describe("a session's reads and watches at its region's replica", () => {
 
   // The syncHost setting the watch reaches the replica before the move's removals there, or is held on its way until after them.
   it.each([["reaches the replica first", false], ["reaches the replica after the move", true]])("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches (its syncHost %s)", async (_, sentAfter) => {
-    const zk = new HttpClient();
-    await zk.mustCreate("/held", { data: "0" });
-    await zk.mustCreate("/other", { data: "0" });
-    await zk.mustCreate("/behind", { data: "0" });
-    const a = await apacSession(zk.namespace);
-    // The host holds a watch at the replica, its home.
-    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
-    const b = await apacSession(zk.namespace);
-    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const { zk, a, b, hostStub } = await homeMoveRace();
     const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", holdBeforeSending: sentAfter as boolean, reached: false };
     await holdingReplicaCalls(hold, async () => {
       // A linearizable watching read is served by the leader; its watch is set at home
@@ -324,14 +333,7 @@ describe("a session's reads and watches at its region's replica", () => {
   }, TEST_MS);
 
   it("a watching read at home answered after home moved to the leader: its watch is set at the leader and goes from the old home", async () => {
-    const zk = new HttpClient();
-    await zk.mustCreate("/held", { data: "0" });
-    await zk.mustCreate("/other", { data: "0" });
-    await zk.mustCreate("/behind", { data: "0" });
-    const a = await apacSession(zk.namespace);
-    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
-    const b = await apacSession(zk.namespace);
-    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const { zk, a, b, hostStub } = await homeMoveRace();
     const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
     await holdingReplicaCalls(hold, async () => {
       // The read sets its watch at the replica, home; the test holds its answer.
