@@ -45,9 +45,9 @@ export async function caughtUp(pair: ShardPair): Promise<number> {
   return zxid;
 }
 
-/** Every row of a table, in key order, as the object's SQLite holds it. */
-export async function rowsOf(stub: ShardStub, query: string): Promise<Record<string, SqlStorageValue>[]> {
-  return runInDurableObject(stub, (_, state) => state.storage.sql.exec(query).toArray());
+/** The rows `query` (with `?` bound to `bindings`) answers, as the object's SQLite holds them. */
+export async function rowsOf(stub: ShardStub, query: string, ...bindings: SqlStorageValue[]): Promise<Record<string, SqlStorageValue>[]> {
+  return runInDurableObject(stub, (_, state) => state.storage.sql.exec(query, ...bindings).toArray());
 }
 
 /** The znodes table, every column, by path. */
@@ -64,7 +64,7 @@ export async function metaOf(stub: ShardStub): Promise<Meta> {
   const [row] = await rowsOf(stub, "SELECT row FROM replication_meta");
   if (!row) expect.fail("no replication meta");
   const meta = JSON.parse(String(row.row)) as Meta;
-  const [logged] = await rowsOf(stub, `SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ${meta.appliedZxid}`);
+  const [logged] = await rowsOf(stub, "SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ?", meta.appliedZxid);
   if (logged?.last === null || logged === undefined) return meta;
   return { ...meta, appliedZxid: Number(logged.last), logEntries: meta.logEntries + Number(logged.entries), logBytes: meta.logBytes + Number(logged.bytes) };
 }
