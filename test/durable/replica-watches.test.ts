@@ -12,7 +12,7 @@ import { type ShardRequest, type WatchKind, type WatchNotification } from "../..
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import type { HostWatch, ReplicaHostAnswer, SyncHostAnswer } from "../../durable/shard/shard-do.ts";
 import { ANON, type ShardStub, bytes, createAll, exec, lastZxid, ok, text } from "../harness/shard.ts";
-import { type ShardPair, caughtUp, metaOf, newPair, rowsOf, stubsOf } from "../harness/replica.ts";
+import { type ShardPair, caughtUp, createMany, metaOf, newPair, rowsOf, stubsOf } from "../harness/replica.ts";
 
 /** A host that takes no pushes: what it is owed waits in the outbox for its next answer. */
 const HOST = { name: "t/sessions-0", push: false };
@@ -32,12 +32,6 @@ async function syncHost(stub: ShardStub, minZxid: number, watches: HostWatch[], 
 /** What the host is owed at the replica once it has applied everything its leader has now, as [event, path]. */
 async function owedAtReplica(pair: ShardPair): Promise<[string, string][]> {
   return events((await hostRead(pair.replica, await lastZxid(pair.leader))).notifications);
-}
-
-/** `count` creates at the leader in one batch (each its own write), past the log's bound of 64 entries in the test pool. */
-async function createMany(pair: ShardPair, count: number): Promise<void> {
-  const requests: ShardRequest[] = Array.from({ length: count }, () => ({ op: "create", path: `/bulk-${crypto.randomUUID()}` }));
-  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
 }
 
 const events = (notifications: WatchNotification[]): [string, string][] => notifications.map((n) => [n.event, n.path]);

@@ -9,7 +9,7 @@ import type { ShardRequest } from "../../protocol/index.ts";
 import type { Meta } from "../../durable/replication/core/index.ts";
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import type { ReplicaReadAnswer } from "../../durable/shard/shard-do.ts";
-import { type ShardStub, lastZxid } from "./shard.ts";
+import { ANON, type ShardStub, bytes, exec, lastZxid } from "./shard.ts";
 
 export interface ShardPair {
   leaderName: string;
@@ -29,6 +29,12 @@ export function newPair(): ShardPair {
 /** Fresh stubs of both objects (an aborted object's old stubs stay broken). */
 export function stubsOf(leaderName: string): { leader: ShardStub; replica: ShardStub } {
   return { leader: env.SHARD.get(env.SHARD.idFromName(leaderName)), replica: env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, REPLICA_REGION))) };
+}
+
+/** `count` creates at the leader in one batch (each its own write and zxid), at /bulk-`tag`-0 on (a fresh tag by default). */
+export async function createMany(pair: ShardPair, count: number, tag: string = crypto.randomUUID()): Promise<void> {
+  const requests: ShardRequest[] = Array.from({ length: count }, (_, i) => ({ op: "create", path: `/bulk-${tag}-${i}`, data: bytes(`${tag} ${i}`) }));
+  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
 }
 
 /** Reads at the replica once it has applied `minZxid`, waiting up to `waitMs`. */
