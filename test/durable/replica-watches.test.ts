@@ -10,6 +10,7 @@ import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject 
 import { describe, expect, it } from "vitest";
 import { type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
+import { settingsFromEnv } from "../../durable/base/settings.ts";
 import type { HostWatch, ReplicaHostAnswer, SyncHostAnswer } from "../../durable/shard/shard-do.ts";
 import { ANON, type ShardStub, bytes, createAll, exec, lastZxid, ok, text } from "../harness/shard.ts";
 import { type ShardPair, caughtUp, createMany, metaOf, newPair, rowsOf, stubsOf } from "../harness/replica.ts";
@@ -191,13 +192,14 @@ describe("watches at a read replica", () => {
     const startedAt = Date.now();
     await pair.replica.addWatch("/", HOST, ANON, "/idle", "persistent");
     await caughtUp(pair);
-    // Its watchdog, run as its alarm would fire, past the idle time (3 s in the test pool).
+    // Its watchdog, run as its alarm would fire, a second past the idle time the objects read.
+    const pastIdleMs = settingsFromEnv(env).replicaIdleMs + 1_000;
     await expect
       .poll(async () => {
         await runDurableObjectAlarm(pair.replica);
         return Date.now() - startedAt;
       }, { timeout: 20_000, interval: 500 })
-      .toBeGreaterThan(4_000);
+      .toBeGreaterThan(pastIdleMs);
     expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: true });
     await ok(pair.leader, ANON, { op: "setData", path: "/idle", data: bytes("still watched") });
     // No read: the outbox fills as it applies.
