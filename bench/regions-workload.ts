@@ -17,7 +17,7 @@ import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import type { Peer } from "./peers/peer.ts";
 import { PLAIN_ROW, replicationCostRows, replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
 import { formatNumber, renderTable } from "./stats.ts";
-import { sequentialLatencies } from "./workloads.ts";
+import { cutShortNote, sequentialLatencies } from "./workloads.ts";
 
 export interface RegionBenchOptions {
   /** Sequential writes, and reads, per region. */
@@ -64,10 +64,10 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
     for (const region of REGIONS) {
       const { write, read } = await measure(simulated, region, options.ops, options.timeLimitMs);
       const rtt = roundTripMs(region, REGIONS[0]);
-      rows.push([region, String(rtt), ...[write.p50, write.p99, write.p50 - rtt, read.p50, read.p99].map(formatNumber), write.p50 - rtt <= 15 ? "MET" : "NOT MET"]);
+      rows.push([region, String(rtt), ...[write.p50, write.p99, write.p50 - rtt, read.p50, read.p99].map(formatNumber), `${write.p50 - rtt <= 15 ? "MET" : "NOT MET"}${cutShortNote(write.cutShort || read.cutShort)}`]);
     }
     const { write, read } = await measure(plain, undefined, options.ops, options.timeLimitMs);
-    rows.push([PLAIN_ROW, "", ...[write.p50, write.p99].map(formatNumber), "", ...[read.p50, read.p99].map(formatNumber), ""]);
+    rows.push([PLAIN_ROW, "", ...[write.p50, write.p99].map(formatNumber), "", ...[read.p50, read.p99].map(formatNumber), cutShortNote(write.cutShort || read.cutShort).trim()]);
     replicaLines.push(
       "",
       ...(await sequentialReadRows(simulated.httpBase!, plain.httpBase!, PATH, options.ops, options.timeLimitMs)),

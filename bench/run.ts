@@ -22,7 +22,7 @@ import { runSnapshotBench } from "./snapshot-workload.ts";
 import { runHopBench } from "./hops-workload.ts";
 import { runRegionBench } from "./regions-workload.ts";
 import { formatNumber } from "./stats.ts";
-import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
+import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, cutShortNote, value } from "./workloads.ts";
 
 const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.ts [options])
 
@@ -218,7 +218,7 @@ async function tryStart(name: string, start: () => Promise<Peer>, notes: string[
 function describe(result: WorkloadResult): string {
   const metrics = result.metrics.map((m) => `${m.name} ${formatNumber(m.value)}`).join(", ");
   const head = result.elapsedMs > 0 ? `${result.ops} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ` : "";
-  return `${head}${metrics}${result.cutShort ? " (cut short by the time limit)" : ""}`;
+  return `${head}${metrics}${cutShortNote(result.cutShort)}`;
 }
 
 function driverOf(peer: Peer, id: SessionDriver["id"]): SessionDriver | undefined {
