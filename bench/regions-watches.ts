@@ -101,18 +101,19 @@ async function eventLatencies(writer: KeeperClient, watchers: readonly KeeperCli
   const warmup = Math.max(1, Math.round(ops / 10));
   const deadline = performance.now() + timeLimitMs;
   for (let i = 0; i < warmup + ops && performance.now() < deadline; i++) {
+    // Each event wrapped: an async function returning the promise itself would wait for it.
     const events = await Promise.all(
       watchers.map(async (watcher) => {
         let fired!: (at: number) => void;
         const event = new Promise<number>((resolve) => (fired = resolve));
         await within(watcher.getData(path, { watch: () => fired(performance.now()) }), EVENT_LIMIT_MS, "setting a watch");
-        return event;
+        return { event };
       }),
     );
     const sent = performance.now();
     await writer.setData(path, value(100, i));
     const answered = performance.now();
-    const arrivals = await within(Promise.all(events), EVENT_LIMIT_MS, "a watch event");
+    const arrivals = await within(Promise.all(events.map(({ event }) => event)), EVENT_LIMIT_MS, "a watch event");
     if (i < warmup) continue;
     arrivals.forEach((at, w) => {
       results[w]!.fromSend.push(at - sent);
