@@ -75,7 +75,7 @@ export class KeeperClient {
       this.emitter.emit(state);
     });
     session.events.on("event", (m) =>
-      this.watches.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath }),
+      this.watches.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath }, m.shard),
     );
   }
 

@@ -8,6 +8,13 @@
  * carries the zxid of the event already dispatched, so until the watch is set again
  * (its read answered) an event of that watch at or below that zxid is dropped: it
  * must not fire a listener added for the watch being set again.
+ *
+ * A persistent or recursive watch's events of one shard come in zxid order, each
+ * once. As a safety net (ZooKeeper's clients never see a duplicate), an event of such
+ * a watch below the last zxid dispatched for that watch from the same shard, or at
+ * it and already dispatched (one change, a multi, may cause several events: each
+ * passes once), is dropped; zxids of different shards are unrelated, so each is kept
+ * apart. Removing the watch forgets them.
  */
 import type { ChangeEventType, WatchKind } from "../../protocol/changes.ts";
 import { KeeperError } from "../../protocol/errors.ts";
@@ -50,6 +57,8 @@ export class WatchListeners {
   private readonly streams = new Set<WatchStream>();
   /** The zxid each fired one-shot watch fired at, until it is set again (see the module's comment). */
   private readonly firedAt = new Map<string, number>();
+  /** The last zxid dispatched of each lasting watch, per shard, with the events dispatched at it (see the module's comment). */
+  private readonly lastDispatched = new Map<string, Map<string, { zxid: number; events: Set<string> }>>();
 
   /** Adds a listener; the same function twice on one watch fires once, as in ZooKeeper. */
   add(kind: WatchKind, path: string, listener: WatchListener): void {
@@ -65,12 +74,16 @@ export class WatchListeners {
     set.delete(listener);
     if (set.size > 0) return false;
     this.byKey.delete(key(kind, path));
+    this.lastDispatched.delete(key(kind, path));
     return true;
   }
 
   /** Removes every listener of the given kinds on a path. */
   removeAll(kinds: readonly WatchKind[], path: string): void {
-    for (const kind of kinds) this.byKey.delete(key(kind, path));
+    for (const kind of kinds) {
+      this.byKey.delete(key(kind, path));
+      this.lastDispatched.delete(key(kind, path));
+    }
   }
 
   /** Whether a watch (or this listener of it) is set. */
@@ -84,8 +97,11 @@ export class WatchListeners {
     this.firedAt.delete(key(kind, path));
   }
 
-  /** Runs the listeners of the watch that fired; a one-shot watch is then gone. */
-  dispatch(event: WatchEvent): void {
+  /**
+   * Runs the listeners of the watch that fired (`shard`: the shard whose change it
+   * is, as the server's event names it); a one-shot watch is then gone.
+   */
+  dispatch(event: WatchEvent, shard = ""): void {
     const k = key(event.kind, event.watchPath);
     const set = this.byKey.get(k);
     if (!set) return;
@@ -94,6 +110,8 @@ export class WatchListeners {
       if (fired !== undefined && event.zxid <= fired) return;
       this.byKey.delete(k);
       this.rememberFiring(k, event.zxid);
+    } else if (!this.isNewLasting(k, shard, event)) {
+      return;
     }
     for (const listener of [...set]) {
       try {
@@ -104,6 +122,22 @@ export class WatchListeners {
         });
       }
     }
+  }
+
+  /** Whether a lasting watch's event was not dispatched yet by its shard's zxid order (then it is recorded as dispatched). */
+  private isNewLasting(k: string, shard: string, event: WatchEvent): boolean {
+    let byShard = this.lastDispatched.get(k);
+    if (!byShard) this.lastDispatched.set(k, (byShard = new Map()));
+    const last = byShard.get(shard);
+    const what = `${event.type} ${event.path}`;
+    if (last !== undefined && event.zxid < last.zxid) return false;
+    if (last !== undefined && event.zxid === last.zxid) {
+      if (last.events.has(what)) return false;
+      last.events.add(what);
+      return true;
+    }
+    byShard.set(shard, { zxid: event.zxid, events: new Set([what]) });
+    return true;
   }
 
   private rememberFiring(k: string, zxid: number): void {
@@ -129,6 +163,7 @@ export class WatchListeners {
   clear(reason: "expired" | "closed"): void {
     this.byKey.clear();
     this.firedAt.clear();
+    this.lastDispatched.clear();
     for (const stream of [...this.streams]) {
       if (reason === "expired") stream.fail(new KeeperError("SessionExpired", "the session expired; its watches are gone"));
       else stream.end();

@@ -6,6 +6,7 @@
  * Not exported from recipes/index.ts on its own: its types are.
  */
 import { KeeperError, type KeeperErrorName } from "../index.ts";
+import { BOOKMARK_HEADER, type Bookmark, advanceBookmark, decodeBookmark, emptyBookmark, encodeBookmark } from "../../protocol/bookmark.ts";
 import { validatePath } from "../../protocol/paths.ts";
 
 /** Anything with a fetch like the global one: a service binding (`env.EDGEKEEPER`), or a wrapper in tests. */
@@ -23,11 +24,16 @@ export interface HttpOptions {
   token?: string;
 }
 
-/** Requests to one edgekeeper, as JSON, with its errors turned into KeeperErrors. */
+/**
+ * Requests to one edgekeeper, as JSON, with its errors turned into KeeperErrors.
+ * Each request carries what earlier answers showed (their bookmarks, merged), so a
+ * read served by a replica sees the endpoint's own writes (docs/consistency.md).
+ */
 export class HttpEndpoint {
   private readonly base: string;
   private readonly fetcher: FetchLike;
   private readonly headers: Record<string, string> = {};
+  private readonly bookmark: Bookmark;
 
   constructor(target: HttpTarget, options: HttpOptions = {}) {
     let token = options.token;
@@ -51,6 +57,7 @@ export class HttpEndpoint {
     }
     if (token) this.headers.authorization = `Bearer ${token}`;
     if (options.namespace) this.headers["x-edgekeeper-namespace"] = options.namespace;
+    this.bookmark = emptyBookmark(options.namespace ?? "default");
   }
 
   /** Sends a request; resolves with the JSON body and headers of a 2xx answer, rejects with the KeeperError of any other. */
@@ -66,7 +73,12 @@ export class HttpEndpoint {
     try {
       response = await this.fetcher.fetch(`${this.base}${path}`, {
         method,
-        headers: { ...this.headers, ...(options.body === undefined ? {} : { "content-type": "application/json" }), ...options.headers },
+        headers: {
+          ...this.headers,
+          ...(this.bookmark.shards.size > 0 ? { [BOOKMARK_HEADER]: encodeBookmark(this.bookmark) } : {}),
+          ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...options.headers,
+        },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
       });
@@ -74,8 +86,25 @@ export class HttpEndpoint {
       if (options.signal?.aborted) throw error;
       throw new KeeperError("ConnectionLoss", `${method} ${path}: ${error instanceof Error ? error.message : String(error)}`);
     }
+    this.remember(response.headers.get(BOOKMARK_HEADER));
     const body = (await response.json().catch(() => ({}))) as T;
     return { status: response.status, body, headers: response.headers };
+  }
+
+  /**
+   * Merges an answer's bookmark into the endpoint's (answers of concurrent requests,
+   * a keep-alive's, may show less than one before). One of a namespace other than the
+   * endpoint's (a request whose own headers named another) is not the endpoint's to keep.
+   */
+  private remember(shown: string | null): void {
+    if (!shown) return;
+    let bookmark: Bookmark;
+    try {
+      bookmark = decodeBookmark(shown, this.bookmark.namespace);
+    } catch {
+      return;
+    }
+    for (const [shard, zxid] of bookmark.shards) advanceBookmark(this.bookmark, shard, zxid);
   }
 }
 

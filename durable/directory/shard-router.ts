@@ -28,7 +28,7 @@ import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, W
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
-import { untilServed } from "./shard-retry.ts";
+import { lostCall, untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
@@ -70,11 +70,14 @@ export interface HostHomeRouting {
   readAt(mount: Mount, placement: AtReplica): Promise<AtReplica | undefined>;
   /** Home did not answer a read in time: the shard's home becomes the leader if the host's watches need it to. */
   leave(mount: Mount): Promise<void>;
+  /** How many times the shard's home has moved: taken when a request is sent, given back to `release`. */
+  generation(mount: Mount): number;
   /**
    * Resolves once an answer of the shard showing `zxid`, from `from`, may reach the
-   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`.
+   * session; `watches`: those its requests set, left at `from` if `leftAtFrom`, sent
+   * when home's generation was `generation`.
    */
-  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void>;
+  release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean, generation: number): Promise<void>;
   /** The copy that holds the host's watches on the shard now. */
   watchesAt(mount: Mount): ShardCopy;
 }
@@ -82,18 +85,25 @@ export interface HostHomeRouting {
 /**
  * How a session host takes part in a request: `ackSeqFor` says what it has processed
  * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
- * answered it is still owed (called on every answer, also one that said `moved`),
- * `beforeSend` as for `execute`, `reads` the session's read mode and bookmark.
+ * answered it is still owed (called on every answer, also one that said `moved`, after
+ * `recordWatches`; the answer waits for it), `beforeSend` as for `execute`, `reads`
+ * the session's read mode and bookmark.
  */
 export interface HostCall {
   host: WatchHost;
   ackSeqFor(shardKey: string): number;
-  receive(shardKey: string, notifications: WatchNotification[]): void;
+  receive(shardKey: string, notifications: WatchNotification[]): void | Promise<void>;
   beforeSend?: (mount: Mount) => void;
   /** The session's read mode and bookmark, advanced by every answer (read-routing.ts). */
   reads?: ReadContext;
   /** The host's homes (session-homes.ts); without, every request goes to the leader. */
   homes?: HostHomeRouting;
+  /**
+   * Records for the session the watches its requests set, as their answers show, as
+   * soon as the answers arrive: before `homes` may move the shard's home, which takes
+   * the watches the host's sessions hold.
+   */
+  recordWatches?: (mount: Mount, outcomes: readonly Outcome[]) => void;
 }
 
 /** Events after a zxid, as a shard's change log answers: `oldest` is the oldest it still holds. */
@@ -162,7 +172,7 @@ export class ShardRouter {
       }
     } catch (err) {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
-      throw err;
+      throw lostCall(err);
     }
     reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
     return answer;
@@ -341,10 +351,13 @@ export class ShardRouter {
     const placement = call.homes && reads?.place(mount.shard, batch);
     const home = placement?.at === "replica" ? await call.homes!.readAt(mount, placement) : undefined;
     if (home) {
+      const generation = call.homes!.generation(mount);
       const answer = await this.atHomeReplica(call, mount, home, caller, batch);
       if (answer) {
         reads?.answered(mount.shard, home, batch, answer.outcomes);
-        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true);
+        call.recordWatches?.(mount, answer.outcomes);
+        await call.receive(answer.key, answer.notifications);
+        await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true, generation);
         return answer.outcomes;
       }
       // Home is behind what the session has seen (or unreachable): the leader may become home
@@ -354,22 +367,24 @@ export class ShardRouter {
     const key = this.shardKey(mount);
     // The leader leaves a read's watch only where the host's watches are: else home sets it (release).
     const leftAtLeader = !call.homes || call.homes.watchesAt(mount).at === "leader";
+    const generation = call.homes?.generation(mount) ?? 0;
     const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
     const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
-    call.receive(key, answer.notifications);
-    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader);
+    // Its watches recorded first: their own riding notifications are all at or below their zxid.
+    call.recordWatches?.(mount, answer.outcomes);
+    await call.receive(key, answer.notifications);
+    await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader, generation);
     return answer.outcomes;
   }
 
-  /** A host's reads at its home replica, their notifications received; undefined when it was not ready (or not reachable). */
-  private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[] } | undefined> {
+  /** A host's reads at its home replica, with the notifications riding on them and the replica's delivery key; undefined when it was not ready (or not reachable). */
+  private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[]; notifications: WatchNotification[]; key: string } | undefined> {
     const key = this.copyKey(mount, placement);
     try {
       const answer = await this.copy(mount, placement).replicaHostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch, readAtOf(placement));
       if (!answer.ready) return undefined;
-      call.receive(key, answer.notifications);
       for (const outcome of answer.outcomes) servedPlacements.set(outcome, placement);
-      return answer;
+      return { ...answer, key };
     } catch (err) {
       this.log.warn("home replica failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
       return undefined;

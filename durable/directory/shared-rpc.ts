@@ -9,11 +9,12 @@
  * workerd ties I/O to the request that starts it, and cancels a request's pending
  * work when its client goes away. So an RPC is sent from the handler of a request
  * it carries, and its answers are handed out under that request's `keepAlive`
- * (ctx.waitUntil). Each answer, and each wake-up of a queued request, reaches its
- * request in that request's own context through workerd's cross-request promise
- * handling (`handle_cross_request_promise_resolution`; without it, as in the Worker
- * test pool, requests must not share: EDGEKEEPER_SHARED_RPCS=0). When an RPC ends,
- * the queued requests are woken and the first one awake sends the next. An RPC
+ * (ctx.waitUntil). A queued request follows the sender's promises (of the answers,
+ * and of the lane's release), and workerd runs what follows in the queued request's
+ * own context (`handle_cross_request_promise_resolution`; without it, as in the
+ * Worker test pool, requests must not share: EDGEKEEPER_SHARED_RPCS=0). No request
+ * resolves a promise another awaits: see `whileAnswering`. When an RPC ends, the
+ * queued requests wake and the first one awake sends the next. An RPC
  * unanswered for ABANDONED_RPC_MS is taken for lost: the lane moves on, and its own
  * requests are answered OperationTimeout rather than left waiting.
  */
@@ -32,23 +33,24 @@ const REQUEST_OVERHEAD_BYTES = 64;
 interface Queued {
   request: ShardRequest;
   bytes: number;
-  /** The RPC that carries it, once sent. */
+  /** The RPC that carries it, once sent, and its place in that RPC's batch. */
   rpc: Rpc | undefined;
-  answer: Promise<Outcome>;
-  settle(outcome: Outcome): void;
-  fail(err: unknown): void;
+  index: number;
 }
 
-/** An RPC of a lane, sent at `sentAt`. */
+/** An RPC of a lane, sent at `sentAt` by one of the requests it carries. */
 interface Rpc {
   sentAt: number;
+  /** The shard's answers to the requests it carries, in order: a promise made in the sender's request. */
+  outcomes: Promise<Outcome[]>;
+  /** Settles, in the sender's request, once the lane is free of this RPC. */
+  ended: Promise<void>;
 }
 
 /** The RPCs of one shard and caller: at most one in flight, the rest waiting for it. */
 interface Lane {
   inFlight: Rpc | undefined;
   queue: Queued[];
-  wakers: (() => void)[];
 }
 
 /** An RPC unanswered for this long is taken for lost (its sender was cancelled before it handed out the answers). */
@@ -56,6 +58,9 @@ export const ABANDONED_RPC_MS = 30_000;
 
 /** How often a waiting request's timer ticks: it keeps the request alive, and notices an RPC lost. */
 const HOLD_INTERVAL_MS = 1_000;
+
+/** What a wait on another request's RPC gives when that RPC is lost. */
+const LOST = Symbol("lost");
 
 /** Bytes a request adds to an RPC (its value, or its multi's values, and paths). */
 export function requestBytes(request: ShardRequest): number {
@@ -95,82 +100,73 @@ export class SharedRpcs {
   async run(key: string, request: ShardRequest, send: SendBatch, keepAlive: KeepAlive, first = false): Promise<Outcome> {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { inFlight: undefined, queue: [], wakers: [] };
+      lane = { inFlight: undefined, queue: [] };
       this.lanes.set(key, lane);
     }
-    const queued = queuedRequest(request);
+    const queued: Queued = { request, bytes: requestBytes(request), rpc: undefined, index: 0 };
     if (first) lane.queue.unshift(queued);
     else lane.queue.push(queued);
-    // A request waiting on another's RPC holds a timer: workerd cancels, as hung, a
-    // request that waits on nothing of its own (the one that sent the RPC holds that).
-    // Its ticks also notice an RPC lost.
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const hold = (waiting: Lane) => setInterval(() => this.noticeLost(waiting, queued), HOLD_INTERVAL_MS);
+    while (queued.rpc === undefined) {
+      const inFlight = lane.inFlight;
+      if (inFlight === undefined || this.lost(inFlight)) this.sendNext(key, lane, send, keepAlive);
+      else await this.whileAnswering(inFlight, inFlight.ended);
+    }
+    const rpc = queued.rpc;
+    const outcomes = await this.whileAnswering(rpc, rpc.outcomes);
+    if (outcomes === LOST) throw new KeeperError("OperationTimeout", `the shard call carrying this request gave no answer in ${this.abandonedMs} ms; a write may or may not have been applied`);
+    const outcome = outcomes[queued.index];
+    if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
+    return outcome;
+  }
+
+  /**
+   * Waits, in the calling request, for `settled`, a promise of the request that sent
+   * `rpc`; LOST once `rpc` is. workerd runs the continuation of a request that follows
+   * another's promise in its own request, but not, in optimised code, that of a
+   * promise a request made and another resolved: then the rest of the request (its
+   * answer's body, say) would run in the resolver's request, whose I/O it may not
+   * use. So no request here resolves a promise another awaits: each follows the
+   * sender's. Meanwhile it holds a timer: workerd cancels, as hung, a request that
+   * waits on nothing of its own; its ticks notice an RPC lost.
+   */
+  private async whileAnswering<T>(rpc: Rpc, settled: Promise<T>): Promise<T | typeof LOST> {
+    let timer!: ReturnType<typeof setInterval>;
+    const lost = new Promise<typeof LOST>((resolve) => {
+      timer = setInterval(() => {
+        if (this.lost(rpc)) resolve(LOST);
+      }, HOLD_INTERVAL_MS);
+    });
     try {
-      let sentBySelf = false;
-      while (queued.rpc === undefined) {
-        if (lane.inFlight === undefined || this.lost(lane.inFlight)) {
-          sentBySelf = this.sendNext(key, lane, send, keepAlive, queued);
-        } else {
-          timer ??= hold(lane);
-          await new Promise<void>((wake) => lane.wakers.push(wake));
-        }
-      }
-      if (!sentBySelf) timer ??= hold(lane);
-      return await queued.answer;
+      return await Promise.race([settled, lost]);
     } finally {
-      if (timer !== undefined) clearInterval(timer);
+      clearInterval(timer);
     }
   }
 
-  /** If the lane's RPC is lost: its waiters are woken to send the next, and `queued`, if it was in it, times out. */
-  private noticeLost(lane: Lane, queued: Queued): void {
-    if (this.lost(lane.inFlight)) for (const wake of lane.wakers.splice(0)) wake();
-    if (this.lost(queued.rpc)) queued.fail(new KeeperError("OperationTimeout", `the shard call carrying this request gave no answer in ${this.abandonedMs} ms; a write may or may not have been applied`));
-  }
-
-  /** Sends the queue's head, up to maxBytes of requests, and hands out the answers; true if `self` went in it. */
-  private sendNext(key: string, lane: Lane, send: SendBatch, keepAlive: KeepAlive, self: Queued): boolean {
+  /** Sends the queue's head, up to maxBytes of requests, from the calling request, which keeps it alive until it has answered. */
+  private sendNext(key: string, lane: Lane, send: SendBatch, keepAlive: KeepAlive): void {
     let bytes = 0;
     let count = 0;
     while (count < lane.queue.length && (count === 0 || bytes + lane.queue[count]!.bytes <= this.maxBytes)) bytes += lane.queue[count++]!.bytes;
     const batch = lane.queue.splice(0, count);
-    const rpc: Rpc = { sentAt: Date.now() };
-    for (const queued of batch) queued.rpc = rpc;
+    const outcomes = send(batch.map((queued) => queued.request));
+    const ended = outcomes.then(
+      () => this.endRpc(key, lane, rpc),
+      () => this.endRpc(key, lane, rpc),
+    );
+    const rpc: Rpc = { sentAt: Date.now(), outcomes, ended };
+    for (const [index, queued] of batch.entries()) {
+      queued.rpc = rpc;
+      queued.index = index;
+    }
     lane.inFlight = rpc;
-    const answered = send(batch.map((queued) => queued.request)).then(
-      (outcomes) => {
-        for (const [i, queued] of batch.entries()) {
-          const outcome = outcomes[i];
-          if (outcome) queued.settle(outcome);
-          else queued.fail(new KeeperError("SystemError", "shard returned no outcome"));
-        }
-      },
-      (err: unknown) => {
-        for (const queued of batch) queued.fail(err);
-      },
-    );
-    keepAlive(
-      answered.finally(() => {
-        // A lost RPC answering late leaves the lane to the one sent since.
-        if (lane.inFlight !== rpc) return;
-        lane.inFlight = undefined;
-        if (lane.queue.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
-        for (const wake of lane.wakers.splice(0)) wake();
-      }),
-    );
-    return batch.includes(self);
+    keepAlive(ended);
   }
-}
 
-function queuedRequest(request: ShardRequest): Queued {
-  let settle!: (outcome: Outcome) => void;
-  let fail!: (err: unknown) => void;
-  const answer = new Promise<Outcome>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  // A request whose client went away awaits its answer no more: its failure is no one's.
-  answer.catch(() => undefined);
-  return { request, bytes: requestBytes(request), rpc: undefined, answer, settle, fail };
+  /** Frees the lane of `rpc`; a lost RPC answering late leaves it to the one sent since. */
+  private endRpc(key: string, lane: Lane, rpc: Rpc): void {
+    if (lane.inFlight !== rpc) return;
+    lane.inFlight = undefined;
+    if (lane.queue.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  }
 }

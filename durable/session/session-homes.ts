@@ -23,7 +23,9 @@
  * the new home's only past the zxid handed over (`skipThrough`), so each event
  * fires once. A shard whose home is the leader is written down (host_homes), so a
  * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again at 0 (the next settle sets it).
+ * `through` starts again from the highest zxid the host had processed of home's
+ * notifications (SessionWatches.handedOver, stored with each copy's seq), so a move
+ * before its first settle does not hand over again what home had delivered.
  */
 import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
@@ -43,6 +45,8 @@ interface ShardHome {
   skipThrough: number;
   /** When home last became the leader, or a try of the replica failed. */
   leftAt: number;
+  /** How many moves this host instance made of this shard's home: a request sent before one may have left its watch at the old home. */
+  generation: number;
   /** A move under way, and to which copy: requests wait for it. */
   moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
   /** The copy being moved to delivered before it was home: it is asked again once home. */
@@ -85,7 +89,7 @@ export class SessionHomes implements HostHomeRouting {
   async readAt<P extends { region: string }>(mount: Mount, placement: P): Promise<P | undefined> {
     if (placement.region !== this.parts.replicaRegion) return undefined;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === "leader") {
       if (Date.now() - home.leftAt < this.parts.retryMs) return undefined;
       if (!(await this.move(home, "replica"))) return undefined;
@@ -99,24 +103,45 @@ export class SessionHomes implements HostHomeRouting {
     await this.move(this.homeOf(mount), "leader");
   }
 
-  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean): Promise<void> {
+  generation(mount: Mount): number {
+    return this.active ? this.homeOf(mount).generation : 0;
+  }
+
+  async release(mount: Mount, from: ShardCopy["at"], zxid: number, watches: readonly WatchSet[], leftAtFrom: boolean, generation: number): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
+    // The answer's watches are at home only if they were left at the copy that was home
+    // when they were sent and is home still: else home moved meanwhile (or they were not
+    // left), and they are set at home now. Their sessions' rows are written already
+    // (HostCall.recordWatches), so a move from here on takes them along.
+    const unplaced = from === home.at && leftAtFrom && generation === home.generation ? [] : watches;
     if (from === home.at) {
       // Its answer carried every event home had fired up to its zxid.
       home.through = Math.max(home.through, zxid);
-      if (leftAtFrom || watches.length === 0) return;
-    } else if (watches.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
+      if (unplaced.length === 0) return;
+    } else if (unplaced.length === 0 && (home.through >= zxid || !this.parts.watches.heldOn(mount.shard))) {
       return;
     }
-    // Home hands over its events up to zxid, and sets the watches the answer's requests asked for.
+    // Home hands over its events up to zxid, and sets the watches not there yet.
+    await this.settleAndSet(home, zxid, unplaced);
+    // Those left at a copy that home had left meanwhile go from there, as a move's do.
+    if (leftAtFrom && from !== home.at) this.removeAt(home, this.copy(from), unplaced);
+  }
+
+  /**
+   * Home hands over its events up to `zxid` and sets `watches` from there; if it is
+   * not ready (a leader always is), the leader becomes home, and the move takes every
+   * watch the sessions' rows hold, these too.
+   */
+  private async settleAndSet(home: ShardHome, zxid: number, watches: readonly WatchSet[]): Promise<void> {
     const setting = watches.map((w) => ({ ...w, sinceZxid: zxid }));
-    while (!(await this.sync(home, home.at, zxid, setting))) {
-      // Not ready (a leader always is): the leader becomes home. The watches this answer
-      // set are not in the sessions' rows yet, so the move does not take them: set them there.
+    const at = home.at;
+    if (!(await this.sync(home, at, zxid, setting))) {
       await this.move(home, "leader");
-      if (setting.length === 0) return;
+    } else if (home.at !== at && watches.length > 0) {
+      // Home moved while they were being set, and took them along: they go from where they were set.
+      this.removeAt(home, this.copy(at), watches);
     }
   }
 
@@ -145,7 +170,7 @@ export class SessionHomes implements HostHomeRouting {
     const region = this.parts.replicaRegion;
     if (region === undefined) return { at: "leader" };
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === "replica" && (await this.sync(home, "replica", seen, []))) return { at: "replica", region };
     await this.move(home, "leader");
     return { at: "leader" };
@@ -168,12 +193,17 @@ export class SessionHomes implements HostHomeRouting {
     }
   }
 
-  /** A watch set at `copy` (addWatch), answered at `zxid`: if home moved meanwhile, it is set at home too. */
-  async watchSetAt(mount: Mount, copy: ShardCopy, watch: WatchSet, zxid: number): Promise<void> {
+  /**
+   * A watch set at `copy` (addWatch, decided at home `generation`), answered at `zxid`,
+   * its sessions' row written: if home moved since, it is set at home too.
+   */
+  async watchSetAt(mount: Mount, copy: ShardCopy, generation: number, watch: WatchSet, zxid: number): Promise<void> {
     if (!this.active) return;
     const home = this.homeOf(mount);
-    if (home.moving) await home.moving.done;
-    if (home.at !== copy.at) await this.release(mount, copy.at, zxid, [watch], true);
+    await this.settled(home);
+    if (home.at === copy.at && home.generation === generation) return;
+    await this.settleAndSet(home, zxid, [watch]);
+    if (home.at !== copy.at) this.removeAt(home, copy, [watch]);
   }
 
   /** The copy that holds the host's watches on the shard of `mount` now (where removeWatches go). */
@@ -187,9 +217,12 @@ export class SessionHomes implements HostHomeRouting {
     let home = this.homes.get(mount.shard);
     if (home) return home;
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
-    home = { mount, at: stored?.at === "leader" ? "leader" : "replica", through: 0, skipThrough: 0, leftAt: 0, deferred: false };
-    this.homes.set(mount.shard, home);
+    const at = stored?.at === "leader" ? "leader" : "replica";
     const router = this.parts.router();
+    // What home had handed over before this instance began (a restart) is known from the notifications processed.
+    const through = this.parts.watches.handedOver(router.copyKey(mount, this.copy(at)));
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
+    this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
     return home;
@@ -237,9 +270,14 @@ export class SessionHomes implements HostHomeRouting {
     return true;
   }
 
+  /** Resolves once no move of the shard's home is under way (one that starts while another's waiter wakes is waited for too). */
+  private async settled(home: ShardHome): Promise<void> {
+    while (home.moving) await home.moving.done;
+  }
+
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
   private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
-    while (home.moving) await home.moving.done;
+    await this.settled(home);
     if (home.at === to) return true;
     const moving = { to, done: this.moveNow(home, to) };
     home.moving = moving;
@@ -269,6 +307,7 @@ export class SessionHomes implements HostHomeRouting {
     const from = this.copy(home.at);
     const handedOver = home.through;
     home.at = to;
+    home.generation++;
     home.skipThrough = handedOver;
     home.through = Math.max(handedOver, answer?.zxid ?? 0);
     if (to === "leader") {
@@ -283,11 +322,16 @@ export class SessionHomes implements HostHomeRouting {
       home.deferred = false;
       void this.sync(home, to, 0, []).catch((err: unknown) => console.warn(`settling the new home of shard ${home.mount.shard} failed`, err));
     }
+    this.removeAt(home, from, watches);
+    return true;
+  }
+
+  /** Removes the host's `watches` at `copy`, which is not home (best effort: one left there fires for nobody, as judge drops its events). */
+  private removeAt(home: ShardHome, copy: ShardCopy, watches: readonly WatchSet[]): void {
     const host = this.parts.host().name;
     const router = this.parts.router();
-    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, from))).catch((err: unknown) => {
-      console.warn(`removing the host's watches at the old home of shard ${home.mount.shard} failed`, err);
+    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).catch((err: unknown) => {
+      console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err);
     });
-    return true;
   }
 }

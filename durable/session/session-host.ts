@@ -8,7 +8,7 @@
  * sessions with one alarm set to the earliest deadline. A session on a socket lives
  * while the socket shows life (session-liveness.ts).
  */
-import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
@@ -26,9 +26,10 @@ import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
+import { WatchesInFlight } from "./watches-in-flight.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
-import { SessionWatches, WATCH_TABLES } from "./session-watches.ts";
+import { type EventMessage, SessionWatches, createWatchTables } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -73,6 +74,14 @@ export class SessionHost extends EdgekeeperObject {
   private readonly bookmarks: SessionBookmarks;
   /** Where the host's sessions read each shard and take its events from. */
   private readonly homes: SessionHomes;
+  /**
+   * Per session, the watches set by the request it is running (kind and path) and the
+   * events they fired meanwhile: sent once that request is answered, as ZooKeeper's
+   * server sends a watch's events after the reply that set it.
+   */
+  private readonly held = new Map<number, { watches: Set<string>; events: EventMessage[] }>();
+  /** Watching requests on their way to each copy, which that copy's pushes wait for. */
+  private readonly inFlight = new WatchesInFlight();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -85,13 +94,14 @@ export class SessionHost extends EdgekeeperObject {
     const link = RegionLink.ofHost(env, ctx.id.name ?? "");
     this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()), link.region);
     const { sequentialWaitMs } = readRoutingSettings(env);
+    // Outside the leaders' region, the replica there is home.
+    const replicaRegion = link.region !== link.regions?.[0] ? link.region : undefined;
     this.homes = new SessionHomes({
       sql: ctx.storage.sql,
       watches: this.watches,
       router: () => this.router(),
       host: () => ({ name: ctx.id.name ?? "", push: true }),
-      // Outside the leaders' region, the replica there is home.
-      replicaRegion: link.region !== link.regions?.[0] ? link.region : undefined,
+      replicaRegion,
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
@@ -108,6 +118,8 @@ export class SessionHost extends EdgekeeperObject {
       call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
       requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
       hostName: (sessionId) => this.hostName(sessionId),
+      holdEvents: (sessionId, path, kind) => this.holdEvents(sessionId, path, kind),
+      sendingWatch: (mount) => this.inFlight.begin(this.sourcesOf(mount, replicaRegion)),
     });
     this.pipeline = new SessionPipeline({
       store: this.store,
@@ -119,6 +131,7 @@ export class SessionHost extends EdgekeeperObject {
       closeSession: (sessionId) => this.closeSession(sessionId),
       sendToSession: (sessionId, message, fallback) => this.sendToSession(sessionId, message, fallback),
       send: (ws, message) => this.outbox.send(ws, message),
+      answered: (sessionId) => this.answered(sessionId),
     });
     this.sockets = new SocketHandler({
       state: ctx,
@@ -135,7 +148,8 @@ export class SessionHost extends EdgekeeperObject {
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.store.initialize();
-      for (const statement of [...WATCH_TABLES, ...HOME_TABLES]) ctx.storage.sql.exec(statement);
+      createWatchTables(ctx.storage.sql);
+      for (const statement of HOME_TABLES) ctx.storage.sql.exec(statement);
       initializeHostCounters(ctx.storage.sql);
       // Pings are answered by the runtime, without waking the object.
       ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -155,7 +169,9 @@ export class SessionHost extends EdgekeeperObject {
     if (this.shardRouter) return this.shardRouter;
     const namespace = this.store.namespace();
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
-    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""));
+    // The mount table is refreshed in the background once old, not in a request's way. This
+    // turns on no shared RPCs: those are ShardRouter.execute's, which a host never calls.
+    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""), undefined, (work) => this.ctx.waitUntil(work));
     return this.shardRouter;
   }
 
@@ -169,7 +185,7 @@ export class SessionHost extends EdgekeeperObject {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications)),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
       ...(this.homes.active ? { homes: this.homes } : {}),
@@ -303,21 +319,57 @@ export class SessionHost extends EdgekeeperObject {
    * watching, at most once each. Answers the last seq processed of that shard.
    */
   async deliver(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+    return this.receiveAfterWatchesSet(shardKey, notifications);
+  }
+
+  /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+    if (notifications.length > 0) await this.inFlight.before(shardKey);
     return this.receive(shardKey, notifications);
+  }
+
+  /** The delivery keys of the copies of a shard that may hold the host's watches: its leader, and its replica where that is home. */
+  private sourcesOf(mount: Mount, replicaRegion: string | undefined): string[] {
+    const router = this.router();
+    const leader = router.shardKey(mount);
+    return replicaRegion === undefined ? [leader] : [leader, router.copyKey(mount, { at: "replica", region: replicaRegion })];
   }
 
   private receive(shardKey: string, notifications: WatchNotification[]): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
     const judge = this.homes.judge(shardKey, notifications);
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
-      const row = this.store.row(sessionId);
-      if (!row) return;
+      if (!this.store.row(sessionId)) return;
       // A session shown a change reads no copy that has not applied it (watch before data).
       if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
-      const ws = this.liveness.socketOf(row);
-      if (ws) this.outbox.send(ws, event);
-      else this.watches.queue(sessionId, event);
+      const held = this.held.get(sessionId);
+      if (held?.watches.has(`${event.kind} ${event.watchPath}`)) held.events.push(event);
+      else this.sendEvent(sessionId, event);
     }, judge);
+  }
+
+  /** Sends a watch event to the session's socket, or keeps it for its resume. */
+  private sendEvent(sessionId: number, event: EventMessage): void {
+    const row = this.store.row(sessionId);
+    if (!row) return;
+    const ws = this.liveness.socketOf(row);
+    if (ws) this.outbox.send(ws, event);
+    else this.watches.queue(sessionId, event);
+  }
+
+  /** The session's request just recorded this watch: its events wait for that request's answer. */
+  private holdEvents(sessionId: number, path: string, kind: WatchKind): void {
+    let held = this.held.get(sessionId);
+    if (!held) this.held.set(sessionId, (held = { watches: new Set(), events: [] }));
+    held.watches.add(`${kind} ${path}`);
+  }
+
+  /** The session's request was answered: the events its watches fired meanwhile follow, in order. */
+  private answered(sessionId: number): void {
+    const held = this.held.get(sessionId);
+    if (!held) return;
+    this.held.delete(sessionId);
+    for (const event of held.events) this.sendEvent(sessionId, event);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   KeeperError,
   type Outcome,
   type ShardRequest,
+  type WatchKind,
   authenticate,
   parseCreateMode,
 } from "../../protocol/index.ts";
@@ -42,6 +43,10 @@ export interface RunnerHost {
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
   hostName(sessionId: number): string;
+  /** A session's watch was just recorded: its events wait until the request that set it is answered (SessionHost.answered). */
+  holdEvents(sessionId: number, path: string, kind: WatchKind): void;
+  /** A request that sets a watch is sent to the shard of `mount`: pushes from there wait until the function returned is called (watches-in-flight.ts). */
+  sendingWatch(mount: Mount): () => void;
 }
 
 /** The kind of watch a read with `watch: true` sets. */
@@ -188,19 +193,36 @@ export class SessionRunner {
       // still be open, and a shard that may get an ephemeral is recorded, so the close
       // that marks the session closing and then reads the shards cannot miss it. A create
       // still in flight when that close reaches the shard is refused there.
+      // A watching request's send, until its answer is recorded: the shard's pushes wait for it.
+      let sent: (() => void) | undefined;
       const beforeSend = (mount: Mount): void => {
         this.host.requireOpen(sessionId);
         if (ephemeral) this.host.store.recordShard(sessionId, mount);
+        if (watching) {
+          sent?.();
+          sent = this.host.sendingWatch(mount);
+        }
       };
       const router = this.host.router();
-      const send = async (): Promise<Outcome> => {
-        // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
-        const { outcome, mount } = await retryingTransient(() => router.hostExecute(this.host.call(sessionId, beforeSend), caller, stamped));
-        if (watching && outcome.ok) {
+      // The watch is recorded as soon as its answer arrives, before the host's home may
+      // move (session-homes.ts): a move takes the watches the rows hold.
+      const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
+        if (watching && outcome?.ok) {
           const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+          this.host.holdEvents(sessionId, request.path, watchKindOf(request));
           this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
         }
-        return outcome;
+        // Answered: what waited for this send may go on.
+        sent?.();
+      };
+      const send = async (): Promise<Outcome> => {
+        // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
+        const call = { ...this.host.call(sessionId, beforeSend), recordWatches };
+        try {
+          return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
+        } finally {
+          sent?.();
+        }
       };
       return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
@@ -258,14 +280,30 @@ export class SessionRunner {
       // At the host's home for the shard, past what the session has seen there.
       const seen = this.host.call(sessionId).reads?.bookmark.shards;
       let setAt: ShardCopy = { at: "leader" };
-      const where = async (m: Mount): Promise<ShardCopy> => (setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0));
-      const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
-      if (outcome.ok) {
-        await this.host.homes.watchSetAt(mount, setAt, { path, kind: mode }, outcome.zxid);
-        this.host.requireOpen(sessionId);
-        this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+      let generation = 0;
+      // Its send, until its answer is recorded: the shard's pushes wait for it.
+      let sent: (() => void) | undefined;
+      const where = async (m: Mount): Promise<ShardCopy> => {
+        setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0);
+        generation = this.host.homes.generation(m);
+        sent?.();
+        sent = this.host.sendingWatch(m);
+        return setAt;
+      };
+      try {
+        const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
+        if (outcome.ok) {
+          this.host.requireOpen(sessionId);
+          // Recorded first: a move of the host's home from here on takes it along.
+          this.host.holdEvents(sessionId, path, mode);
+          this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+          sent?.();
+          await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);
+        }
+        return outcome;
+      } finally {
+        sent?.();
       }
-      return outcome;
     });
   }
 
@@ -310,7 +348,7 @@ export class SessionRunner {
       const [outcome] = await router.executeOn(mount, caller, [{ op: "getEphemerals", prefix }]);
       if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
       // A leader's answer: shown once the host's home has handed over the events before it.
-      await this.host.homes.release(mount, "leader", outcome.zxid, [], true);
+      await this.host.homes.release(mount, "leader", outcome.zxid, [], true, 0);
       if (!outcome.ok) return outcome;
       paths.push(...(outcome.value as { paths: string[] }).paths);
       // zxids of different shards are not comparable: one is reported only when one shard answered.

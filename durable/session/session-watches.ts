@@ -10,7 +10,8 @@
  * the session when it set the watch, so it does not fire it (a shard's watch is per
  * host, so a notification can be on its way while another session sets a watch).
  * Notifications are numbered per shard; the last one processed of each shard is
- * kept, so one that comes twice (pushed and riding on an answer) fires once.
+ * kept, so one that comes twice (pushed and riding on an answer) fires once, and
+ * with it the highest zxid processed (what that copy of the shard had handed over).
  *
  * What a delivery changes (the one-shot rows it fired, the last seq of each shard) is
  * kept in memory and written with the host's next watch row, or a second later
@@ -27,12 +28,13 @@
  * watch manager checks since CVE-2024-23944: they outlive the read that set them.
  * One-shot watches were checked by that read (getData, getChildren), as in ZooKeeper.
  */
+import { addColumnIfMissing } from "../base/sql-columns.ts";
 import { inChunks } from "../base/sql-chunks.ts";
 import { type Mount } from "../directory/mount-table.ts";
 import { type ServerMessage } from "../../protocol/session-protocol.ts";
 import { type Id, type WatchKind, type WatchNotification, firesOnce, mayReadNode, watchesFiredBy } from "../../protocol/index.ts";
 
-export const WATCH_TABLES = [
+const WATCH_TABLES = [
   // exists_missing: a data watch set by exists on a node that did not exist (it waits for NodeCreated).
   `CREATE TABLE IF NOT EXISTS session_watches (
      session_id INTEGER NOT NULL,
@@ -47,7 +49,8 @@ export const WATCH_TABLES = [
   `CREATE INDEX IF NOT EXISTS session_watches_by_path ON session_watches (path, kind)`,
   // A host's home per shard asks which watches it holds there (session-homes.ts).
   `CREATE INDEX IF NOT EXISTS session_watches_by_shard ON session_watches (shard)`,
-  `CREATE TABLE IF NOT EXISTS shard_seqs (shard_key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID`,
+  // seq: the last notification processed of a shard copy; zxid: the highest zxid among those processed.
+  `CREATE TABLE IF NOT EXISTS shard_seqs (shard_key TEXT PRIMARY KEY, seq INTEGER NOT NULL, zxid INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
   // Events of a session with no socket, in order, sent when it resumes.
   `CREATE TABLE IF NOT EXISTS session_events (
      n INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,6 +60,12 @@ export const WATCH_TABLES = [
   `CREATE INDEX IF NOT EXISTS session_events_by_session ON session_events (session_id, n)`,
 ];
 
+/** Creates the watch tables, and the columns added since a host's were made. */
+export function createWatchTables(sql: SqlStorage): void {
+  for (const statement of WATCH_TABLES) sql.exec(statement);
+  addColumnIfMissing(sql, "shard_seqs", "zxid", "INTEGER NOT NULL DEFAULT 0");
+}
+
 /** A shard watch of the host that no session needs anymore: remove it at the shard. */
 export interface OrphanWatch {
   path: string;
@@ -64,7 +73,8 @@ export interface OrphanWatch {
   mount: Mount;
 }
 
-type EventMessage = Extract<ServerMessage, { t: "event" }>;
+/** A watch event for a session. */
+export type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 /** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
 export type NotificationVerdict = "fire" | "drop" | "later";
@@ -90,8 +100,8 @@ export class SessionWatches {
   private readonly sql: SqlStorage;
   /** One-shot watches fired whose rows are not deleted yet (they fire no more). */
   private readonly fired = new Map<string, WatchRow>();
-  /** The last seq processed of each shard, once read; `unwritten`: ahead of shard_seqs. */
-  private readonly seqs = new Map<string, number>();
+  /** The last seq processed of each shard, and the highest zxid among those, once read; `unwritten`: ahead of shard_seqs. */
+  private readonly seqs = new Map<string, { seq: number; zxid: number }>();
   private readonly unwritten = new Set<string>();
   /** An event was queued for a session without a socket since the last flush: a commit is made anyway. */
   private queuedEvent = false;
@@ -126,7 +136,8 @@ export class SessionWatches {
     for (const row of this.fired.values()) this.sql.exec("DELETE FROM session_watches WHERE session_id = ? AND path = ? AND kind = ?", row.session_id, row.path, row.kind);
     this.fired.clear();
     for (const shardKey of this.unwritten) {
-      this.sql.exec("INSERT INTO shard_seqs (shard_key, seq) VALUES (?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq", shardKey, this.seqs.get(shardKey) ?? 0);
+      const { seq, zxid } = this.processed(shardKey);
+      this.sql.exec("INSERT INTO shard_seqs (shard_key, seq, zxid) VALUES (?, ?, ?) ON CONFLICT (shard_key) DO UPDATE SET seq = excluded.seq, zxid = excluded.zxid", shardKey, seq, zxid);
     }
     this.unwritten.clear();
   }
@@ -234,12 +245,25 @@ export class SessionWatches {
 
   /** The last notification seq processed of a shard (what the host acknowledges). */
   ackSeq(shardKey: string): number {
-    let seq = this.seqs.get(shardKey);
-    if (seq === undefined) {
-      seq = this.sql.exec<{ seq: number }>("SELECT seq FROM shard_seqs WHERE shard_key = ?", shardKey).toArray()[0]?.seq ?? 0;
-      this.seqs.set(shardKey, seq);
+    return this.processed(shardKey).seq;
+  }
+
+  /**
+   * The highest zxid among the notifications processed of a shard copy: it had handed
+   * the host every event up to there (a copy queues them in zxid order). Kept across
+   * restarts, as the seq is (session-homes.ts starts a home's `through` from it).
+   */
+  handedOver(shardKey: string): number {
+    return this.processed(shardKey).zxid;
+  }
+
+  private processed(shardKey: string): { seq: number; zxid: number } {
+    let processed = this.seqs.get(shardKey);
+    if (processed === undefined) {
+      processed = this.sql.exec<{ seq: number; zxid: number }>("SELECT seq, zxid FROM shard_seqs WHERE shard_key = ?", shardKey).toArray()[0] ?? { seq: 0, zxid: 0 };
+      this.seqs.set(shardKey, processed);
     }
-    return seq;
+    return processed;
   }
 
   /**
@@ -259,6 +283,7 @@ export class SessionWatches {
     judge: (n: WatchNotification) => NotificationVerdict = () => "fire",
   ): number {
     let last = this.ackSeq(shardKey);
+    let zxid = this.handedOver(shardKey);
     const start = last;
     // Each session's identities are read once per delivery, however many events it gets.
     const known = new Map<number, readonly Id[]>();
@@ -277,9 +302,10 @@ export class SessionWatches {
         emit(sessionId, event);
       }
       last = n.seq;
+      zxid = Math.max(zxid, n.zxid);
     }
     if (last === start) return last;
-    this.seqs.set(shardKey, last);
+    this.seqs.set(shardKey, { seq: last, zxid });
     this.unwritten.add(shardKey);
     // A lasting watch would fire again for a notification processed again after a restart:
     // write now; so too when an event was queued (a commit is made for it anyway).

@@ -2,7 +2,8 @@
  * The check .ci/run makes of vitest's JSON reports (test/harness/ci-report.ts), on
  * sample reports shaped as vitest 5 writes them: CI fails on a skip outside
  * .ci/expected-skips, a file that failed to load, a run of zero tests, a missing
- * report; it passes today's expected skips. The last test runs the check as .ci/run does.
+ * report, in any of the three runs; it passes today's expected skips, in the node run
+ * and in the regions run alike. The last test runs the check as .ci/run does.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -38,12 +39,13 @@ const expectedSkips = async () => parseExpectedSkips(await readFile(".ci/expecte
 
 describe("the CI report check", () => {
   it("passes a run whose only skips are the ones .ci/expected-skips names", async () => {
-    expect(checkReports({ workerd: workerdRun(), node: nodeRun() }, await expectedSkips(), ROOT)).toEqual({ problems: [], notes: [] });
+    // The regions run repeats the conformance suite: the same documented skips are expected there.
+    expect(checkReports({ workerd: workerdRun(), node: nodeRun(), regions: nodeRun() }, await expectedSkips(), ROOT)).toEqual({ problems: [], notes: [] });
   });
 
   it("fails on a skipped, pending or todo test the list does not name, naming it as file > suite > test", async () => {
     const node = nodeRun([test("reads", "skipped", ["client"]), test("later", "todo"), test("someday", "pending", ["a", "b"])]);
-    const { problems } = checkReports({ workerd: workerdRun(), node }, await expectedSkips(), ROOT);
+    const { problems } = checkReports({ workerd: workerdRun(), node, regions: nodeRun() }, await expectedSkips(), ROOT);
     expect(problems).toEqual([
       "skipped, and not in .ci/expected-skips: test/conformance/conformance.test.ts > client > reads",
       "skipped, and not in .ci/expected-skips: test/conformance/conformance.test.ts > later",
@@ -54,20 +56,21 @@ describe("the CI report check", () => {
   it("fails on a test file that failed to load, on a run that executed no test, and on a missing report", async () => {
     const broken = report(`${ROOT}/test/ci/broken.test.ts`, [], "boom at load");
     const allSkipped = report(CONFORMANCE, BRIDGE_SKIPS.map((name) => test(name, "skipped", ["edgekeeper bridge"])));
-    expect(checkReports({ workerd: broken, node: allSkipped }, await expectedSkips(), ROOT).problems).toEqual([
+    expect(checkReports({ workerd: broken, node: allSkipped, regions: nodeRun() }, await expectedSkips(), ROOT).problems).toEqual([
       "test/ci/broken.test.ts failed outside its tests: boom at load",
       "the workerd run executed no test",
       "the node run executed no test",
     ]);
-    expect(checkReports({ workerd: undefined, node: nodeRun() }, await expectedSkips(), ROOT).problems).toEqual([
+    expect(checkReports({ workerd: undefined, node: nodeRun(), regions: undefined }, await expectedSkips(), ROOT).problems).toEqual([
       "the workerd run wrote no report (it did not run, or stopped before its end)",
+      "the regions run wrote no report (it did not run, or stopped before its end)",
     ]);
   });
 
   it("notes, without failing, a listed test that no longer skips", async () => {
     const node = nodeRun().testResults[0]!;
     node.assertionResults = node.assertionResults.map((t) => (t.title === "a failed write takes a zxid" ? { ...t, status: "passed" } : t));
-    expect(checkReports({ workerd: workerdRun(), node: { testResults: [node] } }, await expectedSkips(), ROOT)).toEqual({
+    expect(checkReports({ workerd: workerdRun(), node: { testResults: [node] }, regions: { testResults: [node] } }, await expectedSkips(), ROOT)).toEqual({
       problems: [],
       notes: ["in .ci/expected-skips but not skipped: test/conformance/conformance.test.ts > edgekeeper bridge > a failed write takes a zxid"],
     });
@@ -81,10 +84,11 @@ describe("the CI report check", () => {
   it("fails or passes .ci/run's call on reports written to a directory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "edgekeeper-ci-report-"));
     const cwd = process.cwd();
-    const run = (node: JsonReport) =>
+    const run = (regions: JsonReport) =>
       Promise.all([
         writeFile(join(dir, "workerd.json"), JSON.stringify(report(`${cwd}/test/worker/znodes.test.ts`, [test("creates a node", "passed")]))),
-        writeFile(join(dir, "node.json"), JSON.stringify(node)),
+        writeFile(join(dir, "node.json"), JSON.stringify(report(`${cwd}/test/ci/ci-report.test.ts`, [test("passes", "passed")]))),
+        writeFile(join(dir, "regions.json"), JSON.stringify(regions)),
       ]).then(() => promisify(execFile)(process.execPath, ["test/harness/ci-report.ts", dir, ".ci/expected-skips"]).then(
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),

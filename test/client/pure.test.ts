@@ -182,6 +182,28 @@ describe("watch registry", () => {
     expect(seen).toEqual(["r:/r/x", "r:/r/y"]);
   });
 
+  it("drops a persistent or recursive event its shard sent already (a zxid below the last, or the same event again), each shard apart", () => {
+    const registry = new WatchListeners();
+    const seen: string[] = [];
+    const at = (zxid: number, path = "/r/x"): WatchEvent => ({ ...event("recursive", "/r", path), zxid });
+    registry.add("recursive", "/r", (ev) => seen.push(`${ev.path}@${ev.zxid}`));
+    registry.dispatch(at(5), "root");
+    registry.dispatch(at(5), "root");
+    registry.dispatch(at(3), "root");
+    // One change (a multi) fires the watch for several nodes at one zxid: each passes once.
+    registry.dispatch(at(5, "/r/y"), "root");
+    registry.dispatch(at(5, "/r/y"), "root");
+    // Another shard's zxids are unrelated to these.
+    registry.dispatch(at(2, "/r/m/z"), "mounted");
+    registry.dispatch(at(6), "root");
+    expect(seen).toEqual(["/r/x@5", "/r/y@5", "/r/m/z@2", "/r/x@6"]);
+    // Set again after removal: its events are new.
+    registry.removeAll(["recursive"], "/r");
+    registry.add("recursive", "/r", (ev) => seen.push(`again ${ev.path}@${ev.zxid}`));
+    registry.dispatch(at(4), "root");
+    expect(seen.at(-1)).toBe("again /r/x@4");
+  });
+
   it("streams events in order, ends on close, fails on expiry", async () => {
     const registry = new WatchListeners();
     const stream = registry.stream(() => {});

@@ -14,11 +14,14 @@ import { DoubleBarrier } from "../../client/recipes/double-barrier.ts";
 import { Party } from "../../client/recipes/party.ts";
 import { PriorityQueue } from "../../client/recipes/priority-queue.ts";
 import { Queue } from "../../client/recipes/queue.ts";
+import { callersRoundTripMs } from "../harness/caller-region.ts";
 import { expireThrough, nextState, recipeEnvironment, until } from "../harness/recipe-clients.ts";
 
 const env = recipeEnvironment("recipes-coord");
 const CONTENDERS = 8;
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+/** A cadence of cuts: `ms`, plus time for a recipe's few round trips to a leader in another region when the test runs with simulated regions. */
+const cutEveryMs = (ms: number) => ms + 10 * callersRoundTripMs();
 
 it("Barrier: 8 waiting sessions are all released by the removal, none before", async () => {
   const ns = env.namespace();
@@ -144,7 +147,7 @@ it("Queue: FIFO for one consumer; exactly once while consumers' connections are 
   let cutting = true;
   const cutter = (async () => {
     while (cutting) {
-      await sleep(150);
+      await sleep(cutEveryMs(150));
       proxy.cutAll();
     }
   })();
@@ -257,7 +260,7 @@ it("Counter: no acknowledged increment lost while writers' connections are cut (
   let cutting = true;
   const cutter = (async () => {
     while (cutting) {
-      await sleep(200);
+      await sleep(cutEveryMs(200));
       proxy.cutAll();
     }
   })();

@@ -134,6 +134,9 @@ it("NodeCache and configValue: 8 writers; every cache converges to the last valu
       for (let i = 0; i < 10; i++) await zk.setData("/config/database/url", `jdbc:postgresql://db-${w}-${i}/app`);
     }),
   );
+  // After a sync, as ZooKeeper asks: a read from a replica sees the session's own
+  // writes, not necessarily the other writers' last ones.
+  await writers[0]!.sync("/config/database/url");
   const last = text((await writers[0]!.getData("/config/database/url")).data)!;
   await until(() => url.value === last && text(cache.current?.data) === last && parsed.value === last.length, 10_000, "convergence");
   expect(url.stat?.version).toBe(CONTENDERS * 10);

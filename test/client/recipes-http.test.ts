@@ -139,6 +139,8 @@ it("getConfig: served from the cache, refreshed by long-poll, missing node undef
     await Promise.all(writers.map(async (zk, w) => {
       for (let i = 0; i < 5; i++) await zk.setData("/config/database/url", `jdbc:postgresql://db-${w}-${i}/app`);
     }));
+    // After a sync: a read from a replica sees the session's own writes, not necessarily the other writers' last ones.
+    await writer.sync("/config/database/url");
     const last = new TextDecoder().decode((await writer.getData("/config/database/url")).data);
     await until(async () => (await getConfig(b, "/config/database/url", options)) === last, 10_000, "convergence");
     // A parser, and a base URL target with its own cache.

@@ -17,8 +17,11 @@ import { fileURLToPath } from "node:url";
 
 export const REPORT_DIR_VARIABLE = "EDGEKEEPER_TEST_REPORT_DIR";
 
-/** The vitest runs of `npm test`, each writing `<name>.json`: workerd (vitest.config.ts) and Node (vitest.e2e.config.ts). */
-export const RUNS = ["workerd", "node"] as const;
+/**
+ * The vitest runs of `npm test`, each writing `<name>.json`: workerd (vitest.config.ts),
+ * Node (vitest.e2e.config.ts), and Node again with simulated regions (vitest.regions.config.ts).
+ */
+export const RUNS = ["workerd", "node", "regions"] as const;
 export type RunName = (typeof RUNS)[number];
 
 /** The reporters of one vitest config: the default one, plus the JSON report when CI asks for it. */

@@ -20,6 +20,7 @@ import { type Server, type Socket, connect as tcpConnect, createServer } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type CallerRegions, type RegionBridge, type RegionFront, startRegionBridge, startRegionFront, testRegions } from "./caller-region.ts";
 import { freePort } from "./zookeeper/launch.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
@@ -131,11 +132,49 @@ export async function waitHealthy(base: string, server: NpmStart, limitMs = STAR
   return false;
 }
 
+/** Settings for `npm start`, as a user would export them (`env`), and more options (`args`). */
+type StartOptions = { env?: Record<string, string>; args?: readonly string[] };
+
 /**
  * `npm start` in its own process group; resolves once /healthz answers. `env`: settings
  * for it, as a user would export them (EDGEKEEPER_TOKEN, say); `args`: more options.
+ * With EDGEKEEPER_TEST_REGIONS set, it simulates those regions and its callers stand
+ * in one that is not the leader's (test/harness/caller-region.ts), unless `args` name regions.
  */
-export async function startLocalServer(options: { env?: Record<string, string>; args?: readonly string[] } = {}): Promise<LocalServer> {
+export async function startLocalServer(options: StartOptions = {}): Promise<LocalServer> {
+  const callers = testRegions();
+  // A test that picks its own regions is left as it is.
+  if (callers && !options.args?.includes("--regions")) return startWithCallersIn(callers, options);
+  return startOnFreePorts(options);
+}
+
+/**
+ * `npm start -- --regions LIST` with the test's callers in `callers.caller`: `base` and
+ * `port` are a front that puts HTTP callers there, `zkPort` a bridge of that region
+ * (test/harness/caller-region.ts). A restart restarts npm start alone, as a server's
+ * restart leaves its callers' bridge and network running.
+ */
+async function startWithCallersIn(callers: CallerRegions, options: StartOptions): Promise<LocalServer> {
+  const server = await startOnFreePorts({ ...options, args: [...(options.args ?? []), "--regions", callers.regions.join(",")] });
+  let front: RegionFront | undefined;
+  let bridge: RegionBridge | undefined;
+  const stop = async () => {
+    await bridge?.stop();
+    await front?.close();
+    await server.stop();
+  };
+  try {
+    front = await startRegionFront(server.port, callers.caller);
+    bridge = await startRegionBridge(server.base, callers.caller, options.env);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const bridgeOutput = bridge.output;
+  return { ...server, base: front.base, port: front.port, zkPort: bridge.port, output: () => server.output() + bridgeOutput(), stop };
+}
+
+async function startOnFreePorts(options: StartOptions): Promise<LocalServer> {
   // A free port can be taken by another process before npm start binds it (the
   // machine's ephemeral range is shared): then it says so and exits, and a new pair is tried.
   for (let attempt = 1; ; attempt++) {

@@ -12,6 +12,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll } from "vitest";
 import { type ConnectionState, type KeeperClient, connect } from "../../client/index.ts";
+import { callerRegionOption } from "./caller-region.ts";
 import { type LocalServer, type Proxy, startLocalServer, startProxy } from "./local-server.ts";
 
 /** The least session timeout the default 2 s tick grants: expiry tests wait this long. */
@@ -49,6 +50,7 @@ export function recipeEnvironment(prefix: string): RecipeEnvironment {
         namespace,
         sessionTimeoutMs: options.sessionTimeoutMs ?? SHORT_TIMEOUT_MS,
         backoff: { baseMs: 20, capMs: 200 },
+        ...callerRegionOption(),
       });
       clients.push(zk);
       return zk;

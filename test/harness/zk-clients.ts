@@ -27,10 +27,14 @@ export const hostPort = (port: number) => `127.0.0.1:${port}`;
 /** The one line `npm start` prints for the bridge. */
 export const LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+)/;
 
-/** The bridge's port, from the line `npm start` prints (NaN if it never came). */
+/**
+ * The port of the bridge the test's ZooKeeper clients use, once npm start has printed
+ * its bridge's line (NaN if it never came): npm start's, or with simulated regions the
+ * callers' region's (`LocalServer.zkPort`).
+ */
 export async function bridgePort(server: LocalServer): Promise<number> {
   for (let i = 0; i < 100 && !LISTENING.test(server.output()); i++) await sleep(100);
-  return Number(LISTENING.exec(server.output())?.[1]);
+  return LISTENING.test(server.output()) ? server.zkPort : NaN;
 }
 
 /** A node-zookeeper-client session on the bridge, connected. */

@@ -8,10 +8,15 @@
  * (also across a restart); each shard (a mounted subtree's too) has its own home.
  *
  * Which copy served a read is seen where its watch was left: the copy's own
- * registry (ShardDO.watchesOf), asked directly.
+ * registry (ShardDO.watchesOf), asked directly. A race of a watch being set with a
+ * move of home is driven step by step: the host's calls to its replica are held or
+ * answered "not ready" by the test (holdingReplicaCalls), never timed.
  */
 import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { type ShardCopy, ShardRouter } from "../../durable/directory/shard-router.ts";
+import type { Mount } from "../../durable/directory/mount-table.ts";
+import type { HostWatch } from "../../durable/shard/shard-do.ts";
 import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -69,6 +74,69 @@ function order(socket: SessionSocket, sid: number, xid: number, path: string): {
   const answer = socket.log.findIndex((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
   const event = socket.log.findIndex((m) => m !== "pong" && m.t === "event" && m.sid === sid && m.path === path);
   return { answer, event };
+}
+
+/**
+ * The test's hold on session hosts' calls to a replica (ShardRouter's copies patched
+ * while a test runs, so a host restarted meanwhile is held too): a syncHost setting a
+ * watch on `holdPath` (its answer, or with `holdBeforeSending` the call itself), or a
+ * read of it, has its answer held until `release`; a read of
+ * `notReadyPath` is answered "not ready" (as a replica fallen behind), and with
+ * `settleNotReady` so is every syncHost setting no watch (a settle).
+ */
+interface ReplicaHold {
+  holdPath?: string;
+  notReadyPath?: string;
+  settleNotReady?: boolean;
+  /** A held syncHost is held before it is sent, not after its answer. */
+  holdBeforeSending?: boolean;
+  reached: boolean;
+  release?: () => void;
+}
+
+/** Resolves when the test releases the hold. */
+function held(hold: ReplicaHold): Promise<void> {
+  return new Promise<void>((resolve) => {
+    hold.release = resolve;
+    hold.reached = true;
+  });
+}
+
+type Stub = Record<string, (...args: unknown[]) => Promise<unknown>>;
+const NOT_READY = { ready: false, appliedZxid: 0, msSinceContact: 0 };
+
+/** Runs `test` with every router's calls to replicas going through `hold`. */
+async function holdingReplicaCalls(hold: ReplicaHold, test: () => Promise<void>): Promise<void> {
+  const routers = ShardRouter.prototype as unknown as { copy(mount: Mount, copy: ShardCopy): Stub };
+  const realCopy = routers.copy;
+  routers.copy = function (this: unknown, mount, copy) {
+    const stub = realCopy.call(this, mount, copy);
+    if (copy.at !== "replica") return stub;
+    const wrapped: Stub = {
+      syncHost: async (...args) => {
+        const watches = args[4] as HostWatch[];
+        if (hold.settleNotReady && watches.length === 0) return NOT_READY;
+        const holding = watches.some((w) => w.path === hold.holdPath);
+        if (holding && hold.holdBeforeSending) await held(hold);
+        const answer = await stub.syncHost!(...args);
+        if (holding && !hold.holdBeforeSending) await held(hold);
+        return answer;
+      },
+      replicaHostExecute: async (...args) => {
+        const requests = args[4] as { path?: string }[];
+        if (requests.some((r) => r.path === hold.notReadyPath)) return NOT_READY;
+        const answer = await stub.replicaHostExecute!(...args);
+        if (requests.some((r) => r.path === hold.holdPath)) await held(hold);
+        return answer;
+      },
+    };
+    return new Proxy(stub, { get: (target, prop) => (typeof prop === "string" && prop in wrapped ? wrapped[prop] : Reflect.get(target, prop)) });
+  };
+  try {
+    await test();
+  } finally {
+    routers.copy = realCopy;
+  }
 }
 
 describe("a session's reads and watches at its region's replica", () => {
@@ -215,5 +283,90 @@ describe("a session's reads and watches at its region's replica", () => {
       ["NodeDataChanged", "/y", "persistent"],
       ["NodeDataChanged", "/y", "persistent"],
     ]);
+  }, TEST_MS);
+
+  // The syncHost setting the watch reaches the replica before the move's removals there, or is held on its way until after them.
+  it.each([["reaches the replica first", false], ["reaches the replica after the move", true]])("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches (its syncHost %s)", async (_, sentAfter) => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    await zk.mustCreate("/other", { data: "0" });
+    await zk.mustCreate("/behind", { data: "0" });
+    const a = await apacSession(zk.namespace);
+    // The host holds a watch at the replica, its home.
+    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+    const b = await apacSession(zk.namespace);
+    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", holdBeforeSending: sentAfter as boolean, reached: false };
+    await holdingReplicaCalls(hold, async () => {
+      // A linearizable watching read is served by the leader; its watch is set at home
+      // (syncHost at the replica), whose answer the test holds.
+      const xid = 9_001;
+      a.socket.send([{ t: "req", sid: a.sid, xid, op: { op: "getData", path: "/held", watch: true }, consistency: "linearizable" }]);
+      await eventually("the held syncHost", async () => hold.reached);
+      // Meanwhile another session's read finds home behind: home moves to the leader.
+      await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
+      await runInDurableObject(hostStub, () => hold.release!());
+      expect(await a.socket.response(a.sid, xid)).toMatchObject({ ok: true });
+      // The old home keeps none of the host's watches (removed best effort, so eventually).
+      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
+      await setData(zk, "/held", "1");
+      await eventually("the held read's watch fires", async () => a.socket.events(a.sid).some(([, path]) => path === "/held"));
+      expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
+    });
+  }, TEST_MS);
+
+  it("a watching read at home answered after home moved to the leader: its watch is set at the leader and goes from the old home", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    await zk.mustCreate("/other", { data: "0" });
+    await zk.mustCreate("/behind", { data: "0" });
+    const a = await apacSession(zk.namespace);
+    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+    const b = await apacSession(zk.namespace);
+    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
+    await holdingReplicaCalls(hold, async () => {
+      // The read sets its watch at the replica, home; the test holds its answer.
+      const [xid] = a.socket.sendReqs(a.sid, { op: "getData", path: "/held", watch: true });
+      await eventually("the held read", async () => hold.reached);
+      expect(await holds(copyOf(zk.namespace, "apac"), a.host, "/held", "data")).toBe(true);
+      await b.socket.ok(b.sid, { op: "getData", path: "/behind" });
+      await runInDurableObject(hostStub, () => hold.release!());
+      expect(await a.socket.response(a.sid, xid!)).toMatchObject({ ok: true });
+      expect(await holds(copyOf(zk.namespace), a.host, "/held", "data")).toBe(true);
+      await eventually("no watch of the host at the replica", async () => (await copyOf(zk.namespace, "apac").watchesOf(a.host)).length === 0);
+      await setData(zk, "/held", "1");
+      await eventually("the read's watch fires from the leader", async () => a.socket.events(a.sid).length === 1);
+      await a.socket.ok(a.sid, { op: "sync", path: "/" });
+      expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
+    });
+  }, TEST_MS);
+
+  it("a restarted host whose home does not answer its first settles moves to the leader without handing over again the persistent events it had delivered", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/p", { data: "0" });
+    await zk.mustCreate("/w", { data: "0" });
+    const first = await apacSession(zk.namespace);
+    await watchAtReplica(first.socket, first.sid, zk.namespace, first.host, "/w");
+    await first.socket.ok(first.sid, { op: "addWatch", path: "/p", mode: "persistent" });
+    expect(await holds(copyOf(zk.namespace, "apac"), first.host, "/p", "persistent")).toBe(true);
+    await setData(zk, "/p", "1");
+    await eventually("the persistent event from the replica", async () => first.socket.events(first.sid).length === 1);
+    // After a restart of every object, the replica answers no settle: the host's first
+    // answer from the leader moves home there, from what the replica had handed over.
+    await holdingReplicaCalls({ settleNotReady: true, reached: false }, async () => {
+      await abortAllDurableObjects();
+      const socket = await resumed(zk.namespace, first.s);
+      // A write the host has not been shown, so the read's answer needs a settle.
+      await zk.mustCreate("/later");
+      const xid = 9_002;
+      socket.send([{ t: "req", sid: first.sid, xid, op: { op: "exists", path: "/p" }, consistency: "linearizable" }]);
+      expect(await socket.response(first.sid, xid)).toMatchObject({ ok: true });
+      expect(await holds(copyOf(zk.namespace), first.host, "/p", "persistent")).toBe(true);
+      await setData(zk, "/p", "2");
+      await eventually("the next persistent event, from the leader", async () => socket.events(first.sid).length >= 1);
+      await socket.ok(first.sid, { op: "sync", path: "/" });
+      expect(socket.events(first.sid)).toEqual([["NodeDataChanged", "/p", "persistent"]]);
+    });
   }, TEST_MS);
 });
