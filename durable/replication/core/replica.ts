@@ -55,8 +55,8 @@ export class ReplicaCore {
   replayingSnapshot = false;
   /** Pulls sent and not yet answered, by every follow() round: those of a round that ended may still be parked at the leader. */
   private pullsOut = 0;
-  /** Sends the pulls the follow() round running now lacks, if one is running. */
-  private topUp: (() => void) | undefined;
+  /** The answer handler of the follow() round running now, if one is. */
+  private following: ((reply: PullReply) => void) | undefined;
 
   constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
     this.name = name;
@@ -99,8 +99,7 @@ export class ReplicaCore {
    * so a commit's entry leaves the leader at once. Ends (resolved) when one answers
    * that a snapshot is needed or `keepRunning` says stop, and fails when one fails or
    * the leader no longer leads; the pulls still out count against the next round's
-   * and are applied if they come back (unless stopped), the next round sending in
-   * their place.
+   * and answer to it if they come back (dropped if stopped).
    * The first pull, and the first after a gap (an answer lost, duplicated or
    * reordered), is plain, from the applied zxid; the others pipelined.
    */
@@ -111,7 +110,7 @@ export class ReplicaCore {
       const end = (error?: unknown) => {
         if (ended) return;
         ended = true;
-        if (this.topUp === send) this.topUp = undefined;
+        if (this.following === answered) this.following = undefined;
         if (error === undefined) resolve();
         else reject(error);
       };
@@ -135,19 +134,17 @@ export class ReplicaCore {
           this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(
             (reply) => {
               this.pullsOut--;
-              answered(reply);
-              // A pull of a round that ended (it failed, or was stopped): the round now following sends in its place.
-              this.topUp?.();
+              // A pull of a round that ended (it failed, or was stopped) answers to the round now following, which sends in its place.
+              (this.following ?? answered)(reply);
             },
             (error: unknown) => {
               this.pullsOut--;
               end(error);
-              this.topUp?.();
             },
           );
         }
       };
-      this.topUp = send;
+      this.following = answered;
       send();
     });
   }
