@@ -53,10 +53,6 @@ export class ReplicaCore {
    * range: its changes are in what `installed` fires, so an adapter fires nothing for it.
    */
   replayingSnapshot = false;
-  /** Pulls sent and not yet answered, by every follow() round: those of a round that ended may still be parked at the leader. */
-  private pullsOut = 0;
-  /** The answer handler of the follow() round running now, if one is. */
-  private following: ((reply: PullReply) => void) | undefined;
 
   constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
     this.name = name;
@@ -98,23 +94,24 @@ export class ReplicaCore {
    * Keeps `pullsInFlight` pulls at the leader, sending the next as each is answered,
    * so a commit's entry leaves the leader at once. Ends (resolved) when one answers
    * that a snapshot is needed or `keepRunning` says stop, and fails when one fails or
-   * the leader no longer leads; the pulls still out count against the next round's
-   * and answer to it if they come back (dropped if stopped).
+   * the leader no longer leads; the pulls still out are applied if they come back
+   * (unless stopped).
    * The first pull, and the first after a gap (an answer lost, duplicated or
    * reordered), is plain, from the applied zxid; the others pipelined.
    */
   private follow(keepRunning: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let out = 0;
       let plain = true;
       let ended = false;
       const end = (error?: unknown) => {
         if (ended) return;
         ended = true;
-        if (this.following === answered) this.following = undefined;
         if (error === undefined) resolve();
         else reject(error);
       };
       const answered = (reply: PullReply) => {
+        out--;
         // A stopped replica's rows stay as they are: an answer that comes after is dropped.
         if (ended && !keepRunning()) return;
         try {
@@ -127,24 +124,16 @@ export class ReplicaCore {
         send();
       };
       const send = () => {
-        while (!ended && this.pullsOut < this.settings.pullsInFlight) {
-          this.pullsOut++;
+        while (!ended && out < this.settings.pullsInFlight) {
+          out++;
           const request = this.pullRequest(!plain);
           plain = false;
-          this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(
-            (reply) => {
-              this.pullsOut--;
-              // A pull of a round that ended (it failed, or was stopped) answers to the round now following, which sends in its place.
-              (this.following ?? answered)(reply);
-            },
-            (error: unknown) => {
-              this.pullsOut--;
-              end(error);
-            },
-          );
+          this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(answered, (error: unknown) => {
+            out--;
+            end(error);
+          });
         }
       };
-      this.following = answered;
       send();
     });
   }
