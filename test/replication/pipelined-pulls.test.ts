@@ -246,21 +246,4 @@ describe("replication core: pipelined pulls", () => {
     expect(w.rowsMatch()).toBe(true);
     await w.stop();
   });
-
-  it("answers a plain pull woken after pipelined answers from where they ended, not again from its own start", async () => {
-    const w = world();
-    await w.deliver();
-    const from = w.leaderZxid();
-    const pull = { type: "pull", replica: "r2", fromZxid: from, maxBytes: settings.pageMaxBytes } as const;
-    const plain = w.leader.pull(pull); // parked oldest
-    const pipelined = w.leader.pull({ ...pull, pipelined: true });
-    w.write("/a"); // wakes the newest: the pipelined pull carries /a
-    const first = await pipelined;
-    w.write("/b"); // wakes the plain pull
-    const second = await plain;
-    if (first.kind !== "entries" || second.kind !== "entries") throw new Error("expected entries");
-    expect(first.entries.map((e) => e.zxid)).toEqual([from + 1]);
-    expect(second.entries.map((e) => e.zxid)).toEqual([from + 2]);
-    await w.stop();
-  });
 });

@@ -199,16 +199,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     }
   }
 
-  private pullNow(request: PullRequest, arrived: boolean): PullReply<E> {
+  private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
       const logId = leaderLogId(txn, meta, this.random);
-      const start = this.pulls.startOf(request, arrived);
+      const start = this.pulls.startOf(request);
       // Whether the log holds the start, by its key alone (an entry is not decoded for it).
       const known = start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
-      if (arrived) this.notePeer(txn, request.replica, request.fromZxid);
+      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
       const entries = entriesAfter(txn, start, request.maxBytes) as E[];
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
       return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid, logId };

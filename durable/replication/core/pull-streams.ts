@@ -4,8 +4,8 @@
  * leaves at once, one way, rather than waiting for a pull to come back. A pulls
  * stream per replica remembers the last zxid the leader answered it with: a
  * `pipelined` pull is answered from there (two pulls parked together never carry the
- * same entries), a plain one from its own `fromZxid` as it arrives (it also moves the
- * stream there). Each commit wakes the newest parked pull of every replica: the one sent
+ * same entries), a plain one from its own `fromZxid` (it also moves the stream
+ * there). Each commit wakes the newest parked pull of every replica: the one sent
  * last, so its answer tells the replica the most about how fresh it is (LeaderLink's
  * contact time is its pull's send time); the others wait for later commits, or answer
  * empty when their long poll ends. This memory is
@@ -31,14 +31,10 @@ export interface ParkedPull {
 export class PullStreams {
   private readonly streams = new Map<string, Stream>();
 
-  /**
-   * The zxid the answer to `request` starts after; call `answered` in the same
-   * synchronous block. A plain pull moves the stream to its start only as it
-   * `arrived`: woken later, the stream has moved on with pipelined answers since.
-   */
-  startOf(request: PullRequest, arrived: boolean): number {
+  /** The zxid the answer to `request` starts after; call `answered` in the same synchronous block. */
+  startOf(request: PullRequest): number {
     const stream = this.stream(request.replica);
-    if (!request.pipelined && arrived) stream.sent = request.fromZxid;
+    if (!request.pipelined) stream.sent = request.fromZxid;
     return Math.max(request.fromZxid, stream.sent);
   }
 
