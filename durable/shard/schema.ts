@@ -4,7 +4,7 @@
  */
 import { type RowCounter, counterTriggers, initializeCounters } from "../base/row-counters.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
-import { migrateReplicationSchema } from "../replication/sqlite-storage.ts";
+import { migrateReplicationSchema, storedAsReplica } from "../replication/sqlite-storage.ts";
 
 /**
  * What the shard counts of its tree, as ZooKeeper's mntr reports it: nodes,
@@ -95,7 +95,9 @@ export function migrateShardSchema(sql: SqlStorage): void {
   // Logs and outboxes written before events carried their ACL.
   addColumnIfMissing(sql, "change_log", "acl", "TEXT");
   addColumnIfMissing(sql, "watch_outbox", "acl", "TEXT");
-  migrateReplicationSchema(sql);
+  // A replica made before its log kept each entry's events wrote them to change_log
+  // too; it reads them from its log now, and nothing would drop those rows.
+  if (migrateReplicationSchema(sql) && storedAsReplica(sql)) sql.exec("DELETE FROM change_log");
   for (const trigger of counterTriggers("znodes", ZNODE_COUNTERS, ["data", "kind"])) sql.exec(trigger);
   initializeCounters(sql, "znodes", ZNODE_COUNTERS);
 }

@@ -323,3 +323,29 @@ describe("a read replica", () => {
 function alarmOf(stub: ShardStub): Promise<number | null> {
   return runInDurableObject(stub, (_, state) => state.storage.getAlarm());
 }
+
+describe("a replica made before its log kept each entry's events", () => {
+  it("drops the change-log rows it wrote then, once, as its log gets its columns", async () => {
+    const pair = newPair();
+    await createMany(pair, 3);
+    await caughtUp(pair);
+    const oldZxid = await lastZxid(pair.leader);
+    await runInDurableObject(pair.replica, (_instance, state) => {
+      const sql = state.storage.sql;
+      sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
+      sql.exec("DROP TABLE replication_log");
+      sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
+      sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
+      sql.exec("DROP TABLE old_log");
+      // What such a replica wrote for each applied entry's event.
+      sql.exec("INSERT INTO change_log (zxid, seq, event, path, session_id) VALUES (?, 0, 'NodeCreated', '/old', 0)", oldZxid);
+    });
+    await abortAllDurableObjects();
+    Object.assign(pair, stubsOf(pair.leaderName));
+    await createMany(pair, 2);
+    await caughtUp(pair);
+    expect(await rowsOf(pair.replica, "SELECT zxid FROM change_log")).toEqual([]);
+    // A leader keeps its own change log.
+    expect((await rowsOf(pair.leader, "SELECT count(*) AS n FROM change_log"))[0]!.n).toBeGreaterThan(0);
+  }, 60_000);
+});
