@@ -277,7 +277,8 @@ export class SessionHomes implements HostHomeRouting {
 
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
   private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
-    await this.settled(home);
+    // Checked and set in one tick: two waiters woken by the same move must not both start one.
+    while (home.moving) await home.moving.done.catch(() => undefined);
     if (home.at === to) return true;
     const moving = { to, done: this.moveNow(home, to) };
     home.moving = moving;
