@@ -272,7 +272,8 @@ export class SessionHomes implements HostHomeRouting {
 
   /** Resolves once no move of the shard's home is under way (one that starts while another's waiter wakes is waited for too). */
   private async settled(home: ShardHome): Promise<void> {
-    while (home.moving) await home.moving.done;
+    // Another request's failed move is that request's failure, not this one's.
+    while (home.moving) await home.moving.done.catch(() => undefined);
   }
 
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
