@@ -184,8 +184,8 @@ export class SessionHomes implements HostHomeRouting {
   async wake(): Promise<void> {
     if (!this.active) return;
     for (const { shard, root } of this.parts.watches.watchedShards()) {
-      const home = this.homeOf({ shard, prefix: root });
       try {
+        const home = this.homeOf({ shard, prefix: root });
         await this.sync(home, home.at, 0, []);
       } catch (err) {
         console.warn(`waking the home of shard ${shard} failed`, err);
