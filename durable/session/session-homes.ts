@@ -67,7 +67,7 @@ export interface HomeParts {
   /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
   retryMs: number;
   ackSeq(shardKey: string): number;
-  /** Fans a copy's notifications out (session-host.ts `receive`, which asks `judge`). */
+  /** Fans a copy's notifications out (session-host.ts: judged at once, fired once the watching reads sent to that copy are recorded). */
   receive(shardKey: string, notifications: WatchNotification[]): void;
 }
 

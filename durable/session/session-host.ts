@@ -29,7 +29,7 @@ import { WatchGate } from "./watch-gate.ts";
 import { WatchesInFlight } from "./watches-in-flight.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
-import { type EventMessage, SessionWatches, createWatchTables } from "./session-watches.ts";
+import { type EventMessage, type NotificationVerdict, SessionWatches, createWatchTables } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -105,7 +105,12 @@ export class SessionHost extends EdgekeeperObject {
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      // Judged on arrival (home as it is now), fired once the watching reads sent there are
+      // recorded; not awaited, so a move never waits for a read that waits for that move.
+      receive: (shardKey, notifications) => {
+        const judge = this.homes.judge(shardKey, notifications);
+        this.receiveAfterWatchesSet(shardKey, notifications, judge).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
+      },
     });
     this.runner = new SessionRunner({
       store: this.store,
@@ -323,9 +328,9 @@ export class SessionHost extends EdgekeeperObject {
   }
 
   /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
-  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[]): Promise<number> {
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict): Promise<number> {
     if (notifications.length > 0) await this.inFlight.before(shardKey);
-    return this.receive(shardKey, notifications);
+    return this.receive(shardKey, notifications, judge);
   }
 
   /** The delivery keys of the copies of a shard that may hold the host's watches: its leader, and its replica where that is home. */
@@ -335,9 +340,8 @@ export class SessionHost extends EdgekeeperObject {
     return replicaRegion === undefined ? [leader] : [leader, router.copyKey(mount, { at: "replica", region: replicaRegion })];
   }
 
-  private receive(shardKey: string, notifications: WatchNotification[]): number {
+  private receive(shardKey: string, notifications: WatchNotification[], judge = this.homes.judge(shardKey, notifications)): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
-    const judge = this.homes.judge(shardKey, notifications);
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       if (!this.store.row(sessionId)) return;
       // A session shown a change reads no copy that has not applied it (watch before data).
