@@ -75,11 +75,12 @@ export class SessionHost extends EdgekeeperObject {
   /** Where the host's sessions read each shard and take its events from. */
   private readonly homes: SessionHomes;
   /**
-   * Per session, the watches set by the request it is running (kind and path) and the
-   * events they fired meanwhile: sent once that request is answered, as ZooKeeper's
-   * server sends a watch's events after the reply that set it.
+   * Per session, the watches set by the request it is running (kind and path, with
+   * the zxid of the answer that set them) and the events past that zxid they fired
+   * meanwhile: sent once that request is answered, as ZooKeeper's server sends a
+   * watch's events after the reply that set it.
    */
-  private readonly held = new Map<number, { watches: Set<string>; events: EventMessage[] }>();
+  private readonly held = new Map<number, { watches: Map<string, number>; events: EventMessage[] }>();
   /** Watching requests on their way to each copy, which that copy's pushes wait for. */
   private readonly inFlight = new WatchesInFlight();
 
@@ -123,7 +124,7 @@ export class SessionHost extends EdgekeeperObject {
       call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
       requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
       hostName: (sessionId) => this.hostName(sessionId),
-      holdEvents: (sessionId, path, kind) => this.holdEvents(sessionId, path, kind),
+      holdEvents: (sessionId, path, kind, zxid) => this.holdEvents(sessionId, path, kind, zxid),
       sendingWatch: (mount) => this.inFlight.begin(this.sourcesOf(mount, replicaRegion)),
     });
     this.pipeline = new SessionPipeline({
@@ -346,8 +347,10 @@ export class SessionHost extends EdgekeeperObject {
       if (!this.store.row(sessionId)) return;
       // A session shown a change reads no copy that has not applied it (watch before data).
       if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
+      // An earlier watch's event at or below the answer's zxid goes now: the answer shows that change already.
       const held = this.held.get(sessionId);
-      if (held?.watches.has(`${event.kind} ${event.watchPath}`)) held.events.push(event);
+      const setAt = held?.watches.get(`${event.kind} ${event.watchPath}`);
+      if (setAt !== undefined && event.zxid > setAt) held!.events.push(event);
       else this.sendEvent(sessionId, event);
     }, judge);
   }
@@ -361,11 +364,11 @@ export class SessionHost extends EdgekeeperObject {
     else this.watches.queue(sessionId, event);
   }
 
-  /** The session's request just recorded this watch: its events wait for that request's answer. */
-  private holdEvents(sessionId: number, path: string, kind: WatchKind): void {
+  /** The session's request just recorded this watch, answered at `zxid`: its events past that wait for the answer. */
+  private holdEvents(sessionId: number, path: string, kind: WatchKind, zxid: number): void {
     let held = this.held.get(sessionId);
-    if (!held) this.held.set(sessionId, (held = { watches: new Set(), events: [] }));
-    held.watches.add(`${kind} ${path}`);
+    if (!held) this.held.set(sessionId, (held = { watches: new Map(), events: [] }));
+    held.watches.set(`${kind} ${path}`, zxid);
   }
 
   /** The session's request was answered: the events its watches fired meanwhile follow, in order. */

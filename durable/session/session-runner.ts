@@ -43,8 +43,8 @@ export interface RunnerHost {
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
   hostName(sessionId: number): string;
-  /** A session's watch was just recorded: its events wait until the request that set it is answered (SessionHost.answered). */
-  holdEvents(sessionId: number, path: string, kind: WatchKind): void;
+  /** A session's watch was just recorded, answered at `zxid`: its events past that wait until the request that set it is answered (SessionHost.answered). */
+  holdEvents(sessionId: number, path: string, kind: WatchKind, zxid: number): void;
   /** A request that sets a watch is sent to the shard of `mount`: pushes from there wait until the function returned is called (watches-in-flight.ts). */
   sendingWatch(mount: Mount): () => void;
 }
@@ -209,7 +209,7 @@ export class SessionRunner {
       const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
         if (watching && outcome?.ok) {
           const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-          this.host.holdEvents(sessionId, request.path, watchKindOf(request));
+          this.host.holdEvents(sessionId, request.path, watchKindOf(request), outcome.zxid);
           this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
         }
         // Answered: what waited for this send may go on.
@@ -295,7 +295,7 @@ export class SessionRunner {
         if (outcome.ok) {
           this.host.requireOpen(sessionId);
           // Recorded first: a move of the host's home from here on takes it along.
-          this.host.holdEvents(sessionId, path, mode);
+          this.host.holdEvents(sessionId, path, mode, outcome.zxid);
           this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
           sent?.();
           await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);
