@@ -121,7 +121,7 @@ export class SessionHost extends EdgekeeperObject {
       homes: this.homes,
       superDigest: this.settings.superDigest,
       router: () => this.router(),
-      call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
+      call: (sessionId, beforeSend, ownSend) => this.call(sessionId, beforeSend, ownSend),
       requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
       hostName: (sessionId) => this.hostName(sessionId),
       holdEvents: (sessionId, path, kind, zxid) => this.holdEvents(sessionId, path, kind, zxid),
@@ -187,11 +187,12 @@ export class SessionHost extends EdgekeeperObject {
     return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
   }
 
-  private call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
+  /** `ownSend`: the request's watching send under way (its end function), which its own answer's notifications do not wait for. */
+  private call(sessionId: number, beforeSend?: (mount: Mount) => void, ownSend?: () => (() => void) | undefined): HostCall {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications)),
+      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications, undefined, ownSend?.())),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
       ...(this.homes.active ? { homes: this.homes } : {}),
@@ -329,8 +330,8 @@ export class SessionHost extends EdgekeeperObject {
   }
 
   /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
-  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict): Promise<number> {
-    if (notifications.length > 0) await this.inFlight.before(shardKey);
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict, ownSend?: () => void): Promise<number> {
+    if (notifications.length > 0) await this.inFlight.before(shardKey, ownSend);
     return this.receive(shardKey, notifications, judge);
   }
 

@@ -38,7 +38,8 @@ export interface RunnerHost {
   readonly superDigest: string | undefined;
   router(): ShardRouter;
   /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
-  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall;
+  /** `ownSend` answers the request's watching send under way, if any: its own answer's notifications do not wait for it. */
+  call(sessionId: number, beforeSend?: (mount: Mount) => void, ownSend?: () => (() => void) | undefined): HostCall;
   /** The open, live session, or SessionExpired. */
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
@@ -217,7 +218,7 @@ export class SessionRunner {
       };
       const send = async (): Promise<Outcome> => {
         // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
-        const call = { ...this.host.call(sessionId, beforeSend), recordWatches };
+        const call = { ...this.host.call(sessionId, beforeSend, () => sent), recordWatches };
         try {
           return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
         } finally {

@@ -265,6 +265,21 @@ describe("ordering", () => {
     // As ZooKeeper's server does: the reply that set the watch first, then its event.
     expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
   });
+
+  it("a watch set again before its pending event reaches the host still gets that event", async () => {
+    const { zk, socket, w } = await twoSessions();
+    await zk.mustCreate("/again", { data: "0" });
+    // No push reaches the host: another client's write's event can only ride on the host's next answer, the read's.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await setData(zk, "/again", "1");
+    // Set again at a zxid past the write: the first watch's event is still owed, as ZooKeeper delivers it.
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await eventually("the first watch's event", async () => eventsOf(socket.log, w).length > 0);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/again"]]);
+  });
 });
 
 describe("surviving", () => {
