@@ -77,9 +77,12 @@ export class SessionHost extends EdgekeeperObject {
   /**
    * Per session, the watches set by the request it is running (kind and path) and the
    * events they fired meanwhile: sent once that request is answered, as ZooKeeper's
-   * server sends a watch's events after the reply that set it.
+   * server sends a watch's events after the reply that set it. Each is kept in the
+   * session's event queue meanwhile (`queued`: its number there), written with its
+   * notification's seq, so a host restarted before the answer still has it: the
+   * session's resume sends it.
    */
-  private readonly held = new Map<number, { watches: Set<string>; events: EventMessage[] }>();
+  private readonly held = new Map<number, { watches: Set<string>; events: { event: EventMessage; queued: number }[] }>();
   /** Watching requests on their way to each copy, which that copy's pushes wait for. */
   private readonly inFlight = new WatchesInFlight();
 
@@ -142,7 +145,7 @@ export class SessionHost extends EdgekeeperObject {
       pipeline: this.pipeline,
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
-      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)),
       mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
@@ -343,7 +346,7 @@ export class SessionHost extends EdgekeeperObject {
       // A session shown a change reads no copy that has not applied it (watch before data).
       if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
       const held = this.held.get(sessionId);
-      if (held?.watches.has(`${event.kind} ${event.watchPath}`)) held.events.push(event);
+      if (held?.watches.has(`${event.kind} ${event.watchPath}`)) held.events.push({ event, queued: this.watches.queue(sessionId, event) });
       else this.sendEvent(sessionId, event);
     }, judge);
   }
@@ -369,7 +372,19 @@ export class SessionHost extends EdgekeeperObject {
     const held = this.held.get(sessionId);
     if (!held) return;
     this.held.delete(sessionId);
-    for (const event of held.events) this.sendEvent(sessionId, event);
+    const row = this.store.row(sessionId);
+    const ws = row && this.liveness.socketOf(row);
+    // Without a socket they stay queued, in order, for the session's resume.
+    if (!ws) return;
+    for (const { event, queued } of held.events) {
+      this.outbox.send(ws, event);
+      this.watches.unqueue(queued);
+    }
+  }
+
+  /** The numbers in the event queue of a session's events held for an answer not sent yet. */
+  private heldQueued(sessionId: number): Set<number> {
+    return new Set(this.held.get(sessionId)?.events.map((e) => e.queued));
   }
 
   /**
