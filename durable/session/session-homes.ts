@@ -23,9 +23,10 @@
  * the new home's only past the zxid handed over (`skipThrough`), so each event
  * fires once. A shard whose home is the leader is written down (host_homes), so a
  * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again from the highest zxid the host had processed of home's
- * notifications (SessionWatches.handedOver, stored with each copy's seq), so a move
- * before its first settle does not hand over again what home had delivered.
+ * `through` starts again from the highest zxid the host had fired of either copy's
+ * notifications (SessionWatches.handedOver, stored with each copy's seq: home may
+ * have moved since the copy home now last delivered), so a move before its first
+ * settle does not hand over again what any home had delivered.
  */
 import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
@@ -219,8 +220,12 @@ export class SessionHomes implements HostHomeRouting {
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
     const at = stored?.at === "leader" ? "leader" : "replica";
     const router = this.parts.router();
-    // What home had handed over before this instance began (a restart) is known from the notifications processed.
-    const through = this.parts.watches.handedOver(router.copyKey(mount, this.copy(at)));
+    // What home had handed over before this instance began (a restart) is known from the
+    // notifications fired: of either copy, as home may have moved since the one there now delivered.
+    const through = Math.max(
+      this.parts.watches.handedOver(router.copyKey(mount, { at: "leader" })),
+      this.parts.watches.handedOver(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! })),
+    );
     home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
     this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });

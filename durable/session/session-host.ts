@@ -78,9 +78,12 @@ export class SessionHost extends EdgekeeperObject {
    * Per session, the watches set by the request it is running (kind and path, with
    * the zxid of the answer that set them) and the events past that zxid they fired
    * meanwhile: sent once that request is answered, as ZooKeeper's server sends a
-   * watch's events after the reply that set it.
+   * watch's events after the reply that set it. Each is kept in the session's event
+   * queue meanwhile (`queued`: its number there), written with its notification's
+   * seq, so a host restarted before the answer still has it: the session's resume
+   * sends it.
    */
-  private readonly held = new Map<number, { watches: Map<string, number>; events: EventMessage[] }>();
+  private readonly held = new Map<number, { watches: Map<string, number>; events: { event: EventMessage; queued: number }[] }>();
   /** Watching requests on their way to each copy, which that copy's pushes wait for. */
   private readonly inFlight = new WatchesInFlight();
 
@@ -148,7 +151,7 @@ export class SessionHost extends EdgekeeperObject {
       pipeline: this.pipeline,
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
-      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)),
       mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
@@ -351,7 +354,7 @@ export class SessionHost extends EdgekeeperObject {
       // An earlier watch's event at or below the answer's zxid goes now: the answer shows that change already.
       const held = this.held.get(sessionId);
       const setAt = held?.watches.get(`${event.kind} ${event.watchPath}`);
-      if (setAt !== undefined && event.zxid > setAt) held!.events.push(event);
+      if (setAt !== undefined && event.zxid > setAt) held!.events.push({ event, queued: this.watches.queue(sessionId, event) });
       else this.sendEvent(sessionId, event);
     }, judge);
   }
@@ -377,7 +380,19 @@ export class SessionHost extends EdgekeeperObject {
     const held = this.held.get(sessionId);
     if (!held) return;
     this.held.delete(sessionId);
-    for (const event of held.events) this.sendEvent(sessionId, event);
+    const row = this.store.row(sessionId);
+    const ws = row && this.liveness.socketOf(row);
+    // Without a socket they stay queued, in order, for the session's resume.
+    if (!ws) return;
+    for (const { event, queued } of held.events) {
+      this.outbox.send(ws, event);
+      this.watches.unqueue(queued);
+    }
+  }
+
+  /** The numbers in the event queue of a session's events held for an answer not sent yet. */
+  private heldQueued(sessionId: number): Set<number> {
+    return new Set(this.held.get(sessionId)?.events.map((e) => e.queued));
   }
 
   /**
