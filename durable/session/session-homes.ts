@@ -52,6 +52,8 @@ interface ShardHome {
   moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
   /** The copy being moved to delivered before it was home: it is asked again once home. */
   deferred: boolean;
+  /** Removals of the host's watches at a copy that is not home, under way: watches set at a copy wait for them, lest a late one remove them. */
+  removing: Promise<void>;
 }
 
 /** What homes need of their host (given as parts, not the host object). */
@@ -226,7 +228,7 @@ export class SessionHomes implements HostHomeRouting {
       this.parts.watches.handedOver(router.copyKey(mount, { at: "leader" })),
       this.parts.watches.handedOver(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! })),
     );
-    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false, removing: Promise.resolve() };
     this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
@@ -254,6 +256,8 @@ export class SessionHomes implements HostHomeRouting {
     const router = this.parts.router();
     const copy = this.copy(at);
     const key = router.copyKey(home.mount, copy);
+    // A quick move back sets again watches whose removal there may still be on its way.
+    if (watches.length > 0) await home.removing;
     try {
       const answer = await router.syncHost(home.mount, copy, this.parts.host(), this.parts.ackSeq(key), minZxid, watches, at === "leader" ? 0 : this.parts.waitMs);
       if (answer.ready) return { key, zxid: answer.zxid, notifications: answer.notifications };
@@ -337,8 +341,10 @@ export class SessionHomes implements HostHomeRouting {
   private removeAt(home: ShardHome, copy: ShardCopy, watches: readonly WatchSet[]): void {
     const host = this.parts.host().name;
     const router = this.parts.router();
-    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).catch((err: unknown) => {
-      console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err);
-    });
+    const removal = Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).then(
+      () => undefined,
+      (err: unknown) => console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err),
+    );
+    home.removing = Promise.all([home.removing, removal]).then(() => undefined);
   }
 }
