@@ -70,6 +70,8 @@ export class SessionHost extends EdgekeeperObject {
   /** A listInDirectory call is under way. */
   private listing = false;
   private shardRouter: ShardRouter | undefined;
+  /** The host's region and the links to objects from there. */
+  private readonly link: RegionLink;
   /** Each session's highest zxid seen per shard, for routing its reads. */
   private readonly bookmarks: SessionBookmarks;
   /** Where the host's sessions read each shard and take its events from. */
@@ -95,7 +97,7 @@ export class SessionHost extends EdgekeeperObject {
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
-    const link = RegionLink.ofHost(env, ctx.id.name ?? "");
+    const link = (this.link = RegionLink.ofHost(env, ctx.id.name ?? ""));
     this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()), link.region);
     const { sequentialWaitMs } = readRoutingSettings(env);
     // Outside the leaders' region, the replica there is home.
@@ -180,7 +182,7 @@ export class SessionHost extends EdgekeeperObject {
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
     // The mount table is refreshed in the background once old, not in a request's way. This
     // turns on no shared RPCs: those are ShardRouter.execute's, which a host never calls.
-    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""), undefined, (work) => this.ctx.waitUntil(work));
+    this.shardRouter = new ShardRouter(this.env, namespace, this.link, undefined, (work) => this.ctx.waitUntil(work));
     return this.shardRouter;
   }
 
@@ -235,7 +237,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.listing) return;
     this.listing = true;
     try {
-      await RegionLink.ofHost(this.env, this.ctx.id.name ?? "").directory(namespace).listSessionHost(hostNumber);
+      await this.link.directory(namespace).listSessionHost(hostNumber);
       this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('listed', 1)");
     } catch (err) {
       console.error(`session host ${hostNumber} could not list itself in the directory of ${namespace}; will retry`, err);
