@@ -85,7 +85,7 @@ export interface HostHomeRouting {
 /**
  * How a session host takes part in a request: `ackSeqFor` says what it has processed
  * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
- * answered it is still owed (called on every answer, also one that said `moved`, after
+ * answered it is still owed (called on every answer, also one that said `moved`, before
  * `recordWatches`; the answer waits for it), `beforeSend` as for `execute`, `reads`
  * the session's read mode and bookmark.
  */
@@ -355,8 +355,9 @@ export class ShardRouter {
       const answer = await this.atHomeReplica(call, mount, home, caller, batch);
       if (answer) {
         reads?.answered(mount.shard, home, batch, answer.outcomes);
-        call.recordWatches?.(mount, answer.outcomes);
+        // Its notifications first (all at or below its zxid): one may be for the watch it sets again.
         await call.receive(answer.key, answer.notifications);
+        call.recordWatches?.(mount, answer.outcomes);
         await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true, generation);
         return answer.outcomes;
       }
@@ -370,9 +371,10 @@ export class ShardRouter {
     const generation = call.homes?.generation(mount) ?? 0;
     const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
     const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
-    // Its watches recorded first: their own riding notifications are all at or below their zxid.
-    call.recordWatches?.(mount, answer.outcomes);
+    // Its notifications first (all at or below its zxid): one may be for an earlier watch its
+    // request sets again, whose row then takes the answer's zxid (SessionWatches.add).
     await call.receive(key, answer.notifications);
+    call.recordWatches?.(mount, answer.outcomes);
     await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader, generation);
     return answer.outcomes;
   }

@@ -38,13 +38,14 @@ export interface RunnerHost {
   readonly superDigest: string | undefined;
   router(): ShardRouter;
   /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
-  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall;
+  /** `ownSend` answers the request's watching send under way, if any: its own answer's notifications do not wait for it. */
+  call(sessionId: number, beforeSend?: (mount: Mount) => void, ownSend?: () => (() => void) | undefined): HostCall;
   /** The open, live session, or SessionExpired. */
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
   hostName(sessionId: number): string;
-  /** A session's watch was just recorded: its events wait until the request that set it is answered (SessionHost.answered). */
-  holdEvents(sessionId: number, path: string, kind: WatchKind): void;
+  /** A session's watch was just recorded, answered at `zxid`: its events past that wait until the request that set it is answered (SessionHost.answered). */
+  holdEvents(sessionId: number, path: string, kind: WatchKind, zxid: number): void;
   /** A request that sets a watch is sent to the shard of `mount`: pushes from there wait until the function returned is called (watches-in-flight.ts). */
   sendingWatch(mount: Mount): () => void;
 }
@@ -209,7 +210,7 @@ export class SessionRunner {
       const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
         if (watching && outcome?.ok) {
           const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-          this.host.holdEvents(sessionId, request.path, watchKindOf(request));
+          this.host.holdEvents(sessionId, request.path, watchKindOf(request), outcome.zxid);
           this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
         }
         // Answered: what waited for this send may go on.
@@ -217,7 +218,7 @@ export class SessionRunner {
       };
       const send = async (): Promise<Outcome> => {
         // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
-        const call = { ...this.host.call(sessionId, beforeSend), recordWatches };
+        const call = { ...this.host.call(sessionId, beforeSend, () => sent), recordWatches };
         try {
           return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
         } finally {
@@ -295,7 +296,7 @@ export class SessionRunner {
         if (outcome.ok) {
           this.host.requireOpen(sessionId);
           // Recorded first: a move of the host's home from here on takes it along.
-          this.host.holdEvents(sessionId, path, mode);
+          this.host.holdEvents(sessionId, path, mode, outcome.zxid);
           this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
           sent?.();
           await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);

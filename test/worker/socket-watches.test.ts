@@ -84,6 +84,30 @@ async function holdWatchingRead(namespace: string, path: string, otherPath?: str
   return hold;
 }
 
+/**
+ * Holds, in host 0 of `namespace` (its router patched in place), a watching read of
+ * `path` once its answer is in and its watch recorded, before the session is answered,
+ * until the host is aborted (`reached` tells when).
+ */
+async function holdAnsweredWatchingRead(namespace: string, path: string) {
+  const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, 0)));
+  const hold = { reached: false };
+  await runInDurableObject(host, (instance) => {
+    const router = (instance as unknown as { router(): unknown }).router() as { hostExecute(...args: unknown[]): Promise<unknown> };
+    const realExecute = router.hostExecute.bind(router);
+    router.hostExecute = async (...args: unknown[]) => {
+      const answer = await realExecute(...args);
+      const request = args[2] as { path?: string; watch?: boolean };
+      if (request.path === path && request.watch === true) {
+        hold.reached = true;
+        await new Promise<never>(() => undefined);
+      }
+      return answer;
+    };
+  });
+  return { hold, host };
+}
+
 /** Runs each push of the root shard of `namespace` to a host through `push`, given the real delivery. */
 async function onPush(namespace: string, push: (deliver: () => Promise<number>) => Promise<number>): Promise<void> {
   const leader = env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, "root")));
@@ -265,6 +289,21 @@ describe("ordering", () => {
     // As ZooKeeper's server does: the reply that set the watch first, then its event.
     expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
   });
+
+  it("a watch set again before its pending event reaches the host still gets that event", async () => {
+    const { zk, socket, w } = await twoSessions();
+    await zk.mustCreate("/again", { data: "0" });
+    // No push reaches the host: another client's write's event can only ride on the host's next answer, the read's.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await setData(zk, "/again", "1");
+    // Set again at a zxid past the write: the first watch's event is still owed, as ZooKeeper delivers it.
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await eventually("the first watch's event", async () => eventsOf(socket.log, w).length > 0);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/again"]]);
+  });
 });
 
 describe("surviving", () => {
@@ -324,6 +363,30 @@ describe("surviving", () => {
     await eventually("the watch fires after the abort", async () => second.events(s.sessionId).length === 1);
     await readBack(second, s.sessionId, ["getData", "/x"]);
     expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/x", "data"]]);
+  });
+
+  it("an event held for the answer that set its watch survives a host abort before that answer", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    const { hold, host } = await holdAnsweredWatchingRead(zk.namespace, "/held");
+    let acknowledged = 0;
+    await onPush(zk.namespace, async (deliver) => (acknowledged = await deliver()));
+    first.send([{ t: "req", sid: s.sessionId, xid: 9_001, op: { op: "getData", path: "/held", watch: true } }]);
+    await eventually("the watch recorded, its answer not sent", async () => hold.reached);
+    // A change after the read: its event is held for the answer, and its notification acknowledged to the shard.
+    await setData(zk, "/held", "1");
+    await eventually("the notification acknowledged", async () => acknowledged > 0);
+    // The host has written that acknowledgement down: the shard will not send it again.
+    await eventually("the acknowledgement written", async () =>
+      runInDurableObject(host, (_, state) => state.storage.sql.exec<{ seq: number }>("SELECT max(seq) AS seq FROM shard_seqs").one().seq >= acknowledged),
+    );
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    await eventually("the held event, after the abort", async () => second.events(s.sessionId).length > 0);
+    await readBack(second, s.sessionId, ["getData", "/held"]);
+    expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/held", "data"]]);
   });
 
   it("a one-shot event sent again by a host aborted mid-delivery reaches a client's listeners once", async () => {
