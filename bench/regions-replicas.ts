@@ -2,15 +2,18 @@
  * `npm run bench -- --regions`, the read replicas' part: over HTTP on a server
  * simulating the five regions (leaders in the first), a sequential read in the
  * caller's region, the replicas' lag behind writes at a fixed rate, their pulls and
- * rows written per write, and the leader's W2 throughput with replicas pulling vs none. Each against the issue's target.
+ * rows written per write, and the leader's W2 throughput with replicas pulling (and watchers
+ * at them) vs none. Each against the issue's target.
  * Figures come from the simulation (protocol/regions.ts), not from production.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CONSISTENCY_HEADER } from "../protocol/read-modes.ts";
 import { REGIONS, type Region, REGION_HEADER, roundTripMs } from "../protocol/regions.ts";
 import { edgekeeperHttpTarget } from "./peers/edgekeeper.ts";
+import { sharedSocketDriver } from "./peers/edgekeeper-mux.ts";
+import { type SessionTarget, closeAll, within } from "./session-workloads.ts";
 import { formatNumber, formatRatio, median, percentile, renderTable } from "./stats.ts";
-import { WORKLOADS, type WorkloadOptions, sequentialLatencies, value } from "./workloads.ts";
+import { type Target, WORKLOADS, type WorkloadOptions, cutShortNote, sequentialLatencies, value } from "./workloads.ts";
 
 const LEADER_REGION = REGIONS[0];
 const REPLICA_REGIONS = REGIONS.slice(1);
@@ -65,10 +68,10 @@ function servedBySummary(answers: readonly string[]): string {
 export const PLAIN_ROW = "plain (no regions)";
 
 /** p50/p99 ms of `ops` sequential reads of `path` (default consistency), not warmed up, and who served them. */
-async function timedReads(base: string, path: string, ops: number, timeLimitMs: number, region?: Region): Promise<{ p50: number; p99: number; servedBy: string }> {
+async function timedReads(base: string, path: string, ops: number, timeLimitMs: number, region?: Region): Promise<{ p50: number; p99: number; cutShort: boolean; servedBy: string }> {
   const served: string[] = [];
-  const { p50, p99 } = await sequentialLatencies({ warmup: 0, ops, timeLimitMs }, async () => served.push((await call(base, path, { region })).servedBy));
-  return { p50, p99, servedBy: servedBySummary(served) };
+  const { p50, p99, cutShort } = await sequentialLatencies({ warmup: 0, ops, timeLimitMs }, async () => served.push((await call(base, path, { region })).servedBy));
+  return { p50, p99, cutShort, servedBy: servedBySummary(served) };
 }
 
 /** 1. A sequential read in the caller's region, beside the same reads, once, on the plain server. */
@@ -78,10 +81,10 @@ export async function sequentialReadRows(simulated: string, plain: string, path:
     await warmReplica(simulated, path, region, Math.max(10, Math.round(ops / 10)));
     const read = await timedReads(simulated, path, ops, timeLimitMs, region);
     const met = read.p50 < 10 && read.p99 < 25;
-    rows.push([region, formatNumber(read.p50), formatNumber(read.p99), read.servedBy, verdict(met)]);
+    rows.push([region, formatNumber(read.p50), formatNumber(read.p99), read.servedBy, `${verdict(met)}${cutShortNote(read.cutShort)}`]);
   }
   const without = await timedReads(plain, path, ops, timeLimitMs);
-  rows.push([PLAIN_ROW, formatNumber(without.p50), formatNumber(without.p99), without.servedBy, ""]);
+  rows.push([PLAIN_ROW, formatNumber(without.p50), formatNumber(without.p99), without.servedBy, cutShortNote(without.cutShort).trim()]);
   return [
     renderTable(["caller's region", "read p50", "p99", "served by (reads)", "p50 < 10, p99 < 25"], rows),
     "",
@@ -145,47 +148,82 @@ export async function replicationLagRows(base: string, path: string, rate: numbe
 }
 
 /**
- * 4. The leader's W2 (setData, `inFlight` outstanding) in two namespaces of the
+ * 4. The leader's W2 (setData, `inFlight` outstanding) in three namespaces of the
  * simulated server, from the leader's region: one whose shard has a replica pulling in
- * every other region, one with none (nothing read from other regions). Rounds
- * alternate which goes first; medians.
+ * every other region, the same with `watchers` sessions spread over those regions each
+ * holding a data watch on another node of the shard (so at its region's replica; nobody
+ * writes that node), and one with no replica (nothing read from other regions). Rounds
+ * rotate which goes first; medians.
  */
-export async function w2WithReplicasRows(base: string, options: Omit<WorkloadOptions, "warmup">, rounds: number): Promise<string[]> {
+export async function w2WithReplicasRows(base: string, options: Omit<WorkloadOptions, "warmup">, rounds: number, watchers: number): Promise<string[]> {
   const w2 = WORKLOADS.find((w) => w.id === "W2")!;
   const prefix = "/bench-w2";
-  const namespaces = { replicas: "bench-w2-replicas", none: "bench-w2-none" } as const;
-  const targets = {
-    replicas: edgekeeperHttpTarget(base, { "X-Edgekeeper-Namespace": namespaces.replicas }),
-    none: edgekeeperHttpTarget(base, { "X-Edgekeeper-Namespace": namespaces.none }),
-  };
+  const watched = `${prefix}/watched`;
+  const namespaces = { replicas: "bench-w2-replicas", watchers: "bench-w2-watchers", none: "bench-w2-none" } as const;
+  const kinds = Object.keys(namespaces) as (keyof typeof namespaces)[];
+  const targets = Object.fromEntries(kinds.map((kind) => [kind, edgekeeperHttpTarget(base, { "X-Edgekeeper-Namespace": namespaces[kind] })])) as Record<keyof typeof namespaces, Target>;
   for (const target of Object.values(targets)) {
     await target.create(prefix, value(0, 0));
     await w2.prepare(target, prefix);
   }
-  for (const region of REPLICA_REGIONS) await warmReplica(base, `${prefix}/w2`, region, 20, namespaces.replicas);
-  const rates: Record<keyof typeof targets, number[]> = { replicas: [], none: [] };
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (["none", "replicas"] as const) : (["replicas", "none"] as const);
-    for (const which of order) {
-      const result = await w2.run(targets[which], prefix, { ...options, warmup: Math.round(options.ops / 10) });
-      rates[which].push(result.metrics.find((m) => m.name === "ops/s")!.value);
-    }
+  await targets.watchers.create(watched, value(100, 0));
+  for (const namespace of [namespaces.replicas, namespaces.watchers]) {
+    for (const region of REPLICA_REGIONS) await warmReplica(base, `${prefix}/w2`, region, 20, namespace);
   }
-  const [withReplicas, none] = [median(rates.replicas), median(rates.none)];
-  const ratio = withReplicas / none;
+  const sessions = await watchingSessions(base, namespaces.watchers, watched, watchers, options.timeLimitMs);
+  const rates: Record<keyof typeof namespaces, number[]> = { replicas: [], watchers: [], none: [] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < kinds.length; i++) {
+        const which = kinds[(round + i) % kinds.length]!;
+        const result = await w2.run(targets[which], prefix, { ...options, warmup: Math.round(options.ops / 10) });
+        rates[which].push(result.metrics.find((m) => m.name === "ops/s")!.value);
+      }
+    }
+  } finally {
+    await closeAll(sessions.opened);
+  }
+  if (sessions.fired() > 0) throw new Error(`${sessions.fired()} watches on ${watched} fired: something wrote it`);
+  const [withReplicas, withWatchers, none] = [median(rates.replicas), median(rates.watchers), median(rates.none)];
+  const row = (name: string, rate: number) => [name, formatNumber(rate), formatRatio(rate / none), verdict(rate / none >= 0.85)];
   return [
     renderTable(
       ["leader's W2", "ops/s", "with / none", "at most 15% below"],
       [
-        [`${REPLICA_REGIONS.length} replicas pulling`, formatNumber(withReplicas), formatRatio(ratio), verdict(ratio >= 0.85)],
+        row(`${REPLICA_REGIONS.length} replicas pulling`, withReplicas),
+        row(`${REPLICA_REGIONS.length} replicas + ${formatNumber(watchers)} watchers`, withWatchers),
         ["no replicas", formatNumber(none), "", ""],
       ],
     ),
     "",
     `HTTP setData of 100 bytes on one node from ${LEADER_REGION}, ${options.inFlight} in flight, ${options.ops} ops (+ a tenth as warm-up),`,
-    `${rounds} round(s), medians; two namespaces of the same server, one read from every region (so its shard's replicas pull), one not.`,
+    `${rounds} round(s), medians; three namespaces of the same server: one read from every region (so its shard's replicas pull),`,
+    `the same with ${watchers} sessions (${REPLICA_REGIONS.length} regions, sharing a socket per region) each holding a data watch on another node`,
+    "of the shard, which they hold at their region's replica (nobody writes it), and one read from nowhere else.",
     `The five regions hold a leader and ${REPLICA_REGIONS.length} replicas (none in the leader's own region).`,
   ];
+}
+
+/**
+ * `count` sessions of `namespace` spread evenly over the replica regions, one shared
+ * socket per region, each with a data watch on `path`; and how many of those fired.
+ */
+async function watchingSessions(base: string, namespace: string, path: string, count: number, timeLimitMs: number): Promise<{ opened: SessionTarget[]; fired: () => number }> {
+  const opened: SessionTarget[] = [];
+  let fired = 0;
+  try {
+    for (const [i, region] of REPLICA_REGIONS.entries()) {
+      const n = Math.floor(count / REPLICA_REGIONS.length) + (i < count % REPLICA_REGIONS.length ? 1 : 0);
+      if (n === 0) continue;
+      const sessions = await sharedSocketDriver(base, { namespace, region }).open(n, { perSocket: n, timeLimitMs });
+      opened.push(...sessions);
+      await within(Promise.all(sessions.map((session) => session.watchData(path, () => fired++))), timeLimitMs, `setting ${n} watches from ${region}`);
+    }
+  } catch (error) {
+    await closeAll(opened);
+    throw error;
+  }
+  return { opened, fired: () => fired };
 }
 
 /** A replica's counters as GET /v1/admin/shards reports them. */

@@ -7,8 +7,9 @@
  * the 6 ms inside the caller's; a session's read is served by the replica in its
  * region (its host's home), once it has applied the session's writes. Then the read
  * replicas' figures (regions-replicas.ts): HTTP reads in the caller's region,
- * replication lag, pulls and rows written per write, and the leader's W2 with
- * replicas pulling. Figures come from the simulation (protocol/regions.ts), not
+ * replication lag, pulls and rows written per write; a session's writes with a
+ * watch held at its region's replica, and watch events in each region
+ * (regions-watches.ts); and the leader's W2 with replicas pulling and watchers at them. Figures come from the simulation (protocol/regions.ts), not
  * from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
@@ -16,8 +17,9 @@ import { REGIONS, type Region, roundTripMs } from "../protocol/regions.ts";
 import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import type { Peer } from "./peers/peer.ts";
 import { PLAIN_ROW, replicationCostRows, replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
+import { createWatchNodes, watchLatencyRows, writesWithWatchRows } from "./regions-watches.ts";
 import { formatNumber, renderTable } from "./stats.ts";
-import { sequentialLatencies } from "./workloads.ts";
+import { cutShortNote, sequentialLatencies } from "./workloads.ts";
 
 export interface RegionBenchOptions {
   /** Sequential writes, and reads, per region. */
@@ -27,6 +29,8 @@ export interface RegionBenchOptions {
   /** The leader's W2: ops per run, and rounds. */
   w2Ops: number;
   w2Rounds: number;
+  /** Sessions holding watches at the replicas during the leader's W2. */
+  watchers: number;
   timeLimitMs: number;
   startupLimitMs: number;
 }
@@ -60,14 +64,15 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       const zk = await connect({ servers: [server.httpBase!], sessionTimeoutMs: 10_000 });
       await zk.create(PATH, new Uint8Array(100));
       await zk.close();
+      await createWatchNodes(server.httpBase!);
     }
     for (const region of REGIONS) {
       const { write, read } = await measure(simulated, region, options.ops, options.timeLimitMs);
       const rtt = roundTripMs(region, REGIONS[0]);
-      rows.push([region, String(rtt), ...[write.p50, write.p99, write.p50 - rtt, read.p50, read.p99].map(formatNumber), write.p50 - rtt <= 15 ? "MET" : "NOT MET"]);
+      rows.push([region, String(rtt), ...[write.p50, write.p99, write.p50 - rtt, read.p50, read.p99].map(formatNumber), `${write.p50 - rtt <= 15 ? "MET" : "NOT MET"}${cutShortNote(write.cutShort || read.cutShort)}`]);
     }
     const { write, read } = await measure(plain, undefined, options.ops, options.timeLimitMs);
-    rows.push([PLAIN_ROW, "", ...[write.p50, write.p99].map(formatNumber), "", ...[read.p50, read.p99].map(formatNumber), ""]);
+    rows.push([PLAIN_ROW, "", ...[write.p50, write.p99].map(formatNumber), "", ...[read.p50, read.p99].map(formatNumber), cutShortNote(write.cutShort || read.cutShort).trim()]);
     replicaLines.push(
       "",
       ...(await sequentialReadRows(simulated.httpBase!, plain.httpBase!, PATH, options.ops, options.timeLimitMs)),
@@ -77,7 +82,11 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       // At 100 writes/s for as long as the lag's run.
       ...(await replicationCostRows(simulated.httpBase!, PATH, 100, Math.round(options.lagWrites / 2))),
       "",
-      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds)),
+      ...(await writesWithWatchRows(simulated.httpBase!, plain.httpBase!, options.ops, options.timeLimitMs)),
+      "",
+      ...(await watchLatencyRows(simulated.httpBase!, plain.httpBase!, options.ops, options.timeLimitMs)),
+      "",
+      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds, options.watchers)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

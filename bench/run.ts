@@ -22,7 +22,7 @@ import { runSnapshotBench } from "./snapshot-workload.ts";
 import { runHopBench } from "./hops-workload.ts";
 import { runRegionBench } from "./regions-workload.ts";
 import { formatNumber } from "./stats.ts";
-import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, value } from "./workloads.ts";
+import { type Target, WORKLOADS, type WorkloadOptions, type WorkloadResult, cutShortNote, value } from "./workloads.ts";
 
 const USAGE = `Usage: npm run bench -- [options]      (or: node bench/run.ts [options])
 
@@ -76,8 +76,11 @@ Options:
                      sets the ops per region (default 200; 50 with --quick); then HTTP reads
                      at each region's replica, replication lag at 200 writes/s (2000 writes;
                      400 with --quick) and the leader's W2 with replicas pulling vs none
-                     (--w2 N ops, default 5000, 1000 with --quick; --rounds)
-                     (bench/regions-workload.ts, bench/regions-replicas.ts)
+                     (--w2 N ops, default 5000, 1000 with --quick; --rounds); a session's
+                     writes with a watch held at its region's replica vs without, watch
+                     event latency in each region (--w1 N each), and the W2 again with
+                     --watchers N sessions (default 1000) watching at the replicas
+                     (bench/regions-workload.ts, regions-replicas.ts, regions-watches.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -102,7 +105,7 @@ interface Options {
   /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
   traceHops: boolean;
   /** --regions: latency from each simulated region, and the replicas' figures, instead of W1-W6. */
-  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number } | undefined;
+  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number; watchers: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -135,6 +138,7 @@ function readOptions(argv: string[]): Options {
       snapshot: { type: "boolean" },
       "trace-hops": { type: "boolean" },
       regions: { type: "boolean" },
+      watchers: { type: "string" },
       "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
@@ -183,6 +187,7 @@ function readOptions(argv: string[]): Options {
           lagWrites: values.quick ? 400 : 2000,
           w2Ops: positiveInt(values.w2, values.quick ? 1000 : 5000, "--w2"),
           w2Rounds: positiveInt(values.rounds, values.quick ? 1 : 3, "--rounds"),
+          watchers: positiveInt(values.watchers, 1000, "--watchers"),
         }
       : undefined,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
@@ -218,7 +223,7 @@ async function tryStart(name: string, start: () => Promise<Peer>, notes: string[
 function describe(result: WorkloadResult): string {
   const metrics = result.metrics.map((m) => `${m.name} ${formatNumber(m.value)}`).join(", ");
   const head = result.elapsedMs > 0 ? `${result.ops} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ` : "";
-  return `${head}${metrics}${result.cutShort ? " (cut short by the time limit)" : ""}`;
+  return `${head}${metrics}${cutShortNote(result.cutShort)}`;
 }
 
 function driverOf(peer: Peer, id: SessionDriver["id"]): SessionDriver | undefined {

@@ -92,8 +92,14 @@ export async function measureLatencies(
   return { ops: latencies.length, elapsedMs, cutShort: latencies.length < options.ops, metrics };
 }
 
-/** p50 and p99 ms of `call` run as measureLatencies runs it (sequentially, after a warm-up), each call timed from outside. */
-export async function sequentialLatencies(options: Pick<WorkloadOptions, "warmup" | "ops" | "timeLimitMs">, call: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+/** What a result's row says when the time limit stopped it before its ops were done. */
+export const cutShortNote = (cutShort: boolean): string => (cutShort ? " (cut short by the time limit)" : "");
+
+/**
+ * p50 and p99 ms of `call` run as measureLatencies runs it (sequentially, after a
+ * warm-up), each call timed from outside; `cutShort` when the time limit ended it.
+ */
+export async function sequentialLatencies(options: Pick<WorkloadOptions, "warmup" | "ops" | "timeLimitMs">, call: () => Promise<unknown>): Promise<{ p50: number; p99: number; cutShort: boolean }> {
   const result = await measureLatencies(
     options,
     async () => {
@@ -104,7 +110,7 @@ export async function sequentialLatencies(options: Pick<WorkloadOptions, "warmup
     false,
   );
   const metric = (name: string) => result.metrics.find((m) => m.name === name)!.value;
-  return { p50: metric("p50 ms"), p99: metric("p99 ms") };
+  return { p50: metric("p50 ms"), p99: metric("p99 ms"), cutShort: result.cutShort };
 }
 
 /** W1: one client, create then delete a znode, one request at a time; a pair is one op. */

@@ -9,6 +9,7 @@
  * watch events, pings every third of the timeout, close. No resume: a socket that
  * fails fails its sessions (and says why on stderr, for the report).
  */
+import { socketUrl } from "../../client/core/wire.ts";
 import { base64ToBytes, bytesToBase64 } from "../../protocol/encoding.ts";
 import { PING_FRAME, PONG_FRAME, type ClientMessage, type ServerMessage, type SessionOp } from "../../protocol/session-protocol.ts";
 import { type OpenOptions, type SessionDriver, type SessionTarget, within } from "../session-workloads.ts";
@@ -199,9 +200,10 @@ class MuxSession implements SessionTarget {
 /**
  * Sessions `perSocket` to a socket: `ceil(count / perSocket)` sockets, each routed by
  * the Worker to a host as a client's socket is (so several may share a host).
+ * `where`: the namespace, and the simulated region the sessions live in (--regions).
  */
-export function sharedSocketDriver(base: string): SessionDriver {
-  const url = `${base.replace(/^http/, "ws")}/v1/sessions/socket`;
+export function sharedSocketDriver(base: string, where: { namespace?: string; region?: string } = {}): SessionDriver {
+  const url = socketUrl(base, where);
   return {
     id: "shared",
     label: (options) => `protocol driver, ${options.perSocket} sessions per WebSocket`,

@@ -9,10 +9,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, it } from "vitest";
 import { type KeeperError, connect } from "../../client/index.ts";
-import type { FetchLike } from "../../client/recipes/http-endpoint.ts";
+import { type FetchLike, HttpEndpoint, znodeUrl } from "../../client/recipes/http-endpoint.ts";
 import { clearConfigCache, getConfig } from "../../client/recipes/http-config.ts";
 import { withLock } from "../../client/recipes/http-lock.ts";
 import { Lock } from "../../client/recipes/lock.ts";
+import { BOOKMARK_HEADER, type Bookmark, decodeBookmark } from "../../protocol/index.ts";
 import { occupancy, recipeEnvironment, until } from "../harness/recipe-clients.ts";
 
 const env = recipeEnvironment("recipes-http");
@@ -216,4 +217,39 @@ it("getConfig and withLock refuse a path with a dot segment (BadArguments) befor
   } finally {
     await zk.close();
   }
+});
+
+it("HttpEndpoint: each request carries the bookmarks earlier answers showed, merged per shard; an answer's bookmark of another namespace is not kept", async () => {
+  const namespace = env.namespace();
+  const base = env.server().base;
+  // Every bookmark the endpoint sends, decoded (undefined: none sent).
+  const sent: (Bookmark | undefined)[] = [];
+  const recording: FetchLike = {
+    fetch(input, init) {
+      const header = (init?.headers as Record<string, string> | undefined)?.[BOOKMARK_HEADER];
+      sent.push(header ? decodeBookmark(header, namespace) : undefined);
+      return fetch(`${base}${new URL(input).pathname}`, init);
+    },
+  };
+  const shown = (headers: Headers, ns = namespace): Bookmark => decodeBookmark(headers.get(BOOKMARK_HEADER)!, ns);
+  const http = new HttpEndpoint(recording, { namespace });
+
+  const { shard } = (await http.request<{ mount: { shard: string } }>("POST", "/v1/admin/mounts", { body: { prefix: "/m" } })).body.mount;
+  const top = shown((await http.request("POST", znodeUrl("/top"), { body: { data: "t" } })).headers);
+  // Sent with an empty bookmark of its own, so its answer shows the mount's shard only.
+  const below = shown((await http.request("POST", znodeUrl("/m/x"), { body: { data: "x" }, headers: { [BOOKMARK_HEADER]: "" } })).headers);
+  expect([...below.shards.keys()]).toEqual([shard]);
+  await http.request("GET", znodeUrl("/top"));
+  const merged = sent.at(-1)!;
+  expect(merged.shards.get(shard)).toBe(below.shards.get(shard));
+  expect(merged.shards.get("root")).toBeGreaterThanOrEqual(top.shards.get("root")!);
+
+  // Another namespace's writes, its root shard then past this one's: its answer's bookmark is not the endpoint's.
+  const other = env.namespace();
+  const theirs = new HttpEndpoint(base, { namespace: other });
+  for (let i = 0; i < 5; i++) await theirs.request("POST", znodeUrl(`/n${i}`));
+  const foreign = await http.request("POST", znodeUrl("/n5"), { headers: { "x-edgekeeper-namespace": other, [BOOKMARK_HEADER]: "" } });
+  expect(shown(foreign.headers, other).shards.get("root")).toBeGreaterThan(merged.shards.get("root")!);
+  await http.request("GET", znodeUrl("/top"));
+  expect(sent.at(-1)).toEqual(merged);
 });

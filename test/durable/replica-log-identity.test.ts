@@ -8,13 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ShardRequest } from "../../protocol/index.ts";
 import { ANON, bytes, exec, lastZxid } from "../harness/shard.ts";
-import { type ShardPair, caughtUp, metaOf, newPair, znodes } from "../harness/replica.ts";
-
-/** `count` creates, each its own write and zxid, under names tagged `tag`. */
-async function createMany(pair: ShardPair, count: number, tag: string): Promise<void> {
-  const requests: ShardRequest[] = Array.from({ length: count }, (_, i) => ({ op: "create", path: `/${tag}-${i}`, data: bytes(`${tag} ${i}`) }));
-  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
-}
+import { type ShardPair, caughtUp, createMany, metaOf, newPair, znodes } from "../harness/replica.ts";
 
 /** Frees the leader (as a reset does) and waits until its replica has stopped pulling the freed log. */
 async function destroyLeader(pair: ShardPair): Promise<void> {

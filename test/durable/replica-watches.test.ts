@@ -10,9 +10,10 @@ import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject 
 import { describe, expect, it } from "vitest";
 import { type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
+import { settingsFromEnv } from "../../durable/base/settings.ts";
 import type { HostWatch, ReplicaHostAnswer, SyncHostAnswer } from "../../durable/shard/shard-do.ts";
 import { ANON, type ShardStub, bytes, createAll, exec, lastZxid, ok, text } from "../harness/shard.ts";
-import { type ShardPair, caughtUp, metaOf, newPair, rowsOf, stubsOf } from "../harness/replica.ts";
+import { type ShardPair, caughtUp, createMany, metaOf, newPair, rowsOf, stubsOf } from "../harness/replica.ts";
 
 /** A host that takes no pushes: what it is owed waits in the outbox for its next answer. */
 const HOST = { name: "t/sessions-0", push: false };
@@ -32,12 +33,6 @@ async function syncHost(stub: ShardStub, minZxid: number, watches: HostWatch[], 
 /** What the host is owed at the replica once it has applied everything its leader has now, as [event, path]. */
 async function owedAtReplica(pair: ShardPair): Promise<[string, string][]> {
   return events((await hostRead(pair.replica, await lastZxid(pair.leader))).notifications);
-}
-
-/** `count` creates at the leader in one batch (each its own write), past the log's bound of 64 entries in the test pool. */
-async function createMany(pair: ShardPair, count: number): Promise<void> {
-  const requests: ShardRequest[] = Array.from({ length: count }, () => ({ op: "create", path: `/bulk-${crypto.randomUUID()}` }));
-  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
 }
 
 const events = (notifications: WatchNotification[]): [string, string][] => notifications.map((n) => [n.event, n.path]);
@@ -197,13 +192,14 @@ describe("watches at a read replica", () => {
     const startedAt = Date.now();
     await pair.replica.addWatch("/", HOST, ANON, "/idle", "persistent");
     await caughtUp(pair);
-    // Its watchdog, run as its alarm would fire, past the idle time (3 s in the test pool).
+    // Its watchdog, run as its alarm would fire, a second past the idle time the objects read.
+    const pastIdleMs = settingsFromEnv(env).replicaIdleMs + 1_000;
     await expect
       .poll(async () => {
         await runDurableObjectAlarm(pair.replica);
         return Date.now() - startedAt;
       }, { timeout: 20_000, interval: 500 })
-      .toBeGreaterThan(4_000);
+      .toBeGreaterThan(pastIdleMs);
     expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: true });
     await ok(pair.leader, ANON, { op: "setData", path: "/idle", data: bytes("still watched") });
     // No read: the outbox fills as it applies.

@@ -9,7 +9,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { describe, expect, it } from "vitest";
 import type { ShardRequest } from "../../protocol/index.ts";
 import { ANON, type ShardStub, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
-import { type ShardPair, caughtUp, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
+import { type ShardPair, caughtUp, createMany, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
 
 /** A little of everything: data, a sequential, an ephemeral, a multi, a delete. */
 async function populate(pair: ShardPair): Promise<void> {
@@ -20,12 +20,6 @@ async function populate(pair: ShardPair): Promise<void> {
   await ok(pair.leader, ANON, { op: "multi", ops: [{ op: "create", path: "/app/m" }, { op: "create", path: "/app/m/x", data: bytes("mx") }] });
   await ok(pair.leader, ANON, { op: "create", path: "/app/gone" });
   await ok(pair.leader, ANON, { op: "delete", path: "/app/gone" });
-}
-
-/** `count` creates under /bulk in one batch (each its own write and zxid). */
-async function createMany(pair: ShardPair, count: number, tag: string): Promise<void> {
-  const requests: ShardRequest[] = Array.from({ length: count }, (_, i) => ({ op: "create", path: `/bulk-${tag}-${i}`, data: bytes(`value ${i}`) }));
-  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
 }
 
 async function expectSameRows(pair: ShardPair): Promise<void> {

@@ -9,7 +9,7 @@ import type { ShardRequest } from "../../protocol/index.ts";
 import type { Meta } from "../../durable/replication/core/index.ts";
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import type { ReplicaReadAnswer } from "../../durable/shard/shard-do.ts";
-import { type ShardStub, lastZxid } from "./shard.ts";
+import { ANON, type ShardStub, bytes, exec, lastZxid } from "./shard.ts";
 
 export interface ShardPair {
   leaderName: string;
@@ -31,6 +31,12 @@ export function stubsOf(leaderName: string): { leader: ShardStub; replica: Shard
   return { leader: env.SHARD.get(env.SHARD.idFromName(leaderName)), replica: env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, REPLICA_REGION))) };
 }
 
+/** `count` creates at the leader in one batch (each its own write and zxid), at /bulk-`tag`-0 on (a fresh tag by default). */
+export async function createMany(pair: ShardPair, count: number, tag: string = crypto.randomUUID()): Promise<void> {
+  const requests: ShardRequest[] = Array.from({ length: count }, (_, i) => ({ op: "create", path: `/bulk-${tag}-${i}`, data: bytes(`${tag} ${i}`) }));
+  for (const outcome of await exec(pair.leader, ANON, ...requests)) expect(outcome.ok).toBe(true);
+}
+
 /** Reads at the replica once it has applied `minZxid`, waiting up to `waitMs`. */
 export async function readAt(replica: ShardStub, minZxid: number, requests: ShardRequest[] = [{ op: "exists", path: "/" }], waitMs = 20_000): Promise<ReplicaReadAnswer> {
   // Typed by hand: RPC typing cannot express Outcome's unknown value (as exec in shard.ts).
@@ -45,9 +51,9 @@ export async function caughtUp(pair: ShardPair): Promise<number> {
   return zxid;
 }
 
-/** Every row of a table, in key order, as the object's SQLite holds it. */
-export async function rowsOf(stub: ShardStub, query: string): Promise<Record<string, SqlStorageValue>[]> {
-  return runInDurableObject(stub, (_, state) => state.storage.sql.exec(query).toArray());
+/** The rows `query` (with `?` bound to `bindings`) answers, as the object's SQLite holds them. */
+export async function rowsOf(stub: ShardStub, query: string, ...bindings: SqlStorageValue[]): Promise<Record<string, SqlStorageValue>[]> {
+  return runInDurableObject(stub, (_, state) => state.storage.sql.exec(query, ...bindings).toArray());
 }
 
 /** The znodes table, every column, by path. */
@@ -64,7 +70,7 @@ export async function metaOf(stub: ShardStub): Promise<Meta> {
   const [row] = await rowsOf(stub, "SELECT row FROM replication_meta");
   if (!row) expect.fail("no replication meta");
   const meta = JSON.parse(String(row.row)) as Meta;
-  const [logged] = await rowsOf(stub, `SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ${meta.appliedZxid}`);
+  const [logged] = await rowsOf(stub, "SELECT max(key) AS last, count(*) AS entries, total(size) AS bytes FROM replication_log WHERE key > ?", meta.appliedZxid);
   if (logged?.last === null || logged === undefined) return meta;
   return { ...meta, appliedZxid: Number(logged.last), logEntries: meta.logEntries + Number(logged.entries), logBytes: meta.logBytes + Number(logged.bytes) };
 }

@@ -18,10 +18,13 @@ import {
   refusalByLeader,
 } from "../../protocol/index.ts";
 import {
+  DEFAULT_HOME_RETRY_MS,
   DEFAULT_SEQUENTIAL_WAIT_MS,
+  MAX_HOME_RETRY_MS,
   MAX_SEQUENTIAL_WAIT_MS,
   ReadContext,
   type ShardCopies,
+  homeRetryMsOf,
   placeRead,
   readRoutingSettings,
   shardThatAnswered,
@@ -122,10 +125,13 @@ describe("read routing", () => {
     expect(placeRead(parseReadMode("any"), 42, "weur", withReplicas, settings)).toEqual({ at: "replica", region: "weur", minZxid: 0, waitMs: 0, servedBy: "weur/replica" });
   });
 
-  it("waits EDGEKEEPER_SEQUENTIAL_WAIT_MS, a whole number from 0 to 5000; anything else keeps the default", () => {
+  it("waits EDGEKEEPER_SEQUENTIAL_WAIT_MS, a whole number from 0 to 5000, and retries a home replica after EDGEKEEPER_HOME_RETRY_MS, from 0 to 600000; anything else keeps the default", () => {
     const waitOf = (value: string | undefined) => readRoutingSettings({ EDGEKEEPER_SEQUENTIAL_WAIT_MS: value } as unknown as EdgekeeperEnv).sequentialWaitMs;
     expect([waitOf("0"), waitOf("250"), waitOf(String(MAX_SEQUENTIAL_WAIT_MS))]).toEqual([0, 250, MAX_SEQUENTIAL_WAIT_MS]);
     for (const invalid of [undefined, "-1", "5001", "2.5", "soon"]) expect(waitOf(invalid)).toBe(DEFAULT_SEQUENTIAL_WAIT_MS);
+    const retryOf = (value: string | undefined) => homeRetryMsOf({ EDGEKEEPER_HOME_RETRY_MS: value } as unknown as EdgekeeperEnv);
+    expect([retryOf("0"), retryOf("1000"), retryOf(String(MAX_HOME_RETRY_MS))]).toEqual([0, 1000, MAX_HOME_RETRY_MS]);
+    for (const invalid of [undefined, "-1", "600001", "2.5", "soon"]) expect(retryOf(invalid)).toBe(DEFAULT_HOME_RETRY_MS);
   });
 });
 

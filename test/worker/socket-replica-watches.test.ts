@@ -17,6 +17,8 @@ import { describe, expect, it } from "vitest";
 import { type ShardCopy, ShardRouter } from "../../durable/directory/shard-router.ts";
 import type { Mount } from "../../durable/directory/mount-table.ts";
 import type { HostWatch } from "../../durable/shard/shard-do.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -30,8 +32,13 @@ const TEST_MS = 60_000;
 type Copy = { watchesOf(host: string): Promise<{ path: string; kind: string }[]> };
 
 function copyOf(namespace: string, region?: "apac", shard = "root"): Copy {
-  const name = region === undefined ? `${namespace}/${shard}` : `${namespace}/${shard}@${region}`;
-  return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as Copy;
+  return env.SHARD.get(env.SHARD.idFromName(copyName(namespace, region, shard))) as unknown as Copy;
+}
+
+/** The object name of a shard's leader, or of its replica in `region`, as the Worker names them. */
+function copyName(namespace: string, region?: "apac", shard = "root"): string {
+  const leader = shardObjectName(namespace, shard);
+  return region === undefined ? leader : replicaObjectName(leader, region);
 }
 
 async function setData(zk: HttpClient, path: string, data: string): Promise<void> {
@@ -94,8 +101,9 @@ interface ReplicaHold {
   release?: () => void;
 }
 
-/** Resolves when the test releases the hold. */
+/** Resolves when the test releases the hold (one call at a time: a second would take the first's release). */
 function held(hold: ReplicaHold): Promise<void> {
+  if (hold.reached) throw new Error("held twice");
   return new Promise<void>((resolve) => {
     hold.release = resolve;
     hold.reached = true;
@@ -137,6 +145,23 @@ async function holdingReplicaCalls<T>(hold: ReplicaHold, test: () => Promise<T>)
   } finally {
     routers.copy = realCopy;
   }
+}
+
+/**
+ * The setup of a race of a watch being set with a move of home: /held (to be watched),
+ * /behind (to be read "not ready"), session a holding a watch on /other at the
+ * replica, its home, and session b on the same host.
+ */
+async function homeMoveRace() {
+  const zk = new HttpClient();
+  await zk.mustCreate("/held", { data: "0" });
+  await zk.mustCreate("/other", { data: "0" });
+  await zk.mustCreate("/behind", { data: "0" });
+  const a = await apacSession(zk.namespace);
+  await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
+  const b = await apacSession(zk.namespace);
+  const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+  return { zk, a, b, hostStub };
 }
 
 describe("a session's reads and watches at its region's replica", () => {
@@ -208,7 +233,7 @@ describe("a session's reads and watches at its region's replica", () => {
     await socket.ok(sid, { op: "addWatch", path: "/p", mode: "persistent" });
     expect(await holds(copyOf(zk.namespace, "apac"), host, "/p", "persistent")).toBe(true);
     // The replica stops (its next instance resumes pulling only when asked, an RTT behind).
-    const replica = env.SHARD.get(env.SHARD.idFromName(`${zk.namespace}/root@apac`));
+    const replica = env.SHARD.get(env.SHARD.idFromName(copyName(zk.namespace, "apac")));
     await runInDurableObject(replica, (_, state) => state.abort("the test stops the replica")).catch(() => undefined);
     // The change comes while home is stopped, and writes of a page each put it several round trips behind.
     await setData(zk, "/b", "1");
@@ -326,15 +351,7 @@ describe("a session's reads and watches at its region's replica", () => {
 
   // The syncHost setting the watch reaches the replica before the move's removals there, or is held on its way until after them.
   it.each([["reaches the replica first", false], ["reaches the replica after the move", true]])("a watch being set at home while another session's request moves home to the leader goes with it: its event comes, and the old home keeps none of the host's watches (its syncHost %s)", async (_, sentAfter) => {
-    const zk = new HttpClient();
-    await zk.mustCreate("/held", { data: "0" });
-    await zk.mustCreate("/other", { data: "0" });
-    await zk.mustCreate("/behind", { data: "0" });
-    const a = await apacSession(zk.namespace);
-    // The host holds a watch at the replica, its home.
-    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
-    const b = await apacSession(zk.namespace);
-    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const { zk, a, b, hostStub } = await homeMoveRace();
     const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", holdBeforeSending: sentAfter as boolean, reached: false };
     await holdingReplicaCalls(hold, async () => {
       // A linearizable watching read is served by the leader; its watch is set at home
@@ -355,14 +372,7 @@ describe("a session's reads and watches at its region's replica", () => {
   }, TEST_MS);
 
   it("a watching read at home answered after home moved to the leader: its watch is set at the leader and goes from the old home", async () => {
-    const zk = new HttpClient();
-    await zk.mustCreate("/held", { data: "0" });
-    await zk.mustCreate("/other", { data: "0" });
-    await zk.mustCreate("/behind", { data: "0" });
-    const a = await apacSession(zk.namespace);
-    await watchAtReplica(a.socket, a.sid, zk.namespace, a.host, "/other");
-    const b = await apacSession(zk.namespace);
-    const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(a.host));
+    const { zk, a, b, hostStub } = await homeMoveRace();
     const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
     await holdingReplicaCalls(hold, async () => {
       // The read sets its watch at the replica, home; the test holds its answer.
