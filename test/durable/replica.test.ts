@@ -9,7 +9,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { describe, expect, it } from "vitest";
 import type { ShardRequest } from "../../protocol/index.ts";
 import { ANON, type ShardStub, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
-import { type ShardPair, caughtUp, createMany, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
+import { type ShardPair, asLogBeforeSizeColumns, caughtUp, createMany, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
 
 /** A little of everything: data, a sequential, an ephemeral, a multi, a delete. */
 async function populate(pair: ShardPair): Promise<void> {
@@ -332,11 +332,7 @@ describe("a replica made before its log kept each entry's events", () => {
     const oldZxid = await lastZxid(pair.leader);
     await runInDurableObject(pair.replica, (_instance, state) => {
       const sql = state.storage.sql;
-      sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
-      sql.exec("DROP TABLE replication_log");
-      sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
-      sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
-      sql.exec("DROP TABLE old_log");
+      asLogBeforeSizeColumns(sql);
       // What such a replica wrote for each applied entry's event.
       sql.exec("INSERT INTO change_log (zxid, seq, event, path, session_id) VALUES (?, 0, 'NodeCreated', '/old', 0)", oldZxid);
     });

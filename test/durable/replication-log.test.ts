@@ -11,6 +11,7 @@ import type { PullReply } from "../../durable/replication/core/index.ts";
 import type { ShardLogEntry } from "../../durable/shard/replicated-tables.ts";
 import type { ShardDO } from "../../durable/shard/shard-do.ts";
 import { ANON, bytes, exec, exists, lastZxid, newShard, ok, reconnect, run, session, sleep, type ShardStub } from "../harness/shard.ts";
+import { asLogBeforeSizeColumns } from "../harness/replica.ts";
 
 const S = session(0x51);
 const { changeLogWindow } = limitsFromEnv(env);
@@ -262,11 +263,7 @@ describe("a log made before its size and events columns", () => {
     for (let i = 0; i < 5; i++) await ok(stub, ANON, { op: "create", path: `/old${i}`, data: bytes("x".repeat(i * 100)) });
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
-      sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
-      sql.exec("DROP TABLE replication_log");
-      sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
-      sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
-      sql.exec("DROP TABLE old_log");
+      asLogBeforeSizeColumns(sql);
     });
     await abortAllDurableObjects();
     const again = reconnect(id);

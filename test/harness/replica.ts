@@ -79,3 +79,12 @@ export async function metaOf(stub: ShardStub): Promise<Meta> {
 export async function logZxids(stub: ShardStub): Promise<number[]> {
   return (await rowsOf(stub, "SELECT key FROM replication_log ORDER BY key")).map((row) => Number(row.key));
 }
+
+/** Makes a shard's log as stored before its size and events columns (key and row only), for migration tests. */
+export function asLogBeforeSizeColumns(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE old_log AS SELECT key, row FROM replication_log");
+  sql.exec("DROP TABLE replication_log");
+  sql.exec("CREATE TABLE replication_log (key PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID");
+  sql.exec("INSERT INTO replication_log SELECT key, row FROM old_log");
+  sql.exec("DROP TABLE old_log");
+}
