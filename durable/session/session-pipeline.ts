@@ -58,8 +58,6 @@ export interface PipelineParts {
   sendToSession(sessionId: number, message: ServerMessage, fallback: WebSocket): void;
   /** Sends to one socket, in order (the outbox). */
   send(ws: WebSocket, message: ServerMessage): void;
-  /** A request of the session was answered: the events held for the watches it set may follow (SessionHost.answered). */
-  answered(sessionId: number): void;
 }
 
 function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
@@ -231,8 +229,6 @@ export class SessionPipeline {
     } catch (err) {
       if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
       answer(request, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
-    } finally {
-      this.parts.answered(sid);
     }
   }
 }
