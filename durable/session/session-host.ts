@@ -336,7 +336,7 @@ export class SessionHost extends EdgekeeperObject {
 
   /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
   private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict, ownSend?: () => void): Promise<number> {
-    if (notifications.length > 0) await this.inFlight.before(shardKey, ownSend);
+    if (notifications.length > 0) await this.inFlight.before(shardKey, notifications.reduce((most, n) => Math.max(most, n.zxid), 0), ownSend);
     return this.receive(shardKey, notifications, judge);
   }
 

@@ -52,14 +52,15 @@ async function twoSessions() {
   return { zk, socket, w: watcher.sessionId, x: writer.sessionId, watcher };
 }
 
+type HostRequest = { path?: string; watch?: boolean };
+
 /**
- * Holds, in host 0 of `namespace` (its router patched in place), the answer of the
- * leader to a watching read of `path` until `release`; `otherAnswered` tells when the
- * leader answered a read of `otherPath` (which is not held).
+ * Runs `taken` in host 0 of `namespace` (its router patched in place) on each answer
+ * of a shard's leader to the host's hostExecute, with the requests it answers, before
+ * the host takes that answer; answers the host's stub.
  */
-async function holdWatchingRead(namespace: string, path: string, otherPath?: string) {
+async function beforeHostTakes(namespace: string, taken: (requests: HostRequest[]) => Promise<void>) {
   const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, 0)));
-  const hold = { reached: false, otherAnswered: false, unblock: undefined as (() => void) | undefined, release: () => runInDurableObject(host, () => hold.unblock!()) };
   await runInDurableObject(host, (instance) => {
     const router = (instance as unknown as { router(): unknown }).router() as { shard(mount: unknown): Record<string, (...args: unknown[]) => Promise<unknown>> };
     const realShard = router.shard.bind(router);
@@ -68,20 +69,50 @@ async function holdWatchingRead(namespace: string, path: string, otherPath?: str
         if (prop !== "hostExecute") return Reflect.get(target, prop);
         return async (...args: unknown[]) => {
           const answer = await target.hostExecute!(...args);
-          const requests = args[4] as { path?: string; watch?: boolean }[];
-          if (requests.some((r) => r.path === otherPath)) hold.otherAnswered = true;
-          if (requests.some((r) => r.path === path && r.watch === true)) {
-            await new Promise<void>((resolve) => {
-              hold.unblock = resolve;
-              hold.reached = true;
-            });
-          }
+          await taken(args[4] as HostRequest[]);
           return answer;
         };
       },
     });
   });
+  return host;
+}
+
+/**
+ * Holds, in host 0 of `namespace`, the answer of the leader to a watching read of
+ * `path` until `release`; `otherAnswered` tells when the leader answered a read of
+ * `otherPath` (which is not held).
+ */
+async function holdWatchingRead(namespace: string, path: string, otherPath?: string) {
+  const hold = { reached: false, otherAnswered: false, unblock: undefined as (() => void) | undefined, release: async () => undefined as unknown };
+  const host = await beforeHostTakes(namespace, async (requests) => {
+    if (requests.some((r) => r.path === otherPath)) hold.otherAnswered = true;
+    if (requests.some((r) => r.path === path && r.watch === true)) {
+      await new Promise<void>((resolve) => {
+        hold.unblock = resolve;
+        hold.reached = true;
+      });
+    }
+  });
+  hold.release = () => runInDurableObject(host, () => hold.unblock!());
   return hold;
+}
+
+/** Holds, in host 0 of `namespace`, the leader's answers to watching reads of `paths` until all are in: the host takes them at once. */
+async function takeTogether(namespace: string, paths: readonly string[]): Promise<void> {
+  const waiting = new Set(paths);
+  let allIn: { promise: Promise<void>; resolve: () => void } | undefined;
+  await beforeHostTakes(namespace, async (requests) => {
+    const held = requests.find((r) => r.watch === true && r.path !== undefined && waiting.has(r.path));
+    if (!held) return;
+    if (!allIn) {
+      let resolve!: () => void;
+      allIn = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    }
+    waiting.delete(held.path!);
+    if (waiting.size === 0) allIn.resolve();
+    await allIn.promise;
+  });
 }
 
 /**
@@ -288,6 +319,36 @@ describe("ordering", () => {
     expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
     // As ZooKeeper's server does: the reply that set the watch first, then its event.
     expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
+  });
+
+  it("watching reads of two sessions whose answers come in together, each carrying an owed event, are both answered", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await zk.mustCreate("/owed", { data: "0" });
+    await zk.mustCreate("/a", { data: "0" });
+    await zk.mustCreate("/b", { data: "0" });
+    // No push reaches the host: the change's event is owed to it, riding on each of its answers until it acknowledges it.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    await socket.ok(w, { op: "getData", path: "/owed", watch: true });
+    await setData(zk, "/owed", "1");
+    await takeTogether(zk.namespace, ["/a", "/b"]);
+    socket.send([
+      { t: "req", sid: w, xid: 9_001, op: { op: "getData", path: "/a", watch: true } },
+      { t: "req", sid: x, xid: 9_002, op: { op: "getData", path: "/b", watch: true } },
+    ]);
+    // Each answer's event waits for the other read's watch only if the other could be fired by it: neither can.
+    expect(await socket.response(w, 9_001)).toMatchObject({ ok: true });
+    expect(await socket.response(x, 9_002)).toMatchObject({ ok: true });
+    await readBack(socket, w, ["getData", "/owed"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/owed"]]);
+    // Both watches were recorded: each fires for its change.
+    await setData(zk, "/a", "1");
+    await setData(zk, "/b", "1");
+    await readBack(socket, w, ["getData", "/owed"]);
+    await readBack(socket, x, ["getData", "/owed"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/owed"], ["NodeDataChanged", "/a"]]);
+    expect(eventsOf(socket.log, x).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/b"]]);
   });
 
   it("a watch set again before its pending event reaches the host still gets that event", async () => {
