@@ -23,6 +23,8 @@ export class SessionBookmarks {
   private readonly whole = new Set<number>();
   /** What clients handed back that no leader has checked yet, per session. */
   private readonly unchecked = new Map<number, Map<string, number>>();
+  /** What each session's client handed back when it last connected: what it had been shown, per shard. */
+  private readonly handedBack = new Map<number, ReadonlyMap<string, number>>();
 
   /** `region`: the host's (its sequential reads go to its home there: session-homes.ts). */
   constructor(env: EdgekeeperEnv, namespace: () => string, region: string | undefined) {
@@ -70,7 +72,18 @@ export class SessionBookmarks {
       advanceBookmark(bookmark, shard, zxid);
       unchecked.set(shard, Math.max(unchecked.get(shard) ?? 0, zxid));
     }
+    this.handedBack.set(sessionId, new Map(seen.shards));
     this.whole.add(sessionId);
+  }
+
+  /**
+   * The highest zxid of `shard` the session's client said, when it last connected, it
+   * had been shown (0 if it said nothing of it). Every event at or below it had reached
+   * it: events come in zxid order, each before any answer showing its change, and the
+   * events of one change are sent together.
+   */
+  shownBeforeConnect(sessionId: number, shard: string): number {
+    return this.handedBack.get(sessionId)?.get(shard) ?? 0;
   }
 
   /** Forgets a session that ended. */
@@ -78,6 +91,7 @@ export class SessionBookmarks {
     this.bookmarks.delete(sessionId);
     this.whole.delete(sessionId);
     this.unchecked.delete(sessionId);
+    this.handedBack.delete(sessionId);
   }
 
   private uncheckedOf(sessionId: number): Map<string, number> {

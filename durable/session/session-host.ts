@@ -8,7 +8,7 @@
  * sessions with one alarm set to the earliest deadline. A session on a socket lives
  * while the socket shows life (session-liveness.ts).
  */
-import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchKind, type WatchNotification, firesOnce } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
@@ -153,7 +153,7 @@ export class SessionHost extends EdgekeeperObject {
       pipeline: this.pipeline,
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
-      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)),
+      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)).filter((m) => m.t !== "event" || !this.shownBefore(sessionId, m)),
       mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
@@ -350,7 +350,7 @@ export class SessionHost extends EdgekeeperObject {
   private receive(shardKey: string, notifications: WatchNotification[], judge = this.homes.judge(shardKey, notifications)): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
-      if (!this.store.row(sessionId)) return;
+      if (!this.store.row(sessionId) || this.shownBefore(sessionId, event)) return;
       // A session shown a change reads no copy that has not applied it (watch before data).
       if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
       // An earlier watch's event at or below the answer's zxid goes now: the answer shows that change already.
@@ -359,6 +359,16 @@ export class SessionHost extends EdgekeeperObject {
       if (setAt !== undefined && event.zxid > setAt) held!.events.push({ event, queued: this.watches.queue(sessionId, event) });
       else this.sendEvent(sessionId, event);
     }, judge);
+  }
+
+  /**
+   * Whether a lasting watch's event had reached the session before its client last
+   * connected, by the bookmark it handed back: a host restarted just after sending it
+   * may process its notification again (session-watches.ts). A one-shot event sent
+   * again is the client's to drop (docs/consistency.md).
+   */
+  private shownBefore(sessionId: number, event: EventMessage): boolean {
+    return !firesOnce(event.kind) && event.shard !== undefined && event.zxid <= this.bookmarks.shownBeforeConnect(sessionId, event.shard);
   }
 
   /** Sends a watch event to the session's socket, or keeps it for its resume. */

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { WatchListeners } from "../../client/core/watches.ts";
 import { shardObjectName } from "../../durable/env.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
+import { OPEN_ACL_UNSAFE, encodeBookmark } from "../../protocol/index.ts";
 import { HttpClient, SUPER_AUTH } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
 import { sleep } from "../harness/shard.ts";
@@ -393,6 +394,40 @@ describe("surviving", () => {
     const connected = second.log.findIndex((m) => m !== "pong" && m.t === "connected");
     const firstEvent = second.log.findIndex((m) => m !== "pong" && m.t === "event");
     expect(connected).toBeLessThan(firstEvent);
+  });
+
+  it("a resumed session is not sent again a lasting watch's event its client's bookmark shows it was sent, and is sent those after", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/p", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    await first.ok(s.sessionId, { op: "addWatch", path: "/p", mode: "persistent" });
+    first.drop();
+    await first.waitClosed();
+    // Both events wait in the host's queue, as a restarted host's would that processed their notifications again.
+    const mzxids: number[] = [];
+    for (const data of ["1", "2"]) {
+      const res = await zk.set("/p", { data });
+      mzxids.push((await res.json<{ stat: { mzxid: number } }>()).stat.mzxid);
+    }
+    const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0)));
+    await eventually("both events queued", async () =>
+      runInDurableObject(host, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM session_events").one().n === 2),
+    );
+    // The client says it was shown the first change (its bookmark holds that zxid of the shard).
+    const bookmark = encodeBookmark({ namespace: zk.namespace, shards: new Map([["root", mzxids[0]!]]) });
+    const second = await SessionSocket.open(zk.namespace, { session: String(s.sessionId) });
+    expect(await second.connect(4_000, { sessionId: s.sessionId, password: s.password, bookmark })).toMatchObject({ t: "connected", resumed: true });
+    await eventually("the event after the bookmark", async () => second.events(s.sessionId).length > 0);
+    await setData(zk, "/p", "3");
+    await eventually("the next change's event", async () => eventsOf(second.log, s.sessionId).length > 1);
+    // The shard's notification of the first change comes again (as to a host that lost its record of it): not sent.
+    const shardKey = env.SHARD.idFromName(shardObjectName(zk.namespace, "root")).toString();
+    const again = { seq: Number.MAX_SAFE_INTEGER, zxid: mzxids[0]!, event: "NodeDataChanged" as const, path: "/p", acl: [...OPEN_ACL_UNSAFE] };
+    await (host as unknown as { deliver(key: string, n: unknown[]): Promise<number> }).deliver(shardKey, [again]);
+    await readBack(second, s.sessionId, ["getData", "/p"]);
+    const stat = (await second.ok(s.sessionId, { op: "exists", path: "/p" })).stat as { mzxid: number };
+    expect(eventsOf(second.log, s.sessionId).map((e) => e.zxid)).toEqual([mzxids[1], stat.mzxid]);
   });
 
   it("a host restart loses nothing acknowledged: the session resumes with its ephemeral and watches", async () => {
