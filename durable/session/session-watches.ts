@@ -268,8 +268,8 @@ export class SessionWatches {
   }
 
   /**
-   * Fans a shard's notifications out, in seq order, skipping those already
-   * processed; `emit` gets each event for a session, in order. Synchronous (no
+   * Fans a shard's notifications out, skipping those already processed: taken in seq
+   * order, fanned out in zxid order; `emit` gets each event for a session, in order. Synchronous (no
    * await between reading and storing the last seq), so a notification that
    * arrives twice at once still fires once. `judge` may say of a notification
    * (session-homes.ts: from a copy that is not the host's home for its shard) to
@@ -294,15 +294,23 @@ export class SessionWatches {
       return ids;
     };
     let lasting = false;
+    // Judged in seq order, up to the first to take later (it and those after it come again).
+    const taken: { n: WatchNotification; verdict: NotificationVerdict }[] = [];
     for (const n of [...notifications].sort((a, b) => a.seq - b.seq)) {
       if (n.seq <= last) continue;
       const verdict = judge(n);
       if (verdict === "later") break;
+      taken.push({ n, verdict });
+      last = n.seq;
+    }
+    // Fanned out in zxid order (a stable sort: one change's events keep theirs): a copy's
+    // outbox may hold a watch's catch-up (syncHost, from an older zxid) behind what it had
+    // fired live and the host not yet acknowledged.
+    for (const { n, verdict } of taken.sort((a, b) => a.n.zxid - b.n.zxid)) {
       for (const [sessionId, event] of verdict === "fire" ? this.fanOut(n, idsOf) : []) {
         lasting ||= !firesOnce(event.kind);
         emit(sessionId, event);
       }
-      last = n.seq;
       // Only what fired counts as handed over: a copy that is not home may run ahead of home.
       if (verdict === "fire") zxid = Math.max(zxid, n.zxid);
     }

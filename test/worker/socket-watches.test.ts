@@ -352,6 +352,22 @@ describe("ordering", () => {
     expect(eventsOf(socket.log, x).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/b"]]);
   });
 
+  it("a shard copy's delivery holding a watch's catch-up behind changes it fired later is fanned out in zxid order", async () => {
+    const zk = new HttpClient();
+    const socket = await SessionSocket.open(zk.namespace, { host: "0" });
+    const { sessionId: sid } = await socket.open();
+    const set = await socket.req(sid, { op: "addWatch", path: "/p", mode: "persistent" });
+    expect(set.ok).toBe(true);
+    // As syncHost hands over a watch set again from an older zxid: its catch-up (zxids +1, +2)
+    // queued after a change (+3) the copy had fired live and the host had not acknowledged.
+    const change = (seq: number, zxid: number) => ({ seq, zxid: set.zxid + zxid, event: "NodeDataChanged" as const, path: "/p", acl: [...OPEN_ACL_UNSAFE] });
+    const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(zk.namespace, 0)));
+    const shardKey = env.SHARD.idFromName(shardObjectName(zk.namespace, "root")).toString();
+    await (host as unknown as { deliver(key: string, n: unknown[]): Promise<number> }).deliver(shardKey, [change(1_000_000, 3), change(1_000_001, 1), change(1_000_002, 2)]);
+    await readBack(socket, sid, ["exists", "/p"]);
+    expect(eventsOf(socket.log, sid).map((e) => e.zxid - set.zxid)).toEqual([1, 2, 3]);
+  });
+
   it("a watch set again before its pending event reaches the host still gets that event", async () => {
     const { zk, socket, w } = await twoSessions();
     await zk.mustCreate("/again", { data: "0" });
