@@ -111,11 +111,9 @@ export class SessionHost extends EdgekeeperObject {
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
-      // Judged on arrival (home as it is now), fired once the watching reads sent there are
-      // recorded; not awaited, so a move never waits for a read that waits for that move.
+      // Not awaited, so a move never waits for a read that waits for that move.
       receive: (shardKey, notifications) => {
-        const judge = this.homes.judge(shardKey, notifications);
-        this.receiveAfterWatchesSet(shardKey, notifications, judge).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
+        this.receiveAfterWatchesSet(shardKey, notifications).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
       },
     });
     this.runner = new SessionRunner({
@@ -197,7 +195,7 @@ export class SessionHost extends EdgekeeperObject {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications, undefined, ownSend?.())),
+      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications, ownSend?.())),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
       ...(this.homes.active ? { homes: this.homes } : {}),
@@ -334,8 +332,15 @@ export class SessionHost extends EdgekeeperObject {
     return this.receiveAfterWatchesSet(shardKey, notifications);
   }
 
-  /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
-  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict, ownSend?: () => void): Promise<number> {
+  /**
+   * `receive`, once the watches being set at that copy have their answers recorded: one
+   * may be for these notifications (watches-in-flight.ts). Judged on arrival, by home as
+   * it is now (session-homes.ts): home counts its notifications handed over as they
+   * arrive, and a move while they wait hands over from there, so they must fire though
+   * home has moved by the time they are taken.
+   */
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], ownSend?: () => void): Promise<number> {
+    const judge = this.homes.judge(shardKey, notifications);
     if (notifications.length > 0) await this.inFlight.before(shardKey, notifications.reduce((most, n) => Math.max(most, n.zxid), 0), ownSend);
     return this.receive(shardKey, notifications, judge);
   }
@@ -347,7 +352,7 @@ export class SessionHost extends EdgekeeperObject {
     return replicaRegion === undefined ? [leader] : [leader, router.copyKey(mount, { at: "replica", region: replicaRegion })];
   }
 
-  private receive(shardKey: string, notifications: WatchNotification[], judge = this.homes.judge(shardKey, notifications)): number {
+  private receive(shardKey: string, notifications: WatchNotification[], judge: (n: WatchNotification) => NotificationVerdict): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
       if (!this.store.row(sessionId) || this.shownBefore(sessionId, event)) return;

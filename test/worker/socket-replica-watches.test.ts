@@ -371,6 +371,41 @@ describe("a session's reads and watches at its region's replica", () => {
     });
   }, TEST_MS);
 
+  it("home's notifications waiting for a watching read's answer still fire once home has moved on: the move handed over from past them", async () => {
+    const { zk, a, b, hostStub } = await homeMoveRace();
+    // Created by the session, so that its watch is set at home past the create.
+    await a.socket.ok(a.sid, { op: "create", path: "/p", data: b64("0") });
+    await a.socket.ok(a.sid, { op: "addWatch", path: "/p", mode: "persistent" });
+    expect(await holds(copyOf(zk.namespace, "apac"), a.host, "/p", "persistent")).toBe(true);
+    // Tells when the replica's push of the change to /p reaches the host (RPC calls the class's method: patched there for this test).
+    const pushed = { value: false };
+    type Deliver = (this: unknown, key: string, notifications: { path: string }[]) => Promise<number>;
+    const hosts = (await runInDurableObject(hostStub, (instance) => Object.getPrototypeOf(instance))) as { deliver: Deliver };
+    const realDeliver = hosts.deliver;
+    hosts.deliver = async function (key, notifications) {
+      if (notifications.some((n) => n.path === "/p")) pushed.value = true;
+      return realDeliver.call(this, key, notifications);
+    };
+    const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
+    await holdingReplicaCalls(hold, async () => {
+      // A watching read at home, its answer held: the host's notifications from there wait for it.
+      const [xid] = b.socket.sendReqs(b.sid, { op: "getData", path: "/held", watch: true });
+      await eventually("the held read", async () => hold.reached);
+      // The replica pushes the change; then a write's settle at home hands it over again, so
+      // home counts it handed over; then a read finds home behind, and home moves to the leader.
+      await setData(zk, "/p", "1");
+      await eventually("the push of the change", async () => pushed.value);
+      await a.socket.ok(a.sid, { op: "create", path: "/x" });
+      await a.socket.ok(a.sid, { op: "getData", path: "/behind" });
+      expect(await holds(copyOf(zk.namespace), a.host, "/p", "persistent")).toBe(true);
+      await runInDurableObject(hostStub, () => hold.release!());
+      expect(await b.socket.response(b.sid, xid!)).toMatchObject({ ok: true });
+      await eventually("the change's event", async () => a.socket.events(a.sid).length > 0);
+      await a.socket.ok(a.sid, { op: "sync", path: "/" });
+      expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/p", "persistent"]]);
+    }).finally(() => (hosts.deliver = realDeliver));
+  }, TEST_MS);
+
   it("a watching read at home answered after home moved to the leader: its watch is set at the leader and goes from the old home", async () => {
     const { zk, a, b, hostStub } = await homeMoveRace();
     const hold: ReplicaHold = { holdPath: "/held", notReadyPath: "/behind", reached: false };
