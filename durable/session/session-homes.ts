@@ -70,8 +70,8 @@ export interface HomeParts {
   /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
   retryMs: number;
   ackSeq(shardKey: string): number;
-  /** Fans a copy's notifications out (session-host.ts: judged at once, fired once the watching reads sent to that copy are recorded). */
-  receive(shardKey: string, notifications: WatchNotification[]): void;
+  /** Fans a copy's notifications out, riding on an answer at zxid `shows` (session-host.ts: once the watching reads sent to that copy are recorded, judged as taken). */
+  receive(shardKey: string, notifications: WatchNotification[], shows: number): void;
 }
 
 export class SessionHomes implements HostHomeRouting {
@@ -149,12 +149,14 @@ export class SessionHomes implements HostHomeRouting {
   }
 
   /**
-   * What to do with the notifications the copy keyed `shardKey` delivered: home's
-   * fire, except those a move's handover covered; those of the copy home is moving
-   * to wait until it is home (its shard sends them again); any other copy's are
-   * dropped. Keeps `through` for home's deliveries (all it owed).
+   * What to do with the notifications the copy keyed `shardKey` delivered, as the host
+   * takes them (not as they arrive: a move meanwhile hands over from what was taken):
+   * home's fire, except those a move's handover covered; those of the copy home is
+   * moving to wait until it is home (its shard sends them again); any other copy's are
+   * dropped. Keeps `through` for home's deliveries (all it owed, up to `shows` for a
+   * delivery riding on an answer at that zxid).
    */
-  judge(shardKey: string, notifications: readonly WatchNotification[]): (n: WatchNotification) => NotificationVerdict {
+  judge(shardKey: string, notifications: readonly WatchNotification[], shows = 0): (n: WatchNotification) => NotificationVerdict {
     const copy = this.copyOf(shardKey);
     if (!copy) return () => "fire";
     const home = this.homes.get(copy.shard)!;
@@ -163,6 +165,7 @@ export class SessionHomes implements HostHomeRouting {
       home.deferred = true;
       return () => "later";
     }
+    home.through = Math.max(home.through, shows);
     for (const n of notifications) home.through = Math.max(home.through, n.zxid);
     const skipThrough = home.skipThrough;
     return (n) => (n.zxid > skipThrough ? "fire" : "drop");
@@ -270,12 +273,11 @@ export class SessionHomes implements HostHomeRouting {
     }
   }
 
-  /** syncHost at home (`at`): what it owes the host received, and `through` kept. False if it was not ready. */
+  /** syncHost at home (`at`): what it owes the host received (`through` kept as it is taken). False if it was not ready. */
   private async sync(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<boolean> {
     const answer = await this.syncAt(home, at, minZxid, watches);
     if (!answer) return false;
-    this.parts.receive(answer.key, answer.notifications);
-    if (home.at === at) home.through = Math.max(home.through, answer.zxid);
+    this.parts.receive(answer.key, answer.notifications, answer.zxid);
     return true;
   }
 
@@ -320,14 +322,14 @@ export class SessionHomes implements HostHomeRouting {
     home.at = to;
     home.generation++;
     home.skipThrough = handedOver;
-    home.through = Math.max(handedOver, answer?.zxid ?? 0);
+    home.through = handedOver;
     if (to === "leader") {
       home.leftAt = Date.now();
       this.parts.sql.exec("INSERT INTO host_homes (shard, at) VALUES (?, 'leader') ON CONFLICT (shard) DO UPDATE SET at = excluded.at", home.mount.shard);
     } else {
       this.parts.sql.exec("DELETE FROM host_homes WHERE shard = ?", home.mount.shard);
     }
-    if (answer) this.parts.receive(answer.key, answer.notifications);
+    if (answer) this.parts.receive(answer.key, answer.notifications, answer.zxid);
     if (home.deferred) {
       // What it delivered during the move, and is still owed, comes with a settle.
       home.deferred = false;

@@ -112,8 +112,8 @@ export class SessionHost extends EdgekeeperObject {
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
       // Not awaited, so a move never waits for a read that waits for that move.
-      receive: (shardKey, notifications) => {
-        this.receiveAfterWatchesSet(shardKey, notifications).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
+      receive: (shardKey, notifications, shows) => {
+        this.receiveAfterWatchesSet(shardKey, notifications, undefined, shows).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
       },
     });
     this.runner = new SessionRunner({
@@ -334,15 +334,15 @@ export class SessionHost extends EdgekeeperObject {
 
   /**
    * `receive`, once the watches being set at that copy have their answers recorded: one
-   * may be for these notifications (watches-in-flight.ts). Judged on arrival, by home as
-   * it is now (session-homes.ts): home counts its notifications handed over as they
-   * arrive, and a move while they wait hands over from there, so they must fire though
-   * home has moved by the time they are taken.
+   * may be for these notifications (watches-in-flight.ts). Judged as they are taken, by
+   * home as it is then (session-homes.ts): home counts what it delivered handed over only
+   * once taken, so a move while they waited hands over from before them, and they, no
+   * longer home's, are dropped (were they fired, they would come after the new home's).
+   * `shows`: the zxid of the answer they ride on, if any.
    */
-  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], ownSend?: () => void): Promise<number> {
-    const judge = this.homes.judge(shardKey, notifications);
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], ownSend?: () => void, shows = 0): Promise<number> {
     if (notifications.length > 0) await this.inFlight.before(shardKey, notifications.reduce((most, n) => Math.max(most, n.zxid), 0), ownSend);
-    return this.receive(shardKey, notifications, judge);
+    return this.receive(shardKey, notifications, this.homes.judge(shardKey, notifications, shows));
   }
 
   /** The delivery keys of the copies of a shard that may hold the host's watches: its leader, and its replica where that is home. */
