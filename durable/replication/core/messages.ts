@@ -30,6 +30,14 @@ export type PullReply<E extends AnyLogEntry = LogEntry> =
   | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;
 
+/**
+ * How a leader pushes pages to the replica of a streaming pull (one the replica sent
+ * with a way back: Network's `pushed`): each page is an "entries" answer that follows
+ * the one before. Resolves to whether the replica wants more (false: it found a gap,
+ * or stopped), rejects when the push was lost.
+ */
+export type PushPage<E extends AnyLogEntry = LogEntry> = (page: PullReply<E>) => Promise<boolean>;
+
 /** A page of the leader's rows; `startZxid` absent asks for a new snapshot. */
 export interface SnapshotRequest {
   type: "snapshot";

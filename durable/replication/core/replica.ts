@@ -97,7 +97,10 @@ export class ReplicaCore {
    * the leader no longer leads; the pulls still out are applied if they come back
    * (unless stopped).
    * The first pull, and the first after a gap (an answer lost, duplicated or
-   * reordered), is plain, from the applied zxid; the others pipelined.
+   * reordered), is plain, from the applied zxid; the others pipelined. Each pull
+   * gives the leader a way back: a pull that streams pushes pages, taken as answers
+   * are, until one shows a gap (then the replica asks for no more, and the pull's
+   * answer brings the next plain one).
    */
   private follow(keepRunning: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -110,17 +113,23 @@ export class ReplicaCore {
         if (error === undefined) resolve();
         else reject(error);
       };
-      const answered = (reply: PullReply) => {
-        out--;
+      /** Takes an answer or a pushed page: whether it followed what was applied and the loop goes on. */
+      const taken = (reply: PullReply): boolean => {
         // A stopped replica's rows stay as they are: an answer that comes after is dropped.
-        if (ended && !keepRunning()) return;
+        if (ended && !keepRunning()) return false;
         try {
-          const taken = this.take(reply, !ended);
-          if (taken === "gap") plain = true;
-          if (taken === "snapshot" || !keepRunning()) end();
+          const outcome = this.take(reply, !ended);
+          if (outcome === "gap") plain = true;
+          if (outcome === "snapshot" || !keepRunning()) end();
+          return outcome === "applied" && !ended;
         } catch (error) {
           end(error);
+          return false;
         }
+      };
+      const answered = (reply: PullReply) => {
+        out--;
+        taken(reply);
         send();
       };
       const send = () => {
@@ -128,7 +137,7 @@ export class ReplicaCore {
           out++;
           const request = this.pullRequest(!plain);
           plain = false;
-          this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(answered, (error: unknown) => {
+          this.ports.network.request<PullRequest, PullReply>(this.leader, request, taken).then(answered, (error: unknown) => {
             out--;
             end(error);
           });
