@@ -4,13 +4,14 @@
  * the last answered request was sent and the leader's commit point in the answer.
  * Everything the leader had committed when a request was sent is at or below the
  * commit point it answers, so once the replica has applied that point it holds
- * everything committed before the send time (a bound that never flatters it).
+ * everything committed before the send time (a bound that never flatters it). A
+ * streaming pull's pushes count as answers to it: sent at its send time.
  */
 import type { LeaderRequest, Network, PullReply, SnapshotReply } from "./core/index.ts";
 
-/** What a replica calls on its leader (ShardDO.replicationRequest). */
+/** What a replica calls on its leader (ShardDO.replicationRequest); `push`: the way back for a streaming pull's pages. */
 export interface ReplicationLeader {
-  replicationRequest(message: LeaderRequest): Promise<PullReply | SnapshotReply>;
+  replicationRequest(message: LeaderRequest, push?: (page: PullReply) => Promise<boolean>): Promise<PullReply | SnapshotReply>;
 }
 
 /** An answer from the leader: when its request left, and the leader's commit point in it. */
@@ -42,16 +43,25 @@ export class LeaderLink implements Network {
     this.now = now;
   }
 
-  async request<Q, A>(peer: string, message: Q): Promise<A> {
+  async request<Q, A>(peer: string, message: Q, pushed?: (push: A) => boolean): Promise<A> {
     const sentAt = this.now();
-    const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest);
-    const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
-    if (leaderZxid !== undefined && sentAt >= (this.latest?.sentAt ?? -Infinity)) this.latest = { sentAt, leaderZxid };
+    const push = pushed && (async (page: PullReply) => {
+      this.contact(sentAt, page);
+      return pushed(page as A);
+    });
+    const reply = await this.leaderOf(peer).replicationRequest(message as LeaderRequest, push);
+    this.contact(sentAt, reply);
     // As for `latest`, the pull sent last decides: a pull parked long ago must not clear a newer one's fencing.
     if (sentAt >= this.goneSentAt) {
       this.goneSentAt = sentAt;
       this.leaderGone = reply.kind === "fenced";
     }
     return reply as A;
+  }
+
+  /** Notes an answer (or a pushed page) to a request sent at `sentAt`. */
+  private contact(sentAt: number, reply: PullReply | SnapshotReply): void {
+    const leaderZxid = reply.kind === "page" ? reply.pageZxid : reply.kind === "fenced" ? undefined : reply.leaderZxid;
+    if (leaderZxid !== undefined && sentAt >= (this.latest?.sentAt ?? -Infinity)) this.latest = { sentAt, leaderZxid };
   }
 }

@@ -37,6 +37,9 @@ function fencedBy(meta: Meta | undefined): Fenced | undefined {
   return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
 }
 
+/** A page of log entries, as a pull is answered or a streaming pull pushes. */
+type EntriesPage<E extends AnyLogEntry> = Extract<PullReply<E>, { kind: "entries" }>;
+
 /** A write `LeaderLog.sequence` ran: the executor's value and the entry logged (none: it took no zxid). */
 export interface Sequenced<T, E> {
   kind: "sequenced";
@@ -210,21 +213,27 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * A streaming pull: pushes `first`, then each commit after it as it comes, keeping
    * at most pullsInFlight pushes unanswered (the commits made meanwhile go out
    * together in the next), until `until`, a push fails or its replica wants no more;
+   * a push its replica applied notes its progress, as a pull's arrival does;
    * then, its pushes answered, it is answered with what followed them (usually
    * nothing). While it streams, its replica's other pulls stay parked. Another pull
    * of the replica streaming already: `first` is the answer, as without a way back.
    */
-  private async stream(request: PullRequest, first: PullReply<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
+  private async stream(request: PullRequest, first: EntriesPage<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
     const streaming = this.pulls.startStreaming(request.replica);
     if (!streaming) return first;
     const onward: PullRequest = { ...request, pipelined: true };
     const unanswered = new Set<Promise<void>>();
     let more = true;
-    const send = (page: PullReply<E>) => {
-      const answered: Promise<void> = push(page).then(
-        (wanted) => void (more &&= wanted),
-        () => void (more = false),
-      ).finally(() => unanswered.delete(answered));
+    const send = (page: EntriesPage<E>) => {
+      const last = page.entries.at(-1)!.zxid;
+      const answered: Promise<void> = push(page)
+        .then((applied) => {
+          more &&= applied;
+          if (applied) this.noteApplied(request.replica, last);
+        })
+        // Lost, or its note failed (the instance is gone): the stream ends, and nothing waits on a rejection.
+        .catch(() => void (more = false))
+        .finally(() => unanswered.delete(answered));
       unanswered.add(answered);
     };
     try {
@@ -282,6 +291,14 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   forgetReplica(name: string): void {
     this.pulls.forget(name);
     this.storage.transact((txn) => txn.delete("peer", name));
+  }
+
+  /** A pushed page its replica applied through `zxid`: its progress moves on (what holds the trim back). */
+  private noteApplied(name: string, zxid: number): void {
+    this.storage.transact((txn) => {
+      const peer = txn.get<PeerRow>("peer", name);
+      if (peer && peer.appliedZxid < zxid) txn.put<PeerRow>("peer", name, { ...peer, appliedZxid: zxid });
+    });
   }
 
   private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
