@@ -214,8 +214,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * at most pullsInFlight pushes unanswered (the commits made meanwhile go out
    * together in the next), until `until`, a push fails or its replica wants no more;
    * a push its replica applied notes its progress, as a pull's arrival does;
-   * then, its pushes answered, it is answered with what followed them (usually
-   * nothing). While it streams, its replica's other pulls stay parked. Another pull
+   * then, its pushes answered, it is answered with what followed them (the commits
+   * made meanwhile). While it streams, its replica's other pulls stay parked. Another pull
    * of the replica streaming already: `first` is the answer, as without a way back.
    */
   private async stream(request: PullRequest, first: EntriesPage<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
@@ -250,12 +250,13 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
         if (page.entries.length > 0) send(page);
         else await waitAtMost(this.clock, committed, until - this.clock.now());
       }
+      // Neither its answer nor the next stream's pushes may pass its pushes (each would
+      // look like a gap): it keeps the commits until they are answered, then answers them.
+      await waitAtMost(this.clock, Promise.allSettled(unanswered), this.settings.longPollMs);
+      return this.pullNow(onward, false);
     } finally {
       streaming.end();
     }
-    // Its answer must not pass its pushes (it would look like a gap).
-    await waitAtMost(this.clock, Promise.allSettled(unanswered), this.settings.longPollMs);
-    return this.pullNow(onward, false);
   }
 
   private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
