@@ -68,8 +68,8 @@ export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
 /** Pulls a replica keeps at its leader at once (each commit answers one), and the most it may be set to. */
 export const DEFAULT_REPLICATION_PULLS_IN_FLIGHT = 8;
 export const MAX_REPLICATION_PULLS_IN_FLIGHT = 64;
-/** How long after its arrival a replica's pull streams the commits after it (0: never), and the most it may be set to. */
-export const DEFAULT_REPLICATION_STREAM_MS = 1_000;
+/** How long after its arrival a replica's pull may stream the commits after it (0: never; the default, its whole long poll), and the most it may be set to. */
+export const DEFAULT_REPLICATION_STREAM_MS = DEFAULT_REPLICATION_LONG_POLL_MS;
 export const MAX_REPLICATION_STREAM_MS = 60_000;
 /** The most bytes of log entries or snapshot rows one pull page carries (at least one is sent). */
 export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;

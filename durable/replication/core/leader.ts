@@ -196,12 +196,12 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     // The replica's progress is noted as the pull arrives: once woken it says nothing newer
     // (and a replica gone meanwhile, its pulls still parked, must not seem to be pulling).
     for (let arrived = true; ; arrived = false) {
-      const reply = this.pullNow(request, arrived);
+      const reply = this.heldSince(arrivedAt, this.pullNow(request, arrived));
       const left = deadline - this.clock.now();
       if (reply.kind !== "entries" || left <= 0) return reply;
       if (reply.entries.length > 0) {
         const streamUntil = Math.min(deadline, arrivedAt + this.settings.streamMs);
-        return push && this.clock.now() < streamUntil ? this.stream(request, reply, push, streamUntil) : reply;
+        return push && this.clock.now() < streamUntil ? this.stream(request, arrivedAt, reply, push, streamUntil) : reply;
       }
       const parked = this.pulls.park(request.replica);
       await waitAtMost(this.clock, parked.woken, left);
@@ -218,7 +218,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * made meanwhile). While it streams, its replica's other pulls stay parked. Another pull
    * of the replica streaming already: `first` is the answer, as without a way back.
    */
-  private async stream(request: PullRequest, first: EntriesPage<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
+  private async stream(request: PullRequest, arrivedAt: number, first: EntriesPage<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
     const streaming = this.pulls.startStreaming(request.replica);
     if (!streaming) return first;
     const onward: PullRequest = { ...request, pipelined: true };
@@ -245,7 +245,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
         }
         // Asked before the read: a commit after it is not missed.
         const committed = streaming.next();
-        const page = this.pullNow(onward, false);
+        const page = this.heldSince(arrivedAt, this.pullNow(onward, false));
         if (page.kind !== "entries") return page;
         if (page.entries.length > 0) send(page);
         else await waitAtMost(this.clock, committed, until - this.clock.now());
@@ -253,10 +253,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // Neither its answer nor the next stream's pushes may pass its pushes (each would
       // look like a gap): it keeps the commits until they are answered, then answers them.
       await waitAtMost(this.clock, Promise.allSettled(unanswered), this.settings.longPollMs);
-      return this.pullNow(onward, false);
+      return this.heldSince(arrivedAt, this.pullNow(onward, false));
     } finally {
       streaming.end();
     }
+  }
+
+  /** A page read now for a pull that arrived at `arrivedAt`, saying how long it was held. */
+  private heldSince(arrivedAt: number, reply: PullReply<E>): PullReply<E> {
+    const heldMs = this.clock.now() - arrivedAt;
+    return reply.kind === "entries" && heldMs > 0 ? { ...reply, heldMs } : reply;
   }
 
   private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {

@@ -25,7 +25,19 @@ export type PullReply<E extends AnyLogEntry = LogEntry> =
    * pull where the last answer ended): the replica applies it only once it has
    * applied `afterZxid`, since across an epoch's end no zxid says what came before.
    */
-  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number; logId: string }
+  | {
+      kind: "entries";
+      afterZxid: number;
+      entries: E[];
+      leaderZxid: number;
+      logId: string;
+      /**
+       * How long the leader had held the pull (parked or streaming) when it read this
+       * page, by its own clock: what the page shows was committed at least that long
+       * after the pull was sent, so a replica's freshness may count from then.
+       */
+      heldMs?: number;
+    }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;

@@ -14,9 +14,10 @@ export interface ReplicationSettings {
    */
   pullsInFlight: number;
   /**
-   * How long after its arrival a pull streams (0: never): rather than answering with
-   * the first commit it is woken by, it pushes that commit and each after it to its
-   * replica, and is answered once this long has passed (pull-streams.ts).
+   * How long after its arrival a pull may stream (0: never; at most until its long
+   * poll ends): rather than answering with the first commit it is woken by, it
+   * pushes that commit and each after it to its replica, and is answered once this
+   * long has passed (pull-streams.ts).
    */
   streamMs: number;
   /** A replica that has not pulled for this long no longer holds the log back (it resyncs by snapshot). */
@@ -31,7 +32,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   pageMaxBytes: 1024 * 1024,
   longPollMs: 30_000,
   pullsInFlight: 8,
-  streamMs: 1_000,
+  streamMs: 30_000,
   replicaLeaseMs: 120_000,
   retryMs: 1_000,
 };
