@@ -75,7 +75,7 @@ export class KeeperClient {
       this.emitter.emit(state);
     });
     session.events.on("event", (m) =>
-      this.watches.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath }),
+      this.watches.dispatch({ type: m.event, path: m.path, zxid: m.zxid, kind: m.kind, watchPath: m.watchPath }, m.shard),
     );
   }
 
@@ -368,22 +368,24 @@ export class KeeperClient {
     return this.session.request(op, consistency);
   }
 
-  /** A read that may leave a one-shot watch: listen first, undo if the server set none. */
+  /**
+   * A read that may leave a one-shot watch: listen first; the watch is held from its
+   * answer on (taken before any event after it), undone if the server set none.
+   */
   private async watched<O extends SessionOp>(kind: "data" | "child", path: string, options: WatchReadOptions, op: O): Promise<SessionResult<O>> {
     const { watch, consistency } = options;
     const listener = typeof watch === "function" ? watch : watch ? this.defaultWatcher : undefined;
     if (!listener) return this.call(op, consistency);
     const alreadyListening = this.watches.has(kind, path, listener);
     this.watches.add(kind, path, listener);
+    // exists on a missing node sets a watch; every other failure sets none.
+    const watchSet = (error: unknown): boolean => error === undefined || (op.op === "exists" && isKeeperError(error, "NoNode"));
     try {
-      const result = await this.call(op, consistency);
-      this.watches.set(kind, path);
-      return result;
+      return await this.session.request(op, consistency, (error) => {
+        if (watchSet(error)) this.watches.set(kind, path);
+      });
     } catch (error) {
-      // exists on a missing node sets a watch; every other failure sets none.
-      const watchSet = op.op === "exists" && isKeeperError(error, "NoNode");
-      if (watchSet) this.watches.set(kind, path);
-      else if (!alreadyListening) this.watches.remove(kind, path, listener);
+      if (!watchSet(error) && !alreadyListening) this.watches.remove(kind, path, listener);
       throw error;
     }
   }

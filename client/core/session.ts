@@ -67,6 +67,8 @@ interface Pending {
   timer?: ReturnType<typeof setTimeout>;
   /** When it was issued, if hops are traced (options.onHops). */
   sentAt?: number;
+  /** Told of its answer as it is taken, before any message after it (its error, if it failed). */
+  answered?: (error: KeeperError | undefined) => void;
 }
 
 /** An error carrying a failed multi's per-op results. */
@@ -149,9 +151,10 @@ export class Session {
 
   /**
    * Sends one request; the promise settles with its answer's value (the op's result,
-   * as protocol/operations.ts's ResultOf names it) or KeeperError.
+   * as protocol/operations.ts's ResultOf names it) or KeeperError. `answered` is told
+   * of the answer as it is taken, before any message after it is (the promise settles later).
    */
-  request<O extends SessionOp>(op: O, consistency?: ReadModeText): Promise<SessionResult<O>> {
+  request<O extends SessionOp>(op: O, consistency?: ReadModeText, answered?: (error: KeeperError | undefined) => void): Promise<SessionResult<O>> {
     return new Promise((resolveAs, reject) => {
       if (this.phase === "closed") {
         reject(new KeeperError("SessionExpired", "the client is closed"));
@@ -162,6 +165,7 @@ export class Session {
       const mode = consistency === undefined ? this.defaultConsistency : wireReadMode(parseReadMode(consistency));
       const pending: Pending = this.options.onHops ? { op, resolve, reject, sentAt: hopClock() } : { op, resolve, reject };
       if (mode !== undefined) pending.consistency = mode;
+      if (answered) pending.answered = answered;
       this.enqueue(pending);
     });
   }
@@ -378,10 +382,12 @@ export class Session {
     this.lastZxid = Math.max(this.lastZxid, message.zxid ?? 0);
     if (message.shard !== undefined) advanceBookmark(this.bookmark, message.shard, message.zxid);
     if (message.ok) {
+      pending.answered?.(undefined);
       pending.resolve(message.value);
     } else {
       const error: KeeperErrorWithResults = errorFromBody(message.error);
       if (message.results !== undefined) error.results = message.results;
+      pending.answered?.(error);
       pending.reject(error);
     }
   }

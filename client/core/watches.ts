@@ -3,11 +3,20 @@
  * `event` messages. One-shot kinds (data, child) are dropped once fired, as the
  * server drops them; persistent and recursive ones stay until removed.
  *
- * A host restarted just after sending a one-shot event may send it again (it keeps
- * that delivery in memory for a moment: docs/architecture.md). Such a duplicate
- * carries the zxid of the event already dispatched, so until the watch is set again
- * (its read answered) an event of that watch at or below that zxid is dropped: it
- * must not fire a listener added for the watch being set again.
+ * A one-shot event is delivered only for a watch the client holds: registered when
+ * the answer of the read that set it arrives (`set`, called as that answer is taken,
+ * before any later message), gone once it fires. The host sends a watch's events only
+ * after that answer, so a one-shot event heard while no such watch is held is one a
+ * restarted host sent again (it keeps a delivery's bookkeeping in memory for a
+ * moment: docs/architecture.md), or one of a fired watch it had not forgotten yet:
+ * it is dropped, and never fires a listener added for a watch being set again.
+ *
+ * A persistent or recursive watch's events of one shard come in zxid order, each
+ * once. As a safety net (ZooKeeper's clients never see a duplicate), an event of such
+ * a watch below the last zxid dispatched for that watch from the same shard, or at
+ * it and already dispatched (one change, a multi, may cause several events: each
+ * passes once), is dropped; zxids of different shards are unrelated, so each is kept
+ * apart. Removing the watch forgets them.
  */
 import type { ChangeEventType, WatchKind } from "../../protocol/changes.ts";
 import { KeeperError } from "../../protocol/errors.ts";
@@ -33,9 +42,6 @@ function key(kind: WatchKind, path: string): string {
   return `${kind}\u0000${path}`;
 }
 
-/** How many fired one-shot watches not set again are remembered (oldest forgotten first). */
-export const REMEMBERED_FIRINGS = 1024;
-
 /**
  * The client's listeners, by watch kind and path: whom a fired event calls (the
  * server keeps the watches themselves).
@@ -48,8 +54,10 @@ export const REMEMBERED_FIRINGS = 1024;
 export class WatchListeners {
   private readonly byKey = new Map<string, Set<WatchListener>>();
   private readonly streams = new Set<WatchStream>();
-  /** The zxid each fired one-shot watch fired at, until it is set again (see the module's comment). */
-  private readonly firedAt = new Map<string, number>();
+  /** The one-shot watches held: their reads answered, not fired yet (see the module's comment). */
+  private readonly armed = new Set<string>();
+  /** The last zxid dispatched of each lasting watch, per shard, with the events dispatched at it (see the module's comment). */
+  private readonly lastDispatched = new Map<string, Map<string, { zxid: number; events: Set<string> }>>();
 
   /** Adds a listener; the same function twice on one watch fires once, as in ZooKeeper. */
   add(kind: WatchKind, path: string, listener: WatchListener): void {
@@ -64,13 +72,19 @@ export class WatchListeners {
     if (!set) return false;
     set.delete(listener);
     if (set.size > 0) return false;
-    this.byKey.delete(key(kind, path));
+    this.forget(key(kind, path));
     return true;
   }
 
   /** Removes every listener of the given kinds on a path. */
   removeAll(kinds: readonly WatchKind[], path: string): void {
-    for (const kind of kinds) this.byKey.delete(key(kind, path));
+    for (const kind of kinds) this.forget(key(kind, path));
+  }
+
+  private forget(k: string): void {
+    this.byKey.delete(k);
+    this.armed.delete(k);
+    this.lastDispatched.delete(k);
   }
 
   /** Whether a watch (or this listener of it) is set. */
@@ -79,21 +93,25 @@ export class WatchListeners {
     return listener ? set?.has(listener) === true : (set?.size ?? 0) > 0;
   }
 
-  /** The server answered a read that set this one-shot watch: an event of it is no duplicate from now on. */
+  /** The server answered a read that set this one-shot watch: its events are delivered from now on (call as the answer is taken). */
   set(kind: WatchKind, path: string): void {
-    this.firedAt.delete(key(kind, path));
+    if (this.byKey.has(key(kind, path))) this.armed.add(key(kind, path));
   }
 
-  /** Runs the listeners of the watch that fired; a one-shot watch is then gone. */
-  dispatch(event: WatchEvent): void {
+  /**
+   * Runs the listeners of the watch that fired (`shard`: the shard whose change it
+   * is, as the server's event names it); a one-shot watch is then gone.
+   */
+  dispatch(event: WatchEvent, shard = ""): void {
     const k = key(event.kind, event.watchPath);
     const set = this.byKey.get(k);
     if (!set) return;
     if (firesOnce(event.kind)) {
-      const fired = this.firedAt.get(k);
-      if (fired !== undefined && event.zxid <= fired) return;
+      if (!this.armed.has(k)) return;
       this.byKey.delete(k);
-      this.rememberFiring(k, event.zxid);
+      this.armed.delete(k);
+    } else if (!this.isNewLasting(k, shard, event)) {
+      return;
     }
     for (const listener of [...set]) {
       try {
@@ -106,10 +124,20 @@ export class WatchListeners {
     }
   }
 
-  private rememberFiring(k: string, zxid: number): void {
-    this.firedAt.delete(k);
-    this.firedAt.set(k, zxid);
-    if (this.firedAt.size > REMEMBERED_FIRINGS) this.firedAt.delete(this.firedAt.keys().next().value!);
+  /** Whether a lasting watch's event was not dispatched yet by its shard's zxid order (then it is recorded as dispatched). */
+  private isNewLasting(k: string, shard: string, event: WatchEvent): boolean {
+    let byShard = this.lastDispatched.get(k);
+    if (!byShard) this.lastDispatched.set(k, (byShard = new Map()));
+    const last = byShard.get(shard);
+    const what = `${event.type} ${event.path}`;
+    if (last !== undefined && event.zxid < last.zxid) return false;
+    if (last !== undefined && event.zxid === last.zxid) {
+      if (last.events.has(what)) return false;
+      last.events.add(what);
+      return true;
+    }
+    byShard.set(shard, { zxid: event.zxid, events: new Set([what]) });
+    return true;
   }
 
   /** A stream of events for an async iterator; see {@link WatchStream}. */
@@ -128,7 +156,8 @@ export class WatchListeners {
    */
   clear(reason: "expired" | "closed"): void {
     this.byKey.clear();
-    this.firedAt.clear();
+    this.armed.clear();
+    this.lastDispatched.clear();
     for (const stream of [...this.streams]) {
       if (reason === "expired") stream.fail(new KeeperError("SessionExpired", "the session expired; its watches are gone"));
       else stream.end();

@@ -20,7 +20,7 @@ export const TABLE_MAX_STALE_MS = 60_000;
 export interface TableRequest {
   fetch: () => Promise<MountTable>;
   keepAlive?: KeepAlive | undefined;
-  /** Told when a background fetch failed (the next request past the TTL tries again). */
+  /** Told when a background fetch failed (the next request past the TTL tries again); logged if not given. */
   onBackgroundError?: (err: unknown) => void;
 }
 
@@ -75,10 +75,14 @@ export class MountTableCache {
     const refresh = request
       .fetch()
       .then((table) => this.set(namespace, table, fetchedAt))
-      .catch((err: unknown) => request.onBackgroundError?.(err))
+      .catch((err: unknown) => (request.onBackgroundError ?? logBackgroundError)(err))
       .finally(() => {
         if (this.refreshing.get(namespace) === fetchedAt) this.refreshing.delete(namespace);
       });
     keepAlive(refresh);
   }
+}
+
+function logBackgroundError(err: unknown): void {
+  console.warn("mount table refresh failed", err);
 }

@@ -9,8 +9,11 @@
  *   overloaded object): the same call again, at most TRANSIENT_ATTEMPTS times in all.
  *   Only for calls that are safe to repeat (a session's writes carry their cxid, so a
  *   write already applied is answered with its stored reply).
+ *
+ * A call that failed without an answer of the object's own is ConnectionLoss
+ * (`lostCall`), ZooKeeper's error for a call whose fate is unknown, never SystemError.
  */
-import { KeeperError } from "../../protocol/index.ts";
+import { KeeperError, isKeeperError } from "../../protocol/index.ts";
 
 /** Pauses before each attempt while the answer is `moved` (a mount being recorded: stub made, table not yet). */
 export const MOVED_RETRY_DELAYS_MS: readonly number[] = [0, 20, 100, 400];
@@ -50,8 +53,27 @@ export async function retryingTransient<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** An RPC failure the platform says may be retried (never one of an overloaded object). */
+/**
+ * The error to answer for a call to an object that failed: the object's own answer
+ * (a KeeperError; or an error its code threw, `remote` and not a reset: a bug) as it
+ * is; else the call was cut (the object restarted, was reset or aborted, the platform
+ * lost the call) and whether it was applied is unknown: ConnectionLoss, for the
+ * caller to retry, with the platform's error as its cause.
+ *
+ * @example
+ * try { return await stub.execute(...); } catch (err) { throw lostCall(err); }
+ */
+export function lostCall(err: unknown): unknown {
+  if (err instanceof KeeperError) return err;
+  const flags = err as { remote?: unknown; durableObjectReset?: unknown } | null;
+  if (typeof flags === "object" && flags !== null && flags.remote === true && flags.durableObjectReset !== true) return err;
+  const lost = new KeeperError("ConnectionLoss", `the call was cut: ${err instanceof Error ? err.message : String(err)}`);
+  lost.cause = err;
+  return lost;
+}
+
+/** An RPC failure the platform says may be retried (never one of an overloaded object); for a lost call, its cause's flags. */
 function isRetryable(err: unknown): boolean {
-  const flags = err as { retryable?: unknown; overloaded?: unknown } | null;
+  const flags = (isKeeperError(err, "ConnectionLoss") && err.cause !== undefined ? err.cause : err) as { retryable?: unknown; overloaded?: unknown } | null;
   return typeof flags === "object" && flags !== null && flags.retryable === true && flags.overloaded !== true;
 }

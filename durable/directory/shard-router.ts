@@ -28,7 +28,7 @@ import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, W
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
-import { untilServed } from "./shard-retry.ts";
+import { lostCall, untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /** An answer saying the shard does not serve the path: ask again with a fresh table. */
@@ -85,13 +85,14 @@ export interface HostHomeRouting {
 /**
  * How a session host takes part in a request: `ackSeqFor` says what it has processed
  * of each shard's notifications (keyed by shardKey), `receive` takes what a shard
- * answered it is still owed (called on every answer, also one that said `moved`),
- * `beforeSend` as for `execute`, `reads` the session's read mode and bookmark.
+ * answered it is still owed (called on every answer, also one that said `moved`, before
+ * `recordWatches`; the answer waits for it), `beforeSend` as for `execute`, `reads`
+ * the session's read mode and bookmark.
  */
 export interface HostCall {
   host: WatchHost;
   ackSeqFor(shardKey: string): number;
-  receive(shardKey: string, notifications: WatchNotification[]): void;
+  receive(shardKey: string, notifications: WatchNotification[]): void | Promise<void>;
   beforeSend?: (mount: Mount) => void;
   /** The session's read mode and bookmark, advanced by every answer (read-routing.ts). */
   reads?: ReadContext;
@@ -171,7 +172,7 @@ export class ShardRouter {
       }
     } catch (err) {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
-      throw err;
+      throw lostCall(err);
     }
     reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
     return answer;
@@ -354,6 +355,8 @@ export class ShardRouter {
       const answer = await this.atHomeReplica(call, mount, home, caller, batch);
       if (answer) {
         reads?.answered(mount.shard, home, batch, answer.outcomes);
+        // Its notifications first (all at or below its zxid): one may be for the watch it sets again.
+        await call.receive(answer.key, answer.notifications);
         call.recordWatches?.(mount, answer.outcomes);
         await call.homes!.release(mount, "replica", answer.zxid, watchesSet(batch, answer.outcomes), true, generation);
         return answer.outcomes;
@@ -368,21 +371,22 @@ export class ShardRouter {
     const generation = call.homes?.generation(mount) ?? 0;
     const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
     const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
-    call.receive(key, answer.notifications);
+    // Its notifications first (all at or below its zxid): one may be for an earlier watch its
+    // request sets again, whose row then takes the answer's zxid (SessionWatches.add).
+    await call.receive(key, answer.notifications);
     call.recordWatches?.(mount, answer.outcomes);
     await call.homes?.release(mount, "leader", Math.max(0, highestZxidShown(answer.outcomes)), watchesSet(batch, answer.outcomes), leftAtLeader, generation);
     return answer.outcomes;
   }
 
-  /** A host's reads at its home replica, their notifications received; undefined when it was not ready (or not reachable). */
-  private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[] } | undefined> {
+  /** A host's reads at its home replica, with the notifications riding on them and the replica's delivery key; undefined when it was not ready (or not reachable). */
+  private async atHomeReplica(call: HostCall, mount: Mount, placement: AtReplica, caller: Caller, batch: ShardRequest[]): Promise<{ zxid: number; outcomes: Outcome[]; notifications: WatchNotification[]; key: string } | undefined> {
     const key = this.copyKey(mount, placement);
     try {
       const answer = await this.copy(mount, placement).replicaHostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, batch, readAtOf(placement));
       if (!answer.ready) return undefined;
-      call.receive(key, answer.notifications);
       for (const outcome of answer.outcomes) servedPlacements.set(outcome, placement);
-      return answer;
+      return { ...answer, key };
     } catch (err) {
       this.log.warn("home replica failed; reading at the leader", { namespace: this.namespace, shard: mount.shard, region: placement.region, error: errorField(err) });
       return undefined;

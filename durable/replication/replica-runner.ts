@@ -104,11 +104,6 @@ export class ReplicaRunner {
    * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000, idleMs: 600_000 });
    * await runner.resume();
    */
-  /** Whether the entry being applied now replays a snapshot's range: its watches fire by the rows when the replay ends, not by the entry. */
-  get replayingSnapshot(): boolean {
-    return this.core.replayingSnapshot;
-  }
-
   constructor(options: ReplicaRunnerOptions) {
     this.options = options;
     this.identity = options.identity;
@@ -117,6 +112,11 @@ export class ReplicaRunner {
     const ports = { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link };
     this.core = new ReplicaCore(name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
     this.lastReadAt = this.now();
+  }
+
+  /** Whether the entry being applied now replays a snapshot's range: its watches fire by the rows when the replay ends, not by the entry. */
+  get replayingSnapshot(): boolean {
+    return this.core.replayingSnapshot;
   }
 
   /** Counts as a read: starts pulling (again) unless it runs, with its watchdog alarm set. */

@@ -23,9 +23,10 @@
  * the new home's only past the zxid handed over (`skipThrough`), so each event
  * fires once. A shard whose home is the leader is written down (host_homes), so a
  * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again from the highest zxid the host had processed of home's
- * notifications (SessionWatches.handedOver, stored with each copy's seq), so a move
- * before its first settle does not hand over again what home had delivered.
+ * `through` starts again from the highest zxid the host had fired of either copy's
+ * notifications (SessionWatches.handedOver, stored with each copy's seq: home may
+ * have moved since the copy home now last delivered), so a move before its first
+ * settle does not hand over again what any home had delivered.
  */
 import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
@@ -51,6 +52,8 @@ interface ShardHome {
   moving?: { to: ShardCopy["at"]; done: Promise<boolean> };
   /** The copy being moved to delivered before it was home: it is asked again once home. */
   deferred: boolean;
+  /** Removals of the host's watches at a copy that is not home, under way: watches set at a copy wait for them, lest a late one remove them. */
+  removing: Promise<void>;
 }
 
 /** What homes need of their host (given as parts, not the host object). */
@@ -67,7 +70,7 @@ export interface HomeParts {
   /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
   retryMs: number;
   ackSeq(shardKey: string): number;
-  /** Fans a copy's notifications out (session-host.ts `receive`, which asks `judge`). */
+  /** Fans a copy's notifications out (session-host.ts: judged at once, fired once the watching reads sent to that copy are recorded). */
   receive(shardKey: string, notifications: WatchNotification[]): void;
 }
 
@@ -184,8 +187,8 @@ export class SessionHomes implements HostHomeRouting {
   async wake(): Promise<void> {
     if (!this.active) return;
     for (const { shard, root } of this.parts.watches.watchedShards()) {
-      const home = this.homeOf({ shard, prefix: root });
       try {
+        const home = this.homeOf({ shard, prefix: root });
         await this.sync(home, home.at, 0, []);
       } catch (err) {
         console.warn(`waking the home of shard ${shard} failed`, err);
@@ -219,9 +222,13 @@ export class SessionHomes implements HostHomeRouting {
     const stored = this.parts.sql.exec<{ at: string }>("SELECT at FROM host_homes WHERE shard = ?", mount.shard).toArray()[0];
     const at = stored?.at === "leader" ? "leader" : "replica";
     const router = this.parts.router();
-    // What home had handed over before this instance began (a restart) is known from the notifications processed.
-    const through = this.parts.watches.handedOver(router.copyKey(mount, this.copy(at)));
-    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false };
+    // What home had handed over before this instance began (a restart) is known from the
+    // notifications fired: of either copy, as home may have moved since the one there now delivered.
+    const through = Math.max(
+      this.parts.watches.handedOver(router.copyKey(mount, { at: "leader" })),
+      this.parts.watches.handedOver(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! })),
+    );
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false, removing: Promise.resolve() };
     this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
@@ -249,6 +256,8 @@ export class SessionHomes implements HostHomeRouting {
     const router = this.parts.router();
     const copy = this.copy(at);
     const key = router.copyKey(home.mount, copy);
+    // A quick move back sets again watches whose removal there may still be on its way.
+    if (watches.length > 0) await home.removing;
     try {
       const answer = await router.syncHost(home.mount, copy, this.parts.host(), this.parts.ackSeq(key), minZxid, watches, at === "leader" ? 0 : this.parts.waitMs);
       if (answer.ready) return { key, zxid: answer.zxid, notifications: answer.notifications };
@@ -272,12 +281,14 @@ export class SessionHomes implements HostHomeRouting {
 
   /** Resolves once no move of the shard's home is under way (one that starts while another's waiter wakes is waited for too). */
   private async settled(home: ShardHome): Promise<void> {
-    while (home.moving) await home.moving.done;
+    // Another request's failed move is that request's failure, not this one's.
+    while (home.moving) await home.moving.done.catch(() => undefined);
   }
 
   /** Moves the shard's home to `to` (one move at a time); whether home is `to` after. */
   private async move(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
-    await this.settled(home);
+    // Checked and set in one tick: two waiters woken by the same move must not both start one.
+    while (home.moving) await home.moving.done.catch(() => undefined);
     if (home.at === to) return true;
     const moving = { to, done: this.moveNow(home, to) };
     home.moving = moving;
@@ -330,8 +341,10 @@ export class SessionHomes implements HostHomeRouting {
   private removeAt(home: ShardHome, copy: ShardCopy, watches: readonly WatchSet[]): void {
     const host = this.parts.host().name;
     const router = this.parts.router();
-    void Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).catch((err: unknown) => {
-      console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err);
-    });
+    const removal = Promise.all(watches.map((w) => router.removeWatchesOn(home.mount, host, w.path, w.kind, copy))).then(
+      () => undefined,
+      (err: unknown) => console.warn(`removing the host's watches at a copy of shard ${home.mount.shard} that is not its home failed`, err),
+    );
+    home.removing = Promise.all([home.removing, removal]).then(() => undefined);
   }
 }

@@ -8,7 +8,7 @@
  * sessions with one alarm set to the earliest deadline. A session on a socket lives
  * while the socket shows life (session-liveness.ts).
  */
-import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
+import { type ConnectionStats, type HostStats, type Id, KeeperError, type KeeperErrorBody, type Limits, type Outcome, type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
 import { PING_FRAME, PONG_FRAME, type ServerMessage } from "../../protocol/session-protocol.ts";
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
@@ -26,9 +26,10 @@ import { SessionPipeline } from "./session-pipeline.ts";
 import { SessionRunner } from "./session-runner.ts";
 import { SocketHandler } from "./session-socket-handler.ts";
 import { WatchGate } from "./watch-gate.ts";
+import { WatchesInFlight } from "./watches-in-flight.ts";
 import { SocketOutbox, attachmentOf, connectionIds, echoCloseCode } from "./session-sockets.ts";
 import { SessionStore, randomPassword } from "./session-store.ts";
-import { SessionWatches, createWatchTables } from "./session-watches.ts";
+import { type EventMessage, type NotificationVerdict, SessionWatches, createWatchTables } from "./session-watches.ts";
 
 /** What a client learns when it opens or keeps alive a session. */
 export interface SessionGrant {
@@ -69,10 +70,24 @@ export class SessionHost extends EdgekeeperObject {
   /** A listInDirectory call is under way. */
   private listing = false;
   private shardRouter: ShardRouter | undefined;
+  /** The host's region and the links to objects from there. */
+  private readonly link: RegionLink;
   /** Each session's highest zxid seen per shard, for routing its reads. */
   private readonly bookmarks: SessionBookmarks;
   /** Where the host's sessions read each shard and take its events from. */
   private readonly homes: SessionHomes;
+  /**
+   * Per session, the watches set by the request it is running (kind and path, with
+   * the zxid of the answer that set them) and the events past that zxid they fired
+   * meanwhile: sent once that request is answered, as ZooKeeper's server sends a
+   * watch's events after the reply that set it. Each is kept in the session's event
+   * queue meanwhile (`queued`: its number there), written with its notification's
+   * seq, so a host restarted before the answer still has it: the session's resume
+   * sends it.
+   */
+  private readonly held = new Map<number, { watches: Map<string, number>; events: { event: EventMessage; queued: number }[] }>();
+  /** Watching requests on their way to each copy, which that copy's pushes wait for. */
+  private readonly inFlight = new WatchesInFlight();
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -82,20 +97,26 @@ export class SessionHost extends EdgekeeperObject {
     this.socketLimits = this.settings.socketLimits;
     this.outbox = new SocketOutbox(this.limits.maxAnswerBytes);
     this.liveness = new SessionLiveness(this.store, ctx, this.settings.tickMs);
-    const link = RegionLink.ofHost(env, ctx.id.name ?? "");
+    const link = (this.link = RegionLink.ofHost(env, ctx.id.name ?? ""));
     this.bookmarks = new SessionBookmarks(env, () => String(this.store.namespace()), link.region);
     const { sequentialWaitMs } = readRoutingSettings(env);
+    // Outside the leaders' region, the replica there is home.
+    const replicaRegion = link.region !== link.regions?.[0] ? link.region : undefined;
     this.homes = new SessionHomes({
       sql: ctx.storage.sql,
       watches: this.watches,
       router: () => this.router(),
       host: () => ({ name: ctx.id.name ?? "", push: true }),
-      // Outside the leaders' region, the replica there is home.
-      replicaRegion: link.region !== link.regions?.[0] ? link.region : undefined,
+      replicaRegion,
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      // Judged on arrival (home as it is now), fired once the watching reads sent there are
+      // recorded; not awaited, so a move never waits for a read that waits for that move.
+      receive: (shardKey, notifications) => {
+        const judge = this.homes.judge(shardKey, notifications);
+        this.receiveAfterWatchesSet(shardKey, notifications, judge).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
+      },
     });
     this.runner = new SessionRunner({
       store: this.store,
@@ -105,9 +126,11 @@ export class SessionHost extends EdgekeeperObject {
       homes: this.homes,
       superDigest: this.settings.superDigest,
       router: () => this.router(),
-      call: (sessionId, beforeSend) => this.call(sessionId, beforeSend),
+      call: (sessionId, beforeSend, ownSend) => this.call(sessionId, beforeSend, ownSend),
       requireOpen: (sessionId) => void this.liveness.liveRow(sessionId),
       hostName: (sessionId) => this.hostName(sessionId),
+      holdEvents: (sessionId, path, kind, zxid) => this.holdEvents(sessionId, path, kind, zxid),
+      sendingWatch: (mount) => this.inFlight.begin(this.sourcesOf(mount, replicaRegion)),
     });
     this.pipeline = new SessionPipeline({
       store: this.store,
@@ -119,6 +142,7 @@ export class SessionHost extends EdgekeeperObject {
       closeSession: (sessionId) => this.closeSession(sessionId),
       sendToSession: (sessionId, message, fallback) => this.sendToSession(sessionId, message, fallback),
       send: (ws, message) => this.outbox.send(ws, message),
+      answered: (sessionId) => this.answered(sessionId),
     });
     this.sockets = new SocketHandler({
       state: ctx,
@@ -129,7 +153,7 @@ export class SessionHost extends EdgekeeperObject {
       pipeline: this.pipeline,
       createSession: (namespace, hostNumber, timeoutMs, socketId) => this.createSession(namespace, hostNumber, timeoutMs, socketId),
       scheduleExpiry: () => this.scheduleExpiry(),
-      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId),
+      takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)),
       mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
       detach: (ws) => this.detach(ws),
     });
@@ -158,7 +182,7 @@ export class SessionHost extends EdgekeeperObject {
     if (namespace === undefined) throw new KeeperError("SystemError", "session host has no namespace");
     // The mount table is refreshed in the background once old, not in a request's way. This
     // turns on no shared RPCs: those are ShardRouter.execute's, which a host never calls.
-    this.shardRouter = new ShardRouter(this.env, namespace, RegionLink.ofHost(this.env, this.ctx.id.name ?? ""), undefined, (work) => this.ctx.waitUntil(work));
+    this.shardRouter = new ShardRouter(this.env, namespace, this.link, undefined, (work) => this.ctx.waitUntil(work));
     return this.shardRouter;
   }
 
@@ -168,11 +192,12 @@ export class SessionHost extends EdgekeeperObject {
     return hostObjectName(namespace, hostNumberOfSession(sessionId) ?? 0);
   }
 
-  private call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall {
+  /** `ownSend`: the request's watching send under way (its end function), which its own answer's notifications do not wait for. */
+  private call(sessionId: number, beforeSend?: (mount: Mount) => void, ownSend?: () => (() => void) | undefined): HostCall {
     return {
       host: { name: this.hostName(sessionId), push: true },
       ackSeqFor: (shardKey) => this.watches.ackSeq(shardKey),
-      receive: (shardKey, notifications) => void this.receive(shardKey, notifications),
+      receive: async (shardKey, notifications) => void (await this.receiveAfterWatchesSet(shardKey, notifications, undefined, ownSend?.())),
       beforeSend,
       reads: this.bookmarks.readsOf(sessionId),
       ...(this.homes.active ? { homes: this.homes } : {}),
@@ -212,7 +237,7 @@ export class SessionHost extends EdgekeeperObject {
     if (this.listing) return;
     this.listing = true;
     try {
-      await RegionLink.ofHost(this.env, this.ctx.id.name ?? "").directory(namespace).listSessionHost(hostNumber);
+      await this.link.directory(namespace).listSessionHost(hostNumber);
       this.ctx.storage.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('listed', 1)");
     } catch (err) {
       console.error(`session host ${hostNumber} could not list itself in the directory of ${namespace}; will retry`, err);
@@ -306,21 +331,70 @@ export class SessionHost extends EdgekeeperObject {
    * watching, at most once each. Answers the last seq processed of that shard.
    */
   async deliver(shardKey: string, notifications: WatchNotification[]): Promise<number> {
-    return this.receive(shardKey, notifications);
+    return this.receiveAfterWatchesSet(shardKey, notifications);
   }
 
-  private receive(shardKey: string, notifications: WatchNotification[]): number {
+  /** `receive`, once the watches being set at that copy have their answers recorded: one may be for these notifications (watches-in-flight.ts). */
+  private async receiveAfterWatchesSet(shardKey: string, notifications: WatchNotification[], judge?: (n: WatchNotification) => NotificationVerdict, ownSend?: () => void): Promise<number> {
+    if (notifications.length > 0) await this.inFlight.before(shardKey, notifications.reduce((most, n) => Math.max(most, n.zxid), 0), ownSend);
+    return this.receive(shardKey, notifications, judge);
+  }
+
+  /** The delivery keys of the copies of a shard that may hold the host's watches: its leader, and its replica where that is home. */
+  private sourcesOf(mount: Mount, replicaRegion: string | undefined): string[] {
+    const router = this.router();
+    const leader = router.shardKey(mount);
+    return replicaRegion === undefined ? [leader] : [leader, router.copyKey(mount, { at: "replica", region: replicaRegion })];
+  }
+
+  private receive(shardKey: string, notifications: WatchNotification[], judge = this.homes.judge(shardKey, notifications)): number {
     // Only the shard's home fires watches (session-homes.ts); the other copy's are acknowledged.
-    const judge = this.homes.judge(shardKey, notifications);
     return this.watches.process(shardKey, notifications, (sessionId) => this.identitiesOf(sessionId), (sessionId, event) => {
-      const row = this.store.row(sessionId);
-      if (!row) return;
+      if (!this.store.row(sessionId)) return;
       // A session shown a change reads no copy that has not applied it (watch before data).
       if (event.shard !== undefined) this.bookmarks.advance(sessionId, event.shard, event.zxid);
-      const ws = this.liveness.socketOf(row);
-      if (ws) this.outbox.send(ws, event);
-      else this.watches.queue(sessionId, event);
+      // An earlier watch's event at or below the answer's zxid goes now: the answer shows that change already.
+      const held = this.held.get(sessionId);
+      const setAt = held?.watches.get(`${event.kind} ${event.watchPath}`);
+      if (setAt !== undefined && event.zxid > setAt) held!.events.push({ event, queued: this.watches.queue(sessionId, event) });
+      else this.sendEvent(sessionId, event);
     }, judge);
+  }
+
+  /** Sends a watch event to the session's socket, or keeps it for its resume. */
+  private sendEvent(sessionId: number, event: EventMessage): void {
+    const row = this.store.row(sessionId);
+    if (!row) return;
+    const ws = this.liveness.socketOf(row);
+    if (ws) this.outbox.send(ws, event);
+    else this.watches.queue(sessionId, event);
+  }
+
+  /** The session's request just recorded this watch, answered at `zxid`: its events past that wait for the answer. */
+  private holdEvents(sessionId: number, path: string, kind: WatchKind, zxid: number): void {
+    let held = this.held.get(sessionId);
+    if (!held) this.held.set(sessionId, (held = { watches: new Map(), events: [] }));
+    held.watches.set(`${kind} ${path}`, zxid);
+  }
+
+  /** The session's request was answered: the events its watches fired meanwhile follow, in order. */
+  private answered(sessionId: number): void {
+    const held = this.held.get(sessionId);
+    if (!held) return;
+    this.held.delete(sessionId);
+    const row = this.store.row(sessionId);
+    const ws = row && this.liveness.socketOf(row);
+    // Without a socket they stay queued, in order, for the session's resume.
+    if (!ws) return;
+    for (const { event, queued } of held.events) {
+      this.outbox.send(ws, event);
+      this.watches.unqueue(queued);
+    }
+  }
+
+  /** The numbers in the event queue of a session's events held for an answer not sent yet. */
+  private heldQueued(sessionId: number): Set<number> {
+    return new Set(this.held.get(sessionId)?.events.map((e) => e.queued));
   }
 
   /**

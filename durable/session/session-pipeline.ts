@@ -58,6 +58,8 @@ export interface PipelineParts {
   sendToSession(sessionId: number, message: ServerMessage, fallback: WebSocket): void;
   /** Sends to one socket, in order (the outbox). */
   send(ws: WebSocket, message: ServerMessage): void;
+  /** A request of the session was answered: the events held for the watches it set may follow (SessionHost.answered). */
+  answered(sessionId: number): void;
 }
 
 function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
@@ -229,6 +231,8 @@ export class SessionPipeline {
     } catch (err) {
       if (!(err instanceof KeeperError)) console.error(`request of session ${sid} failed`, err);
       answer(request, failed(err instanceof KeeperError ? err : new KeeperError("SystemError", "request failed")));
+    } finally {
+      this.parts.answered(sid);
     }
   }
 }

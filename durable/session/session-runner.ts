@@ -13,6 +13,7 @@ import {
   KeeperError,
   type Outcome,
   type ShardRequest,
+  type WatchKind,
   authenticate,
   parseCreateMode,
 } from "../../protocol/index.ts";
@@ -37,11 +38,16 @@ export interface RunnerHost {
   readonly superDigest: string | undefined;
   router(): ShardRouter;
   /** The host's part in a shard call for this session (see ShardRouter.hostExecute). */
-  call(sessionId: number, beforeSend?: (mount: Mount) => void): HostCall;
+  /** `ownSend` answers the request's watching send under way, if any: its own answer's notifications do not wait for it. */
+  call(sessionId: number, beforeSend?: (mount: Mount) => void, ownSend?: () => (() => void) | undefined): HostCall;
   /** The open, live session, or SessionExpired. */
   requireOpen(sessionId: number): void;
   /** The host's object name, as shards know it. */
   hostName(sessionId: number): string;
+  /** A session's watch was just recorded, answered at `zxid`: its events past that wait until the request that set it is answered (SessionHost.answered). */
+  holdEvents(sessionId: number, path: string, kind: WatchKind, zxid: number): void;
+  /** A request that sets a watch is sent to the shard of `mount`: pushes from there wait until the function returned is called (watches-in-flight.ts). */
+  sendingWatch(mount: Mount): () => void;
 }
 
 /** The kind of watch a read with `watch: true` sets. */
@@ -188,22 +194,36 @@ export class SessionRunner {
       // still be open, and a shard that may get an ephemeral is recorded, so the close
       // that marks the session closing and then reads the shards cannot miss it. A create
       // still in flight when that close reaches the shard is refused there.
+      // A watching request's send, until its answer is recorded: the shard's pushes wait for it.
+      let sent: (() => void) | undefined;
       const beforeSend = (mount: Mount): void => {
         this.host.requireOpen(sessionId);
         if (ephemeral) this.host.store.recordShard(sessionId, mount);
+        if (watching) {
+          sent?.();
+          sent = this.host.sendingWatch(mount);
+        }
       };
       const router = this.host.router();
       // The watch is recorded as soon as its answer arrives, before the host's home may
       // move (session-homes.ts): a move takes the watches the rows hold.
       const recordWatches = (mount: Mount, [outcome]: readonly Outcome[]): void => {
-        if (!watching || !outcome?.ok) return;
-        const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
-        this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+        if (watching && outcome?.ok) {
+          const missing = request.op === "exists" && (outcome.value as { stat: unknown }).stat === null;
+          this.host.holdEvents(sessionId, request.path, watchKindOf(request), outcome.zxid);
+          this.host.watches.add(sessionId, request.path, watchKindOf(request), outcome.zxid, mount, missing);
+        }
+        // Answered: what waited for this send may go on.
+        sent?.();
       };
       const send = async (): Promise<Outcome> => {
         // The same cxid again on a retry: if the write was applied, the shard answers with its stored reply.
-        const call = { ...this.host.call(sessionId, beforeSend), recordWatches };
-        return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
+        const call = { ...this.host.call(sessionId, beforeSend, () => sent), recordWatches };
+        try {
+          return (await retryingTransient(() => router.hostExecute(call, caller, stamped))).outcome;
+        } finally {
+          sent?.();
+        }
       };
       return watching ? await this.host.gate.whileSetting(watchKey(request.path, watchKindOf(request)), send) : await send();
     } catch (err) {
@@ -262,19 +282,29 @@ export class SessionRunner {
       const seen = this.host.call(sessionId).reads?.bookmark.shards;
       let setAt: ShardCopy = { at: "leader" };
       let generation = 0;
+      // Its send, until its answer is recorded: the shard's pushes wait for it.
+      let sent: (() => void) | undefined;
       const where = async (m: Mount): Promise<ShardCopy> => {
         setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0);
         generation = this.host.homes.generation(m);
+        sent?.();
+        sent = this.host.sendingWatch(m);
         return setAt;
       };
-      const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
-      if (outcome.ok) {
-        this.host.requireOpen(sessionId);
-        // Recorded first: a move of the host's home from here on takes it along.
-        this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
-        await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);
+      try {
+        const { outcome, mount } = await this.host.router().addWatch({ name: this.host.hostName(sessionId), push: true }, caller, path, mode, where);
+        if (outcome.ok) {
+          this.host.requireOpen(sessionId);
+          // Recorded first: a move of the host's home from here on takes it along.
+          this.host.holdEvents(sessionId, path, mode, outcome.zxid);
+          this.host.watches.add(sessionId, path, mode, outcome.zxid, mount);
+          sent?.();
+          await this.host.homes.watchSetAt(mount, setAt, generation, { path, kind: mode }, outcome.zxid);
+        }
+        return outcome;
+      } finally {
+        sent?.();
       }
-      return outcome;
     });
   }
 

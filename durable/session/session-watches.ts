@@ -11,7 +11,7 @@
  * host, so a notification can be on its way while another session sets a watch).
  * Notifications are numbered per shard; the last one processed of each shard is
  * kept, so one that comes twice (pushed and riding on an answer) fires once, and
- * with it the highest zxid processed (what that copy of the shard had handed over).
+ * with it the highest zxid fired (what that copy of the shard had handed over as home).
  *
  * What a delivery changes (the one-shot rows it fired, the last seq of each shard) is
  * kept in memory and written with the host's next watch row, or a second later
@@ -49,7 +49,7 @@ const WATCH_TABLES = [
   `CREATE INDEX IF NOT EXISTS session_watches_by_path ON session_watches (path, kind)`,
   // A host's home per shard asks which watches it holds there (session-homes.ts).
   `CREATE INDEX IF NOT EXISTS session_watches_by_shard ON session_watches (shard)`,
-  // seq: the last notification processed of a shard copy; zxid: the highest zxid among those processed.
+  // seq: the last notification processed of a shard copy; zxid: the highest zxid among those that fired.
   `CREATE TABLE IF NOT EXISTS shard_seqs (shard_key TEXT PRIMARY KEY, seq INTEGER NOT NULL, zxid INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
   // Events of a session with no socket, in order, sent when it resumes.
   `CREATE TABLE IF NOT EXISTS session_events (
@@ -73,7 +73,8 @@ export interface OrphanWatch {
   mount: Mount;
 }
 
-type EventMessage = Extract<ServerMessage, { t: "event" }>;
+/** A watch event for a session. */
+export type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
 /** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
 export type NotificationVerdict = "fire" | "drop" | "later";
@@ -248,9 +249,10 @@ export class SessionWatches {
   }
 
   /**
-   * The highest zxid among the notifications processed of a shard copy: it had handed
-   * the host every event up to there (a copy queues them in zxid order). Kept across
-   * restarts, as the seq is (session-homes.ts starts a home's `through` from it).
+   * The highest zxid among the notifications of a shard copy that fired (that copy was
+   * home): it had handed the host every event up to there (a copy queues them in zxid
+   * order). Kept across restarts, as the seq is (session-homes.ts starts a home's
+   * `through` from the highest of the shard's copies).
    */
   handedOver(shardKey: string): number {
     return this.processed(shardKey).zxid;
@@ -301,7 +303,8 @@ export class SessionWatches {
         emit(sessionId, event);
       }
       last = n.seq;
-      zxid = Math.max(zxid, n.zxid);
+      // Only what fired counts as handed over: a copy that is not home may run ahead of home.
+      if (verdict === "fire") zxid = Math.max(zxid, n.zxid);
     }
     if (last === start) return last;
     this.seqs.set(shardKey, { seq: last, zxid });
@@ -355,16 +358,29 @@ export class SessionWatches {
       .map((w) => [w.session_id, { t: "event", sid: w.session_id, event, path: n.path, zxid: n.zxid, shard: w.shard, kind: w.kind, watchPath: w.path }]);
   }
 
-  /** Keeps an event for a session with no socket. */
-  queue(sessionId: number, message: ServerMessage): void {
-    this.sql.exec("INSERT INTO session_events (session_id, message) VALUES (?, ?)", sessionId, JSON.stringify(message));
+  /**
+   * Keeps an event for a session with no socket, or held until an answer is sent: it is
+   * written with its notification's seq (one commit), so a host restarted before
+   * sending it has it still. Returns its number in the queue.
+   */
+  queue(sessionId: number, message: ServerMessage): number {
+    const { n } = this.sql.exec<{ n: number }>("INSERT INTO session_events (session_id, message) VALUES (?, ?) RETURNING n", sessionId, JSON.stringify(message)).one();
     this.queuedEvent = true;
+    return n;
   }
 
-  /** A resumed session's queued events, in order; they are removed. */
-  takeQueued(sessionId: number): ServerMessage[] {
-    const rows = this.sql.exec<{ message: string }>("SELECT message FROM session_events WHERE session_id = ? ORDER BY n", sessionId).toArray();
-    if (rows.length > 0) this.sql.exec("DELETE FROM session_events WHERE session_id = ?", sessionId);
+  /** A queued event was sent (a held one, once its answer was): it goes from the queue. */
+  unqueue(n: number): void {
+    this.sql.exec("DELETE FROM session_events WHERE n = ?", n);
+  }
+
+  /** A resumed session's queued events, in order, less those held now (`held`: their numbers); they are removed. */
+  takeQueued(sessionId: number, held: ReadonlySet<number> = new Set()): ServerMessage[] {
+    const rows = this.sql
+      .exec<{ n: number; message: string }>("SELECT n, message FROM session_events WHERE session_id = ? ORDER BY n", sessionId)
+      .toArray()
+      .filter((r) => !held.has(r.n));
+    for (const r of rows) this.unqueue(r.n);
     return rows.map((r) => JSON.parse(r.message) as ServerMessage);
   }
 }

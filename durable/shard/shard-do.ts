@@ -681,7 +681,10 @@ export class ShardDO extends EdgekeeperObject {
       wanted.forEach((watch, i) => {
         if (owed[i]!.armed) this.watches.add(host.name, watch.path, watch.kind);
       });
-      this.queueOwed(host.name, owed.flatMap((o) => o.events));
+      // A change the host's watch here already fired, and the host has not acknowledged,
+      // is queued once: it would fire the host's watches twice (a home's move hands over
+      // from the zxid the old home reached, and this copy may have held the watch meanwhile).
+      this.queueOwed(host.name, owed.flatMap((o) => o.events), this.pendingFor(host.name));
       this.watches.writeAcknowledged();
     });
     return { ready: true, zxid: last, notifications: this.pendingFor(host.name) };
@@ -954,9 +957,9 @@ export class ShardDO extends EdgekeeperObject {
     this.pushAfterCommit();
   }
 
-  /** Queues `changes` for the host, in zxid order, each change once (two watches of the host may owe the same). */
-  private queueOwed(host: string, changes: GuardedChange[]): void {
-    const queued = new Set<string>();
+  /** Queues `changes` for the host, in zxid order, each change once (two watches of the host may owe the same), none of `alreadyQueued` again. */
+  private queueOwed(host: string, changes: GuardedChange[], alreadyQueued: readonly WatchNotification[] = []): void {
+    const queued = new Set(alreadyQueued.map((n) => `${n.zxid} ${n.event} ${n.path}`));
     for (const change of [...changes].sort((a, b) => a.zxid - b.zxid)) {
       const key = `${change.zxid} ${change.event} ${change.path}`;
       if (queued.has(key)) continue;

@@ -148,24 +148,28 @@ describe("watch registry", () => {
     const listener = (ev: WatchEvent) => seen.push(ev.watchPath);
     registry.add("data", "/a", listener);
     registry.add("data", "/a", listener);
+    registry.set("data", "/a");
     registry.dispatch(event("data", "/a"));
     registry.dispatch(event("data", "/a"));
     expect(seen).toEqual(["/a"]);
     expect(registry.has("data", "/a")).toBe(false);
   });
 
-  it("drops a one-shot event sent again (its zxid at or below the firing) until the watch is set again", () => {
+  it("delivers a one-shot event only for a watch whose read was answered: one heard before it is dropped, whatever its zxid", () => {
     const registry = new WatchListeners();
     const seen: string[] = [];
     const at = (zxid: number): WatchEvent => ({ ...event("data", "/a"), zxid });
     registry.add("data", "/a", (ev) => seen.push(`first ${ev.zxid}`));
+    // Before the answer: a fired watch a restarted host brought back, firing for a change.
+    registry.dispatch(at(3));
     registry.set("data", "/a");
     registry.dispatch(at(5));
     // Set again: listening before the read is answered, as the client does.
     registry.add("data", "/a", (ev) => seen.push(`again ${ev.zxid}`));
+    // Sent again after a restart (the zxid it had), and a new change firing the watch brought back.
     registry.dispatch(at(5));
-    registry.dispatch(at(4));
-    // An event of the new watch can come in the frame of the answer, before the client notes it.
+    registry.dispatch(at(6));
+    registry.set("data", "/a");
     registry.dispatch(at(7));
     registry.dispatch(at(7));
     expect(seen).toEqual(["first 5", "again 7"]);
@@ -180,6 +184,28 @@ describe("watch registry", () => {
     registry.dispatch(event("recursive", "/r", "/r/y"));
     registry.dispatch(event("data", "/r"));
     expect(seen).toEqual(["r:/r/x", "r:/r/y"]);
+  });
+
+  it("drops a persistent or recursive event its shard sent already (a zxid below the last, or the same event again), each shard apart", () => {
+    const registry = new WatchListeners();
+    const seen: string[] = [];
+    const at = (zxid: number, path = "/r/x"): WatchEvent => ({ ...event("recursive", "/r", path), zxid });
+    registry.add("recursive", "/r", (ev) => seen.push(`${ev.path}@${ev.zxid}`));
+    registry.dispatch(at(5), "root");
+    registry.dispatch(at(5), "root");
+    registry.dispatch(at(3), "root");
+    // One change (a multi) fires the watch for several nodes at one zxid: each passes once.
+    registry.dispatch(at(5, "/r/y"), "root");
+    registry.dispatch(at(5, "/r/y"), "root");
+    // Another shard's zxids are unrelated to these.
+    registry.dispatch(at(2, "/r/m/z"), "mounted");
+    registry.dispatch(at(6), "root");
+    expect(seen).toEqual(["/r/x@5", "/r/y@5", "/r/m/z@2", "/r/x@6"]);
+    // Set again after removal: its events are new.
+    registry.removeAll(["recursive"], "/r");
+    registry.add("recursive", "/r", (ev) => seen.push(`again ${ev.path}@${ev.zxid}`));
+    registry.dispatch(at(4), "root");
+    expect(seen.at(-1)).toBe("again /r/x@4");
   });
 
   it("streams events in order, ends on close, fails on expiry", async () => {

@@ -307,6 +307,26 @@ describe("watches", () => {
     expect(host.requests[0]!.op).toEqual({ op: "getData", path: "/a", watch: true });
   });
 
+  it("holds a one-shot watch from its read's answer on: an event before that answer is dropped, one in the same frame after it fires", async () => {
+    const zk = await open();
+    host.answer = () => ({ ok: true, value: { data: "", stat } });
+    const heard: number[] = [];
+    host.hold = true;
+    const read = zk.getData("/a", { watch: (ev) => heard.push(ev.zxid) });
+    await until(() => host.requests.length === 1);
+    const sid = zk.sessionId!;
+    host.send(sid, [
+      // A fired watch a restarted host brought back, firing for a change before this read's answer.
+      { t: "event", sid, event: "NodeDataChanged", path: "/a", zxid: 4, kind: "data", watchPath: "/a" },
+      { t: "res", sid, xid: host.requests[0]!.xid, zxid: 5, ok: true, value: { data: "", stat } },
+      { t: "event", sid, event: "NodeDataChanged", path: "/a", zxid: 6, kind: "data", watchPath: "/a" },
+    ]);
+    await read;
+    host.hold = false;
+    await until(() => heard.length === 1);
+    expect(heard).toEqual([6]);
+  });
+
   it("sends watch: true events to on('watch'), and unregisters a watch the server did not set", async () => {
     const zk = await open();
     const seen: string[] = [];

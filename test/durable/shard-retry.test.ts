@@ -1,10 +1,13 @@
 /**
  * The retries of a shard call (durable/directory/shard-retry.ts): a `moved` answer
  * is asked again with a fresh table, a failure the platform marks retryable is
- * called again, each within its budget; nothing else is retried.
+ * called again, each within its budget; nothing else is retried. A call cut without
+ * an answer of its object's own is ConnectionLoss.
  */
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { MOVED_RETRY_DELAYS_MS, TRANSIENT_ATTEMPTS, retryingTransient, untilServed } from "../../durable/directory/shard-retry.ts";
+import { MOVED_RETRY_DELAYS_MS, TRANSIENT_ATTEMPTS, lostCall, retryingTransient, untilServed } from "../../durable/directory/shard-retry.ts";
+import { KeeperError } from "../../protocol/index.ts";
 
 const platformError = (flags: { retryable?: boolean; overloaded?: boolean }): Error => Object.assign(new Error("rpc failed"), flags);
 
@@ -47,5 +50,32 @@ describe("retryingTransient", () => {
       })).rejects.toThrow("rpc failed");
       expect(calls).toBe(1);
     }
+  });
+});
+
+describe("lostCall", () => {
+  it("makes a call cut by its object's reset ConnectionLoss, the platform's error its cause", async () => {
+    const stub = env.SHARD.get(env.SHARD.idFromName(`lost-call-${crypto.randomUUID()}/root`));
+    const cut: unknown = await runInDurableObject(stub, (_instance, state) => state.abort("reset under a call")).then(() => expect.fail("the call was not cut"), (err: unknown) => err);
+    const lost = lostCall(cut);
+    expect(lost).toMatchObject({ keeperName: "ConnectionLoss", code: -4, httpStatus: 503 });
+    expect((lost as Error).cause).toBe(cut);
+  });
+
+  it("makes a failure with no answer at all (as an abort of every object gives) ConnectionLoss, and keeps the object's own errors", () => {
+    expect(lostCall(new Error("Application called abortAllDurableObjects()."))).toMatchObject({ keeperName: "ConnectionLoss" });
+    const own = new KeeperError("NoNode", undefined, "/a");
+    expect(lostCall(own)).toBe(own);
+    const bug = Object.assign(new TypeError("x is undefined"), { remote: true });
+    expect(lostCall(bug)).toBe(bug);
+  });
+
+  it("leaves a cut call the platform marks retryable to be retried", async () => {
+    let calls = 0;
+    await expect(retryingTransient(async () => {
+      calls++;
+      throw lostCall(platformError({ retryable: true }));
+    })).rejects.toMatchObject({ keeperName: "ConnectionLoss" });
+    expect(calls).toBe(TRANSIENT_ATTEMPTS);
   });
 });

@@ -22,7 +22,7 @@ import { NAMESPACE_HEADER } from "../../worker/app.ts";
 import { SERVED_BY_HEADER } from "../../worker/middleware/read-consistency.ts";
 import { INDEX_HEADER } from "../../worker/routes/znodes.ts";
 import { describeCall } from "../sim/checkers/index.ts";
-import type { Call, HistoryEntry, RegisterOp, RegisterState, WatchFired } from "../sim/history.ts";
+import type { Call, HistoryEntry, RegisterOp, RegisterState } from "../sim/history.ts";
 import type { Prng } from "../sim/prng.ts";
 import { type DataJson, znodeUrl } from "./http.ts";
 import { MAX_TIMEOUT_MS } from "./sessions.ts";
@@ -137,7 +137,7 @@ export class SessionClient {
     const path = prng.pick(this.history.workload.paths);
     const roll = prng.next();
     if (roll < 0.4) await this.write(path);
-    // One one-shot watch per path at a time, as a client holds one per path; one whose read got no answer stays until it fires.
+    // One one-shot watch per path at a time, as a client holds one per path.
     else if (roll < 0.7 && !this.listeners.has("data", path)) await this.read(path, true);
     else await this.read(path, false);
   }
@@ -152,27 +152,26 @@ export class SessionClient {
     const session = this.sessionId;
     const call = this.history.begin(session, { type: "read", path });
     let hook: ((res: Res, at: number) => void) | undefined;
+    let unanswered = (): void => undefined;
     if (watch) {
-      // The listener is added before the read is sent, as the client library does; an
-      // event it hears before the answer is kept until the answer says the watch was set
-      // (then recorded as heard, before its set: the checker's watch-once finds it).
-      let answered = false;
-      let early: WatchFired | undefined;
+      // The listener is added before the read is sent, and the watch held from its answer
+      // on (set as the answer is taken), as the client library does: a one-shot event
+      // heard before it is dropped (client/core/watches.ts).
       const listener = (ev: { zxid: number }) => {
-        const fired: WatchFired = { kind: "watch-fired", session, shard: call.shard, path, setBy: call.id, zxid: ev.zxid, at: this.now };
-        if (answered) this.history.entries.push(fired);
-        else early = fired;
+        this.history.entries.push({ kind: "watch-fired", session, shard: call.shard, path, setBy: call.id, zxid: ev.zxid, at: this.now });
       };
       this.listeners.add("data", path, listener);
+      // No answer (the socket broke): the watch is not held, as the client library fails the read with ConnectionLoss.
+      unanswered = () => void this.listeners.remove("data", path, listener);
       hook = (res, at) => {
         if (!res.ok) return void this.listeners.remove("data", path, listener);
-        answered = true;
         this.listeners.set("data", path);
         this.history.entries.push({ kind: "watch-set", session, shard: call.shard, path, setBy: call.id, zxid: res.zxid, at });
-        if (early) this.history.entries.push(early);
       };
     }
-    this.record(call, await this.request({ op: "getData", path, watch }, hook), (v) => ({ exists: true, value: unb64(v.data), version: v.stat.version, mzxid: v.stat.mzxid }));
+    const answer = await this.request({ op: "getData", path, watch }, hook);
+    if (!answer) unanswered();
+    this.record(call, answer, (v) => ({ exists: true, value: unb64(v.data), version: v.stat.version, mzxid: v.stat.mzxid }));
     return call;
   }
 

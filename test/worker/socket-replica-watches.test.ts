@@ -22,7 +22,7 @@ import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { hostNumberOf, hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
-import { type Res, SessionSocket, b64, unb64 } from "../harness/socket.ts";
+import { type EventMessage, type Res, SessionSocket, b64, unb64 } from "../harness/socket.ts";
 
 const APAC_HOST = hostNumberOf("apac", 0);
 /** Each test waits for replicas to start and catch up across simulated round trips. */
@@ -113,8 +113,8 @@ function held(hold: ReplicaHold): Promise<void> {
 type Stub = Record<string, (...args: unknown[]) => Promise<unknown>>;
 const NOT_READY = { ready: false, appliedZxid: 0, msSinceContact: 0 };
 
-/** Runs `test` with every router's calls to replicas going through `hold`. */
-async function holdingReplicaCalls(hold: ReplicaHold, test: () => Promise<void>): Promise<void> {
+/** Runs `test` with every router's calls to replicas going through `hold`; answers what it answers. */
+async function holdingReplicaCalls<T>(hold: ReplicaHold, test: () => Promise<T>): Promise<T> {
   const routers = ShardRouter.prototype as unknown as { copy(mount: Mount, copy: ShardCopy): Stub };
   const realCopy = routers.copy;
   routers.copy = function (this: unknown, mount, copy) {
@@ -141,7 +141,7 @@ async function holdingReplicaCalls(hold: ReplicaHold, test: () => Promise<void>)
     return new Proxy(stub, { get: (target, prop) => (typeof prop === "string" && prop in wrapped ? wrapped[prop] : Reflect.get(target, prop)) });
   };
   try {
-    await test();
+    return await test();
   } finally {
     routers.copy = realCopy;
   }
@@ -263,6 +263,45 @@ describe("a session's reads and watches at its region's replica", () => {
     });
     await again.ok(sid, { op: "sync", path: "/" });
     expect(again.events(sid)).toEqual([["NodeDataChanged", "/p", "persistent"]]);
+  }, TEST_MS);
+
+  it("a restarted host whose home moved since the copy that is home now last delivered replays nothing at its next move", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/anchor", { data: "0" });
+    await zk.mustCreate("/p", { data: "0" });
+    await zk.mustCreate("/behind", { data: "0" });
+    const { socket, sid, s, host } = await apacSession(zk.namespace);
+    await watchAtReplica(socket, sid, zk.namespace, host, "/anchor");
+    await socket.ok(sid, { op: "addWatch", path: "/p", mode: "persistent" });
+    // The replica, home, delivers a change.
+    await setData(zk, "/p", "1");
+    await eventually("the event from the replica", async () => socket.events(sid).length === 1);
+    // Home falls behind a read: the leader becomes home, and delivers the next change.
+    await holdingReplicaCalls({ notReadyPath: "/behind", reached: false }, async () => void (await socket.ok(sid, { op: "getData", path: "/behind" })));
+    await setData(zk, "/p", "2");
+    await eventually("the event from the leader", async () => socket.events(sid).length === 2);
+    // Once the retry time has passed, a sequential read moves home back to the replica.
+    await eventually("home is the replica again", async () => {
+      await socket.ok(sid, { op: "getData", path: "/p" });
+      return holds(copyOf(zk.namespace, "apac"), host, "/p", "persistent");
+    }, 20_000);
+    // The host restarts while home is not ready (its settle at the start gets nothing); home falls behind a read
+    // again, and the move to the leader sets the watches from what was handed over: the leader's change too.
+    const again = await holdingReplicaCalls({ notReadyPath: "/behind", settleNotReady: true, reached: false }, async () => {
+      const hostStub = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(host));
+      await runInDurableObject(hostStub, (_, state) => state.abort("the test restarts the host")).catch(() => undefined);
+      const resumedSocket = await resumed(zk.namespace, s);
+      await resumedSocket.ok(sid, { op: "getData", path: "/behind" });
+      return resumedSocket;
+    });
+    expect(await holds(copyOf(zk.namespace), host, "/p", "persistent")).toBe(true);
+    await setData(zk, "/p", "3");
+    await eventually("the next change's event", async () => again.events(sid).length > 0);
+    await again.ok(sid, { op: "sync", path: "/" });
+    const third = await again.ok(sid, { op: "getData", path: "/p" });
+    expect(unb64(third.data)).toBe("3");
+    const zxids = again.log.filter((m) => m !== "pong" && m.t === "event" && m.sid === sid).map((m) => (m as EventMessage).zxid);
+    expect(zxids).toEqual([third.stat.mzxid]);
   }, TEST_MS);
 
   it("each shard has its own home: a mounted subtree's watches are at its own replica", async () => {

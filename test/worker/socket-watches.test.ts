@@ -4,9 +4,10 @@
  * a session had no socket delivered on resume, and sessions and watches surviving a
  * host restart and hibernation.
  */
-import { abortAllDurableObjects, env, evictDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { WatchListeners } from "../../client/core/watches.ts";
+import { shardObjectName } from "../../durable/env.ts";
 import { hostObjectName } from "../../protocol/session-ids.ts";
 import { HttpClient, SUPER_AUTH } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
@@ -30,6 +31,10 @@ async function resumed(namespace: string, s: { sessionId: number; password: stri
   return socket;
 }
 
+function indexOfAnswer(log: SessionSocket["log"], sid: number, xid: number): number {
+  return log.findIndex((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
+}
+
 function eventsOf(log: SessionSocket["log"], sid: number): EventMessage[] {
   return log.filter((m): m is EventMessage => m !== "pong" && m.t === "event" && m.sid === sid);
 }
@@ -45,6 +50,106 @@ async function twoSessions() {
   const watcher = await socket.open();
   const writer = await socket.open();
   return { zk, socket, w: watcher.sessionId, x: writer.sessionId, watcher };
+}
+
+type HostRequest = { path?: string; watch?: boolean };
+
+/**
+ * Runs `taken` in host 0 of `namespace` (its router patched in place) on each answer
+ * of a shard's leader to the host's hostExecute, with the requests it answers, before
+ * the host takes that answer; answers the host's stub.
+ */
+async function beforeHostTakes(namespace: string, taken: (requests: HostRequest[]) => Promise<void>) {
+  const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, 0)));
+  await runInDurableObject(host, (instance) => {
+    const router = (instance as unknown as { router(): unknown }).router() as { shard(mount: unknown): Record<string, (...args: unknown[]) => Promise<unknown>> };
+    const realShard = router.shard.bind(router);
+    router.shard = (mount) => new Proxy(realShard(mount), {
+      get(target, prop) {
+        if (prop !== "hostExecute") return Reflect.get(target, prop);
+        return async (...args: unknown[]) => {
+          const answer = await target.hostExecute!(...args);
+          await taken(args[4] as HostRequest[]);
+          return answer;
+        };
+      },
+    });
+  });
+  return host;
+}
+
+/**
+ * Holds, in host 0 of `namespace`, the answer of the leader to a watching read of
+ * `path` until `release`; `otherAnswered` tells when the leader answered a read of
+ * `otherPath` (which is not held).
+ */
+async function holdWatchingRead(namespace: string, path: string, otherPath?: string) {
+  const hold = { reached: false, otherAnswered: false, unblock: undefined as (() => void) | undefined, release: async () => undefined as unknown };
+  const host = await beforeHostTakes(namespace, async (requests) => {
+    if (requests.some((r) => r.path === otherPath)) hold.otherAnswered = true;
+    if (requests.some((r) => r.path === path && r.watch === true)) {
+      await new Promise<void>((resolve) => {
+        hold.unblock = resolve;
+        hold.reached = true;
+      });
+    }
+  });
+  hold.release = () => runInDurableObject(host, () => hold.unblock!());
+  return hold;
+}
+
+/** Holds, in host 0 of `namespace`, the leader's answers to watching reads of `paths` until all are in: the host takes them at once. */
+async function takeTogether(namespace: string, paths: readonly string[]): Promise<void> {
+  const waiting = new Set(paths);
+  let allIn: { promise: Promise<void>; resolve: () => void } | undefined;
+  await beforeHostTakes(namespace, async (requests) => {
+    const held = requests.find((r) => r.watch === true && r.path !== undefined && waiting.has(r.path));
+    if (!held) return;
+    if (!allIn) {
+      let resolve!: () => void;
+      allIn = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    }
+    waiting.delete(held.path!);
+    if (waiting.size === 0) allIn.resolve();
+    await allIn.promise;
+  });
+}
+
+/**
+ * Holds, in host 0 of `namespace` (its router patched in place), a watching read of
+ * `path` once its answer is in and its watch recorded, before the session is answered,
+ * until the host is aborted (`reached` tells when).
+ */
+async function holdAnsweredWatchingRead(namespace: string, path: string) {
+  const host = env.SESSION_HOST.get(env.SESSION_HOST.idFromName(hostObjectName(namespace, 0)));
+  const hold = { reached: false };
+  await runInDurableObject(host, (instance) => {
+    const router = (instance as unknown as { router(): unknown }).router() as { hostExecute(...args: unknown[]): Promise<unknown> };
+    const realExecute = router.hostExecute.bind(router);
+    router.hostExecute = async (...args: unknown[]) => {
+      const answer = await realExecute(...args);
+      const request = args[2] as { path?: string; watch?: boolean };
+      if (request.path === path && request.watch === true) {
+        hold.reached = true;
+        await new Promise<never>(() => undefined);
+      }
+      return answer;
+    };
+  });
+  return { hold, host };
+}
+
+/** Runs each push of the root shard of `namespace` to a host through `push`, given the real delivery. */
+async function onPush(namespace: string, push: (deliver: () => Promise<number>) => Promise<number>): Promise<void> {
+  const leader = env.SHARD.get(env.SHARD.idFromName(shardObjectName(namespace, "root")));
+  await runInDurableObject(leader, (instance) => {
+    const shard = instance as unknown as { hostStub(host: string): { deliver(...args: unknown[]): Promise<number> } };
+    const realStub = shard.hostStub.bind(shard);
+    shard.hostStub = (name) => {
+      const stub = realStub(name);
+      return { deliver: (...args: unknown[]) => push(() => stub.deliver(...args)) };
+    };
+  });
 }
 
 describe("watch kinds", () => {
@@ -168,6 +273,98 @@ describe("ordering", () => {
     }
     expect(checked).toBeGreaterThan(0);
   });
+
+  it("an event pushed to the host before the answer of the read that set its watch fires once that answer is in", async () => {
+    const { zk, socket, w } = await twoSessions();
+    await zk.mustCreate("/held", { data: "0" });
+    const hold = await holdWatchingRead(zk.namespace, "/held");
+    let pushed = false;
+    await onPush(zk.namespace, (deliver) => ((pushed = true), deliver()));
+    const xid = 9_001;
+    socket.send([{ t: "req", sid: w, xid, op: { op: "getData", path: "/held", watch: true } }]);
+    await eventually("the watching read answered at the shard, its answer held", async () => hold.reached);
+    // Another client's change, after the read: its event is pushed to the host, which has not recorded the watch yet.
+    await setData(zk, "/held", "1");
+    await eventually("the event pushed to the host", async () => pushed);
+    await hold.release();
+    expect(await socket.response(w, xid)).toMatchObject({ ok: true });
+    await eventually("the watch fires", async () => eventsOf(socket.log, w).length > 0);
+    await readBack(socket, w, ["getData", "/held"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
+    // As ZooKeeper's server does: the reply that set the watch first, then its event.
+    expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
+  });
+
+  it("an event riding on another session's answer before the answer of the read that set its watch fires once that answer is in", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await zk.mustCreate("/held", { data: "0" });
+    await zk.mustCreate("/other", { data: "0" });
+    const hold = await holdWatchingRead(zk.namespace, "/held", "/other");
+    // No push reaches the host: the event can only ride on an answer.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    const xid = 9_001;
+    socket.send([{ t: "req", sid: w, xid, op: { op: "getData", path: "/held", watch: true } }]);
+    await eventually("the watching read answered at the shard, its answer held", async () => hold.reached);
+    await setData(zk, "/held", "1");
+    // Another session's read at the shard carries the event to the host, which has not recorded the watch yet.
+    socket.send([{ t: "req", sid: x, xid: 9_002, op: { op: "getData", path: "/other" } }]);
+    await eventually("the other read's answer, with the event, at the host", async () => hold.otherAnswered);
+    await hold.release();
+    expect(await socket.response(w, xid)).toMatchObject({ ok: true });
+    expect(await socket.response(x, 9_002)).toMatchObject({ ok: true });
+    await eventually("the watch fires", async () => eventsOf(socket.log, w).length > 0);
+    await readBack(socket, w, ["getData", "/held"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/held"]]);
+    // As ZooKeeper's server does: the reply that set the watch first, then its event.
+    expect(indexOfAnswer(socket.log, w, xid)).toBeLessThan(socket.log.indexOf(eventsOf(socket.log, w)[0]!));
+  });
+
+  it("watching reads of two sessions whose answers come in together, each carrying an owed event, are both answered", async () => {
+    const { zk, socket, w, x } = await twoSessions();
+    await zk.mustCreate("/owed", { data: "0" });
+    await zk.mustCreate("/a", { data: "0" });
+    await zk.mustCreate("/b", { data: "0" });
+    // No push reaches the host: the change's event is owed to it, riding on each of its answers until it acknowledges it.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    await socket.ok(w, { op: "getData", path: "/owed", watch: true });
+    await setData(zk, "/owed", "1");
+    await takeTogether(zk.namespace, ["/a", "/b"]);
+    socket.send([
+      { t: "req", sid: w, xid: 9_001, op: { op: "getData", path: "/a", watch: true } },
+      { t: "req", sid: x, xid: 9_002, op: { op: "getData", path: "/b", watch: true } },
+    ]);
+    // Each answer's event waits for the other read's watch only if the other could be fired by it: neither can.
+    expect(await socket.response(w, 9_001)).toMatchObject({ ok: true });
+    expect(await socket.response(x, 9_002)).toMatchObject({ ok: true });
+    await readBack(socket, w, ["getData", "/owed"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/owed"]]);
+    // Both watches were recorded: each fires for its change.
+    await setData(zk, "/a", "1");
+    await setData(zk, "/b", "1");
+    await readBack(socket, w, ["getData", "/owed"]);
+    await readBack(socket, x, ["getData", "/owed"]);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/owed"], ["NodeDataChanged", "/a"]]);
+    expect(eventsOf(socket.log, x).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/b"]]);
+  });
+
+  it("a watch set again before its pending event reaches the host still gets that event", async () => {
+    const { zk, socket, w } = await twoSessions();
+    await zk.mustCreate("/again", { data: "0" });
+    // No push reaches the host: another client's write's event can only ride on the host's next answer, the read's.
+    await onPush(zk.namespace, async () => {
+      throw new Error("the test holds pushes");
+    });
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await setData(zk, "/again", "1");
+    // Set again at a zxid past the write: the first watch's event is still owed, as ZooKeeper delivers it.
+    await socket.ok(w, { op: "getData", path: "/again", watch: true });
+    await eventually("the first watch's event", async () => eventsOf(socket.log, w).length > 0);
+    expect(eventsOf(socket.log, w).map((m) => [m.event, m.path])).toEqual([["NodeDataChanged", "/again"]]);
+  });
 });
 
 describe("surviving", () => {
@@ -227,6 +424,30 @@ describe("surviving", () => {
     await eventually("the watch fires after the abort", async () => second.events(s.sessionId).length === 1);
     await readBack(second, s.sessionId, ["getData", "/x"]);
     expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/x", "data"]]);
+  });
+
+  it("an event held for the answer that set its watch survives a host abort before that answer", async () => {
+    const zk = new HttpClient();
+    await zk.mustCreate("/held", { data: "0" });
+    const first = await SessionSocket.open(zk.namespace, { host: "0" });
+    const s = await first.open();
+    const { hold, host } = await holdAnsweredWatchingRead(zk.namespace, "/held");
+    let acknowledged = 0;
+    await onPush(zk.namespace, async (deliver) => (acknowledged = await deliver()));
+    first.send([{ t: "req", sid: s.sessionId, xid: 9_001, op: { op: "getData", path: "/held", watch: true } }]);
+    await eventually("the watch recorded, its answer not sent", async () => hold.reached);
+    // A change after the read: its event is held for the answer, and its notification acknowledged to the shard.
+    await setData(zk, "/held", "1");
+    await eventually("the notification acknowledged", async () => acknowledged > 0);
+    // The host has written that acknowledgement down: the shard will not send it again.
+    await eventually("the acknowledgement written", async () =>
+      runInDurableObject(host, (_, state) => state.storage.sql.exec<{ seq: number }>("SELECT max(seq) AS seq FROM shard_seqs").one().seq >= acknowledged),
+    );
+    await abortAllDurableObjects();
+    const second = await resumed(zk.namespace, s);
+    await eventually("the held event, after the abort", async () => second.events(s.sessionId).length > 0);
+    await readBack(second, s.sessionId, ["getData", "/held"]);
+    expect(second.events(s.sessionId)).toEqual([["NodeDataChanged", "/held", "data"]]);
   });
 
   it("a one-shot event sent again by a host aborted mid-delivery reaches a client's listeners once", async () => {

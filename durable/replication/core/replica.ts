@@ -75,7 +75,7 @@ export class ReplicaCore {
       try {
         const meta = this.meta();
         if (meta.snapshot) await this.snapshotStep(meta.snapshot);
-        else await this.follow(keepRunning);
+        else await this.follow(meta.appliedZxid, keepRunning);
       } catch {
         await this.ports.clock.sleep(this.settings.retryMs * (0.5 + this.ports.random.next())).elapsed;
       }
@@ -86,7 +86,7 @@ export class ReplicaCore {
   async step(): Promise<void> {
     const meta = this.meta();
     if (meta.snapshot) return this.snapshotStep(meta.snapshot);
-    const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, this.pullRequest(false));
+    const reply = await this.ports.network.request<PullRequest, PullReply>(this.leader, this.pullRequest(meta.appliedZxid, false));
     this.take(reply);
   }
 
@@ -97,12 +97,14 @@ export class ReplicaCore {
    * the leader no longer leads; the pulls still out are applied if they come back
    * (unless stopped).
    * The first pull, and the first after a gap (an answer lost, duplicated or
-   * reordered), is plain, from the applied zxid; the others pipelined. Each pull
-   * gives the leader a way back: a pull that streams pushes pages, taken as answers
-   * are, until one shows a gap (then the replica asks for no more, and the pull's
-   * answer brings the next plain one).
+   * reordered), is plain, from the applied zxid; the others pipelined. `applied`:
+   * the applied zxid as storage said when the loop began; each answer's transaction
+   * says it since (pulls name it: nothing else applies meanwhile). Each pull gives the
+   * leader a way back: a pull that streams pushes pages, taken as answers are, until
+   * one shows a gap (then the replica asks for no more, and the pull's answer brings
+   * the next plain one).
    */
-  private follow(keepRunning: () => boolean): Promise<void> {
+  private follow(applied: number, keepRunning: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let out = 0;
       let plain = true;
@@ -119,9 +121,10 @@ export class ReplicaCore {
         if (ended && !keepRunning()) return false;
         try {
           const outcome = this.take(reply, !ended);
-          if (outcome === "gap") plain = true;
-          if (outcome === "snapshot" || !keepRunning()) end();
-          return outcome === "applied" && !ended;
+          if (outcome.appliedZxid !== undefined) applied = outcome.appliedZxid;
+          if (outcome.kind === "gap") plain = true;
+          if (outcome.kind === "snapshot" || !keepRunning()) end();
+          return outcome.kind === "applied" && !ended;
         } catch (error) {
           end(error);
           return false;
@@ -135,7 +138,7 @@ export class ReplicaCore {
       const send = () => {
         while (!ended && out < this.settings.pullsInFlight) {
           out++;
-          const request = this.pullRequest(!plain);
+          const request = this.pullRequest(applied, !plain);
           plain = false;
           this.ports.network.request<PullRequest, PullReply>(this.leader, request, taken).then(answered, (error: unknown) => {
             out--;
@@ -147,8 +150,8 @@ export class ReplicaCore {
     });
   }
 
-  private pullRequest(pipelined: boolean): PullRequest {
-    const request: PullRequest = { type: "pull", replica: this.name, fromZxid: this.meta().appliedZxid, maxBytes: this.settings.pageMaxBytes };
+  private pullRequest(appliedZxid: number, pipelined: boolean): PullRequest {
+    const request: PullRequest = { type: "pull", replica: this.name, fromZxid: appliedZxid, maxBytes: this.settings.pageMaxBytes };
     return pipelined ? { ...request, pipelined } : request;
   }
 
@@ -158,16 +161,17 @@ export class ReplicaCore {
    * leader ahead: a plain pull must refetch), or starts a snapshot when the leader no
    * longer holds what follows or its log is another (unless `current` is false: a
    * late answer to a loop that ended), or throws when the leader no longer leads.
+   * Says the applied zxid after it, when it applied (or could have).
    */
-  private take(reply: PullReply, current = true): "applied" | "gap" | "snapshot" {
+  private take(reply: PullReply, current = true): { kind: "applied" | "gap" | "snapshot"; appliedZxid?: number } {
     if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
-    if (reply.kind === "snapshot-needed" || this.fromAnotherLog(reply.logId)) {
+    const applied = reply.kind === "entries" ? this.apply(reply) : "another-log";
+    if (reply.kind === "snapshot-needed" || applied === "another-log") {
       if (current) this.restartSnapshot();
-      return "snapshot";
+      return { kind: "snapshot" };
     }
-    const applied = this.apply(reply.afterZxid, reply.entries);
     const last = reply.entries.at(-1)?.zxid ?? reply.leaderZxid;
-    return last > applied ? "gap" : "applied";
+    return { kind: last > applied ? "gap" : "applied", appliedZxid: applied };
   }
 
   /** A sequential read: served once this replica has applied `minZxid` (the session's bookmark). */
@@ -203,12 +207,15 @@ export class ReplicaCore {
    * Applies the entries of a page of the log after `afterZxid` that follow what is
    * applied, in order; none while a snapshot is taken, or when the page starts past
    * what is applied (it follows a page that never came: lost, or still travelling).
-   * A gap ends the page (a plain pull refetches). Returns the applied zxid.
+   * A gap ends the page (a plain pull refetches). Returns the applied zxid, or
+   * "another-log" when the page comes from another log than this replica's rows (a
+   * replica stored before logs had identities has none: it resyncs once).
    */
-  private apply(afterZxid: number, entries: LogEntry[]): number {
-    const { applied, done } = this.ports.storage.transact((txn) => {
+  private apply({ afterZxid, entries, logId }: Extract<PullReply, { kind: "entries" }>): number | "another-log" {
+    const applied = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
+      if (meta.logId !== logId) return "another-log";
       if (meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
       try {
         for (const entry of entries) {
@@ -229,8 +236,9 @@ export class ReplicaCore {
       }
       return { applied: meta.appliedZxid, done };
     });
-    this.commits.committed(done);
-    return applied;
+    if (applied === "another-log") return applied;
+    this.commits.committed(applied.done);
+    return applied.applied;
   }
 
   /**
@@ -242,14 +250,6 @@ export class ReplicaCore {
     this.installed(meta.installedFrom, meta.appliedZxid);
     delete meta.installedFrom;
     return true;
-  }
-
-  /**
-   * Whether an answer comes from another log than the one this replica's rows came
-   * from. A replica stored before logs had identities has none: it resyncs once.
-   */
-  private fromAnotherLog(logId: string): boolean {
-    return this.meta().logId !== logId;
   }
 
   private restartSnapshot(): void {
