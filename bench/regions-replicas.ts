@@ -231,6 +231,7 @@ interface ReplicaCounters {
   region: string;
   appliedZxid: number;
   pulls: number;
+  pushes: number;
   entriesApplied: number;
   rowsWritten: number;
 }
@@ -264,16 +265,16 @@ export async function replicationCostRows(base: string, path: string, rate: numb
   }, 10_000, 50);
   const rows = REPLICA_REGIONS.map((region) => {
     const [was, now] = [before.get(region), after.get(region)];
-    if (!was || !now) return [region, "not started", "", "", "", "", "", ""];
-    const [pulls, entries, rowsWritten] = [now.pulls - was.pulls, now.entriesApplied - was.entriesApplied, now.rowsWritten - was.rowsWritten];
+    if (!was || !now) return [region, "not started", "", "", "", "", "", "", ""];
+    const [pulls, pushes, entries, rowsWritten] = [now.pulls - was.pulls, now.pushes - was.pushes, now.entriesApplied - was.entriesApplied, now.rowsWritten - was.rowsWritten];
     const [pullsPerWrite, rowsPerWrite] = [pulls / writes, rowsWritten / writes];
-    return [region, String(pulls), formatNumber(pullsPerWrite), verdict(pullsPerWrite <= 0.1), String(entries), String(rowsWritten), formatNumber(rowsPerWrite), verdict(rowsPerWrite <= 2)];
+    return [region, String(pulls), formatNumber(pullsPerWrite), verdict(pullsPerWrite <= 0.1), formatNumber(pushes / writes), String(entries), String(rowsWritten), formatNumber(rowsPerWrite), verdict(rowsPerWrite <= 2)];
   });
   return [
-    renderTable(["replica region", "pulls", "per write", "<= 0.1", "entries applied", "rows written", "per write", "<= 2"], rows),
+    renderTable(["replica region", "pulls", "per write", "<= 0.1", "pushes per write", "entries applied", "rows written", "per write", "<= 2"], rows),
     "",
     `${writes} setData of one node at ${formatNumber((writes * 1000) / elapsedMs)} writes/s (target ${rate}) from ${LEADER_REGION}; each replica's`,
-    "pulls, entries applied and SQLite rows written (GET /v1/admin/shards) from before the first write until it had applied",
+    "pulls, pages pushed to it over streaming pulls, entries applied and SQLite rows written (GET /v1/admin/shards) from before the first write until it had applied",
     `the last, divided by the ${writes} writes. Without replicas nothing is pulled or replicated.`,
   ];
 }

@@ -50,6 +50,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICATION_LONG_POLL_MS?: string;
   /** Pulls a replica keeps at its leader at once (default 8, 1-64). */
   EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT?: string;
+  /** How long after its arrival a replica's pull may stream later commits to it (default 10,000 ms, 0-60,000; 0: never). */
+  EDGEKEEPER_REPLICATION_STREAM_MS?: string;
   /** A replica that has not pulled for this long no longer holds its leader's log back (default 120,000 ms). */
   EDGEKEEPER_REPLICA_LEASE_MS?: string;
   /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */

@@ -10,7 +10,10 @@
  * simulated on one machine), each call waits the one-way delay between the two
  * regions before it is sent and again after its answer (protocol/regions.ts: half
  * the round trip, plus jitter), on a timer that allows for how late workerd's
- * timers fire (punctual-timer.ts), so a hop costs what the matrix says.
+ * timers fire (punctual-timer.ts), so a hop costs what the matrix says. A function
+ * passed along a call (a replica's way back for a streaming pull's pushes) is called
+ * back the other way: each call back waits the one-way delay back, after the one
+ * made before it (a stream keeps its order), and its answer the delay there.
  *
  * Where each object lives, from its name alone (so no lookup is needed):
  * - the directory, and each shard's leader (`<namespace>/<shard>`), in the leader
@@ -143,12 +146,14 @@ export class RegionLink {
 
   /**
    * The stub as this link carries it: itself without the simulation, else with every
-   * method call delayed one way before it is sent and one way after its answer.
+   * method call delayed one way before it is sent and one way after its answer, and
+   * each function argument called back with the delays the other way (calledBack).
    */
   private carried<T extends object>(stub: T, target: Region | undefined): T {
     const from = this.region;
     if (from === undefined || target === undefined) return stub;
     const { wait, random } = this.delays;
+    const delays = this.delays;
     return new Proxy(stub, {
       get(object, property) {
         const value: unknown = Reflect.get(object, property);
@@ -156,12 +161,31 @@ export class RegionLink {
         if (typeof value !== "function" || property === "then") return value;
         return async (...args: unknown[]) => {
           await wait(oneWayDelayMs(from, target, random));
+          const carriedArgs = args.map((arg) => (typeof arg === "function" ? calledBack(arg as (...a: unknown[]) => unknown, target, from, delays) : arg));
           // Reflect.apply: an RPC method is a stub itself, whose `.apply` would be a remote call.
-          const answer: unknown = await Reflect.apply(value, object, args);
+          const answer: unknown = await Reflect.apply(value, object, carriedArgs);
           await wait(oneWayDelayMs(target, from, random));
           return answer;
         };
       },
     });
   }
+}
+
+/**
+ * `callback`, living in region `to`, as the callee in `from` calls it: each call
+ * waits the one-way delay from -> to, and never arrives before the call made before
+ * it (in order, as on a stream); its answer waits the delay back.
+ */
+function calledBack(callback: (...args: unknown[]) => unknown, from: Region, to: Region, { wait, random }: DelayHooks): (...args: unknown[]) => Promise<unknown> {
+  let previousArrival = Promise.resolve();
+  return (...args) => {
+    const arrival = Promise.all([previousArrival, wait(oneWayDelayMs(from, to, random))]).then(() => undefined);
+    previousArrival = arrival;
+    return arrival.then(async () => {
+      const answer = await callback(...args);
+      await wait(oneWayDelayMs(to, from, random));
+      return answer;
+    });
+  };
 }

@@ -23,8 +23,9 @@ export interface ReplicaPlacement {
   lagZxids: number;
   /** Null when the replica has not heard from its leader since it (re)started. */
   msSinceContact: number | null;
-  /** Since the replica's object started (in memory, 0 after a restart): pulls sent, log entries applied, SQLite rows its replication wrote. */
+  /** Since the replica's object started (in memory, 0 after a restart): pulls sent, pages its leader pushed, log entries applied, SQLite rows its replication wrote. */
   pulls: number;
+  pushes: number;
   entriesApplied: number;
   rowsWritten: number;
 }
@@ -69,7 +70,7 @@ async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlac
   const statuses = await Promise.all((link.regions?.slice(1) ?? []).map((region) => link.shard(replicaObjectName(leader, region)).replicaStatus()));
   return statuses.flatMap((status) => {
     if (!status) return [];
-    const { region, appliedZxid, lagZxids, msSinceContact, pulls, entriesApplied, rowsWritten } = status;
-    return [{ region, appliedZxid, lagZxids, msSinceContact, pulls, entriesApplied, rowsWritten }];
+    const { region, appliedZxid, lagZxids, msSinceContact, pulls, pushes, entriesApplied, rowsWritten } = status;
+    return [{ region, appliedZxid, lagZxids, msSinceContact, pulls, pushes, entriesApplied, rowsWritten }];
   });
 }

@@ -89,7 +89,7 @@ export class ReplicaRunner {
   private readonly link: LeaderLink;
   private readonly options: ReplicaRunnerOptions;
   private readonly now = WORKER_CLOCK.now;
-  /** When the state applied so far was last known complete: the send time of an answer it has since applied. */
+  /** When the state applied so far was last known complete: the `asOf` of an answer it has since applied (LeaderLink). */
   private completeAt: number | undefined;
   private loop: Promise<void> | undefined;
   /** Whether the loop should run: set by a read (or a resumed instance), cleared when idle or the leader is gone. */
@@ -173,7 +173,7 @@ export class ReplicaRunner {
    */
   msSinceContact(): number | null {
     const latest = this.link.latest;
-    if (latest && (this.completeAt === undefined || latest.sentAt > this.completeAt) && this.applied().appliedZxid >= latest.leaderZxid) this.completeAt = latest.sentAt;
+    if (latest && (this.completeAt === undefined || latest.asOf > this.completeAt) && this.applied().appliedZxid >= latest.leaderZxid) this.completeAt = latest.asOf;
     return this.completeAt === undefined ? null : Math.max(0, this.now() - this.completeAt);
   }
 

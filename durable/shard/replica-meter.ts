@@ -1,6 +1,6 @@
 /**
  * A replica's counters since its object started, for `GET /v1/admin/shards`: the
- * pulls it sent its leader, the log entries it applied and the SQLite rows its
+ * pulls it sent its leader, the pages its leader pushed back, the log entries it applied and the SQLite rows its
  * replication wrote (applies and snapshot pages, as each statement's
  * `rowsWritten` says). In memory only: a restart starts them at 0. Only a
  * replica's object is metered, so a leader's writes pay nothing for it.
@@ -11,6 +11,8 @@ import type { ReplicationLeader } from "../replication/leader-link.ts";
 export interface ReplicaCounters {
   /** Pull requests sent to the leader (snapshot pages not included). */
   pulls: number;
+  /** Pages the leader pushed to it over its streaming pulls. */
+  pushes: number;
   /** Log entries applied (each is one leader write). */
   entriesApplied: number;
   /** SQLite rows written by replication's transactions. */
@@ -18,7 +20,7 @@ export interface ReplicaCounters {
 }
 
 export class ReplicaMeter {
-  readonly counters: ReplicaCounters = { pulls: 0, entriesApplied: 0, rowsWritten: 0 };
+  readonly counters: ReplicaCounters = { pulls: 0, pushes: 0, entriesApplied: 0, rowsWritten: 0 };
   /** Every row the object's SQLite wrote since it started (replication's and any other). */
   private sqlRowsWritten = 0;
   private depth = 0;
@@ -54,12 +56,16 @@ export class ReplicaMeter {
     };
   }
 
-  /** `leader`, counting the pulls sent to it. */
+  /** `leader`, counting the pulls sent to it and the pages it pushed back. */
   meteredLeader(leader: ReplicationLeader): ReplicationLeader {
     return {
-      replicationRequest: (message) => {
+      replicationRequest: (message, push) => {
         if (message?.type === "pull") this.counters.pulls++;
-        return leader.replicationRequest(message);
+        const counted = push && ((page: Parameters<typeof push>[0]) => {
+          this.counters.pushes++;
+          return push(page);
+        });
+        return leader.replicationRequest(message, counted);
       },
     };
   }

@@ -752,12 +752,13 @@ export class ShardDO extends EdgekeeperObject {
    * EDGEKEEPER_REPLICATION_PAGE_BYTES. Answered by the leader (and a sealed one);
    * anything else answers `fenced`.
    */
-  async replicationRequest(message: LeaderRequest): Promise<PullReply<ShardLogEntry> | SnapshotReply<ShardLogEntry>> {
+  async replicationRequest(message: LeaderRequest, push?: (page: PullReply<ShardLogEntry>) => Promise<boolean>): Promise<PullReply<ShardLogEntry> | SnapshotReply<ShardLogEntry>> {
     const maxBytes = Math.min(this.settings.replication.pageMaxBytes, Number(message?.maxBytes) > 0 ? Number(message.maxBytes) : Infinity);
     if (typeof message?.replica !== "string" || message.replica === "") throw new KeeperError("BadArguments", "a replication request names its replica");
     if (message.type === "pull") {
       if (!Number.isSafeInteger(message.fromZxid) || message.fromZxid < 0) throw new KeeperError("BadArguments", "a pull starts from a zxid");
-      return this.leader.pull({ ...message, maxBytes });
+      // `push`: the replica's way back, over which a streaming pull sends its pages (leader.ts).
+      return this.leader.pull({ ...message, maxBytes }, typeof push === "function" ? async (page) => (await push(page)) === true : undefined);
     }
     if (message.type === "snapshot") return this.leader.snapshotPage({ ...message, maxBytes });
     throw new KeeperError("BadArguments", `unknown replication request ${JSON.stringify((message as { type?: unknown })?.type)}`);

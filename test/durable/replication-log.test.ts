@@ -171,10 +171,10 @@ describe("pulls", () => {
     expect(page.entries.map((e) => [e.zxid, keysOf(e, "znode")])).toEqual([[head + 1, ["/woke", "/"]]]);
   });
 
-  it("at the head answer empty once the long poll ends", async () => {
+  it("at the head answer empty once the long poll ends, saying how long they were held", async () => {
     const { stub } = newShard();
     const head = await lastZxid(stub);
-    expect(await pull(stub, head)).toEqual({ kind: "entries", afterZxid: head, entries: [], leaderZxid: head, logId: expect.any(String) });
+    expect(await pull(stub, head)).toEqual({ kind: "entries", afterZxid: head, entries: [], leaderZxid: head, logId: expect.any(String), heldMs: expect.any(Number) });
   });
 
   it("from a zxid the log no longer holds ask for a snapshot, served in pages", async () => {

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_MOUNTS,
   DEFAULT_REPLICATION_LONG_POLL_MS,
   DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
+  DEFAULT_REPLICATION_STREAM_MS,
   DEFAULT_SOCKET_LIMITS,
   DEFAULT_TICK_MS,
   MAX_REPLICATION_PAGE_BYTES,
@@ -63,6 +64,7 @@ describe("object settings", () => {
       pageMaxBytes: MAX_REPLICATION_PAGE_BYTES,
       longPollMs: DEFAULT_REPLICATION_LONG_POLL_MS,
       pullsInFlight: DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
+      streamMs: DEFAULT_REPLICATION_STREAM_MS,
     });
     const set = settingsFromEnv(
       envOf({ EDGEKEEPER_CHANGE_LOG_WINDOW: "50", EDGEKEEPER_REPLICATION_PAGE_BYTES: String(8 * 1024 * 1024), EDGEKEEPER_REPLICATION_LONG_POLL_MS: "250", EDGEKEEPER_REPLICA_LEASE_MS: "9000" }),
@@ -71,5 +73,8 @@ describe("object settings", () => {
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PAGE_BYTES: "4096" })).replication.pageMaxBytes).toBe(4096);
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "2" })).replication.pullsInFlight).toBe(2);
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "1000" })).replication.pullsInFlight).toBe(MAX_REPLICATION_PULLS_IN_FLIGHT);
+    // 0 turns streaming off; beyond a minute is refused (the default stays).
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_STREAM_MS: "0" })).replication.streamMs).toBe(0);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_STREAM_MS: "60001" })).replication.streamMs).toBe(DEFAULT_REPLICATION_STREAM_MS);
   });
 });

@@ -19,11 +19,32 @@ describe("the leader link", () => {
     const entries = (leaderZxid: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log" });
     answers[1]!(entries(7));
     await late;
-    expect(link.latest).toEqual({ sentAt: 5_000, leaderZxid: 7 });
+    expect(link.latest).toEqual({ asOf: 5_000, leaderZxid: 7 });
     // The pull parked since 1000 answers after: the contact stays the later one.
     answers[0]!(entries(9));
     await early;
-    expect(link.latest).toEqual({ sentAt: 5_000, leaderZxid: 7 });
+    expect(link.latest).toEqual({ asOf: 5_000, leaderZxid: 7 });
+  });
+
+  it("counts an answer the leader held, and each page it pushed, from the pull's send time plus how long it was held", async () => {
+    let now = 1_000;
+    const answers: Array<(reply: PullReply) => void> = [];
+    let push: ((page: PullReply) => Promise<boolean>) | undefined;
+    const link = new LeaderLink(() => ({ replicationRequest: (_message, pushTo) => ((push = pushTo), new Promise<PullReply>((resolve) => answers.push(resolve))) }), () => now);
+    const pull: LeaderRequest = { type: "pull", replica: "r", fromZxid: 0, maxBytes: 1 };
+    const page = (leaderZxid: number, heldMs?: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log", ...(heldMs === undefined ? {} : { heldMs }) });
+    const taken: number[] = [];
+    const answered = link.request<LeaderRequest, PullReply>("leader", pull, (p) => (taken.push(p.kind === "entries" ? p.leaderZxid : -1), true));
+    now = 9_000;
+    // Pushed 4 s after the pull reached the leader (its clock): it shows what was committed 4 s after 1000, at least.
+    expect(await push!(page(5, 4_000))).toBe(true);
+    expect(link.latest).toEqual({ asOf: 5_000, leaderZxid: 5 });
+    expect(await push!(page(6, 7_000))).toBe(true);
+    expect(link.latest).toEqual({ asOf: 8_000, leaderZxid: 6 });
+    answers[0]!(page(6, 7_500));
+    await answered;
+    expect(link.latest).toEqual({ asOf: 8_500, leaderZxid: 6 });
+    expect(taken).toEqual([5, 6]);
   });
 
   it("says the leader is gone by the answer to the pull sent last, so a late answer does not clear a fencing", async () => {

@@ -12,6 +12,7 @@ import {
 } from "../../durable/replication/core/index.ts";
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
+import { manualClock } from "./manual-clock.ts";
 
 const PULLS_IN_FLIGHT = 4;
 const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, longPollMs: 60_000, retryMs: 0 };
@@ -21,31 +22,6 @@ const MAX_SETTLE_TURNS = 1_000;
 
 /** What the network does to the answer of the n-th pull (counted from 1). */
 type Fate = "deliver" | "lose" | "run twice" | "hold";
-
-/**
- * A clock whose time passes only when told: `pass` ends every sleep begun before (a
- * sleep of 0, the replica's retry pause here, ends at once). `pending`: the sleeps
- * neither ended nor cancelled, the timers a platform would hold.
- */
-function manualClock() {
-  let now = 1_000;
-  let sleeps: Array<() => void> = [];
-  return {
-    now: () => now,
-    pending: () => sleeps.length,
-    sleep: (ms: number) => {
-      if (ms === 0) return { elapsed: Promise.resolve(), cancel: () => undefined };
-      let wake!: () => void;
-      const elapsed = new Promise<void>((resolve) => (wake = resolve));
-      sleeps.push(wake);
-      return { elapsed, cancel: () => (sleeps = sleeps.filter((s) => s !== wake)) };
-    },
-    pass: (ms: number) => {
-      now += ms;
-      for (const wake of sleeps.splice(0)) wake();
-    },
-  };
-}
 
 function world(fates: Record<number, Fate> = {}) {
   const leaderClock = manualClock();

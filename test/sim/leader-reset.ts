@@ -16,6 +16,8 @@ const EXTRA_WRITES = 20;
 /** Ends `old` for good and starts a new, empty leader under its name; answers the new one. */
 export function recreateLeader(old: LeaderNode, env: SimEnv): LeaderNode {
   const last = old.meta().appliedZxid;
+  // For good: a restart still pending from an earlier crash must not bring it back over the new one.
+  old.destroyed = true;
   old.crash();
   const leader = new LeaderNode(old.name, env);
   leader.start();

@@ -2,7 +2,8 @@
  * The simulated network between objects and from clients: request/response that
  * may be dropped (either way: a reply lost after its request ran), duplicated,
  * delayed and so reordered, or cut by a partition. A lost exchange fails the
- * caller after `rpcTimeoutMs`, as a platform RPC error would.
+ * caller after `rpcTimeoutMs`, as a platform RPC error would. A request may give a
+ * way back (a streaming pull's): the handler's pushes to it meet the same faults.
  */
 import type { Prng } from "./prng.ts";
 import type { Owner, Scheduler } from "./scheduler.ts";
@@ -15,8 +16,11 @@ export interface NetworkFaults {
   rpcTimeoutMs: number;
 }
 
-/** The live handler of a named peer, or undefined while it is down. */
-export type Handler = (message: unknown) => Promise<unknown>;
+/** Sends a message back to a request's sender while it is open; resolves to the sender's reply. */
+export type Push = (message: unknown) => Promise<unknown>;
+
+/** The live handler of a named peer, or undefined while it is down; `push` when its sender gave a way back. */
+export type Handler = (message: unknown, push?: Push) => Promise<unknown>;
 
 export class SimNetwork {
   private readonly handlers = new Map<string, { owner: Owner; handle: Handler }>();
@@ -51,8 +55,22 @@ export class SimNetwork {
     return this.prng.int(this.faults.minDelayMs, this.faults.maxDelayMs);
   }
 
-  /** Sends `message` from `from` (whose owner must live to see the answer) to `to`. */
-  request<A>(from: string, owner: Owner, to: string, message: unknown): Promise<A> {
+  /**
+   * Sends `message` from `from` (whose owner must live to see the answer) to `to`;
+   * `pushed`, when given, takes what the handler pushes back meanwhile.
+   */
+  request<A>(from: string, owner: Owner, to: string, message: unknown, pushed?: (push: A) => unknown): Promise<A> {
+    return this.exchange<A>(from, owner, to, message, () => {
+      const target = this.handlers.get(to);
+      if (!target) return undefined;
+      // A push goes back to the sender's incarnation that sent the request, and only to it.
+      const push = pushed && ((pushedMessage: unknown) => this.exchange(to, target.owner, from, pushedMessage, () => ({ owner, handle: async (m) => pushed(m as A) })));
+      return { owner: target.owner, handle: (m) => target.handle(m, push) };
+    });
+  }
+
+  /** One exchange: `message` to whatever `receiver` names when it arrives, and its answer back, each way faulty. */
+  private exchange<A>(from: string, owner: Owner, to: string, message: unknown, receiver: () => { owner: Owner; handle: (message: unknown) => Promise<unknown> } | undefined): Promise<A> {
     return new Promise<A>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {
@@ -66,7 +84,7 @@ export class SimNetwork {
       for (let copy = 0; copy < copies; copy++) {
         if (this.lost(from, to)) continue;
         this.scheduler.after(this.delay(), { alive: true }, () => {
-          const target = this.handlers.get(to);
+          const target = receiver();
           if (!target?.owner.alive || this.cut(from, to)) return;
           const json = JSON.stringify(message);
           target.handle(JSON.parse(json)).then(

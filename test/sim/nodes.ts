@@ -160,11 +160,11 @@ export class LeaderNode extends SimNode {
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
     core.commits.listen(() => this.env.leaderCommitted());
-    this.env.network.serve(this.name, this.incarnation, async (message) => {
+    this.env.network.serve(this.name, this.incarnation, async (message, push) => {
       const request = message as LeaderRequest | ClientRequest;
       switch (request.type) {
         case "pull":
-          return core.pull(request);
+          return core.pull(request, push && (async (page) => (await push(page)) === true));
         case "snapshot":
           return core.snapshotPage(request);
         case "write":
@@ -205,7 +205,7 @@ export class ReplicaNode extends SimNode {
       storage: this.storage.handle(owner),
       clock: scheduler.clockFor(owner),
       random: prng,
-      network: { request: (peer, message) => network.request(this.name, owner, peer, message) },
+      network: { request: (peer, message, pushed) => network.request(this.name, owner, peer, message, pushed) },
     }, this.env.settings);
     this.core = core;
     core.commits.listen((entries) => this.onCommit(entries));
@@ -234,6 +234,7 @@ export const SIM_SETTINGS: ReplicationSettings = {
   pageMaxBytes: 2 * 1024,
   longPollMs: 200,
   pullsInFlight: 3,
+  streamMs: 100,
   replicaLeaseMs: 10_000,
   retryMs: 50,
 };

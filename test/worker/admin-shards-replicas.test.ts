@@ -1,7 +1,7 @@
 /**
  * GET /v1/admin/shards lists a shard's read replicas once reads have started them:
  * each one's region, applied zxid, lag behind its leader, time since contact and its
- * pulls, entries applied and rows written since it started.
+ * pulls, pushes, entries applied and rows written since it started.
  */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
@@ -28,7 +28,7 @@ it("lists the replicas reads have started, with their applied zxid, lag, time si
   const answer = await readAt(env.SHARD.get(env.SHARD.idFromName(replicaObjectName(leaderName, "apac"))), zxid);
   expect(answer.ready).toBe(true);
   const [root] = (await shardPlacements(regions, link, namespace)).shards;
-  const counters = { pulls: expect.any(Number), entriesApplied: expect.any(Number), rowsWritten: expect.any(Number) };
+  const counters = { pulls: expect.any(Number), pushes: expect.any(Number), entriesApplied: expect.any(Number), rowsWritten: expect.any(Number) };
   expect(root!.replicas).toEqual([{ region: "apac", appliedZxid: zxid, lagZxids: 0, msSinceContact: expect.any(Number), ...counters }]);
   const { pulls, rowsWritten } = root!.replicas[0]!;
   // Its first read started it: it has pulled its leader's log and written its rows.

@@ -2,7 +2,8 @@
  * The region link (durable/base/region-link.ts) carries calls between the Worker and
  * the objects: without EDGEKEEPER_REGIONS it hands out the plain stub and delays
  * nothing; with it, each call waits the one-way delay of protocol/regions.ts's
- * matrix before it is sent and after its answer. The test records the delays the
+ * matrix before it is sent and after its answer, and a function passed along a call
+ * is called back with the delays the other way, in order. The test records the delays the
  * link chose (its wait hook), never elapsed time; the timer under the real waits runs
  * on a clock of the test's.
  */
@@ -17,6 +18,7 @@ import { type Caller, SEQUENTIAL, emptyBookmark } from "../../protocol/index.ts"
 import { hostNumberOf } from "../../protocol/session-ids.ts";
 import { uniqueNamespace } from "../harness/http.ts";
 import { eventually } from "../harness/sessions.ts";
+import { ANON, bytes, lastZxid, ok } from "../harness/shard.ts";
 
 /** Delays chosen without jitter (random 0), recorded instead of waited. */
 function recorder(random = 0): DelayHooks & { waits: number[] } {
@@ -59,6 +61,39 @@ describe("the region link", () => {
     await RegionLink.at(FIVE, "weur", delays).shard(shardObjectName(uniqueNamespace(), "root")).stats("/");
     // weur-wnam is 137 ms: 68.5 each way, plus 0.5 x 10%.
     expect(delays.waits).toEqual([68.5 * 1.05, 68.5 * 1.05]);
+  });
+
+  it("calls a function passed along a call back the other way, each call arriving after the one made before it", async () => {
+    const leaderName = shardObjectName(uniqueNamespace(), "root");
+    const leader = env.SHARD.get(env.SHARD.idFromName(leaderName));
+    const head = await lastZxid(leader);
+    // The second wait asked for is the first push's way back: held until the second push is under way.
+    const waits: number[] = [];
+    let releaseFirstPush!: () => void;
+    const firstPushHeld = new Promise<void>((resolve) => (releaseFirstPush = resolve));
+    const delays: DelayHooks = { random: () => 0, wait: async (ms) => (waits.push(ms) === 2 ? firstPushHeld : undefined) };
+    const pushed: number[][] = [];
+    // A replica in oc pulls from its leader in wnam (162 ms round trip), giving its way back.
+    const pull = RegionLink.at(FIVE, "oc", delays).shard(leaderName).replicationRequest(
+      { type: "pull", replica: `${leaderName}@oc`, fromZxid: head, maxBytes: 1 << 20 },
+      async (page) => {
+        pushed.push(page.kind === "entries" ? page.entries.map((entry) => entry.zxid) : []);
+        return true;
+      },
+    );
+    // Each write is pushed as it commits (the pull streams); the second push comes behind the first.
+    await eventually("the pull on its way", async () => waits.length === 1);
+    await ok(leader, ANON, { op: "create", path: "/a", data: bytes("1") });
+    await eventually("the first push on its way", async () => waits.length === 2);
+    await ok(leader, ANON, { op: "create", path: "/b", data: bytes("2") });
+    await eventually("the second push on its way", async () => waits.length === 3);
+    expect(pushed).toEqual([]);
+    releaseFirstPush();
+    const answer = await pull;
+    expect(pushed).toEqual([[head + 1], [head + 2]]);
+    // The pull there, each push back and its answer there, the pull's answer back: 81 ms each.
+    expect(waits).toEqual([81, 81, 81, 81, 81, 81]);
+    expect(answer).toMatchObject({ kind: "entries", afterZxid: head + 2, entries: [] });
   });
 
   it("places a caller of no named region, and a host of another location, in the leader region", async () => {

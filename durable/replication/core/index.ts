@@ -6,7 +6,7 @@
  */
 export type { Clock, LogSpan, Network, Random, RowKey, Sleep, Storage, StorageTxn, TableName } from "./ports.ts";
 export type { AnyLogEntry, Effect, LogEntry, Meta, PeerRow, Reply, Role, SessionRow, SnapshotCursor, SnapshotProgress, WriteOp, ZnodeRow } from "./rows.ts";
-export type { Fenced, LeaderRequest, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
+export type { Fenced, LeaderRequest, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
 export type { CommitListener } from "./commit-signal.ts";
 export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settings.ts";
 export { LeaderCore, LeaderLog, type ReadResult, type Sequenced } from "./leader.ts";

@@ -10,7 +10,7 @@ import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
-import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
+import type { Fenced, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
 import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
@@ -36,6 +36,9 @@ function fencedBy(meta: Meta | undefined): Fenced | undefined {
   if (meta && meta.role === "leader" && meta.promisedEpoch <= meta.epoch) return undefined;
   return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
 }
+
+/** A page of log entries, as a pull is answered or a streaming pull pushes. */
+type EntriesPage<E extends AnyLogEntry> = Extract<PullReply<E>, { kind: "entries" }>;
 
 /** A write `LeaderLog.sequence` ran: the executor's value and the entry logged (none: it took no zxid). */
 export interface Sequenced<T, E> {
@@ -183,20 +186,83 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /**
    * Entries after the replica's zxid (a pipelined pull: after those its replica was
    * last answered with); at the head, waits up to longPollMs for a commit that is
-   * its turn (each commit answers the newest parked pull of each replica).
+   * its turn (each commit answers the newest parked pull of each replica). Given
+   * `push` (a way back to its replica), a pull that has entries within streamMs of
+   * its arrival streams them instead (stream, below).
    */
-  async pull(request: PullRequest): Promise<PullReply<E>> {
-    const deadline = this.clock.now() + this.settings.longPollMs;
+  async pull(request: PullRequest, push?: PushPage<E>): Promise<PullReply<E>> {
+    const arrivedAt = this.clock.now();
+    const deadline = arrivedAt + this.settings.longPollMs;
     // The replica's progress is noted as the pull arrives: once woken it says nothing newer
     // (and a replica gone meanwhile, its pulls still parked, must not seem to be pulling).
     for (let arrived = true; ; arrived = false) {
-      const reply = this.pullNow(request, arrived);
+      const reply = this.heldSince(arrivedAt, this.pullNow(request, arrived));
       const left = deadline - this.clock.now();
-      if (reply.kind !== "entries" || reply.entries.length > 0 || left <= 0) return reply;
+      if (reply.kind !== "entries" || left <= 0) return reply;
+      if (reply.entries.length > 0) {
+        const streamUntil = Math.min(deadline, arrivedAt + this.settings.streamMs);
+        return push && this.clock.now() < streamUntil ? this.stream(request, arrivedAt, reply, push, streamUntil) : reply;
+      }
       const parked = this.pulls.park(request.replica);
       await waitAtMost(this.clock, parked.woken, left);
       parked.leave();
     }
+  }
+
+  /**
+   * A streaming pull: pushes `first`, then each commit after it as it comes, keeping
+   * at most pullsInFlight pushes unanswered (the commits made meanwhile go out
+   * together in the next), until `until`, a push fails or its replica wants no more;
+   * a push its replica applied notes its progress, as a pull's arrival does;
+   * then, its pushes answered, it is answered with what followed them (the commits
+   * made meanwhile). While it streams, its replica's other pulls stay parked. Another pull
+   * of the replica streaming already: `first` is the answer, as without a way back.
+   */
+  private async stream(request: PullRequest, arrivedAt: number, first: EntriesPage<E>, push: PushPage<E>, until: number): Promise<PullReply<E>> {
+    const streaming = this.pulls.startStreaming(request.replica);
+    if (!streaming) return first;
+    const onward: PullRequest = { ...request, pipelined: true };
+    const unanswered = new Set<Promise<void>>();
+    let more = true;
+    const send = (page: EntriesPage<E>) => {
+      const last = page.entries.at(-1)!.zxid;
+      const answered: Promise<void> = push(page)
+        .then((applied) => {
+          more &&= applied;
+          if (applied) this.noteApplied(request.replica, last);
+        })
+        // Lost, or its note failed (the instance is gone): the stream ends, and nothing waits on a rejection.
+        .catch(() => void (more = false))
+        .finally(() => unanswered.delete(answered));
+      unanswered.add(answered);
+    };
+    try {
+      send(first);
+      while (more && this.clock.now() < until) {
+        if (unanswered.size >= this.settings.pullsInFlight) {
+          await waitAtMost(this.clock, Promise.race(unanswered), until - this.clock.now());
+          continue;
+        }
+        // Asked before the read: a commit after it is not missed.
+        const committed = streaming.next();
+        const page = this.heldSince(arrivedAt, this.pullNow(onward, false));
+        if (page.kind !== "entries") return page;
+        if (page.entries.length > 0) send(page);
+        else await waitAtMost(this.clock, committed, until - this.clock.now());
+      }
+      // Neither its answer nor the next stream's pushes may pass its pushes (each would
+      // look like a gap): it keeps the commits until they are answered, then answers them.
+      await waitAtMost(this.clock, Promise.allSettled(unanswered), this.settings.longPollMs);
+      return this.heldSince(arrivedAt, this.pullNow(onward, false));
+    } finally {
+      streaming.end();
+    }
+  }
+
+  /** A page read now for a pull that arrived at `arrivedAt`, saying how long it was held. */
+  private heldSince(arrivedAt: number, reply: PullReply<E>): PullReply<E> {
+    const heldMs = this.clock.now() - arrivedAt;
+    return reply.kind === "entries" && heldMs > 0 ? { ...reply, heldMs } : reply;
   }
 
   private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
@@ -232,6 +298,14 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   forgetReplica(name: string): void {
     this.pulls.forget(name);
     this.storage.transact((txn) => txn.delete("peer", name));
+  }
+
+  /** A pushed page its replica applied through `zxid`: its progress moves on (what holds the trim back). */
+  private noteApplied(name: string, zxid: number): void {
+    this.storage.transact((txn) => {
+      const peer = txn.get<PeerRow>("peer", name);
+      if (peer && peer.appliedZxid < zxid) txn.put<PeerRow>("peer", name, { ...peer, appliedZxid: zxid });
+    });
   }
 
   private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {

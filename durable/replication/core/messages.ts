@@ -25,10 +25,30 @@ export type PullReply<E extends AnyLogEntry = LogEntry> =
    * pull where the last answer ended): the replica applies it only once it has
    * applied `afterZxid`, since across an epoch's end no zxid says what came before.
    */
-  | { kind: "entries"; afterZxid: number; entries: E[]; leaderZxid: number; logId: string }
+  | {
+      kind: "entries";
+      afterZxid: number;
+      entries: E[];
+      leaderZxid: number;
+      logId: string;
+      /**
+       * How long the leader had held the pull (parked or streaming) when it read this
+       * page, by its own clock: what the page shows was committed at least that long
+       * after the pull was sent, so a replica's freshness may count from then.
+       */
+      heldMs?: number;
+    }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;
+
+/**
+ * How a leader pushes pages to the replica of a streaming pull (one the replica sent
+ * with a way back: Network's `pushed`): each page is an "entries" answer that follows
+ * the one before. Resolves to whether the replica wants more (false: it found a gap,
+ * or stopped), rejects when the push was lost.
+ */
+export type PushPage<E extends AnyLogEntry = LogEntry> = (page: PullReply<E>) => Promise<boolean>;
 
 /** A page of the leader's rows; `startZxid` absent asks for a new snapshot. */
 export interface SnapshotRequest {

@@ -69,7 +69,12 @@ export interface Random {
   next(): number;
 }
 
-/** Request/response to a named peer; it may fail (reject), be delayed, duplicated or reordered. */
+/**
+ * Request/response to a named peer; it may fail (reject), be delayed, duplicated or
+ * reordered. `pushed`, when given, takes the messages the peer pushes back while the
+ * request is open (a streaming pull's pages), which may be lost, duplicated or
+ * reordered too; it answers whether the peer should push more.
+ */
 export interface Network {
-  request<Q, A>(peer: string, message: Q): Promise<A>;
+  request<Q, A>(peer: string, message: Q, pushed?: (push: A) => boolean): Promise<A>;
 }

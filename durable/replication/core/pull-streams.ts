@@ -8,7 +8,12 @@
  * there). Each commit wakes the newest parked pull of every replica: the one sent
  * last, so its answer tells the replica the most about how fresh it is (LeaderLink's
  * contact time is its pull's send time); the others wait for later commits, or answer
- * empty when their long poll ends. This memory is
+ * empty when their long poll ends. A pull woken within `streamMs` of its arrival,
+ * when its replica gave it a way back, streams instead (LeaderLog.pull): it pushes
+ * that commit and every later one, a few pushes out at once, and while it does, the
+ * commits go to it alone (its replica's other pulls stay parked), so a write costs
+ * the leader one push per replica, batched when pushes are out, and no new pull
+ * each. This memory is
  * only a hint, lost with the instance: the replica applies strictly in order, and
  * when an answer was lost, duplicated or reordered it finds a gap and sends a plain
  * pull again.
@@ -20,6 +25,14 @@ interface Stream {
   sent: number;
   /** Wakers of the pulls parked at the head, in the order they arrived. */
   parked: Array<() => void>;
+  /** The replica's streaming pull, told of each commit in place of waking a parked one. */
+  streaming?: () => void;
+}
+
+/** A pull's turn as its replica's streaming pull: `next` resolves at the next commit after it is called; `end` gives the turn up. */
+export interface StreamingPull {
+  next(): Promise<void>;
+  end(): void;
 }
 
 /** A parked pull's place: `woken` resolves when a commit reaches it; `leave` gives the place up. */
@@ -58,9 +71,27 @@ export class PullStreams {
     };
   }
 
-  /** A commit: the newest parked pull of each replica answers (the others wait for the next). */
+  /** Makes a pull of `replica` its streaming pull; undefined when another one streams. */
+  startStreaming(replica: string): StreamingPull | undefined {
+    const stream = this.stream(replica);
+    if (stream.streaming) return undefined;
+    let wake = () => {};
+    const told = () => wake();
+    stream.streaming = told;
+    return {
+      next: () => new Promise<void>((resolve) => (wake = resolve)),
+      end: () => {
+        if (stream.streaming === told) delete stream.streaming;
+      },
+    };
+  }
+
+  /** A commit: each replica's streaming pull is told, or else its newest parked pull answers (the others wait for the next). */
   wakeNewest(): void {
-    for (const stream of this.streams.values()) stream.parked.pop()?.();
+    for (const stream of this.streams.values()) {
+      if (stream.streaming) stream.streaming();
+      else stream.parked.pop()?.();
+    }
   }
 
   /** A replica destroyed for good: its stream is dropped (its parked pulls end at their long poll). */

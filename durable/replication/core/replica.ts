@@ -99,7 +99,10 @@ export class ReplicaCore {
    * The first pull, and the first after a gap (an answer lost, duplicated or
    * reordered), is plain, from the applied zxid; the others pipelined. `applied`:
    * the applied zxid as storage said when the loop began; each answer's transaction
-   * says it since (pulls name it: nothing else applies meanwhile).
+   * says it since (pulls name it: nothing else applies meanwhile). Each pull gives the
+   * leader a way back: a pull that streams pushes pages, taken as answers are, until
+   * one shows a gap (then the replica asks for no more, and the pull's answer brings
+   * the next plain one).
    */
   private follow(applied: number, keepRunning: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -112,18 +115,24 @@ export class ReplicaCore {
         if (error === undefined) resolve();
         else reject(error);
       };
-      const answered = (reply: PullReply) => {
-        out--;
+      /** Takes an answer or a pushed page: whether it followed what was applied and the loop goes on. */
+      const taken = (reply: PullReply): boolean => {
         // A stopped replica's rows stay as they are: an answer that comes after is dropped.
-        if (ended && !keepRunning()) return;
+        if (ended && !keepRunning()) return false;
         try {
-          const taken = this.take(reply, !ended);
-          if (taken.appliedZxid !== undefined) applied = taken.appliedZxid;
-          if (taken.kind === "gap") plain = true;
-          if (taken.kind === "snapshot" || !keepRunning()) end();
+          const outcome = this.take(reply, !ended);
+          if (outcome.appliedZxid !== undefined) applied = outcome.appliedZxid;
+          if (outcome.kind === "gap") plain = true;
+          if (outcome.kind === "snapshot" || !keepRunning()) end();
+          return outcome.kind === "applied" && !ended;
         } catch (error) {
           end(error);
+          return false;
         }
+      };
+      const answered = (reply: PullReply) => {
+        out--;
+        taken(reply);
         send();
       };
       const send = () => {
@@ -131,7 +140,7 @@ export class ReplicaCore {
           out++;
           const request = this.pullRequest(applied, !plain);
           plain = false;
-          this.ports.network.request<PullRequest, PullReply>(this.leader, request).then(answered, (error: unknown) => {
+          this.ports.network.request<PullRequest, PullReply>(this.leader, request, taken).then(answered, (error: unknown) => {
             out--;
             end(error);
           });

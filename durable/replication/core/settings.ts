@@ -8,8 +8,18 @@ export interface ReplicationSettings {
   pageMaxBytes: number;
   /** How long a pull at the head of the log waits for the next commit. */
   longPollMs: number;
-  /** Pulls a replica keeps at its leader at once, so each commit leaves at once rather than waiting for a pull's return. */
+  /**
+   * Pulls a replica keeps at its leader at once, so each commit leaves at once rather
+   * than waiting for a pull's return; also the pushes a streaming pull keeps unanswered.
+   */
   pullsInFlight: number;
+  /**
+   * How long after its arrival a pull may stream (0: never; at most until its long
+   * poll ends): rather than answering with the first commit it is woken by, it
+   * pushes that commit and each after it to its replica, and is answered once this
+   * long has passed (pull-streams.ts).
+   */
+  streamMs: number;
   /** A replica that has not pulled for this long no longer holds the log back (it resyncs by snapshot). */
   replicaLeaseMs: number;
   /** A replica's wait before pulling again after a failed pull. */
@@ -22,6 +32,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   pageMaxBytes: 1024 * 1024,
   longPollMs: 30_000,
   pullsInFlight: 8,
+  streamMs: 30_000,
   replicaLeaseMs: 120_000,
   retryMs: 1_000,
 };

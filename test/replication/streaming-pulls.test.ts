@@ -1,0 +1,164 @@
+/**
+ * A replica's streaming pulls against its leader over an in-process network whose
+ * messages travel only when the test lets them (plain Node; the simulator covers the
+ * same under random faults): a pull woken by a commit within streamMs of its arrival
+ * pushes that commit and each later one to its replica rather than being answered
+ * with one write and replaced by a new pull; pushes made while others are unanswered
+ * go together; a push lost neither skips nor applies twice an entry; and an applied
+ * push moves the replica's progress at its leader, as a pull's arrival does.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore,
+  readMeta, type LeaderRequest, type Network, type PeerRow, type PullReply,
+} from "../../durable/replication/core/index.ts";
+import { MemoryStorage } from "../sim/memory-storage.ts";
+import { manualClock } from "./manual-clock.ts";
+
+const PULLS_IN_FLIGHT = 4;
+const STREAM_MS = 1_000;
+const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
+
+/** The most Node turns `settle` waits for the network to go quiet. */
+const MAX_SETTLE_TURNS = 1_000;
+
+/** `lostPushes`: the pushes (counted from 1) that never reach the replica. */
+function world(lostPushes: ReadonlySet<number> = new Set()) {
+  const leaderClock = manualClock();
+  const leaderStorage = new MemoryStorage();
+  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, settings);
+  leader.activate(1);
+  let pulls = 0;
+  let pushes = 0;
+  /** Messages on their way, either way, released by `hop`. */
+  const inTransit: Array<() => void> = [];
+  const travel = () => new Promise<void>((arrive) => inTransit.push(arrive));
+  const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+  const network: Network = {
+    request: async <Q, A>(_peer: string, message: Q, pushed?: (push: A) => boolean): Promise<A> => {
+      const request = copy(message) as LeaderRequest;
+      if (request.type === "snapshot") return copy(leader.snapshotPage(request)) as A;
+      pulls++;
+      const push = pushed && (async (page: PullReply) => {
+        const lost = lostPushes.has(++pushes);
+        await travel();
+        if (lost) throw new Error("push lost");
+        const applied = pushed(copy(page) as A);
+        await travel(); // its answer, back to the leader
+        return applied;
+      });
+      await travel();
+      const reply = await leader.pull(request, push);
+      await travel();
+      return copy(reply) as A;
+    },
+  };
+  const replicaStorage = new MemoryStorage();
+  const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: manualClock(), random: { next: () => 0.5 }, network }, settings);
+  const appliedInOrder: number[] = [];
+  replica.commits.listen((entries) => appliedInOrder.push(...entries.map((e) => e.zxid)));
+  void replica.run();
+
+  /** Node turns until the network holds as many messages as a turn before. */
+  const settle = async () => {
+    let sent = -1;
+    for (let turn = 0; turn < MAX_SETTLE_TURNS; turn++) {
+      if (inTransit.length === sent) return;
+      sent = inTransit.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    throw new Error(`still sending after ${MAX_SETTLE_TURNS} turns`);
+  };
+  /** One way: what is in transit now arrives, not what that sends. */
+  const hop = async () => {
+    await settle();
+    for (const arrive of inTransit.splice(0)) arrive();
+    await settle();
+  };
+  const deliver = async () => {
+    await settle();
+    while (inTransit.length > 0) await hop();
+  };
+  const applied = (storage: MemoryStorage) => storage.read((txn) => readMeta(txn)!.appliedZxid);
+  let cxid = 0;
+  return {
+    leader, appliedInOrder, hop, deliver, settle,
+    write: (path: string) => leader.write(1, ++cxid, { op: "create", path, data: "v" }),
+    pulls: () => pulls,
+    pushes: () => pushes,
+    leaderZxid: () => applied(leaderStorage),
+    replicaZxid: () => applied(replicaStorage),
+    /** The replica's applied zxid as its leader last noted it (what holds the trim back). */
+    notedProgress: () => leaderStorage.read((txn) => txn.get<PeerRow>("peer", "r1")!.appliedZxid),
+    /** Time passes at the leader (its streams' ends) and everything travelling arrives. */
+    pass: async (ms: number) => {
+      leaderClock.pass(ms);
+      await deliver();
+    },
+  };
+}
+
+const inOrderOnce = (zxids: number[]) => [...new Set(zxids)].sort((a, b) => a - b);
+
+describe("replication core: streaming pulls", () => {
+  it("pushes each write one way after its commit over the pull it woke, with no new pull, until streamMs has passed", async () => {
+    const w = world();
+    await w.deliver(); // the snapshot, the catch-up, then pulls parked at the head
+    const pullsBefore = w.pulls();
+    for (let i = 0; i < 20; i++) {
+      w.write(`/s-${i}`);
+      await w.hop(); // one way: the push
+      expect(w.replicaZxid()).toBe(w.leaderZxid());
+    }
+    await w.deliver();
+    expect(w.pushes()).toBe(20);
+    expect(w.pulls()).toBe(pullsBefore);
+    // Its time up, the streaming pull is answered at the next commit's turn, and one pull takes its place.
+    await w.pass(STREAM_MS);
+    w.write("/after");
+    await w.deliver();
+    expect(w.replicaZxid()).toBe(w.leaderZxid());
+    expect(w.pulls()).toBe(pullsBefore + 1);
+    expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
+  });
+
+  it("sends the writes made while pullsInFlight pushes are unanswered together in the next", async () => {
+    const w = world();
+    await w.deliver();
+    const pushesBefore = w.pushes();
+    // Each write is pushed at once until PULLS_IN_FLIGHT are out; none arrives meanwhile.
+    for (let i = 0; i < 30; i++) {
+      w.write(`/b-${i}`);
+      await w.settle();
+    }
+    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT);
+    await w.deliver();
+    expect(w.replicaZxid()).toBe(w.leaderZxid());
+    // The 26 others went in the push sent as the first answer came back.
+    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT + 1);
+    expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
+  });
+
+  it("neither skips nor applies twice an entry after a push is lost: the next is a gap, and a plain pull refetches", async () => {
+    const w = world(new Set([3, 7]));
+    await w.deliver();
+    for (let i = 0; i < 20; i++) {
+      w.write(`/l-${i}`);
+      await w.deliver();
+    }
+    expect(w.replicaZxid()).toBe(w.leaderZxid());
+    expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
+  });
+
+  it("notes the replica's progress at its leader as each push is applied, as a pull's arrival does", async () => {
+    const w = world();
+    await w.deliver();
+    const pullsBefore = w.pulls();
+    for (let i = 0; i < 5; i++) {
+      w.write(`/p-${i}`);
+      await w.deliver();
+      expect(w.notedProgress()).toBe(w.leaderZxid());
+    }
+    expect(w.pulls()).toBe(pullsBefore);
+  });
+});
