@@ -13,12 +13,10 @@ import {
 import { makeZxid } from "../../protocol/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 import { manualClock } from "./manual-clock.ts";
+import { manualNetwork } from "./manual-network.ts";
 
 const PULLS_IN_FLIGHT = 4;
 const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, longPollMs: 60_000, retryMs: 0 };
-
-/** The most Node turns `settle` waits for the network to go quiet. */
-const MAX_SETTLE_TURNS = 1_000;
 
 /** What the network does to the answer of the n-th pull (counted from 1). */
 type Fate = "deliver" | "lose" | "run twice" | "hold";
@@ -60,31 +58,7 @@ function world(fates: Record<number, Fate> = {}) {
   let loopEnded = false;
   const loop = replica.run(() => running).then(() => (loopEnded = true));
 
-  /**
-   * Lets the replica and leader run until they send nothing more: Node turns until one
-   * adds nothing to the network (a turn runs every promise job queued, and nothing
-   * here waits on a timer), at most MAX_SETTLE_TURNS.
-   */
-  const settle = async () => {
-    let sent = -1;
-    for (let turn = 0; turn < MAX_SETTLE_TURNS; turn++) {
-      if (inTransit.length + held.length === sent) return;
-      sent = inTransit.length + held.length;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    throw new Error(`still sending after ${MAX_SETTLE_TURNS} turns`);
-  };
-  /** One way: what is in transit now (pulls to the leader, answers to the replica) arrives, not what that sends. */
-  const hop = async () => {
-    await settle();
-    for (const arrive of inTransit.splice(0)) arrive();
-    await settle();
-  };
-  /** Lets everything in transit arrive (and what that sends), until nothing is left. */
-  const deliver = async () => {
-    await settle();
-    while (inTransit.length > 0) await hop();
-  };
+  const { settle, hop, deliver } = manualNetwork(inTransit, () => inTransit.length + held.length);
   const meta = (storage: MemoryStorage) => storage.read((txn) => readMeta(txn)!);
   const rows = (storage: MemoryStorage) => storage.read((txn) => JSON.stringify(txn.scan<ZnodeRow>("znode", undefined, 1_000)));
   const logZxids = (storage: MemoryStorage) => storage.read((txn) => txn.scan<LogEntry>("log", undefined, 1_000).map(([, e]) => e.zxid));

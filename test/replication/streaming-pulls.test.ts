@@ -14,13 +14,11 @@ import {
 } from "../../durable/replication/core/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 import { manualClock } from "./manual-clock.ts";
+import { manualNetwork } from "./manual-network.ts";
 
 const PULLS_IN_FLIGHT = 4;
 const STREAM_MS = 1_000;
 const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
-
-/** The most Node turns `settle` waits for the network to go quiet. */
-const MAX_SETTLE_TURNS = 1_000;
 
 /** `lostPushes`: the pushes (counted from 1) that never reach the replica. */
 function world(lostPushes: ReadonlySet<number> = new Set()) {
@@ -59,26 +57,7 @@ function world(lostPushes: ReadonlySet<number> = new Set()) {
   replica.commits.listen((entries) => appliedInOrder.push(...entries.map((e) => e.zxid)));
   void replica.run();
 
-  /** Node turns until the network holds as many messages as a turn before. */
-  const settle = async () => {
-    let sent = -1;
-    for (let turn = 0; turn < MAX_SETTLE_TURNS; turn++) {
-      if (inTransit.length === sent) return;
-      sent = inTransit.length;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    throw new Error(`still sending after ${MAX_SETTLE_TURNS} turns`);
-  };
-  /** One way: what is in transit now arrives, not what that sends. */
-  const hop = async () => {
-    await settle();
-    for (const arrive of inTransit.splice(0)) arrive();
-    await settle();
-  };
-  const deliver = async () => {
-    await settle();
-    while (inTransit.length > 0) await hop();
-  };
+  const { settle, hop, deliver } = manualNetwork(inTransit);
   const applied = (storage: MemoryStorage) => storage.read((txn) => readMeta(txn)!.appliedZxid);
   let cxid = 0;
   return {
