@@ -152,7 +152,6 @@ export class RegionLink {
   private carried<T extends object>(stub: T, target: Region | undefined): T {
     const from = this.region;
     if (from === undefined || target === undefined) return stub;
-    const { wait, random } = this.delays;
     const delays = this.delays;
     return new Proxy(stub, {
       get(object, property) {
@@ -160,11 +159,11 @@ export class RegionLink {
         // Not a call (the id, the name), or `then`, which must stay as the stub has it.
         if (typeof value !== "function" || property === "then") return value;
         return async (...args: unknown[]) => {
-          await wait(oneWayDelayMs(from, target, random));
+          await delays.wait(oneWayDelayMs(from, target, delays.random));
           const carriedArgs = args.map((arg) => (typeof arg === "function" ? calledBack(arg as (...a: unknown[]) => unknown, target, from, delays) : arg));
           // Reflect.apply: an RPC method is a stub itself, whose `.apply` would be a remote call.
           const answer: unknown = await Reflect.apply(value, object, carriedArgs);
-          await wait(oneWayDelayMs(target, from, random));
+          await delays.wait(oneWayDelayMs(target, from, delays.random));
           return answer;
         };
       },
