@@ -42,6 +42,18 @@ export class WatchRegistry {
    * make those notifications be delivered again, which the host skips by their seq.
    */
   private readonly acknowledged = new Map<string, number>();
+  /**
+   * What this instance knows of the watches table: "none" lets `fire` skip its queries
+   * (a replica whose hosts watch nothing, at every entry it applies). Only a probe
+   * says "none", and any add says "some"; a delete makes it unknown.
+   */
+  private holding: "none" | "some" | "unknown" = "unknown";
+  /**
+   * A watch was deleted in this synchronous block: a probe now could see the table
+   * empty by a delete its transaction may yet roll back (a microtask runs only once
+   * every synchronous transaction has ended, committed or not).
+   */
+  private deletedThisTurn = false;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -63,6 +75,7 @@ export class WatchRegistry {
 
   add(host: string, path: string, kind: WatchKind): void {
     this.sql.exec("INSERT OR IGNORE INTO watches (host, path, kind) VALUES (?, ?, ?)", host, path, kind);
+    this.holding = "some";
   }
 
   /** Removes a host's watches on a path (of one kind, or all); returns how many there were. */
@@ -70,7 +83,21 @@ export class WatchRegistry {
     const cursor = kind
       ? this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", host, path, kind)
       : this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ?", host, path);
+    this.deleted();
     return cursor.rowsWritten;
+  }
+
+  private deleted(): void {
+    this.holding = "unknown";
+    if (this.deletedThisTurn) return;
+    this.deletedThisTurn = true;
+    queueMicrotask(() => (this.deletedThisTurn = false));
+  }
+
+  /** Whether the table surely holds no watch (probed once, then known until an add). */
+  private holdsNone(): boolean {
+    if (this.holding === "unknown" && !this.deletedThisTurn) this.holding = this.held() ? "some" : "none";
+    return this.holding === "none";
   }
 
   /** A host's watches, for tests and for a host that resynchronises. */
@@ -84,8 +111,9 @@ export class WatchRegistry {
    * Call inside the write's transaction.
    */
   fire(change: GuardedChange): Set<string> {
-    const { kinds, recursivePaths } = watchesFiredBy(change.event, change.path);
     const hosts = new Set<string>();
+    if (this.holdsNone()) return hosts;
+    const { kinds, recursivePaths } = watchesFiredBy(change.event, change.path);
     if (kinds.length > 0) {
       const rows = this.sql
         .exec<{ host: string; kind: WatchKind }>(
@@ -96,7 +124,9 @@ export class WatchRegistry {
         .toArray();
       for (const row of rows) {
         hosts.add(row.host);
-        if (firesOnce(row.kind)) this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", row.host, change.path, row.kind);
+        if (!firesOnce(row.kind)) continue;
+        this.sql.exec("DELETE FROM watches WHERE host = ? AND path = ? AND kind = ?", row.host, change.path, row.kind);
+        this.deleted();
       }
     }
     if (recursivePaths.length > 0) {
