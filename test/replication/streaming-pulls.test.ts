@@ -4,27 +4,28 @@
  * same under random faults): a pull woken by a commit within streamMs of its arrival
  * pushes that commit and each later one to its replica rather than being answered
  * with one write and replaced by a new pull; pushes made while others are unanswered
- * go together; a push lost neither skips nor applies twice an entry; and an applied
- * push moves the replica's progress at its leader, as a pull's arrival does.
+ * go together; a push lost neither skips nor applies twice an entry; and applied
+ * pushes move the replica's progress at its leader (at most once per
+ * PROGRESS_NOTE_MS), never past what it applied, and the trim with it.
  */
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore,
-  readMeta, type LeaderRequest, type Network, type PeerRow, type PullReply,
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, PROGRESS_NOTE_MS, ReplicaCore,
+  readMeta, type LeaderRequest, type Network, type PeerRow, type PullReply, type ReplicationSettings,
 } from "../../durable/replication/core/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 import { manualClock } from "./manual-clock.ts";
 import { manualNetwork } from "./manual-network.ts";
 
 const PULLS_IN_FLIGHT = 4;
-const STREAM_MS = 1_000;
+const STREAM_MS = 5 * PROGRESS_NOTE_MS;
 const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
 
-/** `lostPushes`: the pushes (counted from 1) that never reach the replica. */
-function world(lostPushes: ReadonlySet<number> = new Set()) {
+/** `lostPushes`: the pushes (counted from 1) that never reach the replica; `leaderSettings`: the leader's, where they differ. */
+function world(lostPushes: ReadonlySet<number> = new Set(), leaderSettings: Partial<ReplicationSettings> = {}) {
   const leaderClock = manualClock();
   const leaderStorage = new MemoryStorage();
-  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, settings);
+  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, { ...settings, ...leaderSettings });
   leader.activate(1);
   let pulls = 0;
   let pushes = 0;
@@ -69,6 +70,7 @@ function world(lostPushes: ReadonlySet<number> = new Set()) {
     replicaZxid: () => applied(replicaStorage),
     /** The replica's applied zxid as its leader last noted it (what holds the trim back). */
     notedProgress: () => leaderStorage.read((txn) => txn.get<PeerRow>("peer", "r1")!.appliedZxid),
+    trimmedZxid: () => leader.bounds().trimmedZxid,
     /** Time passes at the leader (its streams' ends) and everything travelling arrives. */
     pass: async (ms: number) => {
       leaderClock.pass(ms);
@@ -129,15 +131,27 @@ describe("replication core: streaming pulls", () => {
     expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
   });
 
-  it("notes the replica's progress at its leader as each push is applied, as a pull's arrival does", async () => {
-    const w = world();
+  it("notes the replica's progress from the pushes it applied within PROGRESS_NOTE_MS, never past what it applied, and trims the log only that far", async () => {
+    const LOG_ENTRIES = 4;
+    const w = world(new Set(), { logMaxEntries: LOG_ENTRIES });
     await w.deliver();
     const pullsBefore = w.pulls();
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 3 * LOG_ENTRIES; i++) {
       w.write(`/p-${i}`);
       await w.deliver();
-      expect(w.notedProgress()).toBe(w.leaderZxid());
+      expect(w.notedProgress()).toBeLessThanOrEqual(w.replicaZxid());
+      expect(w.trimmedZxid()).toBeLessThanOrEqual(w.notedProgress());
     }
+    // Not written at every push: the log holds more than its bound meanwhile.
+    expect(w.leaderZxid() - w.trimmedZxid()).toBeGreaterThan(LOG_ENTRIES);
+    await w.pass(PROGRESS_NOTE_MS);
+    w.write("/p-noted");
+    await w.deliver();
+    expect(w.notedProgress()).toBe(w.leaderZxid());
+    // The next write's trim goes as far as the replica has applied: the log is back within its bound.
+    w.write("/p-trimmed");
+    await w.deliver();
+    expect(w.leaderZxid() - w.trimmedZxid()).toBeLessThanOrEqual(LOG_ENTRIES);
     expect(w.pulls()).toBe(pullsBefore);
   });
 });

@@ -9,7 +9,7 @@ export type { AnyLogEntry, Effect, LogEntry, Meta, PeerRow, Reply, Role, Session
 export type { Fenced, LeaderRequest, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
 export type { CommitListener } from "./commit-signal.ts";
 export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settings.ts";
-export { LeaderCore, LeaderLog, type ReadResult, type Sequenced } from "./leader.ts";
+export { LeaderCore, LeaderLog, PROGRESS_NOTE_MS, type ReadResult, type Sequenced } from "./leader.ts";
 export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
 export { readMeta, slowestLiveReplica } from "./log.ts";

@@ -8,6 +8,7 @@ import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
+import { RecentEntries } from "./recent-entries.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
@@ -37,6 +38,12 @@ function fencedBy(meta: Meta | undefined): Fenced | undefined {
   return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
 }
 
+/**
+ * How often a replica's progress from the pushes it applied is written at most
+ * (LeaderLog.noteApplied); a pull's arrival notes it too.
+ */
+export const PROGRESS_NOTE_MS = 1_000;
+
 /** A page of log entries, as a pull is answered or a streaming pull pushes. */
 type EntriesPage<E extends AnyLogEntry> = Extract<PullReply<E>, { kind: "entries" }>;
 
@@ -61,6 +68,10 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   private readonly settings: ReplicationSettings;
   private readonly sizeOf: (value: unknown) => number;
   private readonly pulls = new PullStreams();
+  /** The last few committed entries, which pulls at the head read instead of storage. */
+  private readonly recent = new RecentEntries<E>();
+  /** When each replica's progress from its applied pushes was last written (noteApplied). */
+  private readonly progressNotedAt = new Map<string, number>();
   private readonly random: Random;
 
   constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes, random: Random = { next: Math.random }) {
@@ -69,7 +80,10 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     this.settings = settings;
     this.sizeOf = sizeOf;
     this.random = random;
-    this.commits.listen(() => this.pulls.wakeNewest());
+    this.commits.listen((entries) => {
+      this.recent.committed(entries);
+      this.pulls.wakeNewest();
+    });
   }
 
   /**
@@ -79,6 +93,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * A new tree is a new log, with a new identity; a later epoch continues the log.
    */
   activate(epoch: number, initialRows: (zxid: number, now: number) => E["effects"]): Meta | Fenced {
+    this.recent.clear();
     const entry = this.storage.transact((txn): E | Fenced => {
       const meta = readMeta(txn) ?? freshMeta("leader");
       if (epoch <= meta.epoch || epoch < meta.promisedEpoch) return { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch };
@@ -104,6 +119,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * happens when meta exists.
    */
   continueFrom(zxid: number): void {
+    this.recent.clear();
     this.storage.transact((txn) => {
       if (readMeta(txn)) return;
       const epoch = zxidEpoch(zxid);
@@ -128,6 +144,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * their zxids, below every later write's), emptying the log: a replica resyncs by snapshot.
    */
   skipTo(zxid: number): void {
+    this.recent.clear();
     this.storage.transact((txn) => {
       const meta = readMeta(txn);
       if (!meta || zxid <= meta.appliedZxid) return;
@@ -271,11 +288,13 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
       const logId = leaderLogId(txn, meta, this.random);
       const start = this.pulls.startOf(request);
+      // Committed entries the log holds (it was not trimmed past start): nothing to read.
+      const recent = start >= meta.trimmedZxid ? this.recent.after(start, meta.appliedZxid, request.maxBytes) : undefined;
       // Whether the log holds the start, by its key alone (an entry is not decoded for it).
-      const known = start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
+      const known = recent !== undefined || start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
-      const entries = entriesAfter(txn, start, request.maxBytes) as E[];
+      const entries = recent ?? (entriesAfter(txn, start, request.maxBytes) as E[]);
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
       return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid, logId };
     });
@@ -297,11 +316,19 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /** A replica destroyed for good no longer holds the log back. */
   forgetReplica(name: string): void {
     this.pulls.forget(name);
+    this.progressNotedAt.delete(name);
     this.storage.transact((txn) => txn.delete("peer", name));
   }
 
-  /** A pushed page its replica applied through `zxid`: its progress moves on (what holds the trim back). */
+  /**
+   * A pushed page its replica applied through `zxid`: its progress moves on (what holds
+   * the trim back), written at most once per PROGRESS_NOTE_MS per replica, not at every
+   * push (a transaction each): a progress noted older holds back only more of the log.
+   */
   private noteApplied(name: string, zxid: number): void {
+    const now = this.clock.now();
+    if (now - (this.progressNotedAt.get(name) ?? -Infinity) < PROGRESS_NOTE_MS) return;
+    this.progressNotedAt.set(name, now);
     this.storage.transact((txn) => {
       const peer = txn.get<PeerRow>("peer", name);
       if (peer && peer.appliedZxid < zxid) txn.put<PeerRow>("peer", name, { ...peer, appliedZxid: zxid });
