@@ -180,13 +180,31 @@ function utf8Length(text: string): number {
 }
 
 /**
- * A write's log entry with its size: the UTF-8 bytes of its text as stored (values
- * in base64, as decodeRow reads them back), encoded once for both. Only znode rows
- * hold bytes, so no replacer runs over every value of the entry.
+ * A write's entry as it is stored: values in base64, as decodeRow reads them back. Only
+ * znode rows hold bytes, so no replacer runs over every value of the entry.
+ */
+function writeText(fields: Omit<ShardLogEntry, "size"> | ShardLogEntry): string {
+  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { [BYTES]: bytesToBase64(e.row.data) } } } : e));
+  return JSON.stringify({ ...fields, effects });
+}
+
+/**
+ * An entry's text to store: sizedEntry's when it made the entry here (a leader's
+ * write), else a write's or a closure's encoded as sizedEntry does (a replica's: the
+ * text does not survive RPC); the core's own (a snapshot of the initial rows) as any row.
+ */
+function entryText(entry: ShardLogEntry): string {
+  const made = entryTexts.get(entry);
+  if (made !== undefined) return made;
+  return entry.kind === "write" || entry.kind === "close-session" ? writeText(entry) : BYTES_CODEC.encode(entry);
+}
+
+/**
+ * A write's log entry with its size: the UTF-8 bytes of its text as stored (writeText),
+ * encoded once for both.
  */
 export function sizedEntry(fields: Omit<ShardLogEntry, "size">): ShardLogEntry {
-  const effects = fields.effects.map((e) => (e.table === "znode" && e.row?.data ? { ...e, row: { ...e.row, data: { [BYTES]: bytesToBase64(e.row.data) } } } : e));
-  const text = JSON.stringify({ ...fields, effects });
+  const text = writeText(fields);
   const size = utf8Length(text);
   const entry = { ...fields, size };
   entryTexts.set(entry, `${text.slice(0, -1)},"size":${size}}`);
@@ -210,7 +228,7 @@ export class LogTable extends JsonLogTable {
 
   /** `eventsOf`: an entry's events as stored in the log's events column (a replica's; none at a leader, whose change log holds them). */
   constructor(sql: SqlStorage, events: ChangeLog, eventsOf?: (entry: AnyLogEntry) => string | null) {
-    super(sql, { encode: (row) => entryTexts.get(row as object) ?? BYTES_CODEC.encode(row), decode: decodeEntry }, eventsOf);
+    super(sql, { encode: (row) => entryText(row as ShardLogEntry), decode: decodeEntry }, eventsOf);
     this.events = events;
   }
 
