@@ -3,10 +3,11 @@
  * fire which kinds (ZooKeeper's rules), one-shot versus persistent and recursive,
  * and the per-host outbox that carries notifications until the host acknowledges them.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type ShardRequest, type WatchNotification } from "../../protocol/index.ts";
 import { ANON, type ShardStub, bytes, createAll, newShard, ok, reconnect } from "../harness/shard.ts";
+import { WatchRegistry } from "../../durable/shard/watch-registry.ts";
 
 // Hosts that take no pushes: what they are owed stays in the outbox until they ask.
 const HOST_REF = { name: "ns/sessions-0", push: false };
@@ -200,5 +201,26 @@ describe("deep paths", () => {
     await stub.addWatch("/", HOST_REF, ANON, "/d", "recursive");
     await createAll(stub, ANON, paths[255]!);
     expect(await owed(stub)).toEqual([["NodeCreated", paths[255]]]);
+  });
+});
+
+describe("a shard that holds no watch", () => {
+  it("fires a watch whose firing a rolled-back transaction undid, though that transaction saw the table empty", async () => {
+    const { stub } = newShard();
+    await runInDurableObject(stub, async (_instance, state) => {
+      const registry = new WatchRegistry(state.storage.sql);
+      const changed = (path: string) => ({ zxid: 1, event: "NodeDataChanged" as const, path, acl: undefined });
+      registry.add(HOST, "/cfg", "data");
+      expect(() =>
+        state.storage.transactionSync(() => {
+          expect([...registry.fire(changed("/cfg"))]).toEqual([HOST]); // its one-shot watch is deleted
+          expect([...registry.fire(changed("/other"))]).toEqual([]);
+          throw new Error("rolled back");
+        }),
+      ).toThrow("rolled back");
+      await Promise.resolve();
+      expect([...registry.fire(changed("/other"))]).toEqual([]);
+      expect([...registry.fire(changed("/cfg"))]).toEqual([HOST]);
+    });
   });
 });
