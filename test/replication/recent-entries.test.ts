@@ -28,13 +28,13 @@ function logged(storage: MemoryStorage, fromZxid: number, maxBytes = 1 << 20): n
 describe("replication core: the leader's recent entries", () => {
   it("answer pulls with exactly the log's entries after any start they hold, within the page's bytes", async () => {
     const storage = new MemoryStorage();
-    const leader = new LeaderCore(storage.handle({ alive: true }), clock, settings());
+    const leader = new LeaderCore(storage.handle({ alive: true }), clock, settings({ logMaxEntries: 10_000 }));
     leader.activate(1);
     // More than are kept: the oldest starts are the log's to answer.
-    for (let i = 0; i < 80; i++) write(leader, `/n-${i}`);
+    for (let i = 0; i < 600; i++) write(leader, `/n-${i}`);
     const head = leader.appliedZxid();
     const size = storage.read((txn) => txn.get<LogEntry>("log", head)!.size);
-    for (let from = head - 80; from <= head; from++) {
+    for (let from = head - 600; from <= head; from++) {
       expect(await pulled(leader, from)).toEqual(logged(storage, from));
       expect(await pulled(leader, from, 3 * size)).toEqual(logged(storage, from, 3 * size));
     }

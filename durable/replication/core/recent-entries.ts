@@ -10,10 +10,13 @@
 import { followsInOrder } from "./log.ts";
 import type { AnyLogEntry } from "./rows.ts";
 
-/** Entries kept: a replica a few pushes behind still reads from memory. */
-export const RECENT_ENTRIES = 64;
-/** Bytes of entries kept (their `size`): large values are read from storage. */
-export const RECENT_BYTES = 1024 * 1024;
+/**
+ * Entries kept: under a burst of writes a replica falls some hundreds behind (its
+ * pushes wait for its acknowledgements), and still reads from memory.
+ */
+export const RECENT_ENTRIES = 512;
+/** Bytes of entries kept (their `size`), what bounds a shard's memory for them: large values are read from storage. */
+export const RECENT_BYTES = 256 * 1024;
 
 export class RecentEntries<E extends AnyLogEntry> {
   private entries: E[] = [];
