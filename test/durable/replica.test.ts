@@ -39,6 +39,19 @@ async function abortAll(pair: ShardPair): Promise<void> {
 }
 
 describe("a read replica", () => {
+  it("logs each entry it applies as its leader logged it, text for text (values as base64), under a session's write too", async () => {
+    const pair = newPair();
+    await populate(pair);
+    const snapshotAt = await caughtUp(pair);
+    await ok(pair.leader, ANON, { op: "setData", path: "/app/m/x", data: new Uint8Array([0, 255, 128, 10]) });
+    await ok(pair.leader, session(0x52), { op: "create", path: "/app/bin", data: new Uint8Array([255, 0]) });
+    await caughtUp(pair);
+    const logged = "SELECT key, size, row FROM replication_log WHERE key > ? ORDER BY key";
+    const atReplica = await rowsOf(pair.replica, logged, snapshotAt);
+    expect(atReplica).toHaveLength(2);
+    expect(atReplica).toEqual(await rowsOf(pair.leader, logged, snapshotAt));
+  });
+
   it("catches up from nothing by a snapshot, then by the log, to rows equal to its leader's", async () => {
     const pair = newPair();
     await populate(pair);
