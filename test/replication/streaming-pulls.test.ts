@@ -3,8 +3,9 @@
  * messages travel only when the test lets them (plain Node; the simulator covers the
  * same under random faults): a pull woken by a commit within streamMs of its arrival
  * pushes that commit and each later one to its replica rather than being answered
- * with one write and replaced by a new pull; pushes made while others are unanswered
- * go together; a push lost neither skips nor applies twice an entry; and an applied
+ * with one write and replaced by a new pull; a write leaves at once while its
+ * pushes' window (entries, and bytes) has room, and those made once it is full go
+ * together; a push lost neither skips nor applies twice an entry; and an applied
  * push moves the replica's progress at its leader, as a pull's arrival does.
  */
 import { describe, expect, it } from "vitest";
@@ -17,14 +18,16 @@ import { manualClock } from "./manual-clock.ts";
 import { manualNetwork } from "./manual-network.ts";
 
 const PULLS_IN_FLIGHT = 4;
+/** More than PULLS_IN_FLIGHT: pushes have their own window, in entries. */
+const PUSH_ENTRIES = 6;
 const STREAM_MS = 1_000;
-const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
+const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, pushEntriesInFlight: PUSH_ENTRIES, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
 
 /** `lostPushes`: the pushes (counted from 1) that never reach the replica. */
-function world(lostPushes: ReadonlySet<number> = new Set()) {
+function world(lostPushes: ReadonlySet<number> = new Set(), worldSettings = settings) {
   const leaderClock = manualClock();
   const leaderStorage = new MemoryStorage();
-  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, settings);
+  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, worldSettings);
   leader.activate(1);
   let pulls = 0;
   let pushes = 0;
@@ -52,7 +55,7 @@ function world(lostPushes: ReadonlySet<number> = new Set()) {
     },
   };
   const replicaStorage = new MemoryStorage();
-  const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: manualClock(), random: { next: () => 0.5 }, network }, settings);
+  const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: manualClock(), random: { next: () => 0.5 }, network }, worldSettings);
   const appliedInOrder: number[] = [];
   replica.commits.listen((entries) => appliedInOrder.push(...entries.map((e) => e.zxid)));
   void replica.run();
@@ -101,20 +104,35 @@ describe("replication core: streaming pulls", () => {
     expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
   });
 
-  it("sends the writes made while pullsInFlight pushes are unanswered together in the next", async () => {
+  it("pushes each write at once while fewer than pushEntriesInFlight entries are unanswered, and the writes made once they are together in the next", async () => {
     const w = world();
     await w.deliver();
     const pushesBefore = w.pushes();
-    // Each write is pushed at once until PULLS_IN_FLIGHT are out; none arrives meanwhile.
+    // Each write is pushed at once, more pushes out than pulls, until PUSH_ENTRIES entries are; none arrives meanwhile.
     for (let i = 0; i < 30; i++) {
       w.write(`/b-${i}`);
       await w.settle();
     }
-    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT);
+    expect(w.pushes() - pushesBefore).toBe(PUSH_ENTRIES);
     await w.deliver();
     expect(w.replicaZxid()).toBe(w.leaderZxid());
-    // The 26 others went in the push sent as the first answer came back.
-    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT + 1);
+    // The 24 others went in the push sent as the first answer came back.
+    expect(w.pushes() - pushesBefore).toBe(PUSH_ENTRIES + 1);
+    expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
+  });
+
+  it("keeps the bytes of unanswered pushes within pullsInFlight pages, however few entries they hold", async () => {
+    // Pages of 1 byte (each holds one entry, larger): one push fills the PULLS_IN_FLIGHT pages' bytes.
+    const w = world(new Set(), { ...settings, pageMaxBytes: 1 });
+    await w.deliver();
+    const pushesBefore = w.pushes();
+    for (let i = 0; i < 10; i++) {
+      w.write(`/big-${i}`);
+      await w.settle();
+    }
+    expect(w.pushes() - pushesBefore).toBe(1);
+    await w.deliver();
+    expect(w.replicaZxid()).toBe(w.leaderZxid());
     expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
   });
 

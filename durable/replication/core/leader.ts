@@ -210,9 +210,10 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   }
 
   /**
-   * A streaming pull: pushes `first`, then each commit after it as it comes, keeping
-   * at most pullsInFlight pushes unanswered (the commits made meanwhile go out
-   * together in the next), until `until`, a push fails or its replica wants no more;
+   * A streaming pull: pushes `first`, then each commit after it as it comes, until
+   * `until`, a push fails or its replica wants no more. A commit leaves at once while
+   * its pushes leave room (PushWindow); when they fill it, the commits made meanwhile
+   * wait and go together in the next push, once an answer frees room;
    * a push its replica applied notes its progress, as a pull's arrival does;
    * then, its pushes answered, it is answered with what followed them (the commits
    * made meanwhile). While it streams, its replica's other pulls stay parked. Another pull
@@ -223,9 +224,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     if (!streaming) return first;
     const onward: PullRequest = { ...request, pipelined: true };
     const unanswered = new Set<Promise<void>>();
+    const window = new PushWindow(this.settings);
     let more = true;
     const send = (page: EntriesPage<E>) => {
       const last = page.entries.at(-1)!.zxid;
+      const freed = window.sent(page.entries);
       const answered: Promise<void> = push(page)
         .then((applied) => {
           more &&= applied;
@@ -233,13 +236,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
         })
         // Lost, or its note failed (the instance is gone): the stream ends, and nothing waits on a rejection.
         .catch(() => void (more = false))
-        .finally(() => unanswered.delete(answered));
+        .finally(() => {
+          unanswered.delete(answered);
+          freed();
+        });
       unanswered.add(answered);
     };
     try {
       send(first);
       while (more && this.clock.now() < until) {
-        if (unanswered.size >= this.settings.pullsInFlight) {
+        if (window.full()) {
           await waitAtMost(this.clock, Promise.race(unanswered), until - this.clock.now());
           continue;
         }
@@ -318,6 +324,42 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     // The replicas' progress is read only when there is something to trim.
     if (overBounds(meta, this.settings)) trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
     writeMeta(txn, meta);
+  }
+}
+
+/**
+ * What a streaming pull has pushed and not yet had answered: a push leaves while
+ * fewer than pushEntriesInFlight entries, and fewer bytes than pullsInFlight full
+ * pages, are out. Counted in entries, so a write leaves alone whenever the writes
+ * of one round trip to the replica fit (its lag: one way), and a faster rate is
+ * batched into a few pushes per round trip (the leader's cost per write falls as
+ * the rate grows); the bytes keep its memory within what pipelined pulls may hold.
+ */
+class PushWindow {
+  private entries = 0;
+  private bytes = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+
+  constructor(settings: ReplicationSettings) {
+    this.maxEntries = settings.pushEntriesInFlight;
+    this.maxBytes = settings.pullsInFlight * settings.pageMaxBytes;
+  }
+
+  full(): boolean {
+    return this.entries >= this.maxEntries || this.bytes >= this.maxBytes;
+  }
+
+  /** Counts a push's entries as out; the function returned frees them once it is answered (or lost). */
+  sent(entries: readonly AnyLogEntry[]): () => void {
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.size;
+    this.entries += entries.length;
+    this.bytes += bytes;
+    return () => {
+      this.entries -= entries.length;
+      this.bytes -= bytes;
+    };
   }
 }
 
