@@ -10,8 +10,8 @@ export interface ReplicationSettings {
   longPollMs: number;
   /**
    * Pulls a replica keeps at its leader at once, so each commit leaves at once rather
-   * than waiting for a pull's return; a streaming pull's pushes unanswered hold at
-   * most this many pages' bytes.
+   * than waiting for a pull's return; a streaming pull pushes nothing more while
+   * its pushes unanswered hold this many pages' bytes.
    */
   pullsInFlight: number;
   /**
