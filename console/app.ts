@@ -90,17 +90,24 @@ async function start(): Promise<void> {
     if (event.type === "NodeCreated" || event.type === "NodeDeleted") void tree.childrenChanged(parentOf(event.path));
     node.changed(event.path, event.type, event.zxid);
   };
-  void events.follow(client, onEvent);
+  let following = false;
+  const follow = () => {
+    if (following) return;
+    following = true;
+    void events.follow(client, onEvent).finally(() => (following = false));
+  };
+  follow();
 
   let lost = false;
   client.on("state", (state) => {
     showState(state, client);
     events.add(`connection ${state}`, "state");
     if (state === "lost") lost = true;
-    // A new session after `lost`: its watches are gone, so follow again.
+    // Connected again: the live log's watch may have ended meanwhile, with the session
+    // (`lost`: its watches are gone) or because the drop cut the request that set it.
+    if (state === "connected" || state === "reconnected") follow();
     if (state === "connected" && lost) {
       lost = false;
-      void events.follow(client, onEvent);
       void cluster.refresh();
     }
   });

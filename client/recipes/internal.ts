@@ -99,6 +99,17 @@ export async function ensureContainers(zk: KeeperClient, path: string): Promise<
 }
 
 /**
+ * Before reading whether a write whose answer was lost (ConnectionLoss) applied: a
+ * session's reads show the writes it saw answered, and a read served by a replica may
+ * not show this one yet, so the session first syncs (its next reads of `path`'s shard
+ * see everything its leader had committed), as ZooKeeper advises before a read that
+ * must be current.
+ */
+export async function syncAfterLostAnswer(zk: KeeperClient, path: string): Promise<void> {
+  await retryConnectionLoss(() => zk.sync(path));
+}
+
+/**
  * Runs an idempotent call again while it fails with ConnectionLoss (requests wait
  * for the session's resume; a lost session fails them with SessionExpired).
  */

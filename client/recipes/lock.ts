@@ -16,7 +16,7 @@
  * shares the path with writers.
  */
 import { type Data, type KeeperClient, KeeperError, type TransactionOp, isKeeperError } from "../index.ts";
-import { Waiter, aborted, bySequence, child, deleteOwned, ensureContainers, guid, retryConnectionLoss, sessionExpired } from "./internal.ts";
+import { Waiter, aborted, bySequence, child, deleteOwned, ensureContainers, guid, retryConnectionLoss, sessionExpired, syncAfterLostAnswer } from "./internal.ts";
 
 export interface LockOptions {
   /** Stored in the lock node: who holds or waits, as `contenders()` shows it. Default "". */
@@ -263,6 +263,7 @@ export class Lock {
         }
         if (!isKeeperError(error, "ConnectionLoss")) throw error;
         // The create may have applied: look for our guid before trying again.
+        await syncAfterLostAnswer(this.zk, this.path).catch(() => undefined);
         const mine = (await retryConnectionLoss(() => this.queue()).catch(() => [])).find((n) => n.startsWith(prefix));
         if (mine && this.zk.sessionId === sessionId) return { node: child(this.path, mine), sessionId };
       }

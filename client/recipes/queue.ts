@@ -15,7 +15,7 @@
  * See docs/recipes/queue.md.
  */
 import { type Data, type KeeperClient, isKeeperError } from "../index.ts";
-import { Waiter, aborted, child, ensureContainers, guid, isClosed, retryConnectionLoss } from "./internal.ts";
+import { Waiter, aborted, child, ensureContainers, guid, isClosed, retryConnectionLoss, syncAfterLostAnswer } from "./internal.ts";
 
 const ENTRY = "entry-";
 const CLAIM = "claim-";
@@ -140,6 +140,7 @@ export class Queue {
         if (isKeeperError(error, "NoNode") || isKeeperError(error, "BadVersion")) continue;
         if (!isKeeperError(error, "ConnectionLoss")) throw error;
         // Did our multi apply? Our claim says so (it lives as long as this session).
+        await syncAfterLostAnswer(this.zk, claim);
         if ((await retryConnectionLoss(() => this.zk.exists(claim))) === null) {
           if ((await retryConnectionLoss(() => this.zk.exists(path))) !== null) return this.takeFirstOf([name]);
           continue;

@@ -15,7 +15,7 @@
  */
 import { type Data, type KeeperClient, KeeperError, type TransactionOp, isKeeperError } from "../index.ts";
 import { type AcquireOptions, Lock } from "./lock.ts";
-import { Waiter, aborted, child, deleteOwned, ensureContainers, guid, retryConnectionLoss } from "./internal.ts";
+import { Waiter, aborted, child, deleteOwned, ensureContainers, guid, retryConnectionLoss, syncAfterLostAnswer } from "./internal.ts";
 
 /**
  * One lease. Release it when done; it also goes when its session expires.
@@ -150,6 +150,8 @@ export class Semaphore {
           continue;
         }
         if (!isKeeperError(error, "ConnectionLoss")) throw error;
+        // The multi may have applied: look for our guid before trying again.
+        await syncAfterLostAnswer(this.zk, this.leasesPath).catch(() => undefined);
         const names = await retryConnectionLoss(() => this.zk.getChildren(this.leasesPath)).then((r) => r.children, () => []);
         const mine = names.find((n) => n.startsWith(prefix));
         if (mine) return child(this.leasesPath, mine);

@@ -9,6 +9,7 @@ import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../
 import { RegionLink } from "../base/region-link.ts";
 import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { replicaObjectName } from "../replication/replica-name.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
 import type { Mount } from "./mount-table.ts";
 
@@ -29,12 +30,21 @@ export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Pro
 
 /**
  * ZooKeeper's watch summary for `namespace`: sessions holding a watch (each lives on
- * one host), paths watched (each lies on one shard), and watches.
+ * one host), paths watched (each lies on one shard), and watches. A session's watch is
+ * held where it reads, at its shard's leader or at the replica in its region, so the
+ * paths are counted at each: a path watched from two regions counts once in each, as
+ * an ensemble's servers each count the watches of their own clients.
  */
 export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: string): Promise<{ sessions: number; paths: number; watches: number }> {
+  const link = RegionLink.at(env);
   const { mounts, hostNumbers } = await objectsOf(env, namespace);
+  /** A shard's leader and its replica in each region but the leader's (a replica not started answers 0). */
+  const copiesOf = (namespace: string, shard: string) => {
+    const leader = shardObjectName(namespace, shard);
+    return [leader, ...(link.regions?.slice(1) ?? []).map((region) => replicaObjectName(leader, region))];
+  };
   const [paths, hosts] = await Promise.all([
-    Promise.all(mounts.map(({ shard }) => shardStub(env, namespace, shard).watchedPaths())),
+    Promise.all(mounts.flatMap(({ shard }) => copiesOf(namespace, shard).map((name) => link.shard(name).watchedPaths()))),
     Promise.all(
       hostNumbers.map(async (host) => {
         const stub = hostStub(env, namespace, host);

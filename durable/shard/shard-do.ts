@@ -603,8 +603,9 @@ export class ShardDO extends EdgekeeperObject {
     return { nodes: counters.node_count ?? 0, ephemerals: counters.ephemeral_count ?? 0, dataBytes: counters.data_bytes ?? 0, lastZxid: this.lastZxid() };
   }
 
-  /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). */
+  /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). A replica never started holds none, and is not made by asking. */
   async watchedPaths(): Promise<number> {
+    if (this.replicaOf && !hasTables(this.ctx.storage.sql)) return 0;
     return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
   }
 

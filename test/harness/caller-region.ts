@@ -20,6 +20,7 @@ import { type IncomingMessage, type Server, createServer, request as httpRequest
 import { type Socket, connect as tcpConnect } from "node:net";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { localTokens } from "../../bridge/cli/local-tokens.ts";
 import { REGION_HEADER, type Region, parseRegions, roundTripMs } from "../../protocol/regions.ts";
 
 export const TEST_REGIONS_VARIABLE = "EDGEKEEPER_TEST_REGIONS";
@@ -135,6 +136,12 @@ export interface RegionBridge {
   stop(): Promise<void>;
 }
 
+/** EDGEKEEPER_TOKEN as npm start's bridge takes it from the server's token settings (none without them). */
+function bridgeTokenFor(env: Record<string, string>): Record<string, string> {
+  const { bridgeToken } = localTokens(env, undefined);
+  return bridgeToken ? { EDGEKEEPER_TOKEN: bridgeToken } : {};
+}
+
 /** The line `edgekeeper proxy` prints once it listens. */
 const PROXY_LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+) ->/;
 const PROXY_START_LIMIT_MS = 60_000; // a limit for a stuck start, not a speed assertion
@@ -142,11 +149,13 @@ const PROXY_START_LIMIT_MS = 60_000; // a limit for a stuck start, not a speed a
 /**
  * `edgekeeper proxy --url url --region region` on a free port, with `env` as settings
  * (a token, connection bounds); resolves once it listens (it checks the URL first).
+ * Given the server's token settings, it sends the token npm start's own bridge would
+ * (EDGEKEEPER_TOKEN, else the admin token for every namespace in EDGEKEEPER_TOKENS).
  */
 export async function startRegionBridge(url: string, region: Region, env: Record<string, string> = {}): Promise<RegionBridge> {
   const child: ChildProcess = spawn(process.execPath, ["bin/edgekeeper.js", "proxy", "--url", url, "--region", region, "--port", "0"], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...bridgeTokenFor(env) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let text = "";
