@@ -8,6 +8,7 @@ import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
+import { PushWindow } from "./push-window.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
@@ -324,42 +325,6 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     // The replicas' progress is read only when there is something to trim.
     if (overBounds(meta, this.settings)) trimLog(txn, meta, this.settings, slowestLiveReplica(txn, this.clock.now(), this.settings));
     writeMeta(txn, meta);
-  }
-}
-
-/**
- * What a streaming pull has pushed and not yet had answered: a push leaves while
- * fewer than pushEntriesInFlight entries, and fewer bytes than pullsInFlight full
- * pages, are out. Counted in entries, so a write leaves alone whenever the writes
- * of one round trip to the replica fit (its lag: one way), and a faster rate is
- * batched into a few pushes per round trip (the leader's cost per write falls as
- * the rate grows); the bytes keep its memory within what pipelined pulls may hold.
- */
-class PushWindow {
-  private entries = 0;
-  private bytes = 0;
-  private readonly maxEntries: number;
-  private readonly maxBytes: number;
-
-  constructor(settings: ReplicationSettings) {
-    this.maxEntries = settings.pushEntriesInFlight;
-    this.maxBytes = settings.pullsInFlight * settings.pageMaxBytes;
-  }
-
-  full(): boolean {
-    return this.entries >= this.maxEntries || this.bytes >= this.maxBytes;
-  }
-
-  /** Counts a push's entries as out; the function returned frees them once it is answered (or lost). */
-  sent(entries: readonly AnyLogEntry[]): () => void {
-    let bytes = 0;
-    for (const entry of entries) bytes += entry.size;
-    this.entries += entries.length;
-    this.bytes += bytes;
-    return () => {
-      this.entries -= entries.length;
-      this.bytes -= bytes;
-    };
   }
 }
 
