@@ -52,6 +52,8 @@ export interface EdgekeeperEnv {
   EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT?: string;
   /** How long after its arrival a replica's pull may stream later commits to it (default 10,000 ms, 0-60,000; 0: never). */
   EDGEKEEPER_REPLICATION_STREAM_MS?: string;
+  /** Entries a streaming pull keeps pushed and unanswered: each write is pushed at once while fewer are out (default 64, 1-4,096). */
+  EDGEKEEPER_REPLICATION_PUSH_ENTRIES?: string;
   /** A replica that has not pulled for this long no longer holds its leader's log back (default 120,000 ms). */
   EDGEKEEPER_REPLICA_LEASE_MS?: string;
   /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */

@@ -68,6 +68,9 @@ export const DEFAULT_REPLICATION_LONG_POLL_MS = 10_000;
 /** Pulls a replica keeps at its leader at once (each commit answers one), and the most it may be set to. */
 export const DEFAULT_REPLICATION_PULLS_IN_FLIGHT = 8;
 export const MAX_REPLICATION_PULLS_IN_FLIGHT = 64;
+/** Entries a streaming pull keeps pushed and unanswered (each commit leaves at once while fewer are out), and the most it may be set to. */
+export const DEFAULT_REPLICATION_PUSH_ENTRIES = 64;
+export const MAX_REPLICATION_PUSH_ENTRIES = 4_096;
 /** How long after its arrival a replica's pull may stream the commits after it (0: never; the default, its whole long poll), and the most it may be set to. */
 export const DEFAULT_REPLICATION_STREAM_MS = DEFAULT_REPLICATION_LONG_POLL_MS;
 export const MAX_REPLICATION_STREAM_MS = 60_000;
@@ -107,7 +110,8 @@ export interface ObjectSettings {
    * EDGEKEEPER_MAX_CHANGE_LOG_BYTES (never past a live replica), pages of
    * EDGEKEEPER_REPLICATION_PAGE_BYTES, long polls of EDGEKEEPER_REPLICATION_LONG_POLL_MS,
    * EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT pulls out per replica, each streaming for EDGEKEEPER_REPLICATION_STREAM_MS
-   * after its arrival, replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
+   * after its arrival with EDGEKEEPER_REPLICATION_PUSH_ENTRIES entries pushed and unanswered at most,
+   * replicas live while they pulled within EDGEKEEPER_REPLICA_LEASE_MS.
    */
   replication: ReplicationSettings;
   /** EDGEKEEPER_REPLICA_WATCHDOG_MS: how often a read replica's alarm checks that its pull loop runs. */
@@ -184,6 +188,7 @@ function replicationSettingsFromEnv(env: EdgekeeperEnv, limits: Limits): Replica
     pageMaxBytes: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PAGE_BYTES", MAX_REPLICATION_PAGE_BYTES), MAX_REPLICATION_PAGE_BYTES),
     longPollMs: positiveSetting(env, "EDGEKEEPER_REPLICATION_LONG_POLL_MS", DEFAULT_REPLICATION_LONG_POLL_MS),
     pullsInFlight: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT", DEFAULT_REPLICATION_PULLS_IN_FLIGHT), MAX_REPLICATION_PULLS_IN_FLIGHT),
+    pushEntriesInFlight: Math.min(positiveSetting(env, "EDGEKEEPER_REPLICATION_PUSH_ENTRIES", DEFAULT_REPLICATION_PUSH_ENTRIES), MAX_REPLICATION_PUSH_ENTRIES),
     streamMs: integerSetting(env, "EDGEKEEPER_REPLICATION_STREAM_MS", DEFAULT_REPLICATION_STREAM_MS, 0, MAX_REPLICATION_STREAM_MS),
     replicaLeaseMs: positiveSetting(env, "EDGEKEEPER_REPLICA_LEASE_MS", DEFAULT_REPLICATION_SETTINGS.replicaLeaseMs),
   };

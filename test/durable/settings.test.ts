@@ -8,11 +8,13 @@ import {
   DEFAULT_MAX_MOUNTS,
   DEFAULT_REPLICATION_LONG_POLL_MS,
   DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
+  DEFAULT_REPLICATION_PUSH_ENTRIES,
   DEFAULT_REPLICATION_STREAM_MS,
   DEFAULT_SOCKET_LIMITS,
   DEFAULT_TICK_MS,
   MAX_REPLICATION_PAGE_BYTES,
   MAX_REPLICATION_PULLS_IN_FLIGHT,
+  MAX_REPLICATION_PUSH_ENTRIES,
   settingsFromEnv,
 } from "../../durable/base/settings.ts";
 import type { EdgekeeperEnv } from "../../durable/env.ts";
@@ -64,6 +66,7 @@ describe("object settings", () => {
       pageMaxBytes: MAX_REPLICATION_PAGE_BYTES,
       longPollMs: DEFAULT_REPLICATION_LONG_POLL_MS,
       pullsInFlight: DEFAULT_REPLICATION_PULLS_IN_FLIGHT,
+      pushEntriesInFlight: DEFAULT_REPLICATION_PUSH_ENTRIES,
       streamMs: DEFAULT_REPLICATION_STREAM_MS,
     });
     const set = settingsFromEnv(
@@ -73,6 +76,9 @@ describe("object settings", () => {
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PAGE_BYTES: "4096" })).replication.pageMaxBytes).toBe(4096);
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "2" })).replication.pullsInFlight).toBe(2);
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PULLS_IN_FLIGHT: "1000" })).replication.pullsInFlight).toBe(MAX_REPLICATION_PULLS_IN_FLIGHT);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PUSH_ENTRIES: "16" })).replication.pushEntriesInFlight).toBe(16);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PUSH_ENTRIES: "100000" })).replication.pushEntriesInFlight).toBe(MAX_REPLICATION_PUSH_ENTRIES);
+    expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_PUSH_ENTRIES: "0" })).replication.pushEntriesInFlight).toBe(DEFAULT_REPLICATION_PUSH_ENTRIES);
     // 0 turns streaming off; beyond a minute is refused (the default stays).
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_STREAM_MS: "0" })).replication.streamMs).toBe(0);
     expect(settingsFromEnv(envOf({ EDGEKEEPER_REPLICATION_STREAM_MS: "60001" })).replication.streamMs).toBe(DEFAULT_REPLICATION_STREAM_MS);

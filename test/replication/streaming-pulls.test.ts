@@ -3,29 +3,33 @@
  * messages travel only when the test lets them (plain Node; the simulator covers the
  * same under random faults): a pull woken by a commit within streamMs of its arrival
  * pushes that commit and each later one to its replica rather than being answered
- * with one write and replaced by a new pull; pushes made while others are unanswered
- * go together; a push lost neither skips nor applies twice an entry; and applied
+ * with one write and replaced by a new pull; a write leaves at once while its
+ * pushes' window (entries, and bytes) has room, and those made once it is full go
+ * together; a push lost neither skips nor applies twice an entry; and applied
  * pushes move the replica's progress at its leader (at most once per
  * PROGRESS_NOTE_MS), never past what it applied, and the trim with it.
  */
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_REPLICATION_SETTINGS, LeaderCore, PROGRESS_NOTE_MS, ReplicaCore,
-  readMeta, type LeaderRequest, type Network, type PeerRow, type PullReply, type ReplicationSettings,
+  readMeta, type LeaderRequest, type Network, type PeerRow, type PullReply,
 } from "../../durable/replication/core/index.ts";
 import { MemoryStorage } from "../sim/memory-storage.ts";
 import { manualClock } from "./manual-clock.ts";
 import { manualNetwork } from "./manual-network.ts";
 
 const PULLS_IN_FLIGHT = 4;
+/** More than PULLS_IN_FLIGHT: pushes have their own window, in entries. */
+const PUSH_ENTRIES = 6;
+/** Longer than PROGRESS_NOTE_MS: a stream outlives a note of its replica's progress. */
 const STREAM_MS = 5 * PROGRESS_NOTE_MS;
-const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
+const settings = { ...DEFAULT_REPLICATION_SETTINGS, pullsInFlight: PULLS_IN_FLIGHT, pushEntriesInFlight: PUSH_ENTRIES, streamMs: STREAM_MS, longPollMs: 60_000, retryMs: 0 };
 
-/** `lostPushes`: the pushes (counted from 1) that never reach the replica; `leaderSettings`: the leader's, where they differ. */
-function world(lostPushes: ReadonlySet<number> = new Set(), leaderSettings: Partial<ReplicationSettings> = {}) {
+/** `lostPushes`: the pushes (counted from 1) that never reach the replica. */
+function world(lostPushes: ReadonlySet<number> = new Set(), worldSettings = settings) {
   const leaderClock = manualClock();
   const leaderStorage = new MemoryStorage();
-  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, { ...settings, ...leaderSettings });
+  const leader = new LeaderCore(leaderStorage.handle({ alive: true }), leaderClock, worldSettings);
   leader.activate(1);
   let pulls = 0;
   let pushes = 0;
@@ -53,7 +57,7 @@ function world(lostPushes: ReadonlySet<number> = new Set(), leaderSettings: Part
     },
   };
   const replicaStorage = new MemoryStorage();
-  const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: manualClock(), random: { next: () => 0.5 }, network }, settings);
+  const replica = new ReplicaCore("r1", "leader", { storage: replicaStorage.handle({ alive: true }), clock: manualClock(), random: { next: () => 0.5 }, network }, worldSettings);
   const appliedInOrder: number[] = [];
   replica.commits.listen((entries) => appliedInOrder.push(...entries.map((e) => e.zxid)));
   void replica.run();
@@ -103,20 +107,35 @@ describe("replication core: streaming pulls", () => {
     expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
   });
 
-  it("sends the writes made while pullsInFlight pushes are unanswered together in the next", async () => {
+  it("pushes each write at once while fewer than pushEntriesInFlight entries are unanswered, and the writes made once they are together in the next", async () => {
     const w = world();
     await w.deliver();
     const pushesBefore = w.pushes();
-    // Each write is pushed at once until PULLS_IN_FLIGHT are out; none arrives meanwhile.
+    // Each write is pushed at once, more pushes out than pulls, until PUSH_ENTRIES entries are; none arrives meanwhile.
     for (let i = 0; i < 30; i++) {
       w.write(`/b-${i}`);
       await w.settle();
     }
-    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT);
+    expect(w.pushes() - pushesBefore).toBe(PUSH_ENTRIES);
     await w.deliver();
     expect(w.replicaZxid()).toBe(w.leaderZxid());
-    // The 26 others went in the push sent as the first answer came back.
-    expect(w.pushes() - pushesBefore).toBe(PULLS_IN_FLIGHT + 1);
+    // The 24 others went in the push sent as the first answer came back.
+    expect(w.pushes() - pushesBefore).toBe(PUSH_ENTRIES + 1);
+    expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
+  });
+
+  it("keeps the bytes of unanswered pushes within pullsInFlight pages, however few entries they hold", async () => {
+    // Pages of 1 byte (each holds one entry, larger): one push fills the PULLS_IN_FLIGHT pages' bytes.
+    const w = world(new Set(), { ...settings, pageMaxBytes: 1 });
+    await w.deliver();
+    const pushesBefore = w.pushes();
+    for (let i = 0; i < 10; i++) {
+      w.write(`/big-${i}`);
+      await w.settle();
+    }
+    expect(w.pushes() - pushesBefore).toBe(1);
+    await w.deliver();
+    expect(w.replicaZxid()).toBe(w.leaderZxid());
     expect(w.appliedInOrder).toEqual(inOrderOnce(w.appliedInOrder));
   });
 
@@ -133,7 +152,7 @@ describe("replication core: streaming pulls", () => {
 
   it("notes the replica's progress from the pushes it applied within PROGRESS_NOTE_MS, never past what it applied, and trims the log only that far", async () => {
     const LOG_ENTRIES = 4;
-    const w = world(new Set(), { logMaxEntries: LOG_ENTRIES });
+    const w = world(new Set(), { ...settings, logMaxEntries: LOG_ENTRIES });
     await w.deliver();
     const pullsBefore = w.pulls();
     for (let i = 0; i < 3 * LOG_ENTRIES; i++) {

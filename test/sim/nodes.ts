@@ -234,6 +234,7 @@ export const SIM_SETTINGS: ReplicationSettings = {
   pageMaxBytes: 2 * 1024,
   longPollMs: 200,
   pullsInFlight: 3,
+  pushEntriesInFlight: 5,
   streamMs: 100,
   replicaLeaseMs: 10_000,
   retryMs: 50,

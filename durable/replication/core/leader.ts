@@ -8,6 +8,7 @@ import { makeZxid, zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
+import { PushWindow } from "./push-window.ts";
 import { RecentEntries } from "./recent-entries.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
@@ -227,9 +228,10 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   }
 
   /**
-   * A streaming pull: pushes `first`, then each commit after it as it comes, keeping
-   * at most pullsInFlight pushes unanswered (the commits made meanwhile go out
-   * together in the next), until `until`, a push fails or its replica wants no more;
+   * A streaming pull: pushes `first`, then each commit after it as it comes, until
+   * `until`, a push fails or its replica wants no more. A commit leaves at once while
+   * its pushes leave room (PushWindow); when they fill it, the commits made meanwhile
+   * wait and go together in the next push, once an answer frees room;
    * a push its replica applied notes its progress, as a pull's arrival does;
    * then, its pushes answered, it is answered with what followed them (the commits
    * made meanwhile). While it streams, its replica's other pulls stay parked. Another pull
@@ -240,9 +242,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     if (!streaming) return first;
     const onward: PullRequest = { ...request, pipelined: true };
     const unanswered = new Set<Promise<void>>();
+    const window = new PushWindow(this.settings);
     let more = true;
     const send = (page: EntriesPage<E>) => {
       const last = page.entries.at(-1)!.zxid;
+      const freed = window.sent(page.entries);
       const answered: Promise<void> = push(page)
         .then((applied) => {
           more &&= applied;
@@ -250,13 +254,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
         })
         // Lost, or its note failed (the instance is gone): the stream ends, and nothing waits on a rejection.
         .catch(() => void (more = false))
-        .finally(() => unanswered.delete(answered));
+        .finally(() => {
+          unanswered.delete(answered);
+          freed();
+        });
       unanswered.add(answered);
     };
     try {
       send(first);
       while (more && this.clock.now() < until) {
-        if (unanswered.size >= this.settings.pullsInFlight) {
+        if (window.full()) {
           await waitAtMost(this.clock, Promise.race(unanswered), until - this.clock.now());
           continue;
         }

@@ -10,10 +10,10 @@
  * contact time is its pull's send time); the others wait for later commits, or answer
  * empty when their long poll ends. A pull woken within `streamMs` of its arrival,
  * when its replica gave it a way back, streams instead (LeaderLog.pull): it pushes
- * that commit and every later one, a few pushes out at once, and while it does, the
- * commits go to it alone (its replica's other pulls stay parked), so a write costs
- * the leader one push per replica, batched when pushes are out, and no new pull
- * each. This memory is
+ * that commit and every later one, each as it commits while its pushes' window
+ * (pushEntriesInFlight) has room, and while it does, the commits go to it alone (its
+ * replica's other pulls stay parked), so a write costs the leader one push per
+ * replica, batched once the window is full, and no new pull each. This memory is
  * only a hint, lost with the instance: the replica applies strictly in order, and
  * when an answer was lost, duplicated or reordered it finds a gap and sends a plain
  * pull again.

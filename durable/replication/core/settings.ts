@@ -10,9 +10,15 @@ export interface ReplicationSettings {
   longPollMs: number;
   /**
    * Pulls a replica keeps at its leader at once, so each commit leaves at once rather
-   * than waiting for a pull's return; also the pushes a streaming pull keeps unanswered.
+   * than waiting for a pull's return; a streaming pull pushes nothing more while
+   * its pushes unanswered hold this many pages' bytes.
    */
   pullsInFlight: number;
+  /**
+   * Entries a streaming pull keeps pushed and unanswered: while fewer are out, each
+   * commit is pushed at once; beyond, commits wait and go together in the next push.
+   */
+  pushEntriesInFlight: number;
   /**
    * How long after its arrival a pull may stream (0: never; at most until its long
    * poll ends): rather than answering with the first commit it is woken by, it
@@ -32,6 +38,7 @@ export const DEFAULT_REPLICATION_SETTINGS: ReplicationSettings = {
   pageMaxBytes: 1024 * 1024,
   longPollMs: 30_000,
   pullsInFlight: 8,
+  pushEntriesInFlight: 64,
   streamMs: 30_000,
   replicaLeaseMs: 120_000,
   retryMs: 1_000,
