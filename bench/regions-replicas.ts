@@ -280,6 +280,13 @@ export async function replicationCostRows(base: string, path: string, rate: numb
 }
 
 /**
+ * Digits of a paced write's number: every value has one length, so a write's rows are
+ * replication's own (a value changing size also moves the tree's data counter, at the
+ * leader as at each replica).
+ */
+const VALUE_DIGITS = 6;
+
+/**
  * `writes` setData of `path` from the leader's region, paced at `rate` per second and
  * not waiting for answers: when each was answered and its zxid, and the run's length.
  */
@@ -290,7 +297,7 @@ async function pacedWrites(base: string, path: string, rate: number, writes: num
   for (let i = 0; i < writes; i++) {
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 0) await sleep(wait);
-    inFlight.push(call(base, path, { method: "PUT", data: `${tag}${i}` }).then(({ mzxid }) => void answered.push({ answeredAt: performance.now(), zxid: mzxid })));
+    inFlight.push(call(base, path, { method: "PUT", data: `${tag}${String(i).padStart(VALUE_DIGITS, "0")}` }).then(({ mzxid }) => void answered.push({ answeredAt: performance.now(), zxid: mzxid })));
   }
   await Promise.all(inFlight);
   return { answered, elapsedMs: performance.now() - start };
