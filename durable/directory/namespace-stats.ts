@@ -9,7 +9,7 @@ import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../
 import { RegionLink } from "../base/region-link.ts";
 import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { replicaObjectName } from "../replication/replica-name.ts";
+import { replicaNamesOf } from "../replication/replica-name.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
 import type { Mount } from "./mount-table.ts";
 
@@ -38,13 +38,13 @@ export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Pro
 export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: string): Promise<{ sessions: number; paths: number; watches: number }> {
   const link = RegionLink.at(env);
   const { mounts, hostNumbers } = await objectsOf(env, namespace);
-  /** A shard's leader and its replica in each region but the leader's (a replica not started answers 0). */
-  const copiesOf = (namespace: string, shard: string) => {
+  // Each shard's leader and its replicas (one not started answers 0).
+  const copies = mounts.flatMap(({ shard }) => {
     const leader = shardObjectName(namespace, shard);
-    return [leader, ...(link.regions?.slice(1) ?? []).map((region) => replicaObjectName(leader, region))];
-  };
+    return [leader, ...replicaNamesOf(leader, link.regions)];
+  });
   const [paths, hosts] = await Promise.all([
-    Promise.all(mounts.flatMap(({ shard }) => copiesOf(namespace, shard).map((name) => link.shard(name).watchedPaths()))),
+    Promise.all(copies.map((name) => link.shard(name).watchedPaths())),
     Promise.all(
       hostNumbers.map(async (host) => {
         const stub = hostStub(env, namespace, host);

@@ -12,7 +12,7 @@ import { zxidEpoch } from "../../protocol/zxid.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { replicaObjectName } from "../replication/replica-name.ts";
+import { replicaNamesOf } from "../replication/replica-name.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
@@ -67,7 +67,7 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
 
 /** The started replicas of the shard object `leader`, one per region but the leader's (the first). */
 async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlacement[]> {
-  const statuses = await Promise.all((link.regions?.slice(1) ?? []).map((region) => link.shard(replicaObjectName(leader, region)).replicaStatus()));
+  const statuses = await Promise.all(replicaNamesOf(leader, link.regions).map((name) => link.shard(name).replicaStatus()));
   return statuses.flatMap((status) => {
     if (!status) return [];
     const { region, appliedZxid, lagZxids, msSinceContact, pulls, pushes, entriesApplied, rowsWritten } = status;

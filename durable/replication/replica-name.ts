@@ -24,6 +24,17 @@ export function replicaObjectName(leader: string, region: string): string {
 }
 
 /**
+ * The object names of `leader`'s replicas, one in each of `regions` but the first
+ * (the leader's own region, which has none); none without regions.
+ *
+ * @example
+ * replicaNamesOf("default/root", ["wnam", "weur", "apac"]); // ["default/root@weur", "default/root@apac"]
+ */
+export function replicaNamesOf(leader: string, regions: readonly string[] | undefined): string[] {
+  return (regions?.slice(1) ?? []).map((region) => replicaObjectName(leader, region));
+}
+
+/**
  * The identity a replica object's name holds, or undefined for any other name
  * (a leader's, or none).
  *

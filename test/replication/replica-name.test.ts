@@ -1,6 +1,6 @@
 /** A replica object's name says whom it follows and where it is created; its lag counts zxids across epochs. */
 import { describe, expect, it } from "vitest";
-import { replicaIdentityOf, replicaLocationHint, replicaObjectName } from "../../durable/replication/replica-name.ts";
+import { replicaIdentityOf, replicaLocationHint, replicaNamesOf, replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { zxidLag } from "../../durable/replication/replica-runner.ts";
 import { makeZxid } from "../../protocol/index.ts";
 
@@ -13,6 +13,12 @@ describe("replica names", () => {
 
   it("are no replica's when they hold no region: a leader's name, or none", () => {
     for (const name of ["default/root", "default/root@", "@weur", undefined]) expect(replicaIdentityOf(name)).toBeUndefined();
+  });
+
+  it("of a shard are one per region but the leader's, and none without regions", () => {
+    expect(replicaNamesOf("default/root", ["wnam", "weur", "apac"])).toEqual(["default/root@weur", "default/root@apac"]);
+    expect(replicaNamesOf("default/root", ["wnam"])).toEqual([]);
+    expect(replicaNamesOf("default/root", undefined)).toEqual([]);
   });
 
   it("give a location hint only for a region that is one", () => {
