@@ -137,37 +137,72 @@ export interface GroupRss {
   parts: { pid: number; name: string; bytes: number }[];
 }
 
+/** A process of a group, as /proc shows it: its stat fields after the command, its status text, its program's name. */
+interface GroupProcess {
+  pid: number;
+  name: string;
+  /** /proc/PID/stat's fields after `(comm)`: state is [0], utime [11], stime [12]. */
+  stat: string[];
+  status: string;
+}
+
+/** Every process in `proc`'s group (Linux only; undefined where /proc is missing). */
+async function groupProcesses(proc: Proc): Promise<GroupProcess[] | undefined> {
+  const pgid = proc.child.pid;
+  if (pgid === undefined) return undefined;
+  let entries: string[];
+  try {
+    entries = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return undefined;
+  }
+  const found: GroupProcess[] = [];
+  for (const pid of entries) {
+    try {
+      const statText = await readFile(`/proc/${pid}/stat`, "utf8");
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
+      const stat = statText.slice(statText.lastIndexOf(")") + 2).split(" ");
+      if (Number(stat[2]) !== pgid) continue;
+      const status = await readFile(`/proc/${pid}/status`, "utf8");
+      // The program's name from argv[0] ("npm start --port ..." as npm retitles itself, a workerd path): "npm", "workerd".
+      const argv0 = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
+      const name = argv0.split(" ")[0]!.split("/").pop() || (/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?");
+      found.push({ pid: Number(pid), name, stat, status });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found;
+}
+
 /**
  * The resident memory of every process in `proc`'s group (npm, node and workerd for
  * npm start; java for ZooKeeper), from /proc (Linux only; NaN elsewhere).
  */
 export async function groupRss(proc: Proc): Promise<GroupRss> {
-  const pgid = proc.child.pid;
-  if (pgid === undefined) return { total: Number.NaN, parts: [] };
-  let entries: string[];
-  try {
-    entries = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return { total: Number.NaN, parts: [] };
-  }
+  const processes = await groupProcesses(proc);
+  if (!processes) return { total: Number.NaN, parts: [] };
   const parts: GroupRss["parts"] = [];
-  for (const pid of entries) {
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      const status = await readFile(`/proc/${pid}/status`, "utf8");
-      const kib = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-      // The program's name from argv[0] ("npm start --port ..." as npm retitles itself, a workerd path): "npm", "workerd".
-      const argv0 = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0")[0] ?? "";
-      const name = argv0.split(" ")[0]!.split("/").pop() || (/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?");
-      if (kib !== undefined) parts.push({ pid: Number(pid), name, bytes: Number(kib) * 1024 });
-    } catch {
-      // the process ended meanwhile
-    }
+  for (const { pid, name, status } of processes) {
+    const kib = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    if (kib !== undefined) parts.push({ pid, name, bytes: Number(kib) * 1024 });
   }
   return { total: parts.reduce((sum, part) => sum + part.bytes, 0), parts };
+}
+
+/** Clock ticks a second in /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user and system, in ms) the processes named `name` in `proc`'s group
+ * have used so far (workerd, for npm start); NaN where /proc is missing.
+ */
+export async function groupCpuMs(proc: Proc, name: string): Promise<number> {
+  const processes = await groupProcesses(proc);
+  if (!processes) return Number.NaN;
+  let ticks = 0;
+  for (const { stat, name: named } of processes) if (named === name) ticks += Number(stat[11]) + Number(stat[12]);
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** This process's open-file limit (soft), from /proc; undefined where unknown. */

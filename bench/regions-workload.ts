@@ -86,7 +86,7 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       "",
       ...(await watchLatencyRows(simulated.httpBase!, plain.httpBase!, options.ops, options.timeLimitMs)),
       "",
-      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds, options.watchers)),
+      ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds, options.watchers, simulated.workerdCpuMs!)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

@@ -11,7 +11,7 @@
  */
 import { join, resolve } from "node:path";
 import type { Target } from "../workloads.ts";
-import { HOST, freePort, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
+import { HOST, freePort, groupCpuMs, groupRss, startGroup, stopGroup, tempDir, waitUntil } from "../procs.ts";
 import { clientDriver } from "./edgekeeper-client.ts";
 import { sharedSocketDriver } from "./edgekeeper-mux.ts";
 import type { Peer } from "./peer.ts";
@@ -88,6 +88,7 @@ export async function startEdgekeeper(startupLimitMs: number, { traceHops = fals
     zookeeperAddress: bridge,
     sessions: [clientDriver(base), sharedSocketDriver(base), zookeeperDriver(bridge, "bridge", "edgekeeper bridge")],
     rss: () => groupRss(proc),
+    workerdCpuMs: () => groupCpuMs(proc, "workerd"),
     async stop() {
       await stopGroup(proc);
     },

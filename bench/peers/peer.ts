@@ -17,6 +17,8 @@ export interface Peer {
   sessions?: SessionDriver[];
   /** The resident memory of all the server's processes, in bytes (W6). */
   rss?(): Promise<GroupRss>;
+  /** CPU time (ms, user and system) the server's workerd has used so far (edgekeeper only). */
+  workerdCpuMs?(): Promise<number>;
   /** Closes the client, stops the server's process group, removes its temp dir. */
   stop(): Promise<void>;
 }
