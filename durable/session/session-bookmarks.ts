@@ -4,10 +4,11 @@
  * watch event the host passes on, so its sequential reads are served by its host's
  * home for the shard (session-homes.ts) once that has applied at least that much.
  * `sync` advances it to the leader's commit point. Kept in memory, so after a
- * restart of the host a session's bookmark is partial: until the client hands its
- * own back (the connect message's `bookmark`, as the TypeScript client does on
- * every resume), a shard it does not name is read at the leader, whose answer makes
- * it whole for that shard.
+ * restart of the host a session's bookmark is partial: each shard is read at its
+ * leader until the leader has answered the session there once, which makes the
+ * bookmark whole for that shard. What a client hands back (the connect message's
+ * `bookmark`, as the TypeScript client sends on every resume) does not make it whole:
+ * a write whose answer the restart lost is in no bookmark, yet applied.
  */
 import { type Bookmark, SEQUENTIAL, advanceBookmark, emptyBookmark } from "../../protocol/index.ts";
 import { ReadContext, type ReadRouting, readRoutingOf } from "../directory/read-routing.ts";
@@ -19,7 +20,7 @@ export class SessionBookmarks {
   private readonly region: string | undefined;
   private readonly namespace: () => string;
   private readonly bookmarks = new Map<number, Bookmark>();
-  /** Sessions whose bookmark holds all they have seen: opened by this instance, or handed a client's. */
+  /** Sessions whose bookmark holds all they have seen: those this instance opened. */
   private readonly whole = new Set<number>();
   /** What clients handed back that no leader has checked yet, per session. */
   private readonly unchecked = new Map<number, Map<string, number>>();
@@ -62,18 +63,20 @@ export class SessionBookmarks {
   }
 
   /**
-   * Takes what a connecting client says it has seen, which is all it has seen
-   * (checked against each leader when it next answers).
+   * Takes what a connecting client says it has been shown, checked against each
+   * leader when it next answers. A session this instance did not open keeps its
+   * shards unnamed, so each is read first at its leader: the client may have had a
+   * write applied whose answer was lost with the instance before, and its bookmark
+   * lacks that write.
    */
   merge(sessionId: number, seen: Bookmark): void {
-    const bookmark = this.of(sessionId);
+    const bookmark = this.whole.has(sessionId) ? this.of(sessionId) : undefined;
     const unchecked = this.uncheckedOf(sessionId);
     for (const [shard, zxid] of seen.shards) {
-      advanceBookmark(bookmark, shard, zxid);
+      if (bookmark) advanceBookmark(bookmark, shard, zxid);
       unchecked.set(shard, Math.max(unchecked.get(shard) ?? 0, zxid));
     }
     this.handedBack.set(sessionId, new Map(seen.shards));
-    this.whole.add(sessionId);
   }
 
   /**
