@@ -9,6 +9,7 @@
 import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type ShardRequest, type WatchKind, type WatchNotification } from "../../protocol/index.ts";
+import { REPLICA_TRIM_BATCH_ENTRIES } from "../../durable/replication/core/index.ts";
 import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { settingsFromEnv } from "../../durable/base/settings.ts";
 import type { HostWatch, ReplicaHostAnswer, SyncHostAnswer } from "../../durable/shard/shard-do.ts";
@@ -395,8 +396,8 @@ describe.each([
   it("judges by the rows once the change log no longer reaches back to the host's zxid", async () => {
     const pair = newPair();
     const since = await changeEachKind(pair);
-    // Past the log's bound (64 entries in the test pool) the events after `since` are trimmed.
-    await createMany(pair, 80);
+    // Past the log's bound (64 entries in the test pool) and the batch a replica trims at once, the events after `since` are trimmed.
+    await createMany(pair, 64 + REPLICA_TRIM_BATCH_ENTRIES + 16);
     await caughtUp(pair);
     const { owed, set } = await resync(pair, [...ONE_SHOT.filter((w) => w.path !== "/absent"), { path: "/p", kind: "persistent" }, { path: "/r", kind: "recursive" }], since);
     expect(owed.sort()).toEqual(

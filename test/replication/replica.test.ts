@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, REPLICA_TRIM_BATCH_ENTRIES, ReplicaCore, readMeta,
   type LeaderRequest, type Network, type ReplicationSettings, type Storage, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { makeZxid } from "../../protocol/index.ts";
@@ -56,6 +56,24 @@ describe("replication core: a replica", () => {
     const last = meta(leaderStorage).appliedZxid;
     expect(replica.read("/n1", last)).toMatchObject({ zxid: last, row: { data: "v".repeat(50) } });
     expect(replica.read("/n1", last + 1)).toMatchObject({ behind: true });
+  });
+
+  it("trims its log in batches: up to REPLICA_TRIM_BATCH_ENTRIES past its bound, then back to the bound", async () => {
+    const { leader, leaderStorage, replicaStorage, replicaAt } = pair();
+    const replica = replicaAt();
+    await catchUp(replica, leaderStorage, replicaStorage);
+    const sizes: number[] = [];
+    const trimPoints = new Set<number>();
+    for (let i = 0; i <= settings.logMaxEntries + REPLICA_TRIM_BATCH_ENTRIES; i++) {
+      leader.write(1, i + 1, { op: "create", path: `/t${i}`, data: "v" });
+      await catchUp(replica, leaderStorage, replicaStorage);
+      sizes.push(meta(replicaStorage).logEntries);
+      trimPoints.add(meta(replicaStorage).trimmedZxid);
+    }
+    expect(Math.max(...sizes)).toBe(settings.logMaxEntries + REPLICA_TRIM_BATCH_ENTRIES);
+    expect(sizes.at(-1)).toBe(settings.logMaxEntries);
+    expect(trimPoints.size).toBe(2); // the snapshot's, then one trim of the whole batch
+    expect(rows(replicaStorage)).toBe(rows(leaderStorage));
   });
 
   it("applies strictly in zxid order across an epoch change, and resumes after a crash", async () => {

@@ -12,4 +12,4 @@ export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settin
 export { LeaderCore, LeaderLog, PROGRESS_NOTE_MS, type ReadResult, type Sequenced } from "./leader.ts";
 export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
-export { readMeta, slowestLiveReplica } from "./log.ts";
+export { REPLICA_TRIM_BATCH_ENTRIES, readMeta, slowestLiveReplica } from "./log.ts";

@@ -123,6 +123,19 @@ export function overBounds(meta: Meta, settings: ReplicationSettings): boolean {
 }
 
 /**
+ * How far past its bounds a replica's log grows before it is trimmed back to them:
+ * each trim moves the trim point, which stores meta (a row), so a replica trims a
+ * batch of entries at once rather than one per entry applied.
+ */
+export const REPLICA_TRIM_BATCH_ENTRIES = 64;
+
+/** Whether a replica's log is far enough past its bounds to trim (REPLICA_TRIM_BATCH_ENTRIES, or a 64th of its bytes). */
+export function replicaTrimDue(meta: Meta, settings: ReplicationSettings): boolean {
+  const slackBytes = Math.ceil(settings.logMaxBytes / REPLICA_TRIM_BATCH_ENTRIES);
+  return overBounds(meta, { ...settings, logMaxEntries: settings.logMaxEntries + REPLICA_TRIM_BATCH_ENTRIES, logMaxBytes: settings.logMaxBytes + slackBytes });
+}
+
+/**
  * Drops the oldest entries while the log is over its entry or byte bound, never one
  * a live replica has not applied (`keepAfter`) and never the newest. Entries are taken
  * in log order, not by zxid arithmetic, so an epoch change trims nothing early.

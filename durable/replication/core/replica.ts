@@ -9,7 +9,7 @@
 import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { freshMeta, type ReadResult } from "./leader.ts";
-import { appendEntry, applyEffects, followsInOrder, readMeta, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
+import { appendEntry, applyEffects, followsInOrder, readMeta, replicaTrimDue, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
 import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Network, Random, Storage } from "./ports.ts";
 import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
@@ -230,7 +230,7 @@ export class ReplicaCore {
         this.replayingSnapshot = false;
       }
       if (done.length > 0) {
-        trimLog(txn, meta, this.settings, meta.appliedZxid);
+        if (replicaTrimDue(meta, this.settings)) trimLog(txn, meta, this.settings, meta.appliedZxid);
         if (this.replayed(meta)) writeMeta(txn, meta);
         else storeAppliedMeta(txn, meta);
       }
