@@ -117,9 +117,12 @@ export function slowestLiveReplica(txn: StorageTxn, now: number, settings: Repli
   }
 }
 
-/** Whether the log holds more entries or bytes than its bounds (and more than its newest entry). */
-export function overBounds(meta: Meta, settings: ReplicationSettings): boolean {
-  return meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries || meta.logBytes > settings.logMaxBytes);
+/**
+ * Whether the log holds more entries or bytes than its bounds (and more than its
+ * newest entry), or, given `slack`, than its bounds with that much more room.
+ */
+export function overBounds(meta: Meta, settings: ReplicationSettings, slack = { entries: 0, bytes: 0 }): boolean {
+  return meta.logEntries > 1 && (meta.logEntries > settings.logMaxEntries + slack.entries || meta.logBytes > settings.logMaxBytes + slack.bytes);
 }
 
 /**
@@ -129,10 +132,9 @@ export function overBounds(meta: Meta, settings: ReplicationSettings): boolean {
  */
 export const REPLICA_TRIM_BATCH_ENTRIES = 64;
 
-/** Whether a replica's log is far enough past its bounds to trim (REPLICA_TRIM_BATCH_ENTRIES, or a 64th of its bytes). */
-export function replicaTrimDue(meta: Meta, settings: ReplicationSettings): boolean {
-  const slackBytes = Math.ceil(settings.logMaxBytes / REPLICA_TRIM_BATCH_ENTRIES);
-  return overBounds(meta, { ...settings, logMaxEntries: settings.logMaxEntries + REPLICA_TRIM_BATCH_ENTRIES, logMaxBytes: settings.logMaxBytes + slackBytes });
+/** The room a replica's log has past its bounds before a trim (overBounds' `slack`): a batch of entries, or a 64th of its bytes. */
+export function replicaTrimSlack(settings: ReplicationSettings): { entries: number; bytes: number } {
+  return { entries: REPLICA_TRIM_BATCH_ENTRIES, bytes: Math.ceil(settings.logMaxBytes / REPLICA_TRIM_BATCH_ENTRIES) };
 }
 
 /**

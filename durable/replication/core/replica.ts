@@ -9,7 +9,7 @@
 import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { freshMeta, type ReadResult } from "./leader.ts";
-import { appendEntry, applyEffects, followsInOrder, readMeta, replicaTrimDue, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
+import { appendEntry, applyEffects, followsInOrder, overBounds, readMeta, replicaTrimSlack, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
 import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Network, Random, Storage } from "./ports.ts";
 import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
@@ -41,6 +41,8 @@ export class ReplicaCore {
   private readonly leader: string;
   private readonly ports: ReplicaPorts;
   private readonly settings: ReplicationSettings;
+  /** How far past its bounds this replica's log grows before it is trimmed back (replicaTrimSlack). */
+  private readonly trimSlack: { entries: number; bytes: number };
   /**
    * Called inside the transaction in which the replay after a snapshot's install
    * reaches the zxid every page's rows show (its rows consistent again), with the
@@ -59,6 +61,7 @@ export class ReplicaCore {
     this.leader = leader;
     this.ports = ports;
     this.settings = settings;
+    this.trimSlack = replicaTrimSlack(settings);
     this.installed = installed;
     ports.storage.transact((txn) => {
       if (readMeta(txn)) return;
@@ -230,7 +233,7 @@ export class ReplicaCore {
         this.replayingSnapshot = false;
       }
       if (done.length > 0) {
-        if (replicaTrimDue(meta, this.settings)) trimLog(txn, meta, this.settings, meta.appliedZxid);
+        if (overBounds(meta, this.settings, this.trimSlack)) trimLog(txn, meta, this.settings, meta.appliedZxid);
         if (this.replayed(meta)) writeMeta(txn, meta);
         else storeAppliedMeta(txn, meta);
       }
