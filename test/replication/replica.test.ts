@@ -171,3 +171,75 @@ describe("replication core: a replica whose leader is recreated empty under the 
     expect(rows(replicaStorage)).toBe(rows(leader.storage));
   });
 });
+
+describe("replication core: a handover of the leader to a replica", () => {
+  it("seals the old leader, makes the caught-up replica lead the next epoch with its stored replies, and points the old one at it", async () => {
+    const { leader, leaderStorage, replicaStorage, replicaAt } = pair();
+    const first = leader.write(7, 1, { op: "create", path: "/a", data: "x" }) as { zxid: number };
+    const replica = replicaAt();
+    await catchUp(replica, leaderStorage, replicaStorage);
+    const sealedZxid = leader.seal(2) as number;
+    expect(leader.seal(2)).toBe(sealedZxid); // a retried seal answers the same zxid
+    expect(leader.write(7, 2, { op: "create", path: "/b", data: "" })).toMatchObject({ kind: "fenced", role: "sealed" });
+
+    const target = new LeaderCore(replicaStorage.handle({ alive: true }), clock, settings);
+    expect(target.takeOver(2, sealedZxid)).toMatchObject({ role: "leader", epoch: 2 });
+    expect(target.takeOver(2, sealedZxid)).toMatchObject({ role: "leader", epoch: 2 }); // asked again
+    // The write the old leader acknowledged is answered from its stored reply, not run again.
+    expect(target.write(7, 1, { op: "create", path: "/a", data: "x" })).toEqual(first);
+    expect(target.write(7, 2, { op: "create", path: "/b", data: "" })).toMatchObject({ zxid: makeZxid(2, 1) });
+    expect(meta(replicaStorage).logId).toBe(meta(leaderStorage).logId); // one log, continued
+
+    expect(leader.follow("r1", 2)).toBe(true);
+    expect(leader.write(7, 3, { op: "create", path: "/c", data: "" })).toMatchObject({ kind: "fenced", role: "replica", leader: "r1" });
+    expect(await leader.pull({ type: "pull", replica: "r2", fromZxid: 0, maxBytes: 1_000 })).toMatchObject({ kind: "fenced", leader: "r1" });
+  });
+
+  it("makes no replica lead before it has applied the sealed zxid, nor below an epoch it promised", async () => {
+    const { leader, leaderStorage, replicaStorage, replicaAt } = pair();
+    const replica = replicaAt();
+    await catchUp(replica, leaderStorage, replicaStorage);
+    leader.write(7, 1, { op: "create", path: "/a", data: "x" });
+    const sealedZxid = leader.seal(2) as number;
+    const target = new LeaderCore(replicaStorage.handle({ alive: true }), clock, settings);
+    expect(target.takeOver(2, sealedZxid)).toBe("behind");
+    await replica.step();
+    expect(target.takeOver(1, sealedZxid)).toMatchObject({ kind: "fenced" });
+    expect(target.takeOver(2, sealedZxid)).toMatchObject({ role: "leader", epoch: 2 });
+    expect(leader.write(7, 2, { op: "create", path: "/b", data: "" })).toMatchObject({ kind: "fenced", role: "sealed" });
+  });
+
+  it("lets an abandoned move's old leader lead again at its epoch, after which the seal on its way is refused", () => {
+    const { leader } = pair();
+    leader.write(7, 1, { op: "create", path: "/a", data: "x" });
+    expect(leader.reopen(2)).toMatchObject({ role: "leader", epoch: 2 });
+    expect(leader.reopen(2)).toMatchObject({ role: "leader", epoch: 2 });
+    expect(leader.seal(2)).toMatchObject({ kind: "fenced" });
+    expect(leader.write(7, 2, { op: "setData", path: "/a", data: "y", version: -1 })).toMatchObject({ zxid: makeZxid(2, 1) });
+  });
+
+  it("follows the successor a fenced answer names, and remembers it across a restart", async () => {
+    const { leader, leaderStorage, replicaStorage } = pair();
+    const successorStorage = new MemoryStorage();
+    const asked: string[] = [];
+    const network: Network = {
+      request: async <Q, A>(peer: string, message: Q) => {
+        asked.push(peer);
+        const request = JSON.parse(JSON.stringify(message)) as LeaderRequest;
+        const core = peer === "leader" ? leader : new LeaderCore(successorStorage.handle({ alive: true }), clock, settings);
+        const reply = request.type === "pull" ? await core.pull(request) : core.snapshotPage(request);
+        return JSON.parse(JSON.stringify(reply)) as A;
+      },
+    };
+    const replica = new ReplicaCore("r2", "leader", { storage: replicaStorage.handle({ alive: true }), clock, random, network }, settings);
+    await catchUp(replica, leaderStorage, replicaStorage);
+    leader.seal(2);
+    leader.follow("r9", 2);
+    await expect(replica.step()).rejects.toThrow(/handed its shard to r9/);
+    expect(meta(replicaStorage).following).toBe("r9");
+    const restarted = new ReplicaCore("r2", "leader", { storage: replicaStorage.handle({ alive: true }), clock, random, network }, settings);
+    expect(restarted.leaderName).toBe("r9");
+    await restarted.step().catch(() => undefined);
+    expect(asked.at(-1)).toBe("r9");
+  });
+});

@@ -13,3 +13,4 @@ export { LeaderCore, LeaderLog, PROGRESS_NOTE_MS, type ReadResult, type Sequence
 export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
 export { REPLICA_TRIM_BATCH_ENTRIES, readMeta, slowestLiveReplica } from "./log.ts";
+export { DEFAULT_HANDOVER_SETTINGS, recordHandover, runHandover, type CopyState, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore } from "./handover.ts";

@@ -36,7 +36,22 @@ export function logEntry(fields: Omit<LogEntry, "size">): LogEntry {
 
 function fencedBy(meta: Meta | undefined): Fenced | undefined {
   if (meta && meta.role === "leader" && meta.promisedEpoch <= meta.epoch) return undefined;
-  return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0 };
+  return fencedAnswer(meta, meta?.epoch ?? 0);
+}
+
+/**
+ * Drops what this object knew of replicas pulling from it: a copy that changes role
+ * in a handover knew them at another time (as a sealed leader, say), and a stale
+ * note would hold back a trim its log, trimmed as a replica's meanwhile, is past.
+ */
+function forgetPeers(txn: StorageTxn): void {
+  txn.deleteAll("peer");
+}
+
+/** A fenced answer from an object in `meta`'s role, naming the leader it follows when it knows one. */
+function fencedAnswer(meta: Meta | undefined, epoch: number): Fenced {
+  const fenced: Fenced = { kind: "fenced", role: meta?.role ?? "replica", epoch };
+  return meta?.following ? { ...fenced, leader: meta.following } : fenced;
 }
 
 /**
@@ -94,24 +109,92 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * A new tree is a new log, with a new identity; a later epoch continues the log.
    */
   activate(epoch: number, initialRows: (zxid: number, now: number) => E["effects"]): Meta | Fenced {
+    return this.beginEpoch((meta) => (epoch <= meta.epoch || epoch < meta.promisedEpoch ? { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch } : epoch), initialRows);
+  }
+
+  /**
+   * Opens the epoch `decide` names in one transaction with its check of meta (or
+   * answers what it says instead): the snapshot of a new tree, else an epoch-start
+   * entry; then this object leads it. `before` runs first in that transaction.
+   */
+  private beginEpoch<A>(decide: (meta: Meta) => number | A, initialRows: (zxid: number, now: number) => E["effects"] = () => [], before: (txn: StorageTxn) => void = () => {}): Meta | A {
     this.recent.clear();
-    const entry = this.storage.transact((txn): E | Fenced => {
+    const begun = this.storage.transact((txn): { entry: E } | { answer: A } => {
       const meta = readMeta(txn) ?? freshMeta("leader");
-      if (epoch <= meta.epoch || epoch < meta.promisedEpoch) return { kind: "fenced", role: meta.role, epoch: meta.promisedEpoch };
+      const epoch = decide(meta);
+      if (typeof epoch !== "number") return { answer: epoch };
+      before(txn);
       const zxid = makeZxid(epoch, 0);
       const fresh = meta.appliedZxid === 0;
       const effects = fresh ? initialRows(zxid, this.clock.now()) : [];
       const fields = { zxid, epoch, kind: fresh ? "snapshot" : "epoch-start", session: 0, cxid: 0, effects, reply: { zxid } } as const;
       const entry = { ...fields, size: this.sizeOf(fields) } as unknown as E;
       Object.assign(meta, { role: "leader", epoch, promisedEpoch: epoch, sealedZxid: 0, readableZxid: 0, snapshot: null });
+      delete meta.following;
+      delete meta.installedFrom;
       if (fresh || meta.logId === undefined) meta.logId = newLogId(this.random);
       applyEffects(txn, effects);
       this.append(txn, meta, entry);
-      return entry;
+      return { entry };
     });
-    if ("role" in entry) return entry;
-    this.commits.committed([entry]);
+    if ("answer" in begun) return begun.answer;
+    this.commits.committed([begun.entry]);
     return this.storage.transact((txn) => readMeta(txn)!);
+  }
+
+  /**
+   * A handover's last step at its target, a replica of the sealed leader: once it has
+   * applied `sealedZxid` (the sealed leader's last zxid, so it holds every write that
+   * leader acknowledged, and their stored replies), it leads `epoch`, its log going on
+   * from the old leader's. Answers its meta once it leads `epoch` (asked again: at
+   * once), "behind" while it has not applied `sealedZxid` (or is mid-snapshot), or
+   * fenced when it may not (a leader already, or promised a later epoch).
+   */
+  takeOver(epoch: number, sealedZxid: number): Meta | "behind" | Fenced {
+    return this.beginEpoch((meta): number | Meta | "behind" | Fenced => {
+      if (meta.role === "leader" && meta.epoch === epoch) return meta;
+      if (meta.role !== "replica" || epoch <= meta.epoch || epoch < meta.promisedEpoch || meta.appliedZxid > sealedZxid) return fencedAnswer(meta, meta.promisedEpoch);
+      if (meta.snapshot || meta.appliedZxid < Math.max(sealedZxid, meta.readableZxid)) return "behind";
+      return epoch;
+    }, () => [], forgetPeers);
+  }
+
+  /**
+   * A handover abandoned: this object, sealed for `epoch` or still leading the one
+   * before, leads `epoch` itself (so a seal of it still on its way is refused). Answers
+   * its meta once it leads `epoch` (asked again: at once), or fenced (a replica, or
+   * promised a later epoch). Storage cannot tell this from a seal whose successor took
+   * over: the handover asks it only of a move whose target was never asked to lead
+   * (core/handover.ts, abandoning before "sealed").
+   */
+  reopen(epoch: number): Meta | Fenced {
+    return this.beginEpoch((meta): number | Meta | Fenced => {
+      if (meta.role === "leader" && meta.epoch === epoch) return meta;
+      if (meta.role === "replica" || epoch <= meta.epoch || epoch < meta.promisedEpoch) return fencedAnswer(meta, meta.promisedEpoch);
+      return epoch;
+    });
+  }
+
+  /**
+   * A handover done: this object, sealed for `epoch`, becomes a replica of `leader`,
+   * which leads it (its log is a prefix of the new leader's); a replica is told whom
+   * to follow now. Its pullers and callers are pointed there (fenced answers name it).
+   * Answers true, or fenced when it leads or promised a later epoch.
+   */
+  follow(leader: string, epoch: number): true | Fenced {
+    return this.storage.transact((txn): true | Fenced => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "leader" || epoch < meta.promisedEpoch) return fencedAnswer(meta, meta?.promisedEpoch ?? 0);
+      Object.assign(meta, { role: "replica", promisedEpoch: epoch, following: leader });
+      writeMeta(txn, meta);
+      forgetPeers(txn);
+      return true;
+    });
+  }
+
+  /** Meta as storage says it now (undefined: a new object), for a handover's checks. */
+  state(): Meta | undefined {
+    return this.readOnly((txn) => readMeta(txn));
   }
 
   /**
@@ -170,11 +253,15 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     return this.readOnly((txn) => fencedBy(storedMeta(txn)));
   }
 
-  /** Promises `epoch` and stops writing: returns the sealed zxid, the last this leader will ever write. */
+  /**
+   * Promises `epoch` and stops writing: returns the sealed zxid, the last this leader
+   * will ever write (again when asked again for the same epoch: a retried seal).
+   */
   seal(epoch: number): number | Fenced {
     return this.storage.transact((txn) => {
       const meta = readMeta(txn);
-      if (!meta || epoch <= meta.promisedEpoch) return { kind: "fenced", role: meta?.role ?? "replica", epoch: meta?.promisedEpoch ?? 0 } satisfies Fenced;
+      if (meta?.role === "sealed" && meta.promisedEpoch === epoch) return meta.sealedZxid;
+      if (!meta || meta.role === "replica" || epoch <= meta.promisedEpoch) return fencedAnswer(meta, meta?.promisedEpoch ?? 0);
       Object.assign(meta, { role: "sealed", promisedEpoch: epoch, sealedZxid: meta.appliedZxid });
       writeMeta(txn, meta);
       return meta.appliedZxid;
@@ -292,7 +379,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   private pullNow(request: PullRequest, noteProgress: boolean): PullReply<E> {
     return this.storage.transact((txn): PullReply<E> => {
       const meta = readMeta(txn);
-      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      if (!meta || meta.role === "replica") return fencedAnswer(meta, meta?.epoch ?? 0);
       const logId = leaderLogId(txn, meta, this.random);
       const start = this.pulls.startOf(request);
       // Committed entries the log holds (it was not trimmed past start): nothing to read.
@@ -311,7 +398,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   snapshotPage(request: SnapshotRequest): SnapshotReply<E> {
     return this.storage.transact((txn): SnapshotReply<E> => {
       const meta = readMeta(txn);
-      if (!meta || meta.role === "replica") return { kind: "fenced", role: "replica", epoch: meta?.epoch ?? 0 };
+      if (!meta || meta.role === "replica") return fencedAnswer(meta, meta?.epoch ?? 0);
       const startZxid = request.startZxid ?? meta.appliedZxid;
       // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
       this.notePeer(txn, request.replica, startZxid);

@@ -74,11 +74,16 @@ export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
     }
   | Fenced;
 
-/** The object is not (or no longer) the leader, as its storage says. */
+/**
+ * The object is not (or no longer) the leader, as its storage says. `leader`: the
+ * object it was told leads after it (a leader that handed its shard over), where a
+ * caller or a replica goes next; absent, the caller asks the directory.
+ */
 export interface Fenced {
   kind: "fenced";
   role: "replica" | "sealed" | "leader";
   epoch: number;
+  leader?: string;
 }
 
 export type LeaderRequest = PullRequest | SnapshotRequest;

@@ -10,8 +10,8 @@ import { zxidEpoch } from "../../../protocol/index.ts";
 import { CommitSignal } from "./commit-signal.ts";
 import { freshMeta, type ReadResult } from "./leader.ts";
 import { appendEntry, applyEffects, followsInOrder, overBounds, readMeta, replicaTrimSlack, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
-import type { PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
-import type { Clock, Network, Random, Storage } from "./ports.ts";
+import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
+import type { Clock, Network, Random, Storage, StorageTxn } from "./ports.ts";
 import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 import { waitAtMost } from "./wait.ts";
@@ -27,7 +27,16 @@ export interface ReplicaPorts {
   clock: Clock;
   random: Random;
   network: Network;
+  /**
+   * Where the shard's leader is now, as its directory says (undefined: it cannot say).
+   * Asked when the leader this replica follows stops answering, or answers that it no
+   * longer leads without naming whom it follows: a handover moved the leader.
+   */
+  findLeader?: () => Promise<string | undefined>;
 }
+
+/** Consecutive failed rounds after which a replica asks where its leader is (findLeader). */
+const FAILURES_BEFORE_ASKING = 3;
 
 /** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
 const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
@@ -38,7 +47,10 @@ const FROM_ANOTHER_LOG = -1;
 export class ReplicaCore {
   readonly commits = new CommitSignal();
   private readonly name: string;
-  private readonly leader: string;
+  /** The leader it pulls from: the one it was made for, or the one a fenced answer or a handover named (meta.following). */
+  private leader: string;
+  /** Set when the leader answered that it no longer leads, naming nobody: the directory is asked before the next round. */
+  private leaderUnknown = false;
   private readonly ports: ReplicaPorts;
   private readonly settings: ReplicationSettings;
   /** How far past its bounds this replica's log grows before it is trimmed back (replicaTrimSlack). */
@@ -47,26 +59,59 @@ export class ReplicaCore {
    * Called inside the transaction in which the replay after a snapshot's install
    * reaches the zxid every page's rows show (its rows consistent again), with the
    * zxid applied before the snapshot (FROM_ANOTHER_LOG when that state came from
-   * another log) and the zxid applied now (an adapter fires its watches).
+   * another log), the zxid applied now and that transaction (an adapter fires its watches).
    */
-  private readonly installed: (previousZxid: number, rowsZxid: number) => void;
+  private readonly installed: (previousZxid: number, rowsZxid: number, txn: StorageTxn) => void;
   /**
    * Whether the entry being applied now (in apply's transaction) replays a snapshot's
    * range: its changes are in what `installed` fires, so an adapter fires nothing for it.
    */
   replayingSnapshot = false;
 
-  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number) => void = () => {}) {
+  constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number, txn: StorageTxn) => void = () => {}) {
     this.name = name;
     this.leader = leader;
     this.ports = ports;
     this.settings = settings;
     this.trimSlack = replicaTrimSlack(settings);
     this.installed = installed;
-    ports.storage.transact((txn) => {
-      if (readMeta(txn)) return;
-      writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
+    const following = ports.storage.transact((txn) => {
+      const meta = readMeta(txn);
+      if (!meta) writeMeta(txn, { ...freshMeta("replica"), readableZxid: Number.MAX_SAFE_INTEGER, snapshot: SNAPSHOT_NOT_STARTED });
+      return meta?.following;
     });
+    this.leader = following ?? leader;
+  }
+
+  /** The leader this replica pulls from now. */
+  get leaderName(): string {
+    return this.leader;
+  }
+
+  /**
+   * A fenced answer: the object no longer leads. When it names the leader it follows
+   * now (it handed the shard over), this replica follows that one from now on (stored,
+   * so a restart does too); either way this pull's round ends.
+   */
+  private fencedBy(reply: Fenced): never {
+    const was = this.leader;
+    if (reply.leader) this.followLeader(reply.leader);
+    else this.leaderUnknown = true;
+    throw new Error(reply.leader ? `${was} handed its shard to ${reply.leader}` : `${was} is ${reply.role}`);
+  }
+
+  /**
+   * Follows `leader` from now on, stored so that a restart does too. A snapshot under
+   * way starts again there: the new leader's log may not reach back to where it began.
+   */
+  private followLeader(leader: string): void {
+    if (leader === this.leader || leader === this.name) return;
+    this.ports.storage.transact((txn) => {
+      const meta = readMeta(txn)!;
+      if (meta.role !== "replica") return;
+      writeMeta(txn, { ...meta, following: leader, ...(meta.snapshot ? { snapshot: SNAPSHOT_NOT_STARTED } : {}) });
+    });
+    this.leader = leader;
   }
 
   /**
@@ -74,12 +119,20 @@ export class ReplicaCore {
    * the object is gone (a crash abandons it at an await; the next instance resumes).
    */
   async run(keepRunning: () => boolean = () => true): Promise<void> {
+    let failures = 0;
     while (keepRunning()) {
       try {
         const meta = this.meta();
         if (meta.snapshot) await this.snapshotStep(meta.snapshot);
         else await this.follow(meta.appliedZxid, keepRunning);
+        failures = 0;
       } catch {
+        failures += 1;
+        if (this.ports.findLeader && (this.leaderUnknown || failures % FAILURES_BEFORE_ASKING === 0)) {
+          this.leaderUnknown = false;
+          const leader = await this.ports.findLeader().catch(() => undefined);
+          if (leader) this.followLeader(leader);
+        }
         await this.ports.clock.sleep(this.settings.retryMs * (0.5 + this.ports.random.next())).elapsed;
       }
     }
@@ -167,7 +220,7 @@ export class ReplicaCore {
    * Says the applied zxid after it, when it applied (or could have).
    */
   private take(reply: PullReply, current = true): { kind: "applied" | "gap" | "snapshot"; appliedZxid?: number } {
-    if (reply.kind === "fenced") throw new Error(`${this.leader} is ${reply.role}`);
+    if (reply.kind === "fenced") this.fencedBy(reply);
     const applied = reply.kind === "entries" ? this.apply(reply) : "another-log";
     if (reply.kind === "snapshot-needed" || applied === "another-log") {
       if (current) this.restartSnapshot();
@@ -219,7 +272,8 @@ export class ReplicaCore {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
       if (meta.logId !== logId) return "another-log";
-      if (meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
+      // Promoted meanwhile (it leads now): its rows move by its own writes alone.
+      if (meta.role !== "replica" || meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
       try {
         for (const entry of entries) {
           if (entry.zxid <= meta.appliedZxid) continue;
@@ -234,7 +288,7 @@ export class ReplicaCore {
       }
       if (done.length > 0) {
         if (overBounds(meta, this.settings, this.trimSlack)) trimLog(txn, meta, this.settings, meta.appliedZxid);
-        if (this.replayed(meta)) writeMeta(txn, meta);
+        if (this.replayed(txn, meta)) writeMeta(txn, meta);
         else storeAppliedMeta(txn, meta);
       }
       return { applied: meta.appliedZxid, done };
@@ -248,9 +302,9 @@ export class ReplicaCore {
    * Tells `installed` when the replay after a snapshot has reached readableZxid
    * (call in the transaction that moved meta, and store meta if it says so).
    */
-  private replayed(meta: Meta): boolean {
+  private replayed(txn: StorageTxn, meta: Meta): boolean {
     if (meta.installedFrom === undefined || meta.appliedZxid < meta.readableZxid) return false;
-    this.installed(meta.installedFrom, meta.appliedZxid);
+    this.installed(meta.installedFrom, meta.appliedZxid, txn);
     delete meta.installedFrom;
     return true;
   }
@@ -272,7 +326,7 @@ export class ReplicaCore {
       maxBytes: this.settings.pageMaxBytes,
     };
     const page = await this.ports.network.request<SnapshotRequest, SnapshotReply>(this.leader, request);
-    if (page.kind === "fenced") throw new Error(`${this.leader} is ${page.role}`);
+    if (page.kind === "fenced") this.fencedBy(page);
     const finished = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const current = meta.snapshot;
@@ -299,7 +353,7 @@ export class ReplicaCore {
         // Its watches fire once the replay reaches endZxid (at once if the log holds nothing
         // newer), by what changed since before this snapshot or an earlier one whose replay it cut short.
         Object.assign(meta, { snapshot: null, appliedZxid: page.startZxid, trimmedZxid: page.startZxid, readableZxid: endZxid, epoch: zxidEpoch(page.startZxid), logId: page.logId, installedFrom: Math.min(meta.installedFrom ?? Infinity, appliedBefore(meta, page.logId)) });
-        this.replayed(meta);
+        this.replayed(txn, meta);
       }
       writeMeta(txn, meta);
       return meta.snapshot === null;

@@ -94,6 +94,12 @@ export interface Meta {
    * reaches readableZxid (the entries up to there fire nothing of their own).
    */
   installedFrom?: number;
+  /**
+   * The leader a replica follows, once told of one (a leader that handed its shard
+   * over and follows its successor, or a replica told by a fenced answer); absent, the
+   * one it was made for.
+   */
+  following?: string;
 }
 
 export interface SnapshotProgress {
