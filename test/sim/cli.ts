@@ -35,17 +35,24 @@ const failed: SeedResult[] = [];
 let totalOps = 0;
 let totalFaults = 0;
 let totalViolations = 0;
+const moves = { moved: 0, abandoned: 0 };
+const pausesMs: number[] = [];
 const started = Date.now();
 for (let seed = first; seed < first + seeds; seed++) {
   const result = await runSeed({ seed, ops });
   totalOps += result.ops;
   totalFaults += result.faults;
+  moves.moved += result.moves.moved;
+  moves.abandoned += result.moves.abandoned;
+  pausesMs.push(...result.moves.pausesMs);
   totalViolations += result.violations.length;
   if (values.hash) console.log(`seed ${seed} history ${result.hash}`);
   if (result.violations.length > 0) failed.push(result);
 }
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
-console.log(`sim: ${seeds} seeds (${first}..${first + seeds - 1}), ${totalOps} operations, ${totalFaults} faults, ${totalViolations} violations, ${failed.length} failing seeds, ${seconds} s`);
+pausesMs.sort((a, b) => a - b);
+const pause = (q: number) => pausesMs[Math.min(pausesMs.length - 1, Math.floor(q * pausesMs.length))] ?? 0;
+console.log(`sim: ${seeds} seeds (${first}..${first + seeds - 1}), ${totalOps} operations, ${totalFaults} faults, ${moves.moved} leader moves (${moves.abandoned} abandoned; write pause p50 ${Math.round(pause(0.5))} p99 ${Math.round(pause(0.99))} simulated ms), ${totalViolations} violations, ${failed.length} failing seeds, ${seconds} s`);
 for (const result of failed) {
   console.log(`seed ${result.seed} (history ${result.hash}; replay: npm run sim -- --seeds 1 --first ${result.seed} --ops ${ops}):`);
   for (const v of result.violations.slice(0, 3)) console.log(`  [${v.checker}] ${v.message.split("\n")[0]}`);

@@ -4,7 +4,9 @@
  * records every call in the history format the checkers read (history.ts).
  *
  * A session's home is its region's replica, or the leader when there is none or the
- * replica cannot catch up in time. Everything the session sees about the shard comes
+ * replica cannot catch up in time. The leader is where the directory says (a handover
+ * moves it): a session asks there when a copy answers that it no longer leads without
+ * naming its successor, or stops answering, and retries its write with the same cxid. Everything the session sees about the shard comes
  * in zxid order through its home: an answer from the leader (a write, a linearizable
  * read) is released only once home has applied its zxid, after home's watch events.
  * A session reads at a replica only once that replica has applied its bookmark.
@@ -13,13 +15,15 @@ import type { Fenced, ReadResult, Reply, WriteOp } from "../../durable/replicati
 import type { Call, HistoryEntry, RegisterOp, RegisterResult } from "./history.ts";
 import type { Links } from "./links.ts";
 import type { SimNetwork } from "./network.ts";
+import { DIRECTORY, type WhereRequest } from "./directory.ts";
 import type { ClientRequest, SimNode, SimWatch } from "./nodes.ts";
 import type { Prng } from "./prng.ts";
 import type { Owner, Scheduler } from "./scheduler.ts";
 
 export const SHARD = "s0";
 const KEYS = ["/k0", "/k1", "/k2", "/k3"];
-const LEADER = "L";
+/** A session's home when it is whichever copy leads. */
+const LEADER = "leader";
 /** How long a session waits for its home replica before going to the leader. */
 const HOME_WAIT_MS = 400;
 /** Attempts of one call to the leader before the session gives up on its answer. */
@@ -39,7 +43,16 @@ export interface SessionWorld {
   takeOp(): boolean;
   nextCallId(): number;
   /** Acknowledged writes, for the state checks: zxid, session and cxid. */
-  acknowledged: Array<{ zxid: number; session: number; cxid: number; path: string }>;
+  acknowledged: Acknowledged[];
+  /** Where the directory said the leader was when the run began. */
+  firstLeader: string;
+}
+
+export interface Acknowledged {
+  zxid: number;
+  session: number;
+  cxid: number;
+  path: string;
 }
 
 export class SimSession {
@@ -47,6 +60,8 @@ export class SimSession {
   readonly name: string;
   readonly region: number;
   home = LEADER;
+  /** The copy this session believes leads. */
+  leader: string;
   /** The highest zxid this session has seen on the shard. */
   bookmark = 0;
   /** Watches must be (re)sent to home before its next answer counts: after a move or home's crash. */
@@ -64,6 +79,7 @@ export class SimSession {
     this.name = `c${id}`;
     this.region = region;
     this.world = world;
+    this.leader = world.firstLeader;
   }
 
   /** Home is gone or lost its watches: send them again (to the leader when home is gone for good). */
@@ -78,11 +94,20 @@ export class SimSession {
    * set at the old one too: the first event wins (each reports the first change after the
    * watch's read), the later one is dropped, so it fires once.
    */
-  onEvent(watch: SimWatch, zxid: number): void {
+  onEvent(watch: SimWatch, zxid: number, guessed: boolean): void {
     if (!this.watches.has(watch.setBy)) return;
     this.watches.delete(watch.setBy);
     this.bookmark = Math.max(this.bookmark, zxid);
-    this.world.history.push({ kind: "watch-fired", session: this.id, shard: SHARD, path: watch.path, setBy: watch.setBy, zxid, at: this.world.scheduler.now });
+    this.world.history.push({ kind: "watch-fired", session: this.id, shard: SHARD, path: watch.path, setBy: watch.setBy, zxid, at: this.world.scheduler.now, ...(guessed ? { guessed } : {}) });
+  }
+
+  /** A copy armed a watch again by its rows alone (history.ts, WatchRearmed): the session holds the new one instead. */
+  onRearmed(old: SimWatch, renewed: SimWatch): void {
+    if (!this.watches.delete(old.setBy)) return;
+    this.watches.set(renewed.setBy, renewed);
+    const at = this.world.scheduler.now;
+    this.world.history.push({ kind: "watch-rearmed", session: this.id, shard: SHARD, path: old.path, setBy: old.setBy, zxid: renewed.zxid, at });
+    this.world.history.push({ kind: "watch-set", session: this.id, shard: SHARD, path: old.path, setBy: renewed.setBy, zxid: renewed.zxid, at });
   }
 
   async run(): Promise<void> {
@@ -137,7 +162,7 @@ export class SimSession {
   /** A write (not in the history: check-only multis and ephemerals, which the state checks cover). */
   private async unrecorded(op: WriteOp): Promise<void> {
     const reply = await this.leaderCall({ type: "write", session: this.id, cxid: ++this.cxid, op });
-    if (reply && !("kind" in reply)) await this.settle(reply.zxid);
+    if (reply) await this.settle(reply.zxid);
   }
 
   private async write(op: RegisterOp, writeOp: WriteOp): Promise<void> {
@@ -162,14 +187,14 @@ export class SimSession {
   private async sequentialRead(path: string, watch: boolean): Promise<void> {
     for (;;) {
       if (this.needsAttach) await this.settle(this.bookmark);
-      const home = this.world.node(this.home);
+      const home = this.homeNode();
       const call = this.record({ type: "read", path }, "sequential", this.home === LEADER ? "leader" : "replica");
       const setBy = call.id;
       const answer = home ? await this.world.links.call(this.name, this.owner, home, (n) => n.readAndWatch(path, this.bookmark, watch ? { session: this.id, path, setBy } : null, HOME_WAIT_MS)) : "timeout";
       if (typeof answer === "string") {
         // Nobody saw an answer: the call stays unanswered in the history, and the session goes elsewhere.
         if (this.home !== LEADER) this.moveHome(LEADER);
-        else await this.world.scheduler.sleep(100, this.owner);
+        else await this.leaderUnanswered();
         continue;
       }
       this.answered(call, readResult(answer));
@@ -184,7 +209,7 @@ export class SimSession {
   /** Waits until home has applied `zxid` (its events for it delivered first), moving home to the leader if it cannot. */
   private async settle(zxid: number): Promise<void> {
     for (;;) {
-      const home = this.world.node(this.home);
+      const home = this.homeNode();
       const watches = this.needsAttach ? [...this.watches.values()] : [];
       const attached = this.needsAttach;
       const changesBefore = this.homeChanges;
@@ -195,20 +220,54 @@ export class SimSession {
       }
       if (ok === true) continue;
       if (this.home !== LEADER) this.moveHome(LEADER);
-      else await this.world.scheduler.sleep(100, this.owner);
+      else await this.leaderUnanswered();
     }
   }
 
-  /** A call to the leader, retried with the same cxid through lost messages and fencing; undefined if no answer came. */
+  /** The copy that is home now. */
+  get homeName(): string {
+    return this.home === LEADER ? this.leader : this.home;
+  }
+
+  private homeNode(): SimNode | undefined {
+    return this.world.node(this.homeName);
+  }
+
+  /** The leader did not answer as one: ask the directory where it is, then pause. */
+  private async leaderUnanswered(): Promise<void> {
+    await this.findLeader(undefined);
+    await this.world.scheduler.sleep(100, this.owner);
+  }
+
+  /**
+   * Learns where the leader is: from a fenced answer that names it, else from the
+   * directory. A session at home with the leader sends its watches to the new one.
+   */
+  private async findLeader(named: string | undefined): Promise<void> {
+    let leader = named;
+    if (!leader) {
+      const where: WhereRequest = { type: "where" };
+      leader = await this.world.network.request<{ leader: string }>(this.name, this.owner, DIRECTORY, where).then((placement) => placement.leader, () => undefined);
+    }
+    if (!leader || leader === this.leader) return;
+    this.leader = leader;
+    if (this.home === LEADER) {
+      this.needsAttach = true;
+      this.homeChanges += 1;
+    }
+  }
+
+  /**
+   * A call to the leader, retried with the same cxid through lost messages, fencing and
+   * moves of the leader; undefined if no answer came.
+   */
   private async leaderCall(request: ClientRequest): Promise<Reply | ReadResult | undefined> {
     const { network, scheduler, prng } = this.world;
     for (let attempt = 0; attempt < LEADER_ATTEMPTS; attempt++) {
-      try {
-        const answer = await network.request<Reply | ReadResult | Fenced>(this.name, this.owner, LEADER, request);
-        if (!("kind" in answer)) return answer;
-      } catch {
-        // lost or timed out: retry below
-      }
+      const answer = await network.request<Reply | ReadResult | Fenced>(this.name, this.owner, this.leader, request).catch(() => undefined);
+      if (answer && !("kind" in answer)) return answer;
+      // Fenced: it names its successor, or the directory knows. Unanswered twice: the directory may know better.
+      if (answer || attempt % 2 === 1) await this.findLeader(answer?.leader);
       await scheduler.sleep(prng.int(20, 100) * (attempt + 1), this.owner);
     }
     return undefined;

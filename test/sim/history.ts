@@ -56,9 +56,32 @@ export interface WatchFired {
   /** The zxid of the change that fired it. */
   zxid: number;
   at: number;
+  /**
+   * Fired by the rows, not the log (the copy's log no longer reached back to the
+   * watch's read, as after a snapshot): ZooKeeper's setWatches rule, so `zxid` is the
+   * node's last change, which may be later than the first.
+   */
+  guessed?: boolean;
 }
 
-export type HistoryEntry = Call | WatchSet | WatchFired;
+/**
+ * A copy kept a watch armed by its rows alone (its log no longer reached back to the
+ * watch's read, or a snapshot skipped the changes since): as ZooKeeper's setWatches,
+ * it cannot tell whether the node changed and changed back meanwhile. The watch ends
+ * here unfired (its first change may be missed) and goes on as a new one, set at the
+ * zxid the rows showed (a `watch-set` that follows).
+ */
+export interface WatchRearmed {
+  kind: "watch-rearmed";
+  session: number;
+  shard: string;
+  path: string;
+  setBy: number;
+  zxid: number;
+  at: number;
+}
+
+export type HistoryEntry = Call | WatchSet | WatchFired | WatchRearmed;
 
 /** What a checker reports: nothing when the history holds. */
 export interface Violation {

@@ -5,7 +5,7 @@
  * replicas applied from the old log: only the log's identity tells them apart.
  */
 import { zxidCounter, zxidEpoch } from "../../protocol/index.ts";
-import { LeaderNode, type SimEnv } from "./nodes.ts";
+import { ShardNode, type SimEnv } from "./nodes.ts";
 
 /** The session the recreated leader's writes come from (no simulated session has it). */
 const RESET_SESSION = 1_000_000;
@@ -14,12 +14,12 @@ const RESET_SESSION = 1_000_000;
 const EXTRA_WRITES = 20;
 
 /** Ends `old` for good and starts a new, empty leader under its name; answers the new one. */
-export function recreateLeader(old: LeaderNode, env: SimEnv): LeaderNode {
+export function recreateLeader(old: ShardNode, env: SimEnv): ShardNode {
   const last = old.meta().appliedZxid;
   // For good: a restart still pending from an earlier crash must not bring it back over the new one.
   old.destroyed = true;
   old.crash();
-  const leader = new LeaderNode(old.name, env);
+  const leader = new ShardNode(old.name, env);
   leader.start();
   leader.core!.activate(Math.max(1, zxidEpoch(last)));
   const writes = zxidCounter(last) + env.prng.int(1, EXTRA_WRITES);

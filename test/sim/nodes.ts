@@ -1,14 +1,16 @@
 /**
- * The simulated shard objects: a leader and replicas around the replication core,
- * each with storage that outlives its crashes and, per incarnation, the one-shot
- * data watches its sessions set (lost in a crash; sessions set them again).
+ * The simulated shard objects: copies of the shard around the replication core (a
+ * leader and replicas, roles a handover moves), each with storage that outlives its
+ * crashes and, per incarnation, the one-shot data watches its sessions set (lost in
+ * a crash; sessions set them again).
  */
 import {
   DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
-  type LeaderRequest, type LogEntry, type Meta, type ReadResult, type ReplicationSettings, type WriteOp, type ZnodeRow,
+  type CopyState, type LeaderRequest, type Placement, type StorageTxn, type LogEntry, type Meta, type ReadResult, type ReplicationSettings, type WriteOp, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
+import { DIRECTORY, type WhereRequest } from "./directory.ts";
 import { MemoryStorage } from "./memory-storage.ts";
-import type { SimNetwork } from "./network.ts";
+import type { Push, SimNetwork } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { Owner, Scheduler } from "./scheduler.ts";
 
@@ -26,8 +28,8 @@ export interface SimWatch {
   seenMzxid: number | null;
 }
 
-/** Where a node sends a fired watch (the session's link from that node). */
-export type FireWatch = (node: string, watch: SimWatch, zxid: number) => void;
+/** Where a node sends a fired watch (the session's link from that node); `guessed`: fired by the rows, not the log. */
+export type FireWatch = (node: string, watch: SimWatch, zxid: number, guessed: boolean) => void;
 
 export interface SimEnv {
   scheduler: Scheduler;
@@ -35,8 +37,13 @@ export interface SimEnv {
   prng: Prng;
   settings: ReplicationSettings;
   fire: FireWatch;
-  /** Called after each of the leader's commits, to check invariants as the run goes. */
-  leaderCommitted: () => void;
+  /**
+   * A watch a copy keeps armed by its rows alone, at `zxid`: it goes on as a new watch
+   * (a new id, set at that zxid), which the copy holds instead; its session is told.
+   */
+  rearm: (node: string, watch: SimWatch, zxid: number) => SimWatch;
+  /** Called after each commit of a leader, to check invariants as the run goes. */
+  leaderCommitted: (leader: SimNode, entries: LogEntry[]) => void;
 }
 
 /** Whether an entry changed a path's data or existence: what a data watch fires on. */
@@ -91,10 +98,12 @@ export abstract class SimNode {
     if (!(await this.waitReadable(minZxid, timeoutMs))) return false;
     // A replica whose log no longer reaches back to a watch's read cannot say when it fired.
     if (this.guessesFor(watches)) return false;
+    const meta = this.meta();
     for (const watch of watches) {
       const due = this.changeSince(watch);
-      if (due === undefined) this.watches.push(watch);
-      else this.env.fire(this.name, watch, due);
+      if (due) this.env.fire(this.name, watch, due.zxid, due.guessed);
+      else if (meta.trimmedZxid > watch.zxid) this.watches.push(this.env.rearm(this.name, watch, meta.appliedZxid));
+      else this.watches.push(watch);
     }
     return true;
   }
@@ -112,7 +121,7 @@ export abstract class SimNode {
     for (const entry of entries) {
       const keep: SimWatch[] = [];
       for (const watch of this.watches) {
-        if (entry.zxid > watch.zxid && changesPath(entry, watch.path)) this.env.fire(this.name, watch, entry.zxid);
+        if (entry.zxid > watch.zxid && changesPath(entry, watch.path)) this.env.fire(this.name, watch, entry.zxid, false);
         else keep.push(watch);
       }
       this.watches = keep;
@@ -127,103 +136,171 @@ export abstract class SimNode {
     return watches.every((w) => w.zxid >= trimmed);
   }
 
-  /** The zxid of the first change of the watch's path after its read, from the log, or else from the row. */
-  private changeSince(watch: SimWatch): number | undefined {
+  /** The zxid of the first change of the watch's path after its read, from the log, or else guessed from the row. */
+  private changeSince(watch: SimWatch): { zxid: number; guessed: boolean } | undefined {
     return this.storage.read((txn) => {
       const meta = readMeta(txn)!;
-      if (meta.trimmedZxid <= watch.zxid) {
-        let after = watch.zxid;
-        for (;;) {
-          const page = txn.scan<LogEntry>("log", after, 64);
-          for (const [, entry] of page) if (changesPath(entry, watch.path)) return entry.zxid;
-          if (page.length < 64) return undefined;
-          after = page[page.length - 1]![1].zxid;
-        }
+      if (meta.trimmedZxid > watch.zxid) return rowChange(txn, watch);
+      let after = watch.zxid;
+      for (;;) {
+        const page = txn.scan<LogEntry>("log", after, 64);
+        for (const [, entry] of page) if (changesPath(entry, watch.path)) return { zxid: entry.zxid, guessed: false };
+        if (page.length < 64) return undefined;
+        after = page[page.length - 1]![1].zxid;
       }
-      // The log no longer reaches back to the read: the row says whether the path changed, and
-      // only roughly when (its create, else its last change, else just after the read).
-      const row = txn.get<ZnodeRow>("znode", watch.path);
-      const mzxid = row?.stat.mzxid ?? null;
-      if (mzxid === watch.seenMzxid) return undefined;
-      if (!row) return watch.zxid + 1;
-      return row.stat.czxid > watch.zxid ? row.stat.czxid : row.stat.mzxid;
     });
+  }
+
+  /**
+   * A replica installed a snapshot: the changes it skipped fire nothing of their own,
+   * so each watch it holds fires now by its row, as ZooKeeper's setWatches would, or
+   * is armed again by it.
+   */
+  protected snapshotInstalled(txn: StorageTxn, rowsZxid: number): void {
+    const keep: SimWatch[] = [];
+    for (const watch of this.watches) {
+      const due = rowChange(txn, watch);
+      if (due) this.env.fire(this.name, watch, due.zxid, true);
+      else keep.push(this.env.rearm(this.name, watch, rowsZxid));
+    }
+    this.watches = keep;
   }
 }
 
-export class LeaderNode extends SimNode {
+/**
+ * Whether a watch's path changed since its read, by its row alone (the log no longer
+ * reaches back to the read), and only roughly when: its create, else its last change,
+ * else just after the read.
+ */
+function rowChange(txn: StorageTxn, watch: SimWatch): { zxid: number; guessed: true } | undefined {
+  const row = txn.get<ZnodeRow>("znode", watch.path);
+  const mzxid = row?.stat.mzxid ?? null;
+  if (mzxid === watch.seenMzxid) return undefined;
+  if (!row) return { zxid: watch.zxid + 1, guessed: true };
+  return { zxid: row.stat.czxid > watch.zxid ? row.stat.czxid : row.stat.mzxid, guessed: true };
+}
+
+/** What the directory asks a copy of the shard during a handover (core/handover.ts). */
+export type HandoverRequest =
+  | { type: "state" }
+  | { type: "seal"; epoch: number }
+  | { type: "take-over"; epoch: number; sealedZxid: number; waitMs: number }
+  | { type: "reopen"; epoch: number }
+  | { type: "follow"; leader: string; epoch: number };
+
+/**
+ * A copy of the shard: its leader or a replica, as its storage says, and either in
+ * turn (a handover makes a replica the leader and the old leader a replica). It
+ * answers pulls, writes and linearizable reads while it leads (fenced otherwise,
+ * naming its successor once it follows one), and pulls while it is a replica.
+ */
+export class ShardNode extends SimNode {
+  /** Its log as a leader's: writes, pulls and the handover's steps go through it whatever the role (storage fences them). */
   core: LeaderCore | undefined;
+  replica: ReplicaCore | undefined;
+  /** The leader a new replica follows (undefined: made to lead, activated by its maker). */
+  private readonly madeFor: string | undefined;
 
-  protected boot(): void {
-    // The seeded PRNG makes its log's identity, so a seed replays exactly.
-    const core = new LeaderCore(this.storage.handle(this.incarnation), this.env.scheduler.clockFor(this.incarnation), this.env.settings, undefined, this.env.prng);
-    this.core = core;
-    core.commits.listen((entries) => this.onCommit(entries));
-    core.commits.listen(() => this.env.leaderCommitted());
-    this.env.network.serve(this.name, this.incarnation, async (message, push) => {
-      const request = message as LeaderRequest | ClientRequest;
-      switch (request.type) {
-        case "pull":
-          return core.pull(request, push && (async (page) => (await push(page)) === true));
-        case "snapshot":
-          return core.snapshotPage(request);
-        case "write":
-          return core.write(request.session, request.cxid, request.op);
-        case "read":
-          return core.read(request.path);
-      }
-    });
-  }
-
-  read(path: string): ReadResult | "fenced" {
-    const result = this.core!.read(path);
-    return "kind" in result ? "fenced" : result;
-  }
-
-  async waitReadable(): Promise<boolean> {
-    return true;
-  }
-
-  protected guessesFor(): boolean {
-    return false;
-  }
-}
-
-export class ReplicaNode extends SimNode {
-  core: ReplicaCore | undefined;
-  private readonly leader: string;
-
-  constructor(name: string, leader: string, env: SimEnv) {
+  constructor(name: string, env: SimEnv, madeFor?: string) {
     super(name, env);
-    this.leader = leader;
+    this.madeFor = madeFor;
   }
 
   protected boot(): void {
     const owner = this.incarnation;
+    // The seeded PRNG makes its log's identity, so a seed replays exactly.
+    const leader = new LeaderCore(this.storage.handle(owner), this.env.scheduler.clockFor(owner), this.env.settings, undefined, this.env.prng);
+    this.core = leader;
+    this.replica = undefined;
+    leader.commits.listen((entries) => this.onCommit(entries));
+    leader.commits.listen((entries) => this.env.leaderCommitted(this, entries));
+    this.env.network.serve(this.name, owner, (message, push) => this.handle(message as LeaderRequest | ClientRequest | HandoverRequest, push));
+    const role = leader.state()?.role;
+    if (role === "replica" || (role === undefined && this.madeFor !== undefined)) this.startFollowing();
+  }
+
+  private async handle(request: LeaderRequest | ClientRequest | HandoverRequest, push?: Push): Promise<unknown> {
+    const leader = this.core!;
+    switch (request.type) {
+      case "pull":
+        return leader.pull(request, push && (async (page) => (await push(page)) === true));
+      case "snapshot":
+        return leader.snapshotPage(request);
+      case "write":
+        return leader.write(request.session, request.cxid, request.op);
+      case "read":
+        return leader.read(request.path);
+      case "state": {
+        const meta = leader.state()!;
+        return { role: meta.role, epoch: meta.epoch, promisedEpoch: meta.promisedEpoch, appliedZxid: meta.appliedZxid, snapshot: meta.snapshot !== null } satisfies CopyState;
+      }
+      case "seal":
+        return leader.seal(request.epoch);
+      case "take-over": {
+        await this.replica?.waitApplied(request.sealedZxid, request.waitMs);
+        const led = leader.takeOver(request.epoch, request.sealedZxid);
+        if (typeof led === "string" || "kind" in led) return led;
+        this.replica = undefined; // its loop ends: this copy leads now
+        return "led";
+      }
+      case "reopen": {
+        const led = leader.reopen(request.epoch);
+        return "kind" in led ? led : "led";
+      }
+      case "follow": {
+        const told = leader.follow(request.leader, request.epoch);
+        // Pulls from the new leader (a loop pulling from another one ends).
+        if (told === true) this.startFollowing();
+        return told;
+      }
+    }
+  }
+
+  /** Pulls from the leader storage names (or the one it was made for) while its storage says it is a replica. */
+  private startFollowing(): void {
+    const owner = this.incarnation;
     const { scheduler, network, prng } = this.env;
-    const core = new ReplicaCore(this.name, this.leader, {
+    const replica = new ReplicaCore(this.name, this.madeFor ?? this.name, {
       storage: this.storage.handle(owner),
       clock: scheduler.clockFor(owner),
       random: prng,
       network: { request: (peer, message, pushed) => network.request(this.name, owner, peer, message, pushed) },
-    }, this.env.settings);
-    this.core = core;
-    core.commits.listen((entries) => this.onCommit(entries));
-    // The alarm that keeps the loop going after a restart; it ends with the incarnation.
-    scheduler.after(0, owner, () => void core.run());
+      findLeader: () => network.request<Placement>(this.name, owner, DIRECTORY, { type: "where" } satisfies WhereRequest).then((placement) => placement.leader),
+    }, this.env.settings, (previousZxid, rowsZxid, txn) => {
+      // A first snapshot follows no state of this copy's: a watch set meanwhile is armed from it on.
+      if (previousZxid !== 0) this.snapshotInstalled(txn, rowsZxid);
+    });
+    this.replica = replica;
+    replica.commits.listen((entries) => this.onCommit(entries));
+    // The alarm that keeps the loop going after a restart; it ends with the incarnation or once this copy leads.
+    scheduler.after(0, owner, () => void replica.run(() => this.replica === replica && this.meta().role === "replica"));
   }
 
-  read(path: string, minZxid: number): ReadResult | "behind" {
-    const result = this.core!.read(path, minZxid);
-    return "behind" in result ? "behind" : result;
+  /** Whether storage says this copy leads now (and may write). */
+  get leads(): boolean {
+    return this.core?.fenced() === undefined;
   }
 
-  waitReadable(zxid: number, timeoutMs: number): Promise<boolean> {
-    return this.core!.waitApplied(zxid, timeoutMs);
+  read(path: string, minZxid: number): ReadResult | "behind" | "fenced" {
+    if (this.meta().role === "leader") {
+      const result = this.core!.read(path);
+      return "kind" in result ? "fenced" : result;
+    }
+    return this.storage.read((txn) => {
+      const meta = readMeta(txn)!;
+      if (meta.appliedZxid < Math.max(minZxid, meta.readableZxid)) return "behind";
+      return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
+    });
+  }
+
+  async waitReadable(zxid: number, timeoutMs: number): Promise<boolean> {
+    if (this.meta().role === "leader") return true;
+    if (this.replica) return this.replica.waitApplied(zxid, timeoutMs);
+    return this.meta().appliedZxid >= zxid;
   }
 
   protected guessesFor(watches: SimWatch[]): boolean {
-    return !this.logReaches(watches);
+    return this.meta().role !== "leader" && !this.logReaches(watches);
   }
 }
 

@@ -1,19 +1,22 @@
 /**
- * One seeded run: a leader and replicas around the replication core, sessions driving
- * it, faults injected throughout, then healing, convergence and every check.
+ * One seeded run: a leader and replicas around the replication core, a directory
+ * that moves the leader among them (handovers), sessions driving it, faults injected
+ * throughout, then healing, convergence and every check.
  * The same seed gives the same history (and hash).
  */
 import { checkLinearizable } from "./checkers/linearizability.ts";
 import { checkSessions } from "./checkers/sessions.ts";
 import { SimSession, type SessionWorld } from "./clients.ts";
+import { DirectoryNode, SIM_HANDOVER_SETTINGS } from "./directory.ts";
+import type { HandoverStep } from "../../durable/replication/core/index.ts";
 import type { HistoryEntry, Violation } from "./history.ts";
 import { Links } from "./links.ts";
 import { SimNetwork } from "./network.ts";
 import { recreateLeader } from "./leader-reset.ts";
-import { LeaderNode, ReplicaNode, SIM_SETTINGS, type SimEnv, type SimNode, type SimWatch } from "./nodes.ts";
+import { SIM_SETTINGS, ShardNode, type SimEnv, type SimWatch } from "./nodes.ts";
 import { Prng, hashText } from "./prng.ts";
 import { Scheduler } from "./scheduler.ts";
-import { checkAcknowledged, checkLogPrefix, checkSameRows, checkSealed, checkTrimmedBehindReplicas } from "./state-checks.ts";
+import { checkAcknowledged, checkAppliedOnce, checkLogPrefix, checkOneLeader, checkSameRows, checkSealed, checkTrimmedBehindReplicas, EpochWriters } from "./state-checks.ts";
 
 export interface SeedOptions {
   seed: number;
@@ -22,12 +25,22 @@ export interface SeedOptions {
   regions?: number;
   /** Faults off: only the network's delays (the model run). */
   quiet?: boolean;
+  /**
+   * One move of the leader to the first replica, at `atMs`, its directory crashed once
+   * as it stores `killAt` (and started again 100 ms later); `abandon` cuts the leader
+   * off from the directory as it asks for the seal, for longer than the seal may take.
+   */
+  move?: { atMs: number; killAt?: HandoverStep | "done"; abandon?: boolean };
 }
 
 export interface SeedResult {
   seed: number;
   ops: number;
   faults: number;
+  /** The leader's moves that ended, moved or abandoned. */
+  moves: { moved: number; abandoned: number; pausesMs: number[] };
+  /** The copy the directory names as the leader at the end. */
+  leader: string;
   hash: string;
   violations: Violation[];
   history: HistoryEntry[];
@@ -44,7 +57,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     : { dropRate: 0.03, duplicateRate: 0.03, minDelayMs: 1, maxDelayMs: 30, rpcTimeoutMs: 600 };
   const network = new SimNetwork(scheduler, prng, faults);
   const links = new Links(scheduler, network, 1_500);
-  const nodes = new Map<string, SimNode>();
+  const nodes = new Map<string, ShardNode>();
   const sessions: SimSession[] = [];
   const regions = options.regions ?? 3;
   const settings = SIM_SETTINGS;
@@ -52,25 +65,35 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   let faultCount = 0;
   let replicaCount = 0;
   const invariants: Violation[] = [];
-  const seals: Array<{ zxid: number }> = [];
+  let callIds = 0;
+  const epochWriters = new EpochWriters();
 
   const env: SimEnv = {
     scheduler, network, prng, settings,
-    fire: (node: string, watch: SimWatch, zxid: number) => {
+    fire: (node: string, watch: SimWatch, zxid: number, guessed: boolean) => {
       const session = sessions[watch.session - 1];
-      if (session) links.send(node, session.name, { alive: true }, () => session.onEvent(watch, zxid));
+      if (session) links.send(node, session.name, { alive: true }, () => session.onEvent(watch, zxid, guessed));
     },
-    leaderCommitted: () => {
-      if (invariants.length < 5) invariants.push(...checkTrimmedBehindReplicas(leader.storage, scheduler.now, settings));
+    rearm: (node: string, watch: SimWatch, zxid: number) => {
+      const renewed = { ...watch, setBy: ++callIds, zxid };
+      const session = sessions[watch.session - 1];
+      if (session) links.send(node, session.name, { alive: true }, () => session.onRearmed(watch, renewed));
+      return renewed;
+    },
+    leaderCommitted: (committer, entries) => {
+      if (invariants.length < 5) invariants.push(...checkTrimmedBehindReplicas(committer.storage, scheduler.now, settings), ...epochWriters.committed(committer.name, entries));
     },
   };
-  // Replaced once, by the last fault (recreateLeader).
-  let leader = new LeaderNode("L", env);
-  nodes.set("L", leader);
-  leader.start();
-  leader.core!.activate(1);
+  const first = new ShardNode("L", env);
+  nodes.set(first.name, first);
+  first.start();
+  first.core!.activate(1);
+  const directory = new DirectoryNode(scheduler, network, first.name);
+  directory.start();
+  /** The copy the directory names as the leader (a handover moves it; the last fault recreates it). */
+  const leader = (): ShardNode => nodes.get(directory.placement().leader)!;
   const addReplica = (region: number): void => {
-    const replica = new ReplicaNode(`R${++replicaCount}`, "L", env);
+    const replica = new ShardNode(`R${++replicaCount}`, env, leader().name);
     nodes.set(replica.name, replica);
     regionReplica.set(region, replica.name);
     replica.start();
@@ -78,9 +101,8 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   for (let region = 0; region < regions; region++) addReplica(region);
 
   let opsLeft = options.ops;
-  let callIds = 0;
   const world: SessionWorld = {
-    scheduler, network, links, prng, history: [], acknowledged: [],
+    scheduler, network, links, prng, history: [], acknowledged: [], firstLeader: first.name,
     node: (name) => nodes.get(name),
     replicaOf: (region) => regionReplica.get(region),
     takeOp: () => opsLeft-- > 0,
@@ -98,12 +120,15 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   };
   const injectOne = (): number => {
     const roll = prng.next();
-    const replicas = [...nodes.values()].filter((n): n is ReplicaNode => n instanceof ReplicaNode && !n.destroyed);
+    const current = leader();
+    const move = directory.placement().move;
+    /** Replicas that no move involves: the ones a fault may destroy or a move may target. */
+    const replicas = [...nodes.values()].filter((n) => !n.destroyed && n.meta().role === "replica" && n.name !== move?.target && n.name !== move?.from);
     if (roll < 0.35) {
-      const node = prng.chance(0.3) ? leader : prng.pick(replicas);
+      const node = prng.chance(0.3) ? current : prng.pick([...nodes.values()].filter((n) => n !== current));
       if (!node?.up) return 0;
       node.crash();
-      for (const s of sessions) if (s.home === node.name) s.homeLost(false);
+      for (const s of sessions) if (s.homeName === node.name) s.homeLost(false);
       scheduler.after(prng.int(5, 300), { alive: true }, () => node.start());
       return 1;
     }
@@ -111,7 +136,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       // A replica cut off for long falls behind the log's bound (while its lease holds the log back).
       const replica = prng.chance(0.5) ? prng.pick(replicas)?.name : undefined;
       const other = replica ?? prng.pick(sessions).name;
-      if (other) network.partition("L", other, scheduler.now + prng.int(100, replica ? 5_000 : 1_500));
+      if (other) network.partition(current.name, other, scheduler.now + prng.int(100, replica ? 5_000 : 1_500));
       return 0; // counted by the network
     }
     if (roll < 0.7) {
@@ -122,62 +147,83 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       nodes.delete(victim.name);
       const region = [...regionReplica].find(([, name]) => name === victim.name)?.[0];
       if (region !== undefined) regionReplica.delete(region);
-      for (const s of sessions) if (s.home === victim.name) s.homeLost(true);
-      if (leader.up) leader.core!.forgetReplica(victim.name);
+      for (const s of sessions) if (s.homeName === victim.name) s.homeLost(true);
+      if (current.up) current.core!.forgetReplica(victim.name);
       if (region !== undefined) scheduler.after(prng.int(50, 1_000), { alive: true }, () => addReplica(region));
       return 1;
     }
-    if (roll < 0.78) {
-      // An epoch change of the leader: seal at its last zxid, then lead again at the next epoch.
-      if (!leader.up || leader.meta().role !== "leader") return 0;
-      const epoch = leader.meta().promisedEpoch + 1;
-      const sealed = leader.core!.seal(epoch);
-      if (typeof sealed !== "number") return 0;
-      seals.push({ zxid: sealed });
-      const activate = (): void => {
-        if (leader.up) leader.core!.activate(epoch);
-        else scheduler.after(50, { alive: true }, activate);
-      };
-      scheduler.after(prng.int(10, 300), { alive: true }, activate);
+    if (roll < 0.76) {
+      // A planned move of the leader to a replica (the directory seals, hands over, and resumes after its crashes).
+      const target = prng.pick(replicas);
+      return target && directory.move(target.name) ? 1 : 0;
+    }
+    if (roll < 0.8) {
+      if (!directory.up) return 0;
+      directory.crash();
+      scheduler.after(prng.int(5, 300), { alive: true }, () => directory.start());
       return 1;
     }
     return 0;
   };
   if (!options.quiet) scheduler.after(prng.int(20, 250), injector, injectFault);
+  if (options.move) scriptMove(options.move, directory, network, scheduler);
 
   await scheduler.run(() => running === 0);
   injector.alive = false;
   network.heal();
   for (const node of nodes.values()) if (!node.up) node.start();
+  if (!directory.up) directory.start();
   /** Runs until every replica has applied the leader's last zxid (or CONVERGE_MS passes), then compares each with it. */
   const convergeAndCheck = async (): Promise<Violation[]> => {
     const converged = (): boolean => {
-      const last = leader.meta().appliedZxid;
-      return [...nodes.values()].every((n) => n === leader || (n.meta().appliedZxid === last && n.meta().snapshot === null));
+      if (directory.placement().move) return false;
+      const last = leader().meta().appliedZxid;
+      return [...nodes.values()].every((n) => n === leader() || (n.meta().appliedZxid === last && n.meta().snapshot === null));
     };
     const deadline = scheduler.now + CONVERGE_MS;
     await scheduler.run(() => converged() || scheduler.now > deadline);
     const found: Violation[] = [];
+    if (!converged()) { console.log(JSON.stringify(directory.placement()), directory.up); for (const n of nodes.values()) { const m = n.meta(); console.log(n.name, n.up, m.role, m.epoch, m.promisedEpoch, m.appliedZxid.toString(16), m.sealedZxid.toString(16), m.following, m.snapshot, n.replica?.leaderName, m.logId); } }
     if (!converged()) found.push({ checker: "state", message: `replicas did not catch up with the leader within ${CONVERGE_MS} ms`, calls: [] });
+    found.push(...checkOneLeader([...nodes.values()], directory.placement().leader));
     for (const node of nodes.values()) {
-      if (node === leader) continue;
-      if (converged()) found.push(...checkSameRows(leader.storage, node.storage, node.name));
-      found.push(...checkLogPrefix(leader.storage, node.storage, node.name));
+      if (node === leader()) continue;
+      if (converged()) found.push(...checkSameRows(leader().storage, node.storage, node.name));
+      found.push(...checkLogPrefix(leader().storage, node.storage, node.name));
     }
     return found;
   };
   const converging = await convergeAndCheck();
 
   const history = world.history;
-  const violations: Violation[] = [...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader.storage, world.acknowledged), ...invariants, ...checkSealed(leader.storage, seals), ...converging];
+  const violations: Violation[] = [
+    ...checkLinearizable(history), ...checkSessions(history), ...checkAcknowledged(leader().storage, world.acknowledged),
+    ...checkAppliedOnce(leader().storage), ...invariants,
+    ...[...nodes.values()].flatMap((node) => checkSealed(node.storage, node.name, directory.seals)), ...converging,
+  ];
   if (!options.quiet) {
     // The last fault, after the history's checks: a reset's leader, empty under the old one's name.
-    leader = recreateLeader(leader, env);
-    nodes.set(leader.name, leader);
+    const reset = recreateLeader(leader(), env);
+    nodes.set(reset.name, reset);
     faultCount += 1;
     violations.push(...(await convergeAndCheck()));
   }
   const ops = history.filter((e) => e.kind === "call").length;
-  return { seed: options.seed, ops, faults: faultCount + network.faultCount, hash: hashText(JSON.stringify(history)), violations, history };
+  const finalLeader = directory.placement().leader;
+  const moves = { moved: directory.outcomes.filter((o) => o.kind === "moved").length, abandoned: directory.outcomes.filter((o) => o.kind === "abandoned").length, pausesMs: directory.pausesMs };
+  return { seed: options.seed, ops, faults: faultCount + network.faultCount, moves, leader: finalLeader, hash: hashText(JSON.stringify(history)), violations, history };
 }
 
+
+/** The scripted move of SeedOptions.move. */
+function scriptMove(move: NonNullable<SeedOptions["move"]>, directory: DirectoryNode, network: SimNetwork, scheduler: Scheduler): void {
+  let killed = false;
+  directory.onStep = (step) => {
+    if (move.abandon && step === "sealing") network.partition(directory.name, directory.placement().leader, scheduler.now + 2 * SIM_HANDOVER_SETTINGS.sealMs);
+    if (step !== move.killAt || killed) return;
+    killed = true;
+    directory.crash();
+    scheduler.after(100, { alive: true }, () => directory.start());
+  };
+  scheduler.after(move.atMs, { alive: true }, () => directory.move("R1"));
+}

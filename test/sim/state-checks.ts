@@ -1,11 +1,13 @@
 /**
  * The simulator's own checks of the replicated state (the history checkers are in
- * checkers/): every acknowledged write is at the leader; after convergence every
- * replica has the leader's rows, Stat for Stat; every replica's log is a prefix of
- * its leader's.
+ * checkers/): every acknowledged write is at the leader, applied once, and was
+ * acknowledged by the one leader of its epoch; after convergence exactly one copy
+ * leads, every replica has the leader's rows, Stat for Stat, and every replica's log
+ * is a prefix of its leader's.
  */
 import { zxidEpoch } from "../../protocol/index.ts";
 import { readMeta, slowestLiveReplica, type LogEntry, type ReplicationSettings, type RowKey, type StorageTxn, type TableName } from "../../durable/replication/core/index.ts";
+import type { Acknowledged } from "./clients.ts";
 import type { Violation } from "./history.ts";
 import type { MemoryStorage } from "./memory-storage.ts";
 
@@ -23,7 +25,7 @@ function allRows(txn: StorageTxn, table: TableName): Map<RowKey, string> {
 }
 
 /** Each acknowledged write's zxid is committed at the leader, and its log entry (if kept) is that write's. */
-export function checkAcknowledged(leader: MemoryStorage, acknowledged: Array<{ zxid: number; session: number; cxid: number; path: string }>): Violation[] {
+export function checkAcknowledged(leader: MemoryStorage, acknowledged: Acknowledged[]): Violation[] {
   return leader.read((txn) => {
     const meta = readMeta(txn)!;
     const found: Violation[] = [];
@@ -78,14 +80,57 @@ export function checkTrimmedBehindReplicas(leader: MemoryStorage, now: number, s
   });
 }
 
-/** A leader sealed at Z wrote nothing more in that epoch: a successor starts from Z. */
-export function checkSealed(leader: MemoryStorage, seals: Array<{ zxid: number }>): Violation[] {
-  const log = leader.read((txn) => allRows(txn, "log"));
+/** A leader sealed at Z wrote nothing more in that epoch: a successor starts from Z. Checked in every copy's log. */
+export function checkSealed(storage: MemoryStorage, name: string, seals: number[]): Violation[] {
+  const log = storage.read((txn) => allRows(txn, "log"));
   const found: Violation[] = [];
-  for (const seal of seals) {
+  for (const sealed of seals) {
     for (const zxid of log.keys()) {
-      if (zxidEpoch(zxid as number) === zxidEpoch(seal.zxid) && (zxid as number) > seal.zxid) found.push(violation(`entry ${zxid.toString(16)} was written after the leader sealed at ${seal.zxid.toString(16)}`));
+      if (zxidEpoch(zxid as number) === zxidEpoch(sealed) && (zxid as number) > sealed) found.push(violation(`${name} logged ${zxid.toString(16)} after its epoch's leader sealed at ${sealed.toString(16)}`));
     }
   }
   return found;
+}
+
+/**
+ * At most one copy writes in any one epoch (so at most one acknowledges its writes):
+ * told of every leader's commits as they happen, it names each epoch's writer.
+ */
+export class EpochWriters {
+  private readonly writers = new Map<number, string>();
+
+  committed(copy: string, entries: LogEntry[]): Violation[] {
+    const found: Violation[] = [];
+    for (const entry of entries) {
+      const earlier = this.writers.get(entry.epoch);
+      if (earlier === undefined) this.writers.set(entry.epoch, copy);
+      else if (earlier !== copy) found.push(violation(`epoch ${entry.epoch} had two leaders: ${earlier}, and ${copy}, which wrote ${entry.zxid.toString(16)}`));
+    }
+    return found;
+  }
+}
+
+/** Each (session, cxid) was applied once: no two entries of the leader's log carry the same one. */
+export function checkAppliedOnce(leader: MemoryStorage): Violation[] {
+  const seen = new Map<string, number>();
+  const found: Violation[] = [];
+  for (const text of leader.read((txn) => allRows(txn, "log")).values()) {
+    const entry = JSON.parse(text) as LogEntry;
+    if (entry.session === 0) continue;
+    const key = `${entry.session}/${entry.cxid}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined) found.push(violation(`session ${entry.session} cxid ${entry.cxid} was applied twice: at ${earlier.toString(16)} and ${entry.zxid.toString(16)}`));
+    seen.set(key, entry.zxid);
+  }
+  return found;
+}
+
+/** Once every move has ended, exactly one copy leads (its storage says so), and it is the one the directory names. */
+export function checkOneLeader(copies: Array<{ name: string; storage: MemoryStorage }>, placed: string): Violation[] {
+  const leading = copies.filter((copy) => copy.storage.read((txn) => {
+    const meta = readMeta(txn)!;
+    return meta.role === "leader" && meta.promisedEpoch <= meta.epoch;
+  }));
+  const names = leading.map((copy) => copy.name);
+  return names.length === 1 && names[0] === placed ? [] : [violation(`the directory names ${placed} the leader, and ${names.length === 0 ? "no copy" : names.join(" and ")} lead${names.length === 1 ? "s" : ""}`)];
 }

@@ -23,10 +23,12 @@
  *    a watch that was set fires.
  * 5. First change (`sessions/watch-first-change`): a watch fires with a zxid above the zxid its
  *    read saw, and no acknowledged write of its path lies between the two (it fired for the
- *    first change, not a later one).
+ *    first change, not a later one). A watch fired by the rows (`guessed`: the copy's log no
+ *    longer reached back to its read) names the node's last change instead, as ZooKeeper's
+ *    setWatches does; for the order with reads (3) it counts from the first change.
  * Calls with no answer count for nothing here: nobody saw them.
  */
-import type { Call, HistoryEntry, Violation, WatchFired, WatchSet } from "../history.ts";
+import type { Call, HistoryEntry, Violation, WatchFired, WatchRearmed, WatchSet } from "../history.ts";
 import { describeCall } from "./describe.ts";
 
 /**
@@ -38,7 +40,8 @@ export function checkSessions(history: HistoryEntry[]): Violation[] {
   const calls = history.filter((e): e is Call => e.kind === "call" && e.returnedAt !== undefined && e.result !== undefined);
   const sets = history.filter((e): e is WatchSet => e.kind === "watch-set");
   const fires = history.filter((e): e is WatchFired => e.kind === "watch-fired");
-  return [...checkReadFloors(calls, fires), ...checkWatches(calls, sets, fires)];
+  const rearmed = history.filter((e): e is WatchRearmed => e.kind === "watch-rearmed");
+  return [...checkReadFloors(calls, fires), ...checkWatches(calls, sets, fires, rearmed)];
 }
 
 const sessionShard = (e: { session: number; shard: string }): string => `${e.session} ${e.shard}`;
@@ -126,9 +129,9 @@ function floorViolation(before: Seen, read: Call, what: string): Violation {
 }
 
 /** Rules 3 to 5. */
-function checkWatches(calls: Call[], sets: WatchSet[], fires: WatchFired[]): Violation[] {
+function checkWatches(calls: Call[], sets: WatchSet[], fires: WatchFired[], rearmedWatches: WatchRearmed[]): Violation[] {
   const violations: Violation[] = [];
-  const watchKey = (w: WatchSet | WatchFired): string => `${sessionShard(w)} ${w.setBy} ${w.path}`;
+  const watchKey = (w: WatchSet | WatchFired | WatchRearmed): string => `${sessionShard(w)} ${w.setBy} ${w.path}`;
   const firesByWatch = groupBy(fires, watchKey);
   const setsByWatch = new Map(sets.map((s) => [watchKey(s), s]));
   const changes = changesByPath(calls);
@@ -149,22 +152,26 @@ function checkWatches(calls: Call[], sets: WatchSet[], fires: WatchFired[]): Vio
     }
   }
 
+  const rearmed = new Set(rearmedWatches.map(watchKey));
   for (const set of sets) {
     const fired = firesByWatch.get(watchKey(set))?.[0];
+    // Armed again by the rows before it fired: whether it missed a change they cannot show, nobody can tell.
+    if (!fired && rearmed.has(watchKey(set))) continue;
     const pathChanges = changes.get(`${set.shard} ${set.path}`) ?? [];
     const firstChange = pathChanges.find((c) => c.zxid > set.zxid);
     if (fired && fired.zxid <= set.zxid) {
       violations.push({ checker: "sessions/watch-first-change", message: `watch on ${set.path} set by #${set.setBy} at zxid ${set.zxid} fired for zxid ${fired.zxid}, a change its read had already seen`, calls: [set.setBy] });
       continue;
     }
-    if (fired && firstChange && firstChange.zxid < fired.zxid) {
+    // A watch fired by the rows (guessed) names the node's last change: only its order with reads is checked.
+    if (fired && !fired.guessed && firstChange && firstChange.zxid < fired.zxid) {
       violations.push({
         checker: "sessions/watch-first-change",
         message: `watch on ${set.path} set by #${set.setBy} at zxid ${set.zxid} fired for zxid ${fired.zxid}, not for the first change after it: ${describeCall(firstChange.call)}`,
         calls: [set.setBy, firstChange.call.id],
       });
     }
-    const due = fired ? fired.zxid : firstChange?.zxid;
+    const due = fired && !fired.guessed ? fired.zxid : (firstChange?.zxid ?? fired?.zxid);
     if (due === undefined) continue;
     const showing = (readsBySession.get(sessionShard(set)) ?? []).find((r) => r.id !== set.setBy && (r.returnedAt as number) > set.at && r.result!.zxid >= due);
     if (!showing || (fired && fired.at <= (showing.returnedAt as number))) continue;
