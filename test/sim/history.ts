@@ -34,28 +34,25 @@ export interface Call {
   result: RegisterResult | undefined;
 }
 
-/** A one-shot data watch set by a read (`setBy` is that read's call id), and its firing. */
-export interface WatchSet {
-  kind: "watch-set";
-  session: number;
-  shard: string;
-  path: string;
-  setBy: number;
-  /** The zxid of the state the setting read saw. */
-  zxid: number;
-  at: number;
-}
-
-export interface WatchFired {
-  kind: "watch-fired";
+/** What every record of a one-shot data watch carries: whose, on what, which read set it, and when. */
+interface WatchRecord {
   session: number;
   shard: string;
   path: string;
   /** The call id of the read that set the watch. */
   setBy: number;
-  /** The zxid of the change that fired it. */
   zxid: number;
   at: number;
+}
+
+/** A one-shot data watch set by a read (`setBy` is that read's call id), and its firing; `zxid`: the state the read saw. */
+export interface WatchSet extends WatchRecord {
+  kind: "watch-set";
+}
+
+/** A watch fired; `zxid`: the change that fired it. */
+export interface WatchFired extends WatchRecord {
+  kind: "watch-fired";
   /**
    * Fired by the rows, not the log (the copy's log no longer reached back to the
    * watch's read, as after a snapshot): ZooKeeper's setWatches rule, so `zxid` is the
@@ -68,17 +65,11 @@ export interface WatchFired {
  * A copy kept a watch armed by its rows alone (its log no longer reached back to the
  * watch's read, or a snapshot skipped the changes since): as ZooKeeper's setWatches,
  * it cannot tell whether the node changed and changed back meanwhile. The watch ends
- * here unfired (its first change may be missed) and goes on as a new one, set at the
- * zxid the rows showed (a `watch-set` that follows).
+ * here unfired (its first change may be missed) and goes on as a new one, set at
+ * `zxid`, the state the rows showed (a `watch-set` that follows).
  */
-export interface WatchRearmed {
+export interface WatchRearmed extends WatchRecord {
   kind: "watch-rearmed";
-  session: number;
-  shard: string;
-  path: string;
-  setBy: number;
-  zxid: number;
-  at: number;
 }
 
 export type HistoryEntry = Call | WatchSet | WatchFired | WatchRearmed;
