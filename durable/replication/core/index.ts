@@ -14,3 +14,4 @@ export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
 export { REPLICA_TRIM_BATCH_ENTRIES, readMeta, slowestLiveReplica } from "./log.ts";
 export { DEFAULT_HANDOVER_SETTINGS, recordHandover, runHandover, type CopyState, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore } from "./handover.ts";
+export { DEFAULT_PLACEMENT_POLICY, advisePlacement, leaderMoved, newPlacementState, noteWrites, type DecayedCounts, type PlacementAdvice, type PlacementPolicy, type PlacementState } from "./leader-placement.ts";
