@@ -190,7 +190,10 @@ export class SimSession {
       const home = this.homeNode();
       const call = this.record({ type: "read", path }, "sequential", this.home === LEADER ? "leader" : "replica");
       const setBy = call.id;
+      const changesBefore = this.homeChanges;
       const answer = home ? await this.world.links.call(this.name, this.owner, home, (n) => n.readAndWatch(path, this.bookmark, watch ? { session: this.id, path, setBy } : null, HOME_WAIT_MS)) : "timeout";
+      // Home crashed or moved while the read was out: its watches must be sent again before an answer counts.
+      if (typeof answer !== "string" && changesBefore !== this.homeChanges) continue;
       if (typeof answer === "string") {
         // Nobody saw an answer: the call stays unanswered in the history, and the session goes elsewhere.
         if (this.home !== LEADER) this.moveHome(LEADER);

@@ -209,46 +209,46 @@ export class ShardNode extends SimNode {
   protected boot(): void {
     const owner = this.incarnation;
     // The seeded PRNG makes its log's identity, so a seed replays exactly.
-    const leader = new LeaderCore(this.storage.handle(owner), this.env.scheduler.clockFor(owner), this.env.settings, undefined, this.env.prng);
-    this.core = leader;
+    const core = new LeaderCore(this.storage.handle(owner), this.env.scheduler.clockFor(owner), this.env.settings, undefined, this.env.prng);
+    this.core = core;
     this.replica = undefined;
-    leader.commits.listen((entries) => this.onCommit(entries));
-    leader.commits.listen((entries) => this.env.leaderCommitted(this, entries));
+    core.commits.listen((entries) => this.onCommit(entries));
+    core.commits.listen((entries) => this.env.leaderCommitted(this, entries));
     this.env.network.serve(this.name, owner, (message, push) => this.handle(message as LeaderRequest | ClientRequest | HandoverRequest, push));
-    const role = leader.state()?.role;
+    const role = core.state()?.role;
     if (role === "replica" || (role === undefined && this.madeFor !== undefined)) this.startFollowing();
   }
 
   private async handle(request: LeaderRequest | ClientRequest | HandoverRequest, push?: Push): Promise<unknown> {
-    const leader = this.core!;
+    const core = this.core!;
     switch (request.type) {
       case "pull":
-        return leader.pull(request, push && (async (page) => (await push(page)) === true));
+        return core.pull(request, push && (async (page) => (await push(page)) === true));
       case "snapshot":
-        return leader.snapshotPage(request);
+        return core.snapshotPage(request);
       case "write":
-        return leader.write(request.session, request.cxid, request.op);
+        return core.write(request.session, request.cxid, request.op);
       case "read":
-        return leader.read(request.path);
+        return core.read(request.path);
       case "state": {
-        const meta = leader.state()!;
+        const meta = core.state()!;
         return { role: meta.role, epoch: meta.epoch, promisedEpoch: meta.promisedEpoch, appliedZxid: meta.appliedZxid, snapshot: meta.snapshot !== null } satisfies CopyState;
       }
       case "seal":
-        return leader.seal(request.epoch);
+        return core.seal(request.epoch);
       case "take-over": {
         await this.replica?.waitApplied(request.sealedZxid, request.waitMs);
-        const led = leader.takeOver(request.epoch, request.sealedZxid);
+        const led = core.takeOver(request.epoch, request.sealedZxid);
         if (typeof led === "string" || "kind" in led) return led;
         this.replica = undefined; // its loop ends: this copy leads now
         return "led";
       }
       case "reopen": {
-        const led = leader.reopen(request.epoch);
+        const led = core.reopen(request.epoch);
         return "kind" in led ? led : "led";
       }
       case "follow": {
-        const told = leader.follow(request.leader, request.epoch);
+        const told = core.follow(request.leader, request.epoch);
         // Pulls from the new leader (a loop pulling from another one ends).
         if (told === true) this.startFollowing();
         return told;
@@ -274,11 +274,6 @@ export class ShardNode extends SimNode {
     replica.commits.listen((entries) => this.onCommit(entries));
     // The alarm that keeps the loop going after a restart; it ends with the incarnation or once this copy leads.
     scheduler.after(0, owner, () => void replica.run(() => this.replica === replica && this.meta().role === "replica"));
-  }
-
-  /** Whether storage says this copy leads now (and may write). */
-  get leads(): boolean {
-    return this.core?.fenced() === undefined;
   }
 
   read(path: string, minZxid: number): ReadResult | "behind" | "fenced" {
