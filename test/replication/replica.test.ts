@@ -195,6 +195,18 @@ describe("replication core: a handover of the leader to a replica", () => {
     expect(await leader.pull({ type: "pull", replica: "r2", fromZxid: 0, maxBytes: 1_000 })).toMatchObject({ kind: "fenced", leader: "r1" });
   });
 
+  it("answers the pulls it holds at once when it hands over, naming its successor, not when their long polls end", async () => {
+    const never = { now: () => 1_000, sleep: () => ({ elapsed: new Promise<void>(() => {}), cancel: () => undefined }) };
+    const leader = new LeaderCore(new MemoryStorage().handle({ alive: true }), never, { ...settings, longPollMs: 60_000 });
+    leader.activate(1);
+    const head = leader.appliedZxid();
+    const parked = leader.pull({ type: "pull", replica: "r2", fromZxid: head, maxBytes: 1_000 });
+    leader.seal(2);
+    expect(leader.follow("r9", 2)).toBe(true);
+    const answer = await Promise.race([parked, new Promise((resolve) => setTimeout(() => resolve("still held"), 200))]);
+    expect(answer).toMatchObject({ kind: "fenced", role: "replica", leader: "r9" });
+  });
+
   it("makes no replica lead before it has applied the sealed zxid, nor below an epoch it promised", async () => {
     const { leader, leaderStorage, replicaStorage, replicaAt } = pair();
     const replica = replicaAt();

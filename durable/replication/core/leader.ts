@@ -182,7 +182,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * Answers true, or fenced when it leads or promised a later epoch.
    */
   follow(leader: string, epoch: number): true | Fenced {
-    return this.storage.transact((txn): true | Fenced => {
+    const told = this.storage.transact((txn): true | Fenced => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "leader" || epoch < meta.promisedEpoch) return fencedAnswer(meta, meta?.promisedEpoch ?? 0);
       Object.assign(meta, { role: "replica", promisedEpoch: epoch, following: leader });
@@ -190,6 +190,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       forgetPeers(txn);
       return true;
     });
+    // The pulls it holds are answered now, naming the new leader, not when their long polls end.
+    if (told === true) this.pulls.wakeAll();
+    return told;
   }
 
   /** Meta as storage says it now (undefined: a new object), for a handover's checks. */

@@ -94,6 +94,14 @@ export class PullStreams {
     }
   }
 
+  /** Wakes every pull held, parked or streaming, of every replica: each reads again and answers what it finds. */
+  wakeAll(): void {
+    for (const stream of this.streams.values()) {
+      stream.streaming?.();
+      for (const wake of stream.parked.splice(0)) wake();
+    }
+  }
+
   /** A replica destroyed for good: its stream is dropped (its parked pulls end at their long poll). */
   forget(replica: string): void {
     this.streams.delete(replica);
