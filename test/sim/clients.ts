@@ -6,9 +6,10 @@
  * A session's home is its region's replica, or the leader when there is none or the
  * replica cannot catch up in time. The leader is where the directory says (a handover
  * moves it): a session asks there when a copy answers that it no longer leads without
- * naming its successor, or stops answering, and retries its write with the same cxid. Everything the session sees about the shard comes
- * in zxid order through its home: an answer from the leader (a write, a linearizable
- * read) is released only once home has applied its zxid, after home's watch events.
+ * naming its successor, or stops answering, and retries its write with the same cxid.
+ * Everything the session sees about the shard comes in zxid order through its home:
+ * an answer from the leader (a write, a linearizable read) is released only once home
+ * has applied its zxid, after home's watch events.
  * A session reads at a replica only once that replica has applied its bookmark.
  */
 import type { Fenced, ReadResult, Reply, WriteOp } from "../../durable/replication/core/index.ts";

@@ -5,7 +5,7 @@
  * a crash; sessions set them again).
  */
 import {
-  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readMeta,
+  DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readApplied, readMeta,
   type CopyState, type LeaderRequest, type Placement, type StorageTxn, type LogEntry, type Meta, type ReadResult, type ReplicationSettings, type WriteOp, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
 import { DIRECTORY, type WhereRequest } from "./directory.ts";
@@ -281,11 +281,8 @@ export class ShardNode extends SimNode {
       const result = this.core!.read(path);
       return "kind" in result ? "fenced" : result;
     }
-    return this.storage.read((txn) => {
-      const meta = readMeta(txn)!;
-      if (meta.appliedZxid < Math.max(minZxid, meta.readableZxid)) return "behind";
-      return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
-    });
+    const result = this.storage.read((txn) => readApplied(txn, path, minZxid));
+    return "behind" in result ? "behind" : result;
   }
 
   async waitReadable(zxid: number, timeoutMs: number): Promise<boolean> {

@@ -132,7 +132,7 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
     if (!move) return undefined;
     switch (move.step) {
       case "intent": {
-        const epoch = await caughtUp(placement, move, calls, clock, settings);
+        const epoch = await caughtUp(placement, move, calls, clock, settings, pause);
         if (typeof epoch === "number") step(placement, move, { step: "sealing", epoch });
         // Nothing was sealed: the move just ends.
         else if (advance(move, { ...placement, move: null })) return { kind: "abandoned", leader: move.from, epoch: placement.epoch, reason: epoch.reason };
@@ -174,7 +174,7 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
  * epoch it is to lead (above every epoch either copy or the placement has seen), or
  * why the move cannot go on (the target does not catch up in time, or is no replica).
  */
-async function caughtUp(placement: Placement, move: Handover, calls: HandoverCalls, clock: Clock, settings: HandoverSettings): Promise<number | { reason: string }> {
+async function caughtUp(placement: Placement, move: Handover, calls: HandoverCalls, clock: Clock, settings: HandoverSettings, pause: () => Promise<void>): Promise<number | { reason: string }> {
   for (;;) {
     if (clock.now() - move.startedAt > settings.catchUpMs) return { reason: `${move.target} did not catch up with ${move.from} within ${settings.catchUpMs} ms` };
     const states = await Promise.all([calls.state(move.from), calls.state(move.target)]).catch(() => undefined);
@@ -185,7 +185,7 @@ async function caughtUp(placement: Placement, move: Handover, calls: HandoverCal
         return Math.max(placement.epoch, leader.promisedEpoch, target.promisedEpoch) + 1;
       }
     }
-    await clock.sleep(settings.retryMs).elapsed;
+    await pause();
   }
 }
 

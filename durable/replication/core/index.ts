@@ -10,7 +10,7 @@ export type { Fenced, LeaderRequest, PullReply, PullRequest, PushPage, SnapshotR
 export type { CommitListener } from "./commit-signal.ts";
 export { DEFAULT_REPLICATION_SETTINGS, type ReplicationSettings } from "./settings.ts";
 export { LeaderCore, LeaderLog, PROGRESS_NOTE_MS, type ReadResult, type Sequenced } from "./leader.ts";
-export { ReplicaCore, type Behind, type ReplicaPorts } from "./replica.ts";
+export { ReplicaCore, readApplied, type Behind, type ReplicaPorts } from "./replica.ts";
 export { parentOf } from "./executor.ts";
 export { REPLICA_TRIM_BATCH_ENTRIES, readMeta, slowestLiveReplica } from "./log.ts";
 export { DEFAULT_HANDOVER_SETTINGS, recordHandover, runHandover, type CopyState, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore } from "./handover.ts";

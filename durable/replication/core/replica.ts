@@ -232,11 +232,7 @@ export class ReplicaCore {
 
   /** A sequential read: served once this replica has applied `minZxid` (the session's bookmark). */
   read(path: string, minZxid: number): ReadResult | Behind {
-    return this.ports.storage.transact((txn) => {
-      const meta = readMeta(txn)!;
-      if (meta.appliedZxid < Math.max(minZxid, meta.readableZxid)) return { behind: true, appliedZxid: meta.appliedZxid };
-      return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
-    });
+    return this.ports.storage.transact((txn) => readApplied(txn, path, minZxid));
   }
 
   /** Waits until the replica can serve reads at `zxid`, or `timeoutMs` passes; says which. */
@@ -361,6 +357,16 @@ export class ReplicaCore {
     // Waiting reads may be served now, if the log after the snapshot holds nothing newer.
     if (finished) this.commits.wake();
   }
+}
+
+/**
+ * A sequential read of a copy that does not lead (a replica, or a sealed leader): its
+ * row once the copy has applied `minZxid` and is readable (not mid-snapshot).
+ */
+export function readApplied(txn: StorageTxn, path: string, minZxid: number): ReadResult | Behind {
+  const meta = readMeta(txn)!;
+  if (meta.appliedZxid < Math.max(minZxid, meta.readableZxid)) return { behind: true, appliedZxid: meta.appliedZxid };
+  return { row: txn.get<ZnodeRow>("znode", path), zxid: meta.appliedZxid };
 }
 
 /**
