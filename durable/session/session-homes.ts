@@ -20,15 +20,18 @@
  *   the same way.
  *
  * During a move both copies may deliver: only home's deliveries fire watches, and
- * the new home's only past the zxid handed over (`skipThrough`), so each event
- * fires once. A shard whose home is the leader is written down (host_homes), so a
- * restarted host does not take the replica, which lost its watches, for home;
- * `through` starts again from the highest zxid the host had fired of either copy's
- * notifications (SessionWatches.handedOver, stored with each copy's seq: home may
- * have moved since the copy home now last delivered), so a move before its first
- * settle does not hand over again what any home had delivered.
+ * the new home's fire lasting watches only past the zxid handed over
+ * (`skipThrough`), so each event fires once. One-shot watches are set at the new
+ * home from where their sessions set them, and fire from all its deliveries: a
+ * read's watch may not have reached the old home, and one that fired is gone. A
+ * shard whose home is the leader is written down (host_homes), so a restarted host
+ * does not take the replica, which lost its watches, for home; `through` starts
+ * again from the highest zxid the host had fired of either copy's notifications
+ * (SessionWatches.handedOver, stored with each copy's seq: home may have moved
+ * since the copy home now last delivered), so a move before its first settle does
+ * not hand over again what any home had delivered.
  */
-import { KeeperError, type WatchNotification } from "../../protocol/index.ts";
+import { KeeperError, type WatchNotification, firesOnce } from "../../protocol/index.ts";
 import type { Mount } from "../directory/mount-table.ts";
 import type { HostHomeRouting, ShardCopy, ShardRouter, WatchSet } from "../directory/shard-router.ts";
 import type { HostWatch, WatchHost } from "../shard/shard-do.ts";
@@ -168,7 +171,7 @@ export class SessionHomes implements HostHomeRouting {
     home.through = Math.max(home.through, shows);
     for (const n of notifications) home.through = Math.max(home.through, n.zxid);
     const skipThrough = home.skipThrough;
-    return (n) => (n.zxid > skipThrough ? "fire" : "drop");
+    return (n) => (n.zxid > skipThrough ? "fire" : "covered");
   }
 
   /** The copy a host's addWatch goes to: home (settled first to the session's bookmark `seen`, so the watch is set past it). */
@@ -310,7 +313,9 @@ export class SessionHomes implements HostHomeRouting {
   private async moveNow(home: ShardHome, to: ShardCopy["at"]): Promise<boolean> {
     home.deferred = false;
     const since = home.through;
-    const watches = this.parts.watches.onShard(home.mount.shard).map((w) => ({ path: w.path, kind: w.kind, sinceZxid: Math.max(since, w.setZxid) }));
+    // A one-shot watch from where its session set it: it may not have been at the old home
+    // yet (a read's, on its way there), and one that fired is gone, so none fires twice.
+    const watches = this.parts.watches.onShard(home.mount.shard).map((w) => ({ path: w.path, kind: w.kind, sinceZxid: firesOnce(w.kind) ? w.setZxid : Math.max(since, w.setZxid) }));
     // Without watches there is nothing to hand over: the next read finds whether the replica is ready.
     const answer = watches.length > 0 ? await this.syncAt(home, to, since, watches) : undefined;
     if (watches.length > 0 && !answer) {

@@ -76,8 +76,13 @@ export interface OrphanWatch {
 /** A watch event for a session. */
 export type EventMessage = Extract<ServerMessage, { t: "event" }>;
 
-/** What to do with a shard's notification: fan it out, drop it (processed, firing nothing), or leave it for later. */
-export type NotificationVerdict = "fire" | "drop" | "later";
+/**
+ * What to do with a shard's notification: fan it out; fan it out to one-shot watches
+ * only (`covered`: the host's old home fired it for the lasting ones already, while a
+ * one-shot watch that fired is gone, so none fires twice); drop it (processed, firing
+ * nothing); or leave it for later.
+ */
+export type NotificationVerdict = "fire" | "covered" | "drop" | "later";
 
 /** The identities a session holds now (for the ACL check of its lasting watches). */
 export type IdentitiesOf = (sessionId: number) => readonly Id[];
@@ -205,7 +210,11 @@ export class SessionWatches {
     return rows.filter((r) => !this.held(r.path, r.kind)).map((r) => ({ path: r.path, kind: r.kind, mount: { prefix: r.root, shard: r.shard } }));
   }
 
-  /** The host's distinct watches on a shard, each with the latest zxid a session set it at. */
+  /**
+   * The host's distinct watches on a shard, each with the zxid it is needed from: for
+   * a one-shot watch the earliest a session set it at (an unfired row was shown no
+   * change after that), for a lasting one the latest.
+   */
   onShard(shard: string): { path: string; kind: WatchKind; setZxid: number }[] {
     const rows = this.sql
       .exec<WatchRow & { set_zxid: number }>("SELECT session_id, path, kind, set_zxid FROM session_watches WHERE shard = ?", shard)
@@ -215,7 +224,8 @@ export class SessionWatches {
     for (const r of rows) {
       const key = `${r.kind} ${r.path}`;
       const seen = watches.get(key);
-      if (!seen || seen.setZxid < r.set_zxid) watches.set(key, { path: r.path, kind: r.kind, setZxid: r.set_zxid });
+      const needed = !seen || (firesOnce(r.kind) ? r.set_zxid < seen.setZxid : r.set_zxid > seen.setZxid);
+      if (needed) watches.set(key, { path: r.path, kind: r.kind, setZxid: r.set_zxid });
     }
     return [...watches.values()];
   }
@@ -307,12 +317,13 @@ export class SessionWatches {
     // outbox may hold a watch's catch-up (syncHost, from an older zxid) behind what it had
     // fired live and the host not yet acknowledged.
     for (const { n, verdict } of taken.sort((a, b) => a.n.zxid - b.n.zxid)) {
-      for (const [sessionId, event] of verdict === "fire" ? this.fanOut(n, idsOf) : []) {
+      if (verdict === "drop") continue;
+      for (const [sessionId, event] of this.fanOut(n, idsOf, verdict === "covered")) {
         lasting ||= !firesOnce(event.kind);
         emit(sessionId, event);
       }
-      // Only what fired counts as handed over: a copy that is not home may run ahead of home.
-      if (verdict === "fire") zxid = Math.max(zxid, n.zxid);
+      // Only home's count as handed over: a copy that is not home may run ahead of home.
+      zxid = Math.max(zxid, n.zxid);
     }
     if (last === start) return last;
     this.seqs.set(shardKey, { seq: last, zxid });
@@ -326,12 +337,14 @@ export class SessionWatches {
 
   /**
    * The events one notification causes: one per session watch it fires, one-shot
-   * ones dropped, lasting ones only for sessions that may read the node.
+   * ones dropped, lasting ones only for sessions that may read the node (and none with `oneShotOnly`).
    */
-  private fanOut(n: WatchNotification, idsOf: IdentitiesOf): [number, EventMessage][] {
+  private fanOut(n: WatchNotification, idsOf: IdentitiesOf, oneShotOnly: boolean): [number, EventMessage][] {
     if (n.event === "ACLChanged") return [];
     const event = n.event;
-    const { kinds: own, recursivePaths } = watchesFiredBy(event, n.path);
+    const fires = watchesFiredBy(event, n.path);
+    const own = oneShotOnly ? fires.kinds.filter(firesOnce) : fires.kinds;
+    const recursivePaths = oneShotOnly ? [] : fires.recursivePaths;
     const fired: (WatchRow & { shard: string })[] = [];
     if (own.length > 0) {
       fired.push(

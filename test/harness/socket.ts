@@ -99,6 +99,13 @@ export class SessionSocket {
     return xids;
   }
 
+  /** Sends one request in a read mode other than sequential (`linearizable`: at the leader); returns its xid. */
+  sendReqIn(consistency: string, sid: number, op: SessionOp): number {
+    const xid = ++this.xid;
+    this.send([{ t: "req", sid, xid, op, consistency }]);
+    return xid;
+  }
+
   response(sid: number, xid: number): Promise<Res> {
     return this.next<Res>((m) => m !== "pong" && m.t === "res" && m.sid === sid && m.xid === xid);
   }

@@ -87,9 +87,9 @@ function order(socket: SessionSocket, sid: number, xid: number, path: string): {
  * The test's hold on session hosts' calls to a replica (ShardRouter's copies patched
  * while a test runs, so a host restarted meanwhile is held too): a syncHost setting a
  * watch on `holdPath` (its answer, or with `holdBeforeSending` the call itself), or a
- * read of it, has its answer held until `release`; a read of
- * `notReadyPath` is answered "not ready" (as a replica fallen behind), and with
- * `settleNotReady` so is every syncHost setting no watch (a settle).
+ * read of it, has its answer held until `release`; a read of `notReadyPath`, or a
+ * syncHost setting a watch on it, is answered "not ready" (as a replica fallen
+ * behind), and with `settleNotReady` so is every syncHost setting no watch (a settle).
  */
 interface ReplicaHold {
   holdPath?: string;
@@ -126,6 +126,7 @@ async function holdingReplicaCalls<T>(hold: ReplicaHold, test: () => Promise<T>)
         if (hold.settleNotReady && watches.length === 0) return NOT_READY;
         const holding = watches.some((w) => w.path === hold.holdPath);
         if (holding && hold.holdBeforeSending) await held(hold);
+        if (watches.some((w) => w.path === hold.notReadyPath)) return NOT_READY;
         const answer = await stub.syncHost!(...args);
         if (holding && !hold.holdBeforeSending) await held(hold);
         return answer;
@@ -429,6 +430,25 @@ describe("a session's reads and watches at its region's replica", () => {
       await eventually("the read's watch fires from the leader", async () => a.socket.events(a.sid).length === 1);
       await a.socket.ok(a.sid, { op: "sync", path: "/" });
       expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
+    });
+  }, TEST_MS);
+
+  it("a watching read at the leader whose watch home cannot take moves home there, and the change after the read fires it though home had handed over past it", async () => {
+    const { zk, a, b, hostStub } = await homeMoveRace();
+    const hold: ReplicaHold = { holdPath: "/held", holdBeforeSending: true, notReadyPath: "/held", reached: false };
+    await holdingReplicaCalls(hold, async () => {
+      // Read at the leader, its watch left for home to set: the test holds that, then home answers "not ready".
+      const xid = b.socket.sendReqIn("linearizable", b.sid, { op: "getData", path: "/held", watch: true });
+      await eventually("home asked to set the read's watch", async () => hold.reached);
+      // A change after the read, then one that home (the replica) hands over past it, for another watch.
+      await setData(zk, "/held", "1");
+      await setData(zk, "/other", "1");
+      await eventually("home's event for /other", async () => a.socket.events(a.sid).length === 1);
+      await runInDurableObject(hostStub, () => hold.release!());
+      expect(await b.socket.response(b.sid, xid)).toMatchObject({ ok: true });
+      await eventually("the read's watch fires from the leader", async () => b.socket.events(b.sid).length === 1);
+      await b.socket.ok(b.sid, { op: "sync", path: "/" });
+      expect(b.socket.events(b.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
     });
   }, TEST_MS);
 
