@@ -57,6 +57,8 @@ interface ShardHome {
   deferred: boolean;
   /** Removals of the host's watches at a copy that is not home, under way: watches set at a copy wait for them, lest a late one remove them. */
   removing: Promise<void>;
+  /** The last move's hand-over, once its events are sent: an answer released after that move waits for it. */
+  moveEvents: Promise<void>;
 }
 
 /** What homes need of their host (given as parts, not the host object). */
@@ -73,8 +75,12 @@ export interface HomeParts {
   /** How long home stays the leader before the replica is tried again (EDGEKEEPER_HOME_RETRY_MS). */
   retryMs: number;
   ackSeq(shardKey: string): number;
-  /** Fans a copy's notifications out, riding on an answer at zxid `shows` (session-host.ts: once the watching reads sent to that copy are recorded, judged as taken). */
-  receive(shardKey: string, notifications: WatchNotification[], shows: number): void;
+  /**
+   * Fans a copy's notifications out, riding on an answer at zxid `shows` (session-host.ts:
+   * once the watching reads sent to that copy are recorded, judged as taken); resolves
+   * once they are, and never rejects.
+   */
+  receive(shardKey: string, notifications: WatchNotification[], shows: number): Promise<void>;
 }
 
 export class SessionHomes implements HostHomeRouting {
@@ -145,6 +151,8 @@ export class SessionHomes implements HostHomeRouting {
     const at = home.at;
     if (!(await this.sync(home, at, zxid, setting))) {
       await this.move(home, "leader");
+      // The leader handed over what it owed up to its zxid, which is past this answer's.
+      await home.moveEvents;
     } else if (home.at !== at && watches.length > 0) {
       // Home moved while they were being set, and took them along: they go from where they were set.
       this.removeAt(home, this.copy(at), watches);
@@ -234,7 +242,7 @@ export class SessionHomes implements HostHomeRouting {
       this.parts.watches.handedOver(router.copyKey(mount, { at: "leader" })),
       this.parts.watches.handedOver(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! })),
     );
-    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false, removing: Promise.resolve() };
+    home = { mount, at, through, skipThrough: 0, leftAt: 0, generation: 0, deferred: false, removing: Promise.resolve(), moveEvents: Promise.resolve() };
     this.homes.set(mount.shard, home);
     this.copies.set(router.copyKey(mount, { at: "leader" }), { shard: mount.shard, at: "leader" });
     this.copies.set(router.copyKey(mount, { at: "replica", region: this.parts.replicaRegion! }), { shard: mount.shard, at: "replica" });
@@ -276,11 +284,15 @@ export class SessionHomes implements HostHomeRouting {
     }
   }
 
-  /** syncHost at home (`at`): what it owes the host received (`through` kept as it is taken). False if it was not ready. */
+  /**
+   * syncHost at home (`at`): what it owes the host received (`through` kept as it is
+   * taken), and its events sent, before this resolves: an answer released after it
+   * shows their changes. False if it was not ready.
+   */
   private async sync(home: ShardHome, at: ShardCopy["at"], minZxid: number, watches: HostWatch[]): Promise<boolean> {
     const answer = await this.syncAt(home, at, minZxid, watches);
     if (!answer) return false;
-    this.parts.receive(answer.key, answer.notifications, answer.zxid);
+    await this.parts.receive(answer.key, answer.notifications, answer.zxid);
     return true;
   }
 
@@ -334,7 +346,11 @@ export class SessionHomes implements HostHomeRouting {
     } else {
       this.parts.sql.exec("DELETE FROM host_homes WHERE shard = ?", home.mount.shard);
     }
-    if (answer) this.parts.receive(answer.key, answer.notifications, answer.zxid);
+    // Not awaited here: they wait for the watching requests on their way to `to`, and one may
+    // be the request that waits for this move. Its answer carries them again (they are not
+    // acknowledged until taken), so they still come before it; an answer whose release
+    // moved home waits for them (settleAndSet).
+    if (answer) home.moveEvents = this.parts.receive(answer.key, answer.notifications, answer.zxid);
     if (home.deferred) {
       // What it delivered during the move, and is still owed, comes with a settle.
       home.deferred = false;

@@ -111,10 +111,11 @@ export class SessionHost extends EdgekeeperObject {
       waitMs: sequentialWaitMs,
       retryMs: homeRetryMsOf(env),
       ackSeq: (shardKey) => this.watches.ackSeq(shardKey),
-      // Not awaited, so a move never waits for a read that waits for that move.
-      receive: (shardKey, notifications, shows) => {
-        this.receiveAfterWatchesSet(shardKey, notifications, undefined, shows).catch((err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err));
-      },
+      receive: (shardKey, notifications, shows) =>
+        this.receiveAfterWatchesSet(shardKey, notifications, undefined, shows).then(
+          () => undefined,
+          (err: unknown) => console.error(`notifications of ${shardKey} were not processed`, err),
+        ),
     });
     this.runner = new SessionRunner({
       store: this.store,

@@ -285,9 +285,10 @@ export class SessionRunner {
       // Its send, until its answer is recorded: the shard's pushes wait for it.
       let sent: (() => void) | undefined;
       const where = async (m: Mount): Promise<ShardCopy> => {
+        // A try before this one was answered (moved): ended first, as home's hand-over here waits for the sends on their way.
+        sent?.();
         setAt = await this.host.homes.addWatchAt(m, seen?.get(m.shard) ?? 0);
         generation = this.host.homes.generation(m);
-        sent?.();
         sent = this.host.sendingWatch(m);
         return setAt;
       };

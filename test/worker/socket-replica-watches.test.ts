@@ -97,6 +97,8 @@ interface ReplicaHold {
   settleNotReady?: boolean;
   /** A held syncHost is held before it is sent, not after its answer. */
   holdBeforeSending?: boolean;
+  /** Counts the settles (syncHost setting no watch) the replica answered ready. */
+  settled?: number;
   reached: boolean;
   release?: () => void;
 }
@@ -129,6 +131,7 @@ async function holdingReplicaCalls<T>(hold: ReplicaHold, test: () => Promise<T>)
         if (watches.some((w) => w.path === hold.notReadyPath)) return NOT_READY;
         const answer = await stub.syncHost!(...args);
         if (holding && !hold.holdBeforeSending) await held(hold);
+        if (watches.length === 0 && (answer as { ready: boolean }).ready && hold.settled !== undefined) hold.settled++;
         return answer;
       },
       replicaHostExecute: async (...args) => {
@@ -396,16 +399,19 @@ describe("a session's reads and watches at its region's replica", () => {
       // A watching read at home, its answer held: the host's notifications from there wait for it.
       const [xid] = b.socket.sendReqs(b.sid, { op: "getData", path: "/held", watch: true });
       await eventually("the held read", async () => hold.reached);
-      // The replica pushes the change; then a write's settle at home hands it over again, so
-      // home counts it handed over; then a read finds home behind, and home moves to the leader.
+      // The replica pushes the change; then a write's settle at home hands it over again; then
+      // a read finds home behind, and home moves to the leader. Each waits for the held read.
       await setData(zk, "/p", "1");
       await eventually("the push of the change", async () => pushed.value);
-      await a.socket.ok(a.sid, { op: "create", path: "/x" });
+      const c = await apacSession(zk.namespace);
+      // Its answer shows the change, so it waits for the change's event, which waits for the held read.
+      const [write] = c.socket.sendReqs(c.sid, { op: "create", path: "/x" });
       // Its answer may carry what the leader owes: it waits for the held read, like them.
       const [behind] = a.socket.sendReqs(a.sid, { op: "getData", path: "/behind" });
       await eventually("home moved to the leader", async () => holds(copyOf(zk.namespace), a.host, "/p", "persistent"));
       await runInDurableObject(hostStub, () => hold.release!());
       expect(await b.socket.response(b.sid, xid!)).toMatchObject({ ok: true });
+      expect(await c.socket.response(c.sid, write!)).toMatchObject({ ok: true });
       expect(await a.socket.response(a.sid, behind!)).toMatchObject({ ok: true });
       await eventually("the change's event", async () => a.socket.events(a.sid).length > 0);
       await a.socket.ok(a.sid, { op: "sync", path: "/" });
@@ -430,6 +436,25 @@ describe("a session's reads and watches at its region's replica", () => {
       await eventually("the read's watch fires from the leader", async () => a.socket.events(a.sid).length === 1);
       await a.socket.ok(a.sid, { op: "sync", path: "/" });
       expect(a.socket.events(a.sid)).toEqual([["NodeDataChanged", "/held", "data"]]);
+    });
+  }, TEST_MS);
+
+  it("a write's answer waits for the events home hands over up to it, while another session's watching read there is on its way", async () => {
+    const { a, b, hostStub } = await homeMoveRace();
+    const hold: ReplicaHold = { holdPath: "/held", settled: 0, reached: false };
+    await holdingReplicaCalls(hold, async () => {
+      // A watching read at home, its answer held: home's notifications wait for it to be recorded.
+      const [read] = b.socket.sendReqs(b.sid, { op: "getData", path: "/held", watch: true });
+      await eventually("the held read", async () => hold.reached);
+      // The write goes to the leader; home hands over its change to /other (a settle) before its answer.
+      const [write] = a.socket.sendReqs(a.sid, { op: "setData", path: "/other", data: b64("1") });
+      await eventually("home's settle for the write", async () => hold.settled! > 0);
+      await runInDurableObject(hostStub, () => hold.release!());
+      expect(await b.socket.response(b.sid, read!)).toMatchObject({ ok: true });
+      expect(await a.socket.response(a.sid, write!)).toMatchObject({ ok: true });
+      const { answer, event } = order(a.socket, a.sid, write!, "/other");
+      expect(event).toBeGreaterThanOrEqual(0);
+      expect(event).toBeLessThan(answer);
     });
   }, TEST_MS);
 
