@@ -32,19 +32,13 @@ export const REPLICATION_SCHEMA = [
   "CREATE TABLE IF NOT EXISTS replication_log (key PRIMARY KEY, size INTEGER NOT NULL, events TEXT, row TEXT NOT NULL) WITHOUT ROWID",
 ];
 
-/** Adds the log's size and events columns to a log made before them (filled from its entries, once); whether it did. */
-export function migrateReplicationSchema(sql: SqlStorage): boolean {
+/** Adds the log's size and events columns to a log made before them (filled from its entries, once). */
+export function migrateReplicationSchema(sql: SqlStorage): void {
   const columns = sql.exec<{ name: string }>("PRAGMA table_info(replication_log)").toArray();
-  if (columns.some((c) => c.name === "size")) return false;
+  if (columns.some((c) => c.name === "size")) return;
   sql.exec("ALTER TABLE replication_log ADD COLUMN size INTEGER");
   sql.exec("ALTER TABLE replication_log ADD COLUMN events TEXT");
   sql.exec("UPDATE replication_log SET size = json_extract(row, '$.size'), events = json_extract(row, '$.events')");
-  return true;
-}
-
-/** Whether this object is a replica, by its stored meta (false before it has any). */
-export function storedAsReplica(sql: SqlStorage): boolean {
-  return sql.exec("SELECT 1 FROM replication_meta WHERE json_extract(row, '$.role') = 'replica'").toArray().length > 0;
 }
 
 /** The key a row's bytes are stored under, as base64 (also sizedEntry/decodeEntry in shard/replicated-tables.ts). */

@@ -1,13 +1,12 @@
 /**
  * The shard's tables as the replication core sees them: "znode" is the znodes
  * table, whole rows; "session" holds each session's stored replies (write_replies)
- * and its closure (closed_sessions); "log" is the core's JSON log, whose trim also
- * drops the trimmed zxids' events from the change log (its index for watches).
+ * and its closure (closed_sessions); "log" is the core's JSON log, each write's
+ * events beside its entry (the change log reads them there).
  */
 import type { AnyLogEntry, LogEntry, RowKey } from "../replication/core/index.ts";
 import { type Acl, type ChangeEventType, base64ToBytes, bytesToBase64, type Outcome } from "../../protocol/index.ts";
 import { BYTES, BYTES_CODEC, JsonLogTable, type SqlTable } from "../replication/sqlite-storage.ts";
-import type { ChangeLog } from "./change-log.ts";
 import { type ZnodeRow, ZnodeStore } from "./znode-store.ts";
 
 /** A session's commit record: the reply to one of its writes, or its closure (no write of it runs again). */
@@ -222,23 +221,12 @@ function decodeEntry(text: string): ShardLogEntry {
   return entry;
 }
 
-/** The core's log; trimming an entry also drops its zxid's events from the change log. */
+/**
+ * The core's log, each write's events (JSON) in the events column beside its entry:
+ * the shard's change log (change-log.ts) reads them from there, and they go with it.
+ */
 export class LogTable extends JsonLogTable {
-  protected readonly events: ChangeLog;
-
-  /** `eventsOf`: an entry's events as stored in the log's events column (a replica's; none at a leader, whose change log holds them). */
-  constructor(sql: SqlStorage, events: ChangeLog, eventsOf?: (entry: AnyLogEntry) => string | null) {
-    super(sql, { encode: (row) => entryText(row as ShardLogEntry), decode: decodeEntry }, eventsOf);
-    this.events = events;
-  }
-
-  override delete(key: RowKey): void {
-    super.delete(key);
-    this.events.dropThrough(Number(key));
-  }
-
-  override deleteAll(): void {
-    super.deleteAll();
-    this.events.dropAll();
+  constructor(sql: SqlStorage) {
+    super(sql, { encode: (row) => entryText(row as ShardLogEntry), decode: decodeEntry }, (entry) => ((entry as ShardLogEntry).events?.length ? JSON.stringify((entry as ShardLogEntry).events) : null));
   }
 }

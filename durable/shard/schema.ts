@@ -4,7 +4,7 @@
  */
 import { type RowCounter, counterTriggers, initializeCounters } from "../base/row-counters.ts";
 import { addColumnIfMissing } from "../base/sql-columns.ts";
-import { migrateReplicationSchema, storedAsReplica } from "../replication/sqlite-storage.ts";
+import { migrateReplicationSchema } from "../replication/sqlite-storage.ts";
 
 /**
  * What the shard counts of its tree, as ZooKeeper's mntr reports it: nodes,
@@ -54,23 +54,6 @@ export const SHARD_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS znodes_by_parent ON znodes (parent, name)`,
   `CREATE INDEX IF NOT EXISTS znodes_by_owner ON znodes (owner) WHERE owner != 0`,
   `CREATE INDEX IF NOT EXISTS znodes_special ON znodes (kind) WHERE kind IN ('ttl', 'container', 'mount')`,
-  // The ordered change log: one row per event of a committed write, for watches and
-  // resume, with the ACL (JSON) that decides who may see the event (GuardedChange;
-  // added to older logs by ShardDO's start, NULL in their earlier rows). The rows and
-  // values a write leaves are in its replication log entry (node and data: rows
-  // logged before it; NULL since). Trimmed with that log (replicated-tables.ts).
-  `CREATE TABLE IF NOT EXISTS change_log (
-     zxid INTEGER NOT NULL,
-     seq INTEGER NOT NULL,
-     event TEXT NOT NULL,
-     path TEXT NOT NULL,
-     node TEXT,
-     data BLOB,
-     session_id INTEGER NOT NULL,
-     cxid INTEGER,
-     acl TEXT,
-     PRIMARY KEY (zxid, seq)
-   ) WITHOUT ROWID`,
   // The replies to each session's recent writes (a window of cxids), stored with the
   // write: a retry applies once, also when a whole pipelined batch is sent again.
   // It replaces session_replies, which held only the last reply of a session.
@@ -92,14 +75,30 @@ export const SHARD_SCHEMA = [
  */
 export function migrateShardSchema(sql: SqlStorage): void {
   addColumnIfMissing(sql, "znodes", "data_null", "INTEGER NOT NULL DEFAULT 0");
-  // Logs and outboxes written before events carried their ACL.
-  addColumnIfMissing(sql, "change_log", "acl", "TEXT");
+  // Outboxes written before events carried their ACL.
   addColumnIfMissing(sql, "watch_outbox", "acl", "TEXT");
-  // A replica made before its log kept each entry's events wrote them to change_log
-  // too; it reads them from its log now, and nothing would drop those rows.
-  if (migrateReplicationSchema(sql) && storedAsReplica(sql)) sql.exec("DELETE FROM change_log");
+  migrateReplicationSchema(sql);
+  moveChangeLogIntoLog(sql);
   for (const trigger of counterTriggers("znodes", ZNODE_COUNTERS, ["data", "kind"])) sql.exec(trigger);
   initializeCounters(sql, "znodes", ZNODE_COUNTERS);
+}
+
+/**
+ * A shard made before each log entry kept its events beside it had a change_log table
+ * (one row per event). A leader's rows move into its log's events column, once; a
+ * replica's were copies of what its log holds already. An event logged before ACLs
+ * were recorded takes its node's ACL as logged then, if any. The table then goes.
+ */
+function moveChangeLogIntoLog(sql: SqlStorage): void {
+  if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'change_log'").toArray().length === 0) return;
+  addColumnIfMissing(sql, "change_log", "acl", "TEXT");
+  sql.exec(
+    `UPDATE replication_log SET events = (
+       SELECT json_group_array(json_object('event', c.event, 'path', c.path, 'acl', json(coalesce(c.acl, json_extract(c.node, '$.acl')))))
+       FROM change_log AS c WHERE c.zxid = replication_log.key)
+     WHERE events IS NULL AND key IN (SELECT zxid FROM change_log)`,
+  );
+  sql.exec("DROP TABLE change_log");
 }
 
 /** Whether the object has the shard's tables (reading sqlite_master creates nothing: an object never set up stays empty). */

@@ -37,7 +37,7 @@ import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-
 import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
-import { ChangeLog, ReplicaChangeLog } from "./change-log.ts";
+import { ChangeLog } from "./change-log.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -50,7 +50,6 @@ import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-
 import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
-import { ReplicaLogTable } from "./replica-log-table.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
 import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
@@ -140,11 +139,11 @@ export class ShardDO extends EdgekeeperObject {
     // tables are made at its first statement: asking one never read from its status creates nothing.
     this.sql = this.replicaOf ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
-    // A replica's change log is its log entries' events (ReplicaLogTable keeps them beside each entry).
-    this.log = this.replicaOf ? new ReplicaChangeLog(this.sql) : new ChangeLog(this.sql);
+    // The change log is the log entries' events (LogTable keeps them beside each entry).
+    this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    const log = this.replicaOf ? new ReplicaLogTable(this.sql, this.log) : new LogTable(this.sql, this.log);
+    const log = new LogTable(this.sql);
     const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
@@ -887,8 +886,6 @@ export class ShardDO extends EdgekeeperObject {
         const w: ShardWrite = { zxid, now: Date.now(), caller, events: [], touchesReapable: false };
         const { value, written } = this.store.tracking(() => apply(w));
         if (w.subtree) txn.put("subtree", SUBTREE_KEY, w.subtree);
-        for (const { event, path, acl } of w.events) this.log.append(zxid, event, path, acl, caller.sessionId, cxid);
-        this.log.finishWrite();
         committed = w.events.map(({ event, path, acl }) => ({ zxid, event, path, acl }));
         for (const change of committed) this.fireWatches(change, owed);
         this.watches.writeAcknowledged();

@@ -343,24 +343,58 @@ function alarmOf(stub: ShardStub): Promise<number | null> {
   return runInDurableObject(stub, (_, state) => state.storage.getAlarm());
 }
 
-describe("a replica made before its log kept each entry's events", () => {
-  it("drops the change-log rows it wrote then, once, as its log gets its columns", async () => {
+/** The change_log table shards had before each log entry kept its events beside it. */
+const OLD_CHANGE_LOG = `CREATE TABLE change_log (
+  zxid INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, path TEXT NOT NULL, node TEXT, data BLOB,
+  session_id INTEGER NOT NULL, cxid INTEGER, acl TEXT, PRIMARY KEY (zxid, seq)) WITHOUT ROWID`;
+
+/** Each log entry's events, as stored beside it. */
+async function loggedEvents(stub: ShardStub): Promise<{ key: unknown; events: unknown }[]> {
+  return (await rowsOf(stub, "SELECT key, events FROM replication_log WHERE events IS NOT NULL ORDER BY key")).map((r) => ({ key: r.key, events: JSON.parse(String(r.events)) }));
+}
+
+async function hasChangeLogTable(stub: ShardStub): Promise<boolean> {
+  return (await rowsOf(stub, "SELECT 1 FROM sqlite_master WHERE name = 'change_log'")).length > 0;
+}
+
+describe("a shard made before each log entry kept its events beside it", () => {
+  it("a leader's change_log rows move into its log once, with their ACLs; a replica's, copies of its log, go", async () => {
     const pair = newPair();
     await createMany(pair, 3);
     await caughtUp(pair);
+    const logged = await loggedEvents(pair.leader);
+    expect(logged.length).toBeGreaterThan(0);
+    const events = await pair.leader.changesSince(0);
+    await runInDurableObject(pair.leader, (_instance, state) => {
+      const sql = state.storage.sql;
+      // As such a leader stored them: a row per event in change_log, none beside the entry.
+      sql.exec(OLD_CHANGE_LOG);
+      sql.exec(
+        `INSERT INTO change_log (zxid, seq, event, path, session_id, acl)
+         SELECT log.key, e.key, json_extract(e.value, '$.event'), json_extract(e.value, '$.path'), 0, json_extract(e.value, '$.acl')
+         FROM replication_log AS log, json_each(log.events) AS e`,
+      );
+      sql.exec("UPDATE replication_log SET events = NULL");
+    });
     const oldZxid = await lastZxid(pair.leader);
     await runInDurableObject(pair.replica, (_instance, state) => {
       const sql = state.storage.sql;
       asLogBeforeSizeColumns(sql);
       // What such a replica wrote for each applied entry's event.
+      sql.exec(OLD_CHANGE_LOG);
       sql.exec("INSERT INTO change_log (zxid, seq, event, path, session_id) VALUES (?, 0, 'NodeCreated', '/old', 0)", oldZxid);
     });
     await abortAllDurableObjects();
     Object.assign(pair, stubsOf(pair.leaderName));
+    expect(await pair.leader.changesSince(0)).toEqual(events);
+    expect(await loggedEvents(pair.leader)).toEqual(logged);
     await createMany(pair, 2);
     await caughtUp(pair);
-    expect(await rowsOf(pair.replica, "SELECT zxid FROM change_log")).toEqual([]);
-    // A leader keeps its own change log.
-    expect((await rowsOf(pair.leader, "SELECT count(*) AS n FROM change_log"))[0]!.n).toBeGreaterThan(0);
+    expect(await hasChangeLogTable(pair.leader)).toBe(false);
+    expect(await hasChangeLogTable(pair.replica)).toBe(false);
+    // The replica's events, as far back as its own log reaches, are the leader's.
+    const atReplica = await pair.replica.changesSince(0);
+    expect(atReplica.events.length).toBeGreaterThan(0);
+    expect(atReplica.events).toEqual((await pair.leader.changesSince(0)).events.filter((e) => e.zxid >= atReplica.oldest!));
   }, 60_000);
 });
