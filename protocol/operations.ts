@@ -153,10 +153,15 @@ export function routingPath(op: { op: string; path: string }): string {
  */
 export type ShardRequest = Op & { cxid?: number; consistency?: ReadMode };
 
-/** Who is asking: the session (0 for a sessionless HTTP caller) and its identities. */
+/**
+ * Who is asking: the session (0 for a sessionless HTTP caller) and its identities;
+ * with simulated regions, the region its request came from (set by the router that
+ * sends it to the leader, which counts where its writes come from).
+ */
 export interface Caller {
   sessionId: number;
   ids: Id[];
+  region?: string;
 }
 
 export interface CreateResult {

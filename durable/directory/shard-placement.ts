@@ -1,6 +1,7 @@
 /**
  * Where a namespace's shards live, for `GET /v1/admin/shards`: each shard's leader
- * (its region and epoch) and its replicas. A page holds at most
+ * (its region and epoch), its replicas, and where its leader should be by where its
+ * writes come from (durable/shard/write-origins.ts). A page holds at most
  * EDGEKEEPER_MAX_LISTED_SHARDS shards (default 100), in prefix order; `next` names the
  * prefix to ask after for the rest. Each entry is small and bounded (a prefix, a few
  * numbers, one line per region), so a page is bounded in bytes too.
@@ -9,6 +10,7 @@
  * (durable/replication/replica-name.ts); a replica not started is not listed.
  */
 import { zxidEpoch } from "../../protocol/zxid.ts";
+import type { PlacementAdvice } from "../replication/core/index.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
@@ -36,6 +38,8 @@ export interface ShardPlacement {
   /** The leader's region (null when regions are not simulated: wherever the platform placed it). */
   leader: { region: string | null; epoch: number; lastZxid: number };
   replicas: ReplicaPlacement[];
+  /** Where the leader should be, and why (null when regions are not simulated). */
+  advice: PlacementAdvice | null;
 }
 
 export interface ShardPlacementPage {
@@ -58,8 +62,9 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
   const shards = await Promise.all(
     page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
       const leader = shardObjectName(namespace, shard);
-      const { lastZxid } = await link.shard(leader).stats(prefix);
-      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas: await replicasOf(link, leader) };
+      const stub = link.shard(leader);
+      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasOf(link, leader), stub.placementAdvice()]);
+      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice };
     }),
   );
   return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };

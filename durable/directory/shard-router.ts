@@ -370,7 +370,7 @@ export class ShardRouter {
     const leftAtLeader = !call.homes || call.homes.watchesAt(mount).at === "leader";
     const generation = call.homes?.generation(mount) ?? 0;
     const sent = leftAtLeader ? batch : batch.map((r) => ("watch" in r && r.watch === true ? { ...r, watch: false } : r));
-    const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), caller, sent), (a) => a.outcomes, reads);
+    const answer = await this.logged(mount, sent, (shard) => shard.hostExecute(mount.prefix, call.host, call.ackSeqFor(key), this.fromHere(caller), sent), (a) => a.outcomes, reads);
     // Its notifications first (all at or below its zxid): one may be for an earlier watch its
     // request sets again, whose row then takes the answer's zxid (SessionWatches.add).
     await call.receive(key, answer.notifications);
@@ -498,7 +498,12 @@ export class ShardRouter {
         return outcomes;
       }
     }
-    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, caller, requests), (outcomes) => outcomes, undefined);
+    return this.logged(mount, requests, (shard) => shard.execute(mount.prefix, this.fromHere(caller), requests), (outcomes) => outcomes, undefined);
+  }
+
+  /** The caller as its leader sees it: from this router's region, with simulated regions (Caller.region). */
+  private fromHere(caller: Caller): Caller {
+    return this.link.region === undefined ? caller : { ...caller, region: this.link.region };
   }
 
   /** The caller's reads take its answers (in place: a refused read's outcome is replaced). */

@@ -34,10 +34,11 @@ import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
-import { LeaderLog, type LeaderRequest, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
+import { LeaderLog, type LeaderRequest, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
+import { WriteOrigins } from "./write-origins.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -117,6 +118,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly replicaOf: ReplicaIdentity | undefined;
   /** A replica's pull loop, once started (its first read; then at each instance's start). */
   private replica: ReplicaRunner | undefined;
+  /** Made at first use; null without simulated regions. */
+  private origins: WriteOrigins | null | undefined;
   /** A replica's pulls, entries applied and rows written (replica-meter.ts); a leader's stay 0. */
   private readonly meter = new ReplicaMeter();
   private readonly snapshots: SnapshotStore;
@@ -596,6 +599,20 @@ export class ShardDO extends EdgekeeperObject {
    * The tree's counters and last zxid, for monitoring: a few meta rows, whatever the
    * tree's size (the writes keep them: schema.ts). Sets up "/" as its first request would.
    */
+  /** Where this shard's leader should be, and why (write-origins.ts); null without simulated regions. */
+  async placementAdvice(): Promise<PlacementAdvice | null> {
+    return this.writeOrigins()?.advice() ?? null;
+  }
+
+  /** The leader's count of where its writes come from, made at first use; undefined without simulated regions. */
+  private writeOrigins(): WriteOrigins | undefined {
+    if (this.origins === undefined) {
+      const regions = RegionLink.ofShard(this.env, this.ctx.id.name ?? "").regions;
+      this.origins = regions ? new WriteOrigins(this.sql, regions) : null;
+    }
+    return this.origins ?? undefined;
+  }
+
   async stats(root: string): Promise<Omit<ShardStats, "shard" | "prefix">> {
     this.treeFor(root);
     const counters = readCounters(this.sql, ZNODE_COUNTERS.map((c) => c.key));
@@ -900,6 +917,7 @@ export class ShardDO extends EdgekeeperObject {
       done = this.leader.sequence((txn, zxid, epoch) => this.logged(txn, { ...failed, zxid }, [], [], caller.sessionId, cxid, epoch, undefined));
     }
     if (done.kind === "fenced") return this.notLeader();
+    this.writeOrigins()?.noteWrite(caller.region);
     this.waiters.notify(committed);
     this.pushTo(owed);
     return done.value;
