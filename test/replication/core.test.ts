@@ -104,6 +104,19 @@ describe("replication core: the leader", () => {
     expect(entries.reduce((n, e) => n + e.size, 0)).toBeLessThanOrEqual(3_000);
     expect(await core.pull({ type: "pull", replica: "r1", fromZxid: makeZxid(1, 2), maxBytes: 1_000 })).toMatchObject({ kind: "snapshot-needed" });
   });
+
+  it("has a snapshot whose start it trimmed past started over, and does not count its replica as being there", () => {
+    const { storage, core } = leaderWith({ logMaxEntries: 20, longPollMs: 0 });
+    const first = core.snapshotPage({ type: "snapshot", replica: "r1", cursor: null, maxBytes: 1 });
+    if (first.kind !== "page") expect.fail(`first page: ${first.kind}`);
+    // Its replica stops longer than its lease (forgotten), and the log is trimmed past the snapshot's start.
+    core.forgetReplica("r1");
+    for (let cxid = 1; cxid <= 30; cxid++) core.write(1, cxid, { op: "setData", path: "/", data: "x", version: -1 });
+    expect(meta(storage).trimmedZxid).toBeGreaterThan(first.startZxid);
+    // Its pages could never be replayed from here: the snapshot starts over.
+    expect(core.snapshotPage({ type: "snapshot", replica: "r1", startZxid: first.startZxid, cursor: first.next, maxBytes: 1 })).toMatchObject({ kind: "snapshot-needed", leaderZxid: makeZxid(1, 30) });
+    expect(storage.read((txn) => txn.get("peer", "r1"))).toBeUndefined();
+  });
 });
 
 describe("replication core: a page of the log", () => {

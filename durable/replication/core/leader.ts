@@ -402,6 +402,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     return this.storage.transact((txn): SnapshotReply<E> => {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return fencedAnswer(meta, meta?.epoch ?? 0);
+      // A snapshot whose start the log no longer holds could never be replayed here (its
+      // replica stopped past its lease, or began it at another leader): it starts over.
+      if (request.startZxid !== undefined && request.startZxid < meta.trimmedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId: leaderLogId(txn, meta, this.random) };
       const startZxid = request.startZxid ?? meta.appliedZxid;
       // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
       this.notePeer(txn, request.replica, startZxid);

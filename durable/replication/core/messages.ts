@@ -72,6 +72,8 @@ export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
       rows: E["effects"];
       next: SnapshotCursor | null;
     }
+  /** The log no longer reaches back to the snapshot's start (it was trimmed past it meanwhile): the snapshot starts over. */
+  | { kind: "snapshot-needed"; leaderZxid: number; logId: string }
   | Fenced;
 
 /**

@@ -323,6 +323,10 @@ export class ReplicaCore {
     };
     const page = await this.ports.network.request<SnapshotRequest, SnapshotReply>(this.leader, request);
     if (page.kind === "fenced") this.fencedBy(page);
+    if (page.kind === "snapshot-needed") {
+      if (!starting) this.restartSnapshot();
+      return;
+    }
     const finished = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const current = meta.snapshot;
