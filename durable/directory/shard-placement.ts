@@ -63,7 +63,8 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
     page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
       const leader = shardObjectName(namespace, shard);
       const stub = link.shard(leader);
-      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasOf(link, leader), stub.placementAdvice()]);
+      // Writes are counted by region only when regions are simulated: else no call is made for the advice.
+      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasOf(link, leader), link.regions ? stub.placementAdvice() : null]);
       return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice };
     }),
   );

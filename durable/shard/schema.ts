@@ -3,7 +3,7 @@
  * migrateShardSchema adds what tables made by older versions lack.
  */
 import { type RowCounter, counterTriggers, initializeCounters } from "../base/row-counters.ts";
-import { addColumnIfMissing } from "../base/sql-columns.ts";
+import { addColumnIfMissing, tableExists } from "../base/sql-columns.ts";
 import { migrateReplicationSchema } from "../replication/sqlite-storage.ts";
 
 /**
@@ -90,7 +90,7 @@ export function migrateShardSchema(sql: SqlStorage): void {
  * were recorded takes its node's ACL as logged then, if any. The table then goes.
  */
 function moveChangeLogIntoLog(sql: SqlStorage): void {
-  if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'change_log'").toArray().length === 0) return;
+  if (!tableExists(sql, "change_log")) return;
   addColumnIfMissing(sql, "change_log", "acl", "TEXT");
   sql.exec(
     `UPDATE replication_log SET events = (
@@ -103,7 +103,7 @@ function moveChangeLogIntoLog(sql: SqlStorage): void {
 
 /** Whether the object has the shard's tables (reading sqlite_master creates nothing: an object never set up stays empty). */
 export function hasTables(sql: SqlStorage): boolean {
-  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'znodes'").toArray().length > 0;
+  return tableExists(sql, "znodes");
 }
 
 /** `sql` that runs `setUp` (making the tables) before its first statement: an object nothing uses stays empty. */

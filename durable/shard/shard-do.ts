@@ -595,10 +595,6 @@ export class ShardDO extends EdgekeeperObject {
     return { ok: true, zxid: this.lastZxid(), value: await read() };
   }
 
-  /**
-   * The tree's counters and last zxid, for monitoring: a few meta rows, whatever the
-   * tree's size (the writes keep them: schema.ts). Sets up "/" as its first request would.
-   */
   /** Where this shard's leader should be, and why (write-origins.ts); null without simulated regions. */
   async placementAdvice(): Promise<PlacementAdvice | null> {
     return this.writeOrigins()?.advice() ?? null;
@@ -613,6 +609,10 @@ export class ShardDO extends EdgekeeperObject {
     return this.origins ?? undefined;
   }
 
+  /**
+   * The tree's counters and last zxid, for monitoring: a few meta rows, whatever the
+   * tree's size (the writes keep them: schema.ts). Sets up "/" as its first request would.
+   */
   async stats(root: string): Promise<Omit<ShardStats, "shard" | "prefix">> {
     this.treeFor(root);
     const counters = readCounters(this.sql, ZNODE_COUNTERS.map((c) => c.key));
