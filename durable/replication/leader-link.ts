@@ -32,7 +32,7 @@ export class LeaderLink implements Network {
    * answers may come out of order, and a pull parked long ago may answer late).
    */
   latest: LeaderContact | undefined;
-  /** Whether the leader's last answer said it no longer leads (freed by an unmount, or fenced); cleared by the caller when it tries again. */
+  /** Whether the leader's last answer said it no longer leads, naming no successor (freed by an unmount); cleared by the caller when it tries again. */
   leaderGone = false;
   /** When the request whose answer set `leaderGone` was sent. */
   private goneSentAt = -Infinity;
@@ -59,7 +59,8 @@ export class LeaderLink implements Network {
     // As for `latest`, the pull sent last decides: a pull parked long ago must not clear a newer one's fencing.
     if (sentAt >= this.goneSentAt) {
       this.goneSentAt = sentAt;
-      this.leaderGone = reply.kind === "fenced";
+      // One that names whom it follows handed the shard over: the replica follows that one (ReplicaCore).
+      this.leaderGone = reply.kind === "fenced" && reply.leader === undefined;
     }
     return reply as A;
   }

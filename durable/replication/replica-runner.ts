@@ -13,7 +13,7 @@ import { KeeperError, zxidCounter, zxidEpoch } from "../../protocol/index.ts";
 import { type ReplicationSettings, ReplicaCore, type Storage, readMeta } from "./core/index.ts";
 import { LeaderLink, type ReplicationLeader } from "./leader-link.ts";
 import { WORKER_CLOCK } from "./worker-clock.ts";
-import { type ReplicaIdentity, replicaObjectName } from "./replica-name.ts";
+import type { ReplicaIdentity } from "./replica-name.ts";
 
 /** A replica as `GET /v1/admin/shards` shows it. */
 export interface ReplicaStatus {
@@ -51,6 +51,9 @@ export interface Readiness {
 }
 
 export interface ReplicaRunnerOptions {
+  /** The replica object's own name (how its leader knows it). */
+  name: string;
+  /** The region it serves, and the leader it follows unless its storage names another (a handover's). */
   identity: ReplicaIdentity;
   /** The object's SQLite storage as the core's Storage port. */
   storage: Storage;
@@ -101,16 +104,15 @@ export class ReplicaRunner {
    * Makes the object a replica (its meta, on first start); `resume` starts pulling.
    *
    * @example
-   * const runner = new ReplicaRunner({ identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000, idleMs: 600_000 });
+   * const runner = new ReplicaRunner({ name, identity, storage, alarms: ctx.storage, leaderOf, settings, watchdogMs: 30_000, idleMs: 600_000 });
    * await runner.resume();
    */
   constructor(options: ReplicaRunnerOptions) {
     this.options = options;
     this.identity = options.identity;
     this.link = new LeaderLink(options.leaderOf, this.now);
-    const name = replicaObjectName(options.identity.leader, options.identity.region);
     const ports = { storage: options.storage, clock: WORKER_CLOCK, random: { next: Math.random }, network: this.link };
-    this.core = new ReplicaCore(name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
+    this.core = new ReplicaCore(options.name, options.identity.leader, ports, options.settings, (previous, rowsZxid) => options.watches?.installed(previous, rowsZxid));
     this.lastReadAt = this.now();
   }
 
@@ -137,6 +139,14 @@ export class ReplicaRunner {
     this.wanted = true;
     this.ensureRunning();
     await this.options.alarms.setAlarm(this.now() + this.options.watchdogMs);
+  }
+
+  /**
+   * Stops pulling for good, leaving the alarm to the object: it leads now (a
+   * handover's target), and its rows move by its own writes alone.
+   */
+  retire(): void {
+    this.wanted = false;
   }
 
   /** Stops pulling (the loop ends at the next answer to one of its pulls) and clears the alarm; the rows stay for the next read. */
@@ -180,7 +190,7 @@ export class ReplicaRunner {
   status(): ReplicaStatus {
     const { appliedZxid, snapshotting } = this.applied();
     const leaderZxid = this.link.latest?.leaderZxid ?? appliedZxid;
-    return { region: this.identity.region, leader: this.identity.leader, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting, pulling: this.loop !== undefined };
+    return { region: this.identity.region, leader: this.core.leaderName, appliedZxid, lagZxids: zxidLag(appliedZxid, leaderZxid), msSinceContact: this.msSinceContact(), snapshotting, pulling: this.loop !== undefined };
   }
 
   /** Starts the pull loop unless this instance runs it already. */

@@ -34,7 +34,7 @@ import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
-import { LeaderLog, type LeaderRequest, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
+import { type CopyState, type Fenced, LeaderLog, type LeaderRequest, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
@@ -48,7 +48,8 @@ import { type SnapshotPage, SnapshotStore } from "./snapshot-store.ts";
 import { WATCH_SCHEMA, WatchRegistry } from "./watch-registry.ts";
 import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type ShardLogEntry, ZnodeTable, sessionKey, sizedEntry } from "./replicated-tables.ts";
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
-import { type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
+import { type Readiness, type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
+import { LOCAL_REGION } from "../directory/read-routing.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
@@ -114,8 +115,14 @@ export class ShardDO extends EdgekeeperObject {
   private readonly leader: LeaderLog<ShardLogEntry>;
   /** The core's Storage port over this object's SQLite (both roles use it). */
   private readonly storagePort: SqliteStorage;
-  /** Whom this object follows, when its name makes it a read replica (replica-name.ts). */
-  private readonly replicaOf: ReplicaIdentity | undefined;
+  /**
+   * What this object's name says (replica-name.ts): a read replica's names its region
+   * and its first leader. The name decides only how a new object starts; a handover
+   * can make a leader a replica, and a replica the leader (the role in its storage).
+   */
+  private readonly named: ReplicaIdentity | undefined;
+  /** Set once this object's tables exist (a named replica's are made at its first statement). */
+  private tablesMade = false;
   /** A replica's pull loop, once started (its first read; then at each instance's start). */
   private replica: ReplicaRunner | undefined;
   /** Made at first use; null without simulated regions. */
@@ -137,17 +144,17 @@ export class ShardDO extends EdgekeeperObject {
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
-    this.replicaOf = replicaIdentityOf(ctx.id.name);
+    this.named = replicaIdentityOf(ctx.id.name);
     // Only a replica counts its rows: a leader's writes pay nothing for it. A replica's
     // tables are made at its first statement: asking one never read from its status creates nothing.
-    this.sql = this.replicaOf ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
+    this.sql = this.named ? this.meter.countingSql(tablesOnFirstUse(ctx.storage.sql, () => this.createSchema())) : ctx.storage.sql;
     this.store = new ZnodeStore(this.sql);
     // The change log is the log entries' events (LogTable keeps them beside each entry).
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
     const log = new LogTable(this.sql);
-    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: this.replicaOf ? firingOnApply(log, (entry) => this.replicaApplied(entry)) : log };
+    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
@@ -156,13 +163,14 @@ export class ShardDO extends EdgekeeperObject {
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
-      if (!this.replicaOf) return this.createSchema();
+      if (!this.named) this.createSchema();
       // A replica that was pulling (its watchdog alarm set) resumes in every new instance (after a restart or deploy).
-      if (hasTables(ctx.storage.sql) && this.leader.role() === "replica" && (await ctx.storage.getAlarm()) !== null) await this.replicaRunner(this.replicaOf).resume();
+      if (this.hasTables() && this.leader.role() === "replica" && (await ctx.storage.getAlarm()) !== null) await this.asReplica()?.resume();
     });
   }
 
   private createSchema(): void {
+    this.tablesMade = true;
     for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA]) this.sql.exec(statement);
     migrateShardSchema(this.sql);
     this.adoptLegacySequence();
@@ -196,7 +204,7 @@ export class ShardDO extends EdgekeeperObject {
     const { root: stored, sealed } = this.subtree.read();
     // A replica serves the subtree its leader's log set up, from the rows that log wrote, until the log seals it (it
     // sets none up). One that applied its snapshot before the log carried the subtree knows none: it takes its caller's.
-    if (this.replicaOf) return new ShardTree(this.store, this.limits, stored ?? root, !sealed);
+    if (this.asReplica()) return new ShardTree(this.store, this.limits, stored ?? root, !sealed);
     // Only a new object leads: one with a role (a replica) takes its rows from its leader.
     if (stored === undefined && root === "/" && this.leader.role() === undefined) this.initializeRoot(root, OPEN_ACL_UNSAFE);
     const serving = (stored !== undefined || root === "/") && !sealed;
@@ -333,7 +341,7 @@ export class ShardDO extends EdgekeeperObject {
   /** addWatch: a persistent (or persistent recursive) watch of the host on a path. */
   async addWatch(root: string, host: WatchHost, caller: Caller, path: string, mode: "persistent" | "recursive"): Promise<Outcome<Record<string, never>>> {
     // At a replica: it waits for nothing, but starts pulling (its watches then keep it pulling).
-    if (this.replicaOf) await this.replicaRunner(this.replicaOf).resume();
+    await this.asReplica()?.resume();
     const tree = this.treeFor(root);
     try {
       tree.checkRoute(path);
@@ -621,7 +629,7 @@ export class ShardDO extends EdgekeeperObject {
 
   /** How many paths hosts watch here (ZooKeeper's wchs num_paths; shards' paths are disjoint). A replica never started holds none, and is not made by asking. */
   async watchedPaths(): Promise<number> {
-    if (this.replicaOf && !hasTables(this.ctx.storage.sql)) return 0;
+    if (!this.hasTables()) return 0;
     return this.sql.exec<{ n: number }>("SELECT count(DISTINCT path) AS n FROM watches").one().n;
   }
 
@@ -651,9 +659,7 @@ export class ShardDO extends EdgekeeperObject {
 
   /** Runs reads at this replica once ready (see replicaRead), leaving the watches of `host` if given. */
   private async readAtReplica(root: string, host: WatchHost | undefined, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt, ackSeq = 0): Promise<ReplicaReadAnswer> {
-    if (!this.replicaOf) throw new KeeperError("BadArguments", "this shard object is its shard's leader, not a replica");
-    const replica = this.replicaRunner(this.replicaOf);
-    const { ready, appliedZxid, msSinceContact } = await replica.readiness(at);
+    const { ready, appliedZxid, msSinceContact } = await this.readiness(at);
     if (!ready) return { ready: false, appliedZxid, msSinceContact };
     if (host) this.takeAck(host, ackSeq);
     // From here to the reads' end, one synchronous block: what they see is at `zxid`.
@@ -661,6 +667,21 @@ export class ShardDO extends EdgekeeperObject {
     const reads = await this.executeBatch(root, host?.name, caller, requests.filter((r) => !writes(r)), true);
     const outcomes = requests.map((r) => (writes(r) ? notReadOnly(zxid, r) : reads.shift()!));
     return { ready: true, zxid, msSinceContact, outcomes };
+  }
+
+  /**
+   * Whether this copy can serve reads as `at` asks: a replica once it has applied what
+   * they must show (waiting as ReplicaRunner.readiness); the copy in a region that
+   * leads now (a handover moved its shard's leader here), at once; one sealed or
+   * fenced, never (the caller reads at the leader).
+   */
+  private async readiness(at: ReplicaReadAt): Promise<Readiness> {
+    const replica = this.asReplica();
+    if (replica) return replica.readiness(at);
+    if (!Number.isSafeInteger(at?.minZxid) || at.minZxid < 0) throw new KeeperError("BadArguments", "a replica read names the zxid it must show (a whole number, 0 or more)");
+    const appliedZxid = this.lastZxid();
+    if (this.leader.fenced()) return { ready: false, appliedZxid, msSinceContact: null };
+    return { ready: appliedZxid >= at.minZxid, appliedZxid, msSinceContact: 0 };
   }
 
   /** Stores how the host takes deliveries and what it has acknowledged. */
@@ -685,9 +706,10 @@ export class ShardDO extends EdgekeeperObject {
     const wanted = parseHostWatches(watches, this.limits);
     if (!Number.isSafeInteger(minZxid) || minZxid < 0) throw new KeeperError("BadArguments", "syncHost names the zxid to wait for (a whole number, 0 or more)");
     this.treeFor(root);
-    if (this.replicaOf) {
+    const replica = this.asReplica();
+    if (replica) {
       const atLeast = wanted.reduce((zxid, watch) => Math.max(zxid, watch.sinceZxid), minZxid);
-      const { ready, appliedZxid } = await this.replicaRunner(this.replicaOf).readiness({ minZxid: atLeast, waitMs: Number(waitMs) });
+      const { ready, appliedZxid } = await replica.readiness({ minZxid: atLeast, waitMs: Number(waitMs) });
       if (!ready) return { ready: false, appliedZxid };
     }
     this.takeAck(host, ackSeq);
@@ -712,15 +734,32 @@ export class ShardDO extends EdgekeeperObject {
    * not pulling); null when it never started (no read reached it: nothing is created), or on a leader.
    */
   async replicaStatus(): Promise<(ReplicaStatus & ReplicaCounters) | null> {
-    if (!this.replicaOf || !hasTables(this.ctx.storage.sql) || this.leader.role() !== "replica") return null;
-    return { ...this.replicaRunner(this.replicaOf).status(), ...this.meter.counters };
+    if (!this.hasTables() || this.leader.role() !== "replica") return null;
+    return { ...this.asReplica()!.status(), ...this.meter.counters };
   }
 
-  /** This object as a replica of its leader (its role made at the first call); `resume` starts its pulling. */
-  private replicaRunner(identity: ReplicaIdentity): ReplicaRunner {
+  /** Whether this object's tables exist (a named replica's are made at its first statement: asking creates none). */
+  private hasTables(): boolean {
+    this.tablesMade ||= hasTables(this.ctx.storage.sql);
+    return this.tablesMade;
+  }
+
+  /**
+   * This object's replication when it is a replica now (its role made at the first
+   * call of a new one its name makes a replica), else undefined: `resume` starts its
+   * pulling. A replica its storage says follows another leader (a handover's) follows that one.
+   */
+  private asReplica(): ReplicaRunner | undefined {
     if (this.replica) return this.replica;
-    const link = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
+    const meta = this.hasTables() ? this.leader.state() : undefined;
+    if (meta ? meta.role !== "replica" : !this.named) return undefined;
+    const name = this.ctx.id.name ?? "";
+    const link = RegionLink.ofShard(this.env, name);
+    // A leader made a replica by a handover serves its own region (the leaders' region,
+    // the first), and its storage names whom it follows (ReplicaCore reads it).
+    const identity = this.named ?? { leader: meta?.following ?? name, region: link.region ?? LOCAL_REGION };
     this.replica = new ReplicaRunner({
+      name,
       identity,
       storage: this.meter.meteredStorage(this.storagePort),
       alarms: this.ctx.storage,
@@ -735,10 +774,10 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   override async alarm(): Promise<void> {
-    if (this.replicaOf) {
+    const replica = this.asReplica();
+    if (replica) {
       // A replica's alarm is its watchdog: it reaps nothing (its leader's log does).
-      // An alarm is set only while it pulls, so it has started (its tables exist).
-      await this.replicaRunner(this.replicaOf).watchdog();
+      await replica.watchdog();
     } else {
       const { root } = this.subtree.read();
       if (root === undefined) return;
@@ -779,6 +818,53 @@ export class ShardDO extends EdgekeeperObject {
     }
     if (message.type === "snapshot") return this.leader.snapshotPage({ ...message, maxBytes });
     throw new KeeperError("BadArguments", `unknown replication request ${JSON.stringify((message as { type?: unknown })?.type)}`);
+  }
+
+  /**
+   * A handover's view of this copy (core/handover.ts): its role, epochs, applied zxid,
+   * and whether it is mid-snapshot. Asking a replica counts as a read: it starts pulling
+   * (a move's target catches up).
+   */
+  async handoverState(): Promise<CopyState> {
+    await this.asReplica()?.resume();
+    const meta = this.leader.state();
+    return { role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0, promisedEpoch: meta?.promisedEpoch ?? 0, appliedZxid: meta?.appliedZxid ?? 0, snapshot: (meta?.snapshot ?? null) !== null };
+  }
+
+  /** A handover's seal of this leader for `epoch` (LeaderLog.seal): its last zxid, after which it writes nothing. */
+  async seal(epoch: number): Promise<number | Fenced> {
+    return this.leader.seal(checkedEpoch(epoch));
+  }
+
+  /**
+   * A handover's last step here, its target: once this replica has applied `sealedZxid`
+   * (waiting at most `waitMs`), it leads `epoch` (LeaderLog.takeOver), and stops pulling.
+   */
+  async takeOver(epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced> {
+    const replica = this.asReplica();
+    if (replica) await replica.readiness({ minZxid: Math.max(0, Number(sealedZxid) || 0), waitMs: Math.min(Math.max(0, Number(waitMs) || 0), MAX_TAKE_OVER_WAIT_MS) });
+    const led = this.leader.takeOver(checkedEpoch(epoch), Number(sealedZxid));
+    if (led === "behind" || "kind" in led) return led;
+    this.replica?.retire();
+    this.replica = undefined;
+    // Its TTL nodes and containers are its to reap now.
+    await this.scheduleReaper();
+    return "led";
+  }
+
+  /** A handover abandoned: this leader, sealed for `epoch`, leads it itself (LeaderLog.reopen). */
+  async reopen(epoch: number): Promise<"led" | Fenced> {
+    const led = this.leader.reopen(checkedEpoch(epoch));
+    return "kind" in led ? led : "led";
+  }
+
+  /** A handover done: this sealed leader follows `leader`, which leads `epoch`, as its region's replica (LeaderLog.follow). */
+  async follow(leader: string, epoch: number): Promise<true | Fenced> {
+    if (typeof leader !== "string" || leader === "") throw new KeeperError("BadArguments", "follow names the leader to follow");
+    const told = this.leader.follow(leader, checkedEpoch(epoch));
+    // It pulls from its new leader at once: the watches hosts left here fire as it applies.
+    if (told === true) await this.asReplica()?.resume();
+    return told;
   }
 
   private notLeader<T>(): Outcome<T> {
@@ -937,12 +1023,13 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
-   * A replica applied its leader's entry (called in the apply's transaction): fires
+   * An entry put in the log (called in its transaction): a replica applied its leader's entry: fires
    * its watches from the entry's events, as the leader fired its own in the write's;
    * none while it replays a snapshot's range (replicaInstalled fires those by the rows).
    */
   private replicaApplied(entry: ShardLogEntry): void {
-    if (this.replica?.replayingSnapshot) return;
+    // A leader's own entries fired their watches in the write; a replica's runner applies its leader's.
+    if (!this.replica || this.replica.replayingSnapshot) return;
     for (const { event, path, acl } of entry.events ?? []) this.fireWatches({ zxid: entry.zxid, event, path, acl }, this.owedByApply);
     this.watches.writeAcknowledged();
     this.pushAfterCommit();
@@ -1131,6 +1218,15 @@ function firingOnApply(table: SqlLogTable, applied: (entry: ShardLogEntry) => vo
     scan: (after, limit) => table.scan(after, limit),
     deleteAll: () => table.deleteAll(),
   };
+}
+
+/** How long a takeOver may wait for its replica to apply the sealed zxid. */
+const MAX_TAKE_OVER_WAIT_MS = 30_000;
+
+/** An epoch a handover names: a whole number above 0; BadArguments otherwise. */
+function checkedEpoch(epoch: number): number {
+  if (!Number.isSafeInteger(epoch) || epoch < 1) throw new KeeperError("BadArguments", "a handover names an epoch (a whole number, 1 or more)");
+  return epoch;
 }
 
 /** A session host as a caller names it: BadArguments otherwise. */

@@ -62,4 +62,10 @@ describe("the leader link", () => {
     await early;
     expect(link.leaderGone).toBe(true);
   });
+
+  it("does not say the leader is gone when it answers fenced naming its successor: the replica follows that one", async () => {
+    const link = new LeaderLink(() => ({ replicationRequest: async () => ({ kind: "fenced", role: "replica", epoch: 3, leader: "ns/shard@weur" }) as PullReply }), () => 1_000);
+    await link.request("ns/shard", { type: "pull", replica: "r", fromZxid: 0, maxBytes: 1 } satisfies LeaderRequest);
+    expect(link.leaderGone).toBe(false);
+  });
 });
