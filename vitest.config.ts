@@ -33,7 +33,7 @@ const bindings = {
 };
 
 /** Tests of simulated regions, whose objects all run with EDGEKEEPER_REGIONS set (their own workerd). */
-const REGION_TESTS = ["test/worker/socket-replica-watches.test.ts", "test/worker/write-origins.test.ts"];
+const REGION_TESTS = ["test/worker/socket-replica-watches.test.ts", "test/worker/write-origins.test.ts", "test/worker/leader-move.test.ts"];
 /** The replication chaos test: its objects see regions as `npm start -- --regions` sets them, and nothing else differs. */
 const CHAOS_TESTS = ["test/worker/replication-chaos.test.ts"];
 

@@ -19,9 +19,13 @@ import {
 import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import { copiesOf } from "../replication/replica-name.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
 import { isHostNumber } from "../../protocol/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
+import { LeaderMoves } from "./leader-moves.ts";
+import { type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
+import type { HandoverOutcome } from "../replication/core/index.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
@@ -47,10 +51,16 @@ export interface RestoreShard {
 
 export type RestoreOutcome = { ok: true; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
+/** How a planned move of a shard's leader ended (moved, or abandoned with nothing lost), or why none was started. */
+export type MoveOutcome = { ok: true; outcome: HandoverOutcome } | { ok: false; error: KeeperErrorBody };
+
 /** A mount as stored: `pending` (being set up), `active`, or `unmounting`; none but active is routed to. */
 interface MountRow extends Mount {
   state: "pending" | "active" | "unmounting";
 }
+
+/** When the alarm resumes a move, should this instance end before the move does. */
+const MOVE_RESUME_MS = 5_000;
 
 /** The caller a mount recorded before callers were kept is finished as (it was checked then). */
 const SYSTEM_CALLER: Caller = { sessionId: 0, ids: [{ scheme: "super", id: "" }] };
@@ -59,11 +69,19 @@ export class DirectoryDO extends EdgekeeperObject {
   private readonly sql: SqlStorage;
   /** Mounts and unmounts talk to several shards between storage calls: one at a time. */
   private mounting: Promise<unknown> = Promise.resolve();
+  /** Where each shard leads, and the moves of its leader (shard-leaders.ts). */
+  private readonly leaders: ShardLeaders;
+  private readonly moves: LeaderMoves;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    const link = RegionLink.at(env);
+    const firstObject = (shard: string) => shardObjectName(this.namespace(), shard);
+    this.leaders = new ShardLeaders(ctx.storage, link.regions, firstObject);
+    this.moves = new LeaderMoves(this.leaders, link, firstObject);
     void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(SHARD_LEADERS_SCHEMA);
       this.sql.exec("CREATE TABLE IF NOT EXISTS mounts (prefix TEXT PRIMARY KEY, shard TEXT NOT NULL, state TEXT NOT NULL) WITHOUT ROWID");
       // What a pending mount is set up with: the mount point's ACL, and the caller whose rights it needs.
       this.sql.exec("CREATE TABLE IF NOT EXISTS mount_requests (prefix TEXT PRIMARY KEY, acl TEXT NOT NULL, caller TEXT NOT NULL) WITHOUT ROWID");
@@ -103,7 +121,45 @@ export class DirectoryDO extends EdgekeeperObject {
   private activeTable(): MountTable {
     const version = this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'version'").one().value;
     const mounts = this.sql.exec<{ prefix: string; shard: string }>("SELECT prefix, shard FROM mounts WHERE state = 'active' ORDER BY prefix").toArray();
-    return { version, mounts: mounts.map((m) => ({ prefix: m.prefix, shard: m.shard })) };
+    const moved = this.leaders.movedLeaders();
+    return { version, mounts: mounts.map(({ prefix, shard }) => (moved.has(shard) ? { prefix, shard, leader: moved.get(shard)! } : { prefix, shard })) };
+  }
+
+  /**
+   * Moves the leader of `shard` (a mounted shard of `namespace`) to its copy in
+   * `region`, and answers once the move has ended (leader-moves.ts): moved, or
+   * abandoned with nothing lost. Refused with nothing recorded: an unknown shard
+   * (NoNode), no regions or an unknown one (BadArguments), a move of it under way
+   * (ReconfigInProgress).
+   */
+  async moveLeader(namespace: string, shard: string, region: string): Promise<MoveOutcome> {
+    try {
+      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+      if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
+      const started = this.moves.move(shard, region);
+      // Recorded (or refused) synchronously above: the alarm resumes it after a restart.
+      await this.ctx.storage.setAlarm(Date.now() + MOVE_RESUME_MS);
+      return { ok: true, outcome: await started };
+    } catch (err) {
+      if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
+      throw err;
+    }
+  }
+
+  /** The moves of leaders under way, by shard (`GET /v1/admin/shards`). */
+  async movesUnderWay(): Promise<Record<string, MoveInProgress>> {
+    return Object.fromEntries(this.leaders.movesUnderWay());
+  }
+
+  /** Resumes the moves a restart cut short, running each to its end. */
+  override async alarm(): Promise<void> {
+    await this.moves.resumeAll();
+  }
+
+  /** The namespace this directory serves (stored at its first mount or move; else its object's name). */
+  private namespace(): string {
+    const stored = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'namespace'").toArray()[0];
+    return String(stored?.value ?? this.ctx.id.name);
   }
 
   /**
@@ -243,8 +299,13 @@ export class DirectoryDO extends EdgekeeperObject {
 
   /** Frees every shard of the namespace and forgets its mounts: an empty namespace, as new. */
   private async wipe(): Promise<void> {
-    for (const mount of this.sql.exec<{ shard: string }>("SELECT shard FROM mounts").toArray()) await this.shard(mount.shard).destroy();
+    // Every copy, in every region: after a move, the first object of a shard is a replica, and would lead again with its rows.
+    const link = RegionLink.at(this.env);
+    for (const { shard } of this.sql.exec<{ shard: string }>("SELECT shard FROM mounts").toArray()) {
+      for (const copy of copiesOf(shardObjectName(this.namespace(), shard), link.regions)) await (link.shard(copy) as unknown as MountShard).destroy();
+    }
     this.ctx.storage.transactionSync(() => {
+      this.leaders.forgetAll();
       this.sql.exec("DELETE FROM mounts WHERE prefix != '/'");
       this.sql.exec("DELETE FROM mount_requests");
       this.sql.exec("DELETE FROM meta WHERE key = 'restoring'");
@@ -281,9 +342,9 @@ export class DirectoryDO extends EdgekeeperObject {
     return run;
   }
 
+  /** The shard's leader (its first object unless a move put it elsewhere). */
   private shard(name: string): MountShard {
-    const namespace = String(this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'namespace'").one().value);
-    return RegionLink.at(this.env).shard(shardObjectName(namespace, name)) as unknown as MountShard;
+    return RegionLink.at(this.env).shard(this.leaders.leaderOf(name)) as unknown as MountShard;
   }
 
   /**
@@ -329,6 +390,7 @@ export class DirectoryDO extends EdgekeeperObject {
     await shard.destroy();
     this.ctx.storage.transactionSync(() => {
       this.forget(mount.prefix);
+      this.leaders.forget(mount.shard);
       this.sql.exec("UPDATE meta SET value = value + 1 WHERE key = 'version'");
     });
   }

@@ -9,6 +9,8 @@ export interface Mount {
   prefix: string;
   /** The shard's name within the namespace. */
   shard: string;
+  /** The region its leader is in when a move put it elsewhere than the first region (then its copy there leads). */
+  leader?: string;
 }
 
 export interface MountTable {
@@ -26,11 +28,12 @@ export const ROOT_MOUNT: Mount = { prefix: "/", shard: "root" };
  * mountFor({ version: 1, mounts: [ROOT_MOUNT, { prefix: "/big", shard: "m1" }] }, "/big/x").shard; // "m1"
  */
 export function mountFor(table: MountTable, path: string): Mount {
-  let best = ROOT_MOUNT;
+  // The table's own root mount (it says where its leader is), else the default.
+  let best: Mount | undefined;
   for (const mount of table.mounts) {
-    if (isWithin(path, mount.prefix) && mount.prefix.length > best.prefix.length) best = mount;
+    if (isWithin(path, mount.prefix) && mount.prefix.length > (best?.prefix.length ?? 0)) best = mount;
   }
-  return best;
+  return best ?? ROOT_MOUNT;
 }
 
 /** Mounts strictly below `path` (their subtrees are counted and listed separately). */

@@ -9,7 +9,7 @@ import type { ConnectionStats, HostStats, NamespaceStats, ShardStats } from "../
 import { RegionLink } from "../base/region-link.ts";
 import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { replicaNamesOf } from "../replication/replica-name.ts";
+import { copiesOf } from "../replication/replica-name.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
 import type { Mount } from "./mount-table.ts";
 
@@ -38,11 +38,8 @@ export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Pro
 export async function namespaceWatchSummary(env: EdgekeeperEnv, namespace: string): Promise<{ sessions: number; paths: number; watches: number }> {
   const link = RegionLink.at(env);
   const { mounts, hostNumbers } = await objectsOf(env, namespace);
-  // Each shard's leader and its replicas (one not started answers 0).
-  const copies = mounts.flatMap(({ shard }) => {
-    const leader = shardObjectName(namespace, shard);
-    return [leader, ...replicaNamesOf(leader, link.regions)];
-  });
+  // Each shard's copy in each region, its leader and its replicas (one not started answers 0).
+  const copies = mounts.flatMap(({ shard }) => copiesOf(shardObjectName(namespace, shard), link.regions));
   const [paths, hosts] = await Promise.all([
     Promise.all(copies.map((name) => link.shard(name).watchedPaths())),
     Promise.all(

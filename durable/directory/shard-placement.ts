@@ -1,20 +1,22 @@
 /**
  * Where a namespace's shards live, for `GET /v1/admin/shards`: each shard's leader
- * (its region and epoch), its replicas, and where its leader should be by where its
- * writes come from (durable/shard/write-origins.ts). A page holds at most
+ * (its region and epoch), its replicas, the move of its leader under way if any
+ * (leader-moves.ts), and where its leader should be by where its writes come from
+ * (durable/shard/write-origins.ts). A page holds at most
  * EDGEKEEPER_MAX_LISTED_SHARDS shards (default 100), in prefix order; `next` names the
  * prefix to ask after for the rest. Each entry is small and bounded (a prefix, a few
  * numbers, one line per region), so a page is bounded in bytes too.
  *
- * A shard has a replica in each region but the leader's once a read has started it
- * (durable/replication/replica-name.ts); a replica not started is not listed.
+ * A shard has a copy in each region (durable/replication/replica-name.ts): its leader,
+ * and a replica in each other once a read has started it; one not started is not listed.
  */
 import { zxidEpoch } from "../../protocol/zxid.ts";
 import type { PlacementAdvice } from "../replication/core/index.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { replicaNamesOf } from "../replication/replica-name.ts";
+import { copiesOf, copyObjectName } from "../replication/replica-name.ts";
+import type { MoveInProgress } from "./shard-leaders.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
@@ -40,6 +42,8 @@ export interface ShardPlacement {
   replicas: ReplicaPlacement[];
   /** Where the leader should be, and why (null when regions are not simulated). */
   advice: PlacementAdvice | null;
+  /** The move of its leader under way (POST /v1/admin/shards/{shard}/leader), or null. */
+  move: MoveInProgress | null;
 }
 
 export interface ShardPlacementPage {
@@ -56,24 +60,28 @@ export interface ShardPlacementPage {
  */
 export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, namespace: string, after?: string): Promise<ShardPlacementPage> {
   const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_SHARDS", DEFAULT_MAX_LISTED_SHARDS);
-  const { mounts } = await link.directory(namespace).table();
+  const directory = link.directory(namespace);
+  const [{ mounts }, moves] = await Promise.all([directory.table(), directory.movesUnderWay()]);
   const following = mounts.filter((mount) => after === undefined || mount.prefix > after).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   const page = following.slice(0, max);
   const shards = await Promise.all(
-    page.map(async ({ shard, prefix }): Promise<ShardPlacement> => {
-      const leader = shardObjectName(namespace, shard);
+    page.map(async ({ shard, prefix, leader: moved }): Promise<ShardPlacement> => {
+      const first = shardObjectName(namespace, shard);
+      const region = moved ?? link.regions?.[0];
+      const leader = copyObjectName(first, region, link.regions);
       const stub = link.shard(leader);
+      const others = copiesOf(first, link.regions).filter((name) => name !== leader);
       // Writes are counted by region only when regions are simulated: else no call is made for the advice.
-      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasOf(link, leader), link.regions ? stub.placementAdvice() : null]);
-      return { shard, prefix, leader: { region: link.regions?.[0] ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice };
+      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasAt(link, others), link.regions ? stub.placementAdvice() : null]);
+      return { shard, prefix, leader: { region: region ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice, move: moves[shard] ?? null };
     }),
   );
   return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };
 }
 
-/** The started replicas of the shard object `leader`, one per region but the leader's (the first). */
-async function replicasOf(link: RegionLink, leader: string): Promise<ReplicaPlacement[]> {
-  const statuses = await Promise.all(replicaNamesOf(leader, link.regions).map((name) => link.shard(name).replicaStatus()));
+/** The started replicas among a shard's copies `names` (those not leading). */
+async function replicasAt(link: RegionLink, names: readonly string[]): Promise<ReplicaPlacement[]> {
+  const statuses = await Promise.all(names.map((name) => link.shard(name).replicaStatus()));
   return statuses.flatMap((status) => {
     if (!status) return [];
     const { region, appliedZxid, lagZxids, msSinceContact, pulls, pushes, entriesApplied, rowsWritten } = status;

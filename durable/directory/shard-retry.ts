@@ -2,9 +2,11 @@
  * The retries of a call to a shard, in one place. Two cases, each with today's budget:
  *
  * - The shard answered that it does not serve the path (`moved`: the cached mount
- *   table was stale, or a mount is being recorded): ask again with a fresh table,
- *   after a short pause, at most MOVED_RETRY_DELAYS_MS.length times. Any answer that
- *   says "ask elsewhere" is this case; the caller's `elsewhere` names it.
+ *   table was stale, or a mount is being recorded), or the copy asked no longer leads
+ *   it (`notLeader`: a move of its leader is sealing it, or has moved it): ask again
+ *   with a fresh table, after a short pause, for about 3 s in all (a move's pause),
+ *   at most MOVED_RETRY_DELAYS_MS.length times. Any answer that says "ask elsewhere"
+ *   is this case; the caller's `elsewhere` names it.
  * - The RPC itself failed with an error the platform marks retryable (never one of an
  *   overloaded object): the same call again, at most TRANSIENT_ATTEMPTS times in all.
  *   Only for calls that are safe to repeat (a session's writes carry their cxid, so a
@@ -15,8 +17,12 @@
  */
 import { KeeperError, isKeeperError } from "../../protocol/index.ts";
 
-/** Pauses before each attempt while the answer is `moved` (a mount being recorded: stub made, table not yet). */
-export const MOVED_RETRY_DELAYS_MS: readonly number[] = [0, 20, 100, 400];
+/**
+ * Pauses before each attempt while the answer says "ask elsewhere": a mount being
+ * recorded (stub made, table not yet) takes the first few; a leader's move (sealed,
+ * its successor not yet leading) up to 3 s.
+ */
+export const MOVED_RETRY_DELAYS_MS: readonly number[] = [0, 20, 100, 200, 400, 500, 500, 500, 500, 500];
 
 /** Attempts of one shard call that failed with an error the platform marks retryable. */
 export const TRANSIENT_ATTEMPTS = 3;

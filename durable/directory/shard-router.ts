@@ -23,7 +23,7 @@ import { RegionLink } from "../base/region-link.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { ReplicaReadAt } from "../replication/replica-runner.ts";
-import { replicaObjectName } from "../replication/replica-name.ts";
+import { copyObjectName } from "../replication/replica-name.ts";
 import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, WatchHost } from "../shard/shard-do.ts";
 import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
@@ -31,8 +31,13 @@ import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } 
 import { lostCall, untilServed } from "./shard-retry.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
-/** An answer saying the shard does not serve the path: ask again with a fresh table. */
-const isMoved = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && outcome.moved === true;
+/**
+ * An answer saying to ask elsewhere, again with a fresh table: the shard does not
+ * serve the path (`moved`), or the copy asked does not lead it (`notLeader`: a move
+ * of its leader sealed it, and the table will name the new leader once it leads).
+ * Neither ran the request.
+ */
+const isElsewhere = (outcome: Outcome | undefined): boolean => outcome !== undefined && !outcome.ok && (outcome.moved === true || outcome.notLeader === true);
 
 /** The shard's RPC surface as the router uses it (Outcome's `unknown` value defeats Rpc's inference). */
 interface ShardStub {
@@ -261,7 +266,7 @@ export class ShardRouter {
       if (this.sharedRpcsKeepAlive) return this.executeShared(mount, caller, request, this.sharedRpcsKeepAlive);
       const [answer] = await this.executeOn(mount, caller, [request]);
       return answer;
-    }, isMoved);
+    }, isElsewhere);
     if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
     return outcome as Outcome<ResultOf[K]>;
   }
@@ -301,7 +306,7 @@ export class ShardRouter {
       call.beforeSend?.(mount);
       const [outcome] = await this.hostSend(call, mount, caller, [request]);
       return { outcome, mount };
-    }, (answer) => isMoved(answer.outcome));
+    }, (answer) => isElsewhere(answer.outcome));
     if (!outcome) throw new KeeperError("SystemError", "shard returned no outcome");
     return { outcome: outcome as Outcome<ResultOf[K]>, mount };
   }
@@ -328,7 +333,7 @@ export class ShardRouter {
     const outcomes: Outcome[] = [];
     for (const outcome of answered) {
       if (!outcome.ok && outcome.deferred) return [...outcomes, outcome];
-      if (isMoved(outcome)) break;
+      if (isElsewhere(outcome)) break;
       outcomes.push(outcome);
     }
     if (outcomes.length < end) {
@@ -407,9 +412,9 @@ export class ShardRouter {
     return this.env.SHARD.idFromName(this.copyName(mount, copy)).toString();
   }
 
+  /** The object of `copy`: each region's copy of a shard keeps its name; the mount says in which region the leader is. */
   private copyName(mount: Mount, copy: ShardCopy): string {
-    const leader = shardObjectName(this.namespace, mount.shard);
-    return copy.at === "leader" ? leader : replicaObjectName(leader, copy.region);
+    return copyObjectName(shardObjectName(this.namespace, mount.shard), copy.at === "leader" ? mount.leader : copy.region, this.link.regions);
   }
 
   private copy(mount: Mount, copy: ShardCopy): ShardStub {
@@ -424,7 +429,7 @@ export class ShardRouter {
     return untilServed(async (fresh) => {
       const mount = mountFor(await this.table(fresh), path);
       return { outcome: await this.copy(mount, await where(mount)).addWatch(mount.prefix, host, caller, path, mode), mount };
-    }, (answer) => isMoved(answer.outcome));
+    }, (answer) => isElsewhere(answer.outcome));
   }
 
   /** Removes a host's watches of `kind` (or all) on a path at one copy of the shard of `mount` (default its leader); none there is fine. */
@@ -514,9 +519,12 @@ export class ShardRouter {
     else this.reads.answeredByLeader(mount.shard, requests, outcomes);
   }
 
-  /** Deletes a session's ephemerals on one shard (idempotent). */
+  /** Deletes a session's ephemerals on one shard (idempotent), at its leader wherever a move put it. */
   async closeSession(mount: Mount, sessionId: number): Promise<void> {
-    const outcome = await this.shard(mount).closeSession(mount.prefix, sessionId);
+    const outcome = await untilServed(async (fresh) => {
+      const now = fresh ? ((await this.table(true)).mounts.find((m) => m.shard === mount.shard) ?? mount) : mount;
+      return this.shard(now).closeSession(now.prefix, sessionId);
+    }, isElsewhere);
     if (!outcome.ok) throw KeeperError.fromBody(outcome.error);
   }
 

@@ -35,6 +35,30 @@ export function replicaNamesOf(leader: string, regions: readonly string[] | unde
 }
 
 /**
+ * The object of the shard whose first object is `shard` (`<namespace>/<shard>`) in
+ * `region`: that object in the first region (or without regions), else its replica
+ * name there. Each region's copy keeps its name for good; a handover changes only
+ * which of them leads.
+ *
+ * @example
+ * copyObjectName("default/root", "weur", ["wnam", "weur"]); // "default/root@weur"
+ * copyObjectName("default/root", "wnam", ["wnam", "weur"]); // "default/root"
+ */
+export function copyObjectName(shard: string, region: string | undefined, regions: readonly string[] | undefined): string {
+  return region === undefined || region === regions?.[0] ? shard : replicaObjectName(shard, region);
+}
+
+/** Every copy object of the shard whose first object is `shard`: one per region (just that one without regions). */
+export function copiesOf(shard: string, regions: readonly string[] | undefined): string[] {
+  return [shard, ...replicaNamesOf(shard, regions)];
+}
+
+/** The region of a copy object of a shard (copyObjectName): the one its name says, else the first. */
+export function copyRegion(name: string, regions: readonly string[] | undefined): string | undefined {
+  return replicaIdentityOf(name)?.region ?? regions?.[0];
+}
+
+/**
  * The identity a replica object's name holds, or undefined for any other name
  * (a leader's, or none).
  *

@@ -1,12 +1,14 @@
 /**
  * /v1/admin/mounts: the namespace's mount table, mounting a subtree on a shard of
- * its own, and unmounting an empty one. /v1/admin/shards: where the shards live. The admin right is checked before these
+ * its own, and unmounting an empty one. /v1/admin/shards: where the shards live, and
+ * moving a shard's leader to another region. The admin right is checked before these
  * routes run (middleware/authorize.ts); the ACL of the mount point's parent holds
  * besides (CREATE to mount, DELETE to unmount), as for a create or delete.
  */
 import { Hono } from "hono";
 import { shardPlacements } from "../../durable/directory/shard-placement.ts";
-import { limitsFromEnv } from "../../protocol/index.ts";
+import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
+import { copyRegion } from "../../durable/replication/replica-name.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
@@ -27,6 +29,26 @@ adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)
 adminRoutes.get("/shards", async (c) => {
   const page = await shardPlacements(c.env, c.get("link"), c.get("namespace"), c.req.query("after"));
   return c.json({ namespace: c.get("namespace"), regions: c.get("link").regions ?? [], ...page });
+});
+
+/**
+ * Moves a shard's leader to its copy in another region, answering once the move has
+ * ended (durable/directory/leader-moves.ts): 200 with the new leader, or, abandoned
+ * with nothing lost (its target did not catch up, or its old leader did not seal),
+ * NewConfigNoQuorum saying why and where the leader stays.
+ */
+adminRoutes.post("/shards/:shard/leader", async (c) => {
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const region = requiredString(body, "region");
+  const shard = c.req.param("shard");
+  const namespace = c.get("namespace");
+  const link = c.get("link");
+  const out = await link.directory(namespace).moveLeader(namespace, shard, region);
+  if (!out.ok) return errorResponse(c, out.error);
+  const { outcome } = out;
+  const leader = { region: copyRegion(outcome.leader, link.regions) ?? null, epoch: outcome.epoch };
+  if (outcome.kind === "abandoned") return errorResponse(c, new KeeperError("NewConfigNoQuorum", `the move was abandoned, nothing lost: ${outcome.reason}; the leader stays in ${leader.region}`).toBody());
+  return c.json({ shard, leader });
 });
 
 adminRoutes.post("/mounts", async (c) => {

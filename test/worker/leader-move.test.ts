@@ -1,0 +1,147 @@
+/**
+ * Planned moves of a shard's leader between regions, as an operator starts them
+ * (`POST /v1/admin/shards/{shard}/leader`; workerd-regions project: leaders start in
+ * enam, a replica region apac): under a steady writer over HTTP and one over a
+ * session, no acknowledged write is lost and none applies twice; the shard's
+ * listing follows the move; bad requests are refused with nothing recorded; and the
+ * leader moves back again.
+ */
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
+import { expect, it } from "vitest";
+import { eventually } from "../harness/sessions.ts";
+import { HttpClient, expectKeeperError } from "../harness/http.ts";
+import { SessionSocket } from "../harness/socket.ts";
+
+type ShardsPage = { shards: { shard: string; prefix: string; leader: { region: string | null; epoch: number }; replicas: { region: string }[]; move: { to: string; step: string } | null }[] };
+
+function moveLeader(zk: HttpClient, shard: string, region: unknown): Promise<Response> {
+  return zk.fetch("POST", `/v1/admin/shards/${shard}/leader`, { body: { region } });
+}
+
+async function rootShard(zk: HttpClient): Promise<ShardsPage["shards"][number]> {
+  const res = await zk.fetch("GET", "/v1/admin/shards");
+  expect(res.status).toBe(200);
+  return (await res.json<ShardsPage>()).shards.find((s) => s.prefix === "/")!;
+}
+
+/**
+ * Writes until `stop()` says so, each a create of a new node under /w (over HTTP) or
+ * a sequential one under /s (over a session): answers the paths acknowledged.
+ */
+async function steadyWriters(zk: HttpClient, socket: SessionSocket, sid: number, stop: () => boolean): Promise<{ http: string[]; session: string[] }> {
+  const http: string[] = [];
+  const session: string[] = [];
+  const overHttp = (async () => {
+    for (let i = 0; !stop(); i++) {
+      const res = await zk.create(`/w/${i}`);
+      if (res.status === 201) http.push(`/w/${i}`);
+      else throw new Error(`create /w/${i}: ${res.status} ${await res.text()}`);
+    }
+  })();
+  const overSession = (async () => {
+    while (!stop()) {
+      const res = await socket.req(sid, { op: "create", path: "/s/n-", mode: "PERSISTENT_SEQUENTIAL" });
+      if (!res.ok) throw new Error(`sequential create: ${JSON.stringify(res.error)}`);
+      session.push((res.value as { path: string }).path);
+    }
+  })();
+  await Promise.all([overHttp, overSession]);
+  return { http, session };
+}
+
+it("moves the root shard's leader to apac and back under steady writers: every acknowledged write is there once, and the listing follows", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  await zk.mustCreate("/w");
+  await zk.mustCreate("/s");
+  const socket = (await SessionSocket.open(zk.namespace, {}, { "X-Edgekeeper-Region": "apac" })).keepAlive(100);
+  const { sessionId: sid } = await socket.open(10_000);
+  // Sessions in both regions watch /w across the moves (the enam one's watch at the
+  // leader, the apac one's at its home, the replica there).
+  const enam = (await SessionSocket.open(zk.namespace, {}, { "X-Edgekeeper-Region": "enam" })).keepAlive(100);
+  const { sessionId: enamSid } = await enam.open(10_000);
+  await zk.mustCreate("/watched");
+  await enam.ok(enamSid, { op: "getData", path: "/watched", watch: true });
+  // The apac replica starts at its first read: the move's target catches up from there.
+  expect((await zk.get("/w")).status).toBe(200);
+  await eventually("the apac session's watching read served", async () => (await socket.req(sid, { op: "exists", path: "/watched", watch: true })).ok);
+  expect((await rootShard(zk)).leader.region).toBe("enam");
+
+  let moving = true;
+  const writes = steadyWriters(zk, socket, sid, () => !moving);
+  const there = moveLeader(zk, "root", "apac");
+  // While it runs (its calls to the copies cross regions), it is listed, and a second
+  // move of the shard is refused (asked of the directory straight, without the delays).
+  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+  await eventually("the move listed as under way", async () => (await directory.movesUnderWay()).root !== undefined);
+  expect((await directory.moveLeader(zk.namespace, "root", "enam")) as unknown).toMatchObject({ ok: false, error: { name: "ReconfigInProgress" } });
+  expect((await rootShard(zk)).move).toMatchObject({ from: "enam", to: "apac" });
+  const moved = await there;
+  expect(moved.status, await moved.clone().text()).toBe(200);
+  expect(await moved.json()).toMatchObject({ shard: "root", leader: { region: "apac" } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  moving = false;
+  const acknowledged = await writes;
+  expect(acknowledged.http.length).toBeGreaterThan(0);
+  expect(acknowledged.session.length).toBeGreaterThan(0);
+
+  const after = await rootShard(zk);
+  expect(after.leader.region).toBe("apac");
+  expect(after.leader.epoch).toBeGreaterThanOrEqual(2);
+  expect(after.move).toBeNull();
+  expect(after.replicas.map((r) => r.region)).toEqual(["enam"]);
+
+  // Every acknowledged write is there, and each sequential create of the session once.
+  const children = async (path: string) => (await (await zk.get(path, { view: "children" }, { "X-Edgekeeper-Consistency": "linearizable" })).json<{ children: string[] }>()).children;
+  expect((await children("/w")).sort()).toEqual(acknowledged.http.map((p) => p.slice(3)).sort());
+  expect((await children("/s")).sort()).toEqual(acknowledged.session.map((p) => p.slice(3)).sort());
+
+  // Each session's watch fires once, for the first change after the move.
+  expect((await zk.set("/watched", { data: "changed at the new leader" })).status).toBe(200);
+  await eventually("both watches fired", async () => enam.events(enamSid).length > 0 && socket.events(sid).length > 0);
+  expect(enam.events(enamSid)).toEqual([["NodeDataChanged", "/watched", "data"]]);
+  expect(socket.events(sid)).toEqual([["NodeDataChanged", "/watched", "data"]]);
+
+  // And back, with a write after it at the leader in enam.
+  const back = await moveLeader(zk, "root", "enam");
+  expect(back.status, await back.clone().text()).toBe(200);
+  expect(await back.json()).toMatchObject({ leader: { region: "enam" } });
+  expect((await zk.set("/w", { data: "after both moves" })).status).toBe(200);
+  expect((await socket.req(sid, { op: "getData", path: "/w" })).ok).toBe(true);
+  expect((await rootShard(zk)).leader.region).toBe("enam");
+  // One-shot watches: none fired again, from either copy, by the move back or since.
+  expect(enam.events(enamSid)).toHaveLength(1);
+  expect(socket.events(sid)).toHaveLength(1);
+}, 60_000);
+
+it("refuses a move to an unknown region, of an unknown shard, or to where the leader is, with nothing recorded", async () => {
+  const zk = new HttpClient();
+  await zk.mustCreate("/a");
+  await expectKeeperError(await moveLeader(zk, "root", "mars"), "BadArguments");
+  await expectKeeperError(await moveLeader(zk, "root", 7), "MarshallingError");
+  await expectKeeperError(await moveLeader(zk, "nope", "apac"), "NoNode");
+  await expectKeeperError(await moveLeader(zk, "root", "enam"), "BadArguments");
+  const shard = await rootShard(zk);
+  expect(shard.move).toBeNull();
+  expect(shard.leader.region).toBe("enam");
+  expect((await zk.set("/a", { data: "still writable" })).status).toBe(200);
+});
+
+it("a move cut short by a restart of every object is finished by the directory's alarm, with one leader and every acknowledged write", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  await zk.mustCreate("/a", { data: "before" });
+  expect((await zk.get("/a")).status).toBe(200);
+  const directoryOf = () => env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+  const moving = directoryOf().moveLeader(zk.namespace, "root", "apac").catch(() => "cut short");
+  await eventually("the move listed as under way", async () => (await directoryOf().movesUnderWay()).root !== undefined);
+  await abortAllDurableObjects();
+  await moving;
+  // Cut at its first step (its target catching up): the alarm set as it was recorded runs it to its end.
+  await runDurableObjectAlarm(directoryOf());
+  expect(await directoryOf().movesUnderWay()).toEqual({});
+  const copies = [`${zk.namespace}/root`, `${zk.namespace}/root@apac`].map((name) => env.SHARD.get(env.SHARD.idFromName(name)));
+  const roles = await Promise.all(copies.map(async (copy) => (await copy.handoverState()).role));
+  expect(roles.filter((role) => role === "leader")).toHaveLength(1);
+  expect((await rootShard(zk)).leader.region).toBe(roles[0] === "leader" ? "enam" : "apac");
+  expect((await zk.mustGet("/a")).data).toBe("before");
+  expect((await zk.set("/a", { data: "after" })).status).toBe(200);
+}, 60_000);
