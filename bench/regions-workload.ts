@@ -9,8 +9,9 @@
  * replicas' figures (regions-replicas.ts): HTTP reads in the caller's region,
  * replication lag, pulls and rows written per write; a session's writes with a
  * watch held at its region's replica, and watch events in each region
- * (regions-watches.ts); and the leader's W2 with replicas pulling and watchers at them. Figures come from the simulation (protocol/regions.ts), not
- * from production.
+ * (regions-watches.ts); the leader's W2 with replicas pulling and watchers at them;
+ * and the write pause of planned moves of a leader (regions-moves.ts). Figures come
+ * from the simulation (protocol/regions.ts), not from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
 import { REGIONS, type Region, roundTripMs } from "../protocol/regions.ts";
@@ -18,6 +19,7 @@ import { startEdgekeeper } from "./peers/edgekeeper.ts";
 import type { Peer } from "./peers/peer.ts";
 import { PLAIN_ROW, replicationCostRows, replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
 import { createWatchNodes, watchLatencyRows, writesWithWatchRows } from "./regions-watches.ts";
+import { leaderMoveRows } from "./regions-moves.ts";
 import { formatNumber, renderTable } from "./stats.ts";
 import { cutShortNote, sequentialLatencies } from "./workloads.ts";
 
@@ -31,11 +33,15 @@ export interface RegionBenchOptions {
   w2Rounds: number;
   /** Sessions holding watches at the replicas during the leader's W2. */
   watchers: number;
+  /** Planned moves of the root shard's leader, for their write pause. */
+  moves: number;
   timeLimitMs: number;
   startupLimitMs: number;
 }
 
 const PATH = "/bench-regions";
+/** The moves' run may take this long (a move takes a few round trips between regions). */
+const MOVES_LIMIT_MS = 300_000;
 const HEADER = ["from region", "RTT to leader", "write p50", "p99", "p50 - RTT", "read p50", "p99", "p50 - RTT <= 15"];
 
 type Latencies = Awaited<ReturnType<typeof sequentialLatencies>>;
@@ -87,6 +93,8 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       ...(await watchLatencyRows(simulated.httpBase!, plain.httpBase!, options.ops, options.timeLimitMs)),
       "",
       ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds, options.watchers, simulated.workerdCpuMs!)),
+      "",
+      ...(await leaderMoveRows(simulated.httpBase!, options.moves, MOVES_LIMIT_MS)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

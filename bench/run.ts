@@ -79,8 +79,11 @@ Options:
                      (--w2 N ops, default 5000, 1000 with --quick; --rounds); a session's
                      writes with a watch held at its region's replica vs without, watch
                      event latency in each region (--w1 N each), and the W2 again with
-                     --watchers N sessions (default 1000) watching at the replicas
-                     (bench/regions-workload.ts, regions-replicas.ts, regions-watches.ts)
+                     --watchers N sessions (default 1000) watching at the replicas; then
+                     --moves N planned moves of a leader between two regions under a steady
+                     writer, their write pause (default 100; 20 with --quick)
+                     (bench/regions-workload.ts, regions-replicas.ts, regions-watches.ts,
+                     regions-moves.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -105,7 +108,7 @@ interface Options {
   /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
   traceHops: boolean;
   /** --regions: latency from each simulated region, and the replicas' figures, instead of W1-W6. */
-  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number; watchers: number } | undefined;
+  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number; watchers: number; moves: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -139,6 +142,7 @@ function readOptions(argv: string[]): Options {
       "trace-hops": { type: "boolean" },
       regions: { type: "boolean" },
       watchers: { type: "string" },
+      moves: { type: "string" },
       "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
@@ -188,6 +192,7 @@ function readOptions(argv: string[]): Options {
           w2Ops: positiveInt(values.w2, values.quick ? 1000 : 5000, "--w2"),
           w2Rounds: positiveInt(values.rounds, values.quick ? 1 : 3, "--rounds"),
           watchers: positiveInt(values.watchers, 1000, "--watchers"),
+          moves: positiveInt(values.moves, values.quick ? 20 : 100, "--moves"),
         }
       : undefined,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
