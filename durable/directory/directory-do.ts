@@ -24,7 +24,7 @@ import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "
 import { isHostNumber } from "../../protocol/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 import { LeaderMoves } from "./leader-moves.ts";
-import { type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
+import { type LeaderSettings, type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
 import type { HandoverOutcome } from "../replication/core/index.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
@@ -54,6 +54,8 @@ export type RestoreOutcome = { ok: true; table: MountTable } | { ok: false; erro
 /** How a planned move of a shard's leader ended (moved, or abandoned with nothing lost), or why none was started. */
 export type MoveOutcome = { ok: true; outcome: HandoverOutcome } | { ok: false; error: KeeperErrorBody };
 
+export type LeaderSettingsOutcome = { ok: true; settings: LeaderSettings } | { ok: false; error: KeeperErrorBody };
+
 /** A mount as stored: `pending` (being set up), `active`, or `unmounting`; none but active is routed to. */
 interface MountRow extends Mount {
   state: "pending" | "active" | "unmounting";
@@ -61,6 +63,8 @@ interface MountRow extends Mount {
 
 /** When the alarm resumes a move, should this instance end before the move does. */
 const MOVE_RESUME_MS = 5_000;
+/** How often the directory asks the leaders it moves by itself where they should be. */
+const AUTO_MOVE_CHECK_MS = 60_000;
 
 /** The caller a mount recorded before callers were kept is finished as (it was checked then). */
 const SYSTEM_CALLER: Caller = { sessionId: 0, ids: [{ scheme: "super", id: "" }] };
@@ -81,7 +85,7 @@ export class DirectoryDO extends EdgekeeperObject {
     this.leaders = new ShardLeaders(ctx.storage, link.regions, firstObject);
     this.moves = new LeaderMoves(this.leaders, link, firstObject);
     void ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(SHARD_LEADERS_SCHEMA);
+      for (const statement of SHARD_LEADERS_SCHEMA) this.sql.exec(statement);
       this.sql.exec("CREATE TABLE IF NOT EXISTS mounts (prefix TEXT PRIMARY KEY, shard TEXT NOT NULL, state TEXT NOT NULL) WITHOUT ROWID");
       // What a pending mount is set up with: the mount point's ACL, and the caller whose rights it needs.
       this.sql.exec("CREATE TABLE IF NOT EXISTS mount_requests (prefix TEXT PRIMARY KEY, acl TEXT NOT NULL, caller TEXT NOT NULL) WITHOUT ROWID");
@@ -138,7 +142,7 @@ export class DirectoryDO extends EdgekeeperObject {
       if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
       const started = this.moves.move(shard, region);
       // Recorded (or refused) synchronously above: the alarm resumes it after a restart.
-      await this.ctx.storage.setAlarm(Date.now() + MOVE_RESUME_MS);
+      await this.alarmBy(Date.now() + MOVE_RESUME_MS);
       return { ok: true, outcome: await started };
     } catch (err) {
       if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
@@ -146,14 +150,64 @@ export class DirectoryDO extends EdgekeeperObject {
     }
   }
 
-  /** The moves of leaders under way, by shard (`GET /v1/admin/shards`). */
+  /**
+   * Sets how `shard`'s leader is placed (fields not given keep their value): moved by
+   * the directory where its writes come from (`autoMove`), checked every
+   * AUTO_MOVE_CHECK_MS, and the region it belongs in whatever the load
+   * (`preferredRegion`, null for none). Refused, with nothing changed: an unknown shard
+   * (NoNode), a server without regions or a region not among them (BadArguments).
+   */
+  async configureLeader(namespace: string, shard: string, changes: { autoMove?: boolean; preferredRegion?: string | null }): Promise<LeaderSettingsOutcome> {
+    try {
+      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+      if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
+      const regions = RegionLink.at(this.env).regions as readonly string[] | undefined;
+      if (!regions) throw new KeeperError("BadArguments", "this deployment has no regions to place a leader in (EDGEKEEPER_REGIONS; npm start -- --regions ...)");
+      const { preferredRegion } = changes;
+      if (preferredRegion !== undefined && preferredRegion !== null && !regions.includes(preferredRegion)) throw new KeeperError("BadArguments", `unknown region ${JSON.stringify(preferredRegion)}: the regions are ${regions.join(", ")}`);
+      const settings: LeaderSettings = { ...this.leaders.settings(shard), ...changes };
+      this.leaders.configure(shard, settings);
+      if (settings.autoMove) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);
+      return { ok: true, settings };
+    } catch (err) {
+      if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
+      throw err;
+    }
+  }
+
+  /** The moves of leaders under way, and the settings of the shards' leaders that are not the default, by shard (`GET /v1/admin/shards`). */
+  async leaderPlacements(): Promise<{ moves: Record<string, MoveInProgress>; settings: Record<string, LeaderSettings> }> {
+    return { moves: Object.fromEntries(this.leaders.movesUnderWay()), settings: Object.fromEntries(this.leaders.allSettings()) };
+  }
+
+  /** The moves of leaders under way, by shard. */
   async movesUnderWay(): Promise<Record<string, MoveInProgress>> {
     return Object.fromEntries(this.leaders.movesUnderWay());
   }
 
-  /** Resumes the moves a restart cut short, running each to its end. */
+  /**
+   * Resumes the moves a restart cut short, running each to its end; then moves each
+   * leader set to move by itself where its advice says, and comes back in
+   * AUTO_MOVE_CHECK_MS while any is.
+   */
   override async alarm(): Promise<void> {
     await this.moves.resumeAll();
+    const automatic = this.leaders.autoMoving();
+    for (const shard of automatic) {
+      try {
+        await this.moves.followAdvice(shard);
+      } catch (err) {
+        // Its leader unreachable, or the move refused: the next check tries again.
+        console.warn(`automatic move of shard ${shard}'s leader failed; trying again at the next check`, err);
+      }
+    }
+    if (automatic.length > 0) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);
+  }
+
+  /** Sets the alarm to `at` unless one is set sooner. */
+  private async alarmBy(at: number): Promise<void> {
+    const set = await this.ctx.storage.getAlarm();
+    if (set === null || at < set) await this.ctx.storage.setAlarm(at);
   }
 
   /** The namespace this directory serves (stored at its first mount or move; else its object's name). */

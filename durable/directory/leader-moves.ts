@@ -8,13 +8,14 @@
  */
 import { KeeperError } from "../../protocol/index.ts";
 import type { RegionLink } from "../base/region-link.ts";
-import { type CopyState, DEFAULT_HANDOVER_SETTINGS, type Fenced, type HandoverCalls, type HandoverOutcome, recordHandover, runHandover } from "../replication/core/index.ts";
+import { type CopyState, DEFAULT_HANDOVER_SETTINGS, type Fenced, type HandoverCalls, type HandoverOutcome, type PlacementAdvice, recordHandover, runHandover } from "../replication/core/index.ts";
 import { copyObjectName } from "../replication/replica-name.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import type { ShardLeaders } from "./shard-leaders.ts";
 
-/** What a handover asks of a shard's copy (ShardDO's handover RPCs). */
+/** What a handover asks of a shard's copy (ShardDO's handover RPCs), and what its leader advises. */
 interface HandoverCopy {
+  placementAdvice(preferred?: string): Promise<PlacementAdvice | null>;
   handoverState(): Promise<CopyState>;
   seal(epoch: number): Promise<number | Fenced>;
   takeOver(epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced>;
@@ -75,6 +76,22 @@ export class LeaderMoves {
     const run = runHandover(this.leaders.store(shard), handoverCalls(this.link), WORKER_CLOCK, DEFAULT_HANDOVER_SETTINGS).finally(() => this.running.delete(shard));
     this.running.set(shard, run);
     return run;
+  }
+
+  /**
+   * Moves the shard's leader where its advice says (the preferred region, else where
+   * its writes come from: core/leader-placement.ts, whose rules keep it from flapping),
+   * unless a move is under way or none is advised. Answers how the move ended, or
+   * undefined when none was made.
+   */
+  async followAdvice(shard: string): Promise<HandoverOutcome | undefined> {
+    const placement = this.leaders.placement(shard);
+    if (placement.move) return undefined;
+    const { preferredRegion } = this.leaders.settings(shard);
+    const copy = this.link.shard(placement.leader) as unknown as HandoverCopy;
+    const advice = await copy.placementAdvice(preferredRegion ?? undefined);
+    if (!advice?.move) return undefined;
+    return this.move(shard, advice.region);
   }
 
   /** Runs every stored move to its end (the directory's alarm, after a restart). */

@@ -10,7 +10,23 @@
 import type { Handover, Placement, PlacementStore } from "../replication/core/index.ts";
 import { copyRegion } from "../replication/replica-name.ts";
 
-export const SHARD_LEADERS_SCHEMA = "CREATE TABLE IF NOT EXISTS shard_leaders (shard TEXT PRIMARY KEY, placement TEXT NOT NULL) WITHOUT ROWID";
+export const SHARD_LEADERS_SCHEMA = [
+  "CREATE TABLE IF NOT EXISTS shard_leaders (shard TEXT PRIMARY KEY, placement TEXT NOT NULL) WITHOUT ROWID",
+  // The operator's choices per shard (none: no automatic moves, no preferred region).
+  "CREATE TABLE IF NOT EXISTS shard_leader_settings (shard TEXT PRIMARY KEY, settings TEXT NOT NULL) WITHOUT ROWID",
+];
+
+/**
+ * How a shard's leader is placed, as its operator set it (`PUT /v1/admin/shards/{shard}`):
+ * whether the directory moves it where its writes come from, and the region it
+ * belongs in whatever the load (which always wins).
+ */
+export interface LeaderSettings {
+  autoMove: boolean;
+  preferredRegion: string | null;
+}
+
+export const DEFAULT_LEADER_SETTINGS: LeaderSettings = { autoMove: false, preferredRegion: null };
 
 /** A move under way, as `GET /v1/admin/shards` shows it. */
 export interface MoveInProgress {
@@ -81,14 +97,39 @@ export class ShardLeaders {
     return moves;
   }
 
+  /** The operator's settings of the shard's leader. */
+  settings(shard: string): LeaderSettings {
+    const row = this.sql.exec<{ settings: string }>("SELECT settings FROM shard_leader_settings WHERE shard = ?", shard).toArray()[0];
+    return row ? (JSON.parse(row.settings) as LeaderSettings) : DEFAULT_LEADER_SETTINGS;
+  }
+
+  /** Every shard's settings that differ from the default. */
+  allSettings(): Map<string, LeaderSettings> {
+    const rows = this.sql.exec<{ shard: string; settings: string }>("SELECT shard, settings FROM shard_leader_settings").toArray();
+    return new Map(rows.map((row) => [row.shard, JSON.parse(row.settings) as LeaderSettings]));
+  }
+
+  /** Stores the shard's settings (the default ones as no row). */
+  configure(shard: string, settings: LeaderSettings): void {
+    if (!settings.autoMove && settings.preferredRegion === null) this.sql.exec("DELETE FROM shard_leader_settings WHERE shard = ?", shard);
+    else this.sql.exec("INSERT OR REPLACE INTO shard_leader_settings (shard, settings) VALUES (?, ?)", shard, JSON.stringify(settings));
+  }
+
+  /** The shards whose leaders the directory moves by itself. */
+  autoMoving(): string[] {
+    return [...this.allSettings()].filter(([, settings]) => settings.autoMove).map(([shard]) => shard);
+  }
+
   /** Forgets a shard freed for good (unmounted, or wiped by a restore). */
   forget(shard: string): void {
     this.sql.exec("DELETE FROM shard_leaders WHERE shard = ?", shard);
+    this.sql.exec("DELETE FROM shard_leader_settings WHERE shard = ?", shard);
   }
 
   /** Forgets every shard's (a restore wipes the namespace). */
   forgetAll(): void {
     this.sql.exec("DELETE FROM shard_leaders");
+    this.sql.exec("DELETE FROM shard_leader_settings");
   }
 
   private rows(): Array<{ shard: string; placement: Placement }> {

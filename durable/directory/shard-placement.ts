@@ -16,7 +16,7 @@ import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { copiesOf, copyObjectName } from "../replication/replica-name.ts";
-import type { MoveInProgress } from "./shard-leaders.ts";
+import { DEFAULT_LEADER_SETTINGS, type MoveInProgress } from "./shard-leaders.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
@@ -44,6 +44,9 @@ export interface ShardPlacement {
   advice: PlacementAdvice | null;
   /** The move of its leader under way (POST /v1/admin/shards/{shard}/leader), or null. */
   move: MoveInProgress | null;
+  /** How its leader is placed (PUT /v1/admin/shards/{shard}). */
+  autoMove: boolean;
+  preferredRegion: string | null;
 }
 
 export interface ShardPlacementPage {
@@ -61,7 +64,7 @@ export interface ShardPlacementPage {
 export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, namespace: string, after?: string): Promise<ShardPlacementPage> {
   const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_SHARDS", DEFAULT_MAX_LISTED_SHARDS);
   const directory = link.directory(namespace);
-  const [{ mounts }, moves] = await Promise.all([directory.table(), directory.movesUnderWay()]);
+  const [{ mounts }, { moves, settings }] = await Promise.all([directory.table(), directory.leaderPlacements()]);
   const following = mounts.filter((mount) => after === undefined || mount.prefix > after).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   const page = following.slice(0, max);
   const shards = await Promise.all(
@@ -71,9 +74,10 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
       const leader = copyObjectName(first, region, link.regions);
       const stub = link.shard(leader);
       const others = copiesOf(first, link.regions).filter((name) => name !== leader);
+      const { autoMove, preferredRegion } = settings[shard] ?? DEFAULT_LEADER_SETTINGS;
       // Writes are counted by region only when regions are simulated: else no call is made for the advice.
-      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasAt(link, others), link.regions ? stub.placementAdvice() : null]);
-      return { shard, prefix, leader: { region: region ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice, move: moves[shard] ?? null };
+      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasAt(link, others), link.regions ? stub.placementAdvice(preferredRegion ?? undefined) : null]);
+      return { shard, prefix, leader: { region: region ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice, move: moves[shard] ?? null, autoMove, preferredRegion };
     }),
   );
   return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };

@@ -603,16 +603,19 @@ export class ShardDO extends EdgekeeperObject {
     return { ok: true, zxid: this.lastZxid(), value: await read() };
   }
 
-  /** Where this shard's leader should be, and why (write-origins.ts); null without simulated regions. */
-  async placementAdvice(): Promise<PlacementAdvice | null> {
-    return this.writeOrigins()?.advice() ?? null;
+  /**
+   * Where this shard's leader should be, and why (write-origins.ts); `preferred`: the
+   * operator's region for it, which always wins. Null without simulated regions.
+   */
+  async placementAdvice(preferred?: string): Promise<PlacementAdvice | null> {
+    return this.writeOrigins()?.advice(typeof preferred === "string" ? preferred : undefined) ?? null;
   }
 
   /** The leader's count of where its writes come from, made at first use; undefined without simulated regions. */
   private writeOrigins(): WriteOrigins | undefined {
     if (this.origins === undefined) {
-      const regions = RegionLink.ofShard(this.env, this.ctx.id.name ?? "").regions;
-      this.origins = regions ? new WriteOrigins(this.sql, regions) : null;
+      const { regions, region } = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
+      this.origins = regions && region ? new WriteOrigins(this.sql, regions, region) : null;
     }
     return this.origins ?? undefined;
   }
@@ -847,6 +850,7 @@ export class ShardDO extends EdgekeeperObject {
     if (led === "behind" || "kind" in led) return led;
     this.replica?.retire();
     this.replica = undefined;
+    this.writeOrigins()?.movedHere();
     // Its TTL nodes and containers are its to reap now.
     await this.scheduleReaper();
     return "led";

@@ -145,3 +145,41 @@ it("a move cut short by a restart of every object is finished by the directory's
   expect((await zk.mustGet("/a")).data).toBe("before");
   expect((await zk.set("/a", { data: "after" })).status).toBe(200);
 }, 60_000);
+
+it("moves a leader set to move by itself to its preferred region at the directory's next check, and leaves it there", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  await zk.mustCreate("/a", { data: "before" });
+  expect((await zk.get("/a")).status).toBe(200);
+  const directory = () => env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace));
+  const configure = (body: unknown) => zk.fetch("PUT", "/v1/admin/shards/root", { body });
+
+  const set = await configure({ autoMove: true, preferredRegion: "apac" });
+  expect(set.status, await set.clone().text()).toBe(200);
+  expect(await set.json()).toEqual({ shard: "root", tier: "regional", autoMove: true, preferredRegion: "apac" });
+  const before = await rootShard(zk);
+  expect(before).toMatchObject({ autoMove: true, preferredRegion: "apac", leader: { region: "enam" } });
+  expect((before as unknown as { advice: { region: string; move: boolean; reason: string } }).advice).toMatchObject({ region: "apac", move: true, reason: "the preferred region is apac" });
+
+  // The check the setting scheduled, run now: the leader moves, and the next check leaves it.
+  expect(await runDurableObjectAlarm(directory())).toBe(true);
+  const moved = await rootShard(zk);
+  expect(moved.leader.region).toBe("apac");
+  expect(await runDurableObjectAlarm(directory())).toBe(true);
+  expect((await rootShard(zk)).leader).toEqual(moved.leader);
+  expect((await zk.mustGet("/a")).data).toBe("before");
+
+  // Back to the default: no setting stored, and no check scheduled by it.
+  const cleared = await configure({ autoMove: false, preferredRegion: null });
+  expect(await cleared.json()).toEqual({ shard: "root", tier: "regional", autoMove: false, preferredRegion: null });
+  expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null });
+});
+
+it("refuses bad placement settings with nothing changed: an unknown region or shard, a malformed field, the geo tier", async () => {
+  const zk = new HttpClient();
+  const configure = (shard: string, body: unknown) => zk.fetch("PUT", `/v1/admin/shards/${shard}`, { body });
+  await expectKeeperError(await configure("root", { preferredRegion: "mars" }), "BadArguments");
+  await expectKeeperError(await configure("root", { autoMove: "yes" }), "MarshallingError");
+  await expectKeeperError(await configure("root", { tier: "geo" }), "Unimplemented");
+  await expectKeeperError(await configure("nope", { autoMove: true }), "NoNode");
+  expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null });
+});

@@ -51,6 +51,27 @@ adminRoutes.post("/shards/:shard/leader", async (c) => {
   return c.json({ shard, leader });
 });
 
+/**
+ * How a shard's leader is placed: `autoMove` (the directory moves it where its writes
+ * come from) and `preferredRegion` (where it belongs whatever the load; null: none).
+ * Fields not given keep their value. The geo tier (`tier`) is not built: refused.
+ */
+adminRoutes.put("/shards/:shard", async (c) => {
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const changes: { autoMove?: boolean; preferredRegion?: string | null } = {};
+  if (body.tier !== undefined && body.tier !== "regional") throw new KeeperError("Unimplemented", `tier ${JSON.stringify(body.tier)} is not available: every shard is regional (its leader in one region)`);
+  if (body.autoMove !== undefined) {
+    if (typeof body.autoMove !== "boolean") throw new KeeperError("MarshallingError", "autoMove must be true or false");
+    changes.autoMove = body.autoMove;
+  }
+  if (body.preferredRegion !== undefined) changes.preferredRegion = body.preferredRegion === null ? null : requiredString(body, "preferredRegion");
+  const shard = c.req.param("shard");
+  const namespace = c.get("namespace");
+  const out = await c.get("link").directory(namespace).configureLeader(namespace, shard, changes);
+  if (!out.ok) return errorResponse(c, out.error);
+  return c.json({ shard, tier: "regional", ...out.settings });
+});
+
 adminRoutes.post("/mounts", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
   const prefix = requiredString(body, "prefix");
