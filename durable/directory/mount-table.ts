@@ -3,6 +3,8 @@
  * DirectoryDO route the same way.
  */
 import { isWithin } from "../../protocol/index.ts";
+import { shardObjectName } from "../env.ts";
+import { copyObjectName } from "../replication/replica-name.ts";
 
 export interface Mount {
   /** The subtree's root path ("/" for the default shard). */
@@ -39,4 +41,15 @@ export function mountFor(table: MountTable, path: string): Mount {
 /** Mounts strictly below `path` (their subtrees are counted and listed separately). */
 export function mountsBelow(table: MountTable, path: string): Mount[] {
   return table.mounts.filter((m) => m.prefix !== path && m.prefix !== "/" && isWithin(m.prefix, path));
+}
+
+/**
+ * The object leading the shard of `mount` in `namespace`: its copy in the region the
+ * mount names (a move put its leader there), else its first object.
+ *
+ * @example
+ * leaderObjectName("default", { prefix: "/", shard: "root", leader: "weur" }, ["wnam", "weur"]); // "default/root@weur"
+ */
+export function leaderObjectName(namespace: string, mount: Mount, regions: readonly string[] | undefined): string {
+  return copyObjectName(shardObjectName(namespace, mount.shard), mount.leader, regions);
 }

@@ -11,7 +11,7 @@ import { settingsFromEnv } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { copiesOf } from "../replication/replica-name.ts";
 import type { SessionHostApi } from "../session/session-host.ts";
-import type { Mount } from "./mount-table.ts";
+import { type Mount, leaderObjectName } from "./mount-table.ts";
 
 /**
  * Asks the directory, then every shard and session host of `namespace`, at once.
@@ -22,7 +22,7 @@ import type { Mount } from "./mount-table.ts";
 export async function namespaceStats(env: EdgekeeperEnv, namespace: string): Promise<NamespaceStats> {
   const { mounts, hostNumbers } = await objectsOf(env, namespace);
   const [shards, hosts] = await Promise.all([
-    Promise.all(mounts.map(async ({ prefix, shard }): Promise<ShardStats> => ({ shard, prefix, ...(await shardStub(env, namespace, shard).stats(prefix)) }))),
+    Promise.all(mounts.map(async (mount): Promise<ShardStats> => ({ shard: mount.shard, prefix: mount.prefix, ...(await leaderStub(env, namespace, mount).stats(mount.prefix)) }))),
     Promise.all(hostNumbers.map(async (host): Promise<HostStats> => ({ host, ...(await hostStub(env, namespace, host).stats()) }))),
   ]);
   return { namespace, shards, hosts };
@@ -74,8 +74,10 @@ async function objectsOf(env: EdgekeeperEnv, namespace: string): Promise<{ mount
   return { mounts: table.mounts, hostNumbers };
 }
 
-function shardStub(env: EdgekeeperEnv, namespace: string, shard: string) {
-  return RegionLink.at(env).shard(shardObjectName(namespace, shard));
+/** The shard's leader, wherever a move put it. */
+function leaderStub(env: EdgekeeperEnv, namespace: string, mount: Mount) {
+  const link = RegionLink.at(env);
+  return link.shard(leaderObjectName(namespace, mount, link.regions));
 }
 
 function hostStub(env: EdgekeeperEnv, namespace: string, host: number): SessionHostApi {

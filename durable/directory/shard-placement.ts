@@ -15,7 +15,8 @@ import type { PlacementAdvice } from "../replication/core/index.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { positiveSetting } from "../base/settings.ts";
 import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
-import { copiesOf, copyObjectName } from "../replication/replica-name.ts";
+import { copiesOf } from "../replication/replica-name.ts";
+import { leaderObjectName } from "./mount-table.ts";
 import { DEFAULT_LEADER_SETTINGS, type MoveInProgress } from "./shard-leaders.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
@@ -71,7 +72,7 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
     page.map(async ({ shard, prefix, leader: moved }): Promise<ShardPlacement> => {
       const first = shardObjectName(namespace, shard);
       const region = moved ?? link.regions?.[0];
-      const leader = copyObjectName(first, region, link.regions);
+      const leader = leaderObjectName(namespace, { prefix, shard, leader: moved }, link.regions);
       const stub = link.shard(leader);
       const others = copiesOf(first, link.regions).filter((name) => name !== leader);
       const { autoMove, preferredRegion } = settings[shard] ?? DEFAULT_LEADER_SETTINGS;

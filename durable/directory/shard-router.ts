@@ -25,7 +25,7 @@ import { Logger, errorField, logLevelOf } from "../log.ts";
 import type { ReplicaReadAt } from "../replication/replica-runner.ts";
 import { copyObjectName } from "../replication/replica-name.ts";
 import type { HostWatch, ReplicaHostAnswer, ReplicaReadAnswer, SyncHostAnswer, WatchHost } from "../shard/shard-do.ts";
-import { type Mount, type MountTable, mountFor, mountsBelow } from "./mount-table.ts";
+import { type Mount, type MountTable, leaderObjectName, mountFor, mountsBelow } from "./mount-table.ts";
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
 import { lostCall, untilServed } from "./shard-retry.ts";
@@ -414,7 +414,7 @@ export class ShardRouter {
 
   /** The object of `copy`: each region's copy of a shard keeps its name; the mount says in which region the leader is. */
   private copyName(mount: Mount, copy: ShardCopy): string {
-    return copyObjectName(shardObjectName(this.namespace, mount.shard), copy.at === "leader" ? mount.leader : copy.region, this.link.regions);
+    return copy.at === "leader" ? leaderObjectName(this.namespace, mount, this.link.regions) : copyObjectName(shardObjectName(this.namespace, mount.shard), copy.region, this.link.regions);
   }
 
   private copy(mount: Mount, copy: ShardCopy): ShardStub {

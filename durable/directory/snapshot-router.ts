@@ -6,10 +6,10 @@
  */
 import { type Caller, KeeperError, type Outcome, type SnapshotShard } from "../../protocol/index.ts";
 import { RegionLink } from "../base/region-link.ts";
-import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
+import type { EdgekeeperEnv } from "../env.ts";
 import type { SnapshotPage } from "../shard/snapshot-store.ts";
 import type { RestoreOutcome, RestoreShard } from "./directory-do.ts";
-import { type Mount, mountFor } from "./mount-table.ts";
+import { type Mount, leaderObjectName, mountFor } from "./mount-table.ts";
 import { ShardRouter } from "./shard-router.ts";
 
 /** The shard's snapshot RPCs (Outcome's `unknown` value defeats Rpc's inference). */
@@ -39,7 +39,8 @@ export class SnapshotRouter {
   }
 
   private shard(mount: Mount): SnapshotShardStub {
-    return RegionLink.at(this.env).shard(shardObjectName(this.namespace, mount.shard)) as unknown as SnapshotShardStub;
+    const link = RegionLink.at(this.env);
+    return link.shard(leaderObjectName(this.namespace, mount, link.regions)) as unknown as SnapshotShardStub;
   }
 
   private directory() {

@@ -183,3 +183,35 @@ it("refuses bad placement settings with nothing changed: an unknown region or sh
   await expectKeeperError(await configure("nope", { autoMove: true }), "NoNode");
   expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null });
 });
+
+it("after a move, what goes to a shard's leader finds it: a closed session's ephemerals go, a mount and unmount, a save and a restore", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  const socket = (await SessionSocket.open(zk.namespace, {}, { "X-Edgekeeper-Region": "enam" })).keepAlive(100);
+  const { sessionId: sid } = await socket.open(10_000);
+  await socket.ok(sid, { op: "create", path: "/e", mode: "EPHEMERAL" });
+  await zk.mustCreate("/kept", { data: "saved" });
+  expect((await zk.get("/kept")).status).toBe(200);
+  expect((await moveLeader(zk, "root", "apac")).status).toBe(200);
+
+  await socket.ok(sid, { op: "close" });
+  expect(await zk.exists("/e")).toBe(false);
+
+  expect((await zk.mount("/m")).status).toBe(201);
+  await zk.mustCreate("/m/x");
+  expect((await zk.delete("/m/x")).status).toBe(200);
+  expect((await zk.unmount("/m")).status).toBe(200);
+
+  // Saved from the leader in apac, restored into a namespace whose root leads in apac too.
+  const begun = await (await zk.fetch("POST", "/v1/admin/snapshot")).json<{ id: string; shards: { prefix: string; zxid: number }[] }>();
+  const page = await (await zk.fetch("GET", `/v1/admin/snapshot/${begun.id}/page?prefix=/&after=`)).json<{ nodes: { path: string }[]; done: boolean }>();
+  expect(page.done).toBe(true);
+  const copy = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await copy.get("/")).status).toBe(200);
+  expect((await moveLeader(copy, "root", "apac")).status).toBe(200);
+  const header = { format: "edgekeeper-snapshot", version: 1, namespace: zk.namespace, created: new Date().toISOString(), shards: begun.shards };
+  for (const [route, body] of [["/v1/admin/restore", { header }], ["/v1/admin/restore/nodes", { nodes: page.nodes }], ["/v1/admin/restore/finish", {}]] as const) {
+    const res = await copy.fetch("POST", route, { body });
+    expect(res.status, `${route}: ${await res.clone().text()}`).toBe(200);
+  }
+  expect((await copy.mustGet("/kept")).data).toBe("saved");
+}, 60_000);
