@@ -61,6 +61,8 @@ it("moves the root shard's leader to apac and back under steady writers: every a
   const { sessionId: enamSid } = await enam.open(10_000);
   await zk.mustCreate("/watched");
   await enam.ok(enamSid, { op: "getData", path: "/watched", watch: true });
+  await zk.mustCreate("/lasting");
+  await enam.ok(enamSid, { op: "addWatch", path: "/lasting", mode: "persistent" });
   // The apac replica starts at its first read: the move's target catches up from there.
   expect((await zk.get("/w")).status).toBe(200);
   await eventually("the apac session's watching read served", async () => (await socket.req(sid, { op: "exists", path: "/watched", watch: true })).ok);
@@ -100,6 +102,9 @@ it("moves the root shard's leader to apac and back under steady writers: every a
   await eventually("both watches fired", async () => enam.events(enamSid).length > 0 && socket.events(sid).length > 0);
   expect(enam.events(enamSid)).toEqual([["NodeDataChanged", "/watched", "data"]]);
   expect(socket.events(sid)).toEqual([["NodeDataChanged", "/watched", "data"]]);
+  // A persistent watch set before the move fires for each change after it, once.
+  for (const value of ["one", "two"]) expect((await zk.set("/lasting", { data: value })).status).toBe(200);
+  await eventually("both changes of /lasting seen", async () => enam.events(enamSid).filter(([, path]) => path === "/lasting").length >= 2);
 
   // And back, with a write after it at the leader in enam.
   const back = await moveLeader(zk, "root", "enam");
@@ -108,8 +113,13 @@ it("moves the root shard's leader to apac and back under steady writers: every a
   expect((await zk.set("/w", { data: "after both moves" })).status).toBe(200);
   expect((await socket.req(sid, { op: "getData", path: "/w" })).ok).toBe(true);
   expect((await rootShard(zk)).leader.region).toBe("enam");
-  // One-shot watches: none fired again, from either copy, by the move back or since.
-  expect(enam.events(enamSid)).toHaveLength(1);
+  // One-shot watches: none fired again, from either copy, by the move back or since; the
+  // persistent one fired once per change.
+  expect(enam.events(enamSid).filter(([, path]) => path === "/watched")).toHaveLength(1);
+  expect(enam.events(enamSid).filter(([, path]) => path === "/lasting")).toEqual([
+    ["NodeDataChanged", "/lasting", "persistent"],
+    ["NodeDataChanged", "/lasting", "persistent"],
+  ]);
   expect(socket.events(sid)).toHaveLength(1);
 }, 60_000);
 
