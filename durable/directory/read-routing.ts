@@ -123,10 +123,13 @@ export function sameReadMode(a: ShardRequest, b: ShardRequest): boolean {
   return x.kind === y.kind && (x.kind !== "bounded" || x.maxStalenessMs === (y as typeof x).maxStalenessMs);
 }
 
-/** The highest zxid answers showed (those that say "moved" or "deferred" show none); -1 if none did. One pass: this runs for every answer a session gets. */
+/**
+ * The highest zxid answers showed (those that say "moved", "deferred" or "notLeader"
+ * ran nothing, and show none); -1 if none did. One pass: this runs for every answer a session gets.
+ */
 export function highestZxidShown(outcomes: readonly Outcome[]): number {
   let highest = -1;
-  for (const o of outcomes) if ((o.ok || !(o.moved || o.deferred)) && o.zxid > highest) highest = o.zxid;
+  for (const o of outcomes) if ((o.ok || !(o.moved || o.deferred || o.notLeader)) && o.zxid > highest) highest = o.zxid;
   return highest;
 }
 

@@ -176,4 +176,19 @@ describe("a caller's reads (ReadContext)", () => {
     expect(written[0]!.ok).toBe(true);
     expect(writer.bookmark.shards.get("root")).toBe(makeZxid(1, 11));
   });
+
+  it("takes nothing from a not-leader answer (a sealed or former leader ran nothing): the bookmark sent is checked at the leader", () => {
+    const sent = { namespace: "ns", shards: new Map([["root", makeZxid(2, 5)]]) };
+    const reads = new ReadContext(routing, SEQUENTIAL, { namespace: "ns", shards: new Map(sent.shards) });
+    const notLeader: Outcome = { ok: false, zxid: makeZxid(1, 9), notLeader: true, error: new KeeperError("SystemError", "not the leader").toBody() };
+    const answers = [notLeader];
+    reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], answers);
+    // Left as it was, for the router to send again to the new leader, which checks the bookmark.
+    expect(answers[0]).toBe(notLeader);
+    expect(reads.bookmark.shards.get("root")).toBe(makeZxid(2, 5));
+    const atNewLeader = [ok(makeZxid(2, 6))];
+    reads.answered("root", { at: "leader", servedBy: "weur/leader" }, [getData], atNewLeader);
+    expect(atNewLeader[0]!.ok).toBe(true);
+    expect(reads.bookmark.shards.get("root")).toBe(makeZxid(2, 6));
+  });
 });
