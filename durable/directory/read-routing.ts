@@ -36,6 +36,12 @@ export const DEFAULT_SEQUENTIAL_WAIT_MS = 50;
 /** The most EDGEKEEPER_SEQUENTIAL_WAIT_MS may be. */
 export const MAX_SEQUENTIAL_WAIT_MS = 5_000;
 
+/** A shard, and the region its leader is in when a move put it elsewhere than the first (a Mount is one). */
+export interface ShardLeaderPlace {
+  shard: string;
+  leader?: string;
+}
+
 /** Where one shard has copies that may serve reads. */
 export interface ShardCopies {
   leaderRegion: string;
@@ -179,14 +185,23 @@ export class ReadContext {
   }
 
   /**
-   * Where requests to `shard` go (one call: they share a mode, see `sameReadMode`):
-   * with a write among them, or for a shard a partial bookmark does not name, to
-   * the leader; reads in their own mode, else the caller's, as `placeRead` decides.
+   * Where requests to the shard of `mount` go (one call: they share a mode, see
+   * `sameReadMode`): with a write among them, or for a shard a partial bookmark does
+   * not name, to the leader; reads in their own mode, else the caller's, as
+   * `placeRead` decides, with the shard's leader where the mount says (a move's).
    */
-  place(shard: string, requests: readonly ShardRequest[]): ReadPlacement {
+  place(mount: ShardLeaderPlace, requests: readonly ShardRequest[]): ReadPlacement {
+    const { shard } = mount;
     const atLeader = requests.some((r) => WRITE_OPS.has(r.op)) || (this.partial && !this.bookmark.shards.has(shard));
     const readMode: ReadMode = atLeader ? { kind: "linearizable" } : (requests[0]?.consistency ?? this.mode);
-    return placeRead(readMode, this.bookmark.shards.get(shard) ?? 0, this.callerRegion, this.copies, this.settings);
+    return placeRead(readMode, this.bookmark.shards.get(shard) ?? 0, this.callerRegion, this.copiesOf(mount), this.settings);
+  }
+
+  /** The shard's copies: the deployment's, with its leader in the region a move put it in. */
+  private copiesOf({ leader }: ShardLeaderPlace): ShardCopies {
+    if (leader === undefined || leader === this.copies.leaderRegion) return this.copies;
+    const regions = [this.copies.leaderRegion, ...this.copies.replicaRegions];
+    return { leaderRegion: leader, replicaRegions: regions.filter((region) => region !== leader) };
   }
 
   /**
@@ -217,8 +232,8 @@ export class ReadContext {
     advanceBookmark(this.bookmark, shard, highest);
   }
 
-  /** `answered`, for answers of the shard's leader. */
-  answeredByLeader(shard: string, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
-    this.answered(shard, { at: "leader", servedBy: `${this.copies.leaderRegion}/leader` }, requests, outcomes);
+  /** `answered`, for answers of the leader of the shard of `mount`. */
+  answeredByLeader(mount: ShardLeaderPlace, requests: readonly ShardRequest[], outcomes: Outcome[]): void {
+    this.answered(mount.shard, { at: "leader", servedBy: `${this.copiesOf(mount).leaderRegion}/leader` }, requests, outcomes);
   }
 }

@@ -179,7 +179,7 @@ export class ShardRouter {
       this.log.error("shard call failed", { ...fields(), error: errorField(err) });
       throw lostCall(err);
     }
-    reads?.answeredByLeader(mount.shard, requests, outcomes(answer));
+    reads?.answeredByLeader(mount, requests, outcomes(answer));
     return answer;
   }
 
@@ -276,7 +276,7 @@ export class ShardRouter {
     sharedRpcs ??= new SharedRpcs(limitsFromEnv(this.env).maxRequestBytes);
     // The caller's region too: a shared RPC is delayed as from one region; and where
     // its reads are placed, so that every request of a lane asks the same copy.
-    const placement = this.reads?.place(mount.shard, [request]);
+    const placement = this.reads?.place(mount, [request]);
     const key = JSON.stringify([this.link.region, this.namespace, mount.shard, mount.prefix, caller.sessionId, caller.ids, placement ?? null]);
     const send = (batch: ShardRequest[]) => this.sendBatch(mount, caller, batch, placement);
     let outcome = await sharedRpcs.run(key, request, send, keepAlive);
@@ -353,7 +353,7 @@ export class ShardRouter {
    */
   private async hostSend(call: HostCall, mount: Mount, caller: Caller, batch: ShardRequest[]): Promise<Outcome[]> {
     const reads = call.reads ?? this.reads;
-    const placement = call.homes && reads?.place(mount.shard, batch);
+    const placement = call.homes && reads?.place(mount, batch);
     const home = placement?.at === "replica" ? await call.homes!.readAt(mount, placement) : undefined;
     if (home) {
       const generation = call.homes!.generation(mount);
@@ -462,7 +462,7 @@ export class ShardRouter {
   private fromLeader<T>(mount: Mount, outcome: Outcome<T>): Outcome<T> {
     if (!this.reads) return outcome;
     const answers: Outcome[] = [outcome];
-    this.reads.answeredByLeader(mount.shard, [], answers);
+    this.reads.answeredByLeader(mount, [], answers);
     return answers[0] as Outcome<T>;
   }
 
@@ -476,7 +476,7 @@ export class ShardRouter {
     if (!this.reads) return;
     const mount = this.routeOrError(await this.table(), request);
     if (mount instanceof KeeperError) return;
-    this.reads.answeredByLeader(mount.shard, [request], [outcome]);
+    this.reads.answeredByLeader(mount, [request], [outcome]);
   }
 
   /**
@@ -485,7 +485,7 @@ export class ShardRouter {
    * for them, else the leader), writes at the leader.
    */
   async executeOn(mount: Mount, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
-    const outcomes = await this.sendBatch(mount, caller, requests, this.reads?.place(mount.shard, requests));
+    const outcomes = await this.sendBatch(mount, caller, requests, this.reads?.place(mount, requests));
     this.take(mount, requests, outcomes);
     return outcomes;
   }
@@ -516,7 +516,7 @@ export class ShardRouter {
     if (!this.reads) return;
     const placement = outcomes[0] && servedPlacements.get(outcomes[0]);
     if (placement) this.reads.answered(mount.shard, placement, requests, outcomes);
-    else this.reads.answeredByLeader(mount.shard, requests, outcomes);
+    else this.reads.answeredByLeader(mount, requests, outcomes);
   }
 
   /** Deletes a session's ephemerals on one shard (idempotent), at its leader wherever a move put it. */

@@ -97,6 +97,12 @@ it("moves the root shard's leader to apac and back under steady writers: every a
   expect((await children("/w")).sort()).toEqual(acknowledged.http.map((p) => p.slice(3)).sort());
   expect((await children("/s")).sort()).toEqual(acknowledged.session.map((p) => p.slice(3)).sort());
 
+  // Reads are served near their callers by where the leader is now: in enam by the copy
+  // that led there, now a replica; in apac by the new leader.
+  const fromEnam = new HttpClient({ namespace: zk.namespace, headers: { "X-Edgekeeper-Region": "enam" } });
+  await eventually("a read in enam served by its replica", async () => (await fromEnam.get("/w")).headers.get("X-Edgekeeper-Served-By") === "enam/replica");
+  expect((await zk.get("/w")).headers.get("X-Edgekeeper-Served-By")).toBe("apac/leader");
+
   // Each session's watch fires once, for the first change after the move.
   expect((await zk.set("/watched", { data: "changed at the new leader" })).status).toBe(200);
   await eventually("both watches fired", async () => enam.events(enamSid).length > 0 && socket.events(sid).length > 0);

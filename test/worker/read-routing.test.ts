@@ -143,23 +143,23 @@ describe("a caller's reads (ReadContext)", () => {
 
   it("advances the bookmark by every answer and says who served it", () => {
     const reads = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "weur" });
-    const placement = reads.place("root", [getData]);
+    const placement = reads.place({ shard: "root" }, [getData]);
     expect(placement).toMatchObject({ at: "replica", minZxid: 0 });
     const answers = [ok(makeZxid(1, 3))];
     reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], answers);
     expect(reads.bookmark.shards.get("root")).toBe(makeZxid(1, 3));
     expect(reads.servedBy).toBe("wnam/leader");
     expect(shardThatAnswered(answers[0]!)).toBe("root");
-    expect(reads.place("root", [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 3) });
-    expect(reads.place("root", [setData]).at).toBe("leader");
+    expect(reads.place({ shard: "root" }, [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 3) });
+    expect(reads.place({ shard: "root" }, [setData]).at).toBe("leader");
   });
 
   it("with a partial bookmark reads a shard it does not name at the leader, until the leader answered", () => {
     const reads = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "weur", partial: true });
-    expect(reads.place("root", [getData]).at).toBe("leader");
+    expect(reads.place({ shard: "root" }, [getData]).at).toBe("leader");
     reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], [ok(makeZxid(1, 9))]);
-    expect(reads.place("root", [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 9) });
-    expect(reads.place("m1", [getData]).at).toBe("leader");
+    expect(reads.place({ shard: "root" }, [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 9) });
+    expect(reads.place({ shard: "m1" }, [getData]).at).toBe("leader");
   });
 
   it("replaces the answers of reads with BadArguments when the bookmark sent is beyond the leader, but keeps a write's", () => {
@@ -175,6 +175,17 @@ describe("a caller's reads (ReadContext)", () => {
     writer.answered("root", { at: "leader", servedBy: "wnam/leader" }, [setData], written);
     expect(written[0]!.ok).toBe(true);
     expect(writer.bookmark.shards.get("root")).toBe(makeZxid(1, 11));
+  });
+
+  it("places reads of a shard whose leader moved by where it is now: the first region's copy is a replica then", () => {
+    const moved = { shard: "root", leader: "weur" };
+    const inWnam = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "wnam" });
+    expect(inWnam.place(moved, [getData])).toMatchObject({ at: "replica", region: "wnam" });
+    expect(inWnam.place({ shard: "root" }, [getData]).at).toBe("leader");
+    const inWeur = new ReadContext(routing, SEQUENTIAL, emptyBookmark("ns"), { callerRegion: "weur" });
+    expect(inWeur.place(moved, [getData])).toMatchObject({ at: "leader", servedBy: "weur/leader" });
+    inWeur.answeredByLeader(moved, [getData], [ok(makeZxid(2, 1))]);
+    expect(inWeur.servedBy).toBe("weur/leader");
   });
 
   it("takes nothing from a not-leader answer (a sealed or former leader ran nothing): the bookmark sent is checked at the leader", () => {

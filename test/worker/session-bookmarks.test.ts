@@ -26,18 +26,18 @@ describe("a session's bookmark on its host", () => {
     const bookmarks = host();
     bookmarks.opened(SESSION);
     bookmarks.merge(SESSION, handedBack());
-    expect(bookmarks.readsOf(SESSION).place("root", [getData])).toMatchObject({ at: "replica", region: "weur", minZxid: makeZxid(1, 20) });
+    expect(bookmarks.readsOf(SESSION).place({ shard: "root" }, [getData])).toMatchObject({ at: "replica", region: "weur", minZxid: makeZxid(1, 20) });
   });
 
   it("on an instance that restarted since, reads each shard first at its leader, even one the client's bookmark names: a write whose answer the restart lost is in no bookmark", () => {
     const bookmarks = host();
     bookmarks.merge(SESSION, handedBack());
     const reads = bookmarks.readsOf(SESSION);
-    expect(reads.place("root", [getData]).at).toBe("leader");
+    expect(reads.place({ shard: "root" }, [getData]).at).toBe("leader");
     // The leader has the session's lost write at zxid 21: its answer shows it, and later reads wait for it at the replica.
     reads.answered("root", { at: "leader", servedBy: "wnam/leader" }, [getData], [ok(makeZxid(1, 21))]);
-    expect(bookmarks.readsOf(SESSION).place("root", [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 21) });
-    expect(bookmarks.readsOf(SESSION).place("m1", [getData]).at).toBe("leader");
+    expect(bookmarks.readsOf(SESSION).place({ shard: "root" }, [getData])).toMatchObject({ at: "replica", minZxid: makeZxid(1, 21) });
+    expect(bookmarks.readsOf(SESSION).place({ shard: "m1" }, [getData]).at).toBe("leader");
   });
 
   it("on an instance that restarted since, still refuses reads when the handed-back bookmark is beyond the leader's commit point", () => {
