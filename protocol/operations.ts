@@ -55,6 +55,19 @@ export type MultiWriteOp = CreateOp | DeleteOp | SetDataOp | CheckOp;
 export interface MultiOp {
   op: "multi";
   ops: MultiWriteOp[];
+  /** Set by a router only: the part of a multi across shards that writes, its other shards' checks held meanwhile. */
+  txn?: CrossShardTxn;
+}
+
+/**
+ * A multi across shards as its shards see it: its id, when its router began it, and
+ * the shard that writes, which decides it (its object name and subtree root).
+ */
+export interface CrossShardTxn {
+  id: string;
+  startedAt: number;
+  decider: string;
+  deciderRoot: string;
 }
 
 /** Reads that can leave a watch (for a session host, see ShardDO.hostExecute). */

@@ -143,7 +143,9 @@ export class Lock {
   /**
    * The fencing token: a `check` of the holder's node to put first in any `multi`
    * that must apply only while this lock is held. Once the session has expired, the
-   * node is gone and the multi fails with NoNode (BadVersion if it was changed).
+   * node is gone and the multi fails with NoNode (BadVersion if it was changed). The
+   * guarded data may be mounted on another shard than the lock: the check is held
+   * there until the multi's writes commit.
    *
    * @example
    * await zk.multi([lock.fence(), { op: "setData", path: "/ledger", data }]);

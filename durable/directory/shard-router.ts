@@ -8,6 +8,9 @@
 import {
   type Acl,
   type Caller,
+  type CheckOp,
+  type CrossShardTxn,
+  type MultiOp,
   type ChangeEvent,
   type ChangeScope,
   KeeperError,
@@ -29,6 +32,7 @@ import { type Mount, type MountTable, leaderObjectName, mountFor, mountsBelow } 
 import { MountTableCache, type TableRequest } from "./mount-table-cache.ts";
 import { type ReadContext, type ReadPlacement, highestZxidShown, sameReadMode } from "./read-routing.ts";
 import { lostCall, untilServed } from "./shard-retry.ts";
+import { type CrossShardCalls, ELSEWHERE, planCrossShardMulti, runCrossShardMulti } from "./cross-shard-multi.ts";
 import { type KeepAlive, SharedRpcs } from "./shared-rpc.ts";
 
 /**
@@ -51,6 +55,9 @@ interface ShardStub {
   replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer>;
   replicaHostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaHostAnswer>;
   syncHost(root: string, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer>;
+  holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
+  releaseChecks(txnId: string): Promise<void>;
+  storedReply(root: string, sessionId: number, cxid: number): Promise<Outcome | null>;
 }
 
 /** A replica placement (read-routing.ts). */
@@ -224,6 +231,43 @@ export class ShardRouter {
     }
   }
 
+  /**
+   * A multi whose paths lie on several shards, its checks held at theirs while the
+   * writing shard's part goes by `write` (cross-shard-multi.ts); undefined when one
+   * shard serves it all. Run again from a fresh table while a shard answers that it
+   * does not serve (moved, or not the leader), as `execute`.
+   */
+  private async acrossShards(caller: Caller, multi: MultiOp, write: (mount: Mount, part: MultiOp) => Promise<Outcome>): Promise<Outcome | undefined> {
+    try {
+      if (!planCrossShardMulti(await this.table(), multi)) return undefined;
+      const calls: CrossShardCalls = {
+        hold: (mount, txn, checks) => this.leaderStub(mount).holdChecks(mount.prefix, this.fromHere(caller), txn, checks),
+        release: (mount, txnId) => this.leaderStub(mount).releaseChecks(txnId),
+        write,
+        deciderOf: (mount) => this.copyName(mount, { at: "leader" }),
+        storedReply: async (mount) => {
+          const cxid = (multi as ShardRequest).cxid;
+          if (caller.sessionId === 0 || cxid === undefined) return undefined;
+          return (await this.leaderStub(mount).storedReply(mount.prefix, caller.sessionId, cxid)) ?? undefined;
+        },
+      };
+      const outcome = await untilServed(async (fresh) => {
+        const table = await this.table(fresh);
+        const plan = planCrossShardMulti(table, multi);
+        // One shard serves it all now (the table changed): its multi as any other.
+        return plan ? runCrossShardMulti(plan, multi, calls) : write(this.route(table, multi), multi);
+      }, (answer) => answer === ELSEWHERE || isElsewhere(answer));
+      return outcome as Outcome;
+    } catch (err) {
+      if (err instanceof KeeperError) return { ok: false, zxid: 0, error: err.toBody() };
+      throw lostCall(err);
+    }
+  }
+
+  private leaderStub(mount: Mount): ShardStub {
+    return this.copy(mount, { at: "leader" });
+  }
+
   /** `route`, with a request no one shard can serve as its error. */
   private routeOrError(table: MountTable, request: ShardRequest): Mount | KeeperError {
     try {
@@ -260,6 +304,13 @@ export class ShardRouter {
     request: ShardRequest & { op: K },
     beforeSend?: (mount: Mount) => void,
   ): Promise<Outcome<ResultOf[K]>> {
+    if (request.op === "multi") {
+      const across = await this.acrossShards(caller, request as MultiOp, async (mount, part) => {
+        beforeSend?.(mount);
+        return (await this.executeOn(mount, caller, [part]))[0]!;
+      });
+      if (across) return across as Outcome<ResultOf[K]>;
+    }
     const outcome = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       beforeSend?.(mount);
@@ -301,6 +352,15 @@ export class ShardRouter {
    * an event before the reply that shows its change. Retries on `moved` as `execute`.
    */
   async hostExecute<K extends ShardRequest["op"]>(call: HostCall, caller: Caller, request: ShardRequest & { op: K }): Promise<{ outcome: Outcome<ResultOf[K]>; mount: Mount }> {
+    if (request.op === "multi") {
+      let writer: Mount | undefined;
+      const across = await this.acrossShards(caller, request as MultiOp, async (mount, part) => {
+        writer = mount;
+        call.beforeSend?.(mount);
+        return (await this.hostSend(call, mount, caller, [part]))[0]!;
+      });
+      if (across) return { outcome: across as Outcome<ResultOf[K]>, mount: writer ?? mountFor(await this.table(), "/") };
+    }
     const { outcome, mount } = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
       call.beforeSend?.(mount);
@@ -323,6 +383,14 @@ export class ShardRouter {
    * does not serve; that one then goes alone, with a fresh table and retries.
    */
   async hostExecuteBatch(call: HostCall, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
+    const first = requests[0]!;
+    if (first.op === "multi") {
+      const across = await this.acrossShards(caller, first, async (mount, part) => {
+        call.beforeSend?.(mount);
+        return (await this.hostSend(call, mount, caller, [part]))[0]!;
+      });
+      if (across) return [across];
+    }
     const table = await this.table();
     const mount = this.routeOrError(table, requests[0]!);
     if (mount instanceof KeeperError) return [{ ok: false, zxid: 0, error: mount.toBody() }];

@@ -6,6 +6,8 @@
 import {
   type Acl,
   type Caller,
+  type CheckOp,
+  type CrossShardTxn,
   type ChangeEvent,
   type ChangeScope,
   type GuardedChange,
@@ -39,6 +41,8 @@ import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, stored
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
+import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_EXPIRE_MS, HOLD_RESOLVE_AFTER_MS, type HeldTxn, versionChangingPaths } from "./check-holds.ts";
+import { TXN_DECISION_SCHEMA, type TxnDecision, TxnDecisions } from "./txn-decisions.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -133,6 +137,9 @@ export class ShardDO extends EdgekeeperObject {
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
+  /** Checks of multis across shards held here, and what this shard decided of those it wrote (check-holds.ts). */
+  private readonly holds: CheckHolds;
+  private readonly decisions: TxnDecisions;
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
   private readonly catchUp: WatchCatchUp;
@@ -159,6 +166,8 @@ export class ShardDO extends EdgekeeperObject {
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
+    this.holds = new CheckHolds(this.sql);
+    this.decisions = new TxnDecisions(this.sql);
     this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
     this.containerReapMs = this.settings.containerReapMs;
@@ -171,7 +180,7 @@ export class ShardDO extends EdgekeeperObject {
 
   private createSchema(): void {
     this.tablesMade = true;
-    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA]) this.sql.exec(statement);
+    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA, ...CHECK_HOLD_SCHEMA, ...TXN_DECISION_SCHEMA]) this.sql.exec(statement);
     migrateShardSchema(this.sql);
     this.adoptLegacySequence();
   }
@@ -293,6 +302,9 @@ export class ShardDO extends EdgekeeperObject {
    * the cap is refused instead (BadArguments), as sending it again could not help.
    */
   private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
+    // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held).
+    const written = asReplica ? [] : versionChangingPaths(requests);
+    if (this.holds.holding(written).length > 0) await this.untilNotHeld(written);
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -378,6 +390,8 @@ export class ShardDO extends EdgekeeperObject {
     const tree = this.treeFor(root);
     // An unmounted shard holds no ephemerals (it was empty), and must not be written again.
     if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
+    // An ephemeral a multi across shards checked (a lock's node) stays until that multi is decided.
+    if (this.holds.holding(tree.ephemeralsOf(sessionId)).length > 0) await this.untilNotHeld(tree.ephemeralsOf(sessionId));
     if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
@@ -786,8 +800,16 @@ export class ShardDO extends EdgekeeperObject {
       if (root === undefined) return;
       // Only the leader reaps (its deletes are logged; a replica gets them from its log).
       if (!this.leader.fenced()) await this.reap(root);
+      await this.resolveStaleHolds();
     }
     for (const host of this.watches.pushHostsOwed()) await this.push(host);
+  }
+
+  /** Releases the holds of multis across shards whose routers left them (decided, or expired); the alarm comes back while any is left. */
+  private async resolveStaleHolds(): Promise<void> {
+    const stale = this.holds.all().filter((h) => Date.now() - h.heldAt >= HOLD_RESOLVE_AFTER_MS);
+    if (stale.length > 0) await this.resolveHolds(stale);
+    if (this.holds.any()) await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
   }
 
   /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
@@ -798,7 +820,8 @@ export class ShardDO extends EdgekeeperObject {
       const paths = tree.reapable(Date.now());
       if (paths.length === 0) break;
       for (const path of paths) {
-        // A child created since the scan makes the delete fail with NotEmpty: that node stays.
+        if (this.holds.holding([path]).length > 0) await this.untilNotHeld([path]);
+        // A child created since the scan (or meanwhile) makes the delete fail with NotEmpty: that node stays.
         this.write(SYSTEM_CALLER, undefined, (w) => tree.delete({ op: "delete", path }, w, { skipAcl: true }));
       }
     }
@@ -824,6 +847,96 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
+   * Checks `checks` of a multi across shards as its writing shard will commit
+   * (cross-shard-multi.ts), and holds them until the transaction is decided: a write
+   * that would change a held path's version waits (check-holds.ts). Answers which
+   * check failed, if one did (then nothing is held); at a copy that does not lead,
+   * notLeader; for a path this shard does not serve, moved.
+   */
+  async holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome<Record<string, never>>> {
+    if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || typeof txn.deciderRoot !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a hold names its transaction");
+    const tree = this.treeFor(root);
+    if (this.leader.fenced()) return this.notLeader();
+    try {
+      for (const check of checks) tree.checkRoute(check.path);
+    } catch (err) {
+      if (err instanceof MovedError) return this.moved();
+      throw err;
+    }
+    // The checks and the holds in one synchronous block: no write comes between.
+    for (const [index, check] of checks.entries()) {
+      try {
+        tree.check(check, caller);
+      } catch (err) {
+        if (!(err instanceof KeeperError)) throw err;
+        const results = checks.map((_, i): MultiItemResult => (i === index ? { op: "error", error: err.toBody() } : { op: "check" }));
+        return { ok: false, zxid: this.lastZxid(), error: err.toBody(), results };
+      }
+    }
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => this.holds.hold(txn, checks.map((c) => c.path), now));
+    await this.setAlarmBy(now + HOLD_RESOLVE_AFTER_MS);
+    return { ok: true, zxid: this.lastZxid(), value: {} };
+  }
+
+  /** The reply this shard stored for the session's write `cxid` (its retry gets it), or null. */
+  async storedReply(root: string, sessionId: number, cxid: number): Promise<Outcome | null> {
+    this.treeFor(root);
+    return this.sessions.replyFor(Number(sessionId), Number(cxid)) ?? null;
+  }
+
+  /** Releases the checks the transaction held here (its writing shard answered); none is fine. */
+  async releaseChecks(txnId: string): Promise<void> {
+    this.holds.release(String(txnId));
+  }
+
+  /**
+   * What this shard, the writing one of a multi across shards, decided of the
+   * transaction (txn-decisions.ts): committed, or, undecided, aborted from now on.
+   * "unknown" from a copy that does not lead (its decisions are its leader's).
+   */
+  async resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> {
+    if (this.leader.fenced()) return "unknown";
+    return this.ctx.storage.transactionSync(() => this.decisions.resolve(String(txnId), Date.now()));
+  }
+
+  /**
+   * Waits while any of `paths` is held by a multi across shards (check-holds.ts):
+   * for the release, and past HOLD_RESOLVE_AFTER_MS asking each holding
+   * transaction's decider, so a hold its router left is released within HOLD_EXPIRE_MS.
+   */
+  private async untilNotHeld(paths: string[]): Promise<void> {
+    for (;;) {
+      const held = this.holds.holding(paths);
+      if (held.length === 0) return;
+      const oldest = Math.min(...held.map((h) => h.heldAt));
+      const age = Date.now() - oldest;
+      if (age < HOLD_RESOLVE_AFTER_MS) await this.holds.released(HOLD_RESOLVE_AFTER_MS - age);
+      else if (!(await this.resolveHolds(held))) await this.holds.released(HOLD_RESOLVE_AFTER_MS);
+    }
+  }
+
+  /**
+   * Releases the holds whose transaction is decided (asked of its decider) or past
+   * HOLD_EXPIRE_MS; says whether any was released.
+   */
+  private async resolveHolds(held: readonly HeldTxn[]): Promise<boolean> {
+    const released = await Promise.all(
+      held.map(async ({ txn, decider, heldAt }) => {
+        const decision = Date.now() - heldAt > HOLD_EXPIRE_MS ? "expired" : await this.deciderOf(decider).resolveTxn(txn).catch(() => "unknown");
+        if (decision === "unknown") return false;
+        this.holds.release(txn);
+        return true;
+      }),
+    );
+    return released.some(Boolean);
+  }
+
+  private deciderOf(name: string): { resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> } {
+    return RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as { resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> };
+  }
+
+  /**
    * A handover's view of this copy (core/handover.ts): its role, epochs, applied zxid,
    * and whether it is mid-snapshot. Asking a replica counts as a read: it starts pulling
    * (a move's target catches up).
@@ -834,8 +947,13 @@ export class ShardDO extends EdgekeeperObject {
     return { role: meta?.role ?? "replica", epoch: meta?.epoch ?? 0, promisedEpoch: meta?.promisedEpoch ?? 0, appliedZxid: meta?.appliedZxid ?? 0, snapshot: (meta?.snapshot ?? null) !== null };
   }
 
-  /** A handover's seal of this leader for `epoch` (LeaderLog.seal): its last zxid, after which it writes nothing. */
+  /**
+   * A handover's seal of this leader for `epoch` (LeaderLog.seal): its last zxid, after
+   * which it writes nothing. Refused while it holds checks of a multi across shards
+   * (its successor would not hold them): the handover tries again.
+   */
   async seal(epoch: number): Promise<number | Fenced> {
+    if (this.holds.any()) throw new KeeperError("ReconfigInProgress", "this shard holds the checks of a multi across shards: seal it once they are released");
     return this.leader.seal(checkedEpoch(epoch));
   }
 
@@ -955,6 +1073,8 @@ export class ShardDO extends EdgekeeperObject {
           }
           let touchesReapable = false;
           const outcome = this.write(caller, request.cxid, (w) => {
+            // The writing part of a multi across shards commits only if it was not given up (txn-decisions.ts).
+            if (request.op === "multi" && request.txn) this.decisions.commit(request.txn, w.now);
             const value = this.applyWrite(tree, request, w);
             touchesReapable = w.touchesReapable;
             return value;

@@ -97,7 +97,7 @@ describe("mounting a subtree", () => {
     expect(small).toMatchObject({ ok: false, moved: true });
   });
 
-  it("refuses a multi touching both shards with Unimplemented and writes nothing", async () => {
+  it("refuses a multi writing to both shards, and a multiRead reading both, with Unimplemented, and writes nothing", async () => {
     const { zk } = await mounted();
     await zk.mustCreate("/big/a", { data: "a" });
     const before = await zk.snapshot();
@@ -108,7 +108,7 @@ describe("mounting a subtree", () => {
       ]),
       "Unimplemented",
     );
-    expect(body.error.message).toMatch(/across shards/);
+    expect(body.error.message).toMatch(/writing to several shards/);
     expect(body.error.message).toContain("/big");
     await expectKeeperError(await zk.multiRead([{ op: "getData", path: "/small" }, { op: "getData", path: "/big/a" }]), "Unimplemented");
     expect(await zk.snapshot()).toEqual(before);
