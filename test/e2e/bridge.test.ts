@@ -197,6 +197,25 @@ it("node-zookeeper-client: creates, watches, ephemeral sequential nodes, transac
   }
 });
 
+it("node-zookeeper-client: a transaction that checks a node on one shard and writes on another (a fence across a mount) is all or nothing", async () => {
+  const mounted = await fetch(`${server.base}/v1/admin/mounts`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prefix: "/fenced" }) });
+  expect(mounted.status).toBe(201);
+  const a = await nzc(zkPort);
+  try {
+    await call((cb) => a.create("/fence-lock", Buffer.from(""), cb));
+    // (node-zookeeper-client sends a check version of 0 as -1: the lock gets version 1 first.)
+    await call((cb) => a.setData("/fence-lock", Buffer.from("owner"), -1, cb));
+    await call((cb) => a.create("/fenced/x", Buffer.from("v0"), cb));
+    const results = await call<Any[]>((cb) => a.transaction().check("/fence-lock", 1).setData("/fenced/x", Buffer.from("v1"), -1).commit(cb));
+    expect(results.map((r: Any) => r.type)).toEqual([13, 5]);
+    await expect(call((cb) => a.transaction().check("/fence-lock", 7).setData("/fenced/x", Buffer.from("v2"), -1).commit(cb))).rejects.toMatchObject({ code: -103 });
+    const [data] = await call<[Buffer, Any]>((cb) => a.getData("/fenced/x", cb));
+    expect(data.toString()).toBe("v1");
+  } finally {
+    a.close();
+  }
+});
+
 // ---- bad input ----
 
 function frame(payload: Buffer): Buffer {
