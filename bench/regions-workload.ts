@@ -10,7 +10,8 @@
  * replication lag, pulls and rows written per write; a session's writes with a
  * watch held at its region's replica, and watch events in each region
  * (regions-watches.ts); the leader's W2 with replicas pulling and watchers at them;
- * and the write pause of planned moves of a leader (regions-moves.ts). Figures come
+ * the write pause of planned moves of a leader (regions-moves.ts); and a multi across
+ * shards, a check on one and a write on another (regions-multi.ts). Figures come
  * from the simulation (protocol/regions.ts), not from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
@@ -20,6 +21,7 @@ import type { Peer } from "./peers/peer.ts";
 import { PLAIN_ROW, replicationCostRows, replicationLagRows, sequentialReadRows, w2WithReplicasRows } from "./regions-replicas.ts";
 import { createWatchNodes, watchLatencyRows, writesWithWatchRows } from "./regions-watches.ts";
 import { leaderMoveRows } from "./regions-moves.ts";
+import { crossShardMultiRows } from "./regions-multi.ts";
 import { formatNumber, renderTable } from "./stats.ts";
 import { cutShortNote, sequentialLatencies } from "./workloads.ts";
 
@@ -95,6 +97,8 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       ...(await w2WithReplicasRows(simulated.httpBase!, { ops: options.w2Ops, inFlight: 64, timeLimitMs: options.timeLimitMs }, options.w2Rounds, options.watchers, simulated.workerdCpuMs!)),
       "",
       ...(await leaderMoveRows(simulated.httpBase!, options.moves, MOVES_LIMIT_MS)),
+      "",
+      ...(await crossShardMultiRows(simulated.httpBase!, options.ops, options.timeLimitMs)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

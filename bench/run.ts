@@ -81,9 +81,10 @@ Options:
                      event latency in each region (--w1 N each), and the W2 again with
                      --watchers N sessions (default 1000) watching at the replicas; then
                      --moves N planned moves of a leader between two regions under a steady
-                     writer, their write pause (default 100; 20 with --quick)
+                     writer, their write pause (default 100; 20 with --quick); and a
+                     multi checking on one shard and writing on another (--w1 N calls)
                      (bench/regions-workload.ts, regions-replicas.ts, regions-watches.ts,
-                     regions-moves.ts)
+                     regions-moves.ts, regions-multi.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)

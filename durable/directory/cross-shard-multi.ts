@@ -4,7 +4,8 @@
  * made and held at their shards (ShardDO.holdChecks: a write that would change a
  * held version waits), then the writing shard runs its part, committing only if the
  * transaction was not given up meanwhile (ShardDO's txn decisions), then the holds
- * are released. So every check holds at the moment the writes commit, as in one
+ * are released (after the answer, which so costs two round trips: to the checked
+ * shards, then to the writing one). So every check holds at the moment the writes commit, as in one
  * ZooKeeper multi, and nothing is applied unless all of it is. A multi writing to
  * several shards is refused (Unimplemented).
  *
@@ -67,6 +68,8 @@ export function planCrossShardMulti(table: MountTable, multi: MultiOp): CrossSha
 export interface CrossShardCalls {
   hold(mount: Mount, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
   release(mount: Mount, txnId: string): Promise<void>;
+  /** Keeps work going after the answer (the releases: the answer does not wait for them). */
+  inBackground(work: Promise<unknown>): void;
   write(mount: Mount, multi: MultiOp): Promise<Outcome>;
   deciderOf(mount: Mount): string;
   /** The writing shard's stored answer to this multi when it is a session's retry of one it committed (else undefined). */
@@ -105,8 +108,9 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
     if (elsewhere(written)) return ELSEWHERE;
     return merged(multi, plan, written);
   } finally {
-    // Released whatever happened; a hold left (its shard unreachable) is resolved by its shard.
-    await Promise.all(held.filter((h) => isOutcome(h.outcome) && h.outcome.ok).map((h) => calls.release(h.group.mount, txn.id).catch(() => undefined)));
+    // Released whatever happened, after the answer: a write to a held node waits for it,
+    // and a hold left (its shard unreachable) is resolved by its shard.
+    calls.inBackground(Promise.all(held.filter((h) => isOutcome(h.outcome) && h.outcome.ok).map((h) => calls.release(h.group.mount, txn.id).catch(() => undefined))));
   }
 }
 

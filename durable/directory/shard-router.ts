@@ -243,6 +243,8 @@ export class ShardRouter {
       const calls: CrossShardCalls = {
         hold: (mount, txn, checks) => this.leaderStub(mount).holdChecks(mount.prefix, this.fromHere(caller), txn, checks),
         release: (mount, txnId) => this.leaderStub(mount).releaseChecks(txnId),
+        // The Worker's waitUntil; a session host's object outlives the answer on its own.
+        inBackground: (work) => (this.tableRequest.keepAlive ? this.tableRequest.keepAlive(work) : void work),
         write,
         deciderOf: (mount) => this.copyName(mount, { at: "leader" }),
         storedReply: async (mount) => {
