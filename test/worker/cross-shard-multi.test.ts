@@ -86,6 +86,18 @@ it("does the same for a session: a refused fence writes nothing", async () => {
   expect(!refused.ok && refused.error.name).toBe("BadVersion");
   const children = await socket.ok<{ children: string[] }>(sid, { op: "getChildren", path: "/data" });
   expect(children.children.filter((c) => c.startsWith("s-"))).toHaveLength(1);
+
+  // In one frame with other requests, each answered in order.
+  const [before, fenced, after] = socket.sendReqs(
+    sid,
+    { op: "setData", path: "/data/x", data: b64("first") },
+    { op: "multi", ops: [{ op: "check", path: "/lock", version: 1 }, { op: "setData", path: "/data/x", data: b64("fenced") }] },
+    { op: "getData", path: "/data/x" },
+  );
+  expect((await socket.response(sid, before!)).ok).toBe(true);
+  expect((await socket.response(sid, fenced!)).ok).toBe(true);
+  const read = await socket.response(sid, after!);
+  expect(read.ok && atob((read.value as { data: string }).data)).toBe("fenced");
 });
 
 it("holds a checked node until the multi is decided: a write to it waits for the release", async () => {
