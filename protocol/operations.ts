@@ -61,13 +61,12 @@ export interface MultiOp {
 
 /**
  * A multi across shards as its shards see it: its id, when its router began it, and
- * the shard that writes, which decides it (its object name and subtree root).
+ * the object of the shard that writes, which decides it.
  */
 export interface CrossShardTxn {
   id: string;
   startedAt: number;
   decider: string;
-  deciderRoot: string;
 }
 
 /** Reads that can leave a watch (for a session host, see ShardDO.hostExecute). */

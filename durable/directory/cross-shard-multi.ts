@@ -83,7 +83,7 @@ const elsewhere = (outcome: Outcome): boolean => !outcome.ok && (outcome.moved =
 
 /** Runs a plan of `multi` once: the multi's answer, or ELSEWHERE when a shard answered that it does not serve (nothing applied). */
 export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, calls: CrossShardCalls): Promise<Outcome | typeof ELSEWHERE> {
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.writer.mount), deciderRoot: plan.writer.mount.prefix };
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.writer.mount) };
   const held = await Promise.all(plan.checks.map(async (group) => ({ group, outcome: await calls.hold(group.mount, txn, group.ops).catch((err: unknown) => err) })));
   try {
     const thrown = held.find((h) => !isOutcome(h.outcome));

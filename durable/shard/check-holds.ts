@@ -20,7 +20,6 @@ export const CHECK_HOLD_SCHEMA = [
      txn TEXT NOT NULL,
      path TEXT NOT NULL,
      decider TEXT NOT NULL,
-     decider_root TEXT NOT NULL,
      held_at INTEGER NOT NULL,
      PRIMARY KEY (path, txn)
    ) WITHOUT ROWID`,
@@ -38,23 +37,28 @@ export const HOLD_EXPIRE_MS = TXN_MAX_AGE_MS + 5_000;
 export interface HeldTxn {
   txn: string;
   decider: string;
-  deciderRoot: string;
   heldAt: number;
 }
 
+/** What a hold's decider says of its transaction ("unknown": it cannot say, not leading, or unreachable). */
+export type TxnFate = "committed" | "aborted" | "unknown";
+
 export class CheckHolds {
   private readonly sql: SqlStorage;
+  /** Asks the decider (the writing shard's object) what became of the transaction. */
+  private readonly askDecider: (decider: string, txn: string) => Promise<TxnFate>;
   /** Writes waiting for a release, woken at each. */
   private waiters: Array<() => void> = [];
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStorage, askDecider: (decider: string, txn: string) => Promise<TxnFate>) {
     this.sql = sql;
+    this.askDecider = askDecider;
   }
 
   /** Holds `paths` for the transaction (call in a transaction with the checks). */
   hold(txn: CrossShardTxn, paths: readonly string[], now: number): void {
     for (const path of paths) {
-      this.sql.exec("INSERT OR REPLACE INTO check_holds (txn, path, decider, decider_root, held_at) VALUES (?, ?, ?, ?, ?)", txn.id, path, txn.decider, txn.deciderRoot, now);
+      this.sql.exec("INSERT OR REPLACE INTO check_holds (txn, path, decider, held_at) VALUES (?, ?, ?, ?)", txn.id, path, txn.decider, now);
     }
   }
 
@@ -76,23 +80,58 @@ export class CheckHolds {
     if (paths.length === 0 || !this.any()) return [];
     const found = new Map<string, HeldTxn>();
     for (const path of paths) {
-      for (const row of this.sql.exec<{ txn: string; decider: string; decider_root: string; held_at: number }>("SELECT txn, decider, decider_root, held_at FROM check_holds WHERE path = ?", path)) {
-        found.set(row.txn, { txn: row.txn, decider: row.decider, deciderRoot: row.decider_root, heldAt: row.held_at });
+      for (const row of this.sql.exec<{ txn: string; decider: string; held_at: number }>("SELECT txn, decider, held_at FROM check_holds WHERE path = ?", path)) {
+        found.set(row.txn, { txn: row.txn, decider: row.decider, heldAt: row.held_at });
       }
     }
     return [...found.values()];
   }
 
-  /** Every held transaction, oldest first (the alarm resolves them). */
-  all(): HeldTxn[] {
+  /** Every held transaction, oldest first. */
+  private all(): HeldTxn[] {
     return this.sql
-      .exec<{ txn: string; decider: string; decider_root: string; held_at: number }>("SELECT txn, decider, decider_root, min(held_at) AS held_at FROM check_holds GROUP BY txn ORDER BY held_at")
+      .exec<{ txn: string; decider: string; held_at: number }>("SELECT txn, decider, min(held_at) AS held_at FROM check_holds GROUP BY txn ORDER BY held_at")
       .toArray()
-      .map((row) => ({ txn: row.txn, decider: row.decider, deciderRoot: row.decider_root, heldAt: row.held_at }));
+      .map((row) => ({ txn: row.txn, decider: row.decider, heldAt: row.held_at }));
+  }
+
+  /**
+   * Waits while any of `paths` is held: for the release, and past
+   * HOLD_RESOLVE_AFTER_MS asking each holding transaction's decider, so a hold its
+   * router left is released within HOLD_EXPIRE_MS.
+   */
+  async untilNotHeld(paths: readonly string[]): Promise<void> {
+    for (;;) {
+      const held = this.holding(paths);
+      if (held.length === 0) return;
+      const age = Date.now() - Math.min(...held.map((h) => h.heldAt));
+      if (age < HOLD_RESOLVE_AFTER_MS) await this.released(HOLD_RESOLVE_AFTER_MS - age);
+      else if (!(await this.resolve(held))) await this.released(HOLD_RESOLVE_AFTER_MS);
+    }
+  }
+
+  /** Resolves the holds older than HOLD_RESOLVE_AFTER_MS (the alarm); says whether any is left. */
+  async resolveStale(): Promise<boolean> {
+    const stale = this.all().filter((h) => Date.now() - h.heldAt >= HOLD_RESOLVE_AFTER_MS);
+    if (stale.length > 0) await this.resolve(stale);
+    return this.any();
+  }
+
+  /** Releases the holds whose transaction is decided (asked of its decider) or past HOLD_EXPIRE_MS; says whether any was released. */
+  private async resolve(held: readonly HeldTxn[]): Promise<boolean> {
+    const released = await Promise.all(
+      held.map(async ({ txn, decider, heldAt }) => {
+        const fate = Date.now() - heldAt > HOLD_EXPIRE_MS ? "expired" : await this.askDecider(decider, txn).catch((): TxnFate => "unknown");
+        if (fate === "unknown") return false;
+        this.release(txn);
+        return true;
+      }),
+    );
+    return released.some(Boolean);
   }
 
   /** Resolves at the next release, or after `ms`. */
-  released(ms: number): Promise<void> {
+  private released(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.waiters.push(() => {

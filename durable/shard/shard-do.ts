@@ -41,8 +41,8 @@ import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, stored
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
-import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_EXPIRE_MS, HOLD_RESOLVE_AFTER_MS, type HeldTxn, versionChangingPaths } from "./check-holds.ts";
-import { TXN_DECISION_SCHEMA, type TxnDecision, TxnDecisions } from "./txn-decisions.ts";
+import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, type TxnFate, versionChangingPaths } from "./check-holds.ts";
+import { TXN_DECISION_SCHEMA, TxnDecisions } from "./txn-decisions.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -59,6 +59,11 @@ import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
 import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
+
+/** The shard that wrote a multi across shards, as a shard holding its checks asks it what became of it. */
+interface TxnDecider {
+  resolveTxn(txnId: string): Promise<TxnFate>;
+}
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
 interface WatchDeliveryTarget {
@@ -166,7 +171,7 @@ export class ShardDO extends EdgekeeperObject {
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
-    this.holds = new CheckHolds(this.sql);
+    this.holds = new CheckHolds(this.sql, (decider, txn) => (RegionLink.ofShard(env, ctx.id.name ?? "").shard(decider) as unknown as TxnDecider).resolveTxn(txn));
     this.decisions = new TxnDecisions(this.sql);
     this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
@@ -304,7 +309,7 @@ export class ShardDO extends EdgekeeperObject {
   private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
     // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held).
     const written = asReplica ? [] : versionChangingPaths(requests);
-    if (this.holds.holding(written).length > 0) await this.untilNotHeld(written);
+    if (this.holds.holding(written).length > 0) await this.holds.untilNotHeld(written);
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -391,7 +396,8 @@ export class ShardDO extends EdgekeeperObject {
     // An unmounted shard holds no ephemerals (it was empty), and must not be written again.
     if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
     // An ephemeral a multi across shards checked (a lock's node) stays until that multi is decided.
-    if (this.holds.holding(tree.ephemeralsOf(sessionId)).length > 0) await this.untilNotHeld(tree.ephemeralsOf(sessionId));
+    const held = tree.ephemeralsOf(sessionId);
+    if (this.holds.holding(held).length > 0) await this.holds.untilNotHeld(held);
     if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
@@ -800,16 +806,10 @@ export class ShardDO extends EdgekeeperObject {
       if (root === undefined) return;
       // Only the leader reaps (its deletes are logged; a replica gets them from its log).
       if (!this.leader.fenced()) await this.reap(root);
-      await this.resolveStaleHolds();
+      // Holds a lost router left: released once decided; the alarm comes back while any is left.
+      if (await this.holds.resolveStale()) await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
     }
     for (const host of this.watches.pushHostsOwed()) await this.push(host);
-  }
-
-  /** Releases the holds of multis across shards whose routers left them (decided, or expired); the alarm comes back while any is left. */
-  private async resolveStaleHolds(): Promise<void> {
-    const stale = this.holds.all().filter((h) => Date.now() - h.heldAt >= HOLD_RESOLVE_AFTER_MS);
-    if (stale.length > 0) await this.resolveHolds(stale);
-    if (this.holds.any()) await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
   }
 
   /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
@@ -820,7 +820,7 @@ export class ShardDO extends EdgekeeperObject {
       const paths = tree.reapable(Date.now());
       if (paths.length === 0) break;
       for (const path of paths) {
-        if (this.holds.holding([path]).length > 0) await this.untilNotHeld([path]);
+        if (this.holds.holding([path]).length > 0) await this.holds.untilNotHeld([path]);
         // A child created since the scan (or meanwhile) makes the delete fail with NotEmpty: that node stays.
         this.write(SYSTEM_CALLER, undefined, (w) => tree.delete({ op: "delete", path }, w, { skipAcl: true }));
       }
@@ -854,7 +854,8 @@ export class ShardDO extends EdgekeeperObject {
    * notLeader; for a path this shard does not serve, moved.
    */
   async holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome<Record<string, never>>> {
-    if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || typeof txn.deciderRoot !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a hold names its transaction");
+    if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a hold names its transaction");
+    if (!Array.isArray(checks) || checks.some((c) => c?.op !== "check" || typeof c.path !== "string")) throw new KeeperError("BadArguments", "a hold names check ops");
     const tree = this.treeFor(root);
     if (this.leader.fenced()) return this.notLeader();
     try {
@@ -895,45 +896,9 @@ export class ShardDO extends EdgekeeperObject {
    * transaction (txn-decisions.ts): committed, or, undecided, aborted from now on.
    * "unknown" from a copy that does not lead (its decisions are its leader's).
    */
-  async resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> {
+  async resolveTxn(txnId: string): Promise<TxnFate> {
     if (this.leader.fenced()) return "unknown";
     return this.ctx.storage.transactionSync(() => this.decisions.resolve(String(txnId), Date.now()));
-  }
-
-  /**
-   * Waits while any of `paths` is held by a multi across shards (check-holds.ts):
-   * for the release, and past HOLD_RESOLVE_AFTER_MS asking each holding
-   * transaction's decider, so a hold its router left is released within HOLD_EXPIRE_MS.
-   */
-  private async untilNotHeld(paths: string[]): Promise<void> {
-    for (;;) {
-      const held = this.holds.holding(paths);
-      if (held.length === 0) return;
-      const oldest = Math.min(...held.map((h) => h.heldAt));
-      const age = Date.now() - oldest;
-      if (age < HOLD_RESOLVE_AFTER_MS) await this.holds.released(HOLD_RESOLVE_AFTER_MS - age);
-      else if (!(await this.resolveHolds(held))) await this.holds.released(HOLD_RESOLVE_AFTER_MS);
-    }
-  }
-
-  /**
-   * Releases the holds whose transaction is decided (asked of its decider) or past
-   * HOLD_EXPIRE_MS; says whether any was released.
-   */
-  private async resolveHolds(held: readonly HeldTxn[]): Promise<boolean> {
-    const released = await Promise.all(
-      held.map(async ({ txn, decider, heldAt }) => {
-        const decision = Date.now() - heldAt > HOLD_EXPIRE_MS ? "expired" : await this.deciderOf(decider).resolveTxn(txn).catch(() => "unknown");
-        if (decision === "unknown") return false;
-        this.holds.release(txn);
-        return true;
-      }),
-    );
-    return released.some(Boolean);
-  }
-
-  private deciderOf(name: string): { resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> } {
-    return RegionLink.ofShard(this.env, this.ctx.id.name ?? "").shard(name) as unknown as { resolveTxn(txnId: string): Promise<TxnDecision | "unknown"> };
   }
 
   /**
@@ -1147,9 +1112,10 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
-   * An entry put in the log (called in its transaction): a replica applied its leader's entry: fires
-   * its watches from the entry's events, as the leader fired its own in the write's;
-   * none while it replays a snapshot's range (replicaInstalled fires those by the rows).
+   * An entry put in the log (called in its transaction). A replica's, applied from its
+   * leader: fires its watches from the entry's events, as the leader fired its own in
+   * the write's; none while it replays a snapshot's range (replicaInstalled fires those
+   * by the rows). A leader's own: nothing more.
    */
   private replicaApplied(entry: ShardLogEntry): void {
     // A leader's own entries fired their watches in the write; a replica's runner applies its leader's.

@@ -102,7 +102,7 @@ it("does the same for a session: a refused fence writes nothing", async () => {
 
 it("holds a checked node until the multi is decided: a write to it waits for the release", async () => {
   const { zk, root, dataName } = await lockAndData();
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName, deciderRoot: "/data" };
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };
   expect((await root.holdChecks("/", ANON, txn, [{ op: "check", path: "/lock", version: 0 }])).ok).toBe(true);
   let answered = false;
   const write = zk.set("/lock", { data: "meanwhile" }).then((res) => {
@@ -119,7 +119,7 @@ it("holds a checked node until the multi is decided: a write to it waits for the
 
 it("gives up a multi whose router left its holds: the write to the checked node goes on, and the multi never commits after", async () => {
   const { zk, root, data, dataName } = await lockAndData();
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName, deciderRoot: "/data" };
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };
   expect((await root.holdChecks("/", ANON, txn, [{ op: "check", path: "/lock", version: 0 }])).ok).toBe(true);
   // Nobody releases it: after a second the root shard asks the data shard, which gives the multi up.
   const started = Date.now();
