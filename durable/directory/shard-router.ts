@@ -266,6 +266,17 @@ export class ShardRouter {
     }
   }
 
+  /** `acrossShards` for a session host: the writing part goes as its other requests do (hostSend); the mount answered is the writing shard's. */
+  private async hostAcrossShards(call: HostCall, caller: Caller, multi: MultiOp): Promise<{ outcome: Outcome; mount: Mount } | undefined> {
+    let writer: Mount | undefined;
+    const outcome = await this.acrossShards(caller, multi, async (mount, part) => {
+      writer = mount;
+      call.beforeSend?.(mount);
+      return (await this.hostSend(call, mount, caller, [part]))[0]!;
+    });
+    return outcome && { outcome, mount: writer ?? mountFor(await this.table(), "/") };
+  }
+
   private leaderStub(mount: Mount): ShardStub {
     return this.copy(mount, { at: "leader" });
   }
@@ -355,13 +366,8 @@ export class ShardRouter {
    */
   async hostExecute<K extends ShardRequest["op"]>(call: HostCall, caller: Caller, request: ShardRequest & { op: K }): Promise<{ outcome: Outcome<ResultOf[K]>; mount: Mount }> {
     if (request.op === "multi") {
-      let writer: Mount | undefined;
-      const across = await this.acrossShards(caller, request as MultiOp, async (mount, part) => {
-        writer = mount;
-        call.beforeSend?.(mount);
-        return (await this.hostSend(call, mount, caller, [part]))[0]!;
-      });
-      if (across) return { outcome: across as Outcome<ResultOf[K]>, mount: writer ?? mountFor(await this.table(), "/") };
+      const across = await this.hostAcrossShards(call, caller, request as MultiOp);
+      if (across) return across as { outcome: Outcome<ResultOf[K]>; mount: Mount };
     }
     const { outcome, mount } = await untilServed(async (fresh) => {
       const mount = this.route(await this.table(fresh), request);
@@ -387,11 +393,8 @@ export class ShardRouter {
   async hostExecuteBatch(call: HostCall, caller: Caller, requests: ShardRequest[]): Promise<Outcome[]> {
     const first = requests[0]!;
     if (first.op === "multi") {
-      const across = await this.acrossShards(caller, first, async (mount, part) => {
-        call.beforeSend?.(mount);
-        return (await this.hostSend(call, mount, caller, [part]))[0]!;
-      });
-      if (across) return [across];
+      const across = await this.hostAcrossShards(call, caller, first);
+      if (across) return [across.outcome];
     }
     const table = await this.table();
     const mount = this.routeOrError(table, requests[0]!);
