@@ -17,7 +17,7 @@ import type { ShardLeaders } from "./shard-leaders.ts";
 interface HandoverCopy {
   placementAdvice(preferred?: string): Promise<PlacementAdvice | null>;
   handoverState(): Promise<CopyState>;
-  seal(epoch: number): Promise<number | Fenced>;
+  seal(epoch: number): Promise<number | Fenced | "holding">;
   takeOver(epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced>;
   reopen(epoch: number): Promise<"led" | Fenced>;
   follow(leader: string, epoch: number): Promise<true | Fenced>;
@@ -28,7 +28,12 @@ function handoverCalls(link: RegionLink): HandoverCalls {
   const copy = (name: string) => link.shard(name) as unknown as HandoverCopy;
   return {
     state: (name) => copy(name).handoverState(),
-    seal: (name, epoch) => copy(name).seal(epoch),
+    seal: async (name, epoch) => {
+      const sealed = await copy(name).seal(epoch);
+      // Holding checks of a multi across shards: not sealed yet, as if unanswered (tried again until the seal's time runs out).
+      if (sealed === "holding") throw new Error(`${name} holds checks of a multi across shards`);
+      return sealed;
+    },
     takeOver: (name, epoch, sealedZxid, waitMs) => copy(name).takeOver(epoch, sealedZxid, waitMs),
     reopen: (name, epoch) => copy(name).reopen(epoch),
     follow: (name, leader, epoch) => copy(name).follow(leader, epoch),

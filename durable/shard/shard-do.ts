@@ -914,11 +914,11 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * A handover's seal of this leader for `epoch` (LeaderLog.seal): its last zxid, after
-   * which it writes nothing. Refused while it holds checks of a multi across shards
+   * which it writes nothing. "holding" while it holds checks of a multi across shards
    * (its successor would not hold them): the handover tries again.
    */
-  async seal(epoch: number): Promise<number | Fenced> {
-    if (this.holds.any()) throw new KeeperError("ReconfigInProgress", "this shard holds the checks of a multi across shards: seal it once they are released");
+  async seal(epoch: number): Promise<number | Fenced | "holding"> {
+    if (this.holds.any()) return "holding";
     return this.leader.seal(checkedEpoch(epoch));
   }
 

@@ -231,3 +231,34 @@ it("after a move, what goes to a shard's leader finds it: a closed session's eph
   }
   expect((await copy.mustGet("/kept")).data).toBe("saved");
 }, 60_000);
+
+it("moves a mounted shard's leader, waiting to seal it while it holds the checks of a multi across shards", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await zk.mount("/data")).status).toBe(201);
+  await zk.mustCreate("/data/lock");
+  await zk.mustCreate("/guarded", { data: "0" });
+  expect((await zk.get("/data/lock")).status).toBe(200);
+  const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
+  const shard = mounts.find((m) => m.prefix === "/data")!.shard;
+  const dataLeader = env.SHARD.get(env.SHARD.idFromName(`${zk.namespace}/${shard}`)) as unknown as {
+    holdChecks(root: string, caller: unknown, txn: unknown, checks: unknown[]): Promise<{ ok: boolean }>;
+    releaseChecks(txnId: string): Promise<void>;
+  };
+  // A multi across shards holds /data/lock at the mounted shard's leader: its seal waits for the release.
+  const txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
+  expect((await dataLeader.holdChecks("/data", { sessionId: 0, ids: [] }, txn, [{ op: "check", path: "/data/lock", version: 0 }])).ok).toBe(true);
+  const moving = moveLeader(zk, shard, "apac");
+  await eventually("the move waiting at its seal", async () => (await env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace)).movesUnderWay())[shard]?.step === "sealing");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect((await env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace)).movesUnderWay())[shard]?.step).toBe("sealing");
+  await dataLeader.releaseChecks(txn.id);
+  const moved = await moving;
+  expect(moved.status, await moved.clone().text()).toBe(200);
+  expect(await moved.json()).toMatchObject({ shard, leader: { region: "apac" } });
+
+  // The fence across shards works with the data's leader moved: all or nothing.
+  expect((await zk.multi([{ op: "check", path: "/data/lock", version: 0 }, { op: "setData", path: "/guarded", data: "1" }])).status).toBe(200);
+  expect((await zk.set("/data/lock", { data: "taken" })).status).toBe(200);
+  await expectKeeperError(await zk.multi([{ op: "check", path: "/data/lock", version: 0 }, { op: "setData", path: "/guarded", data: "2" }]), "BadVersion");
+  expect((await zk.mustGet("/guarded")).data).toBe("1");
+}, 60_000);
