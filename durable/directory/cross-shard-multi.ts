@@ -81,10 +81,16 @@ export const ELSEWHERE = "elsewhere" as const;
 
 const elsewhere = (outcome: Outcome): boolean => !outcome.ok && (outcome.moved === true || outcome.notLeader === true);
 
-/** Runs a plan of `multi` once: the multi's answer, or ELSEWHERE when a shard answered that it does not serve (nothing applied). */
+/**
+ * Runs a plan of `multi` once: the multi's answer, or ELSEWHERE when a shard answered
+ * that it does not serve (nothing applied).
+ */
 export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, calls: CrossShardCalls): Promise<Outcome | typeof ELSEWHERE> {
   const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.writer.mount) };
   const held = await Promise.all(plan.checks.map(async (group) => ({ group, outcome: await calls.hold(group.mount, txn, group.ops).catch((err: unknown) => err) })));
+  // Whether the writing shard's fate is unknown (its call was cut): then its holds stay
+  // for their shards to resolve with it, as a release could come before its commit.
+  let writeUnknown = false;
   try {
     const thrown = held.find((h) => !isOutcome(h.outcome));
     if (thrown) throw thrown.outcome;
@@ -104,13 +110,15 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
       return stored ? merged(multi, plan, stored) : failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
     }
     // The writing part keeps the multi's cxid: a retry of it applies once.
+    writeUnknown = true;
     const written = await calls.write(plan.writer.mount, { ...multi, ops: plan.writer.ops, txn });
+    writeUnknown = false;
     if (elsewhere(written)) return ELSEWHERE;
     return merged(multi, plan, written);
   } finally {
-    // Released whatever happened, after the answer: a write to a held node waits for it,
-    // and a hold left (its shard unreachable) is resolved by its shard.
-    calls.inBackground(Promise.all(held.filter((h) => isOutcome(h.outcome) && h.outcome.ok).map((h) => calls.release(h.group.mount, txn.id).catch(() => undefined))));
+    // Released after the answer (a write to a held node waits for it); a hold whose call
+    // failed may exist, and is released too (a release of none is nothing).
+    if (!writeUnknown) calls.inBackground(Promise.all(held.map((h) => calls.release(h.group.mount, txn.id).catch(() => undefined))));
   }
 }
 
