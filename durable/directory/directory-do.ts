@@ -61,6 +61,16 @@ interface MountRow extends Mount {
   state: "pending" | "active" | "unmounting";
 }
 
+/** `fn`'s answer, or its KeeperError as a failed outcome. */
+async function keeperOutcome<T>(fn: () => Promise<T>): Promise<T | { ok: false; error: KeeperErrorBody }> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
+    throw err;
+  }
+}
+
 /** When the alarm resumes a move, should this instance end before the move does. */
 const MOVE_RESUME_MS = 5_000;
 /** How often the directory asks the leaders it moves by itself where they should be. */
@@ -137,17 +147,13 @@ export class DirectoryDO extends EdgekeeperObject {
    * (ReconfigInProgress).
    */
   async moveLeader(namespace: string, shard: string, region: string): Promise<MoveOutcome> {
-    try {
-      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
-      if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
+    return keeperOutcome(async () => {
+      this.requireMounted(namespace, shard);
       const started = this.moves.move(shard, region);
       // Recorded (or refused) synchronously above: the alarm resumes it after a restart.
       await this.alarmBy(Date.now() + MOVE_RESUME_MS);
       return { ok: true, outcome: await started };
-    } catch (err) {
-      if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
-      throw err;
-    }
+    });
   }
 
   /**
@@ -158,9 +164,8 @@ export class DirectoryDO extends EdgekeeperObject {
    * (NoNode), a server without regions or a region not among them (BadArguments).
    */
   async configureLeader(namespace: string, shard: string, changes: { autoMove?: boolean; preferredRegion?: string | null }): Promise<LeaderSettingsOutcome> {
-    try {
-      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
-      if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
+    return keeperOutcome(async () => {
+      this.requireMounted(namespace, shard);
       const regions = RegionLink.at(this.env).regions as readonly string[] | undefined;
       if (!regions) throw new KeeperError("BadArguments", "this deployment has no regions to place a leader in (EDGEKEEPER_REGIONS; npm start -- --regions ...)");
       const { preferredRegion } = changes;
@@ -169,10 +174,13 @@ export class DirectoryDO extends EdgekeeperObject {
       this.leaders.configure(shard, settings);
       if (settings.autoMove) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);
       return { ok: true, settings };
-    } catch (err) {
-      if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
-      throw err;
-    }
+    });
+  }
+
+  /** Refuses (NoNode) a shard not mounted in this namespace; stores the namespace's name first, as a mount does. */
+  private requireMounted(namespace: string, shard: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('namespace', ?)", namespace);
+    if (!this.activeTable().mounts.some((m) => m.shard === shard)) throw new KeeperError("NoNode", `no shard ${JSON.stringify(shard)} is mounted in this namespace`);
   }
 
   /** The moves of leaders under way, and the settings of the shards' leaders that are not the default, by shard (`GET /v1/admin/shards`). */
@@ -368,26 +376,12 @@ export class DirectoryDO extends EdgekeeperObject {
   }
 
   private restoreOutcomeOf(fn: () => Promise<MountTable>): Promise<RestoreOutcome> {
-    return this.serialized(async () => {
-      try {
-        return { ok: true, table: await fn() };
-      } catch (err) {
-        if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
-        throw err;
-      }
-    });
+    return this.serialized(() => keeperOutcome(async () => ({ ok: true as const, table: await fn() })));
   }
 
   /** Runs a mount or unmount after the others, KeeperErrors as outcomes. */
   private outcomeOf(fn: () => Promise<MountOutcome>): Promise<MountOutcome> {
-    return this.serialized(async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        if (err instanceof KeeperError) return { ok: false, error: err.toBody() };
-        throw err;
-      }
-    });
+    return this.serialized(() => keeperOutcome(fn));
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
