@@ -23,7 +23,7 @@ import { copiesOf } from "../replication/replica-name.ts";
 import { type Mount, type MountTable, ROOT_MOUNT, mountFor, mountsBelow } from "./mount-table.ts";
 import { isHostNumber } from "../../protocol/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
-import { LeaderMoves } from "./leader-moves.ts";
+import { LeaderMoves, checkRegion } from "./leader-moves.ts";
 import { type LeaderSettings, type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
 import type { HandoverOutcome } from "../replication/core/index.ts";
 
@@ -166,10 +166,10 @@ export class DirectoryDO extends EdgekeeperObject {
   async configureLeader(namespace: string, shard: string, changes: { autoMove?: boolean; preferredRegion?: string | null }): Promise<LeaderSettingsOutcome> {
     return keeperOutcome(async () => {
       this.requireMounted(namespace, shard);
-      const regions = RegionLink.at(this.env).regions as readonly string[] | undefined;
-      if (!regions) throw new KeeperError("BadArguments", "this deployment has no regions to place a leader in (EDGEKEEPER_REGIONS; npm start -- --regions ...)");
+      const regions = RegionLink.at(this.env).regions;
       const { preferredRegion } = changes;
-      if (preferredRegion !== undefined && preferredRegion !== null && !regions.includes(preferredRegion)) throw new KeeperError("BadArguments", `unknown region ${JSON.stringify(preferredRegion)}: the regions are ${regions.join(", ")}`);
+      // Without regions, any setting is refused; a preferred region must be one of them.
+      checkRegion(regions, preferredRegion ?? regions?.[0]);
       const settings: LeaderSettings = { ...this.leaders.settings(shard), ...changes };
       this.leaders.configure(shard, settings);
       if (settings.autoMove) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);

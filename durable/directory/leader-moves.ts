@@ -40,6 +40,12 @@ function handoverCalls(link: RegionLink): HandoverCalls {
   };
 }
 
+/** Refuses (BadArguments) a deployment without simulated regions, or a region not among them. */
+export function checkRegion(regions: readonly string[] | undefined, region: unknown): asserts region is string {
+  if (!regions) throw new KeeperError("BadArguments", "this deployment has no regions to place a leader in (EDGEKEEPER_REGIONS; npm start -- --regions ...)");
+  if (typeof region !== "string" || !regions.includes(region)) throw new KeeperError("BadArguments", `unknown region ${JSON.stringify(region)}: the regions are ${regions.join(", ")}`);
+}
+
 export class LeaderMoves {
   private readonly leaders: ShardLeaders;
   private readonly link: RegionLink;
@@ -61,8 +67,7 @@ export class LeaderMoves {
    */
   async move(shard: string, region: unknown): Promise<HandoverOutcome> {
     const regions = this.link.regions;
-    if (!regions) throw new KeeperError("BadArguments", "this deployment has no regions to move a leader between (EDGEKEEPER_REGIONS; npm start -- --regions ...)");
-    if (typeof region !== "string" || !(regions as readonly string[]).includes(region)) throw new KeeperError("BadArguments", `unknown region ${JSON.stringify(region)}: the regions are ${regions.join(", ")}`);
+    checkRegion(regions, region);
     const target = copyObjectName(this.firstObject(shard), region, regions);
     const recorded = recordHandover(this.leaders.store(shard), target, WORKER_CLOCK.now());
     if (typeof recorded === "string") {

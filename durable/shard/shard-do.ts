@@ -134,6 +134,12 @@ export class ShardDO extends EdgekeeperObject {
   private tablesMade = false;
   /** A replica's pull loop, once started (its first read; then at each instance's start). */
   private replica: ReplicaRunner | undefined;
+  /**
+   * Set once storage said this object is no replica (it leads, is sealed, or is new
+   * and its name makes it the leader), so that every batch need not read its meta for
+   * that: only a handover's `follow` (and a `destroy`) can make it one again.
+   */
+  private notReplica = false;
   /** Made at first use; null without simulated regions. */
   private origins: WriteOrigins | null | undefined;
   /** A replica's pulls, entries applied and rows written (replica-meter.ts); a leader's stay 0. */
@@ -484,6 +490,7 @@ export class ShardDO extends EdgekeeperObject {
     await this.ctx.storage.deleteAll();
     this.watches.forgetAcknowledged();
     this.hosts.clear();
+    this.notReplica = false;
     this.createSchema();
   }
 
@@ -774,8 +781,10 @@ export class ShardDO extends EdgekeeperObject {
    */
   private asReplica(): ReplicaRunner | undefined {
     if (this.replica) return this.replica;
+    if (this.notReplica) return undefined;
     const meta = this.hasTables() ? this.leader.state() : undefined;
-    if (meta ? meta.role !== "replica" : !this.named) return undefined;
+    this.notReplica = meta ? meta.role !== "replica" : !this.named;
+    if (this.notReplica) return undefined;
     const name = this.ctx.id.name ?? "";
     const link = RegionLink.ofShard(this.env, name);
     // A leader made a replica by a handover serves its own region (the leaders' region,
@@ -949,6 +958,7 @@ export class ShardDO extends EdgekeeperObject {
   async follow(leader: string, epoch: number): Promise<true | Fenced> {
     if (typeof leader !== "string" || leader === "") throw new KeeperError("BadArguments", "follow names the leader to follow");
     const told = this.leader.follow(leader, checkedEpoch(epoch));
+    if (told === true) this.notReplica = false;
     // It pulls from its new leader at once: the watches hosts left here fire as it applies.
     if (told === true) await this.asReplica()?.resume();
     return told;
