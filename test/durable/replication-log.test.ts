@@ -174,7 +174,7 @@ describe("pulls", () => {
   it("at the head answer empty once the long poll ends, saying how long they were held", async () => {
     const { stub } = newShard();
     const head = await lastZxid(stub);
-    expect(await pull(stub, head)).toEqual({ kind: "entries", afterZxid: head, entries: [], leaderZxid: head, logId: expect.any(String), heldMs: expect.any(Number) });
+    expect(await pull(stub, head)).toEqual({ kind: "entries", afterZxid: head, entries: [], leaderZxid: head, logId: expect.any(String), epoch: expect.any(Number), heldMs: expect.any(Number) });
   });
 
   it("from a zxid the log no longer holds ask for a snapshot, served in pages", async () => {

@@ -16,7 +16,7 @@ describe("the leader link", () => {
     const early = link.request("leader", pull); // sent at 1000: parked long
     now = 5_000;
     const late = link.request("leader", pull); // sent at 5000
-    const entries = (leaderZxid: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log" });
+    const entries = (leaderZxid: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log", epoch: 1 });
     answers[1]!(entries(7));
     await late;
     expect(link.latest).toEqual({ asOf: 5_000, leaderZxid: 7 });
@@ -32,7 +32,7 @@ describe("the leader link", () => {
     let push: ((page: PullReply) => Promise<boolean>) | undefined;
     const link = new LeaderLink(() => ({ replicationRequest: (_message, pushTo) => ((push = pushTo), new Promise<PullReply>((resolve) => answers.push(resolve))) }), () => now);
     const pull: LeaderRequest = { type: "pull", replica: "r", fromZxid: 0, maxBytes: 1 };
-    const page = (leaderZxid: number, heldMs?: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log", ...(heldMs === undefined ? {} : { heldMs }) });
+    const page = (leaderZxid: number, heldMs?: number): PullReply => ({ kind: "entries", afterZxid: 0, entries: [], leaderZxid, logId: "log", epoch: 1, ...(heldMs === undefined ? {} : { heldMs }) });
     const taken: number[] = [];
     const answered = link.request<LeaderRequest, PullReply>("leader", pull, (p) => (taken.push(p.kind === "entries" ? p.leaderZxid : -1), true));
     now = 9_000;
@@ -58,7 +58,7 @@ describe("the leader link", () => {
     answers[1]!({ kind: "fenced", role: "replica", epoch: 2 });
     await late;
     expect(link.leaderGone).toBe(true);
-    answers[0]!({ kind: "entries", afterZxid: 0, entries: [], leaderZxid: 9, logId: "log" });
+    answers[0]!({ kind: "entries", afterZxid: 0, entries: [], leaderZxid: 9, logId: "log", epoch: 1 });
     await early;
     expect(link.leaderGone).toBe(true);
   });

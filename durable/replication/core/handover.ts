@@ -21,6 +21,7 @@
  * more, and a target leads only above every epoch it promised.
  */
 import { zxidCounter, zxidEpoch } from "../../../protocol/index.ts";
+import type { Failover } from "./failover.ts";
 import type { Fenced } from "./messages.ts";
 import type { Clock } from "./ports.ts";
 import type { Role } from "./rows.ts";
@@ -40,6 +41,8 @@ export interface Handover {
   stepAt: number;
   /** Why it is being abandoned (abandoning). */
   reason?: string;
+  /** A geo-tier shard's sync replicas once the target leads: the old leader in the target's place. */
+  syncReplicas?: string[];
 }
 
 /** Where one shard's leader is, as the directory stores it. */
@@ -48,6 +51,10 @@ export interface Placement {
   /** The highest epoch handed out for the shard: its leader's, or an abandoned move's (which its old leader then leads). */
   epoch: number;
   move: Handover | null;
+  /** The last failover (failover.ts): under way until its step is "done". */
+  failover?: Failover;
+  /** A geo-tier shard's sync replicas (absent or empty: the shard is regional). */
+  syncReplicas?: string[];
 }
 
 /** The directory's record of one shard's placement: read and written synchronously and durably. */
@@ -70,8 +77,8 @@ export interface CopyState {
 export interface HandoverCalls {
   state(copy: string): Promise<CopyState>;
   seal(copy: string, epoch: number): Promise<number | Fenced>;
-  /** At the target: waits up to `waitMs` for it to apply `sealedZxid`, then LeaderLog.takeOver. */
-  takeOver(copy: string, epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced>;
+  /** At the target: waits up to `waitMs` for it to apply `sealedZxid`, then LeaderLog.takeOver, acknowledging through `syncReplicas`. */
+  takeOver(copy: string, epoch: number, sealedZxid: number, waitMs: number, syncReplicas: string[]): Promise<"led" | "behind" | Fenced>;
   reopen(copy: string, epoch: number): Promise<"led" | Fenced>;
   follow(copy: string, leader: string, epoch: number): Promise<true | Fenced>;
 }
@@ -102,8 +109,10 @@ export type HandoverOutcome =
 export function recordHandover(store: PlacementStore, target: string, now: number): Handover | string {
   const placement = store.read();
   if (placement.move) return `a move of this shard's leader to ${placement.move.target} is under way`;
+  if (placement.failover && placement.failover.step !== "done") return `a failover of this shard to epoch ${placement.failover.epoch} is under way`;
   if (placement.leader === target) return `${target} leads the shard already`;
   const move: Handover = { from: placement.leader, target, step: "intent", epoch: 0, sealedZxid: 0, startedAt: now, stepAt: now };
+  if (placement.syncReplicas?.length) move.syncReplicas = placement.syncReplicas.map((copy) => (copy === target ? placement.leader : copy));
   store.write({ ...placement, move });
   return move;
 }
@@ -148,8 +157,9 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
       }
       case "sealed": {
         // Forward only: the old leader writes no more, and only the target may lead this epoch.
-        const led = await calls.takeOver(move.target, move.epoch, move.sealedZxid, settings.takeOverWaitMs).catch(() => undefined);
-        if (led === "led") advance(move, { leader: move.target, epoch: move.epoch, move: { ...move, step: "led", stepAt: clock.now() } });
+        const led = await calls.takeOver(move.target, move.epoch, move.sealedZxid, settings.takeOverWaitMs, move.syncReplicas ?? []).catch(() => undefined);
+        const synced = move.syncReplicas ? { syncReplicas: move.syncReplicas } : {};
+        if (led === "led") advance(move, { ...placement, ...synced, leader: move.target, epoch: move.epoch, move: { ...move, step: "led", stepAt: clock.now() } });
         else if (led !== "behind") await pause();
         break;
       }
@@ -162,7 +172,7 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
       case "abandoning": {
         const reopened = await calls.reopen(move.from, move.epoch).catch(() => undefined);
         if (reopened === undefined) await pause();
-        else if (advance(move, { leader: move.from, epoch: Math.max(placement.epoch, move.epoch), move: null })) return { kind: "abandoned", leader: move.from, epoch: move.epoch, reason: move.reason ?? "abandoned" };
+        else if (advance(move, { ...placement, leader: move.from, epoch: Math.max(placement.epoch, move.epoch), move: null })) return { kind: "abandoned", leader: move.from, epoch: move.epoch, reason: move.reason ?? "abandoned" };
         break;
       }
     }

@@ -10,6 +10,8 @@ import { execute, rootRow } from "./executor.ts";
 import { PullStreams } from "./pull-streams.ts";
 import { PushWindow } from "./push-window.ts";
 import { RecentEntries } from "./recent-entries.ts";
+import { SyncAcks } from "./sync-acks.ts";
+import type { CopyState } from "./handover.ts";
 import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
@@ -46,6 +48,12 @@ function fencedBy(meta: Meta | undefined): Fenced | undefined {
  */
 function forgetPeers(txn: StorageTxn): void {
   txn.deleteAll("peer");
+}
+
+/** Names a leader's sync replicas in its meta (none: it is regional). */
+function setSyncReplicasOf(meta: Meta, replicas: readonly string[]): void {
+  if (replicas.length > 0) meta.syncReplicas = [...replicas];
+  else delete meta.syncReplicas;
 }
 
 /** A fenced answer from an object in `meta`'s role, naming the leader it follows when it knows one. */
@@ -89,6 +97,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /** When each replica's progress from its applied pushes was last written (noteApplied). */
   private readonly progressNotedAt = new Map<string, number>();
   private readonly random: Random;
+  /** A geo-tier leader's acknowledgements: what its sync replicas hold. */
+  protected readonly acks: SyncAcks;
+  private acksConfigured = false;
 
   constructor(storage: Storage, clock: Clock, settings: ReplicationSettings, sizeOf: (value: unknown) => number = shippedBytes, random: Random = { next: Math.random }) {
     this.storage = storage;
@@ -96,6 +107,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     this.settings = settings;
     this.sizeOf = sizeOf;
     this.random = random;
+    // Read replicas' pulls held back by the acknowledged point read again when it moves.
+    this.acks = new SyncAcks(clock, () => this.pulls.wakeNewest());
     this.commits.listen((entries) => {
       this.recent.committed(entries);
       this.pulls.wakeNewest();
@@ -117,13 +130,14 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * answers what it says instead): the snapshot of a new tree, else an epoch-start
    * entry; then this object leads it. `before` runs first in that transaction.
    */
-  private beginEpoch<A>(decide: (meta: Meta) => number | A, initialRows: (zxid: number, now: number) => E["effects"] = () => [], before: (txn: StorageTxn) => void = () => {}): Meta | A {
+  private beginEpoch<A>(decide: (meta: Meta) => number | A, initialRows: (zxid: number, now: number) => E["effects"] = () => [], before: (txn: StorageTxn, meta: Meta) => void = () => {}): Meta | A {
     this.recent.clear();
     const begun = this.storage.transact((txn): { entry: E } | { answer: A } => {
       const meta = readMeta(txn) ?? freshMeta("leader");
       const epoch = decide(meta);
       if (typeof epoch !== "number") return { answer: epoch };
-      before(txn);
+      before(txn, meta);
+      this.acks.beginLeading(meta.appliedZxid);
       const zxid = makeZxid(epoch, 0);
       const fresh = meta.appliedZxid === 0;
       const effects = fresh ? initialRows(zxid, this.clock.now()) : [];
@@ -139,7 +153,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     });
     if ("answer" in begun) return begun.answer;
     this.commits.committed([begun.entry]);
-    return this.storage.transact((txn) => readMeta(txn)!);
+    const meta = this.storage.transact((txn) => readMeta(txn)!);
+    this.acks.configure(meta.syncReplicas ?? []);
+    return meta;
   }
 
   /**
@@ -150,13 +166,16 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * once), "behind" while it has not applied `sealedZxid` (or is mid-snapshot), or
    * fenced when it may not (a leader already, or promised a later epoch).
    */
-  takeOver(epoch: number, sealedZxid: number): Meta | "behind" | Fenced {
+  takeOver(epoch: number, sealedZxid: number, syncReplicas: readonly string[] = []): Meta | "behind" | Fenced {
     return this.beginEpoch((meta): number | Meta | "behind" | Fenced => {
       if (meta.role === "leader" && meta.epoch === epoch) return meta;
       if (meta.role !== "replica" || epoch <= meta.epoch || epoch < meta.promisedEpoch || meta.appliedZxid > sealedZxid) return fencedAnswer(meta, meta.promisedEpoch);
       if (meta.snapshot || meta.appliedZxid < Math.max(sealedZxid, meta.readableZxid)) return "behind";
       return epoch;
-    }, () => [], forgetPeers);
+    }, () => [], (txn, meta) => {
+      forgetPeers(txn);
+      setSyncReplicasOf(meta, syncReplicas);
+    });
   }
 
   /**
@@ -193,6 +212,139 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     // The pulls it holds are answered now, naming the new leader, not when their long polls end.
     if (told === true) this.pulls.wakeAll();
     return told;
+  }
+
+  /**
+   * Makes the shard geo-tier, a write acknowledged once one of `replicas` holds it, or
+   * regional (none): stored in the leader's meta, which a promoted replica's gets too.
+   * Answers true, or fenced when this object does not lead.
+   */
+  setSyncReplicas(replicas: readonly string[]): true | Fenced {
+    const set = this.storage.transact((txn): true | Fenced => {
+      const meta = readMeta(txn);
+      const fenced = fencedBy(meta);
+      if (fenced || !meta) return fenced ?? fencedAnswer(meta, 0);
+      setSyncReplicasOf(meta, replicas);
+      writeMeta(txn, meta);
+      return true;
+    });
+    if (set === true) this.acks.configure(replicas);
+    return set;
+  }
+
+  /**
+   * A failover's first step at each sync replica: it promises `epoch` and from then on
+   * applies nothing from a leader of an earlier one, so the old leader, which needs a
+   * sync replica to hold each write it acknowledges, acknowledges nothing more. Answers
+   * what it holds (asked again for the same epoch: the same promise), or fenced when it
+   * leads or promised a later epoch.
+   */
+  promise(epoch: number): CopyState | Fenced {
+    return this.storage.transact((txn): CopyState | Fenced => {
+      const meta = readMeta(txn);
+      if (!meta || meta.role === "leader" || epoch <= meta.epoch || epoch < meta.promisedEpoch) return fencedAnswer(meta, meta?.promisedEpoch ?? 0);
+      if (meta.promisedEpoch < epoch) writeMeta(txn, { ...meta, promisedEpoch: epoch });
+      // Replaying after a snapshot's pages, its rows are not yet those of any one zxid: as good as mid-snapshot.
+      return { role: meta.role, epoch: meta.epoch, promisedEpoch: epoch, appliedZxid: meta.appliedZxid, snapshot: meta.snapshot !== null || meta.appliedZxid < meta.readableZxid };
+    });
+  }
+
+  /**
+   * A failover's promotion of the sync replica holding the most: having promised
+   * `epoch`, it leads it, its log going on from what it holds, acknowledging through
+   * `syncReplicas`. Answers its meta once it leads `epoch` (asked again: at once), or
+   * fenced when it may not (it promised another epoch, leads, or is mid-snapshot).
+   */
+  promote(epoch: number, syncReplicas: readonly string[]): Meta | Fenced {
+    return this.beginEpoch(
+      (meta): number | Meta | Fenced => {
+        if (meta.role === "leader" && meta.epoch === epoch) return meta;
+        if (meta.role === "leader" || meta.promisedEpoch !== epoch || epoch <= meta.epoch || meta.snapshot || meta.appliedZxid < meta.readableZxid) return fencedAnswer(meta, meta.promisedEpoch);
+        return epoch;
+      },
+      () => [],
+      (txn, meta) => {
+        forgetPeers(txn);
+        setSyncReplicasOf(meta, syncReplicas);
+      },
+    );
+  }
+
+  /**
+   * A failover done, told to every copy but the promoted one (the old leader when it is
+   * reached again): it becomes a replica of `leader`, which leads `epoch`. What its rows
+   * show past `keepThrough` (the promoted replica's head: an old leader's tail, or a
+   * snapshot's rows read from it) no sync replica held, so no client was told of it:
+   * those rows are dropped for a snapshot of the new leader's (a new log identity makes
+   * it take one). Answers the zxid it had applied (an old leader's tail past
+   * `keepThrough` is what it dropped), or fenced when it leads `epoch` or a later one.
+   */
+  stepDown(leader: string, epoch: number, keepThrough: number): { appliedZxid: number } | Fenced {
+    const told = this.storage.transact((txn): { appliedZxid: number } | Fenced => {
+      const meta = readMeta(txn);
+      if (!meta || (meta.role === "leader" && meta.epoch >= epoch) || epoch < meta.promisedEpoch) return fencedAnswer(meta, meta?.promisedEpoch ?? 0);
+      const appliedZxid = meta.appliedZxid;
+      // Told again (its first answer was lost): nothing more to do.
+      if (meta.role === "replica" && meta.promisedEpoch === epoch && meta.following === leader) return { appliedZxid };
+      // Mid-snapshot, rows show up to where its pages were read (readableZxid), beyond what is applied.
+      const shown = meta.snapshot || meta.installedFrom !== undefined ? meta.readableZxid : appliedZxid;
+      Object.assign(meta, { role: "replica", promisedEpoch: epoch, sealedZxid: 0, following: leader });
+      delete meta.syncReplicas;
+      if (shown > keepThrough) meta.logId = newLogId(this.random);
+      writeMeta(txn, meta);
+      forgetPeers(txn);
+      return { appliedZxid };
+    });
+    if (!("kind" in told)) {
+      this.acks.configure([]);
+      this.pulls.wakeAll();
+    }
+    return told;
+  }
+
+  /**
+   * Waits until `zxid` is acknowledged (a geo-tier leader: a sync replica holds it; a
+   * regional one: at once), or `timeoutMs` pass; says whether it is. An answer showing
+   * `zxid` waits for this.
+   */
+  whenAcked(zxid: number, timeoutMs: number): Promise<boolean> {
+    return this.syncAcks().whenAcked(zxid, timeoutMs);
+  }
+
+  /**
+   * Whether this copy, a sync replica, vouches that nobody leads after `epoch` yet: it
+   * has promised no later one. A geo-tier leader's linearizable read is answered once
+   * a sync replica vouches after the read: a failover promotes only once every sync
+   * replica promised, so until then the read's state is the newest.
+   */
+  vouches(epoch: number): boolean {
+    return this.readOnly((txn) => {
+      const meta = storedMeta(txn);
+      return meta !== undefined && meta.promisedEpoch <= epoch && meta.epoch <= epoch;
+    });
+  }
+
+  /** The highest zxid acknowledged: what a sync replica holds (the head itself, for a regional leader). */
+  acknowledgedZxid(): number {
+    return this.syncAcks().acked(this.appliedZxid());
+  }
+
+  /** Whether writes wait for a sync replica (the shard is geo-tier). */
+  get geo(): boolean {
+    return this.syncAcks().geo;
+  }
+
+  /**
+   * The acknowledgements, configured from meta at this instance's first use (a
+   * restarted geo-tier leader acknowledges nothing its sync replicas do not hold);
+   * every transaction reading meta keeps them current after.
+   */
+  private syncAcks(): SyncAcks {
+    if (!this.acksConfigured) {
+      this.acksConfigured = true;
+      this.acks.configure(this.readOnly((txn) => storedMeta(txn)?.syncReplicas ?? []));
+    }
+    return this.acks;
   }
 
   /** Meta as storage says it now (undefined: a new object), for a handover's checks. */
@@ -281,6 +433,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const meta = readMeta(txn);
       const fenced = fencedBy(meta);
       if (fenced || !meta) return fenced ?? { kind: "fenced", role: "replica", epoch: 0 };
+      this.acks.configure(meta.syncReplicas ?? []);
       // The counter is 32 bits: its last value is left unused, so a new epoch must follow.
       if (zxidCounter(meta.appliedZxid) === 2 ** 32 - 1) throw new Error("the zxid counter of this epoch is exhausted: a new epoch must begin");
       const { value, entry } = run(txn, meta.appliedZxid + 1, meta.epoch);
@@ -340,7 +493,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const answered: Promise<void> = push(page)
         .then((applied) => {
           more &&= applied;
-          if (applied) this.noteApplied(request.replica, last);
+          if (!applied) return;
+          this.acks.note(request.replica, last);
+          this.noteApplied(request.replica, last);
         })
         // Lost, or its note failed (the instance is gone): the stream ends, and nothing waits on a rejection.
         .catch(() => void (more = false))
@@ -384,6 +539,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return fencedAnswer(meta, meta?.epoch ?? 0);
       const logId = leaderLogId(txn, meta, this.random);
+      this.acks.configure(meta.syncReplicas ?? []);
       const start = this.pulls.startOf(request);
       // Committed entries the log holds (it was not trimmed past start): nothing to read.
       const recent = start >= meta.trimmedZxid ? this.recent.after(start, meta.appliedZxid, request.maxBytes) : undefined;
@@ -391,9 +547,12 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const known = recent !== undefined || start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
-      const entries = recent ?? (entriesAfter(txn, start, request.maxBytes) as E[]);
+      if (this.acks.isSyncReplica(request.replica)) this.acks.note(request.replica, request.fromZxid);
+      // A read replica of a geo-tier leader is shown only what a sync replica holds: a failover keeps that.
+      const head = this.acks.isSyncReplica(request.replica) ? meta.appliedZxid : this.acks.acked(meta.appliedZxid);
+      const entries = (recent ?? (entriesAfter(txn, start, request.maxBytes) as E[])).filter((entry) => entry.zxid <= head);
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
-      return { kind: "entries", afterZxid: start, entries, leaderZxid: meta.appliedZxid, logId };
+      return { kind: "entries", afterZxid: start, entries, leaderZxid: Math.max(head, start), logId, epoch: meta.epoch };
     });
   }
 
@@ -409,7 +568,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
       this.notePeer(txn, request.replica, startZxid);
       const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes, this.sizeOf);
-      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, logId: leaderLogId(txn, meta, this.random), rows: rows as E["effects"], next };
+      return { kind: "page", startZxid, pageZxid: meta.appliedZxid, cursor: request.cursor, logId: leaderLogId(txn, meta, this.random), epoch: meta.epoch, rows: rows as E["effects"], next };
     });
   }
 
@@ -465,6 +624,7 @@ export class LeaderCore extends LeaderLog {
       const meta = readMeta(txn);
       const fenced = fencedBy(meta);
       if (fenced || !meta) return { reply: fenced ?? { kind: "fenced", role: "replica", epoch: 0 } };
+      this.acks.configure(meta.syncReplicas ?? []);
       const record = txn.get<SessionRow>("session", session);
       if (record && cxid === record.lastCxid) return { reply: record.reply };
       if (record?.closed) return { reply: { zxid: meta.appliedZxid, error: "SessionExpired" } };

@@ -29,8 +29,11 @@ export type PullReply<E extends AnyLogEntry = LogEntry> =
       kind: "entries";
       afterZxid: number;
       entries: E[];
+      /** The leader's head as this replica may see it: for a geo-tier leader's read replica, what a sync replica holds. */
       leaderZxid: number;
       logId: string;
+      /** The epoch of the leader that answered: a replica that promised a later one applies nothing from it. */
+      epoch: number;
       /**
        * How long the leader had held the pull (parked or streaming) when it read this
        * page, by its own clock: what the page shows was committed at least that long
@@ -69,6 +72,8 @@ export type SnapshotReply<E extends AnyLogEntry = LogEntry> =
       cursor: SnapshotCursor | null;
       /** The identity of the leader's log: a snapshot's pages all come from one log. */
       logId: string;
+      /** As an entries page's. */
+      epoch: number;
       rows: E["effects"];
       next: SnapshotCursor | null;
     }

@@ -101,6 +101,16 @@ export class ReplicaCore {
   }
 
   /**
+   * An answer from a leader of an epoch below the one this replica promised (a failover
+   * is under way or done): nothing of it is applied, and the directory is asked where
+   * the leader is now.
+   */
+  private supersededLeader(): never {
+    this.leaderUnknown = true;
+    throw new Error(`${this.leader} leads an epoch this replica promised to leave`);
+  }
+
+  /**
    * Follows `leader` from now on, stored so that a restart does too. A snapshot under
    * way starts again there: the new leader's log may not reach back to where it began.
    */
@@ -222,6 +232,7 @@ export class ReplicaCore {
   private take(reply: PullReply, current = true): { kind: "applied" | "gap" | "snapshot"; appliedZxid?: number } {
     if (reply.kind === "fenced") this.fencedBy(reply);
     const applied = reply.kind === "entries" ? this.apply(reply) : "another-log";
+    if (applied === "superseded") this.supersededLeader();
     if (reply.kind === "snapshot-needed" || applied === "another-log") {
       if (current) this.restartSnapshot();
       return { kind: "snapshot" };
@@ -263,10 +274,11 @@ export class ReplicaCore {
    * "another-log" when the page comes from another log than this replica's rows (a
    * replica stored before logs had identities has none: it resyncs once).
    */
-  private apply({ afterZxid, entries, logId }: Extract<PullReply, { kind: "entries" }>): number | "another-log" {
+  private apply({ afterZxid, entries, logId, epoch }: Extract<PullReply, { kind: "entries" }>): number | "another-log" | "superseded" {
     const applied = this.ports.storage.transact((txn) => {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
+      if (epoch < meta.promisedEpoch) return "superseded";
       if (meta.logId !== logId) return "another-log";
       // Promoted meanwhile (it leads now): its rows move by its own writes alone.
       if (meta.role !== "replica" || meta.snapshot || afterZxid > meta.appliedZxid) return { applied: meta.appliedZxid, done };
@@ -289,7 +301,7 @@ export class ReplicaCore {
       }
       return { applied: meta.appliedZxid, done };
     });
-    if (applied === "another-log") return applied;
+    if (typeof applied === "string") return applied;
     this.commits.committed(applied.done);
     return applied.applied;
   }
@@ -327,9 +339,10 @@ export class ReplicaCore {
       if (!starting) this.restartSnapshot();
       return;
     }
-    const finished = this.ports.storage.transact((txn) => {
+    const finished = this.ports.storage.transact((txn): boolean | "superseded" => {
       const meta = readMeta(txn)!;
       const current = meta.snapshot;
+      if (page.epoch < meta.promisedEpoch) return "superseded";
       if (!current) return false;
       if (starting) {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
@@ -358,6 +371,7 @@ export class ReplicaCore {
       writeMeta(txn, meta);
       return meta.snapshot === null;
     });
+    if (finished === "superseded") this.supersededLeader();
     // Waiting reads may be served now, if the log after the snapshot holds nothing newer.
     if (finished) this.commits.wake();
   }

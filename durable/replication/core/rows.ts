@@ -100,6 +100,11 @@ export interface Meta {
    * one it was made for.
    */
   following?: string;
+  /**
+   * A geo-tier shard's sync replicas (absent: regional), named in the leader's meta: a
+   * write is acknowledged once one of them holds it (sync-acks.ts).
+   */
+  syncReplicas?: string[];
 }
 
 export interface SnapshotProgress {
