@@ -2,10 +2,12 @@
  * The simulated directory: it keeps where the shard's leader is (its placement, in
  * storage that outlives its crashes), tells sessions where to send writes, and runs
  * handovers (core/handover.ts) over the network, resuming a stored one at each start.
+ * For a geo-tier shard it also watches the leader: silent for DETECT_MS to it and to
+ * a sync replica (a second region), the leader is failed over (core/failover.ts).
  */
 import {
-  DEFAULT_HANDOVER_SETTINGS, recordHandover, runHandover,
-  type CopyState, type Fenced, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore,
+  DEFAULT_HANDOVER_SETTINGS, recordFailover, recordHandover, runFailover, runHandover,
+  type CopyState, type FailoverCalls, type FailoverStep, type Fenced, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore,
 } from "../../durable/replication/core/index.ts";
 import { MemoryStorage } from "./memory-storage.ts";
 import type { SimNetwork } from "./network.ts";
@@ -21,6 +23,12 @@ export interface WhereRequest {
 
 export const SIM_HANDOVER_SETTINGS: HandoverSettings = { ...DEFAULT_HANDOVER_SETTINGS, catchUpMs: 3_000, catchUpEntries: 8, sealMs: 1_500, takeOverWaitMs: 400 };
 
+/** How often the directory asks a geo-tier leader how it is, and how long silent before it is failed over (longer than a restart). */
+const PROBE_EVERY_MS = 200;
+export const DETECT_MS = 2_000;
+/** How often a failover waiting on a copy tries again. */
+const FAILOVER_RETRY_MS = 250;
+
 export class DirectoryNode {
   readonly name = DIRECTORY;
   readonly storage = new MemoryStorage();
@@ -31,8 +39,17 @@ export class DirectoryNode {
   /** Each move's write pause: simulated ms from asking for the seal to the target leading. */
   readonly pausesMs: number[] = [];
   private sealingSince: number | undefined;
+  /** When each failover's old leader was last heard (its epoch's key). */
+  private readonly silentSince = new Map<number, number>();
   /** Told of each step stored (a test crashes the directory there). */
   onStep: ((step: HandoverStep | "done", directory: DirectoryNode) => void) | undefined;
+  /** Every failover's epoch once its candidate led, with when the leader was last heard and when the new one led. */
+  readonly failovers: Array<{ epoch: number; silentAt: number; ledAt: number }> = [];
+  /** Told of each failover step stored (a test crashes the directory there). */
+  onFailoverStep: ((step: FailoverStep) => void) | undefined;
+  /** The shard's copies now (a failover tells each). */
+  copies: () => string[] = () => [];
+  private lastHeard = 0;
   private readonly scheduler: Scheduler;
   private readonly network: SimNetwork;
 
@@ -60,6 +77,72 @@ export class DirectoryNode {
     this.incarnation = { alive: true };
     this.network.serve(this.name, this.incarnation, async () => this.placement());
     if (this.placement().move) void this.run();
+    this.lastHeard = this.scheduler.now;
+    const failover = this.placement().failover;
+    if (failover && failover.step !== "done") void this.runFailover();
+    if (this.placement().syncReplicas?.length) this.scheduler.after(PROBE_EVERY_MS, this.incarnation, () => void this.watchLeader());
+  }
+
+  /** Makes the shard geo-tier: its leader acknowledges once one of `replicas` holds a write, and is failed over when it goes silent. */
+  makeGeo(replicas: string[]): void {
+    this.store().write({ ...this.placement(), syncReplicas: replicas });
+    this.scheduler.after(PROBE_EVERY_MS, this.incarnation, () => void this.watchLeader());
+  }
+
+  /**
+   * One look at the leader, then the next: answered, it is alive; silent past
+   * DETECT_MS, a sync replica is asked whether it reaches the leader, and a failover
+   * starts when one does not (two regions agree).
+   */
+  private async watchLeader(): Promise<void> {
+    const owner = this.incarnation;
+    const placement = this.placement();
+    const busy = placement.move || (placement.failover && placement.failover.step !== "done");
+    if (!busy) {
+      const answered = await this.network.request(this.name, owner, placement.leader, { type: "state" } satisfies HandoverRequest).then(() => true, () => false);
+      if (answered) this.lastHeard = this.scheduler.now;
+      else if (this.scheduler.now - this.lastHeard > DETECT_MS && (await this.secondOpinion(owner, placement.syncReplicas ?? []))) this.failover(placement);
+    } else this.lastHeard = this.scheduler.now;
+    if (owner.alive) this.scheduler.after(PROBE_EVERY_MS, owner, () => void this.watchLeader());
+  }
+
+  /** Whether a sync replica, asked, does not reach the leader either. */
+  private async secondOpinion(owner: { alive: boolean }, replicas: string[]): Promise<boolean> {
+    const answers = await Promise.all(replicas.map((copy) => this.network.request<boolean>(this.name, owner, copy, { type: "probe" } satisfies HandoverRequest).catch(() => undefined)));
+    return answers.includes(false);
+  }
+
+  private failover(placement: Placement): void {
+    if (!this.up) return;
+    const recorded = recordFailover(this.store(), { from: placement.leader, copies: this.copies() }, this.scheduler.now);
+    if (typeof recorded === "string") return;
+    this.silentSince.set(recorded.epoch, this.lastHeard);
+    this.onFailoverStep?.("promising");
+    if (this.up) void this.runFailover();
+  }
+
+  /** Runs the stored failover until its candidate leads and every copy was told, trying again while one cannot be reached. */
+  private async runFailover(): Promise<void> {
+    const owner = this.incarnation;
+    const ask = <A>(copy: string, request: HandoverRequest) => this.network.request<A>(this.name, owner, copy, request);
+    const calls: FailoverCalls = {
+      promise: (copy, epoch) => ask<CopyState | Fenced>(copy, { type: "promise", epoch }),
+      promote: (copy, epoch, syncReplicas) => ask<"led" | Fenced>(copy, { type: "promote", epoch, syncReplicas }),
+      stepDown: (copy, leader, epoch, keepThrough) => ask<{ appliedZxid: number } | Fenced>(copy, { type: "step-down", leader, epoch, keepThrough }),
+    };
+    const onStep = (step: FailoverStep) => {
+      const failover = this.placement().failover!;
+      if (step === "led") this.failovers.push({ epoch: failover.epoch, silentAt: this.silentSince.get(failover.epoch) ?? failover.startedAt, ledAt: this.scheduler.now });
+      this.onFailoverStep?.(step);
+    };
+    for (;;) {
+      const outcome = await runFailover(this.store(), calls, this.scheduler.clockFor(owner), { waitMs: FAILOVER_RETRY_MS, retryMs: 50, onStep }).catch((error: unknown) => {
+        if (owner.alive) throw error;
+        return undefined;
+      });
+      if (!owner.alive || !outcome || (outcome.kind === "failed-over" && outcome.pending.length === 0)) return;
+      await this.scheduler.sleep(FAILOVER_RETRY_MS, owner);
+    }
   }
 
   /** Starts a move of the leader to `target`; false when one is under way (or it leads already). */
@@ -86,7 +169,7 @@ export class DirectoryNode {
     const calls: HandoverCalls = {
       state: (copy) => ask<CopyState>(copy, { type: "state" }),
       seal: (copy, epoch) => ask<number | Fenced>(copy, { type: "seal", epoch }),
-      takeOver: (copy, epoch, sealedZxid, waitMs) => ask<"led" | "behind" | Fenced>(copy, { type: "take-over", epoch, sealedZxid, waitMs }),
+      takeOver: (copy, epoch, sealedZxid, waitMs, syncReplicas) => ask<"led" | "behind" | Fenced>(copy, { type: "take-over", epoch, sealedZxid, waitMs, syncReplicas }),
       reopen: (copy, epoch) => ask<"led" | Fenced>(copy, { type: "reopen", epoch }),
       follow: (copy, leader, epoch) => ask<true | Fenced>(copy, { type: "follow", leader, epoch }),
     };

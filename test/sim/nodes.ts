@@ -111,10 +111,24 @@ export abstract class SimNode {
   /** A sequential read that sets a watch in the same step, so no change slips between them. */
   async readAndWatch(path: string, minZxid: number, watch: Omit<SimWatch, "zxid" | "seenMzxid"> | null, timeoutMs: number): Promise<ReadResult | "behind" | "fenced"> {
     if (!(await this.waitReadable(minZxid, timeoutMs))) return "behind";
-    const result = this.read(path, minZxid);
-    if (typeof result !== "string" && watch) this.watches.push({ ...watch, zxid: result.zxid, seenMzxid: result.row?.stat.mzxid ?? null });
-    return result;
+    for (;;) {
+      const result = this.read(path, minZxid);
+      // A geo-tier leader's state not yet acknowledged is read again once it is: the watch
+      // is set with the answer, so that no event of a later change goes out before it.
+      if (typeof result !== "string" && result.zxid > this.visibleZxid()) {
+        if (!(await this.acknowledges(result.zxid, timeoutMs))) return "behind";
+        continue;
+      }
+      if (typeof result !== "string" && watch) this.watches.push({ ...watch, zxid: result.zxid, seenMzxid: result.row?.stat.mzxid ?? null });
+      return result;
+    }
   }
+
+  /** Waits until what `zxid` shows is acknowledged (a geo-tier leader's: a sync replica holds it); says whether it is. */
+  protected abstract acknowledges(zxid: number, timeoutMs: number): Promise<boolean>;
+
+  /** The last zxid whose change a watch may fire for: a geo-tier leader's acknowledged one. */
+  protected abstract visibleZxid(): number;
 
   /** Fires the watches the committed entries change. */
   protected onCommit(entries: LogEntry[]): void {
@@ -142,9 +156,11 @@ export abstract class SimNode {
       const meta = readMeta(txn)!;
       if (meta.trimmedZxid > watch.zxid) return rowChange(txn, watch);
       let after = watch.zxid;
+      // Later changes fire as they are acknowledged (onCommit).
+      const visible = this.visibleZxid();
       for (;;) {
         const page = txn.scan<LogEntry>("log", after, 64);
-        for (const [, entry] of page) if (changesPath(entry, watch.path)) return { zxid: entry.zxid, guessed: false };
+        for (const [, entry] of page) if (entry.zxid <= visible && changesPath(entry, watch.path)) return { zxid: entry.zxid, guessed: false };
         if (page.length < 64) return undefined;
         after = page[page.length - 1]![1].zxid;
       }
@@ -184,9 +200,21 @@ function rowChange(txn: StorageTxn, watch: SimWatch): { zxid: number; guessed: t
 export type HandoverRequest =
   | { type: "state" }
   | { type: "seal"; epoch: number }
-  | { type: "take-over"; epoch: number; sealedZxid: number; waitMs: number }
+  | { type: "take-over"; epoch: number; sealedZxid: number; waitMs: number; syncReplicas: string[] }
   | { type: "reopen"; epoch: number }
-  | { type: "follow"; leader: string; epoch: number };
+  | { type: "follow"; leader: string; epoch: number }
+  | { type: "promise"; epoch: number }
+  | { type: "promote"; epoch: number; syncReplicas: string[] }
+  | { type: "step-down"; leader: string; epoch: number; keepThrough: number }
+  /** Whether this copy reaches the leader it follows (a failover's second opinion). */
+  | { type: "probe" }
+  /** Whether this sync replica vouches that nobody leads after `epoch` (a geo-tier leader's read). */
+  | { type: "vouch"; epoch: number };
+
+/** How long a geo-tier leader holds an answer for a sync replica to hold its zxid; past it the caller hears nothing (its outcome unknown). */
+const ACK_WAIT_MS = 1_000;
+/** How long a copy asked whether it reaches its leader waits for the leader's answer. */
+const PROBE_WAIT_MS = 300;
 
 /**
  * A copy of the shard: its leader or a replica, as its storage says, and either in
@@ -200,6 +228,11 @@ export class ShardNode extends SimNode {
   replica: ReplicaCore | undefined;
   /** The leader a new replica follows (undefined: made to lead, activated by its maker). */
   private readonly madeFor: string | undefined;
+  /** As a leader: the last zxid whose watches this incarnation fired, and answers waiting for it. */
+  private eventsThrough = 0;
+  private readonly eventWaiters = new Set<() => void>();
+  /** Whether this incarnation's fireAcknowledged runs. */
+  private firing = false;
 
   constructor(name: string, env: SimEnv, madeFor?: string) {
     super(name, env);
@@ -212,7 +245,12 @@ export class ShardNode extends SimNode {
     const core = new LeaderCore(this.storage.handle(owner), this.env.scheduler.clockFor(owner), this.env.settings, undefined, this.env.prng);
     this.core = core;
     this.replica = undefined;
-    core.commits.listen((entries) => this.onCommit(entries));
+    // A geo-tier leader's watches fire once a sync replica holds the change (fireAcknowledged),
+    // and an answer showing a change leaves after its events (acknowledges).
+    this.eventsThrough = core.geo ? 0 : core.appliedZxid();
+    this.firing = false;
+    core.commits.listen((entries) => (core.geo ? void this.fireAcknowledged(owner) : this.eventsFired(entries, entries.at(-1)!.zxid)));
+    if (core.geo && core.state()?.role === "leader") void this.fireAcknowledged(owner);
     core.commits.listen((entries) => this.env.leaderCommitted(this, entries));
     this.env.network.serve(this.name, owner, (message, push) => this.handle(message as LeaderRequest | ClientRequest | HandoverRequest, push));
     const role = core.state()?.role;
@@ -227,9 +265,14 @@ export class ShardNode extends SimNode {
       case "snapshot":
         return core.snapshotPage(request);
       case "write":
-        return core.write(request.session, request.cxid, request.op);
-      case "read":
-        return core.read(request.path);
+        return this.acknowledged(core.write(request.session, request.cxid, request.op));
+      case "read": {
+        const read = core.read(request.path);
+        if (!("kind" in read) && !(await this.vouchedFor())) throw new Error("no sync replica vouched for this leader");
+        return this.acknowledged(read);
+      }
+      case "vouch":
+        return core.vouches(request.epoch);
       case "state": {
         const meta = core.state()!;
         return { role: meta.role, epoch: meta.epoch, promisedEpoch: meta.promisedEpoch, appliedZxid: meta.appliedZxid, snapshot: meta.snapshot !== null } satisfies CopyState;
@@ -238,7 +281,7 @@ export class ShardNode extends SimNode {
         return core.seal(request.epoch);
       case "take-over": {
         await this.replica?.waitApplied(request.sealedZxid, request.waitMs);
-        const led = core.takeOver(request.epoch, request.sealedZxid);
+        const led = core.takeOver(request.epoch, request.sealedZxid, request.syncReplicas);
         if (typeof led === "string" || "kind" in led) return led;
         this.replica = undefined; // its loop ends: this copy leads now
         return "led";
@@ -253,7 +296,71 @@ export class ShardNode extends SimNode {
         if (told === true) this.startFollowing();
         return told;
       }
+      case "promise":
+        return core.promise(request.epoch);
+      case "promote": {
+        const led = core.promote(request.epoch, request.syncReplicas);
+        if ("kind" in led) return led;
+        this.replica = undefined;
+        return "led";
+      }
+      case "step-down": {
+        const told = core.stepDown(request.leader, request.epoch, request.keepThrough);
+        if (!("kind" in told)) this.startFollowing();
+        return told;
+      }
+      case "probe": {
+        const leader = this.replica?.leaderName;
+        if (!leader) return false;
+        // Answered within the directory's own wait for this answer, or not at all.
+        const asked = this.env.network.request(this.name, this.incarnation, leader, { type: "state" } satisfies HandoverRequest).then(() => true, () => false);
+        return Promise.race([asked, this.env.scheduler.sleep(PROBE_WAIT_MS, this.incarnation).then(() => false)]);
+      }
     }
+  }
+
+  /** A geo-tier leader's linearizable read: whether a sync replica, asked now, vouches nobody leads after it (true at once for a regional one). */
+  private async vouchedFor(): Promise<boolean> {
+    const meta = this.meta();
+    if (!meta.syncReplicas?.length) return true;
+    const asks = meta.syncReplicas.map((copy) => this.env.network.request<boolean>(this.name, this.incarnation, copy, { type: "vouch", epoch: meta.epoch } satisfies HandoverRequest).then((yes) => (yes ? true : Promise.reject(new Error("no")))));
+    return Promise.any(asks).then(() => true, () => false);
+  }
+
+  /** Fires the watches of `entries`, the log through `through`: answers waiting for them may leave. */
+  private eventsFired(entries: LogEntry[], through: number): void {
+    this.onCommit(entries);
+    this.eventsThrough = Math.max(this.eventsThrough, through);
+    for (const wake of [...this.eventWaiters]) wake();
+  }
+
+  /**
+   * While this geo-tier copy leads: each time a sync replica holds more, fires the
+   * watches of the log's entries it now holds (read from the log, so entries a
+   * restart left unacknowledged fire too).
+   */
+  private async fireAcknowledged(owner: Owner): Promise<void> {
+    if (this.firing) return;
+    this.firing = true;
+    try {
+      const core = this.core!;
+      while (owner.alive && this.meta().role === "leader" && core.geo) {
+        const acknowledged = core.acknowledgedZxid();
+        if (acknowledged > this.eventsThrough) {
+          const entries = this.storage.read((txn) => txn.scan<LogEntry>("log", this.eventsThrough, 10_000).map(([, entry]) => entry).filter((entry) => entry.zxid <= acknowledged));
+          this.eventsFired(entries, acknowledged);
+        }
+        if (!(await core.whenAcked(this.eventsThrough + 1, 1_000))) continue;
+      }
+    } finally {
+      if (owner === this.incarnation) this.firing = false;
+    }
+  }
+
+  /** An answer once it is acknowledged (at once unless the shard is geo-tier); never, when no sync replica holds it in time. */
+  private async acknowledged<T extends { zxid: number } | { kind: "fenced" }>(answer: T): Promise<T> {
+    if ("kind" in answer || (await this.acknowledges(answer.zxid, ACK_WAIT_MS))) return answer;
+    throw new Error(`no sync replica holds ${answer.zxid.toString(16)} yet`);
   }
 
   /** Pulls from the leader storage names (or the one it was made for) while its storage says it is a replica. */
@@ -286,13 +393,33 @@ export class ShardNode extends SimNode {
   }
 
   async waitReadable(zxid: number, timeoutMs: number): Promise<boolean> {
-    if (this.meta().role === "leader") return true;
+    if (this.meta().role === "leader") return this.acknowledges(zxid, timeoutMs);
     if (this.replica) return this.replica.waitApplied(zxid, timeoutMs);
     return this.meta().appliedZxid >= zxid;
   }
 
   protected guessesFor(watches: SimWatch[]): boolean {
     return this.meta().role !== "leader" && !this.logReaches(watches);
+  }
+
+  protected async acknowledges(zxid: number, timeoutMs: number): Promise<boolean> {
+    if (this.meta().role !== "leader") return true;
+    const clock = this.env.scheduler.clockFor(this.incarnation);
+    const deadline = clock.now() + timeoutMs;
+    if (!(await this.core!.whenAcked(zxid, timeoutMs))) return false;
+    while (this.eventsThrough < zxid) {
+      const left = deadline - clock.now();
+      if (left <= 0) return false;
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => this.eventWaiters.add((wake = resolve)));
+      await Promise.race([woken, clock.sleep(left).elapsed]);
+      this.eventWaiters.delete(wake);
+    }
+    return true;
+  }
+
+  protected visibleZxid(): number {
+    return this.meta().role === "leader" ? this.eventsThrough : this.meta().appliedZxid;
   }
 }
 

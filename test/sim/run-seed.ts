@@ -8,7 +8,7 @@ import { checkLinearizable } from "./checkers/linearizability.ts";
 import { checkSessions } from "./checkers/sessions.ts";
 import { SimSession, type SessionWorld } from "./clients.ts";
 import { DirectoryNode, SIM_HANDOVER_SETTINGS } from "./directory.ts";
-import type { HandoverStep } from "../../durable/replication/core/index.ts";
+import type { FailoverStep, HandoverStep } from "../../durable/replication/core/index.ts";
 import type { HistoryEntry, Violation } from "./history.ts";
 import { Links } from "./links.ts";
 import { SimNetwork } from "./network.ts";
@@ -31,6 +31,13 @@ export interface SeedOptions {
    * off from the directory as it asks for the seal, for longer than the seal may take.
    */
   move?: { atMs: number; killAt?: HandoverStep | "done"; abandon?: boolean };
+  /**
+   * A geo-tier shard: the first two replicas are its sync replicas, and faults include
+   * its leader's region going dark (cut off from every other object and session).
+   */
+  geo?: boolean;
+  /** One outage of the leader's region at `atMs` for `forMs`, its directory crashed as it stores `killAt`. */
+  outage?: { atMs: number; forMs: number; killAt?: FailoverStep };
 }
 
 export interface SeedResult {
@@ -39,6 +46,8 @@ export interface SeedResult {
   faults: number;
   /** The leader's moves that ended, moved or abandoned. */
   moves: { moved: number; abandoned: number; pausesMs: number[] };
+  /** Failovers whose candidate led: simulated ms from the old leader last heard to the new one leading. */
+  failovers: { count: number; detectToLedMs: number[] };
   /** The copy the directory names as the leader at the end. */
   leader: string;
   hash: string;
@@ -48,6 +57,8 @@ export interface SeedResult {
 
 /** Simulated ms allowed after the last operation for replicas to catch up. */
 const CONVERGE_MS = 120_000;
+/** Simulated ms the sessions may take for their operations: a run stuck (a failover that cannot finish, say) ends as a violation. */
+const RUN_LIMIT_MS = 3_600_000;
 
 export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const prng = new Prng(options.seed);
@@ -99,6 +110,17 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     replica.start();
   };
   for (let region = 0; region < regions; region++) addReplica(region);
+  directory.copies = () => [...nodes.values()].filter((n) => !n.destroyed).map((n) => n.name);
+  if (options.geo || options.outage) {
+    const syncReplicas = ["R1", "R2"];
+    first.core!.setSyncReplicas(syncReplicas);
+    directory.makeGeo(syncReplicas);
+  }
+  /** Cuts the leader off from every other object and session, as its region going dark, for `forMs`. */
+  const regionDown = (forMs: number): void => {
+    const dark = leader().name;
+    for (const other of [...nodes.keys(), ...sessions.map((s) => s.name), directory.name]) if (other !== dark) network.partition(dark, other, scheduler.now + forMs);
+  };
 
   let opsLeft = options.ops;
   const world: SessionWorld = {
@@ -124,6 +146,9 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     const move = directory.placement().move;
     /** Replicas that no move involves: the ones a fault may destroy or a move may target. */
     const replicas = [...nodes.values()].filter((n) => !n.destroyed && n.meta().role === "replica" && n.name !== move?.target && n.name !== move?.from);
+    /** A geo-tier shard's sync replicas and failed-over leaders stay (the sync replicas are named, not replaced). */
+    const placed = directory.placement();
+    const named = new Set([...(placed.syncReplicas ?? []), ...(placed.failover?.toTell ?? [])]);
     if (roll < 0.35) {
       const node = prng.chance(0.3) ? current : prng.pick([...nodes.values()].filter((n) => n !== current));
       if (!node?.up) return 0;
@@ -140,7 +165,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       return 0; // counted by the network
     }
     if (roll < 0.7) {
-      const victim = prng.pick(replicas);
+      const victim = prng.pick(replicas.filter((r) => !named.has(r.name)));
       if (!victim) return 0;
       victim.destroyed = true;
       victim.crash();
@@ -163,20 +188,32 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       scheduler.after(prng.int(5, 300), { alive: true }, () => directory.start());
       return 1;
     }
+    if (options.geo && roll < 0.81) {
+      // Its region dark: for less than the detection time (no failover) or for longer.
+      regionDown(prng.int(200, 6_000));
+      return 1;
+    }
     return 0;
   };
   if (!options.quiet) scheduler.after(prng.int(20, 250), injector, injectFault);
   if (options.move) scriptMove(options.move, directory, network, scheduler);
+  if (options.outage) {
+    const { atMs, forMs, killAt } = options.outage;
+    scheduler.after(atMs, { alive: true }, () => regionDown(forMs));
+    if (killAt) scriptFailoverCrash(killAt, directory, scheduler);
+  }
 
-  await scheduler.run(() => running === 0);
+  await scheduler.run(() => running === 0 || scheduler.now > RUN_LIMIT_MS);
   injector.alive = false;
+  if (running > 0) invariants.push({ checker: "state", message: `${running} sessions had not finished after ${RUN_LIMIT_MS} simulated ms`, calls: [] });
   network.heal();
   for (const node of nodes.values()) if (!node.up) node.start();
   if (!directory.up) directory.start();
   /** Runs until every replica has applied the leader's last zxid (or CONVERGE_MS passes), then compares each with it. */
   const convergeAndCheck = async (): Promise<Violation[]> => {
     const converged = (): boolean => {
-      if (directory.placement().move) return false;
+      const placement = directory.placement();
+      if (placement.move || (placement.failover && placement.failover.step !== "done")) return false;
       const last = leader().meta().appliedZxid;
       return [...nodes.values()].every((n) => n === leader() || (n.meta().appliedZxid === last && n.meta().snapshot === null));
     };
@@ -211,7 +248,8 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const ops = history.filter((e) => e.kind === "call").length;
   const finalLeader = directory.placement().leader;
   const moves = { moved: directory.outcomes.filter((o) => o.kind === "moved").length, abandoned: directory.outcomes.filter((o) => o.kind === "abandoned").length, pausesMs: directory.pausesMs };
-  return { seed: options.seed, ops, faults: faultCount + network.faultCount, moves, leader: finalLeader, hash: hashText(JSON.stringify(history)), violations, history };
+  const failovers = { count: directory.failovers.length, detectToLedMs: directory.failovers.map((f) => f.ledAt - f.silentAt) };
+  return { seed: options.seed, ops, faults: faultCount + network.faultCount, moves, failovers, leader: finalLeader, hash: hashText(JSON.stringify(history)), violations, history };
 }
 
 
@@ -226,4 +264,15 @@ function scriptMove(move: NonNullable<SeedOptions["move"]>, directory: Directory
     scheduler.after(100, { alive: true }, () => directory.start());
   };
   scheduler.after(move.atMs, { alive: true }, () => directory.move("R1"));
+}
+
+/** Crashes the directory once as it stores the failover step `killAt` (started again 100 ms later). */
+function scriptFailoverCrash(killAt: FailoverStep, directory: DirectoryNode, scheduler: Scheduler): void {
+  let killed = false;
+  directory.onFailoverStep = (step) => {
+    if (step !== killAt || killed) return;
+    killed = true;
+    directory.crash();
+    scheduler.after(100, { alive: true }, () => directory.start());
+  };
 }
