@@ -550,7 +550,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       if (this.acks.isSyncReplica(request.replica)) this.acks.note(request.replica, request.fromZxid);
       // A read replica of a geo-tier leader is shown only what a sync replica holds: a failover keeps that.
       const head = this.acks.isSyncReplica(request.replica) ? meta.appliedZxid : this.acks.acked(meta.appliedZxid);
-      const entries = (recent ?? (entriesAfter(txn, start, request.maxBytes) as E[])).filter((entry) => entry.zxid <= head);
+      const read = recent ?? (entriesAfter(txn, start, request.maxBytes) as E[]);
+      const entries = head < meta.appliedZxid ? read.filter((entry) => entry.zxid <= head) : read;
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
       return { kind: "entries", afterZxid: start, entries, leaderZxid: Math.max(head, start), logId, epoch: meta.epoch };
     });

@@ -272,7 +272,8 @@ export class ReplicaCore {
    * what is applied (it follows a page that never came: lost, or still travelling).
    * A gap ends the page (a plain pull refetches). Returns the applied zxid, or
    * "another-log" when the page comes from another log than this replica's rows (a
-   * replica stored before logs had identities has none: it resyncs once).
+   * replica stored before logs had identities has none: it resyncs once), or
+   * "superseded" when its leader's epoch is below one this copy promised.
    */
   private apply({ afterZxid, entries, logId, epoch }: Extract<PullReply, { kind: "entries" }>): number | "another-log" | "superseded" {
     const applied = this.ports.storage.transact((txn) => {
