@@ -250,7 +250,7 @@ export class ShardNode extends SimNode {
     this.eventsThrough = core.geo ? 0 : core.appliedZxid();
     this.firing = false;
     core.commits.listen((entries) => (core.geo ? void this.fireAcknowledged(owner) : this.eventsFired(entries, entries.at(-1)!.zxid)));
-    if (core.geo && core.state()?.role === "leader") void this.fireAcknowledged(owner);
+    if (core.geo && core.state()?.role !== "replica") void this.fireAcknowledged(owner);
     core.commits.listen((entries) => this.env.leaderCommitted(this, entries));
     this.env.network.serve(this.name, owner, (message, push) => this.handle(message as LeaderRequest | ClientRequest | HandoverRequest, push));
     const role = core.state()?.role;
@@ -291,7 +291,10 @@ export class ShardNode extends SimNode {
         return "kind" in led ? led : "led";
       }
       case "follow": {
+        // Its successor led only once it held the sealed zxid, shown only what was acknowledged: all of it is.
+        const sealedZxid = this.meta().role === "sealed" ? this.meta().sealedZxid : 0;
         const told = core.follow(request.leader, request.epoch);
+        if (told === true && this.firing) this.fireOwnLogThrough(sealedZxid);
         // Pulls from the new leader (a loop pulling from another one ends).
         if (told === true) this.startFollowing();
         return told;
@@ -335,26 +338,29 @@ export class ShardNode extends SimNode {
   }
 
   /**
-   * While this geo-tier copy leads: each time a sync replica holds more, fires the
-   * watches of the log's entries it now holds (read from the log, so entries a
-   * restart left unacknowledged fire too).
+   * While this geo-tier copy leads or is sealed: each time a sync replica holds more,
+   * fires the watches of the log's entries it now holds (read from the log, so entries
+   * a restart left unacknowledged fire too).
    */
   private async fireAcknowledged(owner: Owner): Promise<void> {
     if (this.firing) return;
     this.firing = true;
     try {
       const core = this.core!;
-      while (owner.alive && this.meta().role === "leader" && core.geo) {
-        const acknowledged = core.acknowledgedZxid();
-        if (acknowledged > this.eventsThrough) {
-          const entries = this.storage.read((txn) => txn.scan<LogEntry>("log", this.eventsThrough, 10_000).map(([, entry]) => entry).filter((entry) => entry.zxid <= acknowledged));
-          this.eventsFired(entries, acknowledged);
-        }
+      while (owner.alive && this.meta().role !== "replica" && core.geo) {
+        this.fireOwnLogThrough(core.acknowledgedZxid());
         if (!(await core.whenAcked(this.eventsThrough + 1, 1_000))) continue;
       }
     } finally {
       if (owner === this.incarnation) this.firing = false;
     }
+  }
+
+  /** Fires the watches of the entries of its own log not fired yet, through `zxid`. */
+  private fireOwnLogThrough(zxid: number): void {
+    if (zxid <= this.eventsThrough) return;
+    const entries = this.storage.read((txn) => txn.scan<LogEntry>("log", this.eventsThrough, 10_000).map(([, entry]) => entry).filter((entry) => entry.zxid <= zxid));
+    this.eventsFired(entries, zxid);
   }
 
   /** An answer once it is acknowledged (at once unless the shard is geo-tier); never, when no sync replica holds it in time. */
@@ -393,7 +399,7 @@ export class ShardNode extends SimNode {
   }
 
   async waitReadable(zxid: number, timeoutMs: number): Promise<boolean> {
-    if (this.meta().role === "leader") return this.acknowledges(zxid, timeoutMs);
+    if (this.ownLog()) return this.acknowledges(zxid, timeoutMs);
     if (this.replica) return this.replica.waitApplied(zxid, timeoutMs);
     return this.meta().appliedZxid >= zxid;
   }
@@ -402,8 +408,13 @@ export class ShardNode extends SimNode {
     return this.meta().role !== "leader" && !this.logReaches(watches);
   }
 
+  /** Whether this copy answers from its own log: it leads, or led and is sealed (its entries fire as they are acknowledged). */
+  private ownLog(): boolean {
+    return this.meta().role !== "replica";
+  }
+
   protected async acknowledges(zxid: number, timeoutMs: number): Promise<boolean> {
-    if (this.meta().role !== "leader") return true;
+    if (!this.ownLog()) return true;
     const clock = this.env.scheduler.clockFor(this.incarnation);
     const deadline = clock.now() + timeoutMs;
     if (!(await this.core!.whenAcked(zxid, timeoutMs))) return false;
@@ -419,7 +430,7 @@ export class ShardNode extends SimNode {
   }
 
   protected visibleZxid(): number {
-    return this.meta().role === "leader" ? this.eventsThrough : this.meta().appliedZxid;
+    return this.ownLog() ? this.eventsThrough : this.meta().appliedZxid;
   }
 }
 

@@ -137,7 +137,6 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const epoch = decide(meta);
       if (typeof epoch !== "number") return { answer: epoch };
       before(txn, meta);
-      this.acks.beginLeading(meta.appliedZxid);
       const zxid = makeZxid(epoch, 0);
       const fresh = meta.appliedZxid === 0;
       const effects = fresh ? initialRows(zxid, this.clock.now()) : [];
@@ -175,6 +174,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     }, () => [], (txn, meta) => {
       forgetPeers(txn);
       setSyncReplicasOf(meta, syncReplicas);
+      // Shown only acknowledged entries, then the sealed zxid once it was: all it holds is.
+      this.acks.beginLeading(meta.appliedZxid);
     });
   }
 
@@ -266,6 +267,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       (txn, meta) => {
         forgetPeers(txn);
         setSyncReplicasOf(meta, syncReplicas);
+        // A sync replica: what it holds is acknowledged by its holding it.
+        this.acks.beginLeading(meta.appliedZxid);
       },
     );
   }

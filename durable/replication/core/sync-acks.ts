@@ -5,10 +5,10 @@
  * replica, keeps every acknowledged write. A sync replica says how far it holds the
  * log by each pull (its `fromZxid`: applied in its storage) and each push it applied.
  * Kept in memory: a leader restarted waits for its sync replicas' next pulls, which
- * their streams send within a long poll. A copy that begins to lead held only
- * acknowledged writes (a promoted sync replica holds what it holds; a handover's
+ * their streams send within a long poll. A copy that takes the lead from another held
+ * only acknowledged writes (a promoted sync replica holds what it holds; a handover's
  * target was shown only acknowledged ones, then the sealed zxid): its head then is
- * the floor.
+ * the floor. A leader leading again (an abandoned move) keeps what it knew.
  */
 import type { Clock } from "./ports.ts";
 import { waitAtMost } from "./wait.ts";
@@ -47,7 +47,7 @@ export class SyncAcks {
     return this.replicas.has(name);
   }
 
-  /** This copy begins to lead, holding `head`: what sync replicas said before is forgotten. */
+  /** This copy takes the lead from another, holding `head`: what sync replicas said before is forgotten. */
   beginLeading(head: number): void {
     this.held.clear();
     this.floor = head;
