@@ -16,7 +16,7 @@ import { leaderLogId, newLogId } from "./log-identity.ts";
 import { applyEffects, entriesAfter, overBounds, recordEntry, readMeta, slowestLiveReplica, storedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, PushPage, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Random, Storage, StorageTxn } from "./ports.ts";
-import { shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
+import { SNAPSHOT_NOT_STARTED, shippedBytes, type AnyLogEntry, type Effect, type LogEntry, type Meta, type PeerRow, type Reply, type SessionRow, type SnapshotCursor, type WriteOp, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 import { waitAtMost } from "./wait.ts";
 
@@ -278,8 +278,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
    * reached again): it becomes a replica of `leader`, which leads `epoch`. What its rows
    * show past `keepThrough` (the promoted replica's head: an old leader's tail, or a
    * snapshot's rows read from it) no sync replica held, so no client was told of it:
-   * those rows are dropped for a snapshot of the new leader's (a new log identity makes
-   * it take one). Answers the zxid it had applied (an old leader's tail past
+   * those rows are dropped for a snapshot of the new leader's, begun at once (so a
+   * later failover's promise says it is mid-snapshot, and it is never promoted with
+   * them), under a new log identity. Answers the zxid it had applied (an old leader's tail past
    * `keepThrough` is what it dropped), or fenced when it leads `epoch` or a later one.
    */
   stepDown(leader: string, epoch: number, keepThrough: number): { appliedZxid: number } | Fenced {
@@ -293,7 +294,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const shown = meta.snapshot || meta.installedFrom !== undefined ? meta.readableZxid : appliedZxid;
       Object.assign(meta, { role: "replica", promisedEpoch: epoch, sealedZxid: 0, following: leader });
       delete meta.syncReplicas;
-      if (shown > keepThrough) meta.logId = newLogId(this.random);
+      if (shown > keepThrough) Object.assign(meta, { logId: newLogId(this.random), snapshot: SNAPSHOT_NOT_STARTED, readableZxid: Number.MAX_SAFE_INTEGER });
       writeMeta(txn, meta);
       forgetPeers(txn);
       return { appliedZxid };

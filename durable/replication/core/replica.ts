@@ -12,7 +12,7 @@ import { freshMeta, type ReadResult } from "./leader.ts";
 import { appendEntry, applyEffects, followsInOrder, overBounds, readMeta, replicaTrimSlack, storeAppliedMeta, trimLog, writeMeta } from "./log.ts";
 import type { Fenced, PullReply, PullRequest, SnapshotReply, SnapshotRequest } from "./messages.ts";
 import type { Clock, Network, Random, Storage, StorageTxn } from "./ports.ts";
-import type { LogEntry, Meta, SnapshotProgress, ZnodeRow } from "./rows.ts";
+import { SNAPSHOT_NOT_STARTED, type LogEntry, type Meta, type SnapshotProgress, type ZnodeRow } from "./rows.ts";
 import type { ReplicationSettings } from "./settings.ts";
 import { waitAtMost } from "./wait.ts";
 
@@ -37,9 +37,6 @@ export interface ReplicaPorts {
 
 /** Consecutive failed rounds after which a replica asks where its leader is (findLeader). */
 const FAILURES_BEFORE_ASKING = 3;
-
-/** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
-const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
 
 /** What `installed` is told was applied before a snapshot replacing another log's state: every row is new to it. */
 const FROM_ANOTHER_LOG = -1;

@@ -133,6 +133,9 @@ export type AnyLogEntry = LogEntry<unknown, unknown, unknown>;
 
 export const META_KEY = "meta";
 
+/** Snapshot progress of a replica that has not started one (its startZxid is unknown). */
+export const SNAPSHOT_NOT_STARTED: SnapshotProgress = { startZxid: -1, endZxid: 0, cursor: null };
+
 /** Size of a value as shipped (its JSON's length; the adapter counts UTF-8 bytes), so every bound is in bytes. */
 export function shippedBytes(value: unknown): number {
   return JSON.stringify(value).length;
