@@ -99,8 +99,10 @@ describe("a geo-tier leader", () => {
     const stepped = leaderStorage.read((txn) => readMeta(txn)!);
     expect(stepped).toMatchObject({ role: "replica", promisedEpoch: 2, following: "S2" });
     expect(stepped.syncReplicas).toBeUndefined();
-    // A new identity: its next pull finds another log, and it takes the new leader's snapshot.
+    // It takes the new leader's snapshot at once, under a new identity: a later promise says so.
     expect(stepped.logId).not.toBe(oldLogId);
+    expect(stepped.snapshot).toEqual({ startZxid: -1, endZxid: 0, cursor: null });
+    expect(leader.promise(3)).toMatchObject({ snapshot: true });
     expect(leader.write(7, 3, { op: "create", path: "/late", data: "x" })).toMatchObject({ kind: "fenced" });
     expect(s2.core.stepDown("S1", 2, keepThrough)).toMatchObject({ kind: "fenced" }); // it leads that epoch
   });
@@ -135,6 +137,7 @@ describe("a failover's steps", () => {
     let oldLeaderBack = false;
     const log: string[] = [];
     const calls: FailoverCalls = {
+      reopen: async () => "led",
       promise: async (copy) => {
         if (copy === "S2" && !s2Reachable) throw new Error("unreachable");
         return held(copy === "S1" ? 5 : 9);
@@ -158,19 +161,26 @@ describe("a failover's steps", () => {
     expect(await runFailover(store, calls, steppingClock(), options)).toBeUndefined();
   });
 
-  it("promotes no candidate taking a snapshot (its rows are partial), and waits while every one is", async () => {
+  it("promotes no candidate taking a snapshot (its rows are partial); while every one is, the old leader, once reached, leads on", async () => {
     const store = storeOf({ leader: "L", epoch: 1, move: null, syncReplicas: ["S1", "S2"] });
     recordFailover(store, { from: "L", copies: ["S1", "S2"] }, 0);
     let snapshotting = ["S1", "S2"];
     const calls: FailoverCalls = {
       // The one taking a snapshot says it holds more: its applied zxid is from before the snapshot.
       promise: async (copy) => ({ ...held(copy === "S1" ? 9 : 5), snapshot: snapshotting.includes(copy) }),
+      reopen: () => Promise.reject(new Error("unreachable")),
       promote: async () => "led",
       stepDown: async () => ({ appliedZxid: 0 }),
     };
-    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "waiting", reason: expect.stringMatching(/every candidate is taking a snapshot/) });
+    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "waiting", reason: expect.stringMatching(/every candidate is taking a snapshot, and L did not lead on/) });
     expect(store.read()).toMatchObject({ leader: "L", failover: { step: "promising" } });
     snapshotting = ["S1"];
     expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "failed-over", leader: "S2" });
+
+    const second = storeOf({ leader: "L", epoch: 1, move: null, syncReplicas: ["S1", "S2"] });
+    recordFailover(second, { from: "L", copies: ["S1", "S2"] }, 0);
+    snapshotting = ["S1", "S2"];
+    expect(await runFailover(second, { ...calls, reopen: async () => "led" }, steppingClock(), options)).toEqual({ kind: "failed-over", leader: "L", epoch: 2, pending: [] });
+    expect(second.read()).toMatchObject({ leader: "L", epoch: 2, failover: { step: "done", abandoned: expect.stringMatching(/old leader leads on/) } });
   });
 });

@@ -127,6 +127,7 @@ export class DirectoryNode {
     const ask = <A>(copy: string, request: HandoverRequest) => this.network.request<A>(this.name, owner, copy, request);
     const calls: FailoverCalls = {
       promise: (copy, epoch) => ask<CopyState | Fenced>(copy, { type: "promise", epoch }),
+      reopen: (copy, epoch) => ask<"led" | Fenced>(copy, { type: "reopen", epoch }),
       promote: (copy, epoch, syncReplicas) => ask<"led" | Fenced>(copy, { type: "promote", epoch, syncReplicas }),
       stepDown: (copy, leader, epoch, keepThrough) => ask<{ appliedZxid: number } | Fenced>(copy, { type: "step-down", leader, epoch, keepThrough }),
     };

@@ -39,4 +39,16 @@ describe("a failover of a geo-tier shard's leader", () => {
     expect(result.failovers.count).toBe(0);
     expect(result.leader).toBe("L");
   });
+
+  it("finds no violation over seeds with every fault, moves and region outages among them", async () => {
+    const failing: string[] = [];
+    let failovers = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const result = await runSeed({ seed, ops: 300, geo: true });
+      failovers += result.failovers.count;
+      if (result.violations.length > 0) failing.push(`seed ${seed}: ${result.violations[0]!.message.split("\n")[0]}`);
+    }
+    expect(failing).toEqual([]);
+    expect(failovers).toBeGreaterThan(0);
+  });
 });

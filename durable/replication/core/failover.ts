@@ -21,7 +21,9 @@
  * promises (so it acknowledges nothing more) but is not promoted: its rows are partial.
  * Its snapshot began when it was new to the role (a stepped-down leader) or had been
  * away past its lease: what it acknowledged before is on the others unless a second
- * copy was away meanwhile. When every candidate is mid-snapshot, promotion waits.
+ * copy was away meanwhile. When every candidate is mid-snapshot, none can finish it
+ * (having promised, none takes the old leader's pages): the old leader, once reached,
+ * leads the failover's epoch itself (`abandoned`), as an abandoned move's does.
  */
 import { zxidEpoch } from "../../../protocol/index.ts";
 import type { CopyState, PlacementStore } from "./handover.ts";
@@ -48,6 +50,8 @@ export interface Failover {
   keepThrough?: number;
   /** What the old leader had applied past keepThrough, once it was told: the zxids it dropped. */
   dropped?: { fromZxid: number; toZxid: number };
+  /** Why it ended with the old leader leading its epoch (every candidate mid-snapshot, the old leader reached). */
+  abandoned?: string;
   startedAt: number;
   stepAt: number;
 }
@@ -55,6 +59,8 @@ export interface Failover {
 /** Calls to the shard's copies; each may fail (reject) or be lost. */
 export interface FailoverCalls {
   promise(copy: string, epoch: number): Promise<CopyState | Fenced>;
+  /** The old leader leads the failover's epoch itself (LeaderLog.reopen): no candidate could. */
+  reopen(copy: string, epoch: number): Promise<"led" | Fenced>;
   promote(copy: string, epoch: number, syncReplicas: string[]): Promise<"led" | Fenced>;
   stepDown(copy: string, leader: string, epoch: number, keepThrough: number): Promise<{ appliedZxid: number } | Fenced>;
 }
@@ -145,7 +151,14 @@ export async function runFailover(
           advance(failover, { ...placement, failover: { ...failover, step: "promoting", target: best.copy, keepThrough: best.appliedZxid, syncReplicas, stepAt: clock.now() } });
           break;
         }
-        const why = unanswered.length > 0 ? `${unanswered.join(", ")} did not promise epoch ${failover.epoch}` : `every candidate is taking a snapshot`;
+        if (unanswered.length === 0) {
+          // No candidate can lead, and having promised, none takes the old leader's pages to finish
+          // its snapshot: the old leader, if reached, leads the epoch itself (nothing was promoted).
+          const reopened = await calls.reopen(failover.from, failover.epoch).catch(() => undefined);
+          const abandoned = "every candidate is taking a snapshot: the old leader leads on";
+          if (reopened === "led" && advance(failover, { ...placement, failover: { ...failover, step: "done", toTell: [], abandoned, stepAt: clock.now() } })) return { kind: "failed-over", leader: failover.from, epoch: failover.epoch, pending: [] };
+        }
+        const why = unanswered.length > 0 ? `${unanswered.join(", ")} did not promise epoch ${failover.epoch}` : `every candidate is taking a snapshot, and ${failover.from} did not lead on`;
         const outcome = waiting(why);
         if (outcome) return outcome;
         await clock.sleep(options.retryMs).elapsed;
