@@ -341,7 +341,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
   /**
    * The acknowledgements, configured from meta at this instance's first use (a
    * restarted geo-tier leader acknowledges nothing its sync replicas do not hold);
-   * every transaction reading meta keeps them current after.
+   * only this object's own steps change the list after (setSyncReplicas, a new epoch,
+   * stepDown), and each configures them.
    */
   private syncAcks(): SyncAcks {
     if (!this.acksConfigured) {
@@ -437,7 +438,6 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const meta = readMeta(txn);
       const fenced = fencedBy(meta);
       if (fenced || !meta) return fenced ?? { kind: "fenced", role: "replica", epoch: 0 };
-      this.acks.configure(meta.syncReplicas ?? []);
       // The counter is 32 bits: its last value is left unused, so a new epoch must follow.
       if (zxidCounter(meta.appliedZxid) === 2 ** 32 - 1) throw new Error("the zxid counter of this epoch is exhausted: a new epoch must begin");
       const { value, entry } = run(txn, meta.appliedZxid + 1, meta.epoch);
@@ -543,7 +543,6 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const meta = readMeta(txn);
       if (!meta || meta.role === "replica") return fencedAnswer(meta, meta?.epoch ?? 0);
       const logId = leaderLogId(txn, meta, this.random);
-      this.acks.configure(meta.syncReplicas ?? []);
       const start = this.pulls.startOf(request);
       // Committed entries the log holds (it was not trimmed past start): nothing to read.
       const recent = start >= meta.trimmedZxid ? this.recent.after(start, meta.appliedZxid, request.maxBytes) : undefined;
@@ -551,9 +550,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const known = recent !== undefined || start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
       if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
-      if (this.acks.isSyncReplica(request.replica)) this.acks.note(request.replica, request.fromZxid);
+      const acks = this.syncAcks();
+      const sync = acks.isSyncReplica(request.replica);
+      if (sync) acks.note(request.replica, request.fromZxid);
       // A read replica of a geo-tier leader is shown only what a sync replica holds: a failover keeps that.
-      const head = this.acks.isSyncReplica(request.replica) ? meta.appliedZxid : this.acks.acked(meta.appliedZxid);
+      const head = sync ? meta.appliedZxid : acks.acked(meta.appliedZxid);
       const read = recent ?? (entriesAfter(txn, start, request.maxBytes) as E[]);
       const entries = head < meta.appliedZxid ? read.filter((entry) => entry.zxid <= head) : read;
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
@@ -629,7 +630,6 @@ export class LeaderCore extends LeaderLog {
       const meta = readMeta(txn);
       const fenced = fencedBy(meta);
       if (fenced || !meta) return { reply: fenced ?? { kind: "fenced", role: "replica", epoch: 0 } };
-      this.acks.configure(meta.syncReplicas ?? []);
       const record = txn.get<SessionRow>("session", session);
       if (record && cxid === record.lastCxid) return { reply: record.reply };
       if (record?.closed) return { reply: { zxid: meta.appliedZxid, error: "SessionExpired" } };
