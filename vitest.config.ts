@@ -34,6 +34,8 @@ const bindings = {
 
 /** Tests of simulated regions, whose objects all run with EDGEKEEPER_REGIONS set (their own workerd). */
 const REGION_TESTS = ["test/worker/socket-replica-watches.test.ts", "test/worker/write-origins.test.ts", "test/worker/leader-move.test.ts"];
+/** A geo-tier shard's failover: three regions (the tier needs three), a leader silent for 2 s failed over. */
+const GEO_TESTS = ["test/worker/geo-failover.test.ts"];
 /** The replication chaos test: its objects see regions as `npm start -- --regions` sets them, and nothing else differs. */
 const CHAOS_TESTS = ["test/worker/replication-chaos.test.ts"];
 
@@ -48,12 +50,13 @@ function workerd(name: string, include: string[], settings: Record<string, strin
 export default defineConfig({
   test: {
     projects: [
-      workerd("workerd", ["test/durable/**/*.test.ts", "test/worker/**/*.test.ts"], bindings, [...REGION_TESTS, ...CHAOS_TESTS]),
+      workerd("workerd", ["test/durable/**/*.test.ts", "test/worker/**/*.test.ts"], bindings, [...REGION_TESTS, ...GEO_TESTS, ...CHAOS_TESTS]),
       // Leaders in enam, a replica in apac. A session host tries its replica again a
       // second after leaving it; pages of about one entry, so that a test can put a
       // stopped replica several round trips behind.
       workerd("workerd-regions", REGION_TESTS, { ...bindings, EDGEKEEPER_REGIONS: "enam,apac", EDGEKEEPER_HOME_RETRY_MS: "1000", EDGEKEEPER_REPLICATION_PAGE_BYTES: "2000" }),
       // Leaders in enam, replicas in weur and apac.
+      workerd("workerd-geo", GEO_TESTS, { ...bindings, EDGEKEEPER_REGIONS: "enam,weur,apac", EDGEKEEPER_FAILOVER_DETECT_MS: "2000" }),
       workerd("workerd-chaos", CHAOS_TESTS, { ...bindings, EDGEKEEPER_REGIONS: "enam,weur,apac" }),
     ],
     reporters: testReporters("workerd"),

@@ -59,6 +59,8 @@ export interface EdgekeeperEnv {
   /** How often a read replica's alarm checks that its pull loop runs (default 30,000 ms). */
   EDGEKEEPER_REPLICA_WATCHDOG_MS?: string;
   EDGEKEEPER_REPLICA_IDLE_MS?: string;
+  /** How long a geo-tier shard's leader may be silent, to the directory and its sync replicas, before it is failed over (default 20,000 ms; directory/geo-tier.ts). */
+  EDGEKEEPER_FAILOVER_DETECT_MS?: string;
   /** "1": session answers carry hop timestamps (protocol/hops.ts), for `npm run bench -- --trace-hops`. Default off. */
   EDGEKEEPER_TRACE_HOPS?: string;
   /** How long a session host's home for a shard stays the leader after its replica fell behind, before the replica is tried again (default 10,000 ms; session-homes.ts). */

@@ -23,6 +23,12 @@
  *   location (protocol/session-ids.ts), or the leader region if that location is
  *   not one of the regions (the bridge's default hosts are location "local");
  * - the Worker in its caller's region (X-Edgekeeper-Region; default the first).
+ *
+ * A region can be cut off (`POST /v1/admin/sim/regions/{region}/down`, then `.../up`):
+ * every call between it and another region then fails after its one-way delay, as
+ * a call to a region gone dark would, and so does every call back across that cut.
+ * Calls within the region go on. The cut is this isolate's memory (the local runtime
+ * runs every object in one), so a restart of the server ends it.
  */
 import { type Region, oneWayDelayMs, parseRegions } from "../../protocol/regions.ts";
 import { hostObjectName, locationOfHost } from "../../protocol/session-ids.ts";
@@ -46,6 +52,25 @@ const REAL_DELAYS: DelayHooks = {
   wait: (ms) => timer.wait(ms),
   random: Math.random,
 };
+
+/** The regions cut off from the others now (simulated regions only). */
+const cutOff = new Set<Region>();
+
+/** Cuts `region` off from the other regions (`down`), or restores it. */
+export function setRegionDown(region: Region, down: boolean): void {
+  if (down) cutOff.add(region);
+  else cutOff.delete(region);
+}
+
+/** The regions cut off now. */
+export function regionsDown(): Region[] {
+  return [...cutOff];
+}
+
+/** Fails a call across a cut: the regions differ and one of them is down. */
+function crossesCut(from: Region, to: Region): void {
+  if (from !== to && (cutOff.has(from) || cutOff.has(to))) throw new Error(`region ${cutOff.has(to) ? to : from} is cut off (simulated outage)`);
+}
 
 /** The last EDGEKEEPER_REGIONS read and its regions: every link and request reads the setting, which does not change. */
 let parsed: { text: unknown; regions: readonly Region[] | undefined } | undefined;
@@ -160,10 +185,12 @@ export class RegionLink {
         if (typeof value !== "function" || property === "then") return value;
         return async (...args: unknown[]) => {
           await delays.wait(oneWayDelayMs(from, target, delays.random));
+          crossesCut(from, target);
           const carriedArgs = args.map((arg) => (typeof arg === "function" ? calledBack(arg as (...a: unknown[]) => unknown, target, from, delays) : arg));
           // Reflect.apply: an RPC method is a stub itself, whose `.apply` would be a remote call.
           const answer: unknown = await Reflect.apply(value, object, carriedArgs);
           await delays.wait(oneWayDelayMs(target, from, delays.random));
+          crossesCut(target, from);
           return answer;
         };
       },
@@ -182,8 +209,10 @@ function calledBack(callback: (...args: unknown[]) => unknown, from: Region, to:
     const arrival = Promise.all([previousArrival, wait(oneWayDelayMs(from, to, random))]).then(() => undefined);
     previousArrival = arrival;
     return arrival.then(async () => {
+      crossesCut(from, to);
       const answer = await callback(...args);
       await wait(oneWayDelayMs(to, from, random));
+      crossesCut(to, from);
       return answer;
     });
   };

@@ -78,6 +78,8 @@ export const MAX_REPLICATION_STREAM_MS = 60_000;
 export const MAX_REPLICATION_PAGE_BYTES = 1024 * 1024;
 /** A read replica's alarm fires this often, to restart its pull loop in a new instance. */
 export const DEFAULT_REPLICA_WATCHDOG_MS = 30_000;
+/** A geo-tier shard's leader silent this long, to the directory and its sync replicas, is failed over (longer than a restart or a deploy). */
+export const DEFAULT_FAILOVER_DETECT_MS = 20_000;
 /** A read replica with no read for this long stops pulling (its next read starts it again). */
 export const DEFAULT_REPLICA_IDLE_MS = 600_000;
 
@@ -118,6 +120,8 @@ export interface ObjectSettings {
   replicaWatchdogMs: number;
   /** EDGEKEEPER_REPLICA_IDLE_MS: a read replica with no read for this long stops pulling and clears its alarm. */
   replicaIdleMs: number;
+  /** EDGEKEEPER_FAILOVER_DETECT_MS: how long a geo-tier shard's leader may be silent before the directory fails it over. */
+  failoverDetectMs: number;
 }
 
 /**
@@ -177,6 +181,7 @@ export function settingsFromEnv(env: EdgekeeperEnv): ObjectSettings {
     replication: replicationSettingsFromEnv(env, limits),
     replicaWatchdogMs: positiveSetting(env, "EDGEKEEPER_REPLICA_WATCHDOG_MS", DEFAULT_REPLICA_WATCHDOG_MS),
     replicaIdleMs: positiveSetting(env, "EDGEKEEPER_REPLICA_IDLE_MS", DEFAULT_REPLICA_IDLE_MS),
+    failoverDetectMs: positiveSetting(env, "EDGEKEEPER_FAILOVER_DETECT_MS", DEFAULT_FAILOVER_DETECT_MS),
   };
 }
 

@@ -26,6 +26,7 @@ import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 import { LeaderMoves, checkRegion } from "./leader-moves.ts";
 import { type LeaderSettings, type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
 import type { HandoverOutcome } from "../replication/core/index.ts";
+import { type GeoPlacement, GeoTier, type Tier } from "./geo-tier.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
@@ -54,7 +55,7 @@ export type RestoreOutcome = { ok: true; table: MountTable } | { ok: false; erro
 /** How a planned move of a shard's leader ended (moved, or abandoned with nothing lost), or why none was started. */
 export type MoveOutcome = { ok: true; outcome: HandoverOutcome } | { ok: false; error: KeeperErrorBody };
 
-export type LeaderSettingsOutcome = { ok: true; settings: LeaderSettings } | { ok: false; error: KeeperErrorBody };
+export type LeaderSettingsOutcome = { ok: true; settings: LeaderSettings; tier: Tier; syncReplicas: string[] } | { ok: false; error: KeeperErrorBody };
 
 /** A mount as stored: `pending` (being set up), `active`, or `unmounting`; none but active is routed to. */
 interface MountRow extends Mount {
@@ -86,6 +87,8 @@ export class DirectoryDO extends EdgekeeperObject {
   /** Where each shard leads, and the moves of its leader (shard-leaders.ts). */
   private readonly leaders: ShardLeaders;
   private readonly moves: LeaderMoves;
+  /** Geo-tier shards: their sync replicas, and failovers of their leaders (geo-tier.ts). */
+  private readonly geo: GeoTier;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -94,6 +97,7 @@ export class DirectoryDO extends EdgekeeperObject {
     const firstObject = (shard: string) => shardObjectName(this.namespace(), shard);
     this.leaders = new ShardLeaders(ctx.storage, link.regions, firstObject);
     this.moves = new LeaderMoves(this.leaders, link, firstObject);
+    this.geo = new GeoTier(this.leaders, link, firstObject, this.settings.failoverDetectMs);
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of SHARD_LEADERS_SCHEMA) this.sql.exec(statement);
       this.sql.exec("CREATE TABLE IF NOT EXISTS mounts (prefix TEXT PRIMARY KEY, shard TEXT NOT NULL, state TEXT NOT NULL) WITHOUT ROWID");
@@ -160,20 +164,25 @@ export class DirectoryDO extends EdgekeeperObject {
    * Sets how `shard`'s leader is placed (fields not given keep their value): moved by
    * the directory where its writes come from (`autoMove`), checked every
    * AUTO_MOVE_CHECK_MS, and the region it belongs in whatever the load
-   * (`preferredRegion`, null for none). Refused, with nothing changed: an unknown shard
-   * (NoNode), a server without regions or a region not among them (BadArguments).
+   * (`preferredRegion`, null for none), and its tier (geo-tier.ts). Refused, with
+   * nothing changed: an unknown shard (NoNode), a server without regions or a region
+   * not among them, geo with fewer than three regions (BadArguments), a tier changed
+   * while the leader moves or fails over (ReconfigInProgress).
    */
-  async configureLeader(namespace: string, shard: string, changes: { autoMove?: boolean; preferredRegion?: string | null }): Promise<LeaderSettingsOutcome> {
+  async configureLeader(namespace: string, shard: string, changes: { autoMove?: boolean; preferredRegion?: string | null; tier?: Tier }): Promise<LeaderSettingsOutcome> {
     return keeperOutcome(async () => {
       this.requireMounted(namespace, shard);
       const regions = RegionLink.at(this.env).regions;
-      const { preferredRegion } = changes;
+      const { tier, ...placing } = changes;
       // Without regions, any setting is refused; a preferred region must be one of them.
-      checkRegion(regions, preferredRegion ?? regions?.[0]);
-      const settings: LeaderSettings = { ...this.leaders.settings(shard), ...changes };
+      checkRegion(regions, placing.preferredRegion ?? regions?.[0]);
+      const settings: LeaderSettings = { ...this.leaders.settings(shard), ...placing };
+      if (tier !== undefined) await this.geo.setTier(shard, this.activeTable().mounts.find((m) => m.shard === shard)!.prefix, tier);
       this.leaders.configure(shard, settings);
       if (settings.autoMove) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);
-      return { ok: true, settings };
+      if (tier === "geo") await this.alarmBy(Date.now() + this.geo.watchEveryMs);
+      const syncReplicas = this.geo.placements()[shard]?.syncReplicas ?? [];
+      return { ok: true, settings, tier: this.geo.tierOf(shard), syncReplicas };
     });
   }
 
@@ -184,8 +193,8 @@ export class DirectoryDO extends EdgekeeperObject {
   }
 
   /** The moves of leaders under way, and the settings of the shards' leaders that are not the default, by shard (`GET /v1/admin/shards`). */
-  async leaderPlacements(): Promise<{ moves: Record<string, MoveInProgress>; settings: Record<string, LeaderSettings> }> {
-    return { moves: Object.fromEntries(this.leaders.movesUnderWay()), settings: Object.fromEntries(this.leaders.allSettings()) };
+  async leaderPlacements(): Promise<{ moves: Record<string, MoveInProgress>; settings: Record<string, LeaderSettings>; geo: Record<string, GeoPlacement> }> {
+    return { moves: Object.fromEntries(this.leaders.movesUnderWay()), settings: Object.fromEntries(this.leaders.allSettings()), geo: this.geo.placements() };
   }
 
   /** The moves of leaders under way, by shard. */
@@ -194,12 +203,14 @@ export class DirectoryDO extends EdgekeeperObject {
   }
 
   /**
-   * Resumes the moves a restart cut short, running each to its end; then moves each
-   * leader set to move by itself where its advice says, and comes back in
-   * AUTO_MOVE_CHECK_MS while any is.
+   * Resumes the moves a restart cut short, running each to its end; watches the
+   * geo-tier leaders, failing over one found silent (and comes back in the tier's
+   * watch interval while any shard is geo-tier); then moves each leader set to move by
+   * itself where its advice says, and comes back in AUTO_MOVE_CHECK_MS while any is.
    */
   override async alarm(): Promise<void> {
     await this.moves.resumeAll();
+    if (await this.geo.watch()) await this.alarmBy(Date.now() + this.geo.watchEveryMs);
     const automatic = this.leaders.autoMoving();
     for (const shard of automatic) {
       try {

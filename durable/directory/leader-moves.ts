@@ -18,7 +18,7 @@ interface HandoverCopy {
   placementAdvice(preferred?: string): Promise<PlacementAdvice | null>;
   handoverState(): Promise<CopyState>;
   seal(epoch: number): Promise<number | Fenced | "holding">;
-  takeOver(epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced>;
+  takeOver(epoch: number, sealedZxid: number, waitMs: number, syncReplicas: string[]): Promise<"led" | "behind" | Fenced>;
   reopen(epoch: number): Promise<"led" | Fenced>;
   follow(leader: string, epoch: number): Promise<true | Fenced>;
 }
@@ -34,7 +34,7 @@ function handoverCalls(link: RegionLink): HandoverCalls {
       if (sealed === "holding") throw new Error(`${name} holds checks of a multi across shards`);
       return sealed;
     },
-    takeOver: (name, epoch, sealedZxid, waitMs) => copy(name).takeOver(epoch, sealedZxid, waitMs),
+    takeOver: (name, epoch, sealedZxid, waitMs, syncReplicas) => copy(name).takeOver(epoch, sealedZxid, waitMs, syncReplicas),
     reopen: (name, epoch) => copy(name).reopen(epoch),
     follow: (name, leader, epoch) => copy(name).follow(leader, epoch),
   };

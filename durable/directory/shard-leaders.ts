@@ -97,6 +97,15 @@ export class ShardLeaders {
     return moves;
   }
 
+  /** The geo-tier shards, and any other with a failover under way: what the directory watches. */
+  watchedForFailover(): Map<string, Placement> {
+    const watched = new Map<string, Placement>();
+    for (const { shard, placement } of this.rows()) {
+      if ((placement.syncReplicas ?? []).length > 0 || (placement.failover && placement.failover.step !== "done")) watched.set(shard, placement);
+    }
+    return watched;
+  }
+
   /** The operator's settings of the shard's leader. */
   settings(shard: string): LeaderSettings {
     const row = this.sql.exec<{ settings: string }>("SELECT settings FROM shard_leader_settings WHERE shard = ?", shard).toArray()[0];

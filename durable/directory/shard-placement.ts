@@ -18,6 +18,7 @@ import { type EdgekeeperEnv, shardObjectName } from "../env.ts";
 import { copiesOf } from "../replication/replica-name.ts";
 import { leaderObjectName } from "./mount-table.ts";
 import { DEFAULT_LEADER_SETTINGS, type MoveInProgress } from "./shard-leaders.ts";
+import type { FailoverView } from "./geo-tier.ts";
 
 export const DEFAULT_MAX_LISTED_SHARDS = 100;
 
@@ -38,8 +39,11 @@ export interface ReplicaPlacement {
 export interface ShardPlacement {
   shard: string;
   prefix: string;
-  /** The leader's region (null when regions are not simulated: wherever the platform placed it). */
-  leader: { region: string | null; epoch: number; lastZxid: number };
+  /**
+   * The leader's region (null when regions are not simulated: wherever the platform
+   * placed it), its epoch and last zxid (null, and `reachable` false, while it cannot be reached).
+   */
+  leader: { region: string | null; epoch: number | null; lastZxid: number | null; reachable: boolean };
   replicas: ReplicaPlacement[];
   /** Where the leader should be, and why (null when regions are not simulated). */
   advice: PlacementAdvice | null;
@@ -48,6 +52,11 @@ export interface ShardPlacement {
   /** How its leader is placed (PUT /v1/admin/shards/{shard}). */
   autoMove: boolean;
   preferredRegion: string | null;
+  /** Regional, or geo: acknowledged once one of its sync replicas (their regions) holds a write. */
+  tier: "regional" | "geo";
+  syncReplicas: string[];
+  /** Its last failover (geo-tier.ts), or null. */
+  failover: FailoverView | null;
 }
 
 export interface ShardPlacementPage {
@@ -65,7 +74,7 @@ export interface ShardPlacementPage {
 export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, namespace: string, after?: string): Promise<ShardPlacementPage> {
   const max = positiveSetting(env, "EDGEKEEPER_MAX_LISTED_SHARDS", DEFAULT_MAX_LISTED_SHARDS);
   const directory = link.directory(namespace);
-  const [{ mounts }, { moves, settings }] = await Promise.all([directory.table(), directory.leaderPlacements()]);
+  const [{ mounts }, { moves, settings, geo }] = await Promise.all([directory.table(), directory.leaderPlacements()]);
   const following = mounts.filter((mount) => after === undefined || mount.prefix > after).sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   const page = following.slice(0, max);
   const shards = await Promise.all(
@@ -77,8 +86,16 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
       const others = copiesOf(first, link.regions).filter((name) => name !== leader);
       const { autoMove, preferredRegion } = settings[shard] ?? DEFAULT_LEADER_SETTINGS;
       // Writes are counted by region only when regions are simulated: else no call is made for the advice.
-      const [{ lastZxid }, replicas, advice] = await Promise.all([stub.stats(prefix), replicasAt(link, others), link.regions ? stub.placementAdvice(preferredRegion ?? undefined) : null]);
-      return { shard, prefix, leader: { region: region ?? null, epoch: zxidEpoch(lastZxid), lastZxid }, replicas, advice, move: moves[shard] ?? null, autoMove, preferredRegion };
+      // A leader (or replica) in a region gone dark is listed without what only it could say.
+      const [lastZxid, replicas, advice] = await Promise.all([
+        stub.stats(prefix).then((stats) => stats.lastZxid, () => null),
+        replicasAt(link, others),
+        link.regions ? stub.placementAdvice(preferredRegion ?? undefined).catch(() => null) : null,
+      ]);
+      const { syncReplicas = [], failover = null } = geo[shard] ?? {};
+      const leaderShown = { region: region ?? null, epoch: lastZxid === null ? null : zxidEpoch(lastZxid), lastZxid, reachable: lastZxid !== null };
+      const tier = syncReplicas.length > 0 ? "geo" : "regional";
+      return { shard, prefix, leader: leaderShown, replicas, advice, move: moves[shard] ?? null, autoMove, preferredRegion, tier, syncReplicas, failover };
     }),
   );
   return following.length > max ? { shards, next: page[page.length - 1]!.prefix } : { shards };
@@ -86,7 +103,7 @@ export async function shardPlacements(env: EdgekeeperEnv, link: RegionLink, name
 
 /** The started replicas among a shard's copies `names` (those not leading). */
 async function replicasAt(link: RegionLink, names: readonly string[]): Promise<ReplicaPlacement[]> {
-  const statuses = await Promise.all(names.map((name) => link.shard(name).replicaStatus()));
+  const statuses = await Promise.all(names.map((name) => link.shard(name).replicaStatus().catch(() => null)));
   return statuses.flatMap((status) => {
     if (!status) return [];
     const { region, appliedZxid, lagZxids, msSinceContact, pulls, pushes, entriesApplied, rowsWritten } = status;

@@ -59,6 +59,7 @@ import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
 import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
+import { LeaderVouchers } from "./leader-vouchers.ts";
 
 /** The shard that wrote a multi across shards, as a shard holding its checks asks it what became of it. */
 interface TxnDecider {
@@ -71,6 +72,14 @@ interface WatchDeliveryTarget {
 }
 
 const PUSH_RETRY_MS = 1_000;
+
+/** How long a geo-tier leader's answer waits for a sync replica to hold what it shows, or to vouch for a read, before it is OperationTimeout. */
+export const GEO_ACK_WAIT_MS = 10_000;
+
+/** What a geo-tier leader asks of its sync replicas for a read. */
+interface VouchingCopy {
+  vouch(epoch: number): Promise<boolean>;
+}
 
 /** A session host as a shard knows it: its object name, and whether it takes pushes. */
 export interface WatchHost {
@@ -159,6 +168,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly owedByApply = new Set<string>();
   /** Hosts being pushed to now, and whether more arrived meanwhile. */
   private readonly pushing = new Map<string, boolean>();
+  /** A geo-tier leader's reads wait for a sync replica to vouch it still leads (leader-vouchers.ts). */
+  private readonly vouchers: LeaderVouchers;
 
   constructor(ctx: DurableObjectState, env: EdgekeeperEnv) {
     super(ctx, env);
@@ -181,11 +192,15 @@ export class ShardDO extends EdgekeeperObject {
     this.decisions = new TxnDecisions(this.sql);
     this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
+    const link = RegionLink.ofShard(env, ctx.id.name ?? "");
+    this.vouchers = new LeaderVouchers((copy, epoch) => (link.shard(copy) as unknown as VouchingCopy).vouch(epoch), WORKER_CLOCK, GEO_ACK_WAIT_MS);
     this.containerReapMs = this.settings.containerReapMs;
     void ctx.blockConcurrencyWhile(async () => {
       if (!this.named) this.createSchema();
       // A replica that was pulling (its watchdog alarm set) resumes in every new instance (after a restart or deploy).
       if (this.hasTables() && this.leader.role() === "replica" && (await ctx.storage.getAlarm()) !== null) await this.asReplica()?.resume();
+      // A geo-tier leader's events held back when it stopped go out from its alarm, as its sync replicas hold them again.
+      else if (this.hasTables() && this.holdsUnacknowledged() && this.watches.pushHostsOwed().length > 0) await this.setAlarmBy(Date.now());
     });
   }
 
@@ -298,12 +313,23 @@ export class ShardDO extends EdgekeeperObject {
     if (this.hosts.storesMode(host.name, host.push)) this.watches.setPush(host.name, host.push);
   }
 
-  /** What a host is still owed (watch-registry.ts), unless it is known to be owed nothing. */
+  /**
+   * What a host is still owed (watch-registry.ts), unless it is known to be owed
+   * nothing. A geo-tier leader's (or sealed leader's) own changes are held back until a
+   * sync replica holds them: an event of a write a failover may drop must not go out.
+   */
   private pendingFor(host: string): WatchNotification[] {
     if (!this.hosts.mayBeOwed(host)) return [];
     const pending = this.watches.pending(host);
     if (pending.length === 0) this.hosts.owesNothing(host);
-    return pending;
+    if (!this.holdsUnacknowledged()) return pending;
+    const acknowledged = this.leader.acknowledgedZxid();
+    return pending.filter((n) => n.zxid <= acknowledged);
+  }
+
+  /** Whether this copy's own log may hold writes no sync replica has yet: it leads, or led and is sealed, a geo-tier shard. */
+  private holdsUnacknowledged(): boolean {
+    return this.leader.geo && !this.asReplica();
   }
 
   /**
@@ -351,7 +377,28 @@ export class ShardDO extends EdgekeeperObject {
       outcomes.push(outcome);
     }
     if (reapable) await this.scheduleReaper();
-    return outcomes;
+    return !asReplica && this.leader.geo ? this.acknowledged(requests, outcomes) : outcomes;
+  }
+
+  /**
+   * A geo-tier leader's answers: they leave once a sync replica holds what they show
+   * (LeaderLog.whenAcked), and a batch with reads once one vouches that this copy still
+   * leads (leader-vouchers.ts). Else, after GEO_ACK_WAIT_MS, each is OperationTimeout:
+   * a write's fate is then unknown (a failover may drop it), as after ZooKeeper's
+   * ConnectionLoss; a session's retry with its cxid is answered once.
+   */
+  private async acknowledged(requests: ShardRequest[], outcomes: Outcome[]): Promise<Outcome[]> {
+    const shown = Math.max(0, ...outcomes.map((o) => o.zxid));
+    const meta = this.leader.state();
+    const reads = requests.some((r) => !writes(r));
+    const [acked, vouched] = await Promise.all([
+      this.leader.whenAcked(shown, GEO_ACK_WAIT_MS),
+      reads && meta ? this.vouchers.confirm(meta.syncReplicas ?? [], meta.epoch) : Promise.resolve(true),
+    ]);
+    if (acked && vouched) return outcomes;
+    const why = acked ? "no sync replica confirmed in time that this copy still leads its shard: read again" : `no sync replica of this geo-tier shard acknowledged zxid ${shown} in time: the write may or may not have applied`;
+    const timedOut = new KeeperError("OperationTimeout", why).toBody();
+    return outcomes.map((o) => (o.ok || (o.moved !== true && o.notLeader !== true && o.deferred !== true) ? { ok: false, zxid: o.zxid, error: timedOut } : o));
   }
 
   /** ZooKeeper leaves a watch only where the read succeeded (exists: present or not). */
@@ -818,7 +865,9 @@ export class ShardDO extends EdgekeeperObject {
       // Holds a lost router left: released once decided; the alarm comes back while any is left.
       if (await this.holds.resolveStale()) await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
     }
-    for (const host of this.watches.pushHostsOwed()) await this.push(host);
+    // A geo-tier leader's events go out as a sync replica holds them (those a restart left held back among them).
+    if (this.holdsUnacknowledged()) await this.pushOnceAcknowledged(this.lastZxid(), new Set(this.watches.pushHostsOwed()));
+    else for (const host of this.watches.pushHostsOwed()) await this.push(host);
   }
 
   /** Deletes expired TTL nodes and emptied containers, then sets the alarm for the next. */
@@ -933,19 +982,82 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * A handover's last step here, its target: once this replica has applied `sealedZxid`
-   * (waiting at most `waitMs`), it leads `epoch` (LeaderLog.takeOver), and stops pulling.
+   * (waiting at most `waitMs`), it leads `epoch` (LeaderLog.takeOver), acknowledging
+   * through `syncReplicas` (a geo-tier shard's; none: regional), and stops pulling.
    */
-  async takeOver(epoch: number, sealedZxid: number, waitMs: number): Promise<"led" | "behind" | Fenced> {
+  async takeOver(epoch: number, sealedZxid: number, waitMs: number, syncReplicas: string[] = []): Promise<"led" | "behind" | Fenced> {
     const replica = this.asReplica();
     if (replica) await replica.readiness({ minZxid: Math.max(0, Number(sealedZxid) || 0), waitMs: Math.min(Math.max(0, Number(waitMs) || 0), MAX_TAKE_OVER_WAIT_MS) });
-    const led = this.leader.takeOver(checkedEpoch(epoch), Number(sealedZxid));
+    const led = this.leader.takeOver(checkedEpoch(epoch), Number(sealedZxid), checkedCopies(syncReplicas));
     if (led === "behind" || "kind" in led) return led;
+    await this.leadsNow();
+    return "led";
+  }
+
+  /** This copy, a replica until now, leads: it stops pulling, counts its writes' origins, and reaps its TTL nodes and containers. */
+  private async leadsNow(): Promise<void> {
     this.replica?.retire();
     this.replica = undefined;
     this.writeOrigins()?.movedHere();
-    // Its TTL nodes and containers are its to reap now.
     await this.scheduleReaper();
+  }
+
+  /** Makes this leader's shard geo-tier, acknowledging a write once one of `syncReplicas` holds it, or regional (none): LeaderLog.setSyncReplicas. */
+  async setSyncReplicas(syncReplicas: string[]): Promise<true | Fenced> {
+    return this.leader.setSyncReplicas(checkedCopies(syncReplicas));
+  }
+
+  /** A failover's first step at a sync replica (LeaderLog.promise): from now on it applies nothing from a leader of an earlier epoch. */
+  async promise(epoch: number): Promise<CopyState | Fenced> {
+    return this.leader.promise(checkedEpoch(epoch));
+  }
+
+  /** A failover's promotion of this sync replica (LeaderLog.promote): it leads `epoch`, acknowledging through `syncReplicas`. */
+  async promote(epoch: number, syncReplicas: string[]): Promise<"led" | Fenced> {
+    const led = this.leader.promote(checkedEpoch(epoch), checkedCopies(syncReplicas));
+    if ("kind" in led) return led;
+    await this.leadsNow();
     return "led";
+  }
+
+  /**
+   * A failover done, told to this copy (LeaderLog.stepDown): it follows `leader`, and
+   * what its rows show past `keepThrough` is dropped for a snapshot, with the watch
+   * events of those writes held back here (no client was told of them). Answers the
+   * zxid it had applied.
+   */
+  async stepDown(leader: string, epoch: number, keepThrough: number): Promise<{ appliedZxid: number } | Fenced> {
+    if (typeof leader !== "string" || leader === "") throw new KeeperError("BadArguments", "stepDown names the leader to follow");
+    if (!Number.isSafeInteger(keepThrough) || keepThrough < 0) throw new KeeperError("BadArguments", "stepDown names the zxid kept (a whole number, 0 or more)");
+    const told = this.ctx.storage.transactionSync(() => {
+      const answer = this.leader.stepDown(leader, checkedEpoch(epoch), keepThrough);
+      if (!("kind" in answer)) this.watches.dropQueuedAfter(keepThrough);
+      return answer;
+    });
+    if ("kind" in told) return told;
+    // A replica's pull loop follows the leader it began with: a new one follows the leader named now.
+    this.replica?.retire();
+    this.replica = undefined;
+    this.notReplica = false;
+    await this.asReplica()?.resume();
+    return told;
+  }
+
+  /** Whether this sync replica vouches that no copy leads after `epoch` (LeaderLog.vouches): a geo-tier leader's read waits for one. */
+  async vouch(epoch: number): Promise<boolean> {
+    return this.leader.vouches(Number(epoch));
+  }
+
+  /**
+   * A failover's second opinion, asked of a sync replica: how long since it last heard
+   * from its leader (null: not since this instance started), or null when it is no
+   * replica. Asking counts as a read: it keeps pulling.
+   */
+  async leaderContact(): Promise<{ msSinceContact: number | null } | null> {
+    const replica = this.asReplica();
+    if (!replica) return null;
+    await replica.resume();
+    return { msSinceContact: replica.msSinceContact() };
   }
 
   /** A handover abandoned: this leader, sealed for `epoch`, leads it itself (LeaderLog.reopen). */
@@ -958,9 +1070,12 @@ export class ShardDO extends EdgekeeperObject {
   async follow(leader: string, epoch: number): Promise<true | Fenced> {
     if (typeof leader !== "string" || leader === "") throw new KeeperError("BadArguments", "follow names the leader to follow");
     const told = this.leader.follow(leader, checkedEpoch(epoch));
-    if (told === true) this.notReplica = false;
+    if (told !== true) return told;
+    this.notReplica = false;
     // It pulls from its new leader at once: the watches hosts left here fire as it applies.
-    if (told === true) await this.asReplica()?.resume();
+    await this.asReplica()?.resume();
+    // A geo-tier leader's events held back go out now: its successor led only once it held them.
+    this.pushTo(this.watches.pushHostsOwed());
     return told;
   }
 
@@ -1104,7 +1219,8 @@ export class ShardDO extends EdgekeeperObject {
     if (done.kind === "fenced") return this.notLeader();
     this.writeOrigins()?.noteWrite(caller.region);
     this.waiters.notify(committed);
-    this.pushTo(owed);
+    if (this.leader.geo) void this.pushOnceAcknowledged(done.value.zxid, owed);
+    else this.pushTo(owed);
     return done.value;
   }
 
@@ -1114,6 +1230,13 @@ export class ShardDO extends EdgekeeperObject {
       owed.add(host);
       this.hosts.owes(host);
     }
+  }
+
+  /** A geo-tier leader's pushes of a write's events, once a sync replica holds it (if it does in time: else later pushes carry them). */
+  private async pushOnceAcknowledged(zxid: number, hosts: Set<string>): Promise<void> {
+    if (hosts.size === 0) return;
+    if (await this.leader.whenAcked(zxid, GEO_ACK_WAIT_MS)) this.pushTo(hosts);
+    else await this.setAlarmBy(Date.now() + PUSH_RETRY_MS);
   }
 
   /** Pushes each host that takes pushes what it is owed. */
@@ -1327,6 +1450,12 @@ const MAX_TAKE_OVER_WAIT_MS = 30_000;
 function checkedEpoch(epoch: number): number {
   if (!Number.isSafeInteger(epoch) || epoch < 1) throw new KeeperError("BadArguments", "a handover names an epoch (a whole number, 1 or more)");
   return epoch;
+}
+
+/** A list of copies a directory names (sync replicas): object names; BadArguments otherwise. */
+function checkedCopies(copies: unknown): string[] {
+  if (!Array.isArray(copies) || copies.some((copy) => typeof copy !== "string" || copy === "")) throw new KeeperError("BadArguments", "sync replicas are named by their objects' names");
+  return copies as string[];
 }
 
 /** A session host as a caller names it: BadArguments otherwise. */

@@ -176,6 +176,11 @@ export class WatchRegistry {
       .map(({ seq, zxid, event, path, acl }) => ({ seq, zxid, event, path, acl: acl === null ? undefined : (JSON.parse(acl) as Acl[]) }));
   }
 
+  /** Drops the queued notifications of changes after `zxid` (a failover dropped those writes). Call inside a transaction. */
+  dropQueuedAfter(zxid: number): void {
+    this.sql.exec("DELETE FROM watch_outbox WHERE zxid > ?", zxid);
+  }
+
   /** Hosts that take pushes and have notifications not yet acknowledged. */
   pushHostsOwed(): string[] {
     return this.sql

@@ -171,7 +171,7 @@ it("moves a leader set to move by itself to its preferred region at the director
 
   const set = await configure({ autoMove: true, preferredRegion: "apac" });
   expect(set.status, await set.clone().text()).toBe(200);
-  expect(await set.json()).toEqual({ shard: "root", tier: "regional", autoMove: true, preferredRegion: "apac" });
+  expect(await set.json()).toEqual({ shard: "root", tier: "regional", syncReplicas: [], autoMove: true, preferredRegion: "apac" });
   const before = await rootShard(zk);
   expect(before).toMatchObject({ autoMove: true, preferredRegion: "apac", leader: { region: "enam" } });
   expect((before as unknown as { advice: { region: string; move: boolean; reason: string } }).advice).toMatchObject({ region: "apac", move: true, reason: "the preferred region is apac" });
@@ -186,18 +186,19 @@ it("moves a leader set to move by itself to its preferred region at the director
 
   // Back to the default: no setting stored, and no check scheduled by it.
   const cleared = await configure({ autoMove: false, preferredRegion: null });
-  expect(await cleared.json()).toEqual({ shard: "root", tier: "regional", autoMove: false, preferredRegion: null });
+  expect(await cleared.json()).toEqual({ shard: "root", tier: "regional", syncReplicas: [], autoMove: false, preferredRegion: null });
   expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null });
 });
 
-it("refuses bad placement settings with nothing changed: an unknown region or shard, a malformed field, the geo tier", async () => {
+it("refuses bad placement settings with nothing changed: an unknown region or shard, a malformed field or tier, the geo tier with two regions", async () => {
   const zk = new HttpClient();
   const configure = (shard: string, body: unknown) => zk.fetch("PUT", `/v1/admin/shards/${shard}`, { body });
   await expectKeeperError(await configure("root", { preferredRegion: "mars" }), "BadArguments");
   await expectKeeperError(await configure("root", { autoMove: "yes" }), "MarshallingError");
-  await expectKeeperError(await configure("root", { tier: "geo" }), "Unimplemented");
+  await expectKeeperError(await configure("root", { tier: "geo" }), "BadArguments");
+  await expectKeeperError(await configure("root", { tier: "global" }), "BadArguments");
   await expectKeeperError(await configure("nope", { autoMove: true }), "NoNode");
-  expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null });
+  expect(await rootShard(zk)).toMatchObject({ autoMove: false, preferredRegion: null, tier: "regional", syncReplicas: [] });
 });
 
 it("after a move, what goes to a shard's leader finds it: a closed session's ephemerals go, a mount and unmount, a save and a restore", async () => {

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { shardPlacements } from "../../durable/directory/shard-placement.ts";
 import { KeeperError, limitsFromEnv } from "../../protocol/index.ts";
 import { copyRegion } from "../../durable/replication/replica-name.ts";
+import { regionsDown, setRegionDown } from "../../durable/base/region-link.ts";
 import type { AppEnv } from "../app.ts";
 import { errorResponse } from "../http-errors.ts";
 import { callerOf } from "../identity.ts";
@@ -28,7 +29,7 @@ adminRoutes.get("/mounts", async (c) => c.json(await c.get("router").table(true)
 /** Each shard's leader (region, epoch) and replicas, a page at a time (`?after=<prefix>`; durable/directory/shard-placement.ts). */
 adminRoutes.get("/shards", async (c) => {
   const page = await shardPlacements(c.env, c.get("link"), c.get("namespace"), c.req.query("after"));
-  return c.json({ namespace: c.get("namespace"), regions: c.get("link").regions ?? [], ...page });
+  return c.json({ namespace: c.get("namespace"), regions: c.get("link").regions ?? [], regionsDown: regionsDown(), ...page });
 });
 
 /**
@@ -53,13 +54,18 @@ adminRoutes.post("/shards/:shard/leader", async (c) => {
 
 /**
  * How a shard's leader is placed: `autoMove` (the directory moves it where its writes
- * come from) and `preferredRegion` (where it belongs whatever the load; null: none).
- * Fields not given keep their value. The geo tier (`tier`) is not built: refused.
+ * come from), `preferredRegion` (where it belongs whatever the load; null: none) and
+ * `tier` ("regional", or "geo": acknowledged once a second region holds each write,
+ * and failed over when its region goes dark; durable/directory/geo-tier.ts).
+ * Fields not given keep their value.
  */
 adminRoutes.put("/shards/:shard", async (c) => {
   const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
-  const changes: { autoMove?: boolean; preferredRegion?: string | null } = {};
-  if (body.tier !== undefined && body.tier !== "regional") throw new KeeperError("Unimplemented", `tier ${JSON.stringify(body.tier)} is not available: every shard is regional (its leader in one region)`);
+  const changes: { autoMove?: boolean; preferredRegion?: string | null; tier?: "regional" | "geo" } = {};
+  if (body.tier !== undefined) {
+    if (body.tier !== "regional" && body.tier !== "geo") throw new KeeperError("BadArguments", `tier must be "regional" or "geo", not ${JSON.stringify(body.tier)}`);
+    changes.tier = body.tier;
+  }
   if (body.autoMove !== undefined) {
     if (typeof body.autoMove !== "boolean") throw new KeeperError("MarshallingError", "autoMove must be true or false");
     changes.autoMove = body.autoMove;
@@ -69,7 +75,21 @@ adminRoutes.put("/shards/:shard", async (c) => {
   const namespace = c.get("namespace");
   const out = await c.get("link").directory(namespace).configureLeader(namespace, shard, changes);
   if (!out.ok) return errorResponse(c, out.error);
-  return c.json({ shard, tier: "regional", ...out.settings });
+  return c.json({ shard, tier: out.tier, syncReplicas: out.syncReplicas, ...out.settings });
+});
+
+/**
+ * Simulated regions only (`npm start -- --regions ...`; 404 otherwise): cuts a region
+ * off from the others (`down`) or restores it (`up`), as an outage would
+ * (durable/base/region-link.ts), so that anyone can watch a geo-tier shard fail over.
+ */
+adminRoutes.post("/sim/regions/:region/:state{down|up}", async (c) => {
+  const regions = c.get("link").regions;
+  if (!regions) return c.notFound();
+  const region = regions.find((r) => r === c.req.param("region"));
+  if (!region) throw new KeeperError("BadArguments", `unknown region ${JSON.stringify(c.req.param("region"))}: the regions are ${regions.join(", ")}`);
+  setRegionDown(region, c.req.param("state") === "down");
+  return c.json({ regions, down: regionsDown() });
 });
 
 adminRoutes.post("/mounts", async (c) => {

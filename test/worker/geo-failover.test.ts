@@ -1,0 +1,89 @@
+/**
+ * A geo-tier shard's region going dark (workerd-geo project: regions enam, weur and
+ * apac, the directory in enam, leaders silent for 2 s failed over). The root shard's
+ * leader is moved to weur and set geo-tier, so its sync replicas are the copies in
+ * enam and apac; then weur is cut off (`POST /v1/admin/sim/regions/weur/down`) under a
+ * steady writer in apac. The directory fails the leader over to a sync replica, the
+ * writes go on there, every write acknowledged before, during and after is there once,
+ * and the old leader, once weur is back, steps down to follow the new one.
+ */
+import { expect, it } from "vitest";
+import { eventually } from "../harness/sessions.ts";
+import { HttpClient, expectKeeperError } from "../harness/http.ts";
+
+interface ShardRow {
+  prefix: string;
+  leader: { region: string | null; reachable: boolean };
+  tier: string;
+  syncReplicas: string[];
+  failover: { step: string; from: string; to: string | null; epoch: number; pending: string[]; dropped: unknown } | null;
+}
+
+async function rootShard(zk: HttpClient): Promise<ShardRow> {
+  const res = await zk.fetch("GET", "/v1/admin/shards");
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json<{ shards: ShardRow[] }>()).shards.find((s) => s.prefix === "/")!;
+}
+
+function region(zk: HttpClient, name: string, state: "down" | "up"): Promise<Response> {
+  return zk.fetch("POST", `/v1/admin/sim/regions/${name}/${state}`);
+}
+
+it("fails a geo-tier shard over when its leader's region goes dark: no acknowledged write is lost, and the old leader steps down when back", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  await zk.mustCreate("/w");
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
+  const set = await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } });
+  expect(set.status, await set.clone().text()).toBe(200);
+  // The two regions nearest weur, nearest first.
+  expect(await set.json()).toMatchObject({ shard: "root", tier: "geo", syncReplicas: ["enam", "apac"] });
+  expect(await rootShard(zk)).toMatchObject({ tier: "geo", syncReplicas: ["enam", "apac"], leader: { region: "weur", reachable: true }, failover: null });
+
+  const acknowledged: string[] = [];
+  let refused = 0;
+  let next = 0;
+  /** One create of a new node: counted when acknowledged; a write cut off by the outage may or may not have applied. */
+  const write = async (): Promise<boolean> => {
+    const path = `/w/${next++}`;
+    const res = await zk.create(path);
+    if (res.status === 201) acknowledged.push(path);
+    else refused += 1;
+    return res.status === 201;
+  };
+  for (let i = 0; i < 10; i++) expect(await write()).toBe(true);
+
+  expect((await region(zk, "weur", "down")).status).toBe(200);
+  try {
+    // Writes fail while the leader is cut off, then go on at a sync replica, promoted.
+    await eventually("a write acknowledged by the new leader", async () => (await write()) && (await rootShard(zk)).leader.region !== "weur", 40_000);
+    for (let i = 0; i < 10; i++) expect(await write()).toBe(true);
+    const failedOver = await rootShard(zk);
+    expect(["enam", "apac"]).toContain(failedOver.leader.region);
+    expect(failedOver.failover).toMatchObject({ from: "weur", to: failedOver.leader.region, step: "led", pending: ["weur"] });
+    // The new leader acknowledges through the other sync replica and the old leader, in its place.
+    expect([...failedOver.syncReplicas].sort()).toEqual(["enam", "apac"].map((r) => (r === failedOver.leader.region ? "weur" : r)).sort());
+  } finally {
+    expect((await region(zk, "weur", "up")).status).toBe(200);
+  }
+
+  // Back, the old leader is told of the new one: it steps down, and the failover is done.
+  await eventually("the old leader told", async () => (await rootShard(zk)).failover?.step === "done", 20_000);
+  for (let i = 0; i < 5; i++) expect(await write()).toBe(true);
+  const children = await zk.get("/w", { view: "children" }, { "X-Edgekeeper-Consistency": "linearizable" });
+  expect(children.status).toBe(200);
+  const listed = new Set(((await children.json()) as { children: string[] }).children.map((name) => `/w/${name}`));
+  expect(acknowledged.filter((path) => !listed.has(path))).toEqual([]);
+  // Ten before, one or more while the failover ran, ten after it, five once the old leader was back.
+  expect(acknowledged.length).toBeGreaterThanOrEqual(26);
+  expect(refused).toBeGreaterThan(0);
+}, 120_000);
+
+it("sets a shard geo-tier and back; refuses an outage of a region not simulated", async () => {
+  const zk = new HttpClient();
+  await expectKeeperError(await region(zk, "mars", "down"), "BadArguments");
+  expect((await zk.fetch("POST", "/v1/admin/sim/regions/weur/sideways")).status).toBe(404);
+  const geo = await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } });
+  expect(await geo.json()).toMatchObject({ tier: "geo", syncReplicas: ["weur", "apac"] });
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "regional" } })).status).toBe(200);
+  expect(await rootShard(zk)).toMatchObject({ tier: "regional", syncReplicas: [] });
+});
