@@ -11,7 +11,8 @@
  * watch held at its region's replica, and watch events in each region
  * (regions-watches.ts); the leader's W2 with replicas pulling and watchers at them;
  * the write pause of planned moves of a leader (regions-moves.ts); and a multi across
- * shards, a check on one and a write on another (regions-multi.ts). Figures come
+ * shards, a check on one and a write on another (regions-multi.ts); a shard's writes
+ * regional and geo-tier, and outages of its leader's region (regions-geo.ts). Figures come
  * from the simulation (protocol/regions.ts), not from production.
  */
 import { type KeeperClient, connect } from "../client/index.ts";
@@ -22,6 +23,7 @@ import { PLAIN_ROW, replicationCostRows, replicationLagRows, sequentialReadRows,
 import { createWatchNodes, watchLatencyRows, writesWithWatchRows } from "./regions-watches.ts";
 import { leaderMoveRows } from "./regions-moves.ts";
 import { crossShardMultiRows } from "./regions-multi.ts";
+import { geoTierRows } from "./regions-geo.ts";
 import { formatNumber, renderTable } from "./stats.ts";
 import { cutShortNote, sequentialLatencies } from "./workloads.ts";
 
@@ -37,6 +39,8 @@ export interface RegionBenchOptions {
   watchers: number;
   /** Planned moves of the root shard's leader, for their write pause. */
   moves: number;
+  /** Outages of a geo-tier shard's leader's region, for the time to its first write after. */
+  outages: number;
   timeLimitMs: number;
   startupLimitMs: number;
 }
@@ -99,6 +103,8 @@ export async function runRegionBench(options: RegionBenchOptions): Promise<strin
       ...(await leaderMoveRows(simulated.httpBase!, options.moves, MOVES_LIMIT_MS)),
       "",
       ...(await crossShardMultiRows(simulated.httpBase!, options.ops, options.timeLimitMs)),
+      "",
+      ...(await geoTierRows(simulated.httpBase!, options.ops, options.outages, options.timeLimitMs)),
     );
   } finally {
     await Promise.all([simulated.stop(), plain.stop()]);

@@ -82,9 +82,12 @@ Options:
                      --watchers N sessions (default 1000) watching at the replicas; then
                      --moves N planned moves of a leader between two regions under a steady
                      writer, their write pause (default 100; 20 with --quick); and a
-                     multi checking on one shard and writing on another (--w1 N calls)
+                     multi checking on one shard and writing on another (--w1 N calls);
+                     a shard's writes regional vs geo-tier (--w1 N each), and --outages N
+                     outages of its leader's region, the time to the first write its new
+                     leader acknowledges (default 5; 2 with --quick)
                      (bench/regions-workload.ts, regions-replicas.ts, regions-watches.ts,
-                     regions-moves.ts, regions-multi.ts)
+                     regions-moves.ts, regions-multi.ts, regions-geo.ts)
   --no-zookeeper     measure edgekeeper alone
   --etcd             also measure etcd 3.4 (Debian's etcd-server) over its HTTP/JSON gateway (W1-W3)
   --timeout S        hard limit for the whole run in seconds (default 1200)
@@ -109,7 +112,7 @@ interface Options {
   /** --trace-hops: the hop breakdown of W1 and W3 instead of W1-W6. */
   traceHops: boolean;
   /** --regions: latency from each simulated region, and the replicas' figures, instead of W1-W6. */
-  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number; watchers: number; moves: number } | undefined;
+  regions: { ops: number; lagWrites: number; w2Ops: number; w2Rounds: number; watchers: number; moves: number; outages: number } | undefined;
 }
 
 function positiveInt(value: string | undefined, fallback: number, what: string): number {
@@ -144,6 +147,7 @@ function readOptions(argv: string[]): Options {
       regions: { type: "boolean" },
       watchers: { type: "string" },
       moves: { type: "string" },
+      outages: { type: "string" },
       "snapshot-nodes": { type: "string" },
       "no-zookeeper": { type: "boolean" },
       etcd: { type: "boolean" },
@@ -194,6 +198,7 @@ function readOptions(argv: string[]): Options {
           w2Rounds: positiveInt(values.rounds, values.quick ? 1 : 3, "--rounds"),
           watchers: positiveInt(values.watchers, 1000, "--watchers"),
           moves: positiveInt(values.moves, values.quick ? 20 : 100, "--moves"),
+          outages: positiveInt(values.outages, values.quick ? 2 : 5, "--outages"),
         }
       : undefined,
     snapshot: values.snapshot ? { nodes: positiveInt(values["snapshot-nodes"], 100_000, "--snapshot-nodes") } : undefined,
