@@ -63,6 +63,21 @@ describe("a geo-tier leader", () => {
     expect(reader.meta().appliedZxid).toBe(reply.zxid);
   });
 
+  it("starts a new read replica's snapshot at what a sync replica holds: the replica serves a write only once it is acknowledged", async () => {
+    const { leader, s1, reader } = geoShard();
+    await s1.catchUp();
+    const reply = leader.write(7, 1, { op: "create", path: "/a", data: "x" }) as Reply;
+    // Its pages show the rows as they are now, but it replays from the acknowledged zxid: not readable at the write.
+    for (let step = 0; step < 10; step++) await reader.replica.step();
+    expect(reader.meta().snapshot).toBeNull();
+    expect(reader.meta().appliedZxid).toBeLessThan(reply.zxid);
+    expect(await reader.replica.waitApplied(reply.zxid, 0)).toBe(false);
+    await s1.replica.step();
+    await s1.replica.step();
+    await reader.replica.step();
+    expect(await reader.replica.waitApplied(reply.zxid, 0)).toBe(true);
+  });
+
   it("is fenced once its sync replicas promised a later epoch: they apply nothing more from it", async () => {
     const { leader, s1, s2 } = geoShard();
     await s1.catchUp();

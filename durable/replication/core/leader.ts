@@ -570,7 +570,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // A snapshot whose start the log no longer holds could never be replayed here (its
       // replica stopped past its lease, or began it at another leader): it starts over.
       if (request.startZxid !== undefined && request.startZxid < meta.trimmedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId: leaderLogId(txn, meta, this.random) };
-      const startZxid = request.startZxid ?? meta.appliedZxid;
+      // A read replica of a geo-tier leader replays from what a sync replica holds: its reads
+      // wait until it has applied the pages' zxid, and its pulls show only acknowledged entries.
+      const acks = this.syncAcks();
+      const shown = acks.isSyncReplica(request.replica) ? meta.appliedZxid : Math.max(acks.acked(meta.appliedZxid), meta.trimmedZxid);
+      const startZxid = request.startZxid ?? shown;
       // The log after startZxid must outlive the snapshot: the replica counts as at startZxid.
       this.notePeer(txn, request.replica, startZxid);
       const { rows, next } = snapshotRows(txn, request.startZxid === undefined ? null : request.cursor, request.maxBytes, this.sizeOf);
