@@ -25,8 +25,8 @@ import { isHostNumber } from "../../protocol/session-ids.ts";
 import { REGISTRY_SCHEMA, admitIn } from "./namespace-registry.ts";
 import { LeaderMoves, checkRegion } from "./leader-moves.ts";
 import { type LeaderSettings, type MoveInProgress, SHARD_LEADERS_SCHEMA, ShardLeaders } from "./shard-leaders.ts";
-import type { HandoverOutcome } from "../replication/core/index.ts";
-import { type GeoPlacement, GeoTier, type Tier } from "./geo-tier.ts";
+import type { FailoverOutcome, HandoverOutcome } from "../replication/core/index.ts";
+import { type FailoverView, type GeoPlacement, GeoTier, type Tier } from "./geo-tier.ts";
 
 export type MountOutcome = { ok: true; mount: Mount; table: MountTable } | { ok: false; error: KeeperErrorBody };
 
@@ -54,6 +54,8 @@ export type RestoreOutcome = { ok: true; table: MountTable } | { ok: false; erro
 
 /** How a planned move of a shard's leader ended (moved, or abandoned with nothing lost), or why none was started. */
 export type MoveOutcome = { ok: true; outcome: HandoverOutcome } | { ok: false; error: KeeperErrorBody };
+
+export type PromoteOutcome = { ok: true; outcome: FailoverOutcome; failover: FailoverView | null } | { ok: false; error: KeeperErrorBody };
 
 export type LeaderSettingsOutcome = { ok: true; settings: LeaderSettings; tier: Tier; syncReplicas: string[] } | { ok: false; error: KeeperErrorBody };
 
@@ -183,6 +185,22 @@ export class DirectoryDO extends EdgekeeperObject {
       if (tier === "geo") await this.alarmBy(Date.now() + this.geo.watchEveryMs);
       const syncReplicas = this.geo.placements()[shard]?.syncReplicas ?? [];
       return { ok: true, settings, tier: this.geo.tierOf(shard), syncReplicas };
+    });
+  }
+
+  /**
+   * Forces the shard's copy in `region` to lead (geo-tier.ts `forcePromote`), losing what
+   * it had not applied of what its leader acknowledged, and answers once it leads or
+   * why it does not yet (the alarm goes on with it).
+   */
+  async forcePromote(namespace: string, shard: string, region: string, acceptDataLoss: unknown): Promise<PromoteOutcome> {
+    return keeperOutcome(async () => {
+      this.requireMounted(namespace, shard);
+      const running = this.geo.forcePromote(shard, region, acceptDataLoss);
+      // Recorded (or refused) synchronously above: the alarm goes on with it after a restart.
+      await this.alarmBy(Date.now() + this.geo.watchEveryMs);
+      const outcome = await running;
+      return { ok: true, outcome: outcome ?? { kind: "waiting", reason: "the failover ended meanwhile" }, failover: this.geo.placements()[shard]?.failover ?? null };
     });
   }
 

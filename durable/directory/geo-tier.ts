@@ -11,13 +11,14 @@
  * restarted directory resumes it. The watch also keeps the sync replicas pulling (a
  * replica nobody reads would stop).
  */
-import { KeeperError } from "../../protocol/index.ts";
+import { KeeperError, zxidEpoch } from "../../protocol/index.ts";
 import { type Region, roundTripMs } from "../../protocol/regions.ts";
 import type { RegionLink } from "../base/region-link.ts";
-import { type CopyState, type Failover, type FailoverCalls, type FailoverOutcome, type Fenced, recordFailover, runFailover } from "../replication/core/index.ts";
+import { type CopyState, type Failover, type FailoverCalls, type FailoverOutcome, type Fenced, type Placement, recordFailover, runFailover } from "../replication/core/index.ts";
 import { copiesOf, copyObjectName, copyRegion } from "../replication/replica-name.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import type { ShardLeaders } from "./shard-leaders.ts";
+import { checkRegion } from "./leader-moves.ts";
 
 export type Tier = "regional" | "geo";
 
@@ -47,8 +48,12 @@ export interface FailoverView {
   epoch: number;
   /** The copies not told yet (the old leader while it cannot be reached), by region. */
   pending: string[];
-  /** The zxids the old leader had applied that no sync replica held, dropped when it was told. */
+  /** The zxids the old leader had applied that the promoted copy did not hold, dropped when it was told. */
   dropped: { fromZxid: number; toZxid: number } | null;
+  /** An operator's forced promotion: `dropped` may hold acknowledged writes. */
+  forced: boolean;
+  /** The promoted copy's last zxid when it was promoted (from promoting on). */
+  keptThroughZxid: number | null;
   abandoned: string | null;
   startedAt: number;
   stepAt: number;
@@ -84,7 +89,7 @@ export class GeoTier {
   }
 
   tierOf(shard: string): Tier {
-    return (this.leaders.placement(shard).syncReplicas ?? []).length > 0 ? "geo" : "regional";
+    return isGeo(this.leaders.placement(shard)) ? "geo" : "regional";
   }
 
   /**
@@ -101,7 +106,7 @@ export class GeoTier {
       throw new KeeperError("BadArguments", `the geo tier needs at least ${GEO_MIN_REGIONS} regions (its leader's and two for its sync replicas); this deployment has ${regions?.length ?? 0}`);
     }
     const placement = this.leaders.placement(shard);
-    if (placement.move || (placement.failover && placement.failover.step !== "done")) throw new KeeperError("ReconfigInProgress", `shard ${shard}'s leader is moving or failing over: set its tier once that ends`);
+    if (placement.move || failingOver(placement)) throw new KeeperError("ReconfigInProgress", `shard ${shard}'s leader is moving or failing over: set its tier once that ends`);
     const leader = this.copy(placement.leader);
     // A shard never written yet is set up, as its first request would.
     await leader.stats(prefix);
@@ -118,10 +123,11 @@ export class GeoTier {
     return syncReplicas.map((name) => this.regionOf(name));
   }
 
-  /** The geo-tier shards, and any with a failover under way, as listed. */
+  /** The geo-tier shards, and any that failed over, as listed. */
   placements(): Record<string, GeoPlacement> {
     const listed: Record<string, GeoPlacement> = {};
-    for (const [shard, placement] of this.leaders.watchedForFailover()) {
+    for (const [shard, placement] of this.leaders.storedPlacements()) {
+      if (!isGeo(placement) && !placement.failover) continue;
       const failover = placement.failover;
       listed[shard] = {
         syncReplicas: (placement.syncReplicas ?? []).map((name) => this.regionOf(name)),
@@ -133,6 +139,8 @@ export class GeoTier {
               epoch: failover.epoch,
               pending: failover.step === "done" ? [] : failover.toTell.map((name) => this.regionOf(name)),
               dropped: failover.dropped ?? null,
+              forced: failover.forced,
+              keptThroughZxid: failover.keepThrough ?? null,
               abandoned: failover.abandoned ?? null,
               startedAt: failover.startedAt,
               stepAt: failover.stepAt,
@@ -145,7 +153,7 @@ export class GeoTier {
 
   /** One watch of every geo-tier shard (the directory's alarm); answers whether any is watched (the alarm comes back). */
   async watch(): Promise<boolean> {
-    const watched = [...this.leaders.watchedForFailover().keys()];
+    const watched = [...this.leaders.storedPlacements()].filter(([, placement]) => isGeo(placement) || failingOver(placement)).map(([shard]) => shard);
     await Promise.all(watched.map((shard) => this.watchShard(shard)));
     return watched.length > 0;
   }
@@ -157,7 +165,7 @@ export class GeoTier {
    */
   private async watchShard(shard: string): Promise<void> {
     const placement = this.leaders.placement(shard);
-    if (placement.failover && placement.failover.step !== "done") {
+    if (failingOver(placement)) {
       await this.run(shard);
       return;
     }
@@ -186,6 +194,32 @@ export class GeoTier {
     }
     console.warn(`shard ${shard}'s leader ${placement.leader} silent for ${now - heard} ms: failing over to epoch ${recorded.epoch}`);
     await this.run(shard);
+  }
+
+  /**
+   * An operator's forced promotion (`POST /v1/admin/shards/{shard}/promote`): the
+   * shard's copy in `region` leads the next epoch with what it holds, its leader not
+   * asked (it may be cut off, not gone). The writes that leader had acknowledged and
+   * the copy had not applied are lost: the old leader drops them when it is reached
+   * again, and the failover records them (`dropped`). A regional shard's leader is not
+   * fenced: cut off but alive, it goes on acknowledging the writes that reach it until
+   * it is reached. Refused, with nothing changed: `acceptDataLoss` not true, no regions
+   * or an unknown one, the region that leads (BadArguments); a move or failover under
+   * way (ReconfigInProgress). Answers once the copy leads, or why it does not yet (the
+   * alarm goes on with it).
+   */
+  async forcePromote(shard: string, region: unknown, acceptDataLoss: unknown): Promise<FailoverOutcome | undefined> {
+    checkRegion(this.link.regions, region);
+    if (acceptDataLoss !== true) {
+      throw new KeeperError("BadArguments", `a forced promotion loses every write the leader acknowledged that its copy in ${region} had not applied: confirm it with "acceptDataLoss": true`);
+    }
+    const placement = this.leaders.placement(shard);
+    const target = copyObjectName(this.firstObject(shard), region, this.link.regions);
+    if (target === placement.leader) throw new KeeperError("BadArguments", `the leader of shard ${shard} is in ${region} already`);
+    const recorded = recordFailover(this.leaders.store(shard), { from: placement.leader, copies: copiesOf(this.firstObject(shard), this.link.regions), forced: [target] }, Date.now());
+    if (typeof recorded === "string") throw new KeeperError("ReconfigInProgress", `shard ${shard}: ${recorded}`);
+    console.warn(`FORCED PROMOTION of shard ${shard}'s copy in ${region} to epoch ${recorded.epoch}: writes ${placement.leader} acknowledged past what that copy holds are lost`);
+    return this.run(shard);
   }
 
   /** Runs the shard's stored failover as far as its copies allow, or joins this instance's run of it. */
@@ -234,6 +268,8 @@ export class GeoTier {
 
   /** `call`, rejected once it takes longer than CALL_TIMEOUT_MS (a copy in a region gone dark may never answer). */
   private async within<T>(call: Promise<T>): Promise<T> {
+    // Given up on, it may still fail later: that is no unhandled rejection.
+    call.catch(() => undefined);
     const sleep = WORKER_CLOCK.sleep(CALL_TIMEOUT_MS);
     try {
       return await Promise.race([call, sleep.elapsed.then((): never => { throw new Error(`no answer within ${CALL_TIMEOUT_MS} ms`); })]);
@@ -241,4 +277,12 @@ export class GeoTier {
       sleep.cancel();
     }
   }
+}
+
+function isGeo(placement: Placement): boolean {
+  return (placement.syncReplicas ?? []).length > 0;
+}
+
+function failingOver(placement: Placement): boolean {
+  return placement.failover !== undefined && placement.failover.step !== "done";
 }

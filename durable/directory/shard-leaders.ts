@@ -97,13 +97,9 @@ export class ShardLeaders {
     return moves;
   }
 
-  /** The geo-tier shards, and any other with a failover under way: what the directory watches. */
-  watchedForFailover(): Map<string, Placement> {
-    const watched = new Map<string, Placement>();
-    for (const { shard, placement } of this.rows()) {
-      if ((placement.syncReplicas ?? []).length > 0 || (placement.failover && placement.failover.step !== "done")) watched.set(shard, placement);
-    }
-    return watched;
+  /** The placements of the shards whose placement is stored (each that moved, failed over or is geo-tier), by shard. */
+  storedPlacements(): Map<string, Placement> {
+    return new Map(this.rows().map(({ shard, placement }) => [shard, placement]));
   }
 
   /** The operator's settings of the shard's leader. */

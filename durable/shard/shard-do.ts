@@ -461,6 +461,10 @@ export class ShardDO extends EdgekeeperObject {
       return { deleted: paths };
     }, false, true);
     if (touchesReapable) await this.scheduleReaper();
+    // A geo-tier shard's closure counts once a sync replica holds it (a failover could drop it): the host tries again otherwise.
+    if (outcome.ok && this.leader.geo && !(await this.leader.whenAcked(outcome.zxid, GEO_ACK_WAIT_MS))) {
+      return { ok: false, zxid: outcome.zxid, error: new KeeperError("OperationTimeout", `no sync replica acknowledged the closure of session ${sessionId} in time`).toBody() };
+    }
     return outcome;
   }
 

@@ -16,7 +16,7 @@ interface ShardRow {
   leader: { region: string | null; reachable: boolean };
   tier: string;
   syncReplicas: string[];
-  failover: { step: string; from: string; to: string | null; epoch: number; pending: string[]; dropped: unknown } | null;
+  failover: { step: string; from: string; to: string | null; epoch: number; pending: string[]; dropped: unknown; forced: boolean } | null;
 }
 
 async function rootShard(zk: HttpClient): Promise<ShardRow> {
@@ -76,6 +76,43 @@ it("fails a geo-tier shard over when its leader's region goes dark: no acknowled
   // Ten before, one or more while the failover ran, ten after it, five once the old leader was back.
   expect(acknowledged.length).toBeGreaterThanOrEqual(26);
   expect(refused).toBeGreaterThan(0);
+}, 120_000);
+
+it("forces a regional shard's copy to lead only when told it may lose writes, and records the writes its old leader dropped", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  const inWeur = new HttpClient({ namespace: zk.namespace, headers: { "X-Edgekeeper-Region": "weur" } });
+  const promote = (body: unknown) => zk.fetch("POST", "/v1/admin/shards/root/promote", { body });
+  await zk.mustCreate("/kept");
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
+  // The apac copy, read from there, holds /kept (a snapshot after the move included: the promotion takes a whole copy).
+  await eventually("the apac replica serving /kept", async () => {
+    const read = await zk.get("/kept");
+    return read.status === 200 && read.headers.get("X-Edgekeeper-Served-By") === "apac/replica";
+  }, 20_000);
+
+  expect((await region(zk, "weur", "down")).status).toBe(200);
+  try {
+    // Inside weur the cut-off leader of a regional shard still acknowledges writes: this one is lost.
+    expect((await inWeur.create("/lost")).status).toBe(201);
+    await expectKeeperError(await promote({ region: "apac" }), "BadArguments");
+    await expectKeeperError(await promote({ region: "weur", acceptDataLoss: true }), "BadArguments");
+    await expectKeeperError(await promote({ region: "mars", acceptDataLoss: true }), "BadArguments");
+    expect((await rootShard(zk)).failover).toBeNull();
+    const forced = await promote({ region: "apac", acceptDataLoss: true });
+    expect(forced.status, await forced.clone().text()).toBe(200);
+    expect(await forced.json()).toMatchObject({ shard: "root", leader: { region: "apac" }, pending: ["weur"], warning: expect.stringContaining("lost") });
+    await eventually("a write acknowledged by the promoted copy", async () => (await zk.create("/after")).status === 201, 20_000);
+  } finally {
+    expect((await region(zk, "weur", "up")).status).toBe(200);
+  }
+  await eventually("the old leader told", async () => (await rootShard(zk)).failover?.step === "done", 20_000);
+  const { failover, tier, leader } = await rootShard(zk);
+  expect({ tier, leader: leader.region }).toEqual({ tier: "regional", leader: "apac" });
+  expect(failover).toMatchObject({ forced: true, from: "weur", to: "apac", dropped: { fromZxid: expect.any(Number), toZxid: expect.any(Number) } });
+  const linearizable = { "X-Edgekeeper-Consistency": "linearizable" };
+  expect((await zk.get("/lost", {}, linearizable)).status).toBe(404);
+  expect((await zk.get("/kept", {}, linearizable)).status).toBe(200);
+  expect((await zk.get("/after", {}, linearizable)).status).toBe(200);
 }, 120_000);
 
 it("sets a shard geo-tier and back; refuses an outage of a region not simulated", async () => {

@@ -53,6 +53,27 @@ adminRoutes.post("/shards/:shard/leader", async (c) => {
 });
 
 /**
+ * Forces the shard's copy in `region` to lead without its leader (durable/directory/
+ * geo-tier.ts): the writes the leader acknowledged that this copy had not applied are
+ * lost, so `acceptDataLoss: true` must say so. 200 with the new leader and the zxid it
+ * kept through; NewConfigNoQuorum while the copy cannot lead yet (the directory goes on).
+ */
+adminRoutes.post("/shards/:shard/promote", async (c) => {
+  const body = await readJsonObject(c, limitsFromEnv(c.env).maxRequestBytes);
+  const region = requiredString(body, "region");
+  const shard = c.req.param("shard");
+  const namespace = c.get("namespace");
+  const link = c.get("link");
+  const out = await link.directory(namespace).forcePromote(namespace, shard, region, body.acceptDataLoss);
+  if (!out.ok) return errorResponse(c, out.error);
+  const { outcome, failover } = out;
+  if (outcome.kind === "waiting") return errorResponse(c, new KeeperError("NewConfigNoQuorum", `the promotion is under way, not done: ${outcome.reason}`).toBody());
+  const leader = { region: copyRegion(outcome.leader, link.regions) ?? null, epoch: outcome.epoch };
+  const warning = `forced: writes the old leader acknowledged after zxid ${failover?.keptThroughZxid ?? "?"} are lost; GET /v1/admin/shards shows them as failover.dropped once it is reached`;
+  return c.json({ shard, leader, keptThroughZxid: failover?.keptThroughZxid ?? null, pending: outcome.pending.map((name) => copyRegion(name, link.regions) ?? name), warning });
+});
+
+/**
  * How a shard's leader is placed: `autoMove` (the directory moves it where its writes
  * come from), `preferredRegion` (where it belongs whatever the load; null: none) and
  * `tier` ("regional", or "geo": acknowledged once a second region holds each write,
