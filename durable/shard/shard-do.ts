@@ -327,6 +327,19 @@ export class ShardDO extends EdgekeeperObject {
     return pending.filter((n) => n.zxid <= acknowledged);
   }
 
+  /**
+   * Whether every write this copy holds is acknowledged (at once but for a geo-tier
+   * leader, which waits at most `waitMs` for it): the caller then reads in the same
+   * synchronous block, so what it reads is acknowledged.
+   */
+  private async acknowledgedHead(waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + Math.max(0, waitMs);
+    while (this.holdsUnacknowledged() && this.leader.acknowledgedZxid() < this.lastZxid()) {
+      if (!(await this.leader.whenAcked(this.lastZxid(), deadline - Date.now()))) return false;
+    }
+    return true;
+  }
+
   /** Whether this copy's own log may hold writes no sync replica has yet: it leads, or led and is sealed, a geo-tier shard. */
   private holdsUnacknowledged(): boolean {
     return this.leader.geo && !this.asReplica();
@@ -742,6 +755,8 @@ export class ShardDO extends EdgekeeperObject {
   private async readAtReplica(root: string, host: WatchHost | undefined, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt, ackSeq = 0): Promise<ReplicaReadAnswer> {
     const { ready, appliedZxid, msSinceContact } = await this.readiness(at);
     if (!ready) return { ready: false, appliedZxid, msSinceContact };
+    // The copy leads now (a move or failover made it leader): a geo-tier one shows nothing no sync replica holds.
+    if (!(await this.acknowledgedHead(Number(at.waitMs) || 0))) return { ready: false, appliedZxid: this.lastZxid(), msSinceContact };
     if (host) this.takeAck(host, ackSeq);
     // From here to the reads' end, one synchronous block: what they see is at `zxid`.
     const zxid = this.lastZxid();

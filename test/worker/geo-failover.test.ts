@@ -4,12 +4,15 @@
  * leader is moved to weur and set geo-tier, so its sync replicas are the copies in
  * enam and apac; then weur is cut off (`POST /v1/admin/sim/regions/weur/down`) under a
  * steady writer in apac. The directory fails the leader over to a sync replica, the
- * writes go on there, every write acknowledged before, during and after is there once,
- * and the old leader, once weur is back, steps down to follow the new one.
+ * writes go on there, every write acknowledged before, during and after is there once
+ * and seen once by a session watching from enam, and the old leader, once weur is
+ * back, steps down to follow the new one. An operator's forced promotion of a
+ * regional shard records the writes its cut-off leader acknowledged and then dropped.
  */
 import { expect, it } from "vitest";
 import { eventually } from "../harness/sessions.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
+import { SessionSocket } from "../harness/socket.ts";
 
 interface ShardRow {
   prefix: string;
@@ -50,6 +53,10 @@ it("fails a geo-tier shard over when its leader's region goes dark: no acknowled
     else refused += 1;
     return res.status === 201;
   };
+  // A session in enam watches every create under /w, through its host's copy there (a sync replica).
+  const watcher = (await SessionSocket.open(zk.namespace, {}, { "X-Edgekeeper-Region": "enam" })).keepAlive(100);
+  const { sessionId: watcherSid } = await watcher.open(10_000);
+  await watcher.ok(watcherSid, { op: "addWatch", path: "/w", mode: "recursive" });
   for (let i = 0; i < 10; i++) expect(await write()).toBe(true);
 
   expect((await region(zk, "weur", "down")).status).toBe(200);
@@ -73,6 +80,10 @@ it("fails a geo-tier shard over when its leader's region goes dark: no acknowled
   expect(children.status).toBe(200);
   const listed = new Set(((await children.json()) as { children: string[] }).children.map((name) => `/w/${name}`));
   expect(acknowledged.filter((path) => !listed.has(path))).toEqual([]);
+  // The watcher saw every acknowledged create, and none of a write the failover dropped.
+  const created = () => new Set(watcher.events(watcherSid).filter(([event]) => event === "NodeCreated").map(([, path]) => path));
+  await eventually("every acknowledged create's event", async () => acknowledged.every((path) => created().has(path)), 10_000);
+  expect([...created()].filter((path) => !listed.has(path))).toEqual([]);
   // Ten before, one or more while the failover ran, ten after it, five once the old leader was back.
   expect(acknowledged.length).toBeGreaterThanOrEqual(26);
   expect(refused).toBeGreaterThan(0);
