@@ -8,6 +8,7 @@ import {
   DEFAULT_REPLICATION_SETTINGS, LeaderCore, ReplicaCore, readApplied, readMeta,
   type CopyState, type LeaderRequest, type Placement, type StorageTxn, type LogEntry, type Meta, type ReadResult, type ReplicationSettings, type WriteOp, type ZnodeRow,
 } from "../../durable/replication/core/index.ts";
+import { waitAtMost } from "../../durable/replication/core/wait.ts";
 import { DIRECTORY, type WhereRequest } from "./directory.ts";
 import { MemoryStorage } from "./memory-storage.ts";
 import type { Push, SimNetwork } from "./network.ts";
@@ -349,7 +350,7 @@ export class ShardNode extends SimNode {
       const core = this.core!;
       while (owner.alive && this.meta().role !== "replica" && core.geo) {
         this.fireOwnLogThrough(core.acknowledgedZxid());
-        if (!(await core.whenAcked(this.eventsThrough + 1, 1_000))) continue;
+        await core.whenAcked(this.eventsThrough + 1, 1_000);
       }
     } finally {
       if (owner === this.incarnation) this.firing = false;
@@ -423,7 +424,7 @@ export class ShardNode extends SimNode {
       if (left <= 0) return false;
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => this.eventWaiters.add((wake = resolve)));
-      await Promise.race([woken, clock.sleep(left).elapsed]);
+      await waitAtMost(clock, woken, left);
       this.eventWaiters.delete(wake);
     }
     return true;

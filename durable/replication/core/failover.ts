@@ -26,7 +26,7 @@
  * leads the failover's epoch itself (`abandoned`), as an abandoned move's does.
  */
 import { zxidEpoch } from "../../../protocol/index.ts";
-import type { CopyState, PlacementStore } from "./handover.ts";
+import { type CopyState, type Placement, type PlacementStore, advanceStep } from "./handover.ts";
 import type { Fenced } from "./messages.ts";
 import type { Clock } from "./ports.ts";
 
@@ -128,10 +128,8 @@ export async function runFailover(
 ): Promise<FailoverOutcome | undefined> {
   const deadline = clock.now() + options.waitMs;
   /** Stores `next` if the failover is still at `from`'s step; says whether it was. */
-  const advance = (from: Failover, next: ReturnType<PlacementStore["read"]>): boolean => {
-    const now = store.read().failover;
-    if (now?.step !== from.step || now.stepAt !== from.stepAt) return false;
-    store.write(next);
+  const advance = (from: Failover, next: Placement): boolean => {
+    if (!advanceStep(store, (placement) => placement.failover, from, next)) return false;
     options.onStep?.(next.failover!.step);
     return true;
   };
@@ -143,7 +141,7 @@ export async function runFailover(
     switch (failover.step) {
       case "promising": {
         const promises = await Promise.all(failover.candidates.map((copy) => calls.promise(copy, failover.epoch).catch(() => undefined)));
-        const unanswered = failover.candidates.filter((_, i) => promises[i] === undefined || promises[i]!.role === "leader" || "kind" in promises[i]!);
+        const unanswered = failover.candidates.filter((_, i) => promises[i] === undefined || "kind" in promises[i]!);
         const whole = failover.candidates.filter((_, i) => (promises[i] as CopyState | undefined)?.snapshot === false);
         if (unanswered.length === 0 && whole.length > 0) {
           const best = mostAdvanced(whole, whole.map((copy) => promises[failover.candidates.indexOf(copy)] as CopyState));

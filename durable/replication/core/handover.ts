@@ -103,6 +103,18 @@ export type HandoverOutcome =
   | { kind: "abandoned"; leader: string; epoch: number; reason: string };
 
 /**
+ * Stores `next` if the step storage holds (`current` of the placement: a move's or a
+ * failover's) is still `from`'s, the same step begun at the same time; says whether it
+ * was. So two runners of one move or failover never both act on a transition.
+ */
+export function advanceStep<S extends { step: string; stepAt: number }>(store: PlacementStore, current: (placement: Placement) => S | null | undefined, from: S, next: Placement): boolean {
+  const now = current(store.read());
+  if (now?.step !== from.step || now.stepAt !== from.stepAt) return false;
+  store.write(next);
+  return true;
+}
+
+/**
  * Records a move of the shard's leader to `target` (its first step), or says why not:
  * one is under way already, or the target leads.
  */
@@ -125,9 +137,7 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
   const pause = () => clock.sleep(settings.retryMs).elapsed;
   /** Stores `next` if the move is still at `from`'s step; says whether it was. */
   const advance = (from: Handover, next: Placement): boolean => {
-    const now = store.read().move;
-    if (now?.step !== from.step || now.stepAt !== from.stepAt) return false;
-    store.write(next);
+    if (!advanceStep(store, (placement) => placement.move, from, next)) return false;
     onStep?.(next.move?.step ?? "done");
     return true;
   };
