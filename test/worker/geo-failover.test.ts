@@ -9,6 +9,7 @@
  * back, steps down to follow the new one. An operator's forced promotion of a
  * regional shard records the writes its cut-off leader acknowledged and then dropped.
  */
+import { abortAllDurableObjects } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { eventually } from "../harness/sessions.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
@@ -88,6 +89,19 @@ it("fails a geo-tier shard over when its leader's region goes dark: no acknowled
   expect(acknowledged.length).toBeGreaterThanOrEqual(26);
   expect(refused).toBeGreaterThan(0);
 }, 120_000);
+
+it("fails nothing over when every object restarts: a geo-tier leader acknowledges again once its sync replicas pull", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  await zk.mustCreate("/r");
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status).toBe(200);
+  for (let i = 0; i < 5; i++) await zk.mustCreate(`/r/before-${i}`);
+  await abortAllDurableObjects();
+  // Writes answer again (the restarted leader waits for its sync replicas' next pulls), and stay answered past the detection time.
+  await eventually("a write after the restart", async () => (await zk.create("/r/after-0")).status === 201, 10_000);
+  const until = Date.now() + 3_000;
+  for (let i = 1; Date.now() < until; i++) await zk.mustCreate(`/r/after-${i}`);
+  expect(await rootShard(zk)).toMatchObject({ leader: { region: "enam" }, tier: "geo", failover: null });
+}, 60_000);
 
 it("forces a regional shard's copy to lead only when told it may lose writes, and records the writes its old leader dropped", async () => {
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
