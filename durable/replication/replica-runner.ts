@@ -2,7 +2,8 @@
  * A replica shard object's replication, as the object runs it: the core's
  * ReplicaCore over the object's SQLite Storage port, pulling from its leader
  * through a LeaderLink. A read starts the pull loop; it runs until the replica is
- * idle (no read for `idleMs`) or its leader answers that it no longer leads: then
+ * idle (no read for `idleMs`, unless it holds watches or is a geo-tier leader's sync
+ * replica) or its leader answers that it no longer leads: then
  * it stops and its alarm is cleared (its rows stay), and the next read starts it
  * again from what storage says it applied. A replica whose leader's log has ended
  * its shard (an unmount's seal, applied) stops for good: no read starts it again.
@@ -134,7 +135,8 @@ export class ReplicaRunner {
 
   /** The alarm: stops an idle replica (clearing its alarm); else restarts the loop if this instance has none, and sets the next alarm. */
   async watchdog(): Promise<void> {
-    const idle = this.now() - this.lastReadAt >= this.options.idleMs && !this.options.watches?.held();
+    // A sync replica pulls whether read or not: its leader acknowledges writes through it.
+    const idle = this.now() - this.lastReadAt >= this.options.idleMs && !this.options.watches?.held() && !this.core.syncReplica;
     if (idle || !this.mayPull()) return this.stop();
     this.wanted = true;
     this.ensureRunning();

@@ -9,6 +9,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { describe, expect, it } from "vitest";
 import type { ShardRequest } from "../../protocol/index.ts";
 import { REPLICA_TRIM_BATCH_ENTRIES } from "../../durable/replication/core/index.ts";
+import { replicaObjectName } from "../../durable/replication/replica-name.ts";
 import { ANON, type ShardStub, bytes, exec, lastZxid, ok, run, session, text } from "../harness/shard.ts";
 import { type ShardPair, asLogBeforeSizeColumns, caughtUp, createMany, logZxids, metaOf, newPair, readAt, rowsOf, stubsOf, znodes } from "../harness/replica.ts";
 
@@ -326,6 +327,23 @@ describe("a read replica", () => {
       expect(await alarmOf(pair.replica)).not.toBeNull();
       await expectSameRows(pair);
     });
+
+    it("keeps pulling, unread, while it is a geo-tier leader's sync replica: the leader acknowledges writes through it", async () => {
+      const pair = newPair();
+      await populate(pair);
+      expect(await pair.leader.setSyncReplicas([replicaObjectName(pair.leaderName, "weur")])).toBe(true);
+      await caughtUp(pair);
+      // Unread for twice the idle time, its watchdog leaves it pulling.
+      const until = Date.now() + 6_000;
+      while (Date.now() < until) {
+        await runDurableObjectAlarm(pair.replica);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(await alarmOf(pair.replica)).not.toBeNull();
+      // A write is acknowledged through it: its answer comes.
+      await ok(pair.leader, ANON, { op: "setData", path: "/app", data: bytes("acknowledged") });
+      expect(await pair.replica.replicaStatus()).toMatchObject({ pulling: true, appliedZxid: await lastZxid(pair.leader) });
+    }, 20_000);
 
     it("stops pulling and clears its alarm when its leader is freed (unmounted)", async () => {
       const pair = newPair();

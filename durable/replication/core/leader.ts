@@ -558,7 +558,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const read = recent ?? (entriesAfter(txn, start, request.maxBytes) as E[]);
       const entries = head < meta.appliedZxid ? read.filter((entry) => entry.zxid <= head) : read;
       if (entries.length > 0) this.pulls.answered(request.replica, entries.at(-1)!.zxid);
-      return { kind: "entries", afterZxid: start, entries, leaderZxid: Math.max(head, start), logId, epoch: meta.epoch };
+      return { kind: "entries", afterZxid: start, entries, leaderZxid: Math.max(head, start), logId, epoch: meta.epoch, ...(sync ? { sync: true as const } : {}) };
     });
   }
 

@@ -40,6 +40,8 @@ export type PullReply<E extends AnyLogEntry = LogEntry> =
        * after the pull was sent, so a replica's freshness may count from then.
        */
       heldMs?: number;
+      /** The replica is one of a geo-tier leader's sync replicas: it keeps pulling though nobody reads it. */
+      sync?: true;
     }
   /** The leader no longer holds the entry after fromZxid (or never had fromZxid): take a snapshot. */
   | { kind: "snapshot-needed"; leaderZxid: number; logId: string }

@@ -64,6 +64,8 @@ export class ReplicaCore {
    * range: its changes are in what `installed` fires, so an adapter fires nothing for it.
    */
   replayingSnapshot = false;
+  /** Whether its leader's last answer named it a sync replica (a geo-tier leader acknowledges through it). */
+  syncReplica = false;
 
   constructor(name: string, leader: string, ports: ReplicaPorts, settings: ReplicationSettings, installed: (previousZxid: number, rowsZxid: number, txn: StorageTxn) => void = () => {}) {
     this.name = name;
@@ -228,6 +230,7 @@ export class ReplicaCore {
    */
   private take(reply: PullReply, current = true): { kind: "applied" | "gap" | "snapshot"; appliedZxid?: number } {
     if (reply.kind === "fenced") this.fencedBy(reply);
+    if (reply.kind === "entries") this.syncReplica = reply.sync === true;
     const applied = reply.kind === "entries" ? this.apply(reply) : "another-log";
     if (applied === "superseded") this.supersededLeader();
     if (reply.kind === "snapshot-needed" || applied === "another-log") {
