@@ -36,6 +36,12 @@ export interface SeedOptions {
    * its leader's region going dark (cut off from every other object and session).
    */
   geo?: boolean;
+  /**
+   * Restarts alone (with `geo`): every 0.5 to 2.5 s one copy crashes and starts again
+   * 5 to 300 ms later, the leader three times in ten; no other fault, no outage. A
+   * failover then is one caused by restarts alone.
+   */
+  restartsOnly?: boolean;
   /** One outage of the leader's region at `atMs` for `forMs`, its directory crashed as it stores `killAt`. */
   outage?: { atMs: number; forMs: number; killAt?: FailoverStep };
 }
@@ -46,8 +52,8 @@ export interface SeedResult {
   faults: number;
   /** The leader's moves that ended, moved or abandoned. */
   moves: { moved: number; abandoned: number; pausesMs: number[] };
-  /** Failovers whose candidate led: simulated ms from the old leader last heard to the new one leading. */
-  failovers: { count: number; detectToLedMs: number[] };
+  /** Failovers whose candidate led: simulated ms from the old leader last heard to the new one leading; how many no outage explains (restarts or lost messages alone). */
+  failovers: { count: number; detectToLedMs: number[]; unexplained: number };
   /** The copy the directory names as the leader at the end. */
   leader: string;
   hash: string;
@@ -57,6 +63,8 @@ export interface SeedResult {
 
 /** Simulated ms allowed after the last operation for replicas to catch up. */
 const CONVERGE_MS = 120_000;
+/** How long before an outage's start the leader may have been last heard for the failover to follow that outage (a probe's interval and its answer's flight, with margin). */
+const UNEXPLAINED_SLACK_MS = 1_000;
 /** Simulated ms the sessions may take for their operations: a run stuck (a failover that cannot finish, say) ends as a violation. */
 const RUN_LIMIT_MS = 3_600_000;
 
@@ -117,7 +125,10 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     directory.makeGeo(syncReplicas);
   }
   /** Cuts the leader off from every other object and session, as its region going dark, for `forMs`. */
+  /** When the leader's region went dark, and for how long: a failover must follow one (never restarts or lost messages alone). */
+  const outages: Array<{ at: number; forMs: number }> = [];
   const regionDown = (forMs: number): void => {
+    outages.push({ at: scheduler.now, forMs });
     const dark = leader().name;
     for (const other of [...nodes.keys(), ...sessions.map((s) => s.name), directory.name]) if (other !== dark) network.partition(dark, other, scheduler.now + forMs);
   };
@@ -137,8 +148,18 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const injector = { alive: !options.quiet };
   const injectFault = (): void => {
     if (running === 0) return;
-    faultCount += injectOne();
-    scheduler.after(prng.int(20, 250), injector, injectFault);
+    faultCount += options.restartsOnly ? restartOne() : injectOne();
+    scheduler.after(options.restartsOnly ? prng.int(500, 2_500) : prng.int(20, 250), injector, injectFault);
+  };
+  /** One copy crashed, started again 5 to 300 ms later: the leader three times in ten. */
+  const restartOne = (): number => {
+    const current = leader();
+    const node = prng.chance(0.3) ? current : prng.pick([...nodes.values()].filter((n) => n !== current));
+    if (!node?.up) return 0;
+    node.crash();
+    for (const s of sessions) if (s.homeName === node.name) s.homeLost(false);
+    scheduler.after(prng.int(5, 300), { alive: true }, () => node.start());
+    return 1;
   };
   const injectOne = (): number => {
     const roll = prng.next();
@@ -149,14 +170,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     /** A geo-tier shard's sync replicas and failed-over leaders stay (the sync replicas are named, not replaced). */
     const placed = directory.placement();
     const named = new Set([...(placed.syncReplicas ?? []), ...(placed.failover?.toTell ?? [])]);
-    if (roll < 0.35) {
-      const node = prng.chance(0.3) ? current : prng.pick([...nodes.values()].filter((n) => n !== current));
-      if (!node?.up) return 0;
-      node.crash();
-      for (const s of sessions) if (s.homeName === node.name) s.homeLost(false);
-      scheduler.after(prng.int(5, 300), { alive: true }, () => node.start());
-      return 1;
-    }
+    if (roll < 0.35) return restartOne();
     if (roll < 0.6) {
       // A replica cut off for long falls behind the log's bound (while its lease holds the log back).
       const replica = prng.chance(0.5) ? prng.pick(replicas)?.name : undefined;
@@ -248,7 +262,10 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const ops = history.filter((e) => e.kind === "call").length;
   const finalLeader = directory.placement().leader;
   const moves = { moved: directory.outcomes.filter((o) => o.kind === "moved").length, abandoned: directory.outcomes.filter((o) => o.kind === "abandoned").length, pausesMs: directory.pausesMs };
-  const failovers = { count: directory.failovers.length, detectToLedMs: directory.failovers.map((f) => f.ledAt - f.silentAt) };
+  // The leader is last heard just before its region goes dark, or during it (a move under way counts as hearing it):
+  // a failover whose silence began outside every outage was caused by restarts or lost messages.
+  const unexplained = directory.failovers.filter((f) => !outages.some((o) => o.at - UNEXPLAINED_SLACK_MS <= f.silentAt && f.silentAt <= o.at + o.forMs)).length;
+  const failovers = { count: directory.failovers.length, detectToLedMs: directory.failovers.map((f) => f.ledAt - f.silentAt), unexplained };
   return { seed: options.seed, ops, faults: faultCount + network.faultCount, moves, failovers, leader: finalLeader, hash: hashText(JSON.stringify(history)), violations, history };
 }
 
