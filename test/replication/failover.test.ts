@@ -101,7 +101,7 @@ describe("a geo-tier leader", () => {
     leader.write(7, 1, { op: "create", path: "/kept", data: "x" });
     await s1.catchUp();
     await s2.catchUp();
-    leader.write(7, 2, { op: "create", path: "/unacknowledged", data: "x" });
+    const unacknowledged = leader.write(7, 2, { op: "create", path: "/unacknowledged", data: "x" }) as Reply;
     const keepThrough = s1.meta().appliedZxid;
     s1.core.promise(2);
     s2.core.promise(2);
@@ -111,6 +111,8 @@ describe("a geo-tier leader", () => {
     const oldLogId = leaderStorage.read((txn) => readMeta(txn)!.logId);
     expect(leader.stepDown("S2", 2, keepThrough)).toEqual({ appliedZxid: makeZxid(1, 2) });
     expect(leader.stepDown("S2", 2, keepThrough)).toEqual({ appliedZxid: makeZxid(1, 2) }); // asked again
+    // Its answer, still waiting for a sync replica, is never acknowledged: the write was dropped.
+    expect(await leader.whenAcked(unacknowledged.zxid, 0)).toBe(false);
     const stepped = leaderStorage.read((txn) => readMeta(txn)!);
     expect(stepped).toMatchObject({ role: "replica", promisedEpoch: 2, following: "S2" });
     expect(stepped.syncReplicas).toBeUndefined();

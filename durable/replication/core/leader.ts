@@ -300,7 +300,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       return { appliedZxid };
     });
     if (!("kind" in told)) {
-      this.acks.configure([]);
+      this.acks.stepDown();
       this.pulls.wakeAll();
     }
     return told;

@@ -21,6 +21,8 @@ export class SyncAcks {
   private readonly held = new Map<string, number>();
   /** What was acknowledged when this copy began to lead (its head then). */
   private floor = 0;
+  /** Stepped down after a failover: what it holds past the new leader's head is dropped, so nothing more is acknowledged here. */
+  private steppedDown = false;
   private readonly waiters = new Set<() => void>();
   /** Told when the acknowledged point moves on (the leader wakes the read replicas' pulls it holds back). */
   private readonly onAdvance: () => void;
@@ -51,6 +53,20 @@ export class SyncAcks {
   beginLeading(head: number): void {
     this.held.clear();
     this.floor = head;
+    this.steppedDown = false;
+  }
+
+  /**
+   * This copy stepped down for a failover's new leader: no sync replica is its any
+   * more, and an answer still waiting here for one is never acknowledged (its write
+   * may be in the tail the step down dropped). Not a regional shard's "acknowledged
+   * at once": that is what an empty list means to a leader.
+   */
+  stepDown(): void {
+    this.steppedDown = true;
+    this.replicas = new Set();
+    this.held.clear();
+    this.advanced();
   }
 
   /** A sync replica holds the log through `zxid` (another name is ignored). */
@@ -70,6 +86,7 @@ export class SyncAcks {
   async whenAcked(zxid: number, timeoutMs: number): Promise<boolean> {
     const deadline = this.clock.now() + timeoutMs;
     for (;;) {
+      if (this.steppedDown) return false;
       if (!this.geo || this.highest() >= zxid) return true;
       const left = deadline - this.clock.now();
       if (left <= 0) return false;
