@@ -116,9 +116,10 @@ export class GeoTier {
     await Promise.all(syncReplicas.map((name) => this.copy(name).leaderContact()));
     const set = await leader.setSyncReplicas(syncReplicas);
     if (set !== true) throw new KeeperError("ReconfigInProgress", `the copy that led shard ${shard} is ${set.role} now: try again`);
-    // The epoch it leads, so that a failover's next epoch is above it.
+    // The epoch it leads, so that a failover's next epoch is above it; and what it held,
+    // acknowledged without sync replicas, which a failover's new leader must hold too.
     const now = this.leaders.placement(shard);
-    this.leaders.store(shard).write({ ...now, epoch: Math.max(now.epoch, state.epoch), syncReplicas });
+    this.leaders.store(shard).write({ ...now, epoch: Math.max(now.epoch, state.epoch), syncReplicas, ledFrom: Math.max(now.ledFrom ?? 0, state.appliedZxid) });
     this.heard.set(shard, Date.now());
     return syncReplicas.map((name) => this.regionOf(name));
   }

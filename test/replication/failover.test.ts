@@ -173,7 +173,7 @@ describe("a failover's steps", () => {
     expect(store.read()).toMatchObject({ leader: "S2", epoch: 2, syncReplicas: ["S1", "L"], failover: { step: "led", keepThrough: makeZxid(1, 9) } });
     oldLeaderBack = true;
     expect(await runFailover(store, calls, steppingClock(), options)).toEqual({ kind: "failed-over", leader: "S2", epoch: 2, pending: [] });
-    expect(store.read().failover).toMatchObject({ step: "done", toTell: [], dropped: { fromZxid: makeZxid(1, 9), toZxid: makeZxid(1, 12) } });
+    expect(store.read()).toMatchObject({ ledFrom: makeZxid(1, 9), failover: { step: "done", toTell: [], dropped: { fromZxid: makeZxid(1, 9), toZxid: makeZxid(1, 12) } } });
     expect(log).toEqual([`promote S2 2 S1,L`, `stepDown S1 S2 2 ${makeZxid(1, 9)}`, `stepDown L S2 2 ${makeZxid(1, 9)}`]);
     expect(await runFailover(store, calls, steppingClock(), options)).toBeUndefined();
   });
@@ -189,7 +189,7 @@ describe("a failover's steps", () => {
       promote: async () => "led",
       stepDown: async () => ({ appliedZxid: 0 }),
     };
-    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "waiting", reason: expect.stringMatching(/every candidate is taking a snapshot, and L did not lead on/) });
+    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "waiting", reason: expect.stringMatching(/no candidate holds zxid 0 whole .*, and L did not lead on/) });
     expect(store.read()).toMatchObject({ leader: "L", failover: { step: "promising" } });
     snapshotting = ["S1"];
     expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "failed-over", leader: "S2" });
@@ -199,5 +199,28 @@ describe("a failover's steps", () => {
     snapshotting = ["S1", "S2"];
     expect(await runFailover(second, { ...calls, reopen: async () => "led" }, steppingClock(), options)).toEqual({ kind: "failed-over", leader: "L", epoch: 2, pending: [] });
     expect(second.read()).toMatchObject({ leader: "L", epoch: 2, failover: { step: "done", abandoned: expect.stringMatching(/old leader leads on/) } });
+  });
+
+  it("promotes no candidate behind what the leader counted acknowledged when it began to lead; the old leader, once reached, leads on", async () => {
+    // L took over at 1:9 (a handover's sealed zxid, or a failover's promoted head): all of it counts acknowledged.
+    const store = storeOf({ leader: "L", epoch: 1, move: null, syncReplicas: ["S1", "S2"], ledFrom: makeZxid(1, 9) });
+    recordFailover(store, { from: "L", copies: ["S1", "S2"] }, 0);
+    let s2At = 5;
+    let oldLeaderBack = false;
+    const calls: FailoverCalls = {
+      promise: async (copy) => ({ ...held(copy === "S1" ? 9 : s2At), snapshot: copy === "S1" }),
+      reopen: async () => (oldLeaderBack ? "led" : Promise.reject(new Error("unreachable"))),
+      promote: async () => "led",
+      stepDown: async () => ({ appliedZxid: 0 }),
+    };
+    // S1 holds it but is taking a snapshot; S2, whole, is behind it.
+    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "waiting", reason: expect.stringMatching(/no candidate holds zxid 100000009 whole/) });
+    s2At = 9;
+    const caughtUp = structuredClone(store.read());
+    expect(await runFailover(store, calls, steppingClock(), options)).toMatchObject({ kind: "failed-over", leader: "S2" });
+    s2At = 5;
+    const behind = storeOf(caughtUp);
+    oldLeaderBack = true;
+    expect(await runFailover(behind, calls, steppingClock(), options)).toEqual({ kind: "failed-over", leader: "L", epoch: 2, pending: [] });
   });
 });

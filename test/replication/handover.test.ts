@@ -47,7 +47,8 @@ describe("a handover of a shard's leader", () => {
     expect(await runHandover(store, calls, steppingClock(), DEFAULT_HANDOVER_SETTINGS)).toEqual({ kind: "moved", leader: "R", epoch: 2 });
     expect(steps(store)).toEqual(["intent", "sealing", "sealed", "led", "done"]);
     expect(store.writes[2]!.move).toMatchObject({ epoch: 2, sealedZxid: makeZxid(1, 10) });
-    expect(store.read()).toEqual({ leader: "R", epoch: 2, move: null });
+    // The target counts what it took over as acknowledged: a later failover promotes only a copy holding it.
+    expect(store.read()).toEqual({ leader: "R", epoch: 2, move: null, ledFrom: makeZxid(1, 10) });
     expect(calls.log).toEqual(["seal L", "takeOver R", "follow L"]);
   });
 

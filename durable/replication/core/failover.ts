@@ -17,11 +17,16 @@
  *    (`dropped`): for a geo-tier shard, writes no client was told of; for a forced
  *    promotion of a regional shard, writes that may have been acknowledged.
  *
+ * A candidate must also hold what the leader counted acknowledged when it began to
+ * lead (`Placement.ledFrom`: a handover's sealed zxid, a failover's promoted head),
+ * which no sync replica may have held yet: one that is behind it is not promoted
+ * either (a forced promotion takes what it names).
+ *
  * Fencing is by the copies' storage, never by a timer. A candidate mid-snapshot
  * promises (so it acknowledges nothing more) but is not promoted: its rows are partial.
  * Its snapshot began when it was new to the role (a stepped-down leader) or had been
  * away past its lease: what it acknowledged before is on the others unless a second
- * copy was away meanwhile. When every candidate is mid-snapshot, none can finish it
+ * copy was away meanwhile. When no candidate may lead (mid-snapshot or behind), none can finish it
  * (having promised, none takes the old leader's pages): the old leader, once reached,
  * leads the failover's epoch itself (`abandoned`), as an abandoned move's does.
  */
@@ -50,7 +55,7 @@ export interface Failover {
   keepThrough?: number;
   /** What the old leader had applied past keepThrough, once it was told: the zxids it dropped. */
   dropped?: { fromZxid: number; toZxid: number };
-  /** Why it ended with the old leader leading its epoch (every candidate mid-snapshot, the old leader reached). */
+  /** Why it ended with the old leader leading its epoch (no candidate may lead, the old leader reached). */
   abandoned?: string;
   startedAt: number;
   stepAt: number;
@@ -80,7 +85,7 @@ export interface FailoverPlan {
 export type FailoverOutcome =
   /** A candidate leads; `pending`: copies not told yet (the old leader while it cannot be reached). */
   | { kind: "failed-over"; leader: string; epoch: number; pending: string[] }
-  /** Not yet: a candidate cannot be reached or is mid-snapshot (the run goes on at the next try). */
+  /** Not yet: a candidate cannot be reached, or none may lead (the run goes on at the next try). */
   | { kind: "waiting"; reason: string };
 
 /**
@@ -142,7 +147,12 @@ export async function runFailover(
       case "promising": {
         const promises = await Promise.all(failover.candidates.map((copy) => calls.promise(copy, failover.epoch).catch(() => undefined)));
         const unanswered = failover.candidates.filter((_, i) => promises[i] === undefined || "kind" in promises[i]!);
-        const whole = failover.candidates.filter((_, i) => (promises[i] as CopyState | undefined)?.snapshot === false);
+        // A candidate may lead only whole, and holding what the leader counted acknowledged when it began to lead.
+        const ledFrom = failover.forced ? 0 : (placement.ledFrom ?? 0);
+        const whole = failover.candidates.filter((_, i) => {
+          const state = promises[i] as CopyState | undefined;
+          return state?.snapshot === false && state.appliedZxid >= ledFrom;
+        });
         if (unanswered.length === 0 && whole.length > 0) {
           const best = mostAdvanced(whole, whole.map((copy) => promises[failover.candidates.indexOf(copy)] as CopyState));
           const syncReplicas = (placement.syncReplicas ?? []).map((copy) => (copy === best.copy ? failover.from : copy));
@@ -151,12 +161,12 @@ export async function runFailover(
         }
         if (unanswered.length === 0) {
           // No candidate can lead, and having promised, none takes the old leader's pages to finish
-          // its snapshot: the old leader, if reached, leads the epoch itself (nothing was promoted).
+          // its snapshot or catch up: the old leader, if reached, leads the epoch itself (nothing was promoted).
           const reopened = await calls.reopen(failover.from, failover.epoch).catch(() => undefined);
-          const abandoned = "every candidate is taking a snapshot: the old leader leads on";
+          const abandoned = "no candidate holds what the leader acknowledged, whole: the old leader leads on";
           if (reopened === "led" && advance(failover, { ...placement, failover: { ...failover, step: "done", toTell: [], abandoned, stepAt: clock.now() } })) return { kind: "failed-over", leader: failover.from, epoch: failover.epoch, pending: [] };
         }
-        const why = unanswered.length > 0 ? `${unanswered.join(", ")} did not promise epoch ${failover.epoch}` : `every candidate is taking a snapshot, and ${failover.from} did not lead on`;
+        const why = unanswered.length > 0 ? `${unanswered.join(", ")} did not promise epoch ${failover.epoch}` : `no candidate holds zxid ${ledFrom.toString(16)} whole (taking a snapshot, or behind), and ${failover.from} did not lead on`;
         const outcome = waiting(why);
         if (outcome) return outcome;
         await clock.sleep(options.retryMs).elapsed;
@@ -164,7 +174,7 @@ export async function runFailover(
       }
       case "promoting": {
         const led = await calls.promote(failover.target!, failover.epoch, failover.syncReplicas).catch(() => undefined);
-        if (led === "led") advance(failover, { ...placement, leader: failover.target!, syncReplicas: failover.syncReplicas, failover: { ...failover, step: "led", toTell: failover.toTell.filter((copy) => copy !== failover.target), stepAt: clock.now() } });
+        if (led === "led") advance(failover, { ...placement, leader: failover.target!, syncReplicas: failover.syncReplicas, ledFrom: failover.keepThrough!, failover: { ...failover, step: "led", toTell: failover.toTell.filter((copy) => copy !== failover.target), stepAt: clock.now() } });
         else {
           const outcome = waiting(`${failover.target} did not take the lead${led ? `: it is ${led.role} at epoch ${led.epoch}` : ""}`);
           if (outcome) return outcome;

@@ -55,6 +55,12 @@ export interface Placement {
   failover?: Failover;
   /** A geo-tier shard's sync replicas (absent or empty: the shard is regional). */
   syncReplicas?: string[];
+  /**
+   * What its leader held when it began to lead, by a handover or a failover (or when
+   * the shard became geo-tier): it counts all of it as acknowledged, so a failover
+   * promotes only a copy holding at least this much.
+   */
+  ledFrom?: number;
 }
 
 /** The directory's record of one shard's placement: read and written synchronously and durably. */
@@ -169,7 +175,7 @@ export async function runHandover(store: PlacementStore, calls: HandoverCalls, c
         // Forward only: the old leader writes no more, and only the target may lead this epoch.
         const led = await calls.takeOver(move.target, move.epoch, move.sealedZxid, settings.takeOverWaitMs, move.syncReplicas ?? []).catch(() => undefined);
         const synced = move.syncReplicas ? { syncReplicas: move.syncReplicas } : {};
-        if (led === "led") advance(move, { ...placement, ...synced, leader: move.target, epoch: move.epoch, move: { ...move, step: "led", stepAt: clock.now() } });
+        if (led === "led") advance(move, { ...placement, ...synced, leader: move.target, epoch: move.epoch, ledFrom: move.sealedZxid, move: { ...move, step: "led", stepAt: clock.now() } });
         else if (led !== "behind") await pause();
         break;
       }
