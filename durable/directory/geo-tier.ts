@@ -19,6 +19,7 @@ import { copiesOf, copyObjectName, copyRegion } from "../replication/replica-nam
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import type { ShardLeaders } from "./shard-leaders.ts";
 import { checkRegion } from "./leader-moves.ts";
+import { lostCall } from "./shard-retry.ts";
 
 export type Tier = "regional" | "geo";
 
@@ -93,14 +94,22 @@ export class GeoTier {
   }
 
   /**
-   * Sets the tier of the shard mounted at `prefix`: geo names the copies in the two regions nearest its
-   * leader's as sync replicas, regional names none. The leader is told first, and the
-   * placement stores the list once it leads with it. Answers the sync replicas'
-   * regions. Refused, with nothing changed: geo with fewer than three regions
-   * (BadArguments); a move or a failover of the shard under way, or a leader that
-   * cannot be reached (ReconfigInProgress, ConnectionLoss).
+   * Sets the tier of the shard mounted at `prefix`: geo names the copies in the two
+   * regions nearest its leader's as sync replicas, regional names none. The leader is
+   * told first, and the placement stores the list once it leads with it. Answers the
+   * sync replicas' regions. Refused, with nothing changed: geo with fewer than three
+   * regions (BadArguments); a move or a failover of the shard under way
+   * (ReconfigInProgress); a copy that cannot be reached (ConnectionLoss).
    */
   async setTier(shard: string, prefix: string, tier: Tier): Promise<string[]> {
+    try {
+      return await this.tellTier(shard, prefix, tier);
+    } catch (err) {
+      throw lostCall(err);
+    }
+  }
+
+  private async tellTier(shard: string, prefix: string, tier: Tier): Promise<string[]> {
     const regions = this.link.regions;
     if (tier === "geo" && (!regions || regions.length < GEO_MIN_REGIONS)) {
       throw new KeeperError("BadArguments", `the geo tier needs at least ${GEO_MIN_REGIONS} regions (its leader's and two for its sync replicas); this deployment has ${regions?.length ?? 0}`);
