@@ -34,7 +34,11 @@ const bindings = {
 
 /** Tests of simulated regions, whose objects all run with EDGEKEEPER_REGIONS set (their own workerd). */
 const REGION_TESTS = ["test/worker/socket-replica-watches.test.ts", "test/worker/write-origins.test.ts", "test/worker/leader-move.test.ts"];
-/** A geo-tier shard's failover: three regions (the tier needs three), a leader silent for 2 s failed over. */
+/**
+ * A geo-tier shard's failover: three regions (the tier needs three), a leader silent for
+ * 2 s failed over. `npm test` runs it after the others, not beside them: its writers and
+ * failovers load the machine enough to make the region tests' timing-sensitive waits fail.
+ */
 const GEO_TESTS = ["test/worker/geo-failover.test.ts"];
 /** The replication chaos test: its objects see regions as `npm start -- --regions` sets them, and nothing else differs. */
 const CHAOS_TESTS = ["test/worker/replication-chaos.test.ts"];
