@@ -183,7 +183,7 @@ export class DirectoryDO extends EdgekeeperObject {
       this.leaders.configure(shard, settings);
       if (settings.autoMove) await this.alarmBy(Date.now() + AUTO_MOVE_CHECK_MS);
       if (tier === "geo") await this.alarmBy(Date.now() + this.geo.watchEveryMs);
-      const syncReplicas = this.geo.placements()[shard]?.syncReplicas ?? [];
+      const { syncReplicas } = this.geo.placementOf(shard);
       return { ok: true, settings, tier: this.geo.tierOf(shard), syncReplicas };
     });
   }
@@ -200,7 +200,7 @@ export class DirectoryDO extends EdgekeeperObject {
       // Recorded (or refused) synchronously above: the alarm goes on with it after a restart.
       await this.alarmBy(Date.now() + this.geo.watchEveryMs);
       const outcome = await running;
-      return { ok: true, outcome: outcome ?? { kind: "waiting", reason: "the failover ended meanwhile" }, failover: this.geo.placements()[shard]?.failover ?? null };
+      return { ok: true, outcome: outcome ?? { kind: "waiting", reason: "the failover ended meanwhile" }, failover: this.geo.placementOf(shard).failover };
     });
   }
 

@@ -8,10 +8,9 @@
  * directory fails it over (core/failover.ts): the sync replicas promise the next epoch,
  * the one holding the most leads, and every other copy is told, the old leader
  * whenever it is reached again. Each step is stored before it is acted on, so a
- * restarted directory resumes it. The watch also keeps the sync replicas pulling (a
- * replica nobody reads would stop).
+ * restarted directory resumes it.
  */
-import { KeeperError, zxidEpoch } from "../../protocol/index.ts";
+import { KeeperError } from "../../protocol/index.ts";
 import { type Region, roundTripMs } from "../../protocol/regions.ts";
 import type { RegionLink } from "../base/region-link.ts";
 import { type CopyState, type Failover, type FailoverCalls, type FailoverOutcome, type Fenced, type Placement, recordFailover, runFailover } from "../replication/core/index.ts";
@@ -137,28 +136,36 @@ export class GeoTier {
   placements(): Record<string, GeoPlacement> {
     const listed: Record<string, GeoPlacement> = {};
     for (const [shard, placement] of this.leaders.storedPlacements()) {
-      if (!isGeo(placement) && !placement.failover) continue;
-      const failover = placement.failover;
-      listed[shard] = {
-        syncReplicas: (placement.syncReplicas ?? []).map((name) => this.regionOf(name)),
-        failover: failover
-          ? {
-              step: failover.step,
-              from: this.regionOf(failover.from),
-              to: failover.target === undefined ? null : this.regionOf(failover.target),
-              epoch: failover.epoch,
-              pending: failover.step === "done" ? [] : failover.toTell.map((name) => this.regionOf(name)),
-              dropped: failover.dropped ?? null,
-              forced: failover.forced,
-              keptThroughZxid: failover.keepThrough ?? null,
-              abandoned: failover.abandoned ?? null,
-              startedAt: failover.startedAt,
-              stepAt: failover.stepAt,
-            }
-          : null,
-      };
+      if (isGeo(placement) || placement.failover) listed[shard] = this.viewOf(placement);
     }
     return listed;
+  }
+
+  /** One shard's sync replicas and last failover, as listed. */
+  placementOf(shard: string): GeoPlacement {
+    return this.viewOf(this.leaders.placement(shard));
+  }
+
+  private viewOf(placement: Placement): GeoPlacement {
+    const failover = placement.failover;
+    return {
+      syncReplicas: (placement.syncReplicas ?? []).map((name) => this.regionOf(name)),
+      failover: failover
+        ? {
+            step: failover.step,
+            from: this.regionOf(failover.from),
+            to: failover.target === undefined ? null : this.regionOf(failover.target),
+            epoch: failover.epoch,
+            pending: failover.step === "done" ? [] : failover.toTell.map((name) => this.regionOf(name)),
+            dropped: failover.dropped ?? null,
+            forced: failover.forced,
+            keptThroughZxid: failover.keepThrough ?? null,
+            abandoned: failover.abandoned ?? null,
+            startedAt: failover.startedAt,
+            stepAt: failover.stepAt,
+          }
+        : null,
+    };
   }
 
   /** One watch of every geo-tier shard (the directory's alarm); answers whether any is watched (the alarm comes back). */
