@@ -756,7 +756,8 @@ export class ShardDO extends EdgekeeperObject {
     const { ready, appliedZxid, msSinceContact } = await this.readiness(at);
     if (!ready) return { ready: false, appliedZxid, msSinceContact };
     // The copy leads now (a move or failover made it leader): a geo-tier one shows nothing no sync replica holds.
-    if (!(await this.acknowledgedHead(Number(at.waitMs) || 0))) return { ready: false, appliedZxid: this.lastZxid(), msSinceContact };
+    // Checked before awaiting: a regional copy's reads follow its readiness with no turn of the event loop between.
+    if (this.holdsUnacknowledged() && !(await this.acknowledgedHead(Number(at.waitMs) || 0))) return { ready: false, appliedZxid: this.lastZxid(), msSinceContact };
     if (host) this.takeAck(host, ackSeq);
     // From here to the reads' end, one synchronous block: what they see is at `zxid`.
     const zxid = this.lastZxid();
