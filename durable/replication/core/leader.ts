@@ -549,7 +549,7 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // Whether the log holds the start, by its key alone (an entry is not decoded for it).
       const known = recent !== undefined || start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
-      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid, true);
+      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
       const acks = this.syncAcks();
       const sync = acks.isSyncReplica(request.replica);
       if (sync) acks.note(request.replica, request.fromZxid);
@@ -604,14 +604,8 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
     });
   }
 
-  /**
-   * Notes that `name` pulled, having applied `appliedZxid`. `onward`: never back from
-   * what it noted before (a pipelined pull sent before its pushes were applied names
-   * less than they noted, and the log may be trimmed to that already).
-   */
-  private notePeer(txn: StorageTxn, name: string, appliedZxid: number, onward = false): void {
-    const noted = onward ? (txn.get<PeerRow>("peer", name)?.appliedZxid ?? 0) : 0;
-    txn.put<PeerRow>("peer", name, { name, appliedZxid: Math.max(appliedZxid, noted), lastPullAt: this.clock.now() });
+  private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
+    txn.put<PeerRow>("peer", name, { name, appliedZxid, lastPullAt: this.clock.now() });
   }
 
   /** Logs an entry whose effects are in the rows, trims, and stores meta. */
