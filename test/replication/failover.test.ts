@@ -78,6 +78,40 @@ describe("a geo-tier leader", () => {
     expect(await reader.replica.waitApplied(reply.zxid, 0)).toBe(true);
   });
 
+  it("gives a read replica whose snapshot showed writes a failover then dropped the new leader's snapshot, never those rows", async () => {
+    let leads: LeaderCore;
+    const leaderStorage = new MemoryStorage();
+    leads = new LeaderCore(leaderStorage.handle({ alive: true }), clock, settings, undefined, random);
+    const oldLeader = leads;
+    oldLeader.activate(1);
+    oldLeader.setSyncReplicas(["S1", "S2"]);
+    const [s1, s2, reader] = ["S1", "S2", "R"].map((name) => copy(name, () => leads)) as [ReturnType<typeof copy>, ReturnType<typeof copy>, ReturnType<typeof copy>];
+    oldLeader.write(7, 1, { op: "create", path: "/kept", data: "x" });
+    await s1.catchUp();
+    await s2.catchUp();
+    await s1.replica.step(); // its pull says it holds /kept: acknowledged
+    oldLeader.write(7, 2, { op: "create", path: "/dropped", data: "x" });
+    // The reader's pages show /dropped; it replays from the acknowledged zxid, so it is not readable yet.
+    for (let step = 0; step < 10 && reader.meta().snapshot !== null; step++) await reader.replica.step();
+    expect(reader.replica.read("/dropped", 0)).toMatchObject({ behind: true });
+    // S2 is promoted without /dropped, writes on, and S1 follows it.
+    const keepThrough = s2.meta().appliedZxid;
+    s1.core.promise(2);
+    s2.core.promise(2);
+    s2.core.promote(2, ["S1", "L"]);
+    s1.core.stepDown("S2", 2, keepThrough);
+    leads = s2.core;
+    const after = s2.core.write(7, 3, { op: "create", path: "/after", data: "x" }) as Reply;
+    await s1.catchUp();
+    await s1.replica.step();
+    expect(await s2.core.whenAcked(after.zxid, 0)).toBe(true);
+    // Its replay goes from /kept to epoch 2, past the zxid its pages showed: it takes S2's snapshot.
+    for (let step = 0; step < 10 && reader.meta().appliedZxid < after.zxid; step++) await reader.replica.step();
+    expect(reader.replica.read("/after", 0)).toMatchObject({ row: { path: "/after" } });
+    expect(reader.replica.read("/dropped", 0)).toMatchObject({ row: undefined });
+    expect(reader.replica.read("/kept", 0)).toMatchObject({ row: { path: "/kept" } });
+  });
+
   it("is fenced once its sync replicas promised a later epoch: they apply nothing more from it", async () => {
     const { leader, s1, s2 } = geoShard();
     await s1.catchUp();

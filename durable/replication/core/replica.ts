@@ -233,7 +233,7 @@ export class ReplicaCore {
     if (reply.kind === "entries") this.syncReplica = reply.sync === true;
     const applied = reply.kind === "entries" ? this.apply(reply) : "another-log";
     if (applied === "superseded") this.supersededLeader();
-    if (reply.kind === "snapshot-needed" || applied === "another-log") {
+    if (reply.kind === "snapshot-needed" || applied === "another-log" || applied === "dropped") {
       if (current) this.restartSnapshot();
       return { kind: "snapshot" };
     }
@@ -273,12 +273,14 @@ export class ReplicaCore {
    * A gap ends the page (a plain pull refetches). Returns the applied zxid, or
    * "another-log" when the page comes from another log than this replica's rows (a
    * replica stored before logs had identities has none: it resyncs once), or
-   * "superseded" when its leader's epoch is below one this copy promised.
+   * "superseded" when its leader's epoch is below one this copy promised, or "dropped"
+   * when the log goes past what a snapshot's rows show without holding it (below).
    */
-  private apply({ afterZxid, entries, logId, epoch }: Extract<PullReply, { kind: "entries" }>): number | "another-log" | "superseded" {
-    const applied = this.ports.storage.transact((txn) => {
+  private apply({ afterZxid, entries, logId, epoch }: Extract<PullReply, { kind: "entries" }>): number | "another-log" | "superseded" | "dropped" {
+    const applied = this.ports.storage.transact((txn): { applied: number; done: LogEntry[]; dropped?: true } | "another-log" | "superseded" => {
       const meta = readMeta(txn)!;
       const done: LogEntry[] = [];
+      let dropped = false;
       if (epoch < meta.promisedEpoch) return "superseded";
       if (meta.logId !== logId) return "another-log";
       // Promoted meanwhile (it leads now): its rows move by its own writes alone.
@@ -287,6 +289,13 @@ export class ReplicaCore {
         for (const entry of entries) {
           if (entry.zxid <= meta.appliedZxid) continue;
           if (!followsInOrder(meta.appliedZxid, entry)) break;
+          // The snapshot's rows show its leader's head (readableZxid), and this log goes past
+          // it without holding it: a failover dropped that tail, so the rows may show writes
+          // it dropped. They are never served: the new leader's snapshot replaces them.
+          if (meta.appliedZxid < meta.readableZxid && entry.zxid > meta.readableZxid) {
+            dropped = true;
+            break;
+          }
           this.replayingSnapshot = meta.installedFrom !== undefined && entry.zxid <= meta.readableZxid;
           appendEntry(txn, meta, entry);
           meta.epoch = entry.epoch;
@@ -300,11 +309,11 @@ export class ReplicaCore {
         if (this.replayed(txn, meta)) writeMeta(txn, meta);
         else storeAppliedMeta(txn, meta);
       }
-      return { applied: meta.appliedZxid, done };
+      return { applied: meta.appliedZxid, done, ...(dropped ? { dropped } : {}) };
     });
     if (typeof applied === "string") return applied;
     this.commits.committed(applied.done);
-    return applied.applied;
+    return applied.dropped ? "dropped" : applied.applied;
   }
 
   /**
