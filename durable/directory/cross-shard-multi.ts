@@ -1,17 +1,27 @@
 /**
- * A multi whose writes lie on one shard and whose `check`s lie on others (a lock's
- * fence, its lock node mounted elsewhere than the data it guards): the checks are
- * made and held at their shards (ShardDO.holdChecks: a write that would change a
- * held version waits), then the writing shard runs its part, committing only if the
- * transaction was not given up meanwhile (ShardDO's txn decisions), then the holds
- * are released (after the answer, which so costs two round trips: to the checked
- * shards, then to the writing one). So every check holds at the moment the writes commit, as in one
- * ZooKeeper multi, and nothing is applied unless all of it is. A multi writing to
- * several shards is refused (Unimplemented).
+ * A multi whose paths lie on several shards, all of it applied or none, through the
+ * router that runs it (its coordinator) and the shard of its first write (its
+ * decider), in two phases:
+ * 1. every other shard takes its part: `check`s alone are checked and held
+ *    (ShardDO.holdChecks: a write that would change a held version waits); a part
+ *    with writes is prepared (ShardDO.prepareWrites: checked as it would apply, then
+ *    logged with holds on what it touches, durable/shard/cross-shard-txns.ts);
+ * 2. the decider runs its part, which commits the transaction unless it was given
+ *    up meanwhile (its logged decision); then each prepared part is sent to apply,
+ *    and the holds are released (after the answer).
+ * A part that fails in phase 1, or a decider that refuses, releases every part (a
+ * prepared one is dropped). A router that never comes back leaves its parts to their
+ * shards: each asks the decider after a second, and applies or drops its part as it
+ * says; a decider asked before committing gives the transaction up. So every check
+ * holds at the moment the decider commits, as in one ZooKeeper multi, and nothing is
+ * applied unless all of it is.
+ *
+ * Costs: round trips to the other shards, then to the decider, then (writes on
+ * several shards) to the prepared ones again.
  *
  * The answer is the multi's as ZooKeeper gives it: a result per op in the order
  * sent, or, failed, the failing op's error with Ok before it and
- * RuntimeInconsistency after (a failing check elsewhere counts as failing first).
+ * RuntimeInconsistency after (a part failing in phase 1 counts as failing first).
  */
 import {
   type CheckOp,
@@ -27,52 +37,52 @@ import {
 } from "../../protocol/index.ts";
 import { type Mount, type MountTable, mountFor } from "./mount-table.ts";
 
-/** How a multi splits: the writing shard's ops (its own checks included), and the checks on each other shard, each with its index in the multi. */
-export interface CrossShardPlan {
-  writer: { mount: Mount; ops: MultiWriteOp[]; indexes: number[] };
-  checks: Array<{ mount: Mount; ops: CheckOp[]; indexes: number[] }>;
+/** A shard's part of a multi: its ops, each with its index in the multi. */
+export interface PartOfPlan {
+  mount: Mount;
+  ops: MultiWriteOp[];
+  indexes: number[];
 }
 
-/**
- * How `multi` splits over `table`'s shards; undefined when one shard serves it all.
- * Unimplemented when it writes to more than one shard.
- */
+/** How a multi splits: the decider's part (its first write's shard), and every other shard's, with writes or checks only. */
+export interface CrossShardPlan {
+  decider: PartOfPlan;
+  others: Array<PartOfPlan & { writes: boolean }>;
+}
+
+/** How `multi` splits over `table`'s shards; undefined when one shard serves it all. */
 export function planCrossShardMulti(table: MountTable, multi: MultiOp): CrossShardPlan | undefined {
   if (!Array.isArray(multi.ops) || multi.ops.length === 0) return undefined;
   const mounts = multi.ops.map((op) => mountFor(table, routingPath(op)));
   if (new Set(mounts).size === 1) return undefined;
-  const writers = new Set(mounts.filter((_, i) => multi.ops[i]!.op !== "check"));
-  if (writers.size > 1) {
-    const prefixes = [...writers].map((m) => m.prefix).join(", ");
-    throw new KeeperError("Unimplemented", `a multi writing to several shards is not supported yet (its writes lie under mounts ${prefixes}); checks on other shards are`);
-  }
-  const writerMount = writers.values().next().value ?? mounts[0]!;
-  const writer: CrossShardPlan["writer"] = { mount: writerMount, ops: [], indexes: [] };
-  const checks = new Map<Mount, CrossShardPlan["checks"][number]>();
+  const firstWrite = multi.ops.findIndex((op) => op.op !== "check");
+  const deciderMount = mounts[Math.max(0, firstWrite)]!;
+  const parts = new Map<Mount, PartOfPlan & { writes: boolean }>();
   multi.ops.forEach((op, i) => {
     const mount = mounts[i]!;
-    if (mount === writerMount) {
-      writer.ops.push(op);
-      writer.indexes.push(i);
-    } else {
-      const group = checks.get(mount) ?? { mount, ops: [], indexes: [] };
-      group.ops.push(op as CheckOp);
-      group.indexes.push(i);
-      checks.set(mount, group);
-    }
+    const part = parts.get(mount) ?? { mount, ops: [], indexes: [], writes: false };
+    part.ops.push(op);
+    part.indexes.push(i);
+    part.writes ||= op.op !== "check";
+    parts.set(mount, part);
   });
-  return { writer, checks: [...checks.values()] };
+  return { decider: parts.get(deciderMount)!, others: [...parts.values()].filter((part) => part.mount !== deciderMount) };
 }
 
-/** What running a plan needs of its router: holds at a shard, their release, the writing shard's part, and the decider's name. */
+/** What running a plan needs of its router. */
 export interface CrossShardCalls {
   hold(mount: Mount, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
+  prepare(mount: Mount, txn: CrossShardTxn, part: MultiOp): Promise<Outcome>;
+  /** Releases what the transaction holds at a shard: its checks, or its prepared part, dropped. */
   release(mount: Mount, txnId: string): Promise<void>;
   /** Keeps work going after the answer (the releases: the answer does not wait for them). */
   inBackground(work: Promise<unknown>): void;
+  /** Sends the decider its part. */
   write(mount: Mount, multi: MultiOp): Promise<Outcome>;
+  /** Sends a prepared part to apply (the transaction committed), to its shard's leader now. */
+  commit(part: MultiOp): Promise<Outcome>;
   deciderOf(mount: Mount): string;
-  /** The writing shard's stored answer to this multi when it is a session's retry of one it committed (else undefined). */
+  /** The decider's stored answer to this multi when it is a session's retry of one it committed (else undefined). */
   storedReply(mount: Mount): Promise<Outcome | undefined>;
 }
 
@@ -83,59 +93,102 @@ const elsewhere = (outcome: Outcome): boolean => !outcome.ok && (outcome.moved =
 
 /**
  * Runs a plan of `multi` once: the multi's answer, or ELSEWHERE when a shard answered
- * that it does not serve (nothing applied).
+ * that it does not serve before anything committed.
  */
 export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, calls: CrossShardCalls): Promise<Outcome | typeof ELSEWHERE> {
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.writer.mount) };
-  const held = await Promise.all(plan.checks.map(async (group) => ({ group, outcome: await calls.hold(group.mount, txn, group.ops).catch((err: unknown) => err) })));
-  // Whether the writing shard's fate is unknown (its call was cut): then its holds stay
-  // for their shards to resolve with it, as a release could come before its commit.
-  let writeUnknown = false;
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.decider.mount) };
+  const taken = await Promise.all(
+    plan.others.map(async (part) => {
+      const take = async () => (part.writes ? calls.prepare(part.mount, txn, { ...multi, ops: part.ops }) : calls.hold(part.mount, txn, part.ops as CheckOp[]));
+      return { part, outcome: await take().catch((err: unknown) => err) };
+    }),
+  );
+  // The decider's part: not sent (every part is released), sent with its fate unknown (the
+  // parts are left to their shards, which ask the decider), or committed (the checks are released).
+  let decision: "none" | "unknown" | "committed" = "none";
   try {
-    const thrown = held.find((h) => !isOutcome(h.outcome));
+    const thrown = taken.find((t) => !isOutcome(t.outcome));
     if (thrown) throw thrown.outcome;
-    const outcomes = held as Array<{ group: CrossShardPlan["checks"][number]; outcome: Outcome }>;
-    if (outcomes.some((h) => elsewhere(h.outcome))) return ELSEWHERE;
-    // The first check that failed, by its place in the multi.
-    let failed: { index: number; error: KeeperErrorBody; zxid: number } | undefined;
-    for (const { group, outcome } of outcomes) {
-      if (outcome.ok) continue;
-      const at = outcome.results?.findIndex((r) => r.op === "error") ?? 0;
-      const index = group.indexes[Math.max(0, at)]!;
-      if (!failed || index < failed.index) failed = { index, error: outcome.error, zxid: outcome.zxid };
-    }
+    const outcomes = taken as Array<{ part: PartOfPlan; outcome: Outcome }>;
+    if (outcomes.some((t) => elsewhere(t.outcome))) return ELSEWHERE;
+    const failed = firstFailed(outcomes.map((t): [PartOfPlan, Outcome] => [t.part, t.outcome]));
     if (failed) {
       // A session's retry of a multi that committed (its answer lost) gets that answer, though its checks no longer hold.
-      const stored = await calls.storedReply(plan.writer.mount);
-      return stored ? merged(multi, plan, stored) : failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
+      const stored = await calls.storedReply(plan.decider.mount);
+      return stored ? committedAgain(plan, multi, txn, stored, calls) : failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
     }
-    // The writing part keeps the multi's cxid: a retry of it applies once.
-    writeUnknown = true;
-    const written = await calls.write(plan.writer.mount, { ...multi, ops: plan.writer.ops, txn });
-    writeUnknown = false;
+    // The decider's part keeps the multi's cxid: a retry of it applies once.
+    decision = "unknown";
+    const written = await calls.write(plan.decider.mount, { ...multi, ops: plan.decider.ops, txn });
+    if (!written.ok) decision = "none";
     if (elsewhere(written)) return ELSEWHERE;
-    return merged(multi, plan, written);
+    if (!written.ok) return merged(multi, [[plan.decider, written]]);
+    if (committedTxnOf(written) !== txn.id) {
+      // A session's retry, answered from the decider's stored reply: an earlier transaction committed.
+      decision = "none";
+      return committedAgain(plan, multi, txn, written, calls);
+    }
+    decision = "committed";
+    return merged(multi, [[plan.decider, written], ...(await commitPrepared(plan, multi, txn, calls))]);
   } finally {
     // Released after the answer (a write to a held node waits for it); a hold whose call
-    // failed may exist, and is released too (a release of none is nothing).
-    if (!writeUnknown) calls.inBackground(Promise.all(held.map((h) => calls.release(h.group.mount, txn.id).catch(() => undefined))));
+    // failed may exist, and is released too (a release of none is nothing). A committed
+    // transaction's prepared parts apply, never drop.
+    const released = decision === "none" ? taken : decision === "committed" ? taken.filter((t) => !t.part.writes) : [];
+    if (released.length > 0) calls.inBackground(Promise.all(released.map((t) => calls.release(t.part.mount, txn.id).catch(() => undefined))));
   }
+}
+
+/** The prepared parts of `plan` applied, as the committed transaction `txn`: each with its answer. */
+function commitPrepared(plan: CrossShardPlan, multi: MultiOp, txn: CrossShardTxn, calls: CrossShardCalls): Promise<Array<[PartOfPlan, Outcome]>> {
+  return Promise.all(plan.others.filter((part) => part.writes).map(async (part): Promise<[PartOfPlan, Outcome]> => [part, await calls.commit({ ...multi, ops: part.ops, txn })]));
+}
+
+/**
+ * A session's retry of a multi an earlier transaction committed, `stored` its decider's
+ * reply: that transaction's prepared parts are sent to apply (each answers its outcome
+ * again if it did already), for the answer.
+ */
+async function committedAgain(plan: CrossShardPlan, multi: MultiOp, txn: CrossShardTxn, stored: Outcome, calls: CrossShardCalls): Promise<Outcome> {
+  if (!stored.ok) return merged(multi, [[plan.decider, stored]]);
+  const earlier = committedTxnOf(stored);
+  if (earlier === undefined && plan.others.some((part) => part.writes)) throw new KeeperError("SystemError", "the stored reply to this multi names no transaction: its parts on other shards cannot be told");
+  return merged(multi, [[plan.decider, stored], ...(earlier === undefined ? [] : await commitPrepared(plan, multi, { ...txn, id: earlier }, calls))]);
+}
+
+/** The transaction a decider's answer says it committed. */
+function committedTxnOf(outcome: Outcome): string | undefined {
+  const txn = outcome.ok ? (outcome.value as { txn?: unknown }).txn : undefined;
+  return typeof txn === "string" ? txn : undefined;
 }
 
 function isOutcome(value: unknown): value is Outcome {
   return typeof value === "object" && value !== null && "ok" in value && "zxid" in value;
 }
 
-/** The writing shard's answer as the whole multi's: its results in their places, a check's elsewhere. */
-function merged(multi: MultiOp, plan: CrossShardPlan, written: Outcome): Outcome {
-  if (written.ok) {
-    const results: MultiItemResult[] = multi.ops.map(() => ({ op: "check" }));
-    const value = written.value as { results: MultiItemResult[] };
-    plan.writer.indexes.forEach((index, k) => (results[index] = value.results[k]!));
-    return { ...written, value: { results } };
+/** The failing op of the first part that failed, by its place in the multi. */
+function firstFailed(answers: ReadonlyArray<[PartOfPlan, Outcome]>): { index: number; error: KeeperErrorBody; zxid: number } | undefined {
+  let failed: { index: number; error: KeeperErrorBody; zxid: number } | undefined;
+  for (const [part, outcome] of answers) {
+    if (outcome.ok) continue;
+    // A hold answers its checks; a part, ZooKeeper's per-op results (Ok before its failing op).
+    const at = outcome.results?.findIndex((r) => r.op === "error" && r.error.name !== "Ok") ?? -1;
+    const index = part.indexes[Math.max(0, at)]!;
+    if (!failed || index < failed.index) failed = { index, error: outcome.error, zxid: outcome.zxid };
   }
-  const at = written.results?.findIndex((r) => r.op === "error" && r.error.name !== "Ok") ?? -1;
-  return failedMulti(multi.ops.length, plan.writer.indexes[Math.max(0, at)]!, written.error, written.zxid);
+  return failed;
+}
+
+/** The parts' answers as the whole multi's (the first part's zxid): their results in their places, or the first failing op's error. */
+function merged(multi: MultiOp, answers: ReadonlyArray<[PartOfPlan, Outcome]>): Outcome {
+  const failed = firstFailed(answers);
+  if (failed) return failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
+  const results: MultiItemResult[] = multi.ops.map(() => ({ op: "check" }));
+  for (const [part, outcome] of answers) {
+    const value = (outcome as Extract<Outcome, { ok: true }>).value as { results: MultiItemResult[] };
+    part.indexes.forEach((index, k) => (results[index] = value.results[k]!));
+  }
+  return { ok: true, zxid: answers[0]![1].zxid, value: { results } };
 }
 
 /** A failed multi of `count` ops as ZooKeeper reports it: Ok before `index`, its error there, RuntimeInconsistency after. */

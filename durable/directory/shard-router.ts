@@ -56,6 +56,7 @@ interface ShardStub {
   replicaHostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaHostAnswer>;
   syncHost(root: string, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer>;
   holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
+  prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp): Promise<Outcome>;
   releaseChecks(txnId: string): Promise<void>;
   storedReply(root: string, sessionId: number, cxid: number): Promise<Outcome | null>;
 }
@@ -232,17 +233,25 @@ export class ShardRouter {
   }
 
   /**
-   * A multi whose paths lie on several shards, its checks held at theirs while the
-   * writing shard's part goes by `write` (cross-shard-multi.ts); undefined when one
-   * shard serves it all. Run again from a fresh table while a shard answers that it
-   * does not serve (moved, or not the leader), as `execute`.
+   * A multi whose paths lie on several shards, the other shards' parts held or
+   * prepared while the deciding shard's part, then each prepared part, goes by
+   * `write` (cross-shard-multi.ts); undefined when one shard serves it all. Run again
+   * from a fresh table while a shard answers that it does not serve (moved, or not
+   * the leader) before anything committed, as `execute`. `beforeSend` runs before a
+   * part is prepared, as before each write: a prepared part may apply from its shard's
+   * alarm, its ephemerals then made with no write of the router's.
    */
-  private async acrossShards(caller: Caller, multi: MultiOp, write: (mount: Mount, part: MultiOp) => Promise<Outcome>): Promise<Outcome | undefined> {
+  private async acrossShards(caller: Caller, multi: MultiOp, write: (mount: Mount, part: MultiOp) => Promise<Outcome>, beforeSend?: (mount: Mount) => void): Promise<Outcome | undefined> {
     try {
       if (!planCrossShardMulti(await this.table(), multi)) return undefined;
       const calls: CrossShardCalls = {
         hold: (mount, txn, checks) => this.leaderStub(mount).holdChecks(mount.prefix, this.fromHere(caller), txn, checks),
+        prepare: (mount, txn, part) => {
+          beforeSend?.(mount);
+          return this.leaderStub(mount).prepareWrites(mount.prefix, this.fromHere(caller), txn, part);
+        },
         release: (mount, txnId) => this.leaderStub(mount).releaseChecks(txnId),
+        commit: (part) => untilServed(async (fresh) => write(this.route(await this.table(fresh), part), part), isElsewhere),
         // The Worker's waitUntil; a session host's object outlives the answer on its own.
         inBackground: (work) => (this.tableRequest.keepAlive ? this.tableRequest.keepAlive(work) : void work),
         write,
@@ -266,14 +275,15 @@ export class ShardRouter {
     }
   }
 
-  /** `acrossShards` for a session host: the writing part goes as its other requests do (hostSend); the mount answered is the writing shard's. */
+  /** `acrossShards` for a session host: the writing parts go as its other requests do (hostSend); the mount answered is the deciding shard's. */
   private async hostAcrossShards(call: HostCall, caller: Caller, multi: MultiOp): Promise<{ outcome: Outcome; mount: Mount } | undefined> {
     let writer: Mount | undefined;
     const outcome = await this.acrossShards(caller, multi, async (mount, part) => {
-      writer = mount;
+      // The deciding part goes first (each prepared part after it is committed).
+      writer ??= mount;
       call.beforeSend?.(mount);
       return (await this.hostSend(call, mount, caller, [part]))[0]!;
-    });
+    }, call.beforeSend);
     return outcome && { outcome, mount: writer ?? mountFor(await this.table(), "/") };
   }
 
@@ -321,7 +331,7 @@ export class ShardRouter {
       const across = await this.acrossShards(caller, request as MultiOp, async (mount, part) => {
         beforeSend?.(mount);
         return (await this.executeOn(mount, caller, [part]))[0]!;
-      });
+      }, beforeSend);
       if (across) return across as Outcome<ResultOf[K]>;
     }
     const outcome = await untilServed(async (fresh) => {

@@ -148,11 +148,12 @@ export class JsonLogTable extends JsonTable implements SqlLogTable {
   }
 }
 
-/** The core's tables for an object: its own subtree, znode and session tables, and JSON tables for the rest. */
-export function coreTables(sql: SqlStorage, own: { subtree: SqlTable; znode: SqlTable; session: SqlTable; log?: SqlLogTable }): CoreTables {
+/** The core's tables for an object: its own subtree, znode, session and txn tables, and JSON tables for the rest. */
+export function coreTables(sql: SqlStorage, own: { subtree: SqlTable; znode: SqlTable; session: SqlTable; txn: SqlTable; log?: SqlLogTable }): CoreTables {
   return {
     meta: new JsonTable(sql, "replication_meta"),
     subtree: own.subtree,
+    txn: own.txn,
     log: own.log ?? new JsonLogTable(sql),
     peer: new JsonTable(sql, "replication_peers"),
     znode: own.znode,

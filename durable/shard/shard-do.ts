@@ -15,6 +15,7 @@ import {
   type WatchNotification,
   type KeeperErrorBody,
   type MultiItemResult,
+  type MultiOp,
   type MultiWriteOp,
   type Outcome,
   type ShardRequest,
@@ -41,8 +42,8 @@ import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, stored
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
-import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, type TxnFate, versionChangingPaths } from "./check-holds.ts";
-import { TXN_DECISION_SCHEMA, TxnDecisions } from "./txn-decisions.ts";
+import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, type TxnFate, holdKeysOf, holdKeysWritten } from "./check-holds.ts";
+import { TXN_SCHEMA, TxnDecisions, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -102,9 +103,14 @@ class MultiFailure extends Error {
   }
 }
 
-/** A write as the shard runs it: ZooKeeper's rules' context, and the served subtree when the write changes it (an unmount's seal), logged as its row. */
+/**
+ * A write as the shard runs it: ZooKeeper's rules' context, the served subtree when
+ * the write changes it (an unmount's seal), and the rows of multis across shards it
+ * writes (null: deleted), each logged as its row.
+ */
 interface ShardWrite extends WriteContext {
   subtree?: ServedSubtree;
+  txns?: Array<[txn: string, row: TxnRow | null]>;
 }
 
 /** A replica's answer to reads: served at `zxid`, or not ready (behind, or staler than asked) for the caller to read at the leader. */
@@ -157,8 +163,9 @@ export class ShardDO extends EdgekeeperObject {
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
-  /** Checks of multis across shards held here, and what this shard decided of those it wrote (check-holds.ts). */
+  /** What multis across shards hold here (check-holds.ts), their rows here, and what this copy decided of those it decides (cross-shard-txns.ts). */
   private readonly holds: CheckHolds;
+  private readonly txns: TxnRows;
   private readonly decisions: TxnDecisions;
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
@@ -182,14 +189,20 @@ export class ShardDO extends EdgekeeperObject {
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
+    const decider = (name: string) => RegionLink.ofShard(env, ctx.id.name ?? "").shard(name) as unknown as TxnDecider;
+    this.holds = new CheckHolds(this.sql, (name, txn) => decider(name).resolveTxn(txn), {
+      leads: () => !this.leader.fenced(),
+      has: (txn) => this.txns.prepared(txn) !== undefined,
+      settle: (txn, fate) => this.settlePrepared(txn, fate),
+    });
+    this.txns = new TxnRows(this.sql, () => this.holds);
+    this.decisions = new TxnDecisions(this.txns, ctx.id.name ?? "");
     const log = new LogTable(this.sql);
-    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
+    const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, txn: this.txns, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
     this.leader = new LeaderLog<ShardLogEntry>(this.storagePort, WORKER_CLOCK, this.settings.replication, storedBytes);
     this.snapshots = new SnapshotStore(this.sql, this.store);
     this.watches = new WatchRegistry(this.sql);
-    this.holds = new CheckHolds(this.sql, (decider, txn) => (RegionLink.ofShard(env, ctx.id.name ?? "").shard(decider) as unknown as TxnDecider).resolveTxn(txn));
-    this.decisions = new TxnDecisions(this.sql);
     this.catchUp = new WatchCatchUp(this.sql, this.store, this.log);
     this.limits = this.settings.limits;
     const link = RegionLink.ofShard(env, ctx.id.name ?? "");
@@ -206,7 +219,7 @@ export class ShardDO extends EdgekeeperObject {
 
   private createSchema(): void {
     this.tablesMade = true;
-    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA, ...CHECK_HOLD_SCHEMA, ...TXN_DECISION_SCHEMA]) this.sql.exec(statement);
+    for (const statement of [...SHARD_SCHEMA, ...WATCH_SCHEMA, ...REPLICATION_SCHEMA, ...CHECK_HOLD_SCHEMA, ...TXN_SCHEMA]) this.sql.exec(statement);
     migrateShardSchema(this.sql);
     this.adoptLegacySequence();
   }
@@ -352,9 +365,11 @@ export class ShardDO extends EdgekeeperObject {
    * the cap is refused instead (BadArguments), as sending it again could not help.
    */
   private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
-    // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held).
-    const written = asReplica ? [] : versionChangingPaths(requests);
-    if (this.holds.holding(written).length > 0) await this.holds.untilNotHeld(written);
+    // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held),
+    // but a multi's part prepared here, which its own transaction holds.
+    const written = asReplica ? [] : holdKeysWritten(requests);
+    const own = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn?.id : undefined;
+    if (this.holds.holding(written, own).length > 0) await this.holds.untilNotHeld(written, own);
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -932,16 +947,11 @@ export class ShardDO extends EdgekeeperObject {
    * notLeader; for a path this shard does not serve, moved.
    */
   async holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome<Record<string, never>>> {
-    if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a hold names its transaction");
+    checkTxn(txn);
     if (!Array.isArray(checks) || checks.some((c) => c?.op !== "check" || typeof c.path !== "string")) throw new KeeperError("BadArguments", "a hold names check ops");
     const tree = this.treeFor(root);
-    if (this.leader.fenced()) return this.notLeader();
-    try {
-      for (const check of checks) tree.checkRoute(check.path);
-    } catch (err) {
-      if (err instanceof MovedError) return this.moved();
-      throw err;
-    }
+    const elsewhere = this.servedElsewhere(tree, checks);
+    if (elsewhere) return elsewhere;
     // The checks and the holds in one synchronous block: no write comes between.
     for (const [index, check] of checks.entries()) {
       try {
@@ -964,19 +974,141 @@ export class ShardDO extends EdgekeeperObject {
     return this.sessions.replyFor(Number(sessionId), Number(cxid)) ?? null;
   }
 
-  /** Releases the checks the transaction held here (its writing shard answered); none is fine. */
-  async releaseChecks(txnId: string): Promise<void> {
-    this.holds.release(String(txnId));
+  /**
+   * Prepares a writing part of a multi across shards that another shard decides
+   * (cross-shard-txns.ts): checks it as it would apply now and, if it would, logs it,
+   * holding what it touches (check-holds.ts), and answers once that is acknowledged.
+   * It applies when the router sends the part with its transaction (the decider
+   * committed it), or from the alarm once the decider says so; else it is dropped.
+   * Answers the failing op as the multi would (nothing prepared); at a copy that does
+   * not lead, notLeader; for a path this shard does not serve, moved.
+   */
+  async prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp & { cxid?: number }): Promise<Outcome<Record<string, never>>> {
+    checkTxn(txn);
+    if (!Array.isArray(part?.ops) || part.ops.length === 0 || part.ops.some((op) => typeof op?.path !== "string")) throw new KeeperError("BadArguments", "a prepared part names its ops");
+    const ops = part.ops;
+    for (let waited = false; ; waited = true) {
+      const tree = this.treeFor(root);
+      const elsewhere = this.servedElsewhere(tree, ops);
+      if (elsewhere) return elsewhere;
+      // Prepared already (the router sent it again): so it stays.
+      if (this.txns.get(txn.id)) return { ok: true, zxid: this.lastZxid(), value: {} };
+      const failed = this.wouldFail(tree, caller, ops);
+      if (failed) return failed;
+      const keys = holdKeysOf(ops);
+      // Another transaction holds what it touches: checked again once that one is decided.
+      if (!waited && this.holds.holding(keys, txn.id).length > 0) {
+        await this.holds.untilNotHeld(keys, txn.id);
+        continue;
+      }
+      const outcome = this.write(caller, undefined, (w) => {
+        w.txns = [[txn.id, preparedPart(txn, caller, part.cxid, ops, w.now)]];
+        return {};
+      });
+      if (!outcome.ok) return outcome;
+      await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
+      if (this.leader.geo && !(await this.leader.whenAcked(outcome.zxid, GEO_ACK_WAIT_MS))) {
+        return { ok: false, zxid: outcome.zxid, error: new KeeperError("OperationTimeout", "no sync replica acknowledged the prepared part of a multi across shards in time").toBody() };
+      }
+      return outcome as Outcome<Record<string, never>>;
+    }
   }
 
   /**
-   * What this shard, the writing one of a multi across shards, decided of the
-   * transaction (txn-decisions.ts): committed, or, undecided, aborted from now on.
-   * "unknown" from a copy that does not lead (its decisions are its leader's).
+   * Releases what the transaction held here (its decider answered without committing
+   * it, or the checked shards' part was done): its checks, and a part prepared here
+   * is dropped. None is fine.
+   */
+  async releaseChecks(txnId: string): Promise<void> {
+    const txn = String(txnId);
+    if (this.txns.prepared(txn)) this.dropPrepared(txn);
+    else this.holds.release(txn);
+  }
+
+  /**
+   * What became of a multi across shards this copy decides (cross-shard-txns.ts),
+   * asked by a shard holding part of it: committed, or, undecided, aborted from now
+   * on; unknown while this copy's rows are not whole, or its commit not acknowledged.
    */
   async resolveTxn(txnId: string): Promise<TxnFate> {
-    if (this.leader.fenced()) return "unknown";
-    return this.ctx.storage.transactionSync(() => this.decisions.resolve(String(txnId), Date.now()));
+    const meta = this.leader.state();
+    const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
+    const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;
+    return this.ctx.storage.transactionSync(() => this.decisions.resolve(String(txnId), Date.now(), { readable, acknowledgedZxid }));
+  }
+
+  /** notLeader at a copy that does not lead, moved when a path is not this shard's; else undefined. */
+  private servedElsewhere(tree: ShardTree, ops: ReadonlyArray<{ path: string }>): Outcome<never> | undefined {
+    if (this.leader.fenced()) return this.notLeader();
+    try {
+      for (const op of ops) tree.checkRoute(op.path);
+    } catch (err) {
+      if (err instanceof MovedError) return this.moved();
+      throw err;
+    }
+    return undefined;
+  }
+
+  /** The multi's failure, were `ops` applied now (nothing is written); undefined when they would apply. */
+  private wouldFail(tree: ShardTree, caller: Caller, ops: MultiWriteOp[]): Outcome<never> | undefined {
+    const w: ShardWrite = { zxid: this.lastZxid() + 1, now: Date.now(), caller, events: [], touchesReapable: false };
+    try {
+      this.ctx.storage.transactionSync(() => {
+        this.applyMulti(tree, ops, w);
+        throw DRY_RUN;
+      });
+    } catch (err) {
+      if (err === DRY_RUN) return undefined;
+      return failedOutcome<never>(err, this.lastZxid());
+    }
+    return undefined;
+  }
+
+  /**
+   * Applies the part prepared here of a committed multi across shards, as its caller
+   * sent it (answered again with its outcome once applied); OperationTimeout when none
+   * is prepared (it was given up). Its holds, which kept it applicable, go with it.
+   */
+  private applyPrepared(tree: ShardTree, txn: string): { outcome: Outcome; touchesReapable: boolean } {
+    const part = this.txns.get(txn);
+    if (part?.kind === "applied") return { outcome: part.outcome, touchesReapable: false };
+    if (part?.kind !== "prepared") {
+      const error = new KeeperError("OperationTimeout", "no part of this multi across shards is prepared here: it was given up; send it again");
+      return { outcome: { ok: false, zxid: this.lastZxid(), error: error.toBody() }, touchesReapable: false };
+    }
+    let touchesReapable = false;
+    const outcome = this.write(part.caller, part.cxid, (w) => {
+      const value = { results: this.applyMulti(tree, preparedOps(part), w) };
+      touchesReapable = w.touchesReapable;
+      w.txns = [[txn, { kind: "applied", at: w.now, outcome: { ok: true, zxid: w.zxid, value } }]];
+      return value;
+    });
+    if (!outcome.ok && outcome.notLeader !== true) {
+      // Its holds should have kept it applicable: the multi is now partly applied. Said loudly, and not tried again.
+      console.error(JSON.stringify({ level: "error", msg: "a committed multi across shards failed to apply its part here", txn, error: outcome.error }));
+      this.write(SYSTEM_CALLER, undefined, (w) => {
+        w.txns = [[txn, { kind: "applied", at: w.now, outcome }]];
+        return {};
+      });
+    }
+    return { outcome, touchesReapable };
+  }
+
+  /** Drops the part prepared here of a multi across shards that will not commit, with its holds. */
+  private dropPrepared(txn: string): void {
+    this.write(SYSTEM_CALLER, undefined, (w) => {
+      w.txns = [[txn, null]];
+      return {};
+    });
+  }
+
+  /** A prepared part's decision, as its decider gave it to the holds (the alarm, or a write waiting): applied or dropped. */
+  private async settlePrepared(txn: string, fate: "committed" | "aborted"): Promise<boolean> {
+    const { root } = this.subtree.read();
+    if (root === undefined || this.leader.fenced()) return false;
+    if (fate === "aborted") this.dropPrepared(txn);
+    else if (this.applyPrepared(this.treeFor(root), txn).touchesReapable) await this.scheduleReaper();
+    return this.txns.prepared(txn) === undefined;
   }
 
   /**
@@ -1181,13 +1313,18 @@ export class ShardDO extends EdgekeeperObject {
             const earlier = this.sessions.replyFor(caller.sessionId, request.cxid);
             if (earlier) return { outcome: earlier, touchesReapable: false };
           }
+          const txn = request.op === "multi" ? request.txn : undefined;
+          // Another shard decides it: the part prepared here applies, the multi committed.
+          if (txn && !this.decisions.decides(txn)) return this.applyPrepared(tree, String(txn.id));
           let touchesReapable = false;
           const outcome = this.write(caller, request.cxid, (w) => {
-            // The writing part of a multi across shards commits only if it was not given up (txn-decisions.ts).
-            if (request.op === "multi" && request.txn) this.decisions.commit(request.txn, w.now);
             const value = this.applyWrite(tree, request, w);
             touchesReapable = w.touchesReapable;
-            return value;
+            if (!txn) return value;
+            // The deciding part of a multi across shards commits it, unless it was given up (cross-shard-txns.ts);
+            // its answer names it, so a session's retry, answered from its stored reply, tells which one committed.
+            w.txns = [[txn.id, this.decisions.commit(txn, w.zxid, w.now)]];
+            return { ...(value as object), txn: txn.id };
           }, request.op === "multi" && request.ops.length === 0);
           // A write's answer is Stats and paths, one per op: small, and already committed.
           budget.add(RESULT_OVERHEAD_BYTES * (request.op === "multi" && Array.isArray(request.ops) ? Math.max(1, request.ops.length) : 1));
@@ -1228,6 +1365,11 @@ export class ShardDO extends EdgekeeperObject {
         this.watches.writeAcknowledged();
         const effects: ShardLogEntry["effects"] = [...written].map(([path, row]) => ({ table: "znode", key: path, row: row ?? null }));
         if (w.subtree) effects.push({ table: "subtree", key: SUBTREE_KEY, row: w.subtree });
+        for (const [key, row] of w.txns ?? []) {
+          if (row) txn.put("txn", key, row);
+          else txn.delete("txn", key);
+          effects.push({ table: "txn", key, row });
+        }
         return this.logged(txn, { ok: true, zxid, value }, effects, w.events, caller.sessionId, cxid, epoch, closing ? w.now : undefined);
       });
     } catch (err) {
@@ -1438,6 +1580,14 @@ function withoutAcl({ zxid, event, path }: GuardedChange): ChangeEvent {
 }
 
 /** A write's KeeperError (a multi's with its per-op results) as its outcome at `zxid`; anything else is rethrown. */
+/** Thrown to roll back a dry run (wouldFail). */
+const DRY_RUN = new Error("dry run");
+
+/** BadArguments unless `txn` names a transaction (an id, its start, its decider). */
+function checkTxn(txn: CrossShardTxn): void {
+  if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a multi across shards names its transaction");
+}
+
 function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };

@@ -197,7 +197,7 @@ it("node-zookeeper-client: creates, watches, ephemeral sequential nodes, transac
   }
 });
 
-it("node-zookeeper-client: a transaction that checks a node on one shard and writes on another (a fence across a mount) is all or nothing", async () => {
+it("node-zookeeper-client: a transaction that checks a node on one shard and writes on another (a fence across a mount), or writes on both, is all or nothing", async () => {
   const mounted = await fetch(`${server.base}/v1/admin/mounts`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prefix: "/fenced" }) });
   expect(mounted.status).toBe(201);
   const a = await nzc(zkPort);
@@ -211,6 +211,12 @@ it("node-zookeeper-client: a transaction that checks a node on one shard and wri
     await expect(call((cb) => a.transaction().check("/fence-lock", 7).setData("/fenced/x", Buffer.from("v2"), -1).commit(cb))).rejects.toMatchObject({ code: -103 });
     const [data] = await call<[Buffer, Any]>((cb) => a.getData("/fenced/x", cb));
     expect(data.toString()).toBe("v1");
+    // Writes on both shards: one transaction, all or nothing.
+    const both = await call<Any[]>((cb) => a.transaction().create("/fence-both", Buffer.from("b")).setData("/fenced/x", Buffer.from("v3"), -1).commit(cb));
+    expect(both.map((r: Any) => r.type)).toEqual([1, 5]);
+    await expect(call((cb) => a.transaction().setData("/fenced/x", Buffer.from("v4"), -1).create("/fence-both", Buffer.from("again")).commit(cb))).rejects.toMatchObject({ code: -110 });
+    const [after] = await call<[Buffer, Any]>((cb) => a.getData("/fenced/x", cb));
+    expect(after.toString()).toBe("v3");
   } finally {
     a.close();
   }

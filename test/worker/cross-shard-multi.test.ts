@@ -1,12 +1,13 @@
 /**
- * A multi whose writes lie on one shard and whose checks lie on another (a lock's
- * fence, the lock mounted apart from the data it guards): all of it or none, over
- * HTTP and over a session; a write to a checked node waits until the multi is
- * decided; a multi whose router never came back is given up, and then never commits.
+ * A multi across shards: checks on one and writes on another (a lock's fence, the
+ * lock mounted apart from the data it guards), or writes on several; all of it or
+ * none, over HTTP and over a session. A write to a checked or prepared node waits
+ * until the multi is decided; a multi whose router never came back is given up
+ * unless its deciding shard committed it, and then its other parts apply on their own.
  */
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
-import type { CheckOp, CrossShardTxn, Outcome, ShardRequest } from "../../protocol/index.ts";
+import type { CheckOp, CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
 import { shardObjectName } from "../../durable/env.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
@@ -16,12 +17,13 @@ import { SessionSocket, b64 } from "../harness/socket.ts";
 /** The stub of a shard's object, with the calls a multi across shards makes of it. */
 interface HoldingShard {
   holdChecks(root: string, caller: typeof ANON, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
+  prepareWrites(root: string, caller: typeof ANON, txn: CrossShardTxn, part: { op: "multi"; ops: MultiWriteOp[] }): Promise<Outcome>;
   releaseChecks(txnId: string): Promise<void>;
   execute(root: string, caller: typeof ANON, requests: ShardRequest[]): Promise<Outcome[]>;
 }
 
 /** A namespace with /lock on its root shard and /data mounted on a shard of its own; the objects of both. */
-async function lockAndData(): Promise<{ zk: HttpClient; root: HoldingShard; data: HoldingShard; dataName: string }> {
+async function lockAndData(): Promise<{ zk: HttpClient; root: HoldingShard; data: HoldingShard; dataName: string; rootName: string }> {
   const zk = new HttpClient();
   expect((await zk.mount("/data")).status).toBe(201);
   await zk.mustCreate("/lock");
@@ -29,7 +31,8 @@ async function lockAndData(): Promise<{ zk: HttpClient; root: HoldingShard; data
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
   const dataName = shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/data")!.shard);
   const stub = (name: string) => env.SHARD.get(env.SHARD.idFromName(name)) as unknown as HoldingShard;
-  return { zk, root: stub(shardObjectName(zk.namespace, "root")), data: stub(dataName), dataName };
+  const rootName = shardObjectName(zk.namespace, "root");
+  return { zk, root: stub(rootName), data: stub(dataName), dataName, rootName };
 }
 
 async function valueOf(zk: HttpClient, path: string): Promise<string> {
@@ -68,9 +71,53 @@ it("applies a multi that checks a node on one shard and writes on another only w
   await expectKeeperError(failedWrite.clone(), "NodeExists");
   expect((await failedWrite.json<{ results: { error?: { name: string } }[] }>()).results.map((r) => r.error?.name)).toEqual(["Ok", "NodeExists"]);
 
-  // Writes on two shards stay refused, with nothing applied.
-  await expectKeeperError(await zk.multi([{ op: "create", path: "/a" }, { op: "create", path: "/data/b" }]), "Unimplemented");
-  expect(await zk.exists("/a")).toBe(false);
+});
+
+it("applies a multi writing on two shards all or none, answering per op in order", async () => {
+  const { zk } = await lockAndData();
+  const both = await zk.multi([
+    { op: "create", path: "/a", data: "A" },
+    { op: "setData", path: "/data/x", data: "v1" },
+    { op: "check", path: "/lock", version: 0 },
+    { op: "create", path: "/data/b" },
+  ]);
+  expect(both.status, await both.clone().text()).toBe(200);
+  const { results } = await both.json<{ results: { op: string; path?: string; stat?: { version: number } }[] }>();
+  expect(results.map((r) => r.op)).toEqual(["create", "setData", "check", "create"]);
+  expect(results[1]!.stat!.version).toBe(1);
+  expect(results[3]!.path).toBe("/data/b");
+  expect(await valueOf(zk, "/a")).toBe("A");
+  expect(await valueOf(zk, "/data/x")).toBe("v1");
+
+  // An op of the other writing shard fails: nothing anywhere, its error in its place.
+  const refused = await zk.multi([{ op: "create", path: "/c" }, { op: "create", path: "/data/b" }, { op: "setData", path: "/a", data: "no" }]);
+  await expectKeeperError(refused.clone(), "NodeExists");
+  expect((await refused.json<{ results: { error?: { name: string } }[] }>()).results.map((r) => r.error?.name)).toEqual(["Ok", "NodeExists", "RuntimeInconsistency"]);
+  expect(await zk.exists("/c")).toBe(false);
+  expect(await valueOf(zk, "/a")).toBe("A");
+
+  // The deciding shard's op fails: the part prepared on the other is dropped, and what it held is free at once.
+  const decidedNot = await zk.multi([{ op: "setData", path: "/a", data: "no", version: 7 }, { op: "create", path: "/data/c" }]);
+  await expectKeeperError(decidedNot.clone(), "BadVersion");
+  const started = Date.now();
+  expect((await zk.create("/data/c", { data: "later" })).status).toBe(201);
+  expect(Date.now() - started).toBeLessThan(900);
+  expect(await valueOf(zk, "/data/c")).toBe("later");
+});
+
+it("applies a session's multi writing on two shards, whose next reads show both parts", async () => {
+  const { zk } = await lockAndData();
+  const socket = (await SessionSocket.open(zk.namespace)).keepAlive(100);
+  const { sessionId: sid } = await socket.open(10_000);
+  const both = await socket.req(sid, { op: "multi", ops: [{ op: "setData", path: "/lock", data: b64("mine") }, { op: "create", path: "/data/e-", mode: "EPHEMERAL_SEQUENTIAL", data: b64("held") }] });
+  if (!both.ok) throw new Error(JSON.stringify(both));
+  const created = (both.value as { results: { path?: string }[] }).results[1]!.path!;
+  expect(created).toMatch(/^\/data\/e-\d{10}$/);
+  expect(atob((await socket.ok<{ data: string }>(sid, { op: "getData", path: created })).data)).toBe("held");
+  expect(atob((await socket.ok<{ data: string }>(sid, { op: "getData", path: "/lock" })).data)).toBe("mine");
+  // The ephemeral made by the other shard's part goes with the session.
+  expect((await socket.req(sid, { op: "close" })).ok).toBe(true);
+  expect(await zk.exists(created)).toBe(false);
 });
 
 it("does the same for a session: a refused fence writes nothing", async () => {
@@ -128,4 +175,61 @@ it("gives up a multi whose router left its holds: the write to the checked node 
   const late = await data.execute("/data", ANON, [{ op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("late") }], txn }]);
   expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
   expect(await valueOf(zk, "/data/x")).toBe("v0");
+});
+
+it("drops a part prepared for a multi whose router stopped before its deciding shard committed: the held node is written after, the multi never", async () => {
+  const { zk, root, data, rootName } = await lockAndData();
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  const prepared = await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }] });
+  expect(prepared.ok, JSON.stringify(prepared)).toBe(true);
+  // Prepared again (a router's retry): nothing more.
+  expect((await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }] })).ok).toBe(true);
+  // The router stops here. A write to the prepared node waits, the data shard asks the root shard after a second, which gives the multi up.
+  const started = Date.now();
+  expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  const late = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn }]);
+  expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  expect(await zk.exists("/late")).toBe(false);
+  expect(await valueOf(zk, "/data/x")).toBe("after");
+});
+
+it("applies a part prepared for a multi its deciding shard committed, when its router stopped before sending it: once it asks the deciding shard, before any write to what it holds", async () => {
+  const { zk, root, data, rootName } = await lockAndData();
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  const part = { op: "multi" as const, ops: [{ op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("committed") }, { op: "create" as const, path: "/data/new" }] };
+  expect((await data.prepareWrites("/data", ANON, txn, part)).ok).toBe(true);
+  // A create under a node the part deletes, or of a node it creates, waits too; a read does not.
+  expect(await valueOf(zk, "/data/x")).toBe("v0");
+  const decided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]);
+  expect(decided[0]!.ok, JSON.stringify(decided[0])).toBe(true);
+  // The router stops here: nobody sends the data shard its part. Its alarm asks the root shard, and applies it.
+  const racing = zk.create("/data/new", { data: "racing" });
+  expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
+  await expectKeeperError(await racing, "NodeExists");
+  expect(await valueOf(zk, "/data/x")).toBe("after");
+  expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
+  expect(await zk.exists("/data/new")).toBe(true);
+  expect(await zk.exists("/decided")).toBe(true);
+  // Sent again once applied (a router's retry): answered with what it applied, once.
+  const again = await data.execute("/data", ANON, [{ op: "multi", ops: part.ops, txn }]);
+  expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "setData" }, { op: "create", path: "/data/new" }] } });
+  expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
+});
+
+it("refuses a multi's part sent to apply where none is prepared, and prepares none that would fail or is not the shard's", async () => {
+  const { zk, data, rootName } = await lockAndData();
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  const unprepared = await data.execute("/data", ANON, [{ op: "multi", ops: [{ op: "create", path: "/data/y" }], txn }]);
+  expect(unprepared[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  const set = { op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("no") };
+  const wouldFail = await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [set, { op: "create", path: "/data/none/y" }] });
+  expect(wouldFail).toMatchObject({ ok: false, error: { name: "NoNode" } });
+  expect((wouldFail as { results: { error: { name: string } }[] }).results.map((r) => r.error.name)).toEqual(["Ok", "NoNode"]);
+  const elsewhere = await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [{ op: "create", path: "/z" }] });
+  expect(elsewhere).toMatchObject({ ok: false, moved: true });
+  // Nothing was prepared: the node is written at once.
+  const started = Date.now();
+  expect((await zk.set("/data/x", { data: "free" })).status).toBe(200);
+  expect(Date.now() - started).toBeLessThan(900);
 });

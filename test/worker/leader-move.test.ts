@@ -263,3 +263,33 @@ it("moves a mounted shard's leader, waiting to seal it while it holds the checks
   await expectKeeperError(await zk.multi([{ op: "check", path: "/data/lock", version: 0 }, { op: "setData", path: "/guarded", data: "2" }]), "BadVersion");
   expect((await zk.mustGet("/guarded")).data).toBe("1");
 }, 60_000);
+
+it("keeps what a multi across shards decided through a move of its deciding shard's leader: its part prepared elsewhere applies, and the old leader answers from its rows", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await zk.mount("/data")).status).toBe(201);
+  await zk.mustCreate("/data/x", { data: "0" });
+  const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
+  const shard = mounts.find((m) => m.prefix === "/data")!.shard;
+  type Txn = { id: string; startedAt: number; decider: string };
+  const stub = <T>(name: string) => env.SHARD.get(env.SHARD.idFromName(name)) as unknown as T;
+  const dataLeader = stub<{ prepareWrites(root: string, caller: unknown, txn: Txn, part: unknown): Promise<{ ok: boolean }> }>(`${zk.namespace}/${shard}`);
+  const oldRoot = stub<{ execute(root: string, caller: unknown, requests: unknown[]): Promise<{ ok: boolean; notLeader?: boolean }[]>; resolveTxn(txn: string): Promise<string> }>(`${zk.namespace}/root`);
+  const anon = { sessionId: 0, ids: [] };
+  // The root shard's leader decides a multi writing on both shards; the router stops before sending the mounted shard its part.
+  const txn: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
+  expect((await dataLeader.prepareWrites("/data", anon, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("1") }] })).ok).toBe(true);
+  expect((await oldRoot.execute("/", anon, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]))[0]!.ok).toBe(true);
+  const moved = await moveLeader(zk, "root", "apac");
+  expect(moved.status, await moved.clone().text()).toBe(200);
+  // The old leader, a replica now, says what it decided from its rows: committed; one it never saw, aborted (and it commits none after).
+  expect(await oldRoot.resolveTxn(txn.id)).toBe("committed");
+  const never: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
+  expect(await oldRoot.resolveTxn(never.id)).toBe("aborted");
+  expect((await oldRoot.execute("/", anon, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn: never }]))[0]).toMatchObject({ ok: false, notLeader: true });
+  // The mounted shard applied its part, once: both parts are there.
+  const linearizable = async () => (await (await zk.get("/data/x", {}, { "X-Edgekeeper-Consistency": "linearizable" })).json<{ data: string; stat: { version: number } }>());
+  await eventually("the prepared part applied", async () => (await linearizable()).data === "1");
+  expect((await linearizable()).stat.version).toBe(1);
+  expect(await zk.exists("/decided")).toBe(true);
+  expect(await zk.exists("/late")).toBe(false);
+}, 60_000);

@@ -668,9 +668,9 @@ export class LeaderCore extends LeaderLog {
 
 }
 
-const SNAPSHOT_TABLES = ["subtree", "znode", "session"] as const;
+const SNAPSHOT_TABLES = ["subtree", "znode", "session", "txn"] as const;
 
-/** Rows after the cursor, the subtree's then znodes then sessions, up to maxBytes (at least one row when any is left). */
+/** Rows after the cursor, the subtree's then znodes, sessions and transactions, up to maxBytes (at least one row when any is left). */
 function snapshotRows(txn: StorageTxn, cursor: SnapshotCursor | null, maxBytes: number, sizeOf: (value: unknown) => number): { rows: Array<Effect<unknown, unknown>>; next: SnapshotCursor | null } {
   const rows: Array<Effect<unknown, unknown>> = [];
   let bytes = 0;

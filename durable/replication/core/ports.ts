@@ -9,9 +9,10 @@ export type RowKey = string | number;
 
 /**
  * The tables the core keeps; each holds rows by key. "subtree": what the shard
- * serves, as its adapter describes it (replicated with the rows; the simulator has none).
+ * serves, and "txn": the shard's part in transactions across shards, each as its
+ * adapter describes it (replicated with the rows; the simulator has neither).
  */
-export type TableName = "meta" | "subtree" | "znode" | "session" | "log" | "peer";
+export type TableName = "meta" | "subtree" | "znode" | "session" | "txn" | "log" | "peer";
 
 /** One synchronous transaction: everything in it commits together or, on a crash, not at all. */
 export interface StorageTxn {

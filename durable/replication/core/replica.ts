@@ -357,7 +357,7 @@ export class ReplicaCore {
       if (starting) {
         // A new snapshot: this replica's rows and log are replaced by the leader's.
         if (current.startZxid >= 0) return false;
-        for (const table of ["subtree", "znode", "session", "log"] as const) txn.deleteAll(table);
+        for (const table of ["subtree", "znode", "session", "txn", "log"] as const) txn.deleteAll(table);
         Object.assign(meta, { logEntries: 0, logBytes: 0 });
       } else if (page.logId !== current.logId) {
         // Its leader's log was recreated mid-snapshot: the pages so far are another log's rows.

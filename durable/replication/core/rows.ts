@@ -27,6 +27,7 @@ export interface SessionRow {
  */
 export type Effect<Z = ZnodeRow, S = SessionRow> =
   | { table: "subtree"; key: string; row: unknown }
+  | { table: "txn"; key: string; row: unknown }
   | { table: "znode"; key: string; row: Z | null }
   | { table: "session"; key: string | number; row: S | null };
 
@@ -117,7 +118,7 @@ export interface SnapshotProgress {
 
 /** Where the next snapshot page starts: after this key of this table (null: at its start). */
 export interface SnapshotCursor {
-  table: "subtree" | "znode" | "session";
+  table: "subtree" | "znode" | "session" | "txn";
   after: string | number | null;
 }
 
