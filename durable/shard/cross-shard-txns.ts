@@ -42,7 +42,7 @@ export interface PreparedPart {
 
 /** A transaction's row at this shard (the module comment says which and when). */
 export type TxnRow =
-  | { kind: "decided"; decision: "committed"; zxid: number; at: number }
+  | { kind: "decided"; decision: "committed"; zxid: number; at: number; outcome: Outcome }
   | { kind: "decided"; decision: "aborted"; at: number }
   | PreparedPart
   | { kind: "applied"; at: number; outcome: Outcome };
@@ -126,18 +126,24 @@ export class TxnDecisions {
     return txn.decider === this.self;
   }
 
+  /** The answer of this copy's part of `txn` when it committed it already (its part sent again): it is not applied again. */
+  committed(txn: CrossShardTxn): Outcome | undefined {
+    const row = this.rows.get(txn.id);
+    return row?.kind === "decided" && row.decision === "committed" ? row.outcome : undefined;
+  }
+
   /**
-   * The row that commits `txn` (put and logged by the write of its part, at `zxid`).
-   * Throws OperationTimeout when it was given up or is too old to commit, BadArguments
-   * when this copy is not the one its router named.
+   * The row that commits `txn` with its part's answer (put and logged by the write of
+   * its part). Throws OperationTimeout when it was given up or is too old to commit,
+   * BadArguments when this copy is not the one its router named.
    */
-  commit(txn: CrossShardTxn, zxid: number, now: number): TxnRow {
+  commit(txn: CrossShardTxn, outcome: Outcome, now: number): TxnRow {
     if (txn.decider !== this.self) throw new KeeperError("BadArguments", "a multi across shards commits only at the copy its router named");
     const row = this.rows.get(txn.id);
-    if ((row?.kind === "decided" && row.decision === "aborted") || now - txn.startedAt > TXN_MAX_AGE_MS) {
+    if (row?.kind === "decided" || now - txn.startedAt > TXN_MAX_AGE_MS) {
       throw new KeeperError("OperationTimeout", "the multi across shards took too long and was given up: nothing was applied; send it again");
     }
-    return { kind: "decided", decision: "committed", zxid, at: now };
+    return { kind: "decided", decision: "committed", zxid: outcome.zxid, at: now, outcome };
   }
 
   /**

@@ -1316,6 +1316,9 @@ export class ShardDO extends EdgekeeperObject {
           const txn = request.op === "multi" ? request.txn : undefined;
           // Another shard decides it: the part prepared here applies, the multi committed.
           if (txn && !this.decisions.decides(txn)) return this.applyPrepared(tree, String(txn.id));
+          // This copy committed it already (its part sent again): the same answer, applied once.
+          const committed = txn && this.decisions.committed(txn);
+          if (committed) return { outcome: committed, touchesReapable: false };
           let touchesReapable = false;
           const outcome = this.write(caller, request.cxid, (w) => {
             const value = this.applyWrite(tree, request, w);
@@ -1323,8 +1326,9 @@ export class ShardDO extends EdgekeeperObject {
             if (!txn) return value;
             // The deciding part of a multi across shards commits it, unless it was given up (cross-shard-txns.ts);
             // its answer names it, so a session's retry, answered from its stored reply, tells which one committed.
-            w.txns = [[txn.id, this.decisions.commit(txn, w.zxid, w.now)]];
-            return { ...(value as object), txn: txn.id };
+            const named = { ...(value as object), txn: txn.id };
+            w.txns = [[txn.id, this.decisions.commit(txn, { ok: true, zxid: w.zxid, value: named }, w.now)]];
+            return named;
           }, request.op === "multi" && request.ops.length === 0);
           // A write's answer is Stats and paths, one per op: small, and already committed.
           budget.add(RESULT_OVERHEAD_BYTES * (request.op === "multi" && Array.isArray(request.ops) ? Math.max(1, request.ops.length) : 1));

@@ -5,7 +5,7 @@
  * until the multi is decided; a multi whose router never came back is given up
  * unless its deciding shard committed it, and then its other parts apply on their own.
  */
-import { env } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect, it } from "vitest";
 import type { CheckOp, CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
@@ -30,9 +30,12 @@ async function lockAndData(): Promise<{ zk: HttpClient; root: HoldingShard; data
   await zk.mustCreate("/data/x", { data: "v0" });
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
   const dataName = shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/data")!.shard);
-  const stub = (name: string) => env.SHARD.get(env.SHARD.idFromName(name)) as unknown as HoldingShard;
   const rootName = shardObjectName(zk.namespace, "root");
-  return { zk, root: stub(rootName), data: stub(dataName), dataName, rootName };
+  return { zk, root: shardStub(rootName), data: shardStub(dataName), dataName, rootName };
+}
+
+function shardStub(name: string): HoldingShard {
+  return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as HoldingShard;
 }
 
 async function valueOf(zk: HttpClient, path: string): Promise<string> {
@@ -232,4 +235,31 @@ it("refuses a multi's part sent to apply where none is prepared, and prepares no
   const started = Date.now();
   expect((await zk.set("/data/x", { data: "free" })).status).toBe(200);
   expect(Date.now() - started).toBeLessThan(900);
+});
+
+it("ends a multi writing on two shards all or nothing when every object restarts after each of its steps and its router is gone", async () => {
+  for (const decided of [false, true]) {
+    const { zk, dataName, rootName } = await lockAndData();
+    const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+    const part = { op: "multi" as const, ops: [{ op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("both") }] };
+    expect((await shardStub(dataName).prepareWrites("/data", ANON, txn, part)).ok).toBe(true);
+    await abortAllDurableObjects();
+    if (decided) {
+      expect((await shardStub(rootName).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/both" }], txn }]))[0]!.ok).toBe(true);
+      await abortAllDurableObjects();
+    }
+    // Past a second, the mounted shard's alarm asks the root shard, and applies or drops its part.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await runDurableObjectAlarm(shardStub(dataName) as unknown as DurableObjectStub);
+    expect(await zk.exists("/both"), `decided ${decided}: /both`).toBe(decided);
+    expect(await valueOf(zk, "/data/x")).toBe(decided ? "both" : "v0");
+    // Decided either way: a late commit applies nothing (given up, or answered as the first), and the node is free to write at once.
+    const late = await shardStub(rootName).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn }]);
+    if (decided) expect(late[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/both" }] } });
+    else expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+    expect(await zk.exists("/late")).toBe(false);
+    const started = Date.now();
+    expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(900);
+  }
 });
