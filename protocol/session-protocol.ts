@@ -98,6 +98,11 @@ export type ClientMessage =
       clientAddress?: string;
       /** What the client has seen (an encoded bookmark, read-modes.ts): the session's reads start from it. */
       bookmark?: string;
+      /**
+       * A relaying client's (the wire bridge's) resume: the highest answer zxid its own
+       * client saw (ZooKeeper's lastZxidSeen), for `shownAt` in the answer.
+       */
+      seenZxid?: number;
     }
   /**
    * One request of a session; `xid` increases per session and pairs the answer.
@@ -106,8 +111,14 @@ export type ClientMessage =
   | { t: "req"; sid: number; xid: number; op: SessionOp; consistency?: string };
 
 export type ServerMessage =
-  /** The session is open on this socket (new or resumed); timeoutMs is the negotiated one. */
-  | { t: "connected"; ref: number; sessionId: number; password: string; timeoutMs: number; resumed: boolean }
+  /**
+   * The session is open on this socket (new or resumed); timeoutMs is the negotiated one.
+   * To a relaying socket's resume: `zxid`, the highest zxid of the session's answers so
+   * far (where a relay's running highest zxid goes on from), and, given `seenZxid`,
+   * `shownAt`: the highest zxid of each shard its answers had shown when they first
+   * reached it (absent when the host cannot say: restarted since, or too old).
+   */
+  | { t: "connected"; ref: number; sessionId: number; password: string; timeoutMs: number; resumed: boolean; zxid?: number; shownAt?: Record<string, number> }
   /** Resume of a session that expired or never existed (ZooKeeper answers timeout 0, id 0). */
   | { t: "expired"; ref: number }
   /** Connect refused, e.g. a wrong password (the session itself is unharmed). */

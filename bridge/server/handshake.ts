@@ -17,7 +17,9 @@
  *   zxid this bridge has told any session, else what the session's host reports now
  *   (one exists("/") through the session); zxids are per shard, so in a namespace with
  *   mounts this compares against the highest zxid of any shard the bridge has seen.
- *   A client ahead is closed without a reply ("try another server").
+ *   A client ahead is closed without a reply ("try another server"). A session
+ *   resumed from another bridge asks its host what its client had been shown of each
+ *   shard at that zxid, for its setWatches (session.ts).
  */
 import { type ConnectRequest, encodeConnectResponse } from "../../protocol/jute/index.ts";
 import { hostNumberOfSession } from "../../protocol/session-ids.ts";
@@ -43,11 +45,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function makeSession(context: BridgeContext, link: HostLink, answer: { sessionId: number; password: string; timeoutMs: number }, clientAddress: string | undefined): BridgeSession {
+function makeSession(context: BridgeContext, link: HostLink, answer: Extract<ConnectAnswer, { t: "connected" }>, clientAddress: string | undefined, seenZxid?: bigint): BridgeSession {
   const { sessionId: id, password, timeoutMs } = answer;
   const session = new BridgeSession(link, id, password, timeoutMs, clientAddress, (ended) => {
     if (context.sessions.get(ended.id) === ended) context.sessions.delete(ended.id);
   });
+  // Resumed from another bridge: its zxids go on from the host's highest, and its setWatches compares per shard.
+  session.zxid = answer.zxid ?? 0;
+  if (seenZxid !== undefined && answer.shownAt) session.resumedAt = { zxid: seenZxid, shards: answer.shownAt };
   context.sessions.set(id, session);
   return session;
 }
@@ -90,9 +95,10 @@ async function openOrResume(context: BridgeContext, request: ConnectRequest, cli
     return moved ? { session: moved, resumed: true } : { resumed: true };
   }
   const link = context.links.get(host);
-  const answer = await connectUpstream(link, { timeoutMs: request.timeOut, sessionId: id, password: sessionPasswordText(request.passwd), ...address });
+  const seen = request.lastZxidSeen > 0n && request.lastZxidSeen <= BigInt(Number.MAX_SAFE_INTEGER) ? { seenZxid: Number(request.lastZxidSeen) } : {};
+  const answer = await connectUpstream(link, { timeoutMs: request.timeOut, sessionId: id, password: sessionPasswordText(request.passwd), ...address, ...seen });
   if (answer.t !== "connected") return { resumed: true };
-  return { session: makeSession(context, link, answer, clientAddress), resumed: true };
+  return { session: makeSession(context, link, answer, clientAddress, request.lastZxidSeen), resumed: true };
 }
 
 /** Current zxid of the session's host, read through the session. */

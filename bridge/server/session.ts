@@ -8,8 +8,11 @@
  * ephemerals go, watches fire).
  *
  * zxid view: the reply headers of a session carry the highest zxid its host has
- * reported to it, so they never go backwards. zxids are per shard; in a namespace of
- * one shard (the default) this is exactly the shard's zxid order.
+ * reported to it, so they never go backwards (a session resumed from another bridge
+ * goes on from the host's highest). zxids are per shard; in a namespace of one shard
+ * (the default) this is exactly the shard's zxid order. A session resumed here from
+ * another bridge keeps what its client had been shown of each shard at the zxid it
+ * resumed with (`shownAt`), for its setWatches (set-watches.ts).
  */
 import type { SessionOp, SessionResult } from "../../protocol/session-protocol.ts";
 import type { HostLink, SessionMessage, SessionSink } from "../upstream/host-link.ts";
@@ -49,6 +52,8 @@ export class BridgeSession implements SessionSink {
   /** Identities added by auth packets (digest user names), for whoAmI. */
   readonly digestUsers: string[] = [];
   zxid = 0;
+  /** Resumed here from another bridge: the client's last zxid then, and what it had been shown of each shard at it (the host's word). */
+  resumedAt: { zxid: bigint; shards: Record<string, number> } | undefined;
   lastCxid = 0;
   ended = false;
   private nextXid = 1;
@@ -91,6 +96,11 @@ export class BridgeSession implements SessionSink {
       if (this.listener || this.ended) return;
       this.call({ op: "close" }, () => this.end());
     }, Math.max(0, lastHeardAt + this.timeoutMs - Date.now()));
+  }
+
+  /** What the client had been shown of each shard when its last zxid was `zxid`, if known (it resumed here with that zxid). */
+  shownAt(zxid: bigint): Record<string, number> | undefined {
+    return this.resumedAt?.zxid === zxid ? this.resumedAt.shards : undefined;
   }
 
   get attached(): boolean {

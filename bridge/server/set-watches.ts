@@ -10,11 +10,13 @@
  * The bridge does the same with one read per path, sent with `watch: true` so that
  * the read itself arms the host's watch with no gap. mzxid and pzxid are zxids of
  * the node's own shard while the client's view is the highest of any shard, so with
- * mounts "changed since" is also true when the session's watch fired at the host
- * lately and was not armed again (WatchTable.firedUnarmed): the client re-sends only
- * watches it was never told of. A watch fired here is still armed at the host, so the
- * node's next change may bring one more notification, which clients ignore for a
- * path they no longer watch.
+ * mounts "changed since" compares with what the client had been shown of the node's
+ * shard (the answer names it) when its view was relativeZxid, where that is known
+ * (a session resumed here from another bridge: BridgeSession.shownAt). It is also true
+ * when the session's watch fired at the host lately and was not armed again
+ * (WatchTable.firedUnarmed): the client re-sends only watches it was never told of. A
+ * watch fired here is still armed at the host, so the node's next change may bring one
+ * more notification, which clients ignore for a path they no longer watch.
  */
 import type { SetWatches2 } from "../../protocol/jute/index.ts";
 import { EVENT_TYPES, KEEPER_STATES, encodeNotification, encodeReplyHeader } from "../../protocol/jute/index.ts";
@@ -51,7 +53,11 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
     answer: (answers: ResMessage[], session) => {
       const frames: Uint8Array[] = [];
       const fire = (type: number, path: string) => frames.push(encodeNotification({ type, state: KEEPER_STATES.SyncConnected, path }));
-      const changedSince = (zxid: number, path: string, kind: "data" | "child") => BigInt(zxid) > relative || session.watches.firedUnarmed(path, kind);
+      const shown = session.shownAt(relative);
+      const changedSince = (res: ResMessage, zxid: number, path: string, kind: "data" | "child") => {
+        const since = shown && res.shard !== undefined ? BigInt(shown[res.shard] ?? 0) : relative;
+        return BigInt(zxid) > since || session.watches.firedUnarmed(path, kind);
+      };
       checks.forEach((check, i) => {
         const res = answers[i]!;
         const stat = res.ok && "stat" in res.value ? res.value.stat : null;
@@ -59,7 +65,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
         switch (check.kind) {
           case "data":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && changedSince(stat.mzxid, check.path, "data")) fire(EVENT_TYPES.NodeDataChanged, check.path);
+            else if (stat && changedSince(res, stat.mzxid, check.path, "data")) fire(EVENT_TYPES.NodeDataChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "data");
             break;
           case "exist":
@@ -68,7 +74,7 @@ export function setWatchesPlan(xid: number, body: SetWatches2): Plan {
             break;
           case "child":
             if (missing) fire(EVENT_TYPES.NodeDeleted, check.path);
-            else if (stat && changedSince(stat.pzxid, check.path, "child")) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
+            else if (stat && changedSince(res, stat.pzxid, check.path, "child")) fire(EVENT_TYPES.NodeChildrenChanged, check.path);
             else if (res.ok) session.watches.add(check.path, "child");
             break;
           default:

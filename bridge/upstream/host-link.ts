@@ -85,9 +85,10 @@ export class HostLink {
 
   /**
    * Opens (no sessionId) or resumes a session on this link; `clientAddress`, the
-   * ZooKeeper client's, becomes the session's ip identity at the host.
+   * ZooKeeper client's, becomes the session's ip identity at the host; `seenZxid`, the
+   * client's last zxid, asks what it had been shown of each shard then (`shownAt`).
    */
-  connect(request: { timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string }): Promise<ConnectAnswer> {
+  connect(request: { timeoutMs: number; sessionId?: number; password?: string; clientAddress?: string; seenZxid?: number }): Promise<ConnectAnswer> {
     if (this.dead) return Promise.reject(new Error(this.dead));
     const ref = this.nextRef++;
     return new Promise((resolve, reject) => {

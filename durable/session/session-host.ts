@@ -20,6 +20,7 @@ import { homeRetryMsOf, readRoutingSettings } from "../directory/read-routing.ts
 import { hostNumberOfSession, hostObjectName, isHostNumber, makeSessionId, negotiateTimeout, sessionIdHex } from "../../protocol/session-ids.ts";
 import { initializeHostCounters, readHostCounters } from "./host-stats.ts";
 import { SessionBookmarks } from "./session-bookmarks.ts";
+import { SessionViews } from "./session-views.ts";
 import { HOME_TABLES, SessionHomes } from "./session-homes.ts";
 import { SessionLiveness } from "./session-liveness.ts";
 import { SessionPipeline } from "./session-pipeline.ts";
@@ -74,6 +75,8 @@ export class SessionHost extends EdgekeeperObject {
   private readonly link: RegionLink;
   /** Each session's highest zxid seen per shard, for routing its reads. */
   private readonly bookmarks: SessionBookmarks;
+  /** What relayed sessions' clients were shown, per shard, by their answers' highest zxid. */
+  private readonly views = new SessionViews();
   /** Where the host's sessions read each shard and take its events from. */
   private readonly homes: SessionHomes;
   /**
@@ -142,6 +145,7 @@ export class SessionHost extends EdgekeeperObject {
       sendToSession: (sessionId, message, fallback) => this.sendToSession(sessionId, message, fallback),
       send: (ws, message) => this.outbox.send(ws, message),
       answered: (sessionId) => this.answered(sessionId),
+      views: this.views,
     });
     this.sockets = new SocketHandler({
       state: ctx,
@@ -154,6 +158,7 @@ export class SessionHost extends EdgekeeperObject {
       scheduleExpiry: () => this.scheduleExpiry(),
       takeQueuedEvents: (sessionId) => this.watches.takeQueued(sessionId, this.heldQueued(sessionId)).filter((m) => m.t !== "event" || !this.shownBefore(sessionId, m)),
       mergeBookmark: (sessionId, bookmark) => this.bookmarks.merge(sessionId, bookmark),
+      views: this.views,
       detach: (ws) => this.detach(ws),
     });
     void ctx.blockConcurrencyWhile(async () => {
@@ -515,6 +520,7 @@ export class SessionHost extends EdgekeeperObject {
     const orphans = this.watches.dropSession(sessionId);
     this.store.delete(sessionId);
     this.bookmarks.forget(sessionId);
+    this.views.forget(sessionId);
     await this.runner.removeOrphans(sessionId, orphans);
     return socket;
   }

@@ -25,6 +25,7 @@ import { type HostOp, parseSessionOp, scopeNeededByHostOp } from "./host-op.ts";
 import { type SessionRunner, batchable, failed } from "./session-runner.ts";
 import { type Incoming, type SocketAttachment, connectionIds } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
+import type { SessionViews } from "./session-views.ts";
 
 export type RequestMessage = Extract<Incoming, { t: "req" }>;
 
@@ -60,6 +61,8 @@ export interface PipelineParts {
   send(ws: WebSocket, message: ServerMessage): void;
   /** A request of the session was answered: the events held for the watches it set may follow (SessionHost.answered). */
   answered(sessionId: number): void;
+  /** What relayed sessions' clients were shown, per shard, by their answers' highest zxid (session-views.ts). */
+  views: Pick<SessionViews, "answered">;
 }
 
 function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
@@ -104,7 +107,7 @@ export class SessionPipeline {
     }
     // Requests that arrive while the session's turn is busy join those already waiting (from this socket).
     for (const [sid, requests] of bySession) {
-      this.parts.runner.enqueueJoining(sid, ws, requests, (all) => this.runTurn(sid, all, (request, outcome, ranAt) => this.answerSocket(ws, sid, request, outcome, ranAt)));
+      this.parts.runner.enqueueJoining(sid, ws, requests, (all) => this.runTurn(sid, all, (request, outcome, ranAt) => this.answerSocket(ws, attachment.relay === true, sid, request, outcome, ranAt)));
     }
   }
 
@@ -161,14 +164,16 @@ export class SessionPipeline {
     return { xid, op, connectionIds: connectionIds(attachment, row.client_ip) };
   }
 
-  /** Answers a socket's request with `res`, releasing its outstanding slot. */
-  private answerSocket(ws: WebSocket, sid: number, request: SocketRequest, outcome: Outcome, ranAt?: number): void {
+  /** Answers a socket's request with `res`, releasing its outstanding slot; a relaying socket's is noted in the session's views. */
+  private answerSocket(ws: WebSocket, relay: boolean, sid: number, request: SocketRequest, outcome: Outcome, ranAt?: number): void {
     const left = (this.outstanding.get(sid) ?? 1) - 1;
     if (left > 0) this.outstanding.set(sid, left);
     else this.outstanding.delete(sid);
     // The host's stamps of a traced request, answered now (Date.now() has moved: an await returned).
     const hops = request.tracedIn === undefined || ranAt === undefined ? undefined : { in: request.tracedIn, run: ranAt, out: Date.now() };
-    this.parts.sendToSession(sid, resOf(sid, request.xid, outcome, hops), ws);
+    const res = resOf(sid, request.xid, outcome, hops) as Extract<ServerMessage, { t: "res" }>;
+    if (relay) this.parts.views.answered(sid, res.shard, res.zxid);
+    this.parts.sendToSession(sid, res, ws);
   }
 
   /**

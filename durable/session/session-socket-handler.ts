@@ -17,6 +17,7 @@ import type { SessionLiveness } from "./session-liveness.ts";
 import type { RequestMessage, SessionPipeline } from "./session-pipeline.ts";
 import { type Incoming, type SocketAttachment, type SocketOutbox, attachmentOf, noteMessage, parseFrame, saveAttachment } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
+import type { SessionViews } from "./session-views.ts";
 
 type ConnectMessage = Extract<Incoming, { t: "connect" }>;
 
@@ -46,6 +47,8 @@ export interface SocketHandlerParts {
   takeQueuedEvents(sessionId: number): ServerMessage[];
   /** Takes what a connecting client says it has seen into the session's bookmark. */
   mergeBookmark(sessionId: number, bookmark: Bookmark): void;
+  /** What relayed sessions' clients were shown, per shard, by their answers' highest zxid (session-views.ts). */
+  views: Pick<SessionViews, "highest" | "shownAt">;
   /** A socket went: its sessions wait for a resume. */
   detach(ws: WebSocket): void;
 }
@@ -170,6 +173,13 @@ export class SocketHandler {
     this.parts.outbox.send(ws, { t: "refused", ref: m.ref, error: error.toBody() });
   }
 
+  /** A relay's resume: where the session's highest zxid stands, and what its client had been shown per shard at `seenZxid`, if known. */
+  private relayedView(sessionId: number, seenZxid: number | undefined): { zxid?: number; shownAt?: Record<string, number> } {
+    const zxid = this.parts.views.highest(sessionId);
+    const shownAt = seenZxid === undefined ? undefined : this.parts.views.shownAt(sessionId, seenZxid);
+    return { ...(zxid > 0 ? { zxid } : {}), ...(shownAt ? { shownAt } : {}) };
+  }
+
   private connect(ws: WebSocket, attachment: SocketAttachment, m: ConnectMessage): void {
     const { store, outbox, socketLimits, liveness } = this.parts;
     const send = (message: ServerMessage): void => outbox.send(ws, message);
@@ -208,7 +218,7 @@ export class SocketHandler {
       // The identity is the resuming connection's, as ZooKeeper's ip is per connection.
       store.setClientAddress(row.id, m.clientAddress ?? null);
       if (seen) this.parts.mergeBookmark(row.id, seen);
-      send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true });
+      send({ t: "connected", ref: m.ref, sessionId: row.id, password: row.password, timeoutMs: row.timeout_ms, resumed: true, ...(attachment.relay ? this.relayedView(row.id, m.seenZxid) : {}) });
       // Events that fired while it had no socket, in order.
       for (const event of this.parts.takeQueuedEvents(row.id)) send(event);
     } catch (err) {

@@ -138,6 +138,7 @@ function checkMessage(raw: unknown): Incoming {
         return problem("connect: clientAddress must be an IPv4 or IPv6 address");
       }
       if (m.bookmark !== undefined && typeof m.bookmark !== "string") return problem("connect: bookmark must be a string");
+      if (m.seenZxid !== undefined && !(isInt(m.seenZxid) && (m.seenZxid as number) >= 0)) return problem("connect: seenZxid must be a whole number, 0 or more");
       return {
         t: "connect",
         ref: m.ref,
@@ -145,6 +146,7 @@ function checkMessage(raw: unknown): Incoming {
         ...(m.sessionId === undefined ? {} : { sessionId: m.sessionId, password: m.password as string }),
         ...(m.clientAddress === undefined ? {} : { clientAddress: m.clientAddress as string }),
         ...(m.bookmark === undefined ? {} : { bookmark: m.bookmark as string }),
+        ...(m.seenZxid === undefined ? {} : { seenZxid: m.seenZxid as number }),
       };
     }
     case "req":

@@ -147,13 +147,13 @@ const PROXY_LISTENING = /edgekeeper: ZooKeeper protocol on 127\.0\.0\.1:(\d+) ->
 const PROXY_START_LIMIT_MS = 60_000; // a limit for a stuck start, not a speed assertion
 
 /**
- * `edgekeeper proxy --url url --region region` on a free port, with `env` as settings
+ * `edgekeeper proxy --url url [--region region]` on a free port, with `env` as settings
  * (a token, connection bounds); resolves once it listens (it checks the URL first).
  * Given the server's token settings, it sends the token npm start's own bridge would
  * (EDGEKEEPER_TOKEN, else the admin token for every namespace in EDGEKEEPER_TOKENS).
  */
-export async function startRegionBridge(url: string, region: Region, env: Record<string, string> = {}): Promise<RegionBridge> {
-  const child: ChildProcess = spawn(process.execPath, ["bin/edgekeeper.js", "proxy", "--url", url, "--region", region, "--port", "0"], {
+export async function startRegionBridge(url: string, region: Region | undefined, env: Record<string, string> = {}): Promise<RegionBridge> {
+  const child: ChildProcess = spawn(process.execPath, ["bin/edgekeeper.js", "proxy", "--url", url, ...(region ? ["--region", region] : []), "--port", "0"], {
     cwd: repoRoot,
     env: { ...process.env, ...env, ...bridgeTokenFor(env) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -174,7 +174,7 @@ export async function startRegionBridge(url: string, region: Region, env: Record
   while (!PROXY_LISTENING.test(text)) {
     if (!alive() || Date.now() > deadline) {
       await stop();
-      throw new Error(`edgekeeper proxy --region ${region} did not start:\n${text}`);
+      throw new Error(`edgekeeper proxy${region ? ` --region ${region}` : ""} did not start:\n${text}`);
     }
     await sleep(50);
   }

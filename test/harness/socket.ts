@@ -79,7 +79,7 @@ export class SessionSocket {
     }
   }
 
-  async connect(timeoutMs = 4_000, resume?: { sessionId?: number; password?: string; clientAddress?: string; bookmark?: string }): Promise<ServerMessage> {
+  async connect(timeoutMs = 4_000, resume?: { sessionId?: number; password?: string; clientAddress?: string; bookmark?: string; seenZxid?: unknown }): Promise<ServerMessage> {
     const ref = ++refs;
     this.send([{ t: "connect", ref, timeoutMs, ...resume }]);
     return this.next((m) => m !== "pong" && "ref" in m && m.ref === ref);
