@@ -41,7 +41,7 @@ const REGION_TESTS = ["test/worker/socket-replica-watches.test.ts", "test/worker
  */
 const GEO_TESTS = ["test/worker/geo-failover.test.ts"];
 /** The replication chaos test: its objects see regions as `npm start -- --regions` sets them, and nothing else differs. */
-const CHAOS_TESTS = ["test/worker/replication-chaos.test.ts"];
+const CHAOS_TESTS = ["test/worker/replication-chaos.test.ts", "test/worker/cross-shard-chaos.test.ts"];
 
 /** One workerd run of `include`, its objects given `settings`. */
 function workerd(name: string, include: string[], settings: Record<string, string>, exclude: string[] = []) {
