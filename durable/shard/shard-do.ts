@@ -167,6 +167,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly holds: CheckHolds;
   private readonly txns: TxnRows;
   private readonly decisions: TxnDecisions;
+  /** The multis this copy decides whose commit waits for holds of others, with the hold keys it waits on. */
+  private readonly decisionsWaiting = new Map<string, string[]>();
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
   private readonly catchUp: WatchCatchUp;
@@ -368,8 +370,16 @@ export class ShardDO extends EdgekeeperObject {
     // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held),
     // but a multi's part prepared here, which its own transaction holds.
     const written = asReplica ? [] : holdKeysWritten(requests);
-    const own = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn?.id : undefined;
-    if (this.holds.holding(written, own).length > 0) await this.holds.untilNotHeld(written, own);
+    const txn = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn : undefined;
+    if (this.holds.holding(written, txn?.id).length > 0) {
+      const deciding = txn && this.decisions.decides(txn) ? txn.id : undefined;
+      if (deciding) this.decisionsWaiting.set(deciding, written);
+      try {
+        await this.holds.untilNotHeld(written, txn?.id);
+      } finally {
+        if (deciding) this.decisionsWaiting.delete(deciding);
+      }
+    }
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -1028,9 +1038,15 @@ export class ShardDO extends EdgekeeperObject {
   /**
    * What became of a multi across shards this copy decides (cross-shard-txns.ts),
    * asked by a shard holding part of it: committed, or, undecided, aborted from now
-   * on; unknown while this copy's rows are not whole, or its commit not acknowledged.
+   * on; unknown while this copy's rows are not whole, or its commit not acknowledged,
+   * or while its commit waits here for a multi of a higher id (two multis crossing
+   * two shards in opposite orders each wait for the other: one is given up, not both).
    */
   async resolveTxn(txnId: string): Promise<TxnFate> {
+    // Its commit waits here for what another multi holds, whose part elsewhere holds what
+    // that one's commit waits for: the one of the higher id is given up, the other waits.
+    const waitingFor = this.decisionsWaiting.get(String(txnId));
+    if (waitingFor && this.holds.holding(waitingFor, String(txnId)).some((held) => String(txnId) < held.txn)) return "unknown";
     const meta = this.leader.state();
     const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
     const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;

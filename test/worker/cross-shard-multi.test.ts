@@ -263,3 +263,20 @@ it("ends a multi writing on two shards all or nothing when every object restarts
     expect(Date.now() - started).toBeLessThan(900);
   }
 });
+
+it("settles two multis crossing two shards in opposite orders: one applies whole, the other whole or not at all", async () => {
+  const { zk } = await lockAndData();
+  for (let round = 0; round < 3; round++) {
+    const [first, second] = await Promise.all([
+      zk.multi([{ op: "setData", path: "/lock", data: `a${round}` }, { op: "setData", path: "/data/x", data: `a${round}` }]),
+      zk.multi([{ op: "setData", path: "/data/x", data: `b${round}` }, { op: "setData", path: "/lock", data: `b${round}` }]),
+    ]);
+    // Each may wait for what the other holds: then one is given up (send it again), never both.
+    const given = [first, second].filter((res) => res.status !== 200);
+    expect(given.length).toBeLessThan(2);
+    for (const res of given) await expectKeeperError(res, "OperationTimeout");
+    const [lock, data] = [await zk.mustGet("/lock"), await zk.mustGet("/data/x")];
+    expect(lock.data).toBe(data.data);
+    expect(lock.stat.version).toBe(data.stat.version);
+  }
+});
