@@ -997,7 +997,7 @@ export class ShardDO extends EdgekeeperObject {
     checkTxn(txn);
     if (!Array.isArray(part?.ops) || part.ops.length === 0 || part.ops.some((op) => typeof op?.path !== "string")) throw new KeeperError("BadArguments", "a prepared part names its ops");
     const ops = part.ops;
-    for (let waited = false; ; waited = true) {
+    for (;;) {
       const tree = this.treeFor(root);
       const elsewhere = this.servedElsewhere(tree, ops);
       if (elsewhere) return elsewhere;
@@ -1006,8 +1006,9 @@ export class ShardDO extends EdgekeeperObject {
       const failed = this.wouldFail(tree, caller, ops);
       if (failed) return failed;
       const keys = holdKeysOf(ops);
-      // Another transaction holds what it touches: checked again once that one is decided.
-      if (!waited && this.holds.holding(keys, txn.id).length > 0) {
+      // Another transaction holds what it touches: checked again once that one is decided
+      // (two prepared parts never hold the same node: each was checked with the other's applied).
+      if (this.holds.holding(keys, txn.id).length > 0) {
         await this.holds.untilNotHeld(keys, txn.id);
         continue;
       }
@@ -1599,7 +1600,6 @@ function withoutAcl({ zxid, event, path }: GuardedChange): ChangeEvent {
   return { zxid, event, path };
 }
 
-/** A write's KeeperError (a multi's with its per-op results) as its outcome at `zxid`; anything else is rethrown. */
 /** Thrown to roll back a dry run (wouldFail). */
 const DRY_RUN = new Error("dry run");
 
@@ -1608,6 +1608,7 @@ function checkTxn(txn: CrossShardTxn): void {
   if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a multi across shards names its transaction");
 }
 
+/** A write's KeeperError (a multi's with its per-op results) as its outcome at `zxid`; anything else is rethrown. */
 function failedOutcome<T>(err: unknown, zxid: number): Outcome<T> {
   if (err instanceof MultiFailure) return { ok: false, zxid, error: err.error.toBody(), results: err.results };
   if (err instanceof KeeperError) return { ok: false, zxid, error: err.toBody() };
