@@ -1,0 +1,106 @@
+/**
+ * A multi across shards as its router runs it (durable/directory/cross-shard-multi.ts),
+ * over shards that answer as the test says: how it splits, what each phase sends and
+ * releases, and a session's retry of a multi whose first try committed but whose
+ * answer was lost, which must apply nothing twice and answer as the first would have.
+ */
+import { expect, it } from "vitest";
+import { type CrossShardCalls, ELSEWHERE, planCrossShardMulti, runCrossShardMulti } from "../../durable/directory/cross-shard-multi.ts";
+import { type Mount, type MountTable, ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
+import type { CrossShardTxn, MultiOp, Outcome } from "../../protocol/index.ts";
+
+const DATA: Mount = { prefix: "/data", shard: "d" };
+const LOCKS: Mount = { prefix: "/locks", shard: "l" };
+const TABLE: MountTable = { version: 1, mounts: [ROOT_MOUNT, DATA, LOCKS] };
+
+const ok = (results: unknown[], extra: Record<string, unknown> = {}): Outcome => ({ ok: true, zxid: 5, value: { results, ...extra } });
+
+/** Calls that record what the router sent, answering with `answers` (by call) or OK. */
+function recording(answers: Partial<Record<"prepare" | "hold" | "write" | "commit" | "stored", (mount: Mount, multi?: MultiOp) => Outcome | undefined>> = {}) {
+  const log: string[] = [];
+  const txns: CrossShardTxn[] = [];
+  const background: Promise<unknown>[] = [];
+  const calls: CrossShardCalls = {
+    hold: async (mount, txn) => (txns.push(txn), log.push(`hold ${mount.shard}`), answers.hold?.(mount) ?? { ok: true, zxid: 1, value: {} }),
+    prepare: async (mount, txn, part) => (txns.push(txn), log.push(`prepare ${mount.shard}`), answers.prepare?.(mount, part) ?? { ok: true, zxid: 1, value: {} }),
+    release: async (mount, txnId) => void log.push(`release ${mount.shard} ${txnId === txns[0]?.id ? "this" : "other"}`),
+    inBackground: (work) => void background.push(work),
+    write: async (mount, multi) => (log.push(`write ${mount.shard}`), answers.write?.(mount, multi) ?? ok(multi.ops.map((op) => ({ op: op.op })), { txn: multi.txn!.id })),
+    commit: async (part) => (log.push(`commit ${part.txn!.id === txns[0]?.id ? "this" : part.txn!.id}`), answers.commit?.(DATA, part) ?? ok(part.ops.map((op) => ({ op: op.op, path: op.path })))),
+    deciderOf: (mount) => `decider-${mount.shard}`,
+    storedReply: async (mount) => (log.push(`stored ${mount.shard}`), answers.stored?.(mount)),
+  };
+  return { calls, log, txns, settled: () => Promise.all(background) };
+}
+
+it("splits a multi by shard: the first write's shard decides, a part with writes is prepared, checks alone are held", () => {
+  const multi: MultiOp = {
+    op: "multi",
+    ops: [
+      { op: "check", path: "/locks/a", version: 1 },
+      { op: "setData", path: "/data/x", data: null },
+      { op: "create", path: "/y" },
+      { op: "check", path: "/data/z" },
+    ],
+  };
+  const plan = planCrossShardMulti(TABLE, multi)!;
+  expect(plan.decider).toMatchObject({ mount: DATA, indexes: [1, 3] });
+  expect(plan.others).toEqual([
+    { mount: LOCKS, ops: [multi.ops[0]], indexes: [0], writes: false },
+    { mount: ROOT_MOUNT, ops: [multi.ops[2]], indexes: [2], writes: true },
+  ]);
+  expect(planCrossShardMulti(TABLE, { op: "multi", ops: [{ op: "create", path: "/data/a" }, { op: "delete", path: "/data/b" }] })).toBeUndefined();
+});
+
+it("prepares and holds first, then the decider commits, then the prepared parts apply; the checks are released after", async () => {
+  const { calls, log, settled } = recording();
+  const multi: MultiOp = { op: "multi", ops: [{ op: "setData", path: "/data/x", data: null }, { op: "create", path: "/y" }, { op: "check", path: "/locks/a" }] };
+  const answer = await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, calls);
+  await settled();
+  expect(log).toEqual(["prepare root", "hold l", "write d", "commit this", "release l this"]);
+  expect(answer).toEqual({ ok: true, zxid: 5, value: { results: [{ op: "setData" }, { op: "create", path: "/y" }, { op: "check" }] } });
+});
+
+it("releases every part, the prepared one dropped, when the decider refuses, and answers its failing op in its place", async () => {
+  const refused: Outcome = { ok: false, zxid: 5, error: { name: "BadVersion", code: -103, message: "version" }, results: [{ op: "error", error: { name: "BadVersion", code: -103, message: "version" } }] };
+  const { calls, log, settled } = recording({ write: () => refused });
+  const multi: MultiOp = { op: "multi", ops: [{ op: "create", path: "/y" }, { op: "setData", path: "/data/x", data: null, version: 7 }] };
+  // The root shard's create comes first: it decides; the data shard's part is prepared.
+  const plan = planCrossShardMulti(TABLE, multi)!;
+  expect(plan.decider.mount).toBe(ROOT_MOUNT);
+  const answer = await runCrossShardMulti(plan, multi, calls);
+  await settled();
+  expect(log).toEqual(["prepare d", "write root", "release d this"]);
+  expect(answer).toMatchObject({ ok: false, error: { name: "BadVersion" }, results: [{ error: { name: "BadVersion" } }, { error: { name: "RuntimeInconsistency" } }] });
+});
+
+it("leaves every part to its shard when the decider's answer is lost, and runs again from a fresh table when a shard moved before anything committed", async () => {
+  const lost = recording({ write: () => Promise.reject(new Error("cut")) as never });
+  const multi: MultiOp = { op: "multi", ops: [{ op: "setData", path: "/data/x", data: null }, { op: "create", path: "/y" }] };
+  await expect(runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, lost.calls)).rejects.toThrow("cut");
+  await lost.settled();
+  expect(lost.log).toEqual(["prepare root", "write d"]);
+
+  const moved = recording({ prepare: () => ({ ok: false, zxid: 0, error: { name: "SystemError", code: -1, message: "moved" }, moved: true }) });
+  expect(await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, moved.calls)).toBe(ELSEWHERE);
+  await moved.settled();
+  expect(moved.log).toEqual(["prepare root", "release root this"]);
+});
+
+it("answers a session's retry of a multi that committed, its answer lost, from what the first try applied: nothing applies twice", async () => {
+  const multi = { op: "multi", ops: [{ op: "setData", path: "/data/x", data: null }, { op: "create", path: "/y" }], cxid: 9 } as MultiOp;
+  const first: Outcome = ok([{ op: "setData" }], { txn: "first-txn" });
+  // The decider answers the retry's part from its stored reply (the cxid's): the first transaction committed.
+  const replayed = recording({ write: () => first });
+  const answer = await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, replayed.calls);
+  await replayed.settled();
+  expect(replayed.log).toEqual(["prepare root", "write d", "commit first-txn", "release root this"]);
+  expect(answer).toEqual({ ok: true, zxid: 5, value: { results: [{ op: "setData" }, { op: "create", path: "/y" }] } });
+
+  // Its part on the other shard fails now (the first try made /y): the decider's stored reply answers it.
+  const exists: Outcome = { ok: false, zxid: 3, error: { name: "NodeExists", code: -110, message: "exists" }, results: [{ op: "error", error: { name: "NodeExists", code: -110, message: "exists" } }] };
+  const applied = recording({ prepare: () => exists, stored: () => first });
+  expect(await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, applied.calls)).toEqual(answer);
+  await applied.settled();
+  expect(applied.log).toEqual(["prepare root", "stored d", "commit first-txn", "release root this"]);
+});
