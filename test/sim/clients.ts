@@ -102,9 +102,14 @@ export class SimSession {
     this.world.history.push({ kind: "watch-fired", session: this.id, shard: SHARD, path: watch.path, setBy: watch.setBy, zxid, at: this.world.scheduler.now, ...(guessed ? { guessed } : {}) });
   }
 
-  /** A copy armed a watch again by its rows alone (history.ts, WatchRearmed): the session holds the new one instead. */
-  onRearmed(old: SimWatch, renewed: SimWatch): void {
-    if (!this.watches.delete(old.setBy)) return;
+  /**
+   * A copy armed a watch again by its rows alone (history.ts, WatchRearmed): the session
+   * holds the new one instead, if that copy is its home. A copy it has left (its old
+   * home, re-snapshotted after a failover) is not where the watch lives now: home holds
+   * it as it was sent there, and its events would be dropped for the new one's.
+   */
+  onRearmed(node: string, old: SimWatch, renewed: SimWatch): void {
+    if (node !== this.homeName || !this.watches.delete(old.setBy)) return;
     this.watches.set(renewed.setBy, renewed);
     const at = this.world.scheduler.now;
     this.world.history.push({ kind: "watch-rearmed", session: this.id, shard: SHARD, path: old.path, setBy: old.setBy, zxid: renewed.zxid, at });

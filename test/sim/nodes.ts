@@ -155,7 +155,7 @@ export abstract class SimNode {
   private changeSince(watch: SimWatch): { zxid: number; guessed: boolean } | undefined {
     return this.storage.read((txn) => {
       const meta = readMeta(txn)!;
-      if (meta.trimmedZxid > watch.zxid) return rowChange(txn, watch);
+      if (meta.trimmedZxid > watch.zxid) return rowChange(txn, watch, meta.appliedZxid);
       let after = watch.zxid;
       // Later changes fire as they are acknowledged (onCommit).
       const visible = this.visibleZxid();
@@ -176,7 +176,7 @@ export abstract class SimNode {
   protected snapshotInstalled(txn: StorageTxn, rowsZxid: number): void {
     const keep: SimWatch[] = [];
     for (const watch of this.watches) {
-      const due = rowChange(txn, watch);
+      const due = rowChange(txn, watch, rowsZxid);
       if (due) this.env.fire(this.name, watch, due.zxid, true);
       else keep.push(this.env.rearm(this.name, watch, rowsZxid));
     }
@@ -187,13 +187,14 @@ export abstract class SimNode {
 /**
  * Whether a watch's path changed since its read, by its row alone (the log no longer
  * reaches back to the read), and only roughly when: its create, else its last change,
- * else just after the read.
+ * else (gone) the zxid the rows show, `rowsZxid`, by which it was gone (as the shard
+ * object dates a delete it finds by the rows).
  */
-function rowChange(txn: StorageTxn, watch: SimWatch): { zxid: number; guessed: true } | undefined {
+function rowChange(txn: StorageTxn, watch: SimWatch, rowsZxid: number): { zxid: number; guessed: true } | undefined {
   const row = txn.get<ZnodeRow>("znode", watch.path);
   const mzxid = row?.stat.mzxid ?? null;
   if (mzxid === watch.seenMzxid) return undefined;
-  if (!row) return { zxid: watch.zxid + 1, guessed: true };
+  if (!row) return { zxid: Math.max(watch.zxid + 1, rowsZxid), guessed: true };
   return { zxid: row.stat.czxid > watch.zxid ? row.stat.czxid : row.stat.mzxid, guessed: true };
 }
 

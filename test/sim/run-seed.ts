@@ -96,7 +96,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     rearm: (node: string, watch: SimWatch, zxid: number) => {
       const renewed = { ...watch, setBy: ++callIds, zxid };
       const session = sessions[watch.session - 1];
-      if (session) links.send(node, session.name, { alive: true }, () => session.onRearmed(watch, renewed));
+      if (session) links.send(node, session.name, { alive: true }, () => session.onRearmed(node, watch, renewed));
       return renewed;
     },
     leaderCommitted: (committer, entries) => {
