@@ -386,7 +386,8 @@ export class ShardNode extends SimNode {
       if (previousZxid !== 0) this.snapshotInstalled(txn, rowsZxid);
     });
     this.replica = replica;
-    replica.commits.listen((entries) => this.onCommit(entries));
+    // Entries replaying a snapshot's range fire nothing of their own: its install fires their changes by the rows (snapshotInstalled).
+    replica.commits.listen((entries) => this.onCommit(entries.filter((entry) => entry.zxid > this.meta().readableZxid)));
     // The alarm that keeps the loop going after a restart; it ends with the incarnation or once this copy leads.
     scheduler.after(0, owner, () => void replica.run(() => this.replica === replica && this.meta().role === "replica"));
   }
