@@ -65,7 +65,7 @@ export interface PipelineParts {
   views: Pick<SessionViews, "answered">;
 }
 
-function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): ServerMessage {
+function resOf(sid: number, xid: number, outcome: Outcome, hops?: HostHops): Extract<ServerMessage, { t: "res" }> {
   let res: Extract<ServerMessage, { t: "res" }>;
   if (outcome.ok) {
     // Shard RPCs answer Outcome<unknown> (Rpc's inference); each value is ResultOf its op.
@@ -171,7 +171,7 @@ export class SessionPipeline {
     else this.outstanding.delete(sid);
     // The host's stamps of a traced request, answered now (Date.now() has moved: an await returned).
     const hops = request.tracedIn === undefined || ranAt === undefined ? undefined : { in: request.tracedIn, run: ranAt, out: Date.now() };
-    const res = resOf(sid, request.xid, outcome, hops) as Extract<ServerMessage, { t: "res" }>;
+    const res = resOf(sid, request.xid, outcome, hops);
     if (relay) this.parts.views.answered(sid, res.shard, res.zxid);
     this.parts.sendToSession(sid, res, ws);
   }
