@@ -64,6 +64,8 @@ export class CheckHolds {
   private readonly prepared: PreparedWrites;
   /** Writes waiting for a release, woken at each. */
   private waiters: Array<() => void> = [];
+  /** The multis whose own write waits for holds of others, with the hold keys it waits on. */
+  private readonly waiting = new Map<string, readonly string[]>();
 
   constructor(sql: SqlStorage, askDecider: (decider: string, txn: string) => Promise<TxnFate>, prepared: PreparedWrites) {
     this.sql = sql;
@@ -128,13 +130,28 @@ export class CheckHolds {
    * Ends too once the shard no longer leads (the caller answers that).
    */
   async untilNotHeld(paths: readonly string[], own?: string): Promise<void> {
-    for (;;) {
-      const held = this.holding(paths, own);
-      if (held.length === 0 || !this.prepared.leads()) return;
-      const age = Date.now() - Math.min(...held.map((h) => h.heldAt));
-      if (age < HOLD_RESOLVE_AFTER_MS) await this.released(HOLD_RESOLVE_AFTER_MS - age);
-      else if (!(await this.resolve(held))) await this.released(HOLD_RESOLVE_AFTER_MS);
+    if (own !== undefined) this.waiting.set(own, paths);
+    try {
+      for (;;) {
+        const held = this.holding(paths, own);
+        if (held.length === 0 || !this.prepared.leads()) return;
+        const age = Date.now() - Math.min(...held.map((h) => h.heldAt));
+        if (age < HOLD_RESOLVE_AFTER_MS) await this.released(HOLD_RESOLVE_AFTER_MS - age);
+        else if (!(await this.resolve(held))) await this.released(HOLD_RESOLVE_AFTER_MS);
+      }
+    } finally {
+      if (own !== undefined && this.waiting.get(own) === paths) this.waiting.delete(own);
     }
+  }
+
+  /**
+   * Whether the multi's own write waits here for holds of a multi of a higher id. Two
+   * multis whose writes each wait for the other's holds (each deciding on the shard the
+   * other prepared on) are both asked of: the one that so waits is not given up.
+   */
+  waitsForHigher(txn: string): boolean {
+    const paths = this.waiting.get(txn);
+    return paths !== undefined && this.holding(paths, txn).some((held) => txn < held.txn);
   }
 
   /** Resolves the holds older than HOLD_RESOLVE_AFTER_MS (the alarm); says whether any is left. */

@@ -167,8 +167,6 @@ export class ShardDO extends EdgekeeperObject {
   private readonly holds: CheckHolds;
   private readonly txns: TxnRows;
   private readonly decisions: TxnDecisions;
-  /** The multis this copy decides whose commit waits for holds of others, with the hold keys it waits on. */
-  private readonly decisionsWaiting = new Map<string, string[]>();
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
   private readonly catchUp: WatchCatchUp;
@@ -367,19 +365,11 @@ export class ShardDO extends EdgekeeperObject {
    * the cap is refused instead (BadArguments), as sending it again could not help.
    */
   private async executeBatch(root: string, host: string | undefined, caller: Caller, requests: ShardRequest[], asReplica = false): Promise<Outcome[]> {
-    // A write waits while a multi across shards holds what it would change (checked without awaiting when nothing is held),
-    // but a multi's part prepared here, which its own transaction holds.
-    const written = asReplica ? [] : holdKeysWritten(requests);
-    const txn = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn : undefined;
-    if (this.holds.holding(written, txn?.id).length > 0) {
-      const deciding = txn && this.decisions.decides(txn) ? txn.id : undefined;
-      if (deciding) this.decisionsWaiting.set(deciding, written);
-      try {
-        await this.holds.untilNotHeld(written, txn?.id);
-      } finally {
-        if (deciding) this.decisionsWaiting.delete(deciding);
-      }
-    }
+    // A write waits while a multi across shards holds what it would change (nothing is computed or awaited
+    // when nothing is held), but a multi's part prepared here, which its own transaction holds.
+    const written = asReplica || !this.holds.any() ? [] : holdKeysWritten(requests);
+    const own = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn?.id : undefined;
+    if (this.holds.holding(written, own).length > 0) await this.holds.untilNotHeld(written, own);
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -1046,8 +1036,7 @@ export class ShardDO extends EdgekeeperObject {
   async resolveTxn(txnId: string): Promise<TxnFate> {
     // Its commit waits here for what another multi holds, whose part elsewhere holds what
     // that one's commit waits for: the one of the higher id is given up, the other waits.
-    const waitingFor = this.decisionsWaiting.get(String(txnId));
-    if (waitingFor && this.holds.holding(waitingFor, String(txnId)).some((held) => String(txnId) < held.txn)) return "unknown";
+    if (this.holds.waitsForHigher(String(txnId))) return "unknown";
     const meta = this.leader.state();
     const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
     const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;
