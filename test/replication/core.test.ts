@@ -92,6 +92,18 @@ describe("replication core: the leader", () => {
     expect(meta(storage).logBytes).toBe(log(storage).reduce((n, e) => n + e.size, 0));
   });
 
+  it("keeps a replica's progress where it was when a pipelined pull sent before it arrives late", async () => {
+    const { storage, core } = leaderWith({ logMaxEntries: 10, longPollMs: 0 });
+    for (let cxid = 1; cxid <= 20; cxid++) core.write(1, cxid, { op: "setData", path: "/", data: String(cxid), version: -1 });
+    await core.pull({ type: "pull", replica: "r1", fromZxid: makeZxid(1, 15), maxBytes: 1 << 20 });
+    // Sent before the replica applied through 15, it arrives after: the replica is at 15 still.
+    await core.pull({ type: "pull", replica: "r1", fromZxid: makeZxid(1, 12), maxBytes: 1 << 20, pipelined: true });
+    expect(storage.read((txn) => txn.get<{ appliedZxid: number }>("peer", "r1"))?.appliedZxid).toBe(makeZxid(1, 15));
+    // A plain pull says where the replica is: it may be behind (it started again from a snapshot).
+    await core.pull({ type: "pull", replica: "r1", fromZxid: makeZxid(1, 12), maxBytes: 1 << 20 });
+    expect(storage.read((txn) => txn.get<{ appliedZxid: number }>("peer", "r1"))?.appliedZxid).toBe(makeZxid(1, 12));
+  });
+
   it("sends pages bounded in bytes and asks a replica it has trimmed past for a snapshot", async () => {
     const { core } = leaderWith({ logMaxEntries: 20, longPollMs: 0 });
     for (let cxid = 1; cxid <= 30; cxid++) core.write(1, cxid, { op: "setData", path: "/", data: "x".repeat(200), version: -1 });

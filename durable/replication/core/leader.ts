@@ -549,7 +549,9 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       // Whether the log holds the start, by its key alone (an entry is not decoded for it).
       const known = recent !== undefined || start === meta.trimmedZxid || txn.logSizes(start - 1, 1)[0]?.[0] === start;
       if (!known || start > meta.appliedZxid) return { kind: "snapshot-needed", leaderZxid: meta.appliedZxid, logId };
-      if (noteProgress) this.notePeer(txn, request.replica, request.fromZxid);
+      // A pipelined pull may have left before the pushes its replica applied since: those
+      // noted more, and the log may be trimmed to that already, so it never notes less.
+      if (noteProgress) this.notePeer(txn, request.replica, request.pipelined ? Math.max(request.fromZxid, this.notedOf(txn, request.replica)) : request.fromZxid);
       const acks = this.syncAcks();
       const sync = acks.isSyncReplica(request.replica);
       if (sync) acks.note(request.replica, request.fromZxid);
@@ -602,6 +604,11 @@ export class LeaderLog<E extends AnyLogEntry = LogEntry> {
       const peer = txn.get<PeerRow>("peer", name);
       if (peer && peer.appliedZxid < zxid) txn.put<PeerRow>("peer", name, { ...peer, appliedZxid: zxid });
     });
+  }
+
+  /** The applied zxid last noted of replica `name` (0: none). */
+  private notedOf(txn: StorageTxn, name: string): number {
+    return txn.get<PeerRow>("peer", name)?.appliedZxid ?? 0;
   }
 
   private notePeer(txn: StorageTxn, name: string, appliedZxid: number): void {
