@@ -99,6 +99,8 @@ interface ReplicaHold {
   holdBeforeSending?: boolean;
   /** Counts the settles (syncHost setting no watch) the replica answered ready. */
   settled?: number;
+  /** How long a settle waits for the replica to apply its zxid, in place of the host's sequential wait (50 ms: a busy machine misses it now and then). */
+  settleWaitMs?: number;
   reached: boolean;
   release?: () => void;
 }
@@ -129,6 +131,7 @@ async function holdingReplicaCalls<T>(hold: ReplicaHold, test: () => Promise<T>)
         const holding = watches.some((w) => w.path === hold.holdPath);
         if (holding && hold.holdBeforeSending) await held(hold);
         if (watches.some((w) => w.path === hold.notReadyPath)) return NOT_READY;
+        if (watches.length === 0 && hold.settleWaitMs !== undefined) args[5] = hold.settleWaitMs;
         const answer = await stub.syncHost!(...args);
         if (holding && !hold.holdBeforeSending) await held(hold);
         if (watches.length === 0 && (answer as { ready: boolean }).ready && hold.settled !== undefined) hold.settled++;
@@ -441,7 +444,8 @@ describe("a session's reads and watches at its region's replica", () => {
 
   it("a write's answer waits for the events home hands over up to it, while another session's watching read there is on its way", async () => {
     const { a, b, hostStub } = await homeMoveRace();
-    const hold: ReplicaHold = { holdPath: "/held", settled: 0, reached: false };
+    // Home is ready for the settle (one that is not moves home: the tests below).
+    const hold: ReplicaHold = { holdPath: "/held", settled: 0, settleWaitMs: 2_000, reached: false };
     await holdingReplicaCalls(hold, async () => {
       // A watching read at home, its answer held: home's notifications wait for it to be recorded.
       const [read] = b.socket.sendReqs(b.sid, { op: "getData", path: "/held", watch: true });
