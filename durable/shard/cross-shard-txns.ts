@@ -75,6 +75,16 @@ export class TxnRows implements SqlTable {
     return row?.kind === "prepared" ? row : undefined;
   }
 
+  /** The hold keys of every part prepared here for `session`'s multis. */
+  preparedKeysOf(session: number): string[] {
+    return this.sql
+      .exec<{ row: string }>("SELECT row FROM txn_rows WHERE kind = 'prepared'")
+      .toArray()
+      .map(({ row }) => JSON.parse(row) as PreparedPart)
+      .filter((part) => part.caller.sessionId === session)
+      .flatMap((part) => part.keys);
+  }
+
   put(key: RowKey, row: unknown): void {
     const txnRow = row as TxnRow;
     this.sql.exec("DELETE FROM txn_rows WHERE at < ? AND kind != 'prepared'", txnRow.at - ROW_KEEP_MS);

@@ -476,8 +476,10 @@ export class ShardDO extends EdgekeeperObject {
     const tree = this.treeFor(root);
     // An unmounted shard holds no ephemerals (it was empty), and must not be written again.
     if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
-    // An ephemeral a multi across shards checked (a lock's node) stays until that multi is decided.
-    const held = tree.ephemeralsOf(sessionId);
+    // An ephemeral a multi across shards checked (a lock's node) stays until that multi is
+    // decided, and a part the session's multi prepared here applies or drops first: its
+    // ephemeral made after the closure would fail, its multi then half applied.
+    const held = [...tree.ephemeralsOf(sessionId), ...this.txns.preparedKeysOf(sessionId)];
     if (this.holds.holding(held).length > 0) await this.holds.untilNotHeld(held);
     if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);

@@ -20,6 +20,7 @@ interface HoldingShard {
   prepareWrites(root: string, caller: typeof ANON, txn: CrossShardTxn, part: { op: "multi"; ops: MultiWriteOp[] }): Promise<Outcome>;
   releaseChecks(txnId: string): Promise<void>;
   execute(root: string, caller: typeof ANON, requests: ShardRequest[]): Promise<Outcome[]>;
+  closeSession(root: string, sessionId: number): Promise<Outcome>;
 }
 
 /** A namespace with /lock on its root shard and /data mounted on a shard of its own; the objects of both. */
@@ -218,6 +219,24 @@ it("applies a part prepared for a multi its deciding shard committed, when its r
   const again = await data.execute("/data", ANON, [{ op: "multi", ops: part.ops, txn }]);
   expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "setData" }, { op: "create", path: "/data/new" }] } });
   expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
+});
+
+it("closes a session whose multi prepared an ephemeral only once that multi is decided: the node is made, then goes with the session", async () => {
+  const { zk, root, data, rootName } = await lockAndData();
+  const caller = { ...ANON, sessionId: 0x7e57 };
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  const part = { op: "multi" as const, ops: [{ op: "create" as const, path: "/data/mine", mode: "EPHEMERAL" as const }] };
+  expect((await data.prepareWrites("/data", caller, txn, part)).ok).toBe(true);
+  // The session closes (it expired) while its multi is being decided.
+  const closing = data.closeSession("/data", caller.sessionId);
+  const decided = await root.execute("/", caller, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]);
+  expect(decided[0]!.ok, JSON.stringify(decided[0])).toBe(true);
+  expect(await closing).toMatchObject({ ok: true, value: { deleted: ["/data/mine"] } });
+  // The whole multi applied: its part here too, before the closure removed its node.
+  expect(await zk.exists("/decided")).toBe(true);
+  expect(await zk.exists("/data/mine")).toBe(false);
+  const again = await data.execute("/data", caller, [{ ...part, txn }]);
+  expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/data/mine" }] } });
 });
 
 it("refuses a multi's part sent to apply where none is prepared, and prepares none that would fail or is not the shard's", async () => {
