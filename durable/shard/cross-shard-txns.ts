@@ -47,12 +47,17 @@ export type TxnRow =
   | PreparedPart
   | { kind: "applied"; at: number; outcome: Outcome };
 
-/** How the copy asked about a transaction it decides stands: whether its rows are whole, and what it may call decided. */
+/** How the copy asked about a transaction stands: whether its rows are whole, what it may call decided, whether it is the named decider, and whether it leads. */
 export interface DeciderState {
   readable: boolean;
   /** The highest zxid it may call decided (its acknowledged one, for a geo-tier leader). */
   acknowledgedZxid: number;
+  decides: boolean;
+  leads: boolean;
 }
+
+/** `TxnDecisions.resolve`'s answer when a copy leading in the named one's place is to give the transaction up, by a logged row. */
+export const GIVE_UP = "give up" as const;
 
 /** The core's "txn" table over txn_rows; a prepared part's holds come and go with its row. */
 export class TxnRows implements SqlTable {
@@ -133,7 +138,12 @@ export class TxnDecisions {
 
   /** Whether this copy decides `txn` (else it holds a part prepared for it). */
   decides(txn: CrossShardTxn): boolean {
-    return txn.decider === this.self;
+    return this.isSelf(txn.decider);
+  }
+
+  /** Whether `name` is this copy's. */
+  isSelf(name: string): boolean {
+    return name === this.self;
   }
 
   /** The answer of this copy's part of `txn` when it committed it already (its part sent again): it is not applied again. */
@@ -157,15 +167,18 @@ export class TxnDecisions {
   }
 
   /**
-   * What became of a transaction this copy decides (call in a transaction): committed
+   * What became of a transaction this shard decides (call in a transaction): committed
    * once its row is one this copy may call decided; unknown while its rows are not
-   * whole; else aborted, from now on (stored: this copy never commits it after).
+   * whole; else, at the named copy, aborted from now on (stored: it never commits it
+   * after). Another copy that leads (the named one no longer does, so never commits it)
+   * answers GIVE_UP, for its caller to log; one that does not lead cannot say.
    */
-  resolve(txn: string, now: number, copy: DeciderState): TxnFate {
+  resolve(txn: string, now: number, copy: DeciderState): TxnFate | typeof GIVE_UP {
     const row = this.rows.get(txn);
     if (row?.kind === "decided" && row.decision === "committed") return copy.readable && row.zxid <= copy.acknowledgedZxid ? "committed" : "unknown";
     if (row?.kind === "decided") return "aborted";
     if (!copy.readable) return "unknown";
+    if (!copy.decides) return copy.leads ? GIVE_UP : "unknown";
     this.rows.put(txn, { kind: "decided", decision: "aborted", at: now });
     return "aborted";
   }

@@ -43,7 +43,7 @@ import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
 import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, type TxnFate, holdKeysOf, holdKeysWritten } from "./check-holds.ts";
-import { TXN_SCHEMA, TxnDecisions, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
+import { GIVE_UP, TXN_SCHEMA, TxnDecisions, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -55,6 +55,7 @@ import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type Shar
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
 import { type Readiness, type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
 import { LOCAL_REGION } from "../directory/read-routing.ts";
+import { leaderObjectName } from "../directory/mount-table.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
@@ -62,9 +63,9 @@ import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 import { LeaderVouchers } from "./leader-vouchers.ts";
 
-/** The shard that wrote a multi across shards, as a shard holding its checks asks it what became of it. */
+/** A copy of the shard that decides a multi across shards, as a shard holding part of it asks what became of it (`decider`: the copy its router named). */
 interface TxnDecider {
-  resolveTxn(txnId: string): Promise<TxnFate>;
+  resolveTxn(txnId: string, decider?: string): Promise<TxnFate>;
 }
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -189,8 +190,7 @@ export class ShardDO extends EdgekeeperObject {
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    const decider = (name: string) => RegionLink.ofShard(env, ctx.id.name ?? "").shard(name) as unknown as TxnDecider;
-    this.holds = new CheckHolds(this.sql, (name, txn) => decider(name).resolveTxn(txn), {
+    this.holds = new CheckHolds(this.sql, (name, txn) => this.askDecider(name, txn), {
       leads: () => !this.leader.fenced(),
       has: (txn) => this.txns.prepared(txn) !== undefined,
       settle: (txn, fate) => this.settlePrepared(txn, fate),
@@ -1035,14 +1035,49 @@ export class ShardDO extends EdgekeeperObject {
    * or while its commit waits here for a multi of a higher id (two multis crossing
    * two shards in opposite orders each wait for the other: one is given up, not both).
    */
-  async resolveTxn(txnId: string): Promise<TxnFate> {
+  async resolveTxn(txnId: string, decider?: string): Promise<TxnFate> {
+    const txn = String(txnId);
     // Its commit waits here for what another multi holds, whose part elsewhere holds what
     // that one's commit waits for: the one of the higher id is given up, the other waits.
-    if (this.holds.waitsForHigher(String(txnId))) return "unknown";
+    if (this.holds.waitsForHigher(txn)) return "unknown";
     const meta = this.leader.state();
     const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
     const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;
-    return this.ctx.storage.transactionSync(() => this.decisions.resolve(String(txnId), Date.now(), { readable, acknowledgedZxid }));
+    const copy = { readable, acknowledgedZxid, decides: decider === undefined || this.decisions.isSelf(String(decider)), leads: !this.leader.fenced() };
+    const fate = this.ctx.storage.transactionSync(() => this.decisions.resolve(txn, Date.now(), copy));
+    if (fate !== GIVE_UP) return fate;
+    // Leading in the named copy's place: given up by a logged row, which a copy leading after it holds too.
+    const given = this.write(SYSTEM_CALLER, undefined, (w) => {
+      w.txns = [[txn, { kind: "decided", decision: "aborted", at: w.now }]];
+      return {};
+    });
+    return given.ok ? "aborted" : "unknown";
+  }
+
+  /**
+   * What became of a multi across shards, asked of the copy its router named to decide
+   * it; when that copy cannot be reached (its region dark), of its shard's leader now,
+   * as the directory says: a failover made another copy lead, which holds every
+   * decision the old one had acknowledged, and gives up one it holds none of.
+   */
+  private async askDecider(decider: string, txn: string): Promise<TxnFate> {
+    const link = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
+    const ask = (name: string) => (link.shard(name) as unknown as TxnDecider).resolveTxn(txn, decider);
+    try {
+      return await ask(decider);
+    } catch {
+      const leader = await this.leaderNowOf(link, decider).catch(() => undefined);
+      return leader === undefined || leader === decider ? "unknown" : ask(leader);
+    }
+  }
+
+  /** The object leading the shard whose copy is `copyName` now, as its namespace's directory says (undefined: unmounted). */
+  private async leaderNowOf(link: RegionLink, copyName: string): Promise<string | undefined> {
+    const first = replicaIdentityOf(copyName)?.leader ?? copyName;
+    const slash = first.lastIndexOf("/");
+    const namespace = first.slice(0, slash);
+    const mount = (await link.directory(namespace).table()).mounts.find((m) => m.shard === first.slice(slash + 1));
+    return mount && leaderObjectName(namespace, mount, link.regions);
   }
 
   /** notLeader at a copy that does not lead, moved when a path is not this shard's; else undefined. */

@@ -6,11 +6,15 @@
  * steady writer in apac. The directory fails the leader over to a sync replica, the
  * writes go on there, every write acknowledged before, during and after is there once
  * and seen once by a session watching from enam, and the old leader, once weur is
- * back, steps down to follow the new one. An operator's forced promotion of a
+ * back, steps down to follow the new one. A multi across shards decided in the dark
+ * region is settled from the new leader. An operator's forced promotion of a
  * regional shard records the writes its cut-off leader acknowledged and then dropped.
  */
-import { abortAllDurableObjects } from "cloudflare:test";
+import { abortAllDurableObjects, env } from "cloudflare:test";
 import { expect, it } from "vitest";
+import type { CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
+import { shardObjectName } from "../../durable/env.ts";
+import { ANON } from "../harness/shard.ts";
 import { eventually } from "../harness/sessions.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
 import { SessionSocket } from "../harness/socket.ts";
@@ -27,6 +31,14 @@ async function rootShard(zk: HttpClient): Promise<ShardRow> {
   const res = await zk.fetch("GET", "/v1/admin/shards");
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json<{ shards: ShardRow[] }>()).shards.find((s) => s.prefix === "/")!;
+}
+
+/** A shard copy's object, with the calls a multi across shards makes of it. */
+function shard(name: string) {
+  return env.SHARD.get(env.SHARD.idFromName(name)) as unknown as {
+    prepareWrites(root: string, caller: typeof ANON, txn: CrossShardTxn, part: { op: "multi"; ops: MultiWriteOp[] }): Promise<Outcome>;
+    execute(root: string, caller: typeof ANON, requests: ShardRequest[]): Promise<Outcome[]>;
+  };
 }
 
 function region(zk: HttpClient, name: string, state: "down" | "up"): Promise<Response> {
@@ -88,6 +100,43 @@ it("fails a geo-tier shard over when its leader's region goes dark: no acknowled
   // Ten before, one or more while the failover ran, ten after it, five once the old leader was back.
   expect(acknowledged.length).toBeGreaterThanOrEqual(26);
   expect(refused).toBeGreaterThan(0);
+}, 120_000);
+
+it("settles a multi across shards whose deciding copy's region went dark: from the shard's new leader, a committed part applies and an undecided one is dropped", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await zk.mount("/data")).status).toBe(201);
+  await zk.mustCreate("/data/committed", { data: "0" });
+  await zk.mustCreate("/data/open", { data: "0" });
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status).toBe(200);
+  const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
+  const data = shard(shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/data")!.shard));
+  // Two multis whose router stopped after phase one, deciding at the root shard's leader in weur: one committed there, one not.
+  const decider = `${zk.namespace}/root@weur`;
+  const txn = (): CrossShardTxn => ({ id: crypto.randomUUID(), startedAt: Date.now(), decider });
+  const [committed, open] = [txn(), txn()];
+  const setData = (path: string) => ({ op: "multi" as const, ops: [{ op: "setData" as const, path, data: new TextEncoder().encode("multi") }] });
+  expect((await data.prepareWrites("/data", ANON, committed, setData("/data/committed"))).ok).toBe(true);
+  expect((await data.prepareWrites("/data", ANON, open, setData("/data/open"))).ok).toBe(true);
+  const decided = await shard(decider).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn: committed }]);
+  expect(decided[0]!.ok, JSON.stringify(decided[0])).toBe(true);
+
+  expect((await region(zk, "weur", "down")).status).toBe(200);
+  try {
+    await eventually("the root shard failed over", async () => (await rootShard(zk)).leader.region !== "weur", 40_000);
+    // The data shard cannot reach the copy named: it asks the new leader, which holds the decision.
+    expect((await zk.set("/data/open", { data: "after" })).status).toBe(200);
+    expect((await zk.set("/data/committed", { data: "after" })).status).toBe(200);
+  } finally {
+    expect((await region(zk, "weur", "up")).status).toBe(200);
+  }
+  expect((await zk.mustGet("/data/committed")).stat.version).toBe(2);
+  expect((await zk.mustGet("/data/open")).stat.version).toBe(1);
+  expect((await zk.get("/decided", {}, { "X-Edgekeeper-Consistency": "linearizable" })).status).toBe(200);
+  // The undecided one was given up for good: its commit, sent late to the old copy, is refused.
+  const late = await shard(decider).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn: open }]);
+  expect(late[0]!.ok).toBe(false);
+  expect((await zk.get("/late", {}, { "X-Edgekeeper-Consistency": "linearizable" })).status).toBe(404);
 }, 120_000);
 
 it("fails nothing over when every object restarts: a geo-tier leader acknowledges again once its sync replicas pull", async () => {
