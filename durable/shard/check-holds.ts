@@ -35,6 +35,8 @@ export const CHECK_HOLD_SCHEMA = [
 export const TXN_MAX_AGE_MS = 5_000;
 /** A hold this old is asked about at its decider. */
 export const HOLD_RESOLVE_AFTER_MS = 1_000;
+/** How long a hold is spared while a multi of a higher id waits for it (lowestWaiterOn): its router, if alive, has decided it by then. */
+const SPARED_FOR_MS = 2 * HOLD_RESOLVE_AFTER_MS;
 /** A hold this old is released whatever its decider says: no shard commits its transaction any more. */
 export const HOLD_EXPIRE_MS = TXN_MAX_AGE_MS + 5_000;
 
@@ -48,6 +50,13 @@ export interface HeldTxn {
 /** What a hold's decider says of its transaction ("unknown": it cannot say, not leading, or unreachable). */
 export type TxnFate = "committed" | "aborted" | "unknown";
 
+/**
+ * Asks the decider of `txn` what became of it. `waiter`: the lowest id of the multis
+ * whose own part waits here for its holds; the decider spares an undecided `txn` of a
+ * lower id than that (it gives up only the higher of two that wait for each other).
+ */
+export type AskDecider = (decider: string, txn: string, waiter: string | undefined) => Promise<TxnFate>;
+
 /** The shard holding: whether it leads (only a leader's writes wait), and the transactions with a write prepared there (cross-shard-txns.ts). */
 export interface PreparedWrites {
   leads(): boolean;
@@ -59,7 +68,7 @@ export interface PreparedWrites {
 export class CheckHolds {
   private readonly sql: SqlStorage;
   /** Asks the decider (the writing shard's object) what became of the transaction. */
-  private readonly askDecider: (decider: string, txn: string) => Promise<TxnFate>;
+  private readonly askDecider: AskDecider;
   /** The transactions with a write prepared here: applied or dropped as decided (a write of their own, which releases their holds). */
   private readonly prepared: PreparedWrites;
   /** Writes waiting for a release, woken at each. */
@@ -67,7 +76,7 @@ export class CheckHolds {
   /** The multis whose own write waits for holds of others, with the hold keys it waits on. */
   private readonly waiting = new Map<string, readonly string[]>();
 
-  constructor(sql: SqlStorage, askDecider: (decider: string, txn: string) => Promise<TxnFate>, prepared: PreparedWrites) {
+  constructor(sql: SqlStorage, askDecider: AskDecider, prepared: PreparedWrites) {
     this.sql = sql;
     this.askDecider = askDecider;
     this.prepared = prepared;
@@ -145,13 +154,20 @@ export class CheckHolds {
   }
 
   /**
-   * Whether the multi's own write waits here for holds of a multi of a higher id. Two
-   * multis whose writes each wait for the other's holds (each deciding on the shard the
-   * other prepared on) are both asked of: the one that so waits is not given up.
+   * The lowest id of the multis whose own part (a prepare, or the deciding write) waits
+   * here for `txn`'s holds, while `txn`'s hold is younger than SPARED_FOR_MS (a router
+   * that stopped spares it no longer). Multis that wait for each other, each holding
+   * what the other's part needs (on two shards or around more), are so asked of with a
+   * lower waiter for exactly one of them, the highest id of the cycle: it is given up,
+   * the others wait.
    */
-  waitsForHigher(txn: string): boolean {
-    const paths = this.waiting.get(txn);
-    return paths !== undefined && this.holding(paths, txn).some((held) => txn < held.txn);
+  private lowestWaiterOn(txn: string, heldAt: number): string | undefined {
+    if (Date.now() - heldAt >= SPARED_FOR_MS) return undefined;
+    let lowest: string | undefined;
+    for (const [waiter, paths] of this.waiting) {
+      if (this.holding(paths, waiter).some((held) => held.txn === txn) && (lowest === undefined || waiter < lowest)) lowest = waiter;
+    }
+    return lowest;
   }
 
   /** Resolves the holds older than HOLD_RESOLVE_AFTER_MS (the alarm); says whether any is left. */
@@ -168,7 +184,7 @@ export class CheckHolds {
   private async resolve(held: readonly HeldTxn[]): Promise<boolean> {
     const released = await Promise.all(
       held.map(async ({ txn, decider, heldAt }) => {
-        const fate = await this.askDecider(decider, txn).catch((): TxnFate => "unknown");
+        const fate = await this.askDecider(decider, txn, this.lowestWaiterOn(txn, heldAt)).catch((): TxnFate => "unknown");
         const prepared = this.prepared.has(txn);
         if (fate === "unknown" && (prepared || Date.now() - heldAt <= HOLD_EXPIRE_MS)) return false;
         if (prepared && fate !== "unknown") return this.prepared.settle(txn, fate);

@@ -54,6 +54,8 @@ export interface DeciderState {
   acknowledgedZxid: number;
   decides: boolean;
   leads: boolean;
+  /** A multi of a higher id waits for the transaction's holds: it is not given up now. */
+  spared: boolean;
 }
 
 /** `TxnDecisions.resolve`'s answer when a copy leading in the named one's place is to give the transaction up, by a logged row. */
@@ -169,15 +171,15 @@ export class TxnDecisions {
   /**
    * What became of a transaction this shard decides (call in a transaction): committed
    * once its row is one this copy may call decided; unknown while its rows are not
-   * whole; else, at the named copy, aborted from now on (stored: it never commits it
-   * after). Another copy that leads (the named one no longer does, so never commits it)
+   * whole, or while it is spared; else, at the named copy, aborted from now on (stored:
+   * it never commits it after). Another copy that leads (the named one no longer does, so never commits it)
    * answers GIVE_UP, for its caller to log; one that does not lead cannot say.
    */
   resolve(txn: string, now: number, copy: DeciderState): TxnFate | typeof GIVE_UP {
     const row = this.rows.get(txn);
     if (row?.kind === "decided" && row.decision === "committed") return copy.readable && row.zxid <= copy.acknowledgedZxid ? "committed" : "unknown";
     if (row?.kind === "decided") return "aborted";
-    if (!copy.readable) return "unknown";
+    if (!copy.readable || copy.spared) return "unknown";
     if (!copy.decides) return copy.leads ? GIVE_UP : "unknown";
     this.rows.put(txn, { kind: "decided", decision: "aborted", at: now });
     return "aborted";

@@ -65,7 +65,7 @@ import { LeaderVouchers } from "./leader-vouchers.ts";
 
 /** A copy of the shard that decides a multi across shards, as a shard holding part of it asks what became of it (`decider`: the copy its router named). */
 interface TxnDecider {
-  resolveTxn(txnId: string, decider?: string): Promise<TxnFate>;
+  resolveTxn(txnId: string, decider?: string, waiter?: string): Promise<TxnFate>;
 }
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
@@ -190,7 +190,7 @@ export class ShardDO extends EdgekeeperObject {
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    this.holds = new CheckHolds(this.sql, (name, txn) => this.askDecider(name, txn), {
+    this.holds = new CheckHolds(this.sql, (name, txn, waiter) => this.askDecider(name, txn, waiter), {
       leads: () => !this.leader.fenced(),
       has: (txn) => this.txns.prepared(txn) !== undefined,
       settle: (txn, fate) => this.settlePrepared(txn, fate),
@@ -1029,21 +1029,24 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
-   * What became of a multi across shards this copy decides (cross-shard-txns.ts),
+   * What became of a multi across shards this shard decides (cross-shard-txns.ts),
    * asked by a shard holding part of it: committed, or, undecided, aborted from now
    * on; unknown while this copy's rows are not whole, or its commit not acknowledged,
-   * or while its commit waits here for a multi of a higher id (two multis crossing
-   * two shards in opposite orders each wait for the other: one is given up, not both).
+   * or while a multi of a higher id waits there for its holds (`waiter`: of multis
+   * that wait for each other, the highest id is given up, not all of them).
    */
-  async resolveTxn(txnId: string, decider?: string): Promise<TxnFate> {
+  async resolveTxn(txnId: string, decider?: string, waiter?: string): Promise<TxnFate> {
     const txn = String(txnId);
-    // Its commit waits here for what another multi holds, whose part elsewhere holds what
-    // that one's commit waits for: the one of the higher id is given up, the other waits.
-    if (this.holds.waitsForHigher(txn)) return "unknown";
     const meta = this.leader.state();
     const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
     const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;
-    const copy = { readable, acknowledgedZxid, decides: decider === undefined || this.decisions.isSelf(String(decider)), leads: !this.leader.fenced() };
+    const copy = {
+      readable,
+      acknowledgedZxid,
+      decides: decider === undefined || this.decisions.isSelf(String(decider)),
+      leads: !this.leader.fenced(),
+      spared: waiter !== undefined && txn < String(waiter),
+    };
     const fate = this.ctx.storage.transactionSync(() => this.decisions.resolve(txn, Date.now(), copy));
     if (fate !== GIVE_UP) return fate;
     // Leading in the named copy's place: given up by a logged row, which a copy leading after it holds too.
@@ -1060,9 +1063,9 @@ export class ShardDO extends EdgekeeperObject {
    * as the directory says: a failover made another copy lead, which holds every
    * decision the old one had acknowledged, and gives up one it holds none of.
    */
-  private async askDecider(decider: string, txn: string): Promise<TxnFate> {
+  private async askDecider(decider: string, txn: string, waiter: string | undefined): Promise<TxnFate> {
     const link = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
-    const ask = (name: string) => (link.shard(name) as unknown as TxnDecider).resolveTxn(txn, decider);
+    const ask = (name: string) => (link.shard(name) as unknown as TxnDecider).resolveTxn(txn, decider, waiter);
     try {
       return await ask(decider);
     } catch {

@@ -283,6 +283,35 @@ it("ends a multi writing on two shards all or nothing when every object restarts
   }
 });
 
+it("settles two multis whose prepares wait for each other around three shards: the one of the lower id applies", async () => {
+  const { zk, root, data, rootName } = await lockAndData();
+  expect((await zk.mount("/more")).status).toBe(201);
+  await zk.mustCreate("/more/y", { data: "v0" });
+  const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
+  const more = shardStub(shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/more")!.shard));
+  const set = (path: string, value: string) => ({ op: "multi" as const, ops: [{ op: "setData" as const, path, data: new TextEncoder().encode(value) }] });
+  const low: CrossShardTxn = { id: "00000000-0000-4000-8000-000000000000", startedAt: Date.now(), decider: rootName };
+  const high: CrossShardTxn = { id: "ffffffff-ffff-4fff-bfff-ffffffffffff", startedAt: Date.now(), decider: rootName };
+  // Each prepared one part, and its other part waits for the other's.
+  expect((await data.prepareWrites("/data", ANON, low, set("/data/x", "low"))).ok).toBe(true);
+  expect((await more.prepareWrites("/more", ANON, high, set("/more/y", "high"))).ok).toBe(true);
+  const lowSecond = more.prepareWrites("/more", ANON, low, set("/more/y", "low"));
+  const highSecond = data.prepareWrites("/data", ANON, high, set("/data/x", "high"));
+  // The higher id is given up where the lower waits; the lower is spared where the higher waits.
+  expect((await lowSecond).ok, "the lower id's part prepared").toBe(true);
+  const lowDecided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/low" }], txn: low }]);
+  expect(lowDecided[0]!.ok, JSON.stringify(lowDecided[0])).toBe(true);
+  // Its parts apply once asked of (the alarm, or a write waiting); the higher id's part then prepares, and never commits.
+  await highSecond;
+  const highDecided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/high" }], txn: high }]);
+  expect(highDecided[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  await data.releaseChecks(high.id);
+  expect((await zk.set("/more/y", { data: "after" })).status).toBe(200);
+  expect(await valueOf(zk, "/data/x")).toBe("low");
+  expect((await zk.mustGet("/more/y")).stat.version).toBe(2);
+  expect(await zk.exists("/high")).toBe(false);
+});
+
 it("settles two multis crossing two shards in opposite orders: one applies whole, the other whole or not at all", async () => {
   const { zk } = await lockAndData();
   for (let round = 0; round < 3; round++) {
