@@ -55,18 +55,13 @@ import { LogTable, type LoggedEvent, type SessionRecord, SessionTable, type Shar
 import { type ReplicaIdentity, replicaIdentityOf } from "../replication/replica-name.ts";
 import { type Readiness, type ReplicaReadAt, ReplicaRunner, type ReplicaStatus } from "../replication/replica-runner.ts";
 import { LOCAL_REGION } from "../directory/read-routing.ts";
-import { leaderObjectName } from "../directory/mount-table.ts";
 import type { ReplicationLeader } from "../replication/leader-link.ts";
 import { type ReplicaCounters, ReplicaMeter } from "./replica-meter.ts";
 import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from "./watch-catch-up.ts";
 import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 import { LeaderVouchers } from "./leader-vouchers.ts";
-
-/** A copy of the shard that decides a multi across shards, as a shard holding part of it asks what became of it (`decider`: the copy its router named). */
-interface TxnDecider {
-  resolveTxn(txnId: string, decider?: string, waiter?: string): Promise<TxnFate>;
-}
+import { askingDeciders } from "./txn-deciders.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
 interface WatchDeliveryTarget {
@@ -190,7 +185,7 @@ export class ShardDO extends EdgekeeperObject {
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    this.holds = new CheckHolds(this.sql, (name, txn, waiter) => this.askDecider(name, txn, waiter), {
+    this.holds = new CheckHolds(this.sql, askingDeciders(env, ctx.id.name ?? ""), {
       leads: () => !this.leader.fenced(),
       has: (txn) => this.txns.prepared(txn) !== undefined,
       settle: (txn, fate) => this.settlePrepared(txn, fate),
@@ -1055,32 +1050,6 @@ export class ShardDO extends EdgekeeperObject {
       return {};
     });
     return given.ok ? "aborted" : "unknown";
-  }
-
-  /**
-   * What became of a multi across shards, asked of the copy its router named to decide
-   * it; when that copy cannot be reached (its region dark), of its shard's leader now,
-   * as the directory says: a failover made another copy lead, which holds every
-   * decision the old one had acknowledged, and gives up one it holds none of.
-   */
-  private async askDecider(decider: string, txn: string, waiter: string | undefined): Promise<TxnFate> {
-    const link = RegionLink.ofShard(this.env, this.ctx.id.name ?? "");
-    const ask = (name: string) => (link.shard(name) as unknown as TxnDecider).resolveTxn(txn, decider, waiter);
-    try {
-      return await ask(decider);
-    } catch {
-      const leader = await this.leaderNowOf(link, decider).catch(() => undefined);
-      return leader === undefined || leader === decider ? "unknown" : ask(leader);
-    }
-  }
-
-  /** The object leading the shard whose copy is `copyName` now, as its namespace's directory says (undefined: unmounted). */
-  private async leaderNowOf(link: RegionLink, copyName: string): Promise<string | undefined> {
-    const first = replicaIdentityOf(copyName)?.leader ?? copyName;
-    const slash = first.lastIndexOf("/");
-    const namespace = first.slice(0, slash);
-    const mount = (await link.directory(namespace).table()).mounts.find((m) => m.shard === first.slice(slash + 1));
-    return mount && leaderObjectName(namespace, mount, link.regions);
   }
 
   /** notLeader at a copy that does not lead, moved when a path is not this shard's; else undefined. */
