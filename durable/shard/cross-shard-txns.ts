@@ -172,8 +172,9 @@ export class TxnDecisions {
    * What became of a transaction this shard decides (call in a transaction): committed
    * once its row is one this copy may call decided; unknown while its rows are not
    * whole, or while it is spared; else, at the named copy, aborted from now on (stored:
-   * it never commits it after). Another copy that leads (the named one no longer does, so never commits it)
-   * answers GIVE_UP, for its caller to log; one that does not lead cannot say.
+   * it never commits it after). Another copy that leads (so the named one no longer
+   * does, and never commits it) answers GIVE_UP, for its caller to log; another that
+   * does not lead cannot say.
    */
   resolve(txn: string, now: number, copy: DeciderState): TxnFate | typeof GIVE_UP {
     const row = this.rows.get(txn);
