@@ -264,7 +264,7 @@ it("moves a mounted shard's leader, waiting to seal it while it holds the checks
   expect((await zk.mustGet("/guarded")).data).toBe("1");
 }, 60_000);
 
-it("keeps what a multi across shards decided through a move of its deciding shard's leader: its part prepared elsewhere applies, and the old leader answers from its rows", async () => {
+it("keeps what a multi across shards decided through a move of its deciding shard's leader: its part prepared elsewhere applies, and the old leader and the new answer from their rows", async () => {
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
   expect((await zk.mount("/data")).status).toBe(201);
   await zk.mustCreate("/data/x", { data: "0" });
@@ -273,7 +273,7 @@ it("keeps what a multi across shards decided through a move of its deciding shar
   type Txn = { id: string; startedAt: number; decider: string };
   const stub = <T>(name: string) => env.SHARD.get(env.SHARD.idFromName(name)) as unknown as T;
   const dataLeader = stub<{ prepareWrites(root: string, caller: unknown, txn: Txn, part: unknown): Promise<{ ok: boolean }> }>(`${zk.namespace}/${shard}`);
-  const oldRoot = stub<{ execute(root: string, caller: unknown, requests: unknown[]): Promise<{ ok: boolean; notLeader?: boolean }[]>; resolveTxn(txn: string): Promise<string> }>(`${zk.namespace}/root`);
+  const oldRoot = stub<{ execute(root: string, caller: unknown, requests: unknown[]): Promise<{ ok: boolean; notLeader?: boolean }[]>; resolveTxn(txn: string, decider?: string): Promise<string> }>(`${zk.namespace}/root`);
   const anon = { sessionId: 0, ids: [] };
   // The root shard's leader decides a multi writing on both shards; the router stops before sending the mounted shard its part.
   const txn: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
@@ -286,6 +286,15 @@ it("keeps what a multi across shards decided through a move of its deciding shar
   const never: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
   expect(await oldRoot.resolveTxn(never.id)).toBe("aborted");
   expect((await oldRoot.execute("/", anon, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn: never }]))[0]).toMatchObject({ ok: false, notLeader: true });
+  // The new leader, asked in the named copy's place (as when that copy cannot be reached), says the same from its rows;
+  // one it holds no decision of it gives up by a logged row, which the old leader, following it, holds too.
+  const newRoot = stub<{ resolveTxn(txn: string, decider?: string): Promise<string> }>(`${zk.namespace}/root@apac`);
+  expect(await newRoot.resolveTxn(txn.id, txn.decider)).toBe("committed");
+  const unseen: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
+  expect(await newRoot.resolveTxn(unseen.id, unseen.decider)).toBe("aborted");
+  await eventually("the old leader holds the logged decision", async () => (await oldRoot.resolveTxn(unseen.id)) === "aborted");
+  // A copy neither named nor leading cannot say: the old leader, of a multi the new one decides.
+  expect(await oldRoot.resolveTxn(crypto.randomUUID(), `${zk.namespace}/root@apac`)).toBe("unknown");
   // The mounted shard applied its part, once: both parts are there.
   const linearizable = async () => (await (await zk.get("/data/x", {}, { "X-Edgekeeper-Consistency": "linearizable" })).json<{ data: string; stat: { version: number } }>());
   await eventually("the prepared part applied", async () => (await linearizable()).data === "1");
