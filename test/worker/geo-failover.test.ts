@@ -7,17 +7,18 @@
  * writes go on there, every write acknowledged before, during and after is there once
  * and seen once by a session watching from enam, and the old leader, once weur is
  * back, steps down to follow the new one. A multi across shards decided in the dark
- * region is settled from the new leader. An operator's forced promotion of a
+ * region is settled from the new leader, and so is every multi of a stream of them
+ * cut off midway by the outage. An operator's forced promotion of a
  * regional shard records the writes its cut-off leader acknowledged and then dropped.
  */
 import { abortAllDurableObjects, env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import type { CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
 import { shardObjectName } from "../../durable/env.ts";
-import { ANON } from "../harness/shard.ts";
+import { ANON, sleep } from "../harness/shard.ts";
 import { eventually } from "../harness/sessions.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
-import { SessionSocket } from "../harness/socket.ts";
+import { type Res, SessionSocket } from "../harness/socket.ts";
 
 interface ShardRow {
   prefix: string;
@@ -39,6 +40,17 @@ function shard(name: string) {
     prepareWrites(root: string, caller: typeof ANON, txn: CrossShardTxn, part: { op: "multi"; ops: MultiWriteOp[] }): Promise<Outcome>;
     execute(root: string, caller: typeof ANON, requests: ShardRequest[]): Promise<Outcome[]>;
   };
+}
+
+/**
+ * The status of a linearizable read of `path` at the root shard's leader, once one is
+ * answered: just after the old leader's region is back, a read may time out (504)
+ * while the leader waits for a sync replica's word that no later epoch began.
+ */
+async function statusAtLeader(zk: HttpClient, path: string): Promise<number> {
+  let status = 504;
+  await eventually(`a linearizable read of ${path} answered`, async () => (status = (await zk.get(path, {}, { "X-Edgekeeper-Consistency": "linearizable" })).status) !== 504, 30_000);
+  return status;
 }
 
 function region(zk: HttpClient, name: string, state: "down" | "up"): Promise<Response> {
@@ -107,8 +119,8 @@ it("settles a multi across shards whose deciding copy's region went dark: from t
   expect((await zk.mount("/data")).status).toBe(201);
   await zk.mustCreate("/data/committed", { data: "0" });
   await zk.mustCreate("/data/open", { data: "0" });
-  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
-  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status).toBe(200);
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status, "the move to weur").toBe(200);
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status, "geo tier").toBe(200);
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
   const data = shard(shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/data")!.shard));
   // Two multis whose router stopped after phase one, deciding at the root shard's leader in weur: one committed there, one not.
@@ -125,19 +137,59 @@ it("settles a multi across shards whose deciding copy's region went dark: from t
   try {
     await eventually("the root shard failed over", async () => (await rootShard(zk)).leader.region !== "weur", 40_000);
     // The data shard cannot reach the copy named: it asks the new leader, which holds the decision.
-    expect((await zk.set("/data/open", { data: "after" })).status).toBe(200);
-    expect((await zk.set("/data/committed", { data: "after" })).status).toBe(200);
+    expect((await zk.set("/data/open", { data: "after" })).status, "the write to /data/open").toBe(200);
+    expect((await zk.set("/data/committed", { data: "after" })).status, "the write to /data/committed").toBe(200);
   } finally {
     expect((await region(zk, "weur", "up")).status).toBe(200);
   }
   expect((await zk.mustGet("/data/committed")).stat.version).toBe(2);
   expect((await zk.mustGet("/data/open")).stat.version).toBe(1);
-  expect((await zk.get("/decided", {}, { "X-Edgekeeper-Consistency": "linearizable" })).status).toBe(200);
+  expect(await statusAtLeader(zk, "/decided")).toBe(200);
   // The undecided one was given up for good: its commit, sent late to the old copy, is refused.
   const late = await shard(decider).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn: open }]);
   expect(late[0]!.ok).toBe(false);
-  expect((await zk.get("/late", {}, { "X-Edgekeeper-Consistency": "linearizable" })).status).toBe(404);
+  expect(await statusAtLeader(zk, "/late")).toBe(404);
 }, 120_000);
+
+it("ends every multi across shards all or nothing when its deciding shard's region goes dark mid-stream and fails over", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await zk.mount("/data")).status).toBe(201);
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status).toBe(200);
+  // A session in apac sends multis writing on both shards, one every 100 ms; each decides at the root shard's leader.
+  const socket = (await SessionSocket.open(zk.namespace, {}, { "X-Edgekeeper-Region": "apac" })).keepAlive(100);
+  const { sessionId } = await socket.open(30_000);
+  const xids: number[] = [];
+  const send = async (count: number) => {
+    for (let k = 0; k < count; k++) {
+      const i = xids.length;
+      xids.push(socket.sendReqs(sessionId, { op: "multi", ops: [{ op: "create", path: `/a-${i}` }, { op: "create", path: `/data/b-${i}` }] })[0]!);
+      await sleep(100);
+    }
+  };
+  const answer = (xid: number) => socket.log.find((m): m is Res => m !== "pong" && m.t === "res" && m.sid === sessionId && m.xid === xid);
+  await send(3);
+  await eventually("the first multis answered", async () => xids.every((xid) => answer(xid)?.ok === true), 10_000);
+  expect((await region(zk, "weur", "down")).status).toBe(200);
+  try {
+    await send(10);
+    await eventually("the root shard failed over", async () => (await rootShard(zk)).leader.region !== "weur", 40_000);
+    await send(5);
+    await eventually("every multi answered", async () => xids.every((xid) => answer(xid) !== undefined), 60_000);
+    // Still dark: what the cut-off multis left on /data (their creates hold its version) is settled by the new leader.
+    expect((await zk.set("/data", { data: "settled" })).status).toBe(200);
+  } finally {
+    expect((await region(zk, "weur", "up")).status).toBe(200);
+  }
+  // Parts their routers could not settle are settled from the new leader: each multi whole or not at all.
+  const both = async (i: number) => [await zk.exists(`/a-${i}`), await zk.exists(`/data/b-${i}`)];
+  const all = xids.map((_, i) => i);
+  await eventually("every multi all or nothing", async () => (await Promise.all(all.map(both))).every(([a, b]) => a === b), 30_000);
+  const answeredOk = all.filter((i) => answer(xids[i]!)!.ok);
+  for (const i of answeredOk) expect(await both(i), `multi ${i} was answered OK`).toEqual([true, true]);
+  // Before the outage and after the failover, they applied.
+  expect(answeredOk).toEqual(expect.arrayContaining([0, 1, 2, all.length - 1]));
+}, 180_000);
 
 it("fails nothing over when every object restarts: a geo-tier leader acknowledges again once its sync replicas pull", async () => {
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
