@@ -235,6 +235,21 @@ describe("a failover's steps", () => {
     expect(second.read()).toMatchObject({ leader: "L", epoch: 2, failover: { step: "done", abandoned: expect.stringMatching(/old leader leads on/) } });
   });
 
+  it("ends as abandoned a failover whose old leader led its epoch before the directory stopped, though the candidates follow it now", async () => {
+    const store = storeOf({ leader: "L", epoch: 1, move: null, syncReplicas: ["S1", "S2"] });
+    recordFailover(store, { from: "L", copies: ["S1", "S2"] }, 0);
+    // The old leader reopened epoch 2 (no candidate could lead), and the candidates went on following it in it;
+    // the directory stopped before it stored that. Asked again, they are fenced by the epoch they hold.
+    const calls: FailoverCalls = {
+      promise: async () => ({ kind: "fenced", role: "replica", epoch: 2, leader: "L" }),
+      reopen: async () => "led",
+      promote: async () => "led",
+      stepDown: async () => ({ appliedZxid: 0 }),
+    };
+    expect(await runFailover(store, calls, steppingClock(), options)).toEqual({ kind: "failed-over", leader: "L", epoch: 2, pending: [] });
+    expect(store.read()).toMatchObject({ leader: "L", epoch: 2, failover: { step: "done", abandoned: expect.stringMatching(/old leader leads on/) } });
+  });
+
   it("promotes no candidate behind what the leader counted acknowledged when it began to lead; the old leader, once reached, leads on", async () => {
     // L took over at 1:9 (a handover's sealed zxid, or a failover's promoted head): all of it counts acknowledged.
     const store = storeOf({ leader: "L", epoch: 1, move: null, syncReplicas: ["S1", "S2"], ledFrom: makeZxid(1, 9) });

@@ -159,12 +159,15 @@ export async function runFailover(
           advance(failover, { ...placement, failover: { ...failover, step: "promoting", target: best.copy, keepThrough: best.appliedZxid, syncReplicas, stepAt: clock.now() } });
           break;
         }
-        if (unanswered.length === 0) {
+        // A candidate that follows the old leader in this very epoch says the old leader leads it
+        // already: it reopened it, and the directory stopped before storing that (the step below, again).
+        const reopened = promises.some((answer) => answer !== undefined && "kind" in answer && answer.role === "replica" && answer.epoch === failover.epoch && answer.leader === failover.from);
+        if (unanswered.length === 0 || reopened) {
           // No candidate can lead, and having promised, none takes the old leader's pages to finish
           // its snapshot or catch up: the old leader, if reached, leads the epoch itself (nothing was promoted).
-          const reopened = await calls.reopen(failover.from, failover.epoch).catch(() => undefined);
+          const led = await calls.reopen(failover.from, failover.epoch).catch(() => undefined);
           const abandoned = "no candidate holds what the leader acknowledged, whole: the old leader leads on";
-          if (reopened === "led" && advance(failover, { ...placement, failover: { ...failover, step: "done", toTell: [], abandoned, stepAt: clock.now() } })) return { kind: "failed-over", leader: failover.from, epoch: failover.epoch, pending: [] };
+          if (led === "led" && advance(failover, { ...placement, failover: { ...failover, step: "done", toTell: [], abandoned, stepAt: clock.now() } })) return { kind: "failed-over", leader: failover.from, epoch: failover.epoch, pending: [] };
         }
         const why = unanswered.length > 0 ? `${unanswered.join(", ")} did not promise epoch ${failover.epoch}` : `no candidate holds zxid ${ledFrom.toString(16)} whole (taking a snapshot, or behind), and ${failover.from} did not lead on`;
         const outcome = waiting(why);
