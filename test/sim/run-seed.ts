@@ -234,8 +234,15 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     const deadline = scheduler.now + CONVERGE_MS;
     await scheduler.run(() => converged() || scheduler.now > deadline);
     const found: Violation[] = [];
-    if (!converged()) { console.log(JSON.stringify(directory.placement()), directory.up); for (const n of nodes.values()) { const m = n.meta(); console.log(n.name, n.up, m.role, m.epoch, m.promisedEpoch, m.appliedZxid.toString(16), m.sealedZxid.toString(16), m.following, m.snapshot, n.replica?.leaderName, m.logId); } }
-    if (!converged()) found.push({ checker: "state", message: `replicas did not catch up with the leader within ${CONVERGE_MS} ms`, calls: [] });
+    if (!converged()) {
+      // The first line is the finding; the rest, where each copy and the directory stand, is for whoever replays the seed.
+      const copies = [...nodes.values()].map((n) => {
+        const m = n.meta();
+        return `${n.name}: ${n.up ? "up" : "down"}, ${m.role} at epoch ${m.epoch} (promised ${m.promisedEpoch}), applied ${m.appliedZxid.toString(16)}, following ${m.following ?? "none"}${m.snapshot ? ", mid-snapshot" : ""}`;
+      });
+      const message = [`replicas did not catch up with the leader within ${CONVERGE_MS} ms`, `directory (${directory.up ? "up" : "down"}): ${JSON.stringify(directory.placement())}`, ...copies].join("\n");
+      found.push({ checker: "state", message, calls: [] });
+    }
     found.push(...checkOneLeader([...nodes.values()], directory.placement().leader));
     for (const node of nodes.values()) {
       if (node === leader()) continue;
