@@ -473,8 +473,9 @@ export class ShardDO extends EdgekeeperObject {
     if (!tree.serving) return { ok: true, zxid: 0, value: { deleted: [] } };
     // An ephemeral a multi across shards checked (a lock's node) stays until that multi is
     // decided, and a part the session's multi prepared here applies or drops first: its
-    // ephemeral made after the closure would fail, its multi then half applied.
-    const held = [...tree.ephemeralsOf(sessionId), ...this.txns.preparedKeysOf(sessionId)];
+    // ephemeral made after the closure would fail, its multi then half applied. Nothing is
+    // looked up when nothing is held (a prepared part always holds), as for writes.
+    const held = this.holds.any() ? [...tree.ephemeralsOf(sessionId), ...this.txns.preparedKeysOf(sessionId)] : [];
     if (this.holds.holding(held).length > 0) await this.holds.untilNotHeld(held);
     if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);
