@@ -55,18 +55,20 @@ export type MultiWriteOp = CreateOp | DeleteOp | SetDataOp | CheckOp;
 export interface MultiOp {
   op: "multi";
   ops: MultiWriteOp[];
-  /** Set by a router only: the part of a multi across shards that writes, its other shards' checks held meanwhile. */
+  /** Set by a router only: a shard's part of a multi across shards, sent to apply once every part is prepared. */
   txn?: CrossShardTxn;
 }
 
 /**
  * A multi across shards as its shards see it: its id, when its router began it, and
- * the object of the shard that writes, which decides it.
+ * the object of the shard of its first write, which decides it. The decider's own
+ * part lists the objects of the others' (`parts`), which it asks when the router is gone.
  */
 export interface CrossShardTxn {
   id: string;
   startedAt: number;
   decider: string;
+  parts?: string[];
 }
 
 /** Reads that can leave a watch (for a session host, see ShardDO.hostExecute). */

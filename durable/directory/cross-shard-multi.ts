@@ -1,30 +1,26 @@
 /**
  * A multi whose paths lie on several shards, all of it applied or none, through the
- * router that runs it (its coordinator) and the shard of its first write (its
- * decider), in two phases:
- * 1. every other shard takes its part: `check`s alone are checked and held
- *    (ShardDO.holdChecks: a write that would change a held version waits); a part
- *    with writes is prepared (ShardDO.prepareWrites: checked as it would apply, then
- *    logged with holds on what it touches, durable/shard/cross-shard-txns.ts);
- * 2. the decider runs its part, which commits the transaction unless it was given
- *    up meanwhile (its logged decision); then each prepared part is sent to apply,
- *    and the holds are released (after the answer).
- * A part that fails in phase 1, or a decider that refuses, releases every part (a
- * prepared one is dropped). A router that never comes back leaves its parts to their
- * shards: each asks the decider after a second, and applies or drops its part as it
- * says; a decider asked before committing gives the transaction up. So every check
- * holds at the moment the decider commits, as in one ZooKeeper multi, and nothing is
- * applied unless all of it is.
+ * router that runs it (its coordinator), in two phases:
+ * 1. every shard prepares its part at once (ShardDO.prepareWrites: checked as it
+ *    would apply, then logged with holds on what it touches, so a write that would
+ *    change a held node waits; durable/shard/cross-shard-txns.ts). The part of the
+ *    shard of the first write (its decider) lists the others;
+ * 2. once every part is prepared the multi is committed: each part is sent to apply.
+ *    The answer waits for the parts with writes; a part of checks alone applies after.
+ * A part that fails in phase 1 releases every part (a prepared one is dropped, and
+ * none is prepared after). A router that never comes back, or loses a part's answer,
+ * leaves its parts to their shards: each asks the decider after a second, which asks every shard where its part
+ * stands (giving up one not prepared), and applies or drops its part as they say. So
+ * every check holds from the moment every part is prepared, as in one ZooKeeper
+ * multi, and nothing is applied unless all of it is.
  *
- * Costs: round trips to the other shards, then to the decider, then (writes on
- * several shards) to the prepared ones again.
+ * Costs: two round trips to the farthest shard's leader.
  *
  * The answer is the multi's as ZooKeeper gives it: a result per op in the order
  * sent, or, failed, the failing op's error with Ok before it and
- * RuntimeInconsistency after (a part failing in phase 1 counts as failing first).
+ * RuntimeInconsistency after.
  */
 import {
-  type CheckOp,
   type CrossShardTxn,
   KEEPER_ERRORS,
   KeeperError,
@@ -37,17 +33,18 @@ import {
 } from "../../protocol/index.ts";
 import { type Mount, type MountTable, mountFor } from "./mount-table.ts";
 
-/** A shard's part of a multi: its ops, each with its index in the multi. */
+/** A shard's part of a multi: its ops, each with its index in the multi, and whether any writes. */
 export interface PartOfPlan {
   mount: Mount;
   ops: MultiWriteOp[];
   indexes: number[];
+  writes: boolean;
 }
 
-/** How a multi splits: the decider's part (its first write's shard), and every other shard's, with writes or checks only. */
+/** How a multi splits: the decider's part (its first write's shard), and every other shard's. */
 export interface CrossShardPlan {
   decider: PartOfPlan;
-  others: Array<PartOfPlan & { writes: boolean }>;
+  others: PartOfPlan[];
 }
 
 /** How `multi` splits over `table`'s shards; undefined when one shard serves it all. */
@@ -57,7 +54,7 @@ export function planCrossShardMulti(table: MountTable, multi: MultiOp): CrossSha
   if (new Set(mounts).size === 1) return undefined;
   const firstWrite = multi.ops.findIndex((op) => op.op !== "check");
   const deciderMount = mounts[Math.max(0, firstWrite)]!;
-  const parts = new Map<Mount, PartOfPlan & { writes: boolean }>();
+  const parts = new Map<Mount, PartOfPlan>();
   multi.ops.forEach((op, i) => {
     const mount = mounts[i]!;
     const part = parts.get(mount) ?? { mount, ops: [], indexes: [], writes: false };
@@ -71,19 +68,17 @@ export function planCrossShardMulti(table: MountTable, multi: MultiOp): CrossSha
 
 /** What running a plan needs of its router. */
 export interface CrossShardCalls {
-  hold(mount: Mount, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
   prepare(mount: Mount, txn: CrossShardTxn, part: MultiOp): Promise<Outcome>;
-  /** Releases what the transaction holds at a shard: its checks, or its prepared part, dropped. */
+  /** Gives the transaction up at a shard: a part prepared there is dropped. */
   release(mount: Mount, txnId: string): Promise<void>;
-  /** Keeps work going after the answer (the releases: the answer does not wait for them). */
+  /** Keeps work going after the answer (releases, and parts of checks alone applying). */
   inBackground(work: Promise<unknown>): void;
-  /** Sends the decider its part. */
+  /** Sends the decider its part to apply (the multi's cxid goes with it: its reply is stored for a retry). */
   write(mount: Mount, multi: MultiOp): Promise<Outcome>;
-  /** Sends a prepared part to apply (the transaction committed), to its shard's leader now. */
+  /** Sends another prepared part to apply, to its shard's leader now. */
   commit(part: MultiOp): Promise<Outcome>;
+  /** The object of a shard's leader, as the router names it. */
   deciderOf(mount: Mount): string;
-  /** The decider's stored answer to this multi when it is a session's retry of one it committed (else undefined). */
-  storedReply(mount: Mount): Promise<Outcome | undefined>;
 }
 
 /** An answer that says "ask elsewhere" (moved, or not the leader): the plan is run again from a fresh table. */
@@ -97,69 +92,59 @@ const elsewhere = (outcome: Outcome): boolean => !outcome.ok && (outcome.moved =
  */
 export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, calls: CrossShardCalls): Promise<Outcome | typeof ELSEWHERE> {
   const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.decider.mount) };
+  const parts = [plan.decider, ...plan.others];
+  const staged: CrossShardTxn = { ...txn, parts: plan.others.map((part) => calls.deciderOf(part.mount)) };
   const taken = await Promise.all(
-    plan.others.map(async (part) => {
-      const take = async () => (part.writes ? calls.prepare(part.mount, txn, { ...multi, ops: part.ops }) : calls.hold(part.mount, txn, part.ops as CheckOp[]));
-      return { part, outcome: await take().catch((err: unknown) => err) };
-    }),
+    parts.map(async (part) => ({ part, outcome: await calls.prepare(part.mount, part === plan.decider ? staged : txn, { ...multi, ops: part.ops }).catch((err: unknown) => err) })),
   );
-  // The decider's part: not sent (every part is released), sent with its fate unknown (the
-  // parts are left to their shards, which ask the decider), or committed (the checks are released).
-  let decision: "none" | "unknown" | "committed" = "none";
+  const answered = taken.filter((t): t is { part: PartOfPlan; outcome: Outcome } => isOutcome(t.outcome));
+  // A part that answered it is not prepared never is (asked later, its shard gives the multi up): the
+  // multi cannot commit, and every part that may be prepared is released. Else, with an answer lost,
+  // it may have committed: the parts are left to their shards, which ask the decider.
+  const refused = answered.some((t) => !t.outcome.ok || isStoredReply(t.outcome));
   try {
+    if (answered.some((t) => elsewhere(t.outcome))) return ELSEWHERE;
+    // A session's retry of a multi that committed (its answer lost): the decider answers the reply it stored.
+    const stored = taken[0]!.outcome as Outcome;
+    if (isOutcome(stored) && isStoredReply(stored)) return await committedAgain(plan, multi, txn, stored, calls);
+    const failed = firstFailed(answered.map((t): [PartOfPlan, Outcome] => [t.part, t.outcome]));
+    if (failed) return failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
     const thrown = taken.find((t) => !isOutcome(t.outcome));
     if (thrown) throw thrown.outcome;
-    const outcomes = taken as Array<{ part: PartOfPlan; outcome: Outcome }>;
-    if (outcomes.some((t) => elsewhere(t.outcome))) return ELSEWHERE;
-    const failed = firstFailed(outcomes.map((t): [PartOfPlan, Outcome] => [t.part, t.outcome]));
-    if (failed) {
-      // A session's retry of a multi that committed (its answer lost) gets that answer, though its checks no longer hold.
-      const stored = await calls.storedReply(plan.decider.mount);
-      return stored ? committedAgain(plan, multi, txn, stored, calls) : failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
-    }
-    // The decider's part keeps the multi's cxid: a retry of it applies once.
-    decision = "unknown";
-    const written = await calls.write(plan.decider.mount, { ...multi, ops: plan.decider.ops, txn });
-    if (!written.ok) decision = "none";
-    if (elsewhere(written)) return ELSEWHERE;
-    if (!written.ok) return merged(multi, [[plan.decider, written]]);
-    if (committedTxnOf(written) !== txn.id) {
-      // A session's retry, answered from the decider's stored reply: an earlier transaction committed.
-      decision = "none";
-      return committedAgain(plan, multi, txn, written, calls);
-    }
-    decision = "committed";
-    return merged(multi, [[plan.decider, written], ...(await commitPrepared(plan, multi, txn, calls))]);
+    // Every part is prepared: the multi is committed. The decider's part first (a session host answers its mount).
+    const applied = parts.map((part): [PartOfPlan, Promise<Outcome>] => [part, part === plan.decider ? calls.write(part.mount, { ...multi, ops: part.ops, txn }) : calls.commit({ ...multi, ops: part.ops, txn })]);
+    const checksAlone = applied.filter(([part]) => part !== plan.decider && !part.writes);
+    if (checksAlone.length > 0) calls.inBackground(Promise.all(checksAlone.map(([, outcome]) => outcome.catch(() => undefined))));
+    const results = await Promise.all(applied.filter((entry) => !checksAlone.includes(entry)).map(async ([part, outcome]): Promise<[PartOfPlan, Outcome]> => [part, await outcome]));
+    return merged(multi, results);
   } finally {
-    // Released after the answer (a write to a held node waits for it); a hold whose call
-    // failed may exist, and is released too (a release of none is nothing). A committed
-    // transaction's prepared parts apply, never drop.
-    const released = decision === "none" ? taken : decision === "committed" ? taken.filter((t) => !t.part.writes) : [];
+    // Released after the answer (a write to a held node waits for it).
+    const released = refused ? taken.filter((t) => !isOutcome(t.outcome) || (t.outcome.ok && !isStoredReply(t.outcome))) : [];
     if (released.length > 0) calls.inBackground(Promise.all(released.map((t) => calls.release(t.part.mount, txn.id).catch(() => undefined))));
   }
 }
 
-/** The prepared parts of `plan` applied, as the committed transaction `txn`: each with its answer. */
-function commitPrepared(plan: CrossShardPlan, multi: MultiOp, txn: CrossShardTxn, calls: CrossShardCalls): Promise<Array<[PartOfPlan, Outcome]>> {
-  return Promise.all(plan.others.filter((part) => part.writes).map(async (part): Promise<[PartOfPlan, Outcome]> => [part, await calls.commit({ ...multi, ops: part.ops, txn })]));
-}
-
 /**
  * A session's retry of a multi an earlier transaction committed, `stored` its decider's
- * reply: that transaction's prepared parts are sent to apply (each answers its outcome
- * again if it did already), for the answer.
+ * reply: that transaction's other parts are sent to apply (each answers its outcome
+ * again, having applied already), for the answer.
  */
 async function committedAgain(plan: CrossShardPlan, multi: MultiOp, txn: CrossShardTxn, stored: Outcome, calls: CrossShardCalls): Promise<Outcome> {
-  if (!stored.ok) return merged(multi, [[plan.decider, stored]]);
   const earlier = committedTxnOf(stored);
-  if (earlier === undefined && plan.others.some((part) => part.writes)) throw new KeeperError("SystemError", "the stored reply to this multi names no transaction: its parts on other shards cannot be told");
-  return merged(multi, [[plan.decider, stored], ...(earlier === undefined ? [] : await commitPrepared(plan, multi, { ...txn, id: earlier }, calls))]);
+  if (earlier === undefined) throw new KeeperError("SystemError", "the stored reply to this multi names no transaction: its parts on other shards cannot be told");
+  const others = await Promise.all(plan.others.map(async (part): Promise<[PartOfPlan, Outcome]> => [part, await calls.commit({ ...multi, ops: part.ops, txn: { ...txn, id: earlier } })]));
+  return merged(multi, [[plan.decider, stored], ...others]);
 }
 
 /** The transaction a decider's answer says it committed. */
 function committedTxnOf(outcome: Outcome): string | undefined {
   const txn = outcome.ok ? (outcome.value as { txn?: unknown }).txn : undefined;
   return typeof txn === "string" ? txn : undefined;
+}
+
+/** A part's answer that is not "prepared" but the reply stored for the session's multi (its decider's, to a retry). */
+function isStoredReply(outcome: Outcome): boolean {
+  return outcome.ok && "results" in (outcome.value as object);
 }
 
 function isOutcome(value: unknown): value is Outcome {

@@ -8,7 +8,6 @@
 import {
   type Acl,
   type Caller,
-  type CheckOp,
   type CrossShardTxn,
   type MultiOp,
   type ChangeEvent,
@@ -55,10 +54,8 @@ interface ShardStub {
   replicaRead(root: string, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaReadAnswer>;
   replicaHostExecute(root: string, host: WatchHost, ackSeq: number, caller: Caller, requests: ShardRequest[], at: ReplicaReadAt): Promise<ReplicaHostAnswer>;
   syncHost(root: string, host: WatchHost, ackSeq: number, minZxid: number, watches: HostWatch[], waitMs: number): Promise<SyncHostAnswer>;
-  holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
   prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp): Promise<Outcome>;
-  releaseChecks(txnId: string): Promise<void>;
-  storedReply(root: string, sessionId: number, cxid: number): Promise<Outcome | null>;
+  releasePart(txnId: string): Promise<void>;
 }
 
 /** A replica placement (read-routing.ts). */
@@ -233,9 +230,9 @@ export class ShardRouter {
   }
 
   /**
-   * A multi whose paths lie on several shards, the other shards' parts held or
-   * prepared while the deciding shard's part, then each prepared part, goes by
-   * `write` (cross-shard-multi.ts); undefined when one shard serves it all. Run again
+   * A multi whose paths lie on several shards, every shard's part prepared, then
+   * sent to apply: the deciding shard's by `write`, each other's by `write` to its
+   * shard's leader now (cross-shard-multi.ts); undefined when one shard serves it all. Run again
    * from a fresh table while a shard answers that it does not serve (moved, or not
    * the leader) before anything committed, as `execute`. `beforeSend` runs before a
    * part is prepared, as before each write: a prepared part may apply from its shard's
@@ -245,22 +242,16 @@ export class ShardRouter {
     try {
       if (!planCrossShardMulti(await this.table(), multi)) return undefined;
       const calls: CrossShardCalls = {
-        hold: (mount, txn, checks) => this.leaderStub(mount).holdChecks(mount.prefix, this.fromHere(caller), txn, checks),
         prepare: (mount, txn, part) => {
           beforeSend?.(mount);
           return this.leaderStub(mount).prepareWrites(mount.prefix, this.fromHere(caller), txn, part);
         },
-        release: (mount, txnId) => this.leaderStub(mount).releaseChecks(txnId),
+        release: (mount, txnId) => this.leaderStub(mount).releasePart(txnId),
         commit: (part) => untilServed(async (fresh) => write(this.route(await this.table(fresh), part), part), isElsewhere),
         // The Worker's waitUntil; a session host's object outlives the answer on its own.
         inBackground: (work) => (this.tableRequest.keepAlive ? this.tableRequest.keepAlive(work) : void work),
         write,
         deciderOf: (mount) => this.copyName(mount, { at: "leader" }),
-        storedReply: async (mount) => {
-          const cxid = (multi as ShardRequest).cxid;
-          if (caller.sessionId === 0 || cxid === undefined) return undefined;
-          return (await this.leaderStub(mount).storedReply(mount.prefix, caller.sessionId, cxid)) ?? undefined;
-        },
       };
       const outcome = await untilServed(async (fresh) => {
         const table = await this.table(fresh);
@@ -279,7 +270,7 @@ export class ShardRouter {
   private async hostAcrossShards(call: HostCall, caller: Caller, multi: MultiOp): Promise<{ outcome: Outcome; mount: Mount } | undefined> {
     let writer: Mount | undefined;
     const outcome = await this.acrossShards(caller, multi, async (mount, part) => {
-      // The deciding part goes first (each prepared part after it is committed).
+      // The deciding part is sent to apply first, the others at once after it.
       writer ??= mount;
       call.beforeSend?.(mount);
       return (await this.hostSend(call, mount, caller, [part]))[0]!;

@@ -2,21 +2,18 @@
  * What a multi across shards holds at this shard until it is decided
  * (durable/directory/cross-shard-multi.ts): a hold says "path P is as the
  * transaction's part here found it, and stays so until the transaction is decided".
- * While a path is held, a write that would change it waits (holdKeysWritten):
- * - a check's path: its version (setData, delete);
- * - a prepared write's (cross-shard-txns.ts): the path, and for a delete the path's
- *   children (a create under it), for a create its parent (its delete, its ACL).
+ * A part prepared here (cross-shard-txns.ts) holds, while a write that would change
+ * it waits (holdKeysWritten): the path of each of its ops (a check's version too),
+ * and for a delete the path's children (a create under it), for a create its parent
+ * (its delete, its ACL). It also marks what it will change, so that a part prepared
+ * after it waits where it relies on that (keysPrepareWaitsOn).
  *
- * A check's hold is released by the router once the deciding shard answered, or, if
- * the router never comes back, once the decider says the transaction is decided
- * (asked after HOLD_RESOLVE_AFTER_MS, it gives up one not committed yet); a decider
- * that cannot say lets go after HOLD_EXPIRE_MS, past the age at which any shard
- * refuses to commit the transaction (TXN_MAX_AGE_MS). A prepared write's hold goes
- * only with its decision, applied or dropped (`settlePrepared`): never by age.
+ * A hold goes with its part, applied or dropped: its router sends it, or, if the
+ * router never comes back, the multi's decider says what became of it (asked after
+ * HOLD_RESOLVE_AFTER_MS); never by age.
  *
- * Holds are stored, so a restart keeps them. A check's is not replicated (a shard
- * holding any refuses to be sealed for a move until they are released); a prepared
- * write's comes with its row of the replicated "txn" table.
+ * Holds are stored, and come with their rows of the replicated "txn" table: a
+ * restart, a move and a failover keep them.
  */
 import { type CrossShardTxn, type MultiWriteOp, type ShardRequest, parentOf } from "../../protocol/index.ts";
 
@@ -31,14 +28,12 @@ export const CHECK_HOLD_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS check_holds_by_txn ON check_holds (txn)`,
 ];
 
-/** The oldest a transaction may be when its writing shard commits it (from when its router began it). */
+/** The oldest a transaction may be when a shard prepares its part (from when its router began it). */
 export const TXN_MAX_AGE_MS = 5_000;
 /** A hold this old is asked about at its decider. */
 export const HOLD_RESOLVE_AFTER_MS = 1_000;
 /** How long a hold is spared while a multi of a higher id waits for it (lowestWaiterOn): its router, if alive, has decided it by then. */
 const SPARED_FOR_MS = 2 * HOLD_RESOLVE_AFTER_MS;
-/** A hold this old is released whatever its decider says: no shard commits its transaction any more. */
-export const HOLD_EXPIRE_MS = TXN_MAX_AGE_MS + 5_000;
 
 /** A stored hold's transaction. */
 export interface HeldTxn {
@@ -47,7 +42,7 @@ export interface HeldTxn {
   heldAt: number;
 }
 
-/** What a hold's decider says of its transaction ("unknown": it cannot say, not leading, or unreachable). */
+/** What a hold's decider says of its transaction ("unknown": it cannot say yet, not leading, or unreachable). */
 export type TxnFate = "committed" | "aborted" | "unknown";
 
 /**
@@ -57,19 +52,18 @@ export type TxnFate = "committed" | "aborted" | "unknown";
  */
 export type AskDecider = (decider: string, txn: string, waiter: string | undefined) => Promise<TxnFate>;
 
-/** The shard holding: whether it leads (only a leader's writes wait), and the transactions with a write prepared there (cross-shard-txns.ts). */
+/** The shard holding: whether it leads (only a leader's writes wait), and its prepared parts (cross-shard-txns.ts). */
 export interface PreparedWrites {
   leads(): boolean;
-  has(txn: string): boolean;
-  /** Applies the prepared write, or drops it, in a write that releases its holds; says whether it did (only a leader writes). */
+  /** Applies the prepared part, or drops it, in a write that releases its holds; says whether it did (only a leader writes). */
   settle(txn: string, fate: "committed" | "aborted"): Promise<boolean>;
 }
 
 export class CheckHolds {
   private readonly sql: SqlStorage;
-  /** Asks the decider (the writing shard's object) what became of the transaction. */
+  /** Asks the decider (the object of the shard of the multi's first write) what became of the transaction. */
   private readonly askDecider: AskDecider;
-  /** The transactions with a write prepared here: applied or dropped as decided (a write of their own, which releases their holds). */
+  /** The parts prepared here: applied or dropped as decided (a write of their own, which releases their holds). */
   private readonly prepared: PreparedWrites;
   /** Writes waiting for a release, woken at each. */
   private waiters: Array<() => void> = [];
@@ -82,7 +76,7 @@ export class CheckHolds {
     this.prepared = prepared;
   }
 
-  /** Holds `paths` (hold keys: see holdKeysOf) for the transaction (call in a transaction with its checks). */
+  /** Holds `paths` (hold keys: see holdKeysOf) for the transaction (its part's row is put in the same transaction). */
   hold(txn: CrossShardTxn, paths: readonly string[], now: number): void {
     for (const path of paths) {
       this.sql.exec("INSERT OR REPLACE INTO check_holds (txn, path, decider, held_at) VALUES (?, ?, ?, ?)", txn.id, path, txn.decider, now);
@@ -134,9 +128,9 @@ export class CheckHolds {
 
   /**
    * Waits while any of `paths` is held (but by `own`): for the release, and past
-   * HOLD_RESOLVE_AFTER_MS asking each holding transaction's decider, so a check's hold
-   * its router left is released within HOLD_EXPIRE_MS, a prepared write's once decided.
-   * Ends too once the shard no longer leads (the caller answers that).
+   * HOLD_RESOLVE_AFTER_MS asking each holding transaction's decider, so a hold its
+   * router left goes once decided. Ends too once the shard no longer leads (the
+   * caller answers that).
    */
   async untilNotHeld(paths: readonly string[], own?: string): Promise<void> {
     if (own !== undefined) this.waiting.set(own, paths);
@@ -154,7 +148,7 @@ export class CheckHolds {
   }
 
   /**
-   * The lowest id of the multis whose own part (a prepare, or the deciding write) waits
+   * The lowest id of the multis whose own part (its prepare) waits
    * here for `txn`'s holds, while `txn`'s hold is younger than SPARED_FOR_MS (a router
    * that stopped spares it no longer). Multis that wait for each other, each holding
    * what the other's part needs (on two shards or around more), are so asked of with a
@@ -177,22 +171,15 @@ export class CheckHolds {
     return this.any();
   }
 
-  /**
-   * Releases the holds whose transaction is decided (asked of its decider), or, holding
-   * checks only, past HOLD_EXPIRE_MS; says whether any was released.
-   */
+  /** Applies or drops the parts whose transaction is decided (asked of its decider); says whether any was. */
   private async resolve(held: readonly HeldTxn[]): Promise<boolean> {
-    const released = await Promise.all(
+    const settled = await Promise.all(
       held.map(async ({ txn, decider, heldAt }) => {
         const fate = await this.askDecider(decider, txn, this.lowestWaiterOn(txn, heldAt)).catch((): TxnFate => "unknown");
-        const prepared = this.prepared.has(txn);
-        if (fate === "unknown" && (prepared || Date.now() - heldAt <= HOLD_EXPIRE_MS)) return false;
-        if (prepared && fate !== "unknown") return this.prepared.settle(txn, fate);
-        this.release(txn);
-        return true;
+        return fate !== "unknown" && this.prepared.settle(txn, fate);
       }),
     );
-    return released.some(Boolean);
+    return settled.some(Boolean);
   }
 
   /** Resolves at the next release, or after `ms`. */
@@ -221,8 +208,21 @@ function parentOrSelf(path: string): string {
   }
 }
 
-/** The keys a prepared write's ops hold (see the module comment). */
-export function holdKeysOf(ops: readonly MultiWriteOp[]): string[] {
+/** The hold key saying "a prepared part will change this key": a prepare that holds the key waits for it (no path starts with a NUL). */
+function writtenKey(key: string): string {
+  return `\u0000written${key}`;
+}
+
+/** The hold keys an op would change (see the module comment). */
+function keysWrittenBy(op: { op: string; path?: unknown }): string[] {
+  if (typeof op.path !== "string") return [];
+  if (op.op === "setData" || op.op === "delete" || op.op === "setACL") return [op.path];
+  if (op.op === "create") return [op.path, childrenOf(parentOrSelf(op.path))];
+  return [];
+}
+
+/** The keys whose change a prepared part's ops rely on not happening (see the module comment). */
+function keysReadBy(ops: readonly MultiWriteOp[]): string[] {
   const keys = new Set<string>();
   for (const op of ops) {
     keys.add(op.path);
@@ -232,17 +232,22 @@ export function holdKeysOf(ops: readonly MultiWriteOp[]): string[] {
   return [...keys];
 }
 
+/** The keys a prepared part holds: what it relies on (a write to it waits), and, marked, what it will change. */
+export function holdKeysOf(ops: readonly MultiWriteOp[]): string[] {
+  return [...keysReadBy(ops), ...new Set(ops.flatMap(keysWrittenBy).map(writtenKey))];
+}
+
+/**
+ * The keys a part to prepare waits on while another transaction holds them: what it
+ * will change, where another relies on it; what it relies on, where another will
+ * change it. Two parts that only read the same node (two checks of a lock), or that
+ * each create a child of it, do not wait for each other.
+ */
+export function keysPrepareWaitsOn(ops: readonly MultiWriteOp[]): string[] {
+  return [...new Set(ops.flatMap(keysWrittenBy)), ...keysReadBy(ops).map(writtenKey)];
+}
+
 /** The hold keys a batch's writes would change (alone or in a multi): what a hold makes wait. */
 export function holdKeysWritten(requests: readonly ShardRequest[]): string[] {
-  const keys: string[] = [];
-  const add = (op: { op: string; path?: unknown }) => {
-    if (typeof op.path !== "string") return;
-    if (op.op === "setData" || op.op === "delete" || op.op === "setACL") keys.push(op.path);
-    else if (op.op === "create") keys.push(op.path, childrenOf(parentOrSelf(op.path)));
-  };
-  for (const request of requests) {
-    if (request.op === "multi" && Array.isArray(request.ops)) request.ops.forEach(add);
-    else add(request);
-  }
-  return keys;
+  return requests.flatMap((request) => (request.op === "multi" && Array.isArray(request.ops) ? request.ops.flatMap(keysWrittenBy) : keysWrittenBy(request)));
 }

@@ -6,7 +6,6 @@
 import {
   type Acl,
   type Caller,
-  type CheckOp,
   type CrossShardTxn,
   type ChangeEvent,
   type ChangeScope,
@@ -42,8 +41,8 @@ import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, stored
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
-import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, type TxnFate, holdKeysOf, holdKeysWritten } from "./check-holds.ts";
-import { GIVE_UP, TXN_SCHEMA, TxnDecisions, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
+import { type AskDecider, CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, TXN_MAX_AGE_MS, type TxnFate, holdKeysWritten, keysPrepareWaitsOn } from "./check-holds.ts";
+import { type PartState, TXN_SCHEMA, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -61,7 +60,7 @@ import { type HostWatch, type LogReach, WatchCatchUp, parseHostWatches } from ".
 import { SUBTREE_KEY, type ServedSubtree, SubtreeTable } from "./served-subtree.ts";
 import { ZnodeStore, type ZnodeRow } from "./znode-store.ts";
 import { LeaderVouchers } from "./leader-vouchers.ts";
-import { askingDeciders } from "./txn-deciders.ts";
+import { type AskTxnShard, askingTxnShards } from "./txn-deciders.ts";
 
 /** What a session host offers a shard: delivery of notifications, answering the last seq it processed. */
 interface WatchDeliveryTarget {
@@ -159,10 +158,11 @@ export class ShardDO extends EdgekeeperObject {
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
-  /** What multis across shards hold here (check-holds.ts), their rows here, and what this copy decided of those it decides (cross-shard-txns.ts). */
+  /** What multis across shards hold here (check-holds.ts), and their parts' rows here (cross-shard-txns.ts). */
   private readonly holds: CheckHolds;
   private readonly txns: TxnRows;
-  private readonly decisions: TxnDecisions;
+  /** Asks another shard of a multi across shards (txn-deciders.ts). */
+  private readonly askTxnShard: AskTxnShard;
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
   private readonly catchUp: WatchCatchUp;
@@ -185,13 +185,12 @@ export class ShardDO extends EdgekeeperObject {
     this.log = new ChangeLog(this.sql);
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
-    this.holds = new CheckHolds(this.sql, askingDeciders(env, ctx.id.name ?? ""), {
-      leads: () => !this.leader.fenced(),
-      has: (txn) => this.txns.prepared(txn) !== undefined,
-      settle: (txn, fate) => this.settlePrepared(txn, fate),
-    });
+    this.askTxnShard = askingTxnShards(env, ctx.id.name ?? "");
+    // The decider's own part is resolved here; another's, at its decider.
+    const askDecider: AskDecider = (decider, txn, waiter) =>
+      this.txns.prepared(txn)?.txn.parts ? this.resolveTxn(txn, waiter) : this.askTxnShard(decider, (shard) => shard.resolveTxn(txn, waiter));
+    this.holds = new CheckHolds(this.sql, askDecider, { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
     this.txns = new TxnRows(this.sql, () => this.holds);
-    this.decisions = new TxnDecisions(this.txns, ctx.id.name ?? "");
     const log = new LogTable(this.sql);
     const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, txn: this.txns, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
     this.storagePort = new SqliteStorage(ctx.storage, coreTables(this.sql, tables));
@@ -938,50 +937,17 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /**
-   * Checks `checks` of a multi across shards as its writing shard will commit
-   * (cross-shard-multi.ts), and holds them until the transaction is decided: a write
-   * that would change a held path's version waits (check-holds.ts). Answers which
-   * check failed, if one did (then nothing is held); at a copy that does not lead,
-   * notLeader; for a path this shard does not serve, moved.
+   * Prepares this shard's part of a multi across shards (cross-shard-txns.ts): checks
+   * it as it would apply now and, if it would, logs it, holding what it touches
+   * (check-holds.ts), and answers once that is acknowledged. It applies when the router
+   * sends the part with its transaction (every part prepared), or from the alarm once
+   * the decider says the multi committed; else it is dropped. Answers the failing op as
+   * the multi would (nothing prepared); OperationTimeout for a multi given up here or
+   * too old; at a copy that does not lead, notLeader; for a path this shard does not
+   * serve, moved. The decider's part of a session's retry of a multi that committed is
+   * answered the reply its first try stored (naming that try's transaction).
    */
-  async holdChecks(root: string, caller: Caller, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome<Record<string, never>>> {
-    checkTxn(txn);
-    if (!Array.isArray(checks) || checks.some((c) => c?.op !== "check" || typeof c.path !== "string")) throw new KeeperError("BadArguments", "a hold names check ops");
-    const tree = this.treeFor(root);
-    const elsewhere = this.servedElsewhere(tree, checks);
-    if (elsewhere) return elsewhere;
-    // The checks and the holds in one synchronous block: no write comes between.
-    for (const [index, check] of checks.entries()) {
-      try {
-        tree.check(check, caller);
-      } catch (err) {
-        if (!(err instanceof KeeperError)) throw err;
-        const results = checks.map((_, i): MultiItemResult => (i === index ? { op: "error", error: err.toBody() } : { op: "check" }));
-        return { ok: false, zxid: this.lastZxid(), error: err.toBody(), results };
-      }
-    }
-    const now = Date.now();
-    this.ctx.storage.transactionSync(() => this.holds.hold(txn, checks.map((c) => c.path), now));
-    await this.setAlarmBy(now + HOLD_RESOLVE_AFTER_MS);
-    return { ok: true, zxid: this.lastZxid(), value: {} };
-  }
-
-  /** The reply this shard stored for the session's write `cxid` (its retry gets it), or null. */
-  async storedReply(root: string, sessionId: number, cxid: number): Promise<Outcome | null> {
-    this.treeFor(root);
-    return this.sessions.replyFor(Number(sessionId), Number(cxid)) ?? null;
-  }
-
-  /**
-   * Prepares a writing part of a multi across shards that another shard decides
-   * (cross-shard-txns.ts): checks it as it would apply now and, if it would, logs it,
-   * holding what it touches (check-holds.ts), and answers once that is acknowledged.
-   * It applies when the router sends the part with its transaction (the decider
-   * committed it), or from the alarm once the decider says so; else it is dropped.
-   * Answers the failing op as the multi would (nothing prepared); at a copy that does
-   * not lead, notLeader; for a path this shard does not serve, moved.
-   */
-  async prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp & { cxid?: number }): Promise<Outcome<Record<string, never>>> {
+  async prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp & { cxid?: number }): Promise<Outcome> {
     checkTxn(txn);
     if (!Array.isArray(part?.ops) || part.ops.length === 0 || part.ops.some((op) => typeof op?.path !== "string")) throw new KeeperError("BadArguments", "a prepared part names its ops");
     const ops = part.ops;
@@ -989,13 +955,19 @@ export class ShardDO extends EdgekeeperObject {
       const tree = this.treeFor(root);
       const elsewhere = this.servedElsewhere(tree, ops);
       if (elsewhere) return elsewhere;
+      if (txn.parts && caller.sessionId !== 0 && part.cxid !== undefined) {
+        const stored = this.sessions.replyFor(caller.sessionId, part.cxid);
+        if (stored) return stored;
+      }
+      const row = this.txns.get(txn.id);
       // Prepared already (the router sent it again): so it stays.
-      if (this.txns.get(txn.id)) return { ok: true, zxid: this.lastZxid(), value: {} };
+      if (row?.kind === "prepared" || row?.kind === "applied") return { ok: true, zxid: this.lastZxid(), value: {} };
+      if (row?.kind === "aborted" || Date.now() - txn.startedAt > TXN_MAX_AGE_MS) return this.givenUp();
       const failed = this.wouldFail(tree, caller, ops);
       if (failed) return failed;
-      const keys = holdKeysOf(ops);
-      // Another transaction holds what it touches: checked again once that one is decided
-      // (two prepared parts never hold the same node: each was checked with the other's applied).
+      const keys = keysPrepareWaitsOn(ops);
+      // Another transaction's part would change what this one relies on, or the reverse: checked
+      // again once that one is decided (so each prepared part applies whichever applies first).
       if (this.holds.holding(keys, txn.id).length > 0) {
         await this.holds.untilNotHeld(keys, txn.id);
         continue;
@@ -1009,48 +981,69 @@ export class ShardDO extends EdgekeeperObject {
       if (this.leader.geo && !(await this.leader.whenAcked(outcome.zxid, GEO_ACK_WAIT_MS))) {
         return { ok: false, zxid: outcome.zxid, error: new KeeperError("OperationTimeout", "no sync replica acknowledged the prepared part of a multi across shards in time").toBody() };
       }
-      return outcome as Outcome<Record<string, never>>;
+      return outcome;
     }
   }
 
   /**
-   * Releases what the transaction held here (its decider answered without committing
-   * it, or the checked shards' part was done): its checks, and a part prepared here
-   * is dropped. None is fine.
+   * Gives up a multi across shards here (its router releases it: a part failed): a
+   * part prepared for it is dropped, and none is prepared after. At a copy that does
+   * not lead, nothing.
    */
-  async releaseChecks(txnId: string): Promise<void> {
+  async releasePart(txnId: string): Promise<void> {
     const txn = String(txnId);
-    if (this.txns.prepared(txn)) this.dropPrepared(txn);
-    else this.holds.release(txn);
+    if (this.txns.get(txn)?.kind !== "applied" && !this.leader.fenced()) this.abortPart(txn);
   }
 
   /**
-   * What became of a multi across shards this shard decides (cross-shard-txns.ts),
-   * asked by a shard holding part of it: committed, or, undecided, aborted from now
-   * on; unknown while this copy's rows are not whole, or its commit not acknowledged,
-   * or while a multi of a higher id waits there for its holds (`waiter`: of multis
-   * that wait for each other, the highest id is given up, not all of them).
+   * What became of a multi across shards whose part here lists the others (this shard
+   * decides it), asked by a shard holding a part of it, or by this shard's alarm: once
+   * every part is prepared it committed (this part applies), once one was given up it
+   * is aborted (this part drops), learnt by asking each shard where its part stands
+   * (partOfTxn, which gives up one not prepared). A multi with no part here was not
+   * prepared here, so it is given up. "unknown" while this copy does not lead or its
+   * rows are not whole, while a shard cannot say, and while a multi of a higher id
+   * waits there for its holds (`waiter`: of multis that wait for each other, the
+   * highest id is given up, not all of them). Answered once acknowledged.
    */
-  async resolveTxn(txnId: string, decider?: string, waiter?: string): Promise<TxnFate> {
+  async resolveTxn(txnId: string, waiter?: string): Promise<TxnFate> {
     const txn = String(txnId);
+    if (!this.rowsWhole()) return "unknown";
+    let row = this.txns.get(txn);
+    if (row?.kind === "prepared" && row.txn.parts && !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter))) {
+      const states = await Promise.all(row.txn.parts.map((copy) => this.askTxnShard(copy, (shard) => shard.partOfTxn(txn))));
+      if (states.includes("aborted") || states.every((state) => state === "prepared")) await this.settlePrepared(txn, states.includes("aborted") ? "aborted" : "committed");
+      row = this.txns.get(txn);
+    }
+    if (row === undefined && !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter))) row = this.abortPart(txn);
+    const fate = row?.kind === "applied" ? "committed" : row?.kind === "aborted" ? "aborted" : "unknown";
+    return fate !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? fate : "unknown";
+  }
+
+  /**
+   * Where this shard's part of a multi across shards stands, asked by its decider:
+   * prepared (or applied), or aborted; one not prepared here is given up first, so it
+   * never is after. "unknown" at a copy that does not lead or whose rows are not
+   * whole. Answered once acknowledged.
+   */
+  async partOfTxn(txnId: string): Promise<PartState> {
+    const txn = String(txnId);
+    if (!this.rowsWhole()) return "unknown";
+    let row = this.txns.get(txn);
+    if (row === undefined && !this.leader.fenced()) row = this.abortPart(txn);
+    const state = row === undefined ? "unknown" : row.kind === "aborted" ? "aborted" : "prepared";
+    return state !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? state : "unknown";
+  }
+
+  /** Whether this copy holds every row its log says (not mid-snapshot, caught up to what it may show). */
+  private rowsWhole(): boolean {
     const meta = this.leader.state();
-    const readable = meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
-    const acknowledgedZxid = this.holdsUnacknowledged() ? this.leader.acknowledgedZxid() : Number.MAX_SAFE_INTEGER;
-    const copy = {
-      readable,
-      acknowledgedZxid,
-      decides: decider === undefined || this.decisions.isSelf(String(decider)),
-      leads: !this.leader.fenced(),
-      spared: waiter !== undefined && txn < String(waiter),
-    };
-    const fate = this.ctx.storage.transactionSync(() => this.decisions.resolve(txn, Date.now(), copy));
-    if (fate !== GIVE_UP) return fate;
-    // Leading in the named copy's place: given up by a logged row, which a copy leading after it holds too.
-    const given = this.write(SYSTEM_CALLER, undefined, (w) => {
-      w.txns = [[txn, { kind: "decided", decision: "aborted", at: w.now }]];
-      return {};
-    });
-    return given.ok ? "aborted" : "unknown";
+    return meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
+  }
+
+  /** A multi across shards given up here, as the part's answer. */
+  private givenUp(): Outcome<never> {
+    return { ok: false, zxid: this.lastZxid(), error: new KeeperError("OperationTimeout", "the multi across shards was given up: nothing was applied; send it again").toBody() };
   }
 
   /** notLeader at a copy that does not lead, moved when a path is not this shard's; else undefined. */
@@ -1084,17 +1077,17 @@ export class ShardDO extends EdgekeeperObject {
    * Applies the part prepared here of a committed multi across shards, as its caller
    * sent it (answered again with its outcome once applied); OperationTimeout when none
    * is prepared (it was given up). Its holds, which kept it applicable, go with it.
+   * The decider's answer names the transaction, so a session's retry answered from its
+   * stored reply tells which one committed.
    */
   private applyPrepared(tree: ShardTree, txn: string): { outcome: Outcome; touchesReapable: boolean } {
     const part = this.txns.get(txn);
     if (part?.kind === "applied") return { outcome: part.outcome, touchesReapable: false };
-    if (part?.kind !== "prepared") {
-      const error = new KeeperError("OperationTimeout", "no part of this multi across shards is prepared here: it was given up; send it again");
-      return { outcome: { ok: false, zxid: this.lastZxid(), error: error.toBody() }, touchesReapable: false };
-    }
+    if (part?.kind !== "prepared") return { outcome: this.givenUp(), touchesReapable: false };
     let touchesReapable = false;
     const outcome = this.write(part.caller, part.cxid, (w) => {
-      const value = { results: this.applyMulti(tree, preparedOps(part), w) };
+      const results = this.applyMulti(tree, preparedOps(part), w);
+      const value = part.txn.parts ? { results, txn } : { results };
       touchesReapable = w.touchesReapable;
       w.txns = [[txn, { kind: "applied", at: w.now, outcome: { ok: true, zxid: w.zxid, value } }]];
       return value;
@@ -1110,19 +1103,25 @@ export class ShardDO extends EdgekeeperObject {
     return { outcome, touchesReapable };
   }
 
-  /** Drops the part prepared here of a multi across shards that will not commit, with its holds. */
-  private dropPrepared(txn: string): void {
+  /** Gives up a multi across shards here by a logged row: its part prepared here drops with its holds, and none is prepared after. */
+  private abortPart(txn: string): TxnRow | undefined {
     this.write(SYSTEM_CALLER, undefined, (w) => {
-      w.txns = [[txn, null]];
+      w.txns = [[txn, { kind: "aborted", at: w.now }]];
       return {};
     });
+    return this.txns.get(txn);
   }
 
-  /** A prepared part's decision, as its decider gave it to the holds (the alarm, or a write waiting): applied or dropped. */
+  /** A prepared part's decision (from its decider, via the holds, or its own when it decides): applied or dropped. */
   private async settlePrepared(txn: string, fate: "committed" | "aborted"): Promise<boolean> {
     const { root } = this.subtree.read();
+    if (this.txns.prepared(txn) === undefined) {
+      // Settled already; or a hold with no part (a check an earlier version held without one), released as decided.
+      this.holds.release(txn);
+      return true;
+    }
     if (root === undefined || this.leader.fenced()) return false;
-    if (fate === "aborted") this.dropPrepared(txn);
+    if (fate === "aborted") this.abortPart(txn);
     else if (this.applyPrepared(this.treeFor(root), txn).touchesReapable) await this.scheduleReaper();
     return this.txns.prepared(txn) === undefined;
   }
@@ -1140,8 +1139,9 @@ export class ShardDO extends EdgekeeperObject {
 
   /**
    * A handover's seal of this leader for `epoch` (LeaderLog.seal): its last zxid, after
-   * which it writes nothing. "holding" while it holds checks of a multi across shards
-   * (its successor would not hold them): the handover tries again.
+   * which it writes nothing. "holding" while it holds a part of a multi across shards
+   * (a move waits the second or so for it to settle rather than hand it over): the
+   * handover tries again.
    */
   async seal(epoch: number): Promise<number | Fenced | "holding"> {
     if (this.holds.any()) return "holding";
@@ -1329,22 +1329,13 @@ export class ShardDO extends EdgekeeperObject {
             const earlier = this.sessions.replyFor(caller.sessionId, request.cxid);
             if (earlier) return { outcome: earlier, touchesReapable: false };
           }
-          const txn = request.op === "multi" ? request.txn : undefined;
-          // Another shard decides it: the part prepared here applies, the multi committed.
-          if (txn && !this.decisions.decides(txn)) return this.applyPrepared(tree, String(txn.id));
-          // This copy committed it already (its part sent again): the same answer, applied once.
-          const committed = txn && this.decisions.committed(txn);
-          if (committed) return { outcome: committed, touchesReapable: false };
+          // A shard's part of a multi across shards, every part prepared: it applies.
+          if (request.op === "multi" && request.txn) return this.applyPrepared(tree, String(request.txn.id));
           let touchesReapable = false;
           const outcome = this.write(caller, request.cxid, (w) => {
             const value = this.applyWrite(tree, request, w);
             touchesReapable = w.touchesReapable;
-            if (!txn) return value;
-            // The deciding part of a multi across shards commits it, unless it was given up (cross-shard-txns.ts);
-            // its answer names it, so a session's retry, answered from its stored reply, tells which one committed.
-            const named = { ...(value as object), txn: txn.id };
-            w.txns = [[txn.id, this.decisions.commit(txn, { ok: true, zxid: w.zxid, value: named }, w.now)]];
-            return named;
+            return value;
           }, request.op === "multi" && request.ops.length === 0);
           // A write's answer is Stats and paths, one per op: small, and already committed.
           budget.add(RESULT_OVERHEAD_BYTES * (request.op === "multi" && Array.isArray(request.ops) ? Math.max(1, request.ops.length) : 1));
@@ -1604,7 +1595,8 @@ const DRY_RUN = new Error("dry run");
 
 /** BadArguments unless `txn` names a transaction (an id, its start, its decider). */
 function checkTxn(txn: CrossShardTxn): void {
-  if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt)) throw new KeeperError("BadArguments", "a multi across shards names its transaction");
+  const partsNamed = txn?.parts === undefined || (Array.isArray(txn.parts) && txn.parts.every((part) => typeof part === "string"));
+  if (typeof txn?.id !== "string" || typeof txn.decider !== "string" || !Number.isFinite(txn.startedAt) || !partsNamed) throw new KeeperError("BadArguments", "a multi across shards names its transaction");
 }
 
 /** A write's KeeperError (a multi's with its per-op results) as its outcome at `zxid`; anything else is rethrown. */

@@ -1,33 +1,37 @@
 /**
- * How a shard holding part of a multi across shards reaches the copy that decides it
- * (check-holds.ts asks it what became of the multi): the copy its router named, or,
- * when that copy cannot be reached (its region dark), its shard's leader now, as the
- * namespace's directory names it. A failover made that copy lead, and it holds every
- * decision the old leader had acknowledged (the decisions are replicated rows); it
- * gives up one it holds none of (ShardDO.resolveTxn).
+ * How a shard holding part of a multi across shards reaches the other shards of the
+ * multi: its decider (check-holds.ts asks it what became of the multi), and the
+ * decider the other parts (ShardDO.resolveTxn asks each where its part stands). Each
+ * is asked at the copy the router named or, when that copy cannot be reached (its
+ * region dark) or cannot say (it no longer leads), at its shard's leader now, as the
+ * namespace's directory names it: a move or a failover made that copy lead, and it
+ * holds every part and decision the old leader had acknowledged (replicated rows).
  */
 import { RegionLink } from "../base/region-link.ts";
 import { leaderObjectName } from "../directory/mount-table.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { replicaIdentityOf } from "../replication/replica-name.ts";
-import type { AskDecider, TxnFate } from "./check-holds.ts";
+import type { TxnFate } from "./check-holds.ts";
+import type { PartState } from "./cross-shard-txns.ts";
 
-/** A copy of the deciding shard, as asked (`decider`: the copy the router named; `waiter`: see AskDecider). */
-interface TxnDecider {
-  resolveTxn(txnId: string, decider?: string, waiter?: string): Promise<TxnFate>;
+/** A copy of a shard holding part of a multi, as asked (`waiter`: see AskDecider in check-holds.ts). */
+export interface TxnShard {
+  resolveTxn(txnId: string, waiter?: string): Promise<TxnFate>;
+  partOfTxn(txnId: string): Promise<PartState>;
 }
 
-/** CheckHolds' way to ask deciders, from the shard object named `self`. */
-export function askingDeciders(env: EdgekeeperEnv, self: string): AskDecider {
+/** Asks the copy `copyName` of a shard, or its shard's leader now, as the module comment says. */
+export type AskTxnShard = <T extends TxnFate | PartState>(copyName: string, ask: (shard: TxnShard) => Promise<T>) => Promise<T | "unknown">;
+
+/** The way to ask shards of a multi, from the shard object named `self`. */
+export function askingTxnShards(env: EdgekeeperEnv, self: string): AskTxnShard {
   const link = RegionLink.ofShard(env, self);
-  return async (decider, txn, waiter) => {
-    const ask = (name: string) => (link.shard(name) as unknown as TxnDecider).resolveTxn(txn, decider, waiter);
-    try {
-      return await ask(decider);
-    } catch {
-      const leader = await leaderNowOf(link, decider).catch(() => undefined);
-      return leader === undefined || leader === decider ? "unknown" : ask(leader);
-    }
+  const stub = (name: string) => link.shard(name) as unknown as TxnShard;
+  return async (copyName, ask) => {
+    const answer = await ask(stub(copyName)).catch(() => "unknown" as const);
+    if (answer !== "unknown") return answer;
+    const leader = await leaderNowOf(link, copyName).catch(() => undefined);
+    return leader === undefined || leader === copyName ? "unknown" : ask(stub(leader)).catch(() => "unknown" as const);
   };
 }
 

@@ -2,12 +2,13 @@
  * A multi across shards: checks on one and writes on another (a lock's fence, the
  * lock mounted apart from the data it guards), or writes on several; all of it or
  * none, over HTTP and over a session. A write to a checked or prepared node waits
- * until the multi is decided; a multi whose router never came back is given up
- * unless its deciding shard committed it, and then its other parts apply on their own.
+ * until the multi is decided; a multi whose router never came back commits when
+ * every part of it was prepared (its parts then apply on their own), and is given
+ * up otherwise.
  */
 import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect, it } from "vitest";
-import type { CheckOp, CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
+import type { CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
 import { shardObjectName } from "../../durable/env.ts";
 import { HttpClient, expectKeeperError } from "../harness/http.ts";
@@ -16,9 +17,9 @@ import { SessionSocket, b64 } from "../harness/socket.ts";
 
 /** The stub of a shard's object, with the calls a multi across shards makes of it. */
 interface HoldingShard {
-  holdChecks(root: string, caller: typeof ANON, txn: CrossShardTxn, checks: CheckOp[]): Promise<Outcome>;
   prepareWrites(root: string, caller: typeof ANON, txn: CrossShardTxn, part: { op: "multi"; ops: MultiWriteOp[] }): Promise<Outcome>;
-  releaseChecks(txnId: string): Promise<void>;
+  releasePart(txnId: string): Promise<void>;
+  resolveTxn(txnId: string): Promise<string>;
   execute(root: string, caller: typeof ANON, requests: ShardRequest[]): Promise<Outcome[]>;
   closeSession(root: string, sessionId: number): Promise<Outcome>;
 }
@@ -151,10 +152,21 @@ it("does the same for a session: a refused fence writes nothing", async () => {
   expect(read.ok && atob((read.value as { data: string }).data)).toBe("fenced");
 });
 
+/** A multi's part of one op. */
+function part(op: MultiWriteOp): { op: "multi"; ops: MultiWriteOp[] } {
+  return { op: "multi", ops: [op] };
+}
+
+/** A transaction decided at the root shard, and the root shard's view of it (listing the data shard's part). */
+function rootDecides(rootName: string, dataName: string): { txn: CrossShardTxn; atDecider: CrossShardTxn } {
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  return { txn, atDecider: { ...txn, parts: [dataName] } };
+}
+
 it("holds a checked node until the multi is decided: a write to it waits for the release", async () => {
   const { zk, root, dataName } = await lockAndData();
   const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };
-  expect((await root.holdChecks("/", ANON, txn, [{ op: "check", path: "/lock", version: 0 }])).ok).toBe(true);
+  expect((await root.prepareWrites("/", ANON, txn, part({ op: "check", path: "/lock", version: 0 }))).ok).toBe(true);
   let answered = false;
   const write = zk.set("/lock", { data: "meanwhile" }).then((res) => {
     answered = true;
@@ -162,52 +174,59 @@ it("holds a checked node until the multi is decided: a write to it waits for the
   });
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(answered).toBe(false);
-  // A read is not held.
+  // A read is not held, nor another multi's check of the node, or its create of a sibling.
   expect((await zk.get("/lock")).status).toBe(200);
-  await root.releaseChecks(txn.id);
+  const other: CrossShardTxn = { ...txn, id: crypto.randomUUID() };
+  const started = Date.now();
+  expect((await root.prepareWrites("/", ANON, other, { op: "multi", ops: [{ op: "check", path: "/lock", version: 0 }, { op: "create", path: "/sibling" }] })).ok).toBe(true);
+  expect(Date.now() - started).toBeLessThan(900);
+  await root.releasePart(other.id);
+  expect(answered).toBe(false);
+  await root.releasePart(txn.id);
   expect((await write).status).toBe(200);
+  expect(await zk.exists("/sibling")).toBe(false);
 });
 
-it("gives up a multi whose router left its holds: the write to the checked node goes on, and the multi never commits after", async () => {
-  const { zk, root, data, dataName } = await lockAndData();
+it("gives up a multi whose router left its checks held before its deciding shard prepared: the write to the checked node goes on, and the multi never commits after", async () => {
+  const { zk, root, data, dataName, rootName } = await lockAndData();
   const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };
-  expect((await root.holdChecks("/", ANON, txn, [{ op: "check", path: "/lock", version: 0 }])).ok).toBe(true);
+  expect((await root.prepareWrites("/", ANON, txn, part({ op: "check", path: "/lock", version: 0 }))).ok).toBe(true);
   // Nobody releases it: after a second the root shard asks the data shard, which gives the multi up.
   const started = Date.now();
   expect((await zk.set("/lock", { data: "after" })).status).toBe(200);
   expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-  const late = await data.execute("/data", ANON, [{ op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("late") }], txn }]);
-  expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  const set = part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("late") });
+  expect(await data.prepareWrites("/data", ANON, { ...txn, parts: [rootName] }, set)).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  expect((await data.execute("/data", ANON, [{ ...set, txn }]))[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
   expect(await valueOf(zk, "/data/x")).toBe("v0");
 });
 
-it("drops a part prepared for a multi whose router stopped before its deciding shard committed: the held node is written after, the multi never", async () => {
-  const { zk, root, data, rootName } = await lockAndData();
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
-  const prepared = await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }] });
+it("drops a part prepared for a multi whose router stopped before its deciding shard prepared: the held node is written after, the multi never", async () => {
+  const { zk, root, data, rootName, dataName } = await lockAndData();
+  const { txn, atDecider } = rootDecides(rootName, dataName);
+  const prepared = await data.prepareWrites("/data", ANON, txn, part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }));
   expect(prepared.ok, JSON.stringify(prepared)).toBe(true);
   // Prepared again (a router's retry): nothing more.
-  expect((await data.prepareWrites("/data", ANON, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }] })).ok).toBe(true);
+  expect((await data.prepareWrites("/data", ANON, txn, part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("prepared") }))).ok).toBe(true);
   // The router stops here. A write to the prepared node waits, the data shard asks the root shard after a second, which gives the multi up.
   const started = Date.now();
   expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
   expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-  const late = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn }]);
-  expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  expect(await root.prepareWrites("/", ANON, atDecider, part({ op: "create", path: "/late" }))).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  expect((await root.execute("/", ANON, [{ ...part({ op: "create", path: "/late" }), txn }]))[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
   expect(await zk.exists("/late")).toBe(false);
   expect(await valueOf(zk, "/data/x")).toBe("after");
 });
 
-it("applies a part prepared for a multi its deciding shard committed, when its router stopped before sending it: once it asks the deciding shard, before any write to what it holds", async () => {
-  const { zk, root, data, rootName } = await lockAndData();
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
-  const part = { op: "multi" as const, ops: [{ op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("committed") }, { op: "create" as const, path: "/data/new" }] };
-  expect((await data.prepareWrites("/data", ANON, txn, part)).ok).toBe(true);
-  // A create under a node the part deletes, or of a node it creates, waits too; a read does not.
+it("commits a multi whose every part was prepared when its router stopped before sending any to apply: its deciding shard asks, applies its part, and the other part applies, before any write to what it holds", async () => {
+  const { zk, root, data, rootName, dataName } = await lockAndData();
+  const { txn, atDecider } = rootDecides(rootName, dataName);
+  const dataPart = { op: "multi" as const, ops: [{ op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("committed") }, { op: "create" as const, path: "/data/new" }] };
+  expect((await data.prepareWrites("/data", ANON, txn, dataPart)).ok).toBe(true);
+  expect((await root.prepareWrites("/", ANON, atDecider, part({ op: "create", path: "/decided" }))).ok).toBe(true);
+  // A create of a node the part creates waits too; a read does not.
   expect(await valueOf(zk, "/data/x")).toBe("v0");
-  const decided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]);
-  expect(decided[0]!.ok, JSON.stringify(decided[0])).toBe(true);
-  // The router stops here: nobody sends the data shard its part. Its alarm asks the root shard, and applies it.
+  // The router stops here: nobody sends a part to apply. The data shard asks the root shard, which asks the data shard: every part is prepared.
   const racing = zk.create("/data/new", { data: "racing" });
   expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
   await expectKeeperError(await racing, "NodeExists");
@@ -215,27 +234,30 @@ it("applies a part prepared for a multi its deciding shard committed, when its r
   expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
   expect(await zk.exists("/data/new")).toBe(true);
   expect(await zk.exists("/decided")).toBe(true);
-  // Sent again once applied (a router's retry): answered with what it applied, once.
-  const again = await data.execute("/data", ANON, [{ op: "multi", ops: part.ops, txn }]);
+  // Sent again once applied (a router's retry): answered with what each applied, once; the decider's names the transaction.
+  const again = await data.execute("/data", ANON, [{ ...dataPart, txn }]);
   expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "setData" }, { op: "create", path: "/data/new" }] } });
+  const decided = await root.execute("/", ANON, [{ ...part({ op: "create", path: "/decided" }), txn }]);
+  expect(decided[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/decided" }], txn: txn.id } });
   expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
 });
 
 it("closes a session whose multi prepared an ephemeral only once that multi is decided: the node is made, then goes with the session", async () => {
-  const { zk, root, data, rootName } = await lockAndData();
+  const { zk, root, data, rootName, dataName } = await lockAndData();
   const caller = { ...ANON, sessionId: 0x7e57 };
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
-  const part = { op: "multi" as const, ops: [{ op: "create" as const, path: "/data/mine", mode: "EPHEMERAL" as const }] };
-  expect((await data.prepareWrites("/data", caller, txn, part)).ok).toBe(true);
+  const { txn, atDecider } = rootDecides(rootName, dataName);
+  const dataPart = part({ op: "create", path: "/data/mine", mode: "EPHEMERAL" });
+  expect((await data.prepareWrites("/data", caller, txn, dataPart)).ok).toBe(true);
+  expect((await root.prepareWrites("/", caller, atDecider, part({ op: "create", path: "/decided" }))).ok).toBe(true);
   // The session closes (it expired) while its multi is being decided.
   const closing = data.closeSession("/data", caller.sessionId);
-  const decided = await root.execute("/", caller, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]);
+  const decided = await root.execute("/", caller, [{ ...part({ op: "create", path: "/decided" }), txn }]);
   expect(decided[0]!.ok, JSON.stringify(decided[0])).toBe(true);
   expect(await closing).toMatchObject({ ok: true, value: { deleted: ["/data/mine"] } });
   // The whole multi applied: its part here too, before the closure removed its node.
   expect(await zk.exists("/decided")).toBe(true);
   expect(await zk.exists("/data/mine")).toBe(false);
-  const again = await data.execute("/data", caller, [{ ...part, txn }]);
+  const again = await data.execute("/data", caller, [{ ...dataPart, txn }]);
   expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/data/mine" }] } });
 });
 
@@ -257,24 +279,30 @@ it("refuses a multi's part sent to apply where none is prepared, and prepares no
 });
 
 it("ends a multi writing on two shards all or nothing when every object restarts after each of its steps and its router is gone", async () => {
-  for (const decided of [false, true]) {
+  // How far the router got: the data shard's part prepared; the root shard's too; the root shard's applied.
+  for (const steps of [1, 2, 3]) {
     const { zk, dataName, rootName } = await lockAndData();
-    const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
-    const part = { op: "multi" as const, ops: [{ op: "setData" as const, path: "/data/x", data: new TextEncoder().encode("both") }] };
-    expect((await shardStub(dataName).prepareWrites("/data", ANON, txn, part)).ok).toBe(true);
+    const { txn, atDecider } = rootDecides(rootName, dataName);
+    const rootPart = part({ op: "create", path: "/both" });
+    expect((await shardStub(dataName).prepareWrites("/data", ANON, txn, part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("both") }))).ok).toBe(true);
     await abortAllDurableObjects();
-    if (decided) {
-      expect((await shardStub(rootName).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/both" }], txn }]))[0]!.ok).toBe(true);
+    if (steps >= 2) {
+      expect((await shardStub(rootName).prepareWrites("/", ANON, atDecider, rootPart)).ok).toBe(true);
+      await abortAllDurableObjects();
+    }
+    if (steps >= 3) {
+      expect((await shardStub(rootName).execute("/", ANON, [{ ...rootPart, txn }]))[0]!.ok).toBe(true);
       await abortAllDurableObjects();
     }
     // Past a second, the mounted shard's alarm asks the root shard, and applies or drops its part.
+    const committed = steps >= 2;
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     await runDurableObjectAlarm(shardStub(dataName) as unknown as DurableObjectStub);
-    expect(await zk.exists("/both"), `decided ${decided}: /both`).toBe(decided);
-    expect(await valueOf(zk, "/data/x")).toBe(decided ? "both" : "v0");
-    // Decided either way: a late commit applies nothing (given up, or answered as the first), and the node is free to write at once.
-    const late = await shardStub(rootName).execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn }]);
-    if (decided) expect(late[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/both" }] } });
+    expect(await zk.exists("/both"), `${steps} steps: /both`).toBe(committed);
+    expect(await valueOf(zk, "/data/x")).toBe(committed ? "both" : "v0");
+    // Decided either way: a late part applies nothing (given up, or answered as the first), and the node is free to write at once.
+    const late = await shardStub(rootName).execute("/", ANON, [{ ...part({ op: "create", path: "/late" }), txn }]);
+    if (committed) expect(late[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/both" }] } });
     else expect(late[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
     expect(await zk.exists("/late")).toBe(false);
     const started = Date.now();
@@ -288,24 +316,27 @@ it("settles two multis whose prepares wait for each other around three shards: t
   expect((await zk.mount("/more")).status).toBe(201);
   await zk.mustCreate("/more/y", { data: "v0" });
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
-  const more = shardStub(shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/more")!.shard));
-  const set = (path: string, value: string) => ({ op: "multi" as const, ops: [{ op: "setData" as const, path, data: new TextEncoder().encode(value) }] });
+  const moreName = shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/more")!.shard);
+  const more = shardStub(moreName);
+  const dataName = shardObjectName(zk.namespace, mounts.find((m) => m.prefix === "/data")!.shard);
+  const set = (path: string, value: string) => part({ op: "setData", path, data: new TextEncoder().encode(value) });
   const low: CrossShardTxn = { id: "00000000-0000-4000-8000-000000000000", startedAt: Date.now(), decider: rootName };
   const high: CrossShardTxn = { id: "ffffffff-ffff-4fff-bfff-ffffffffffff", startedAt: Date.now(), decider: rootName };
-  // Each prepared one part, and its other part waits for the other's.
+  // Each prepared one part, and its other part waits for the other's; neither's deciding part is prepared yet.
   expect((await data.prepareWrites("/data", ANON, low, set("/data/x", "low"))).ok).toBe(true);
   expect((await more.prepareWrites("/more", ANON, high, set("/more/y", "high"))).ok).toBe(true);
   const lowSecond = more.prepareWrites("/more", ANON, low, set("/more/y", "low"));
   const highSecond = data.prepareWrites("/data", ANON, high, set("/data/x", "high"));
   // The higher id is given up where the lower waits; the lower is spared where the higher waits.
   expect((await lowSecond).ok, "the lower id's part prepared").toBe(true);
-  const lowDecided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/low" }], txn: low }]);
+  const lowRoot = part({ op: "create", path: "/low" });
+  expect((await root.prepareWrites("/", ANON, { ...low, parts: [dataName, moreName] }, lowRoot)).ok).toBe(true);
+  const lowDecided = await root.execute("/", ANON, [{ ...lowRoot, txn: low }]);
   expect(lowDecided[0]!.ok, JSON.stringify(lowDecided[0])).toBe(true);
   // Its parts apply once asked of (the alarm, or a write waiting); the higher id's part then prepares, and never commits.
   await highSecond;
-  const highDecided = await root.execute("/", ANON, [{ op: "multi", ops: [{ op: "create", path: "/high" }], txn: high }]);
-  expect(highDecided[0]).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
-  await data.releaseChecks(high.id);
+  expect(await root.prepareWrites("/", ANON, { ...high, parts: [dataName, moreName] }, part({ op: "create", path: "/high" }))).toMatchObject({ ok: false, error: { name: "OperationTimeout" } });
+  await data.releasePart(high.id);
   expect((await zk.set("/more/y", { data: "after" })).status).toBe(200);
   expect(await valueOf(zk, "/data/x")).toBe("low");
   expect((await zk.mustGet("/more/y")).stat.version).toBe(2);

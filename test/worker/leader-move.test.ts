@@ -233,7 +233,7 @@ it("after a move, what goes to a shard's leader finds it: a closed session's eph
   expect((await copy.mustGet("/kept")).data).toBe("saved");
 }, 60_000);
 
-it("moves a mounted shard's leader, waiting to seal it while it holds the checks of a multi across shards", async () => {
+it("moves a mounted shard's leader, waiting to seal it while it holds a part of a multi across shards", async () => {
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
   expect((await zk.mount("/data")).status).toBe(201);
   await zk.mustCreate("/data/lock");
@@ -242,17 +242,17 @@ it("moves a mounted shard's leader, waiting to seal it while it holds the checks
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
   const shard = mounts.find((m) => m.prefix === "/data")!.shard;
   const dataLeader = env.SHARD.get(env.SHARD.idFromName(`${zk.namespace}/${shard}`)) as unknown as {
-    holdChecks(root: string, caller: unknown, txn: unknown, checks: unknown[]): Promise<{ ok: boolean }>;
-    releaseChecks(txnId: string): Promise<void>;
+    prepareWrites(root: string, caller: unknown, txn: unknown, part: unknown): Promise<{ ok: boolean }>;
+    releasePart(txnId: string): Promise<void>;
   };
-  // A multi across shards holds /data/lock at the mounted shard's leader: its seal waits for the release.
+  // A multi across shards holds /data/lock at the mounted shard's leader (its part checks it): its seal waits for the release.
   const txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
-  expect((await dataLeader.holdChecks("/data", { sessionId: 0, ids: [] }, txn, [{ op: "check", path: "/data/lock", version: 0 }])).ok).toBe(true);
+  expect((await dataLeader.prepareWrites("/data", { sessionId: 0, ids: [] }, txn, { op: "multi", ops: [{ op: "check", path: "/data/lock", version: 0 }] })).ok).toBe(true);
   const moving = moveLeader(zk, shard, "apac");
   await eventually("the move waiting at its seal", async () => (await env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace)).movesUnderWay())[shard]?.step === "sealing");
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect((await env.DIRECTORY.get(env.DIRECTORY.idFromName(zk.namespace)).movesUnderWay())[shard]?.step).toBe("sealing");
-  await dataLeader.releaseChecks(txn.id);
+  await dataLeader.releasePart(txn.id);
   const moved = await moving;
   expect(moved.status, await moved.clone().text()).toBe(200);
   expect(await moved.json()).toMatchObject({ shard, leader: { region: "apac" } });
@@ -268,37 +268,44 @@ it("keeps what a multi across shards decided through a move of its deciding shar
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
   expect((await zk.mount("/data")).status).toBe(201);
   await zk.mustCreate("/data/x", { data: "0" });
+  await zk.mustCreate("/data/y", { data: "0" });
   const { mounts } = await (await zk.fetch("GET", "/v1/admin/mounts")).json<{ mounts: { prefix: string; shard: string }[] }>();
   const shard = mounts.find((m) => m.prefix === "/data")!.shard;
-  type Txn = { id: string; startedAt: number; decider: string };
+  type Txn = { id: string; startedAt: number; decider: string; parts?: string[] };
   const stub = <T>(name: string) => env.SHARD.get(env.SHARD.idFromName(name)) as unknown as T;
-  const dataLeader = stub<{ prepareWrites(root: string, caller: unknown, txn: Txn, part: unknown): Promise<{ ok: boolean }> }>(`${zk.namespace}/${shard}`);
-  const oldRoot = stub<{ execute(root: string, caller: unknown, requests: unknown[]): Promise<{ ok: boolean; notLeader?: boolean }[]>; resolveTxn(txn: string, decider?: string): Promise<string> }>(`${zk.namespace}/root`);
+  type Preparing = { prepareWrites(root: string, caller: unknown, txn: Txn, part: unknown): Promise<{ ok: boolean }> };
+  const dataLeader = stub<Preparing>(`${zk.namespace}/${shard}`);
+  const oldRoot = stub<Preparing & { execute(root: string, caller: unknown, requests: unknown[]): Promise<{ ok: boolean; notLeader?: boolean }[]>; resolveTxn(txn: string): Promise<string> }>(`${zk.namespace}/root`);
   const anon = { sessionId: 0, ids: [] };
-  // The root shard's leader decides a multi writing on both shards; the router stops before sending the mounted shard its part.
-  const txn: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
-  expect((await dataLeader.prepareWrites("/data", anon, txn, { op: "multi", ops: [{ op: "setData", path: "/data/x", data: new TextEncoder().encode("1") }] })).ok).toBe(true);
-  expect((await oldRoot.execute("/", anon, [{ op: "multi", ops: [{ op: "create", path: "/decided" }], txn }]))[0]!.ok).toBe(true);
+  const multi = (op: unknown) => ({ op: "multi", ops: [op] });
+  const txn = (): Txn => ({ id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` });
+  const [committed, staged] = [txn(), txn()];
+  // Two multis writing on both shards, every part prepared, their router stopped: the root shard's leader applied its part of one, of the other not.
+  for (const [t, node, path] of [[committed, "/decided", "/data/x"], [staged, "/staged", "/data/y"]] as const) {
+    expect((await dataLeader.prepareWrites("/data", anon, t, multi({ op: "setData", path, data: new TextEncoder().encode("1") }))).ok).toBe(true);
+    expect((await oldRoot.prepareWrites("/", anon, { ...t, parts: [`${zk.namespace}/${shard}`] }, multi({ op: "create", path: node }))).ok).toBe(true);
+  }
+  expect((await oldRoot.execute("/", anon, [{ ...multi({ op: "create", path: "/decided" }), txn: committed }]))[0]!.ok).toBe(true);
   const moved = await moveLeader(zk, "root", "apac");
   expect(moved.status, await moved.clone().text()).toBe(200);
-  // The old leader, a replica now, says what it decided from its rows: committed; one it never saw, aborted (and it commits none after).
-  expect(await oldRoot.resolveTxn(txn.id)).toBe("committed");
-  const never: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
-  expect(await oldRoot.resolveTxn(never.id)).toBe("aborted");
-  expect((await oldRoot.execute("/", anon, [{ op: "multi", ops: [{ op: "create", path: "/late" }], txn: never }]))[0]).toMatchObject({ ok: false, notLeader: true });
-  // The new leader, asked in the named copy's place (as when that copy cannot be reached), says the same from its rows;
-  // one it holds no decision of it gives up by a logged row, which the old leader, following it, holds too.
-  const newRoot = stub<{ resolveTxn(txn: string, decider?: string): Promise<string> }>(`${zk.namespace}/root@apac`);
-  expect(await newRoot.resolveTxn(txn.id, txn.decider)).toBe("committed");
-  const unseen: Txn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root` };
-  expect(await newRoot.resolveTxn(unseen.id, unseen.decider)).toBe("aborted");
+  // The old leader, a replica now, says what it decided from its rows: committed; of one it never saw, it cannot say (it no longer leads).
+  expect(await oldRoot.resolveTxn(committed.id)).toBe("committed");
+  const unseen = txn();
+  expect(await oldRoot.resolveTxn(unseen.id)).toBe("unknown");
+  expect((await oldRoot.execute("/", anon, [{ ...multi({ op: "create", path: "/late" }), txn: unseen }]))[0]).toMatchObject({ ok: false, notLeader: true });
+  // The new leader says the same from its rows; one it holds no part of it gives up by a logged row, which the old leader,
+  // following it, holds too; one whose every part was prepared it commits, having asked the mounted shard.
+  const newRoot = stub<{ resolveTxn(txn: string): Promise<string> }>(`${zk.namespace}/root@apac`);
+  expect(await newRoot.resolveTxn(committed.id)).toBe("committed");
+  expect(await newRoot.resolveTxn(unseen.id)).toBe("aborted");
   await eventually("the old leader holds the logged decision", async () => (await oldRoot.resolveTxn(unseen.id)) === "aborted");
-  // A copy neither named nor leading cannot say: the old leader, of a multi the new one decides.
-  expect(await oldRoot.resolveTxn(crypto.randomUUID(), `${zk.namespace}/root@apac`)).toBe("unknown");
-  // The mounted shard applied its part, once: both parts are there.
-  const linearizable = async () => (await (await zk.get("/data/x", {}, { "X-Edgekeeper-Consistency": "linearizable" })).json<{ data: string; stat: { version: number } }>());
-  await eventually("the prepared part applied", async () => (await linearizable()).data === "1");
-  expect((await linearizable()).stat.version).toBe(1);
+  expect(await newRoot.resolveTxn(staged.id)).toBe("committed");
+  expect(await zk.exists("/staged")).toBe(true);
+  // The mounted shard applied its parts, once each: every part is there.
+  const linearizable = async (path: string) => (await (await zk.get(path, {}, { "X-Edgekeeper-Consistency": "linearizable" })).json<{ data: string; stat: { version: number } }>());
+  await eventually("the prepared parts applied", async () => (await linearizable("/data/x")).data === "1" && (await linearizable("/data/y")).data === "1");
+  expect((await linearizable("/data/x")).stat.version).toBe(1);
+  expect((await linearizable("/data/y")).stat.version).toBe(1);
   expect(await zk.exists("/decided")).toBe(true);
   expect(await zk.exists("/late")).toBe(false);
 }, 60_000);
