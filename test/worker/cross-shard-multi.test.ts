@@ -6,7 +6,7 @@
  * every part of it was prepared (its parts then apply on their own), and is given
  * up otherwise.
  */
-import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect, it } from "vitest";
 import type { CrossShardTxn, MultiWriteOp, Outcome, ShardRequest } from "../../protocol/index.ts";
 import type { SessionOp } from "../../protocol/session-protocol.ts";
@@ -259,6 +259,24 @@ it("closes a session whose multi prepared an ephemeral only once that multi is d
   expect(await zk.exists("/data/mine")).toBe(false);
   const again = await data.execute("/data", caller, [{ ...dataPart, txn }]);
   expect(again[0]).toMatchObject({ ok: true, value: { results: [{ op: "create", path: "/data/mine" }] } });
+});
+
+it("settles what multis of an earlier version left across an upgrade: a part whose decider logged its decision applies, a check held without a part is let go", async () => {
+  const { zk, data, rootName, dataName } = await lockAndData();
+  const committed: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: rootName };
+  expect((await data.prepareWrites("/data", ANON, committed, part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("multi") }))).ok).toBe(true);
+  const checked: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };
+  // As the earlier version stored them: the root shard's decision, written by its own part's write; its hold of a check.
+  await runInDurableObject(shardStub(rootName) as unknown as DurableObjectStub, (_instance, state) => {
+    const now = Date.now();
+    const decided = { kind: "decided", decision: "committed", zxid: 1, at: now, outcome: { ok: true, zxid: 1, value: { results: [], txn: committed.id } } };
+    state.storage.sql.exec("INSERT INTO txn_rows (txn, kind, row, at) VALUES (?, 'decided', ?, ?)", committed.id, JSON.stringify(decided), now);
+    state.storage.sql.exec("INSERT INTO check_holds (txn, path, decider, held_at) VALUES (?, '/lock', ?, ?)", checked.id, checked.decider, now);
+  });
+  // Each write waits for its node's hold, whose shard asks the decider after a second.
+  expect((await zk.set("/lock", { data: "after" })).status).toBe(200);
+  expect((await zk.set("/data/x", { data: "after" })).status).toBe(200);
+  expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
 });
 
 it("refuses a multi's part sent to apply where none is prepared, and prepares none that would fail or is not the shard's", async () => {
