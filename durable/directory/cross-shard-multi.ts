@@ -97,20 +97,22 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
   const taken = await Promise.all(
     parts.map(async (part) => ({ part, outcome: await calls.prepare(part.mount, part === plan.decider ? staged : txn, { ...multi, ops: part.ops }).catch((err: unknown) => err) })),
   );
-  const answered = taken.filter((t): t is { part: PartOfPlan; outcome: Outcome } => isOutcome(t.outcome));
+  // A part whose answer was lost, or whose shard could not yet say it is prepared (ConnectionLoss), may be prepared.
+  const unsure = (t: (typeof taken)[number]): boolean => !isOutcome(t.outcome) || (!t.outcome.ok && t.outcome.error.name === "ConnectionLoss");
+  const answered = taken.filter((t): t is { part: PartOfPlan; outcome: Outcome } => !unsure(t));
   // A part that answered it is not prepared never is (asked later, its shard gives the multi up): the
-  // multi cannot commit, and every part that may be prepared is released. Else, with an answer lost,
-  // it may have committed: the parts are left to their shards, which ask the decider.
+  // multi cannot commit, and every part that may be prepared is released. Else, with a part unsure,
+  // it may commit: the parts are left to their shards, which ask the decider.
   const refused = answered.some((t) => !t.outcome.ok || isStoredReply(t.outcome));
   try {
     if (answered.some((t) => elsewhere(t.outcome))) return ELSEWHERE;
     // A session's retry of a multi that committed (its answer lost): the decider answers the reply it stored.
-    const stored = taken[0]!.outcome as Outcome;
-    if (isOutcome(stored) && isStoredReply(stored)) return await committedAgain(plan, multi, txn, stored, calls);
+    const stored = taken[0]!.outcome;
+    if (!unsure(taken[0]!) && isStoredReply(stored as Outcome)) return await committedAgain(plan, multi, txn, stored as Outcome, calls);
     const failed = firstFailed(answered.map((t): [PartOfPlan, Outcome] => [t.part, t.outcome]));
     if (failed) return failedMulti(multi.ops.length, failed.index, failed.error, failed.zxid);
-    const thrown = taken.find((t) => !isOutcome(t.outcome));
-    if (thrown) throw thrown.outcome;
+    const lost = taken.find(unsure);
+    if (lost) throw isOutcome(lost.outcome) ? new KeeperError("ConnectionLoss", (lost.outcome as Extract<Outcome, { ok: false }>).error.message) : lost.outcome;
     // Every part is prepared: the multi is committed. The decider's part first (a session host answers its mount).
     const applied = parts.map((part): [PartOfPlan, Promise<Outcome>] => [part, part === plan.decider ? calls.write(part.mount, { ...multi, ops: part.ops, txn }) : calls.commit({ ...multi, ops: part.ops, txn })]);
     const checksAlone = applied.filter(([part]) => part !== plan.decider && !part.writes);
@@ -119,7 +121,7 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
     return merged(multi, results);
   } finally {
     // Released after the answer (a write to a held node waits for it).
-    const released = refused ? taken.filter((t) => !isOutcome(t.outcome) || (t.outcome.ok && !isStoredReply(t.outcome))) : [];
+    const released = refused ? taken.filter((t) => unsure(t) || ((t.outcome as Outcome).ok && !isStoredReply(t.outcome as Outcome))) : [];
     if (released.length > 0) calls.inBackground(Promise.all(released.map((t) => calls.release(t.part.mount, txn.id).catch(() => undefined))));
   }
 }

@@ -943,8 +943,8 @@ export class ShardDO extends EdgekeeperObject {
    * sends the part with its transaction (every part prepared), or from the alarm once
    * the decider says the multi committed; else it is dropped. Answers the failing op as
    * the multi would (nothing prepared); OperationTimeout for a multi given up here or
-   * too old; at a copy that does not lead, notLeader; for a path this shard does not
-   * serve, moved. The decider's part of a session's retry of a multi that committed is
+   * too old; ConnectionLoss when its logged part is not acknowledged in time; at a copy
+   * that does not lead, notLeader; for a path this shard does not serve, moved. The decider's part of a session's retry of a multi that committed is
    * answered the reply its first try stored (naming that try's transaction).
    */
   async prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp & { cxid?: number }): Promise<Outcome> {
@@ -978,8 +978,9 @@ export class ShardDO extends EdgekeeperObject {
       });
       if (!outcome.ok) return outcome;
       await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
+      // Logged, it may yet be acknowledged and so count as prepared: unacknowledged, its fate is not known (ConnectionLoss), never refused.
       if (this.leader.geo && !(await this.leader.whenAcked(outcome.zxid, GEO_ACK_WAIT_MS))) {
-        return { ok: false, zxid: outcome.zxid, error: new KeeperError("OperationTimeout", "no sync replica acknowledged the prepared part of a multi across shards in time").toBody() };
+        return { ok: false, zxid: outcome.zxid, error: new KeeperError("ConnectionLoss", "no sync replica acknowledged the prepared part of a multi across shards in time: whether the multi applies is not known yet").toBody() };
       }
       return outcome;
     }
@@ -992,7 +993,8 @@ export class ShardDO extends EdgekeeperObject {
    */
   async releasePart(txnId: string): Promise<void> {
     const txn = String(txnId);
-    if (this.txns.get(txn)?.kind !== "applied" && !this.leader.fenced()) this.abortPart(txn);
+    const row = this.txns.get(txn);
+    if ((row === undefined || row.kind === "prepared") && !this.leader.fenced()) this.abortPart(txn);
   }
 
   /**

@@ -87,6 +87,12 @@ it("leaves every part to its shard when an answer is lost and the multi may have
   await expect(runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, cut.calls)).rejects.toThrow("cut");
   await cut.settled();
   expect(cut.log).toEqual(["prepare d", "prepare root"]);
+  // So too when a part's shard logged it but could not say in time that it holds (ConnectionLoss): the multi answers that.
+  const unacknowledged: Outcome = { ok: false, zxid: 4, error: { name: "ConnectionLoss", code: -4, message: "not acknowledged in time" } };
+  const unsure = recording({ prepare: (mount) => (mount.shard === "root" ? unacknowledged : undefined) });
+  expect(await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, unsure.calls).catch((err: unknown) => err)).toMatchObject({ keeperName: "ConnectionLoss" });
+  await unsure.settled();
+  expect(unsure.log).toEqual(["prepare d", "prepare root"]);
   // ...but with another part refused, it cannot: the multi fails, and the part whose answer was lost is released too.
   const refused: Outcome = { ok: false, zxid: 5, error: { name: "BadVersion", code: -103, message: "version" }, results: [{ op: "error", error: { name: "BadVersion", code: -103, message: "version" } }] };
   const cutAndRefused = recording({ prepare: (mount) => (mount.shard === "root" ? (Promise.reject(new Error("cut")) as never) : refused) });
