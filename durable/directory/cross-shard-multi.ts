@@ -9,10 +9,10 @@
  *    The answer waits for the parts with writes; a part of checks alone applies after.
  * A part that fails in phase 1 releases every part (a prepared one is dropped, and
  * none is prepared after). A router that never comes back, or loses a part's answer,
- * leaves its parts to their shards: each asks the decider after a second, which asks every shard where its part
- * stands (giving up one not prepared), and applies or drops its part as they say. So
- * every check holds from the moment every part is prepared, as in one ZooKeeper
- * multi, and nothing is applied unless all of it is.
+ * leaves its parts to their shards: each asks the decider after a second, which asks
+ * every shard where its part stands (giving up one not prepared), and applies or
+ * drops its part as they say. So every check holds from the moment every part is
+ * prepared, as in one ZooKeeper multi, and nothing is applied unless all of it is.
  *
  * Costs: two round trips to the farthest shard's leader.
  *
