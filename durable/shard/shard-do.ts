@@ -1011,15 +1011,15 @@ export class ShardDO extends EdgekeeperObject {
   async resolveTxn(txnId: string, waiter?: string): Promise<TxnFate> {
     const txn = String(txnId);
     if (!this.rowsWhole()) return "unknown";
+    const decides = !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter));
     let row = this.txns.get(txn);
-    if (row?.kind === "prepared" && row.txn.parts && !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter))) {
+    if (row?.kind === "prepared" && row.txn.parts && decides) {
       const states = await Promise.all(row.txn.parts.map((copy) => this.askTxnShard(copy, (shard) => shard.partOfTxn(txn))));
       if (states.includes("aborted") || states.every((state) => state === "prepared")) await this.settlePrepared(txn, states.includes("aborted") ? "aborted" : "committed");
       row = this.txns.get(txn);
     }
-    if (row === undefined && !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter))) row = this.abortPart(txn);
-    const fate = row?.kind === "applied" ? "committed" : row?.kind === "aborted" ? "aborted" : "unknown";
-    return fate !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? fate : "unknown";
+    if (row === undefined && decides) row = this.abortPart(txn);
+    return this.onceAcknowledged(row?.kind === "applied" ? "committed" : row?.kind === "aborted" ? "aborted" : "unknown");
   }
 
   /**
@@ -1033,8 +1033,12 @@ export class ShardDO extends EdgekeeperObject {
     if (!this.rowsWhole()) return "unknown";
     let row = this.txns.get(txn);
     if (row === undefined && !this.leader.fenced()) row = this.abortPart(txn);
-    const state = row === undefined ? "unknown" : row.kind === "aborted" ? "aborted" : "prepared";
-    return state !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? state : "unknown";
+    return this.onceAcknowledged(row === undefined ? "unknown" : row.kind === "aborted" ? "aborted" : "prepared");
+  }
+
+  /** An answer about a multi across shards, once what it says is acknowledged (else "unknown": a failover could undo it). */
+  private async onceAcknowledged<T extends string>(answer: T | "unknown"): Promise<T | "unknown"> {
+    return answer !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? answer : "unknown";
   }
 
   /** Whether this copy holds every row its log says (not mid-snapshot, caught up to what it may show). */
