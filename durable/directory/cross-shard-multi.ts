@@ -68,6 +68,8 @@ export function planCrossShardMulti(table: MountTable, multi: MultiOp): CrossSha
 
 /** What running a plan needs of its router. */
 export interface CrossShardCalls {
+  /** A new transaction's id and start (the router's clock: a shard refuses to prepare one too old). */
+  begin(): Pick<CrossShardTxn, "id" | "startedAt">;
   prepare(mount: Mount, txn: CrossShardTxn, part: MultiOp): Promise<Outcome>;
   /** Gives the transaction up at a shard: a part prepared there is dropped. */
   release(mount: Mount, txnId: string): Promise<void>;
@@ -91,7 +93,7 @@ const elsewhere = (outcome: Outcome): boolean => !outcome.ok && (outcome.moved =
  * that it does not serve before anything committed.
  */
 export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, calls: CrossShardCalls): Promise<Outcome | typeof ELSEWHERE> {
-  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: calls.deciderOf(plan.decider.mount) };
+  const txn: CrossShardTxn = { ...calls.begin(), decider: calls.deciderOf(plan.decider.mount) };
   const parts = [plan.decider, ...plan.others];
   const staged: CrossShardTxn = { ...txn, parts: plan.others.map((part) => calls.deciderOf(part.mount)) };
   const taken = await Promise.all(

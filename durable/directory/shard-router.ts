@@ -242,6 +242,7 @@ export class ShardRouter {
     try {
       if (!planCrossShardMulti(await this.table(), multi)) return undefined;
       const calls: CrossShardCalls = {
+        begin: () => ({ id: crypto.randomUUID(), startedAt: Date.now() }),
         prepare: (mount, txn, part) => {
           beforeSend?.(mount);
           return this.leaderStub(mount).prepareWrites(mount.prefix, this.fromHere(caller), txn, part);

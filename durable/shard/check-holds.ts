@@ -16,6 +16,7 @@
  * restart, a move and a failover keep them.
  */
 import { type CrossShardTxn, type MultiWriteOp, type ShardRequest, parentOf } from "../../protocol/index.ts";
+import type { TxnFate } from "../replication/core/index.ts";
 
 export const CHECK_HOLD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS check_holds (
@@ -28,8 +29,6 @@ export const CHECK_HOLD_SCHEMA = [
   `CREATE INDEX IF NOT EXISTS check_holds_by_txn ON check_holds (txn)`,
 ];
 
-/** The oldest a transaction may be when a shard prepares its part (from when its router began it). */
-export const TXN_MAX_AGE_MS = 5_000;
 /** A hold this old is asked about at its decider. */
 export const HOLD_RESOLVE_AFTER_MS = 1_000;
 /** How long a hold is spared while a multi of a higher id waits for it (lowestWaiterOn): its router, if alive, has decided it by then. */
@@ -41,9 +40,6 @@ export interface HeldTxn {
   decider: string;
   heldAt: number;
 }
-
-/** What a hold's decider says of its transaction ("unknown": it cannot say yet, not leading, or unreachable). */
-export type TxnFate = "committed" | "aborted" | "unknown";
 
 /**
  * Asks the decider of `txn` what became of it. `waiter`: the lowest id of the multis

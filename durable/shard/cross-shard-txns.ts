@@ -54,9 +54,6 @@ interface EarlierDecision {
   outcome?: Outcome;
 }
 
-/** Where a multi stands at a shard holding a part of it, as that shard's leader says: "unknown" while it cannot say. */
-export type PartState = "prepared" | "aborted" | "unknown";
-
 /** The core's "txn" table over txn_rows; a prepared part's holds come and go with its row. */
 export class TxnRows implements SqlTable {
   private readonly sql: SqlStorage;

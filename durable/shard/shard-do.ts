@@ -36,13 +36,13 @@ import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
-import { type CopyState, type Fenced, LeaderLog, type LeaderRequest, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn } from "../replication/core/index.ts";
+import { type CopyState, type Fenced, LeaderLog, type LeaderRequest, type PartState, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn, type TxnFate, TxnParts, prepareVerdict } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
-import { type AskDecider, CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, TXN_MAX_AGE_MS, type TxnFate, holdKeysWritten, keysPrepareWaitsOn } from "./check-holds.ts";
-import { type PartState, TXN_SCHEMA, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
+import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, holdKeysWritten, keysPrepareWaitsOn } from "./check-holds.ts";
+import { TXN_SCHEMA, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
 import { MovedError, ShardTree, type WriteContext } from "./shard-tree.ts";
@@ -163,6 +163,8 @@ export class ShardDO extends EdgekeeperObject {
   private readonly txns: TxnRows;
   /** Asks another shard of a multi across shards (txn-deciders.ts). */
   private readonly askTxnShard: AskTxnShard;
+  /** The rules of this shard's parts of multis across shards (replication/core/txn-parts.ts). */
+  private readonly txnParts: TxnParts;
   private readonly watches: WatchRegistry;
   /** What a watch set again (syncHost), or held through a replica's snapshot install, is owed. */
   private readonly catchUp: WatchCatchUp;
@@ -186,10 +188,20 @@ export class ShardDO extends EdgekeeperObject {
     this.sessions = new SessionTable(this.sql);
     this.subtree = new SubtreeTable(this.sql);
     this.askTxnShard = askingTxnShards(env, ctx.id.name ?? "");
-    // The decider's own part is resolved here; another's, at its decider.
-    const askDecider: AskDecider = (decider, txn, waiter) =>
-      this.txns.prepared(txn)?.txn.parts ? this.resolveTxn(txn, waiter) : this.askTxnShard(decider, (shard) => shard.resolveTxn(txn, waiter));
-    this.holds = new CheckHolds(this.sql, askDecider, { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
+    this.txnParts = new TxnParts({
+      row: (txn) => {
+        const row = this.txns.get(txn);
+        return row?.kind === "prepared" ? { kind: "prepared", parts: row.txn.parts } : row;
+      },
+      leads: () => !this.leader.fenced(),
+      rowsWhole: () => this.rowsWhole(),
+      abort: (txn) => this.abortPart(txn),
+      settle: (txn, fate) => this.settlePrepared(txn, fate),
+      askPart: (copy, txn) => this.askTxnShard(copy, (shard) => shard.partOfTxn(txn)),
+      askDecider: (decider, txn, waiter) => this.askTxnShard(decider, (shard) => shard.resolveTxn(txn, waiter)),
+      acknowledged: () => this.acknowledgedHead(GEO_ACK_WAIT_MS),
+    });
+    this.holds = new CheckHolds(this.sql, (decider, txn, waiter) => this.txnParts.fateOf(txn, decider, waiter), { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
     this.txns = new TxnRows(this.sql, () => this.holds);
     const log = new LogTable(this.sql);
     const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, txn: this.txns, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
@@ -959,10 +971,10 @@ export class ShardDO extends EdgekeeperObject {
         const stored = this.sessions.replyFor(caller.sessionId, part.cxid);
         if (stored) return stored;
       }
-      const row = this.txns.get(txn.id);
       // Prepared already (the router sent it again): so it stays.
-      if (row?.kind === "prepared" || row?.kind === "applied") return { ok: true, zxid: this.lastZxid(), value: {} };
-      if (row?.kind === "aborted" || Date.now() - txn.startedAt > TXN_MAX_AGE_MS) return this.givenUp();
+      const verdict = prepareVerdict(this.txns.get(txn.id), txn.startedAt, Date.now());
+      if (verdict === "prepared") return { ok: true, zxid: this.lastZxid(), value: {} };
+      if (verdict === "given-up") return this.givenUp();
       const failed = this.wouldFail(tree, caller, ops);
       if (failed) return failed;
       const keys = keysPrepareWaitsOn(ops);
@@ -986,59 +998,23 @@ export class ShardDO extends EdgekeeperObject {
     }
   }
 
-  /**
-   * Gives up a multi across shards here (its router releases it: a part failed): a
-   * part prepared for it is dropped, and none is prepared after. At a copy that does
-   * not lead, nothing.
-   */
+  /** Gives up a multi across shards here (its router releases it: a part failed): see TxnParts.release. */
   async releasePart(txnId: string): Promise<void> {
-    const txn = String(txnId);
-    const row = this.txns.get(txn);
-    if ((row === undefined || row.kind === "prepared") && !this.leader.fenced()) this.abortPart(txn);
+    this.txnParts.release(String(txnId));
   }
 
   /**
    * What became of a multi across shards whose part here lists the others (this shard
-   * decides it), asked by a shard holding a part of it, or by this shard's alarm: once
-   * every part is prepared it committed (this part applies), once one was given up it
-   * is aborted (this part drops), learnt by asking each shard where its part stands
-   * (partOfTxn, which gives up one not prepared). A multi with no part here was not
-   * prepared here, so it is given up. "unknown" while this copy does not lead or its
-   * rows are not whole, while a shard cannot say, and while a multi of a higher id
-   * waits there for its holds (`waiter`: of multis that wait for each other, the
-   * highest id is given up, not all of them). Answered once acknowledged.
+   * decides it), asked by a shard holding a part of it, or by this shard's alarm
+   * (TxnParts.resolve). Answered once acknowledged.
    */
-  async resolveTxn(txnId: string, waiter?: string): Promise<TxnFate> {
-    const txn = String(txnId);
-    if (!this.rowsWhole()) return "unknown";
-    const decides = !this.leader.fenced() && !(waiter !== undefined && txn < String(waiter));
-    let row = this.txns.get(txn);
-    if (row?.kind === "prepared" && row.txn.parts && decides) {
-      const states = await Promise.all(row.txn.parts.map((copy) => this.askTxnShard(copy, (shard) => shard.partOfTxn(txn))));
-      if (states.includes("aborted") || states.every((state) => state === "prepared")) await this.settlePrepared(txn, states.includes("aborted") ? "aborted" : "committed");
-      row = this.txns.get(txn);
-    }
-    if (row === undefined && decides) row = this.abortPart(txn);
-    return this.onceAcknowledged(row?.kind === "applied" ? "committed" : row?.kind === "aborted" ? "aborted" : "unknown");
+  resolveTxn(txnId: string, waiter?: string): Promise<TxnFate> {
+    return this.txnParts.resolve(String(txnId), waiter === undefined ? undefined : String(waiter));
   }
 
-  /**
-   * Where this shard's part of a multi across shards stands, asked by its decider:
-   * prepared (or applied), or aborted; one not prepared here is given up first, so it
-   * never is after. "unknown" at a copy that does not lead or whose rows are not
-   * whole. Answered once acknowledged.
-   */
-  async partOfTxn(txnId: string): Promise<PartState> {
-    const txn = String(txnId);
-    if (!this.rowsWhole()) return "unknown";
-    let row = this.txns.get(txn);
-    if (row === undefined && !this.leader.fenced()) row = this.abortPart(txn);
-    return this.onceAcknowledged(row === undefined ? "unknown" : row.kind === "aborted" ? "aborted" : "prepared");
-  }
-
-  /** An answer about a multi across shards, once what it says is acknowledged (else "unknown": a failover could undo it). */
-  private async onceAcknowledged<T extends string>(answer: T | "unknown"): Promise<T | "unknown"> {
-    return answer !== "unknown" && (await this.acknowledgedHead(GEO_ACK_WAIT_MS)) ? answer : "unknown";
+  /** Where this shard's part of a multi across shards stands, asked by its decider (TxnParts.partOf). Answered once acknowledged. */
+  partOfTxn(txnId: string): Promise<PartState> {
+    return this.txnParts.partOf(String(txnId));
   }
 
   /** Whether this copy holds every row its log says (not mid-snapshot, caught up to what it may show). */
@@ -1110,12 +1086,11 @@ export class ShardDO extends EdgekeeperObject {
   }
 
   /** Gives up a multi across shards here by a logged row: its part prepared here drops with its holds, and none is prepared after. */
-  private abortPart(txn: string): TxnRow | undefined {
+  private abortPart(txn: string): void {
     this.write(SYSTEM_CALLER, undefined, (w) => {
       w.txns = [[txn, { kind: "aborted", at: w.now }]];
       return {};
     });
-    return this.txns.get(txn);
   }
 
   /** A prepared part's decision (from its decider, via the holds, or its own when it decides): applied or dropped. */

@@ -10,9 +10,8 @@
 import { RegionLink } from "../base/region-link.ts";
 import { leaderObjectName } from "../directory/mount-table.ts";
 import type { EdgekeeperEnv } from "../env.ts";
+import type { PartState, TxnFate } from "../replication/core/index.ts";
 import { replicaIdentityOf } from "../replication/replica-name.ts";
-import type { TxnFate } from "./check-holds.ts";
-import type { PartState } from "./cross-shard-txns.ts";
 
 /** A copy of a shard holding part of a multi, as asked (`waiter`: see AskDecider in check-holds.ts). */
 export interface TxnShard {

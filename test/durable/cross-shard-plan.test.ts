@@ -21,6 +21,7 @@ function recording(answers: Partial<Record<"prepare" | "write" | "commit", (moun
   const txns: CrossShardTxn[] = [];
   const background: Promise<unknown>[] = [];
   const calls: CrossShardCalls = {
+    begin: () => ({ id: crypto.randomUUID(), startedAt: Date.now() }),
     prepare: async (mount, txn, part) => (txns.push(txn), log.push(`prepare ${mount.shard}`), answers.prepare?.(mount, part) ?? { ok: true, zxid: 1, value: {} }),
     release: async (mount, txnId) => void log.push(`release ${mount.shard} ${txnId === txns[0]?.id ? "this" : "other"}`),
     inBackground: (work) => void background.push(work),
