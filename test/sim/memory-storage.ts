@@ -51,6 +51,11 @@ function compareKeys(a: RowKey, b: RowKey): number {
 export class MemoryStorage {
   private tables = new Map<TableName, Table>();
   transactions = 0;
+  /**
+   * Called as each transaction that writes is about to commit, and once it has: the
+   * points where a simulator may crash the incarnation (crashed before, nothing commits).
+   */
+  onWrite?: (moment: "commit" | "committed") => void;
 
   /** A handle for one incarnation: transactions fail once it has crashed. */
   handle(owner: Owner): Storage {
@@ -109,8 +114,11 @@ export class MemoryStorage {
       },
     };
     const result = body(txn);
+    if (copied.size > 0) this.onWrite?.("commit");
+    if (!owner.alive) throw new Error("this object crashed as it committed");
     this.tables = working;
     this.transactions += 1;
+    if (copied.size > 0) this.onWrite?.("committed");
     return result;
   }
 }

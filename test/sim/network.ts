@@ -14,6 +14,9 @@ export interface NetworkFaults {
   minDelayMs: number;
   maxDelayMs: number;
   rpcTimeoutMs: number;
+  /** How often a message is held up far longer (up to stallMs), as by a stalled isolate: it may arrive after its sender gave up. */
+  stallRate?: number;
+  stallMs?: number;
 }
 
 /** Sends a message back to a request's sender while it is open; resolves to the sender's reply. */
@@ -52,7 +55,12 @@ export class SimNetwork {
   }
 
   delay(): number {
-    return this.prng.int(this.faults.minDelayMs, this.faults.maxDelayMs);
+    const { minDelayMs, maxDelayMs, stallRate, stallMs } = this.faults;
+    if (stallRate !== undefined && stallMs !== undefined && this.prng.chance(stallRate)) {
+      this.faultCount += 1;
+      return this.prng.int(maxDelayMs, stallMs);
+    }
+    return this.prng.int(minDelayMs, maxDelayMs);
   }
 
   /**

@@ -1,0 +1,249 @@
+/**
+ * One seeded run of multis across shards: three shards (txn-shards.ts), routers
+ * running multis through the router's own plan (durable/directory/cross-shard-multi.ts),
+ * and faults: messages dropped, duplicated, delayed (a few for seconds) and cut, shards crashing at any
+ * await and starting again, routers crashing for good mid-multi (a new one goes on).
+ * `crashAt` crashes instead the actors of given steps, before or once each is done (a
+ * shard's write, or a router's call), with no other fault: run for every step (and
+ * pair of steps) of a clean run, it puts a crash at each step of the protocol.
+ *
+ * Then the network heals, every shard runs again, and once no part is left prepared
+ * (their alarms settle them) each multi is checked: all of it applied or none; all
+ * of it where its router answered it applied; none where it answered it failed.
+ */
+import { type CrossShardCalls, planCrossShardMulti, runCrossShardMulti } from "../../durable/directory/cross-shard-multi.ts";
+import { type MountTable, mountFor } from "../../durable/directory/mount-table.ts";
+import type { MultiOp, MultiWriteOp } from "../../protocol/index.ts";
+import type { Violation } from "./history.ts";
+import { SimNetwork } from "./network.ts";
+import { Prng, hashText } from "./prng.ts";
+import { type Owner, Scheduler } from "./scheduler.ts";
+import { type TxnShardRequest, TxnShardNode } from "./txn-shards.ts";
+
+export interface MultiSeedOptions {
+  seed: number;
+  /** Multis run in all, by every router. */
+  multis: number;
+  /** Routers running multis at once (each one multi at a time). */
+  routers?: number;
+  /**
+   * Crash the actor of each of these steps (counted from 1 over the run) before it or
+   * once it is done, and no other fault (none given: a clean run, to count its steps).
+   */
+  crashAt?: CrashPoint[];
+}
+
+/** A step of a run (a shard's write or a router's call, counted from 1) and whether its actor crashes before it or once it is done. */
+export interface CrashPoint {
+  step: number;
+  moment: "before" | "after";
+}
+
+export interface MultiSeedResult {
+  seed: number;
+  multis: number;
+  /** How the routers' answers went: applied, failed (nothing applied), or not known (lost, or its router crashed). */
+  answers: { applied: number; failed: number; unknown: number };
+  /** Steps the run took (shards' writes and routers' calls): the crash points a clean run offers. */
+  steps: number;
+  crashes: number;
+  hash: string;
+  violations: Violation[];
+}
+
+/** The shards, by the subtree each serves (S0 everything else). */
+const TABLE: MountTable = { version: 1, mounts: [{ prefix: "/", shard: "S0" }, { prefix: "/s1", shard: "S1" }, { prefix: "/s2", shard: "S2" }] };
+/** A node on each shard that every multi may check, and that a multi creating it fails on. */
+const FIXED = ["/fixed", "/s1/fixed", "/s2/fixed"];
+/** Simulated ms allowed, once faults end, for every part left prepared to be settled. */
+const SETTLE_MS = 60_000;
+const RUN_LIMIT_MS = 3_600_000;
+
+/** A multi as its router ran it: its ops, whether it must fail, and its answer (undefined: its router crashed first). */
+interface MultiRecord {
+  id: number;
+  /** Its transaction's id, once its router began it. */
+  txn?: string;
+  ops: MultiWriteOp[];
+  mustFail: boolean;
+  answer?: "applied" | "failed" | "unknown";
+}
+
+export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeedResult> {
+  const prng = new Prng(options.seed);
+  const scheduler = new Scheduler();
+  const scripted = options.crashAt !== undefined;
+  const faults = scripted
+    ? { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 10, rpcTimeoutMs: 600 }
+    : { dropRate: 0.03, duplicateRate: 0.03, minDelayMs: 1, maxDelayMs: 30, rpcTimeoutMs: 8_000, stallRate: 0.01, stallMs: 6_000 };
+  const network = new SimNetwork(scheduler, prng, faults);
+  const shards = TABLE.mounts.map((mount) => new TxnShardNode(mount.shard, scheduler, network, prng));
+  const byName = new Map(shards.map((shard) => [shard.name, shard]));
+  let steps = 0;
+  let crashes = 0;
+  /** Counts a step of `crash`'s actor; says whether the step crashes it now. */
+  const step = (moment: "before" | "after", crash: () => void): boolean => {
+    if (moment === "before") steps += 1;
+    if (!options.crashAt?.some((point) => point.step === steps && point.moment === moment)) return false;
+    crashes += 1;
+    crash();
+    return true;
+  };
+  shards.forEach((shard, i) => {
+    shard.start(i === 0 ? [FIXED[0]!] : [TABLE.mounts[i]!.prefix, FIXED[i]!]);
+    const restart = (): void => {
+      shard.crash();
+      scheduler.after(100, { alive: true }, () => shard.start());
+    };
+    shard.storage.onWrite = (moment) => void step(moment === "commit" ? "before" : "after", restart);
+  });
+
+  const records: MultiRecord[] = [];
+  let multisLeft = options.multis;
+  /** Each router's crash, by name (routers crash for good). */
+  const routers = new Map<string, () => void>();
+  let routerCount = 0;
+  let running = 0;
+  const runRouter = async (): Promise<void> => {
+    const name = `router${++routerCount}`;
+    const owner: Owner = { alive: true };
+    let crashed!: () => void;
+    const gone = new Promise<undefined>((resolve) => (crashed = () => resolve(undefined)));
+    const crash = (): void => {
+      owner.alive = false;
+      routers.delete(name);
+      crashed();
+    };
+    routers.set(name, crash);
+    running += 1;
+    let txns = 0;
+    let current: MultiRecord | undefined;
+    const send = <T>(shard: string, request: TxnShardRequest): Promise<T> => {
+      if (step("before", crash)) return gone as Promise<never>;
+      const sent = network.request<T>(name, owner, shard, request);
+      step("after", crash);
+      return sent;
+    };
+    const calls: CrossShardCalls = {
+      begin: () => ({ id: (current!.txn = `${name}-${String(++txns).padStart(4, "0")}`), startedAt: scheduler.now }),
+      prepare: (mount, txn, part) => send(mount.shard, { type: "prepare", txn, ops: part.ops }),
+      release: (mount, txn) => send(mount.shard, { type: "release", txn }),
+      inBackground: (work) => void work,
+      write: (mount, multi) => send(mount.shard, { type: "apply", txn: multi.txn!, ops: multi.ops }),
+      commit: (part) => send(shardOf(part.ops[0]!.path), { type: "apply", txn: part.txn!, ops: part.ops }),
+      deciderOf: (mount) => mount.shard,
+    };
+    while (owner.alive && multisLeft > 0) {
+      multisLeft -= 1;
+      const record = (current = newMulti(records.length + 1, prng));
+      records.push(record);
+      const multi: MultiOp = { op: "multi", ops: record.ops };
+      const answer = await Promise.race([runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, calls).catch(() => "lost" as const), gone]);
+      if (answer === undefined) break;
+      record.answer = answer === "lost" || answer === "elsewhere" || (!answer.ok && answer.error.name === "ConnectionLoss") ? "unknown" : answer.ok ? "applied" : "failed";
+      if (!(await Promise.race([scheduler.sleep(prng.int(0, 50), owner).then(() => true), gone]))) break;
+    }
+    running -= 1;
+    routers.delete(name);
+    // A router that crashed is gone: another takes the multis left.
+    if (!owner.alive && !scripted) scheduler.after(prng.int(10, 300), { alive: true }, () => void runRouter());
+  };
+  for (let i = 0; i < (options.routers ?? 4); i++) void runRouter();
+
+  const injector: Owner = { alive: !scripted };
+  const injectFault = (): void => {
+    const roll = prng.next();
+    if (roll < 0.45) {
+      const shard = prng.pick(shards);
+      if (shard.up) {
+        crashes += 1;
+        shard.crash();
+        scheduler.after(prng.int(5, 300), { alive: true }, () => shard.start());
+      }
+    } else if (roll < 0.6) {
+      const router = prng.pick([...routers.values()]);
+      if (router) {
+        crashes += 1;
+        router();
+      }
+    } else {
+      const a = prng.pick(shards).name;
+      const b = prng.chance(0.5) ? prng.pick(shards).name : prng.pick([...routers.keys()]);
+      if (b !== undefined && a !== b) network.partition(a, b, scheduler.now + prng.int(100, 1_500));
+    }
+    scheduler.after(prng.int(50, 400), injector, injectFault);
+  };
+  scheduler.after(prng.int(20, 250), injector, injectFault);
+
+  const violations: Violation[] = [];
+  await scheduler.run(() => (running === 0 && (multisLeft <= 0 || scripted)) || scheduler.now > RUN_LIMIT_MS);
+  if (running > 0) violations.push({ checker: "multis", message: `${running} routers had not finished after ${RUN_LIMIT_MS} simulated ms`, calls: [] });
+  injector.alive = false;
+  network.heal();
+  for (const shard of shards) if (!shard.up) shard.start();
+  const leftPrepared = (): string[] => shards.flatMap((shard) => shard.preparedTxns().map((txn) => `${txn} at ${shard.name}`));
+  const deadline = scheduler.now + SETTLE_MS;
+  await scheduler.run(() => leftPrepared().length === 0 || scheduler.now > deadline);
+  const left = leftPrepared();
+  if (left.length > 0) violations.push({ checker: "multis", message: `parts still prepared ${SETTLE_MS} ms after the faults ended: ${left.slice(0, 5).join(", ")}`, calls: [] });
+  violations.push(...records.flatMap((record) => checkMulti(record, (path) => byName.get(shardOf(path))!.has(path), (shard) => byName.get(shard)!.partOf(record.txn ?? ""))));
+  const answered = (kind: NonNullable<MultiRecord["answer"]>) => records.filter((record) => record.answer === kind).length;
+  return {
+    seed: options.seed,
+    multis: records.length,
+    answers: { applied: answered("applied"), failed: answered("failed"), unknown: records.length - answered("applied") - answered("failed") },
+    steps,
+    crashes,
+    hash: hashText(JSON.stringify(records)),
+    violations,
+  };
+}
+
+/**
+ * A multi over two or three shards: a create of a path of its own on each, a check
+ * of the shard's fixed node at times, and, one time in five, a create of a fixed
+ * node on one of them, which fails the whole multi. In a random order.
+ */
+function newMulti(id: number, prng: Prng): MultiRecord {
+  const shards = [0, 1, 2].filter(() => prng.chance(0.7));
+  while (shards.length < 2) {
+    const more = prng.int(0, 2);
+    if (!shards.includes(more)) shards.push(more);
+  }
+  const prefixOf = (shard: number) => (shard === 0 ? "" : TABLE.mounts[shard]!.prefix);
+  const ops: MultiWriteOp[] = shards.map((shard) => ({ op: "create", path: `${prefixOf(shard)}/m${id}` }));
+  if (prng.chance(0.3)) ops.push({ op: "check", path: FIXED[prng.pick(shards)]!, version: 0 });
+  const mustFail = prng.chance(0.2);
+  if (mustFail) ops.push({ op: "create", path: FIXED[prng.pick(shards)]! });
+  for (let i = ops.length - 1; i > 0; i--) {
+    const j = prng.int(0, i);
+    [ops[i], ops[j]] = [ops[j]!, ops[i]!];
+  }
+  return { id, ops, mustFail };
+}
+
+/** The shard serving `path`. */
+function shardOf(path: string): string {
+  return mountFor(TABLE, path).shard;
+}
+
+/** A multi's creates, all applied or none, as its answer says; and its parts' rows agree. */
+function checkMulti(record: MultiRecord, exists: (path: string) => boolean, partAt: (shard: string) => string | undefined): Violation[] {
+  const creates = record.ops.filter((op) => op.op === "create" && !FIXED.includes(op.path)).map((op) => op.path);
+  const applied = creates.filter(exists);
+  const found = (message: string): Violation[] => [{ checker: "multis", message: `multi ${record.id} (${record.ops.map((op) => `${op.op} ${op.path}`).join(", ")}): ${message}`, calls: [] }];
+  if (applied.length > 0 && applied.length < creates.length) return found(`partly applied: ${applied.join(", ")} but not ${creates.filter((path) => !applied.includes(path)).join(", ")}`);
+  if (applied.length > 0 && record.mustFail) return found("applied, though one of its ops fails");
+  if (applied.length > 0 && record.answer === "failed") return found("applied, though its router answered that it failed");
+  if (applied.length === 0 && record.answer === "applied") return found("answered applied, but none of it is");
+  const parts = [...new Set(record.ops.map((op) => shardOf(op.path)))].map((shard) => `${shard} ${partAt(shard) ?? "none"}`);
+  if (parts.some((part) => part.endsWith(" applied")) && !parts.every((part) => part.endsWith(" applied"))) return found(`its parts' rows disagree: ${parts.join(", ")}`);
+  return [];
+}
+
+/** Every crash point of a clean scripted run of `steps` steps, alone (pairs: and every two of them). */
+export function crashPoints(steps: number, pairs = false): CrashPoint[][] {
+  const singles = Array.from({ length: steps }, (_, i) => (["before", "after"] as const).map((moment): CrashPoint => ({ step: i + 1, moment }))).flat();
+  if (!pairs) return singles.map((point) => [point]);
+  return singles.flatMap((first, i) => singles.slice(i + 1).filter((second) => second.step > first.step).map((second) => [first, second]));
+}
