@@ -4,7 +4,7 @@
  * rows, so a replica, and the copy a move or a failover makes leader, holds them too.
  *
  * Every shard a multi touches prepares its part first: checks it as it would apply
- * now and logs it (`prepared`), which holds what it touches (check-holds.ts). The
+ * now and logs it (`prepared`), which holds what it touches (replication/core/txn-holds.ts). The
  * multi is committed once every part is prepared: nothing can then stop a part from
  * applying. Each part applies when its router sends it again (`applied`, its outcome
  * kept for a retry), or when its shard's alarm hears the multi committed.
@@ -20,9 +20,8 @@
  * transaction's life (a part older than TXN_MAX_AGE_MS is not prepared).
  */
 import { type Caller, type CrossShardTxn, type MultiWriteOp, type Outcome } from "../../protocol/index.ts";
-import type { RowKey } from "../replication/core/index.ts";
+import { type CheckHolds, type RowKey, holdKeysOf } from "../replication/core/index.ts";
 import { type SqlTable, decodeRow, encodeRow } from "../replication/sqlite-storage.ts";
-import { type CheckHolds, holdKeysOf } from "./check-holds.ts";
 
 export const TXN_SCHEMA = [
   // Decisions before they were replicated: transient, so dropped.

@@ -36,12 +36,15 @@ import { EdgekeeperObject } from "../base/edgekeeper-object.ts";
 import { RegionLink } from "../base/region-link.ts";
 import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
-import { type CopyState, type Fenced, LeaderLog, type LeaderRequest, type PartState, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn, type TxnFate, TxnParts, prepareVerdict } from "../replication/core/index.ts";
+import {
+  CheckHolds, type CopyState, type Fenced, HOLD_RESOLVE_AFTER_MS, LeaderLog, type LeaderRequest, type PartState, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn, type TxnFate, TxnParts,
+  holdKeysWritten, keysPrepareWaitsOn, prepareVerdict,
+} from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
 import { ChangeLog } from "./change-log.ts";
 import { WriteOrigins } from "./write-origins.ts";
-import { CHECK_HOLD_SCHEMA, CheckHolds, HOLD_RESOLVE_AFTER_MS, holdKeysWritten, keysPrepareWaitsOn } from "./check-holds.ts";
+import { CHECK_HOLD_SCHEMA, SqlHoldStore } from "./hold-store.ts";
 import { TXN_SCHEMA, type TxnRow, TxnRows, preparedOps, preparedPart } from "./cross-shard-txns.ts";
 import { ChangeWaiters } from "./change-waiters.ts";
 import { HostMemo } from "./host-memo.ts";
@@ -158,7 +161,7 @@ export class ShardDO extends EdgekeeperObject {
   private readonly limits: Limits;
   private readonly containerReapMs: number;
   private readonly waiters = new ChangeWaiters();
-  /** What multis across shards hold here (check-holds.ts), and their parts' rows here (cross-shard-txns.ts). */
+  /** What multis across shards hold here (replication/core/txn-holds.ts), and their parts' rows here (cross-shard-txns.ts). */
   private readonly holds: CheckHolds;
   private readonly txns: TxnRows;
   /** Asks another shard of a multi across shards (txn-deciders.ts). */
@@ -201,7 +204,7 @@ export class ShardDO extends EdgekeeperObject {
       askDecider: (decider, txn, waiter) => this.askTxnShard(decider, (shard) => shard.resolveTxn(txn, waiter)),
       acknowledged: () => this.acknowledgedHead(GEO_ACK_WAIT_MS),
     });
-    this.holds = new CheckHolds(this.sql, (decider, txn, waiter) => this.txnParts.fateOf(txn, decider, waiter), { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
+    this.holds = new CheckHolds(new SqlHoldStore(this.sql), WORKER_CLOCK, (decider, txn, waiter) => this.txnParts.fateOf(txn, decider, waiter), { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
     this.txns = new TxnRows(this.sql, () => this.holds);
     const log = new LogTable(this.sql);
     const tables = { subtree: this.subtree, znode: new ZnodeTable(this.store), session: this.sessions, txn: this.txns, log: firingOnApply(log, (entry) => this.replicaApplied(entry)) };
@@ -951,7 +954,7 @@ export class ShardDO extends EdgekeeperObject {
   /**
    * Prepares this shard's part of a multi across shards (cross-shard-txns.ts): checks
    * it as it would apply now and, if it would, logs it, holding what it touches
-   * (check-holds.ts), and answers once that is acknowledged. It applies when the router
+   * (replication/core/txn-holds.ts), and answers once that is acknowledged. It applies when the router
    * sends the part with its transaction (every part prepared), or from the alarm once
    * the decider says the multi committed; else it is dropped. Answers the failing op as
    * the multi would (nothing prepared); OperationTimeout for a multi given up here or

@@ -1,6 +1,6 @@
 /**
  * How a shard holding part of a multi across shards reaches the other shards of the
- * multi: its decider (check-holds.ts asks it what became of the multi), and the
+ * multi: its decider (replication/core/txn-holds.ts asks it what became of the multi), and the
  * decider the other parts (ShardDO.resolveTxn asks each where its part stands). Each
  * is asked at the copy the router named or, when that copy cannot be reached (its
  * region dark) or cannot say (it no longer leads), at its shard's leader now, as the
@@ -13,7 +13,7 @@ import type { EdgekeeperEnv } from "../env.ts";
 import type { PartState, TxnFate } from "../replication/core/index.ts";
 import { replicaIdentityOf } from "../replication/replica-name.ts";
 
-/** A copy of a shard holding part of a multi, as asked (`waiter`: see AskDecider in check-holds.ts). */
+/** A copy of a shard holding part of a multi, as asked (`waiter`: see AskDecider in replication/core/txn-holds.ts). */
 export interface TxnShard {
   resolveTxn(txnId: string, waiter?: string): Promise<TxnFate>;
   partOfTxn(txnId: string): Promise<PartState>;

@@ -12,22 +12,14 @@
  * router never comes back, the multi's decider says what became of it (asked after
  * HOLD_RESOLVE_AFTER_MS); never by age.
  *
- * Holds are stored, and come with their rows of the replicated "txn" table: a
- * restart, a move and a failover keep them.
+ * Holds are stored (HoldStore: the shard object's in SQLite, durable/shard/hold-store.ts),
+ * and come with their rows of the replicated "txn" table: a restart, a move and a
+ * failover keep them. Plain TypeScript over ports, so the simulator runs them too.
  */
-import { type CrossShardTxn, type MultiWriteOp, type ShardRequest, parentOf } from "../../protocol/index.ts";
-import type { TxnFate } from "../replication/core/index.ts";
-
-export const CHECK_HOLD_SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS check_holds (
-     txn TEXT NOT NULL,
-     path TEXT NOT NULL,
-     decider TEXT NOT NULL,
-     held_at INTEGER NOT NULL,
-     PRIMARY KEY (path, txn)
-   ) WITHOUT ROWID`,
-  `CREATE INDEX IF NOT EXISTS check_holds_by_txn ON check_holds (txn)`,
-];
+import { type CrossShardTxn, type MultiWriteOp, type ShardRequest, parentOf } from "../../../protocol/index.ts";
+import type { Clock } from "./ports.ts";
+import type { TxnFate } from "./txn-parts.ts";
+import { waitAtMost } from "./wait.ts";
 
 /** A hold this old is asked about at its decider. */
 export const HOLD_RESOLVE_AFTER_MS = 1_000;
@@ -55,8 +47,21 @@ export interface PreparedWrites {
   settle(txn: string, fate: "committed" | "aborted"): Promise<boolean>;
 }
 
+/** Where holds are kept: a row per (transaction, hold key). */
+export interface HoldStore {
+  put(txn: CrossShardTxn, keys: readonly string[], now: number): void;
+  release(txn: string): void;
+  releaseAll(): void;
+  any(): boolean;
+  /** The transactions holding `key`. */
+  holdersOf(key: string): HeldTxn[];
+  /** Every held transaction, oldest first (by its oldest hold). */
+  all(): HeldTxn[];
+}
+
 export class CheckHolds {
-  private readonly sql: SqlStorage;
+  private readonly store: HoldStore;
+  private readonly clock: Clock;
   /** Asks the decider (the object of the shard of the multi's first write) what became of the transaction. */
   private readonly askDecider: AskDecider;
   /** The parts prepared here: applied or dropped as decided (a write of their own, which releases their holds). */
@@ -66,28 +71,27 @@ export class CheckHolds {
   /** The multis whose own write waits for holds of others, with the hold keys it waits on. */
   private readonly waiting = new Map<string, readonly string[]>();
 
-  constructor(sql: SqlStorage, askDecider: AskDecider, prepared: PreparedWrites) {
-    this.sql = sql;
+  constructor(store: HoldStore, clock: Clock, askDecider: AskDecider, prepared: PreparedWrites) {
+    this.store = store;
+    this.clock = clock;
     this.askDecider = askDecider;
     this.prepared = prepared;
   }
 
   /** Holds `paths` (hold keys: see holdKeysOf) for the transaction (its part's row is put in the same transaction). */
   hold(txn: CrossShardTxn, paths: readonly string[], now: number): void {
-    for (const path of paths) {
-      this.sql.exec("INSERT OR REPLACE INTO check_holds (txn, path, decider, held_at) VALUES (?, ?, ?, ?)", txn.id, path, txn.decider, now);
-    }
+    this.store.put(txn, paths, now);
   }
 
   /** Releases the transaction's holds; wakes the writes waiting. */
   release(txn: string): void {
-    this.sql.exec("DELETE FROM check_holds WHERE txn = ?", txn);
+    this.store.release(txn);
     this.wake();
   }
 
   /** Releases every hold (a copy whose rows are replaced by a snapshot's). */
   releaseAll(): void {
-    this.sql.exec("DELETE FROM check_holds");
+    this.store.releaseAll();
     this.wake();
   }
 
@@ -99,7 +103,7 @@ export class CheckHolds {
 
   /** Whether any hold is stored. */
   any(): boolean {
-    return this.sql.exec("SELECT 1 FROM check_holds LIMIT 1").toArray().length > 0;
+    return this.store.any();
   }
 
   /** The transactions holding any of `paths`, but `own` (a transaction's own part is not held up by its holds). */
@@ -107,19 +111,9 @@ export class CheckHolds {
     if (paths.length === 0 || !this.any()) return [];
     const found = new Map<string, HeldTxn>();
     for (const path of paths) {
-      for (const row of this.sql.exec<{ txn: string; decider: string; held_at: number }>("SELECT txn, decider, held_at FROM check_holds WHERE path = ?", path)) {
-        if (row.txn !== own) found.set(row.txn, { txn: row.txn, decider: row.decider, heldAt: row.held_at });
-      }
+      for (const held of this.store.holdersOf(path)) if (held.txn !== own) found.set(held.txn, held);
     }
     return [...found.values()];
-  }
-
-  /** Every held transaction, oldest first. */
-  private all(): HeldTxn[] {
-    return this.sql
-      .exec<{ txn: string; decider: string; held_at: number }>("SELECT txn, decider, min(held_at) AS held_at FROM check_holds GROUP BY txn ORDER BY held_at")
-      .toArray()
-      .map((row) => ({ txn: row.txn, decider: row.decider, heldAt: row.held_at }));
   }
 
   /**
@@ -134,7 +128,7 @@ export class CheckHolds {
       for (;;) {
         const held = this.holding(paths, own);
         if (held.length === 0 || !this.prepared.leads()) return;
-        const age = Date.now() - Math.min(...held.map((h) => h.heldAt));
+        const age = this.clock.now() - Math.min(...held.map((h) => h.heldAt));
         if (age < HOLD_RESOLVE_AFTER_MS) await this.released(HOLD_RESOLVE_AFTER_MS - age);
         else if (!(await this.resolve(held))) await this.released(HOLD_RESOLVE_AFTER_MS);
       }
@@ -152,7 +146,7 @@ export class CheckHolds {
    * the others wait.
    */
   private lowestWaiterOn(txn: string, heldAt: number): string | undefined {
-    if (Date.now() - heldAt >= SPARED_FOR_MS) return undefined;
+    if (this.clock.now() - heldAt >= SPARED_FOR_MS) return undefined;
     let lowest: string | undefined;
     for (const [waiter, paths] of this.waiting) {
       if (this.holding(paths, waiter).some((held) => held.txn === txn) && (lowest === undefined || waiter < lowest)) lowest = waiter;
@@ -162,7 +156,7 @@ export class CheckHolds {
 
   /** Resolves the holds older than HOLD_RESOLVE_AFTER_MS (the alarm); says whether any is left. */
   async resolveStale(): Promise<boolean> {
-    const stale = this.all().filter((h) => Date.now() - h.heldAt >= HOLD_RESOLVE_AFTER_MS);
+    const stale = this.store.all().filter((h) => this.clock.now() - h.heldAt >= HOLD_RESOLVE_AFTER_MS);
     if (stale.length > 0) await this.resolve(stale);
     return this.any();
   }
@@ -180,13 +174,7 @@ export class CheckHolds {
 
   /** Resolves at the next release, or after `ms`. */
   private released(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return waitAtMost(this.clock, new Promise<void>((resolve) => this.waiters.push(resolve)), ms);
   }
 }
 
