@@ -378,7 +378,7 @@ export class ShardDO extends EdgekeeperObject {
     // when nothing is held), but a multi's part prepared here, which its own transaction holds.
     const written = asReplica || !this.holds.any() ? [] : holdKeysWritten(requests);
     const own = requests.length === 1 && requests[0]!.op === "multi" ? requests[0]!.txn?.id : undefined;
-    if (this.holds.holding(written, own).length > 0) await this.holds.untilNotHeld(written, own);
+    while (this.holds.blocks(written, own)) await this.holds.untilNotHeld(written, own);
     const tree = this.treeFor(root);
     // The role, read with the batch's reads (one synchronous block): only the leader answers.
     if (!asReplica && tree.serving && this.leader.fenced()) return requests.map(() => this.notLeader());
@@ -489,8 +489,8 @@ export class ShardDO extends EdgekeeperObject {
     // decided, and a part the session's multi prepared here applies or drops first: its
     // ephemeral made after the closure would fail, its multi then half applied. Nothing is
     // looked up when nothing is held (a prepared part always holds), as for writes.
-    const held = this.holds.any() ? [...tree.ephemeralsOf(sessionId), ...this.txns.preparedKeysOf(sessionId)] : [];
-    if (this.holds.holding(held).length > 0) await this.holds.untilNotHeld(held);
+    const held = () => (this.holds.any() ? [...tree.ephemeralsOf(sessionId), ...this.txns.preparedKeysOf(sessionId)] : []);
+    while (this.holds.blocks(held())) await this.holds.untilNotHeld(held());
     if (this.store.isSessionClosed(sessionId)) return { ok: true, zxid: this.lastZxid(), value: { deleted: [] } };
     const paths = tree.ephemeralsOf(sessionId);
     let touchesReapable = false;
@@ -925,7 +925,7 @@ export class ShardDO extends EdgekeeperObject {
       const paths = tree.reapable(Date.now());
       if (paths.length === 0) break;
       for (const path of paths) {
-        if (this.holds.holding([path]).length > 0) await this.holds.untilNotHeld([path]);
+        while (this.holds.blocks([path])) await this.holds.untilNotHeld([path]);
         // A child created since the scan (or meanwhile) makes the delete fail with NotEmpty: that node stays.
         this.write(SYSTEM_CALLER, undefined, (w) => tree.delete({ op: "delete", path }, w, { skipAcl: true }));
       }

@@ -187,6 +187,26 @@ it("holds a checked node until the multi is decided: a write to it waits for the
   expect(await zk.exists("/sibling")).toBe(false);
 });
 
+it("makes a write that waited with a multi's prepare for one release wait again when the prepare holds the node first: the multi's part still applies", async () => {
+  const { zk, data, rootName, dataName } = await lockAndData();
+  const first = rootDecides(rootName, dataName).txn;
+  expect((await data.prepareWrites("/data", ANON, first, part({ op: "check", path: "/data/x", version: 0 }))).ok).toBe(true);
+  // A multi setting the node at the version it read, and a plain write of it, both wait for the first multi.
+  const { txn } = rootDecides(rootName, dataName);
+  const set = part({ op: "setData", path: "/data/x", data: new TextEncoder().encode("multi"), version: 0 });
+  const prepared = data.prepareWrites("/data", ANON, txn, set);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const plain = zk.set("/data/x", { data: "plain" });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Released, the prepare goes first and holds the node: the plain write waits for it again.
+  await data.releasePart(first.id);
+  expect((await prepared).ok).toBe(true);
+  expect((await data.execute("/data", ANON, [{ ...set, txn }]))[0]).toMatchObject({ ok: true, value: { results: [{ op: "setData" }] } });
+  expect((await plain).status).toBe(200);
+  expect(await valueOf(zk, "/data/x")).toBe("plain");
+  expect((await zk.mustGet("/data/x")).stat.version).toBe(2);
+});
+
 it("gives up a multi whose router left its checks held before its deciding shard prepared: the write to the checked node goes on, and the multi never commits after", async () => {
   const { zk, root, data, dataName, rootName } = await lockAndData();
   const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: dataName };

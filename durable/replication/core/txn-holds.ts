@@ -117,6 +117,19 @@ export class CheckHolds {
   }
 
   /**
+   * Whether a write to `paths` must wait now: another transaction than `own` holds one
+   * of them, and this shard leads. A write waits while it must, checked again after
+   * each wait right before it runs (no await between): a part prepared as the holds
+   * were released, woken before it, holds them again.
+   *
+   * @example
+   * while (holds.blocks(keys)) await holds.untilNotHeld(keys);
+   */
+  blocks(paths: readonly string[], own?: string): boolean {
+    return this.holding(paths, own).length > 0 && this.prepared.leads();
+  }
+
+  /**
    * Waits while any of `paths` is held (but by `own`): for the release, and past
    * HOLD_RESOLVE_AFTER_MS asking each holding transaction's decider, so a hold its
    * router left goes once decided. Ends too once the shard no longer leads (the
