@@ -55,6 +55,8 @@ export interface MultiSeedResult {
 const TABLE: MountTable = { version: 1, mounts: [{ prefix: "/", shard: "S0" }, { prefix: "/s1", shard: "S1" }, { prefix: "/s2", shard: "S2" }] };
 /** A node on each shard that every multi may check, and that a multi creating it fails on. */
 const FIXED = ["/fixed", "/s1/fixed", "/s2/fixed"];
+/** A node on each shard that multis set (some at the version they read) and plain writes set too: what holds keep. */
+const HOT = ["/hot", "/s1/hot", "/s2/hot"];
 /** Simulated ms allowed, once faults end, for every part left prepared to be settled. */
 const SETTLE_MS = 60_000;
 const RUN_LIMIT_MS = 3_600_000;
@@ -90,7 +92,7 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     return true;
   };
   shards.forEach((shard, i) => {
-    shard.start(i === 0 ? [FIXED[0]!] : [TABLE.mounts[i]!.prefix, FIXED[i]!]);
+    shard.start([...(i === 0 ? [] : [TABLE.mounts[i]!.prefix]), FIXED[i]!, HOT[i]!]);
     const restart = (): void => {
       shard.crash();
       scheduler.after(100, { alive: true }, () => shard.start());
@@ -100,6 +102,7 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
 
   const records: MultiRecord[] = [];
   let multisLeft = options.multis;
+  let multiIds = 0;
   /** Each router's crash, by name (routers crash for good). */
   const routers = new Map<string, () => void>();
   let routerCount = 0;
@@ -133,9 +136,18 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
       commit: (part) => send(shardOf(part.ops[0]!.path), { type: "apply", txn: part.txn!, ops: part.ops }),
       deciderOf: (mount) => mount.shard,
     };
+    /** Waits for `call`'s answer, or undefined once this router crashed (or the call failed). */
+    const answerOf = <T>(call: Promise<T>): Promise<T | undefined> => Promise.race([call.catch(() => undefined), gone]);
     while (owner.alive && multisLeft > 0) {
+      // A plain write at times, which waits while a prepared part holds the node.
+      if (prng.chance(0.2)) {
+        const hot = prng.pick(HOT);
+        await answerOf(send(shardOf(hot), { type: "write", ops: [{ op: "setData", path: hot, data: null, version: -1 }] }));
+        if (!owner.alive) break;
+      }
       multisLeft -= 1;
-      const record = (current = newMulti(records.length + 1, prng));
+      const record = (current = await newMulti(++multiIds, prng, (path) => answerOf(send<number>(shardOf(path), { type: "version", path })).then((version) => version ?? 0)));
+      if (!owner.alive) break;
       records.push(record);
       const multi: MultiOp = { op: "multi", ops: record.ops };
       const answer = await Promise.race([runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, calls).catch(() => "lost" as const), gone]);
@@ -200,11 +212,13 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
 }
 
 /**
- * A multi over two or three shards: a create of a path of its own on each, a check
- * of the shard's fixed node at times, and, one time in five, a create of a fixed
- * node on one of them, which fails the whole multi. In a random order.
+ * A multi over two or three shards: a create of a path of its own on each, a set of
+ * a shard's hot node at times (half of those at the version `versionOf` reads now, so
+ * it fails if another write comes first), a check of a shard's fixed node at times,
+ * and, one time in five, a create of a fixed node, which fails the whole multi. In a
+ * random order.
  */
-function newMulti(id: number, prng: Prng): MultiRecord {
+async function newMulti(id: number, prng: Prng, versionOf: (path: string) => Promise<number>): Promise<MultiRecord> {
   const shards = [0, 1, 2].filter(() => prng.chance(0.7));
   while (shards.length < 2) {
     const more = prng.int(0, 2);
@@ -212,6 +226,9 @@ function newMulti(id: number, prng: Prng): MultiRecord {
   }
   const prefixOf = (shard: number) => (shard === 0 ? "" : TABLE.mounts[shard]!.prefix);
   const ops: MultiWriteOp[] = shards.map((shard) => ({ op: "create", path: `${prefixOf(shard)}/m${id}` }));
+  for (const shard of shards) {
+    if (prng.chance(0.4)) ops.push({ op: "setData", path: HOT[shard]!, data: null, version: prng.chance(0.5) ? await versionOf(HOT[shard]!) : -1 });
+  }
   if (prng.chance(0.3)) ops.push({ op: "check", path: FIXED[prng.pick(shards)]!, version: 0 });
   const mustFail = prng.chance(0.2);
   if (mustFail) ops.push({ op: "create", path: FIXED[prng.pick(shards)]! });
@@ -228,7 +245,7 @@ function shardOf(path: string): string {
 }
 
 /** A multi's creates, all applied or none, as its answer says; and its parts' rows agree. */
-function checkMulti(record: MultiRecord, exists: (path: string) => boolean, partAt: (shard: string) => string | undefined): Violation[] {
+function checkMulti(record: MultiRecord, exists: (path: string) => boolean, partAt: (shard: string) => string): Violation[] {
   const creates = record.ops.filter((op) => op.op === "create" && !FIXED.includes(op.path)).map((op) => op.path);
   const applied = creates.filter(exists);
   const found = (message: string): Violation[] => [{ checker: "multis", message: `multi ${record.id} (${record.ops.map((op) => `${op.op} ${op.path}`).join(", ")}): ${message}`, calls: [] }];
@@ -236,8 +253,9 @@ function checkMulti(record: MultiRecord, exists: (path: string) => boolean, part
   if (applied.length > 0 && record.mustFail) return found("applied, though one of its ops fails");
   if (applied.length > 0 && record.answer === "failed") return found("applied, though its router answered that it failed");
   if (applied.length === 0 && record.answer === "applied") return found("answered applied, but none of it is");
-  const parts = [...new Set(record.ops.map((op) => shardOf(op.path)))].map((shard) => `${shard} ${partAt(shard) ?? "none"}`);
-  if (parts.some((part) => part.endsWith(" applied")) && !parts.every((part) => part.endsWith(" applied"))) return found(`its parts' rows disagree: ${parts.join(", ")}`);
+  const parts = [...new Set(record.ops.map((op) => shardOf(op.path)))].map((shard) => [shard, partAt(shard)] as const);
+  const committed = parts.some(([, part]) => part === "applied" || part === "failed to apply");
+  if (committed && !parts.every(([, part]) => part === "applied")) return found(`its parts' rows disagree: ${parts.map((part) => part.join(" ")).join(", ")}`);
   return [];
 }
 
