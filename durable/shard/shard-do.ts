@@ -974,9 +974,9 @@ export class ShardDO extends EdgekeeperObject {
         const stored = this.sessions.replyFor(caller.sessionId, part.cxid);
         if (stored) return stored;
       }
-      // Prepared already (the router sent it again): so it stays.
+      // Prepared already (the router sent it again): so it stays, answered as the first time.
       const verdict = prepareVerdict(this.txns.get(txn.id), txn.startedAt, Date.now());
-      if (verdict === "prepared") return { ok: true, zxid: this.lastZxid(), value: {} };
+      if (verdict === "prepared") return this.preparedAnswer(this.lastZxid());
       if (verdict === "given-up") return this.givenUp();
       const failed = this.wouldFail(tree, caller, ops);
       if (failed) return failed;
@@ -993,12 +993,17 @@ export class ShardDO extends EdgekeeperObject {
       });
       if (!outcome.ok) return outcome;
       await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
-      // Logged, it may yet be acknowledged and so count as prepared: unacknowledged, its fate is not known (ConnectionLoss), never refused.
-      if (this.leader.geo && !(await this.leader.whenAcked(outcome.zxid, GEO_ACK_WAIT_MS))) {
-        return { ok: false, zxid: outcome.zxid, error: new KeeperError("ConnectionLoss", "no sync replica acknowledged the prepared part of a multi across shards in time: whether the multi applies is not known yet").toBody() };
-      }
-      return outcome;
+      return this.preparedAnswer(outcome.zxid);
     }
+  }
+
+  /**
+   * A prepared part's answer, once acknowledged (TxnParts.preparedAnswer): unacknowledged,
+   * it may yet count as prepared, so its fate is not known (ConnectionLoss), never refused.
+   */
+  private async preparedAnswer(zxid: number): Promise<Outcome> {
+    if ((await this.txnParts.preparedAnswer()) === "prepared") return { ok: true, zxid, value: {} };
+    return { ok: false, zxid, error: new KeeperError("ConnectionLoss", "no sync replica acknowledged the prepared part of a multi across shards in time: whether the multi applies is not known yet").toBody() };
   }
 
   /** Gives up a multi across shards here (its router releases it: a part failed): see TxnParts.release. */

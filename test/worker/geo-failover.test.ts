@@ -163,6 +163,25 @@ it("settles a multi across shards whose deciding copy's region went dark: from t
   expect(await statusAtLeader(zk, "/late")).toBe(404);
 }, 120_000);
 
+it("answers a part prepared again, as the router's resend, only once its sync replicas hold it, as the first time", async () => {
+  const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
+  expect((await zk.mount("/data")).status).toBe(201);
+  expect((await zk.fetch("POST", "/v1/admin/shards/root/leader", { body: { region: "weur" } })).status).toBe(200);
+  expect((await zk.fetch("PUT", "/v1/admin/shards/root", { body: { tier: "geo" } })).status).toBe(200);
+  const decider = shard(`${zk.namespace}/root@weur`);
+  const txn: CrossShardTxn = { id: crypto.randomUUID(), startedAt: Date.now(), decider: `${zk.namespace}/root@weur` };
+  const part = { op: "multi" as const, ops: [{ op: "create" as const, path: "/prepared-twice" }] };
+  // The second arrives while the first waits for a sync replica: it must not say "prepared" sooner,
+  // or a failover dropping the row meanwhile could leave the multi committed without this part.
+  const answered: string[] = [];
+  const first = decider.prepareWrites("/", ANON, txn, part).then((outcome) => (answered.push("first"), outcome));
+  await sleep(5);
+  const second = decider.prepareWrites("/", ANON, txn, part).then((outcome) => (answered.push("second"), outcome));
+  expect((await second).ok).toBe(true);
+  expect((await first).ok).toBe(true);
+  expect(answered).toEqual(["first", "second"]);
+});
+
 it("ends every multi across shards all or nothing when its deciding shard's region goes dark mid-stream and fails over", async () => {
   const zk = new HttpClient({ headers: { "X-Edgekeeper-Region": "apac" } });
   expect((await zk.mount("/data")).status).toBe(201);

@@ -104,6 +104,15 @@ export class TxnParts {
     return this.onceAcknowledged(row === undefined ? "unknown" : row.kind === "aborted" ? "aborted" : "prepared");
   }
 
+  /**
+   * The answer to a part's prepare once its row is logged here, just now or before (the
+   * router sent it again): "prepared" once acknowledged, as only then can no failover
+   * undo it; else "unknown" (it may yet count as prepared: never a refusal).
+   */
+  preparedAnswer(): Promise<"prepared" | "unknown"> {
+    return this.onceAcknowledged<"prepared">("prepared");
+  }
+
   /** What became of a multi with a part held here: this shard's own answer where it decides, else its decider's. */
   fateOf(txn: string, decider: string, waiter: string | undefined): Promise<TxnFate> {
     const row = this.ports.row(txn);
