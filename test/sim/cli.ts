@@ -4,7 +4,8 @@
  * then, per failing seed, its number and first violations. Exit code 1 on any.
  * `--geo`: a geo-tier shard (two sync replicas), its leader's region going dark among the faults;
  * with `--restarts-only`, copies restarting are the only fault (every failover then is one too many).
- * `--multis`: multis across shards instead (multis-cli.ts), `--ops` of them per seed (100 unless set).
+ * `--multis`: multis across shards instead (multis-cli.ts), `--ops` of them per seed (100 unless set);
+ * with `--every-step`, each seed's scripted run is also crashed at each of its steps.
  */
 import { parseArgs } from "node:util";
 import { runMultisCli } from "./multis-cli.ts";
@@ -20,12 +21,13 @@ const { values } = parseArgs({
     geo: { type: "boolean", default: false },
     "restarts-only": { type: "boolean", default: false },
     multis: { type: "boolean", default: false },
+    "every-step": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 
 if (values.help) {
-  console.log("npm run sim -- [--seeds N=200] [--first S=1] [--ops 1000] [--soak: 5,000 seeds of 5,000 ops unless set] [--geo: a geo-tier shard, with region outages] [--restarts-only: with --geo, restarts the only fault] [--hash: print each seed's history hash] [--multis: multis across shards, --ops of them (100) per seed]");
+  console.log("npm run sim -- [--seeds N=200] [--first S=1] [--ops 1000] [--soak: 5,000 seeds of 5,000 ops unless set] [--geo: a geo-tier shard, with region outages] [--restarts-only: with --geo, restarts the only fault] [--hash: print each seed's history hash] [--multis: multis across shards, --ops of them (100) per seed [--every-step: and a run crashed at each step]]");
   process.exit(0);
 }
 
@@ -37,7 +39,7 @@ if (![seeds, ops, first].every((n) => Number.isInteger(n) && n >= 0)) {
   console.error("--seeds, --first and --ops take whole numbers");
   process.exit(2);
 }
-if (values.multis) process.exit((await runMultisCli(seeds, first, ops)) ? 0 : 1);
+if (values.multis) process.exit((await runMultisCli(seeds, first, ops, values["every-step"])) ? 0 : 1);
 
 const failed: SeedResult[] = [];
 let totalOps = 0;

@@ -30,7 +30,7 @@ export const DETECT_MS = 2_000;
 const FAILOVER_RETRY_MS = 250;
 
 export class DirectoryNode {
-  readonly name = DIRECTORY;
+  readonly name: string;
   readonly storage = new MemoryStorage();
   incarnation: Owner = { alive: false };
   /** Every move's end, and every seal's zxid, for the run's checks. */
@@ -53,7 +53,8 @@ export class DirectoryNode {
   private readonly scheduler: Scheduler;
   private readonly network: SimNetwork;
 
-  constructor(scheduler: Scheduler, network: SimNetwork, leader: string) {
+  constructor(scheduler: Scheduler, network: SimNetwork, leader: string, name = DIRECTORY) {
+    this.name = name;
     this.scheduler = scheduler;
     this.network = network;
     this.storage.read((txn) => txn.put<Placement>("meta", "placement", { leader, epoch: 1, move: null }));

@@ -51,6 +51,8 @@ function compareKeys(a: RowKey, b: RowKey): number {
 export class MemoryStorage {
   private tables = new Map<TableName, Table>();
   transactions = 0;
+  /** Transactions that wrote something. */
+  writes = 0;
   /**
    * Called as each transaction that writes is about to commit, and once it has: the
    * points where a simulator may crash the incarnation (crashed before, nothing commits).
@@ -118,6 +120,7 @@ export class MemoryStorage {
     if (!owner.alive) throw new Error("this object crashed as it committed");
     this.tables = working;
     this.transactions += 1;
+    if (copied.size > 0) this.writes += 1;
     if (copied.size > 0) this.onWrite?.("committed");
     return result;
   }

@@ -214,7 +214,7 @@ export type HandoverRequest =
   | { type: "vouch"; epoch: number };
 
 /** How long a geo-tier leader holds an answer for a sync replica to hold its zxid; past it the caller hears nothing (its outcome unknown). */
-const ACK_WAIT_MS = 1_000;
+export const ACK_WAIT_MS = 1_000;
 /** How long a copy asked whether it reaches its leader waits for the leader's answer. */
 const PROBE_WAIT_MS = 300;
 
@@ -230,15 +230,18 @@ export class ShardNode extends SimNode {
   replica: ReplicaCore | undefined;
   /** The leader a new replica follows (undefined: made to lead, activated by its maker). */
   private readonly madeFor: string | undefined;
+  /** The directory that names the shard's leader. */
+  private readonly directory: string;
   /** As a leader: the last zxid whose watches this incarnation fired, and answers waiting for it. */
   private eventsThrough = 0;
   private readonly eventWaiters = new Set<() => void>();
   /** Whether this incarnation's fireAcknowledged runs. */
   private firing = false;
 
-  constructor(name: string, env: SimEnv, madeFor?: string) {
+  constructor(name: string, env: SimEnv, madeFor?: string, directory = DIRECTORY) {
     super(name, env);
     this.madeFor = madeFor;
+    this.directory = directory;
   }
 
   protected boot(): void {
@@ -259,7 +262,7 @@ export class ShardNode extends SimNode {
     if (role === "replica" || (role === undefined && this.madeFor !== undefined)) this.startFollowing();
   }
 
-  private async handle(request: LeaderRequest | ClientRequest | HandoverRequest, push?: Push): Promise<unknown> {
+  protected async handle(request: LeaderRequest | ClientRequest | HandoverRequest, push?: Push): Promise<unknown> {
     const core = this.core!;
     switch (request.type) {
       case "pull":
@@ -380,7 +383,7 @@ export class ShardNode extends SimNode {
       clock: scheduler.clockFor(owner),
       random: prng,
       network: { request: (peer, message, pushed) => network.request(this.name, owner, peer, message, pushed) },
-      findLeader: () => network.request<Placement>(this.name, owner, DIRECTORY, { type: "where" } satisfies WhereRequest).then((placement) => placement.leader),
+      findLeader: () => network.request<Placement>(this.name, owner, this.directory, { type: "where" } satisfies WhereRequest).then((placement) => placement.leader),
     }, this.env.settings, (previousZxid, rowsZxid, txn) => {
       // A first snapshot follows no state of this copy's: a watch set meanwhile is armed from it on.
       if (previousZxid !== 0) this.snapshotInstalled(txn, rowsZxid);

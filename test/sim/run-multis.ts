@@ -1,24 +1,32 @@
 /**
- * One seeded run of multis across shards: three shards (txn-shards.ts), routers
- * running multis through the router's own plan (durable/directory/cross-shard-multi.ts),
- * and faults: messages dropped, duplicated, delayed (a few for seconds) and cut, shards crashing at any
- * await and starting again, routers crashing for good mid-multi (a new one goes on).
- * `crashAt` crashes instead the actors of given steps, before or once each is done (a
- * shard's write, or a router's call), with no other fault: run for every step (and
- * pair of steps) of a clean run, it puts a crash at each step of the protocol.
+ * One seeded run of multis across shards: three geo-tier shards (each a leader and
+ * two sync replicas, txn-shards.ts, and a directory that moves and fails the leader
+ * over, directory.ts), routers running multis through the router's own plan
+ * (durable/directory/cross-shard-multi.ts), and faults: messages dropped, duplicated,
+ * delayed (a few for seconds) and cut, copies crashing at any await and starting
+ * again, routers crashing for good mid-multi (a new one goes on), planned moves of
+ * leaders, directories crashing, and a leader's region going dark (long enough, a
+ * failover). `crashAt` crashes instead the actors of given steps, before or once
+ * each is done (a copy's write, or a router's call), with no other fault: run for
+ * every step (and pairs of steps) of a clean run, it puts a crash at each step.
  *
- * Then the network heals, every shard runs again, and once no part is left prepared
- * (their alarms settle them) each multi is checked: all of it applied or none; all
- * of it where its router answered it applied; none where it answered it failed.
+ * Then the network heals, everything runs again, and once every move and failover
+ * has ended and no part is left prepared at a leader (their alarms settle them),
+ * each multi is checked at the shards' leaders: all of it applied or none; all of it
+ * where its router answered it applied; none where it answered it failed; its parts'
+ * rows agreeing.
  */
 import { type CrossShardCalls, planCrossShardMulti, runCrossShardMulti } from "../../durable/directory/cross-shard-multi.ts";
 import { type MountTable, mountFor } from "../../durable/directory/mount-table.ts";
-import type { MultiOp, MultiWriteOp } from "../../protocol/index.ts";
+import type { Placement } from "../../durable/replication/core/index.ts";
+import type { MultiOp, MultiWriteOp, Outcome } from "../../protocol/index.ts";
+import { DirectoryNode, type WhereRequest } from "./directory.ts";
 import type { Violation } from "./history.ts";
 import { SimNetwork } from "./network.ts";
+import { SIM_SETTINGS, type SimEnv } from "./nodes.ts";
 import { Prng, hashText } from "./prng.ts";
 import { type Owner, Scheduler } from "./scheduler.ts";
-import { type TxnShardRequest, TxnShardNode } from "./txn-shards.ts";
+import { type TxnShardRequest, TxnShardNode, directoryOf } from "./txn-shards.ts";
 
 export interface MultiSeedOptions {
   seed: number;
@@ -47,6 +55,9 @@ export interface MultiSeedResult {
   /** Steps the run took (shards' writes and routers' calls): the crash points a clean run offers. */
   steps: number;
   crashes: number;
+  /** Moves of a shard's leader that ended moved, and failovers whose candidate led. */
+  moves: number;
+  failovers: number;
   hash: string;
   violations: Violation[];
 }
@@ -79,8 +90,7 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     ? { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 10, rpcTimeoutMs: 600 }
     : { dropRate: 0.03, duplicateRate: 0.03, minDelayMs: 1, maxDelayMs: 30, rpcTimeoutMs: 8_000, stallRate: 0.01, stallMs: 6_000 };
   const network = new SimNetwork(scheduler, prng, faults);
-  const shards = TABLE.mounts.map((mount) => new TxnShardNode(mount.shard, scheduler, network, prng));
-  const byName = new Map(shards.map((shard) => [shard.name, shard]));
+  const env: SimEnv = { scheduler, network, prng, settings: SIM_SETTINGS, fire: () => undefined, rearm: (_node, watch) => watch, leaderCommitted: () => undefined };
   let steps = 0;
   let crashes = 0;
   /** Counts a step of `crash`'s actor; says whether the step crashes it now. */
@@ -91,14 +101,37 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     crash();
     return true;
   };
-  shards.forEach((shard, i) => {
-    shard.start([...(i === 0 ? [] : [TABLE.mounts[i]!.prefix]), FIXED[i]!, HOT[i]!]);
-    const restart = (): void => {
-      shard.crash();
-      scheduler.after(100, { alive: true }, () => shard.start());
-    };
-    shard.storage.onWrite = (moment) => void step(moment === "commit" ? "before" : "after", restart);
+  const copies = new Map<string, TxnShardNode>();
+  const addCopy = (name: string, madeFor?: string): TxnShardNode => {
+    const copy = new TxnShardNode(name, env, madeFor);
+    copies.set(name, copy);
+    return copy;
+  };
+  // Each shard: a leader and two sync replicas (geo tier), and its directory, which moves and fails the leader over.
+  const directories = TABLE.mounts.map((mount, i) => {
+    const leader = addCopy(`${mount.shard}.L`);
+    leader.start();
+    leader.core!.activate(1);
+    [...(i === 0 ? [] : [mount.prefix]), FIXED[i]!, HOT[i]!].forEach((path, k) => leader.core!.write(0, k + 1, { op: "create", path, data: "" }));
+    const syncReplicas = ["R1", "R2"].map((replica) => addCopy(`${mount.shard}.${replica}`, leader.name).name);
+    leader.core!.setSyncReplicas(syncReplicas);
+    const directory = new DirectoryNode(scheduler, network, leader.name, directoryOf(leader.name));
+    directory.copies = () => [leader.name, ...syncReplicas];
+    directory.start();
+    directory.makeGeo(syncReplicas);
+    return directory;
   });
+  // Started once every shard exists; from then on each write of a copy is a step (a crash point).
+  for (const copy of copies.values()) {
+    if (!copy.up) copy.start();
+    copy.storage.onWrite = (moment) =>
+      void step(moment === "commit" ? "before" : "after", () => {
+        copy.crash();
+        scheduler.after(100, { alive: true }, () => copy.start());
+      });
+  }
+  const directoryOfShard = (shard: string): DirectoryNode => directories[TABLE.mounts.findIndex((mount) => mount.shard === shard)]!;
+  const leaderOf = (shard: string): TxnShardNode => copies.get(directoryOfShard(shard).placement().leader)!;
 
   const records: MultiRecord[] = [];
   let multisLeft = options.multis;
@@ -121,38 +154,63 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     running += 1;
     let txns = 0;
     let current: MultiRecord | undefined;
-    const send = <T>(shard: string, request: TxnShardRequest): Promise<T> => {
+    const send = <T>(to: string, request: TxnShardRequest | WhereRequest): Promise<T> => {
       if (step("before", crash)) return gone as Promise<never>;
-      const sent = network.request<T>(name, owner, shard, request);
+      const sent = network.request<T>(name, owner, to, request);
       step("after", crash);
       return sent;
     };
+    /** The copy leading each shard, as its directory last said (asked again after a "not the leader"). */
+    const leaders = new Map<string, string>();
+    const findLeaders = (shards: readonly string[]): Promise<unknown> =>
+      Promise.all(shards.map((shard) => send<Placement>(directoryOfShard(shard).name, { type: "where" }).then((p) => void leaders.set(shard, p.leader), () => undefined)));
+    const leaderCopy = (shard: string): string => leaders.get(shard) ?? `${shard}.L`;
+    /** Sends a part to apply at its shard's leader, again at the leader now while the copy asked no longer leads (as the router's untilServed). */
+    const applyAt = async (shard: string, request: TxnShardRequest): Promise<Outcome> => {
+      for (let attempt = 0; ; attempt++) {
+        const outcome = await send<Outcome>(leaderCopy(shard), request);
+        if (outcome.ok || outcome.notLeader !== true || attempt === 9) return outcome;
+        await scheduler.sleep(200, owner);
+        await findLeaders([shard]);
+      }
+    };
     const calls: CrossShardCalls = {
       begin: () => ({ id: (current!.txn = `${name}-${String(++txns).padStart(4, "0")}`), startedAt: scheduler.now }),
-      prepare: (mount, txn, part) => send(mount.shard, { type: "prepare", txn, ops: part.ops }),
-      release: (mount, txn) => send(mount.shard, { type: "release", txn }),
+      prepare: (mount, txn, part) => send(leaderCopy(mount.shard), { type: "prepare", txn, ops: part.ops }),
+      release: (mount, txn) => send(leaderCopy(mount.shard), { type: "release", txn }),
       inBackground: (work) => void work,
-      write: (mount, multi) => send(mount.shard, { type: "apply", txn: multi.txn!, ops: multi.ops }),
-      commit: (part) => send(shardOf(part.ops[0]!.path), { type: "apply", txn: part.txn!, ops: part.ops }),
-      deciderOf: (mount) => mount.shard,
+      write: (mount, multi) => applyAt(mount.shard, { type: "apply", txn: multi.txn!, ops: multi.ops }),
+      commit: (part) => applyAt(shardOf(part.ops[0]!.path), { type: "apply", txn: part.txn!, ops: part.ops }),
+      deciderOf: (mount) => leaderCopy(mount.shard),
     };
     /** Waits for `call`'s answer, or undefined once this router crashed (or the call failed). */
     const answerOf = <T>(call: Promise<T>): Promise<T | undefined> => Promise.race([call.catch(() => undefined), gone]);
+    /** Runs the multi's plan, again from the leaders now while a shard answers it does not lead (each try a new transaction). */
+    const runMulti = async (multi: MultiOp): Promise<Outcome | "elsewhere"> => {
+      const plan = planCrossShardMulti(TABLE, multi)!;
+      for (let attempt = 0; ; attempt++) {
+        const answer = await runCrossShardMulti(plan, multi, calls);
+        if (answer !== "elsewhere" || attempt === 9) return answer;
+        await scheduler.sleep(200, owner);
+        await findLeaders(TABLE.mounts.map((mount) => mount.shard));
+      }
+    };
     while (owner.alive && multisLeft > 0) {
       // A plain write at times, which waits while a prepared part holds the node.
       if (prng.chance(0.2)) {
         const hot = prng.pick(HOT);
-        await answerOf(send(shardOf(hot), { type: "write", ops: [{ op: "setData", path: hot, data: null, version: -1 }] }));
+        await answerOf(applyAt(shardOf(hot), { type: "plain-write", ops: [{ op: "setData", path: hot, data: null, version: -1 }] }));
         if (!owner.alive) break;
       }
       multisLeft -= 1;
-      const record = (current = await newMulti(++multiIds, prng, (path) => answerOf(send<number>(shardOf(path), { type: "version", path })).then((version) => version ?? 0)));
+      const record = (current = await newMulti(++multiIds, prng, (path) => answerOf(send<number>(leaderCopy(shardOf(path)), { type: "version", path })).then((version) => version ?? 0)));
       if (!owner.alive) break;
       records.push(record);
-      const multi: MultiOp = { op: "multi", ops: record.ops };
-      const answer = await Promise.race([runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, calls).catch(() => "lost" as const), gone]);
+      const answer = await Promise.race([runMulti({ op: "multi", ops: record.ops }).catch(() => "lost" as const), gone]);
       if (answer === undefined) break;
-      record.answer = answer === "lost" || answer === "elsewhere" || (!answer.ok && answer.error.name === "ConnectionLoss") ? "unknown" : answer.ok ? "applied" : "failed";
+      // ConnectionLoss and, at a geo-tier shard, OperationTimeout leave the multi's fate unknown.
+      const unknown = answer === "lost" || answer === "elsewhere" || (!answer.ok && (answer.error.name === "ConnectionLoss" || answer.error.name === "OperationTimeout"));
+      record.answer = unknown ? "unknown" : answer.ok ? "applied" : "failed";
       if (!(await Promise.race([scheduler.sleep(prng.int(0, 50), owner).then(() => true), gone]))) break;
     }
     running -= 1;
@@ -165,22 +223,39 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
   const injector: Owner = { alive: !scripted };
   const injectFault = (): void => {
     const roll = prng.next();
-    if (roll < 0.45) {
-      const shard = prng.pick(shards);
-      if (shard.up) {
+    const all = [...copies.values()];
+    if (roll < 0.4) {
+      const copy = prng.pick(all);
+      if (copy?.up) {
         crashes += 1;
-        shard.crash();
-        scheduler.after(prng.int(5, 300), { alive: true }, () => shard.start());
+        copy.crash();
+        scheduler.after(prng.int(5, 300), { alive: true }, () => copy.start());
       }
-    } else if (roll < 0.6) {
+    } else if (roll < 0.5) {
       const router = prng.pick([...routers.values()]);
       if (router) {
         crashes += 1;
         router();
       }
+    } else if (roll < 0.56) {
+      // A planned move of a shard's leader to one of its sync replicas.
+      const directory = prng.pick(directories)!;
+      const placement = directory.placement();
+      directory.move(prng.pick((placement.syncReplicas ?? []).filter((copy) => copy !== placement.leader))!);
+    } else if (roll < 0.6) {
+      const directory = prng.pick(directories)!;
+      if (directory.up) {
+        directory.crash();
+        scheduler.after(prng.int(5, 300), { alive: true }, () => directory.start());
+      }
+    } else if (roll < 0.62) {
+      // A shard's leader's region dark: shorter than the detection time, or long enough for a failover.
+      const dark = leaderOf(prng.pick(TABLE.mounts)!.shard).name;
+      const until = scheduler.now + prng.int(200, 6_000);
+      for (const other of [...copies.keys(), ...directories.map((d) => d.name), ...routers.keys()]) if (other !== dark) network.partition(dark, other, until);
     } else {
-      const a = prng.pick(shards).name;
-      const b = prng.chance(0.5) ? prng.pick(shards).name : prng.pick([...routers.keys()]);
+      const a = prng.pick(all)!.name;
+      const b = prng.chance(0.5) ? prng.pick(all)!.name : prng.pick([...routers.keys()]);
       if (b !== undefined && a !== b) network.partition(a, b, scheduler.now + prng.int(100, 1_500));
     }
     scheduler.after(prng.int(50, 400), injector, injectFault);
@@ -192,13 +267,19 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
   if (running > 0) violations.push({ checker: "multis", message: `${running} routers had not finished after ${RUN_LIMIT_MS} simulated ms`, calls: [] });
   injector.alive = false;
   network.heal();
-  for (const shard of shards) if (!shard.up) shard.start();
-  const leftPrepared = (): string[] => shards.flatMap((shard) => shard.preparedTxns().map((txn) => `${txn} at ${shard.name}`));
+  for (const copy of copies.values()) if (!copy.up) copy.start();
+  for (const directory of directories) if (!directory.up) directory.start();
+  const settled = (directory: DirectoryNode): boolean => {
+    const placement = directory.placement();
+    return !placement.move && (!placement.failover || placement.failover.step === "done");
+  };
+  const leftPrepared = (): string[] => TABLE.mounts.flatMap((mount) => leaderOf(mount.shard).preparedTxns().map((txn) => `${txn} at ${mount.shard}`));
   const deadline = scheduler.now + SETTLE_MS;
-  await scheduler.run(() => leftPrepared().length === 0 || scheduler.now > deadline);
+  await scheduler.run(() => (directories.every(settled) && leftPrepared().length === 0) || scheduler.now > deadline);
   const left = leftPrepared();
   if (left.length > 0) violations.push({ checker: "multis", message: `parts still prepared ${SETTLE_MS} ms after the faults ended: ${left.slice(0, 5).join(", ")}`, calls: [] });
-  violations.push(...records.flatMap((record) => checkMulti(record, (path) => byName.get(shardOf(path))!.has(path), (shard) => byName.get(shard)!.partOf(record.txn ?? ""))));
+  if (!directories.every(settled)) violations.push({ checker: "multis", message: `a move or failover had not ended ${SETTLE_MS} ms after the faults ended`, calls: [] });
+  violations.push(...records.flatMap((record) => checkMulti(record, (path) => leaderOf(shardOf(path)).has(path), (shard) => leaderOf(shard).partOf(record.txn ?? ""))));
   const answered = (kind: NonNullable<MultiRecord["answer"]>) => records.filter((record) => record.answer === kind).length;
   return {
     seed: options.seed,
@@ -206,6 +287,8 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     answers: { applied: answered("applied"), failed: answered("failed"), unknown: records.length - answered("applied") - answered("failed") },
     steps,
     crashes,
+    moves: directories.reduce((sum, d) => sum + d.outcomes.filter((o) => o.kind === "moved").length, 0),
+    failovers: directories.reduce((sum, d) => sum + d.failovers.length, 0),
     hash: hashText(JSON.stringify(records)),
     violations,
   };
@@ -259,9 +342,10 @@ function checkMulti(record: MultiRecord, exists: (path: string) => boolean, part
   return [];
 }
 
-/** Every crash point of a clean scripted run of `steps` steps, alone (pairs: and every two of them). */
-export function crashPoints(steps: number, pairs = false): CrashPoint[][] {
+/** Every crash point of a clean scripted run of `steps` steps, alone; with `pairsEvery`, every that-many-th pair of them instead. */
+export function crashPoints(steps: number, pairsEvery?: number): CrashPoint[][] {
   const singles = Array.from({ length: steps }, (_, i) => (["before", "after"] as const).map((moment): CrashPoint => ({ step: i + 1, moment }))).flat();
-  if (!pairs) return singles.map((point) => [point]);
-  return singles.flatMap((first, i) => singles.slice(i + 1).filter((second) => second.step > first.step).map((second) => [first, second]));
+  if (pairsEvery === undefined) return singles.map((point) => [point]);
+  const pairs = singles.flatMap((first, i) => singles.slice(i + 1).filter((second) => second.step > first.step).map((second) => [first, second]));
+  return pairs.filter((_, i) => i % pairsEvery === 0);
 }

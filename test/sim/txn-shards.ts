@@ -1,29 +1,33 @@
 /**
- * A simulated shard holding parts of multis across shards: one copy leading its
- * shard (no replicas here: run-seed.ts covers replication), its rows in storage that
- * outlives its crashes, and the rules the shard object keeps around the core's
- * executor: the part rules (durable/replication/core/txn-parts.ts) and the holds
- * (txn-holds.ts). It prepares a part (checked as it would apply, then logged, once
- * no other part it conflicts with is held), applies or drops it, gives a multi up,
- * answers its decider and other parts, serves plain writes (which wait while a
- * prepared part holds what they change) and, as the shard object's alarm does, asks
- * after holds older than HOLD_RESOLVE_AFTER_MS.
+ * A simulated copy of a shard holding parts of multis across shards: a ShardNode
+ * (nodes.ts: its leader or a replica, roles a move or a failover changes, its rows in
+ * storage that outlives its crashes) that, while it leads, also keeps the rules the
+ * shard object keeps around the core's executor: the part rules
+ * (durable/replication/core/txn-parts.ts) and the holds (txn-holds.ts). It prepares a
+ * part (checked as it would apply, then logged once no part it conflicts with is
+ * held, and answered once acknowledged), applies or drops it, gives a multi up,
+ * answers its decider and the other parts, serves plain writes (which wait while a
+ * prepared part holds what they change), refuses to be sealed for a move while it
+ * holds a part, and, as the shard object's alarm does, asks after holds older than
+ * HOLD_RESOLVE_AFTER_MS.
+ *
+ * Copies are named `<shard>.<copy>`; the shard's directory is `<shard>.D`.
  */
 import { type CrossShardTxn, KEEPER_ERRORS, type KeeperErrorName, type MultiWriteOp, type Outcome, type ShardRequest } from "../../protocol/index.ts";
 import {
-  CheckHolds, type Effect, type HeldTxn, type HoldStore, LeaderCore, type PartRow, type PartState, type StorageTxn, type TxnFate, TxnParts, type WriteOp, type ZnodeRow,
+  CheckHolds, type Effect, type HeldTxn, type HoldStore, type LeaderRequest, type PartRow, type PartState, type Placement, type StorageTxn, type TxnFate, TxnParts, type WriteOp, type ZnodeRow,
   holdKeysOf, holdKeysWritten, keysPrepareWaitsOn, prepareVerdict,
 } from "../../durable/replication/core/index.ts";
 import { execute } from "../../durable/replication/core/executor.ts";
 import { logEntry } from "../../durable/replication/core/leader.ts";
 import { applyEffects } from "../../durable/replication/core/log.ts";
-import { MemoryStorage } from "./memory-storage.ts";
-import type { SimNetwork } from "./network.ts";
-import { SIM_SETTINGS } from "./nodes.ts";
-import type { Prng } from "./prng.ts";
-import type { Owner, Scheduler } from "./scheduler.ts";
+import type { WhereRequest } from "./directory.ts";
+import type { MemoryStorage } from "./memory-storage.ts";
+import type { Push } from "./network.ts";
+import { ACK_WAIT_MS, type ClientRequest, type HandoverRequest, type SimEnv, ShardNode } from "./nodes.ts";
+import type { Owner } from "./scheduler.ts";
 
-/** What routers and the other shards of a multi send a shard. */
+/** What routers and the other shards of a multi send a shard's copy. */
 export type TxnShardRequest =
   | { type: "prepare"; txn: CrossShardTxn; ops: MultiWriteOp[] }
   /** A part to apply, every part prepared (the router's write to the decider and commit to the others). */
@@ -32,110 +36,117 @@ export type TxnShardRequest =
   | { type: "resolve"; txn: string; waiter?: string }
   | { type: "part-of"; txn: string }
   /** A write of this shard's alone (a multi of its ops). */
-  | { type: "write"; ops: MultiWriteOp[] }
+  | { type: "plain-write"; ops: MultiWriteOp[] }
   /** A node's version now (-1: none). */
   | { type: "version"; path: string };
 
-/** A part's row in the core's "txn" table, as the simulated shard keeps it. */
-type SimTxnRow = { kind: "prepared"; txn: CrossShardTxn; ops: MultiWriteOp[]; at: number } | { kind: "applied"; outcome: Outcome } | { kind: "aborted" };
+const TXN_REQUESTS = new Set<string>(["prepare", "apply", "release", "resolve", "part-of", "plain-write", "version"]);
 
-/** How often a shard's alarm looks for stale holds. */
+/** A part's row in the core's "txn" table, as the simulated shard keeps it. */
+type SimTxnRow = PreparedRow | { kind: "applied"; outcome: Outcome } | { kind: "aborted" };
+type PreparedRow = { kind: "prepared"; txn: CrossShardTxn; ops: MultiWriteOp[]; at: number };
+
+const heldTxn = (row: PreparedRow): HeldTxn => ({ txn: row.txn.id, decider: row.txn.decider, heldAt: row.at });
+
+/** How often a leading copy's alarm looks for stale holds. */
 const ALARM_MS = 200;
 
-/** Holds in memory, made again from the prepared rows at each start (the shard object stores them beside its rows). */
-class MemoryHoldStore implements HoldStore {
-  private readonly holds = new Map<string, HeldTxn & { keys: readonly string[] }>();
+/** The directory of the shard whose copy is `copy`. */
+export function directoryOf(copy: string): string {
+  return `${copy.slice(0, copy.indexOf("."))}.D`;
+}
 
-  put(txn: CrossShardTxn, keys: readonly string[], now: number): void {
-    this.holds.set(txn.id, { txn: txn.id, decider: txn.decider, heldAt: now, keys });
+/** The holds are the prepared rows' hold keys, read from storage: so a copy made leader holds what its rows say. */
+class PreparedRowHolds implements HoldStore {
+  private readonly storage: MemoryStorage;
+  /** The prepared rows as of the storage's `writes`-th write (read again after the next). */
+  private cached: { at: number; rows: PreparedRow[] } = { at: -1, rows: [] };
+
+  constructor(storage: MemoryStorage) {
+    this.storage = storage;
   }
 
-  release(txn: string): void {
-    this.holds.delete(txn);
-  }
-
-  releaseAll(): void {
-    this.holds.clear();
-  }
+  /** Taken and released with the rows. */
+  put(): void {}
+  release(): void {}
+  releaseAll(): void {}
 
   any(): boolean {
-    return this.holds.size > 0;
+    return this.prepared().length > 0;
   }
 
   holdersOf(key: string): HeldTxn[] {
-    return [...this.holds.values()].filter((held) => held.keys.includes(key));
+    return this.prepared()
+      .filter((row) => holdKeysOf(row.ops).includes(key))
+      .map(heldTxn);
   }
 
   all(): HeldTxn[] {
-    return [...this.holds.values()].sort((a, b) => a.heldAt - b.heldAt);
+    return [...this.prepared()].sort((a, b) => a.at - b.at).map(heldTxn);
+  }
+
+  private prepared(): PreparedRow[] {
+    if (this.cached.at !== this.storage.writes) {
+      const rows = this.storage.read((t) => t.scan<SimTxnRow>("txn", undefined, 100_000).map(([, row]) => row).filter((row): row is PreparedRow => row.kind === "prepared"));
+      this.cached = { at: this.storage.writes, rows };
+    }
+    return this.cached.rows;
   }
 }
 
-export class TxnShardNode {
-  readonly storage = new MemoryStorage();
-  incarnation: Owner = { alive: false };
-  readonly name: string;
-  private core!: LeaderCore;
+export class TxnShardNode extends ShardNode {
   private parts!: TxnParts;
   private holds!: CheckHolds;
-  private readonly scheduler: Scheduler;
-  private readonly network: SimNetwork;
-  private readonly prng: Prng;
 
-  constructor(name: string, scheduler: Scheduler, network: SimNetwork, prng: Prng) {
-    this.name = name;
-    this.scheduler = scheduler;
-    this.network = network;
-    this.prng = prng;
+  constructor(name: string, env: SimEnv, madeFor?: string) {
+    super(name, env, madeFor, directoryOf(name));
   }
 
-  get up(): boolean {
-    return this.incarnation.alive;
-  }
-
-  /** Loses everything not committed: pending awaits, waits on holds, and the alarm. */
-  crash(): void {
-    this.incarnation.alive = false;
-  }
-
-  /** A new instance over the same storage; the first one's tree holds `paths` (empty nodes). */
-  start(paths: readonly string[] = []): void {
-    const owner = (this.incarnation = { alive: true });
-    const clock = this.scheduler.clockFor(owner);
-    this.core = new LeaderCore(this.storage.handle(owner), clock, SIM_SETTINGS, undefined, this.prng);
-    if (this.core.state() === undefined) {
-      this.core.activate(1);
-      paths.forEach((path, i) => this.core.write(0, i + 1, { op: "create", path, data: "" }));
-    }
-    const ask = <T>(to: string, request: TxnShardRequest): Promise<T | "unknown"> => this.network.request<T>(this.name, owner, to, request).catch(() => "unknown" as const);
+  protected override boot(): void {
+    super.boot();
+    const owner = this.incarnation;
+    const ask = <T>(to: string, request: TxnShardRequest): Promise<T | "unknown"> => this.env.network.request<T>(this.name, owner, to, request).catch(() => "unknown" as const);
+    // Asked at the copy named or, when it cannot say, at its shard's leader now (as txn-deciders.ts does).
+    const askShard = async <T extends string>(copy: string, request: TxnShardRequest): Promise<T | "unknown"> => {
+      const answer = await ask<T>(copy, request);
+      if (answer !== "unknown") return answer;
+      const leader = await this.env.network.request<Placement>(this.name, owner, directoryOf(copy), { type: "where" } satisfies WhereRequest).then((p) => p.leader, () => copy);
+      return leader === copy ? "unknown" : ask<T>(leader, request);
+    };
     this.parts = new TxnParts({
       row: (txn) => this.row(txn),
-      leads: () => true,
-      rowsWhole: () => true,
+      leads: () => this.leads(),
+      rowsWhole: () => this.core?.state()?.snapshot === null,
       abort: (txn) => this.log(() => [txnRow(txn, { kind: "aborted" })]),
       settle: async (txn, fate) => this.settle(txn, fate),
-      askPart: (copy, txn) => ask<PartState>(copy, { type: "part-of", txn }),
-      askDecider: (decider, txn, waiter) => ask<TxnFate>(decider, { type: "resolve", txn, ...(waiter === undefined ? {} : { waiter }) }),
-      acknowledged: async () => true,
+      askPart: (copy, txn) => askShard<PartState>(copy, { type: "part-of", txn }),
+      askDecider: (decider, txn, waiter) => askShard<TxnFate>(decider, { type: "resolve", txn, ...(waiter === undefined ? {} : { waiter }) }),
+      acknowledged: () => this.acknowledges(this.appliedZxid(), ACK_WAIT_MS),
     });
-    this.holds = new CheckHolds(new MemoryHoldStore(), clock, (decider, txn, waiter) => this.parts.fateOf(txn, decider, waiter), {
-      leads: () => true,
+    this.holds = new CheckHolds(new PreparedRowHolds(this.storage), this.env.scheduler.clockFor(owner), (decider, txn, waiter) => this.parts.fateOf(txn, decider, waiter), {
+      leads: () => this.leads(),
       settle: async (txn, fate) => {
         this.settle(txn, fate);
         return this.storedRow(txn)?.kind !== "prepared";
       },
     });
-    for (const [txn, row] of this.txnRows()) if (row.kind === "prepared") this.holds.hold(row.txn, holdKeysOf(row.ops), row.at);
-    // A copy that crashed before it answered answers nothing.
-    this.network.serve(this.name, owner, async (message) => {
-      const answer = await this.handle(message as TxnShardRequest);
-      if (!owner.alive) throw new Error(`${this.name} crashed before it answered`);
-      return answer;
-    });
-    this.scheduler.after(ALARM_MS, owner, () => void this.alarm(owner));
+    this.env.scheduler.after(ALARM_MS, owner, () => void this.alarm(owner));
   }
 
-  /** Whether the znode `path` exists here. */
+  protected override async handle(request: LeaderRequest | ClientRequest | HandoverRequest | TxnShardRequest, push?: Push): Promise<unknown> {
+    if (TXN_REQUESTS.has(request.type)) {
+      const owner = this.incarnation;
+      const answer = await this.handleTxn(request as TxnShardRequest);
+      // A copy that crashed before it answered answers nothing.
+      if (!owner.alive) throw new Error(`${this.name} crashed before it answered`);
+      return answer;
+    }
+    // A move waits while this leader holds a part (the shard object's seal answers "holding").
+    if (request.type === "seal" && this.leads() && this.holds.any()) throw new Error(`${this.name} holds a part of a multi across shards`);
+    return super.handle(request as LeaderRequest | ClientRequest | HandoverRequest, push);
+  }
+
+  /** Whether the znode `path` exists in this copy's rows. */
   has(path: string): boolean {
     return this.storage.read((txn) => txn.get<ZnodeRow>("znode", path) !== undefined);
   }
@@ -149,17 +160,26 @@ export class TxnShardNode {
 
   /** The transactions whose part is prepared here, not yet applied or dropped. */
   preparedTxns(): string[] {
-    return this.txnRows().filter(([, row]) => row.kind === "prepared").map(([txn]) => txn);
+    return this.storage.read((t) => t.scan<SimTxnRow>("txn", undefined, 100_000).filter(([, row]) => row.kind === "prepared").map(([txn]) => String(txn)));
   }
 
-  private async handle(request: TxnShardRequest): Promise<unknown> {
+  private leads(): boolean {
+    return this.core?.state()?.role === "leader";
+  }
+
+  private appliedZxid(): number {
+    return this.core?.state()?.appliedZxid ?? 0;
+  }
+
+  private async handleTxn(request: TxnShardRequest): Promise<unknown> {
     switch (request.type) {
       case "prepare":
         return this.prepare(request.txn, request.ops);
       case "apply": {
+        if (!this.leads()) return notLeader(this.appliedZxid());
         const row = this.storedRow(request.txn.id);
-        if (row?.kind === "applied") return row.outcome;
-        return row?.kind === "prepared" ? this.applyPrepared(request.txn.id) : givenUp(this.core.appliedZxid());
+        const outcome = row?.kind === "applied" ? row.outcome : row?.kind === "prepared" ? this.applyPrepared(request.txn.id) : givenUp(this.appliedZxid());
+        return this.onceAcknowledged(outcome);
       }
       case "release":
         this.parts.release(request.txn);
@@ -168,56 +188,67 @@ export class TxnShardNode {
         return this.parts.resolve(request.txn, request.waiter);
       case "part-of":
         return this.parts.partOf(request.txn);
-      case "write":
-        return this.write(request.ops);
+      case "plain-write":
+        return this.plainWrite(request.ops);
       case "version":
         return this.storage.read((txn) => txn.get<ZnodeRow>("znode", request.path)?.stat.version ?? -1);
     }
   }
 
-  /** As ShardDO.prepareWrites: the failing op's error, given up, or logged as prepared once no part it conflicts with is held. */
+  /** As ShardDO.prepareWrites: the failing op's error, given up, or logged as prepared once no part it conflicts with is held, and acknowledged. */
   private async prepare(txn: CrossShardTxn, ops: MultiWriteOp[]): Promise<Outcome> {
     for (;;) {
-      const verdict = prepareVerdict(this.row(txn.id), txn.startedAt, this.scheduler.now);
-      if (verdict === "prepared") return { ok: true, zxid: this.core.appliedZxid(), value: {} };
-      if (verdict === "given-up") return givenUp(this.core.appliedZxid());
+      if (!this.leads()) return notLeader(this.appliedZxid());
+      const verdict = prepareVerdict(this.row(txn.id), txn.startedAt, this.env.scheduler.now);
+      if (verdict === "prepared") return this.preparedAnswer(this.appliedZxid());
+      if (verdict === "given-up") return givenUp(this.appliedZxid());
       const failed = this.wouldFail(ops);
-      if (failed) return failure(failed, this.core.appliedZxid());
+      if (failed) return failure(failed, this.appliedZxid());
       const keys = keysPrepareWaitsOn(ops);
-      if (this.holds.holding(keys, txn.id).length > 0) {
+      if (this.holds.blocks(keys, txn.id)) {
         await this.holds.untilNotHeld(keys, txn.id);
         continue;
       }
-      const zxid = this.log(() => [txnRow(txn.id, { kind: "prepared", txn, ops, at: this.scheduler.now })]);
-      return { ok: true, zxid, value: {} };
+      return this.preparedAnswer(this.log(() => [txnRow(txn.id, { kind: "prepared", txn, ops, at: this.env.scheduler.now })]));
     }
   }
 
+  /** A prepared part's answer once acknowledged; else its fate is not known (ConnectionLoss), never a refusal. */
+  private async preparedAnswer(zxid: number): Promise<Outcome> {
+    return (await this.parts.preparedAnswer()) === "prepared" ? { ok: true, zxid, value: {} } : failure("ConnectionLoss", zxid);
+  }
+
   /** A write of this shard's alone, once no prepared part holds what it changes (as ShardDO's writes wait). */
-  private async write(ops: MultiWriteOp[]): Promise<Outcome> {
+  private async plainWrite(ops: MultiWriteOp[]): Promise<Outcome> {
     const written = holdKeysWritten([{ op: "multi", ops } as ShardRequest]);
     while (this.holds.blocks(written)) await this.holds.untilNotHeld(written);
+    if (!this.leads()) return notLeader(this.appliedZxid());
     let outcome!: Outcome;
     this.log((t, zxid) => {
-      const executed = execute(t, asWrite(ops), 0, zxid, this.scheduler.now);
+      const executed = execute(t, asWrite(ops), 0, zxid, this.env.scheduler.now);
       outcome = executed.reply.error ? failure(executed.reply.error, zxid) : { ok: true, zxid, value: {} };
       return executed.effects;
     });
-    return outcome;
+    return this.onceAcknowledged(outcome);
+  }
+
+  /** An answer once a sync replica holds what it shows; else OperationTimeout (its fate unknown), as the shard object answers. */
+  private async onceAcknowledged(outcome: Outcome): Promise<Outcome> {
+    return (await this.acknowledges(outcome.zxid, ACK_WAIT_MS)) ? outcome : failure("OperationTimeout", outcome.zxid);
   }
 
   /** The error `ops` would fail with now (nothing is written). */
   private wouldFail(ops: MultiWriteOp[]): KeeperErrorName | undefined {
-    return this.storage.read((t) => execute(t, asWrite(ops), 0, 0, this.scheduler.now).reply.error);
+    return this.storage.read((t) => execute(t, asWrite(ops), 0, 0, this.env.scheduler.now).reply.error);
   }
 
   /** Applies the part prepared for `txn`, its row then says so with the outcome (kept for the router's retries). */
   private applyPrepared(txn: string): Outcome {
     const part = this.storedRow(txn);
-    if (part?.kind !== "prepared") return givenUp(this.core.appliedZxid());
+    if (part?.kind !== "prepared") return givenUp(this.appliedZxid());
     let outcome!: Outcome;
     this.log((t, zxid) => {
-      const executed = execute(t, asWrite(part.ops), 0, zxid, this.scheduler.now);
+      const executed = execute(t, asWrite(part.ops), 0, zxid, this.env.scheduler.now);
       const error = executed.reply.error;
       outcome = error ? failure(error, zxid) : { ok: true, zxid, value: { results: part.ops.map((op) => ({ op: op.op, path: op.path })), ...(part.txn.parts ? { txn } : {}) } };
       return [...executed.effects, txnRow(txn, { kind: "applied", outcome })];
@@ -225,22 +256,18 @@ export class TxnShardNode {
     return outcome;
   }
 
-  /** A prepared part applied (committed) or dropped (aborted); a part settled already stays so. */
+  /** A prepared part applied (committed) or dropped (aborted), while this copy leads; a part settled already stays so. */
   private settle(txn: string, fate: "committed" | "aborted"): void {
-    if (this.storedRow(txn)?.kind !== "prepared") return;
+    if (this.storedRow(txn)?.kind !== "prepared" || !this.leads()) return;
     if (fate === "aborted") this.log(() => [txnRow(txn, { kind: "aborted" })]);
     else this.applyPrepared(txn);
   }
 
-  /** The shard object's alarm: holds older than HOLD_RESOLVE_AFTER_MS ask their decider (or decide) and settle. */
+  /** The shard object's alarm: while this copy leads, holds older than HOLD_RESOLVE_AFTER_MS ask their decider (or decide) and settle. */
   private async alarm(owner: Owner): Promise<void> {
     // A crash meanwhile ends this incarnation's alarm (its writes throw); the next one starts its own.
-    await this.holds.resolveStale().catch(() => undefined);
-    this.scheduler.after(ALARM_MS, owner, () => void this.alarm(owner));
-  }
-
-  private txnRows(): Array<[string, SimTxnRow]> {
-    return this.storage.read((t) => t.scan<SimTxnRow>("txn", undefined, 100_000).map(([key, row]): [string, SimTxnRow] => [String(key), row]));
+    if (this.leads()) await this.holds.resolveStale().catch(() => undefined);
+    this.env.scheduler.after(ALARM_MS, owner, () => void this.alarm(owner));
   }
 
   private storedRow(txn: string): SimTxnRow | undefined {
@@ -252,24 +279,15 @@ export class TxnShardNode {
     return row?.kind === "prepared" ? { kind: "prepared", parts: row.txn.parts } : row;
   }
 
-  /**
-   * Logs one write whose effects `effectsAt` gives (in the write's transaction, at its
-   * zxid); returns the zxid. A part's row takes or releases its holds, as the shard
-   * object's txn table does.
-   */
+  /** Logs one write whose effects `effectsAt` gives (in the write's transaction, at its zxid); returns the zxid. A part's row leaving wakes the writes waiting for it. */
   private log(effectsAt: (txn: StorageTxn, zxid: number) => Effect[]): number {
-    const done = this.core.sequence((txn, zxid, epoch) => {
+    const done = this.core!.sequence((txn, zxid, epoch) => {
       const effects = effectsAt(txn, zxid);
       applyEffects(txn, effects);
       return { value: { zxid, effects }, entry: logEntry({ zxid, epoch, kind: "write", session: 0, cxid: 0, effects, reply: { zxid } }) };
     });
     if (done.kind !== "sequenced") throw new Error(`${this.name} no longer leads`);
-    for (const effect of done.value.effects) {
-      if (effect.table !== "txn") continue;
-      const row = effect.row as SimTxnRow;
-      if (row.kind === "prepared") this.holds.hold(row.txn, holdKeysOf(row.ops), row.at);
-      else this.holds.release(effect.key);
-    }
+    for (const effect of done.value.effects) if (effect.table === "txn" && (effect.row as SimTxnRow).kind !== "prepared") this.holds.release(effect.key);
     return done.value.zxid;
   }
 }
@@ -298,4 +316,9 @@ function failure(name: KeeperErrorName, zxid: number): Outcome {
 /** As the shard object answers a part of a multi given up (OperationTimeout: nothing was applied). */
 function givenUp(zxid: number): Outcome {
   return failure("OperationTimeout", zxid);
+}
+
+/** As the shard object answers at a copy that does not lead. */
+function notLeader(zxid: number): Outcome {
+  return { ok: false, zxid, error: { name: "SystemError", code: KEEPER_ERRORS.SystemError.code, message: "this copy is not its shard's leader" }, notLeader: true };
 }
