@@ -4,9 +4,9 @@
  * rows, so a replica, and the copy a move or a failover makes leader, holds them too.
  *
  * Every shard a multi touches prepares its part first: checks it as it would apply
- * now and logs it (`prepared`), which holds what it touches (replication/core/txn-holds.ts). The
- * multi is committed once every part is prepared: nothing can then stop a part from
- * applying. Each part applies when its router sends it again (`applied`, its outcome
+ * now and logs it (`prepared`), which holds what it touches
+ * (replication/core/txn-holds.ts). The multi is committed once every part is
+ * prepared: nothing can then stop a part from applying. Each part applies when its router sends it again (`applied`, its outcome
  * kept for a retry), or when its shard's alarm hears the multi committed.
  *
  * A part's row is final once logged: a prepared one is never given up, and a multi

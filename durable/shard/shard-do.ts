@@ -202,7 +202,7 @@ export class ShardDO extends EdgekeeperObject {
       settle: (txn, fate) => this.settlePrepared(txn, fate),
       askPart: (copy, txn) => this.askTxnShard(copy, (shard) => shard.partOfTxn(txn)),
       askDecider: (decider, txn, waiter) => this.askTxnShard(decider, (shard) => shard.resolveTxn(txn, waiter)),
-      acknowledged: () => this.acknowledgedHead(GEO_ACK_WAIT_MS),
+      acknowledged: () => this.acknowledgedNow(),
     });
     this.holds = new CheckHolds(new SqlHoldStore(this.sql), WORKER_CLOCK, (decider, txn, waiter) => this.txnParts.fateOf(txn, decider, waiter), { leads: () => !this.leader.fenced(), settle: (txn, fate) => this.settlePrepared(txn, fate) });
     this.txns = new TxnRows(this.sql, () => this.holds);
@@ -360,6 +360,16 @@ export class ShardDO extends EdgekeeperObject {
       if (!(await this.leader.whenAcked(this.lastZxid(), deadline - Date.now()))) return false;
     }
     return true;
+  }
+
+  /**
+   * Whether what this copy holds now is acknowledged (a geo-tier leader waits at most
+   * GEO_ACK_WAIT_MS for its head as it is now): for an answer already worked out, so
+   * unlike acknowledgedHead it does not chase writes logged meanwhile, which under a
+   * steady writer would never end.
+   */
+  private acknowledgedNow(): Promise<boolean> {
+    return this.holdsUnacknowledged() ? this.leader.whenAcked(this.lastZxid(), GEO_ACK_WAIT_MS) : Promise.resolve(true);
   }
 
   /** Whether this copy's own log may hold writes no sync replica has yet: it leads, or led and is sealed, a geo-tier shard. */
@@ -954,13 +964,15 @@ export class ShardDO extends EdgekeeperObject {
   /**
    * Prepares this shard's part of a multi across shards (cross-shard-txns.ts): checks
    * it as it would apply now and, if it would, logs it, holding what it touches
-   * (replication/core/txn-holds.ts), and answers once that is acknowledged. It applies when the router
-   * sends the part with its transaction (every part prepared), or from the alarm once
-   * the decider says the multi committed; else it is dropped. Answers the failing op as
-   * the multi would (nothing prepared); OperationTimeout for a multi given up here or
-   * too old; ConnectionLoss when its logged part is not acknowledged in time; at a copy
-   * that does not lead, notLeader; for a path this shard does not serve, moved. The decider's part of a session's retry of a multi that committed is
-   * answered the reply its first try stored (naming that try's transaction).
+   * (replication/core/txn-holds.ts), and answers once that is acknowledged (a part
+   * prepared already, sent again, too). It applies when the router sends the part
+   * with its transaction (every part prepared), or from the alarm once the decider
+   * says the multi committed; else it is dropped. Answers the failing op as the multi
+   * would (nothing prepared); OperationTimeout for a multi given up here or too old;
+   * ConnectionLoss when its logged part is not acknowledged in time; at a copy that
+   * does not lead, notLeader; for a path this shard does not serve, moved. The
+   * decider's part of a session's retry of a multi that committed is answered the
+   * reply its first try stored (naming that try's transaction).
    */
   async prepareWrites(root: string, caller: Caller, txn: CrossShardTxn, part: MultiOp & { cxid?: number }): Promise<Outcome> {
     checkTxn(txn);

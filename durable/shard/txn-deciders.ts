@@ -1,7 +1,7 @@
 /**
  * How a shard holding part of a multi across shards reaches the other shards of the
- * multi: its decider (replication/core/txn-holds.ts asks it what became of the multi), and the
- * decider the other parts (ShardDO.resolveTxn asks each where its part stands). Each
+ * multi: its decider (replication/core/txn-holds.ts asks it what became of the
+ * multi), and the decider the other parts (ShardDO.resolveTxn asks each where its part stands). Each
  * is asked at the copy the router named or, when that copy cannot be reached (its
  * region dark) or cannot say (it no longer leads), at its shard's leader now, as the
  * namespace's directory names it: a move or a failover made that copy lead, and it
