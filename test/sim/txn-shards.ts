@@ -116,7 +116,7 @@ export class TxnShardNode extends ShardNode {
     this.parts = new TxnParts({
       row: (txn) => this.row(txn),
       leads: () => this.leads(),
-      rowsWhole: () => this.core?.state()?.snapshot === null,
+      rowsWhole: () => this.rowsWhole(),
       abort: (txn) => this.log(() => [txnRow(txn, { kind: "aborted" })]),
       settle: async (txn, fate) => this.settle(txn, fate),
       askPart: (copy, txn) => askShard<PartState>(copy, { type: "part-of", txn }),
@@ -142,7 +142,7 @@ export class TxnShardNode extends ShardNode {
       return answer;
     }
     // A move waits while this leader holds a part (the shard object's seal answers "holding").
-    if (request.type === "seal" && this.leads() && this.holds.any()) throw new Error(`${this.name} holds a part of a multi across shards`);
+    if (request.type === "seal" && this.holds.any()) throw new Error(`${this.name} holds a part of a multi across shards`);
     return super.handle(request as LeaderRequest | ClientRequest | HandoverRequest, push);
   }
 
@@ -161,6 +161,12 @@ export class TxnShardNode extends ShardNode {
   /** The transactions whose part is prepared here, not yet applied or dropped. */
   preparedTxns(): string[] {
     return this.storage.read((t) => t.scan<SimTxnRow>("txn", undefined, 100_000).filter(([, row]) => row.kind === "prepared").map(([txn]) => String(txn)));
+  }
+
+  /** As ShardDO.rowsWhole: not mid-snapshot, and caught up to what it may show. */
+  private rowsWhole(): boolean {
+    const meta = this.core?.state();
+    return meta === undefined || (meta.snapshot === null && meta.appliedZxid >= meta.readableZxid);
   }
 
   private leads(): boolean {
