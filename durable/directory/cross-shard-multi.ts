@@ -119,7 +119,7 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
     const applied = parts.map((part): [PartOfPlan, Promise<Outcome>] => [part, part === plan.decider ? calls.write(part.mount, { ...multi, ops: part.ops, txn }) : calls.commit({ ...multi, ops: part.ops, txn })]);
     const checksAlone = applied.filter(([part]) => part !== plan.decider && !part.writes);
     if (checksAlone.length > 0) calls.inBackground(Promise.all(checksAlone.map(([, outcome]) => outcome.catch(() => undefined))));
-    const results = await Promise.all(applied.filter((entry) => !checksAlone.includes(entry)).map(async ([part, outcome]): Promise<[PartOfPlan, Outcome]> => [part, await outcome]));
+    const results = await Promise.all(applied.filter((entry) => !checksAlone.includes(entry)).map(async ([part, outcome]): Promise<[PartOfPlan, Outcome]> => [part, await appliedAnswer(outcome)]));
     return merged(multi, results);
   } finally {
     // Released after the answer (a write to a held node waits for it).
@@ -136,8 +136,21 @@ export async function runCrossShardMulti(plan: CrossShardPlan, multi: MultiOp, c
 async function committedAgain(plan: CrossShardPlan, multi: MultiOp, txn: CrossShardTxn, stored: Outcome, calls: CrossShardCalls): Promise<Outcome> {
   const earlier = committedTxnOf(stored);
   if (earlier === undefined) throw new KeeperError("SystemError", "the stored reply to this multi names no transaction: its parts on other shards cannot be told");
-  const others = await Promise.all(plan.others.map(async (part): Promise<[PartOfPlan, Outcome]> => [part, await calls.commit({ ...multi, ops: part.ops, txn: { ...txn, id: earlier } })]));
+  const others = await Promise.all(plan.others.map(async (part): Promise<[PartOfPlan, Outcome]> => [part, await appliedAnswer(calls.commit({ ...multi, ops: part.ops, txn: { ...txn, id: earlier } }))]));
   return merged(multi, [[plan.decider, stored], ...others]);
+}
+
+/**
+ * A committed multi's part, as its shard answered it. A part that shard cannot apply
+ * now (its leader moved on, or the answer was lost) still applies there, from its
+ * alarm: so the multi's answer is not known (ConnectionLoss), never a failure.
+ */
+async function appliedAnswer(outcome: Promise<Outcome>): Promise<Outcome> {
+  const answer = await outcome.catch(() => undefined);
+  if (answer === undefined || elsewhere(answer)) {
+    throw new KeeperError("ConnectionLoss", "the multi committed, but a part's shard did not answer it (lost, or its leader moved): that part applies there; whether it has yet is not known");
+  }
+  return answer;
 }
 
 /** The transaction a decider's answer says it committed. */

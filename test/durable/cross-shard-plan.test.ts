@@ -7,7 +7,7 @@
 import { expect, it } from "vitest";
 import { type CrossShardCalls, ELSEWHERE, planCrossShardMulti, runCrossShardMulti } from "../../durable/directory/cross-shard-multi.ts";
 import { type Mount, type MountTable, ROOT_MOUNT } from "../../durable/directory/mount-table.ts";
-import type { CrossShardTxn, MultiOp, Outcome } from "../../protocol/index.ts";
+import { type CrossShardTxn, KeeperError, type MultiOp, type Outcome } from "../../protocol/index.ts";
 
 const DATA: Mount = { prefix: "/data", shard: "d" };
 const LOCKS: Mount = { prefix: "/locks", shard: "l" };
@@ -79,9 +79,16 @@ it("releases every part that prepared when one fails, and answers its failing op
 it("leaves every part to its shard when an answer is lost and the multi may have committed, and runs again from a fresh table when a shard moved before anything committed", async () => {
   const lost = recording({ write: () => Promise.reject(new Error("cut")) as never });
   const multi: MultiOp = { op: "multi", ops: [{ op: "setData", path: "/data/x", data: null }, { op: "create", path: "/y" }] };
-  await expect(runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, lost.calls)).rejects.toThrow("cut");
+  expect(await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, lost.calls).catch((err: unknown) => err)).toMatchObject({ keeperName: "ConnectionLoss" });
   await lost.settled();
   expect(lost.log).toEqual(["prepare d", "prepare root", "write d", "commit this /y"]);
+  // Committed, a part whose shard's leader moved on (or whose retries ran out) is not a failure either: it applies there.
+  const notLeader: Outcome = { ok: false, zxid: 4, error: { name: "SystemError", code: -1, message: "not the leader" }, notLeader: true };
+  for (const moved of [recording({ commit: () => notLeader }), recording({ commit: () => Promise.reject(new KeeperError("SystemError", "retries ran out")) as never })]) {
+    expect(await runCrossShardMulti(planCrossShardMulti(TABLE, multi)!, multi, moved.calls).catch((err: unknown) => err)).toMatchObject({ keeperName: "ConnectionLoss" });
+    await moved.settled();
+    expect(moved.log).toEqual(["prepare d", "prepare root", "write d", "commit this /y"]);
+  }
 
   // A prepare's answer lost, every other part prepared: the multi may have committed, so nothing is released.
   const cut = recording({ prepare: (mount) => (mount.shard === "root" ? (Promise.reject(new Error("cut")) as never) : undefined) });
