@@ -98,6 +98,18 @@ export function roundTripMs(from: Region, to: Region): number {
 }
 
 /**
+ * The round trip between two regions as the simulation makes it on average: each
+ * way lengthened by half of JITTER_FRACTION. What a target that counts round trips
+ * counts them as.
+ *
+ * @example
+ * meanRoundTripMs("wnam", "apac"); // 93.45
+ */
+export function meanRoundTripMs(from: Region, to: Region): number {
+  return roundTripMs(from, to) * (1 + JITTER_FRACTION / 2);
+}
+
+/**
  * The delay one way of a call takes: half the round trip, lengthened by up to
  * JITTER_FRACTION of itself as `random` (in [0, 1)) says.
  *
