@@ -120,8 +120,10 @@ export class MemoryStorage {
     if (!owner.alive) throw new Error("this object crashed as it committed");
     this.tables = working;
     this.transactions += 1;
-    if (copied.size > 0) this.writes += 1;
-    if (copied.size > 0) this.onWrite?.("committed");
+    if (copied.size > 0) {
+      this.writes += 1;
+      this.onWrite?.("committed");
+    }
     return result;
   }
 }
