@@ -1,8 +1,8 @@
 /**
  * One seeded run of multis across shards: three geo-tier shards (each a leader and
  * two sync replicas, txn-shards.ts, and a directory that moves and fails the leader
- * over, directory.ts), routers running multis through the router's own plan
- * (durable/directory/cross-shard-multi.ts), and faults: messages dropped, duplicated,
+ * over, directory.ts), routers running multis (multi-router.ts; what they run and
+ * how each is checked: multi-workload.ts), and faults: messages dropped, duplicated,
  * delayed (a few for seconds) and cut, copies crashing at any await and starting
  * again, routers crashing for good mid-multi (a new one goes on), planned moves of
  * leaders, directories crashing, and a leader's region going dark (long enough, a
@@ -16,17 +16,15 @@
  * where its router answered it applied; none where it answered it failed; its parts'
  * rows agreeing.
  */
-import { type CrossShardCalls, planCrossShardMulti, runCrossShardMulti } from "../../durable/directory/cross-shard-multi.ts";
-import { type MountTable, mountFor } from "../../durable/directory/mount-table.ts";
-import type { Placement } from "../../durable/replication/core/index.ts";
-import type { MultiOp, MultiWriteOp, Outcome } from "../../protocol/index.ts";
-import { DirectoryNode, type WhereRequest } from "./directory.ts";
+import { DirectoryNode } from "./directory.ts";
 import type { Violation } from "./history.ts";
+import { SimRouter, type RouterWorld } from "./multi-router.ts";
+import { type MultiRecord, TABLE, checkMulti, initialNodes, shardOf } from "./multi-workload.ts";
 import { SimNetwork } from "./network.ts";
 import { SIM_SETTINGS, type SimEnv } from "./nodes.ts";
 import { Prng, hashText } from "./prng.ts";
 import { type Owner, Scheduler } from "./scheduler.ts";
-import { type TxnShardRequest, TxnShardNode, directoryOf } from "./txn-shards.ts";
+import { TxnShardNode, directoryOf } from "./txn-shards.ts";
 
 export interface MultiSeedOptions {
   seed: number;
@@ -62,25 +60,9 @@ export interface MultiSeedResult {
   violations: Violation[];
 }
 
-/** The shards, by the subtree each serves (S0 everything else). */
-const TABLE: MountTable = { version: 1, mounts: [{ prefix: "/", shard: "S0" }, { prefix: "/s1", shard: "S1" }, { prefix: "/s2", shard: "S2" }] };
-/** A node on each shard that every multi may check, and that a multi creating it fails on. */
-const FIXED = ["/fixed", "/s1/fixed", "/s2/fixed"];
-/** A node on each shard that multis set (some at the version they read) and plain writes set too: what holds keep. */
-const HOT = ["/hot", "/s1/hot", "/s2/hot"];
 /** Simulated ms allowed, once faults end, for every part left prepared to be settled. */
 const SETTLE_MS = 60_000;
 const RUN_LIMIT_MS = 3_600_000;
-
-/** A multi as its router ran it: its ops, whether it must fail, and its answer (undefined: its router crashed first). */
-interface MultiRecord {
-  id: number;
-  /** Its transaction's id, once its router began it. */
-  txn?: string;
-  ops: MultiWriteOp[];
-  mustFail: boolean;
-  answer?: "applied" | "failed" | "unknown";
-}
 
 export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeedResult> {
   const prng = new Prng(options.seed);
@@ -112,7 +94,7 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     const leader = addCopy(`${mount.shard}.L`);
     leader.start();
     leader.core!.activate(1);
-    [...(i === 0 ? [] : [mount.prefix]), FIXED[i]!, HOT[i]!].forEach((path, k) => leader.core!.write(0, k + 1, { op: "create", path, data: "" }));
+    initialNodes(i).forEach((path, k) => leader.core!.write(0, k + 1, { op: "create", path, data: "" }));
     const syncReplicas = ["R1", "R2"].map((replica) => addCopy(`${mount.shard}.${replica}`, leader.name).name);
     leader.core!.setSyncReplicas(syncReplicas);
     const directory = new DirectoryNode(scheduler, network, leader.name, directoryOf(leader.name));
@@ -136,89 +118,28 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
   const records: MultiRecord[] = [];
   let multisLeft = options.multis;
   let multiIds = 0;
-  /** Each router's crash, by name (routers crash for good). */
-  const routers = new Map<string, () => void>();
+  const world: RouterWorld = {
+    scheduler, network, prng, step,
+    directoryOf: (shard) => directoryOfShard(shard).name,
+    multisLeft: () => multisLeft,
+    takeMulti: () => (multisLeft--, ++multiIds),
+    record: (multi) => void records.push(multi),
+  };
+  const routers = new Map<string, SimRouter>();
   let routerCount = 0;
   let running = 0;
-  const runRouter = async (): Promise<void> => {
-    const name = `router${++routerCount}`;
-    const owner: Owner = { alive: true };
-    let crashed!: () => void;
-    const gone = new Promise<undefined>((resolve) => (crashed = () => resolve(undefined)));
-    const crash = (): void => {
-      owner.alive = false;
-      routers.delete(name);
-      crashed();
-    };
-    routers.set(name, crash);
+  const startRouter = (): void => {
+    const router = new SimRouter(`router${++routerCount}`, world);
+    routers.set(router.name, router);
     running += 1;
-    let txns = 0;
-    let current: MultiRecord | undefined;
-    const send = <T>(to: string, request: TxnShardRequest | WhereRequest): Promise<T> => {
-      if (step("before", crash)) return gone as Promise<never>;
-      const sent = network.request<T>(name, owner, to, request);
-      step("after", crash);
-      return sent;
-    };
-    /** The copy leading each shard, as its directory last said (asked again after a "not the leader"). */
-    const leaders = new Map<string, string>();
-    const findLeaders = (shards: readonly string[]): Promise<unknown> =>
-      Promise.all(shards.map((shard) => send<Placement>(directoryOfShard(shard).name, { type: "where" }).then((p) => void leaders.set(shard, p.leader), () => undefined)));
-    const leaderCopy = (shard: string): string => leaders.get(shard) ?? `${shard}.L`;
-    /** Sends a part to apply at its shard's leader, again at the leader now while the copy asked no longer leads (as the router's untilServed). */
-    const applyAt = async (shard: string, request: TxnShardRequest): Promise<Outcome> => {
-      for (let attempt = 0; ; attempt++) {
-        const outcome = await send<Outcome>(leaderCopy(shard), request);
-        if (outcome.ok || outcome.notLeader !== true || attempt === 9) return outcome;
-        await scheduler.sleep(200, owner);
-        await findLeaders([shard]);
-      }
-    };
-    const calls: CrossShardCalls = {
-      begin: () => ({ id: (current!.txn = `${name}-${String(++txns).padStart(4, "0")}`), startedAt: scheduler.now }),
-      prepare: (mount, txn, part) => send(leaderCopy(mount.shard), { type: "prepare", txn, ops: part.ops }),
-      release: (mount, txn) => send(leaderCopy(mount.shard), { type: "release", txn }),
-      inBackground: (work) => void work,
-      write: (mount, multi) => applyAt(mount.shard, { type: "apply", txn: multi.txn!, ops: multi.ops }),
-      commit: (part) => applyAt(shardOf(part.ops[0]!.path), { type: "apply", txn: part.txn!, ops: part.ops }),
-      deciderOf: (mount) => leaderCopy(mount.shard),
-    };
-    /** Waits for `call`'s answer, or undefined once this router crashed (or the call failed). */
-    const answerOf = <T>(call: Promise<T>): Promise<T | undefined> => Promise.race([call.catch(() => undefined), gone]);
-    /** Runs the multi's plan, again from the leaders now while a shard answers it does not lead (each try a new transaction). */
-    const runMulti = async (multi: MultiOp): Promise<Outcome | "elsewhere"> => {
-      const plan = planCrossShardMulti(TABLE, multi)!;
-      for (let attempt = 0; ; attempt++) {
-        const answer = await runCrossShardMulti(plan, multi, calls);
-        if (answer !== "elsewhere" || attempt === 9) return answer;
-        await scheduler.sleep(200, owner);
-        await findLeaders(TABLE.mounts.map((mount) => mount.shard));
-      }
-    };
-    while (owner.alive && multisLeft > 0) {
-      // A plain write at times, which waits while a prepared part holds the node.
-      if (prng.chance(0.2)) {
-        const hot = prng.pick(HOT);
-        await answerOf(applyAt(shardOf(hot), { type: "plain-write", ops: [{ op: "setData", path: hot, data: null, version: -1 }] }));
-        if (!owner.alive) break;
-      }
-      multisLeft -= 1;
-      const record = (current = await newMulti(++multiIds, prng, (path) => answerOf(send<number>(leaderCopy(shardOf(path)), { type: "version", path })).then((version) => version ?? 0)));
-      if (!owner.alive) break;
-      records.push(record);
-      const answer = await Promise.race([runMulti({ op: "multi", ops: record.ops }).catch(() => "lost" as const), gone]);
-      if (answer === undefined) break;
-      // ConnectionLoss and, at a geo-tier shard, OperationTimeout leave the multi's fate unknown.
-      const unknown = answer === "lost" || answer === "elsewhere" || (!answer.ok && (answer.error.name === "ConnectionLoss" || answer.error.name === "OperationTimeout"));
-      record.answer = unknown ? "unknown" : answer.ok ? "applied" : "failed";
-      if (!(await Promise.race([scheduler.sleep(prng.int(0, 50), owner).then(() => true), gone]))) break;
-    }
-    running -= 1;
-    routers.delete(name);
-    // A router that crashed is gone: another takes the multis left.
-    if (!owner.alive && !scripted) scheduler.after(prng.int(10, 300), { alive: true }, () => void runRouter());
+    void router.run().then(() => {
+      running -= 1;
+      routers.delete(router.name);
+      // A router that crashed is gone: another takes the multis left.
+      if (!router.alive && !scripted) scheduler.after(prng.int(10, 300), { alive: true }, startRouter);
+    });
   };
-  for (let i = 0; i < (options.routers ?? 4); i++) void runRouter();
+  for (let i = 0; i < (options.routers ?? 4); i++) startRouter();
 
   const injector: Owner = { alive: !scripted };
   const injectFault = (): void => {
@@ -232,10 +153,10 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
         scheduler.after(prng.int(5, 300), { alive: true }, () => copy.start());
       }
     } else if (roll < 0.5) {
-      const router = prng.pick([...routers.values()]);
+      const router = prng.pick([...routers.values()].filter((r) => r.alive));
       if (router) {
         crashes += 1;
-        router();
+        router.crash();
       }
     } else if (roll < 0.56) {
       // A planned move of a shard's leader to one of its sync replicas.
@@ -292,54 +213,6 @@ export async function runMultiSeed(options: MultiSeedOptions): Promise<MultiSeed
     hash: hashText(JSON.stringify(records)),
     violations,
   };
-}
-
-/**
- * A multi over two or three shards: a create of a path of its own on each, a set of
- * a shard's hot node at times (half of those at the version `versionOf` reads now, so
- * it fails if another write comes first), a check of a shard's fixed node at times,
- * and, one time in five, a create of a fixed node, which fails the whole multi. In a
- * random order.
- */
-async function newMulti(id: number, prng: Prng, versionOf: (path: string) => Promise<number>): Promise<MultiRecord> {
-  const shards = [0, 1, 2].filter(() => prng.chance(0.7));
-  while (shards.length < 2) {
-    const more = prng.int(0, 2);
-    if (!shards.includes(more)) shards.push(more);
-  }
-  const prefixOf = (shard: number) => (shard === 0 ? "" : TABLE.mounts[shard]!.prefix);
-  const ops: MultiWriteOp[] = shards.map((shard) => ({ op: "create", path: `${prefixOf(shard)}/m${id}` }));
-  for (const shard of shards) {
-    if (prng.chance(0.4)) ops.push({ op: "setData", path: HOT[shard]!, data: null, version: prng.chance(0.5) ? await versionOf(HOT[shard]!) : -1 });
-  }
-  if (prng.chance(0.3)) ops.push({ op: "check", path: FIXED[prng.pick(shards)]!, version: 0 });
-  const mustFail = prng.chance(0.2);
-  if (mustFail) ops.push({ op: "create", path: FIXED[prng.pick(shards)]! });
-  for (let i = ops.length - 1; i > 0; i--) {
-    const j = prng.int(0, i);
-    [ops[i], ops[j]] = [ops[j]!, ops[i]!];
-  }
-  return { id, ops, mustFail };
-}
-
-/** The shard serving `path`. */
-function shardOf(path: string): string {
-  return mountFor(TABLE, path).shard;
-}
-
-/** A multi's creates, all applied or none, as its answer says; and its parts' rows agree. */
-function checkMulti(record: MultiRecord, exists: (path: string) => boolean, partAt: (shard: string) => string): Violation[] {
-  const creates = record.ops.filter((op) => op.op === "create" && !FIXED.includes(op.path)).map((op) => op.path);
-  const applied = creates.filter(exists);
-  const found = (message: string): Violation[] => [{ checker: "multis", message: `multi ${record.id} (${record.ops.map((op) => `${op.op} ${op.path}`).join(", ")}): ${message}`, calls: [] }];
-  if (applied.length > 0 && applied.length < creates.length) return found(`partly applied: ${applied.join(", ")} but not ${creates.filter((path) => !applied.includes(path)).join(", ")}`);
-  if (applied.length > 0 && record.mustFail) return found("applied, though one of its ops fails");
-  if (applied.length > 0 && record.answer === "failed") return found("applied, though its router answered that it failed");
-  if (applied.length === 0 && record.answer === "applied") return found("answered applied, but none of it is");
-  const parts = [...new Set(record.ops.map((op) => shardOf(op.path)))].map((shard) => [shard, partAt(shard)] as const);
-  const committed = parts.some(([, part]) => part === "applied" || part === "failed to apply");
-  if (committed && !parts.every(([, part]) => part === "applied")) return found(`its parts' rows disagree: ${parts.map((part) => part.join(" ")).join(", ")}`);
-  return [];
 }
 
 /** Every crash point of a clean scripted run of `steps` steps, alone; with `pairsEvery`, every that-many-th pair of them instead. */
