@@ -119,8 +119,12 @@ export class TxnParts {
     return row?.kind === "prepared" && row.parts ? this.resolve(txn, waiter) : this.ports.askDecider(decider, txn, waiter);
   }
 
-  /** An answer once what it says is acknowledged (else "unknown": a failover could undo it). */
+  /**
+   * An answer once what it says is acknowledged (else "unknown": a failover could undo
+   * it). The rows it was read from must still be whole: a copy that stopped leading
+   * while it asked the other parts may hold a tail its new leader dropped.
+   */
   private async onceAcknowledged<T extends string>(answer: T | "unknown"): Promise<T | "unknown"> {
-    return answer !== "unknown" && (await this.ports.acknowledged()) ? answer : "unknown";
+    return answer !== "unknown" && this.ports.rowsWhole() && (await this.ports.acknowledged()) ? answer : "unknown";
   }
 }
