@@ -37,9 +37,9 @@ export interface TxnPartPorts {
   abort(txn: string): void;
   /** Applies the prepared part (committed) or drops it (aborted). */
   settle(txn: string, fate: "committed" | "aborted"): Promise<unknown>;
-  /** Asks the copy `copy` of another shard of the multi where its part stands. */
+  /** Asks the copy `copy` of another shard of the multi where its part stands ("unknown" where it cannot be reached: never rejects). */
   askPart(copy: string, txn: string): Promise<PartState>;
-  /** Asks the multi's decider what became of it (`waiter`: see TxnParts.resolve). */
+  /** Asks the multi's decider what became of it (`waiter`: see TxnParts.resolve; "unknown" where it cannot be reached: never rejects). */
   askDecider(decider: string, txn: string, waiter: string | undefined): Promise<TxnFate>;
   /** Whether what this copy shows now is acknowledged (at once where no sync replica is named). */
   acknowledged(): Promise<boolean>;
@@ -80,7 +80,7 @@ export class TxnParts {
     const decides = ports.leads() && !(waiter !== undefined && txn < waiter);
     let row = ports.row(txn);
     if (row?.kind === "prepared" && row.parts && decides) {
-      const states = await Promise.all(row.parts.map((copy) => ports.askPart(copy, txn).catch((): PartState => "unknown")));
+      const states = await Promise.all(row.parts.map((copy) => ports.askPart(copy, txn)));
       if (states.includes("aborted") || states.every((state) => state === "prepared")) await ports.settle(txn, states.includes("aborted") ? "aborted" : "committed");
       row = ports.row(txn);
     }
