@@ -38,7 +38,7 @@ import type { EdgekeeperEnv } from "../env.ts";
 import { AnswerBudget, AnswerOverBudget, RESULT_OVERHEAD_BYTES } from "./answer-budget.ts";
 import {
   CheckHolds, type CopyState, type Fenced, HOLD_RESOLVE_AFTER_MS, LeaderLog, type LeaderRequest, type PartState, type PlacementAdvice, type PullReply, type SnapshotReply, type StorageTxn, type TxnFate, TxnParts,
-  holdKeysWritten, keysPrepareWaitsOn, prepareVerdict,
+  holdKeysWritten,
 } from "../replication/core/index.ts";
 import { REPLICATION_SCHEMA, type SqlLogTable, SqliteStorage, coreTables, storedBytes } from "../replication/sqlite-storage.ts";
 import { WORKER_CLOCK } from "../replication/worker-clock.ts";
@@ -978,35 +978,29 @@ export class ShardDO extends EdgekeeperObject {
     checkTxn(txn);
     if (!Array.isArray(part?.ops) || part.ops.length === 0 || part.ops.some((op) => typeof op?.path !== "string")) throw new KeeperError("BadArguments", "a prepared part names its ops");
     const ops = part.ops;
-    for (;;) {
-      const tree = this.treeFor(root);
-      const elsewhere = this.servedElsewhere(tree, ops);
-      if (elsewhere) return elsewhere;
-      if (txn.parts && caller.sessionId !== 0 && part.cxid !== undefined) {
-        const stored = this.sessions.replyFor(caller.sessionId, part.cxid);
-        if (stored) return stored;
-      }
-      // Prepared already (the router sent it again): so it stays, answered as the first time.
-      const verdict = prepareVerdict(this.txns.get(txn.id), txn.startedAt, Date.now());
-      if (verdict === "prepared") return this.preparedAnswer(this.lastZxid());
-      if (verdict === "given-up") return this.givenUp();
-      const failed = this.wouldFail(tree, caller, ops);
-      if (failed) return failed;
-      const keys = keysPrepareWaitsOn(ops);
-      // Another transaction's part would change what this one relies on, or the reverse: checked
-      // again once that one is decided (so each prepared part applies whichever applies first).
-      if (this.holds.holding(keys, txn.id).length > 0) {
-        await this.holds.untilNotHeld(keys, txn.id);
-        continue;
-      }
-      const outcome = this.write(caller, undefined, (w) => {
-        w.txns = [[txn.id, preparedPart(txn, caller, part.cxid, ops, w.now)]];
-        return {};
-      });
-      if (!outcome.ok) return outcome;
-      await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
-      return this.preparedAnswer(outcome.zxid);
-    }
+    let tree: ShardTree;
+    return this.txnParts.prepare(txn, ops, this.holds, {
+      answered: () => {
+        tree = this.treeFor(root);
+        const elsewhere = this.servedElsewhere(tree, ops);
+        if (elsewhere) return elsewhere;
+        return txn.parts && caller.sessionId !== 0 && part.cxid !== undefined ? this.sessions.replyFor(caller.sessionId, part.cxid) : undefined;
+      },
+      now: () => Date.now(),
+      // Async as logPrepared is: a resend waiting on the first try's acknowledgement is answered after it.
+      preparedAgain: async () => this.preparedAnswer(this.lastZxid()),
+      givenUp: () => this.givenUp(),
+      wouldFail: () => this.wouldFail(tree, caller, ops),
+      logPrepared: async () => {
+        const outcome = this.write(caller, undefined, (w) => {
+          w.txns = [[txn.id, preparedPart(txn, caller, part.cxid, ops, w.now)]];
+          return {};
+        });
+        if (!outcome.ok) return outcome;
+        await this.setAlarmBy(Date.now() + HOLD_RESOLVE_AFTER_MS);
+        return this.preparedAnswer(outcome.zxid);
+      },
+    });
   }
 
   /**

@@ -4,19 +4,19 @@
  * storage that outlives its crashes) that, while it leads, also keeps the rules the
  * shard object keeps around the core's executor: the part rules
  * (durable/replication/core/txn-parts.ts) and the holds (txn-holds.ts). It prepares a
- * part (checked as it would apply, then logged once no part it conflicts with is
- * held, and answered once acknowledged), applies or drops it, gives a multi up,
- * answers its decider and the other parts, serves plain writes (which wait while a
- * prepared part holds what they change), refuses to be sealed for a move while it
- * holds a part, and, as the shard object's alarm does, asks after holds older than
- * HOLD_RESOLVE_AFTER_MS.
+ * part in the core's order (TxnParts.prepare: checked as it would apply, then logged
+ * once no part it conflicts with is held, and answered once acknowledged), applies or
+ * drops it, gives a multi up, answers its decider and the other parts, serves plain
+ * writes (which wait while a prepared part holds what they change), refuses to be
+ * sealed for a move while it holds a part, and, as the shard object's alarm does, asks
+ * after holds older than HOLD_RESOLVE_AFTER_MS.
  *
  * Copies are named `<shard>.<copy>`; the shard's directory is `<shard>.D`.
  */
 import { type CrossShardTxn, KEEPER_ERRORS, type KeeperErrorName, type MultiWriteOp, type Outcome, type ShardRequest } from "../../protocol/index.ts";
 import {
   CheckHolds, type Effect, type HeldTxn, type HoldStore, type LeaderRequest, type PartRow, type PartState, type Placement, type StorageTxn, type TxnFate, TxnParts, type WriteOp, type ZnodeRow,
-  holdKeysOf, holdKeysWritten, keysPrepareWaitsOn, prepareVerdict,
+  holdKeysOf, holdKeysWritten,
 } from "../../durable/replication/core/index.ts";
 import { execute } from "../../durable/replication/core/executor.ts";
 import { logEntry } from "../../durable/replication/core/leader.ts";
@@ -201,22 +201,19 @@ export class TxnShardNode extends ShardNode {
     }
   }
 
-  /** As ShardDO.prepareWrites: the failing op's error, given up, or logged as prepared once no part it conflicts with is held, and acknowledged. */
-  private async prepare(txn: CrossShardTxn, ops: MultiWriteOp[]): Promise<Outcome> {
-    for (;;) {
-      if (!this.leads()) return notLeader(this.appliedZxid());
-      const verdict = prepareVerdict(this.row(txn.id), txn.startedAt, this.env.scheduler.now);
-      if (verdict === "prepared") return this.preparedAnswer(this.appliedZxid());
-      if (verdict === "given-up") return givenUp(this.appliedZxid());
-      const failed = this.wouldFail(ops);
-      if (failed) return failure(failed, this.appliedZxid());
-      const keys = keysPrepareWaitsOn(ops);
-      if (this.holds.blocks(keys, txn.id)) {
-        await this.holds.untilNotHeld(keys, txn.id);
-        continue;
-      }
-      return this.preparedAnswer(this.log(() => [txnRow(txn.id, { kind: "prepared", txn, ops, at: this.env.scheduler.now })]));
-    }
+  /** As ShardDO.prepareWrites, in the core's order (TxnParts.prepare): the failing op's error, given up, or logged as prepared and answered once acknowledged. */
+  private prepare(txn: CrossShardTxn, ops: MultiWriteOp[]): Promise<Outcome> {
+    return this.parts.prepare(txn, ops, this.holds, {
+      answered: () => (this.leads() ? undefined : notLeader(this.appliedZxid())),
+      now: () => this.env.scheduler.now,
+      preparedAgain: () => this.preparedAnswer(this.appliedZxid()),
+      givenUp: () => givenUp(this.appliedZxid()),
+      wouldFail: () => {
+        const failed = this.wouldFail(ops);
+        return failed && failure(failed, this.appliedZxid());
+      },
+      logPrepared: () => this.preparedAnswer(this.log(() => [txnRow(txn.id, { kind: "prepared", txn, ops, at: this.env.scheduler.now })])),
+    });
   }
 
   /** A prepared part's answer once acknowledged; else its fate is not known (ConnectionLoss), never a refusal. */

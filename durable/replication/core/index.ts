@@ -16,5 +16,5 @@ export { REPLICA_TRIM_BATCH_ENTRIES, readMeta, slowestLiveReplica } from "./log.
 export { DEFAULT_HANDOVER_SETTINGS, recordHandover, runHandover, type CopyState, type Handover, type HandoverCalls, type HandoverOutcome, type HandoverSettings, type HandoverStep, type Placement, type PlacementStore } from "./handover.ts";
 export { DEFAULT_PLACEMENT_POLICY, advisePlacement, leaderMoved, newPlacementState, noteWrites, type DecayedCounts, type PlacementAdvice, type PlacementPolicy, type PlacementState } from "./leader-placement.ts";
 export { recordFailover, runFailover, type Failover, type FailoverCalls, type FailoverOutcome, type FailoverPlan, type FailoverStep } from "./failover.ts";
-export { TXN_MAX_AGE_MS, TxnParts, prepareVerdict, type PartRow, type PartState, type TxnFate, type TxnPartPorts } from "./txn-parts.ts";
+export { TXN_MAX_AGE_MS, TxnParts, type PartRow, type PartState, type PrepareSteps, type TxnFate, type TxnPartPorts } from "./txn-parts.ts";
 export { CheckHolds, HOLD_RESOLVE_AFTER_MS, holdKeysOf, holdKeysWritten, keysPrepareWaitsOn, type AskDecider, type HeldTxn, type HoldStore, type PreparedWrites } from "./txn-holds.ts";

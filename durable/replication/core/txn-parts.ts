@@ -11,7 +11,11 @@
  *   its part stands: all prepared, the multi committed and its own part applies; one
  *   given up, it aborted and its own part drops;
  * - every answer leaves once what it says is acknowledged (a failover cannot undo it).
+ * A part is prepared in the order `TxnParts.prepare` keeps, the shard taking the steps
+ * only it can (PrepareSteps).
  */
+import type { CrossShardTxn, MultiWriteOp } from "../../../protocol/index.ts";
+import { type CheckHolds, keysPrepareWaitsOn } from "./txn-holds.ts";
 
 /** Where a multi stands at a shard holding a part of it, as that shard's leader says: "unknown" while it cannot say. */
 export type PartState = "prepared" | "aborted" | "unknown";
@@ -45,8 +49,24 @@ export interface TxnPartPorts {
   acknowledged(): Promise<boolean>;
 }
 
+/** The steps of a prepare that are the shard's own, answering `A`, in the order TxnParts.prepare takes them. */
+export interface PrepareSteps<A> {
+  /** An answer before the part's row is read: this copy does not lead, a path is served elsewhere, a session's retry's stored reply. */
+  answered(): A | undefined;
+  /** The time now, in the clock of the transaction's start. */
+  now(): number;
+  /** The part prepared already, sent again: answered as the first time, once acknowledged (see preparedAnswer). */
+  preparedAgain(): Promise<A>;
+  /** The multi given up here, or too old to prepare. */
+  givenUp(): A;
+  /** The failing op's answer were the part applied now (nothing is written); undefined where it would apply. */
+  wouldFail(): A | undefined;
+  /** Logs the part as prepared (in this synchronous block: no part holds what it waits on), then answers once acknowledged. */
+  logPrepared(): Promise<A>;
+}
+
 /** Whether a part may be prepared: it is already (or applied), the multi was given up here or is too old, or it may be. */
-export function prepareVerdict(row: PartRow | undefined, startedAt: number, now: number): "prepared" | "given-up" | "prepare" {
+function prepareVerdict(row: PartRow | undefined, startedAt: number, now: number): "prepared" | "given-up" | "prepare" {
   if (row?.kind === "prepared" || row?.kind === "applied") return "prepared";
   return row?.kind === "aborted" || now - startedAt > TXN_MAX_AGE_MS ? "given-up" : "prepare";
 }
@@ -56,6 +76,28 @@ export class TxnParts {
 
   constructor(ports: TxnPartPorts) {
     this.ports = ports;
+  }
+
+  /**
+   * Prepares this shard's part of `txn` (its `ops`): a part prepared already stays so,
+   * one given up or too old is refused, one that would fail answers how; else, once no
+   * other transaction's part holds what it relies on or changes, or the reverse (looked
+   * at again after each wait, as the other was decided meanwhile: so each prepared part
+   * applies whichever applies first), it is logged as prepared.
+   */
+  async prepare<A>(txn: CrossShardTxn, ops: readonly MultiWriteOp[], holds: CheckHolds, steps: PrepareSteps<A>): Promise<A> {
+    const keys = keysPrepareWaitsOn(ops);
+    for (;;) {
+      const answered = steps.answered();
+      if (answered !== undefined) return answered;
+      const verdict = prepareVerdict(this.ports.row(txn.id), txn.startedAt, steps.now());
+      if (verdict === "prepared") return steps.preparedAgain();
+      if (verdict === "given-up") return steps.givenUp();
+      const failed = steps.wouldFail();
+      if (failed !== undefined) return failed;
+      if (!holds.blocks(keys, txn.id)) return steps.logPrepared();
+      await holds.untilNotHeld(keys, txn.id);
+    }
   }
 
   /** Gives the multi up here (its router releases it: a part failed): a prepared part drops; at a copy that does not lead, nothing. */
