@@ -293,6 +293,10 @@ it("keeps what a multi across shards decided through a move of its deciding shar
   const unseen = txn();
   expect(await oldRoot.resolveTxn(unseen.id)).toBe("unknown");
   expect((await oldRoot.execute("/", anon, [{ ...multi({ op: "create", path: "/late" }), txn: unseen }]))[0]).toMatchObject({ ok: false, notLeader: true });
+  // A prepare it holds the row of, delivered again, is answered from that row: prepared, not "not the leader" (which
+  // the router takes for a part never prepared, and runs the multi again while this one may commit). One it holds none of: not the leader.
+  expect(await oldRoot.prepareWrites("/", anon, { ...staged, parts: [`${zk.namespace}/${shard}`] }, multi({ op: "create", path: "/staged" }))).toMatchObject({ ok: true });
+  expect(await oldRoot.prepareWrites("/", anon, { ...unseen, parts: [`${zk.namespace}/${shard}`] }, multi({ op: "create", path: "/late" }))).toMatchObject({ ok: false, notLeader: true });
   // The new leader says the same from its rows; one it holds no part of it gives up by a logged row, which the old leader,
   // following it, holds too; one whose every part was prepared it commits, having asked the mounted shard.
   const newRoot = stub<{ resolveTxn(txn: string): Promise<string> }>(`${zk.namespace}/root@apac`);

@@ -51,11 +51,11 @@ export interface TxnPartPorts {
 
 /** The steps of a prepare that are the shard's own, answering `A`, in the order TxnParts.prepare takes them. */
 export interface PrepareSteps<A> {
-  /** An answer before the part's row is read: this copy does not lead, a path is served elsewhere, a session's retry's stored reply. */
+  /** An answer unless the part is prepared here already: this copy does not lead, a path is served elsewhere, a session's retry's stored reply. */
   answered(): A | undefined;
   /** The time now, in the clock of the transaction's start. */
   now(): number;
-  /** The part prepared already, sent again: answered as the first time, once acknowledged (see preparedAnswer). */
+  /** The part prepared already (or applied), sent again: answered as the first time, once acknowledged (see preparedAnswer), at any copy holding its row. */
   preparedAgain(): Promise<A>;
   /** The multi given up here, or too old to prepare. */
   givenUp(): A;
@@ -80,18 +80,21 @@ export class TxnParts {
 
   /**
    * Prepares this shard's part of `txn` (its `ops`): a part prepared already stays so,
-   * one given up or too old is refused, one that would fail answers how; else, once no
-   * other transaction's part holds what it relies on or changes, or the reverse (looked
-   * at again after each wait, as the other was decided meanwhile: so each prepared part
-   * applies whichever applies first), it is logged as prepared.
+   * even at a copy that no longer leads (its "not the leader" would tell the router the
+   * part is not prepared, and a prepare delivered twice may have prepared it before the
+   * copy stopped leading); one given up or too old is refused, one that would fail
+   * answers how; else, once no other transaction's part holds what it relies on or
+   * changes, or the reverse (looked at again after each wait, as the other was decided
+   * meanwhile: so each prepared part applies whichever applies first), it is logged as
+   * prepared.
    */
   async prepare<A>(txn: CrossShardTxn, ops: readonly MultiWriteOp[], holds: CheckHolds, steps: PrepareSteps<A>): Promise<A> {
     const keys = keysPrepareWaitsOn(ops);
     for (;;) {
-      const answered = steps.answered();
-      if (answered !== undefined) return answered;
       const verdict = prepareVerdict(this.ports.row(txn.id), txn.startedAt, steps.now());
       if (verdict === "prepared") return steps.preparedAgain();
+      const answered = steps.answered();
+      if (answered !== undefined) return answered;
       if (verdict === "given-up") return steps.givenUp();
       const failed = steps.wouldFail();
       if (failed !== undefined) return failed;
